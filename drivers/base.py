@@ -1,0 +1,64 @@
+"""The small vocabulary every driver speaks: readers emit input events, the door consumes them.
+
+Drivers never decide anything: they turn bytes and pin edges into `CardRead`, `KeyPress`
+and `ReaderFault` values and hand them to a sink (usually the door's queue).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Protocol, Union
+
+
+@dataclass(frozen=True)
+class CardRead:
+    """A card number as read (digits only), and the name of the reader that read it."""
+
+    card: str
+    reader: str
+
+
+@dataclass(frozen=True)
+class KeyPress:
+    """One key from a PIN keypad: '0'-'9', '*' (clear) or '#' (submit)."""
+
+    key: str
+    reader: str
+
+
+@dataclass(frozen=True)
+class ReaderFault:
+    """A reader problem worth an event: 'disconnected', 'reconnected', 'error'."""
+
+    reader: str
+    kind: str
+    detail: str = ""
+
+
+InputEvent = Union[CardRead, KeyPress, ReaderFault]
+EventSink = Callable[[InputEvent], None]
+
+KEYPAD_KEYS = frozenset("0123456789*#")
+
+
+@dataclass
+class ReaderStats:
+    """Counters a reader keeps so garbage is visible instead of silently lost."""
+
+    frames_ok: int = 0
+    frames_dropped: int = 0
+    drop_reasons: dict[str, int] = field(default_factory=dict)
+
+    def dropped(self, reason: str) -> None:
+        self.frames_dropped += 1
+        self.drop_reasons[reason] = self.drop_reasons.get(reason, 0) + 1
+
+
+class Reader(Protocol):
+    """Anything that reads credentials: started with a sink, closed at shutdown."""
+
+    name: str
+    stats: ReaderStats
+
+    def start(self, sink: EventSink) -> None: ...
+
+    def close(self) -> None: ...
