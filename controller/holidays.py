@@ -1,0 +1,100 @@
+"""Dutch public holidays, computed per year so the schedule needs no calendar dependency.
+
+Valid from 2014 on (Koningsdag replaced Koninginnedag, 30 April, that year).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Literal, get_args
+
+HolidayKey = Literal[
+    "nieuwjaarsdag",
+    "goede_vrijdag",
+    "eerste_paasdag",
+    "tweede_paasdag",
+    "koningsdag",
+    "bevrijdingsdag",
+    "hemelvaartsdag",
+    "eerste_pinksterdag",
+    "tweede_pinksterdag",
+    "eerste_kerstdag",
+    "tweede_kerstdag",
+]
+
+# Stable keys, in calendar order; the schedule stores these, so never rename one.
+HOLIDAY_KEYS: tuple[str, ...] = get_args(HolidayKey)
+
+# key -> (Dutch name, English name)
+HOLIDAY_NAMES: dict[str, tuple[str, str]] = {
+    "nieuwjaarsdag": ("Nieuwjaarsdag", "New Year's Day"),
+    "goede_vrijdag": ("Goede Vrijdag", "Good Friday"),
+    "eerste_paasdag": ("Eerste Paasdag", "Easter Sunday"),
+    "tweede_paasdag": ("Tweede Paasdag", "Easter Monday"),
+    "koningsdag": ("Koningsdag", "King's Day"),
+    "bevrijdingsdag": ("Bevrijdingsdag", "Liberation Day"),
+    "hemelvaartsdag": ("Hemelvaartsdag", "Ascension Day"),
+    "eerste_pinksterdag": ("Eerste Pinksterdag", "Whit Sunday"),
+    "tweede_pinksterdag": ("Tweede Pinksterdag", "Whit Monday"),
+    "eerste_kerstdag": ("Eerste Kerstdag", "Christmas Day"),
+    "tweede_kerstdag": ("Tweede Kerstdag", "Boxing Day"),
+}
+
+
+@dataclass(frozen=True)
+class Holiday:
+    """One Dutch public holiday in one year."""
+
+    key: str
+    day: date
+    name_nl: str
+    name_en: str
+
+
+def easter_sunday(year: int) -> date:
+    """Western Easter Sunday by the anonymous Gregorian algorithm (Meeus/Jones/Butcher)."""
+    a = year % 19
+    b, c = divmod(year, 100)
+    d, e = divmod(b, 4)
+    f = (b + 8) // 25
+    g = (b - f + 1) // 3
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    l = (32 + 2 * e + 2 * i - h - k) % 7  # noqa: E741 - the algorithm's own name
+    m = (a + 11 * h + 22 * l) // 451
+    month, day = divmod(h + l - 7 * m + 114, 31)
+    return date(year, month, day + 1)
+
+
+def koningsdag(year: int) -> date:
+    """27 April, moved to Saturday 26 April when the 27th is a Sunday."""
+    day = date(year, 4, 27)
+    return day - timedelta(days=1) if day.weekday() == 6 else day
+
+
+def dutch_holidays(year: int) -> list[Holiday]:
+    """All Dutch public holidays of a year, in date order."""
+    easter = easter_sunday(year)
+    days = {
+        "nieuwjaarsdag": date(year, 1, 1),
+        "goede_vrijdag": easter - timedelta(days=2),
+        "eerste_paasdag": easter,
+        "tweede_paasdag": easter + timedelta(days=1),
+        "koningsdag": koningsdag(year),
+        "bevrijdingsdag": date(year, 5, 5),
+        "hemelvaartsdag": easter + timedelta(days=39),
+        "eerste_pinksterdag": easter + timedelta(days=49),
+        "tweede_pinksterdag": easter + timedelta(days=50),
+        "eerste_kerstdag": date(year, 12, 25),
+        "tweede_kerstdag": date(year, 12, 26),
+    }
+    holidays = [Holiday(key, day, *HOLIDAY_NAMES[key]) for key, day in days.items()]
+    return sorted(holidays, key=lambda holiday: holiday.day)
+
+
+def holiday_on(day: date, keys: frozenset[str] | None = None) -> Holiday | None:
+    """The holiday falling on `day`, considering only `keys` when given (None = all)."""
+    for holiday in dutch_holidays(day.year):
+        if holiday.day == day and (keys is None or holiday.key in keys):
+            return holiday
+    return None
