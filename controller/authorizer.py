@@ -1,0 +1,97 @@
+"""The one place that decides: card + PIN + reader in, a logged Decision out.
+
+Wraps the pure `decide` with what needs state: looking the card up, PIN lockouts, the reader
+throttle and the event log. It never touches hardware; the door acts on what it returns.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from controller.cards import CardFormatError, card_hint, normalise_card
+from controller.config import AccessSettings
+from controller.decision import Decision, Reason, decide
+from controller.events import Event, EventType
+from controller.members import Member
+from controller.modes import DoorMode
+from controller.pins import PinHasher
+from controller.store.events import EventLog
+from controller.store.members import MemberStore
+from controller.throttle import ReaderThrottle
+
+_CYCLING_SIGNS = {Reason.UNKNOWN_CARD, Reason.WRONG_PIN, Reason.CARD_LOCKED}
+
+
+class Authorizer:
+    """Decides one attempt at a time and records it; the caller supplies mode and time."""
+
+    def __init__(
+        self, members: MemberStore, events: EventLog, hasher: PinHasher,
+        settings: AccessSettings, door: str,
+    ) -> None:
+        self._members = members
+        self._events = events
+        self._hasher = hasher
+        self._settings = settings
+        self._door = door
+        self._throttle = ReaderThrottle(
+            threshold=settings.reader_failure_threshold,
+            window=timedelta(seconds=settings.reader_failure_window_seconds),
+            first_pause=timedelta(seconds=settings.reader_slowdown_seconds),
+            max_pause=timedelta(seconds=settings.reader_slowdown_max_seconds),
+        )
+
+    def authorize(
+        self, raw_card: str, pin: str, reader: str, mode: DoorMode, now: datetime
+    ) -> Decision:
+        member = self._lookup(raw_card)
+        if self._throttle.paused_until(reader, now) is not None:
+            decision = Decision.refuse(Reason.READER_SLOWED)
+        else:
+            decision = decide(
+                member, pin, mode, now, pin_matches=self._pin_matches,
+                staff_allowed_when_closed=self._settings.staff_allowed_when_closed,
+            )
+            decision = self._after(decision, member, reader, now)
+        self._log(decision, member, raw_card, reader, mode, now)
+        return decision
+
+    def _lookup(self, raw_card: str) -> Member | None:
+        try:
+            return self._members.find_by_card(normalise_card(raw_card))
+        except CardFormatError:
+            return None
+
+    def _pin_matches(self, member: Member, pin: str) -> bool:
+        return self._hasher.verify(pin, member.pin_salt, member.pin_hash)
+
+    def _after(
+        self, decision: Decision, member: Member | None, reader: str, now: datetime
+    ) -> Decision:
+        """Keep lockout and throttle state; the wrong PIN that locks the card says so at once."""
+        if decision.reason in _CYCLING_SIGNS:
+            self._throttle.record_failure(reader, now)
+        if member is None:
+            return decision
+        if decision.reason is Reason.WRONG_PIN:
+            locked = self._members.record_wrong_pin(
+                member.id, now, self._settings.max_wrong_pins,
+                timedelta(minutes=self._settings.lockout_minutes),
+            )
+            if locked is not None:
+                return Decision.refuse(Reason.CARD_LOCKED)
+        elif decision.granted:
+            self._members.clear_pin_failures(member.id)
+        return decision
+
+    def _log(
+        self, decision: Decision, member: Member | None, raw_card: str, reader: str,
+        mode: DoorMode, now: datetime,
+    ) -> None:
+        digits = "".join(ch for ch in raw_card if ch.isdigit())
+        self._events.record(Event(
+            type=EventType.ACCESS_GRANTED if decision.granted else EventType.ACCESS_REFUSED,
+            at=now, door=self._door, reason=decision.reason.value,
+            member_ref=member.patron_id if member else None,
+            card_hint=card_hint(digits) if digits else None,
+            detail=f"reader={reader} mode={mode.value}",
+        ))

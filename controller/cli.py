@@ -1,0 +1,153 @@
+"""`openplus-door`: one console command with subcommands for staff, IT and the simulator."""
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Callable, Sequence
+
+from controller.clock import BRANCH_TZ, format_local, local_date, to_utc, utc_now
+from controller.config import ConfigError, Settings, load_settings
+from controller.pins import PinFormatError, PinKeyError, validate_pin
+from controller.store.db import DatabaseError
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+class UsageError(Exception):
+    """A command-line value that cannot be used; printed without a traceback."""
+
+
+def _local_time(text: str) -> datetime:
+    """'2026-03-29 02:30' in branch time (Europe/Amsterdam), or ISO with an offset."""
+    moment = datetime.fromisoformat(text)
+    return to_utc(moment if moment.tzinfo else moment.replace(tzinfo=BRANCH_TZ))
+
+
+def _day(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+def read_pin(args: argparse.Namespace, confirm: bool = True) -> str:
+    """A PIN from stdin (--pin-stdin, for scripts) or typed twice without echo; never an argument."""
+    if getattr(args, "pin_stdin", False):
+        pin = sys.stdin.readline().strip()
+    else:
+        pin = getpass.getpass("PIN: ")
+        if confirm and getpass.getpass("PIN again: ") != pin:
+            raise UsageError("the two PINs differ")
+    try:
+        return validate_pin(pin)
+    except PinFormatError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from controller import cli_commands as cmd
+
+    parser = argparse.ArgumentParser(
+        prog="openplus-door", description="Open+ door controller for a library branch."
+    )
+    parser.add_argument("--config", type=Path, help="configuration file (TOML); default: none, "
+                        "or $OPENPLUS_DOOR_CONFIG")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("check-config", help="validate the configuration and show the data directory"
+                   ).set_defaults(run=cmd.check_config)
+
+    members = sub.add_parser("members", help="the Open+ member list").add_subparsers(
+        dest="members_command", required=True, metavar="ACTION")
+    p = members.add_parser("import", help="replace the list from a library-system CSV export")
+    p.add_argument("file", type=Path)
+    p.add_argument("--dry-run", action="store_true", help="check and count, change nothing")
+    p.set_defaults(run=cmd.members_import)
+    p = members.add_parser("add", help="add one member or staff card")
+    p.add_argument("patron_id")
+    p.add_argument("--card", action="append", required=True, help="card number (repeatable)")
+    p.add_argument("--name", required=True, help="display name or initials")
+    age = p.add_mutually_exclusive_group(required=True)
+    age.add_argument("--birth-date", type=_day, help="YYYY-MM-DD (only the 18th birthday is kept)")
+    age.add_argument("--adult", action="store_true", help="18 or over (no birth date kept)")
+    p.add_argument("--registered", type=_day, default=None,
+                   help="day the Open+ rules were accepted (default: today)")
+    p.add_argument("--not-registered", action="store_true")
+    p.add_argument("--valid-until", type=_day, help="default: a year from today")
+    p.add_argument("--staff", action="store_true", help="staff or cleaner card")
+    p.add_argument("--no-pin", action="store_true", help="add without a PIN (set it later)")
+    p.add_argument("--pin-stdin", action="store_true", help="read the PIN from standard input")
+    p.set_defaults(run=cmd.members_add)
+    p = members.add_parser("remove", help="remove a member")
+    p.add_argument("patron_id")
+    p.set_defaults(run=cmd.members_remove)
+    p = members.add_parser("block", help="bar a member from entering")
+    p.add_argument("patron_id")
+    p.add_argument("--until", type=_day, help="last blocked day (default: until unblocked)")
+    p.set_defaults(run=cmd.members_block)
+    p = members.add_parser("unblock", help="lift an entry block")
+    p.add_argument("patron_id")
+    p.set_defaults(run=cmd.members_unblock)
+    p = members.add_parser("set-pin", help="set a member's PIN (typed twice, never shown)")
+    p.add_argument("patron_id")
+    p.add_argument("--pin-stdin", action="store_true", help="read the PIN from standard input")
+    p.set_defaults(run=cmd.members_set_pin)
+    p = members.add_parser("list", help="list or search members (cards shown as hints)")
+    p.add_argument("--search", default="", help="patron id, name part or full card number")
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(run=cmd.members_list)
+
+    p = sub.add_parser("demo-members", help="replace the list with N generated demo members")
+    p.add_argument("count", type=int)
+    p.set_defaults(run=cmd.demo_members_command)
+
+    p = sub.add_parser("decide", help="run one access decision, as the door would, and log it")
+    p.add_argument("--card", required=True)
+    p.add_argument("--pin", help="for demos and tests; omit to be asked without echo")
+    p.add_argument("--mode", choices=["staffed", "openplus", "closed", "closure"],
+                   default="openplus")
+    p.add_argument("--at", type=_local_time, help="branch time, e.g. '2026-03-29 02:30'")
+    p.add_argument("--reader", default="cli")
+    p.set_defaults(run=cmd.decide)
+
+    events = sub.add_parser("events", help="the event log").add_subparsers(
+        dest="events_command", required=True, metavar="ACTION")
+    p = events.add_parser("list", help="newest events first, in branch time")
+    p.add_argument("--since", type=_local_time)
+    p.add_argument("--member")
+    p.add_argument("--type")
+    p.add_argument("--reason")
+    p.add_argument("--limit", type=int, default=30)
+    p.set_defaults(run=cmd.events_list)
+    p = events.add_parser("purge", help="delete events older than the retention period now")
+    p.set_defaults(run=cmd.events_purge)
+
+    p = sub.add_parser("simulate", help="run a simulated branch on this machine")
+    p.add_argument("--members", type=int, default=200, help="demo members to create if none")
+    p.set_defaults(run=cmd.simulate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+        return args.run(args, settings)
+    except (ConfigError, DatabaseError, PinKeyError, UsageError) as exc:
+        print(f"openplus-door: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def actor() -> str:
+    """Who runs this command, for audit events."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return f"cli:uid{os.getuid()}"
+
+
+__all__ = ["main", "read_pin", "actor", "UsageError", "format_local", "local_date", "utc_now"]

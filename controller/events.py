@@ -1,0 +1,38 @@
+"""What the event log records: every attempt, door movement, alarm, mode change and admin change."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class EventType(StrEnum):
+    ACCESS_GRANTED = "access_granted"
+    ACCESS_REFUSED = "access_refused"
+    DOOR_OPENED = "door_opened"
+    DOOR_CLOSED = "door_closed"
+    DOOR_FORCED = "door_forced"
+    DOOR_HELD_OPEN = "door_held_open"
+    EXIT_REQUEST = "exit_request"
+    REMOTE_UNLOCK = "remote_unlock"
+    MODE_CHANGED = "mode_changed"
+    CLOSING_WARNING = "closing_warning"
+    ADMIN_CHANGE = "admin_change"
+    READER_FAULT = "reader_fault"
+    CAMERA_FAULT = "camera_fault"
+    SERVICE = "service"  # start, stop, fail-secure actions
+
+
+@dataclass(frozen=True)
+class Event:
+    """One row of the log; `member_ref` is a patron id, `card_hint` only the last digits."""
+
+    type: EventType
+    at: datetime  # aware; stored as UTC
+    door: str
+    reason: str | None = None
+    member_ref: str | None = None
+    card_hint: str | None = None
+    actor: str | None = None
+    detail: str | None = None
+    id: int | None = None
