@@ -1,0 +1,333 @@
+"""OSDP card reader / PIN pad on RS-485, polled by a libosdp control panel over a secure channel.
+
+libosdp does the protocol and the AES secure channel; this module only gives it a serial
+port, keeps its refresh loop running, and turns its event dicts into the driver vocabulary.
+Facts pinned against libosdp 3.2.9 (see tests/drivers/test_osdp.py):
+- Without ENFORCE_SECURE a CP whose key the reader rejects falls back to plaintext and still
+  delivers card reads, so it is always set here.
+- A PD that NAKs a command (e.g. a buzzer it does not have) is taken offline for 300 s, so
+  `indicate()` only sends what the reader declared in its capabilities.
+- After going offline libosdp waits 300 s before retrying; we restart the link sooner.
+- A channel method that raises kills the refresh thread, so `SerialChannel` never raises.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable
+
+import osdp
+import serial
+from osdp import (
+    Capability,
+    CardFormat,
+    Command,
+    CommandLEDColor,
+    Event,
+    EventNotification,
+    LibFlag,
+    LogLevel,
+    PDInfo,
+)
+
+from drivers.base import CardRead, EventSink, InputEvent, KeyPress, ReaderFault, ReaderStats
+
+log = logging.getLogger(__name__)
+
+SCBK_LENGTH = 16
+# osdp_KEYPAD sends digits as ASCII and the two other keys as DEL (0x7F) and CR (0x0D).
+_SPECIAL_KEYS = {0x7F: "*", 0x0D: "#", ord("*"): "*", ord("#"): "#"}
+
+
+class CardDataError(ValueError):
+    """Card data that must not become a card number; `reason` is the ReaderStats drop reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def wiegand_card_number(bits: int, bit_count: int) -> str:
+    """Digits for a 26-bit (H10301) or 34-bit (H10306) frame, parity checked, as the project prints them."""
+    layouts = {26: (8, 16, 3), 34: (16, 16, 5)}  # facility bits, card bits, facility digits
+    if bit_count not in layouts:
+        raise CardDataError("wiegand_length")
+    facility_bits, card_bits, facility_digits = layouts[bit_count]
+    text = format(bits, f"0{bit_count}b")
+    half = bit_count // 2
+    even_ok = text[:half].count("1") % 2 == 0  # leading even parity bit + first half
+    odd_ok = text[half:].count("1") % 2 == 1  # second half + trailing odd parity bit
+    if not (even_ok and odd_ok):
+        raise CardDataError("wiegand_parity")
+    facility = int(text[1 : 1 + facility_bits], 2)
+    card = int(text[1 + facility_bits : 1 + facility_bits + card_bits], 2)
+    return f"{facility:0{facility_digits}d}{card:05d}"
+
+
+def card_number(event: dict) -> str:
+    """The card number carried by a libosdp card-read event dict; CardDataError for anything else."""
+    data: bytes = event.get("data") or b""
+    card_format = event.get("format")
+    if event.get("direction", 0) != 0:
+        raise CardDataError("reverse_read")
+    if card_format in (CardFormat.Wiegand, CardFormat.Unspecified):
+        bit_count = int(event.get("length", 0))
+        if bit_count <= 0 or len(data) * 8 < bit_count:
+            raise CardDataError("short_data")
+        bits = int.from_bytes(data, "big") >> (len(data) * 8 - bit_count)
+        return wiegand_card_number(bits, bit_count)
+    if card_format == CardFormat.ASCII:
+        text = data.strip(b" \t\r\n")
+        if not text or not text.isdigit():
+            raise CardDataError("ascii_not_digits")
+        return text.decode("ascii")
+    raise CardDataError("unknown_card_format")
+
+
+def key_from_byte(value: int) -> str | None:
+    """The keypad key for one osdp_KEYPAD byte, or None when it is no key we know."""
+    if ord("0") <= value <= ord("9"):
+        return chr(value)
+    return _SPECIAL_KEYS.get(value)
+
+
+class SerialChannel(osdp.Channel):
+    """The RS-485 line as libosdp wants it: non-blocking reads, and failures returned, never raised."""
+
+    def __init__(self, port: serial.Serial) -> None:
+        super().__init__()
+        self._port = port
+        self._failing = False
+
+    @classmethod
+    def open(cls, device: str, baudrate: int = 9600) -> "SerialChannel":
+        """Open `device` (e.g. /dev/ttyUSB0) 8N1; timeout=0 because libosdp polls, it must not wait."""
+        return cls(serial.Serial(device, baudrate=baudrate, timeout=0, write_timeout=0.5))
+
+    def read(self, max_bytes: int) -> bytes:
+        try:
+            data = self._port.read(max_bytes)
+        except (serial.SerialException, OSError) as exc:
+            self._report(exc)
+            return b""
+        self._failing = False
+        return data
+
+    def write(self, buf: bytes) -> int:
+        try:
+            written = self._port.write(buf)
+        except (serial.SerialException, OSError) as exc:
+            self._report(exc)
+            return -1  # libosdp takes the reader offline at once
+        self._failing = False
+        return written or 0
+
+    def flush(self) -> None:
+        try:
+            self._port.reset_input_buffer()  # libosdp flushes to drop a half-received reply
+        except (serial.SerialException, OSError) as exc:
+            self._report(exc)
+
+    def close(self) -> None:
+        self._port.close()
+
+    def _report(self, exc: Exception) -> None:
+        if not self._failing:
+            log.error("OSDP serial port %s failed: %s", self._port.port, exc)
+        self._failing = True
+
+
+class OSDPReader:
+    """One OSDP reader (PD) on a serial line: cards and keys in over a secure channel, LED/buzzer out."""
+
+    def __init__(
+        self,
+        name: str,
+        scbk: bytes,
+        *,
+        device: str | None = None,
+        channel: osdp.Channel | None = None,
+        address: int = 0,
+        baudrate: int = 9600,
+        retry_after_s: float = 15.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        osdp_log_level: int = LogLevel.Warning,
+        poll_s: float = 0.05,
+    ) -> None:
+        if not isinstance(scbk, (bytes, bytearray)) or len(scbk) != SCBK_LENGTH:
+            raise ValueError(f"OSDP SCBK for reader {name!r} must be {SCBK_LENGTH} bytes")
+        if (device is None) == (channel is None):
+            raise ValueError("give exactly one of device (serial port path) or channel")
+        if not 0 <= address <= 126:
+            raise ValueError("OSDP address must be 0-126")
+        self.name = name
+        self.address = address
+        self.stats = ReaderStats()
+        self._scbk = bytes(scbk)
+        self._device = device
+        self._channel = channel
+        self._baudrate = baudrate
+        self._retry_after_s = retry_after_s
+        self._monotonic = monotonic
+        self._osdp_log_level = osdp_log_level
+        self._poll_s = poll_s
+        self._cp: osdp.ControlPanel | None = None
+        self._sink: EventSink | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._secure = threading.Event()
+        self._link_up: bool | None = None  # None until libosdp first reports
+        self._offline_since: float | None = None
+        self._refresh_dead_reported = False
+
+    def __repr__(self) -> str:  # the key stays out of logs and tracebacks
+        return f"OSDPReader(name={self.name!r}, address={self.address})"
+
+    def start(self, sink: EventSink) -> None:
+        """Open the line, start libosdp's refresh thread and our event thread."""
+        if self._thread is not None:
+            raise RuntimeError(f"{self!r} already started")
+        if self._channel is None:
+            self._channel = SerialChannel.open(self._device, self._baudrate)
+        self._sink = sink
+        info = PDInfo(
+            self.address,
+            self._channel,
+            scbk=self._scbk,
+            name=self.name,
+            flags=[LibFlag.EnforceSecure, LibFlag.EnableNotification],
+        )
+        self._cp = osdp.ControlPanel([info], log_level=self._osdp_log_level)
+        self._cp.start()  # libosdp's own thread: refresh every 20 ms (it needs < 50 ms)
+        self._thread = threading.Thread(target=self._run, name=f"osdp-{self.name}", daemon=True)
+        self._thread.start()
+
+    def wait_until_secure(self, timeout: float) -> bool:
+        """Block until the secure session is up (online implies secure: ENFORCE_SECURE is set)."""
+        return self._secure.wait(timeout)
+
+    def is_secure(self) -> bool:
+        """Whether libosdp reports an active secure channel to the reader right now."""
+        return self._cp is not None and self._cp.is_sc_active(self.address)
+
+    def indicate(self, granted: bool) -> bool:
+        """Show the decision: LED green or red for 2 s, one beep or three; False if nothing was sent."""
+        cp = self._cp
+        if cp is None or not self._secure.is_set():
+            return False
+        color = CommandLEDColor.Green if granted else CommandLEDColor.Red
+        commands = []
+        if self._reader_has(Capability.LEDControl):
+            commands.append({
+                "command": Command.LED, "reader": 0, "led_number": 0, "temporary": True,
+                "control_code": 2, "on_color": color, "off_color": CommandLEDColor.Black,
+                "on_count": 20, "off_count": 0, "timer_count": 20,
+            })
+        if self._reader_has(Capability.AudibleControl):
+            commands.append({
+                "command": Command.Buzzer, "reader": 0, "control_code": 2,
+                "on_count": 2, "off_count": 1, "rep_count": 1 if granted else 3,
+            })
+        results = [cp.submit_command(self.address, command) for command in commands]
+        return bool(results) and all(results)
+
+    def close(self) -> None:
+        """Stop both threads (within ~0.1 s) and release the line."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+            self._thread = None
+        if self._cp is not None:
+            self._cp.stop()
+            self._cp = None
+        if isinstance(self._channel, SerialChannel) and self._device is not None:
+            self._channel.close()
+            self._channel = None
+        self._secure.clear()
+
+    # --- event thread -------------------------------------------------------------------
+
+    def _reader_has(self, capability: int) -> bool:
+        level, items = self._cp.check_capability(self.address, capability)
+        return level > 0 and items > 0
+
+    def _run(self) -> None:
+        cp = self._cp
+        while not self._stopping.is_set():
+            event = cp.get_event(self.address, timeout=self._poll_s)
+            if event is not None:
+                self._handle(event)
+            self._restart_link_if_due(cp)
+            self._check_refresh_alive(cp)
+
+    def _handle(self, event: dict) -> None:
+        kind = event.get("event")
+        if kind == Event.CardRead:
+            self._on_card(event)
+        elif kind == Event.KeyPress:
+            self._on_keys(event.get("data") or b"")
+        elif kind == Event.Notification and event.get("type") == EventNotification.PeripheralDeviceStatus:
+            self._on_link(bool(event.get("arg0")))
+
+    def _on_card(self, event: dict) -> None:
+        try:
+            card = card_number(event)
+        except CardDataError as err:
+            self.stats.dropped(err.reason)
+            log.warning("%s: dropped OSDP card read (%s)", self.name, err.reason)
+            return
+        self.stats.frames_ok += 1
+        log.info("%s: card ...%s", self.name, card[-4:])
+        self._emit(CardRead(card=card, reader=self.name))
+
+    def _on_keys(self, data: bytes) -> None:
+        for value in data:
+            key = key_from_byte(value)
+            if key is None:
+                self.stats.dropped("unknown_key")
+                continue
+            self.stats.frames_ok += 1
+            self._emit(KeyPress(key=key, reader=self.name))
+
+    def _on_link(self, online: bool) -> None:
+        was = self._link_up
+        self._link_up = online
+        if online:
+            self._offline_since = None
+            self._secure.set()
+            log.info("%s: OSDP secure session up", self.name)
+            if was is False:
+                self._emit(ReaderFault(self.name, "reconnected"))
+        else:
+            self._secure.clear()
+            if was is not False:
+                self._offline_since = self._monotonic()
+                log.warning("%s: OSDP reader offline", self.name)
+                self._emit(ReaderFault(self.name, "disconnected", "no secure session with the reader"))
+
+    def _restart_link_if_due(self, cp: osdp.ControlPanel) -> None:
+        """libosdp would wait 300 s after going offline; disable+enable restarts it from INIT now."""
+        if self._offline_since is None:
+            return
+        if self._monotonic() - self._offline_since < self._retry_after_s:
+            return
+        if cp.is_pd_enabled(self.address):
+            cp.disable_pd(self.address)  # takes effect at the next refresh; enable on a later tick
+            return
+        cp.enable_pd(self.address)
+        self._offline_since = self._monotonic()
+
+    def _check_refresh_alive(self, cp: osdp.ControlPanel) -> None:
+        if self._refresh_dead_reported or cp.thread is None or cp.thread.is_alive():
+            return
+        self._refresh_dead_reported = True
+        self._secure.clear()
+        log.error("%s: libosdp refresh thread died; reader is deaf", self.name)
+        self._emit(ReaderFault(self.name, "error", "OSDP refresh loop stopped"))
+
+    def _emit(self, event: InputEvent) -> None:
+        try:
+            self._sink(event)
+        except Exception:  # a broken consumer must not stop the reader
+            log.exception("%s: event sink failed", self.name)
