@@ -7,7 +7,7 @@ The factory is passed to devices explicitly; `Device.pin_factory` is never touch
 from __future__ import annotations
 
 import threading
-from typing import Iterator, Protocol, Sequence
+from typing import Callable, Iterator, Protocol, Sequence
 
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPin
@@ -28,8 +28,12 @@ class NotifyingMockPin(MockPin):
 
     def wait_for_state(self, state: bool, timeout: float = 2.0) -> bool:
         """True once the pin reads `state`, False if it did not within `timeout` seconds."""
+        return self.wait_until(lambda: self._state == state, timeout)
+
+    def wait_until(self, condition: Callable[[], bool], timeout: float = 2.0) -> bool:
+        """True once `condition()` holds (checked at each level change), False on timeout."""
         with self._changed:
-            return self._changed.wait_for(lambda: self._state == state, timeout)
+            return self._changed.wait_for(condition, timeout)
 
 
 @pytest.fixture
