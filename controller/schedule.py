@@ -9,14 +9,14 @@ import datetime as dt
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from controller.clock import BRANCH_TZ, local_date, to_utc
-from controller.holidays import HOLIDAY_KEYS, HOLIDAY_NAMES, HolidayKey, holiday_on
+from controller.holidays import HOLIDAY_KEYS, HolidayKey, holiday_on
 from controller.modes import DoorMode
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -24,7 +24,7 @@ MINUTES_PER_DAY = 24 * 60
 # How far mode_at / next_change look for the edges of the current mode before giving up.
 SEARCH_HORIZON_DAYS = 400
 
-_TIME_PATTERN = re.compile(r"^(\d{2}):(\d{2})$")
+_TIME_PATTERN = re.compile(r"([0-9]{2}):([0-9]{2})")
 _STRICT = ConfigDict(extra="forbid")
 
 
@@ -173,7 +173,7 @@ class ModeChange(NamedTuple):
 
 def minutes_of(value: str) -> int:
     """'HH:MM' -> minutes after midnight; '24:00' -> 1440. ValueError names the bad value."""
-    match = _TIME_PATTERN.match(value)
+    match = _TIME_PATTERN.fullmatch(value)
     hours, minutes = (int(match[1]), int(match[2])) if match else (-1, -1)
     if not (0 <= hours <= 23 and 0 <= minutes <= 59) and (hours, minutes) != (24, 0):
         raise ValueError(f"bad time {value!r}: use HH:MM from 00:00 to 23:59, or 24:00 as an end")
@@ -298,7 +298,7 @@ def _day_plan(schedule: Schedule, day: date) -> tuple[DoorMode | None, list[Wind
         return None, exception.windows, cause
     holiday = holiday_on(day, schedule.holiday_keys())
     if holiday is not None:
-        return DoorMode.CLOSURE, [], f"holiday: {HOLIDAY_NAMES[holiday.key][0]}"
+        return DoorMode.CLOSURE, [], f"holiday: {holiday.name_nl}"
     return None, schedule.weekly.windows_on(day), "weekly"
 
 

@@ -17,6 +17,7 @@ from controller.schedule import (
     ScheduleInvalid,
     changes_between,
     load_schedule_file,
+    minutes_of,
     mode_at,
     next_change,
     parse_schedule,
@@ -143,6 +144,16 @@ def test_structural_problems_name_their_place() -> None:
     assert any(p.startswith("weekly.monday.2.kind:") for p in problems)
     assert any(p.startswith("holidays_closed.0:") for p in problems)
     assert "branch_colour: Extra inputs are not permitted" in problems
+
+
+@pytest.mark.parametrize("text", ["7:00", "07:00\n", "07:60", "-1:00", "07.00", "٠٧:٠٠", "24:30"])
+def test_bad_times_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="bad time"):
+        minutes_of(text)
+
+
+def test_good_times() -> None:
+    assert [minutes_of(text) for text in ("00:00", "07:30", "23:59", "24:00")] == [0, 450, 1439, 1440]
 
 
 def test_valid_schedule_has_no_problems_and_json_text_is_accepted() -> None:
