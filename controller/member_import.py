@@ -134,7 +134,7 @@ def _row(record: dict[str, str], today: date, problems: list[str]) -> MemberRow 
     if not name:
         problems.append("name is empty (initials are enough)")
     cards = []
-    for raw in record["cards"].replace("|", " ").split():
+    for raw in filter(None, (part.strip() for part in record["cards"].split("|"))):
         try:
             cards.append(normalise_card(raw))
         except CardFormatError as exc:

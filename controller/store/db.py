@@ -55,12 +55,12 @@ class Database:
 def _statements(script: str) -> list[str]:
     """Split a migration into statements (executescript would commit behind our back)."""
     parts, buffer = [], ""
-    for line in script.splitlines(keepends=True):
-        buffer += line
+    for piece in script.split(";"):
+        buffer += piece + ";"
         if sqlite3.complete_statement(buffer):
             parts.append(buffer.strip())
             buffer = ""
-    return [p for p in parts if p]
+    return [p for p in parts if p.strip("; \n")]
 
 
 @contextmanager

@@ -1,0 +1,33 @@
+"""Small builders shared by tests (no fixtures here: import what you need)."""
+from __future__ import annotations
+
+from datetime import date
+
+from controller.members import Category, MemberRow
+
+HEADER = "patron_id;cards;name;birth_date;openplus_registered;valid_until;blocked;category;pin"
+
+
+def member_row(number: int, **changes) -> MemberRow:
+    """An ordinary adult Open+ member with PIN 1234 and card 2999000000000N."""
+    fields = dict(
+        patron_id=f"P{number:05d}", display_name=f"T.{number}.", cards=(f"{2999_0000_000000 + number}",),
+        adult_on=date(2000, 1, 1), valid_until=date(2030, 1, 1),
+        openplus_registered_on=date(2025, 1, 1), category=Category.MEMBER, pin="1234",
+    )
+    fields.update(changes)
+    return MemberRow(**fields)
+
+
+def csv_line(number: int, pin: str = "1234", **overrides: str) -> str:
+    values = dict(
+        patron_id=f"P{number:05d}", cards=f"{2999_0000_000000 + number}", name=f"T.{number}.",
+        birth_date="1980-05-01", openplus_registered="2025-01-01", valid_until="2030-01-01",
+        blocked="nee", category="member", pin=pin,
+    )
+    values.update(overrides)
+    return ";".join(values[c] for c in HEADER.split(";"))
+
+
+def csv_file(*lines: str, header: str = HEADER) -> bytes:
+    return ("\n".join((header, *lines)) + "\n").encode("utf-8")

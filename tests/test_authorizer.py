@@ -1,0 +1,126 @@
+"""The authorizer with real storage: lockout and its expiry, the reader throttle, the event row."""
+from __future__ import annotations
+
+from contextlib import closing
+
+import pytest
+
+from controller.admin import MemberAdmin
+from controller.authorizer import Authorizer
+from controller.decision import Reason
+from controller.events import EventType
+from controller.modes import DoorMode
+from controller.runtime import Runtime
+from tests.helpers import member_row
+
+CARD = "29990000000001"
+
+
+@pytest.fixture
+def door(runtime: Runtime, clock):
+    conn = runtime.connection()
+    admin = MemberAdmin(runtime.members(conn), runtime.events(conn), clock, "entrance")
+    admin.replace_list([(n, member_row(n)) for n in range(1, 30)], "test")
+    authorizer = Authorizer(runtime.members(conn), runtime.events(conn), runtime.hasher,
+                            runtime.settings.access, "entrance")
+    yield authorizer, runtime.events(conn), runtime.members(conn)
+    conn.close()
+
+
+def attempt(authorizer, clock, pin="1234", card=CARD, reader="front", mode=DoorMode.OPENPLUS):
+    return authorizer.authorize(card, pin, reader, mode, clock())
+
+
+def test_grant_is_logged_without_card_number_or_pin(door, clock):
+    authorizer, events, _ = door
+    assert attempt(authorizer, clock).granted
+    (event,) = [e for e in events.query() if e.type is EventType.ACCESS_GRANTED]
+    assert event.member_ref == "P00001" and event.card_hint == "…0001"
+    row_text = repr(event)
+    assert CARD not in row_text and "1234" not in row_text.replace("…0001", "")
+    assert event.at == clock()
+
+
+def test_five_wrong_pins_lock_the_card_for_fifteen_minutes(door, clock):
+    authorizer, _, members = door
+    reasons = [attempt(authorizer, clock, pin="0000").reason for _ in range(5)]
+    assert reasons == [Reason.WRONG_PIN] * 4 + [Reason.CARD_LOCKED]
+    # Locked: even the right PIN is refused, and the lock survives a restart (it is stored).
+    assert attempt(authorizer, clock).reason is Reason.CARD_LOCKED
+    clock.advance(minutes=14, seconds=59)
+    assert attempt(authorizer, clock).reason is Reason.CARD_LOCKED
+    clock.advance(seconds=1)
+    assert attempt(authorizer, clock).granted
+
+
+def test_lockout_is_persisted_and_expires(door, clock, runtime):
+    authorizer, _, _ = door
+    for _ in range(5):
+        attempt(authorizer, clock, pin="0000")
+    with closing(runtime.connection()) as conn:  # a fresh connection, as after a restart
+        locked = runtime.members(conn).get("P00001").locked_until
+    assert locked is not None
+    assert abs((locked - clock.now).total_seconds() - 15 * 60) < 1
+
+
+def test_a_grant_resets_the_wrong_pin_count(door, clock):
+    authorizer, _, _ = door
+    for _ in range(4):
+        attempt(authorizer, clock, pin="0000")
+    assert attempt(authorizer, clock).granted
+    for _ in range(4):
+        assert attempt(authorizer, clock, pin="0000").reason is Reason.WRONG_PIN
+
+
+def test_lockout_count_is_configurable(runtime, clock):
+    settings = runtime.settings.model_copy(
+        update={"access": runtime.settings.access.model_copy(update={"max_wrong_pins": 2})}
+    )
+    with closing(runtime.connection()) as conn:
+        MemberAdmin(runtime.members(conn), runtime.events(conn), clock, "e").replace_list(
+            [(1, member_row(1))], "test")
+        authorizer = Authorizer(runtime.members(conn), runtime.events(conn), runtime.hasher,
+                                settings.access, "e")
+        assert attempt(authorizer, clock, pin="0000").reason is Reason.WRONG_PIN
+        assert attempt(authorizer, clock, pin="0000").reason is Reason.CARD_LOCKED
+
+
+def test_many_failures_from_different_cards_slow_the_reader(door, clock):
+    authorizer, _, _ = door
+    # Ten unknown cards in a row at one reader (card cycling).
+    for n in range(10):
+        assert attempt(authorizer, clock, card=f"1111000000{n:04d}").reason is Reason.UNKNOWN_CARD
+        clock.advance(seconds=1)
+    # Now the reader pauses, even for a good card...
+    assert attempt(authorizer, clock).reason is Reason.READER_SLOWED
+    # ...but another reader is not affected.
+    assert attempt(authorizer, clock, reader="side").granted
+    clock.advance(seconds=5)
+    assert attempt(authorizer, clock).granted
+    # One more failure doubles the pause.
+    attempt(authorizer, clock, card="11110000009999")
+    clock.advance(seconds=9)
+    assert attempt(authorizer, clock).reason is Reason.READER_SLOWED
+    clock.advance(seconds=1)
+    assert attempt(authorizer, clock).granted
+
+
+def test_throttle_forgets_failures_outside_its_window(door, clock):
+    authorizer, _, _ = door
+    for n in range(9):
+        attempt(authorizer, clock, card=f"1111000000{n:04d}")
+    clock.advance(seconds=121)
+    attempt(authorizer, clock, card="11110000009999")
+    assert attempt(authorizer, clock).granted
+
+
+def test_garbage_card_is_unknown_not_an_error(door, clock):
+    authorizer, events, _ = door
+    assert attempt(authorizer, clock, card="not-a-card").reason is Reason.UNKNOWN_CARD
+    assert events.query()[0].card_hint is None
+
+
+def test_mode_is_recorded_and_respected(door, clock):
+    authorizer, events, _ = door
+    assert attempt(authorizer, clock, mode=DoorMode.CLOSURE).reason is Reason.BRANCH_CLOSED
+    assert "mode=closure" in events.query()[0].detail

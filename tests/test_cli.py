@@ -1,0 +1,117 @@
+"""The console command as a user types it: exit codes, messages, and what ends up stored."""
+from __future__ import annotations
+
+import io
+import sys
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from controller.cli import main
+from controller.config import load_settings
+from controller.runtime import Runtime
+from tests.helpers import csv_file, csv_line
+
+EXAMPLE_CSV = Path(__file__).resolve().parent.parent / "config" / "members-example.csv"
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENPLUS_DOOR_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("OPENPLUS_DOOR_CONFIG", raising=False)
+    return tmp_path / "data"
+
+
+def stored_members():
+    runtime = Runtime.open(load_settings(None))
+    with closing(runtime.connection()) as conn:
+        return {m.patron_id: m for m in runtime.members(conn).search(limit=1000)}
+
+
+def test_demo_members_then_decisions(capsys):
+    assert main(["demo-members", "20"]) == 0
+    assert "20 added" in capsys.readouterr().out
+    assert main(["decide", "--card", "29990000000001", "--pin", "1234"]) == 0
+    assert "GRANTED (granted)" in capsys.readouterr().out
+    assert main(["decide", "--card", "29990000000002", "--pin", "1234"]) == 1
+    assert "Geen toegang" in capsys.readouterr().out
+    assert main(["decide", "--card", "29990000000001", "--pin", "1234", "--mode", "closed"]) == 1
+    assert "outside_hours" in capsys.readouterr().out
+    assert main(["events", "list", "--type", "access_refused"]) == 0
+    listed = capsys.readouterr().out
+    assert "blocked" in listed and "29990000000002" not in listed and "…0002" in listed
+
+
+def test_decide_at_a_branch_time_shows_local_time(capsys):
+    main(["demo-members", "6"])
+    capsys.readouterr()
+    main(["decide", "--card", "29990000000001", "--pin", "1234", "--at", "2026-03-29 03:30"])
+    assert "2026-03-29 03:30:00 CEST" in capsys.readouterr().out
+
+
+def test_import_example_and_a_rejected_file(tmp_path, capsys):
+    assert main(["members", "import", str(EXAMPLE_CSV)]) == 0
+    assert "3 added, 0 updated, 0 unchanged, 0 removed" in capsys.readouterr().out
+    before = stored_members()
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(csv_file(csv_line(1), csv_line(2, valid_until="morgen")))
+    assert main(["members", "import", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "nothing was changed" in err and "line 3: valid_until 'morgen' is not a date" in err
+    assert stored_members() == before
+
+
+def test_add_set_pin_block_unblock_remove(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("2468\n"))
+    assert main(["members", "add", "X1", "--card", "1234-5678-90", "--name", "X.",
+                 "--adult", "--pin-stdin"]) == 0
+    assert stored_members()["X1"].cards == ("1234567890",)
+    assert main(["decide", "--card", "1234567890", "--pin", "2468"]) == 0
+    monkeypatch.setattr(sys, "stdin", io.StringIO("1357\n"))
+    assert main(["members", "set-pin", "X1", "--pin-stdin"]) == 0
+    assert main(["decide", "--card", "1234567890", "--pin", "1357"]) == 0
+    assert main(["members", "block", "X1", "--until", "2099-01-01"]) == 0
+    assert stored_members()["X1"].blocked_until.year == 2099
+    assert main(["decide", "--card", "1234567890", "--pin", "1357"]) == 1
+    assert main(["members", "unblock", "X1"]) == 0
+    assert main(["decide", "--card", "1234567890", "--pin", "1357"]) == 0
+    assert main(["members", "remove", "X1"]) == 0
+    assert "X1" not in stored_members()
+    capsys.readouterr()
+    assert main(["events", "list", "--type", "admin_change"]) == 0
+    audit = capsys.readouterr().out
+    for what in ("member added", "PIN set", "member blocked", "member unblocked", "member removed"):
+        assert what in audit
+    assert "1357" not in audit and "2468" not in audit
+
+
+def test_usage_errors_are_one_line_with_exit_code_2(monkeypatch, capsys, tmp_path):
+    assert main(["members", "remove", "NOBODY"]) == 2
+    assert "patron NOBODY is not on the list" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "stdin", io.StringIO("12\n"))
+    assert main(["members", "add", "X2", "--card", "29990000000002", "--name", "Y",
+                 "--adult", "--pin-stdin"]) == 2
+    assert "PIN must be 4 to 6 digits" in capsys.readouterr().err
+    assert main(["members", "add", "X3", "--card", "12ab", "--name", "Y", "--adult",
+                 "--no-pin"]) == 2
+    assert "unknown card format" in capsys.readouterr().err
+    config = tmp_path / "bad.toml"
+    config.write_text("[access]\nlockout_minutes = 'long'\n")
+    assert main(["--config", str(config), "check-config"]) == 2
+    err = capsys.readouterr().err
+    assert str(config) in err and "access.lockout_minutes" in err
+
+
+def test_events_purge_uses_the_retention_setting(capsys, tmp_path, data_dir):
+    from datetime import datetime, timedelta, timezone
+    from controller.events import Event, EventType
+
+    runtime = Runtime.open(load_settings(None))
+    now = datetime.now(timezone.utc)
+    with closing(runtime.connection()) as conn:
+        log = runtime.events(conn)
+        for age in (1, 89, 91, 400):
+            log.record(Event(EventType.SERVICE, now - timedelta(days=age), "front"))
+    assert main(["events", "purge"]) == 0
+    assert "2 event(s)" in capsys.readouterr().out
