@@ -198,9 +198,8 @@ class WiegandReader:
         self._emit(event)
 
     def close(self) -> None:
-        """Stop the timer thread and release the pins; a half-received frame is discarded."""
-        self._d0.when_activated = None
-        self._d1.when_activated = None
+        """Stop the timer thread and release the pins (which drops their callbacks); a
+        half-received frame is discarded."""
         self._stopping.set()
         self._wakeup.set()
         if self._thread is not None:
