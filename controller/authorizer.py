@@ -40,6 +40,11 @@ class Authorizer:
             max_pause=timedelta(seconds=settings.reader_slowdown_max_seconds),
         )
 
+    @property
+    def staff_allowed_when_closed(self) -> bool:
+        """Whether a card read outside opening hours is worth asking a PIN for."""
+        return self._settings.staff_allowed_when_closed
+
     def authorize(
         self, raw_card: str, pin: str, reader: str, mode: DoorMode, now: datetime
     ) -> Decision:

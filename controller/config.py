@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -56,6 +56,101 @@ class EventSettings(_Section):
     retention_days: int = Field(90, ge=1, le=3650, description="Events older than this are purged daily.")
 
 
+class DoorSettings(_Section):
+    pin_timeout_seconds: float = Field(10.0, gt=0, le=120, description="Quiet time before a half-typed PIN is dropped.")
+    unlock_seconds: float = Field(5.0, gt=0, le=60, description="Relay on after a grant; ends early when the door opens and shuts.")
+    held_open_seconds: float = Field(30.0, gt=0, description="Open longer than this raises a held-open alarm.")
+    rex_grace_seconds: float = Field(10.0, gt=0, description="After an exit request, opening the door is not 'forced'.")
+    rex_unlocks: bool = Field(True, description="The exit button also pulses the lock (needed for maglocks).")
+    staffed_door_free: bool = Field(True, description="Hold the door unlocked during staffed hours.")
+    message_seconds: float = Field(4.0, gt=0, description="How long a door message shows before the card prompt.")
+    key_beep_seconds: float = Field(0.05, gt=0)
+    alarm_beep_seconds: float = Field(0.5, gt=0)
+    closing_warning_minutes: list[int] = Field(
+        [15, 5], description="Warn this many minutes before Open+ ends (buzzer pattern + event)."
+    )
+
+
+class _Reader(_Section):
+    name: str = Field(min_length=1, description="Names the reader in events.")
+
+
+class Rdm6300Reader(_Reader):
+    type: Literal["rdm6300"]
+    port: str = Field(min_length=1, description="Serial device, e.g. /dev/serial0.")
+    baudrate: int = 9600
+
+
+class BarcodeReader(_Reader):
+    type: Literal["barcode"]
+    port: str = Field(min_length=1, description="Serial device, e.g. /dev/ttyACM0.")
+    baudrate: int = 9600
+
+
+class KeyboardWedgeReader(_Reader):
+    type: Literal["keyboard_wedge"]
+    device: str = Field(min_length=1, description="/dev/input/... path or the device's name.")
+    grab: bool = True
+
+
+class WiegandReader(_Reader):
+    type: Literal["wiegand"]
+    d0_pin: int | str
+    d1_pin: int | str
+
+
+class MatrixKeypadReader(_Reader):
+    type: Literal["matrix_keypad"]
+    row_pins: list[int | str] = Field(min_length=4, max_length=4)
+    col_pins: list[int | str] = Field(min_length=3, max_length=4)
+
+
+class OsdpReader(_Reader):
+    type: Literal["osdp"]
+    port: str = Field(min_length=1, description="RS-485 serial device, e.g. /dev/ttyUSB0.")
+    address: int = Field(0, ge=0, le=126)
+    baudrate: int = 9600
+    scbk_file: Path = Field(description="16-byte secure-channel key, mode 0600.")
+
+
+ReaderSettings = Annotated[
+    Union[Rdm6300Reader, BarcodeReader, KeyboardWedgeReader, WiegandReader, MatrixKeypadReader,
+          OsdpReader],
+    Field(discriminator="type"),
+]
+
+
+class OutputPin(_Section):
+    pin: int | str
+    active_high: bool = True
+
+
+class IndicatorPins(_Section):
+    green_pin: int | str = 5
+    red_pin: int | str = 6
+    buzzer_pin: int | str | None = 13
+    active_high: bool = True
+
+
+class HardwareSettings(_Section):
+    """Which pins and readers this door has (BCM numbering); the defaults match the README's wiring."""
+
+    lock: OutputPin = OutputPin(pin=17)
+    door_contact_pin: int | str = 27
+    door_open_when_high: bool = Field(True, description="NC contact to ground with pull-up: open reads high.")
+    rex_pin: int | str = 22
+    indicator: IndicatorPins = IndicatorPins()
+    lights: OutputPin | None = None
+    alarm: OutputPin | None = None
+    readers: list[ReaderSettings] = Field(
+        default_factory=lambda: [
+            Rdm6300Reader(type="rdm6300", name="rfid", port="/dev/serial0"),
+            WiegandReader(type="wiegand", name="keypad", d0_pin=23, d1_pin=24),
+        ],
+        min_length=1,
+    )
+
+
 class Settings(_Section):
     """The whole configuration file, section by section."""
 
@@ -63,6 +158,8 @@ class Settings(_Section):
     storage: StorageSettings = StorageSettings()
     access: AccessSettings = AccessSettings()
     events: EventSettings = EventSettings()
+    door: DoorSettings = DoorSettings()
+    hardware: HardwareSettings = HardwareSettings()
 
     @property
     def data_dir(self) -> Path:

@@ -1,0 +1,274 @@
+"""The door state machine on real output drivers (gpiozero mock pins) and real storage."""
+from __future__ import annotations
+
+from contextlib import closing
+
+import pytest
+
+from controller.admin import MemberAdmin
+from controller.authorizer import Authorizer
+from controller.config import DoorSettings
+from controller.door import (Door, DoorContactChanged, DoorOutputs, ExitRequest, ModeChanged,
+                             Phase, RemoteUnlock)
+from controller.door_loop import DoorLoop
+from controller.events import EventType
+from controller.modes import DoorMode
+from drivers.base import CardRead, KeyPress, ReaderFault
+from drivers.outputs import AlarmPanel, Indicator, Lights, LockRelay
+from tests.drivers.gpio_fixtures import mock_factory  # noqa: F401 - fixture
+from tests.helpers import member_row
+
+RELAY, GREEN, RED, BUZZER, LIGHTS, ALARM = 17, 5, 6, 13, 19, 26
+CARD = "29990000000001"
+
+
+class Bench:
+    """A door wired to mock pins, with helpers to act like a member at the entrance."""
+
+    def __init__(self, runtime, clock, factory, settings: DoorSettings | None = None):
+        self.conn = runtime.connection()
+        self.clock, self.factory = clock, factory
+        MemberAdmin(runtime.members(self.conn), runtime.events(self.conn), clock, "e").replace_list(
+            [(1, member_row(1)), (2, member_row(2, entry_blocked=True))], "test")
+        self.events = runtime.events(self.conn)
+        self.messages = []
+        self.devices = [
+            LockRelay(RELAY, pin_factory=factory),
+            Indicator(GREEN, RED, BUZZER, pin_factory=factory),
+            Lights(LIGHTS, pin_factory=factory),
+            AlarmPanel(ALARM, initial_armed=True, pin_factory=factory),
+        ]
+        relay, signals, lights, alarm = self.devices
+        self.door = Door(
+            Authorizer(runtime.members(self.conn), self.events, runtime.hasher,
+                       runtime.settings.access, "entrance"),
+            DoorOutputs(relay, signals, self.messages.append, lights, alarm),
+            self.events, settings or DoorSettings(), clock, "entrance",
+        )
+        self.loop = DoorLoop(self.door, clock)
+
+    def send(self, *items):
+        for item in items:
+            self.loop.submit(item)
+        self.loop.drain()
+
+    def card(self, card=CARD):
+        self.send(CardRead(card, "rfid"))
+
+    def keys(self, text):
+        self.send(*(KeyPress(k, "keypad") for k in text))
+
+    def after(self, seconds):
+        self.clock.advance(seconds=seconds)
+        self.loop.run_once(wait=0)
+
+    @property
+    def relay_on(self) -> bool:
+        return self.factory.pin(RELAY).state == 1
+
+    def pin(self, number) -> int:
+        return self.factory.pin(number).state
+
+    def types(self):
+        return [e.type for e in reversed(self.events.query(limit=100))]
+
+    def close(self):
+        for device in self.devices:
+            device.close()
+        self.conn.close()
+
+
+@pytest.fixture
+def bench(runtime, clock, mock_factory):  # noqa: F811
+    bench = Bench(runtime, clock, mock_factory)
+    bench.send(ModeChanged(DoorMode.OPENPLUS, "test"))
+    yield bench
+    bench.close()
+
+
+def test_relay_is_locked_from_the_start(bench):
+    assert not bench.relay_on and bench.door.phase is Phase.IDLE
+
+
+def test_grant_pulses_the_relay_lights_and_green(bench):
+    bench.card()
+    assert bench.door.phase is Phase.AWAITING_PIN and str(bench.messages[-1]).startswith("Toets")
+    bench.keys("1234#")
+    assert bench.relay_on and bench.messages[-1].nl == "Welkom"
+    assert bench.pin(LIGHTS) == 1 and bench.pin(GREEN) == 1 and bench.pin(ALARM) == 0
+    bench.after(4.9)
+    assert bench.relay_on
+    bench.after(0.1)
+    assert not bench.relay_on and bench.door.phase is Phase.IDLE
+    assert EventType.ACCESS_GRANTED in bench.types()
+
+
+def test_pulse_ends_early_when_the_door_opens_and_closes(bench):
+    bench.card()
+    bench.keys("1234#")
+    bench.send(DoorContactChanged(True))
+    assert bench.relay_on
+    bench.clock.advance(seconds=2)
+    bench.send(DoorContactChanged(False))
+    assert not bench.relay_on
+    assert bench.types()[-2:] == [EventType.DOOR_OPENED, EventType.DOOR_CLOSED]
+
+
+def test_star_clears_and_wrong_pin_lets_the_member_retry(bench):
+    bench.card()
+    bench.keys("99*")
+    bench.keys("0000#")
+    assert not bench.relay_on and bench.messages[-1].nl.startswith("Pincode onjuist")
+    assert bench.door.phase is Phase.AWAITING_PIN and bench.pin(RED) == 1
+    bench.keys("1234#")
+    assert bench.relay_on
+
+
+@pytest.mark.parametrize(
+    ("mode", "card", "keys", "reason", "message"),
+    [
+        (DoorMode.OPENPLUS, "11112222333344", "1234#", "unknown_card", "Pas onbekend"),
+        (DoorMode.OPENPLUS, "29990000000002", "1234#", "blocked", "Geen toegang"),
+        (DoorMode.CLOSED, CARD, "", "outside_hours", "Nu geen Open+ tijd"),
+        (DoorMode.CLOSURE, CARD, "", "branch_closed", "Bibliotheek vandaag gesloten"),
+    ],
+)
+def test_refusals_keep_the_door_locked(bench, mode, card, keys, reason, message):
+    bench.send(ModeChanged(mode))
+    bench.card(card)
+    bench.keys(keys)
+    assert not bench.relay_on and bench.messages[-1].nl.startswith(message)
+    refused = bench.events.query(limit=1)[0]
+    assert refused.type is EventType.ACCESS_REFUSED and refused.reason == reason
+
+
+def test_closed_mode_arms_the_alarm_and_turns_lights_off(bench):
+    bench.card()
+    bench.keys("1234#")
+    bench.send(ModeChanged(DoorMode.CLOSED, "end of Open+"))
+    assert bench.pin(ALARM) == 1 and bench.pin(LIGHTS) == 0
+    assert bench.relay_on  # a pulse already running is not cut short by the mode change
+    bench.after(5)
+    assert not bench.relay_on
+
+
+def test_pin_timeout_returns_to_idle(bench):
+    bench.card()
+    bench.keys("12")
+    bench.after(9.9)
+    assert bench.door.phase is Phase.AWAITING_PIN
+    bench.after(0.1)
+    assert bench.door.phase is Phase.IDLE and bench.messages[-1].nl.startswith("Tijd verstreken")
+    bench.keys("34#")  # the rest of the PIN, too late, opens nothing
+    assert not bench.relay_on
+
+
+def test_forced_door_raises_an_alarm(bench):
+    bench.send(DoorContactChanged(True))
+    assert bench.types()[-1] is EventType.DOOR_FORCED
+    assert bench.door.snapshot().alarm == "forced" and not bench.relay_on
+
+
+def test_held_open_raises_an_alarm_once(bench):
+    bench.card()
+    bench.keys("1234#")
+    bench.send(DoorContactChanged(True))
+    bench.after(29)
+    assert EventType.DOOR_HELD_OPEN not in bench.types()
+    bench.after(1)
+    bench.after(60)
+    assert bench.types().count(EventType.DOOR_HELD_OPEN) == 1
+    assert bench.door.snapshot().alarm == "held_open"
+    bench.send(DoorContactChanged(False))
+    assert bench.door.snapshot().alarm is None
+
+
+def test_rex_needs_no_card_and_is_not_forced(bench):
+    bench.send(ExitRequest())
+    assert bench.relay_on
+    bench.send(DoorContactChanged(True), DoorContactChanged(False))
+    assert EventType.DOOR_FORCED not in bench.types()
+    assert bench.types()[-3:] == [EventType.EXIT_REQUEST, EventType.DOOR_OPENED,
+                                  EventType.DOOR_CLOSED]
+
+
+def test_rex_without_relay_still_suppresses_forced(runtime, clock, mock_factory):  # noqa: F811
+    bench = Bench(runtime, clock, mock_factory, DoorSettings(rex_unlocks=False))
+    try:
+        bench.send(ModeChanged(DoorMode.CLOSED), ExitRequest())
+        assert not bench.relay_on
+        bench.clock.advance(seconds=3)
+        bench.send(DoorContactChanged(True))
+        assert EventType.DOOR_FORCED not in bench.types()
+        bench.send(DoorContactChanged(False))
+        bench.clock.advance(seconds=11)
+        bench.send(DoorContactChanged(True))
+        assert bench.types()[-1] is EventType.DOOR_FORCED
+    finally:
+        bench.close()
+
+
+def test_staffed_mode_holds_the_door_free(bench):
+    bench.send(ModeChanged(DoorMode.STAFFED))
+    assert bench.relay_on and bench.pin(ALARM) == 0
+    bench.send(DoorContactChanged(True))
+    bench.after(600)
+    assert EventType.DOOR_FORCED not in bench.types()
+    assert EventType.DOOR_HELD_OPEN not in bench.types()
+    bench.send(DoorContactChanged(False), ModeChanged(DoorMode.OPENPLUS))
+    assert not bench.relay_on
+
+
+def test_staffed_mode_with_card_and_pin_when_not_held_free(runtime, clock, mock_factory):  # noqa: F811
+    bench = Bench(runtime, clock, mock_factory, DoorSettings(staffed_door_free=False))
+    try:
+        bench.send(ModeChanged(DoorMode.STAFFED))
+        assert not bench.relay_on
+        bench.card()
+        bench.keys("1234#")
+        assert bench.relay_on and bench.pin(LIGHTS) == 0  # lights are staff's business then
+    finally:
+        bench.close()
+
+
+def test_remote_unlock_is_audited(bench):
+    bench.send(RemoteUnlock("api:security1"))
+    assert bench.relay_on
+    event = bench.events.query(limit=1)[0]
+    assert event.type is EventType.REMOTE_UNLOCK and event.actor == "api:security1"
+
+
+def test_reader_fault_is_an_event(bench):
+    bench.send(ReaderFault("rfid", "disconnected", "port vanished"))
+    event = bench.events.query(limit=1)[0]
+    assert event.type is EventType.READER_FAULT and event.reason == "disconnected"
+
+
+def test_an_exception_in_the_loop_leaves_the_relay_locked(bench, monkeypatch):
+    bench.card()
+    bench.keys("1234#")
+    assert bench.relay_on
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(bench.door._auth, "authorize", explode)
+    bench.card()
+    bench.keys("1234#")
+    assert not bench.relay_on and bench.door.phase is Phase.IDLE
+    event = bench.events.query(limit=1)[0]
+    assert event.type is EventType.SERVICE and event.reason == "fail_secure"
+    assert bench.messages[-1].nl.startswith("Storing")
+
+
+def test_stopping_the_loop_locks(bench):
+    bench.send(ExitRequest())
+    assert bench.relay_on
+    bench.loop.stop()
+    assert not bench.relay_on
+
+
+def test_keys_without_a_card_are_ignored(bench):
+    bench.keys("1234#")
+    assert not bench.relay_on and bench.messages[-1].nl.startswith("Houd uw pas")
+    assert not [t for t in bench.types() if t in (EventType.ACCESS_GRANTED, EventType.ACCESS_REFUSED)]
