@@ -50,4 +50,54 @@ MIGRATIONS: list[str] = [
     CREATE INDEX events_type_ts ON events(type, ts_ms);
     CREATE INDEX events_reason_ts ON events(reason, ts_ms);
     """,
+    # 3: admin users (argon2 password hashes), API tokens (stored hashed), the schedule document.
+    """
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,        -- argon2id
+        roles TEXT NOT NULL,                -- comma-separated: manager, security, admin
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE TABLE api_tokens (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        token_hash BLOB NOT NULL UNIQUE,    -- SHA-256 of the token; the token is shown once
+        label TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        expires_ms INTEGER,
+        last_used_ms INTEGER
+    );
+    CREATE TABLE schedule (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        document TEXT NOT NULL,             -- the Schedule model as JSON
+        updated_ms INTEGER NOT NULL,
+        updated_by TEXT NOT NULL
+    );
+    """,
+    # 4: camera footage: fixed-length segment files and per-event clips with keep marks.
+    """
+    CREATE TABLE footage_segments (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,          -- relative to the footage directory
+        start_ms INTEGER NOT NULL,
+        end_ms INTEGER,                     -- NULL while being recorded
+        frames INTEGER NOT NULL DEFAULT 0,
+        bytes INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX footage_segments_start ON footage_segments(start_ms);
+    CREATE TABLE event_clips (
+        event_id INTEGER PRIMARY KEY,       -- events.id; no foreign key: events are purged sooner
+        path TEXT NOT NULL UNIQUE,
+        start_ms INTEGER NOT NULL,
+        end_ms INTEGER NOT NULL,
+        frames INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        keep_until TEXT,                    -- incident: kept past retention until this day
+        keep_by TEXT,
+        keep_note TEXT
+    );
+    CREATE INDEX event_clips_start ON event_clips(start_ms);
+    """,
 ]
