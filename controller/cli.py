@@ -125,7 +125,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("simulate", help="run a simulated branch on this machine")
     p.add_argument("--members", type=int, default=200, help="demo members to create if none")
+    p.add_argument("--mode", choices=["schedule", "staffed", "openplus", "closed", "closure"],
+                   default="openplus", help="door mode to start in; `schedule` follows the "
+                   "stored opening schedule (default: openplus, so demo cards work at once)")
+    p.add_argument("--exit-at-eof", action="store_true",
+                   help="stop when standard input ends (scripts); default: keep serving")
     p.set_defaults(run=cmd.simulate)
+
+    p = sub.add_parser("serve", help="run the door service on the real hardware")
+    p.set_defaults(run=cmd.serve, exit_at_eof=False)
+
+    sub.add_parser("relay-off", help="drive the lock pin to locked (systemd ExecStopPost)"
+                   ).set_defaults(run=cmd.relay_off)
     return parser
 
 
@@ -151,3 +162,7 @@ def actor() -> str:
 
 
 __all__ = ["main", "read_pin", "actor", "UsageError", "format_local", "local_date", "utc_now"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -66,8 +66,11 @@ class DoorSettings(_Section):
     message_seconds: float = Field(4.0, gt=0, description="How long a door message shows before the card prompt.")
     key_beep_seconds: float = Field(0.05, gt=0)
     alarm_beep_seconds: float = Field(0.5, gt=0)
-    closing_warning_minutes: list[int] = Field(
+    closing_warning_minutes: list[Annotated[int, Field(gt=0, le=240)]] = Field(
         [15, 5], description="Warn this many minutes before Open+ ends (buzzer pattern + event)."
+    )
+    closing_announcement_command: str = Field(
+        "", description="Run at each closing warning, e.g. 'aplay /etc/openplus-door/closing-{minutes}.wav'."
     )
 
 
@@ -151,6 +154,33 @@ class HardwareSettings(_Section):
     )
 
 
+class CameraSettings(_Section):
+    """The entrance camera: records in Open+ hours only, with a clip around every entry event."""
+
+    enabled: bool = Field(False, description="Record at all; off by default so the demo needs no camera.")
+    source: int | str = Field(
+        0, description="What cv2.VideoCapture opens: a camera index, an rtsp:// URL or a video file "
+        "(a file is replayed at its own frame rate, like a live camera).")
+    footage_dir: Path | None = Field(None, description="Where footage goes; default <data_dir>/footage.")
+    segment_seconds: int = Field(300, ge=1, le=3600, description="Length of each continuous recording file.")
+    pre_event_seconds: float = Field(10.0, ge=0, le=60, description="Clip footage kept from before an event.")
+    post_event_seconds: float = Field(10.0, ge=0, le=120, description="Clip footage recorded after an event.")
+    max_width: int = Field(1280, ge=16, le=3840)
+    max_height: int = Field(720, ge=16, le=2160)
+    max_fps: float = Field(10.0, gt=0, le=30, description="Frames above this rate are skipped.")
+    retention_days: int = Field(
+        7, ge=1, le=28, description="Footage older than this is deleted daily (Dutch DPA: at most 4 weeks).")
+    max_gb: float = Field(20.0, gt=0, description="Disk quota for all footage; oldest segments go first.")
+    min_free_mb: int = Field(500, ge=0, description="Stop writing (camera fault) when the disk has less free.")
+    stall_seconds: float = Field(5.0, gt=0, le=300, description="No frame for this long is a camera fault.")
+    retry_max_seconds: float = Field(60.0, gt=0, description="Longest wait between attempts to reopen the camera.")
+    record_alarms_any_time: bool = Field(
+        False, description="Also clip forced-door and held-open alarms outside Open+ hours.")
+    max_concurrent_clips: int = Field(4, ge=1, le=32, description="More events at once fall back to the segment.")
+    notify_queue_size: int = Field(256, ge=1, description="Event notices waiting for the recorder; more are dropped.")
+    in_process: bool = Field(True, description="Run the recorder in its own process (else a thread).")
+
+
 class Settings(_Section):
     """The whole configuration file, section by section."""
 
@@ -160,6 +190,7 @@ class Settings(_Section):
     events: EventSettings = EventSettings()
     door: DoorSettings = DoorSettings()
     hardware: HardwareSettings = HardwareSettings()
+    camera: CameraSettings = CameraSettings()
 
     @property
     def data_dir(self) -> Path:

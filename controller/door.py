@@ -19,7 +19,8 @@ from controller.clock import Clock
 from controller.config import DoorSettings
 from controller.decision import Reason
 from controller.events import Event, EventType
-from controller.messages import PROMPT_CARD, PROMPT_PIN, DoorMessage, door_message
+from controller.messages import (PROMPT_CARD, PROMPT_PIN, DoorMessage, closing_message,
+                                 door_message)
 from controller.modes import DoorMode
 from controller.store.events import EventLog
 from drivers.base import CardRead, KeyPress, ReaderFault
@@ -50,13 +51,21 @@ class ModeChanged:
 
 
 @dataclass(frozen=True)
+class ClosingWarning:
+    """Open+ ends in `minutes`: tell the people inside."""
+
+    minutes: int
+
+
+@dataclass(frozen=True)
 class RemoteUnlock:
     """Security staff unlocked the door from the admin API; audited with their name."""
 
     actor: str
 
 
-DoorInput = CardRead | KeyPress | ReaderFault | DoorContactChanged | ExitRequest | ModeChanged | RemoteUnlock
+DoorInput = (CardRead | KeyPress | ReaderFault | DoorContactChanged | ExitRequest | ModeChanged
+             | ClosingWarning | RemoteUnlock)
 
 
 # --- what the door drives ----------------------------------------------------------------
@@ -93,6 +102,7 @@ class DoorOutputs:
     show: Callable[[DoorMessage], None]
     lights: Switch | None = None
     alarm: Alarm | None = None
+    announce: Callable[[int], None] | None = None  # plays the closing announcement, if set
 
 
 class Phase(StrEnum):
@@ -164,6 +174,8 @@ class Door:
         elif isinstance(item, RemoteUnlock):
             self._log(EventType.REMOTE_UNLOCK, now, actor=item.actor)
             self._pulse(now)
+        elif isinstance(item, ClosingWarning):
+            self._closing_warning(item.minutes, now)
         elif isinstance(item, ReaderFault):
             self._log(EventType.READER_FAULT, now, reason=item.kind,
                       detail=f"reader={item.reader} {item.detail}".strip())
@@ -195,6 +207,11 @@ class Door:
                 if self._door_open and not self._held_reported and self._open_since else None)
         times = [t for t in (self._pin_deadline, self._unlock_until, held, self._message_until) if t]
         return min(times) if times else None
+
+    def assume_contact(self, is_open: bool) -> None:
+        """The contact's state at start-up: no event, no alarm for a door already open."""
+        self._door_open = is_open
+        self._open_since = self._clock() if is_open else None
 
     def fail_secure(self, error: BaseException) -> None:
         """Lock first, then try to tell someone; used by the loop on any unhandled error."""
@@ -335,6 +352,14 @@ class Door:
             (self._out.alarm.arm if self.mode.is_closed else self._out.alarm.disarm)()
         if self.mode.is_closed and self._out.lights is not None:
             self._out.lights.off()
+
+    def _closing_warning(self, minutes: int, now: datetime) -> None:
+        self._log(EventType.CLOSING_WARNING, now, reason=f"{minutes} min",
+                  detail=f"Open+ ends in {minutes} minutes")
+        self._say(closing_message(minutes), now)
+        self._out.signals.beep(self._cfg.alarm_beep_seconds, times=2)
+        if self._out.announce is not None:
+            self._out.announce(minutes)
 
     # --- helpers ---------------------------------------------------------------------------
     def _say(self, message: DoorMessage, now: datetime, hold: bool = False) -> None:

@@ -36,6 +36,9 @@ class DoorLoop:
             item = self._inbox.get(timeout=self._wait() if wait is None else wait)
         except queue.Empty:
             item = None
+        else:
+            if item is None:  # stop()'s wake-up call
+                self._inbox.task_done()
         try:
             if item is None:
                 self.door.tick()
@@ -44,6 +47,9 @@ class DoorLoop:
         except Exception as exc:  # noqa: BLE001 - any error: lock first, then report
             log.exception("door loop error; relay locked")
             self.door.fail_secure(exc)
+        finally:
+            if item is not None:
+                self._inbox.task_done()
 
     def _wait(self) -> float:
         deadline = self.door.next_deadline()
@@ -62,10 +68,16 @@ class DoorLoop:
     def stop(self) -> None:
         """Stop the thread, then lock: the last thing the loop does is leave the door locked."""
         self._stopping.set()
-        self._inbox.put(None)
+        self._inbox.put(None)  # wakes the thread
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.door.shutdown()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True once every input submitted so far has been handled (the simulator's console)."""
+        done = self._inbox.all_tasks_done
+        with done:
+            return done.wait_for(lambda: self._inbox.unfinished_tasks == 0, timeout)
 
     def drain(self) -> None:
         """Handle everything queued so far (tests and the simulator's scripted steps)."""

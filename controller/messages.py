@@ -39,3 +39,8 @@ PROMPT_CARD = DoorMessage("Houd uw pas voor de lezer", "Hold your card to the re
 
 def door_message(reason: Reason) -> DoorMessage:
     return DOOR_MESSAGES[reason]
+
+
+def closing_message(minutes: int) -> DoorMessage:
+    return DoorMessage(f"De bibliotheek sluit over {minutes} minuten",
+                       f"The library closes in {minutes} minutes")

@@ -272,3 +272,24 @@ def test_keys_without_a_card_are_ignored(bench):
     bench.keys("1234#")
     assert not bench.relay_on and bench.messages[-1].nl.startswith("Houd uw pas")
     assert not [t for t in bench.types() if t in (EventType.ACCESS_GRANTED, EventType.ACCESS_REFUSED)]
+
+
+def test_closing_warning_is_announced_and_logged(bench):
+    from controller.door import ClosingWarning
+
+    bench.send(ClosingWarning(5))
+    assert bench.messages[-1].nl == "De bibliotheek sluit over 5 minuten"
+    event = bench.events.query(limit=1)[0]
+    assert event.type is EventType.CLOSING_WARNING and event.reason == "5 min"
+
+
+def test_door_already_open_at_start_is_not_forced(runtime, clock, mock_factory):  # noqa: F811
+    bench = Bench(runtime, clock, mock_factory)
+    try:
+        bench.door.assume_contact(True)
+        bench.send(DoorContactChanged(True))
+        assert EventType.DOOR_FORCED not in bench.types()
+        bench.send(DoorContactChanged(False))
+        assert bench.types()[-1] is EventType.DOOR_CLOSED
+    finally:
+        bench.close()

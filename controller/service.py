@@ -1,0 +1,168 @@
+"""One branch door, wired: devices -> door loop <- schedule, plus the daily retention job.
+
+`serve` (real pins) and `simulate` (mock pins and pseudo-terminals) both build this; the only
+difference is the pin factory and the serial port paths in the settings.
+"""
+from __future__ import annotations
+
+import logging
+import shlex
+import subprocess
+from datetime import timedelta
+from typing import Callable
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from gpiozero.pins import Factory
+
+from controller.authorizer import Authorizer
+from controller.clock import BRANCH_TZ, Clock, utc_now
+from controller.config import Settings
+from controller.door import (ClosingWarning, Door, DoorContactChanged, DoorOutputs, DoorSnapshot,
+                             ExitRequest, ModeChanged, RemoteUnlock)
+from controller.door_loop import DoorLoop
+from controller.events import Event, EventType
+from controller.hardware import DoorHardware, build_hardware
+from controller.messages import DoorMessage
+from controller.mode_switcher import ModeSwitcher
+from controller.modes import DoorMode
+from controller.runtime import Runtime
+from controller.schedule import ModeNow, Schedule
+from controller.state_file import STATE_FILE, StateFile
+
+log = logging.getLogger(__name__)
+
+
+class BranchService:
+    """Starts and stops everything one door needs; stop() always ends with the relay locked."""
+
+    def __init__(
+        self, settings: Settings, schedule: Schedule, *, pin_factory: Factory | None,
+        clock: Clock = utc_now, mode_override: DoorMode | None = None,
+        on_message: Callable[[DoorMessage], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.runtime = Runtime.open(settings, clock=clock)
+        self._clock = clock
+        self._mode_override = mode_override
+        self._on_message = on_message
+        self.state_file = StateFile(settings.data_dir / STATE_FILE)
+        self._snapshot: DoorSnapshot | None = None
+        self.listeners: list[Callable[[DoorSnapshot], None]] = []
+        self.hardware: DoorHardware = build_hardware(settings.hardware, pin_factory)
+        self._door_conn = self.runtime.connection()  # used by the door loop thread only
+        events = self.runtime.events(self._door_conn)
+        hw = self.hardware
+        self.door = Door(
+            Authorizer(self.runtime.members(self._door_conn), events, self.runtime.hasher,
+                       settings.access, settings.branch.door),
+            DoorOutputs(relay=hw.relay, signals=hw.indicator, show=self._show, lights=hw.lights,
+                        alarm=hw.alarm, announce=self._announcer()),
+            events, settings.door, clock, settings.branch.door, on_change=self._changed,
+        )
+        self.loop = DoorLoop(self.door, clock)
+        self.scheduler = BackgroundScheduler(timezone=BRANCH_TZ)
+        self.switcher = ModeSwitcher(
+            schedule, self._mode_now, clock=clock, scheduler=self.scheduler,
+            closing_warning_minutes=settings.door.closing_warning_minutes,
+            on_closing_warning=lambda minutes: self.loop.submit(ClosingWarning(minutes)),
+        )
+
+    # --- life cycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        hw = self.hardware
+        self.door.assume_contact(hw.contact.is_open)
+        hw.contact.on_opened = lambda: self.loop.submit(DoorContactChanged(True))
+        hw.contact.on_closed = lambda: self.loop.submit(DoorContactChanged(False))
+        hw.rex.on_pressed = lambda: self.loop.submit(ExitRequest())
+        self._record(EventType.SERVICE, "started")
+        self.loop.start()
+        for reader in hw.readers:
+            reader.start(self.loop.submit)
+        self.scheduler.start()
+        if self._mode_override is None:
+            self.switcher.start()
+        else:
+            self.loop.submit(ModeChanged(self._mode_override, "set by hand"))
+        # Daily at 04:15 branch time: outside 02:00-03:00, so DST neither skips nor doubles it.
+        self.scheduler.add_job(self.purge_events, CronTrigger(hour=4, minute=15, timezone=BRANCH_TZ),
+                               id="retention", replace_existing=True)
+
+    def stop(self) -> None:
+        """Stop inputs first, then the loop (which locks), then release the pins (locked)."""
+        try:
+            for reader in self.hardware.readers:
+                reader.close()
+            self.switcher.stop()
+            if self.scheduler.running:
+                self.scheduler.shutdown(wait=False)
+        finally:
+            self.loop.stop()
+            self.hardware.close()
+            self._record(EventType.SERVICE, "stopped")
+            self._door_conn.close()
+
+    # --- what the API and the simulator call ----------------------------------------------------
+    def snapshot(self) -> DoorSnapshot | None:
+        return self._snapshot
+
+    def remote_unlock(self, actor: str) -> None:
+        self.loop.submit(RemoteUnlock(actor))
+
+    def schedule_changed(self, schedule: Schedule) -> None:
+        if self._mode_override is None:
+            self.switcher.replace_schedule(schedule)
+
+    def set_mode(self, mode: DoorMode) -> None:
+        """Force a mode by hand (the simulator's `mode` command); the schedule stops steering."""
+        self._mode_override = mode
+        self.switcher.stop()
+        self.loop.submit(ModeChanged(mode, "set by hand"))
+
+    def purge_events(self) -> int:
+        cutoff = self._clock() - timedelta(days=self.settings.events.retention_days)
+        conn = self.runtime.connection()
+        try:
+            removed = self.runtime.events(conn).purge(cutoff)
+        finally:
+            conn.close()
+        log.info("retention: %d event(s) deleted", removed)
+        return removed
+
+    # --- callbacks ---------------------------------------------------------------------------
+    def _mode_now(self, mode: ModeNow) -> None:
+        self.loop.submit(ModeChanged(mode.mode, mode.cause))
+
+    def _changed(self, snapshot: DoorSnapshot) -> None:
+        self._snapshot = snapshot
+        self.state_file.write(snapshot)
+        for listener in self.listeners:
+            listener(snapshot)
+
+    def _show(self, message: DoorMessage) -> None:
+        log.info("door says: %s", message)
+        if self._on_message is not None:
+            self._on_message(message)
+
+    def _announcer(self):
+        command = self.settings.door.closing_announcement_command
+        if not command:
+            return None
+
+        def announce(minutes: int) -> None:
+            args = [part.replace("{minutes}", str(minutes)) for part in shlex.split(command)]
+            try:  # never waited for: the door loop must not block on a speaker
+                subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+            except OSError as exc:
+                log.warning("closing announcement failed: %s", exc)
+
+        return announce
+
+    def _record(self, kind: EventType, what: str) -> None:
+        conn = self.runtime.connection()
+        try:
+            self.runtime.events(conn).record(Event(type=kind, at=self._clock(),
+                                                   door=self.settings.branch.door, reason=what))
+        finally:
+            conn.close()
