@@ -32,6 +32,7 @@ from osdp import (
 )
 
 from drivers.base import CardRead, EventSink, InputEvent, KeyPress, ReaderFault, ReaderStats
+from drivers.readers.wiegand import WiegandFrameError, decode_frame
 
 log = logging.getLogger(__name__)
 
@@ -48,25 +49,12 @@ class CardDataError(ValueError):
         self.reason = reason
 
 
-def wiegand_card_number(bits: int, bit_count: int) -> str:
-    """Digits for a 26-bit (H10301) or 34-bit (H10306) frame, parity checked, as the project prints them."""
-    layouts = {26: (8, 16, 3), 34: (16, 16, 5)}  # facility bits, card bits, facility digits
-    if bit_count not in layouts:
-        raise CardDataError("wiegand_length")
-    facility_bits, card_bits, facility_digits = layouts[bit_count]
-    text = format(bits, f"0{bit_count}b")
-    half = bit_count // 2
-    even_ok = text[:half].count("1") % 2 == 0  # leading even parity bit + first half
-    odd_ok = text[half:].count("1") % 2 == 1  # second half + trailing odd parity bit
-    if not (even_ok and odd_ok):
-        raise CardDataError("wiegand_parity")
-    facility = int(text[1 : 1 + facility_bits], 2)
-    card = int(text[1 + facility_bits : 1 + facility_bits + card_bits], 2)
-    return f"{facility:0{facility_digits}d}{card:05d}"
+def decode_card_read(event: dict, reader: str) -> CardRead | KeyPress:
+    """What a libosdp card-read event dict carries; raises CardDataError/WiegandFrameError if garbage.
 
-
-def card_number(event: dict) -> str:
-    """The card number carried by a libosdp card-read event dict; CardDataError for anything else."""
+    Raw bits go through the project's Wiegand rule (26/34-bit cards with parity, 4/8-bit keys);
+    ASCII data must be digits only. Anything else is dropped, never guessed at.
+    """
     data: bytes = event.get("data") or b""
     card_format = event.get("format")
     if event.get("direction", 0) != 0:
@@ -75,13 +63,13 @@ def card_number(event: dict) -> str:
         bit_count = int(event.get("length", 0))
         if bit_count <= 0 or len(data) * 8 < bit_count:
             raise CardDataError("short_data")
-        bits = int.from_bytes(data, "big") >> (len(data) * 8 - bit_count)
-        return wiegand_card_number(bits, bit_count)
+        value = int.from_bytes(data, "big") >> (len(data) * 8 - bit_count)  # MSB first
+        return decode_frame([int(bit) for bit in format(value, f"0{bit_count}b")], reader)
     if card_format == CardFormat.ASCII:
         text = data.strip(b" \t\r\n")
         if not text or not text.isdigit():
             raise CardDataError("ascii_not_digits")
-        return text.decode("ascii")
+        return CardRead(card=text.decode("ascii"), reader=reader)
     raise CardDataError("unknown_card_format")
 
 
@@ -93,7 +81,12 @@ def key_from_byte(value: int) -> str | None:
 
 
 class SerialChannel(osdp.Channel):
-    """The RS-485 line as libosdp wants it: non-blocking reads, and failures returned, never raised."""
+    """The RS-485 line as libosdp wants it: non-blocking reads, and failures returned, never raised.
+
+    Any exception escaping into libosdp's C code leaves the interpreter in a broken state (a
+    raising read kills the refresh thread; termios.error from a flush on a vanished port
+    deadlocked the event queue in testing), hence the broad excepts below.
+    """
 
     def __init__(self, port: serial.Serial) -> None:
         super().__init__()
@@ -108,7 +101,7 @@ class SerialChannel(osdp.Channel):
     def read(self, max_bytes: int) -> bytes:
         try:
             data = self._port.read(max_bytes)
-        except (serial.SerialException, OSError) as exc:
+        except Exception as exc:  # see class docstring
             self._report(exc)
             return b""
         self._failing = False
@@ -117,7 +110,7 @@ class SerialChannel(osdp.Channel):
     def write(self, buf: bytes) -> int:
         try:
             written = self._port.write(buf)
-        except (serial.SerialException, OSError) as exc:
+        except Exception as exc:  # see class docstring
             self._report(exc)
             return -1  # libosdp takes the reader offline at once
         self._failing = False
@@ -126,11 +119,14 @@ class SerialChannel(osdp.Channel):
     def flush(self) -> None:
         try:
             self._port.reset_input_buffer()  # libosdp flushes to drop a half-received reply
-        except (serial.SerialException, OSError) as exc:
+        except Exception as exc:  # termios.error is not an OSError
             self._report(exc)
 
     def close(self) -> None:
-        self._port.close()
+        try:
+            self._port.close()
+        except Exception as exc:
+            log.debug("closing OSDP serial port %s: %s", self._port.port, exc)
 
     def _report(self, exc: Exception) -> None:
         if not self._failing:
@@ -272,14 +268,15 @@ class OSDPReader:
 
     def _on_card(self, event: dict) -> None:
         try:
-            card = card_number(event)
-        except CardDataError as err:
+            decoded = decode_card_read(event, self.name)
+        except (CardDataError, WiegandFrameError) as err:
             self.stats.dropped(err.reason)
             log.warning("%s: dropped OSDP card read (%s)", self.name, err.reason)
             return
         self.stats.frames_ok += 1
-        log.info("%s: card ...%s", self.name, card[-4:])
-        self._emit(CardRead(card=card, reader=self.name))
+        if isinstance(decoded, CardRead):
+            log.info("%s: card ...%s", self.name, decoded.card[-4:])
+        self._emit(decoded)
 
     def _on_keys(self, data: bytes) -> None:
         for value in data:
