@@ -277,12 +277,12 @@ class Door:
         self._keys = ""
         decision = self._auth.authorize(card.card, pin, card.reader, self.mode, now)
         if decision.granted:
+            self._pulse(now)  # the lock first; lights, LEDs and text follow
             self._reset_entry()
             self._say(door_message(decision.reason), now)
             self._out.signals.show_granted()
             if self.mode is DoorMode.OPENPLUS and self._out.lights is not None:
                 self._out.lights.on()  # nobody walks into a dark building
-            self._pulse(now)
             return
         self._out.signals.show_refused()
         self._say(door_message(decision.reason), now)

@@ -96,13 +96,18 @@ class FootageService:
     def __init__(
         self, settings: CameraSettings, footage_dir: Path, connect: Callable[[], sqlite3.Connection],
         door: str, clock: Clock = utc_now, config: RecorderConfig | None = None,
+        recorder_factory: Callable[[RecorderConfig], RecorderHandle] | None = None,
     ) -> None:
+        """`config` overrides what settings give (tests inject sources); `recorder_factory`
+        builds the (unstarted) recorder, by default a RecorderHandle per settings.in_process."""
         self._settings = settings
         self.footage_dir = Path(footage_dir)
         self._connect = connect
         self._door = door
         self._clock = clock
         self._config = config or recorder_config(settings, self.footage_dir, clock)
+        self._recorder_factory = recorder_factory or (lambda cfg: RecorderHandle(
+            cfg, in_process=settings.in_process, notice_queue_size=settings.notify_queue_size))
         self._mode = DoorMode.CLOSED
         self._recorder: RecorderHandle | None = None
         self._restarted_at = 0.0
@@ -271,8 +276,7 @@ class FootageService:
 
     # --- internals -----------------------------------------------------------------------
     def _new_recorder(self) -> RecorderHandle:
-        recorder = RecorderHandle(self._config, in_process=self._settings.in_process,
-                                  notice_queue_size=self._settings.notify_queue_size)
+        recorder = self._recorder_factory(self._config)
         recorder.start()
         recorder.send(capture_plan(self._mode, self._settings))
         return recorder

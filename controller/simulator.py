@@ -61,7 +61,7 @@ class SimulatedHardware:
     settings: Settings
 
     @classmethod
-    def create(cls, settings: Settings) -> "SimulatedHardware":
+    def create(cls, settings: Settings, factory: MockFactory | None = None) -> "SimulatedHardware":
         rfid, scanner = PseudoTerminal(), PseudoTerminal()
         hardware = settings.hardware.model_copy(update={
             "lights": settings.hardware.lights or OutputPin(pin=19),
@@ -71,7 +71,8 @@ class SimulatedHardware:
             BarcodeReader(type="barcode", name="scanner", port=scanner.path),
             WiegandReader(type="wiegand", name="keypad", d0_pin=KEYPAD_D0, d1_pin=KEYPAD_D1),
         ]})
-        return cls(MockFactory(), rfid, scanner, settings.model_copy(update={"hardware": hardware}))
+        return cls(factory or MockFactory(), rfid, scanner,
+                   settings.model_copy(update={"hardware": hardware}))
 
     def at_rest(self) -> None:
         """Door shut, keypad lines idle: call once the devices exist (their pull-ups set levels)."""

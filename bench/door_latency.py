@@ -1,0 +1,123 @@
+"""Latency from the last key (#) to the lock relay pin going high, with 100,000 members.
+
+Runs the real service on simulated hardware: the card through the barcode scanner's pty, the
+PIN as Wiegand 4-bit bursts on gpiozero mock pins, the relay read back from its mock pin.
+`hash_to_relay` starts at the last pulse of '#' and so includes the Wiegand end-of-frame gap
+(25 ms, part of the protocol); `keypress_to_relay` starts when the '#' reaches the door's
+queue (the PIN check, decision, event row and relay). Target: hash_to_relay p99 under 50 ms.
+"""
+from __future__ import annotations
+
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from contextlib import closing
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from gpiozero.pins.mock import MockFactory, MockPin  # noqa: E402
+
+from controller.admin import MemberAdmin  # noqa: E402
+from controller.config import parse_settings  # noqa: E402
+from controller.demo import DEMO_PIN, barcode, demo_members  # noqa: E402
+from controller.clock import utc_now, local_date  # noqa: E402
+from controller.modes import DoorMode  # noqa: E402
+from controller.schedule import Schedule  # noqa: E402
+from controller.service import BranchService  # noqa: E402
+from controller.simulator import KEYPAD_D0, KEYPAD_D1, SimulatedHardware  # noqa: E402
+from drivers.base import KeyPress  # noqa: E402
+
+MEMBERS = 100_000
+SAMPLES = 200
+RELAY_PIN = 17
+
+
+class TimedPin(MockPin):
+    """Remembers when it last went high (the relay energising)."""
+
+    rose_at: float = 0.0
+    rose = threading.Event()
+
+    def _change_state(self, value):
+        changed = super()._change_state(value)
+        if changed and value and self._number_is_relay():
+            TimedPin.rose_at = time.perf_counter()
+            TimedPin.rose.set()
+        return changed
+
+    def _number_is_relay(self) -> bool:
+        return getattr(self.info, "name", "") in (f"GPIO{RELAY_PIN}", str(RELAY_PIN))
+
+
+def percentile(samples: list[float], pct: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))]
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = parse_settings({"storage": {"data_dir": tmp}}, "bench")
+        sim = SimulatedHardware.create(settings, MockFactory(pin_class=TimedPin))
+        service = BranchService(sim.settings, Schedule(), pin_factory=sim.factory,
+                                mode_override=DoorMode.OPENPLUS)
+        rows = demo_members(MEMBERS, local_date(utc_now()))
+        with closing(service.runtime.connection()) as conn:
+            MemberAdmin(service.runtime.members(conn), service.runtime.events(conn),
+                        service.runtime.clock, "b").replace_list(list(enumerate(rows, 1)), "bench")
+        ok_members = [n for n in range(7, MEMBERS) if rows[n - 1].entry_blocked is False
+                      and rows[n - 1].openplus_registered_on is not None
+                      and rows[n - 1].valid_until > local_date(utc_now())
+                      and rows[n - 1].adult_on <= local_date(utc_now())]
+        hash_queued = {"at": 0.0}
+        plain_submit = service.loop.submit
+
+        def timed_submit(item):
+            if isinstance(item, KeyPress) and item.key == "#":
+                hash_queued["at"] = time.perf_counter()
+            plain_submit(item)
+
+        service.loop.submit = timed_submit  # readers get this sink at start()
+        awaiting = threading.Event()
+        service.listeners.append(
+            lambda s: awaiting.set() if s.phase.value == "awaiting_pin" else None)
+        sim.at_rest()
+        service.start()
+        rng = random.Random(3)
+        from_hash, from_queue = [], []
+        try:
+            for _ in range(SAMPLES):
+                awaiting.clear()
+                TimedPin.rose.clear()
+                sim.present_card(barcode(rng.choice(ok_members)))
+                if not awaiting.wait(5):
+                    raise SystemExit("card was not read")
+                sim.press_keys(DEMO_PIN)
+                for bit in (1, 0, 1, 1):
+                    pin = sim.factory.pin(KEYPAD_D1 if bit else KEYPAD_D0)
+                    pin.drive_low()
+                    pin.drive_high()
+                sent = time.perf_counter()
+                if not TimedPin.rose.wait(5):
+                    raise SystemExit("relay did not go high")
+                from_hash.append((TimedPin.rose_at - sent) * 1000)
+                from_queue.append((TimedPin.rose_at - hash_queued["at"]) * 1000)
+                sim.open_door()
+                sim.close_door()  # ends the pulse at once
+                service.loop.wait_idle(5)
+        finally:
+            service.stop()
+            sim.close()
+    print(f"members: {MEMBERS} count")
+    print(f"samples: {SAMPLES} count")
+    print(f"keypress_to_relay_p50_ms: {statistics.median(from_queue):.2f} ms")
+    print(f"keypress_to_relay_p99_ms: {percentile(from_queue, 99):.2f} ms")
+    print(f"hash_to_relay_p50_ms: {statistics.median(from_hash):.2f} ms")
+    print(f"hash_to_relay_p99_ms: {percentile(from_hash, 99):.2f} ms")
+
+
+if __name__ == "__main__":
+    main()

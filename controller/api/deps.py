@@ -1,0 +1,85 @@
+"""Request dependencies: the services, one SQLite connection per request, the bearer user, roles.
+
+Routers put `require_role(...)` in their own `dependencies=`, so every route behind them is
+checked; routes that need the name of who acts ask for `Actor` (cached per request).
+"""
+from __future__ import annotations
+
+import sqlite3
+from typing import Annotated, Callable, Iterator
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from controller.api.services import ApiServices
+from controller.store.users import User
+from controller.users import Role, UserAdmin, effective_roles, user_admin
+
+bearer_scheme = HTTPBearer(
+    auto_error=False, scheme_name="bearer",
+    description="A token from POST /api/v1/auth/token or one an admin created (POST /api/v1/tokens).",
+)
+
+
+def get_services(request: Request) -> ApiServices:
+    return request.app.state.services
+
+
+Services = Annotated[ApiServices, Depends(get_services)]
+
+
+def get_connection(services: Services) -> Iterator[sqlite3.Connection]:
+    """A connection for this request only, closed when the request is done."""
+    conn = services.runtime.connection()
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+Conn = Annotated[sqlite3.Connection, Depends(get_connection)]
+
+
+def get_user_admin(services: Services, conn: Conn) -> UserAdmin:
+    return user_admin(services.runtime, conn, services.passwords)
+
+
+Users = Annotated[UserAdmin, Depends(get_user_admin)]
+
+
+def current_user(
+    users: Users,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> User:
+    """The enabled user behind `Authorization: Bearer <token>`, else 401."""
+    user = users.authenticate(credentials.credentials) if credentials else None
+    if user is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing, unknown or expired bearer token" if credentials else "bearer token required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def require_role(role: Role) -> Callable[[User], User]:
+    """A dependency refusing (403) users whose roles do not include `role` (admin has all)."""
+
+    def check(user: CurrentUser) -> User:
+        if role not in effective_roles(user.roles):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the {role} role")
+        return user
+
+    check.__name__ = f"require_{role}"
+    return check
+
+
+def actor_name(user: CurrentUser) -> str:
+    """How audit events name the caller."""
+    return f"api:{user.username}"
+
+
+Actor = Annotated[str, Depends(actor_name)]

@@ -1,0 +1,88 @@
+"""POST /api/v1/auth/token (username + password -> short-lived bearer token) and GET /auth/me.
+
+The login route is necessarily open (it is how a token is obtained); everything else here
+needs a valid token. Credentials come as JSON or as an HTML/OAuth2-style form.
+"""
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field, ValidationError
+
+from controller.api.deps import CurrentUser, Services, Users, current_user
+from controller.api.routers.users import UserOut
+from controller.api.schemas import TimePoint, error_responses
+from controller.users import MAX_PASSWORD_LENGTH
+
+public_router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[Depends(current_user)],
+                   responses=error_responses(401))
+
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class LoginIn(BaseModel):
+    username: str = Field(min_length=1, max_length=64, examples=["anna.b"])
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH,
+                          json_schema_extra={"writeOnly": True, "format": "password"})
+
+
+class LoginOut(BaseModel):
+    access_token: str = Field(description="Send as `Authorization: Bearer <token>`.")
+    token_type: Literal["bearer"] = "bearer"
+    token_id: int
+    expires_at: TimePoint | None
+
+
+_LOGIN_SCHEMA = LoginIn.model_json_schema()
+_LOGIN_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": _LOGIN_SCHEMA},
+    "application/x-www-form-urlencoded": {"schema": _LOGIN_SCHEMA},
+}}}
+
+
+async def read_credentials(request: Request) -> LoginIn:
+    """Username + password from a JSON body or a form; 415 for anything else."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    raw: Any
+    if content_type == "application/json":
+        try:
+            raw = json.loads(await request.body())
+        except (ValueError, UnicodeDecodeError):
+            raise RequestValidationError([{"loc": ("body",), "msg": "not valid JSON",
+                                           "type": "json_invalid"}]) from None
+    elif content_type in _FORM_TYPES:
+        form = await request.form()
+        raw = {key: value for key, value in form.items() if isinstance(value, str)}
+    else:
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                            "send username and password as JSON or as a form")
+    try:
+        return LoginIn.model_validate(raw)
+    except ValidationError as error:
+        raise RequestValidationError([
+            {"loc": ("body", *e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()
+        ]) from None
+
+
+@public_router.post(
+    "/token", response_model=LoginOut, openapi_extra=_LOGIN_BODY,
+    responses=error_responses(401, 415, 422),
+    summary="Log in: a bearer token for a username and password (expires after 12 h by default)",
+)
+def issue_login_token(credentials: Annotated[LoginIn, Depends(read_credentials)],
+                      services: Services, users: Users) -> LoginOut:
+    issued = users.login(credentials.username, credentials.password, services.login_token_ttl)
+    if issued is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return LoginOut(access_token=issued.secret, token_id=issued.token.id,
+                    expires_at=TimePoint.maybe(issued.token.expires_at))
+
+
+@router.get("/me", response_model=UserOut, summary="Who this token belongs to, and its roles")
+def who_am_i(user: CurrentUser) -> UserOut:
+    return UserOut.of(user)

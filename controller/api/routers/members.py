@@ -1,0 +1,211 @@
+"""The Open+ member list (role manager): search, add, block, PIN, remove, CSV import.
+
+All changes go through MemberAdmin, which audits them. Answers carry card hints (last 4
+digits) only and never any PIN material; a PIN sent in is never echoed or logged.
+"""
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, HTTPException, Path, Query, UploadFile, status
+from pydantic import BaseModel, Field, model_validator
+
+from controller.admin import MemberAdmin, default_valid_until
+from controller.api.deps import Actor, Conn, Services, require_role
+from controller.api.schemas import TimePoint, error_responses
+from controller.cards import card_hint, normalise_card
+from controller.clock import local_date
+from controller.members import NEVER, Category, Member, MemberRow, adult_on
+from controller.pins import validate_pin
+from controller.users import Role
+
+IMPORT_MAX_BYTES = 20 * 1024 * 1024
+_COMMON = error_responses(401, 403, 422)
+router = APIRouter(prefix="/members", tags=["members"],
+                   dependencies=[Depends(require_role(Role.MANAGER))], responses=_COMMON)
+
+PatronId = Annotated[str, Path(max_length=64, description="The library system's patron id.")]
+_TEXT = r"^[^\x00-\x1f\x7f]*$"  # no control characters
+
+
+class MemberOut(BaseModel):
+    patron_id: str
+    display_name: str
+    category: Category
+    card_hints: list[str] = Field(description="Last 4 digits of each card, e.g. '…1234'.")
+    valid_until: date
+    openplus_registered_on: date | None
+    adult: bool = Field(description="18 or over today (no birth date is kept or shown).")
+    entry_blocked: bool
+    blocked_until: date | None = Field(description="Last blocked day; null = until unblocked.")
+    has_pin: bool
+    pin_locked_until: TimePoint | None = Field(description="Locked after too many wrong PINs.")
+    status: list[str] = Field(description="Why the door would refuse, if it would.",
+                              examples=[["blocked", "no PIN"]])
+
+    @classmethod
+    def of(cls, member: Member, today: date, now) -> "MemberOut":
+        locked = member.locked_until if member.locked_until and member.locked_until > now else None
+        status_ = (["blocked"] if member.is_blocked_on(today) else []) + \
+            (["expired"] if member.valid_until < today else []) + \
+            ([] if member.is_registered_on(today) else ["not registered"]) + \
+            ([] if member.is_adult_on(today) else ["under 18"]) + \
+            ([] if member.has_pin else ["no PIN"]) + (["PIN locked"] if locked else [])
+        return cls(patron_id=member.patron_id, display_name=member.display_name,
+                   category=member.category, card_hints=[card_hint(c) for c in member.cards],
+                   valid_until=member.valid_until,
+                   openplus_registered_on=member.openplus_registered_on,
+                   adult=member.is_adult_on(today), entry_blocked=member.entry_blocked,
+                   blocked_until=member.blocked_until, has_pin=member.has_pin,
+                   pin_locked_until=TimePoint.maybe(locked), status=status_)
+
+
+class MemberPage(BaseModel):
+    on_list: int = Field(description="How many entries the whole list has.")
+    limit: int
+    offset: int
+    items: list[MemberOut]
+
+
+class MemberIn(BaseModel):
+    patron_id: str = Field(min_length=1, max_length=64, pattern=r"^[^\s/\x00-\x1f\x7f]+$",
+                           examples=["P00042"])
+    display_name: str = Field(min_length=1, max_length=100, pattern=_TEXT, examples=["A.B."])
+    cards: list[str] = Field(min_length=1, max_length=10, examples=[["04012345678901"]],
+                             description="Card numbers: " + "8 to 14 digits; spaces, dashes, dots ignored.")
+    birth_date: date | None = Field(None, ge=date(1900, 1, 1),
+                                    description="Give this or `adult`; only the 18th birthday is kept.")
+    adult: bool | None = Field(None, description="true: 18 or over; false: known to be under 18.")
+    registered: bool = Field(True, description="Has accepted the Open+ rules.")
+    registered_on: date | None = Field(None, description="Default: today (when registered).")
+    valid_until: date | None = Field(None, description="Default: a year from today.")
+    category: Category = Category.MEMBER
+    pin: str | None = Field(None, max_length=16, description="4-6 digits; never shown again.",
+                            json_schema_extra={"writeOnly": True, "format": "password"})
+
+    @model_validator(mode="after")
+    def _one_age_source(self) -> "MemberIn":
+        if (self.birth_date is None) == (self.adult is None):
+            raise ValueError("give either birth_date or adult, not both or neither")
+        return self
+
+
+class BlockIn(BaseModel):
+    until: date | None = Field(None, description="Last blocked day; null: until unblocked.")
+
+
+class PinIn(BaseModel):
+    pin: str = Field(max_length=16, json_schema_extra={"writeOnly": True, "format": "password"},
+                     description="4-6 digits.")
+
+
+class ImportOut(BaseModel):
+    dry_run: bool = Field(description="true: counts only, nothing was changed.")
+    added: int
+    updated: int
+    unchanged: int
+    removed: int
+
+
+def _admin(services: Services, conn: Conn) -> MemberAdmin:
+    runtime = services.runtime
+    return MemberAdmin(runtime.members(conn), runtime.events(conn), runtime.clock,
+                       runtime.settings.branch.door)
+
+
+Admin = Annotated[MemberAdmin, Depends(_admin)]
+
+
+def _show(services: Services, conn: Conn, patron_id: str) -> MemberOut:
+    member = services.runtime.members(conn).get(patron_id)
+    if member is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"patron {patron_id} is not on the list")
+    now = services.runtime.clock()
+    return MemberOut.of(member, local_date(now), now)
+
+
+@router.get("", response_model=MemberPage, summary="List or search members")
+def list_members(
+    services: Services, conn: Conn,
+    q: Annotated[str, Query(max_length=100, description="Part of a patron id or name, or a whole card number.")] = "",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> MemberPage:
+    store = services.runtime.members(conn)
+    now = services.runtime.clock()
+    items = [MemberOut.of(m, local_date(now), now) for m in store.search(q, limit, offset)]
+    return MemberPage(on_list=store.count(), limit=limit, offset=offset, items=items)
+
+
+@router.get("/{patron_id}", response_model=MemberOut, responses=error_responses(404),
+            summary="One member")
+def get_member(patron_id: PatronId, services: Services, conn: Conn) -> MemberOut:
+    return _show(services, conn, patron_id)
+
+
+@router.post("", response_model=MemberOut, status_code=status.HTTP_201_CREATED,
+             responses=error_responses(409), summary="Add a member or staff card")
+def add_member(body: MemberIn, services: Services, conn: Conn, admin: Admin,
+               actor: Actor) -> MemberOut:
+    today = local_date(services.runtime.clock())
+    if body.birth_date is not None and body.birth_date > today:
+        raise HTTPException(422, "birth_date is in the future")
+    row = MemberRow(
+        patron_id=body.patron_id, display_name=body.display_name,
+        cards=tuple(dict.fromkeys(normalise_card(card) for card in body.cards)),
+        adult_on=adult_on(body.birth_date) if body.birth_date else (today if body.adult else NEVER),
+        valid_until=body.valid_until or default_valid_until(today),
+        openplus_registered_on=(body.registered_on or today) if body.registered else None,
+        category=body.category, pin=validate_pin(body.pin) if body.pin is not None else None,
+    )
+    admin.add(row, actor)
+    return _show(services, conn, body.patron_id)
+
+
+@router.post("/{patron_id}/block", response_model=MemberOut, responses=error_responses(404),
+             summary="Block entry (until a day, or until unblocked)")
+def block_member(patron_id: PatronId, services: Services, conn: Conn, admin: Admin,
+                 actor: Actor, body: BlockIn | None = None) -> MemberOut:
+    _show(services, conn, patron_id)
+    admin.block(patron_id, actor, body.until if body else None)
+    return _show(services, conn, patron_id)
+
+
+@router.post("/{patron_id}/unblock", response_model=MemberOut, responses=error_responses(404),
+             summary="Lift a block")
+def unblock_member(patron_id: PatronId, services: Services, conn: Conn, admin: Admin,
+                   actor: Actor) -> MemberOut:
+    _show(services, conn, patron_id)
+    admin.unblock(patron_id, actor)
+    return _show(services, conn, patron_id)
+
+
+@router.put("/{patron_id}/pin", response_model=MemberOut, responses=error_responses(404),
+            summary="Set a new PIN (also lifts a PIN lockout)")
+def set_pin(patron_id: PatronId, body: PinIn, services: Services, conn: Conn, admin: Admin,
+            actor: Actor) -> MemberOut:
+    _show(services, conn, patron_id)
+    admin.set_pin(patron_id, validate_pin(body.pin), actor)
+    return _show(services, conn, patron_id)
+
+
+@router.delete("/{patron_id}", status_code=status.HTTP_204_NO_CONTENT,
+               responses=error_responses(404), summary="Remove from the list")
+def remove_member(patron_id: PatronId, services: Services, conn: Conn, admin: Admin,
+                  actor: Actor) -> None:
+    _show(services, conn, patron_id)
+    admin.remove(patron_id, actor)
+
+
+@router.post("/import", response_model=ImportOut, responses=error_responses(413),
+             max_body_size=IMPORT_MAX_BYTES,
+             summary="Replace the list from a library-system CSV export (all or nothing)")
+def import_members(
+    file: Annotated[UploadFile, File(description="The CSV export (UTF-8, ; or , separated).")],
+    admin: Admin, actor: Actor,
+    dry_run: Annotated[bool, Query(description="Only count what would change.")] = False,
+) -> ImportOut:
+    counts = admin.import_csv(file.file.read(), actor, dry_run=dry_run)
+    return ImportOut(dry_run=dry_run, added=counts.added, updated=counts.updated,
+                     unchanged=counts.unchanged, removed=counts.removed)

@@ -1,0 +1,58 @@
+"""Response pieces shared by the routers: times in both zones, and the one error body."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from controller.clock import to_local, to_utc
+
+
+class TimePoint(BaseModel):
+    """One moment, as stored (UTC) and as the branch's clock shows it (Europe/Amsterdam)."""
+
+    utc: datetime = Field(description="ISO 8601 in UTC.", examples=["2026-03-29T05:00:00Z"])
+    local: datetime = Field(description="ISO 8601 in Europe/Amsterdam, with its offset.",
+                            examples=["2026-03-29T07:00:00+02:00"])
+
+    @classmethod
+    def of(cls, moment: datetime) -> "TimePoint":
+        return cls(utc=to_utc(moment), local=to_local(moment))
+
+    @classmethod
+    def maybe(cls, moment: datetime | None) -> "TimePoint | None":
+        return cls.of(moment) if moment is not None else None
+
+
+class RowProblem(BaseModel):
+    line: int = Field(description="Line in the uploaded file; 1 is the header.")
+    reason: str
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx/5xx answer: a message, plus the full list when there are several problems."""
+
+    detail: str = Field(examples=["the request is not valid"])
+    problems: list[str] = Field(default_factory=list,
+                                examples=[["monday: 12:00-14:00 openplus overlaps 09:00-13:00 staffed"]])
+    rows: list[RowProblem] = Field(default_factory=list,
+                                   description="For a refused member import: every bad row.")
+
+
+_DESCRIPTIONS = {
+    400: "Bad request (e.g. an unreadable cursor).",
+    401: "No valid bearer token.",
+    403: "The token's user lacks the role for this route.",
+    404: "Not found.",
+    409: "The change conflicts with what is stored.",
+    413: "The request body is too large.",
+    415: "Unsupported content type.",
+    422: "The request is not valid; `problems` (or `rows`) says why.",
+    503: "The door is not running.",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for error codes, all with the ErrorOut body."""
+    return {code: {"model": ErrorOut, "description": _DESCRIPTIONS[code]} for code in codes}

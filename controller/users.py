@@ -1,0 +1,276 @@
+"""Admin-API users: roles, argon2id passwords and bearer tokens, every change audited.
+
+Roles: `manager` (schedule, members), `security` (events, door, footage), `admin` (users,
+tokens, settings). Decision: `admin` implies the other two, so one admin account can
+always repair everything. Tokens are random strings shown once; only their SHA-256 digest
+is stored, so a copied database or backup holds no usable token.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Iterable
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from controller.clock import Clock
+from controller.events import Event, EventType
+from controller.runtime import Runtime
+from controller.store.db import transaction
+from controller.store.events import EventLog
+from controller.store.users import ApiToken, User, UserStore
+
+log = logging.getLogger(__name__)
+
+USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9._@-]{1,63}")
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; this only bounds the work per login
+TOKEN_PREFIX = "opd_"  # makes a leaked token easy to spot in logs and secret scanners
+LOGIN_LABEL = "login"
+DEFAULT_LOGIN_TTL = timedelta(hours=12)
+
+
+class Role(StrEnum):
+    MANAGER = "manager"
+    SECURITY = "security"
+    ADMIN = "admin"
+
+
+class UserError(Exception):
+    """A user or token change that cannot be made (name taken, last admin...)."""
+
+
+class UnknownUser(UserError):
+    """No user by that name."""
+
+
+class UnknownToken(UserError):
+    """No token with that id."""
+
+
+class UserInputError(ValueError):
+    """A username, password or role list that breaks the rules; the message says which."""
+
+
+def effective_roles(roles: Iterable[str]) -> frozenset[Role]:
+    """What the stored roles allow: admin implies manager and security."""
+    held = {Role(role) for role in roles if role in Role.__members__.values()}
+    return frozenset(Role) if Role.ADMIN in held else frozenset(held)
+
+
+def validate_username(username: str) -> str:
+    if not USERNAME_RE.fullmatch(username):
+        raise UserInputError("username must be 2-64 characters: a-z, 0-9, '.', '_', '@', '-', "
+                             "starting with a letter or digit")
+    return username
+
+
+def validate_password(password: str) -> str:
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise UserInputError(f"password must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} "
+                             "characters")
+    return password
+
+
+def validate_roles(roles: Iterable[str]) -> frozenset[Role]:
+    given = list(roles)
+    unknown = sorted({str(role) for role in given} - {role.value for role in Role})
+    if unknown:
+        raise UserInputError(f"unknown role(s) {', '.join(unknown)} (known: manager, security, admin)")
+    if not given:
+        raise UserInputError("give at least one role")
+    return frozenset(Role(role) for role in given)
+
+
+def token_digest(token: str) -> bytes:
+    """What is stored for a token: a fast hash is enough for 256 random bits."""
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+class Passwords:
+    """argon2id hashing (argon2-cffi defaults unless a tuned PasswordHasher is passed in)."""
+
+    def __init__(self, hasher: PasswordHasher | None = None) -> None:
+        self._hasher = hasher or PasswordHasher()
+        self._dummy: str | None = None
+
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    def verify(self, stored: str, password: str) -> bool:
+        try:
+            return self._hasher.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, stored: str) -> bool:
+        return self._hasher.check_needs_rehash(stored)
+
+    def burn(self, password: str) -> None:
+        """Spend the same time as a real check, so unknown usernames can't be timed out."""
+        if self._dummy is None:
+            self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
+        self.verify(self._dummy, password)
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A new token: `secret` is returned to the caller once and never stored."""
+
+    secret: str = field(repr=False)
+    token: ApiToken
+
+
+class UserAdmin:
+    """User and token changes by a named actor (`api:alice`, `cli:bob`), each audited."""
+
+    def __init__(self, store: UserStore, events: EventLog, clock: Clock, door: str,
+                 passwords: Passwords, conn: sqlite3.Connection) -> None:
+        self._store = store
+        self._events = events
+        self._clock = clock
+        self._door = door
+        self._passwords = passwords
+        self._conn = conn
+
+    # --- users -----------------------------------------------------------------------
+    def create(self, username: str, password: str, roles: Iterable[str], actor: str) -> User:
+        validate_username(username)
+        validate_password(password)
+        wanted = validate_roles(roles)
+        password_hash = self._passwords.hash(password)  # slow: outside the write transaction
+        with transaction(self._conn):
+            if self._store.get(username) is not None:
+                raise UserError(f"user {username} already exists")
+            user = self._store.add(username, password_hash, wanted, self._clock())
+            self._audit(actor, "user created", f"{username} roles={_names(wanted)}")
+        return user
+
+    def set_roles(self, username: str, roles: Iterable[str], actor: str) -> User:
+        wanted = validate_roles(roles)
+        with transaction(self._conn):
+            user = self._require(username)
+            if Role.ADMIN not in wanted:
+                self._keep_an_admin(user)
+            self._store.set_roles(username, wanted)
+            self._audit(actor, "user roles set", f"{username} roles={_names(wanted)}")
+        return self._require(username)
+
+    def reset_password(self, username: str, password: str, actor: str) -> User:
+        """New password; the user's login tokens end (a reset often follows a leak)."""
+        validate_password(password)
+        password_hash = self._passwords.hash(password)
+        with transaction(self._conn):
+            user = self._require(username)
+            self._store.set_password_hash(username, password_hash)
+            ended = self._store.revoke_labelled(user.id, LOGIN_LABEL)
+            self._audit(actor, "user password reset", f"{username} login_tokens_ended={ended}")
+        return self._require(username)
+
+    def set_disabled(self, username: str, disabled: bool, actor: str) -> User:
+        """A disabled user's tokens stop working at once (checked on every request)."""
+        with transaction(self._conn):
+            user = self._require(username)
+            if disabled:
+                self._keep_an_admin(user)
+            self._store.set_disabled(username, disabled)
+            self._audit(actor, "user disabled" if disabled else "user enabled", username)
+        return self._require(username)
+
+    # --- tokens ----------------------------------------------------------------------
+    def create_token(self, username: str, label: str, actor: str,
+                     ttl: timedelta | None) -> IssuedToken:
+        with transaction(self._conn):
+            user = self._require(username)
+            issued = self._issue(user, label, ttl)
+            self._audit(actor, "token created", f"id={issued.token.id} user={username} "
+                        f"label={label} expires={_when(issued.token.expires_at)}")
+        return issued
+
+    def revoke_token(self, token_id: int, actor: str) -> ApiToken:
+        with transaction(self._conn):
+            token = self._store.token(token_id)
+            if token is None or not self._store.revoke(token_id):
+                raise UnknownToken(f"no token with id {token_id}")
+            self._audit(actor, "token revoked", f"id={token_id} user={token.username} "
+                        f"label={token.label}")
+        return token
+
+    def login(self, username: str, password: str, ttl: timedelta) -> IssuedToken | None:
+        """A short-lived token for a right password of an enabled user, else None."""
+        user = self._store.get(username)
+        if user is None or user.disabled:
+            self._passwords.burn(password)
+            log.warning("refused API login for %r", username[:64])
+            return None
+        if not self._passwords.verify(user.password_hash, password):
+            log.warning("refused API login for %r: wrong password", username)
+            return None
+        with transaction(self._conn):
+            if self._passwords.needs_rehash(user.password_hash):
+                self._store.set_password_hash(username, self._passwords.hash(password))
+            self._store.purge_expired(self._clock())
+            issued = self._issue(user, LOGIN_LABEL, ttl)
+            self._audit(f"api:{username}", "login token issued",
+                        f"id={issued.token.id} expires={_when(issued.token.expires_at)}")
+        return issued
+
+    def authenticate(self, secret: str) -> User | None:
+        """The enabled user a bearer token belongs to, or None (unknown, expired, disabled)."""
+        found = self._store.owner_of(token_digest(secret), self._clock())
+        return found[0] if found else None
+
+    # --- helpers ---------------------------------------------------------------------
+    def _issue(self, user: User, label: str, ttl: timedelta | None) -> IssuedToken:
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        now = self._clock()
+        token = self._store.add_token(user.id, token_digest(secret), label, now,
+                                      now + ttl if ttl else None)
+        return IssuedToken(secret, token)
+
+    def _require(self, username: str) -> User:
+        user = self._store.get(username)
+        if user is None:
+            raise UnknownUser(f"no user {username}")
+        return user
+
+    def _keep_an_admin(self, user: User) -> None:
+        if self._store.enabled_admins() == [user.username]:
+            raise UserError(f"{user.username} is the last enabled admin; make another admin first")
+
+    def _audit(self, actor: str, what: str, detail: str) -> None:
+        self._events.record(Event(type=EventType.ADMIN_CHANGE, at=self._clock(), door=self._door,
+                                  reason=what, actor=actor, detail=detail))
+
+
+def _names(roles: Iterable[str]) -> str:
+    return ",".join(sorted(str(role) for role in roles))
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.isoformat() if moment else "never"
+
+
+def user_admin(runtime: Runtime, conn: sqlite3.Connection, passwords: Passwords) -> UserAdmin:
+    """A UserAdmin on one connection of an opened runtime."""
+    return UserAdmin(UserStore(conn), runtime.events(conn), runtime.clock,
+                     runtime.settings.branch.door, passwords, conn)
+
+
+def create_user(runtime: Runtime, username: str, password: str, roles: Iterable[str],
+                actor: str, passwords: Passwords | None = None) -> User:
+    """For the CLI: add a user (e.g. the first admin); audited as ADMIN_CHANGE by `actor`.
+
+    Raises UserInputError (bad name, short password, unknown role) or UserError (name taken).
+    """
+    with closing(runtime.connection()) as conn:
+        return user_admin(runtime, conn, passwords or Passwords()).create(
+            username, password, roles, actor)
