@@ -1,0 +1,49 @@
+"""The admin API application, built from an explicit ApiServices (no module-level state).
+
+Mount it in the service (uvicorn) or drive it with TestClient; every route sits under
+/api/v1 and, apart from GET /health and POST /auth/token, needs a bearer token.
+"""
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from controller.api.errors import install_error_handlers
+from controller.api.routers import auth, door, events, health, members, schedule, users
+from controller.api.services import ApiServices
+
+API_PREFIX = "/api/v1"
+JSON_MAX_BYTES = 1024 * 1024  # everything but the member import (which allows 20 MB)
+
+TAGS = [
+    {"name": "health", "description": "Liveness; no token needed."},
+    {"name": "auth", "description": "Log in for a bearer token; who am I."},
+    {"name": "schedule", "description": "Opening schedule, holidays and the door mode (role manager)."},
+    {"name": "members", "description": "The Open+ member list (role manager)."},
+    {"name": "events", "description": "The event log and its CSV export (role security)."},
+    {"name": "door", "description": "Door state and remote unlock (role security)."},
+    {"name": "users", "description": "Admin users (role admin)."},
+    {"name": "tokens", "description": "API tokens (role admin)."},
+]
+
+DESCRIPTION = """Admin API of an Open+ library door.
+
+Send `Authorization: Bearer <token>`. Roles: **manager** (schedule, members), **security**
+(events, door), **admin** (users, tokens; admin implies the other roles). Times are stored
+in UTC and shown both in UTC and in Europe/Amsterdam. Every change is recorded in the event
+log naming who made it (`api:<username>`)."""
+
+ROUTERS = (
+    health.router, auth.public_router, auth.router, schedule.router, schedule.mode_router,
+    members.router, events.router, door.router, users.router, users.tokens_router,
+)
+
+
+def create_app(services: ApiServices) -> FastAPI:
+    """A new app around `services`; two apps on the same data directory share nothing else."""
+    app = FastAPI(title="openplus-door admin API", version="1", description=DESCRIPTION,
+                  openapi_tags=TAGS, max_body_size=JSON_MAX_BYTES)
+    app.state.services = services
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
+    return app

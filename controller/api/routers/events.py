@@ -1,0 +1,166 @@
+"""The event log (role security): filtered pages with an opaque cursor, and a CSV export.
+
+Times in filters may carry an offset or be local branch time (Europe/Amsterdam); answers
+give every event's time in UTC and local. Pages run newest first and never shift: the
+cursor is the last event id seen, so new events arriving meanwhile do not repeat rows.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import io
+from contextlib import closing
+from datetime import datetime
+from typing import Annotated, Iterator
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from controller.api.deps import Conn, Services, require_role
+from controller.api.errors import BadCursor
+from controller.api.schemas import TimePoint, error_responses
+from controller.clock import BRANCH_TZ, to_local, to_utc
+from controller.events import Event, EventType
+from controller.runtime import Runtime
+from controller.store.events import EventFilter, EventLog
+from controller.users import Role
+
+router = APIRouter(prefix="/events", tags=["events"],
+                   dependencies=[Depends(require_role(Role.SECURITY))],
+                   responses=error_responses(401, 403, 422))
+
+MAX_PAGE = 500
+EXPORT_BATCH = 1000
+CSV_COLUMNS = ("id", "time_local", "time_utc", "type", "door", "reason", "member", "card_hint",
+               "actor", "detail")
+_CURSOR_PREFIX = "e1:"
+
+
+class EventOut(BaseModel):
+    id: int
+    at: TimePoint
+    type: EventType
+    door: str
+    reason: str | None
+    member_ref: str | None = Field(description="Patron id; never a card number.")
+    card_hint: str | None = Field(description="Last digits of the card only.")
+    actor: str | None = Field(examples=["api:anna.b"])
+    detail: str | None
+
+    @classmethod
+    def of(cls, event: Event) -> "EventOut":
+        return cls(id=event.id, at=TimePoint.of(event.at), type=event.type, door=event.door,  # type: ignore[arg-type]
+                   reason=event.reason, member_ref=event.member_ref, card_hint=event.card_hint,
+                   actor=event.actor, detail=event.detail)
+
+
+class EventPage(BaseModel):
+    events: list[EventOut]
+    next: str | None = Field(description="Pass as `cursor` for the next (older) page; null at the end.")
+
+
+def _moment(value: datetime | None, name: str) -> datetime | None:
+    """Aware as given, naive as branch-local; refuses years SQLite and zoneinfo can't take."""
+    if value is None:
+        return None
+    if not 1970 <= value.year <= 9998:
+        raise HTTPException(422, f"{name}: use a time between 1970 and 9998")
+    return value if value.tzinfo and value.utcoffset() is not None else value.replace(tzinfo=BRANCH_TZ)
+
+
+def event_filters(
+    since: Annotated[datetime | None, Query(description="From (inclusive); ISO, with offset or local.",
+                                            examples=["2026-03-29T00:00"])] = None,
+    until: Annotated[datetime | None, Query(description="Up to (exclusive).")] = None,
+    member: Annotated[str | None, Query(max_length=64, description="Patron id.")] = None,
+    types: Annotated[list[EventType], Query(alias="type", description="Repeatable.")] = [],  # noqa: B006
+    reason: Annotated[str | None, Query(max_length=64, examples=["wrong_pin"])] = None,
+) -> EventFilter:
+    """The query parameters shared by the page and the export."""
+    return EventFilter(since=_moment(since, "since"), until=_moment(until, "until"),
+                       member_ref=member or None, types=tuple(dict.fromkeys(types)),
+                       reason=reason or None)
+
+
+Where = Annotated[EventFilter, Depends(event_filters)]
+
+
+def encode_cursor(event_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{event_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        if not text.startswith(_CURSOR_PREFIX):
+            raise ValueError(text)
+        event_id = int(text.removeprefix(_CURSOR_PREFIX))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise BadCursor("cursor is not one this API handed out; start again without it") from None
+    if not 1 <= event_id <= 2**62:
+        raise BadCursor("cursor is out of range; start again without it")
+    return event_id
+
+
+@router.get("", response_model=EventPage, responses=error_responses(400),
+            summary="Events, newest first, filtered; follow `next` for older ones")
+def list_events(
+    where: Where, conn: Conn,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    cursor: Annotated[str | None, Query(max_length=64, description="`next` of the previous page.")] = None,
+) -> EventPage:
+    before = decode_cursor(cursor) if cursor else None
+    found = EventLog(conn).query(where, limit=limit + 1, before_id=before)
+    page = found[:limit]
+    more = len(found) > limit
+    return EventPage(events=[EventOut.of(e) for e in page],
+                     next=encode_cursor(page[-1].id) if more else None)  # type: ignore[arg-type]
+
+
+@router.get("/export.csv", response_class=StreamingResponse, responses={
+    **error_responses(400),
+    200: {"description": "CSV (UTF-8 with BOM, `;`-separated), newest first.",
+          "content": {"text/csv": {"schema": {"type": "string"}}}}},
+    summary="The same filters as a CSV download (streamed)")
+def export_events(where: Where, services: Services) -> StreamingResponse:
+    stamp = to_local(services.runtime.clock()).strftime("%Y%m%d-%H%M")
+    return StreamingResponse(
+        _csv_lines(services.runtime, where), media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="events-{stamp}.csv"'})
+
+
+def _csv_lines(runtime: Runtime, where: EventFilter) -> Iterator[str]:
+    """The export, batch by batch on its own connection (it outlives the request handler)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+
+    def flush() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    writer.writerow(CSV_COLUMNS)
+    yield "\ufeff" + flush()
+    with closing(runtime.connection()) as conn:
+        log, before = EventLog(conn), None
+        while True:
+            batch = log.query(where, limit=EXPORT_BATCH, before_id=before)
+            for e in batch:
+                writer.writerow([e.id, to_local(e.at).isoformat(sep=" "),
+                                 to_utc(e.at).isoformat(sep=" "), e.type.value, e.door,
+                                 *(_cell(v) for v in (e.reason, e.member_ref, e.card_hint,
+                                                      e.actor, e.detail))])
+            yield flush()
+            if len(batch) < EXPORT_BATCH:
+                return
+            before = batch[-1].id
+
+
+def _cell(value: str | None) -> str:
+    """Text as a spreadsheet will show it: never as a formula (=, +, -, @ at the start)."""
+    if not value:
+        return ""
+    return "'" + value if value[0] in "=+-@\t\r" else value
