@@ -69,3 +69,15 @@ def test_config_path_from_environment(tmp_path, monkeypatch):
     path = write(tmp_path, "[branch]\nname = 'Beilen'\n")
     monkeypatch.setenv("OPENPLUS_DOOR_CONFIG", str(path))
     assert load_settings(None).branch.name == "Beilen"
+
+
+def test_hardware_reader_errors_name_the_reader_entry(tmp_path):
+    path = write(tmp_path, "[[hardware.readers]]\ntype = 'rdm6300'\nname = 'rfid'\n")
+    with pytest.raises(ConfigError, match=r"hardware\.readers\.0\.rdm6300\.port: required value is missing"):
+        load_settings(path)
+    path = write(tmp_path, "[[hardware.readers]]\ntype = 'magic'\nname = 'x'\n")
+    with pytest.raises(ConfigError, match=r"hardware\.readers\.0: .*'magic'"):
+        load_settings(path)
+    path = write(tmp_path, "[door]\nclosing_warning_minutes = [15, 0]\n")
+    with pytest.raises(ConfigError, match=r"door\.closing_warning_minutes\.1"):
+        load_settings(path)
