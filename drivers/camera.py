@@ -204,6 +204,9 @@ class Recorder:
         if len(self._clips) >= self._cfg.max_concurrent_clips:
             self.counts.add("clip_too_many")
             return
+        if self._storage_fault is not None:
+            self.counts.add("clip_storage_fault")
+            return
         clip = _Clip(event_id, at_ms - int(self._cfg.pre_event_seconds * 1000),
                      at_ms + int(self._cfg.post_event_seconds * 1000))
         self._clips[event_id] = clip
