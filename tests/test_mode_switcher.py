@@ -230,6 +230,11 @@ def test_real_scheduler_fires_a_one_shot_job_on_time() -> None:
                       lambda: (fired_at.append(utc_now()), fired.set()))
         assert fired.wait(timeout=3), "job at now+0.2 s did not fire within 3 s"
         assert fired_at[0] >= run_at
+        # get_job takes the scheduler's job-store lock, so None means it finished with the
+        # job; shutting down before that races APScheduler's own removal of it.
+        done = threading.Event()
+        while scheduler.get_job("probe") is not None and not done.wait(0.01):
+            pass
     finally:
         scheduler.shutdown(wait=False)
 
