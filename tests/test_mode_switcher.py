@@ -232,9 +232,11 @@ def test_real_scheduler_fires_a_one_shot_job_on_time() -> None:
         assert fired_at[0] >= run_at
         # get_job takes the scheduler's job-store lock, so None means it finished with the
         # job; shutting down before that races APScheduler's own removal of it.
-        done = threading.Event()
-        while scheduler.get_job("probe") is not None and not done.wait(0.01):
-            pass
+        pause = threading.Event()
+        for _ in range(300):
+            if scheduler.get_job("probe") is None:
+                break
+            pause.wait(0.01)
     finally:
         scheduler.shutdown(wait=False)
 
