@@ -1,0 +1,54 @@
+"""The wired service: the daily retention job and mode changes reaching the door."""
+from __future__ import annotations
+
+from contextlib import closing
+from datetime import datetime, timedelta, timezone
+
+from gpiozero.pins.mock import MockFactory
+
+from controller.clock import BRANCH_TZ
+from controller.events import Event, EventType
+from controller.schedule import parse_schedule
+from controller.service import BranchService
+from controller.simulator import SimulatedHardware
+
+
+def test_events_older_than_retention_are_purged_by_the_daily_job(settings, clock):
+    sim = SimulatedHardware.create(settings, MockFactory())
+    service = BranchService(sim.settings, parse_schedule({}), pin_factory=sim.factory, clock=clock)
+    try:
+        service.start()
+        job = service.scheduler.get_job("retention")
+        run = job.next_run_time.astimezone(BRANCH_TZ)
+        assert (run.hour, run.minute) == (4, 15)
+        with closing(service.runtime.connection()) as conn:
+            log = service.runtime.events(conn)
+            for days in (1, 89, 90.01, 365):
+                log.record(Event(EventType.ACCESS_REFUSED, clock() - timedelta(days=days), "e"))
+        assert service.purge_events() == 2
+        with closing(service.runtime.connection()) as conn:
+            ages = [clock() - e.at for e in service.runtime.events(conn).query(limit=100)
+                    if e.type is EventType.ACCESS_REFUSED]
+        assert sorted(a.days for a in ages) == [1, 89]
+    finally:
+        service.stop()
+        sim.close()
+
+
+def test_restart_in_the_middle_of_a_window_gives_the_mode_at_once(settings):
+    # Wednesday 2026-11-25 20:30 local is inside 18:00-22:00 Open+.
+    moment = datetime(2026, 11, 25, 19, 30, tzinfo=timezone.utc)
+    schedule = parse_schedule({"weekly": {"wednesday": [
+        {"start": "07:00", "end": "18:00", "kind": "staffed"},
+        {"start": "18:00", "end": "22:00", "kind": "openplus"}]}})
+    sim = SimulatedHardware.create(settings, MockFactory())
+    service = BranchService(sim.settings, schedule, pin_factory=sim.factory, clock=lambda: moment)
+    try:
+        sim.at_rest()
+        service.start()
+        assert service.loop.wait_idle(5)
+        assert service.snapshot().mode.value == "openplus"
+        assert not sim.outputs()["relay"]
+    finally:
+        service.stop()
+        sim.close()
