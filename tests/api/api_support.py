@@ -1,0 +1,89 @@
+"""Builders for the admin API tests: an app on a data directory, a door double, role tokens.
+
+The door double stands in for the door loop only (the API's one outside collaborator);
+everything else (SQLite, MemberAdmin, argon2, the schedule code) is the real thing.
+"""
+from __future__ import annotations
+
+from contextlib import closing
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from fastapi.testclient import TestClient
+
+from controller.api.app import create_app
+from controller.api.services import ApiServices, DoorUnavailable
+from controller.door import DoorSnapshot, Phase
+from controller.messages import PROMPT_CARD
+from controller.modes import DoorMode
+from controller.runtime import Runtime
+from controller.schedule import Schedule
+from controller.users import Passwords, Role, user_admin
+
+# argon2id at the cheapest sane cost: the algorithm is real, the tests stay fast.
+CHEAP_PASSWORDS = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
+ROLE_USERS = {"admin": Role.ADMIN, "manny": Role.MANAGER, "sec": Role.SECURITY}
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class StubDoor:
+    """A door double: a fixed snapshot, and a list of remote unlocks asked for."""
+
+    clock: object
+    running: bool = True
+    unlocks: list[str] = field(default_factory=list)
+
+    def snapshot(self) -> DoorSnapshot | None:
+        if not self.running:
+            return None
+        return DoorSnapshot(mode=DoorMode.OPENPLUS, phase=Phase.IDLE, relay_unlocked=False,
+                            door_open=False, alarm=None, message=PROMPT_CARD, pin_keys=0,
+                            at=self.clock())  # type: ignore[operator]
+
+    def remote_unlock(self, actor: str) -> None:
+        if not self.running:
+            raise DoorUnavailable("the door is not running")
+        self.unlocks.append(actor)
+
+
+@dataclass
+class Api:
+    """One app under test and what it talks to."""
+
+    client: TestClient
+    services: ApiServices
+    door: StubDoor
+    schedule_changes: list[Schedule]
+    tokens: dict[str, str]
+
+    def auth(self, user: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[user]}"}
+
+
+def build_api(runtime: Runtime, passwords: Passwords | None = None) -> Api:
+    """An app on `runtime`; creates the role users and a token each if they don't exist."""
+    passwords = passwords or Passwords(CHEAP_PASSWORDS)
+    door = StubDoor(runtime.clock)
+    changes: list[Schedule] = []
+    services = ApiServices(runtime=runtime, door=door, schedule_changed=changes.append,
+                           passwords=passwords)
+    tokens = {}
+    with closing(runtime.connection()) as conn:
+        admin = user_admin(runtime, conn, passwords)
+        for name, role in ROLE_USERS.items():
+            if conn.execute("SELECT 1 FROM users WHERE username = ?", (name,)).fetchone() is None:
+                admin.create(name, PASSWORD, [role], "test:setup")
+            tokens[name] = admin.create_token(name, "tests", "test:setup", None).secret
+    return Api(TestClient(create_app(services)), services, door, changes, tokens)
+
+
+def events_of(runtime: Runtime, sql_where: str = "1=1", params: tuple = ()) -> list[dict]:
+    with closing(runtime.connection()) as conn:
+        return [dict(row) for row in conn.execute(
+            f"SELECT * FROM events WHERE {sql_where} ORDER BY id", params)]
+
+
+def at(iso: str) -> datetime:
+    return datetime.fromisoformat(iso)
