@@ -81,11 +81,14 @@ def key_from_byte(value: int) -> str | None:
 
 
 class SerialChannel(osdp.Channel):
-    """The RS-485 line as libosdp wants it: non-blocking reads, and failures returned, never raised.
+    """The RS-485 line as libosdp wants it: non-blocking, failures returned (never raised), reopened.
 
     Any exception escaping into libosdp's C code leaves the interpreter in a broken state (a
     raising read kills the refresh thread; termios.error from a flush on a vanished port
-    deadlocked the event queue in testing), hence the broad excepts below.
+    deadlocked the event queue in testing), hence the broad excepts below. After a failure
+    the port is closed and the next write tries to reopen the same path, so a replugged USB
+    adapter comes back when the reader restarts the link. All calls come from libosdp's
+    refresh thread, so no lock is needed.
     """
 
     def __init__(self, port: serial.Serial) -> None:
@@ -99,28 +102,33 @@ class SerialChannel(osdp.Channel):
         return cls(serial.Serial(device, baudrate=baudrate, timeout=0, write_timeout=0.5))
 
     def read(self, max_bytes: int) -> bytes:
-        try:
-            data = self._port.read(max_bytes)
-        except Exception as exc:  # see class docstring
-            self._report(exc)
+        if not self._port.is_open:
             return b""
-        self._failing = False
-        return data
+        try:
+            return self._port.read(max_bytes)
+        except Exception as exc:  # see class docstring
+            self._fail(exc)
+            return b""
 
     def write(self, buf: bytes) -> int:
         try:
+            if not self._port.is_open:
+                self._port.open()
+                log.info("OSDP serial port %s reopened", self._port.port)
             written = self._port.write(buf)
         except Exception as exc:  # see class docstring
-            self._report(exc)
+            self._fail(exc)
             return -1  # libosdp takes the reader offline at once
         self._failing = False
         return written or 0
 
     def flush(self) -> None:
+        if not self._port.is_open:
+            return
         try:
             self._port.reset_input_buffer()  # libosdp flushes to drop a half-received reply
         except Exception as exc:  # termios.error is not an OSError
-            self._report(exc)
+            self._fail(exc)
 
     def close(self) -> None:
         try:
@@ -128,10 +136,11 @@ class SerialChannel(osdp.Channel):
         except Exception as exc:
             log.debug("closing OSDP serial port %s: %s", self._port.port, exc)
 
-    def _report(self, exc: Exception) -> None:
+    def _fail(self, exc: Exception) -> None:
         if not self._failing:
             log.error("OSDP serial port %s failed: %s", self._port.port, exc)
         self._failing = True
+        self.close()
 
 
 class OSDPReader:

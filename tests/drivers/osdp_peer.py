@@ -1,8 +1,8 @@
 """The reader side of an OSDP test: a real libosdp PeripheralDevice, and lines to reach it.
 
 `LoopbackLine` joins the driver's control panel and the PD in memory (and can be cut like
-a failed RS-485 adapter); `PtyPdChannel` puts the PD on a pty master so the driver's real
-pyserial `SerialChannel` can talk to it through the slave.
+a failed RS-485 adapter); `PtyPdChannel` puts the PD on the master of a `PluggablePty` so
+the driver's real pyserial `SerialChannel` talks to it through the slave's path.
 """
 from __future__ import annotations
 
@@ -66,6 +66,30 @@ class LoopbackLine:
 
     def restore(self) -> None:
         self.is_cut = False
+
+
+class PluggablePty:
+    """A pty behind a stable path, like /dev/ttyUSB0: unplug() hangs it up and removes the path."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.master: int | None = None
+        self._slave: int | None = None
+        self.plug()
+
+    def plug(self) -> None:
+        self.master, self._slave = os.openpty()
+        os.symlink(os.ttyname(self._slave), self.path)
+
+    def unplug(self) -> None:
+        os.remove(self.path)
+        os.close(self.master)
+        os.close(self._slave)
+        self.master = self._slave = None
+
+    def close(self) -> None:
+        if self.master is not None:
+            self.unplug()
 
 
 class PtyPdChannel(Channel):

@@ -23,7 +23,7 @@ from drivers.readers.osdp import (
     key_from_byte,
 )
 from drivers.readers.wiegand import WiegandFrameError
-from osdp_peer import LoopbackLine, PtyPdChannel, ReaderPeer
+from osdp_peer import LoopbackLine, PluggablePty, PtyPdChannel, ReaderPeer
 
 NAME = "front-door"
 ADDRESS = 5
@@ -63,15 +63,11 @@ def peer_on() -> Iterator[Callable[..., ReaderPeer]]:
 
 
 @pytest.fixture
-def pty_fds() -> Iterator[tuple[int, int]]:
-    """A pty (master, slave); requested before the reader/peer fixtures so it closes after them."""
-    master, slave = os.openpty()
-    yield master, slave
-    for fd in (master, slave):
-        try:
-            os.close(fd)
-        except OSError:
-            pass  # the test already closed it to break the line
+def pty(tmp_path) -> Iterator[PluggablePty]:
+    """Requested before peer_on/start_reader, so it closes after the PD and reader stop."""
+    port = PluggablePty(str(tmp_path / "ttyUSB-osdp"))
+    yield port
+    port.close()
 
 
 def secure_reader(start_reader, events, channel: Channel, **options) -> OSDPReader:
@@ -236,22 +232,27 @@ def test_a_dead_refresh_thread_is_reported_not_silent(start_reader, events):
 # --- over a pty with the real pyserial port ----------------------------------------------
 
 
-def test_serial_port_end_to_end_and_port_failure(pty_fds, peer_on, start_reader, events):
-    master, slave = pty_fds
-    peer = peer_on(PtyPdChannel(master))
-    reader = start_reader(OSDPReader(NAME, SCBK, device=os.ttyname(slave), address=ADDRESS), events)
+def test_serial_port_end_to_end_unplug_and_replug(pty, peer_on, start_reader, events, fake_monotonic):
+    peer = peer_on(PtyPdChannel(pty.master))
+    reader = start_reader(OSDPReader(NAME, SCBK, device=pty.path, address=ADDRESS,
+                                     retry_after_s=10.0, monotonic=fake_monotonic), events)
     assert reader.wait_until_secure(WAIT)
-
     peer.card(H10306_1234_56789)
     assert events.next(WAIT) == CARD_34
     peer.keys(b"9")
     assert events.next(WAIT) == KeyPress("9", NAME)
 
     peer.stop()
-    os.close(master)  # the adapter is gone: pyserial raises, the channel returns an error
+    pty.unplug()  # pyserial raises (EIO, termios.error); the channel must only report it
     fault = events.next(WAIT)
     assert isinstance(fault, ReaderFault) and fault.kind == "disconnected"
-    assert not reader.wait_until_secure(0)
+
+    pty.plug()
+    peer = peer_on(PtyPdChannel(pty.master))
+    fake_monotonic.advance(10.0)  # the link restart reopens the port
+    assert events.next(WAIT) == ReaderFault(NAME, "reconnected")
+    peer.card(H10301_123_45678)
+    assert events.next(WAIT) == CARD_26
 
 
 # --- pure decoding -------------------------------------------------------------------------
