@@ -86,6 +86,7 @@ def main() -> None:
             lambda s: awaiting.set() if s.phase.value == "awaiting_pin" else None)
         sim.at_rest()
         service.start()
+        service.wait_readers_connected(5)
         rng = random.Random(3)
         from_hash, from_queue = [], []
         try:

@@ -102,6 +102,11 @@ class BranchService:
             self._record(EventType.SERVICE, "stopped")
             self._door_conn.close()
 
+    def wait_readers_connected(self, timeout: float) -> bool:
+        """True once every serial-type reader has its port open (input sent earlier is lost)."""
+        return all(reader.wait_connected(timeout) for reader in self.hardware.readers
+                   if hasattr(reader, "wait_connected"))
+
     # --- what the API and the simulator call ----------------------------------------------------
     def snapshot(self) -> DoorSnapshot | None:
         return self._snapshot

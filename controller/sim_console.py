@@ -56,6 +56,8 @@ class Console:
             self._changed.notify_all()
 
     def run(self, lines: TextIO, prompt: bool) -> None:
+        if not self._service.wait_readers_connected(WAIT_SECONDS):
+            self._out("warning: a reader's port did not open; cards may not arrive")
         while not self._stop.is_set():
             if prompt:
                 print("door> ", end="", flush=True)

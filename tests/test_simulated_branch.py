@@ -52,6 +52,7 @@ def branch(tmp_path, monkeypatch):
     service.listeners.append(notify)
     sim.at_rest()
     service.start()
+    assert service.wait_readers_connected(WAIT)
     service.loop.wait_idle(WAIT)
 
     def wait_for(predicate) -> bool:
