@@ -144,7 +144,12 @@ class SerialChannel(osdp.Channel):
 
 
 class OSDPReader:
-    """One OSDP reader (PD) on a serial line: cards and keys in over a secure channel, LED/buzzer out."""
+    """One OSDP reader (PD) on a serial line: cards and keys in over a secure channel, LED/buzzer out.
+
+    Emits CardRead/KeyPress; ReaderFault 'disconnected' when the secure session is lost or
+    cannot be made (also at start-up, e.g. a wrong SCBK), 'reconnected' when it is back, and
+    'error' if libosdp's refresh loop dies. One reader per serial port (no multi-drop yet).
+    """
 
     def __init__(
         self,
