@@ -1,0 +1,157 @@
+"""Members through the API: add, block, PIN, remove, search, CSV import; no card or PIN leaks."""
+from __future__ import annotations
+
+import logging
+from contextlib import closing
+
+import pytest
+
+from controller.runtime import Runtime
+from tests.api.api_support import Api, events_of
+from tests.helpers import csv_file, csv_line
+
+SECRET_PIN = "905173"
+CARD = "04012345678901"
+
+
+def add(api: Api, **changes):
+    body = {"patron_id": "P00042", "display_name": "A.B.", "cards": ["0401 2345 6789 01"],
+            "birth_date": "1990-02-03", "pin": SECRET_PIN}
+    body.update(changes)
+    return api.client.post("/api/v1/members", json=body, headers=api.auth("manny"))
+
+
+def stored_members(runtime: Runtime) -> dict[str, tuple]:
+    """What the database holds, read on a connection of its own."""
+    with closing(runtime.connection()) as conn:
+        return {row["patron_id"]: (row["display_name"], row["pin_hash"]) for row in conn.execute(
+            "SELECT patron_id, display_name, pin_hash FROM members")}
+
+
+def test_add_shows_card_hints_only_and_is_audited(api: Api, runtime: Runtime) -> None:
+    response = add(api)
+    assert response.status_code == 201, response.text
+    member = response.json()
+    assert member["card_hints"] == ["…8901"]
+    assert member["adult"] is True and member["has_pin"] is True and member["status"] == []
+    assert member["valid_until"] == "2027-11-25" and member["openplus_registered_on"] == "2026-11-25"
+    assert CARD not in response.text and SECRET_PIN not in response.text
+    assert "1990" not in response.text  # no birth date kept or shown
+    audit = events_of(runtime, "reason = 'member added'")
+    assert [(e["actor"], e["detail"]) for e in audit] == [("api:manny", "P00042")]
+    assert add(api).status_code == 409  # same patron again
+
+
+@pytest.mark.parametrize("changes, problem", [
+    ({"cards": ["12-34"]}, "unknown card format"),
+    ({"pin": "12"}, "PIN must be 4 to 6 digits"),
+    ({"pin": 905173}, "pin: Input should be a valid string"),
+    ({"adult": True}, "give either birth_date or adult"),
+    ({"birth_date": "2030-01-01"}, "birth_date is in the future"),
+    ({"patron_id": "a/b"}, "patron_id: String should match pattern"),
+])
+def test_bad_members_are_422_with_a_reason_and_no_echo(api: Api, changes, problem) -> None:
+    response = add(api, **changes)
+    assert response.status_code == 422, response.text
+    assert problem in response.text
+    assert "905173" not in response.text and "12-34" not in response.text
+
+
+def test_block_unblock_pin_remove(api: Api, runtime: Runtime, clock) -> None:
+    add(api, pin=None, patron_id="P7")
+    headers = api.auth("manny")
+    blocked = api.client.post("/api/v1/members/P7/block", json={"until": "2026-12-31"},
+                              headers=headers).json()
+    assert blocked["entry_blocked"] is True and blocked["blocked_until"] == "2026-12-31"
+    assert blocked["status"] == ["blocked", "no PIN"]
+    forever = api.client.post("/api/v1/members/P7/block", headers=headers).json()
+    assert forever["blocked_until"] is None and "blocked" in forever["status"]
+    assert api.client.post("/api/v1/members/P7/unblock", headers=headers).json()["status"] == ["no PIN"]
+    response = api.client.put("/api/v1/members/P7/pin", json={"pin": SECRET_PIN}, headers=headers)
+    assert response.status_code == 200 and response.json()["has_pin"] is True
+    assert SECRET_PIN not in response.text
+    assert api.client.put("/api/v1/members/P7/pin", json={"pin": "abcd"},
+                          headers=headers).status_code == 422
+    assert api.client.delete("/api/v1/members/P7", headers=headers).status_code == 204
+    assert api.client.get("/api/v1/members/P7", headers=headers).status_code == 404
+    for path in ("/api/v1/members/P7/block", "/api/v1/members/P7/unblock"):
+        assert api.client.post(path, headers=headers).status_code == 404
+    reasons = [e["reason"] for e in events_of(runtime, "type = 'admin_change' AND actor = 'api:manny'")]
+    assert reasons == ["member added", "member blocked", "member blocked", "member unblocked",
+                       "PIN set", "member removed"]
+
+
+def test_list_search_and_pages(api: Api) -> None:
+    for n in range(1, 8):
+        add(api, patron_id=f"P{n:05d}", display_name=f"Name {n}", cards=[f"2999000000000{n}"])
+    headers = api.auth("manny")
+    first = api.client.get("/api/v1/members?limit=3", headers=headers).json()
+    assert first["on_list"] == 7 and [m["patron_id"] for m in first["items"]] == [
+        "P00001", "P00002", "P00003"]
+    third = api.client.get("/api/v1/members?limit=3&offset=6", headers=headers).json()
+    assert [m["patron_id"] for m in third["items"]] == ["P00007"]
+    by_card = api.client.get("/api/v1/members?q=29990000000005", headers=headers).json()
+    assert [m["patron_id"] for m in by_card["items"]] == ["P00005"]
+    assert "29990000000005" not in str(by_card["items"])
+    assert api.client.get("/api/v1/members?limit=501", headers=headers).status_code == 422
+
+
+def test_import_dry_run_then_real(api: Api, runtime: Runtime) -> None:
+    data = csv_file(csv_line(1), csv_line(2), csv_line(3))
+    headers = api.auth("manny")
+    preview = api.client.post("/api/v1/members/import?dry_run=true", headers=headers,
+                              files={"file": ("export.csv", data, "text/csv")})
+    assert preview.json() == {"dry_run": True, "added": 3, "updated": 0, "unchanged": 0, "removed": 0}
+    assert stored_members(runtime) == {}
+    done = api.client.post("/api/v1/members/import", headers=headers,
+                           files={"file": ("export.csv", data, "text/csv")})
+    assert done.json()["added"] == 3 and set(stored_members(runtime)) == {"P00001", "P00002", "P00003"}
+    assert [e["actor"] for e in events_of(runtime, "reason = 'members imported'")] == ["api:manny"]
+
+
+def test_a_bad_row_rejects_the_whole_import_and_the_stored_list_stays(
+        api: Api, runtime: Runtime) -> None:
+    headers = api.auth("manny")
+    api.client.post("/api/v1/members/import", headers=headers,
+                    files={"file": ("a.csv", csv_file(csv_line(1), csv_line(2)), "text/csv")})
+    before = stored_members(runtime)
+    bad = csv_file(csv_line(1, name="Changed"), csv_line(3, cards="12-34"), csv_line(4, pin="12"),
+                   csv_line(5))
+    response = api.client.post("/api/v1/members/import", headers=headers,
+                               files={"file": ("b.csv", bad, "text/csv")})
+    assert response.status_code == 422
+    body = response.json()
+    assert "nothing was changed" in body["detail"]
+    assert [(row["line"], row["reason"].split(":")[0]) for row in body["rows"]] == [
+        (3, "card …2-34"), (4, "PIN must be 4 to 6 digits")]
+    assert stored_members(runtime) == before  # names, PIN hashes, nobody added or removed
+    assert len(events_of(runtime, "reason = 'members imported'")) == 1  # only the first import
+
+
+def test_oversized_bodies_are_413(api: Api) -> None:
+    headers = api.auth("manny")
+    huge = b"x" * (20 * 1024 * 1024 + 1)
+    response = api.client.post("/api/v1/members/import", headers=headers,
+                               files={"file": ("big.csv", huge, "text/csv")})
+    assert response.status_code == 413
+    big_json = {"weekly": {}, "exceptions": [], "holidays_closed": [], "pad": "x" * 1_100_000}
+    assert api.client.post("/api/v1/schedule/validate", json=big_json,
+                           headers=headers).status_code == 413
+
+
+def test_a_pin_never_appears_in_responses_events_or_logs(
+        api: Api, runtime: Runtime, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    headers = api.auth("manny")
+    texts = [add(api).text, add(api, patron_id="P9", pin=SECRET_PIN + "0000").text]
+    texts.append(api.client.put("/api/v1/members/P00042/pin", json={"pin": SECRET_PIN},
+                                headers=headers).text)
+    texts.append(api.client.post("/api/v1/members/import?dry_run=false", headers=headers, files={
+        "file": ("x.csv", csv_file(csv_line(42, pin=SECRET_PIN), csv_line(43, pin="9051")), "text/csv")
+    }).text)
+    texts.append(api.client.get("/api/v1/members", headers=headers).text)
+    texts.append(api.client.get("/api/v1/events?limit=500", headers=api.auth("sec")).text)
+    texts.append(api.client.get("/api/v1/events/export.csv", headers=api.auth("sec")).text)
+    assert len(texts) == 7 and all(texts)
+    everything = "\n".join(texts) + "\n" + caplog.text + "\n" + repr(events_of(runtime))
+    assert SECRET_PIN not in everything
