@@ -41,7 +41,7 @@ class ErrorOut(BaseModel):
 
 
 _DESCRIPTIONS = {
-    400: "Bad request (e.g. an unreadable cursor).",
+    400: "Bad request: an unreadable body or paging cursor.",
     401: "No valid bearer token.",
     403: "The token's user lacks the role for this route.",
     404: "Not found.",

@@ -70,7 +70,7 @@ async def read_credentials(request: Request) -> LoginIn:
 
 @public_router.post(
     "/token", response_model=LoginOut, openapi_extra=_LOGIN_BODY,
-    responses=error_responses(401, 415, 422),
+    responses=error_responses(400, 401, 415, 422),
     summary="Log in: a bearer token for a username and password (expires after 12 h by default)",
 )
 def issue_login_token(credentials: Annotated[LoginIn, Depends(read_credentials)],

@@ -21,7 +21,7 @@ from controller.pins import validate_pin
 from controller.users import Role
 
 IMPORT_MAX_BYTES = 20 * 1024 * 1024
-_COMMON = error_responses(401, 403, 422)
+_COMMON = error_responses(400, 401, 403, 422)
 router = APIRouter(prefix="/members", tags=["members"],
                    dependencies=[Depends(require_role(Role.MANAGER))], responses=_COMMON)
 

@@ -28,7 +28,7 @@ from controller.users import Role
 log = logging.getLogger(__name__)
 
 _MANAGER = [Depends(require_role(Role.MANAGER))]
-_COMMON = error_responses(401, 403, 422)
+_COMMON = error_responses(400, 401, 403, 422)
 router = APIRouter(prefix="/schedule", tags=["schedule"], dependencies=_MANAGER, responses=_COMMON)
 mode_router = APIRouter(prefix="/mode", tags=["schedule"], dependencies=_MANAGER, responses=_COMMON)
 

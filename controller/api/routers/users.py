@@ -19,7 +19,7 @@ from controller.users import (
 )
 
 _ADMIN = [Depends(require_role(Role.ADMIN))]
-_COMMON = error_responses(401, 403, 422)
+_COMMON = error_responses(400, 401, 403, 422)
 router = APIRouter(prefix="/users", tags=["users"], dependencies=_ADMIN, responses=_COMMON)
 tokens_router = APIRouter(prefix="/tokens", tags=["tokens"], dependencies=_ADMIN,
                           responses=_COMMON)
