@@ -295,6 +295,8 @@ class FootageService:
         self._restarted_at = time.monotonic()
         self.handle(CameraFault("recorder_died", "restarting the recorder",
                                 to_ms(self._clock())))
+        for message in self._recorder.stop(timeout=1.0):  # frees its pipe and queues
+            self.handle(message)
         self._recorder = self._new_recorder()
 
     def _close_orphans(self) -> None:

@@ -1,14 +1,18 @@
 """The camera recorder's own process (or thread): capture, stall watchdog, reopen with backoff.
 
-The door side only ever puts onto queues without waiting (`RecorderHandle.notify` drops and
-reports False when the notice queue is full), so nothing here can delay a door decision.
+The door side only ever writes without waiting (`RecorderHandle.notify` is one non-blocking
+pipe write that drops the notice and reports False when the pipe is full; `send` puts on an
+unbounded queue), so nothing here can delay a door decision.
 `run_recorder` is a top-level function taking picklable arguments: safe with `spawn`.
 """
 from __future__ import annotations
 
+import fcntl
 import logging
 import multiprocessing
+import os
 import queue
+import struct
 import threading
 import time
 from typing import Any
@@ -25,6 +29,52 @@ from drivers.camera_files import CODECS, probe_codec
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.1  # how long the loop waits for a frame before looking at its queues again
+
+
+class NoticePipe:
+    """Clip requests as fixed 32-byte records on a pipe whose writing end never blocks.
+
+    One write() of fewer than PIPE_BUF bytes is atomic, so a notice is sent whole or not at
+    all: no lock, no pickling, no feeder thread competing with the door thread for the GIL.
+    A full pipe drops the notice (the caller counts it). Both ends survive spawn pickling.
+    """
+
+    RECORD = struct.Struct("<qq16s")
+
+    def __init__(self, capacity: int = 256) -> None:
+        self._reader, self._writer = multiprocessing.Pipe(duplex=False)
+        os.set_blocking(self._writer.fileno(), False)
+        if hasattr(fcntl, "F_SETPIPE_SZ"):  # Linux: room for `capacity` notices (a page at least)
+            try:
+                fcntl.fcntl(self._writer.fileno(), fcntl.F_SETPIPE_SZ, capacity * self.RECORD.size)
+            except OSError:
+                pass
+
+    def put_nowait(self, request: ClipRequest) -> bool:
+        record = self.RECORD.pack(request.event_id, request.at_ms, request.kind.encode()[:16])
+        try:
+            return os.write(self._writer.fileno(), record) == len(record)
+        except OSError:  # full (BlockingIOError), reader gone, or closed
+            return False
+
+    def close(self) -> None:
+        self._writer.close()
+        self._reader.close()
+
+    def take_all(self) -> list[ClipRequest]:
+        """Every waiting notice, without blocking (recorder side)."""
+        fd = self._reader.fileno()
+        os.set_blocking(fd, False)
+        requests = []
+        while True:
+            try:
+                data = os.read(fd, 128 * self.RECORD.size)
+            except BlockingIOError:
+                return requests
+            if not data:
+                return requests
+            for event_id, at_ms, kind in self.RECORD.iter_unpack(data):
+                requests.append(ClipRequest(event_id, at_ms, kind.rstrip(b"\0").decode()))
 
 
 class CaptureThread(threading.Thread):
@@ -110,7 +160,7 @@ class RecorderLoop:
         self._fault: str | None = None
         self._last_frame_at = 0.0
 
-    def run(self, commands: Any, notices: Any) -> None:
+    def run(self, commands: Any, notices: NoticePipe) -> None:
         """Until Stop: obey commands, queue clip requests, read frames, watch for stalls."""
         while self._obey(commands):
             self._take_notices(notices)
@@ -131,12 +181,8 @@ class RecorderLoop:
                 self.recorder.set_segments(command.segments)
                 self._set_capture(command.capture)
 
-    def _take_notices(self, notices: Any) -> None:
-        while True:
-            try:
-                notice: ClipRequest = notices.get_nowait()
-            except queue.Empty:
-                return
+    def _take_notices(self, notices: NoticePipe) -> None:
+        for notice in notices.take_all():
             self.recorder.request_clip(notice.event_id, notice.at_ms)
 
     def _set_capture(self, wanted: bool) -> None:
@@ -197,8 +243,19 @@ class RecorderLoop:
         self.recorder.on_frame(image, at_ms)
 
 
-def run_recorder(config: RecorderConfig, commands: Any, notices: Any, output: Any) -> None:
-    """Entry point of the recorder process or thread."""
+RECORDER_NICENESS = 10  # the recorder process yields the CPU to the door's process
+
+
+def run_recorder(config: RecorderConfig, commands: Any, notices: NoticePipe, output: Any,
+                 own_process: bool = False) -> None:
+    """Entry point of the recorder process or thread.
+
+    In its own process it lowers its priority and keeps OpenCV to one worker thread, so on a
+    small board recording can take a spare core but never the door's.
+    """
+    if own_process:
+        os.nice(RECORDER_NICENESS)
+        cv2.setNumThreads(1)
     RecorderLoop(config, output.put).run(commands, notices)
 
 
@@ -206,16 +263,15 @@ class RecorderHandle:
     """A recorder in its own process (spawn) or thread; the door side only puts, never waits."""
 
     def __init__(self, config: RecorderConfig, in_process: bool = True, notice_queue_size: int = 256) -> None:
+        self.notices = NoticePipe(notice_queue_size)
         if in_process:
             context = multiprocessing.get_context("spawn")
             self.commands, self.output = context.Queue(), context.Queue()
-            self.notices = context.Queue(maxsize=notice_queue_size)
             self._worker: Any = context.Process(
-                target=run_recorder, args=(config, self.commands, self.notices, self.output),
+                target=run_recorder, args=(config, self.commands, self.notices, self.output, True),
                 name="camera-recorder", daemon=True)
         else:
             self.commands, self.output = queue.Queue(), queue.Queue()
-            self.notices = queue.Queue(maxsize=notice_queue_size)
             self._worker = threading.Thread(
                 target=run_recorder, args=(config, self.commands, self.notices, self.output),
                 name="camera-recorder", daemon=True)
@@ -226,17 +282,18 @@ class RecorderHandle:
     def is_alive(self) -> bool:
         return self._worker.is_alive()
 
+    @property
+    def pid(self) -> int | None:
+        """The recorder process's id (None in thread mode or before start)."""
+        return getattr(self._worker, "pid", None)
+
     def send(self, command: SetCapture | Stop) -> None:
         """Commands are few and never dropped (unbounded queue)."""
         self.commands.put_nowait(command)
 
     def notify(self, request: ClipRequest) -> bool:
-        """Queue a clip request without waiting; False (dropped) when the queue is full."""
-        try:
-            self.notices.put_nowait(request)
-            return True
-        except queue.Full:
-            return False
+        """Queue a clip request without waiting; False (dropped) when the pipe is full."""
+        return self.notices.put_nowait(request)
 
     def stop(self, timeout: float = 10.0) -> list[RecorderMessage]:
         """Stop, finish the open files and return the messages not yet collected."""
@@ -256,4 +313,6 @@ class RecorderHandle:
         self._worker.join(max(0.0, deadline - time.monotonic()))
         if self._worker.is_alive() and hasattr(self._worker, "terminate"):
             self._worker.terminate()
+        if not self._worker.is_alive():
+            self.notices.close()
         return left

@@ -263,9 +263,14 @@ def test_stalled_camera_is_a_fault_and_is_reopened(tmp_path):
 def test_notify_never_waits_and_drops_when_full(tmp_path):
     handle = RecorderHandle(config(tmp_path), in_process=True, notice_queue_size=2)  # not started
     started = time.perf_counter()
-    accepted = [handle.notify(ClipRequest(n, T0, "access_granted")) for n in range(5)]
+    accepted = [handle.notify(ClipRequest(n, T0 + n, "access_granted")) for n in range(1000)]
     assert time.perf_counter() - started < 0.1
-    assert accepted == [True, True, False, False, False]
+    room = accepted.index(False)
+    assert 2 <= room < 1000 and not any(accepted[room:])  # a page of pipe at least, then drops
+    taken = handle.notices.take_all()
+    assert taken[:2] == [ClipRequest(0, T0, "access_granted"), ClipRequest(1, T0 + 1, "access_granted")]
+    assert len(taken) == room and handle.notices.take_all() == []
+    assert handle.notify(ClipRequest(7, T0, "door_forced"))  # room again once read
 
 
 def test_recorder_process_reads_a_video_file_end_to_end(tmp_path):

@@ -58,7 +58,7 @@ class FakeRecorder:
         self.notices.append(request)
         return True
 
-    def stop(self) -> list:
+    def stop(self, timeout: float = 10.0) -> list:
         return []
 
 
