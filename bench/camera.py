@@ -15,7 +15,6 @@ import tempfile
 import time
 from contextlib import closing
 from dataclasses import replace
-from datetime import datetime, timezone
 from pathlib import Path
 
 import cv2

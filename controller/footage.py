@@ -118,9 +118,12 @@ class FootageService:
 
     # --- life cycle ------------------------------------------------------------------------
     def start(self, pump_thread: bool = True) -> None:
-        """Close the books a crash left open, start the recorder, and the pump thread if asked."""
+        """Close the books a crash left open; with the camera enabled, start the recorder (and
+        the pump thread if asked). Look-up, keep marks and retention work either way."""
         self.footage_dir.mkdir(parents=True, exist_ok=True)
         self._close_orphans()
+        if not self._settings.enabled:
+            return
         self._recorder = self._new_recorder()
         if pump_thread:
             self._thread = threading.Thread(target=self._pump_forever, name="footage-pump", daemon=True)

@@ -163,8 +163,8 @@ class Counts:
 
     values: dict[str, int] = field(default_factory=dict)
 
-    def add(self, reason: str) -> None:
-        self.values[reason] = self.values.get(reason, 0) + 1
+    def add(self, reason: str, times: int = 1) -> None:
+        self.values[reason] = self.values.get(reason, 0) + times
 
 
 class Recorder:

@@ -215,6 +215,7 @@ class RecorderLoop:
 
     def _drop_capture(self) -> None:
         if self._capture is not None:
+            self.recorder.counts.add("capture_queue_full", self._capture.dropped)
             self._capture.stop()
             self._capture = None
         while not self._frames.empty():  # frames of an abandoned capture are stale

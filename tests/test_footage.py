@@ -63,8 +63,8 @@ class FakeRecorder:
 
 
 def camera(**changes) -> CameraSettings:
-    return CameraSettings(**{"segment_seconds": 2, "pre_event_seconds": 1, "post_event_seconds": 1,
-                             "in_process": False, **changes})
+    return CameraSettings(**{"enabled": True, "segment_seconds": 2, "pre_event_seconds": 1,
+                             "post_event_seconds": 1, "in_process": False, **changes})
 
 
 @pytest.fixture
@@ -140,6 +140,16 @@ def test_segments_only_in_openplus_and_alarm_capture_when_configured(runtime, cl
     assert alarms.commands[-1] == SetCapture(capture=True, segments=False)
     assert svc.notify_event(1, clock(), EventType.DOOR_FORCED)
     assert not svc.notify_event(2, clock(), EventType.ACCESS_REFUSED)  # not Open+: no entry clips
+
+
+def test_a_disabled_camera_starts_no_recorder(runtime, clock, footage_dir):
+    made = []
+    svc = FootageService(camera(enabled=False), footage_dir, runtime.connection, "entrance", clock,
+                         recorder_factory=lambda cfg: made.append(cfg) or FakeRecorder())
+    svc.start()
+    svc.set_mode(DoorMode.OPENPLUS)
+    assert made == [] and not svc.notify_event(1, clock(), EventType.ACCESS_GRANTED)
+    svc.stop()
 
 
 def test_entries_and_alarms_get_clip_requests_in_openplus(runtime, clock, footage_dir):
