@@ -105,7 +105,9 @@ class FootageService:
         self._connect = connect
         self._door = door
         self._clock = clock
-        self._config = config or recorder_config(settings, self.footage_dir, clock)
+        # A recorder process has its own copy of the clock: only the real one is shared there.
+        self._config = config or recorder_config(
+            settings, self.footage_dir, utc_now if settings.in_process else clock)
         self._recorder_factory = recorder_factory or (lambda cfg: RecorderHandle(
             cfg, in_process=settings.in_process, notice_queue_size=settings.notify_queue_size))
         self._mode = DoorMode.CLOSED
