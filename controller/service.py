@@ -22,6 +22,7 @@ from controller.door import (ClosingWarning, Door, DoorContactChanged, DoorOutpu
                              ExitRequest, ModeChanged, RemoteUnlock)
 from controller.door_loop import DoorLoop
 from controller.events import Event, EventType
+from controller.footage import CameraEventLog, FootageService
 from controller.hardware import DoorHardware, build_hardware
 from controller.messages import DoorMessage
 from controller.mode_switcher import ModeSwitcher
@@ -50,8 +51,12 @@ class BranchService:
         self._snapshot: DoorSnapshot | None = None
         self.listeners: list[Callable[[DoorSnapshot], None]] = []
         self.hardware: DoorHardware = build_hardware(settings.hardware, pin_factory)
+        self.footage = FootageService(
+            settings.camera, settings.camera.footage_dir or settings.data_dir / "footage",
+            self.runtime.connection, settings.branch.door, clock,
+        )
         self._door_conn = self.runtime.connection()  # used by the door loop thread only
-        events = self.runtime.events(self._door_conn)
+        events = CameraEventLog(self._door_conn, self.footage)  # one non-blocking put per clip
         hw = self.hardware
         self.door = Door(
             Authorizer(self.runtime.members(self._door_conn), events, self.runtime.hasher,
@@ -76,6 +81,7 @@ class BranchService:
         hw.contact.on_closed = lambda: self.loop.submit(DoorContactChanged(False))
         hw.rex.on_pressed = lambda: self.loop.submit(ExitRequest())
         self._record(EventType.SERVICE, "started")
+        self.footage.start()
         self.loop.start()
         for reader in hw.readers:
             reader.start(self.loop.submit)
@@ -85,7 +91,8 @@ class BranchService:
         else:
             self.loop.submit(ModeChanged(self._mode_override, "set by hand"))
         # Daily at 04:15 branch time: outside 02:00-03:00, so DST neither skips nor doubles it.
-        self.scheduler.add_job(self.purge_events, CronTrigger(hour=4, minute=15, timezone=BRANCH_TZ),
+        self.scheduler.add_job(self.apply_retention,
+                               CronTrigger(hour=4, minute=15, timezone=BRANCH_TZ),
                                id="retention", replace_existing=True)
 
     def stop(self) -> None:
@@ -99,6 +106,7 @@ class BranchService:
         finally:
             self.loop.stop()
             self.hardware.close()
+            self.footage.stop()
             self._record(EventType.SERVICE, "stopped")
             self._door_conn.close()
 
@@ -124,6 +132,11 @@ class BranchService:
         self.switcher.stop()
         self.loop.submit(ModeChanged(mode, "set by hand"))
 
+    def apply_retention(self) -> None:
+        """The daily job: events past their retention, then footage past its own."""
+        self.purge_events()
+        self.footage.apply_retention(self._clock())
+
     def purge_events(self) -> int:
         cutoff = self._clock() - timedelta(days=self.settings.events.retention_days)
         conn = self.runtime.connection()
@@ -139,6 +152,8 @@ class BranchService:
         self.loop.submit(ModeChanged(mode.mode, mode.cause))
 
     def _changed(self, snapshot: DoorSnapshot) -> None:
+        if self._snapshot is None or self._snapshot.mode is not snapshot.mode:
+            self.footage.set_mode(snapshot.mode)  # the camera records in Open+ only
         self._snapshot = snapshot
         self.state_file.write(snapshot)
         for listener in self.listeners:
