@@ -1,0 +1,249 @@
+"""Event-page query time with 1,000,000 stored events, and the schedule's mode lookup time.
+
+Prints `name: value unit` lines; the last line is the headline (events_page_p99_ms).
+Target: a filtered page (member or type within a time range, limit 50) p99 under 50 ms.
+
+Paths measured:
+  events_store_*     EventLog.query, the store call GET /api/v1/events makes (limit 51:
+                     one extra row tells the API whether there is a next page);
+  events_api_*       the real endpoint through FastAPI's TestClient with a bearer token
+                     (auth lookup, per-request connection, JSON), mixed filters: the headline.
+  proposed_*         with --proposed-order: the same filters as raw SQL ordered by
+                     (ts_ms DESC, id DESC) with a (ts_ms, id) keyset cursor, on the existing
+                     migration-2 indexes: what EventLog.query would cost if it ordered so.
+                     NOT the real code path; a measured proposal.
+  mode_at_*          controller.schedule.mode_at on config/beilen-schedule.json.
+
+Finding (2-core dev VM): EventLog.query orders by id while filtering a ts_ms range, so SQLite
+takes the matching rows through a (type|reason, ts_ms) or (ts_ms) index and sorts ALL of them
+(USE TEMP B-TREE FOR ORDER BY) to return 50: fine for a member or a week, hundreds of ms for a
+common type or a bare range over 90 days. No extra index fixes that (an (type, id) index is
+not chosen); ordering by ts_ms (several types: one SELECT per type, UNION ALL) makes every
+scenario here well under 1 ms on the existing indexes.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import closing
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from argon2 import PasswordHasher  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+
+from controller.api.app import create_app  # noqa: E402
+from controller.api.services import ApiServices  # noqa: E402
+from controller.config import parse_settings  # noqa: E402
+from controller.events import EventType  # noqa: E402
+from controller.runtime import Runtime  # noqa: E402
+from controller.schedule import load_schedule_file, mode_at  # noqa: E402
+from controller.store.events import EventFilter, EventLog  # noqa: E402
+from controller.users import Passwords, user_admin  # noqa: E402
+
+EVENTS = 1_000_000
+MEMBERS = 20_000
+DAYS = 90
+STORE_QUERIES = 40  # per scenario; each a page plus its next page
+API_QUERIES = 200  # mixed filters through the endpoint
+NOW = datetime(2026, 11, 25, 20, 0, tzinfo=timezone.utc)
+BEILEN = Path(__file__).resolve().parent.parent / "config" / "beilen-schedule.json"
+# (type, reason, weight): roughly what a busy Open+ branch logs
+MIX = [
+    (EventType.ACCESS_GRANTED, "granted", 30), (EventType.DOOR_OPENED, None, 28),
+    (EventType.DOOR_CLOSED, None, 28), (EventType.ACCESS_REFUSED, "wrong_pin", 5),
+    (EventType.ACCESS_REFUSED, "unknown_card", 3), (EventType.ACCESS_REFUSED, "outside_hours", 2),
+    (EventType.EXIT_REQUEST, None, 3), (EventType.DOOR_FORCED, None, 0.05),
+    (EventType.MODE_CHANGED, "openplus", 0.5), (EventType.ADMIN_CHANGE, "member added", 0.45),
+]
+
+
+def percentile(samples: list[float], pct: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))]
+
+
+def fill_events(runtime: Runtime) -> float:
+    """1M events over 90 days, in time order, in one executemany transaction; seconds taken."""
+    rng = random.Random(5)
+    kinds = [(t.value, r) for t, r, _ in MIX]
+    weights = [w for _, _, w in MIX]
+    start_ms = int((NOW - timedelta(days=DAYS)).timestamp() * 1000)
+    step_ms = DAYS * 86_400_000 // EVENTS
+    chosen = rng.choices(kinds, weights, k=EVENTS)
+
+    def rows():
+        for n, (kind, reason) in enumerate(chosen):
+            member = f"P{rng.randrange(MEMBERS):06d}" if kind in ("access_granted", "access_refused") else None
+            yield (start_ms + n * step_ms, kind, "entrance", reason, member,
+                   "…1234" if member else None, None, None)
+
+    started = time.perf_counter()
+    with closing(runtime.connection()) as conn:
+        conn.execute("BEGIN")
+        conn.executemany("INSERT INTO events (ts_ms, type, door, reason, member_ref, card_hint, "
+                         "actor, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows())
+        conn.execute("COMMIT")
+        conn.execute("ANALYZE")
+    return time.perf_counter() - started
+
+
+def scenarios(rng: random.Random) -> dict[str, Callable[[], EventFilter]]:
+    def member_30d() -> EventFilter:
+        return EventFilter(since=NOW - timedelta(days=30), until=NOW,
+                           member_ref=f"P{rng.randrange(MEMBERS):06d}")
+
+    def refused_7d() -> EventFilter:
+        start = NOW - timedelta(days=rng.randint(7, DAYS))
+        return EventFilter(since=start, until=start + timedelta(days=7),
+                           types=(EventType.ACCESS_REFUSED,))
+
+    def wrong_pin_30d() -> EventFilter:
+        return EventFilter(since=NOW - timedelta(days=30), until=NOW, reason="wrong_pin")
+
+    def forced_90d() -> EventFilter:
+        return EventFilter(since=NOW - timedelta(days=DAYS), until=NOW,
+                           types=(EventType.DOOR_FORCED, EventType.DOOR_HELD_OPEN))
+
+    def granted_90d() -> EventFilter:
+        return EventFilter(since=NOW - timedelta(days=DAYS), until=NOW,
+                           types=(EventType.ACCESS_GRANTED,))
+
+    def range_only_90d() -> EventFilter:
+        return EventFilter(since=NOW - timedelta(days=DAYS), until=NOW)
+
+    return {"member_30d": member_30d, "refused_7d": refused_7d, "wrong_pin_30d": wrong_pin_30d,
+            "forced_90d": forced_90d, "granted_90d": granted_90d, "range_only_90d": range_only_90d}
+
+
+def time_store(runtime: Runtime, prefix: str, run: Callable) -> None:
+    """p50/p99 per scenario of `run(conn, where)`, each page also followed one cursor step."""
+    rng = random.Random(9)
+    with closing(runtime.connection()) as conn:
+        for name, make in scenarios(rng).items():
+            samples = []
+            for _ in range(STORE_QUERIES):
+                where = make()
+                started = time.perf_counter()
+                run(conn, where)
+                samples.append((time.perf_counter() - started) * 1000)
+            print(f"{prefix}_{name}_p50_ms: {statistics.median(samples):.2f} ms")
+            print(f"{prefix}_{name}_p99_ms: {percentile(samples, 99):.2f} ms")
+
+
+def store_page(conn: sqlite3.Connection, where: EventFilter) -> None:
+    """What GET /api/v1/events does: a page of 50 (+1), then the next page by cursor."""
+    log = EventLog(conn)
+    page = log.query(where, limit=51)
+    if len(page) == 51:
+        log.query(where, limit=51, before_id=page[49].id)
+
+
+def proposed_page(conn: sqlite3.Connection, where: EventFilter) -> None:
+    """The proposal: ORDER BY ts_ms DESC, id DESC with a (ts_ms, id) keyset cursor; several
+    types as one SELECT per type joined by UNION ALL (SQLite merges the ordered branches)."""
+    def query(cursor: tuple[int, int] | None) -> list[sqlite3.Row]:
+        clauses, params = [], []
+        until = int(where.until.timestamp() * 1000) if where.until else None
+        if cursor:  # one upper bound only, or SQLite keeps the looser one for the index
+            until = min(until, cursor[0] + 1) if until is not None else cursor[0] + 1
+            clauses.append("(ts_ms < ? OR id < ?)")
+            params += [cursor[0], cursor[1]]
+        if where.since:
+            clauses.append("ts_ms >= ?")
+            params.append(int(where.since.timestamp() * 1000))
+        if until is not None:
+            clauses.append("ts_ms < ?")
+            params.append(until)
+        if where.member_ref:
+            clauses.append("member_ref = ?")
+            params.append(where.member_ref)
+        if where.reason:
+            clauses.append("reason = ?")
+            params.append(where.reason)
+        branches = [(clauses + ["type = ?"], params + [t.value]) for t in where.types] or \
+            [(clauses, params)]
+        sql = " UNION ALL ".join(
+            "SELECT * FROM events" + (" WHERE " + " AND ".join(c) if c else "") for c, _ in branches)
+        values = [value for _, p in branches for value in p]
+        return conn.execute(f"{sql} ORDER BY ts_ms DESC, id DESC LIMIT 51", values).fetchall()
+
+    page = query(None)
+    if len(page) == 51:
+        query((page[49]["ts_ms"], page[49]["id"]))
+
+
+def time_endpoint(runtime: Runtime) -> list[float]:
+    passwords = Passwords(PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1))
+    with closing(runtime.connection()) as conn:
+        admin = user_admin(runtime, conn, passwords)
+        admin.create("bench", "bench password", ["security"], "bench")
+        token = admin.create_token("bench", "bench", "bench", None).secret
+    services = ApiServices(runtime=runtime, door=None, schedule_changed=lambda s: None,  # type: ignore[arg-type]
+                           passwords=passwords)
+    client = TestClient(create_app(services))
+    headers = {"Authorization": f"Bearer {token}"}
+    rng = random.Random(13)
+    samples = []
+    last_90d = {"since": (NOW - timedelta(days=DAYS)).isoformat(), "until": NOW.isoformat()}
+    for n in range(API_QUERIES):
+        start = NOW - timedelta(days=rng.randint(7, DAYS))
+        params = [  # a member's month; a week of refusals; 90 days of grants; 90 days of all
+            {"member": f"P{rng.randrange(MEMBERS):06d}",
+             "since": (NOW - timedelta(days=30)).isoformat(), "until": NOW.isoformat()},
+            {"type": "access_refused", "since": start.isoformat(),
+             "until": (start + timedelta(days=7)).isoformat()},
+            {"type": "access_granted", **last_90d},
+            last_90d,
+        ][n % 4]
+        started = time.perf_counter()
+        response = client.get("/api/v1/events", params={**params, "limit": 50}, headers=headers)
+        samples.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, response.text
+    return samples
+
+
+def time_mode_lookup() -> list[float]:
+    schedule = load_schedule_file(BEILEN)
+    rng = random.Random(17)
+    samples = []
+    for _ in range(2000):
+        moment = NOW + timedelta(seconds=rng.randrange(365 * 86_400))
+        started = time.perf_counter()
+        mode_at(schedule, moment)
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--proposed-order", action="store_true",
+                        help="also measure the proposed ts_ms ordering (raw SQL, see above)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        runtime = Runtime.open(parse_settings({"storage": {"data_dir": tmp}}, "bench"),
+                               clock=lambda: NOW)
+        fill_s = fill_events(runtime)
+        print(f"events: {EVENTS} count")
+        print(f"events_fill_s: {fill_s:.1f} s")
+        time_store(runtime, "events_store", store_page)
+        if args.proposed_order:
+            time_store(runtime, "proposed", proposed_page)
+        api_samples = time_endpoint(runtime)
+    modes = time_mode_lookup()
+    print(f"mode_at_beilen_p50_ms: {statistics.median(modes):.3f} ms")
+    print(f"mode_at_beilen_p99_ms: {percentile(modes, 99):.3f} ms")
+    print(f"events_api_page_p50_ms: {statistics.median(api_samples):.2f} ms")
+    print(f"events_page_p99_ms: {percentile(api_samples, 99):.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
