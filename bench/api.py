@@ -8,22 +8,14 @@ Paths measured:
                      one extra row tells the API whether there is a next page);
   events_api_*       the real endpoint through FastAPI's TestClient with a bearer token
                      (auth lookup, per-request connection, JSON), mixed filters: the headline.
-  proposed_*         with --proposed-order: the same filters as raw SQL ordered by
-                     (ts_ms DESC, id DESC) with a (ts_ms, id) keyset cursor, on the existing
-                     migration-2 indexes: what EventLog.query would cost if it ordered so.
-                     NOT the real code path; a measured proposal.
   mode_at_*          controller.schedule.mode_at on config/beilen-schedule.json.
 
-Finding (2-core dev VM): EventLog.query orders by id while filtering a ts_ms range, so SQLite
-takes the matching rows through a (type|reason, ts_ms) or (ts_ms) index and sorts ALL of them
-(USE TEMP B-TREE FOR ORDER BY) to return 50: fine for a member or a week, hundreds of ms for a
-common type or a bare range over 90 days. No extra index fixes that (an (type, id) index is
-not chosen); ordering by ts_ms (several types: one SELECT per type, UNION ALL) makes every
-scenario here well under 1 ms on the existing indexes.
+Earlier finding: ordering pages by id while filtering a ts_ms range made SQLite sort every
+matching row (hundreds of ms for 90 days of one type); EventLog.query now orders by
+(ts_ms, id) with a keyset cursor and walks the migration-2 indexes backwards instead.
 """
 from __future__ import annotations
 
-import argparse
 import random
 import sqlite3
 import statistics
@@ -46,7 +38,7 @@ from controller.config import parse_settings  # noqa: E402
 from controller.events import EventType  # noqa: E402
 from controller.runtime import Runtime  # noqa: E402
 from controller.schedule import load_schedule_file, mode_at  # noqa: E402
-from controller.store.events import EventFilter, EventLog  # noqa: E402
+from controller.store.events import EventCursor, EventFilter, EventLog  # noqa: E402
 from controller.users import Passwords, user_admin  # noqa: E402
 
 EVENTS = 1_000_000
@@ -144,41 +136,7 @@ def store_page(conn: sqlite3.Connection, where: EventFilter) -> None:
     log = EventLog(conn)
     page = log.query(where, limit=51)
     if len(page) == 51:
-        log.query(where, limit=51, before_id=page[49].id)
-
-
-def proposed_page(conn: sqlite3.Connection, where: EventFilter) -> None:
-    """The proposal: ORDER BY ts_ms DESC, id DESC with a (ts_ms, id) keyset cursor; several
-    types as one SELECT per type joined by UNION ALL (SQLite merges the ordered branches)."""
-    def query(cursor: tuple[int, int] | None) -> list[sqlite3.Row]:
-        clauses, params = [], []
-        until = int(where.until.timestamp() * 1000) if where.until else None
-        if cursor:  # one upper bound only, or SQLite keeps the looser one for the index
-            until = min(until, cursor[0] + 1) if until is not None else cursor[0] + 1
-            clauses.append("(ts_ms < ? OR id < ?)")
-            params += [cursor[0], cursor[1]]
-        if where.since:
-            clauses.append("ts_ms >= ?")
-            params.append(int(where.since.timestamp() * 1000))
-        if until is not None:
-            clauses.append("ts_ms < ?")
-            params.append(until)
-        if where.member_ref:
-            clauses.append("member_ref = ?")
-            params.append(where.member_ref)
-        if where.reason:
-            clauses.append("reason = ?")
-            params.append(where.reason)
-        branches = [(clauses + ["type = ?"], params + [t.value]) for t in where.types] or \
-            [(clauses, params)]
-        sql = " UNION ALL ".join(
-            "SELECT * FROM events" + (" WHERE " + " AND ".join(c) if c else "") for c, _ in branches)
-        values = [value for _, p in branches for value in p]
-        return conn.execute(f"{sql} ORDER BY ts_ms DESC, id DESC LIMIT 51", values).fetchall()
-
-    page = query(None)
-    if len(page) == 51:
-        query((page[49]["ts_ms"], page[49]["id"]))
+        log.query(where, limit=51, before=EventCursor.after(page[49]))
 
 
 def time_endpoint(runtime: Runtime) -> list[float]:
@@ -224,10 +182,6 @@ def time_mode_lookup() -> list[float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--proposed-order", action="store_true",
-                        help="also measure the proposed ts_ms ordering (raw SQL, see above)")
-    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         runtime = Runtime.open(parse_settings({"storage": {"data_dir": tmp}}, "bench"),
                                clock=lambda: NOW)
@@ -235,8 +189,6 @@ def main() -> None:
         print(f"events: {EVENTS} count")
         print(f"events_fill_s: {fill_s:.1f} s")
         time_store(runtime, "events_store", store_page)
-        if args.proposed_order:
-            time_store(runtime, "proposed", proposed_page)
         api_samples = time_endpoint(runtime)
     modes = time_mode_lookup()
     print(f"mode_at_beilen_p50_ms: {statistics.median(modes):.3f} ms")

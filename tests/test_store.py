@@ -12,7 +12,7 @@ from controller.events import Event, EventType
 from controller.pins import PinHasher, PinKeyError
 from controller.store import SCHEMA_VERSION, Database
 from controller.store.db import DatabaseError
-from controller.store.events import EventFilter, EventLog
+from controller.store.events import EventCursor, EventFilter, EventLog
 from controller.store.migrations import MIGRATIONS
 
 
@@ -130,8 +130,11 @@ def test_event_query_filters_and_cursor(tmp_path):
             ))
         first = log.query(limit=4)
         assert [e.at.hour for e in first] == [21, 20, 19, 18]
-        rest = log.query(limit=100, before_id=first[-1].id)
+        rest = log.query(limit=100, before=EventCursor.after(first[-1]))
         assert len(rest) == 6 and rest[0].id == first[-1].id - 1
+        both = log.query(EventFilter(types=(EventType.ACCESS_REFUSED, EventType.ACCESS_GRANTED)),
+                         limit=3, before=EventCursor.after(first[0]))
+        assert [e.at.hour for e in both] == [20, 19, 18]
         refused = log.query(EventFilter(types=(EventType.ACCESS_REFUSED,)))
         assert len(refused) == 5 and all(e.reason == "wrong_pin" for e in refused)
         window = log.query(EventFilter(since=start + timedelta(hours=2),
@@ -140,3 +143,22 @@ def test_event_query_filters_and_cursor(tmp_path):
         assert {e.member_ref for e in log.query(EventFilter(member_ref="P1"))} == {"P1"}
         assert log.purge(start + timedelta(hours=3)) == 3
         assert len(log.query(limit=100)) == 7
+
+
+def test_event_pages_with_equal_timestamps_neither_skip_nor_repeat(tmp_path):
+    db = Database(tmp_path / "door.db")
+    with closing(db.connect()) as conn:
+        log = EventLog(conn)
+        moment = datetime(2026, 10, 25, 1, 30, tzinfo=timezone.utc)
+        for n in range(7):  # several events in one millisecond, two types interleaved
+            log.record(Event(EventType.DOOR_OPENED if n % 2 else EventType.DOOR_CLOSED,
+                             moment, "front", detail=str(n)))
+        seen, cursor = [], None
+        while True:
+            page = log.query(EventFilter(types=(EventType.DOOR_OPENED, EventType.DOOR_CLOSED)),
+                             limit=2, before=cursor)
+            seen += [e.detail for e in page]
+            if len(page) < 2:
+                break
+            cursor = EventCursor.after(page[-1])
+        assert seen == ["6", "5", "4", "3", "2", "1", "0"]

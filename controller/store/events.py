@@ -24,8 +24,25 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+@dataclass(frozen=True)
+class EventCursor:
+    """Where a page ended: the (time, id) of its last event; the next page is older than it."""
+
+    ts_ms: int
+    id: int
+
+    @classmethod
+    def after(cls, event: Event) -> "EventCursor":
+        assert event.id is not None
+        return cls(_ms(event.at), event.id)
+
+
 class EventLog:
-    """Appends and reads events; newest first, paged by id so pages never shift or repeat."""
+    """Appends and reads events; newest first by time, paged by a (time, id) keyset cursor.
+
+    Ordering by time (not id) lets SQLite walk the (column, ts_ms) indexes backwards and stop
+    after one page, however many rows match; several types are one indexed walk each.
+    """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
@@ -39,33 +56,41 @@ class EventLog:
         ).lastrowid
 
     def query(
-        self, where: EventFilter = EventFilter(), limit: int = 50, before_id: int | None = None
+        self, where: EventFilter = EventFilter(), limit: int = 50,
+        before: EventCursor | None = None,
     ) -> list[Event]:
-        """Up to `limit` events matching `where`, newest first, older than `before_id`."""
+        """Up to `limit` events matching `where`, newest first, older than `before`."""
         clauses, params = [], []
         if where.since is not None:
             clauses.append("ts_ms >= ?")
             params.append(_ms(where.since))
-        if where.until is not None:
+        upper = _ms(where.until) if where.until is not None else None
+        if before is not None:
+            # One upper bound on ts_ms only: SQLite would use the looser of two for the index.
+            upper = before.ts_ms + 1 if upper is None else min(upper, before.ts_ms + 1)
+            clauses.append("(ts_ms < ? OR id < ?)")
+            params += [before.ts_ms, before.id]
+        if upper is not None:
             clauses.append("ts_ms < ?")
-            params.append(_ms(where.until))
+            params.append(upper)
         if where.member_ref:
             clauses.append("member_ref = ?")
             params.append(where.member_ref)
-        if where.types:
-            clauses.append(f"type IN ({','.join('?' * len(where.types))})")
-            params.extend(t.value for t in where.types)
         if where.reason:
             clauses.append("reason = ?")
             params.append(where.reason)
-        if before_id is not None:
-            clauses.append("id < ?")
-            params.append(before_id)
-        sql = "SELECT * FROM events"
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        sql += " ORDER BY id DESC LIMIT ?"
-        rows = self._conn.execute(sql, (*params, limit)).fetchall()
+        order = " ORDER BY ts_ms DESC, id DESC LIMIT ?"
+        if not where.types:
+            sql = "SELECT * FROM events" + _where(clauses) + order
+            rows = self._conn.execute(sql, (*params, limit)).fetchall()
+        else:
+            parts = [
+                "SELECT * FROM (SELECT * FROM events" + _where([*clauses, "type = ?"]) + order + ")"
+                for _ in where.types
+            ]
+            args = [arg for kind in where.types for arg in (*params, kind.value, limit)]
+            sql = " UNION ALL ".join(parts) + order
+            rows = self._conn.execute(sql, (*args, limit)).fetchall()
         return [_event(row) for row in rows]
 
     def purge(self, older_than: datetime) -> int:
@@ -74,6 +99,10 @@ class EventLog:
             return self._conn.execute(
                 "DELETE FROM events WHERE ts_ms < ?", (_ms(older_than),)
             ).rowcount
+
+
+def _where(clauses: list[str]) -> str:
+    return " WHERE " + " AND ".join(clauses) if clauses else ""
 
 
 def _event(row: sqlite3.Row) -> Event:

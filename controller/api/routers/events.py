@@ -2,7 +2,8 @@
 
 Times in filters may carry an offset or be local branch time (Europe/Amsterdam); answers
 give every event's time in UTC and local. Pages run newest first and never shift: the
-cursor is the last event id seen, so new events arriving meanwhile do not repeat rows.
+cursor is the (time, id) of the last event seen, so new events arriving meanwhile do not
+repeat rows.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from controller.api.schemas import TimePoint, error_responses
 from controller.clock import BRANCH_TZ, to_local, to_utc
 from controller.events import Event, EventType
 from controller.runtime import Runtime
-from controller.store.events import EventFilter, EventLog
+from controller.store.events import EventCursor, EventFilter, EventLog
 from controller.users import Role
 
 router = APIRouter(prefix="/events", tags=["events"],
@@ -35,7 +36,7 @@ MAX_PAGE = 500
 EXPORT_BATCH = 1000
 CSV_COLUMNS = ("id", "time_local", "time_utc", "type", "door", "reason", "member", "card_hint",
                "actor", "detail")
-_CURSOR_PREFIX = "e1:"
+_CURSOR_PREFIX = "e2:"
 
 
 class EventOut(BaseModel):
@@ -87,21 +88,23 @@ def event_filters(
 Where = Annotated[EventFilter, Depends(event_filters)]
 
 
-def encode_cursor(event_id: int) -> str:
-    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{event_id}".encode()).decode().rstrip("=")
+def encode_cursor(cursor: EventCursor) -> str:
+    text = f"{_CURSOR_PREFIX}{cursor.ts_ms}:{cursor.id}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> int:
+def decode_cursor(cursor: str) -> EventCursor:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
         if not text.startswith(_CURSOR_PREFIX):
             raise ValueError(text)
-        event_id = int(text.removeprefix(_CURSOR_PREFIX))
+        ts_text, id_text = text.removeprefix(_CURSOR_PREFIX).split(":")
+        ts_ms, event_id = int(ts_text), int(id_text)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise BadCursor("cursor is not one this API handed out; start again without it") from None
-    if not 1 <= event_id <= 2**62:
+    if not (1 <= event_id <= 2**62 and 0 <= ts_ms <= 2**50):
         raise BadCursor("cursor is out of range; start again without it")
-    return event_id
+    return EventCursor(ts_ms, event_id)
 
 
 @router.get("", response_model=EventPage, responses=error_responses(400),
@@ -112,11 +115,11 @@ def list_events(
     cursor: Annotated[str | None, Query(max_length=64, description="`next` of the previous page.")] = None,
 ) -> EventPage:
     before = decode_cursor(cursor) if cursor else None
-    found = EventLog(conn).query(where, limit=limit + 1, before_id=before)
+    found = EventLog(conn).query(where, limit=limit + 1, before=before)
     page = found[:limit]
     more = len(found) > limit
     return EventPage(events=[EventOut.of(e) for e in page],
-                     next=encode_cursor(page[-1].id) if more else None)  # type: ignore[arg-type]
+                     next=encode_cursor(EventCursor.after(page[-1])) if more else None)
 
 
 @router.get("/export.csv", response_class=StreamingResponse, responses={
@@ -147,7 +150,7 @@ def _csv_lines(runtime: Runtime, where: EventFilter) -> Iterator[str]:
     with closing(runtime.connection()) as conn:
         log, before = EventLog(conn), None
         while True:
-            batch = log.query(where, limit=EXPORT_BATCH, before_id=before)
+            batch = log.query(where, limit=EXPORT_BATCH, before=before)
             for e in batch:
                 writer.writerow([e.id, to_local(e.at).isoformat(sep=" "),
                                  to_utc(e.at).isoformat(sep=" "), e.type.value, e.door,
@@ -156,7 +159,7 @@ def _csv_lines(runtime: Runtime, where: EventFilter) -> Iterator[str]:
             yield flush()
             if len(batch) < EXPORT_BATCH:
                 return
-            before = batch[-1].id
+            before = EventCursor.after(batch[-1])
 
 
 def _cell(value: str | None) -> str:
