@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from controller.api.errors import install_error_handlers
-from controller.api.routers import auth, door, events, health, members, schedule, users
+from controller.api.routers import auth, door, events, footage, health, members, schedule, users
 from controller.api.services import ApiServices
 
 API_PREFIX = "/api/v1"
@@ -21,6 +21,7 @@ TAGS = [
     {"name": "members", "description": "The Open+ member list (role manager)."},
     {"name": "events", "description": "The event log and its CSV export (role security)."},
     {"name": "door", "description": "Door state and remote unlock (role security)."},
+    {"name": "footage", "description": "Camera segments, event clips, keep marks (role security)."},
     {"name": "users", "description": "Admin users (role admin)."},
     {"name": "tokens", "description": "API tokens (role admin)."},
 ]
@@ -34,7 +35,7 @@ log naming who made it (`api:<username>`)."""
 
 ROUTERS = (
     health.router, auth.public_router, auth.router, schedule.router, schedule.mode_router,
-    members.router, events.router, door.router, users.router, users.tokens_router,
+    members.router, events.router, door.router, footage.router, users.router, users.tokens_router,
 )
 
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Callable, Protocol
 
 from controller.door import DoorSnapshot
+from controller.footage import FootageService
 from controller.runtime import Runtime
 from controller.schedule import Schedule
 from controller.users import DEFAULT_LOGIN_TTL, Passwords
@@ -40,6 +41,7 @@ class ApiServices:
                       recomputes the door mode at once (ModeSwitcher.replace_schedule)
     passwords         argon2id hashing; tests pass a cheap PasswordHasher
     login_token_ttl   lifetime of tokens from POST /auth/token (default 12 h)
+    footage           the camera's footage (clips, segments, keep marks); None: no camera
     """
 
     runtime: Runtime
@@ -47,3 +49,4 @@ class ApiServices:
     schedule_changed: Callable[[Schedule], None]
     passwords: Passwords = field(default_factory=Passwords)
     login_token_ttl: timedelta = DEFAULT_LOGIN_TTL
+    footage: FootageService | None = None

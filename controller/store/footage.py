@@ -107,6 +107,19 @@ class FootageStore:
             "ORDER BY start_ms LIMIT ?", (_upper(ended_before_ms), today.isoformat(), limit)).fetchall()
         return [_clip(r) for r in rows]
 
+    def segments_between(self, since_ms: int, until_ms: int, limit: int) -> list[SegmentRow]:
+        """Finished segments overlapping [since, until), newest first (what security browses)."""
+        rows = self._conn.execute(
+            "SELECT * FROM footage_segments WHERE end_ms IS NOT NULL AND start_ms < ? AND end_ms > ? "
+            "ORDER BY start_ms DESC LIMIT ?", (until_ms, since_ms, limit)).fetchall()
+        return [_segment(r) for r in rows]
+
+    def segment(self, segment_id: int) -> SegmentRow | None:
+        row = self._conn.execute(
+            "SELECT * FROM footage_segments WHERE id = ? AND end_ms IS NOT NULL", (segment_id,)
+        ).fetchone()
+        return _segment(row) if row else None
+
     def delete_segment(self, segment_id: int) -> None:
         self._conn.execute("DELETE FROM footage_segments WHERE id = ?", (segment_id,))
 

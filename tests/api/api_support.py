@@ -14,7 +14,9 @@ from fastapi.testclient import TestClient
 
 from controller.api.app import create_app
 from controller.api.services import ApiServices, DoorUnavailable
+from controller.config import CameraSettings
 from controller.door import DoorSnapshot, Phase
+from controller.footage import FootageService
 from controller.messages import PROMPT_CARD
 from controller.modes import DoorMode
 from controller.runtime import Runtime
@@ -67,8 +69,10 @@ def build_api(runtime: Runtime, passwords: Passwords | None = None) -> Api:
     passwords = passwords or Passwords(CHEAP_PASSWORDS)
     door = StubDoor(runtime.clock)
     changes: list[Schedule] = []
+    footage = FootageService(CameraSettings(), runtime.settings.data_dir / "footage",
+                             runtime.connection, "entrance", runtime.clock)
     services = ApiServices(runtime=runtime, door=door, schedule_changed=changes.append,
-                           passwords=passwords)
+                           passwords=passwords, footage=footage)
     tokens = {}
     with closing(runtime.connection()) as conn:
         admin = user_admin(runtime, conn, passwords)

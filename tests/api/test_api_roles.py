@@ -18,6 +18,7 @@ ROUTE_ACCESS = {
     "/members": "manager",
     "/events": "security",
     "/door": "security",
+    "/footage": "security",
     "/users": "admin",
     "/tokens": "admin",
 }

@@ -1,0 +1,83 @@
+"""Footage endpoints: an event's clip (seekable with Range), segments, audited keep marks."""
+from __future__ import annotations
+
+from contextlib import closing
+from datetime import date, timedelta
+
+import cv2
+import numpy as np
+
+from controller.events import Event, EventType
+from controller.runtime import Runtime
+from controller.store.events import EventLog
+from controller.store.footage import FootageStore
+from tests.api.api_support import Api
+
+
+def write_video(path, frames: int = 20) -> int:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 120))
+    for n in range(frames):
+        writer.write(np.full((120, 160, 3), n * 10 % 255, dtype=np.uint8))
+    writer.release()
+    return path.stat().st_size
+
+
+def recorded_event(api: Api, runtime: Runtime) -> int:
+    """A refusal with a 2 s clip around it, and a segment covering it."""
+    footage_dir = api.services.footage.footage_dir
+    footage_dir.mkdir(parents=True, exist_ok=True)
+    now = runtime.clock()
+    ms = int(now.timestamp() * 1000)
+    with closing(runtime.connection()) as conn:
+        event_id = EventLog(conn).record(Event(EventType.ACCESS_REFUSED, now, "entrance",
+                                               reason="wrong_pin", member_ref="P1"))
+        store = FootageStore(conn)
+        size = write_video(footage_dir / "clip-1.avi")
+        store.add_clip(event_id, "clip-1.avi", ms - 1000, ms + 1000, 20, size)
+        size = write_video(footage_dir / "seg-1.avi", 40)
+        store.segment_started("seg-1.avi", ms - 2000)
+        store.segment_finished("seg-1.avi", ms - 2000, ms + 2000, 40, size)
+    return event_id
+
+
+def test_event_clip_is_found_and_served_with_ranges(api: Api, runtime: Runtime) -> None:
+    event_id = recorded_event(api, runtime)
+    body = api.client.get(f"/api/v1/footage/events/{event_id}", headers=api.auth("sec")).json()
+    assert body["kind"] == "clip" and body["offset_seconds"] == 1.0
+    whole = api.client.get(body["video_url"], headers=api.auth("sec"))
+    assert whole.status_code == 200 and whole.headers["content-type"] == "video/x-msvideo"
+    part = api.client.get(body["video_url"], headers={**api.auth("sec"), "Range": "bytes=0-99"})
+    assert part.status_code == 206 and len(part.content) == 100
+    assert part.content == whole.content[:100]
+
+
+def test_segments_are_listed_and_playable(api: Api, runtime: Runtime) -> None:
+    recorded_event(api, runtime)
+    (segment,) = api.client.get("/api/v1/footage/segments", headers=api.auth("sec")).json()
+    assert segment["frames"] == 40
+    video = api.client.get(segment["video_url"], headers=api.auth("sec"))
+    assert video.status_code == 200 and video.content[:4] == b"RIFF"
+
+
+def test_keep_mark_is_audited_and_validated(api: Api, runtime: Runtime) -> None:
+    event_id = recorded_event(api, runtime)
+    until = (runtime.clock() + timedelta(days=60)).date().isoformat()
+    url = f"/api/v1/footage/events/{event_id}/keep"
+    assert api.client.put(url, json={"until": until, "note": "incident 7"},
+                          headers=api.auth("sec")).status_code == 204
+    with closing(runtime.connection()) as conn:
+        assert FootageStore(conn).clip(event_id).keep_until == date.fromisoformat(until)
+        audit = EventLog(conn).query(limit=1)[0]
+    assert audit.type is EventType.ADMIN_CHANGE and audit.actor == "api:sec"
+    assert api.client.put(url, json={"until": "2020-01-01"}, headers=api.auth("sec")).status_code == 422
+    assert api.client.delete(url, headers=api.auth("sec")).status_code == 204
+    assert api.client.put("/api/v1/footage/events/999999/keep", json={"until": until},
+                          headers=api.auth("sec")).status_code == 404
+
+
+def test_footage_is_for_security_only(api: Api, runtime: Runtime) -> None:
+    event_id = recorded_event(api, runtime)
+    assert api.client.get(f"/api/v1/footage/events/{event_id}/video",
+                          headers=api.auth("manny")).status_code == 403
+    assert api.client.get(f"/api/v1/footage/events/{event_id}/video").status_code == 401
+    assert api.client.get("/api/v1/footage/events/424242", headers=api.auth("sec")).status_code == 404
