@@ -47,6 +47,7 @@ def read_pin(args: argparse.Namespace, confirm: bool = True) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     from controller import cli_commands as cmd
+    from controller import cli_service as run
 
     parser = argparse.ArgumentParser(
         prog="openplus-door", description="Open+ door controller for a library branch."
@@ -130,14 +131,31 @@ def build_parser() -> argparse.ArgumentParser:
                    "stored opening schedule (default: openplus, so demo cards work at once)")
     p.add_argument("--exit-at-eof", action="store_true",
                    help="stop when standard input ends (scripts); default: keep serving")
-    p.set_defaults(run=cmd.simulate)
+    _server_arguments(p)
+    p.set_defaults(run=run.simulate)
 
     p = sub.add_parser("serve", help="run the door service on the real hardware")
-    p.set_defaults(run=cmd.serve, exit_at_eof=False)
+    _server_arguments(p)
+    p.set_defaults(run=run.serve, exit_at_eof=False)
 
     sub.add_parser("relay-off", help="drive the lock pin to locked (systemd ExecStopPost)"
-                   ).set_defaults(run=cmd.relay_off)
+                   ).set_defaults(run=run.relay_off)
+
+    users = sub.add_parser("users", help="admin users of the API and pages").add_subparsers(
+        dest="users_command", required=True, metavar="ACTION")
+    p = users.add_parser("add", help="add a user (the password is typed twice, never shown)")
+    p.add_argument("username")
+    p.add_argument("--role", action="append", required=True,
+                   choices=["manager", "security", "admin"], help="repeatable")
+    p.add_argument("--password-stdin", action="store_true", help="read it from standard input")
+    p.set_defaults(run=cmd.users_add)
     return parser
+
+
+def _server_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address of the API and pages")
+    parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    parser.add_argument("--no-api", action="store_true", help="run the door without the web server")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 from contextlib import closing
 from datetime import timedelta
@@ -12,7 +13,7 @@ from controller.admin import MemberAdmin, default_valid_until
 from controller.authorizer import Authorizer
 from controller.cards import CardFormatError, card_hint, normalise_card
 from controller.cli import UsageError, actor, read_pin
-from controller.clock import format_local, local_date, utc_now
+from controller.clock import format_local, local_date
 from controller.config import Settings
 from controller.demo import DEMO_CARDS, DEMO_PIN, demo_members
 from controller.events import EventType
@@ -185,85 +186,18 @@ def events_purge(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def simulate(args: argparse.Namespace, settings: Settings) -> int:
-    """The simulated branch: demo members, mock pins and ptys, the real service, a console."""
-    from controller.sim_console import HELP, Console
-    from controller.simulator import SimulatedHardware
+def users_add(args: argparse.Namespace, settings: Settings) -> int:
+    from controller.users import UserError, UserInputError, create_user
 
-    runtime = Runtime.open(settings)
-    with closing(runtime.connection()) as conn:
-        empty = runtime.members(conn).count() == 0
-    if empty:
-        args.count = args.members
-        demo_members_command(args, settings)
-    sim = SimulatedHardware.create(settings)
-    mode = None if args.mode == "schedule" else DoorMode(args.mode)
-    return _run_service(sim.settings, args, pin_factory=sim.factory, mode=mode,
-                        console=lambda service: Console(service, sim, print),
-                        banner=f"Simulated branch '{settings.branch.name}' running; data in "
-                               f"{settings.data_dir}. Type `help` for commands.\n{HELP}",
-                        cleanup=sim.close)
-
-
-def serve(args: argparse.Namespace, settings: Settings) -> int:
-    """The real door: gpiozero's default pin factory (lgpio on a Pi) and the configured ports."""
-    return _run_service(settings, args, pin_factory=None, mode=None, console=None,
-                        banner=f"openplus-door serving '{settings.branch.name}'", cleanup=None)
-
-
-def _run_service(settings: Settings, args: argparse.Namespace, *, pin_factory, mode, console,
-                 banner: str, cleanup) -> int:
-    import signal
-    import threading
-
-    from controller.hardware import HardwareError
-    from controller.schedule import Schedule
-    from controller.service import BranchService
-
-    def stop_on_signal(signum, frame):  # SIGTERM from systemd, like Ctrl-C
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, stop_on_signal)
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Password again: ") != password:
+            raise UsageError("the two passwords differ")
     try:
-        service = BranchService(settings, Schedule(), pin_factory=pin_factory, mode_override=mode)
-    except HardwareError as exc:
+        user = create_user(Runtime.open(settings), args.username, password, args.role, actor())
+    except (UserError, UserInputError) as exc:
         raise UsageError(str(exc)) from None
-    try:
-        person = console(service) if console is not None else None
-        service.start()
-        print(banner, flush=True)
-        if person is not None:
-            person.run(sys.stdin, prompt=sys.stdin.isatty())
-            if not args.exit_at_eof:
-                threading.Event().wait()  # stdin closed: keep serving until a signal
-        else:
-            threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        service.stop()
-        if cleanup is not None:
-            cleanup()
-        print("stopped; relay locked", flush=True)
-    return 0
-
-
-def relay_off(args: argparse.Namespace, settings: Settings) -> int:
-    """Drive the lock pin to locked and record it (systemd ExecStartPre and ExecStopPost)."""
-    from gpiozero.exc import BadPinFactory, GPIOZeroError
-
-    from controller.state_file import STATE_FILE, StateFile
-    from drivers.outputs import relay_off as drive_relay_off
-
-    lock = settings.hardware.lock
-    try:
-        drive_relay_off(lock.pin, active_high=lock.active_high)
-    except (BadPinFactory, GPIOZeroError, OSError) as exc:
-        raise UsageError(f"could not drive lock pin {lock.pin}: {exc}") from None
-    state = StateFile(settings.data_dir / STATE_FILE)
-    if settings.data_dir.is_dir():
-        last = state.read() or {}
-        state.replace({**last, "relay_unlocked": False, "phase": "stopped",
-                       "at": utc_now().isoformat()})
-    print(f"lock pin {lock.pin} driven to locked")
+    print(f"user {user.username} added with roles {', '.join(args.role)}")
     return 0

@@ -123,8 +123,9 @@ class BranchService:
         self.loop.submit(RemoteUnlock(actor))
 
     def schedule_changed(self, schedule: Schedule) -> None:
-        if self._mode_override is None:
-            self.switcher.replace_schedule(schedule)
+        """A saved schedule takes over at once, also from a mode set by hand."""
+        self._mode_override = None
+        self.switcher.replace_schedule(schedule)
 
     def set_mode(self, mode: DoorMode) -> None:
         """Force a mode by hand (the simulator's `mode` command); the schedule stops steering."""

@@ -115,3 +115,20 @@ def test_events_purge_uses_the_retention_setting(capsys, tmp_path, data_dir):
             log.record(Event(EventType.SERVICE, now - timedelta(days=age), "front"))
     assert main(["events", "purge"]) == 0
     assert "2 event(s)" in capsys.readouterr().out
+
+
+def test_users_add_reads_the_password_and_refuses_bad_ones(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("correct horse battery\n"))
+    assert main(["users", "add", "anna", "--role", "manager", "--role", "security",
+                 "--password-stdin"]) == 0
+    assert "user anna added" in capsys.readouterr().out
+    monkeypatch.setattr(sys, "stdin", io.StringIO("short\n"))
+    assert main(["users", "add", "bert", "--role", "admin", "--password-stdin"]) == 2
+    assert "password" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "stdin", io.StringIO("correct horse battery\n"))
+    assert main(["users", "add", "anna", "--role", "admin", "--password-stdin"]) == 2
+    runtime = Runtime.open(load_settings(None))
+    with closing(runtime.connection()) as conn:
+        stored = conn.execute("SELECT password_hash, roles FROM users").fetchall()
+    assert len(stored) == 1 and stored[0][0].startswith("$argon2id$")
+    assert "correct horse" not in stored[0][0]

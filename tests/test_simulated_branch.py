@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -116,14 +118,35 @@ def test_relay_off_command_drives_the_pin_locked(tmp_path, monkeypatch, capsys):
     assert state["relay_unlocked"] is False and state["phase"] == "stopped"
 
 
-def start_simulator(data_dir: Path) -> subprocess.Popen:
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_simulator(data_dir: Path, port: int = 0) -> subprocess.Popen:
     env = {**os.environ, "OPENPLUS_DOOR_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
     env.pop("OPENPLUS_DOOR_CONFIG", None)
     return subprocess.Popen(
-        [sys.executable, "-m", "controller.cli", "simulate", "--members", "10"],
+        [sys.executable, "-m", "controller.cli", "simulate", "--members", "10",
+         "--port", str(port)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
         cwd=ROOT, text=True,
     )
+
+
+def post_json(port: int, path: str, body: dict) -> dict:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def get_json(port: int, path: str, token: str) -> dict:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
+                                     headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
 
 
 def read_state(data_dir: Path) -> dict:
@@ -147,8 +170,8 @@ def wait_for_state(data_dir: Path, predicate, proc: subprocess.Popen) -> dict:
                          f"{proc.communicate()[0]}")
 
 
-def grant_in_subprocess(data_dir: Path) -> subprocess.Popen:
-    proc = start_simulator(data_dir)
+def grant_in_subprocess(data_dir: Path, port: int = 0) -> subprocess.Popen:
+    proc = start_simulator(data_dir, port)
     wait_for_state(data_dir, lambda s: s.get("mode") == "openplus", proc)
     proc.stdin.write("card 29990000000001\nkeys 1234#\n")
     proc.stdin.flush()
@@ -158,7 +181,12 @@ def grant_in_subprocess(data_dir: Path) -> subprocess.Popen:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_signal_during_an_unlock_pulse_leaves_the_relay_locked(tmp_path, signum):
-    proc = grant_in_subprocess(tmp_path)
+    port = free_port()
+    proc = grant_in_subprocess(tmp_path, port)
+    # The simulated branch serves the API too; a demo user can see the door unlocked.
+    token = post_json(port, "/api/v1/auth/token", {"username": "security", "password": "openplus-demo"})
+    door = get_json(port, "/api/v1/door", token["access_token"])
+    assert door["relay_unlocked"] is True and door["mode"] == "openplus"
     proc.send_signal(signum)
     output, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0, output

@@ -100,4 +100,17 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX event_clips_start ON event_clips(start_ms);
     """,
+    # 5: browser sessions of the web pages (only a SHA-256 digest of the cookie is stored).
+    """
+    CREATE TABLE web_sessions (
+        id INTEGER PRIMARY KEY,
+        digest BLOB NOT NULL UNIQUE,        -- SHA-256 of the cookie value
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        csrf_token TEXT NOT NULL,           -- sent back in every form of this session
+        created_ms INTEGER NOT NULL,
+        last_seen_ms INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL         -- absolute end, whatever the activity
+    );
+    CREATE INDEX web_sessions_user ON web_sessions(user_id);
+    """,
 ]

@@ -1,0 +1,203 @@
+"""What every page shares: the templates, the signed-in viewer, role checks and friendly errors.
+
+Routers ask for `Page(role)` (a Viewer of that role, else 403 page) and `Form(role)` (the same
+plus a CSRF check), so no page can forget either. No module-level state: the templates and the
+pending imports hang off the app (`app.state.web`).
+"""
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Callable, Iterator
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.datastructures import FormData
+
+from controller.api.services import ApiServices
+from controller.clock import to_local
+from controller.users import Role
+from controller.web.csrf import CSRF_FIELD, CsrfRefused, check_session_form
+from controller.web.i18n import Translator, language_of
+from controller.web.imports import PendingImports
+from controller.web.sessions import SESSION_COOKIE, Sessions, Viewer
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+# Pages load their CSS and JS from /static only: no inline script can run.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; media-src 'self'; "
+                               "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+# The menu: (path, string key, role needed or None for anyone signed in).
+NAV = (("/today", "nav.today", None), ("/schedule", "nav.schedule", Role.MANAGER),
+       ("/entries", "nav.entries", Role.SECURITY), ("/members", "nav.members", Role.MANAGER),
+       ("/users", "nav.users", Role.ADMIN))
+
+
+@dataclass
+class WebState:
+    """Per-app state of the pages: the template engine and imports awaiting confirmation."""
+
+    templates: Jinja2Templates
+    imports: PendingImports = field(default_factory=PendingImports)
+
+
+class SignInRequired(Exception):
+    """No valid session: the page redirects to the sign-in form (JSON endpoints answer 401)."""
+
+
+class PageForbidden(Exception):
+    """The viewer's roles do not include what the page needs; a friendly 403 page."""
+
+    def __init__(self, role: Role) -> None:
+        super().__init__(f"this page needs the {role} role")
+        self.role = role
+
+
+class PageNotFound(Exception):
+    """No such event, member or video: a friendly 404 page."""
+
+
+def new_state() -> WebState:
+    templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+    templates.env.filters["local"] = _local_time
+    templates.env.globals["CSRF_FIELD"] = CSRF_FIELD
+    return WebState(templates)
+
+
+def _local_time(moment: datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
+    return to_local(moment).strftime(pattern) if moment else ""
+
+
+def web_state(request: Request) -> WebState:
+    return request.app.state.web
+
+
+def services_of(request: Request) -> ApiServices:
+    return request.app.state.services
+
+
+def connection(request: Request) -> Iterator[sqlite3.Connection]:
+    """A connection for this request only, closed when the request is done."""
+    conn = services_of(request).runtime.connection()
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+Conn = Annotated[sqlite3.Connection, Depends(connection)]
+
+
+def current_viewer(request: Request, conn: Conn) -> Viewer:
+    viewer = Sessions(conn, services_of(request).runtime.clock).resolve(
+        request.cookies.get(SESSION_COOKIE))
+    if viewer is None:
+        raise SignInRequired()
+    return viewer
+
+
+AnyViewer = Annotated[Viewer, Depends(current_viewer)]
+
+
+def page(role: Role | None) -> Callable[[Viewer], Viewer]:
+    """A dependency: the viewer, refused with a 403 page unless they hold `role`."""
+
+    def check(viewer: AnyViewer) -> Viewer:
+        if role is not None and not viewer.may(role):
+            raise PageForbidden(role)
+        return viewer
+
+    return check
+
+
+def form(role: Role | None):
+    """A dependency for POSTs: `page(role)` plus the CSRF token check."""
+    checked = page(role)
+
+    async def check(request: Request, viewer: Annotated[Viewer, Depends(checked)]) -> Viewer:
+        await check_session_form(request, viewer)
+        return viewer
+
+    return check
+
+
+async def posted_form(request: Request) -> FormData:
+    """The posted form (parsed once; Starlette caches it for the CSRF check too)."""
+    return await request.form()
+
+
+Posted = Annotated[FormData, Depends(posted_form)]
+ManagerPage = Annotated[Viewer, Depends(page(Role.MANAGER))]
+SecurityPage = Annotated[Viewer, Depends(page(Role.SECURITY))]
+AdminPage = Annotated[Viewer, Depends(page(Role.ADMIN))]
+ManagerForm = Annotated[Viewer, Depends(form(Role.MANAGER))]
+SecurityForm = Annotated[Viewer, Depends(form(Role.SECURITY))]
+AdminForm = Annotated[Viewer, Depends(form(Role.ADMIN))]
+AnyForm = Annotated[Viewer, Depends(form(None))]
+
+
+def render(request: Request, template: str, viewer: Viewer | None, status_code: int = 200,
+           **context: Any) -> HTMLResponse:
+    """A page in the viewer's language, with the menu their roles allow and safe headers."""
+    lang = language_of(request)
+    nav = [(path, key) for path, key, role in NAV
+           if viewer is not None and (role is None or viewer.may(role))]
+    response = web_state(request).templates.TemplateResponse(
+        request, template, {"t": Translator(lang), "lang": lang, "viewer": viewer, "nav": nav,
+                            "here": request.url.path, **context},
+        status_code=status_code)
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def redirect(path: str) -> RedirectResponse:
+    """After a POST: see the result with a GET (a reload does not post again)."""
+    return RedirectResponse(path, status_code=303)
+
+
+def install_error_pages(app: FastAPI) -> None:
+    """Friendly pages for no session (redirect), wrong role (403) and a refused form (403)."""
+
+    async def sign_in_first(request: Request, exc: SignInRequired) -> Response:
+        if request.url.path.endswith(".json"):
+            return Response('{"detail": "sign in first"}', 401, media_type="application/json")
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/signin?next={quote(target, safe='')}", status_code=303)
+
+    async def forbidden(request: Request, exc: PageForbidden) -> Response:
+        viewer = _viewer_or_none(request)
+        return render(request, "error.html", viewer, status_code=403,
+                      title_key="error.forbidden.title", message_key="error.forbidden.text",
+                      role=str(exc.role))
+
+    async def csrf_refused(request: Request, exc: CsrfRefused) -> Response:
+        return render(request, "error.html", _viewer_or_none(request), status_code=403,
+                      title_key="error.csrf.title", message_key="error.csrf.text", role="")
+
+    async def not_found(request: Request, exc: PageNotFound) -> Response:
+        return render(request, "error.html", _viewer_or_none(request), status_code=404,
+                      title_key="error.not_found", message_key="error.not_found", role="")
+
+    app.add_exception_handler(PageNotFound, not_found)  # type: ignore[arg-type]
+    app.add_exception_handler(SignInRequired, sign_in_first)  # type: ignore[arg-type]
+    app.add_exception_handler(PageForbidden, forbidden)  # type: ignore[arg-type]
+    app.add_exception_handler(CsrfRefused, csrf_refused)  # type: ignore[arg-type]
+
+
+def _viewer_or_none(request: Request) -> Viewer | None:
+    """For the menu of an error page only."""
+    conn = services_of(request).runtime.connection()
+    try:
+        return Sessions(conn, services_of(request).runtime.clock).resolve(
+            request.cookies.get(SESSION_COOKIE))
+    finally:
+        conn.close()

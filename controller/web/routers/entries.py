@@ -1,0 +1,143 @@
+"""The entries page (role security): the event log with filters, pages, clips and CSV export.
+
+A clip plays in the page: the <video> element loads it from /entries/{id}/video, which
+Starlette's FileResponse serves with HTTP Range support (seeking works); for an event inside
+a longer segment the src carries a #t= media fragment so playback starts at the event.
+The CSV export is the API's own generator, so both give the same file.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, Response, StreamingResponse
+
+from controller.api.errors import BadCursor
+from controller.api.routers.events import _csv_lines, decode_cursor, encode_cursor
+from controller.clock import BRANCH_TZ, to_local
+from controller.decision import Reason
+from controller.events import EventType
+from controller.footage import CLIP_EVENTS, FootageLocation
+from controller.store.events import EventCursor, EventFilter, EventLog
+from controller.web.pages import Conn, PageNotFound, SecurityPage, render, services_of
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 50
+RESULT_TYPES = {
+    "granted": (EventType.ACCESS_GRANTED,),
+    "refused": (EventType.ACCESS_REFUSED,),
+    "alarms": (EventType.DOOR_FORCED, EventType.DOOR_HELD_OPEN),
+}
+REASONS = tuple(reason.value for reason in Reason)
+
+
+@dataclass(frozen=True)
+class EntryFilters:
+    """The filter form as typed, and the EventFilter it means (dates are branch-local days)."""
+
+    start: str = ""
+    end: str = ""
+    member: str = ""
+    result: str = ""
+    reason: str = ""
+
+    def bad_dates(self) -> list[str]:
+        return [name for name, value in (("start", self.start), ("end", self.end))
+                if value and _day(value) is None]
+
+    def event_filter(self) -> EventFilter:
+        start, end = _day(self.start), _day(self.end)
+        return EventFilter(
+            since=datetime.combine(start, time(0), tzinfo=BRANCH_TZ) if start else None,
+            until=datetime.combine(end + timedelta(days=1), time(0), tzinfo=BRANCH_TZ)
+            if end else None,
+            member_ref=self.member.strip() or None,
+            types=RESULT_TYPES.get(self.result, ()),
+            reason=self.reason if self.reason in REASONS else None)
+
+    def query(self, **extra: str) -> str:
+        values = {k: v for k, v in (("start", self.start), ("end", self.end),
+                                    ("member", self.member), ("result", self.result),
+                                    ("reason", self.reason), *extra.items()) if v}
+        return urlencode(values)
+
+
+def _day(text: str) -> date | None:
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return day if 1970 <= day.year <= 9998 else None
+
+
+def _filters(start: str = "", end: str = "", member: str = "", result: str = "",
+             reason: str = "") -> EntryFilters:
+    return EntryFilters(start[:10], end[:10], member[:64], result[:16], reason[:32])
+
+
+def _clip(request: Request, event_id: int) -> FootageLocation | None:
+    footage = services_of(request).footage
+    return footage.clip_for_event(event_id) if footage is not None else None
+
+
+@router.get("/entries")
+def entries_page(request: Request, viewer: SecurityPage, conn: Conn, start: str = "",
+                 end: str = "", member: str = "", result: str = "", reason: str = "",
+                 cursor: str = "") -> Response:
+    filters = _filters(start, end, member, result, reason)
+    before: EventCursor | None = None
+    if cursor:
+        try:
+            before = decode_cursor(cursor[:64])
+        except BadCursor:
+            before = None
+    bad = filters.bad_dates()
+    found = [] if bad else EventLog(conn).query(filters.event_filter(), limit=PAGE_SIZE + 1,
+                                                before=before)
+    rows = found[:PAGE_SIZE]
+    older = (filters.query(cursor=encode_cursor(EventCursor.after(rows[-1])))
+             if len(found) > PAGE_SIZE else None)
+    with_clip = {e.id for e in rows if e.type in CLIP_EVENTS and _clip(request, e.id) is not None}
+    return render(request, "entries.html", viewer, status_code=422 if bad else 200,
+                  filters=filters, bad=bad, rows=rows, older=older, first_page=cursor != "",
+                  with_clip=with_clip, reasons=REASONS, export=filters.query(),
+                  newest=filters.query())
+
+
+@router.get("/entries/export.csv")
+def export_entries(request: Request, viewer: SecurityPage, start: str = "", end: str = "",
+                   member: str = "", result: str = "", reason: str = "") -> Response:
+    filters = _filters(start, end, member, result, reason)
+    runtime = services_of(request).runtime
+    stamp = to_local(runtime.clock()).strftime("%Y%m%d-%H%M")
+    return StreamingResponse(
+        _csv_lines(runtime, filters.event_filter()), media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="events-{stamp}.csv"'})
+
+
+@router.get("/entries/{event_id}")
+def entry_page(request: Request, viewer: SecurityPage, conn: Conn, event_id: int) -> Response:
+    row = conn.execute("SELECT ts_ms FROM events WHERE id = ?", (event_id,)).fetchone()
+    if row is None:
+        raise PageNotFound()
+    at = datetime.fromtimestamp(row[0] / 1000, timezone.utc)
+    near = EventFilter(since=at - timedelta(milliseconds=1), until=at + timedelta(milliseconds=2))
+    event = next((e for e in EventLog(conn).query(near, limit=1000) if e.id == event_id), None)
+    if event is None:
+        raise PageNotFound()
+    location = _clip(request, event_id)
+    fragment = f"#t={location.offset_seconds:.1f}" if location and location.offset_seconds > 0 else ""
+    return render(request, "entry.html", viewer, event=event, location=location,
+                  video_src=f"/entries/{event_id}/video{fragment}" if location else None)
+
+
+@router.get("/entries/{event_id}/video")
+def entry_video(request: Request, viewer: SecurityPage, event_id: int) -> Response:
+    location = _clip(request, event_id)
+    if location is None or not location.path.is_file():
+        raise PageNotFound()
+    return FileResponse(location.path, headers={"Cache-Control": "private, max-age=300"},
+                        content_disposition_type="inline")

@@ -1,0 +1,138 @@
+"""The members page (role manager): search, block/unblock, a new PIN, and the CSV import.
+
+The import is two steps: the upload is checked with a dry run (counts, or every bad row with
+its line number; nothing changes either way), and only the confirm step replaces the list.
+A PIN is typed twice, sent only in a POST body, never shown, echoed or logged.
+"""
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import Response
+
+from controller.admin import MemberAdmin
+from controller.api.routers.members import IMPORT_MAX_BYTES, MemberOut
+from controller.clock import local_date
+from controller.member_import import ImportRejected
+from controller.pins import PinFormatError, validate_pin
+from controller.store.members import MemberError
+from controller.web.imports import PendingImport
+from controller.web.pages import (Conn, ManagerForm, ManagerPage, PageNotFound, redirect, render,
+                                  services_of, web_state)
+from controller.web.sessions import Viewer
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 50
+PatronField = Annotated[str, Form(min_length=1, max_length=64)]
+
+
+def _admin(request: Request, conn) -> MemberAdmin:
+    runtime = services_of(request).runtime
+    return MemberAdmin(runtime.members(conn), runtime.events(conn), runtime.clock,
+                       runtime.settings.branch.door)
+
+
+def status_keys(member: MemberOut) -> list[str]:
+    """The API's status words as string keys: 'no PIN' -> 'status.no_pin'."""
+    return [f"status.{word.lower().replace(' ', '_')}" for word in member.status]
+
+
+@router.get("/members")
+def members_page(request: Request, viewer: ManagerPage, conn: Conn, q: str = "", offset: int = 0,
+                 done: str = "", patron: str = "") -> Response:
+    runtime = services_of(request).runtime
+    store = runtime.members(conn)
+    offset = max(0, min(offset, 10_000_000))
+    now = runtime.clock()
+    found = store.search(q[:100].strip(), PAGE_SIZE + 1, offset)
+    members = [MemberOut.of(m, local_date(now), now) for m in found[:PAGE_SIZE]]
+    return render(request, "members.html", viewer, q=q[:100], members=members,
+                  status_keys=status_keys, on_list=store.count(), offset=offset,
+                  page_size=PAGE_SIZE, more=len(found) > PAGE_SIZE,
+                  done=done if done in ("blocked", "unblocked", "pin_set") else "",
+                  patron=patron[:64])
+
+
+def _back(done: str, patron: str) -> Response:
+    return redirect("/members?" + urlencode({"done": done, "patron": patron, "q": patron}))
+
+
+@router.post("/members/block")
+def block(request: Request, viewer: ManagerForm, conn: Conn, patron_id: PatronField) -> Response:
+    try:
+        _admin(request, conn).block(patron_id, viewer.actor)
+    except MemberError:
+        raise PageNotFound() from None
+    return _back("blocked", patron_id)
+
+
+@router.post("/members/unblock")
+def unblock(request: Request, viewer: ManagerForm, conn: Conn, patron_id: PatronField) -> Response:
+    try:
+        _admin(request, conn).unblock(patron_id, viewer.actor)
+    except MemberError:
+        raise PageNotFound() from None
+    return _back("unblocked", patron_id)
+
+
+@router.get("/members/pin")
+def pin_page(request: Request, viewer: ManagerPage, conn: Conn, patron: str = "") -> Response:
+    if services_of(request).runtime.members(conn).get(patron[:64]) is None:
+        raise PageNotFound()
+    return render(request, "member_pin.html", viewer, patron=patron, error="")
+
+
+@router.post("/members/pin")
+def set_pin(request: Request, viewer: ManagerForm, conn: Conn, patron_id: PatronField,
+            pin: Annotated[str, Form(max_length=16)] = "",
+            pin_again: Annotated[str, Form(max_length=16)] = "") -> Response:
+    if services_of(request).runtime.members(conn).get(patron_id) is None:
+        raise PageNotFound()
+    error = ""
+    if pin != pin_again:
+        error = "pin.mismatch"
+    else:
+        try:
+            validate_pin(pin)
+        except PinFormatError:
+            error = "pin.bad"
+    if error:  # the page comes back with empty PIN fields: a PIN is never sent back
+        return render(request, "member_pin.html", viewer, status_code=422, patron=patron_id,
+                      error=error)
+    _admin(request, conn).set_pin(patron_id, pin, viewer.actor)
+    return _back("pin_set", patron_id)
+
+
+@router.post("/members/import", max_body_size=IMPORT_MAX_BYTES)
+def import_preview(request: Request, viewer: ManagerForm, conn: Conn,
+                   file: Annotated[UploadFile | None, File()] = None) -> Response:
+    data = file.file.read() if file is not None else b""
+    if not data:
+        return render(request, "import_preview.html", viewer, status_code=422, no_file=True)
+    name = (file.filename or "export.csv")[:100] if file is not None else ""
+    try:
+        counts = _admin(request, conn).import_csv(data, viewer.actor, dry_run=True)
+    except ImportRejected as rejected:
+        return render(request, "import_preview.html", viewer, status_code=422, filename=name,
+                      errors=rejected.errors)
+    now = services_of(request).runtime.clock()
+    key = web_state(request).imports.put(PendingImport(viewer.session.id, data, name, now))
+    return render(request, "import_preview.html", viewer, filename=name, counts=counts, key=key)
+
+
+@router.post("/members/import/confirm")
+def import_confirm(request: Request, viewer: ManagerForm, conn: Conn,
+                   key: Annotated[str, Form(max_length=64)] = "") -> Response:
+    now = services_of(request).runtime.clock()
+    pending = web_state(request).imports.take(key, viewer.session.id, now)
+    if pending is None:
+        return render(request, "import_preview.html", viewer, status_code=410, expired=True)
+    try:
+        counts = _admin(request, conn).import_csv(pending.data, viewer.actor)
+    except ImportRejected as rejected:  # the stored list changed since the preview
+        return render(request, "import_preview.html", viewer, status_code=422,
+                      filename=pending.filename, errors=rejected.errors)
+    return render(request, "import_preview.html", viewer, filename=pending.filename,
+                  counts=counts, imported=True)

@@ -1,0 +1,85 @@
+"""Sign in, sign out and the language switch: the only pages that need no session."""
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from controller.store.users import UserStore
+from controller.users import MAX_PASSWORD_LENGTH
+from controller.web.csrf import check_signin_form, remember_signin_token, signin_token
+from controller.web.i18n import LANG_COOKIE, LANGUAGES
+from controller.web.pages import AnyForm, Conn, redirect, render, services_of
+from controller.web.sessions import (SESSION_COOKIE, Sessions, clear_session_cookie,
+                                     set_session_cookie)
+
+log = logging.getLogger(__name__)
+router = APIRouter(include_in_schema=False)
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site: never `//host` or `https://...` (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/today"
+    return target
+
+
+@router.get("/")
+def home() -> RedirectResponse:
+    return redirect("/today")
+
+
+@router.get("/signin")
+def signin_page(request: Request, next: str = "/today", out: bool = False) -> Response:
+    return _signin_form(request, safe_next(next), signed_out=out)
+
+
+def _signin_form(request: Request, next: str, failed: bool = False, signed_out: bool = False,
+                 username: str = "") -> Response:
+    token = signin_token(request)
+    response = render(request, "signin.html", None, status_code=401 if failed else 200,
+                      signin_token=token, next=next, failed=failed, signed_out=signed_out,
+                      username=username)
+    remember_signin_token(request, response, token)
+    return response
+
+
+@router.post("/signin", dependencies=[Depends(check_signin_form)])
+def sign_in(request: Request, conn: Conn,
+            username: Annotated[str, Form(max_length=64)] = "",
+            password: Annotated[str, Form(max_length=MAX_PASSWORD_LENGTH)] = "",
+            next: Annotated[str, Form(max_length=2000)] = "/today") -> Response:
+    services = services_of(request)
+    user = UserStore(conn).get(username.strip())
+    if user is None or user.disabled:
+        services.passwords.burn(password)  # same time as a real check: names can't be probed
+        user = None
+    elif not services.passwords.verify(user.password_hash, password):
+        user = None
+    if user is None:
+        log.warning("refused web sign-in for %r", username[:64])
+        return _signin_form(request, safe_next(next), failed=True, username=username)
+    secret = Sessions(conn, services.runtime.clock).start(user)
+    response = redirect(safe_next(next))
+    set_session_cookie(response, request, secret)
+    return response
+
+
+@router.post("/signout")
+def sign_out(request: Request, viewer: AnyForm, conn: Conn) -> Response:
+    Sessions(conn, services_of(request).runtime.clock).end(request.cookies.get(SESSION_COOKIE))
+    response = redirect("/signin?out=1")
+    clear_session_cookie(response, request)
+    return response
+
+
+@router.get("/lang")
+def switch_language(request: Request, to: str = "nl", next: str = "/today") -> Response:
+    """A preference only (no data changes), so a plain link may set it."""
+    response = redirect(safe_next(next))
+    if to in LANGUAGES:
+        response.set_cookie(LANG_COOKIE, to, max_age=365 * 24 * 3600, path="/",
+                            samesite="lax", secure=request.url.scheme == "https")
+    return response
