@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from controller.api.errors import install_error_handlers
 from controller.api.routers import auth, door, events, footage, health, members, schedule, users
 from controller.api.services import ApiServices
+from controller.web import install_web
 
 API_PREFIX = "/api/v1"
 JSON_MAX_BYTES = 1024 * 1024  # everything but the member import (which allows 20 MB)
@@ -47,4 +48,5 @@ def create_app(services: ApiServices) -> FastAPI:
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
+    install_web(app)  # the pages for managers and security (controller/web), same services
     return app

@@ -20,6 +20,7 @@ from starlette.datastructures import FormData
 
 from controller.api.services import ApiServices
 from controller.clock import to_local
+from controller.schedule import WEEKDAYS
 from controller.users import Role
 from controller.web.csrf import CSRF_FIELD, CsrfRefused, check_session_form
 from controller.web.i18n import Translator, language_of
@@ -70,11 +71,17 @@ def new_state() -> WebState:
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
     templates.env.filters["local"] = _local_time
     templates.env.globals["CSRF_FIELD"] = CSRF_FIELD
+    templates.env.globals["weekday_of"] = weekday_of
     return WebState(templates)
 
 
 def _local_time(moment: datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
     return to_local(moment).strftime(pattern) if moment else ""
+
+
+def weekday_of(moment: datetime) -> str:
+    """The branch-local weekday name ('monday'), for the `weekday.*` strings."""
+    return WEEKDAYS[to_local(moment).weekday()]
 
 
 def web_state(request: Request) -> WebState:

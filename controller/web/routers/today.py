@@ -22,7 +22,8 @@ from controller.store.events import EventFilter, EventLog
 from controller.store.schedule import ScheduleStore
 from controller.users import Role
 from controller.web.i18n import Translator, language_of
-from controller.web.pages import AnyViewer, Conn, SECURITY_HEADERS, render, services_of
+from controller.web.pages import (SECURITY_HEADERS, AnyViewer, Conn, render, services_of,
+                                  weekday_of)
 from controller.web.sessions import Viewer
 
 router = APIRouter(include_in_schema=False)
@@ -66,7 +67,8 @@ def today_status(services: ApiServices, conn: sqlite3.Connection, viewer: Viewer
         "mode_label": t(f"mode.{current.mode.value}"),
         "cause": current.cause,
         "since": to_local(current.since).strftime("%Y-%m-%d %H:%M") if current.since else "",
-        "next": (f"{to_local(change.at).strftime('%a %Y-%m-%d %H:%M')}: {t(f'mode.{change.mode.value}')}"
+        "next": (f"{t('weekday.' + weekday_of(change.at))} "
+                 f"{to_local(change.at).strftime('%Y-%m-%d %H:%M')}: {t(f'mode.{change.mode.value}')}"
                  if change else t("today.next_none")),
         "updated": t("today.updated", time=to_local(now).strftime("%H:%M:%S")),
         "security": viewer.may(Role.SECURITY),
