@@ -130,7 +130,8 @@ def form(role: Role | None):
     """A dependency for POSTs: `page(role)` plus the CSRF token check."""
     checked = page(role)
 
-    async def check(request: Request, viewer: Annotated[Viewer, Depends(checked)]) -> Viewer:
+    # A default, not Annotated: the annotation is a string here and `checked` a local name.
+    async def check(request: Request, viewer: Viewer = Depends(checked)) -> Viewer:
         await check_session_form(request, viewer)
         return viewer
 
