@@ -59,6 +59,20 @@ STRINGS: dict[str, tuple[str, str]] = {
     "event.access_refused": ("Geweigerd", "Refused"),
     "event.door_forced": ("Deur geforceerd", "Door forced"),
     "event.door_held_open": ("Deur te lang open", "Door held open"),
+    "event.door_opened": ("Deur open", "Door opened"),
+    "event.door_closed": ("Deur dicht", "Door closed"),
+    "event.exit_request": ("Uitgangsknop", "Exit button"),
+    "event.remote_unlock": ("Op afstand ontgrendeld", "Remote unlock"),
+    "event.mode_changed": ("Stand gewijzigd", "Mode changed"),
+    "event.closing_warning": ("Sluitingswaarschuwing", "Closing warning"),
+    "event.admin_change": ("Beheerwijziging", "Admin change"),
+    "event.reader_fault": ("Lezerstoring", "Reader fault"),
+    "event.camera_fault": ("Camerastoring", "Camera fault"),
+    "event.service": ("Dienst", "Service"),
+    "cause.weekly": ("gewone week", "ordinary week"),
+    "cause.holiday": ("feestdag", "public holiday"),
+    "cause.closure": ("sluiting", "closure"),
+    "cause.special hours": ("andere tijden", "special hours"),
     # today
     "today.title": ("Vandaag", "Today"),
     "today.mode": ("Stand nu", "Mode now"),
@@ -306,3 +320,11 @@ class Translator:
 
     def has(self, key: str) -> bool:
         return key in STRINGS
+
+    def cause(self, cause: str) -> str:
+        """A schedule cause ('weekly', 'holiday: Koningsdag') with its kind translated."""
+        kind, _, rest = cause.partition(": ")
+        key = f"cause.{kind}"
+        if key not in STRINGS:
+            return cause
+        return f"{self(key)}: {rest}" if rest else self(key)

@@ -65,7 +65,7 @@ def today_status(services: ApiServices, conn: sqlite3.Connection, viewer: Viewer
     status: dict[str, Any] = {
         "mode": current.mode.value,
         "mode_label": t(f"mode.{current.mode.value}"),
-        "cause": current.cause,
+        "cause": t.cause(current.cause),
         "since": to_local(current.since).strftime("%Y-%m-%d %H:%M") if current.since else "",
         "next": (f"{t('weekday.' + weekday_of(change.at))} "
                  f"{to_local(change.at).strftime('%Y-%m-%d %H:%M')}: {t(f'mode.{change.mode.value}')}"

@@ -1,0 +1,287 @@
+"""What the pages do, through TestClient: schedule edits, PINs, the import steps, tokens,
+entries and their CSV, the language switch and the strings every template uses."""
+from __future__ import annotations
+
+import logging
+import re
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from controller.events import EventType
+from controller.runtime import Runtime
+from controller.schedule import parse_schedule
+from controller.store.schedule import ScheduleStore
+from controller.web.i18n import STRINGS
+from controller.web.schedule_form import EXCEPTIONS, ScheduleForm, place_problems
+from tests.api.api_support import Api, events_of
+from tests.conftest import FakeClock
+from tests.web.web_support import (BAD_ROW, GOOD_ROWS, csrf_of, member_csv, record_event,
+                                   register_clip, sign_in)
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "controller" / "web" / "templates"
+
+
+def member_count(runtime: Runtime) -> int:
+    with closing(runtime.connection()) as conn:
+        return conn.execute("SELECT COUNT(*) FROM members").fetchone()[0]
+
+
+def import_file(client: TestClient, token: str, data: bytes):
+    return client.post("/members/import", data={"csrf_token": token},
+                       files={"file": ("export.csv", data, "text/csv")})
+
+
+def import_members(client: TestClient, token: str, data: bytes) -> None:
+    """Preview, then confirm."""
+    key = re.search(r'name="key" value="([^"]+)"', import_file(client, token, data).text).group(1)
+    assert client.post("/members/import/confirm", data={"csrf_token": token, "key": key}).status_code == 200
+
+
+# --- schedule --------------------------------------------------------------------------------
+def test_schedule_form_round_trips_a_schedule() -> None:
+    schedule = parse_schedule({
+        "weekly": {"monday": [{"start": "13:00", "end": "22:00", "kind": "openplus"},
+                              {"start": "09:00", "end": "13:00", "kind": "staffed"}]},
+        "exceptions": [{"date": "2026-12-24", "kind": "special_hours", "note": "Kerstavond",
+                        "windows": [{"start": "09:00", "end": "12:00", "kind": "staffed"},
+                                    {"start": "12:00", "end": "16:00", "kind": "openplus"}]},
+                       {"date": "2026-12-31", "kind": "closure"}],
+        "holidays_closed": ["koningsdag"]})
+    form = ScheduleForm.of(schedule)
+    assert [row.start for row in form.weekly["monday"]] == ["09:00", "13:00"]
+    assert parse_schedule(form.document()) == parse_schedule(ScheduleForm.of(schedule).document())
+    again = parse_schedule(form.document())
+    assert again.exception_on(schedule.exceptions[0].date).windows == schedule.exceptions[0].windows
+    assert again.holidays_closed == ["koningsdag"]
+
+
+def test_problems_are_placed_at_their_day_or_the_exceptions() -> None:
+    placed = place_problems(["monday: 12:00-14:00 openplus overlaps 09:00-13:00 staffed",
+                             "weekly.friday.0.start: bad time '9'",
+                             "2026-12-24: more than one exception for this date",
+                             "exceptions.1.date: Input should be a valid date", "something else"],
+                            {"2026-12-24"})
+    assert list(placed["monday"]) and list(placed["friday"]) and len(placed[EXCEPTIONS]) == 2
+    assert placed["general"] == ["something else"]
+
+
+def test_add_and_remove_rows_keep_what_was_typed(web: Api) -> None:
+    token = sign_in(web.client, "manny")
+    response = web.client.post("/schedule", data={
+        "csrf_token": token, "action": "add:tuesday", "tuesday-0-start": "9:0x",
+        "tuesday-0-end": "17:00", "tuesday-0-kind": "staffed"})
+    assert response.status_code == 200
+    assert 'value="9:0x"' in response.text and 'id="tuesday-1-start"' in response.text
+    response = web.client.post("/schedule", data={
+        "csrf_token": token, "action": "remove:tuesday:0", "tuesday-0-start": "9:0x",
+        "tuesday-0-end": "17:00", "tuesday-1-start": "18:00", "tuesday-1-end": "20:00"})
+    assert 'value="18:00"' in response.text and "9:0x" not in response.text
+    assert web.schedule_changes == []
+
+
+@pytest.mark.parametrize(("day", "rows", "problem", "typed"), [
+    ("monday", {"monday-0-start": "09:00", "monday-0-end": "13:00", "monday-0-kind": "staffed",
+                "monday-1-start": "12:00", "monday-1-end": "14:00"}, "overlaps", "12:00"),
+    ("friday", {"friday-0-start": "25:00", "friday-0-end": "26:00"}, "bad time", "25:00"),
+    ("sunday", {"sunday-0-start": "18:00", "sunday-0-end": "08:00"}, "start is not before end", "18:00"),
+])
+def test_an_invalid_schedule_is_shown_at_its_day_and_not_saved(
+        web: Api, runtime: Runtime, day: str, rows: dict[str, str], problem: str, typed: str) -> None:
+    token = sign_in(web.client, "manny")
+    response = web.client.post("/schedule", data={"csrf_token": token, "action": "save", **rows})
+    assert response.status_code == 422
+    fieldset = re.search(rf'id="day-{day}".*?</fieldset>', response.text, re.S).group(0)
+    assert problem in fieldset and f'value="{typed}"' in fieldset
+    assert 'aria-invalid="true"' in fieldset
+    with closing(runtime.connection()) as conn:
+        assert ScheduleStore(conn).load().is_default
+    assert web.schedule_changes == []
+
+
+def test_saving_stores_audits_and_tells_the_door_at_once(web: Api, runtime: Runtime) -> None:
+    token = sign_in(web.client, "manny")
+    response = web.client.post("/schedule", data={
+        "csrf_token": token, "action": "save", "holiday": ["koningsdag", "not-a-holiday"],
+        "wednesday-0-start": "07:00", "wednesday-0-end": "24:00", "wednesday-0-kind": "openplus",
+        "exc-0-date": "2026-12-24", "exc-0-kind": "special_hours", "exc-0-start": "09:00",
+        "exc-0-end": "16:00", "exc-0-window_kind": "staffed", "exc-0-note": "Kerstavond"},
+        follow_redirects=False)
+    assert response.status_code == 303
+    assert len(web.schedule_changes) == 1
+    saved = web.schedule_changes[0]
+    assert saved.holidays_closed == ["koningsdag"] and saved.exceptions[0].note == "Kerstavond"
+    with closing(runtime.connection()) as conn:
+        assert ScheduleStore(conn).load().updated_by == "web:manny"
+    assert events_of(runtime, "actor = ?", ("web:manny",))[-1]["reason"] == "schedule replaced"
+    page = web.client.get("/today").text  # 21:30 on a Wednesday: Open+ until midnight
+    assert re.search(r'data-field="mode_label"[^>]*>Open\+<', page)
+
+
+# --- members ---------------------------------------------------------------------------------
+def test_import_with_a_bad_row_lists_it_and_changes_nothing(web: Api, runtime: Runtime) -> None:
+    token = sign_in(web.client, "manny")
+    response = import_file(web.client, token, member_csv([*GOOD_ROWS, BAD_ROW]))
+    assert response.status_code == 422
+    assert "<td>7</td>" in response.text and "not a date" in response.text
+    assert "confirm-import" not in response.text
+    assert member_count(runtime) == 0
+
+
+def test_import_preview_then_confirm(web: Api, runtime: Runtime) -> None:
+    token = sign_in(web.client, "manny")
+    preview = import_file(web.client, token, member_csv(GOOD_ROWS))
+    assert preview.status_code == 200 and member_count(runtime) == 0
+    key = re.search(r'name="key" value="([^"]+)"', preview.text).group(1)
+    other = TestClient(web.client.app)
+    other_token = sign_in(other, "admin")
+    stolen = other.post("/members/import/confirm", data={"csrf_token": other_token, "key": key})
+    assert stolen.status_code == 410 and member_count(runtime) == 0  # not that session's upload
+    done = web.client.post("/members/import/confirm", data={"csrf_token": token, "key": key})
+    assert done.status_code == 200 and member_count(runtime) == 5
+    assert web.client.post("/members/import/confirm",
+                           data={"csrf_token": token, "key": key}).status_code == 410  # once
+    assert events_of(runtime, "reason = 'members imported'")[-1]["actor"] == "web:manny"
+
+
+def test_a_pin_is_typed_twice_never_shown_and_never_logged(
+        web: Api, runtime: Runtime, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    token = sign_in(web.client, "manny")
+    import_members(web.client, token, member_csv(GOOD_ROWS))
+    with closing(runtime.connection()) as conn:
+        assert not runtime.members(conn).get("P0002").has_pin
+    mismatch = web.client.post("/members/pin", data={"csrf_token": token, "patron_id": "P0002",
+                                                     "pin": "482913", "pin_again": "482914"})
+    assert mismatch.status_code == 422 and "482913" not in mismatch.text
+    bad = web.client.post("/members/pin", data={"csrf_token": token, "patron_id": "P0002",
+                                                "pin": "12", "pin_again": "12"})
+    assert bad.status_code == 422
+    done = web.client.post("/members/pin", data={"csrf_token": token, "patron_id": "P0002",
+                                                 "pin": "482913", "pin_again": "482913"})
+    assert done.status_code == 200 and "482913" not in done.text
+    with closing(runtime.connection()) as conn:
+        member = runtime.members(conn).get("P0002")
+        assert member.has_pin and runtime.hasher.verify("482913", member.pin_salt, member.pin_hash)
+    assert "482913" not in caplog.text
+    assert all("482913" not in str(row) for row in events_of(runtime))
+
+
+def test_block_and_unblock_are_audited(web: Api, runtime: Runtime) -> None:
+    token = sign_in(web.client, "manny")
+    import_members(web.client, token, member_csv(GOOD_ROWS))
+    page = web.client.post("/members/block", data={"csrf_token": token, "patron_id": "P0001"})
+    assert "P0001 is geblokkeerd" in page.text
+    with closing(runtime.connection()) as conn:
+        assert runtime.members(conn).get("P0001").entry_blocked
+    web.client.post("/members/unblock", data={"csrf_token": token, "patron_id": "P0001"})
+    with closing(runtime.connection()) as conn:
+        assert not runtime.members(conn).get("P0001").entry_blocked
+    reasons = [row["reason"] for row in events_of(runtime, "actor = 'web:manny'")]
+    assert "member blocked" in reasons and "member unblocked" in reasons
+    assert web.client.post("/members/block", data={"csrf_token": token,
+                                                   "patron_id": "nobody"}).status_code == 404
+
+
+# --- users and tokens --------------------------------------------------------------------------
+def test_a_new_token_is_shown_once(web: Api) -> None:
+    token = sign_in(web.client, "admin")
+    created = web.client.post("/tokens/create", data={"csrf_token": token, "username": "sec",
+                                                      "label": "camera wall", "days": "30"})
+    secret = re.search(r'id="secret" class="secret" readonly value="([^"]+)"', created.text).group(1)
+    assert secret.startswith("opd_")
+    assert created.headers["cache-control"] == "no-store"
+    listing = web.client.get("/users").text
+    assert "camera wall" in listing and secret not in listing
+    assert web.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {secret}"}).json()[
+        "username"] == "sec"
+
+
+def test_user_changes_refused_by_the_rules_say_why(web: Api) -> None:
+    token = sign_in(web.client, "admin")
+    short = web.client.post("/users/add", data={"csrf_token": token, "username": "eve",
+                                                "password": "short", "password_again": "short",
+                                                "roles": ["manager"]})
+    assert short.status_code == 422 and "10" in short.text
+    last_admin = web.client.post("/users/roles", data={"csrf_token": token, "username": "admin",
+                                                       "roles": ["manager"]})
+    assert last_admin.status_code == 409 and "last enabled admin" in last_admin.text
+    added = web.client.post("/users/add", data={"csrf_token": token, "username": "eve",
+                                                "password": "long enough pw", "password_again":
+                                                "long enough pw", "roles": ["security"]},
+                            follow_redirects=False)
+    assert added.status_code == 303
+    assert sign_in(TestClient(web.client.app), "eve", "long enough pw")
+
+
+def test_a_password_reset_signs_the_user_out(web: Api) -> None:
+    manny = TestClient(web.client.app)
+    sign_in(manny, "manny")
+    token = sign_in(web.client, "admin")
+    web.client.post("/users/password", data={"csrf_token": token, "username": "manny",
+                                             "password": "a new password", "password_again":
+                                             "a new password"})
+    assert manny.get("/today", follow_redirects=False).status_code == 303
+    assert sign_in(manny, "manny", "a new password")
+
+
+# --- entries -----------------------------------------------------------------------------------
+def test_entries_filter_and_the_csv_is_the_apis(web: Api, runtime: Runtime, clock: FakeClock) -> None:
+    record_event(runtime, EventType.ACCESS_GRANTED, clock(), reason="granted", member_ref="patron-one")
+    record_event(runtime, EventType.ACCESS_REFUSED, clock(), reason="wrong_pin", member_ref="patron-two")
+    sign_in(web.client, "sec")
+    page = web.client.get("/entries?result=refused&start=2026-11-25&end=2026-11-25").text
+    assert "wrong_pin" in page and "patron-one" not in page
+    assert "patron-two" not in web.client.get("/entries?start=2026-11-26").text
+    assert web.client.get("/entries?start=not-a-date").status_code == 422
+    query = "reason=wrong_pin"
+    ours = web.client.get(f"/entries/export.csv?{query}")
+    theirs = web.client.get(f"/api/v1/events/export.csv?{query}", headers=web.auth("sec"))
+    assert ours.status_code == 200 and ours.content == theirs.content
+    assert b"wrong_pin" in ours.content and b"patron-one" not in ours.content
+
+
+def test_entries_page_through_older_events(web: Api, runtime: Runtime, clock: FakeClock) -> None:
+    for n in range(55):
+        record_event(runtime, EventType.ACCESS_REFUSED, clock.advance(seconds=1), reason="unknown_card",
+                     detail=f"n{n:02d}")
+    sign_in(web.client, "sec")
+    first = web.client.get("/entries?result=refused").text
+    older = re.search(r'href="/entries\?([^"]+)" rel="next"', first).group(1).replace("&amp;", "&")
+    second = web.client.get(f"/entries?{older}").text
+    assert "n54" in first and "n04" not in first
+    assert "n04" in second and "n54" not in second and 'rel="next"' not in second
+
+
+def test_video_route_serves_the_clip_with_ranges(web: Api, runtime: Runtime, clock: FakeClock) -> None:
+    event_id = record_event(runtime, EventType.ACCESS_GRANTED, clock(), reason="granted")
+    path = register_clip(runtime, runtime.settings.data_dir / "footage", event_id, clock())
+    sign_in(web.client, "sec")
+    page = web.client.get(f"/entries/{event_id}").text
+    assert f'src="/entries/{event_id}/video"' in page
+    part = web.client.get(f"/entries/{event_id}/video", headers={"Range": "bytes=0-99"})
+    assert part.status_code == 206 and part.content == path.read_bytes()[:100]
+    assert part.headers["content-type"] == "video/webm"
+    assert web.client.get("/entries/999999/video").status_code == 404
+    assert web.client.get("/entries/999999").status_code == 404
+
+
+# --- languages and strings ---------------------------------------------------------------------
+def test_the_language_switch_sets_english(web: Api) -> None:
+    sign_in(web.client, "manny")
+    response = web.client.get("/lang?to=en&next=/schedule")
+    assert response.url.path == "/schedule"
+    assert '<html lang="en">' in response.text and "Opening schedule" in response.text
+    assert web.client.get("/lang?to=xx&next=https://evil.example").url.path == "/today"
+
+
+def test_every_string_a_template_uses_exists_in_both_languages() -> None:
+    used = set()
+    for template in TEMPLATES.glob("*.html"):
+        used |= set(re.findall(r"""\bt\(\s*["']([a-z_.0-9]+)["']""", template.read_text()))
+    assert used, "no strings found: the pattern is wrong"
+    missing = sorted(key for key in used if key not in STRINGS and not key.endswith("."))
+    assert missing == []
+    assert all(nl.strip() and en.strip() for nl, en in STRINGS.values())
