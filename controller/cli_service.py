@@ -36,7 +36,7 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
     from controller.simulator import SimulatedHardware
 
     _demo_data(args, settings)
-    sim = SimulatedHardware.create(settings)
+    sim = SimulatedHardware.create(settings, camera_video=settings.data_dir / "demo-camera.avi")
     mode = None if args.mode == "schedule" else DoorMode(args.mode)
     banner = (f"Simulated branch '{settings.branch.name}' running; data in {settings.data_dir}.\n"
               f"Demo sign-in: admin, manager or security, password {DEMO_PASSWORD}.\n"

@@ -179,6 +179,8 @@ class CameraSettings(_Section):
     max_concurrent_clips: int = Field(4, ge=1, le=32, description="More events at once fall back to the segment.")
     notify_queue_size: int = Field(256, ge=1, description="Event notices waiting for the recorder; more are dropped.")
     in_process: bool = Field(True, description="Run the recorder in its own process (else a thread).")
+    loop_video_file: bool = Field(
+        False, description="Replay a video-file source from its start when it ends (the simulator's camera).")
 
 
 class Settings(_Section):

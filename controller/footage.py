@@ -57,7 +57,8 @@ def recorder_config(settings: CameraSettings, footage_dir: Path, clock: Clock = 
         max_width=settings.max_width, max_height=settings.max_height, max_fps=settings.max_fps,
         stall_seconds=settings.stall_seconds, retry_max_seconds=settings.retry_max_seconds,
         min_free_bytes=settings.min_free_mb * 2**20,
-        max_concurrent_clips=settings.max_concurrent_clips, clock=clock)
+        max_concurrent_clips=settings.max_concurrent_clips,
+        loop_video_file=settings.loop_video_file, clock=clock)
 
 
 @dataclass(frozen=True)

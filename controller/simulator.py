@@ -9,6 +9,10 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
 
 from gpiozero.pins.mock import MockFactory
 
@@ -31,6 +35,25 @@ def rdm6300_frame(tag: int, version: int = 0) -> bytes:
 def wiegand_key_bits(key: str) -> list[int]:
     code = KEYCODES[key]
     return [(code >> shift) & 1 for shift in (3, 2, 1, 0)]
+
+
+def demo_camera_video(path: Path, seconds: int = 30, fps: int = 10) -> Path:
+    """A test-pattern 'entrance camera' video (made once): a moving bar and a frame counter."""
+    if path.is_file():
+        return path
+    width, height = 640, 360
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
+    try:
+        for n in range(seconds * fps):
+            frame = np.full((height, width, 3), (60, 50, 40), dtype=np.uint8)
+            x = (n * 8) % width
+            cv2.rectangle(frame, (x, 120), (x + 60, 300), (40, 160, 220), -1)
+            cv2.putText(frame, f"openplus-door demo camera  frame {n:04d}", (20, 50),
+                        cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2)
+            writer.write(frame)
+    finally:
+        writer.release()
+    return path
 
 
 class PseudoTerminal:
@@ -61,7 +84,9 @@ class SimulatedHardware:
     settings: Settings
 
     @classmethod
-    def create(cls, settings: Settings, factory: MockFactory | None = None) -> "SimulatedHardware":
+    def create(cls, settings: Settings, factory: MockFactory | None = None,
+               camera_video: Path | None = None) -> "SimulatedHardware":
+        """Mock pins, two ptys and, with `camera_video`, a looping video file as the camera."""
         rfid, scanner = PseudoTerminal(), PseudoTerminal()
         hardware = settings.hardware.model_copy(update={
             "lights": settings.hardware.lights or OutputPin(pin=19),
@@ -71,8 +96,12 @@ class SimulatedHardware:
             BarcodeReader(type="barcode", name="scanner", port=scanner.path),
             WiegandReader(type="wiegand", name="keypad", d0_pin=KEYPAD_D0, d1_pin=KEYPAD_D1),
         ]})
-        return cls(factory or MockFactory(), rfid, scanner,
-                   settings.model_copy(update={"hardware": hardware}))
+        update: dict = {"hardware": hardware}
+        if camera_video is not None and not settings.camera.enabled:
+            update["camera"] = settings.camera.model_copy(update={
+                "enabled": True, "source": str(demo_camera_video(camera_video)),
+                "loop_video_file": True})
+        return cls(factory or MockFactory(), rfid, scanner, settings.model_copy(update=update))
 
     def at_rest(self) -> None:
         """Door shut, keypad lines idle: call once the devices exist (their pull-ups set levels)."""

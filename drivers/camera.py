@@ -139,6 +139,7 @@ class RecorderConfig:
     min_free_bytes: int = 500 * 1024 * 1024
     max_concurrent_clips: int = 4
     ring_jpeg_quality: int = 85
+    loop_video_file: bool = False  # replay a file source from its start when it ends
     clock: Clock = utc_now
     monotonic: Callable[[], float] = time.monotonic
     open_source: Callable[[int | str], FrameSource] = open_source

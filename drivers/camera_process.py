@@ -119,6 +119,9 @@ class CaptureThread(threading.Thread):
             ok, image = source.read()
             if self._stopping.is_set():
                 return
+            if (not ok or image is None) and self._cfg.loop_video_file \
+                    and is_file_source(self._cfg.source) and source.set(cv2.CAP_PROP_POS_FRAMES, 0):
+                ok, image = source.read()  # the end of a looping file: start it again
             if not ok or image is None:
                 self.failure = ("no_frames", f"{self._cfg.source!r} delivered no frame")
                 return

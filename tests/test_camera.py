@@ -296,3 +296,27 @@ def test_recorder_process_reads_a_video_file_end_to_end(tmp_path):
     assert numbers[0] <= 2 and numbers[-1] >= 8  # from before the event (~frame 5) to after
     segments = sorted((tmp_path / "footage" / "segments").rglob("*.mp4"))
     assert sum(len(read_video(s)) for s in segments) == 25
+
+
+def test_a_looping_video_file_starts_again_instead_of_failing(tmp_path):
+    from drivers.camera_process import CaptureThread
+
+    source = write_test_video(tmp_path / "short.avi", 5, fps=1000)  # paced at 1 ms a frame
+    frames: queue.Queue = queue.Queue()
+    for loop in (True, False):
+        capture = CaptureThread(config(tmp_path, source=str(source), loop_video_file=loop), frames)
+        capture.start()
+        markers = []
+        while len(markers) < 12 and capture.is_alive():
+            try:
+                markers.append(read_marker(frames.get(timeout=2)[1]))
+            except queue.Empty:
+                break
+        capture.stop()
+        capture.join(timeout=5)
+        while not frames.empty():
+            frames.get_nowait()
+        if loop:
+            assert markers[:12] == [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1] and capture.failure is None
+        else:
+            assert len(markers) == 5 and capture.failure[0] == "no_frames"
