@@ -163,9 +163,10 @@ class RecorderLoop:
         self._fault: str | None = None
         self._last_frame_at = 0.0
 
-    def run(self, commands: Any, notices: NoticePipe) -> None:
-        """Until Stop: obey commands, queue clip requests, read frames, watch for stalls."""
-        while self._obey(commands):
+    def run(self, commands: Any, notices: NoticePipe, parent_pid: int | None = None) -> None:
+        """Until Stop (or, in its own process, until the door process is gone): obey commands,
+        queue clip requests, read frames, watch for stalls."""
+        while self._obey(commands) and (parent_pid is None or os.getppid() == parent_pid):
             self._take_notices(notices)
             self._watch_capture()
             self._feed_frames()
@@ -257,10 +258,12 @@ def run_recorder(config: RecorderConfig, commands: Any, notices: NoticePipe, out
     In its own process it lowers its priority and keeps OpenCV to one worker thread, so on a
     small board recording can take a spare core but never the door's.
     """
+    parent_pid = None
     if own_process:
         os.nice(RECORDER_NICENESS)
         cv2.setNumThreads(1)
-    RecorderLoop(config, output.put).run(commands, notices)
+        parent_pid = os.getppid()  # an orphan (door process killed) finishes its files and ends
+    RecorderLoop(config, output.put).run(commands, notices, parent_pid)
 
 
 class RecorderHandle:
