@@ -28,9 +28,12 @@ from drivers.camera import (
     CameraFault, ClipFinished, ClipRequest, RecorderConfig, RecorderMessage, RecorderStopped,
     SegmentFinished, SegmentStarted, SetCapture, to_ms,
 )
+from drivers.camera_files import transcode_for_browser
 from drivers.camera_process import RecorderHandle
 
 log = logging.getLogger(__name__)
+
+BROWSER_DIR = "browser"  # WebM copies for viewing, made on demand
 
 CLIP_EVENTS = frozenset({EventType.ACCESS_GRANTED, EventType.ACCESS_REFUSED,
                          EventType.DOOR_FORCED, EventType.DOOR_HELD_OPEN})
@@ -103,6 +106,7 @@ class FootageService:
         builds the (unstarted) recorder, by default a RecorderHandle per settings.in_process."""
         self._settings = settings
         self.footage_dir = Path(footage_dir)
+        self._transcode_lock = threading.Lock()
         self._connect = connect
         self._door = door
         self._clock = clock
@@ -231,6 +235,22 @@ class FootageService:
             EventLog(conn).record(Event(type=EventType.ADMIN_CHANGE, at=self._clock(), door=self._door,
                                         reason=what, actor=actor, detail=detail))
 
+    def browser_copy(self, video: Path) -> Path:
+        """A WebM copy of a recorded file that a browser's <video> can play, made on first ask.
+
+        Kept beside the footage (`browser/<same path>.webm`) and deleted with its original.
+        """
+        if video.suffix == ".webm":
+            return video
+        copy = self._browser_path(video.relative_to(self.footage_dir).as_posix())
+        with self._transcode_lock:  # two viewers of one clip encode it once
+            if not copy.is_file() or copy.stat().st_mtime < video.stat().st_mtime:
+                transcode_for_browser(video, copy)
+        return copy
+
+    def _browser_path(self, relative: str) -> Path:
+        return self.footage_dir / BROWSER_DIR / f"{relative}.webm"
+
     # --- deleting ----------------------------------------------------------------------
     def apply_retention(self, now: datetime) -> Cleanup:
         """The daily job: footage older than retention_days goes, except clips still kept."""
@@ -273,12 +293,12 @@ class FootageService:
         return Cleanup(clips=len(rows), bytes=sum(r.bytes for r in rows))
 
     def _remove_file(self, relative: str) -> None:
-        path = self.footage_dir / relative
-        path.unlink(missing_ok=True)
-        try:
-            path.parent.rmdir()  # an emptied day directory
-        except OSError:
-            pass
+        for path in (self.footage_dir / relative, self._browser_path(relative)):
+            path.unlink(missing_ok=True)
+            try:
+                path.parent.rmdir()  # an emptied day directory
+            except OSError:
+                pass
 
     # --- internals -----------------------------------------------------------------------
     def _new_recorder(self) -> RecorderHandle:

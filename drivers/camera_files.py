@@ -119,3 +119,39 @@ class FrameRateCap:
         behind = self._next_ms is None or at_ms > self._next_ms + self._interval_ms
         self._next_ms = (at_ms if behind else self._next_ms) + self._interval_ms
         return True
+
+
+BROWSER_CODEC = Codec("VP80", "webm")  # what every browser's <video> plays; the wheel writes it
+
+
+def transcode_for_browser(source: Path, target: Path, max_width: int = 640) -> Path:
+    """A WebM/VP8 copy of a recorded file for <video> in a browser (mp4v and MJPG don't play).
+
+    Recording stays on the cheap codecs: VP8 costs too much CPU for continuous 720p on a Pi,
+    but a short clip, downscaled, is encoded in a few seconds when someone wants to watch it.
+    """
+    reader = cv2.VideoCapture(str(source))
+    try:
+        fps = reader.get(cv2.CAP_PROP_FPS) or 10.0
+        width = int(reader.get(cv2.CAP_PROP_FRAME_WIDTH))
+        height = int(reader.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        if width <= 0 or height <= 0:
+            raise OSError(f"{source}: not a readable video")
+        size = fit_within(width, height, max_width, max_width)
+        partial = target.with_suffix(".partial.webm")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*BROWSER_CODEC.fourcc), fps, size)
+        if not writer.isOpened():
+            raise OSError("this OpenCV build cannot write VP8/WebM")
+        try:
+            while True:
+                ok, frame = reader.read()
+                if not ok:
+                    break
+                writer.write(cv2.resize(frame, size) if frame.shape[1::-1] != size else frame)
+        finally:
+            writer.release()
+    finally:
+        reader.release()
+    partial.replace(target)
+    return target

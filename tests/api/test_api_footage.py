@@ -81,3 +81,21 @@ def test_footage_is_for_security_only(api: Api, runtime: Runtime) -> None:
                           headers=api.auth("manny")).status_code == 403
     assert api.client.get(f"/api/v1/footage/events/{event_id}/video").status_code == 401
     assert api.client.get("/api/v1/footage/events/424242", headers=api.auth("sec")).status_code == 404
+
+
+def test_browser_copy_is_webm_that_opencv_reads_back(api: Api, runtime: Runtime) -> None:
+    event_id = recorded_event(api, runtime)
+    body = api.client.get(f"/api/v1/footage/events/{event_id}", headers=api.auth("sec")).json()
+    video = api.client.get(body["browser_video_url"], headers=api.auth("sec"))
+    assert video.status_code == 200 and video.headers["content-type"] == "video/webm"
+    assert video.content[:4] == b"\x1a\x45\xdf\xa3"  # EBML: a WebM file
+    copy = api.services.footage.footage_dir / "browser" / "clip-1.avi.webm"
+    reader = cv2.VideoCapture(str(copy))
+    frames = 0
+    while reader.read()[0]:
+        frames += 1
+    reader.release()
+    assert frames == 20
+    # Deleted with its original.
+    api.services.footage._remove_file("clip-1.avi")
+    assert not copy.exists()

@@ -25,7 +25,7 @@ router = APIRouter(prefix="/footage", tags=["footage"],
                    dependencies=[Depends(require_role(Role.SECURITY))],
                    responses=error_responses(401, 403, 404, 422))
 
-VIDEO_TYPES = {".mp4": "video/mp4", ".avi": "video/x-msvideo"}
+VIDEO_TYPES = {".mp4": "video/mp4", ".avi": "video/x-msvideo", ".webm": "video/webm"}
 
 
 class SegmentOut(BaseModel):
@@ -51,6 +51,9 @@ class EventFootageOut(BaseModel):
     end: TimePoint
     offset_seconds: float = Field(description="Where the event is, from the start of the video.")
     video_url: str = Field(examples=["/api/v1/footage/events/42/video"])
+    browser_video_url: str = Field(
+        description="The same video as WebM, which a browser's <video> plays (made on first ask).",
+        examples=["/api/v1/footage/events/42/video.webm"])
 
 
 class KeepIn(BaseModel):
@@ -75,7 +78,7 @@ def _video(path) -> FileResponse:
 
 
 _VIDEO_RESPONSE = {200: {"description": "The video; Range requests give 206.",
-                         "content": {"video/mp4": {}, "video/x-msvideo": {}}}}
+                         "content": {"video/mp4": {}, "video/x-msvideo": {}, "video/webm": {}}}}
 
 
 @router.get("/segments", response_model=list[SegmentOut], summary="Recorded segments, newest first")
@@ -114,7 +117,8 @@ def event_footage(event_id: int, services: Services) -> EventFootageOut:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no footage of event {event_id}")
     return EventFootageOut(event_id=event_id, kind=location.kind, start=TimePoint.of(location.start),
                            end=TimePoint.of(location.end), offset_seconds=location.offset_seconds,
-                           video_url=f"/api/v1/footage/events/{event_id}/video")
+                           video_url=f"/api/v1/footage/events/{event_id}/video",
+                           browser_video_url=f"/api/v1/footage/events/{event_id}/video.webm")
 
 
 @router.get("/events/{event_id}/video", response_class=FileResponse, responses=_VIDEO_RESPONSE,
@@ -124,6 +128,16 @@ def event_video(event_id: int, services: Services) -> FileResponse:
     if location is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no footage of event {event_id}")
     return _video(location.path)
+
+
+@router.get("/events/{event_id}/video.webm", response_class=FileResponse,
+            responses=_VIDEO_RESPONSE, summary="The event's video as WebM for a browser's player")
+def event_browser_video(event_id: int, services: Services) -> FileResponse:
+    footage = _footage(services)
+    location = footage.clip_for_event(event_id)
+    if location is None or not location.path.is_file():
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no footage of event {event_id}")
+    return _video(footage.browser_copy(location.path))
 
 
 @router.put("/events/{event_id}/keep", status_code=status.HTTP_204_NO_CONTENT,
