@@ -268,6 +268,16 @@ def test_video_route_serves_the_clip_with_ranges(web: Api, runtime: Runtime, clo
     assert web.client.get("/entries/999999").status_code == 404
 
 
+def test_a_recorded_mp4v_clip_is_served_as_a_webm_copy(web: Api, runtime: Runtime,
+                                                      clock: FakeClock) -> None:
+    event_id = record_event(runtime, EventType.ACCESS_REFUSED, clock(), reason="wrong_pin")
+    register_clip(runtime, runtime.settings.data_dir / "footage", event_id, clock(), fourcc="mp4v")
+    sign_in(web.client, "sec")
+    video = web.client.get(f"/entries/{event_id}/video")
+    assert video.status_code == 200 and video.headers["content-type"] == "video/webm"
+    assert video.content[:4] == b"\x1a\x45\xdf\xa3"  # the EBML magic of a WebM file
+
+
 # --- languages and strings ---------------------------------------------------------------------
 def test_the_language_switch_sets_english(web: Api) -> None:
     sign_in(web.client, "manny")

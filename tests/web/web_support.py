@@ -68,11 +68,11 @@ def record_event(runtime: Runtime, kind: EventType, at: datetime, **fields: str)
         return EventLog(conn).record(Event(type=kind, at=at, door="entrance", **fields))
 
 
-def write_clip(path: Path, seconds: float = 2.0, fps: int = 10) -> int:
-    """A real VP8 WebM clip made with OpenCV (a moving bar), as Chromium plays; returns frames."""
+def write_clip(path: Path, seconds: float = 2.0, fps: int = 10, fourcc: str = "VP80") -> int:
+    """A real clip made with OpenCV (a moving bar); VP8 WebM, or the recorder's mp4v. Frames."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"VP80"), fps, (320, 240))
-    assert writer.isOpened(), "this OpenCV build cannot write VP8"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (320, 240))
+    assert writer.isOpened(), f"this OpenCV build cannot write {fourcc}"
     frames = int(seconds * fps)
     for i in range(frames):
         frame = np.full((240, 320, 3), 40, np.uint8)
@@ -83,10 +83,10 @@ def write_clip(path: Path, seconds: float = 2.0, fps: int = 10) -> int:
 
 
 def register_clip(runtime: Runtime, footage_dir: Path, event_id: int, start: datetime,
-                  seconds: float = 2.0) -> Path:
+                  seconds: float = 2.0, fourcc: str = "VP80") -> Path:
     """A clip file for an event, booked in event_clips the way the recorder's reports are."""
-    relative = f"clips/event-{event_id}.webm"
-    frames = write_clip(footage_dir / relative, seconds)
+    relative = f"clips/event-{event_id}.{'webm' if fourcc == 'VP80' else 'mp4'}"
+    frames = write_clip(footage_dir / relative, seconds, fourcc=fourcc)
     start_ms = int(start.timestamp() * 1000)
     with closing(runtime.connection()) as conn:
         FootageStore(conn).add_clip(event_id, relative, start_ms,

@@ -3,7 +3,8 @@
 A clip plays in the page: the <video> element loads it from /entries/{id}/video, which
 Starlette's FileResponse serves with HTTP Range support (seeking works); for an event inside
 a longer segment the src carries a #t= media fragment so playback starts at the event.
-The CSV export is the API's own generator, so both give the same file.
+Recorded files are served as the footage service's WebM copy (made on first view), which
+<video> plays. The CSV export is the API's own generator, so both give the same file.
 """
 from __future__ import annotations
 
@@ -136,8 +137,10 @@ def entry_page(request: Request, viewer: SecurityPage, conn: Conn, event_id: int
 
 @router.get("/entries/{event_id}/video")
 def entry_video(request: Request, viewer: SecurityPage, event_id: int) -> Response:
+    footage = services_of(request).footage
     location = _clip(request, event_id)
-    if location is None or not location.path.is_file():
+    if footage is None or location is None or not location.path.is_file():
         raise PageNotFound()
-    return FileResponse(location.path, headers={"Cache-Control": "private, max-age=300"},
+    # The recorder writes mp4v/MJPG, which browsers don't play: a WebM copy, made once.
+    return FileResponse(footage.browser_copy(location.path), media_type="video/webm", headers={"Cache-Control": "private, max-age=300"},
                         content_disposition_type="inline")
