@@ -130,12 +130,13 @@ def list_events(
 def export_events(where: Where, services: Services) -> StreamingResponse:
     stamp = to_local(services.runtime.clock()).strftime("%Y%m%d-%H%M")
     return StreamingResponse(
-        _csv_lines(services.runtime, where), media_type="text/csv; charset=utf-8",
+        csv_lines(services.runtime, where), media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="events-{stamp}.csv"'})
 
 
-def _csv_lines(runtime: Runtime, where: EventFilter) -> Iterator[str]:
-    """The export, batch by batch on its own connection (it outlives the request handler)."""
+def csv_lines(runtime: Runtime, where: EventFilter) -> Iterator[str]:
+    """The CSV export, batch by batch on its own connection (it outlives the request handler);
+    the API and the entries page both stream it."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
 

@@ -7,7 +7,6 @@ recomputed at once. With nothing stored the schedule is empty: CLOSED around the
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -16,16 +15,12 @@ from pydantic import BaseModel, Field
 
 from controller.api.deps import Actor, Conn, Services, require_role
 from controller.api.schemas import TimePoint, error_responses
-from controller.events import Event, EventType
 from controller.holidays import dutch_holidays
 from controller.modes import DoorMode
-from controller.schedule import WEEKDAYS, Schedule, changes_between, mode_at, next_change, schedule_problems
-from controller.store.db import transaction
-from controller.store.events import EventLog
+from controller.schedule import Schedule, changes_between, mode_at, next_change, schedule_problems
 from controller.store.schedule import ScheduleStore, StoredSchedule
+from controller.store.schedule import replace_schedule as store_schedule
 from controller.users import Role
-
-log = logging.getLogger(__name__)
 
 _MANAGER = [Depends(require_role(Role.MANAGER))]
 _COMMON = error_responses(400, 401, 403, 422)
@@ -112,19 +107,8 @@ def get_schedule(conn: Conn) -> ScheduleStateOut:
 
 @router.put("", response_model=SavedOut, summary="Replace the schedule (validated whole)")
 def replace_schedule(schedule: Schedule, services: Services, conn: Conn, actor: Actor) -> SavedOut:
-    runtime = services.runtime
-    now = runtime.clock()
-    with transaction(conn):
-        stored = ScheduleStore(conn).save(schedule, now, actor)
-        EventLog(conn).record(Event(
-            type=EventType.ADMIN_CHANGE, at=now, door=runtime.settings.branch.door,
-            reason="schedule replaced", actor=actor, detail=_summary(schedule)))
-    try:
-        services.schedule_changed(schedule)
-        applied = True
-    except Exception:  # noqa: BLE001 - stored anyway; the next edge or restart applies it
-        log.exception("schedule stored, but the running door could not be told")
-        applied = False
+    stored, applied = store_schedule(services.runtime, conn, schedule, actor,
+                                     services.schedule_changed)
     state = ScheduleStateOut.of(stored)
     return SavedOut(**dict(state), mode=mode_now(schedule, services), applied=applied)
 
@@ -167,8 +151,3 @@ def preview(conn: Conn, services: Services,
 def current_mode(conn: Conn, services: Services) -> ModeOut:
     return mode_now(ScheduleStore(conn).load().schedule, services)
 
-
-def _summary(schedule: Schedule) -> str:
-    windows = sum(len(getattr(schedule.weekly, weekday)) for weekday in WEEKDAYS)
-    return (f"weekly_windows={windows} exceptions={len(schedule.exceptions)} "
-            f"holidays_closed={len(schedule.holidays_closed)}")

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from controller.api.errors import BadCursor
-from controller.api.routers.events import _csv_lines, decode_cursor, encode_cursor
+from controller.api.routers.events import csv_lines, decode_cursor, encode_cursor
 from controller.clock import BRANCH_TZ, to_local
 from controller.decision import Reason
 from controller.events import EventType
@@ -115,7 +115,7 @@ def export_entries(request: Request, viewer: SecurityPage, start: str = "", end:
     runtime = services_of(request).runtime
     stamp = to_local(runtime.clock()).strftime("%Y%m%d-%H%M")
     return StreamingResponse(
-        _csv_lines(runtime, filters.event_filter()), media_type="text/csv; charset=utf-8",
+        csv_lines(runtime, filters.event_filter()), media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="events-{stamp}.csv"'})
 
 

@@ -11,11 +11,10 @@ from datetime import timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from controller.api.routers.schedule import replace_schedule
 from controller.holidays import dutch_holidays
 from controller.schedule import (WEEKDAYS, Schedule, ScheduleInvalid, changes_between, mode_at,
                                  parse_schedule)
-from controller.store.schedule import ScheduleStore
+from controller.store.schedule import ScheduleStore, replace_schedule
 from controller.web.pages import Conn, ManagerForm, ManagerPage, Posted, redirect, render, services_of
 from controller.web.schedule_form import ScheduleForm, place_problems
 from controller.web.sessions import Viewer
@@ -64,5 +63,6 @@ def schedule_post(request: Request, viewer: ManagerForm, conn: Conn, posted: Pos
         dates = {row.date.strip() for row in form.exceptions}
         return _page(request, viewer, conn, form, status_code=422,
                      problems=place_problems(invalid.problems, dates))
-    replace_schedule(schedule, services_of(request), conn, viewer.actor)
+    services = services_of(request)
+    replace_schedule(services.runtime, conn, schedule, viewer.actor, services.schedule_changed)
     return redirect("/schedule?saved=1")
