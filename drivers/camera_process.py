@@ -252,18 +252,20 @@ RECORDER_NICENESS = 10  # the recorder process yields the CPU to the door's proc
 
 
 def run_recorder(config: RecorderConfig, commands: Any, notices: NoticePipe, output: Any,
-                 own_process: bool = False) -> None:
+                 parent_pid: int | None = None) -> None:
     """Entry point of the recorder process or thread.
 
     In its own process it lowers its priority and keeps OpenCV to one worker thread, so on a
     small board recording can take a spare core but never the door's.
     """
-    parent_pid = None
-    if own_process:
+    if parent_pid is not None:  # in its own process, started by the door process `parent_pid`
         os.nice(RECORDER_NICENESS)
         cv2.setNumThreads(1)
-        parent_pid = os.getppid()  # an orphan (door process killed) finishes its files and ends
     RecorderLoop(config, output.put).run(commands, notices, parent_pid)
+    if parent_pid is not None and os.getppid() != parent_pid:
+        # Orphaned: nobody will read our queues, so waiting to flush them would hang forever.
+        output.cancel_join_thread()
+        os._exit(0)
 
 
 class RecorderHandle:
@@ -275,7 +277,10 @@ class RecorderHandle:
             context = multiprocessing.get_context("spawn")
             self.commands, self.output = context.Queue(), context.Queue()
             self._worker: Any = context.Process(
-                target=run_recorder, args=(config, self.commands, self.notices, self.output, True),
+                # The parent's pid from here, not getppid() there: the door process may die
+                # while the child is still importing, and an orphan must notice that too.
+                target=run_recorder, args=(config, self.commands, self.notices, self.output,
+                                           os.getpid()),
                 name="camera-recorder", daemon=True)
         else:
             self.commands, self.output = queue.Queue(), queue.Queue()
