@@ -8,7 +8,6 @@ Takes about 40 s.
 from __future__ import annotations
 
 import os
-import queue
 import random
 import sys
 import tempfile
@@ -60,15 +59,10 @@ def cpu_seconds(pid: int) -> float:
 
 
 def wait_for(handle: RecorderHandle, kind: type, timeout: float) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            message = handle.output.get(timeout=0.1)
-        except queue.Empty:
-            continue
-        if isinstance(message, kind):
-            return message
-    raise SystemExit(f"bench: no {kind.__name__} from the recorder within {timeout} s")
+    message = handle.next_message(kind, timeout)
+    if message is None:
+        raise SystemExit(f"bench: no {kind.__name__} from the recorder within {timeout} s")
+    return message
 
 
 def recorder_cpu(source: Path, footage: Path) -> tuple[float, int]:

@@ -80,6 +80,7 @@ class DoorLoop:
             return done.wait_for(lambda: self._inbox.unfinished_tasks == 0, timeout)
 
     def drain(self) -> None:
-        """Handle everything queued so far (tests and the simulator's scripted steps)."""
+        """Handle everything queued so far, on the caller's thread: only for a loop that was
+        not started (tests), or two threads would drive the door."""
         while not self._inbox.empty():
             self.run_once(wait=0)

@@ -307,6 +307,19 @@ class RecorderHandle:
         """Queue a clip request without waiting; False (dropped) when the pipe is full."""
         return self.notices.put_nowait(request)
 
+    def next_message(self, kind: type, timeout: float) -> RecorderMessage | None:
+        """The next report of type `kind`, skipping others (the service pumps instead; this is
+        for a caller that owns the handle alone, like a test or a benchmark)."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                message = self.output.get(timeout=min(left, 0.1))
+            except queue.Empty:
+                continue
+            if isinstance(message, kind):
+                return message
+        return None
+
     def stop(self, timeout: float = 10.0) -> list[RecorderMessage]:
         """Stop, finish the open files and return the messages not yet collected."""
         self.send(Stop())

@@ -225,15 +225,9 @@ class StallingCapture:
 
 
 def next_message(handle: RecorderHandle, kind: type, timeout: float = 5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            message = handle.output.get(timeout=0.1)
-        except queue.Empty:
-            continue
-        if isinstance(message, kind):
-            return message
-    raise AssertionError(f"no {kind.__name__} within {timeout} s")
+    message = handle.next_message(kind, timeout)
+    assert message is not None, f"no {kind.__name__} within {timeout} s"
+    return message
 
 
 def test_stalled_camera_is_a_fault_and_is_reopened(tmp_path):
