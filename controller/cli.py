@@ -9,7 +9,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Callable, Sequence
 
-from controller.clock import BRANCH_TZ, format_local, local_date, to_utc, utc_now
+from controller.clock import BRANCH_TZ, to_utc
 from controller.config import ConfigError, Settings, load_settings
 from controller.pins import PinFormatError, PinKeyError, validate_pin
 from controller.store.db import DatabaseError
@@ -178,8 +178,6 @@ def actor() -> str:
     except (KeyError, OSError):
         return f"cli:uid{os.getuid()}"
 
-
-__all__ = ["main", "read_pin", "actor", "UsageError", "format_local", "local_date", "utc_now"]
 
 
 if __name__ == "__main__":

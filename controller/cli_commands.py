@@ -18,7 +18,7 @@ from controller.config import Settings
 from controller.demo import DEMO_CARDS, DEMO_PIN, demo_members
 from controller.events import EventType
 from controller.member_import import ImportRejected
-from controller.members import NEVER, Category, MemberRow, adult_on
+from controller.members import Category, MemberRow, adult_on
 from controller.messages import door_message
 from controller.modes import DoorMode
 from controller.runtime import Runtime

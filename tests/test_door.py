@@ -1,7 +1,6 @@
 """The door state machine on real output drivers (gpiozero mock pins) and real storage."""
 from __future__ import annotations
 
-from contextlib import closing
 
 import pytest
 

@@ -7,7 +7,6 @@ events with timeouts; the only fixed waits are the short windows that prove a ne
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from typing import Callable, Iterator

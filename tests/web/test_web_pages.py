@@ -18,7 +18,7 @@ from controller.web.i18n import STRINGS
 from controller.web.schedule_form import EXCEPTIONS, ScheduleForm, place_problems
 from tests.api.api_support import Api, events_of
 from tests.conftest import FakeClock
-from tests.web.web_support import (BAD_ROW, GOOD_ROWS, csrf_of, member_csv, record_event,
+from tests.web.web_support import (BAD_ROW, GOOD_ROWS, member_csv, record_event,
                                    register_clip, sign_in)
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "controller" / "web" / "templates"

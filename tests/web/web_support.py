@@ -15,7 +15,6 @@ from fastapi.testclient import TestClient
 from controller.door import DoorSnapshot, Phase
 from controller.events import Event, EventType
 from controller.messages import PROMPT_CARD
-from controller.modes import DoorMode
 from controller.runtime import Runtime
 from controller.schedule import Schedule, mode_at
 from controller.store.events import EventLog

@@ -21,7 +21,6 @@ from controller.store.members import MemberError
 from controller.web.imports import PendingImport
 from controller.web.pages import (Conn, ManagerForm, ManagerPage, PageNotFound, redirect, render,
                                   services_of, web_state)
-from controller.web.sessions import Viewer
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
