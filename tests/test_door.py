@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 
+from datetime import date
+
 import pytest
 
 from controller.admin import MemberAdmin
@@ -11,6 +13,7 @@ from controller.door import (Door, DoorContactChanged, DoorOutputs, ExitRequest,
                              Phase, RemoteUnlock)
 from controller.door_loop import DoorLoop
 from controller.events import EventType
+from controller.members import NEVER
 from controller.modes import DoorMode
 from drivers.base import CardRead, KeyPress, ReaderFault
 from drivers.outputs import AlarmPanel, Indicator, Lights, LockRelay
@@ -28,7 +31,10 @@ class Bench:
         self.conn = runtime.connection()
         self.clock, self.factory = clock, factory
         MemberAdmin(runtime.members(self.conn), runtime.events(self.conn), clock, "e").replace_list(
-            [(1, member_row(1)), (2, member_row(2, entry_blocked=True))], "test")
+            [(1, member_row(1)), (2, member_row(2, entry_blocked=True)),
+             (3, member_row(3, valid_until=date(2026, 1, 1))),
+             (4, member_row(4, openplus_registered_on=None)),
+             (5, member_row(5, adult_on=NEVER))], "test")
         self.events = runtime.events(self.conn)
         self.messages = []
         self.devices = [
@@ -128,6 +134,10 @@ def test_star_clears_and_wrong_pin_lets_the_member_retry(bench):
     [
         (DoorMode.OPENPLUS, "11112222333344", "1234#", "unknown_card", "Pas onbekend"),
         (DoorMode.OPENPLUS, "29990000000002", "1234#", "blocked", "Geen toegang"),
+        (DoorMode.OPENPLUS, "29990000000003", "1234#", "expired", "Pas verlopen"),
+        (DoorMode.OPENPLUS, "29990000000004", "1234#", "not_registered", "Pas niet aangemeld"),
+        (DoorMode.OPENPLUS, "29990000000005", "1234#", "under_18", "Alleen voor 18"),
+        (DoorMode.OPENPLUS, CARD, "0000#", "wrong_pin", "Pincode onjuist"),
         (DoorMode.CLOSED, CARD, "", "outside_hours", "Nu geen Open+ tijd"),
         (DoorMode.CLOSURE, CARD, "", "branch_closed", "Bibliotheek vandaag gesloten"),
     ],
@@ -149,6 +159,27 @@ def test_closed_mode_arms_the_alarm_and_turns_lights_off(bench):
     assert bench.relay_on  # a pulse already running is not cut short by the mode change
     bench.after(5)
     assert not bench.relay_on
+
+
+def test_wrong_pins_lock_the_card_at_the_door(bench):
+    bench.card()
+    for _ in range(5):
+        bench.keys("0000#")
+    assert bench.messages[-1].nl.startswith("Te vaak foute pincode")
+    assert bench.events.query(limit=1)[0].reason == "card_locked"
+    bench.card()
+    bench.keys("1234#")  # the right PIN, but locked: still refused
+    assert not bench.relay_on and bench.events.query(limit=1)[0].reason == "card_locked"
+
+
+def test_many_refusals_slow_the_reader_down(bench):
+    for n in range(10):
+        bench.card(f"1111222233{n:04d}")
+        bench.keys("1234#")
+    bench.card()
+    bench.keys("1234#")
+    assert not bench.relay_on and bench.messages[-1].nl.startswith("Even wachten")
+    assert bench.events.query(limit=1)[0].reason == "reader_slowed"
 
 
 def test_pin_timeout_returns_to_idle(bench):
