@@ -16,7 +16,7 @@ from controller.modes import DoorMode
 from controller.pins import PinHasher
 from controller.store.events import EventLog
 from controller.store.members import MemberStore
-from controller.throttle import ReaderThrottle
+from controller.throttle import FailureThrottle
 
 _CYCLING_SIGNS = {Reason.UNKNOWN_CARD, Reason.WRONG_PIN, Reason.CARD_LOCKED}
 
@@ -33,7 +33,7 @@ class Authorizer:
         self._hasher = hasher
         self._settings = settings
         self._door = door
-        self._throttle = ReaderThrottle(
+        self._throttle = FailureThrottle(
             threshold=settings.reader_failure_threshold,
             window=timedelta(seconds=settings.reader_failure_window_seconds),
             first_pause=timedelta(seconds=settings.reader_slowdown_seconds),

@@ -20,6 +20,7 @@ class EventType(StrEnum):
     ADMIN_CHANGE = "admin_change"
     READER_FAULT = "reader_fault"
     CAMERA_FAULT = "camera_fault"
+    SIGN_IN_PAUSED = "sign_in_paused"  # too many wrong staff passwords: API login / pages paused
     SERVICE = "service"  # start, stop, fail-secure actions
 
 

@@ -1,12 +1,15 @@
-"""Anti card-cycling: a reader that sees many refusals in a short time makes people wait."""
+"""Slowing down guessing: a key (a reader, a username, a client address) that sees many
+failures in a short time is made to wait, longer with every further failure."""
 from __future__ import annotations
 
 from collections import deque
 from datetime import datetime, timedelta
 
+SWEEP_ABOVE_KEYS = 1000  # forget quiet keys past this many, so a flood of new keys can't grow memory
 
-class ReaderThrottle:
-    """Counts refusals per reader in a sliding window; past a threshold, each one doubles the pause."""
+
+class FailureThrottle:
+    """Counts failures per key in a sliding window; past a threshold, each one doubles the pause."""
 
     def __init__(
         self, threshold: int, window: timedelta, first_pause: timedelta, max_pause: timedelta
@@ -17,9 +20,9 @@ class ReaderThrottle:
         self._max_pause = max_pause
         self._failures: dict[str, deque[datetime]] = {}
 
-    def paused_until(self, reader: str, now: datetime) -> datetime | None:
-        """When this reader accepts attempts again, or None when it does now."""
-        recent = self._recent(reader, now)
+    def paused_until(self, key: str, now: datetime) -> datetime | None:
+        """When this key may try again, or None when it may now."""
+        recent = self._recent(key, now)
         excess = len(recent) - self._threshold
         if excess < 0:
             return None
@@ -27,11 +30,22 @@ class ReaderThrottle:
         until = recent[-1] + pause
         return until if now < until else None
 
-    def record_failure(self, reader: str, now: datetime) -> None:
-        self._recent(reader, now).append(now)
+    def record_failure(self, key: str, now: datetime) -> None:
+        if len(self._failures) > SWEEP_ABOVE_KEYS:
+            self._sweep(now)
+        self._recent(key, now).append(now)
 
-    def _recent(self, reader: str, now: datetime) -> deque[datetime]:
-        failures = self._failures.setdefault(reader, deque())
+    def clear(self, key: str) -> None:
+        """Forget a key's failures (a right password ends a run of typos)."""
+        self._failures.pop(key, None)
+
+    def _recent(self, key: str, now: datetime) -> deque[datetime]:
+        failures = self._failures.setdefault(key, deque())
         while failures and failures[0] <= now - self._window:
             failures.popleft()
         return failures
+
+    def _sweep(self, now: datetime) -> None:
+        quiet = now - self._window - self._max_pause
+        for key in [key for key, times in self._failures.items() if not times or times[-1] <= quiet]:
+            del self._failures[key]

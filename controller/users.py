@@ -23,6 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from controller.clock import Clock
 from controller.events import Event, EventType
+from controller.login_throttle import LoginThrottle
 from controller.runtime import Runtime
 from controller.store.db import transaction
 from controller.store.events import EventLog
@@ -204,19 +205,41 @@ class UserAdmin:
                         f"label={token.label}")
         return token
 
-    def login(self, username: str, password: str, ttl: timedelta) -> IssuedToken | None:
-        """A short-lived token for a right password of an enabled user, else None."""
+    def check_sign_in(self, username: str, password: str, address: str,
+                      throttle: LoginThrottle, via: str) -> User | None:
+        """The enabled user for a right password, else None: the one password check of the API
+        login and the sign-in page. Raises SignInPaused while `throttle` holds this username or
+        client address; the password is then not checked at all."""
+        now = self._clock()
+        throttle.check(username, address, now)
         user = self._store.get(username)
         if user is None or user.disabled:
-            self._passwords.burn(password)
-            log.warning("refused API login for %r", username[:64])
+            self._passwords.burn(password)  # same time as a real check: names can't be probed
+            user = None
+        elif not self._passwords.verify(user.password_hash, password):
+            user = None
+        if user is None:
+            log.warning("refused %s sign-in for %r", via, username[:64])
+            paused_until = throttle.failed(username, address, now)
+            if paused_until is not None:
+                self._events.record(Event(
+                    type=EventType.SIGN_IN_PAUSED, at=now, door=self._door, reason=via,
+                    actor=f"{via}:{username[:64]}",
+                    detail=f"address={address} until={_when(paused_until)}"))
             return None
-        if not self._passwords.verify(user.password_hash, password):
-            log.warning("refused API login for %r: wrong password", username)
+        throttle.succeeded(username)
+        if self._passwords.needs_rehash(user.password_hash):
+            with transaction(self._conn):
+                self._store.set_password_hash(username, self._passwords.hash(password))
+        return user
+
+    def login(self, username: str, password: str, address: str, throttle: LoginThrottle,
+              ttl: timedelta) -> IssuedToken | None:
+        """A short-lived API token for a right password of an enabled user, else None."""
+        user = self.check_sign_in(username, password, address, throttle, via="api")
+        if user is None:
             return None
         with transaction(self._conn):
-            if self._passwords.needs_rehash(user.password_hash):
-                self._store.set_password_hash(username, self._passwords.hash(password))
             self._store.purge_expired(self._clock())
             issued = self._issue(user, LOGIN_LABEL, ttl)
             self._audit(f"api:{username}", "login token issued",

@@ -49,6 +49,7 @@ _DESCRIPTIONS = {
     413: "The request body is too large.",
     415: "Unsupported content type.",
     422: "The request is not valid; `problems` (or `rows`) says why.",
+    429: "Too many wrong passwords: wait for the seconds in Retry-After.",
     503: "The door is not running.",
 }
 

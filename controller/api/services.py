@@ -7,6 +7,7 @@ from typing import Callable, Protocol
 
 from controller.door import DoorSnapshot
 from controller.footage import FootageService
+from controller.login_throttle import LoginThrottle
 from controller.runtime import Runtime
 from controller.schedule import Schedule
 from controller.users import DEFAULT_LOGIN_TTL, Passwords
@@ -41,6 +42,7 @@ class ApiServices:
                       recomputes the door mode at once (ModeSwitcher.replace_schedule)
     passwords         argon2id hashing; tests pass a cheap PasswordHasher
     login_token_ttl   lifetime of tokens from POST /auth/token (default 12 h)
+    login_throttle    wrong-password counters shared by the API login and the sign-in page
     footage           the camera's footage (clips, segments, keep marks); None: no camera
     """
 
@@ -49,4 +51,5 @@ class ApiServices:
     schedule_changed: Callable[[Schedule], None]
     passwords: Passwords = field(default_factory=Passwords)
     login_token_ttl: timedelta = DEFAULT_LOGIN_TTL
+    login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     footage: FootageService | None = None

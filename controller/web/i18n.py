@@ -33,6 +33,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "signin.submit": ("Aanmelden", "Sign in"),
     "signin.failed": ("Gebruikersnaam of wachtwoord onjuist.", "Wrong username or password."),
     "signin.signed_out": ("U bent afgemeld.", "You are signed out."),
+    "signin.paused": ("Te veel onjuiste pogingen. Wacht {minutes} min. en probeer het opnieuw.",
+                      "Too many wrong attempts. Wait {minutes} min. and try again."),
     # errors
     "error.forbidden.title": ("Geen toegang", "No access"),
     "error.forbidden.text": ("Deze pagina is voor de rol '{role}'. Vraag een beheerder als u "
@@ -68,6 +70,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "event.admin_change": ("Beheerwijziging", "Admin change"),
     "event.reader_fault": ("Lezerstoring", "Reader fault"),
     "event.camera_fault": ("Camerastoring", "Camera fault"),
+    "event.sign_in_paused": ("Aanmelden gepauzeerd", "Sign-in paused"),
     "event.service": ("Dienst", "Service"),
     "cause.weekly": ("gewone week", "ordinary week"),
     "cause.holiday": ("feestdag", "public holiday"),

@@ -6,7 +6,8 @@ import re
 import pytest
 
 from controller.api.app import API_PREFIX
-from tests.api.api_support import PASSWORD, Api
+from controller.login_throttle import USERNAME_FAILURES
+from tests.api.api_support import PASSWORD, Api, events_of
 
 # Route prefix -> who may call it: "open", "any" (any valid token) or a role. Longest match wins.
 ROUTE_ACCESS = {
@@ -121,6 +122,23 @@ def test_login_refused_without_saying_which_part_was_wrong(api: Api, credentials
     assert response.status_code == 401
     assert response.json()["detail"] == "wrong username or password"
     assert credentials["password"] not in response.text
+
+
+def test_guessing_passwords_pauses_the_login_for_that_name_and_leaves_an_alarm(api: Api, clock) -> None:
+    wrong = {"username": "manny", "password": "guess number x"}
+    for _ in range(USERNAME_FAILURES):
+        assert api.client.post("/api/v1/auth/token", json=wrong).status_code == 401
+    right = {"username": "manny", "password": PASSWORD}
+    paused = api.client.post("/api/v1/auth/token", json=right)
+    assert paused.status_code == 429  # even the right password waits: the pause is not an oracle
+    assert paused.headers["Retry-After"] == "30"
+    assert api.client.post("/api/v1/auth/token",
+                           json={"username": "sec", "password": PASSWORD}).status_code == 200
+    [event] = events_of(api.services.runtime, "type = 'sign_in_paused'")
+    assert event["actor"] == "api:manny" and "address=testclient" in event["detail"]
+    assert "guess" not in str(event)
+    clock.advance(seconds=30)
+    assert api.client.post("/api/v1/auth/token", json=right).status_code == 200
 
 
 def test_login_bad_bodies_are_4xx(api: Api) -> None:

@@ -6,6 +6,7 @@ from contextlib import closing
 import pytest
 from fastapi.testclient import TestClient
 
+from controller.login_throttle import USERNAME_FAILURES
 from controller.runtime import Runtime
 from controller.store.schedule import ScheduleStore
 from controller.web.sessions import SESSION_COOKIE, SESSION_IDLE, SESSION_MAX
@@ -51,6 +52,25 @@ def test_wrong_password_is_refused_without_a_session(web: Api) -> None:
     assert "onjuist" in response.text
     assert SESSION_COOKIE not in response.headers.get("set-cookie", "")
     assert web.client.get("/today", follow_redirects=False).status_code == 303
+
+
+def test_guessing_on_the_page_pauses_the_api_login_too(web: Api, clock: FakeClock) -> None:
+    for _ in range(USERNAME_FAILURES):
+        token = csrf_of(web.client.get("/signin").text)
+        web.client.post("/signin", data={"username": "manny", "password": "a wrong guess",
+                                         "csrf_token": token})
+    token = csrf_of(web.client.get("/signin").text)
+    response = web.client.post("/signin", data={"username": "manny", "password": PASSWORD,
+                                                "csrf_token": token}, follow_redirects=False)
+    assert response.status_code == 429
+    assert "Te veel onjuiste pogingen. Wacht 1 min." in response.text
+    assert SESSION_COOKIE not in response.headers.get("set-cookie", "")
+    assert web.client.post("/api/v1/auth/token", json={"username": "manny", "password": PASSWORD}
+                           ).status_code == 429  # one throttle for both doors in
+    clock.advance(seconds=30)
+    sign_in(web.client, "manny")
+    sign_in(web.client, "sec")
+    assert "Aanmelden gepauzeerd" in web.client.get("/today").text  # in security's last alarms
 
 
 def test_sign_in_form_without_its_token_is_refused(web: Api) -> None:

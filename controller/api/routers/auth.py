@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, ValidationError
 from controller.api.deps import CurrentUser, Services, Users, current_user
 from controller.api.routers.users import UserOut
 from controller.api.schemas import TimePoint, error_responses
+from controller.login_throttle import SignInPaused, client_address
 from controller.users import MAX_PASSWORD_LENGTH
 
 public_router = APIRouter(prefix="/auth", tags=["auth"])
@@ -70,12 +71,22 @@ async def read_credentials(request: Request) -> LoginIn:
 
 @public_router.post(
     "/token", response_model=LoginOut, openapi_extra=_LOGIN_BODY,
-    responses=error_responses(400, 401, 415, 422),
+    responses=error_responses(400, 401, 415, 422, 429),
     summary="Log in: a bearer token for a username and password (expires after 12 h by default)",
+    description="After 5 wrong passwords for one username, or 20 from one address, within "
+                "15 minutes, logins are refused with 429 and a Retry-After header; the pause "
+                "starts at 30 s and doubles with every further wrong password, up to 15 minutes.",
 )
-def issue_login_token(credentials: Annotated[LoginIn, Depends(read_credentials)],
+def issue_login_token(request: Request, credentials: Annotated[LoginIn, Depends(read_credentials)],
                       services: Services, users: Users) -> LoginOut:
-    issued = users.login(credentials.username, credentials.password, services.login_token_ttl)
+    try:
+        issued = users.login(credentials.username, credentials.password, client_address(request),
+                             services.login_throttle, services.login_token_ttl)
+    except SignInPaused as paused:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                            "too many wrong passwords: wait and try again",
+                            headers={"Retry-After": str(paused.retry_after(
+                                services.runtime.clock()))}) from None
     if issued is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password",
                             headers={"WWW-Authenticate": "Bearer"})

@@ -1,21 +1,19 @@
 """Sign in, sign out and the language switch: the only pages that need no session."""
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from controller.store.users import UserStore
-from controller.users import MAX_PASSWORD_LENGTH
+from controller.login_throttle import SignInPaused, client_address
+from controller.users import MAX_PASSWORD_LENGTH, user_admin
 from controller.web.csrf import check_signin_form, remember_signin_token, signin_token
 from controller.web.i18n import LANG_COOKIE, LANGUAGES
 from controller.web.pages import AnyForm, Conn, redirect, render, services_of
 from controller.web.sessions import (SESSION_COOKIE, Sessions, clear_session_cookie,
                                      set_session_cookie)
 
-log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 
 
@@ -37,11 +35,12 @@ def signin_page(request: Request, next: str = "/today", out: bool = False) -> Re
 
 
 def _signin_form(request: Request, next: str, failed: bool = False, signed_out: bool = False,
-                 username: str = "") -> Response:
+                 username: str = "", paused_minutes: int | None = None) -> Response:
     token = signin_token(request)
-    response = render(request, "signin.html", None, status_code=401 if failed else 200,
+    status_code = 429 if paused_minutes else 401 if failed else 200
+    response = render(request, "signin.html", None, status_code=status_code,
                       signin_token=token, next=next, failed=failed, signed_out=signed_out,
-                      username=username)
+                      username=username, paused_minutes=paused_minutes)
     remember_signin_token(request, response, token)
     return response
 
@@ -52,14 +51,13 @@ def sign_in(request: Request, conn: Conn,
             password: Annotated[str, Form(max_length=MAX_PASSWORD_LENGTH)] = "",
             next: Annotated[str, Form(max_length=2000)] = "/today") -> Response:
     services = services_of(request)
-    user = UserStore(conn).get(username.strip())
-    if user is None or user.disabled:
-        services.passwords.burn(password)  # same time as a real check: names can't be probed
-        user = None
-    elif not services.passwords.verify(user.password_hash, password):
-        user = None
+    try:
+        user = user_admin(services.runtime, conn, services.passwords).check_sign_in(
+            username.strip(), password, client_address(request), services.login_throttle, via="web")
+    except SignInPaused as paused:
+        minutes = -(-paused.retry_after(services.runtime.clock()) // 60)
+        return _signin_form(request, safe_next(next), paused_minutes=minutes, username=username)
     if user is None:
-        log.warning("refused web sign-in for %r", username[:64])
         return _signin_form(request, safe_next(next), failed=True, username=username)
     secret = Sessions(conn, services.runtime.clock).start(user)
     response = redirect(safe_next(next))

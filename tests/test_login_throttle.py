@@ -1,0 +1,80 @@
+"""Password guessing is slowed per username and per address, and a right password ends a run of typos."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from controller.login_throttle import (ADDRESS_FAILURES, FIRST_PAUSE, MAX_PAUSE, USERNAME_FAILURES,
+                                       LoginThrottle, SignInPaused)
+from controller.throttle import SWEEP_ABOVE_KEYS, FailureThrottle
+
+T0 = datetime(2026, 11, 25, 20, 30, tzinfo=timezone.utc)
+
+
+def test_pause_starts_at_the_threshold_and_doubles_up_to_the_cap() -> None:
+    throttle = FailureThrottle(3, timedelta(hours=1), timedelta(seconds=10), timedelta(seconds=35))
+    now = T0
+    pauses = []
+    for _ in range(6):
+        throttle.record_failure("k", now)
+        until = throttle.paused_until("k", now)
+        pauses.append((until - now).total_seconds() if until else 0)
+        now += timedelta(minutes=1)
+    assert pauses == [0, 0, 10, 20, 35, 35]
+
+
+def test_clear_forgets_a_key_and_only_that_key() -> None:
+    throttle = FailureThrottle(1, timedelta(hours=1), timedelta(seconds=10), timedelta(seconds=10))
+    throttle.record_failure("a", T0)
+    throttle.record_failure("b", T0)
+    throttle.clear("a")
+    assert throttle.paused_until("a", T0) is None
+    assert throttle.paused_until("b", T0) == T0 + timedelta(seconds=10)
+
+
+def test_many_quiet_keys_are_swept_but_a_paused_one_is_kept() -> None:
+    window, pause = timedelta(minutes=15), timedelta(minutes=1)
+    throttle = FailureThrottle(1, window, pause, pause)
+    for n in range(SWEEP_ABOVE_KEYS + 1):
+        throttle.record_failure(f"old{n}", T0)
+    later = T0 + window + pause + timedelta(seconds=1)
+    throttle.record_failure("attacker", later)  # sweeps every quiet key
+    assert len(throttle._failures) == 1  # noqa: SLF001 - the memory bound is the point
+    assert throttle.paused_until("attacker", later) == later + pause
+
+
+def test_a_username_pauses_after_its_free_tries_from_any_address() -> None:
+    throttle = LoginThrottle()
+    for n in range(USERNAME_FAILURES - 1):
+        assert throttle.failed("Manny", f"10.0.0.{n}", T0) is None
+    assert throttle.failed(" manny ", "10.0.0.99", T0) == T0 + FIRST_PAUSE  # same name, any case
+    with pytest.raises(SignInPaused) as paused:
+        throttle.check("MANNY", "192.168.1.5", T0 + timedelta(seconds=29))
+    assert paused.value.retry_after(T0 + timedelta(seconds=29)) == 1
+    throttle.check("sec", "192.168.1.5", T0)  # another name from another address: not held
+    throttle.check("manny", "192.168.1.5", T0 + FIRST_PAUSE)  # the pause is over
+
+
+def test_an_address_pauses_after_trying_many_usernames() -> None:
+    throttle = LoginThrottle()
+    for n in range(ADDRESS_FAILURES):
+        throttle.failed(f"user{n}", "10.0.0.7", T0)
+    with pytest.raises(SignInPaused):
+        throttle.check("admin", "10.0.0.7", T0)
+    throttle.check("admin", "10.0.0.8", T0)
+
+
+def test_a_right_password_ends_the_usernames_run_but_not_the_addresses() -> None:
+    throttle = LoginThrottle(username_failures=2, address_failures=3)
+    throttle.failed("manny", "10.0.0.7", T0)
+    throttle.succeeded("manny")
+    assert throttle.failed("manny", "10.0.0.7", T0) is None  # the name starts again at one
+    assert throttle.failed("sec", "10.0.0.7", T0) == T0 + FIRST_PAUSE  # the address is at three
+
+
+def test_many_parallel_guesses_get_the_longest_pause_and_no_more() -> None:
+    throttle = LoginThrottle()
+    pauses = [throttle.failed("manny", "10.0.0.7", T0) for _ in range(USERNAME_FAILURES + 12)]
+    assert pauses[USERNAME_FAILURES - 1] == T0 + FIRST_PAUSE
+    assert pauses[-1] == T0 + MAX_PAUSE
