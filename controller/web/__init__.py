@@ -10,7 +10,8 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from controller.web.pages import install_error_pages, new_state
+from controller.web.error_pages import install_error_pages
+from controller.web.pages import new_state
 from controller.web.routers import entries, members, schedule, signin, today, users
 
 STATIC_DIR = Path(__file__).parent / "static"

@@ -47,6 +47,15 @@ STRINGS: dict[str, tuple[str, str]] = {
                         "changed. Reload the page and try again."),
     "error.back": ("Naar Vandaag", "Back to Today"),
     "error.not_found": ("Niet gevonden.", "Not found."),
+    "error.bad_form.title": ("Formulier niet goed ingevuld", "Form not filled in correctly"),
+    "error.bad_form.text": ("Er ontbrak iets, of iets was te lang of ongeldig (veld: {fields}). "
+                            "Er is niets gewijzigd. Ga terug en probeer het opnieuw.",
+                            "Something was missing, too long or not valid (field: {fields}). "
+                            "Nothing was changed. Go back and try again."),
+    "error.http.title": ("Dat lukte niet", "That did not work"),
+    "error.http.text": ("De server kon dit verzoek niet uitvoeren (code {status}). Er is niets "
+                        "gewijzigd.", "The server could not do this (code {status}). Nothing "
+                        "was changed."),
     # modes and door
     "mode.staffed": ("Bemand", "Staffed"),
     "mode.openplus": ("Open+", "Open+"),

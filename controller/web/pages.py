@@ -1,4 +1,5 @@
-"""What every page shares: the templates, the signed-in viewer, role checks and friendly errors.
+"""What every page shares: the templates, the signed-in viewer and role checks (the friendly
+error pages for what these raise are in error_pages.py).
 
 Routers ask for `Page(role)` (a Viewer of that role, else 403 page) and `Form(role)` (the same
 plus a CSRF check), so no page can forget either. No module-level state: the templates and the
@@ -11,10 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Callable, Iterator
-from urllib.parse import quote
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
@@ -22,7 +22,7 @@ from controller.api.services import ApiServices
 from controller.clock import to_local
 from controller.schedule import WEEKDAYS
 from controller.users import Role
-from controller.web.csrf import CSRF_FIELD, CsrfRefused, check_session_form
+from controller.web.csrf import CSRF_FIELD, check_session_form
 from controller.web.i18n import Translator, language_of
 from controller.web.imports import PendingImports
 from controller.web.sessions import SESSION_COOKIE, Sessions, Viewer
@@ -170,42 +170,3 @@ def render(request: Request, template: str, viewer: Viewer | None, status_code: 
 def redirect(path: str) -> RedirectResponse:
     """After a POST: see the result with a GET (a reload does not post again)."""
     return RedirectResponse(path, status_code=303)
-
-
-def install_error_pages(app: FastAPI) -> None:
-    """Friendly pages for no session (redirect), wrong role (403) and a refused form (403)."""
-
-    async def sign_in_first(request: Request, exc: SignInRequired) -> Response:
-        if request.url.path.endswith(".json"):
-            return Response('{"detail": "sign in first"}', 401, media_type="application/json")
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/signin?next={quote(target, safe='')}", status_code=303)
-
-    async def forbidden(request: Request, exc: PageForbidden) -> Response:
-        viewer = _viewer_or_none(request)
-        return render(request, "error.html", viewer, status_code=403,
-                      title_key="error.forbidden.title", message_key="error.forbidden.text",
-                      role=str(exc.role))
-
-    async def csrf_refused(request: Request, exc: CsrfRefused) -> Response:
-        return render(request, "error.html", _viewer_or_none(request), status_code=403,
-                      title_key="error.csrf.title", message_key="error.csrf.text", role="")
-
-    async def not_found(request: Request, exc: PageNotFound) -> Response:
-        return render(request, "error.html", _viewer_or_none(request), status_code=404,
-                      title_key="error.not_found", message_key="error.not_found", role="")
-
-    app.add_exception_handler(PageNotFound, not_found)  # type: ignore[arg-type]
-    app.add_exception_handler(SignInRequired, sign_in_first)  # type: ignore[arg-type]
-    app.add_exception_handler(PageForbidden, forbidden)  # type: ignore[arg-type]
-    app.add_exception_handler(CsrfRefused, csrf_refused)  # type: ignore[arg-type]
-
-
-def _viewer_or_none(request: Request) -> Viewer | None:
-    """For the menu of an error page only."""
-    conn = services_of(request).runtime.connection()
-    try:
-        return Sessions(conn, services_of(request).runtime.clock).resolve(
-            request.cookies.get(SESSION_COOKIE))
-    finally:
-        conn.close()

@@ -169,6 +169,29 @@ def test_a_pin_is_typed_twice_never_shown_and_never_logged(
     assert all("482913" not in str(row) for row in events_of(runtime))
 
 
+def test_a_form_the_framework_refuses_gets_a_page_naming_the_field_not_its_value(web: Api) -> None:
+    token = sign_in(web.client, "manny")
+    long_pin = "12345678901234567"  # longer than any PIN field takes
+    response = web.client.post("/members/pin", data={"csrf_token": token, "patron_id": "P0002",
+                                                     "pin": long_pin, "pin_again": long_pin})
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Formulier niet goed ingevuld" in response.text and "veld: pin, pin_again" in response.text
+    assert long_pin not in response.text
+    api = web.client.post("/api/v1/auth/token", json={"username": ""})  # the API keeps its JSON
+    assert api.status_code == 422 and api.json()["detail"] == "the request is not valid"
+
+
+def test_an_unknown_address_is_a_page_for_a_browser_and_json_for_a_client(web: Api) -> None:
+    sign_in(web.client, "manny")
+    page = web.client.get("/no-such-page", headers={"Accept": "text/html,*/*;q=0.8"})
+    assert page.status_code == 404 and "Niet gevonden" in page.text and "Naar Vandaag" in page.text
+    client = web.client.get("/api/v1/no-such-route")
+    assert client.status_code == 404 and client.json()["detail"] == "Not Found"
+    wrong_method = web.client.put("/members", headers={"Accept": "text/html"})
+    assert wrong_method.status_code == 405 and "code 405" in wrong_method.text
+
+
 def test_block_and_unblock_are_audited(web: Api, runtime: Runtime) -> None:
     token = sign_in(web.client, "manny")
     import_members(web.client, token, member_csv(GOOD_ROWS))
