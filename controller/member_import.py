@@ -14,6 +14,7 @@ from typing import Iterator
 from controller.cards import CardFormatError, card_hint, normalise_card
 from controller.members import NEVER, Category, MemberRow, adult_on
 from controller.pins import PinFormatError, validate_pin
+from controller.problems import Problem
 
 REQUIRED = ("patron_id", "cards", "name", "valid_until")
 AGE_COLUMNS = ("birth_date", "adult")  # at least one of these
@@ -26,7 +27,7 @@ NO = {"", "0", "n", "no", "nee", "false", "onwaar"}
 @dataclass(frozen=True)
 class RowError:
     line: int  # 1 = the header line
-    reason: str
+    reason: Problem  # its English sentence; the pages say it in Dutch
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.reason}"
@@ -48,13 +49,13 @@ def parse_member_csv(data: bytes, today: date) -> list[tuple[int, MemberRow]]:
     text = _decode(data)
     lines = text.splitlines()
     if not lines or not lines[0].strip():
-        raise ImportRejected([RowError(1, "the file is empty: expected a header line")])
+        raise ImportRejected([RowError(1, Problem("import.empty"))])
     delimiter = ";" if lines[0].count(";") >= lines[0].count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         header = [name.strip().lower() for name in next(reader)]
     except csv.Error as exc:
-        raise ImportRejected([RowError(1, f"unreadable header ({exc})")]) from None
+        raise ImportRejected([RowError(1, Problem("import.unreadable_header", error=exc))]) from None
     _check_header(header)
     rows, errors = [], []
     seen_patrons: dict[str, int] = {}
@@ -63,21 +64,20 @@ def parse_member_csv(data: bytes, today: date) -> list[tuple[int, MemberRow]]:
         if not any(f.strip() for f in fields):
             continue
         if len(fields) != len(header):
-            errors.append(RowError(line, f"expected {len(header)} fields, found {len(fields)}"))
+            errors.append(RowError(line, Problem("import.field_count", expected=len(header),
+                                                  found=len(fields))))
             continue
         record = {name: value.strip() for name, value in zip(header, fields)}
-        problems: list[str] = []
+        problems: list[Problem] = []
         row = _row(record, today, problems)
         if row is not None:
             if row.patron_id in seen_patrons:
-                problems.append(
-                    f"duplicate patron_id {row.patron_id} (also on line {seen_patrons[row.patron_id]})"
-                )
+                problems.append(Problem("import.duplicate_patron", patron_id=row.patron_id,
+                                        line=seen_patrons[row.patron_id]))
             for card in row.cards:
                 if card in seen_cards:
-                    problems.append(
-                        f"duplicate card {card_hint(card)} (also on line {seen_cards[card]})"
-                    )
+                    problems.append(Problem("import.duplicate_card", card=card_hint(card),
+                                            line=seen_cards[card]))
         if problems:
             errors.extend(RowError(line, p) for p in problems)
             continue
@@ -96,18 +96,21 @@ def _decode(data: bytes) -> str:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise ImportRejected(
-            [RowError(line, "not UTF-8 text: save the export as CSV UTF-8")]
+            [RowError(line, Problem("import.not_utf8"))]
         ) from None
 
 
 def _check_header(header: list[str]) -> None:
-    problems = [f"missing column '{name}'" for name in REQUIRED if name not in header]
+    problems = [Problem("import.missing_column", column=name) for name in REQUIRED
+                if name not in header]
     if not any(name in header for name in AGE_COLUMNS):
-        problems.append("missing column 'birth_date' or 'adult'")
+        problems.append(Problem("import.missing_age_column"))
     problems += [
-        f"unknown column '{name}' (known: {', '.join(KNOWN)})" for name in header if name not in KNOWN
+        Problem("import.unknown_column", column=name, known=", ".join(KNOWN))
+        for name in header if name not in KNOWN
     ]
-    problems += [f"column '{name}' appears twice" for name in set(header) if header.count(name) > 1]
+    problems += [Problem("import.column_twice", column=name)
+                 for name in sorted(set(header)) if header.count(name) > 1]
     if problems:
         raise ImportRejected([RowError(1, p) for p in problems])
 
@@ -121,26 +124,26 @@ def _numbered(reader: csv.reader, errors: list[RowError]) -> Iterator[tuple[int,
         except StopIteration:
             return
         except csv.Error as exc:
-            errors.append(RowError(line, f"broken CSV quoting ({exc})"))
+            errors.append(RowError(line, Problem("import.broken_quoting", error=exc)))
             return
         yield line, fields
 
 
-def _row(record: dict[str, str], today: date, problems: list[str]) -> MemberRow | None:
+def _row(record: dict[str, str], today: date, problems: list[Problem]) -> MemberRow | None:
     patron_id = record["patron_id"]
     if not patron_id:
-        problems.append("patron_id is empty")
+        problems.append(Problem("import.no_patron_id"))
     name = record["name"]
     if not name:
-        problems.append("name is empty (initials are enough)")
+        problems.append(Problem("import.no_name"))
     cards = []
     for raw in filter(None, (part.strip() for part in record["cards"].split("|"))):
         try:
             cards.append(normalise_card(raw))
-        except CardFormatError as exc:
-            problems.append(f"card {card_hint(raw)}: {exc}")
-    if not cards and not any("card" in p for p in problems):
-        problems.append("no card number")
+        except CardFormatError:
+            problems.append(Problem("import.bad_card", card=card_hint(raw)))
+    if not cards and not any(p.key == "import.bad_card" for p in problems):
+        problems.append(Problem("import.no_card"))
     valid_until = _date(record, "valid_until", problems, required=True)
     registered = _date(record, "openplus_registered", problems)
     blocked_until = _date(record, "blocked_until", problems)
@@ -148,13 +151,13 @@ def _row(record: dict[str, str], today: date, problems: list[str]) -> MemberRow 
     adult_from = _adult_on(record, today, problems)
     category = record.get("category", "").lower() or Category.MEMBER.value
     if category not in {c.value for c in Category}:
-        problems.append(f"category must be 'member' or 'staff', not '{category}'")
+        problems.append(Problem("import.bad_category", value=category))
     pin = record.get("pin") or None
     if pin is not None:
         try:
             validate_pin(pin)
-        except PinFormatError as exc:
-            problems.append(str(exc))
+        except PinFormatError:
+            problems.append(Problem("import.bad_pin"))
     if problems:
         return None
     return MemberRow(
@@ -165,18 +168,18 @@ def _row(record: dict[str, str], today: date, problems: list[str]) -> MemberRow 
     )
 
 
-def _date(record: dict[str, str], column: str, problems: list[str], required: bool = False) -> date | None:
+def _date(record: dict[str, str], column: str, problems: list[Problem], required: bool = False) -> date | None:
     value = record.get(column, "")
     if not value:
         if required:
-            problems.append(f"{column} is empty")
+            problems.append(Problem("import.empty_column", column=column))
         return None
     for parse in (date.fromisoformat, _dutch_date):
         try:
             return parse(value)
         except ValueError:
             pass
-    problems.append(f"{column} '{value}' is not a date (use YYYY-MM-DD or DD-MM-YYYY)")
+    problems.append(Problem("import.bad_date", column=column, value=value))
     return None
 
 
@@ -187,21 +190,21 @@ def _dutch_date(value: str) -> date:
     return date(int(year), int(month), int(day))
 
 
-def _flag(record: dict[str, str], column: str, problems: list[str]) -> bool:
+def _flag(record: dict[str, str], column: str, problems: list[Problem]) -> bool:
     value = record.get(column, "").lower()
     if value in YES:
         return True
     if value not in NO:
-        problems.append(f"{column} must be yes/no (ja/nee, 1/0), not '{value}'")
+        problems.append(Problem("import.bad_flag", column=column, value=value))
     return False
 
 
-def _adult_on(record: dict[str, str], today: date, problems: list[str]) -> date | None:
+def _adult_on(record: dict[str, str], today: date, problems: list[Problem]) -> date | None:
     """The day the member is 18: from the birth date, or from an adult flag (today / never)."""
     if record.get("birth_date"):
         birth = _date(record, "birth_date", problems)
         return adult_on(birth) if birth else None
     if "adult" in record and record["adult"]:
         return today if _flag(record, "adult", problems) else NEVER
-    problems.append("birth_date or adult is empty")
+    problems.append(Problem("import.no_age"))
     return None

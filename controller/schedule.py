@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from controller.clock import BRANCH_TZ, local_date, to_utc
 from controller.holidays import HOLIDAY_KEYS, HolidayKey, holiday_on
 from controller.modes import DoorMode
+from controller.problems import Problem, ProblemError
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MINUTES_PER_DAY = 24 * 60
@@ -54,7 +55,7 @@ class Window(BaseModel):
     @classmethod
     def _start_not_end_of_day(cls, value: str) -> str:
         if minutes_of(value) == MINUTES_PER_DAY:
-            raise ValueError("24:00 can only be an end time")
+            raise ProblemError(Problem("schedule.midnight_start"))
         return value
 
     @property
@@ -68,10 +69,6 @@ class Window(BaseModel):
     @property
     def end_minute(self) -> int:
         return minutes_of(self.end)
-
-    def label(self) -> str:
-        """How problems name this window: '09:00-13:00 staffed'."""
-        return f"{self.start}-{self.end} {self.kind}"
 
 
 class WeeklyPattern(BaseModel):
@@ -176,35 +173,39 @@ def minutes_of(value: str) -> int:
     match = _TIME_PATTERN.fullmatch(value)
     hours, minutes = (int(match[1]), int(match[2])) if match else (-1, -1)
     if not (0 <= hours <= 23 and 0 <= minutes <= 59) and (hours, minutes) != (24, 0):
-        raise ValueError(f"bad time {value!r}: use HH:MM from 00:00 to 23:59, or 24:00 as an end")
+        raise ProblemError(Problem("schedule.bad_time", value=value))
     return hours * 60 + minutes
 
 
-def day_problems(where: str, windows: list[Window]) -> list[str]:
+def day_problems(where: str, windows: list[Window]) -> list[Problem]:
     """Empty or overlapping windows of one day, each named in the message."""
-    problems = [f"{where}: {window.label()}: start is not before end"
+    problems = [Problem("schedule.start_not_before_end", where=where, start=window.start,
+                        end=window.end, kind=window.kind)
                 for window in windows if window.start_minute >= window.end_minute]
     for index, window in enumerate(windows):
         for earlier in windows[:index]:
             if (window.start_minute < earlier.end_minute
                     and earlier.start_minute < window.end_minute):
-                problems.append(f"{where}: {window.label()} overlaps {earlier.label()}")
+                problems.append(Problem(
+                    "schedule.overlap", where=where, start=window.start, end=window.end,
+                    kind=window.kind, other_start=earlier.start, other_end=earlier.end,
+                    other_kind=earlier.kind))
     return problems
 
 
-def consistency_problems(schedule: Schedule) -> list[str]:
+def consistency_problems(schedule: Schedule) -> list[Problem]:
     """Every cross-field problem in a structurally valid schedule."""
-    problems: list[str] = []
+    problems: list[Problem] = []
     for weekday in WEEKDAYS:
         problems += day_problems(weekday, getattr(schedule.weekly, weekday))
     seen: set[date] = set()
     for exception in schedule.exceptions:
         where = exception.date.isoformat()
         if exception.date in seen:
-            problems.append(f"{where}: more than one exception for this date")
+            problems.append(Problem("schedule.two_exceptions", where=where))
         seen.add(exception.date)
         if exception.kind == "closure" and exception.windows:
-            problems.append(f"{where}: a closure has no windows (use special_hours)")
+            problems.append(Problem("schedule.closure_with_windows", where=where))
         problems += day_problems(where, exception.windows)
     return problems
 
@@ -215,6 +216,8 @@ def _describe_error(error: Mapping[str, Any]) -> list[str]:
     if isinstance(cause, ScheduleInvalid):
         return cause.problems
     where = ".".join(str(part) for part in error["loc"])
+    if isinstance(cause, ProblemError):
+        return [cause.problem.at(where) if where else cause.problem]
     message = error["msg"].removeprefix("Value error, ")
     return [f"{where}: {message}" if where else message]
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from controller.web.problems_nl import problem_in_dutch
+
 LANG_COOKIE = "opd_lang"
 LANGUAGES = ("nl", "en")
 DEFAULT_LANGUAGE = "nl"
@@ -329,6 +331,10 @@ class Translator:
             return key
         text = pair[self._index]
         return text.format(**values) if values else text
+
+    def problem(self, problem: str) -> str:
+        """A problem from the core (controller/problems.py) in this language."""
+        return problem_in_dutch(problem) if self.lang == "nl" else str(problem)
 
     def has(self, key: str) -> bool:
         return key in STRINGS

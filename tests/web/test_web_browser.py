@@ -182,7 +182,7 @@ def test_schedule_edit_shows_the_problem_at_its_day_keeps_the_input_and_then_cha
     click_through(browser, browser.find_element(By.CSS_SELECTOR, "button.primary[value=save]"))
     problems = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#day-wednesday .problems"),
                         "the overlap is not shown at Wednesday")
-    assert "overlaps" in problems[0].text
+    assert "overlapt met" in problems[0].text
     assert browser.find_element(By.ID, "wednesday-1-start").get_attribute("value") == "12:00"
     assert branch.door.schedule.weekly.wednesday == []  # nothing saved
     screenshots(browser, "schedule-invalid")
@@ -215,7 +215,7 @@ def test_import_with_a_bad_row_lists_it_and_changes_nothing(browser: WebDriver, 
     table = wait_for(browser, lambda d: d.find_elements(By.ID, "bad-rows"), "bad rows not listed")[0]
     lines = [row.find_element(By.TAG_NAME, "td").text for row in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
     assert "7" in lines and "8" in lines  # header is line 1: the bad row and the duplicate
-    assert "duplicate patron_id P0001" in table.text
+    assert "patron_id P0001 staat er twee keer in" in table.text
     assert not browser.find_elements(By.ID, "confirm-import")
     assert branch.member_count() == 0
     screenshots(browser, "import-rejected")

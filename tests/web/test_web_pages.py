@@ -84,9 +84,11 @@ def test_add_and_remove_rows_keep_what_was_typed(web: Api) -> None:
 
 @pytest.mark.parametrize(("day", "rows", "problem", "typed"), [
     ("monday", {"monday-0-start": "09:00", "monday-0-end": "13:00", "monday-0-kind": "staffed",
-                "monday-1-start": "12:00", "monday-1-end": "14:00"}, "overlaps", "12:00"),
-    ("friday", {"friday-0-start": "25:00", "friday-0-end": "26:00"}, "bad time", "25:00"),
-    ("sunday", {"sunday-0-start": "18:00", "sunday-0-end": "08:00"}, "start is not before end", "18:00"),
+                "monday-1-start": "12:00", "monday-1-end": "14:00"},
+     "Maandag: 12:00-14:00 Open+ overlapt met 09:00-13:00 bemand", "12:00"),
+    ("friday", {"friday-0-start": "25:00", "friday-0-end": "26:00"},
+     "Vrijdag, venster 1, begintijd: tijd &#39;25:00&#39; klopt niet", "25:00"),
+    ("sunday", {"sunday-0-start": "18:00", "sunday-0-end": "08:00"}, "het begin ligt niet vóór het einde", "18:00"),
 ])
 def test_an_invalid_schedule_is_shown_at_its_day_and_not_saved(
         web: Api, runtime: Runtime, day: str, rows: dict[str, str], problem: str, typed: str) -> None:
@@ -125,7 +127,10 @@ def test_import_with_a_bad_row_lists_it_and_changes_nothing(web: Api, runtime: R
     token = sign_in(web.client, "manny")
     response = import_file(web.client, token, member_csv([*GOOD_ROWS, BAD_ROW]))
     assert response.status_code == 422
-    assert "<td>7</td>" in response.text and "not a date" in response.text
+    assert "<td>7</td>" in response.text and "is geen datum (gebruik JJJJ-MM-DD" in response.text
+    web.client.get("/lang?to=en&next=/members")
+    english = import_file(web.client, token, member_csv([*GOOD_ROWS, BAD_ROW]))
+    assert "is not a date (use YYYY-MM-DD" in english.text
     assert "confirm-import" not in response.text
     assert member_count(runtime) == 0
 

@@ -1,0 +1,72 @@
+"""Problems are English text for the API and say the same thing in Dutch on the pages."""
+from __future__ import annotations
+
+from string import Formatter
+
+import pytest
+
+from controller.member_import import ImportRejected, parse_member_csv
+from controller.problems import ENGLISH, Problem
+from controller.schedule import ScheduleInvalid, parse_schedule
+from controller.web.problems_nl import DUTCH, place_in_dutch, problem_in_dutch
+
+
+def placeholders(template: str) -> set[str]:
+    return {name for _, name, _, _ in Formatter().parse(template) if name}
+
+
+def test_every_problem_has_dutch_with_the_same_placeholders() -> None:
+    assert set(DUTCH) == set(ENGLISH)
+    assert {key: placeholders(DUTCH[key]) for key in ENGLISH} == {
+        key: placeholders(text) for key, text in ENGLISH.items()}
+
+
+def test_a_problem_is_its_english_sentence_with_the_place_in_front() -> None:
+    problem = Problem("import.duplicate_card", card="…4567", line=3)
+    assert problem == "duplicate card …4567 (also on line 3)"
+    assert problem.at("line 9") == "line 9: duplicate card …4567 (also on line 3)"
+    assert problem_in_dutch(problem.at("line 9")) == "Line 9: pas …4567 staat er twee keer in (ook op regel 3)"
+    assert problem_in_dutch("a library's own words") == "a library's own words"
+
+
+@pytest.mark.parametrize(("where", "dutch"), [
+    ("monday", "Maandag"),
+    ("weekly.monday.0.start", "Maandag, venster 1, begintijd"),
+    ("exceptions.2.windows.0.end", "Uitzondering 3, venster 1, eindtijd"),
+    ("exceptions.0.date", "Uitzondering 1, datum"),
+    ("2026-12-24", "2026-12-24"),
+])
+def test_places_in_dutch(where: str, dutch: str) -> None:
+    assert place_in_dutch(where) == dutch
+
+
+def test_schedule_problems_keep_their_key_through_pydantic() -> None:
+    with pytest.raises(ScheduleInvalid) as invalid:
+        parse_schedule({"weekly": {"friday": [{"start": "24:00", "end": "9:61", "kind": "staffed"}],
+                                   "monday": [{"start": "09:00", "end": "13:00", "kind": "staffed"},
+                                              {"start": "12:00", "end": "14:00", "kind": "openplus"}]}})
+    problems = invalid.value.problems
+    assert {getattr(p, "key", None) for p in problems} >= {"schedule.midnight_start", "schedule.bad_time"}
+    assert "weekly.friday.0.end: bad time '9:61': use HH:MM from 00:00 to 23:59, or 24:00 as an end" in problems
+    assert "Vrijdag, venster 1, eindtijd: tijd '9:61' klopt niet: gebruik UU:MM van 00:00 tot 23:59, " \
+           "of 24:00 als eindtijd" in [problem_in_dutch(p) for p in problems]
+    with pytest.raises(ScheduleInvalid) as overlap:
+        parse_schedule({"weekly": {"monday": [{"start": "09:00", "end": "13:00", "kind": "staffed"},
+                                              {"start": "12:00", "end": "14:00", "kind": "openplus"}]}})
+    [problem] = overlap.value.problems
+    assert problem_in_dutch(problem) == "Maandag: 12:00-14:00 Open+ overlapt met 09:00-13:00 bemand"
+
+
+def test_every_import_row_reason_is_a_problem() -> None:
+    data = ("patron_id;cards;name;valid_until;adult;category;pin;extra\n"
+            ";12;;31-02-2027;misschien;boss;12;x\n").encode()
+    with pytest.raises(ImportRejected) as header:
+        parse_member_csv(data, today=None)  # type: ignore[arg-type]
+    data = "patron_id;cards;name;valid_until;adult;category;pin\n;12;;31-02-2027;misschien;boss;12\n"
+    with pytest.raises(ImportRejected) as rows:
+        parse_member_csv(data.encode(), today=None)  # type: ignore[arg-type]
+    reasons = [error.reason for error in (*header.value.errors, *rows.value.errors)]
+    assert all(isinstance(reason, Problem) for reason in reasons), reasons
+    assert {r.key for r in reasons} == {"import.unknown_column", "import.no_patron_id", "import.no_name",
+                                        "import.bad_card", "import.bad_date", "import.bad_flag",
+                                        "import.bad_category", "import.bad_pin"}
