@@ -83,6 +83,18 @@ STRINGS: dict[str, tuple[str, str]] = {
     "event.camera_fault": ("Camerastoring", "Camera fault"),
     "event.sign_in_paused": ("Aanmelden gepauzeerd", "Sign-in paused"),
     "event.service": ("Dienst", "Service"),
+    # why a door decision came out as it did (Reason), for staff reading the entries
+    "reason.granted": ("Toegelaten", "Granted"),
+    "reason.unknown_card": ("Pas onbekend", "Card not known"),
+    "reason.not_registered": ("Niet aangemeld voor Open+", "Not signed up for Open+"),
+    "reason.under_18": ("Jonger dan 18", "Under 18"),
+    "reason.blocked": ("Geblokkeerd", "Blocked"),
+    "reason.expired": ("Pas verlopen", "Card expired"),
+    "reason.wrong_pin": ("Pincode onjuist", "Wrong PIN"),
+    "reason.card_locked": ("Pas op slot (te vaak foute pincode)", "Card locked (too many wrong PINs)"),
+    "reason.outside_hours": ("Buiten Open+-tijd", "Outside Open+ hours"),
+    "reason.branch_closed": ("Vestiging gesloten", "Branch closed"),
+    "reason.reader_slowed": ("Lezer vertraagd (te veel weigeringen)", "Reader slowed (too many refusals)"),
     "cause.weekly": ("gewone week", "ordinary week"),
     "cause.holiday": ("feestdag", "public holiday"),
     "cause.closure": ("sluiting", "closure"),
@@ -335,6 +347,11 @@ class Translator:
     def problem(self, problem: str) -> str:
         """A problem from the core (controller/problems.py) in this language."""
         return problem_in_dutch(problem) if self.lang == "nl" else str(problem)
+
+    def reason(self, reason: str | None) -> str:
+        """A decision reason code in this language; other reasons (audit notes) as they are."""
+        key = f"reason.{reason}"
+        return self(key) if key in STRINGS else (reason or "")
 
     def has(self, key: str) -> bool:
         return key in STRINGS

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from controller.decision import Reason
 from controller.events import EventType
 from controller.runtime import Runtime
 from controller.schedule import parse_schedule
@@ -261,7 +262,7 @@ def test_entries_filter_and_the_csv_is_the_apis(web: Api, runtime: Runtime, cloc
     record_event(runtime, EventType.ACCESS_REFUSED, clock(), reason="wrong_pin", member_ref="patron-two")
     sign_in(web.client, "sec")
     page = web.client.get("/entries?result=refused&start=2026-11-25&end=2026-11-25").text
-    assert "wrong_pin" in page and "patron-one" not in page
+    assert ">Pincode onjuist</td>" in page and "patron-one" not in page  # the reason said in Dutch
     assert "patron-two" not in web.client.get("/entries?start=2026-11-26").text
     assert web.client.get("/entries?start=not-a-date").status_code == 422
     query = "reason=wrong_pin"
@@ -323,3 +324,4 @@ def test_every_string_a_template_uses_exists_in_both_languages() -> None:
     missing = sorted(key for key in used if key not in STRINGS and not key.endswith("."))
     assert missing == []
     assert all(nl.strip() and en.strip() for nl, en in STRINGS.values())
+    assert [r.value for r in Reason if f"reason.{r.value}" not in STRINGS] == []
