@@ -27,8 +27,9 @@ from tests.web.web_support import (BAD_ROW, GOOD_ROWS, FollowingDoor, member_csv
                                    register_clip)
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-# The pictures docs/pages.md links; every scene is still (a paused video), so a run that changes
-# no page leaves them byte for byte the same. OPENPLUS_SCREENSHOT_DIR writes them elsewhere.
+# The pictures docs/pages.md links; every scene is still (the video paused at the event), so a run
+# that changes no page leaves them as they were, but for a few pixels of the clip's frame.
+# OPENPLUS_SCREENSHOT_DIR writes them elsewhere.
 SHOTS = Path(os.environ.get("OPENPLUS_SCREENSHOT_DIR") or Path(__file__).resolve().parents[2] / "docs" / "screenshots")
 SIZES = {"desktop": (1280, 900, False), "phone": (375, 812, True)}
 WAIT = 10  # seconds: an upper bound for the page to get somewhere, never a sleep
@@ -265,7 +266,7 @@ def test_an_entry_plays_its_clip_in_the_page(browser: WebDriver, branch: Branch)
     assert 1.5 <= loaded[1] <= 2.5  # the 2 s clip
     assert loaded[2] == pytest.approx(1.0, abs=0.2)  # started at the event (#t=1.0)
     assert browser.find_element(By.ID, "cannot-play").get_attribute("hidden") is not None
-    browser.execute_async_script(  # a still frame at the event, so the screenshot is the same each run
+    browser.execute_async_script(  # a still frame at the event, not wherever playback got to
         "const v = document.getElementById('clip'), done = arguments[arguments.length - 1];"
         "v.pause(); v.addEventListener('seeked', () => done(v.currentTime), {once: true});"
         "v.currentTime = 1.0;")
