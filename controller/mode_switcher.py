@@ -1,25 +1,21 @@
-"""Drive the door mode from the schedule with APScheduler 3.x one-shot jobs.
+"""Drive the door mode from the schedule with one-shot timers on the injected clock.
 
-Each job is a DateTrigger at a UTC instant computed by controller.schedule, never a cron
-expression: cron jobs in local time misfire or repeat around the DST changes.
+Each timer is a UTC instant computed by controller.schedule, never a cron expression: cron
+jobs in local time misfire or repeat around the DST changes. The timers read the same clock
+as everything else (controller.timers), so a test that freezes time freezes the schedule too.
 """
 from __future__ import annotations
 
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
-
-from apscheduler.job import Job
-from apscheduler.jobstores.base import JobLookupError
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.base import BaseScheduler
-from apscheduler.triggers.date import DateTrigger
 
 from controller.clock import Clock, format_local, utc_now
 from controller.modes import DoorMode
 from controller.schedule import ModeNow, Schedule, mode_at, next_change
+from controller.timers import ClockTimers
 
 log = logging.getLogger(__name__)
 
@@ -27,20 +23,11 @@ log = logging.getLogger(__name__)
 RECHECK_AFTER = timedelta(days=1)
 
 
-def schedule_once(scheduler: BaseScheduler, job_id: str, run_at: datetime,
-                  func: Callable[..., Any], *args: Any) -> Job:
-    """Add a one-shot job at an aware instant, run however late (a missed edge must still
-    switch the door), at most one instance at a time."""
-    return scheduler.add_job(
-        func, trigger=DateTrigger(run_date=run_at, timezone=timezone.utc), args=args,
-        id=job_id, name=job_id, misfire_grace_time=None, coalesce=True, max_instances=1,
-        replace_existing=True)
-
 
 class ModeSwitcher:
     """Tells the door its mode at start, at every schedule edge and after every schedule edit.
 
-    Callbacks (run on the scheduler's worker thread, or the caller's for start and
+    Callbacks (run on the timers' thread, or the caller's for start and
     replace_schedule; keep them quick, exceptions are logged and swallowed):
       on_mode(ModeNow)             at start, at each edge, after replace_schedule;
       on_closing_warning(minutes)  N minutes before Open+ gives way to CLOSED/CLOSURE,
@@ -56,7 +43,7 @@ class ModeSwitcher:
         on_mode: Callable[[ModeNow], None],
         *,
         clock: Clock = utc_now,
-        scheduler: BaseScheduler | None = None,
+        timers: ClockTimers | None = None,
         closing_warning_minutes: Sequence[int] = (),
         on_closing_warning: Callable[[int], None] | None = None,
         on_closing: Callable[[ModeNow], None] | None = None,
@@ -67,9 +54,9 @@ class ModeSwitcher:
         self._schedule = schedule
         self._on_mode = on_mode
         self._clock = clock
-        # A scheduler we create is ours to start and stop; one passed in belongs to the caller.
-        self._owns_scheduler = scheduler is None
-        self._scheduler = scheduler or BackgroundScheduler(timezone=timezone.utc)
+        # Timers we create are ours to start and stop; ones passed in belong to the caller.
+        self._owns_timers = timers is None
+        self._timers = timers or ClockTimers(clock)
         self._warning_minutes = sorted(set(closing_warning_minutes), reverse=True)
         self._on_closing_warning = on_closing_warning
         self._on_closing = on_closing
@@ -89,22 +76,22 @@ class ModeSwitcher:
         return self._schedule
 
     @property
-    def scheduler(self) -> BaseScheduler:
-        return self._scheduler
+    def timers(self) -> ClockTimers:
+        return self._timers
 
     def start(self) -> ModeNow:
         """Announce the mode right now (a restart mid-window gets it at once) and plan ahead."""
-        if self._owns_scheduler and not self._scheduler.running:
-            self._scheduler.start()
+        if self._owns_timers and not self._timers.running:
+            self._timers.start()
         return self._recompute(self._clock())
 
     def stop(self) -> None:
-        """Cancel our jobs; shut the scheduler down only if we created it."""
+        """Cancel our timers; stop the timer thread only if we created it."""
         with self._lock:
             self._generation += 1
             self._remove_jobs()
-        if self._owns_scheduler and self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
+        if self._owns_timers and self._timers.running:
+            self._timers.stop()
 
     def replace_schedule(self, schedule: Schedule) -> ModeNow:
         """Adopt an edited schedule: announce the mode it gives now and replan every job."""
@@ -166,15 +153,12 @@ class ModeSwitcher:
                               self.run_closing_warning, generation, minutes)
 
     def _add(self, job_id: str, run_at: datetime, func: Callable[..., None], *args: Any) -> None:
-        schedule_once(self._scheduler, job_id, run_at, func, *args)
+        self._timers.add(job_id, run_at, func, *args)
         self._job_ids.add(job_id)
 
     def _remove_jobs(self) -> None:
         for job_id in self._job_ids:
-            try:
-                self._scheduler.remove_job(job_id)
-            except JobLookupError:
-                pass  # already ran
+            self._timers.remove(job_id)  # False when it already ran
         self._job_ids.clear()
 
     @staticmethod

@@ -8,15 +8,13 @@ from __future__ import annotations
 import logging
 import shlex
 import subprocess
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Callable
 
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
 from gpiozero.pins import Factory
 
 from controller.authorizer import Authorizer
-from controller.clock import BRANCH_TZ, Clock, utc_now
+from controller.clock import BRANCH_TZ, Clock, to_local, to_utc, utc_now
 from controller.config import Settings
 from controller.door import (ClosingWarning, Door, DoorContactChanged, DoorOutputs, DoorSnapshot,
                              ExitRequest, ModeChanged, RemoteUnlock)
@@ -30,8 +28,22 @@ from controller.modes import DoorMode
 from controller.runtime import Runtime
 from controller.schedule import ModeNow, Schedule
 from controller.state_file import STATE_FILE, StateFile
+from controller.timers import ClockTimers
 
 log = logging.getLogger(__name__)
+
+RETENTION_TIMER = "retention"
+# Daily at 04:15 branch time: outside 02:00-03:00, so DST neither skips nor doubles it.
+RETENTION_AT = time(4, 15)
+
+
+def next_daily_run(now: datetime, at: time) -> datetime:
+    """The first branch-local `at` after `now`, as UTC (only for times outside the DST hour)."""
+    local = to_local(now)
+    run = datetime.combine(local.date(), at, tzinfo=BRANCH_TZ)
+    if run <= local:
+        run = datetime.combine(local.date() + timedelta(days=1), at, tzinfo=BRANCH_TZ)
+    return to_utc(run)
 
 
 class BranchService:
@@ -66,9 +78,9 @@ class BranchService:
             events, settings.door, clock, settings.branch.door, on_change=self._changed,
         )
         self.loop = DoorLoop(self.door, clock)
-        self.scheduler = BackgroundScheduler(timezone=BRANCH_TZ)
+        self.timers = ClockTimers(clock)  # the schedule runs on the same clock as the door
         self.switcher = ModeSwitcher(
-            schedule, self._mode_now, clock=clock, scheduler=self.scheduler,
+            schedule, self._mode_now, clock=clock, timers=self.timers,
             closing_warning_minutes=settings.door.closing_warning_minutes,
             on_closing_warning=lambda minutes: self.loop.submit(ClosingWarning(minutes)),
         )
@@ -85,15 +97,12 @@ class BranchService:
         self.loop.start()
         for reader in hw.readers:
             reader.start(self.loop.submit)
-        self.scheduler.start()
         if self._mode_override is None:
             self.switcher.start()
         else:
             self.loop.submit(ModeChanged(self._mode_override, "set by hand"))
-        # Daily at 04:15 branch time: outside 02:00-03:00, so DST neither skips nor doubles it.
-        self.scheduler.add_job(self.apply_retention,
-                               CronTrigger(hour=4, minute=15, timezone=BRANCH_TZ),
-                               id="retention", replace_existing=True)
+        self._plan_retention()
+        self.timers.start()
 
     def stop(self) -> None:
         """Stop inputs first, then the loop (which locks), then release the pins (locked)."""
@@ -101,8 +110,7 @@ class BranchService:
             for reader in self.hardware.readers:
                 reader.close()
             self.switcher.stop()
-            if self.scheduler.running:
-                self.scheduler.shutdown(wait=False)
+            self.timers.stop()
         finally:
             self.loop.stop()
             self.hardware.close()
@@ -135,8 +143,15 @@ class BranchService:
 
     def apply_retention(self) -> None:
         """The daily job: events past their retention, then footage past its own."""
-        self.purge_events()
-        self.footage.apply_retention(self._clock())
+        try:
+            self.purge_events()
+            self.footage.apply_retention(self._clock())
+        finally:
+            self._plan_retention()
+
+    def _plan_retention(self) -> None:
+        self.timers.add(RETENTION_TIMER, next_daily_run(self._clock(), RETENTION_AT),
+                        self.apply_retention)
 
     def purge_events(self) -> int:
         cutoff = self._clock() - timedelta(days=self.settings.events.retention_days)

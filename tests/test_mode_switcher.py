@@ -1,4 +1,4 @@
-"""ModeSwitcher driven by an injected clock; the scheduler's jobs are run by hand."""
+"""ModeSwitcher driven by an injected clock; its timers are run by hand, or by their thread."""
 from __future__ import annotations
 
 import threading
@@ -7,12 +7,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from apscheduler.schedulers.background import BackgroundScheduler
 
 from controller.clock import BRANCH_TZ, utc_now
-from controller.mode_switcher import ModeSwitcher, schedule_once
+from controller.mode_switcher import ModeSwitcher
 from controller.modes import DoorMode
 from controller.schedule import ModeNow, Schedule, load_schedule_file, parse_schedule
+from controller.timers import ClockTimers
 
 BEILEN = Path(__file__).resolve().parent.parent / "config" / "beilen-schedule.json"
 EDGE = "mode-switcher:edge"
@@ -56,33 +56,33 @@ class Recorder:
 
 
 @pytest.fixture
-def scheduler() -> Iterator[BackgroundScheduler]:
-    """Never started: jobs stay pending where get_jobs() can see them and nothing runs them."""
-    yield BackgroundScheduler(timezone=timezone.utc)
+def scheduler() -> Iterator[ClockTimers]:
+    """Never started: timers stay pending where pending() can see them and nothing runs them."""
+    yield ClockTimers(clock=utc_now)
 
 
-def planned(scheduler: BackgroundScheduler) -> dict[str, datetime]:
-    return {job.id: job.trigger.run_date for job in scheduler.get_jobs()}
+def planned(scheduler: ClockTimers) -> dict[str, datetime]:
+    return scheduler.pending()
 
 
-def fire(scheduler: BackgroundScheduler, clock: FakeClock, job_id: str) -> None:
-    """Do what the scheduler does at run_date: set the clock there, drop the job, run it."""
-    job = scheduler.get_job(job_id)
+def fire(scheduler: ClockTimers, clock: FakeClock, job_id: str) -> None:
+    """Do what the timer thread does at run_at: set the clock there, drop the timer, run it."""
+    job = scheduler.get(job_id)
     assert job is not None, f"{job_id} not scheduled; have {planned(scheduler)}"
-    clock.now = job.trigger.run_date
-    scheduler.remove_job(job_id)
-    job.func(*job.args)
+    clock.now = job.run_at
+    scheduler.remove(job_id)
+    job.run()
 
 
-def make_switcher(schedule: Schedule, clock: FakeClock, scheduler: BackgroundScheduler,
+def make_switcher(schedule: Schedule, clock: FakeClock, scheduler: ClockTimers,
                   recorder: Recorder, warnings: tuple[int, ...] = (15, 5)) -> ModeSwitcher:
-    return ModeSwitcher(schedule, recorder.on_mode, clock=clock, scheduler=scheduler,
+    return ModeSwitcher(schedule, recorder.on_mode, clock=clock, timers=scheduler,
                         closing_warning_minutes=warnings,
                         on_closing_warning=recorder.on_closing_warning,
                         on_closing=recorder.on_closing)
 
 
-def test_restart_mid_window_announces_the_mode_at_once(scheduler: BackgroundScheduler) -> None:
+def test_restart_mid_window_announces_the_mode_at_once(scheduler: ClockTimers) -> None:
     clock, recorder = FakeClock(local(2026, 6, 3, 12, 0)), Recorder()  # Wednesday, staffed 10-17
     switcher = make_switcher(load_schedule_file(BEILEN), clock, scheduler, recorder)
     now = switcher.start()
@@ -94,7 +94,7 @@ def test_restart_mid_window_announces_the_mode_at_once(scheduler: BackgroundSche
     assert not scheduler.running
 
 
-def test_a_day_of_edges_with_closing_warnings(scheduler: BackgroundScheduler) -> None:
+def test_a_day_of_edges_with_closing_warnings(scheduler: ClockTimers) -> None:
     clock, recorder = FakeClock(local(2026, 6, 3, 16, 0)), Recorder()
     make_switcher(load_schedule_file(BEILEN), clock, scheduler, recorder).start()
 
@@ -117,7 +117,7 @@ def test_a_day_of_edges_with_closing_warnings(scheduler: BackgroundScheduler) ->
     assert planned(scheduler) == {EDGE: local(2026, 6, 4, 7, 0)}
 
 
-def test_handover_from_openplus_to_staff_is_not_a_closing(scheduler: BackgroundScheduler) -> None:
+def test_handover_from_openplus_to_staff_is_not_a_closing(scheduler: ClockTimers) -> None:
     clock, recorder = FakeClock(local(2026, 6, 3, 9, 0)), Recorder()  # Open+ until staffed 10:00
     make_switcher(load_schedule_file(BEILEN), clock, scheduler, recorder).start()
     assert planned(scheduler) == {EDGE: local(2026, 6, 3, 10, 0)}
@@ -127,19 +127,19 @@ def test_handover_from_openplus_to_staff_is_not_a_closing(scheduler: BackgroundS
 
 
 def test_restart_shortly_before_closing_keeps_only_future_warnings(
-        scheduler: BackgroundScheduler) -> None:
+        scheduler: ClockTimers) -> None:
     clock, recorder = FakeClock(local(2026, 6, 3, 21, 52)), Recorder()
     make_switcher(load_schedule_file(BEILEN), clock, scheduler, recorder).start()
     assert planned(scheduler) == {EDGE: local(2026, 6, 3, 22, 0),
                                   "mode-switcher:closing-warning:5": local(2026, 6, 3, 21, 55)}
 
 
-def test_replace_schedule_recomputes_and_replans(scheduler: BackgroundScheduler) -> None:
+def test_replace_schedule_recomputes_and_replans(scheduler: ClockTimers) -> None:
     clock, recorder = FakeClock(local(2026, 6, 3, 20, 0)), Recorder()
     switcher = make_switcher(load_schedule_file(BEILEN), clock, scheduler, recorder)
     switcher.start()
-    stale_edge = scheduler.get_job(EDGE)
-    assert stale_edge.trigger.run_date == local(2026, 6, 3, 22, 0)
+    stale_edge = scheduler.get(EDGE)
+    assert stale_edge.run_at == local(2026, 6, 3, 22, 0)
 
     announced_closure = parse_schedule({"exceptions": [
         {"date": "2026-06-03", "kind": "closure", "note": "Stroomstoring"}]})
@@ -148,22 +148,22 @@ def test_replace_schedule_recomputes_and_replans(scheduler: BackgroundScheduler)
     assert [kind for kind, _ in recorder.calls] == ["mode", "mode", "closing"]
     assert planned(scheduler) == {EDGE: local(2026, 6, 4, 0, 0)}
 
-    stale_edge.func(*stale_edge.args)  # an old job that raced the edit does nothing
+    stale_edge.run()  # an old job that raced the edit does nothing
     assert len(recorder.calls) == 3
     assert switcher.current == now
 
 
-def test_a_job_firing_early_still_computes_at_the_edge(scheduler: BackgroundScheduler) -> None:
+def test_a_job_firing_early_still_computes_at_the_edge(scheduler: ClockTimers) -> None:
     clock, recorder = FakeClock(local(2026, 6, 3, 6, 0)), Recorder()
     make_switcher(load_schedule_file(BEILEN), clock, scheduler, recorder).start()
-    job = scheduler.get_job(EDGE)
-    clock.now = job.trigger.run_date - timedelta(milliseconds=5)
-    scheduler.remove_job(EDGE)
-    job.func(*job.args)
+    job = scheduler.get(EDGE)
+    clock.now = job.run_at - timedelta(milliseconds=5)
+    scheduler.remove(EDGE)
+    job.run()
     assert recorder.modes() == [DoorMode.CLOSED, DoorMode.OPENPLUS]
 
 
-def test_failing_callback_does_not_stop_the_next_edge(scheduler: BackgroundScheduler) -> None:
+def test_failing_callback_does_not_stop_the_next_edge(scheduler: ClockTimers) -> None:
     seen: list[ModeNow] = []
 
     def flaky(now: ModeNow) -> None:
@@ -171,13 +171,13 @@ def test_failing_callback_does_not_stop_the_next_edge(scheduler: BackgroundSched
         raise RuntimeError("door busy")
 
     clock = FakeClock(local(2026, 6, 3, 12, 0))
-    ModeSwitcher(load_schedule_file(BEILEN), flaky, clock=clock, scheduler=scheduler).start()
+    ModeSwitcher(load_schedule_file(BEILEN), flaky, clock=clock, timers=scheduler).start()
     fire(scheduler, clock, EDGE)
     assert [now.mode for now in seen] == [DoorMode.STAFFED, DoorMode.OPENPLUS]
     assert planned(scheduler) == {EDGE: local(2026, 6, 3, 22, 0)}
 
 
-def test_edge_across_the_october_change_is_in_utc(scheduler: BackgroundScheduler) -> None:
+def test_edge_across_the_october_change_is_in_utc(scheduler: ClockTimers) -> None:
     schedule = parse_schedule({"exceptions": [{
         "date": "2026-10-25", "kind": "special_hours",
         "windows": [{"start": "01:00", "end": "04:00", "kind": "openplus"}]}]})
@@ -192,7 +192,7 @@ def test_edge_across_the_october_change_is_in_utc(scheduler: BackgroundScheduler
     assert recorder.modes() == [DoorMode.OPENPLUS, DoorMode.CLOSED]
 
 
-def test_empty_schedule_rechecks_daily(scheduler: BackgroundScheduler) -> None:
+def test_empty_schedule_rechecks_daily(scheduler: ClockTimers) -> None:
     clock, recorder = FakeClock(utc(2026, 6, 3, 12, 0)), Recorder()
     make_switcher(Schedule(), clock, scheduler, recorder).start()
     assert planned(scheduler) == {"mode-switcher:recheck": utc(2026, 6, 4, 12, 0)}
@@ -200,56 +200,81 @@ def test_empty_schedule_rechecks_daily(scheduler: BackgroundScheduler) -> None:
     assert recorder.modes() == [DoorMode.CLOSED, DoorMode.CLOSED]
 
 
-def test_stop_cancels_jobs_on_a_shared_scheduler(scheduler: BackgroundScheduler) -> None:
+def test_stop_cancels_jobs_on_a_shared_scheduler(scheduler: ClockTimers) -> None:
     clock, recorder = FakeClock(local(2026, 6, 3, 12, 0)), Recorder()
     switcher = make_switcher(load_schedule_file(BEILEN), clock, scheduler, recorder)
     switcher.start()
-    job = scheduler.get_job(EDGE)
+    job = scheduler.get(EDGE)
     switcher.stop()
-    assert scheduler.get_jobs() == []
-    job.func(*job.args)  # a job already handed to a worker before stop() does nothing
+    assert scheduler.pending() == {}
+    job.run()  # a job already handed to a worker before stop() does nothing
     assert len(recorder.calls) == 1
 
 
-def test_warning_minutes_must_be_positive(scheduler: BackgroundScheduler) -> None:
+def test_warning_minutes_must_be_positive(scheduler: ClockTimers) -> None:
     with pytest.raises(ValueError, match="> 0"):
-        ModeSwitcher(Schedule(), print, scheduler=scheduler, closing_warning_minutes=(0,))
+        ModeSwitcher(Schedule(), print, timers=scheduler, closing_warning_minutes=(0,))
 
 
-# ---------------------------------------------------------------- the real scheduler
+# ---------------------------------------------------------------- the timer thread
 
 
-def test_real_scheduler_fires_a_one_shot_job_on_time() -> None:
-    scheduler = BackgroundScheduler(timezone=timezone.utc)
-    scheduler.start()
+def test_timers_run_only_what_is_due_on_their_own_clock() -> None:
+    clock = FakeClock(utc(2026, 6, 3, 12, 0))
+    timers, ran = ClockTimers(clock), []
+    timers.add("late", utc(2026, 6, 3, 13, 0), ran.append, "late")
+    timers.add("early", utc(2026, 6, 3, 12, 30), ran.append, "early")
+    assert timers.run_due() == 0 and ran == []
+    clock.now = utc(2026, 6, 3, 14, 0)  # a step past both: both run, earliest first
+    assert timers.run_due() == 2 and ran == ["early", "late"]
+    assert timers.pending() == {}
+
+
+def test_a_wall_clock_step_back_delays_and_never_repeats() -> None:
+    clock = FakeClock(utc(2026, 6, 3, 12, 0))
+    timers, ran = ClockTimers(clock), []
+    timers.add("edge", utc(2026, 6, 3, 12, 0, 1), ran.append, 1)
+    clock.now = utc(2026, 6, 3, 11, 0)
+    assert timers.run_due() == 0
+    clock.now = utc(2026, 6, 3, 12, 0, 1)
+    timers.run_due()
+    clock.now = utc(2026, 6, 3, 11, 0)
+    clock.now = utc(2026, 6, 3, 12, 0, 2)
+    assert timers.run_due() == 0 and ran == [1]
+
+
+def test_a_failing_timer_does_not_stop_the_others() -> None:
+    clock = FakeClock(utc(2026, 6, 3, 12, 0))
+    timers, ran = ClockTimers(clock), []
+    timers.add("bad", utc(2026, 6, 3, 11, 0), lambda: 1 / 0)
+    timers.add("good", utc(2026, 6, 3, 11, 30), ran.append, "good")
+    assert timers.run_due() == 2 and ran == ["good"]
+
+
+def test_timer_thread_follows_the_injected_clock_not_the_real_one() -> None:
+    clock = FakeClock(utc(2026, 6, 3, 12, 0))  # years away from the real date either way
+    timers = ClockTimers(clock, poll_seconds=0.01)
     fired = threading.Event()
-    fired_at: list[datetime] = []
+    timers.add("probe", utc(2026, 6, 3, 12, 5), fired.set)
+    timers.start()
     try:
-        run_at = utc_now() + timedelta(seconds=0.2)
-        schedule_once(scheduler, "probe", run_at,
-                      lambda: (fired_at.append(utc_now()), fired.set()))
-        assert fired.wait(timeout=3), "job at now+0.2 s did not fire within 3 s"
-        assert fired_at[0] >= run_at
-        # get_job takes the scheduler's job-store lock, so None means it finished with the
-        # job; shutting down before that races APScheduler's own removal of it.
-        pause = threading.Event()
-        for _ in range(300):
-            if scheduler.get_job("probe") is None:
-                break
-            pause.wait(0.01)
+        assert not fired.wait(0.1), "ran before its time on the injected clock"
+        clock.now = utc(2026, 6, 3, 12, 5)
+        assert fired.wait(timeout=3), "did not run once the injected clock reached it"
     finally:
-        scheduler.shutdown(wait=False)
+        timers.stop()
+    assert not timers.running
 
 
-def test_own_scheduler_is_started_and_stopped_with_the_switcher() -> None:
+def test_own_timers_are_started_and_stopped_with_the_switcher() -> None:
     schedule = load_schedule_file(BEILEN)
     announced: list[ModeNow] = []
-    switcher = ModeSwitcher(schedule, announced.append)
+    clock = FakeClock(local(2026, 6, 3, 12, 0))
+    switcher = ModeSwitcher(schedule, announced.append, clock=clock)
     now = switcher.start()
     try:
-        assert switcher.scheduler.running and announced == [now]
-        job = switcher.scheduler.get_job(EDGE)
-        assert now.until is not None and job.next_run_time == now.until
+        assert switcher.timers.running and announced == [now]
+        assert now.until is not None and switcher.timers.pending()[EDGE] == now.until
     finally:
         switcher.stop()
-    assert not switcher.scheduler.running
+    assert not switcher.timers.running

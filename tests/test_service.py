@@ -1,6 +1,7 @@
 """The wired service: the daily retention job and mode changes reaching the door."""
 from __future__ import annotations
 
+import threading
 from contextlib import closing
 from datetime import datetime, timedelta, timezone
 
@@ -18,9 +19,9 @@ def test_events_older_than_retention_are_purged_by_the_daily_job(settings, clock
     service = BranchService(sim.settings, parse_schedule({}), pin_factory=sim.factory, clock=clock)
     try:
         service.start()
-        job = service.scheduler.get_job("retention")
-        run = job.next_run_time.astimezone(BRANCH_TZ)
-        assert (run.hour, run.minute) == (4, 15)
+        run = service.timers.pending()["retention"].astimezone(BRANCH_TZ)
+        assert (run.hour, run.minute) == (4, 15) and run > clock()
+        assert run - clock() <= timedelta(days=1)
         with closing(service.runtime.connection()) as conn:
             log = service.runtime.events(conn)
             for days in (1, 89, 90.01, 365):
@@ -49,6 +50,32 @@ def test_restart_in_the_middle_of_a_window_gives_the_mode_at_once(settings):
         assert service.loop.wait_idle(5)
         assert service.snapshot().mode.value == "openplus"
         assert not sim.outputs()["relay"]
+    finally:
+        service.stop()
+        sim.close()
+
+
+def test_retention_runs_when_the_injected_clock_reaches_04_15_and_plans_the_next_day(
+        settings, clock):
+    sim = SimulatedHardware.create(settings, MockFactory())
+    service = BranchService(sim.settings, parse_schedule({}), pin_factory=sim.factory, clock=clock)
+    try:
+        service.start()
+        with closing(service.runtime.connection()) as conn:
+            service.runtime.events(conn).record(
+                Event(EventType.ACCESS_REFUSED, clock() - timedelta(days=200), "e"))
+        first = service.timers.pending()["retention"]
+        clock.now = first
+        service.timers.run_due()  # or the timer thread does, whichever looks first
+        replanned = threading.Event()
+        for _ in range(300):  # bounded: the job re-plans itself last
+            if service.timers.pending().get("retention", first) != first:
+                break
+            replanned.wait(0.01)
+        with closing(service.runtime.connection()) as conn:
+            left = service.runtime.events(conn).query(limit=100)
+        assert not [e for e in left if e.type is EventType.ACCESS_REFUSED]
+        assert service.timers.pending()["retention"] == first + timedelta(days=1)
     finally:
         service.stop()
         sim.close()
