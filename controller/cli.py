@@ -1,24 +1,55 @@
-"""`openplus-door`: one console command with subcommands for staff, IT and the simulator."""
+"""`openplus-door`: one console command with subcommands for staff, IT and the simulator.
+
+At the top this module imports only modules that need nothing beyond the standard library; each
+command's own module is imported only when that command runs. `relay-off` (systemd, on every
+stop) must not wait seconds for FastAPI, OpenCV and pydantic, nor fail because an unrelated
+config key is wrong, so main() runs it before loading the settings.
+"""
 from __future__ import annotations
 
 import argparse
 import getpass
+import importlib
 import os
 import sys
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from controller.clock import BRANCH_TZ, to_utc
-from controller.config import ConfigError, Settings, load_settings
 from controller.pins import PinFormatError, PinKeyError, validate_pin
-from controller.store.db import DatabaseError
 
-Handler = Callable[[argparse.Namespace, Settings], int]
+if TYPE_CHECKING:
+    from controller.config import Settings
+
+Handler = Callable[[argparse.Namespace, "Settings"], int]
 
 
 class UsageError(Exception):
     """A command-line value that cannot be used; printed without a traceback."""
+
+
+@dataclass(frozen=True)
+class LazyHandler:
+    """A command handler imported from `module` only when its command runs."""
+
+    module: str
+    name: str
+
+    def __call__(self, args: argparse.Namespace, settings: Settings) -> int:
+        handler: Handler = getattr(importlib.import_module(self.module), self.name)
+        return handler(args, settings)
+
+
+class _LazyCommands:
+    """`cmd.check_config` reads like the module attribute it stands for, without the import."""
+
+    def __init__(self, module: str) -> None:
+        self._module = module
+
+    def __getattr__(self, name: str) -> LazyHandler:
+        return LazyHandler(self._module, name)
 
 
 def _local_time(text: str) -> datetime:
@@ -46,8 +77,8 @@ def read_pin(args: argparse.Namespace, confirm: bool = True) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from controller import cli_commands as cmd
-    from controller import cli_service as run
+    cmd = _LazyCommands("controller.cli_commands")
+    run = _LazyCommands("controller.cli_service")
 
     parser = argparse.ArgumentParser(
         prog="openplus-door", description="Open+ door controller for a library branch."
@@ -139,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=run.serve, exit_at_eof=False)
 
     sub.add_parser("relay-off", help="drive the lock pin to locked (systemd ExecStopPost)"
-                   ).set_defaults(run=run.relay_off)
+                   ).set_defaults(run=None)  # main() runs it without loading the settings
 
     users = sub.add_parser("users", help="admin users of the API and pages").add_subparsers(
         dest="users_command", required=True, metavar="ACTION")
@@ -161,6 +192,13 @@ def _server_arguments(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "relay-off":
+        from controller.relay_off import run as relay_off
+
+        return relay_off(args.config)
+    from controller.config import ConfigError, load_settings
+    from controller.store.db import DatabaseError
+
     try:
         settings = load_settings(args.config)
         return args.run(args, settings)
@@ -179,6 +217,9 @@ def actor() -> str:
         return f"cli:uid{os.getuid()}"
 
 
-
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the module's importable copy, not this `__main__` one, so that the UsageError the
+    # command modules raise (imported from controller.cli) is the one main() catches.
+    from controller.cli import main as cli_main
+
+    sys.exit(cli_main())

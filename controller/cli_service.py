@@ -1,4 +1,4 @@
-"""The long-running commands: `serve` (real pins), `simulate` (mock pins, ptys) and `relay-off`."""
+"""The long-running commands: `serve` (real pins) and `simulate` (mock pins, ptys)."""
 from __future__ import annotations
 
 import argparse
@@ -14,7 +14,6 @@ from controller.api.server import ApiServer, ApiServerError
 from controller.api.services import ApiServices
 from controller.cli import UsageError
 from controller.cli_commands import demo_members_command
-from controller.clock import utc_now
 from controller.config import Settings
 from controller.hardware import HardwareError
 from controller.modes import DoorMode
@@ -109,25 +108,4 @@ def _run(settings: Settings, args: argparse.Namespace, *, pin_factory, mode: Doo
         if cleanup is not None:
             cleanup()
         print("stopped; relay locked", flush=True)
-    return 0
-
-
-def relay_off(args: argparse.Namespace, settings: Settings) -> int:
-    """Drive the lock pin to locked and record it (systemd ExecStartPre and ExecStopPost)."""
-    from gpiozero.exc import BadPinFactory, GPIOZeroError
-
-    from controller.state_file import STATE_FILE, StateFile
-    from drivers.outputs import relay_off as drive_relay_off
-
-    lock = settings.hardware.lock
-    try:
-        drive_relay_off(lock.pin, active_high=lock.active_high)
-    except (BadPinFactory, GPIOZeroError, OSError) as exc:
-        raise UsageError(f"could not drive lock pin {lock.pin}: {exc}") from None
-    state = StateFile(settings.data_dir / STATE_FILE)
-    if settings.data_dir.is_dir():
-        last = state.read() or {}
-        state.replace({**last, "relay_unlocked": False, "phase": "stopped",
-                       "at": utc_now().isoformat()})
-    print(f"lock pin {lock.pin} driven to locked")
     return 0

@@ -5,15 +5,15 @@ with a message naming the file, the key and the problem (`ConfigError`).
 """
 from __future__ import annotations
 
-import os
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-DATA_DIR_ENV = "OPENPLUS_DOOR_DATA_DIR"
-CONFIG_ENV = "OPENPLUS_DOOR_CONFIG"
+from controller.config_defaults import (DATA_DIR_ENV, DEFAULT_DATA_DIR, DEFAULT_LOCK_ACTIVE_HIGH,
+                                        DEFAULT_LOCK_PIN, resolve_config_path,
+                                        resolve_data_dir)
 
 
 class ConfigError(Exception):
@@ -31,7 +31,7 @@ class BranchSettings(_Section):
 
 class StorageSettings(_Section):
     data_dir: Path = Field(
-        Path("~/.local/share/openplus-door"),
+        DEFAULT_DATA_DIR,
         description=f"Database, PIN key and footage live here; {DATA_DIR_ENV} overrides it.",
     )
 
@@ -138,7 +138,7 @@ class IndicatorPins(_Section):
 class HardwareSettings(_Section):
     """Which pins and readers this door has (BCM numbering); the defaults match the README's wiring."""
 
-    lock: OutputPin = OutputPin(pin=17)
+    lock: OutputPin = OutputPin(pin=DEFAULT_LOCK_PIN, active_high=DEFAULT_LOCK_ACTIVE_HIGH)
     door_contact_pin: int | str = 27
     door_open_when_high: bool = Field(True, description="NC contact to ground with pull-up: open reads high.")
     rex_pin: int | str = 22
@@ -197,8 +197,7 @@ class Settings(_Section):
     @property
     def data_dir(self) -> Path:
         """The data directory, with the environment override applied and ~ expanded."""
-        override = os.environ.get(DATA_DIR_ENV)
-        return Path(override or self.storage.data_dir).expanduser()
+        return resolve_data_dir(self.storage.data_dir)
 
 
 def _describe(error: dict[str, Any]) -> str:
@@ -221,8 +220,7 @@ def parse_settings(raw: dict[str, Any], source: str) -> Settings:
 
 def load_settings(path: Path | None = None) -> Settings:
     """Load the file at `path` (or $OPENPLUS_DOOR_CONFIG); defaults when neither is given."""
-    if path is None and os.environ.get(CONFIG_ENV):
-        path = Path(os.environ[CONFIG_ENV])
+    path = resolve_config_path(path)
     if path is None:
         return Settings()
     try:

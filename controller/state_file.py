@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from controller.door import DoorSnapshot
+if TYPE_CHECKING:  # relay-off imports this module and must not pull in the door and pydantic
+    from controller.door import DoorSnapshot
 
 STATE_FILE = "door-state.json"
 
