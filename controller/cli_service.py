@@ -16,6 +16,7 @@ from controller.cli import UsageError
 from controller.cli_commands import demo_members_command
 from controller.config import Settings
 from controller.hardware import HardwareError
+from controller.logging_setup import configure_logging
 from controller.modes import DoorMode
 from controller.runtime import Runtime
 from controller.schedule import load_schedule_file
@@ -34,6 +35,7 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
     from controller.sim_console import HELP, Console
     from controller.simulator import SimulatedHardware
 
+    configure_logging(settings.logging.level)
     _demo_data(args, settings)
     sim = SimulatedHardware.create(settings, camera_video=settings.data_dir / "demo-camera.avi")
     mode = None if args.mode == "schedule" else DoorMode(args.mode)
@@ -46,6 +48,7 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     """The real door: gpiozero's default pin factory (lgpio on a Pi) and the configured ports."""
+    configure_logging(settings.logging.level)
     return _run(settings, args, pin_factory=None, mode=None, console=None, cleanup=None,
                 banner=f"openplus-door serving '{settings.branch.name}'")
 

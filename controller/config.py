@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from controller.config_defaults import (DATA_DIR_ENV, DEFAULT_DATA_DIR, DEFAULT_LOCK_ACTIVE_HIGH,
                                         DEFAULT_LOCK_PIN, resolve_config_path,
                                         resolve_data_dir)
+from controller.logging_setup import LogLevel
 
 
 class ConfigError(Exception):
@@ -72,6 +73,11 @@ class DoorSettings(_Section):
     closing_announcement_command: str = Field(
         "", description="Run at each closing warning, e.g. 'aplay /etc/openplus-door/closing-{minutes}.wav'."
     )
+
+
+class LoggingSettings(_Section):
+    level: LogLevel = Field(
+        "info", description="Least severe records written to stderr (the journal under systemd).")
 
 
 class _Reader(_Section):
@@ -193,6 +199,7 @@ class Settings(_Section):
     door: DoorSettings = DoorSettings()
     hardware: HardwareSettings = HardwareSettings()
     camera: CameraSettings = CameraSettings()
+    logging: LoggingSettings = LoggingSettings()
 
     @property
     def data_dir(self) -> Path:

@@ -38,6 +38,8 @@ def write(tmp_path: Path, text: str) -> Path:
         ("[branch]\nname = ''\n", "branch.name"),
         ("[brnch]\nname = 'x'\n", "brnch: unknown key"),
         ("[access\n", "not valid TOML"),
+        ("[logging]\nlevel = 'verbose'\n",
+         "logging.level: Input should be 'debug', 'info', 'warning' or 'error' (got 'verbose')"),
     ],
 )
 def test_bad_file_names_file_key_and_problem(tmp_path, text, expected):
@@ -45,6 +47,11 @@ def test_bad_file_names_file_key_and_problem(tmp_path, text, expected):
     with pytest.raises(ConfigError) as error:
         load_settings(path)
     assert str(error.value).startswith(str(path)) and expected in str(error.value)
+
+
+def test_logging_level_defaults_to_info_and_comes_from_the_file(tmp_path):
+    assert Settings().logging.level == "info" and load_settings(EXAMPLE).logging.level == "info"
+    assert load_settings(write(tmp_path, "[logging]\nlevel = 'debug'\n")).logging.level == "debug"
 
 
 def test_unreadable_file_is_named(tmp_path):
