@@ -2,6 +2,8 @@
 
 Wraps the pure `decide` with what needs state: looking the card up, PIN lockouts, the reader
 throttle and the event log. It never touches hardware; the door acts on what it returns.
+On the door's path it only reads (a WAL read never waits for a writer): lockouts and the
+throttle are counted in memory and events go to a sink that does not block.
 """
 from __future__ import annotations
 
@@ -10,11 +12,11 @@ from datetime import datetime, timedelta
 from controller.cards import CardFormatError, card_hint, normalise_card
 from controller.config import AccessSettings
 from controller.decision import Decision, Reason, decide
-from controller.events import Event, EventType
+from controller.events import Event, EventSink, EventType
+from controller.lockouts import PinLockouts
 from controller.members import Member
 from controller.modes import DoorMode
 from controller.pins import PinHasher
-from controller.store.events import EventLog
 from controller.store.members import MemberStore
 from controller.throttle import FailureThrottle
 
@@ -25,11 +27,13 @@ class Authorizer:
     """Decides one attempt at a time and records it; the caller supplies mode and time."""
 
     def __init__(
-        self, members: MemberStore, events: EventLog, hasher: PinHasher,
-        settings: AccessSettings, door: str,
+        self, members: MemberStore, events: EventSink, hasher: PinHasher,
+        settings: AccessSettings, door: str, lockouts: PinLockouts | None = None,
     ) -> None:
         self._members = members
         self._events = events
+        self._lockouts = lockouts or PinLockouts.stored_in(
+            members.connection, settings.max_wrong_pins, timedelta(minutes=settings.lockout_minutes))
         self._hasher = hasher
         self._settings = settings
         self._door = door
@@ -62,9 +66,10 @@ class Authorizer:
 
     def _lookup(self, raw_card: str) -> Member | None:
         try:
-            return self._members.find_by_card(normalise_card(raw_card))
+            member = self._members.find_by_card(normalise_card(raw_card))
         except CardFormatError:
             return None
+        return self._lockouts.apply(member) if member is not None else None
 
     def _pin_matches(self, member: Member, pin: str) -> bool:
         return self._hasher.verify(pin, member.pin_salt, member.pin_hash)
@@ -78,14 +83,10 @@ class Authorizer:
         if member is None:
             return decision
         if decision.reason is Reason.WRONG_PIN:
-            locked = self._members.record_wrong_pin(
-                member.id, now, self._settings.max_wrong_pins,
-                timedelta(minutes=self._settings.lockout_minutes),
-            )
-            if locked is not None:
+            if self._lockouts.wrong_pin(member, now) is not None:
                 return Decision.refuse(Reason.CARD_LOCKED)
         elif decision.granted:
-            self._members.clear_pin_failures(member.id)
+            self._lockouts.cleared(member)
         return decision
 
     def _log(

@@ -1,11 +1,19 @@
-"""Time in one place: store UTC, show Europe/Amsterdam, and let tests inject the clock."""
+"""Time in one place: store UTC, show Europe/Amsterdam, and let tests inject the clock.
+
+Two clocks, two jobs. `Clock` is wall time: event stamps and the schedule. `Monotonic` is
+seconds that only move forward: every deadline on the door (unlock pulse, PIN timeout,
+held-open, message, exit grace). A Pi has no RTC; an NTP step, `date -s` or a spoofed NTP
+answer moves wall time by hours, and a pulse measured on it would keep the lock open as long.
+"""
 from __future__ import annotations
 
+import time
 from datetime import date, datetime, timezone
 from typing import Callable
 from zoneinfo import ZoneInfo
 
 Clock = Callable[[], datetime]
+Monotonic = Callable[[], float]  # seconds; only differences mean anything
 
 BRANCH_TZ = ZoneInfo("Europe/Amsterdam")
 
@@ -13,6 +21,11 @@ BRANCH_TZ = ZoneInfo("Europe/Amsterdam")
 def utc_now() -> datetime:
     """The real clock: an aware UTC datetime."""
     return datetime.now(timezone.utc)
+
+
+def monotonic() -> float:
+    """The real monotonic clock (CLOCK_MONOTONIC: not stepped by NTP or `date -s`)."""
+    return time.monotonic()
 
 
 def require_aware(moment: datetime) -> datetime:

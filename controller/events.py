@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
 
 class EventType(StrEnum):
@@ -37,3 +38,10 @@ class Event:
     actor: str | None = None
     detail: str | None = None
     id: int | None = None
+
+
+class EventSink(Protocol):
+    """Takes an event to store. On the door's path it must return at once (the EventWriter's
+    queue); the CLI and tests may hand an EventLog, which writes before it returns."""
+
+    def record(self, event: Event) -> object: ...

@@ -2,6 +2,12 @@
 
 `serve` (real pins) and `simulate` (mock pins and pseudo-terminals) both build this; the only
 difference is the pin factory and the serial port paths in the settings.
+
+Threads, and what each may wait on: the door loop waits only on its inputs; events and PIN
+counts go to the EventWriter's thread, snapshots and door messages to the ObserverQueue's
+thread (state file, page listeners, camera mode, console), schedule edges come from the
+ClockTimers' thread as queued inputs. Nothing the door thread calls touches a lock held by
+the database, the web side or an observer.
 """
 from __future__ import annotations
 
@@ -14,20 +20,24 @@ from typing import Callable
 from gpiozero.pins import Factory
 
 from controller.authorizer import Authorizer
-from controller.clock import BRANCH_TZ, Clock, to_local, to_utc, utc_now
+from controller.clock import BRANCH_TZ, Clock, Monotonic, monotonic, to_local, to_utc, utc_now
 from controller.config import Settings
 from controller.door import (ClosingWarning, Door, DoorContactChanged, DoorOutputs, DoorSnapshot,
                              ExitRequest, ModeChanged, RemoteUnlock)
 from controller.door_loop import DoorLoop
+from controller.event_writer import SPILL_FILE, EventWriter
 from controller.events import Event, EventType
-from controller.footage import CameraEventLog, FootageService
+from controller.footage import CLIP_EVENTS, FootageService
 from controller.hardware import DoorHardware, build_hardware
+from controller.lockouts import PinLockouts
 from controller.messages import DoorMessage
 from controller.mode_switcher import ModeSwitcher
 from controller.modes import DoorMode
+from controller.observers import ObserverQueue
 from controller.runtime import Runtime
 from controller.schedule import ModeNow, Schedule
 from controller.state_file import STATE_FILE, StateFile
+from controller.store.members import load_pin_failures
 from controller.timers import ClockTimers
 
 log = logging.getLogger(__name__)
@@ -53,6 +63,7 @@ class BranchService:
         self, settings: Settings, schedule: Schedule, *, pin_factory: Factory | None,
         clock: Clock = utc_now, mode_override: DoorMode | None = None,
         on_message: Callable[[DoorMessage], None] | None = None,
+        monotonic: Monotonic = monotonic, on_turn: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
         self.runtime = Runtime.open(settings, clock=clock)
@@ -67,17 +78,24 @@ class BranchService:
             settings.camera, settings.camera.footage_dir or settings.data_dir / "footage",
             self.runtime.connection, settings.branch.door, clock,
         )
-        self._door_conn = self.runtime.connection()  # used by the door loop thread only
-        events = CameraEventLog(self._door_conn, self.footage)  # one non-blocking put per clip
+        self.writer = EventWriter(self.runtime.db, settings.data_dir / SPILL_FILE,
+                                  on_event_written=self._event_written)
+        self.observers = ObserverQueue()
+        self._observed_mode: DoorMode | None = None  # the observer thread's own copy
+        self._door_conn = self.runtime.connection()  # the door loop thread's, for reads only
+        access = settings.access
+        lockouts = PinLockouts(access.max_wrong_pins, timedelta(minutes=access.lockout_minutes),
+                               self.writer.save, load_pin_failures(self._door_conn))
         hw = self.hardware
         self.door = Door(
-            Authorizer(self.runtime.members(self._door_conn), events, self.runtime.hasher,
-                       settings.access, settings.branch.door),
+            Authorizer(self.runtime.members(self._door_conn), self.writer, self.runtime.hasher,
+                       access, settings.branch.door, lockouts),
             DoorOutputs(relay=hw.relay, signals=hw.indicator, show=self._show, lights=hw.lights,
                         alarm=hw.alarm, announce=self._announcer()),
-            events, settings.door, clock, settings.branch.door, on_change=self._changed,
+            self.writer, settings.door, clock, settings.branch.door, on_change=self._changed,
+            monotonic=monotonic,
         )
-        self.loop = DoorLoop(self.door, clock)
+        self.loop = DoorLoop(self.door, monotonic, on_turn=on_turn)
         self.timers = ClockTimers(clock)  # the schedule runs on the same clock as the door
         self.switcher = ModeSwitcher(
             schedule, self._mode_now, clock=clock, timers=self.timers,
@@ -92,6 +110,8 @@ class BranchService:
         hw.contact.on_opened = lambda: self.loop.submit(DoorContactChanged(True))
         hw.contact.on_closed = lambda: self.loop.submit(DoorContactChanged(False))
         hw.rex.on_pressed = lambda: self.loop.submit(ExitRequest())
+        self.writer.start()
+        self.observers.start()
         self._record(EventType.SERVICE, "started")
         self.footage.start()
         self.loop.start()
@@ -105,17 +125,24 @@ class BranchService:
         self.timers.start()
 
     def stop(self) -> None:
-        """Stop inputs first, then the loop (which locks), then release the pins (locked)."""
+        """Lock, stop inputs, then the loop (which locks again), then release the pins (locked);
+        only then the writer (what it cannot write in time is spilled), observers and camera."""
+        self.door.lock_now()
         try:
             for reader in self.hardware.readers:
-                reader.close()
+                try:
+                    reader.close()
+                except Exception:  # noqa: BLE001 - a stuck reader must not keep the rest up
+                    log.exception("reader %s did not close", getattr(reader, "name", reader))
             self.switcher.stop()
-            self.timers.stop()
+            self.timers.stop(timeout=0.5)
         finally:
-            self.loop.stop()
+            self.loop.stop(timeout=1.0)
             self.hardware.close()
-            self.footage.stop()
             self._record(EventType.SERVICE, "stopped")
+            self.writer.stop(timeout=1.0)
+            self.observers.stop(timeout=0.5)
+            self.footage.stop()
             self._door_conn.close()
 
     def wait_readers_connected(self, timeout: float) -> bool:
@@ -168,17 +195,31 @@ class BranchService:
         self.loop.submit(ModeChanged(mode.mode, mode.cause))
 
     def _changed(self, snapshot: DoorSnapshot) -> None:
-        if self._snapshot is None or self._snapshot.mode is not snapshot.mode:
-            self.footage.set_mode(snapshot.mode)  # the camera records in Open+ only
+        """On the door thread: keep the snapshot, hand the rest to the observer thread."""
         self._snapshot = snapshot
-        self.state_file.write(snapshot)
-        for listener in self.listeners:
-            listener(snapshot)
+        self.observers.post(self._observe, snapshot)
+
+    def _observe(self, snapshot: DoorSnapshot) -> None:
+        """On the observer thread: each observer on its own, so one failing stops no other."""
+        if self._observed_mode is not snapshot.mode:
+            self._observed_mode = snapshot.mode
+            self.observers.post(self.footage.set_mode, snapshot.mode)  # Open+ only records
+        self.observers.post(self.state_file.write, snapshot)
+        for listener in list(self.listeners):
+            self.observers.post(listener, snapshot)
 
     def _show(self, message: DoorMessage) -> None:
+        self.observers.post(self._said, message)
+
+    def _said(self, message: DoorMessage) -> None:
         log.info("door says: %s", message)
         if self._on_message is not None:
             self._on_message(message)
+
+    def _event_written(self, event_id: int, event: Event) -> None:
+        """On the writer thread, once an event has its id: entries and alarms get a clip."""
+        if event.type in CLIP_EVENTS:
+            self.footage.notify_event(event_id, event.at, event.type)
 
     def _announcer(self):
         command = self.settings.door.closing_announcement_command
@@ -196,9 +237,5 @@ class BranchService:
         return announce
 
     def _record(self, kind: EventType, what: str) -> None:
-        conn = self.runtime.connection()
-        try:
-            self.runtime.events(conn).record(Event(type=kind, at=self._clock(),
-                                                   door=self.settings.branch.door, reason=what))
-        finally:
-            conn.close()
+        self.writer.record(Event(type=kind, at=self._clock(), door=self.settings.branch.door,
+                                 reason=what))

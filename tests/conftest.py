@@ -11,15 +11,29 @@ from controller.runtime import Runtime
 
 
 class FakeClock:
-    """A clock tests move by hand; always aware UTC, stepped in UTC (DST-safe)."""
+    """Wall and monotonic time that tests move by hand; wall time is aware UTC (DST-safe).
+
+    `advance` is time passing (both clocks move); `step` is the wall clock being set (NTP,
+    `date -s`): only wall time jumps, the monotonic clock does not.
+    """
 
     def __init__(self, start: datetime) -> None:
         self.now = start.astimezone(timezone.utc)
+        self.seconds = 1000.0  # monotonic; any origin
 
     def __call__(self) -> datetime:
         return self.now
 
+    def monotonic(self) -> float:
+        return self.seconds
+
     def advance(self, **delta: float) -> datetime:
+        step = timedelta(**delta)
+        self.now += step
+        self.seconds += step.total_seconds()
+        return self.now
+
+    def step(self, **delta: float) -> datetime:
         self.now += timedelta(**delta)
         return self.now
 
@@ -40,3 +54,36 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 @pytest.fixture
 def runtime(settings: Settings, clock: FakeClock) -> Runtime:
     return Runtime.open(settings, clock=clock)
+
+
+DEMO_CARD = "29990000000001"  # member 1 of tests.helpers.member_row, PIN 1234
+SECOND_CARD = "29990000000002"  # member 2, PIN 1234
+
+
+@pytest.fixture
+def live_branch(settings: Settings, clock: FakeClock):
+    """The wired BranchService on simulated hardware, its threads running, in Open+, with the
+    injected wall and monotonic clocks; members 1 and 2 (DEMO_CARD, SECOND_CARD), PIN 1234."""
+    from gpiozero.pins.mock import MockFactory
+
+    from controller.admin import MemberAdmin
+    from controller.modes import DoorMode
+    from controller.schedule import Schedule
+    from controller.service import BranchService
+    from controller.simulator import SimulatedHardware
+    from tests.helpers import member_row
+
+    sim = SimulatedHardware.create(settings, MockFactory())
+    service = BranchService(sim.settings, Schedule(), pin_factory=sim.factory, clock=clock,
+                            monotonic=clock.monotonic, mode_override=DoorMode.OPENPLUS)
+    conn = service.runtime.connection()
+    MemberAdmin(service.runtime.members(conn), service.runtime.events(conn), clock, "e"
+                ).replace_list([(1, member_row(1)), (2, member_row(2))], "test")
+    conn.close()
+    sim.at_rest()
+    service.start()
+    assert service.wait_readers_connected(5)
+    assert service.loop.wait_idle(5)
+    yield sim, service
+    service.stop()
+    sim.close()

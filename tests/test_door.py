@@ -49,8 +49,9 @@ class Bench:
                        runtime.settings.access, "entrance"),
             DoorOutputs(relay, signals, self.messages.append, lights, alarm),
             self.events, settings or DoorSettings(), clock, "entrance",
+            monotonic=clock.monotonic,
         )
-        self.loop = DoorLoop(self.door, clock)
+        self.loop = DoorLoop(self.door, clock.monotonic)
 
     def send(self, *items):
         for item in items:
@@ -321,5 +322,90 @@ def test_door_already_open_at_start_is_not_forced(runtime, clock, mock_factory):
         assert EventType.DOOR_FORCED not in bench.types()
         bench.send(DoorContactChanged(False))
         assert bench.types()[-1] is EventType.DOOR_CLOSED
+    finally:
+        bench.close()
+
+
+# --- one clock: deadlines are monotonic, a wall-clock step moves none of them -------------------
+STEPS = [pytest.param(-1, id="clock-set-back-1h"), pytest.param(+1, id="clock-set-ahead-1h")]
+
+
+@pytest.mark.parametrize("hours", STEPS)
+def test_a_wall_clock_step_during_a_pulse_keeps_its_length(bench, hours):
+    bench.card()
+    bench.keys("1234#")
+    assert bench.relay_on
+    bench.after(1)
+    bench.clock.step(hours=hours)  # NTP, `date -s` or a spoofed answer, one second in
+    bench.after(3.9)
+    assert bench.relay_on, "a step ahead must not cut the pulse short"
+    bench.after(0.1)
+    assert not bench.relay_on, "a step back must not stretch the pulse"
+    assert bench.factory.pin(RELAY).states[-2:][0].state == 1  # one on, then off
+
+
+@pytest.mark.parametrize("hours", STEPS)
+def test_a_wall_clock_step_during_pin_entry_keeps_the_pin_timeout(bench, hours):
+    bench.card()
+    bench.keys("12")
+    bench.clock.step(hours=hours)
+    bench.after(9.9)
+    assert bench.door.phase is Phase.AWAITING_PIN
+    bench.after(0.1)
+    assert bench.door.phase is Phase.IDLE and bench.messages[-1].en.startswith("Time is up")
+
+
+@pytest.mark.parametrize("hours", STEPS)
+def test_a_wall_clock_step_with_the_door_open_keeps_the_held_open_limit(bench, hours):
+    bench.card()
+    bench.keys("1234#")
+    bench.send(DoorContactChanged(True))
+    bench.clock.step(hours=hours)
+    bench.after(29.9)
+    assert EventType.DOOR_HELD_OPEN not in bench.types()
+    bench.after(0.1)
+    assert bench.types().count(EventType.DOOR_HELD_OPEN) == 1
+
+
+def test_events_keep_wall_time_across_a_step(bench):
+    bench.clock.step(hours=-1)
+    bench.send(ExitRequest())
+    rex = [e for e in bench.events.query(limit=10) if e.type is EventType.EXIT_REQUEST][0]
+    assert rex.at == bench.clock()
+
+
+def test_a_deadline_that_raises_never_ends_the_loop(bench, monkeypatch):
+    """`held_open_seconds = inf` used to raise in next_deadline(), outside the loop's try."""
+    calls = []
+
+    def broken():
+        calls.append(1)
+        raise OverflowError("date value out of range")
+
+    monkeypatch.setattr(bench.door, "next_deadline", broken)
+    bench.loop.submit(DoorContactChanged(False))  # already shut: a no-op, so get() is instant
+    bench.loop.run_once()  # works out its wait: raises, is logged, the loop turns anyway
+    assert calls and bench.loop.turn_age() == 0
+    bench.card()
+    bench.keys("1234#")
+    assert bench.relay_on
+
+
+def test_an_unbounded_held_open_limit_cannot_stop_the_door(runtime, clock, mock_factory):  # noqa: F811
+    endless = DoorSettings.model_construct(**{**DoorSettings().model_dump(),
+                                              "held_open_seconds": float("inf")})
+    bench = Bench(runtime, clock, mock_factory, endless)
+    try:
+        bench.send(ModeChanged(DoorMode.OPENPLUS, "test"))
+        bench.card()
+        bench.keys("1234#")
+        bench.send(DoorContactChanged(True))
+        bench.loop.submit(DoorContactChanged(True))  # a no-op input, so get() is instant
+        bench.loop.run_once()  # works out its wait from an infinite held-open deadline
+        bench.after(1e6)
+        bench.send(DoorContactChanged(False))
+        bench.card()
+        bench.keys("1234#")
+        assert bench.relay_on and bench.types().count(EventType.ACCESS_GRANTED) == 2
     finally:
         bench.close()

@@ -85,6 +85,10 @@ class MemberStore:
         self._hasher = hasher
 
     # --- reading -----------------------------------------------------------------------
+    @property
+    def connection(self) -> sqlite3.Connection:
+        return self._conn
+
     def find_by_card(self, card: str) -> Member | None:
         row = self._conn.execute(
             "SELECT m.*, f.locked_until_ms FROM cards c JOIN members m ON m.id = c.member_id "
@@ -191,29 +195,6 @@ class MemberStore:
             return run()
         with transaction(self._conn):
             return run()
-
-    # --- PIN lockout ---------------------------------------------------------------------
-    def record_wrong_pin(
-        self, member_id: int, now: datetime, max_wrong: int, lockout: timedelta
-    ) -> datetime | None:
-        """Count a wrong PIN; at `max_wrong` in a row the card locks until the returned time."""
-        with transaction(self._conn):
-            row = self._conn.execute(
-                "SELECT failures FROM pin_failures WHERE member_id = ?", (member_id,)
-            ).fetchone()
-            failures = (row[0] if row else 0) + 1
-            locked_until = now + lockout if failures >= max_wrong else None
-            self._conn.execute(
-                "INSERT INTO pin_failures (member_id, failures, locked_until_ms) VALUES (?, ?, ?) "
-                "ON CONFLICT(member_id) DO UPDATE SET failures = excluded.failures, "
-                "locked_until_ms = excluded.locked_until_ms",
-                (member_id, 0 if locked_until else failures,
-                 _ms(locked_until) if locked_until else None),
-            )
-        return locked_until
-
-    def clear_pin_failures(self, member_id: int) -> None:
-        self._conn.execute("DELETE FROM pin_failures WHERE member_id = ?", (member_id,))
 
     # --- the whole list ----------------------------------------------------------------
     def replace_members(
@@ -341,3 +322,27 @@ class MemberStore:
                 if patron not in excluded and (not only_kept or category == Category.STAFF.value):
                     owners[card] = patron
         return owners
+
+
+def save_pin_failures(conn: sqlite3.Connection, member_id: int, failures: int,
+                      locked_until: datetime | None) -> None:
+    """Store a member's wrong-PIN count and lockout as the door keeps them (write-behind, in the
+    caller's transaction); nothing to keep deletes the row. A member removed meanwhile is skipped."""
+    if failures == 0 and locked_until is None:
+        conn.execute("DELETE FROM pin_failures WHERE member_id = ?", (member_id,))
+        return
+    conn.execute(
+        "INSERT INTO pin_failures (member_id, failures, locked_until_ms) "
+        "SELECT id, ?, ? FROM members WHERE id = ? "
+        "ON CONFLICT(member_id) DO UPDATE SET failures = excluded.failures, "
+        "locked_until_ms = excluded.locked_until_ms",
+        (failures, _ms(locked_until) if locked_until else None, member_id),
+    )
+
+
+def load_pin_failures(conn: sqlite3.Connection) -> dict[int, tuple[int, datetime | None]]:
+    """Every stored wrong-PIN count and lockout, by member id (the door loads them at start)."""
+    return {
+        row[0]: (row[1], datetime.fromtimestamp(row[2] / 1000, timezone.utc) if row[2] else None)
+        for row in conn.execute("SELECT member_id, failures, locked_until_ms FROM pin_failures")
+    }

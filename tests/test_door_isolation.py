@@ -1,0 +1,123 @@
+"""The door never waits on the database or an observer: faults injected into a running service,
+checked on the relay pin (gpiozero mock pins) and in the event log afterwards."""
+from __future__ import annotations
+
+import sqlite3
+import threading
+from contextlib import closing, contextmanager
+
+from controller.door import DoorContactChanged
+from controller.events import EventType
+from tests.conftest import DEMO_CARD, SECOND_CARD
+
+WAIT = 5.0
+
+
+def until(predicate, timeout: float = WAIT) -> bool:
+    """Look every 10 ms, at most `timeout` s (a bounded wait for another thread)."""
+    pause = threading.Event()
+    for _ in range(int(timeout / 0.01)):
+        if predicate():
+            return True
+        pause.wait(0.01)
+    return predicate()
+
+
+def settle(service) -> None:
+    """Let the door loop take a turn on the injected clock (a no-op input it must handle)."""
+    service.loop.submit(DoorContactChanged(service.snapshot().door_open))
+    assert service.loop.wait_idle(WAIT)
+
+
+def relay_history(sim) -> list[int]:
+    states = [int(s.state) for s in sim.factory.pin(sim.settings.hardware.lock.pin).states]
+    return [s for i, s in enumerate(states) if i == 0 or s != states[i - 1]]
+
+
+@contextmanager
+def database_locked(service):
+    """Another writer holds the database's write lock (as a big member import does)."""
+    conn = sqlite3.connect(service.runtime.db.path, isolation_level=None, timeout=0)
+    with closing(conn):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO events (ts_ms, type, door) VALUES (0, 'service', 'lock-holder')")
+        try:
+            yield
+        finally:
+            conn.execute("ROLLBACK")
+
+
+def stored_types(service) -> list[EventType]:
+    with closing(service.runtime.connection()) as conn:
+        return [e.type for e in reversed(service.runtime.events(conn).query(limit=100))]
+
+
+def pulse_full_length(sim, service, clock) -> None:
+    relay = sim.settings.hardware.lock.pin
+    assert until(lambda: sim.factory.pin(relay).state == 1), "the relay never opened"
+    clock.advance(seconds=4.9)
+    settle(service)
+    assert sim.factory.pin(relay).state == 1, "the pulse ended early"
+    clock.advance(seconds=0.1)
+    settle(service)
+    assert sim.factory.pin(relay).state == 0, "the pulse did not end"
+
+
+def test_exit_button_pulses_in_full_while_the_database_is_locked(live_branch, clock):
+    sim, service = live_branch
+    assert service.writer.flush(WAIT)
+    with database_locked(service):
+        sim.press_rex()
+        pulse_full_length(sim, service, clock)
+        assert until(lambda: service.writer.retries >= 2), "the writer never met the lock"
+        assert EventType.EXIT_REQUEST not in stored_types(service)  # still waiting, not lost
+    assert service.writer.flush(WAIT)
+    assert EventType.EXIT_REQUEST in stored_types(service)
+    assert relay_history(sim)[-3:] == [0, 1, 0]
+
+
+def test_a_grant_pulses_in_full_while_the_database_is_locked(live_branch, clock):
+    sim, service = live_branch
+    with database_locked(service):
+        sim.present_card(DEMO_CARD)
+        assert until(lambda: service.snapshot().phase.value == "awaiting_pin")
+        sim.press_keys("1234#")
+        pulse_full_length(sim, service, clock)
+        sim.present_card(SECOND_CARD)  # a wrong PIN is counted in memory, not waited for
+        assert until(lambda: service.snapshot().phase.value == "awaiting_pin")
+        sim.press_keys("9999#")
+        assert until(lambda: service.snapshot().message.en.lower().startswith("wrong"))
+        assert until(lambda: service.writer.retries >= 2)
+    assert service.writer.flush(WAIT)
+    types = stored_types(service)
+    assert EventType.ACCESS_GRANTED in types and EventType.ACCESS_REFUSED in types
+    with closing(service.runtime.connection()) as conn:
+        assert [tuple(r) for r in conn.execute("SELECT failures FROM pin_failures")] == [(1,)]
+
+
+def test_a_failing_state_file_never_keeps_the_door_shut(live_branch, clock, monkeypatch):
+    sim, service = live_branch
+
+    def disk_full(snapshot):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(service.state_file, "write", disk_full)
+    sim.present_card(DEMO_CARD)
+    assert until(lambda: service.snapshot().phase.value == "awaiting_pin")
+    sim.press_keys("1234#")
+    pulse_full_length(sim, service, clock)
+    assert until(lambda: service.observers.failed >= 1)
+    assert service.writer.flush(WAIT)
+    types = stored_types(service)
+    assert EventType.ACCESS_GRANTED in types
+
+
+def test_a_listener_that_hangs_never_delays_the_door(live_branch, clock):
+    sim, service = live_branch
+    release = threading.Event()
+    service.listeners.append(lambda snapshot: release.wait(WAIT))
+    try:
+        sim.press_rex()
+        pulse_full_length(sim, service, clock)
+    finally:
+        release.set()

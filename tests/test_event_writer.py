@@ -1,0 +1,133 @@
+"""Write-behind: the EventWriter and the in-memory PIN lockouts, on a real SQLite file."""
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from datetime import timedelta
+
+from controller.event_writer import SPILL_FILE, EventWriter, PinFailures
+from controller.events import Event, EventType
+from controller.lockouts import PinLockouts
+from controller.store.members import load_pin_failures
+from tests.helpers import member_row
+
+
+def stored(runtime) -> list[Event]:
+    with closing(runtime.connection()) as conn:
+        return runtime.events(conn).query(limit=1000)
+
+
+def test_writes_in_order_and_tells_the_camera_each_id(runtime, clock, tmp_path):
+    seen = []
+    writer = EventWriter(runtime.db, tmp_path / SPILL_FILE,
+                         on_event_written=lambda event_id, event: seen.append((event_id, event)))
+    writer.start()
+    try:
+        for n in range(3):
+            writer.record(Event(EventType.EXIT_REQUEST, clock(), "e", detail=str(n)))
+        assert writer.flush(5)
+    finally:
+        writer.stop()
+    assert [e.detail for e in reversed(stored(runtime))][-3:] == ["0", "1", "2"]
+    assert [event.detail for _, event in seen] == ["0", "1", "2"]
+    assert all(isinstance(event_id, int) for event_id, _ in seen)
+
+
+def test_a_full_queue_spills_to_a_file_that_the_next_start_writes_back(runtime, clock, tmp_path):
+    spill = tmp_path / SPILL_FILE
+    writer = EventWriter(runtime.db, spill, queue_size=2)  # not started: nothing drains it
+    for n in range(5):
+        writer.record(Event(EventType.ACCESS_GRANTED, clock(), "e", detail=str(n)))
+    assert writer.spilled == 3 and len(spill.read_text().splitlines()) == 3
+    writer.stop(timeout=0)  # the two still queued are spilled too: nothing lost
+    assert writer.spilled == 5 and not stored(runtime)
+
+    again = EventWriter(runtime.db, spill)
+    again.start()
+    try:
+        assert again.flush(5)
+        again.record(Event(EventType.SERVICE, clock(), "e", reason="started"))
+        assert again.flush(5)
+    finally:
+        again.stop()
+    details = sorted(e.detail for e in stored(runtime) if e.type is EventType.ACCESS_GRANTED)
+    assert details == ["0", "1", "2", "3", "4"]
+    assert not spill.exists() and not spill.with_suffix(".replay").exists()
+
+
+def test_a_torn_spill_line_is_skipped_not_fatal(runtime, clock, tmp_path):
+    spill = tmp_path / SPILL_FILE
+    writer = EventWriter(runtime.db, spill, queue_size=1)
+    writer.record(Event(EventType.DOOR_FORCED, clock(), "e"))
+    writer.stop(timeout=0)
+    with open(spill, "a") as handle:
+        handle.write('{"kind": "event", "type": "door_op')  # power cut mid-line
+    again = EventWriter(runtime.db, spill)
+    again.start()
+    try:
+        assert again.flush(5)
+        assert again.flush(5)
+    finally:
+        again.stop()
+    assert [e.type for e in stored(runtime)] == [EventType.DOOR_FORCED]
+
+
+def test_a_locked_database_is_retried_until_it_frees(runtime, clock, tmp_path):
+    writer = EventWriter(runtime.db, tmp_path / SPILL_FILE, busy_timeout=0.01)
+    holder = sqlite3.connect(runtime.db.path, isolation_level=None, timeout=0)
+    holder.execute("BEGIN IMMEDIATE")
+    writer.start()
+    try:
+        writer.record(Event(EventType.EXIT_REQUEST, clock(), "e"))
+        assert not writer.flush(0.3) and writer.retries >= 1
+        holder.execute("ROLLBACK")
+        assert writer.flush(5)
+    finally:
+        holder.close()
+        writer.stop()
+    assert [e.type for e in stored(runtime)] == [EventType.EXIT_REQUEST]
+
+
+# --- PIN lockouts in memory ----------------------------------------------------------------------
+def lockouts_for(runtime, writes):
+    return PinLockouts(3, timedelta(minutes=15), writes.append)
+
+
+def add_member(runtime, clock, number=1):
+    with closing(runtime.connection()) as conn:
+        return runtime.members(conn).add(member_row(number), clock())
+
+
+def test_wrong_pins_lock_in_memory_and_hand_each_count_to_the_writer(runtime, clock):
+    member, writes = add_member(runtime, clock), []
+    lockouts = lockouts_for(runtime, writes)
+    assert lockouts.wrong_pin(member, clock()) is None
+    assert lockouts.wrong_pin(member, clock()) is None
+    until = lockouts.wrong_pin(member, clock())
+    assert until == clock() + timedelta(minutes=15)
+    assert lockouts.apply(member).locked_until == until
+    assert writes == [PinFailures(member.id, 1, None), PinFailures(member.id, 2, None),
+                      PinFailures(member.id, 0, until)]
+
+
+def test_a_lockout_survives_a_restart(runtime, clock):
+    member = add_member(runtime, clock)
+    with closing(runtime.connection()) as conn:
+        first = PinLockouts.stored_in(conn, 3, timedelta(minutes=15))
+        for _ in range(3):
+            first.wrong_pin(member, clock())
+        fresh = runtime.members(conn).get(member.patron_id)
+        after_restart = PinLockouts(3, timedelta(minutes=15), print, load_pin_failures(conn))
+    assert after_restart.apply(fresh).locked_until == clock() + timedelta(minutes=15)
+
+
+def test_a_new_pin_from_staff_lifts_the_lockout_the_door_holds(runtime, clock):
+    member = add_member(runtime, clock)
+    lockouts = lockouts_for(runtime, [])
+    for _ in range(3):
+        lockouts.wrong_pin(member, clock())
+    with closing(runtime.connection()) as conn:
+        runtime.members(conn).set_pin(member.patron_id, "4321", clock())
+        renewed = runtime.members(conn).get(member.patron_id)
+    assert lockouts.apply(renewed).locked_until is None
+    assert lockouts.wrong_pin(renewed, clock()) is None  # counting starts again from zero
