@@ -18,6 +18,7 @@ from controller.members import Member
 from controller.modes import DoorMode
 from controller.pins import PinHasher
 from controller.store.members import MemberStore
+from controller.store.events import READER_FIELD, recent_refusals
 from controller.throttle import FailureThrottle
 
 _CYCLING_SIGNS = {Reason.UNKNOWN_CARD, Reason.WRONG_PIN, Reason.CARD_LOCKED}
@@ -30,6 +31,9 @@ class Authorizer:
         self, members: MemberStore, events: EventSink, hasher: PinHasher,
         settings: AccessSettings, door: str, lockouts: PinLockouts | None = None,
     ) -> None:
+        """`lockouts`: the PIN counts (default: stored straight through `members`' connection).
+        The reader throttle starts from the refusals logged in its window, so a restart does
+        not lift a slowdown (the event log is its store)."""
         self._members = members
         self._events = events
         self._lockouts = lockouts or PinLockouts.stored_in(
@@ -43,6 +47,15 @@ class Authorizer:
             first_pause=timedelta(seconds=settings.reader_slowdown_seconds),
             max_pause=timedelta(seconds=settings.reader_slowdown_max_seconds),
         )
+
+    def resume_throttle(self, now: datetime) -> int:
+        """Count again the refusals that the event log holds within the throttle's window."""
+        since = now - timedelta(seconds=self._settings.reader_failure_window_seconds)
+        refusals = recent_refusals(self._members.connection, since,
+                                   tuple(reason.value for reason in _CYCLING_SIGNS))
+        for reader, at in refusals:
+            self._throttle.record_failure(reader, at)
+        return len(refusals)
 
     @property
     def staff_allowed_when_closed(self) -> bool:
@@ -99,5 +112,5 @@ class Authorizer:
             at=now, door=self._door, reason=decision.reason.value,
             member_ref=member.patron_id if member else None,
             card_hint=card_hint(digits) if digits else None,
-            detail=f"reader={reader} mode={mode.value}",
+            detail=f"{READER_FIELD}{reader} mode={mode.value}",
         ))

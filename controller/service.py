@@ -87,9 +87,11 @@ class BranchService:
         lockouts = PinLockouts(access.max_wrong_pins, timedelta(minutes=access.lockout_minutes),
                                self.writer.save, load_pin_failures(self._door_conn))
         hw = self.hardware
+        self.authorizer = Authorizer(self.runtime.members(self._door_conn), self.writer,
+                                     self.runtime.hasher, access, settings.branch.door, lockouts)
+        self.authorizer.resume_throttle(clock())
         self.door = Door(
-            Authorizer(self.runtime.members(self._door_conn), self.writer, self.runtime.hasher,
-                       access, settings.branch.door, lockouts),
+            self.authorizer,
             DoorOutputs(relay=hw.relay, signals=hw.indicator, show=self._show, lights=hw.lights,
                         alarm=hw.alarm, announce=self._announcer()),
             self.writer, settings.door, clock, settings.branch.door, on_change=self._changed,

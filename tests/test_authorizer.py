@@ -124,3 +124,20 @@ def test_mode_is_recorded_and_respected(door, clock):
     authorizer, events, _ = door
     assert attempt(authorizer, clock, mode=DoorMode.CLOSURE).reason is Reason.BRANCH_CLOSED
     assert "mode=closure" in events.query()[0].detail
+
+
+def test_a_restart_does_not_lift_a_reader_slowdown(door, runtime, clock):
+    authorizer, events, members = door
+    for n in range(10):
+        attempt(authorizer, clock, card=f"1111222233{n:04d}", reader="rfid")
+    assert attempt(authorizer, clock, reader="rfid").reason is Reason.READER_SLOWED
+    with closing(runtime.connection()) as conn:
+        restarted = Authorizer(runtime.members(conn), runtime.events(conn), runtime.hasher,
+                               runtime.settings.access, "entrance")
+        assert restarted.resume_throttle(clock()) == 10
+        assert attempt(restarted, clock, reader="rfid").reason is Reason.READER_SLOWED
+        assert attempt(restarted, clock, reader="keypad-scanner").granted  # per reader
+        clock.advance(seconds=runtime.settings.access.reader_failure_window_seconds + 1)
+        later = Authorizer(runtime.members(conn), runtime.events(conn), runtime.hasher,
+                           runtime.settings.access, "entrance")
+        assert later.resume_throttle(clock()) == 0

@@ -101,6 +101,25 @@ class EventLog:
             ).rowcount
 
 
+READER_FIELD = "reader="  # how a decision's detail names its reader: "reader=rfid mode=openplus"
+
+
+def recent_refusals(conn: sqlite3.Connection, since: datetime,
+                    reasons: tuple[str, ...]) -> list[tuple[str, datetime]]:
+    """(reader, time) of each access refusal for one of `reasons` since `since`, oldest first."""
+    marks = ",".join("?" * len(reasons))
+    rows = conn.execute(
+        f"SELECT ts_ms, detail FROM events WHERE type = ? AND ts_ms >= ? AND reason IN ({marks}) "
+        "ORDER BY ts_ms", (EventType.ACCESS_REFUSED.value, _ms(since), *reasons)).fetchall()
+    found = []
+    for ts_ms, detail in rows:
+        word = next((w for w in (detail or "").split() if w.startswith(READER_FIELD)), None)
+        if word:
+            found.append((word[len(READER_FIELD):],
+                          datetime.fromtimestamp(ts_ms / 1000, timezone.utc)))
+    return found
+
+
 def _where(clauses: list[str]) -> str:
     return " WHERE " + " AND ".join(clauses) if clauses else ""
 
