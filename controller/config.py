@@ -9,7 +9,8 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from controller.config_defaults import (DATA_DIR_ENV, DEFAULT_DATA_DIR, DEFAULT_LOCK_ACTIVE_HIGH,
                                         DEFAULT_LOCK_PIN, resolve_config_path,
@@ -37,6 +38,13 @@ class StorageSettings(_Section):
     )
 
 
+# Every number the door or the authorizer turns into a deadline or a timedelta has a finite
+# upper bound: `inf`, `nan` or `1e308` used to pass here and crash the door loop later (at the
+# first opening, or the first refused card), after check-config had said "ok".
+DAY_SECONDS = 24 * 60 * 60
+HOUR_SECONDS = 60 * 60
+
+
 class AccessSettings(_Section):
     max_wrong_pins: int = Field(5, ge=1, le=20, description="Wrong PINs before the card locks.")
     lockout_minutes: int = Field(15, ge=1, le=24 * 60)
@@ -44,13 +52,28 @@ class AccessSettings(_Section):
         False, description="Let staff/cleaner cards in outside opening hours and on closure days."
     )
     reader_failure_threshold: int = Field(
-        10, ge=2, description="Refusals from one reader within the window before it slows down."
+        10, ge=2, le=1000,
+        description="Refusals from one reader within the window before it slows down."
     )
-    reader_failure_window_seconds: int = Field(120, ge=10)
+    reader_failure_window_seconds: int = Field(120, ge=10, le=DAY_SECONDS)
     reader_slowdown_seconds: float = Field(
-        5.0, gt=0, description="First enforced pause; doubles per extra failure."
+        5.0, gt=0, le=HOUR_SECONDS, allow_inf_nan=False,
+        description="First enforced pause; doubles per extra failure."
     )
-    reader_slowdown_max_seconds: float = Field(120.0, gt=0)
+    reader_slowdown_max_seconds: float = Field(
+        120.0, gt=0, le=HOUR_SECONDS, allow_inf_nan=False,
+        description="The pause stops doubling here; at least reader_slowdown_seconds."
+    )
+
+    @field_validator("reader_slowdown_max_seconds")
+    @classmethod
+    def _max_not_below_first(cls, value: float, info: ValidationInfo) -> float:
+        first = info.data.get("reader_slowdown_seconds")  # absent when it was itself invalid
+        if first is not None and value < first:
+            raise PydanticCustomError(
+                "slowdown_order", "must be at least reader_slowdown_seconds ({first})",
+                {"first": first})
+        return value
 
 
 class EventSettings(_Section):
@@ -58,15 +81,15 @@ class EventSettings(_Section):
 
 
 class DoorSettings(_Section):
-    pin_timeout_seconds: float = Field(10.0, gt=0, le=120, description="Quiet time before a half-typed PIN is dropped.")
-    unlock_seconds: float = Field(5.0, gt=0, le=60, description="Relay on after a grant; ends early when the door opens and shuts.")
-    held_open_seconds: float = Field(30.0, gt=0, description="Open longer than this raises a held-open alarm.")
-    rex_grace_seconds: float = Field(10.0, gt=0, description="After an exit request, opening the door is not 'forced'.")
+    pin_timeout_seconds: float = Field(10.0, gt=0, le=120, allow_inf_nan=False, description="Quiet time before a half-typed PIN is dropped.")
+    unlock_seconds: float = Field(5.0, gt=0, le=60, allow_inf_nan=False, description="Relay on after a grant; ends early when the door opens and shuts.")
+    held_open_seconds: float = Field(30.0, gt=0, le=HOUR_SECONDS, allow_inf_nan=False, description="Open longer than this raises a held-open alarm.")
+    rex_grace_seconds: float = Field(10.0, gt=0, le=300, allow_inf_nan=False, description="After an exit request, opening the door is not 'forced'.")
     rex_unlocks: bool = Field(True, description="The exit button also pulses the lock (needed for maglocks).")
     staffed_door_free: bool = Field(True, description="Hold the door unlocked during staffed hours.")
-    message_seconds: float = Field(4.0, gt=0, description="How long a door message shows before the card prompt.")
-    key_beep_seconds: float = Field(0.05, gt=0)
-    alarm_beep_seconds: float = Field(0.5, gt=0)
+    message_seconds: float = Field(4.0, gt=0, le=60, allow_inf_nan=False, description="How long a door message shows before the card prompt.")
+    key_beep_seconds: float = Field(0.05, gt=0, le=1, allow_inf_nan=False)
+    alarm_beep_seconds: float = Field(0.5, gt=0, le=10, allow_inf_nan=False)
     closing_warning_minutes: list[Annotated[int, Field(gt=0, le=240)]] = Field(
         [15, 5], description="Warn this many minutes before Open+ ends (buzzer pattern + event)."
     )

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.config import ConfigError, Settings, load_settings
+from controller.config import AccessSettings, ConfigError, DoorSettings, Settings, load_settings
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "openplus-door.toml"
 
@@ -88,3 +88,84 @@ def test_hardware_reader_errors_name_the_reader_entry(tmp_path):
     path = write(tmp_path, "[door]\nclosing_warning_minutes = [15, 0]\n")
     with pytest.raises(ConfigError, match=r"door\.closing_warning_minutes\.1"):
         load_settings(path)
+
+
+FINITE = "Input should be a finite number"
+AT_MOST = "Input should be less than or equal to"
+
+
+@pytest.mark.parametrize(("section", "key", "value", "problem"), [
+    ("door", "held_open_seconds", "inf", FINITE),
+    ("door", "held_open_seconds", "nan", FINITE),
+    ("door", "held_open_seconds", "1e15", f"{AT_MOST} 3600"),
+    ("door", "held_open_seconds", "3601", f"{AT_MOST} 3600"),
+    ("door", "pin_timeout_seconds", "inf", FINITE),
+    ("door", "unlock_seconds", "nan", FINITE),
+    ("door", "rex_grace_seconds", "inf", FINITE),
+    ("door", "rex_grace_seconds", "301", f"{AT_MOST} 300"),
+    ("door", "message_seconds", "inf", FINITE),
+    ("door", "message_seconds", "61", f"{AT_MOST} 60"),
+    ("door", "key_beep_seconds", "inf", FINITE),
+    ("door", "key_beep_seconds", "2", f"{AT_MOST} 1"),
+    ("door", "alarm_beep_seconds", "nan", FINITE),
+    ("door", "alarm_beep_seconds", "11", f"{AT_MOST} 10"),
+    ("access", "lockout_minutes", "1e15", f"{AT_MOST} 1440"),
+    ("access", "reader_failure_threshold", "1001", f"{AT_MOST} 1000"),
+    ("access", "reader_failure_window_seconds", "1e14", f"{AT_MOST} 86400"),
+    ("access", "reader_failure_window_seconds", "inf", FINITE),
+    ("access", "reader_slowdown_seconds", "inf", FINITE),
+    ("access", "reader_slowdown_seconds", "3601", f"{AT_MOST} 3600"),
+    ("access", "reader_slowdown_max_seconds", "1e308", f"{AT_MOST} 3600"),
+    ("access", "reader_slowdown_max_seconds", "-inf", FINITE),
+    ("access", "reader_slowdown_max_seconds", "nan", FINITE),
+])
+def test_absurd_numbers_are_refused_naming_key_and_problem(tmp_path, section, key, value,
+                                                           problem):
+    path = write(tmp_path, f"[{section}]\n{key} = {value}\n")
+    with pytest.raises(ConfigError) as error:
+        load_settings(path)
+    assert str(error.value).startswith(f"{path}: {section}.{key}: {problem}")
+
+
+def test_slowdown_may_not_start_above_its_maximum(tmp_path):
+    path = write(tmp_path, "[access]\nreader_slowdown_seconds = 200.0\n"
+                           "reader_slowdown_max_seconds = 100.0\n")
+    with pytest.raises(ConfigError, match=r"access\.reader_slowdown_max_seconds: must be at "
+                                          r"least reader_slowdown_seconds \(200\.0\) \(got 100\.0\)"):
+        load_settings(path)
+    equal = write(tmp_path, "[access]\nreader_slowdown_seconds = 100.0\n"
+                            "reader_slowdown_max_seconds = 100.0\n")
+    assert load_settings(equal).access.reader_slowdown_max_seconds == 100.0
+
+
+def test_the_upper_limits_themselves_are_allowed(tmp_path):
+    path = write(tmp_path, "[door]\nheld_open_seconds = 3600\nrex_grace_seconds = 300\n"
+                           "message_seconds = 60\nkey_beep_seconds = 1\nalarm_beep_seconds = 10\n"
+                           "[access]\nreader_failure_threshold = 1000\n"
+                           "reader_failure_window_seconds = 86400\n"
+                           "reader_slowdown_seconds = 3600\nreader_slowdown_max_seconds = 3600\n")
+    settings = load_settings(path)
+    assert settings.door.held_open_seconds == 3600
+    assert settings.access.reader_failure_window_seconds == 86400
+
+
+def test_check_config_refuses_an_infinite_value(tmp_path, monkeypatch, capsys):
+    from controller.cli import main
+
+    monkeypatch.setenv("OPENPLUS_DOOR_DATA_DIR", str(tmp_path / "data"))
+    path = write(tmp_path, "[door]\nheld_open_seconds = inf\n")
+    assert main(["--config", str(path), "check-config"]) == 2
+    assert capsys.readouterr().err == (f"openplus-door: {path}: door.held_open_seconds: "
+                                       f"{FINITE} (got inf)\n")
+
+
+@pytest.mark.parametrize("section", [AccessSettings, DoorSettings])
+def test_every_number_on_the_door_has_a_finite_upper_bound(section):
+    """A guard for settings added later: the door turns these into deadlines and timedeltas."""
+    for name, field in section.model_fields.items():
+        if field.annotation in (int, float):
+            assert any(getattr(rule, "le", None) is not None or getattr(rule, "lt", None)
+                       is not None for rule in field.metadata), f"{section.__name__}.{name}"
+        if field.annotation is float:
+            assert any(getattr(rule, "allow_inf_nan", None) is False for rule in field.metadata), \
+                f"{section.__name__}.{name}"
