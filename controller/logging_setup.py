@@ -10,11 +10,18 @@ door said, mode changes, a reader reconnecting) was lost under systemd. Records 
 
 A filter masks anything that looks like a full card number (8 or more digits in a row) down to
 its last four, as `card_hint` does for events: a safety net for a log call that forgets.
+
+A log call never waits for stderr: the root logger only puts the record on an unbounded queue,
+and a listener thread writes it out. A journald that falls behind (or a full pipe) would
+otherwise block whichever thread logged, the door loop included.
 """
 from __future__ import annotations
 
+import atexit
 import logging
+import logging.handlers
 import os
+import queue
 import re
 import sys
 from typing import Literal, Mapping, TextIO, get_args
@@ -73,7 +80,31 @@ class JournalFormatter(logging.Formatter):
 
 
 class _StderrHandler(logging.StreamHandler):
-    """The handler configure_logging installs; its class lets a second call replace it."""
+    """Writes to stderr on the listener thread; its class lets a second call replace it."""
+
+
+class _QueueHandler(logging.handlers.QueueHandler):
+    """What the root logger holds: a put on an unbounded queue, never a write."""
+
+
+_listener: logging.handlers.QueueListener | None = None
+
+
+def flush_logs() -> None:
+    """Write out every record logged so far (tests, and before the process exits)."""
+    if _listener is not None and _listener._thread is not None:  # noqa: SLF001 - no public flag
+        _listener.stop()
+        _listener.start()
+
+
+def _stop_listener() -> None:
+    global _listener
+    if _listener is not None and _listener._thread is not None:  # noqa: SLF001
+        _listener.stop()
+    _listener = None
+
+
+atexit.register(_stop_listener)
 
 
 def stream_is_journal(stream: TextIO, environ: Mapping[str, str]) -> bool:
@@ -96,7 +127,9 @@ def configure_logging(level: str, *, stream: TextIO | None = None,
 
     Call it once at the start of a long-running command; calling it again replaces the
     handler it installed (tests, or a command that runs another), leaving others' alone.
+    Returns the stderr handler (written to from the listener thread).
     """
+    global _listener
     if level not in LEVELS:
         raise ValueError(f"unknown log level {level!r}: expected one of {', '.join(LEVELS)}")
     out = stream if stream is not None else sys.stderr
@@ -106,9 +139,13 @@ def configure_logging(level: str, *, stream: TextIO | None = None,
                          logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(CardNumberFilter())
     root = logging.getLogger()
-    for old in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
+    _stop_listener()
+    for old in [h for h in root.handlers if isinstance(h, (_StderrHandler, _QueueHandler))]:
         root.removeHandler(old)
         old.close()
-    root.addHandler(handler)
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    _listener = logging.handlers.QueueListener(records, handler)
+    _listener.start()
+    root.addHandler(_QueueHandler(records))
     root.setLevel(level.upper())
     return handler

@@ -10,7 +10,8 @@ import pytest
 
 from controller import cli_service
 from controller.config import parse_settings
-from controller.logging_setup import CardNumberFilter, configure_logging, mask_card_numbers
+from controller.logging_setup import (CardNumberFilter, configure_logging, flush_logs,
+                                      mask_card_numbers)
 
 log = logging.getLogger("controller.test")
 
@@ -35,6 +36,7 @@ def test_card_numbers_are_masked_in_messages_arguments_and_tracebacks(stream):
         raise ValueError("no member with card 29990000000003")
     except ValueError:
         log.exception("lookup failed for %s", "29990000000003")
+    flush_logs()
     output = stream.getvalue()
     assert "…0001 at scanner" in output and "literal card …0002" in output
     assert "lookup failed for …0003" in output and "ValueError: no member with card …0003" in output
@@ -52,6 +54,7 @@ def test_the_filter_lets_a_broken_log_call_through_without_raising():
 def test_plain_stderr_lines_carry_a_timestamp_and_the_level(stream):
     configure_logging("info", stream=stream, environ={})
     log.info("door says hello")
+    flush_logs()
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO controller\.test: door says "
                         r"hello\n", stream.getvalue())
 
@@ -63,6 +66,7 @@ def test_journal_lines_carry_the_priority_and_no_timestamp(journal):
     log.info("i")
     log.warning("w")
     log.error("e")
+    flush_logs()
     file.seek(0)
     assert file.read() == ("<7>controller.test: d\n<6>controller.test: i\n"
                            "<4>controller.test: w\n<3>controller.test: e\n")
@@ -72,6 +76,7 @@ def test_journal_stream_of_another_file_is_not_the_journal(journal, stream):
     _, environ = journal  # inherited by a process whose stderr was redirected elsewhere
     configure_logging("info", stream=stream, environ=environ)
     log.info("x")
+    flush_logs()
     assert not stream.getvalue().startswith("<")
 
 
@@ -81,10 +86,35 @@ def test_level_filters_and_a_second_call_replaces_the_first(stream):
     configure_logging("warning", stream=stream, environ={})
     log.info("quiet")
     log.warning("loud")
+    flush_logs()
     assert first.getvalue() == ""
     assert "quiet" not in stream.getvalue() and "loud" in stream.getvalue()
-    ours = [h for h in logging.getLogger().handlers if type(h).__name__ == "_StderrHandler"]
+    ours = [h for h in logging.getLogger().handlers if type(h).__name__ == "_QueueHandler"]
     assert len(ours) == 1
+
+
+def test_a_log_call_never_waits_for_a_stuck_stderr():
+    """The door thread logs: a journal that stops reading must not stop the door."""
+    import threading
+
+    class StuckStream(io.StringIO):
+        def __init__(self):
+            super().__init__()
+            self.release = threading.Event()
+
+        def write(self, text):
+            self.release.wait(5)
+            return super().write(text)
+
+    stuck = StuckStream()
+    configure_logging("info", stream=stuck, environ={})
+    done = threading.Event()
+    threading.Thread(target=lambda: (log.warning("one"), log.warning("two"), done.set()),
+                     daemon=True).start()
+    assert done.wait(2), "a log call blocked on the stream"
+    stuck.release.set()
+    flush_logs()
+    assert "one" in stuck.getvalue() and "two" in stuck.getvalue()
 
 
 def test_unknown_level_is_refused():
