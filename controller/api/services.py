@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Callable, Protocol
 
 from controller.door import DoorSnapshot
+from controller.door_link import DoorUnavailable, LoopHealth
 from controller.footage import FootageService
 from controller.login_throttle import LoginThrottle
 from controller.runtime import Runtime
@@ -13,15 +14,21 @@ from controller.schedule import Schedule
 from controller.users import DEFAULT_LOGIN_TTL, Passwords
 
 
-class DoorUnavailable(Exception):
-    """The door loop is not running (or not reachable); the API answers 503."""
+# DoorUnavailable and LoopHealth live with the door link (the door process does not import
+# the web stack); the API code imports them from here.
+__all__ = ["ApiServices", "DoorControl", "DoorUnavailable", "LoopHealth"]
 
 
 class DoorControl(Protocol):
-    """The running door as the API sees it."""
+    """The running door as the API sees it: in `openplus-door web`, a DoorLinkClient talking
+    to the door process. Every method may raise DoorUnavailable (answered with 503)."""
 
     def snapshot(self) -> DoorSnapshot | None:
         """The door's last published state; None when it has not started."""
+        ...
+
+    def loop_health(self) -> LoopHealth:
+        """Whether the door loop runs and how long ago it last turned (for /health)."""
         ...
 
     def remote_unlock(self, actor: str) -> None:
@@ -37,9 +44,10 @@ class ApiServices:
     """Everything one API app uses; build one per app (tests build several side by side).
 
     runtime           settings, database (a new connection per request), PIN hasher, clock
-    door              snapshot + remote unlock of the running door
-    schedule_changed  called after a schedule replace is committed, so the service
-                      recomputes the door mode at once (ModeSwitcher.replace_schedule)
+    door              the running door: snapshot, loop health, remote unlock (in
+                      `openplus-door web` a DoorLinkClient to the door process)
+    schedule_changed  called after a schedule replace is committed, so the door
+                      recomputes its mode at once (over the link: the door reloads it)
     passwords         argon2id hashing; tests pass a cheap PasswordHasher
     login_token_ttl   lifetime of tokens from POST /auth/token (default 12 h)
     login_throttle    wrong-password counters shared by the API login and the sign-in page

@@ -13,7 +13,7 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from controller.api.app import create_app
-from controller.api.services import ApiServices, DoorUnavailable
+from controller.api.services import ApiServices, DoorUnavailable, LoopHealth
 from controller.config import CameraSettings
 from controller.door import DoorSnapshot, Phase
 from controller.footage import FootageService
@@ -31,10 +31,12 @@ PASSWORD = "correct horse battery"
 
 @dataclass
 class StubDoor:
-    """A door double: a fixed snapshot, and a list of remote unlocks asked for."""
+    """A door double: a fixed snapshot, a loop last turned `last_turn_age` s ago, and a list
+    of remote unlocks asked for."""
 
     clock: object
     running: bool = True
+    last_turn_age: float = 0.1
     unlocks: list[str] = field(default_factory=list)
 
     def snapshot(self) -> DoorSnapshot | None:
@@ -43,6 +45,11 @@ class StubDoor:
         return DoorSnapshot(mode=DoorMode.OPENPLUS, phase=Phase.IDLE, relay_unlocked=False,
                             door_open=False, alarm=None, message=PROMPT_CARD, pin_keys=0,
                             at=self.clock())  # type: ignore[operator]
+
+    def loop_health(self) -> LoopHealth:
+        if not self.running:
+            raise DoorUnavailable("the door is not running")
+        return LoopHealth(alive=True, last_turn_age=self.last_turn_age)
 
     def remote_unlock(self, actor: str) -> None:
         if not self.running:

@@ -86,8 +86,22 @@ def test_wrong_role_is_403_and_right_role_passes(api: Api) -> None:
 
 def test_health_is_open_and_says_little(api: Api) -> None:
     body = api.client.get("/api/v1/health").json()
-    assert body["status"] == "ok"
-    assert set(body) == {"status", "schema_version", "time"}
+    assert body["status"] == "ok" and body["reason"] is None
+    assert body["door_last_turn_seconds"] == 0.1
+    assert set(body) == {"status", "reason", "door_last_turn_seconds", "schema_version", "time"}
+
+
+def test_health_is_degraded_but_200_when_the_door_is_late_or_gone(api: Api) -> None:
+    api.door.last_turn_age = 7.25
+    late = api.client.get("/api/v1/health")
+    assert late.status_code == 200
+    assert late.json()["status"] == "degraded"
+    assert late.json()["reason"] == "the door loop last turned 7.2 s ago"
+    api.door.running = False
+    gone = api.client.get("/api/v1/health")
+    assert gone.status_code == 200
+    assert gone.json()["status"] == "degraded" and gone.json()["reason"] == "the door is not running"
+    assert gone.json()["door_last_turn_seconds"] is None
 
 
 def test_any_valid_token_may_ask_who_it_is(api: Api) -> None:

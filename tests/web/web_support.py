@@ -13,6 +13,7 @@ import numpy as np
 from fastapi.testclient import TestClient
 
 from controller.door import DoorSnapshot, Phase
+from controller.door_link import LoopHealth
 from controller.events import Event, EventType
 from controller.messages import PROMPT_CARD
 from controller.runtime import Runtime
@@ -57,6 +58,9 @@ class FollowingDoor:
         return DoorSnapshot(mode=mode_at(self.schedule, now).mode, phase=Phase.IDLE,
                             relay_unlocked=False, door_open=self.alarm is not None,
                             alarm=self.alarm, message=PROMPT_CARD, pin_keys=0, at=now)
+
+    def loop_health(self) -> LoopHealth:
+        return LoopHealth(alive=True, last_turn_age=0.1)
 
     def remote_unlock(self, actor: str) -> None:
         pass

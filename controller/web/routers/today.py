@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from controller.api.services import ApiServices
+from controller.api.services import ApiServices, DoorUnavailable
 from controller.clock import BRANCH_TZ, local_date, to_local
 from controller.door import DoorSnapshot
 from controller.events import EventType
@@ -75,7 +75,10 @@ def today_status(services: ApiServices, conn: sqlite3.Connection, viewer: Viewer
     }
     if not viewer.may(Role.SECURITY):
         return status
-    snapshot = services.door.snapshot()
+    try:
+        snapshot = services.door.snapshot()
+    except DoorUnavailable:  # the door process is down or restarting: say so, show the rest
+        snapshot = None
     state = door_state(snapshot)
     midnight = datetime.combine(local_date(now), time(0), tzinfo=BRANCH_TZ)
     counts = entry_counts(conn, midnight)
