@@ -169,6 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
     _server_arguments(p)
     p.set_defaults(run=run.serve, exit_at_eof=False)
 
+    p = sub.add_parser("web", help="run the admin API and web pages (apart from the door process)")
+    p.add_argument("--host", default="127.0.0.1", help="address of the API and pages")
+    p.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    p.add_argument("--under-simulate", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(run=LazyHandler("controller.cli_web", "web"))
+
     sub.add_parser("relay-off", help="drive the lock pin to locked (systemd ExecStopPost)"
                    ).set_defaults(run=None)  # main() runs it without loading the settings
 

@@ -1,37 +1,53 @@
-"""The long-running commands: `serve` (real pins) and `simulate` (mock pins, ptys)."""
+"""The long-running commands: `serve` (the door alone, real pins) and `simulate` (mock pins,
+ptys, the door in this process and the web pages as a child process).
+
+The door process runs the readers, the door loop, the relay, the schedule and the camera
+hand-off, plus the door link (controller/door_link.py) the web process talks to. It never
+waits on the web side: `openplus-door web` (controller/cli_web.py) is another process.
+Under systemd it says READY=1 when the door is up, STOPPING=1 when it stops, and the door loop
+feeds the watchdog on every turn (controller/sd_notify.py).
+"""
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import signal
 import sys
 import threading
+import time
 from contextlib import closing
 from pathlib import Path
 from typing import Callable
 
-from controller.api.app import create_app
-from controller.api.server import ApiServer, ApiServerError
-from controller.api.services import ApiServices
 from controller.cli import UsageError
 from controller.cli_commands import demo_members_command
+from controller.cli_web import WebChild, WebChildError
 from controller.config import Settings
+from controller.door_link import DoorLinkError, DoorLinkServer, link_path
 from controller.hardware import HardwareError
 from controller.logging_setup import configure_logging
 from controller.modes import DoorMode
 from controller.runtime import Runtime
-from controller.schedule import load_schedule_file
+from controller.schedule import Schedule, load_schedule_file
+from controller.sd_notify import Notifier, WatchdogFeeder
 from controller.service import BranchService
 from controller.store.db import transaction
 from controller.store.schedule import ScheduleStore, load_schedule
 from controller.users import create_user
 
+log = logging.getLogger(__name__)
+
 EXAMPLE_SCHEDULE = Path(__file__).resolve().parent.parent / "config" / "beilen-schedule.json"
 DEMO_USERS = {"admin": ["admin"], "manager": ["manager"], "security": ["security"]}
 DEMO_PASSWORD = "openplus-demo"  # simulated branch on 127.0.0.1 only; README says so
+STOP_SECONDS = 3.0  # SIGTERM to exit, whatever the web side does
+WEB_STOP_BY = 2.0  # seconds into the stop by which the web child has had its SIGTERM time
 
 
 def simulate(args: argparse.Namespace, settings: Settings) -> int:
-    """The simulated branch: demo data, mock pins and ptys, the real service, a console, the API."""
+    """The simulated branch: demo data, mock pins and ptys, the real service and a console in
+    this process; the API and pages in a child process (`openplus-door web`)."""
     from controller.sim_console import HELP, Console
     from controller.simulator import SimulatedHardware
 
@@ -43,14 +59,17 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
               f"Demo sign-in: admin, manager or security, password {DEMO_PASSWORD}.\n"
               f"Type `help` for commands.\n{HELP}")
     return _run(sim.settings, args, pin_factory=sim.factory, mode=mode, banner=banner,
-                console=lambda service: Console(service, sim, print), cleanup=sim.close)
+                console=lambda service: Console(service, sim, print), cleanup=sim.close,
+                web=not args.no_api)
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
-    """The real door: gpiozero's default pin factory (lgpio on a Pi) and the configured ports."""
+    """The real door alone: gpiozero's default pin factory (lgpio on a Pi) and the configured
+    ports. The web pages are `openplus-door web`, another process (and systemd unit); serve's
+    --host, --port and --no-api are for that and ignored here."""
     configure_logging(settings.logging.level)
     return _run(settings, args, pin_factory=None, mode=None, console=None, cleanup=None,
-                banner=f"openplus-door serving '{settings.branch.name}'")
+                banner=f"openplus-door serving '{settings.branch.name}'", web=False)
 
 
 def _demo_data(args: argparse.Namespace, settings: Settings) -> None:
@@ -72,43 +91,80 @@ def _demo_data(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _run(settings: Settings, args: argparse.Namespace, *, pin_factory, mode: DoorMode | None,
-         console: Callable | None, banner: str, cleanup: Callable[[], None] | None) -> int:
+         console: Callable | None, banner: str, cleanup: Callable[[], None] | None,
+         web: bool) -> int:
     def stop_on_signal(signum, frame):  # SIGTERM from systemd, like Ctrl-C
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop_on_signal)
+    notifier = Notifier.from_environment()
     runtime = Runtime.open(settings)
     with closing(runtime.connection()) as conn:
         schedule = load_schedule(conn)
     try:
-        service = BranchService(settings, schedule, pin_factory=pin_factory, mode_override=mode)
+        service = BranchService(settings, schedule, pin_factory=pin_factory, mode_override=mode,
+                                on_turn=WatchdogFeeder.from_environment(notifier))
     except HardwareError as exc:
         raise UsageError(str(exc)) from None
-    server = None
+
+    def reload_schedule() -> Schedule:  # the door link's schedule_changed: read what web saved
+        with closing(service.runtime.connection()) as conn:
+            return load_schedule(conn)
+
+    link = DoorLinkServer(link_path(settings.data_dir), service, reload_schedule)
+    web_child: WebChild | None = None
     try:
         person = console(service) if console is not None else None
         service.start()
-        if not args.no_api:
-            server = ApiServer(create_app(ApiServices(
-                runtime=service.runtime, door=service, schedule_changed=service.schedule_changed,
-                footage=service.footage)), args.host, args.port)
-            server.start()
-            banner += f"\nAdmin API and pages: http://{args.host}:{server.port}/ " \
-                      f"(API docs: /docs)"
+        link.start()
+        notifier.ready(f"door up; door link {link.path}")
+        if web:
+            web_child = WebChild(settings, args.config, args.host, args.port, out=print)
+            port = web_child.start()
+            pid = web_child.process.pid if web_child.process is not None else "?"
+            banner += (f"\nAdmin API and pages: http://{args.host}:{port}/ (API docs: /docs), "
+                       f"served by their own web process {pid}")
         print(banner, flush=True)
         if person is not None:
             person.run(sys.stdin, prompt=sys.stdin.isatty())
         if person is None or not args.exit_at_eof:
             threading.Event().wait()  # serve until a signal
-    except ApiServerError as exc:
-        raise UsageError(f"{exc}: http://{args.host}:{args.port}") from None
+    except (DoorLinkError, WebChildError) as exc:
+        raise UsageError(str(exc)) from None
     except KeyboardInterrupt:
         pass
     finally:
-        if server is not None:
-            server.stop()
-        service.stop()
-        if cleanup is not None:
-            cleanup()
-        print("stopped; relay locked", flush=True)
+        _stop(notifier, service, link, web_child, cleanup)
     return 0
+
+
+def _stop(notifier: Notifier, service: BranchService, link: DoorLinkServer,
+          web_child: WebChild | None, cleanup: Callable[[], None] | None) -> None:
+    """The door first (BranchService.stop locks the relay, then stops the readers, then the
+    rest), then the link, then the web child: within STOP_SECONDS whatever it does."""
+    started = time.monotonic()
+    backstop = threading.Timer(STOP_SECONDS - 0.2, _give_up, args=(web_child,))
+    backstop.daemon = True
+    backstop.start()
+    notifier.stopping()
+    try:
+        try:
+            service.stop()
+        finally:
+            link.stop()
+            if web_child is not None:  # by WEB_STOP_BY s into the stop, plus 0.5 s for SIGKILL
+                web_child.stop(grace=max(0.2, WEB_STOP_BY - (time.monotonic() - started)))
+            if cleanup is not None:
+                cleanup()
+    finally:
+        backstop.cancel()
+    print("stopped; relay locked", flush=True)
+
+
+def _give_up(web_child: WebChild | None) -> None:
+    """The stop took too long: end the process (the relay was locked first; under systemd
+    ExecStopPost drives it off again)."""
+    log.error("stopping took over %.1f s; exiting now", STOP_SECONDS - 0.2)
+    if web_child is not None and web_child.process is not None:
+        web_child.process.kill()
+    os._exit(1)
