@@ -93,10 +93,12 @@ def _demo_data(args: argparse.Namespace, settings: Settings) -> None:
 def _run(settings: Settings, args: argparse.Namespace, *, pin_factory, mode: DoorMode | None,
          console: Callable | None, banner: str, cleanup: Callable[[], None] | None,
          web: bool) -> int:
-    def stop_on_signal(signum, frame):  # SIGTERM from systemd, like Ctrl-C
+    def stop_on_signal(signum, frame):  # SIGTERM from systemd, or Ctrl-C: stop, once
+        _ignore_stop_signals()  # a second one must not cut the stop (and the lock) short
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop_on_signal)
+    signal.signal(signal.SIGINT, stop_on_signal)
     notifier = Notifier.from_environment()
     runtime = Runtime.open(settings)
     with closing(runtime.connection()) as conn:
@@ -131,8 +133,6 @@ def _run(settings: Settings, args: argparse.Namespace, *, pin_factory, mode: Doo
             threading.Event().wait()  # serve until a signal
     except (DoorLinkError, WebChildError) as exc:
         raise UsageError(str(exc)) from None
-    except KeyboardInterrupt:
-        pass
     finally:
         _stop(notifier, service, link, web_child, cleanup)
     return 0
@@ -143,6 +143,7 @@ def _stop(notifier: Notifier, service: BranchService, link: DoorLinkServer,
     """The door first (BranchService.stop locks the relay, then stops the readers, then the
     rest), then the link, then the web child: within STOP_SECONDS whatever it does."""
     started = time.monotonic()
+    _ignore_stop_signals()
     backstop = threading.Timer(STOP_SECONDS - 0.2, _give_up, args=(web_child,))
     backstop.daemon = True
     backstop.start()
@@ -159,6 +160,11 @@ def _stop(notifier: Notifier, service: BranchService, link: DoorLinkServer,
     finally:
         backstop.cancel()
     print("stopped; relay locked", flush=True)
+
+
+def _ignore_stop_signals() -> None:
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, signal.SIG_IGN)
 
 
 def _give_up(web_child: WebChild | None) -> None:

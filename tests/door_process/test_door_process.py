@@ -119,6 +119,18 @@ def test_sigterm_during_a_pulse_with_slow_web_clients_exits_within_3_s_locked(st
     assert not link_path(branch.data_dir).exists()
 
 
+def test_signals_in_quick_succession_do_not_cut_the_stop_short(start_branch):
+    branch = start_branch()
+    enter(branch)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGINT):  # impatient Ctrl-Cs
+        branch.proc.send_signal(signum)
+    branch.proc.wait(timeout=10)
+    assert branch.proc.returncode == 0, branch.output()
+    branch.wait_line(lambda text: text == "stopped; relay locked")
+    assert branch.state()["relay_unlocked"] is False
+    assert wait_gone(branch.web_pid, timeout=1.0)
+
+
 def test_the_web_child_ends_when_the_door_process_is_killed(start_branch):
     branch = start_branch()
     branch.proc.kill()  # no chance to stop its child: the pipe on the child's stdin ends
