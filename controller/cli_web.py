@@ -120,7 +120,7 @@ class WebChild:
         self._stopping = False
         self.process: subprocess.Popen[str] | None = None
 
-    def start(self, timeout: float = 30.0) -> int:
+    def start(self, timeout: float = 60.0) -> int:
         """Start the child and wait until it serves; its port. WebChildError if it does not."""
         # Its own session: a Ctrl-C at the terminal reaches the door, which locks first and
         # then stops the child; the stdin pipe ends it if we die without stopping it.
