@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -148,10 +149,7 @@ class WebChild:
                 continue  # the simulator prints its own banner with the address
             self._out(f"[web] {line}")
         if self._ready.is_set() and not self._stopping:
-            try:
-                code = self.process.wait(timeout=1.0)
-            except subprocess.TimeoutExpired:
-                code = None
+            code = self.process.returncode if wait_exit(self.process, 1.0) else None
             self._out(f"the web process ended (exit code {code}); the door carries on "
                       "(restart the simulator for the pages)")
         self._ready.set()  # its output ended: it is gone (start() sees no port)
@@ -167,13 +165,9 @@ class WebChild:
         self._stopping = True
         if process.poll() is None:
             process.terminate()
-            try:
-                process.wait(timeout=max(grace, 0.0))
-            except subprocess.TimeoutExpired:
+            if not wait_exit(process, grace):
                 process.kill()
-                try:
-                    process.wait(timeout=0.5)
-                except subprocess.TimeoutExpired:
+                if not wait_exit(process, 0.5):
                     log.error("web process %d did not end after SIGKILL", process.pid)
         if process.stdin is not None:
             try:
@@ -181,3 +175,16 @@ class WebChild:
             except OSError:
                 pass
         return process.poll()
+
+
+def wait_exit(process: subprocess.Popen, timeout: float) -> bool:
+    """True once `process` has exited, False after `timeout` s. Looks every 20 ms on an Event
+    rather than Popen.wait(timeout), whose time.sleep fails under libfaketime (EINVAL)."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while process.poll() is None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        pause.wait(min(0.02, left))
+    return True

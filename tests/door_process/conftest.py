@@ -23,6 +23,7 @@ from typing import Callable, Iterator
 import pytest
 
 from controller.admin import MemberAdmin
+from controller.cli_web import wait_exit
 from controller.config import parse_settings
 from controller.modes import DoorMode
 from controller.schedule import Schedule
@@ -248,7 +249,7 @@ def start_branch(tmp_path: Path) -> Iterator[Callable[..., SimulatedBranch]]:
     for branch in started:
         if branch.proc.poll() is None:
             branch.proc.kill()
-        branch.proc.wait(timeout=10)
+        assert wait_exit(branch.proc, 10)
         if branch.web_pid and is_web_process(branch.web_pid):
             os.kill(branch.web_pid, signal.SIGKILL)  # it ends by itself; never leave one behind
 

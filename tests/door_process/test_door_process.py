@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+from controller.cli_web import wait_exit
 from controller.door_link import DoorLinkClient, link_path
 from tests.door_process.conftest import (DEMO_CARD, DEMO_PIN, PULSE_SECONDS, WAIT,
                                          SimulatedBranch, is_web_process)
@@ -104,7 +105,7 @@ def test_sigterm_during_a_pulse_with_slow_web_clients_exits_within_3_s_locked(st
         enter(branch)
         started = time.monotonic()
         branch.proc.send_signal(signal.SIGTERM)
-        branch.proc.wait(timeout=10)
+        assert wait_exit(branch.proc, 10)
         took = time.monotonic() - started
     finally:
         slow_http.close()
@@ -124,7 +125,7 @@ def test_signals_in_quick_succession_do_not_cut_the_stop_short(start_branch):
     enter(branch)
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGINT):  # impatient Ctrl-Cs
         branch.proc.send_signal(signum)
-    branch.proc.wait(timeout=10)
+    assert wait_exit(branch.proc, 10)
     assert branch.proc.returncode == 0, branch.output()
     branch.wait_line(lambda text: text == "stopped; relay locked")
     assert branch.state()["relay_unlocked"] is False
@@ -134,7 +135,7 @@ def test_signals_in_quick_succession_do_not_cut_the_stop_short(start_branch):
 def test_the_web_child_ends_when_the_door_process_is_killed(start_branch):
     branch = start_branch()
     branch.proc.kill()  # no chance to stop its child: the pipe on the child's stdin ends
-    branch.proc.wait(timeout=10)
+    assert wait_exit(branch.proc, 10)
     assert wait_gone(branch.web_pid), "the web process outlived the door process"
 
 
@@ -150,5 +151,5 @@ def test_systemd_hears_ready_the_watchdog_while_the_door_turns_and_stopping(
     notify_socket.wait_for("WATCHDOG=1", timeout=2.0)
     branch.proc.send_signal(signal.SIGTERM)
     notify_socket.wait_for("STOPPING=1")
-    branch.proc.wait(timeout=10)
+    assert wait_exit(branch.proc, 10)
     assert branch.proc.returncode == 0
