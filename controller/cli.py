@@ -162,16 +162,16 @@ def build_parser() -> argparse.ArgumentParser:
                    "stored opening schedule (default: openplus, so demo cards work at once)")
     p.add_argument("--exit-at-eof", action="store_true",
                    help="stop when standard input ends (scripts); default: keep serving")
-    _server_arguments(p)
+    _web_address(p)
+    p.add_argument("--no-api", action="store_true", help="simulate the door without the web process")
     p.set_defaults(run=run.simulate)
 
-    p = sub.add_parser("serve", help="run the door service on the real hardware")
-    _server_arguments(p)
-    p.set_defaults(run=run.serve, exit_at_eof=False)
+    p = sub.add_parser("serve", help="run the door on the real hardware (the door alone; the "
+                       "pages and API are `web`)")
+    p.set_defaults(run=run.serve, exit_at_eof=False, no_api=True)
 
     p = sub.add_parser("web", help="run the admin API and web pages (apart from the door process)")
-    p.add_argument("--host", default="127.0.0.1", help="address of the API and pages")
-    p.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    _web_address(p)
     p.add_argument("--under-simulate", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(run=LazyHandler("controller.cli_web", "web"))
 
@@ -189,10 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _server_arguments(parser: argparse.ArgumentParser) -> None:
+def _web_address(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address of the API and pages")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
-    parser.add_argument("--no-api", action="store_true", help="run the door without the web server")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -65,8 +65,7 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     """The real door alone: gpiozero's default pin factory (lgpio on a Pi) and the configured
-    ports. The web pages are `openplus-door web`, another process (and systemd unit); serve's
-    --host, --port and --no-api are for that and ignored here."""
+    ports. The web pages are `openplus-door web`, another process (and systemd unit)."""
     configure_logging(settings.logging.level)
     return _run(settings, args, pin_factory=None, mode=None, console=None, cleanup=None,
                 banner=f"openplus-door serving '{settings.branch.name}'", web=False)
