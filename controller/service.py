@@ -223,20 +223,22 @@ class BranchService:
         if event.type in CLIP_EVENTS:
             self.footage.notify_event(event_id, event.at, event.type)
 
-    def _announcer(self):
+    def _announcer(self) -> Callable[[int], None] | None:
+        """The closing announcement, started from the observer thread (a fork can take
+        milliseconds, and the door loop must not spend them) and never waited for."""
         command = self.settings.door.closing_announcement_command
         if not command:
             return None
 
-        def announce(minutes: int) -> None:
+        def play(minutes: int) -> None:
             args = [part.replace("{minutes}", str(minutes)) for part in shlex.split(command)]
-            try:  # never waited for: the door loop must not block on a speaker
+            try:
                 subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL)
             except OSError as exc:
                 log.warning("closing announcement failed: %s", exc)
 
-        return announce
+        return lambda minutes: self.observers.post(play, minutes)
 
     def _record(self, kind: EventType, what: str) -> None:
         self.writer.record(Event(type=kind, at=self._clock(), door=self.settings.branch.door,

@@ -121,3 +121,28 @@ def test_a_listener_that_hangs_never_delays_the_door(live_branch, clock):
         pulse_full_length(sim, service, clock)
     finally:
         release.set()
+
+
+def test_the_closing_announcement_is_played(tmp_path, clock):
+    from gpiozero.pins.mock import MockFactory
+
+    from controller.config import parse_settings
+    from controller.door import ClosingWarning
+    from controller.schedule import Schedule
+    from controller.service import BranchService
+    from controller.simulator import SimulatedHardware
+
+    marker = tmp_path / "announced"
+    settings = parse_settings({"storage": {"data_dir": str(tmp_path / "data")}, "door": {
+        "closing_announcement_command": f"touch {marker}-{{minutes}}"}}, "test")
+    sim = SimulatedHardware.create(settings, MockFactory())
+    service = BranchService(sim.settings, Schedule(), pin_factory=sim.factory, clock=clock,
+                            monotonic=clock.monotonic)
+    try:
+        service.start()
+        service.loop.submit(ClosingWarning(15))
+        assert service.loop.wait_idle(WAIT)
+        assert until(lambda: (tmp_path / "announced-15").exists())
+    finally:
+        service.stop()
+        sim.close()
