@@ -179,6 +179,7 @@ def grant_in_subprocess(data_dir: Path, port: int = 0) -> subprocess.Popen:
     return proc
 
 
+@pytest.mark.slow  # a simulate process and a full pulse: ~5 s each
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_signal_during_an_unlock_pulse_leaves_the_relay_locked(tmp_path, signum):
     port = free_port()
@@ -195,6 +196,7 @@ def test_signal_during_an_unlock_pulse_leaves_the_relay_locked(tmp_path, signum)
     assert "stopped; relay locked" in output
 
 
+@pytest.mark.slow
 def test_sigkill_during_a_pulse_then_relay_off_as_systemd_does(tmp_path):
     proc = grant_in_subprocess(tmp_path)
     proc.kill()

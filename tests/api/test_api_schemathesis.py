@@ -25,6 +25,8 @@ from controller.runtime import Runtime
 from controller.users import user_admin
 from tests.api.api_support import Api, build_api
 
+pytestmark = pytest.mark.slow  # ~40 s: left out of the date guard (./dev test)
+
 # Never a 5xx, and every answer (status, content type, body) as the OpenAPI document says.
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]

@@ -10,10 +10,16 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from controller.cli_web import wait_exit
 from controller.door_link import DoorLinkClient, link_path
 from tests.door_process.conftest import (DEMO_CARD, DEMO_PIN, PULSE_SECONDS, WAIT,
                                          SimulatedBranch, is_web_process)
+
+# Each test starts `openplus-door simulate` (two processes): ~45 s in all, left out of the
+# date guard (./dev test).
+pytestmark = pytest.mark.slow
 
 STOP_SECONDS = 3.0
 

@@ -26,6 +26,8 @@ from tests.conftest import FakeClock
 from tests.web.web_support import (BAD_ROW, GOOD_ROWS, FollowingDoor, member_csv, record_event,
                                    register_clip)
 
+pytestmark = pytest.mark.slow  # a real browser: left out of the date guard (./dev test)
+
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 # The pictures docs/pages.md links; every scene is still (the video paused at the event), so a run
 # that changes no page leaves them as they were, but for a few pixels of the clip's frame.
