@@ -114,7 +114,7 @@ class CaptureThread(threading.Thread):
         return 1.0 / fps if fps and fps > 0 else 0.0
 
     def _read_all(self, source: FrameSource, pace: float) -> None:
-        due = time.monotonic()
+        due: float | None = None  # when the next frame of a file is due
         while not self._stopping.is_set():
             ok, image = source.read()
             if self._stopping.is_set():
@@ -125,9 +125,14 @@ class CaptureThread(threading.Thread):
             if not ok or image is None:
                 self.failure = ("no_frames", f"{self._cfg.source!r} delivered no frame")
                 return
+            stamped = time.monotonic()
             self._hand_over((to_ms(self._cfg.clock()), image))
             if pace:
-                due += pace
+                # A file plays on a grid of `pace` that starts at its first frame (opening the
+                # decoder can make that one late) and starts again at a frame more than `pace`
+                # late instead of catching up in a burst: as the recorder's rate cap counts
+                # (FrameRateCap), which drops a frame that comes too soon after the one before.
+                due = stamped + pace if due is None or stamped > due + pace else due + pace
                 self._stopping.wait(max(0.0, due - time.monotonic()))
 
     def _hand_over(self, item: tuple[int, np.ndarray]) -> None:
