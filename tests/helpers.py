@@ -1,7 +1,7 @@
 """Small builders shared by tests (no fixtures here: import what you need)."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from controller.members import Category, MemberRow
 
@@ -17,6 +17,15 @@ def member_row(number: int, **changes) -> MemberRow:
     )
     fields.update(changes)
     return MemberRow(**fields)
+
+
+def member_row_on(day: date, number: int, **changes) -> MemberRow:
+    """member_row for a door on the real clock (day: its today): signed up for Open+ a year
+    before `day` and valid a year after it. member_row's fixed dates (signed up 2025-01-01,
+    valid until 2030-01-01) would refuse the member before 2025 and from 2030 on."""
+    dates = dict(openplus_registered_on=day - timedelta(days=365),
+                 valid_until=day + timedelta(days=365))
+    return member_row(number, **{**dates, **changes})
 
 
 def csv_line(number: int, pin: str = "1234", **overrides: str) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from controller.cli import main
+from controller.clock import local_date
 from controller.config import parse_settings
 from controller.events import EventType
 from controller.modes import DoorMode
@@ -23,7 +24,7 @@ from controller.schedule import Schedule
 from controller.service import BranchService
 from controller.simulator import SimulatedHardware, rdm6300_frame
 from controller.state_file import STATE_FILE
-from tests.helpers import member_row
+from tests.helpers import member_row_on
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT = 5.0
@@ -43,7 +44,8 @@ def branch(tmp_path, monkeypatch):
     from controller.admin import MemberAdmin
     conn = service.runtime.connection()
     MemberAdmin(service.runtime.members(conn), service.runtime.events(conn), service.runtime.clock,
-                "e").replace_list([(1, member_row(1, cards=("29990000000001", "0005000001")))], "t")
+                "e").replace_list([(1, member_row_on(local_date(service.runtime.clock()), 1,
+                                                    cards=("29990000000001", "0005000001")))], "t")
     conn.close()
     changed = threading.Condition()
 

@@ -24,13 +24,14 @@ import pytest
 
 from controller.admin import MemberAdmin
 from controller.cli_web import wait_exit
+from controller.clock import local_date
 from controller.config import parse_settings
 from controller.modes import DoorMode
 from controller.schedule import Schedule
 from controller.service import BranchService
 from controller.simulator import SimulatedHardware
 from controller.state_file import STATE_FILE
-from tests.helpers import member_row
+from tests.helpers import member_row_on
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 5.0
@@ -115,7 +116,8 @@ def make_local_door(tmp_path: Path) -> Iterator[Callable[..., LocalDoor]]:
         with closing(service.runtime.connection()) as conn:
             MemberAdmin(service.runtime.members(conn), service.runtime.events(conn),
                         service.runtime.clock, "e").replace_list(
-                [(1, member_row(1, cards=(DEMO_CARD,)))], "test")
+                [(1, member_row_on(local_date(service.runtime.clock()), 1, cards=(DEMO_CARD,)))],
+                "test")
         changed = threading.Condition()
 
         def notify(_snapshot) -> None:
