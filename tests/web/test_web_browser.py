@@ -1,6 +1,7 @@
 """End to end in a real headless Chromium (Debian's, via chromedriver and Selenium): the pages
 served by uvicorn on 127.0.0.1, on a temporary data directory. Takes the screenshots that
-docs/pages.md shows (desktop 1280x900 and phone 375x812) into docs/screenshots."""
+docs/pages.md shows (desktop 1280x900 and phone 375x812): into pytest's temporary directory, or
+into OPENPLUS_SCREENSHOT_DIR when that is set (docs/pages.md: how to refresh docs/screenshots)."""
 from __future__ import annotations
 
 import os
@@ -29,10 +30,9 @@ from tests.web.web_support import (BAD_ROW, GOOD_ROWS, FollowingDoor, member_csv
 pytestmark = pytest.mark.slow  # a real browser: left out of the date guard (./dev test)
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-# The pictures docs/pages.md links; every scene is still (the video paused at the event), so a run
-# that changes no page leaves them as they were, but for a few pixels of the clip's frame.
-# OPENPLUS_SCREENSHOT_DIR writes them elsewhere.
-SHOTS = Path(os.environ.get("OPENPLUS_SCREENSHOT_DIR") or Path(__file__).resolve().parents[2] / "docs" / "screenshots")
+# Every scene is still (the video paused at the event), so a run that changes no page takes the
+# pictures docs/pages.md links as they were, but for a few pixels of the clip's frame.
+SHOTS_ENV = "OPENPLUS_SCREENSHOT_DIR"
 SIZES = {"desktop": (1280, 900, False), "phone": (375, 812, True)}
 WAIT = 10  # seconds: an upper bound for the page to get somewhere, never a sleep
 
@@ -92,6 +92,16 @@ def branch() -> Iterator[Branch]:
 
 
 @pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the screenshots go: OPENPLUS_SCREENSHOT_DIR if set, else a temporary directory, so
+    that a test run writes nothing into the checkout."""
+    wanted = os.environ.get(SHOTS_ENV)
+    folder = Path(wanted) if wanted else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
 def browser() -> Iterator[WebDriver]:
     profile = tempfile.mkdtemp(prefix="opd-chromium-")
     options = webdriver.ChromeOptions()
@@ -129,14 +139,13 @@ def click_through(driver: WebDriver, element: WebElement) -> None:
         "the click did not load a new page")
 
 
-def screenshots(driver: WebDriver, name: str) -> None:
+def screenshots(driver: WebDriver, folder: Path, name: str) -> None:
     """The page at both widths (the viewport is emulated exactly, then put back)."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
     for size, (width, height, mobile) in SIZES.items():
         driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
             "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
         driver.execute_script("window.scrollTo(0, 0)")
-        assert driver.save_screenshot(str(SHOTS / f"{name}-{size}.png"))
+        assert driver.save_screenshot(str(folder / f"{name}-{size}.png"))
     driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
@@ -161,18 +170,18 @@ def status_of(driver: WebDriver, path: str) -> int:
 
 
 # --- scenarios (in file order: one browser and one server for all) -----------------------------
-def test_sign_in_page_then_today(browser: WebDriver, branch: Branch) -> None:
+def test_sign_in_page_then_today(browser: WebDriver, branch: Branch, shots: Path) -> None:
     go(browser, branch, "/today")
     wait_for(browser, lambda d: "/signin" in d.current_url, "no redirect to sign in")
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "nl"
-    screenshots(browser, "signin")
+    screenshots(browser, shots, "signin")
     sign_in_as(browser, branch, "manny")
     assert text_of(browser, "h1") == "Vandaag"
     assert text_of(browser, "[data-field=mode_label]") == "Gesloten"  # nothing stored yet
 
 
 def test_schedule_edit_shows_the_problem_at_its_day_keeps_the_input_and_then_changes_the_mode(
-        browser: WebDriver, branch: Branch) -> None:
+        browser: WebDriver, branch: Branch, shots: Path) -> None:
     sign_in_as(browser, branch, "manny")
     go(browser, branch, "/schedule")
     for _ in range(2):  # two windows on Wednesday (the button keeps what is typed)
@@ -189,7 +198,7 @@ def test_schedule_edit_shows_the_problem_at_its_day_keeps_the_input_and_then_cha
     assert "overlapt met" in problems[0].text
     assert browser.find_element(By.ID, "wednesday-1-start").get_attribute("value") == "12:00"
     assert branch.door.schedule.weekly.wednesday == []  # nothing saved
-    screenshots(browser, "schedule-invalid")
+    screenshots(browser, shots, "schedule-invalid")
 
     start = browser.find_element(By.ID, "wednesday-1-start")
     start.clear()
@@ -199,14 +208,14 @@ def test_schedule_edit_shows_the_problem_at_its_day_keeps_the_input_and_then_cha
     wait_for(browser, lambda d: "saved=1" in d.current_url, "the schedule was not saved")
     assert text_of(browser, "#mode-now") == "Open+"
     assert "Woensdag" in text_of(browser, "#preview")
-    screenshots(browser, "schedule")
+    screenshots(browser, shots, "schedule")
     go(browser, branch, "/today")
     assert text_of(browser, "[data-field=mode_label]") == "Open+"
     assert "22:00" in text_of(browser, "[data-field=next]")
 
 
 def test_import_with_a_bad_row_lists_it_and_changes_nothing(browser: WebDriver, branch: Branch,
-                                                             tmp_path: Path) -> None:
+                                                             shots: Path, tmp_path: Path) -> None:
     good = tmp_path / "good.csv"
     good.write_bytes(member_csv(GOOD_ROWS))
     bad = tmp_path / "export.csv"
@@ -222,7 +231,7 @@ def test_import_with_a_bad_row_lists_it_and_changes_nothing(browser: WebDriver, 
     assert "patron_id P0001 staat er twee keer in" in table.text
     assert not browser.find_elements(By.ID, "confirm-import")
     assert branch.member_count() == 0
-    screenshots(browser, "import-rejected")
+    screenshots(browser, shots, "import-rejected")
 
     go(browser, branch, "/members")
     browser.find_element(By.ID, "import-file").send_keys(str(good))
@@ -230,16 +239,17 @@ def test_import_with_a_bad_row_lists_it_and_changes_nothing(browser: WebDriver, 
     wait_for(browser, lambda d: d.find_elements(By.ID, "confirm-import"), "no confirm step")
     assert "5" in text_of(browser, "#counts")
     assert branch.member_count() == 0  # a preview changes nothing
-    screenshots(browser, "import-preview")
+    screenshots(browser, shots, "import-preview")
     click_through(browser, browser.find_element(By.ID, "confirm-import"))
     wait_for(browser, lambda d: d.find_elements(By.ID, "imported"), "import not confirmed")
     assert branch.member_count() == 5
     go(browser, branch, "/members")
     assert "P0003" in text_of(browser, "#members")
-    screenshots(browser, "members")
+    screenshots(browser, shots, "members")
 
 
-def test_an_entry_plays_its_clip_in_the_page(browser: WebDriver, branch: Branch) -> None:
+def test_an_entry_plays_its_clip_in_the_page(browser: WebDriver, branch: Branch,
+                                             shots: Path) -> None:
     clip_start = NOW - timedelta(minutes=20)
     granted = record_event(branch.runtime, EventType.ACCESS_GRANTED, clip_start + timedelta(seconds=1),
                            reason="granted", member_ref="P0003", card_hint="0003")
@@ -252,12 +262,12 @@ def test_an_entry_plays_its_clip_in_the_page(browser: WebDriver, branch: Branch)
     assert text_of(browser, "[data-field=granted]") == "1"
     assert text_of(browser, "[data-field=refused]") == "3"
     assert "Deur geforceerd" in text_of(browser, "[data-list=alarms]")
-    screenshots(browser, "today")
+    screenshots(browser, shots, "today")
 
     go(browser, branch, "/entries?result=granted")
     assert len(browser.find_elements(By.CSS_SELECTOR, "#events tbody tr")) == 1
     go(browser, branch, "/entries")
-    screenshots(browser, "entries")
+    screenshots(browser, shots, "entries")
     click_through(browser, browser.find_element(By.CSS_SELECTOR, f"a[href='/entries/{granted}']"))
     video = wait_for(browser, lambda d: d.find_elements(By.ID, "clip"), "no video element")[0]
     assert video.get_attribute("src").endswith(f"/entries/{granted}/video#t=1.0")
@@ -272,10 +282,11 @@ def test_an_entry_plays_its_clip_in_the_page(browser: WebDriver, branch: Branch)
         "const v = document.getElementById('clip'), done = arguments[arguments.length - 1];"
         "v.pause(); v.addEventListener('seeked', () => done(v.currentTime), {once: true});"
         "v.currentTime = 1.0;")
-    screenshots(browser, "entry-clip")
+    screenshots(browser, shots, "entry-clip")
 
 
-def test_a_manager_is_refused_the_security_pages(browser: WebDriver, branch: Branch) -> None:
+def test_a_manager_is_refused_the_security_pages(browser: WebDriver, branch: Branch,
+                                                 shots: Path) -> None:
     sign_in_as(browser, branch, "manny")
     for path in ("/entries", "/entries/export.csv", "/entries/1", "/entries/1/video", "/users"):
         assert status_of(browser, path) == 403, path
@@ -283,10 +294,10 @@ def test_a_manager_is_refused_the_security_pages(browser: WebDriver, branch: Bra
     assert text_of(browser, "h1") == "Geen toegang"
     assert "security" in text_of(browser, "main")
     assert not browser.find_elements(By.CSS_SELECTOR, "nav a[href='/entries']")  # not in the menu
-    screenshots(browser, "forbidden")
+    screenshots(browser, shots, "forbidden")
 
 
-def test_admin_users_page_in_english(browser: WebDriver, branch: Branch) -> None:
+def test_admin_users_page_in_english(browser: WebDriver, branch: Branch, shots: Path) -> None:
     sign_in_as(browser, branch, "admin")
     go(browser, branch, "/users")
     click_through(browser, browser.find_element(By.CSS_SELECTOR, "a[href^='/lang?to=en']"))
@@ -294,7 +305,7 @@ def test_admin_users_page_in_english(browser: WebDriver, branch: Branch) -> None
              "the language switch did not switch")
     assert text_of(browser, "h1") == "Users"
     assert "camera wall" in text_of(browser, "#tokens")
-    screenshots(browser, "users")
+    screenshots(browser, shots, "users")
     click_through(browser, browser.find_element(By.CSS_SELECTOR, "a[href^='/lang?to=nl']"))
     wait_for(browser, lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "nl",
              "could not switch back")
