@@ -37,7 +37,7 @@ def relay_history(sim) -> list[int]:
 @contextmanager
 def database_locked(service):
     """Another writer holds the database's write lock (as a big member import does)."""
-    conn = sqlite3.connect(service.runtime.db.path, isolation_level=None, timeout=0)
+    conn = sqlite3.connect(service.runtime.db.path, isolation_level=None, timeout=WAIT)
     with closing(conn):
         conn.execute("BEGIN IMMEDIATE")
         conn.execute("INSERT INTO events (ts_ms, type, door) VALUES (0, 'service', 'lock-holder')")
