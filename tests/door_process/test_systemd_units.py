@@ -49,6 +49,7 @@ def in_checkout(unit: str, folder: Path) -> Path:
 @pytest.mark.skipif(NO_VERIFY,
                     reason="systemd-analyze is not installed (Debian package `systemd`)")
 def test_systemd_analyze_verify_passes_on_both_units(tmp_path):
+    assert SYSTEMD_ANALYZE, "systemd-analyze is missing: apt-get install systemd"
     copies = [in_checkout(unit, tmp_path) for unit in (DOOR_UNIT, WEB_UNIT)]
     done = subprocess.run([SYSTEMD_ANALYZE, "verify", *map(str, copies)], capture_output=True,
                           text=True, timeout=60)
