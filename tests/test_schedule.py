@@ -344,3 +344,21 @@ def test_beilen_dst_days_have_the_right_real_hours() -> None:
         closed = seconds_in_mode(schedule, DoorMode.CLOSED, start, end)
         assert closed == (end - start).total_seconds() - 15 * 3600
     assert wall_to_utc(date(2026, 3, 30), 0) - wall_to_utc(date(2026, 3, 29), 0) == 23 * HOUR
+
+
+def test_back_to_back_windows_give_the_same_modes_as_one_long_window():
+    """Joined before any time is worked out (the door's recompute cost), never changing a mode."""
+    def halves(minutes: range) -> list[dict]:
+        return [{"start": f"{m // 60:02d}:{m % 60:02d}",
+                 "end": "24:00" if m + 30 == 1440 else f"{(m + 30) // 60:02d}:{(m + 30) % 60:02d}",
+                 "kind": "openplus"} for m in minutes]
+
+    days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+    sliced = parse_schedule({"weekly": {day: halves(range(420, 1320, 30)) for day in days}})
+    whole = parse_schedule({"weekly": {day: [{"start": "07:00", "end": "22:00", "kind": "openplus"}]
+                                       for day in days}})
+    for moment in (datetime(2026, 3, 29, 1, 30, tzinfo=timezone.utc),   # the March DST day
+                   datetime(2026, 10, 25, 20, 59, tzinfo=timezone.utc),  # the October one
+                   datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)):
+        assert mode_at(sliced, moment) == mode_at(whole, moment)
+        assert next_change(sliced, moment) == next_change(whole, moment)
