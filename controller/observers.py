@@ -21,7 +21,8 @@ QUEUE_SIZE = 1000
 class ObserverQueue:
     """`post(func, *args)` from the door thread; `func(*args)` later on the observer thread."""
 
-    def __init__(self, queue_size: int = QUEUE_SIZE) -> None:
+    def __init__(self, queue_size: int = QUEUE_SIZE, name: str = "door-observers") -> None:
+        self._name = name
         self._queue: queue.Queue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = \
             queue.Queue(maxsize=queue_size)
         self._thread: threading.Thread | None = None
@@ -42,7 +43,7 @@ class ObserverQueue:
                     pass
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="door-observers", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 1.0) -> None:
@@ -90,3 +91,28 @@ class ObserverQueue:
                 log.exception("door observer failed (%d so far)", self.failed)
         finally:
             self._queue.task_done()
+
+
+class QueuedSignals:
+    """The door's LEDs and buzzer, driven from a thread of their own.
+
+    Why: gpiozero's background blink joins the previous blink's thread and starts a new one,
+    and a new thread waits until it first runs. On the door thread each key beep cost up to
+    94 ms under load (bench/door_under_load.py). The door now only posts the signal.
+    """
+
+    def __init__(self, signals, queue: ObserverQueue) -> None:
+        self._signals = signals
+        self._queue = queue
+
+    def show_granted(self) -> None:
+        self._queue.post(self._signals.show_granted)
+
+    def show_refused(self) -> None:
+        self._queue.post(self._signals.show_refused)
+
+    def beep(self, seconds: float | None = None, times: int = 1) -> None:
+        self._queue.post(self._signals.beep, seconds, times)
+
+    def all_off(self) -> None:
+        self._queue.post(self._signals.all_off)

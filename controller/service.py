@@ -34,7 +34,7 @@ from controller.lockouts import PinLockouts
 from controller.messages import DoorMessage
 from controller.mode_switcher import ModeSwitcher
 from controller.modes import DoorMode
-from controller.observers import ObserverQueue
+from controller.observers import ObserverQueue, QueuedSignals
 from controller.runtime import Runtime
 from controller.schedule import ModeNow, Schedule
 from controller.state_file import STATE_FILE, StateFile
@@ -83,6 +83,7 @@ class BranchService:
         self.writer = EventWriter(self.runtime.db, settings.data_dir / SPILL_FILE,
                                   on_event_written=self._event_written)
         self.observers = ObserverQueue()
+        self.signal_queue = ObserverQueue(name="door-signals")  # LEDs and buzzer
         self._observed_mode: DoorMode | None = None  # the observer thread's own copy
         self._door_conn = self.runtime.connection()  # the door loop thread's, for reads only
         access = settings.access
@@ -94,7 +95,8 @@ class BranchService:
         self.authorizer.resume_throttle(clock())
         self.door = Door(
             self.authorizer,
-            DoorOutputs(relay=hw.relay, signals=hw.indicator, show=self._show, lights=hw.lights,
+            DoorOutputs(relay=hw.relay, signals=QueuedSignals(hw.indicator, self.signal_queue),
+                        show=self._show, lights=hw.lights,
                         alarm=hw.alarm, announce=self._announcer()),
             self.writer, settings.door, clock, settings.branch.door, on_change=self._changed,
             monotonic=monotonic,
@@ -120,6 +122,7 @@ class BranchService:
         hw.rex.on_pressed = lambda: self.loop.submit(ExitRequest())
         self.writer.start()
         self.observers.start()
+        self.signal_queue.start()
         self._record(EventType.SERVICE, "started")
         self.footage.start()
         self.loop.start()
@@ -146,6 +149,7 @@ class BranchService:
             self.timers.stop(timeout=0.5)
         finally:
             self.loop.stop(timeout=1.0)
+            self.signal_queue.stop(timeout=0.3)
             self.hardware.close()
             self._record(EventType.SERVICE, "stopped")
             self.writer.stop(timeout=1.0)
