@@ -19,7 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gpiozero.pins.mock import MockFactory, MockPin  # noqa: E402
+from gpiozero.pins.mock import MockFactory  # noqa: E402
+
+from bench.support.relay_timing import TimedPin, percentile  # noqa: E402
 
 from controller.admin import MemberAdmin  # noqa: E402
 from controller.config import parse_settings  # noqa: E402
@@ -33,29 +35,6 @@ from drivers.base import KeyPress  # noqa: E402
 
 MEMBERS = 100_000
 SAMPLES = 200
-RELAY_PIN = 17
-
-
-class TimedPin(MockPin):
-    """Remembers when it last went high (the relay energising)."""
-
-    rose_at: float = 0.0
-    rose = threading.Event()
-
-    def _change_state(self, value):
-        changed = super()._change_state(value)
-        if changed and value and self._number_is_relay():
-            TimedPin.rose_at = time.perf_counter()
-            TimedPin.rose.set()
-        return changed
-
-    def _number_is_relay(self) -> bool:
-        return getattr(self.info, "name", "") in (f"GPIO{RELAY_PIN}", str(RELAY_PIN))
-
-
-def percentile(samples: list[float], pct: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))]
 
 
 def main() -> None:

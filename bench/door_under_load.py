@@ -61,7 +61,9 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gpiozero.pins.mock import MockFactory, MockPin  # noqa: E402
+from gpiozero.pins.mock import MockFactory  # noqa: E402
+
+from bench.support.relay_timing import TimedPin, percentile  # noqa: E402
 
 from controller.admin import MemberAdmin  # noqa: E402
 from controller.cli_web import WebChild  # noqa: E402
@@ -87,33 +89,10 @@ IDLE_SAMPLES = 400
 LOAD_SAMPLES = 200  # (b) and (d)
 IMPORT_MIN_SAMPLES = 150  # (c) takes every sample while the import runs; rerun below this
 WINDOW_MINUTES = 30  # 48 Open+ windows a day, 336 a week
-RELAY_PIN = 17
 MANAGER, MANAGER_PASSWORD = "bench-manager", "bench-manager-password"
 # Not in bench/ itself: `./dev bench` runs every bench/*.py.
 LOAD_CLIENTS = Path(__file__).resolve().parent / "support" / "load_clients.py"
 OPENPLUS_DOOR = Path(sys.executable).parent / "openplus-door"
-
-
-class TimedPin(MockPin):
-    """Remembers when it last went high (the relay energising)."""
-
-    rose_at: float = 0.0
-    rose = threading.Event()
-
-    def _change_state(self, value):
-        changed = super()._change_state(value)
-        if changed and value and self._number_is_relay():
-            TimedPin.rose_at = time.perf_counter()
-            TimedPin.rose.set()
-        return changed
-
-    def _number_is_relay(self) -> bool:
-        return getattr(self.info, "name", "") in (f"GPIO{RELAY_PIN}", str(RELAY_PIN))
-
-
-def percentile(samples: list[float], pct: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))]
 
 
 def open_plus_week(special_day=None) -> dict:
