@@ -4,8 +4,11 @@ Valid from 2014 on (Koningsdag replaced Koninginnedag, 30 April, that year).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Literal, get_args
 
 HolidayKey = Literal[
@@ -94,7 +97,17 @@ def dutch_holidays(year: int) -> list[Holiday]:
 
 def holiday_on(day: date, keys: frozenset[str] | None = None) -> Holiday | None:
     """The holiday falling on `day`, considering only `keys` when given (None = all)."""
-    for holiday in dutch_holidays(day.year):
-        if holiday.day == day and (keys is None or holiday.key in keys):
+    for holiday in _holidays_by_day(day.year).get(day, ()):
+        if keys is None or holiday.key in keys:
             return holiday
     return None
+
+
+@lru_cache(maxsize=64)
+def _holidays_by_day(year: int) -> Mapping[date, tuple[Holiday, ...]]:
+    """A year's holidays by date (two can share one: Hemelvaart on 5 May), worked out
+    once: a mode lookup asks about every day of a 400-day stretch, in the door process."""
+    by_day: dict[date, tuple[Holiday, ...]] = {}
+    for holiday in dutch_holidays(year):
+        by_day[holiday.day] = (*by_day.get(holiday.day, ()), holiday)
+    return MappingProxyType(by_day)

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -133,6 +134,11 @@ class Schedule(BaseModel):
     def holiday_keys(self) -> frozenset[str]:
         """The switched-on holiday keys."""
         return frozenset(self.holidays_closed)
+
+    @cached_property
+    def day_plans(self) -> _DayPlans:
+        """The day plans mode lookups walk, worked out once for this schedule."""
+        return _DayPlans(self)
 
     def exception_on(self, day: date) -> DateException | None:
         return next((exception for exception in self.exceptions if exception.date == day), None)
@@ -290,43 +296,78 @@ class _Piece:
     cause: str
 
 
-def _day_plan(schedule: Schedule, day: date) -> tuple[DoorMode | None, list[Window], str]:
-    """(whole-day mode or None, windows, cause) for one local date."""
-    exception = schedule.exception_on(day)
-    if exception is not None:
+@dataclass(frozen=True)
+class _DayPlan:
+    """One kind of local day: its stretches as (start, end, mode) minutes and their cause."""
+
+    stretches: tuple[tuple[int, int, DoorMode], ...]
+    cause: str
+
+    @property
+    def single_mode(self) -> DoorMode | None:
+        """The mode of the whole day when it has only one (no wall_to_utc needed to know)."""
+        if not self.stretches:
+            return DoorMode.CLOSED
+        if len(self.stretches) == 1 and self.stretches[0][:2] == (0, MINUTES_PER_DAY):
+            return self.stretches[0][2]
+        return None
+
+
+class _DayPlans:
+    """A schedule's day plans, each worked out once per schedule.
+
+    A mode lookup walks up to SEARCH_HORIZON_DAYS days each way, in the door process, on
+    every schedule change; sorting and joining the same weekday's windows again for each
+    of those days cost over half a second for a week of small windows.
+    """
+
+    def __init__(self, schedule: Schedule) -> None:
+        self._weekly = tuple(_DayPlan(_joined(getattr(schedule.weekly, weekday)), "weekly")
+                             for weekday in WEEKDAYS)
+        self._exceptions = {exception.date: self._exception_plan(exception)
+                            for exception in schedule.exceptions}
+        self._holiday_keys = schedule.holiday_keys()
+
+    @staticmethod
+    def _exception_plan(exception: DateException) -> _DayPlan:
         label = "closure" if exception.kind == "closure" else "special hours"
         cause = f"{label}: {exception.note}" if exception.note else label
         if exception.kind == "closure":
-            return DoorMode.CLOSURE, [], cause
-        return None, exception.windows, cause
-    holiday = holiday_on(day, schedule.holiday_keys())
-    if holiday is not None:
-        return DoorMode.CLOSURE, [], f"holiday: {holiday.name_nl}"
-    return None, schedule.weekly.windows_on(day), "weekly"
+            return _DayPlan(((0, MINUTES_PER_DAY, DoorMode.CLOSURE),), cause)
+        return _DayPlan(_joined(exception.windows), cause)
+
+    def on(self, day: date) -> _DayPlan:
+        """The plan of one local date: its exception, else its holiday, else its weekday."""
+        exception = self._exceptions.get(day)
+        if exception is not None:
+            return exception
+        holiday = holiday_on(day, self._holiday_keys)
+        if holiday is not None:
+            return _DayPlan(((0, MINUTES_PER_DAY, DoorMode.CLOSURE),),
+                            f"holiday: {holiday.name_nl}")
+        return self._weekly[day.weekday()]
 
 
-def _day_pieces(schedule: Schedule, day: date) -> list[_Piece]:
+def _day_pieces(plans: _DayPlans, day: date) -> list[_Piece]:
     """The day from local midnight to midnight as pieces, gaps filled with CLOSED."""
+    plan = plans.on(day)
     day_start, day_end = wall_to_utc(day, 0), wall_to_utc(day, MINUTES_PER_DAY)
-    whole_day_mode, windows, cause = _day_plan(schedule, day)
-    if whole_day_mode is not None:
-        return [_Piece(day_start, day_end, whole_day_mode, cause)]
     pieces: list[_Piece] = []
     cursor = day_start
-    for start_minute, end_minute, mode in _joined(windows):
-        start = wall_to_utc(day, start_minute)
-        end = wall_to_utc(day, end_minute)
+    for start_minute, end_minute, mode in plan.stretches:
+        start = day_start if start_minute == 0 else wall_to_utc(day, start_minute)
+        end = day_end if end_minute == MINUTES_PER_DAY else wall_to_utc(day, end_minute)
         if start > cursor:
-            pieces.append(_Piece(cursor, start, DoorMode.CLOSED, cause))
+            pieces.append(_Piece(cursor, start, DoorMode.CLOSED, plan.cause))
         if end > start:  # a window wholly inside March's skipped hour never happens
-            pieces.append(_Piece(start, end, mode, cause))
+            pieces.append(_Piece(start, end, mode, plan.cause))
         cursor = max(cursor, end)
     if cursor < day_end:
-        pieces.append(_Piece(cursor, day_end, DoorMode.CLOSED, cause))
+        pieces.append(_Piece(cursor, day_end, DoorMode.CLOSED, plan.cause))
     return pieces
 
 
-def _joined(windows: list[Window]) -> list[tuple[int, int, DoorMode]]:
+def _joined(windows: list[Window]) -> tuple[tuple[int, int, DoorMode], ...]:
     """Windows in order as (start, end, mode) minutes, back-to-back ones of one mode joined.
 
     The same day either way (one mode from the first start to the last end), but each
@@ -334,71 +375,87 @@ def _joined(windows: list[Window]) -> list[tuple[int, int, DoorMode]]:
     mode lookup scan 400 days x 48 windows (over a second) in the door process.
     """
     joined: list[tuple[int, int, DoorMode]] = []
-    for window in sorted(windows, key=lambda window: window.start_minute):
-        if joined and joined[-1][2] is window.mode and joined[-1][1] == window.start_minute:
-            joined[-1] = (joined[-1][0], window.end_minute, window.mode)
+    for start, end, mode in sorted((window.start_minute, window.end_minute, window.mode)
+                                   for window in windows):
+        if joined and joined[-1][2] is mode and joined[-1][1] == start:
+            joined[-1] = (joined[-1][0], end, mode)
         else:
-            joined.append((window.start_minute, window.end_minute, window.mode))
-    return joined
+            joined.append((start, end, mode))
+    return tuple(joined)
 
 
-def _pieces_forward(schedule: Schedule, first_day: date, days: int) -> Iterator[_Piece]:
+def _pieces_forward(plans: _DayPlans, first_day: date, days: int) -> Iterator[_Piece]:
     for offset in range(days):
-        yield from _day_pieces(schedule, first_day + timedelta(days=offset))
+        yield from _day_pieces(plans, first_day + timedelta(days=offset))
 
 
-def _pieces_backward(schedule: Schedule, last_day: date, days: int) -> Iterator[_Piece]:
-    for offset in range(days):
-        yield from reversed(_day_pieces(schedule, last_day - timedelta(days=offset)))
-
-
-def _piece_at(schedule: Schedule, moment: datetime) -> _Piece:
+def _piece_at(plans: _DayPlans, moment: datetime) -> _Piece:
     day = local_date(moment)
-    return next(piece for piece in _day_pieces(schedule, day) if piece.start <= moment < piece.end)
+    return next(piece for piece in _day_pieces(plans, day) if piece.start <= moment < piece.end)
 
 
-def _end_of_mode(schedule: Schedule, piece: _Piece) -> _Piece | None:
-    """The first piece after `piece` with a different mode, within the horizon."""
+def _end_of_mode(plans: _DayPlans, piece: _Piece) -> _Piece | None:
+    """The first piece after `piece` with a different mode, within the horizon.
+
+    Whole days of the same mode are skipped on their plan alone: an Open+-around-the-clock
+    week otherwise cost 400 days of time-zone arithmetic for each lookup.
+    """
     first_day = local_date(piece.start)
-    for later in _pieces_forward(schedule, first_day, SEARCH_HORIZON_DAYS):
-        if later.start >= piece.end and later.mode != piece.mode:
-            return later
+    for offset in range(SEARCH_HORIZON_DAYS):
+        day = first_day + timedelta(days=offset)
+        if plans.on(day).single_mode is piece.mode:
+            continue
+        for later in _day_pieces(plans, day):
+            if later.start >= piece.end and later.mode != piece.mode:
+                return later
     return None
 
 
-def _start_of_mode(schedule: Schedule, piece: _Piece) -> datetime | None:
-    since = piece.start
-    for earlier in _pieces_backward(schedule, local_date(piece.start), SEARCH_HORIZON_DAYS):
-        if earlier.start >= since:
+def _start_of_mode(plans: _DayPlans, piece: _Piece) -> datetime | None:
+    """When the stretch of `piece`'s mode began, within the horizon (skipping whole days
+    of that mode as _end_of_mode does)."""
+    since: datetime | None = piece.start
+    last_day = local_date(piece.start)
+    for offset in range(SEARCH_HORIZON_DAYS):
+        day = last_day - timedelta(days=offset)
+        if plans.on(day).single_mode is piece.mode:
+            since = None  # the stretch goes back at least to this day's midnight
             continue
-        if earlier.mode != piece.mode:
-            return since
-        since = earlier.start
+        if since is None:
+            since = wall_to_utc(day + timedelta(days=1), 0)
+        for earlier in reversed(_day_pieces(plans, day)):
+            if earlier.start >= since:
+                continue
+            if earlier.mode != piece.mode:
+                return since
+            since = earlier.start
     return None
 
 
 def mode_at(schedule: Schedule, moment_utc: datetime) -> ModeNow:
     """The mode at an aware moment, with the stretch it belongs to and its cause."""
-    moment = to_utc(moment_utc)
-    piece = _piece_at(schedule, moment)
-    following = _end_of_mode(schedule, piece)
-    return ModeNow(mode=piece.mode, since=_start_of_mode(schedule, piece),
+    plans = schedule.day_plans
+    piece = _piece_at(plans, to_utc(moment_utc))
+    following = _end_of_mode(plans, piece)
+    return ModeNow(mode=piece.mode, since=_start_of_mode(plans, piece),
                    until=following.start if following else None, cause=piece.cause)
 
 
 def next_change(schedule: Schedule, moment_utc: datetime) -> ModeChange | None:
     """The first mode change strictly after the moment (None beyond the search horizon)."""
-    following = _end_of_mode(schedule, _piece_at(schedule, to_utc(moment_utc)))
+    plans = schedule.day_plans
+    following = _end_of_mode(plans, _piece_at(plans, to_utc(moment_utc)))
     return ModeChange(following.start, following.mode) if following else None
 
 
 def changes_between(schedule: Schedule, start: datetime, end: datetime) -> list[ModeChange]:
     """Every mode change at a moment in (start, end], in order."""
     start, end = to_utc(start), to_utc(end)
-    current = _piece_at(schedule, start).mode
+    plans = schedule.day_plans
+    current = _piece_at(plans, start).mode
     changes: list[ModeChange] = []
     days = (local_date(end) - local_date(start)).days + 1
-    for piece in _pieces_forward(schedule, local_date(start), days):
+    for piece in _pieces_forward(plans, local_date(start), days):
         if piece.start > end:
             break
         if piece.start > start and piece.mode != current:

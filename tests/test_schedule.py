@@ -362,3 +362,28 @@ def test_back_to_back_windows_give_the_same_modes_as_one_long_window():
                    datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)):
         assert mode_at(sliced, moment) == mode_at(whole, moment)
         assert next_change(sliced, moment) == next_change(whole, moment)
+
+
+def test_whole_days_of_one_mode_give_the_same_edges_as_walking_every_change() -> None:
+    """mode_at skips whole days of the current mode without time-zone arithmetic; its
+    since/until must still be the changes a plain walk over every piece finds, across both
+    DST changes, a switched-on holiday and an announced closure."""
+    schedule = parse_schedule({
+        "weekly": {"monday": [window("09:00", "17:00", "staffed")],
+                   "thursday": [window("00:00", "24:00")], "friday": [window("00:00", "24:00")],
+                   "saturday": [window("00:00", "24:00")], "sunday": [window("00:00", "24:00")]},
+        "exceptions": [{"date": "2026-10-24", "kind": "closure", "note": "verbouwing"},
+                       {"date": "2026-10-27", "kind": "closure"}],
+        "holidays_closed": ["koningsdag", "eerste_kerstdag"],
+    })
+    start = local(2026, 3, 1, 12)
+    changes = changes_between(schedule, start - 60 * 24 * HOUR, start + 400 * 24 * HOUR)
+    assert len(changes) > 100
+    for hours in range(0, 300 * 24, 29):  # every 29 hours: all times of day, both DST days
+        moment = start + hours * HOUR
+        before = [change.at for change in changes if change.at <= moment]
+        after = [change for change in changes if change.at > moment]
+        now = mode_at(schedule, moment)
+        assert now.since == before[-1], moment
+        assert now.until == after[0].at, moment
+        assert next_change(schedule, moment) == after[0], moment
