@@ -113,4 +113,14 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX web_sessions_user ON web_sessions(user_id);
     """,
+    # 6: the PIN key's fingerprint (a database restored without its key must be refused at
+    # start, not silently turn every PIN wrong) and each member's lockouts in a row (a lockout
+    # after a lockout lasts longer).
+    """
+    CREATE TABLE pin_key (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        fingerprint BLOB NOT NULL           -- HMAC of a fixed text under the key; not the key
+    );
+    ALTER TABLE pin_failures ADD COLUMN lockouts INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
