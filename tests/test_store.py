@@ -40,7 +40,7 @@ def test_database_made_by_an_older_schema_is_upgraded_with_its_data(tmp_path):
     with closing(db.connect()) as conn:
         assert conn.execute("SELECT patron_id FROM members").fetchall()[0][0] == "OLD1"
         assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 1
-        conn.execute("INSERT INTO pin_failures VALUES (1, 2, NULL)")  # the v2 table exists
+        conn.execute("INSERT INTO pin_failures (member_id, failures) VALUES (1, 2)")  # v2 table
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert {"events_member_ts", "events_type_ts", "events_reason_ts"} <= indexes
 
