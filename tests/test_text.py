@@ -1,6 +1,8 @@
 """The one rule for typed text: what can hide or reorder text is refused, every script passes."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from pydantic import BaseModel, ValidationError
 
@@ -25,7 +27,7 @@ def test_names_of_every_script_pass(value: str) -> None:
 def test_hiding_and_reordering_characters_are_refused_by_name(value: str, code: str) -> None:
     problem = text_problem(value)
     assert problem is not None and code in problem
-    with pytest.raises(ValueError, match=code):
+    with pytest.raises(ValueError, match=re.escape(code)):
         checked_text(value)
 
 
@@ -34,5 +36,5 @@ def test_plain_text_fields_refuse_with_a_validation_error() -> None:
         label: PlainText
 
     assert Label(label="door display").label == "door display"
-    with pytest.raises(ValidationError, match="U+202E"):
+    with pytest.raises(ValidationError, match=re.escape("U+202E")):
         Label(label="a\u202eb")
