@@ -24,7 +24,7 @@ from typing import Callable, Union
 from controller.events import Event, EventType
 from controller.store.db import Database, transaction
 from controller.store.events import EventLog
-from controller.store.members import save_pin_failures
+from controller.store.pin_failures import save_pin_failures
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from typing import Callable
 from controller.event_writer import PinFailures
 from controller.members import Member
 from controller.store.db import transaction
-from controller.store.members import load_pin_failures, save_pin_failures
+from controller.store.pin_failures import load_pin_failures, save_pin_failures
 
 UNKNOWN_SALT = b"?"  # a count loaded at start: bound to the member's PIN at the next attempt
 

@@ -38,7 +38,7 @@ from controller.observers import ObserverQueue, QueuedSignals
 from controller.runtime import Runtime
 from controller.schedule import ModeNow, Schedule
 from controller.state_file import STATE_FILE, StateFile
-from controller.store.members import load_pin_failures
+from controller.store.pin_failures import load_pin_failures
 from controller.timers import ClockTimers
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from datetime import timedelta
 from controller.event_writer import SPILL_FILE, EventWriter, PinFailures
 from controller.events import Event, EventType
 from controller.lockouts import PinLockouts
-from controller.store.members import load_pin_failures
+from controller.store.pin_failures import load_pin_failures
 from tests.helpers import member_row
 
 

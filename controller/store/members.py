@@ -322,27 +322,3 @@ class MemberStore:
                 if patron not in excluded and (not only_kept or category == Category.STAFF.value):
                     owners[card] = patron
         return owners
-
-
-def save_pin_failures(conn: sqlite3.Connection, member_id: int, failures: int,
-                      locked_until: datetime | None) -> None:
-    """Store a member's wrong-PIN count and lockout as the door keeps them (write-behind, in the
-    caller's transaction); nothing to keep deletes the row. A member removed meanwhile is skipped."""
-    if failures == 0 and locked_until is None:
-        conn.execute("DELETE FROM pin_failures WHERE member_id = ?", (member_id,))
-        return
-    conn.execute(
-        "INSERT INTO pin_failures (member_id, failures, locked_until_ms) "
-        "SELECT id, ?, ? FROM members WHERE id = ? "
-        "ON CONFLICT(member_id) DO UPDATE SET failures = excluded.failures, "
-        "locked_until_ms = excluded.locked_until_ms",
-        (failures, _ms(locked_until) if locked_until else None, member_id),
-    )
-
-
-def load_pin_failures(conn: sqlite3.Connection) -> dict[int, tuple[int, datetime | None]]:
-    """Every stored wrong-PIN count and lockout, by member id (the door loads them at start)."""
-    return {
-        row[0]: (row[1], datetime.fromtimestamp(row[2] / 1000, timezone.utc) if row[2] else None)
-        for row in conn.execute("SELECT member_id, failures, locked_until_ms FROM pin_failures")
-    }
