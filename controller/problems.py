@@ -32,6 +32,8 @@ ENGLISH: dict[str, str] = {
     "import.bad_category": "category must be 'member' or 'staff', not '{value}'",
     "import.bad_pin": "PIN must be 4 to 6 digits",
     "import.no_age": "birth_date or adult is empty",
+    # any list of problems
+    "more_problems": "and {count} more problems",
     # schedule
     "schedule.bad_time": "bad time '{value}': use HH:MM from 00:00 to 23:59, or 24:00 as an end",
     "schedule.midnight_start": "24:00 can only be an end time",
@@ -67,3 +69,14 @@ class ProblemError(ValueError):
     def __init__(self, problem: Problem) -> None:
         super().__init__(str(problem))
         self.problem = problem
+
+
+MAX_PROBLEMS_NAMED = 50
+
+
+def first_problems(problems: list[str], limit: int = MAX_PROBLEMS_NAMED) -> list[str]:
+    """The first `limit` problems, then one saying how many more: a refusal stays readable
+    and small however much was wrong (a crafted request once drew a 260 MB answer)."""
+    if len(problems) <= limit:
+        return problems
+    return [*problems[:limit], Problem("more_problems", count=len(problems) - limit)]

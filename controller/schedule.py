@@ -19,12 +19,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from controller.clock import BRANCH_TZ, local_date, to_utc
 from controller.holidays import HOLIDAY_KEYS, HolidayKey, holiday_on
 from controller.modes import DoorMode
-from controller.problems import Problem, ProblemError
+from controller.problems import Problem, ProblemError, first_problems
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MINUTES_PER_DAY = 24 * 60
 # How far mode_at / next_change look for the edges of the current mode before giving up.
 SEARCH_HORIZON_DAYS = 400
+# Bounds on what one schedule document may carry: a window every quarter hour, a little over
+# two years of dated exceptions.
+MAX_WINDOWS_PER_DAY = 96
+MAX_EXCEPTIONS = 800
 
 _TIME_PATTERN = re.compile(r"([0-9]{2}):([0-9]{2})")
 _STRICT = ConfigDict(extra="forbid")
@@ -77,13 +81,20 @@ class WeeklyPattern(BaseModel):
 
     model_config = _STRICT
 
-    monday: list[Window] = Field(default_factory=list, description="Windows on Mondays.")
-    tuesday: list[Window] = Field(default_factory=list, description="Windows on Tuesdays.")
-    wednesday: list[Window] = Field(default_factory=list, description="Windows on Wednesdays.")
-    thursday: list[Window] = Field(default_factory=list, description="Windows on Thursdays.")
-    friday: list[Window] = Field(default_factory=list, description="Windows on Fridays.")
-    saturday: list[Window] = Field(default_factory=list, description="Windows on Saturdays.")
-    sunday: list[Window] = Field(default_factory=list, description="Windows on Sundays.")
+    monday: list[Window] = Field(default_factory=list, max_length=MAX_WINDOWS_PER_DAY,
+                          description="Windows on Mondays.")
+    tuesday: list[Window] = Field(default_factory=list, max_length=MAX_WINDOWS_PER_DAY,
+                          description="Windows on Tuesdays.")
+    wednesday: list[Window] = Field(default_factory=list, max_length=MAX_WINDOWS_PER_DAY,
+                          description="Windows on Wednesdays.")
+    thursday: list[Window] = Field(default_factory=list, max_length=MAX_WINDOWS_PER_DAY,
+                          description="Windows on Thursdays.")
+    friday: list[Window] = Field(default_factory=list, max_length=MAX_WINDOWS_PER_DAY,
+                          description="Windows on Fridays.")
+    saturday: list[Window] = Field(default_factory=list, max_length=MAX_WINDOWS_PER_DAY,
+                          description="Windows on Saturdays.")
+    sunday: list[Window] = Field(default_factory=list, max_length=MAX_WINDOWS_PER_DAY,
+                          description="Windows on Sundays.")
 
     def windows_on(self, day: date) -> list[Window]:
         return getattr(self, WEEKDAYS[day.weekday()])
@@ -98,7 +109,7 @@ class DateException(BaseModel):
     kind: Literal["closure", "special_hours"] = Field(
         description="closure: closed all day; special_hours: `windows` replace the weekly pattern.")
     windows: list[Window] = Field(
-        default_factory=list,
+        default_factory=list, max_length=MAX_WINDOWS_PER_DAY,
         description="For special_hours: that day's windows (empty = closed all day, as CLOSED). "
                     "Must be empty for a closure.")
     note: str = Field(default="", max_length=200,
@@ -113,7 +124,8 @@ class Schedule(BaseModel):
     weekly: WeeklyPattern = Field(default_factory=WeeklyPattern,
                                   description="The ordinary week.")
     exceptions: list[DateException] = Field(
-        default_factory=list, description="Dated departures from the weekly pattern; one per date.")
+        default_factory=list, max_length=MAX_EXCEPTIONS,
+        description="Dated departures from the weekly pattern; one per date.")
     holidays_closed: list[HolidayKey] = Field(
         default_factory=list,
         description="Keys of the Dutch public holidays on which the branch is closed all day "
@@ -184,18 +196,26 @@ def minutes_of(value: str) -> int:
 
 
 def day_problems(where: str, windows: list[Window]) -> list[Problem]:
-    """Empty or overlapping windows of one day, each named in the message."""
+    """Empty or overlapping windows of one day, each named in the message.
+
+    Sorted once and swept (O(n log n)): each window that overlaps an earlier-starting one is
+    named once, with the earlier window reaching furthest, so a crafted day of thousands of
+    windows costs milliseconds and a bounded answer, not a sentence per pair.
+    """
     problems = [Problem("schedule.start_not_before_end", where=where, start=window.start,
                         end=window.end, kind=window.kind)
                 for window in windows if window.start_minute >= window.end_minute]
-    for index, window in enumerate(windows):
-        for earlier in windows[:index]:
-            if (window.start_minute < earlier.end_minute
-                    and earlier.start_minute < window.end_minute):
-                problems.append(Problem(
-                    "schedule.overlap", where=where, start=window.start, end=window.end,
-                    kind=window.kind, other_start=earlier.start, other_end=earlier.end,
-                    other_kind=earlier.kind))
+    proper = sorted((window for window in windows if window.start_minute < window.end_minute),
+                    key=lambda window: (window.start_minute, window.end_minute))
+    furthest: Window | None = None
+    for window in proper:
+        if furthest is not None and window.start_minute < furthest.end_minute:
+            problems.append(Problem(
+                "schedule.overlap", where=where, start=window.start, end=window.end,
+                kind=window.kind, other_start=furthest.start, other_end=furthest.end,
+                other_kind=furthest.kind))
+        if furthest is None or window.end_minute > furthest.end_minute:
+            furthest = window
     return problems
 
 
@@ -248,9 +268,8 @@ def parse_schedule(data: Mapping[str, Any] | str | bytes) -> Schedule:
             return Schedule.model_validate_json(data)
         return Schedule.model_validate(data)
     except ValidationError as error:
-        raise ScheduleInvalid(
-            [sentence for item in error.errors() for sentence in _describe_error(item)]
-        ) from None
+        raise ScheduleInvalid(first_problems(
+            [sentence for item in error.errors() for sentence in _describe_error(item)])) from None
 
 
 # ---------------------------------------------------------------- local time -> UTC

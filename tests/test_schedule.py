@@ -12,10 +12,12 @@ from controller.clock import BRANCH_TZ
 from controller.modes import DoorMode
 from controller.schedule import (
     WEEKDAYS,
+    Window,
     ModeChange,
     Schedule,
     ScheduleInvalid,
     changes_between,
+    day_problems,
     load_schedule_file,
     minutes_of,
     mode_at,
@@ -387,3 +389,37 @@ def test_whole_days_of_one_mode_give_the_same_edges_as_walking_every_change() ->
         assert now.since == before[-1], moment
         assert now.until == after[0].at, moment
         assert next_change(schedule, moment) == after[0], moment
+
+
+def test_overlaps_are_found_by_one_sweep_each_window_named_once() -> None:
+    """96 copies of one window: the pairwise check built 4,560 sentences (3,000 windows took
+    80 s and gigabytes); the sweep names each later window once, with the one it overlaps."""
+    same = [Window(start="09:00", end="17:00", kind="openplus") for _ in range(96)]
+    problems = day_problems("monday", same)
+    assert len(problems) == 95
+    assert set(problems) == {"monday: 09:00-17:00 openplus overlaps 09:00-17:00 openplus"}
+    staggered = [Window(start="09:00", end="12:00", kind="staffed"),
+                 Window(start="08:00", end="18:00", kind="openplus"),
+                 Window(start="13:00", end="14:00", kind="staffed")]
+    assert day_problems("monday", staggered) == [
+        "monday: 09:00-12:00 staffed overlaps 08:00-18:00 openplus",
+        "monday: 13:00-14:00 staffed overlaps 08:00-18:00 openplus"]
+
+
+def test_a_refusal_names_the_first_fifty_problems_and_counts_the_rest() -> None:
+    problems = schedule_problems({"weekly": {day: [window("09:00", "17:00")] * 20
+                                             for day in WEEKDAYS}})
+    assert len(problems) == 51
+    assert problems[-1] == f"and {7 * 19 - 50} more problems"
+
+
+def test_windows_per_day_and_exceptions_are_bounded() -> None:
+    halves = [window(f"{m // 60:02d}:{m % 60:02d}", f"{(m + 10) // 60:02d}:{(m + 10) % 60:02d}")
+              for m in range(0, 97 * 10, 10)]
+    problems = schedule_problems({"weekly": {"monday": halves}})
+    assert problems == ["weekly.monday: List should have at most 96 items after validation, not 97"]
+    exceptions = [{"date": (date(2027, 1, 1) + timedelta(days=n)).isoformat(), "kind": "closure"}
+                  for n in range(801)]
+    assert schedule_problems({"exceptions": exceptions}) == [
+        "exceptions: List should have at most 800 items after validation, not 801"]
+    assert schedule_problems({"exceptions": exceptions[:800]}) == []

@@ -32,6 +32,8 @@ DUTCH: dict[str, str] = {
     "import.bad_category": "category moet 'member' of 'staff' zijn, niet '{value}'",
     "import.bad_pin": "de pincode moet 4 tot 6 cijfers zijn",
     "import.no_age": "birth_date en adult zijn allebei leeg",
+    # any list of problems
+    "more_problems": "en nog {count} problemen",
     # schedule
     "schedule.bad_time": "tijd '{value}' klopt niet: gebruik UU:MM van 00:00 tot 23:59, of 24:00 "
                          "als eindtijd",
