@@ -17,6 +17,7 @@ from controller.api.services import DoorUnavailable
 from controller.cards import CardFormatError
 from controller.member_import import ImportRejected
 from controller.pins import PinFormatError
+from controller.problems import first_problems
 from controller.schedule import ScheduleInvalid
 from controller.store.members import MemberError
 from controller.users import UnknownToken, UnknownUser, UserError, UserInputError
@@ -59,7 +60,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         return _json(422, ErrorOut(detail="the request is not valid",
-                                   problems=validation_sentences(exc.errors())))
+                                   problems=first_problems(validation_sentences(exc.errors()))))
 
     async def import_rejected(request: Request, exc: ImportRejected) -> JSONResponse:
         rows = [RowProblem(line=error.line, reason=error.reason) for error in exc.errors]
