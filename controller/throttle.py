@@ -35,6 +35,17 @@ class FailureThrottle:
             self._sweep(now)
         self._recent(key, now).append(now)
 
+    def withdraw(self, key: str, at: datetime) -> None:
+        """Take back one failure recorded at `at`: an attempt counted in advance (so that
+        concurrent attempts cannot all slip past the threshold) that turned out not to be one."""
+        failures = self._failures.get(key)
+        if failures is None:
+            return
+        for index in range(len(failures) - 1, -1, -1):
+            if failures[index] == at:
+                del failures[index]
+                return
+
     def clear(self, key: str) -> None:
         """Forget a key's failures (a right password ends a run of typos)."""
         self._failures.pop(key, None)

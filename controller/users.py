@@ -209,25 +209,26 @@ class UserAdmin:
                       throttle: LoginThrottle, via: str) -> User | None:
         """The enabled user for a right password, else None: the one password check of the API
         login and the sign-in page. Raises SignInPaused while `throttle` holds this username or
-        client address; the password is then not checked at all."""
+        client address; the password is then not checked at all. The attempt is counted before
+        the (slow) check and given back when it is right, so concurrent guesses cannot all
+        pass the limit."""
         now = self._clock()
-        throttle.check(username, address, now)
+        reservation = throttle.reserve(username, address, now)
         user = self._store.get(username)
         if user is None or user.disabled:
             self._passwords.burn(password)  # same time as a real check: names can't be probed
             user = None
         elif not self._passwords.verify(user.password_hash, password):
             user = None
+        throttle.settle(reservation, right=user is not None)
         if user is None:
             log.warning("refused %s sign-in for %r", via, username[:64])
-            paused_until = throttle.failed(username, address, now)
-            if paused_until is not None:
+            if reservation.pause_if_wrong is not None:
                 self._events.record(Event(
                     type=EventType.SIGN_IN_PAUSED, at=now, door=self._door, reason=via,
                     actor=f"{via}:{username[:64]}",
-                    detail=f"address={address} until={_when(paused_until)}"))
+                    detail=f"address={address} until={_when(reservation.pause_if_wrong)}"))
             return None
-        throttle.succeeded(username)
         if self._passwords.needs_rehash(user.password_hash):
             with transaction(self._conn):
                 self._store.set_password_hash(username, self._passwords.hash(password))

@@ -1,13 +1,18 @@
 """Password guessing is slowed per username and per address, and a right password ends a run of typos."""
 from __future__ import annotations
 
+import threading
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from controller.login_throttle import (ADDRESS_FAILURES, FIRST_PAUSE, MAX_PAUSE, USERNAME_FAILURES,
                                        LoginThrottle, SignInPaused)
+from controller.runtime import Runtime
 from controller.throttle import SWEEP_ABOVE_KEYS, FailureThrottle
+from controller.users import Passwords, user_admin
+from tests.api.api_support import CHEAP_PASSWORDS, PASSWORD
 
 T0 = datetime(2026, 11, 25, 20, 30, tzinfo=timezone.utc)
 
@@ -73,8 +78,85 @@ def test_a_right_password_ends_the_usernames_run_but_not_the_addresses() -> None
     assert throttle.failed("sec", "10.0.0.7", T0) == T0 + FIRST_PAUSE  # the address is at three
 
 
+def test_a_reserved_attempt_counts_until_settled_and_a_right_one_is_given_back() -> None:
+    throttle = LoginThrottle(username_failures=5, address_failures=2)
+    first = throttle.reserve("manny", "10.0.0.7", T0)
+    second = throttle.reserve("sec", "10.0.0.7", T0)  # counted before either password is known
+    assert second.pause_if_wrong == T0 + FIRST_PAUSE
+    with pytest.raises(SignInPaused):
+        throttle.reserve("admin", "10.0.0.7", T0)  # the pending ones already fill the limit
+    throttle.settle(first, right=True)
+    throttle.cancel(second)  # not checked at all (busy): not counted either
+    throttle.reserve("admin", "10.0.0.7", T0)
+
+
 def test_many_parallel_guesses_get_the_longest_pause_and_no_more() -> None:
     throttle = LoginThrottle()
     pauses = [throttle.failed("manny", "10.0.0.7", T0) for _ in range(USERNAME_FAILURES + 12)]
     assert pauses[USERNAME_FAILURES - 1] == T0 + FIRST_PAUSE
     assert pauses[-1] == T0 + MAX_PAUSE
+
+
+class GatedPasswords(Passwords):
+    """Real (cheap) argon2, but every check waits at a gate until the test opens it, so all
+    concurrent sign-ins are inside the password check at once: the worst case for a throttle
+    that looks before hashing and counts after."""
+
+    def __init__(self, expected: int) -> None:
+        super().__init__(CHEAP_PASSWORDS)
+        self._expected = expected
+        self._settled = 0  # threads waiting at the gate or already answered
+        self._changed = threading.Condition()
+        self.gate = threading.Event()
+
+    def settle(self) -> None:
+        with self._changed:
+            self._settled += 1
+            self._changed.notify_all()
+
+    def wait_until_all_settled(self) -> None:
+        with self._changed:
+            assert self._changed.wait_for(lambda: self._settled >= self._expected, timeout=30)
+
+    def verify(self, stored: str, password: str) -> bool:
+        self.settle()
+        assert self.gate.wait(timeout=30)
+        return super().verify(stored, password)
+
+    def burn(self, password: str) -> None:
+        self.settle()
+        assert self.gate.wait(timeout=30)
+        super().burn(password)
+
+
+@pytest.mark.parametrize(("names", "limit"), [
+    ([f"ghost{n}" for n in range(40)], ADDRESS_FAILURES),  # many names from one address
+    (["manny"] * 40, USERNAME_FAILURES),  # one name
+])
+def test_concurrent_wrong_sign_ins_from_one_address_cannot_pass_the_limit(
+        runtime: Runtime, names: list[str], limit: int) -> None:
+    passwords = GatedPasswords(expected=len(names))
+    with closing(runtime.connection()) as conn:
+        user_admin(runtime, conn, passwords).create("manny", PASSWORD, ["manager"], "test:setup")
+    throttle = LoginThrottle()
+    outcomes: list[str] = []
+
+    def attempt(name: str) -> None:
+        with closing(runtime.connection()) as conn:
+            try:
+                user = user_admin(runtime, conn, passwords).check_sign_in(
+                    name, "a wrong password", "10.0.0.7", throttle, via="api")
+                outcomes.append("401" if user is None else "200")
+            except SignInPaused as paused:
+                assert paused.retry_after(runtime.clock()) >= 1
+                outcomes.append("429")
+                passwords.settle()  # answered without reaching the password check
+
+    threads = [threading.Thread(target=attempt, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    passwords.wait_until_all_settled()  # every thread is at the gate or already refused
+    passwords.gate.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == sorted(["401"] * limit + ["429"] * (len(names) - limit))
