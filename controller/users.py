@@ -36,6 +36,9 @@ MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; this only bounds the work per login
 TOKEN_PREFIX = "opd_"  # makes a leaked token easy to spot in logs and secret scanners
 LOGIN_LABEL = "login"
+# What a refused sign-in records instead of a username that does not exist: what was typed
+# may be a password typed into the wrong box, and logs and events are kept for 90 days.
+UNKNOWN_USER = "(unknown user)"
 DEFAULT_LOGIN_TTL = timedelta(hours=12)
 
 
@@ -215,6 +218,8 @@ class UserAdmin:
         now = self._clock()
         reservation = throttle.reserve(username, address, now)
         user = self._store.get(username)
+        # Only an existing name is written down: what was typed may be a password.
+        shown = user.username if user is not None else UNKNOWN_USER
         if user is None or user.disabled:
             self._passwords.burn(password)  # same time as a real check: names can't be probed
             user = None
@@ -222,11 +227,11 @@ class UserAdmin:
             user = None
         throttle.settle(reservation, right=user is not None)
         if user is None:
-            log.warning("refused %s sign-in for %r", via, username[:64])
+            log.warning("refused %s sign-in for %r", via, shown)
             if reservation.pause_if_wrong is not None:
                 self._events.record(Event(
                     type=EventType.SIGN_IN_PAUSED, at=now, door=self._door, reason=via,
-                    actor=f"{via}:{username[:64]}",
+                    actor=f"{via}:{shown}",
                     detail=f"address={address} until={_when(reservation.pause_if_wrong)}"))
             return None
         if self._passwords.needs_rehash(user.password_hash):

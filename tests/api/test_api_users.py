@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from controller.login_throttle import USERNAME_FAILURES
 from controller.runtime import Runtime
-from controller.users import Passwords, UserError, UserInputError, create_user
+from controller.users import UNKNOWN_USER, Passwords, UserError, UserInputError, create_user
 from tests.api.api_support import CHEAP_PASSWORDS, PASSWORD, Api, events_of
 
 
@@ -116,3 +117,17 @@ def test_create_user_for_the_cli(runtime: Runtime) -> None:
     with pytest.raises(UserInputError, match="unknown role"):
         create_user(runtime, "second", "a sturdy passphrase", ["root"], "cli:root", cheap)
     assert [e["actor"] for e in events_of(runtime, "reason = 'user created'")] == ["cli:root"]
+
+
+def test_a_refused_sign_in_stores_an_unknown_username_only_as_a_marker(
+        api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    typed = "Winter2026!secret"  # a password typed into the username box
+    for _ in range(USERNAME_FAILURES):
+        assert api.client.post("/api/v1/auth/token", json={
+            "username": typed, "password": "anything at all"}).status_code == 401
+    for _ in range(USERNAME_FAILURES):
+        api.client.post("/api/v1/auth/token", json={"username": "manny", "password": "wrong one!"})
+    paused = events_of(api.services.runtime, "type = 'sign_in_paused'")
+    assert [event["actor"] for event in paused] == [f"api:{UNKNOWN_USER}", "api:manny"]
+    assert typed not in caplog.text and UNKNOWN_USER in caplog.text and "'manny'" in caplog.text
+    assert typed.encode() not in database_bytes(api.services.runtime)
