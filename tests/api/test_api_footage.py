@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 import cv2
 import numpy as np
+import pytest
 
 from controller.events import Event, EventType
 from controller.runtime import Runtime
@@ -99,3 +100,21 @@ def test_browser_copy_is_webm_that_opencv_reads_back(api: Api, runtime: Runtime)
     # Deleted with its original.
     api.services.footage._remove_file("clip-1.avi")
     assert not copy.exists()
+
+
+@pytest.mark.parametrize("too_big", [2**63, 2**64])
+@pytest.mark.parametrize("method, path", [
+    ("GET", "/api/v1/footage/segments/{id}/video"),
+    ("GET", "/api/v1/footage/events/{id}"),
+    ("GET", "/api/v1/footage/events/{id}/video"),
+    ("GET", "/api/v1/footage/events/{id}/video.webm"),
+    ("PUT", "/api/v1/footage/events/{id}/keep"),
+    ("DELETE", "/api/v1/footage/events/{id}/keep"),
+])
+def test_ids_beyond_what_sqlite_stores_are_422_not_500(api: Api, method: str, path: str,
+                                                       too_big: int) -> None:
+    """SQLite integers are signed 64-bit: a bigger id once overflowed into a 500."""
+    response = api.client.request(method, path.format(id=too_big), headers=api.auth("sec"),
+                                  json={"until": "2027-01-01"} if method == "PUT" else None)
+    assert response.status_code == 422, response.text
+    assert "less than or equal to" in response.text

@@ -325,3 +325,13 @@ def test_every_string_a_template_uses_exists_in_both_languages() -> None:
     assert missing == []
     assert all(nl.strip() and en.strip() for nl, en in STRINGS.values())
     assert [r.value for r in Reason if f"reason.{r.value}" not in STRINGS] == []
+
+
+@pytest.mark.parametrize("too_big", [2**63, 2**64])
+@pytest.mark.parametrize("path", ["/entries/{id}", "/entries/{id}/video"])
+def test_an_entry_id_beyond_what_sqlite_stores_is_the_not_found_page(web: Api, path: str,
+                                                                     too_big: int) -> None:
+    """SQLite integers are signed 64-bit: a bigger id once overflowed into a 500."""
+    sign_in(web.client, "sec")
+    response = web.client.get(path.format(id=too_big))
+    assert response.status_code == 404 and "Niet gevonden" in response.text

@@ -9,12 +9,12 @@ from contextlib import closing
 from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from controller.api.deps import Actor, Services, require_role
-from controller.api.routers.events import event_filters
+from controller.api.routers.events import MAX_ID, EventId, event_filters
 from controller.api.schemas import TimePoint, error_responses
 from controller.api.services import ApiServices
 from controller.footage import ClipNotFound, FootageService
@@ -25,6 +25,7 @@ router = APIRouter(prefix="/footage", tags=["footage"],
                    dependencies=[Depends(require_role(Role.SECURITY))],
                    responses=error_responses(401, 403, 404, 422))
 
+SegmentId = Annotated[int, Path(ge=1, le=MAX_ID, description="A segment's id (from /segments).")]
 VIDEO_TYPES = {".mp4": "video/mp4", ".avi": "video/x-msvideo", ".webm": "video/webm"}
 
 
@@ -100,7 +101,7 @@ def list_segments(
 
 @router.get("/segments/{segment_id}/video", response_class=FileResponse, responses=_VIDEO_RESPONSE,
             summary="One segment's video file")
-def segment_video(segment_id: int, services: Services) -> FileResponse:
+def segment_video(segment_id: SegmentId, services: Services) -> FileResponse:
     footage = _footage(services)
     with closing(services.runtime.connection()) as conn:
         row = FootageStore(conn).segment(segment_id)
@@ -111,7 +112,7 @@ def segment_video(segment_id: int, services: Services) -> FileResponse:
 
 @router.get("/events/{event_id}", response_model=EventFootageOut,
             summary="Where an event can be seen: its clip, or a segment and the offset to play")
-def event_footage(event_id: int, services: Services) -> EventFootageOut:
+def event_footage(event_id: EventId, services: Services) -> EventFootageOut:
     location = _footage(services).clip_for_event(event_id)
     if location is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no footage of event {event_id}")
@@ -123,7 +124,7 @@ def event_footage(event_id: int, services: Services) -> EventFootageOut:
 
 @router.get("/events/{event_id}/video", response_class=FileResponse, responses=_VIDEO_RESPONSE,
             summary="The video showing an event (seek to offset_seconds for a segment)")
-def event_video(event_id: int, services: Services) -> FileResponse:
+def event_video(event_id: EventId, services: Services) -> FileResponse:
     location = _footage(services).clip_for_event(event_id)
     if location is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no footage of event {event_id}")
@@ -132,7 +133,7 @@ def event_video(event_id: int, services: Services) -> FileResponse:
 
 @router.get("/events/{event_id}/video.webm", response_class=FileResponse,
             responses=_VIDEO_RESPONSE, summary="The event's video as WebM for a browser's player")
-def event_browser_video(event_id: int, services: Services) -> FileResponse:
+def event_browser_video(event_id: EventId, services: Services) -> FileResponse:
     footage = _footage(services)
     location = footage.clip_for_event(event_id)
     if location is None or not location.path.is_file():
@@ -142,7 +143,7 @@ def event_browser_video(event_id: int, services: Services) -> FileResponse:
 
 @router.put("/events/{event_id}/keep", status_code=status.HTTP_204_NO_CONTENT,
             responses=error_responses(400, 422), summary="Keep an event's clip past retention (incident)")
-def keep_clip(event_id: int, body: KeepIn, services: Services, actor: Actor) -> None:
+def keep_clip(event_id: EventId, body: KeepIn, services: Services, actor: Actor) -> None:
     try:
         _footage(services).mark_keep(event_id, body.until, actor, body.note)
     except ClipNotFound as exc:
@@ -153,7 +154,7 @@ def keep_clip(event_id: int, body: KeepIn, services: Services, actor: Actor) -> 
 
 @router.delete("/events/{event_id}/keep", status_code=status.HTTP_204_NO_CONTENT,
                summary="Remove a keep mark; retention applies again")
-def unkeep_clip(event_id: int, services: Services, actor: Actor) -> None:
+def unkeep_clip(event_id: EventId, services: Services, actor: Actor) -> None:
     try:
         _footage(services).unmark_keep(event_id, actor)
     except ClipNotFound as exc:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from controller.api.errors import BadCursor
-from controller.api.routers.events import csv_lines, decode_cursor, encode_cursor
+from controller.api.routers.events import MAX_ID, csv_lines, decode_cursor, encode_cursor
 from controller.clock import BRANCH_TZ, to_local
 from controller.decision import Reason
 from controller.events import EventType
@@ -79,6 +80,17 @@ def _filters(start: str = "", end: str = "", member: str = "", result: str = "",
     return EntryFilters(start[:10], end[:10], member[:64], result[:16], reason[:32])
 
 
+def _entry_id(event_id: int) -> int:
+    """The id in the address, or the not-found page: an id SQLite cannot hold names no entry
+    (it once overflowed the query into a 500)."""
+    if not 1 <= event_id <= MAX_ID:
+        raise PageNotFound()
+    return event_id
+
+
+EntryId = Annotated[int, Depends(_entry_id)]
+
+
 def _clip(request: Request, event_id: int) -> FootageLocation | None:
     footage = services_of(request).footage
     return footage.clip_for_event(event_id) if footage is not None else None
@@ -120,7 +132,7 @@ def export_entries(request: Request, viewer: SecurityPage, start: str = "", end:
 
 
 @router.get("/entries/{event_id}")
-def entry_page(request: Request, viewer: SecurityPage, conn: Conn, event_id: int) -> Response:
+def entry_page(request: Request, viewer: SecurityPage, conn: Conn, event_id: EntryId) -> Response:
     row = conn.execute("SELECT ts_ms FROM events WHERE id = ?", (event_id,)).fetchone()
     if row is None:
         raise PageNotFound()
@@ -136,7 +148,7 @@ def entry_page(request: Request, viewer: SecurityPage, conn: Conn, event_id: int
 
 
 @router.get("/entries/{event_id}/video")
-def entry_video(request: Request, viewer: SecurityPage, event_id: int) -> Response:
+def entry_video(request: Request, viewer: SecurityPage, event_id: EntryId) -> Response:
     footage = services_of(request).footage
     location = _clip(request, event_id)
     if footage is None or location is None or not location.path.is_file():
