@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 
 from controller.cards import CardFormatError, card_hint, normalise_card
 from controller.config import AccessSettings
-from controller.decision import Decision, Reason, decide
-from controller.events import Event, EventSink, EventType
+from controller.decision import PIN_PROVEN, Decision, Reason, decide
+from controller.events import AlarmReason, Event, EventSink, EventType
 from controller.lockouts import PinLockouts
 from controller.members import Member
 from controller.modes import DoorMode
@@ -66,6 +66,7 @@ class Authorizer:
         self, raw_card: str, pin: str, reader: str, mode: DoorMode, now: datetime
     ) -> Decision:
         member = self._lookup(raw_card)
+        alarms: list[Event] = []
         if self._throttle.paused_until(reader, now) is not None:
             decision = Decision.refuse(Reason.READER_SLOWED)
         else:
@@ -73,8 +74,10 @@ class Authorizer:
                 member, pin, mode, now, pin_matches=self._pin_matches,
                 staff_allowed_when_closed=self._settings.staff_allowed_when_closed,
             )
-            decision = self._after(decision, member, reader, now)
+            decision = self._after(decision, member, raw_card, reader, now, alarms)
         self._log(decision, member, raw_card, reader, mode, now)
+        for alarm in alarms:  # after the attempt that raised it, as the log reads best
+            self._events.record(alarm)
         return decision
 
     def _lookup(self, raw_card: str) -> Member | None:
@@ -88,29 +91,50 @@ class Authorizer:
         return self._hasher.verify(pin, member.pin_salt, member.pin_hash)
 
     def _after(
-        self, decision: Decision, member: Member | None, reader: str, now: datetime
+        self, decision: Decision, member: Member | None, raw_card: str, reader: str,
+        now: datetime, alarms: list[Event],
     ) -> Decision:
-        """Keep lockout and throttle state; the wrong PIN that locks the card says so at once."""
+        """Keep lockout and throttle state; the wrong PIN that locks the card says so at once.
+
+        A lockout that follows another without a right PIN in between is an alarm: somebody
+        keeps guessing at this card (its lockouts double, see PinLockouts)."""
         if decision.reason in _CYCLING_SIGNS:
             self._throttle.record_failure(reader, now)
         if member is None:
             return decision
         if decision.reason is Reason.WRONG_PIN:
-            if self._lockouts.wrong_pin(member, now) is not None:
-                return Decision.refuse(Reason.CARD_LOCKED)
-        elif decision.granted:
+            until = self._lockouts.wrong_pin(member, now)
+            if until is None:
+                return decision
+            in_a_row = self._lockouts.in_a_row(member)
+            if in_a_row >= 2:
+                alarms.append(self._alarm(
+                    AlarmReason.PIN_LOCKOUTS_ESCALATING, now, member_ref=member.patron_id,
+                    card_hint=_hint(raw_card),
+                    detail=f"lockout {in_a_row} in a row, locked for "
+                           f"{(until - now).total_seconds() / 60:g} min"))
+            return Decision.refuse(Reason.CARD_LOCKED)
+        if decision.reason in PIN_PROVEN:
             self._lockouts.cleared(member)
         return decision
+
+    def _alarm(self, reason: AlarmReason, now: datetime, **fields: str | None) -> Event:
+        return Event(type=EventType.ALARM, at=now, door=self._door, reason=reason.value, **fields)
 
     def _log(
         self, decision: Decision, member: Member | None, raw_card: str, reader: str,
         mode: DoorMode, now: datetime,
     ) -> None:
-        digits = "".join(ch for ch in raw_card if ch.isdigit())
         self._events.record(Event(
             type=EventType.ACCESS_GRANTED if decision.granted else EventType.ACCESS_REFUSED,
             at=now, door=self._door, reason=decision.reason.value,
             member_ref=member.patron_id if member else None,
-            card_hint=card_hint(digits) if digits else None,
+            card_hint=_hint(raw_card),
             detail=f"{READER_FIELD}{reader} mode={mode.value}",
         ))
+
+
+def _hint(raw_card: str) -> str | None:
+    """The last digits of the card as presented, for the log (never the whole number)."""
+    digits = "".join(ch for ch in raw_card if ch.isdigit())
+    return card_hint(digits) if digits else None

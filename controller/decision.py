@@ -30,7 +30,7 @@ class Reason(StrEnum):
     CARD_LOCKED = "card_locked"
     OUTSIDE_HOURS = "outside_hours"
     BRANCH_CLOSED = "branch_closed"
-    READER_SLOWED = "reader_slowed"  # anti card-cycling: too many failures at this reader
+    READER_SLOWED = "reader_slowed"  # anti card-cycling: too many failures at this door's readers
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,10 @@ class Decision:
 
 
 GRANT = Decision(True, Reason.GRANTED)
+# Decided after a right PIN (see the order above): whoever typed it knows the PIN, so a run of
+# wrong PINs and of lockouts ends, even when the member is refused for their own status.
+PIN_PROVEN = frozenset({Reason.GRANTED, Reason.BLOCKED, Reason.EXPIRED, Reason.NOT_REGISTERED,
+                        Reason.UNDER_18})
 PinCheck = Callable[[Member, str], bool]
 
 

@@ -37,11 +37,12 @@ SPILL_FILE = "events-spill.jsonl"
 
 @dataclass(frozen=True)
 class PinFailures:
-    """A member's wrong-PIN count and lockout, as the door keeps it in memory."""
+    """A member's wrong-PIN count, lockout and lockouts in a row, as the door keeps them."""
 
     member_id: int
     failures: int
     locked_until: datetime | None
+    lockouts: int = 0
 
 
 Write = Union[Event, PinFailures]
@@ -53,7 +54,7 @@ def _to_json(item: Write) -> str:
         fields.pop("id")
         return json.dumps({"kind": "event", **fields})
     return json.dumps({"kind": "pin_failures", "member_id": item.member_id,
-                       "failures": item.failures,
+                       "failures": item.failures, "lockouts": item.lockouts,
                        "locked_until": item.locked_until.isoformat() if item.locked_until else None})
 
 
@@ -66,7 +67,8 @@ def _from_json(line: str) -> Write:
     if kind == "pin_failures":
         until = data["locked_until"]
         return PinFailures(int(data["member_id"]), int(data["failures"]),
-                           datetime.fromisoformat(until) if until else None)
+                           datetime.fromisoformat(until) if until else None,
+                           int(data.get("lockouts", 0)))  # absent in files spilled before schema 6
     raise ValueError(f"unknown spilled write kind {kind!r}")
 
 
@@ -205,7 +207,8 @@ class EventWriter:
                 if isinstance(item, Event):
                     written.append((events.record(item), item))
                 else:
-                    save_pin_failures(conn, item.member_id, item.failures, item.locked_until)
+                    save_pin_failures(conn, item.member_id, item.failures, item.locked_until,
+                                      item.lockouts)
         return written
 
     def _notify(self, written: list[tuple[int, Event]]) -> None:

@@ -22,7 +22,15 @@ class EventType(StrEnum):
     READER_FAULT = "reader_fault"
     CAMERA_FAULT = "camera_fault"
     SIGN_IN_PAUSED = "sign_in_paused"  # too many wrong staff passwords: API login / pages paused
+    ALARM = "alarm"  # someone is guessing at the door; `reason` says how (AlarmReason)
     SERVICE = "service"  # start, stop, fail-secure actions
+
+
+class AlarmReason(StrEnum):
+    """Why an `alarm` event was logged: signs of guessing that staff should look at."""
+
+    PIN_LOCKOUTS_ESCALATING = "pin_lockouts_escalating"  # a card locked again, without a right PIN
+    CARD_CYCLING = "card_cycling"  # the door's readers slowed down: many refused cards
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from contextlib import closing
+from datetime import timedelta
 
 import pytest
 
@@ -70,6 +71,42 @@ def test_a_grant_resets_the_wrong_pin_count(door, clock):
     assert attempt(authorizer, clock).granted
     for _ in range(4):
         assert attempt(authorizer, clock, pin="0000").reason is Reason.WRONG_PIN
+
+
+def lock_card(door, clock, lockout_minutes: int) -> None:
+    """Five wrong PINs lock the card for `lockout_minutes` (as stored); then sit it out."""
+    authorizer, _, members = door
+    reasons = [attempt(authorizer, clock, pin="0000").reason for _ in range(5)]
+    assert reasons[-1] is Reason.CARD_LOCKED
+    assert members.get("P00001").locked_until == clock() + timedelta(minutes=lockout_minutes)
+    clock.advance(minutes=lockout_minutes - 1)
+    assert attempt(authorizer, clock).reason is Reason.CARD_LOCKED
+    clock.advance(minutes=1)
+
+
+def test_a_second_lockout_in_a_row_lasts_twice_as_long_and_raises_an_alarm(door, clock):
+    authorizer, events, _ = door
+    lock_card(door, clock, 15)
+    assert not [e for e in events.query() if e.type is EventType.ALARM]
+    lock_card(door, clock, 30)
+    (alarm,) = [e for e in events.query() if e.type is EventType.ALARM]
+    assert alarm.reason == "pin_lockouts_escalating" and alarm.member_ref == "P00001"
+    assert alarm.card_hint == "…0001" and "2 in a row" in alarm.detail
+    assert CARD not in repr(alarm)
+    lock_card(door, clock, 60)
+    assert len([e for e in events.query() if e.type is EventType.ALARM]) == 2
+    assert attempt(authorizer, clock).granted  # the right PIN ends the run
+    lock_card(door, clock, 15)
+
+
+def test_a_right_pin_ends_the_run_even_when_the_member_is_refused(door, clock):
+    authorizer, _, members = door
+    lock_card(door, clock, 15)
+    lock_card(door, clock, 30)
+    members.set_blocked("P00001", True, None, clock())
+    assert attempt(authorizer, clock).reason is Reason.BLOCKED  # the PIN was right
+    members.set_blocked("P00001", False, None, clock())
+    lock_card(door, clock, 15)
 
 
 def test_lockout_count_is_configurable(runtime, clock):

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from controller.clock import BRANCH_TZ
-from controller.decision import Reason, decide
+from controller.decision import PIN_PROVEN, Reason, decide
 from controller.members import NEVER, Category, Member
 from controller.modes import DoorMode
 
@@ -148,3 +148,19 @@ def test_october_fold_hour_is_one_local_date():
     assert first.astimezone(BRANCH_TZ).hour == second.astimezone(BRANCH_TZ).hour == 2
     member = replace(OK_MEMBER, valid_until=date(2026, 10, 25))
     assert run(member, now=first).granted and run(member, now=second).granted
+
+
+@pytest.mark.parametrize(
+    ("member", "pin", "mode", "reason"), CASES,
+    ids=lambda v: v.value if isinstance(v, (Reason, DoorMode)) else None,
+)
+def test_pin_proven_names_exactly_the_decisions_after_a_right_pin(member, pin, mode, reason):
+    # The authorizer ends a run of PIN lockouts on these, so none may come without a right PIN.
+    answers = []
+
+    def checked(who: Member, typed: str) -> bool:
+        answers.append(pin_is_1234(who, typed))
+        return answers[-1]
+
+    decision = decide(member, pin, mode, NOW, pin_matches=checked)
+    assert (decision.reason in PIN_PROVEN) is (answers == [True])

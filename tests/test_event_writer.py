@@ -55,6 +55,26 @@ def test_a_full_queue_spills_to_a_file_that_the_next_start_writes_back(runtime, 
     assert not spill.exists() and not spill.with_suffix(".replay").exists()
 
 
+def test_spilled_pin_counts_keep_the_lockouts_in_a_row(runtime, clock, tmp_path):
+    member = add_member(runtime, clock)
+    until = clock() + timedelta(minutes=30)
+    spill = tmp_path / SPILL_FILE
+    writer = EventWriter(runtime.db, spill, queue_size=1)  # not started: stop() spills it
+    writer.save(PinFailures(member.id, 0, until, 2))
+    writer.stop(timeout=0)
+    with open(spill, "a") as handle:  # a line spilled by a version without the run count
+        handle.write('{"kind": "pin_failures", "member_id": 999, "failures": 1, '
+                     '"locked_until": null}\n')
+    again = EventWriter(runtime.db, spill)
+    again.start()
+    try:
+        assert again.flush(5)
+    finally:
+        again.stop()
+    with closing(runtime.connection()) as conn:
+        assert load_pin_failures(conn) == {member.id: (0, until, 2)}
+
+
 def test_a_torn_spill_line_is_skipped_not_fatal(runtime, clock, tmp_path):
     spill = tmp_path / SPILL_FILE
     writer = EventWriter(runtime.db, spill, queue_size=1)
@@ -107,7 +127,7 @@ def test_wrong_pins_lock_in_memory_and_hand_each_count_to_the_writer(runtime, cl
     assert until == clock() + timedelta(minutes=15)
     assert lockouts.apply(member).locked_until == until
     assert writes == [PinFailures(member.id, 1, None), PinFailures(member.id, 2, None),
-                      PinFailures(member.id, 0, until)]
+                      PinFailures(member.id, 0, until, 1)]
 
 
 def test_a_lockout_survives_a_restart(runtime, clock):

@@ -7,31 +7,44 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+class StoredPinFailures(NamedTuple):
+    """One member's row: wrong PINs since the last lockout, when the last lockout ends (kept
+    after it has ended: the escalation measures its quiet period from it) and lockouts in a row."""
+
+    failures: int
+    locked_until: datetime | None
+    lockouts: int
+
+
 def save_pin_failures(conn: sqlite3.Connection, member_id: int, failures: int,
-                      locked_until: datetime | None) -> None:
-    """Store a member's wrong-PIN count and lockout as the door keeps them (write-behind, in the
-    caller's transaction); nothing to keep deletes the row. A member removed meanwhile is skipped."""
-    if failures == 0 and locked_until is None:
+                      locked_until: datetime | None, lockouts: int = 0) -> None:
+    """Store a member's wrong-PIN count, lockout and lockouts in a row as the door keeps them
+    (write-behind, in the caller's transaction); nothing to keep deletes the row. A member
+    removed meanwhile is skipped."""
+    if failures == 0 and locked_until is None and lockouts == 0:
         conn.execute("DELETE FROM pin_failures WHERE member_id = ?", (member_id,))
         return
     conn.execute(
-        "INSERT INTO pin_failures (member_id, failures, locked_until_ms) "
-        "SELECT id, ?, ? FROM members WHERE id = ? "
+        "INSERT INTO pin_failures (member_id, failures, locked_until_ms, lockouts) "
+        "SELECT id, ?, ?, ? FROM members WHERE id = ? "
         "ON CONFLICT(member_id) DO UPDATE SET failures = excluded.failures, "
-        "locked_until_ms = excluded.locked_until_ms",
-        (failures, _ms(locked_until) if locked_until else None, member_id),
+        "locked_until_ms = excluded.locked_until_ms, lockouts = excluded.lockouts",
+        (failures, _ms(locked_until) if locked_until else None, lockouts, member_id),
     )
 
 
-def load_pin_failures(conn: sqlite3.Connection) -> dict[int, tuple[int, datetime | None]]:
+def load_pin_failures(conn: sqlite3.Connection) -> dict[int, StoredPinFailures]:
     """Every stored wrong-PIN count and lockout, by member id (the door loads them at start)."""
     return {
-        row[0]: (row[1], datetime.fromtimestamp(row[2] / 1000, timezone.utc) if row[2] else None)
-        for row in conn.execute("SELECT member_id, failures, locked_until_ms FROM pin_failures")
+        row[0]: StoredPinFailures(
+            row[1], datetime.fromtimestamp(row[2] / 1000, timezone.utc) if row[2] else None, row[3])
+        for row in conn.execute(
+            "SELECT member_id, failures, locked_until_ms, lockouts FROM pin_failures")
     }

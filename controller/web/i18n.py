@@ -83,6 +83,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "event.camera_fault": ("Camerastoring", "Camera fault"),
     "event.sign_in_paused": ("Aanmelden gepauzeerd", "Sign-in paused"),
     "event.service": ("Dienst", "Service"),
+    "event.alarm": ("Alarm: er wordt gegokt", "Alarm: guessing at the door"),
     # why a door decision came out as it did (Reason), for staff reading the entries
     "reason.granted": ("Toegelaten", "Granted"),
     "reason.unknown_card": ("Pas onbekend", "Card not known"),
@@ -94,7 +95,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "reason.card_locked": ("Pas op slot (te vaak foute pincode)", "Card locked (too many wrong PINs)"),
     "reason.outside_hours": ("Buiten Open+-tijd", "Outside Open+ hours"),
     "reason.branch_closed": ("Vestiging gesloten", "Branch closed"),
-    "reason.reader_slowed": ("Lezer vertraagd (te veel weigeringen)", "Reader slowed (too many refusals)"),
+    "reason.reader_slowed": ("Lezers vertraagd (te veel weigeringen)", "Readers slowed (too many refusals)"),
+    # why an alarm event was logged (AlarmReason)
+    "reason.pin_lockouts_escalating": ("Pas opnieuw op slot: iemand blijft pincodes proberen",
+                                       "Card locked again: someone keeps trying PINs"),
+    "reason.card_cycling": ("Veel onbekende passen of foute pincodes: lezers vertraagd",
+                            "Many unknown cards or wrong PINs: readers slowed"),
     "cause.weekly": ("gewone week", "ordinary week"),
     "cause.holiday": ("feestdag", "public holiday"),
     "cause.closure": ("sluiting", "closure"),
