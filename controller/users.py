@@ -27,6 +27,7 @@ from controller.login_throttle import LoginThrottle
 from controller.runtime import Runtime
 from controller.store.db import transaction
 from controller.store.events import EventLog
+from controller.store.sessions import SessionStore
 from controller.store.users import ApiToken, User, UserStore
 
 log = logging.getLogger(__name__)
@@ -169,25 +170,37 @@ class UserAdmin:
         return self._require(username)
 
     def reset_password(self, username: str, password: str, actor: str) -> User:
-        """New password; the user's login tokens end (a reset often follows a leak)."""
+        """New password; every web session and API token of the user ends (a reset often
+        follows a leak, and a stolen session or token must not outlive it). The one use case
+        behind the API, the Users page and the CLI."""
         validate_password(password)
         password_hash = self._passwords.hash(password)
         with transaction(self._conn):
             user = self._require(username)
             self._store.set_password_hash(username, password_hash)
-            ended = self._store.revoke_labelled(user.id, LOGIN_LABEL)
-            self._audit(actor, "user password reset", f"{username} login_tokens_ended={ended}")
+            ended = self._sign_out_everywhere(user)
+            self._audit(actor, "user password reset", f"{username} {ended}")
         return self._require(username)
 
     def set_disabled(self, username: str, disabled: bool, actor: str) -> User:
-        """A disabled user's tokens stop working at once (checked on every request)."""
+        """Disabling ends every web session and API token of the user at once (and enabling
+        again brings none of them back)."""
         with transaction(self._conn):
             user = self._require(username)
             if disabled:
                 self._keep_an_admin(user)
             self._store.set_disabled(username, disabled)
-            self._audit(actor, "user disabled" if disabled else "user enabled", username)
+            if disabled:
+                self._audit(actor, "user disabled", f"{username} {self._sign_out_everywhere(user)}")
+            else:
+                self._audit(actor, "user enabled", username)
         return self._require(username)
+
+    def _sign_out_everywhere(self, user: User) -> str:
+        """End the user's web sessions and API tokens; what ended, for the audit event."""
+        sessions = SessionStore(self._conn).delete_for_user(user.id)
+        tokens = self._store.revoke_all_for(user.id)
+        return f"sessions_ended={sessions} tokens_ended={tokens}"
 
     # --- tokens ----------------------------------------------------------------------
     def create_token(self, username: str, label: str, actor: str,

@@ -155,9 +155,9 @@ class UserStore:
     def revoke(self, token_id: int) -> bool:
         return bool(self._conn.execute("DELETE FROM api_tokens WHERE id = ?", (token_id,)).rowcount)
 
-    def revoke_labelled(self, user_id: int, label: str) -> int:
-        return self._conn.execute("DELETE FROM api_tokens WHERE user_id = ? AND label = ?",
-                                  (user_id, label)).rowcount
+    def revoke_all_for(self, user_id: int) -> int:
+        """Delete every token of one user (password reset, disabled); how many there were."""
+        return self._conn.execute("DELETE FROM api_tokens WHERE user_id = ?", (user_id,)).rowcount
 
     def purge_expired(self, now: datetime) -> int:
         return self._conn.execute(

@@ -94,10 +94,6 @@ class Sessions:
             if found is not None:
                 self._store.delete(found[0].id)
 
-    def end_all_for(self, user: User) -> int:
-        """Sign a user out everywhere (after a password reset or when disabled)."""
-        return self._store.delete_for_user(user.id)
-
 
 def is_https(request: Request) -> bool:
     return request.url.scheme == "https"

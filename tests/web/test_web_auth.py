@@ -10,7 +10,7 @@ from controller.login_throttle import USERNAME_FAILURES
 from controller.runtime import Runtime
 from controller.store.schedule import ScheduleStore
 from controller.web.sessions import SESSION_COOKIE, SESSION_IDLE, SESSION_MAX
-from tests.api.api_support import PASSWORD, Api
+from tests.api.api_support import PASSWORD, Api, events_of
 from tests.conftest import FakeClock
 from tests.web.web_support import csrf_of, sign_in
 
@@ -193,3 +193,44 @@ def test_forms_are_refused_to_roles_without_them_even_with_a_valid_token(
 def test_web_routes_stay_out_of_the_api_document(web: Api) -> None:
     paths = web.client.get("/openapi.json").json()["paths"]
     assert all(path.startswith("/api/v1/") for path in paths)
+
+
+def _reset_through_the_api(web: Api) -> None:
+    assert web.client.put("/api/v1/users/manny/password", headers=web.auth("admin"),
+                          json={"password": "a brand new one"}).status_code == 200
+
+
+def _reset_on_the_page(web: Api) -> None:
+    admin = TestClient(web.client.app)
+    token = sign_in(admin, "admin")
+    assert admin.post("/users/password", follow_redirects=False, data={
+        "csrf_token": token, "username": "manny", "password": "a brand new one",
+        "password_again": "a brand new one"}).status_code == 303
+
+
+def _disable_through_the_api(web: Api) -> None:
+    assert web.client.post("/api/v1/users/manny/disable",
+                           headers=web.auth("admin")).status_code == 200
+
+
+@pytest.mark.parametrize("change", [_reset_through_the_api, _reset_on_the_page,
+                                    _disable_through_the_api])
+def test_a_reset_or_disable_ends_every_session_and_token_of_that_user(web: Api, change) -> None:
+    manny = TestClient(web.client.app)
+    sign_in(manny, "manny")
+    login = web.client.post("/api/v1/auth/token", json={"username": "manny", "password": PASSWORD})
+    bearers = [web.auth("manny"), {"Authorization": f"Bearer {login.json()['access_token']}"}]
+    assert manny.get("/today", follow_redirects=False).status_code == 200
+    change(web)
+    assert manny.get("/today", follow_redirects=False).status_code == 303  # signed out
+    for bearer in bearers:  # the admin-made token as well as the login token
+        assert web.client.get("/api/v1/mode", headers=bearer).status_code == 401
+    with closing(web.services.runtime.connection()) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM web_sessions s JOIN users u ON u.id = s.user_id "
+                            "WHERE u.username = 'manny'").fetchone()[0] == 0
+        assert conn.execute("SELECT COUNT(*) FROM api_tokens t JOIN users u ON u.id = t.user_id "
+                            "WHERE u.username = 'manny'").fetchone()[0] == 0
+    [audit] = events_of(web.services.runtime, "type = 'admin_change' AND reason IN "
+                        "('user password reset', 'user disabled')")
+    assert "sessions_ended=1" in audit["detail"] and "tokens_ended=2" in audit["detail"]
+

@@ -115,13 +115,13 @@ def set_roles(username: Username, body: RolesIn, users: Users, actor: Actor) -> 
 
 
 @router.put("/{username}/password", response_model=UserOut, responses=error_responses(404),
-            summary="Reset a password; the user's login tokens end")
+            summary="Reset a password; all the user's tokens and web sessions end")
 def reset_password(username: Username, body: PasswordIn, users: Users, actor: Actor) -> UserOut:
     return UserOut.of(users.reset_password(username, body.password, actor))
 
 
 @router.post("/{username}/disable", response_model=UserOut, responses=error_responses(404, 409),
-             summary="Disable a user: their tokens stop working at once")
+             summary="Disable a user: their tokens and web sessions end at once")
 def disable_user(username: Username, users: Users, actor: Actor) -> UserOut:
     return UserOut.of(users.set_disabled(username, True, actor))
 

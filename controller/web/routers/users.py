@@ -15,7 +15,7 @@ from controller.store.users import UserStore
 from controller.users import (MAX_PASSWORD_LENGTH, Role, UserAdmin, UserError, UserInputError,
                               user_admin)
 from controller.web.pages import AdminForm, AdminPage, Conn, redirect, render, services_of
-from controller.web.sessions import Sessions, Viewer
+from controller.web.sessions import Viewer
 
 router = APIRouter(include_in_schema=False)
 DONE = ("added", "roles", "password", "disabled", "enabled", "revoked")
@@ -75,21 +75,14 @@ def reset_password(request: Request, viewer: AdminForm, conn: Conn, username: Na
                    password: Password = "", password_again: Password = "") -> Response:
     if password != password_again:
         return _page(request, viewer, conn, status_code=422, error_key="users.password_mismatch")
-
-    def reset() -> None:
-        user = _users(request, conn).reset_password(username, password, viewer.actor)
-        Sessions(conn, services_of(request).runtime.clock).end_all_for(user)
-
-    return _attempt(request, viewer, conn, "password", reset)
+    return _attempt(request, viewer, conn, "password", lambda: _users(request, conn).reset_password(
+        username, password, viewer.actor))  # ends the user's sessions and tokens
 
 
 @router.post("/users/disable")
 def disable_user(request: Request, viewer: AdminForm, conn: Conn, username: Name) -> Response:
-    def disable() -> None:
-        user = _users(request, conn).set_disabled(username, True, viewer.actor)
-        Sessions(conn, services_of(request).runtime.clock).end_all_for(user)
-
-    return _attempt(request, viewer, conn, "disabled", disable)
+    return _attempt(request, viewer, conn, "disabled", lambda: _users(request, conn).set_disabled(
+        username, True, viewer.actor))  # ends the user's sessions and tokens
 
 
 @router.post("/users/enable")
