@@ -29,12 +29,14 @@ from controller.store.db import transaction
 from controller.store.events import EventLog
 from controller.store.sessions import SessionStore
 from controller.store.users import ApiToken, User, UserStore
+from controller.text import text_problem
 
 log = logging.getLogger(__name__)
 
 USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9._@-]{1,63}")
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; this only bounds the work per login
+MAX_LABEL_LENGTH = 64
 TOKEN_PREFIX = "opd_"  # makes a leaked token easy to spot in logs and secret scanners
 LOGIN_LABEL = "login"
 # What a refused sign-in records instead of a username that does not exist: what was typed
@@ -83,6 +85,16 @@ def validate_password(password: str) -> str:
         raise UserInputError(f"password must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} "
                              "characters")
     return password
+
+
+def validate_label(label: str) -> str:
+    """A token label: 1-64 characters of plain text (no control, bidi or BOM characters)."""
+    if not 1 <= len(label) <= MAX_LABEL_LENGTH:
+        raise UserInputError(f"label must be 1 to {MAX_LABEL_LENGTH} characters")
+    problem = text_problem(label)
+    if problem is not None:
+        raise UserInputError(f"label: {problem}")
+    return label
 
 
 def validate_roles(roles: Iterable[str]) -> frozenset[Role]:
@@ -205,6 +217,8 @@ class UserAdmin:
     # --- tokens ----------------------------------------------------------------------
     def create_token(self, username: str, label: str, actor: str,
                      ttl: timedelta | None) -> IssuedToken:
+        """A new token for `username`; the label is shown to admins, so it is plain text."""
+        validate_label(label)
         with transaction(self._conn):
             user = self._require(username)
             issued = self._issue(user, label, ttl)

@@ -9,7 +9,8 @@ import pytest
 
 from controller.login_throttle import USERNAME_FAILURES
 from controller.runtime import Runtime
-from controller.users import UNKNOWN_USER, Passwords, UserError, UserInputError, create_user
+from controller.users import (UNKNOWN_USER, Passwords, UserError, UserInputError, create_user,
+                              user_admin)
 from tests.api.api_support import CHEAP_PASSWORDS, PASSWORD, Api, events_of
 
 
@@ -132,3 +133,17 @@ def test_a_refused_sign_in_stores_an_unknown_username_only_as_a_marker(
     assert [event["actor"] for event in paused] == [f"api:{UNKNOWN_USER}", "api:manny"]
     assert typed not in caplog.text and UNKNOWN_USER in caplog.text and "'manny'" in caplog.text
     assert typed.encode() not in database_bytes(api.services.runtime)
+
+
+@pytest.mark.parametrize("label", ["door\x00display", "evil\u202eexe.txt", "\ufeffdisplay"])
+def test_a_token_label_with_control_or_bidi_characters_is_refused(api: Api, label: str) -> None:
+    response = api.client.post("/api/v1/tokens", headers=api.auth("admin"),
+                               json={"username": "sec", "label": label})
+    assert response.status_code == 422
+    assert "label" in response.text and "not allowed" in response.text
+    with closing(api.services.runtime.connection()) as conn:
+        with pytest.raises(UserInputError, match="label"):  # the same rule for pages and CLI
+            user_admin(api.services.runtime, conn, api.services.passwords).create_token(
+                "sec", label, "test:cli", None)
+    assert [t["label"] for t in api.client.get("/api/v1/tokens", headers=api.auth("admin")).json()
+            ] == ["tests"] * 3

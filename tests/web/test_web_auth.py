@@ -234,3 +234,10 @@ def test_a_reset_or_disable_ends_every_session_and_token_of_that_user(web: Api, 
                         "('user password reset', 'user disabled')")
     assert "sessions_ended=1" in audit["detail"] and "tokens_ended=2" in audit["detail"]
 
+
+def test_a_token_label_with_a_bidi_override_is_refused_on_the_page(web: Api) -> None:
+    token = sign_in(web.client, "admin")
+    response = web.client.post("/tokens/create", data={
+        "csrf_token": token, "username": "sec", "label": "evil\u202eexe.txt", "days": "90"})
+    assert response.status_code == 422
+    assert "U+202E" in response.text

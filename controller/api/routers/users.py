@@ -13,8 +13,9 @@ from pydantic import BaseModel, Field
 from controller.api.deps import Actor, Users, Conn, require_role
 from controller.api.schemas import TimePoint, error_responses
 from controller.store.users import ApiToken, User, UserStore
+from controller.text import PlainText
 from controller.users import (
-    MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, USERNAME_RE, IssuedToken, Role, UnknownUser,
+    MAX_LABEL_LENGTH, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, USERNAME_RE, IssuedToken, Role, UnknownUser,
     effective_roles,
 )
 
@@ -75,7 +76,7 @@ class TokenOut(BaseModel):
 
 class TokenIn(BaseModel):
     username: str = Field(max_length=64, description="Whose roles the token carries.")
-    label: str = Field(min_length=1, max_length=64, examples=["door display"])
+    label: PlainText = Field(min_length=1, max_length=MAX_LABEL_LENGTH, examples=["door display"])
     expires_in_days: int | None = Field(90, ge=1, le=3650, description="null: never expires.")
 
 

@@ -101,6 +101,8 @@ def create_token(request: Request, viewer: AdminForm, conn: Conn, username: Name
     ttl = timedelta(days=int(days)) if days else None
     try:
         issued = _users(request, conn).create_token(username, label.strip(), viewer.actor, ttl)
+    except UserInputError as refused:  # a label with a control or bidi character
+        return _page(request, viewer, conn, status_code=422, error=str(refused))
     except UserError as refused:
         return _page(request, viewer, conn, status_code=404, error=str(refused))
     return render(request, "token_created.html", viewer, issued=issued)
