@@ -8,6 +8,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from controller.api.errors import install_error_handlers
+from controller.api.json_depth import JsonDepthLimit
 from controller.api.routers import auth, door, events, footage, health, members, schedule, users
 from controller.api.services import ApiServices
 from controller.web import install_web
@@ -46,6 +47,7 @@ def create_app(services: ApiServices) -> FastAPI:
                   openapi_tags=TAGS, max_body_size=JSON_MAX_BYTES)
     app.state.services = services
     install_error_handlers(app)
+    app.add_middleware(JsonDepthLimit)  # before any parser recurses into a deep body
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     install_web(app)  # the pages for managers and security (controller/web), same services

@@ -1,0 +1,51 @@
+"""Requests the API must refuse with a clear 4xx, whatever route they reach: bodies nested too
+deep to parse, methods a path does not take; and what the schema promises about dates."""
+from __future__ import annotations
+
+import pytest
+
+from controller.api.json_depth import MAX_JSON_DEPTH, json_depth
+from tests.api.api_support import PASSWORD, Api
+
+
+def nested(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+@pytest.mark.parametrize("levels", [MAX_JSON_DEPTH + 1, 1000, 100_000])
+def test_a_deeply_nested_body_to_the_open_login_is_422_naming_the_nesting(
+        api: Api, levels: int) -> None:
+    """A thousand `[` once made the login's json.loads raise RecursionError: a 500."""
+    response = api.client.post("/api/v1/auth/token", content=nested(levels),
+                               headers={"Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["problems"] == [
+        f"body: JSON nested {levels} levels deep; at most {MAX_JSON_DEPTH} are accepted"]
+
+
+def test_every_json_route_refuses_a_deep_body_before_it_is_parsed(api: Api) -> None:
+    body = '{"patron_id": "P1", "display_name": "A", "adult": true, "cards": ' + nested(1000) + "}"
+    response = api.client.post("/api/v1/members", content=body, headers={
+        **api.auth("manny"), "Content-Type": "application/json; charset=utf-8"})
+    assert response.status_code == 422 and "JSON nested 1001 levels deep" in response.text
+    schedule = api.client.put("/api/v1/schedule", content=nested(500), headers={
+        **api.auth("manny"), "Content-Type": "application/merge-patch+json"})
+    assert schedule.status_code == 422 and "JSON nested 500 levels deep" in schedule.text
+
+
+def test_bodies_within_the_depth_limit_still_reach_their_route(api: Api) -> None:
+    login = api.client.post("/api/v1/auth/token", json={"username": "sec", "password": PASSWORD})
+    assert login.status_code == 200, login.text
+    shallow = api.client.post("/api/v1/auth/token", content=nested(MAX_JSON_DEPTH),
+                              headers={"Content-Type": "application/json"})
+    assert shallow.status_code == 422 and "nested" not in shallow.text  # the route's own answer
+
+
+@pytest.mark.parametrize("body, depth", [
+    (b"", 0), (b"{}", 1), (b'{"a": [1, {"b": 2}]}', 3),
+    (b'{"note": "[[[[{{{{"}', 1),  # brackets inside a string don't nest
+    (b'["\\"[[[["]', 1),  # nor after an escaped quote
+    (b'["\\\\", [[]]]', 3),  # an escaped backslash ends before the quote
+])
+def test_json_depth_counts_only_structure(body: bytes, depth: int) -> None:
+    assert json_depth(body) == depth
