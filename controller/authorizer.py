@@ -4,6 +4,10 @@ Wraps the pure `decide` with what needs state: looking the card up, PIN lockouts
 throttle and the event log. It never touches hardware; the door acts on what it returns.
 On the door's path it only reads (a WAL read never waits for a writer): lockouts and the
 throttle are counted in memory and events go to a sink that does not block.
+
+The throttle counts refusals per door, across all its readers: counted per reader, a guesser
+alternating the barcode scanner and the RFID reader reset it at every swap (15,720 attempts a
+day in the review of issue 11).
 """
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ class Authorizer:
     ) -> None:
         """`lockouts`: the PIN counts (default: stored straight through `members`' connection).
         The reader throttle starts from the refusals logged in its window, so a restart does
-        not lift a slowdown (the event log is its store)."""
+        not lift a slowdown (the event log is its store). One Authorizer runs one door."""
         self._members = members
         self._events = events
         self._lockouts = lockouts or PinLockouts.stored_in(
@@ -47,14 +51,21 @@ class Authorizer:
             first_pause=timedelta(seconds=settings.reader_slowdown_seconds),
             max_pause=timedelta(seconds=settings.reader_slowdown_max_seconds),
         )
+        self._window = timedelta(seconds=settings.reader_failure_window_seconds)
+        # The last cycling refusal of the slowdown under way (None: none is). A slowdown lasts
+        # until a whole window passes without such a refusal; its alarm is raised once.
+        self._slowdown_last: datetime | None = None
 
     def resume_throttle(self, now: datetime) -> int:
-        """Count again the refusals that the event log holds within the throttle's window."""
-        since = now - timedelta(seconds=self._settings.reader_failure_window_seconds)
-        refusals = recent_refusals(self._members.connection, since,
+        """Count again the refusals that the event log holds within the throttle's window, at
+        any of the door's readers. Enough of them to slow the door continue the slowdown that
+        was under way: its alarm was raised before the restart."""
+        refusals = recent_refusals(self._members.connection, now - self._window,
                                    tuple(reason.value for reason in _CYCLING_SIGNS))
-        for reader, at in refusals:
-            self._throttle.record_failure(reader, at)
+        for _reader, at in refusals:
+            self._throttle.record_failure(self._door, at)
+        if len(refusals) >= self._settings.reader_failure_threshold:
+            self._slowdown_last = refusals[-1][1]
         return len(refusals)
 
     @property
@@ -67,7 +78,7 @@ class Authorizer:
     ) -> Decision:
         member = self._lookup(raw_card)
         alarms: list[Event] = []
-        if self._throttle.paused_until(reader, now) is not None:
+        if self._throttle.paused_until(self._door, now) is not None:
             decision = Decision.refuse(Reason.READER_SLOWED)
         else:
             decision = decide(
@@ -99,7 +110,7 @@ class Authorizer:
         A lockout that follows another without a right PIN in between is an alarm: somebody
         keeps guessing at this card (its lockouts double, see PinLockouts)."""
         if decision.reason in _CYCLING_SIGNS:
-            self._throttle.record_failure(reader, now)
+            self._cycling_refusal(reader, now, alarms)
         if member is None:
             return decision
         if decision.reason is Reason.WRONG_PIN:
@@ -117,6 +128,24 @@ class Authorizer:
         if decision.reason in PIN_PROVEN:
             self._lockouts.cleared(member)
         return decision
+
+    def _cycling_refusal(self, reader: str, now: datetime, alarms: list[Event]) -> None:
+        """Count a refusal that card cycling would cause; the first that slows the door down
+        after a quiet window raises the alarm (the slowdown then refuses without counting)."""
+        if self._slowdown_last is not None and now - self._slowdown_last >= self._window:
+            self._slowdown_last = None  # a whole window without such a refusal: it is over
+        self._throttle.record_failure(self._door, now)
+        if self._slowdown_last is not None:
+            self._slowdown_last = now
+            return
+        until = self._throttle.paused_until(self._door, now)
+        if until is not None:
+            self._slowdown_last = now
+            alarms.append(self._alarm(
+                AlarmReason.CARD_CYCLING, now,
+                detail=f"{READER_FIELD}{reader}: {self._settings.reader_failure_threshold} or "
+                       f"more refusals within {self._window.total_seconds():g} s; readers slowed "
+                       f"for {(until - now).total_seconds():g} s, doubling with each further one"))
 
     def _alarm(self, reason: AlarmReason, now: datetime, **fields: str | None) -> Event:
         return Event(type=EventType.ALARM, at=now, door=self._door, reason=reason.value, **fields)

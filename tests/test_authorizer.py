@@ -128,10 +128,9 @@ def test_many_failures_from_different_cards_slow_the_reader(door, clock):
     for n in range(10):
         assert attempt(authorizer, clock, card=f"1111000000{n:04d}").reason is Reason.UNKNOWN_CARD
         clock.advance(seconds=1)
-    # Now the reader pauses, even for a good card...
+    # Now the door's readers pause, even for a good card, and at its other reader too.
     assert attempt(authorizer, clock).reason is Reason.READER_SLOWED
-    # ...but another reader is not affected.
-    assert attempt(authorizer, clock, reader="side").granted
+    assert attempt(authorizer, clock, reader="side").reason is Reason.READER_SLOWED
     clock.advance(seconds=5)
     assert attempt(authorizer, clock).granted
     # One more failure doubles the pause.
@@ -140,6 +139,40 @@ def test_many_failures_from_different_cards_slow_the_reader(door, clock):
     assert attempt(authorizer, clock).reason is Reason.READER_SLOWED
     clock.advance(seconds=1)
     assert attempt(authorizer, clock).granted
+
+
+def cycling_alarms(events) -> list:
+    return [e for e in events.query() if e.type is EventType.ALARM and e.reason == "card_cycling"]
+
+
+def test_alternating_readers_still_slows_the_door_with_one_alarm(door, clock):
+    authorizer, events, _ = door
+    readers = ("rfid", "scanner")
+    for n in range(10):
+        attempt(authorizer, clock, card=f"1111000000{n:04d}", reader=readers[n % 2])
+        clock.advance(seconds=1)
+    assert attempt(authorizer, clock, reader="scanner").reason is Reason.READER_SLOWED
+    assert attempt(authorizer, clock, reader="rfid").reason is Reason.READER_SLOWED
+    (alarm,) = cycling_alarms(events)
+    assert alarm.at == clock() - timedelta(seconds=1) and "reader=scanner" in alarm.detail
+    # The slowdown goes on (each refusal once a pause is over doubles it): no alarm per card.
+    last, pause = clock() - timedelta(seconds=1), timedelta(seconds=5)
+    for n in range(4):
+        clock.advance(seconds=(last + pause - clock()).total_seconds())
+        assert attempt(authorizer, clock, card=f"2222000000{n:04d}",
+                       reader=readers[n % 2]).reason is Reason.UNKNOWN_CARD
+        assert attempt(authorizer, clock, reader=readers[n % 2]).reason is Reason.READER_SLOWED
+        last, pause = clock(), pause * 2
+    assert len(cycling_alarms(events)) == 1
+    # A window without refusals ends it; the next slowdown is a new one, with its own alarm.
+    clock.advance(seconds=window_of(authorizer) + 1)
+    for n in range(10):
+        attempt(authorizer, clock, card=f"3333000000{n:04d}", reader=readers[n % 2])
+    assert len(cycling_alarms(events)) == 2
+
+
+def window_of(authorizer) -> int:
+    return authorizer._settings.reader_failure_window_seconds  # noqa: SLF001 - the config used
 
 
 def test_throttle_forgets_failures_outside_its_window(door, clock):
@@ -173,7 +206,10 @@ def test_a_restart_does_not_lift_a_reader_slowdown(door, runtime, clock):
                                runtime.settings.access, "entrance")
         assert restarted.resume_throttle(clock()) == 10
         assert attempt(restarted, clock, reader="rfid").reason is Reason.READER_SLOWED
-        assert attempt(restarted, clock, reader="keypad-scanner").granted  # per reader
+        assert attempt(restarted, clock, reader="keypad-scanner").reason is Reason.READER_SLOWED
+        clock.advance(seconds=runtime.settings.access.reader_slowdown_seconds)
+        assert attempt(restarted, clock, card="11112222339999").reason is Reason.UNKNOWN_CARD
+        assert len(cycling_alarms(events)) == 1  # the slowdown goes on: no second alarm
         clock.advance(seconds=runtime.settings.access.reader_failure_window_seconds + 1)
         later = Authorizer(runtime.members(conn), runtime.events(conn), runtime.hasher,
                            runtime.settings.access, "entrance")
