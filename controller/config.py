@@ -5,11 +5,13 @@ with a message naming the file, the key and the problem (`ConfigError`).
 """
 from __future__ import annotations
 
+import math
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
+                      ValidationInfo, field_validator)
 from pydantic_core import PydanticCustomError
 
 from controller.config_defaults import (DATA_DIR_ENV, DEFAULT_DATA_DIR, DEFAULT_LOCK_ACTIVE_HIGH,
@@ -38,11 +40,37 @@ class StorageSettings(_Section):
     )
 
 
-# Every number the door or the authorizer turns into a deadline or a timedelta has a finite
-# upper bound: `inf`, `nan` or `1e308` used to pass here and crash the door loop later (at the
-# first opening, or the first refused card), after check-config had said "ok".
+# Every number has a finite upper bound (and every float refuses inf and nan): `inf`, `nan`,
+# `1e308` or `1e15` used to pass here and crash later (the door loop at the first opening, the
+# recorder at its first quota check, a serial port at open), after check-config had said "ok".
 DAY_SECONDS = 24 * 60 * 60
 HOUR_SECONDS = 60 * 60
+MAX_BCM_PIN = 53  # the BCM GPIO numbers a Raspberry Pi has
+MAX_BAUDRATE = 4_000_000  # the fastest a Pi's UARTs go; readers use 9600 or 115200
+MAX_CAMERA_INDEX = 63  # /dev/video0 .. /dev/video63
+
+
+def _number_or_name(meaning: str, maximum: int):
+    """A before-validator for an `int | str` setting (a pin, a camera): numbers are checked
+    here, so `1e15` or `inf` get one clear message instead of one per member of the union."""
+
+    def check(value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return value
+        whole = isinstance(value, int) or (math.isfinite(value) and value.is_integer())
+        if not whole or not 0 <= value <= maximum:
+            raise PydanticCustomError("number_or_name", "{meaning}", {"meaning": meaning})
+        return int(value)
+
+    return BeforeValidator(check)
+
+
+Pin = Annotated[Union[int, str], _number_or_name(
+    f"a pin is a BCM number 0-{MAX_BCM_PIN} or a name such as 'GPIO17'", MAX_BCM_PIN)]
+CameraSource = Annotated[Union[int, str], _number_or_name(
+    f"a camera number is 0-{MAX_CAMERA_INDEX}; a stream or file is a text such as "
+    "'rtsp://...'", MAX_CAMERA_INDEX)]
+Baudrate = Annotated[int, Field(ge=50, le=MAX_BAUDRATE)]
 
 
 class AccessSettings(_Section):
@@ -110,13 +138,13 @@ class _Reader(_Section):
 class Rdm6300Reader(_Reader):
     type: Literal["rdm6300"]
     port: str = Field(min_length=1, description="Serial device, e.g. /dev/serial0.")
-    baudrate: int = 9600
+    baudrate: Baudrate = 9600
 
 
 class BarcodeReader(_Reader):
     type: Literal["barcode"]
     port: str = Field(min_length=1, description="Serial device, e.g. /dev/ttyACM0.")
-    baudrate: int = 9600
+    baudrate: Baudrate = 9600
 
 
 class KeyboardWedgeReader(_Reader):
@@ -127,21 +155,21 @@ class KeyboardWedgeReader(_Reader):
 
 class WiegandReader(_Reader):
     type: Literal["wiegand"]
-    d0_pin: int | str
-    d1_pin: int | str
+    d0_pin: Pin
+    d1_pin: Pin
 
 
 class MatrixKeypadReader(_Reader):
     type: Literal["matrix_keypad"]
-    row_pins: list[int | str] = Field(min_length=4, max_length=4)
-    col_pins: list[int | str] = Field(min_length=3, max_length=4)
+    row_pins: list[Pin] = Field(min_length=4, max_length=4)
+    col_pins: list[Pin] = Field(min_length=3, max_length=4)
 
 
 class OsdpReader(_Reader):
     type: Literal["osdp"]
     port: str = Field(min_length=1, description="RS-485 serial device, e.g. /dev/ttyUSB0.")
     address: int = Field(0, ge=0, le=126)
-    baudrate: int = 9600
+    baudrate: Baudrate = 9600
     scbk_file: Path = Field(description="16-byte secure-channel key, mode 0600.")
 
 
@@ -153,14 +181,14 @@ ReaderSettings = Annotated[
 
 
 class OutputPin(_Section):
-    pin: int | str
+    pin: Pin
     active_high: bool = True
 
 
 class IndicatorPins(_Section):
-    green_pin: int | str = 5
-    red_pin: int | str = 6
-    buzzer_pin: int | str | None = 13
+    green_pin: Pin = 5
+    red_pin: Pin = 6
+    buzzer_pin: Pin | None = 13
     active_high: bool = True
 
 
@@ -168,9 +196,9 @@ class HardwareSettings(_Section):
     """Which pins and readers this door has (BCM numbering); the defaults match the README's wiring."""
 
     lock: OutputPin = OutputPin(pin=DEFAULT_LOCK_PIN, active_high=DEFAULT_LOCK_ACTIVE_HIGH)
-    door_contact_pin: int | str = 27
+    door_contact_pin: Pin = 27
     door_open_when_high: bool = Field(True, description="NC contact to ground with pull-up: open reads high.")
-    rex_pin: int | str = 22
+    rex_pin: Pin = 22
     indicator: IndicatorPins = IndicatorPins()
     lights: OutputPin | None = None
     alarm: OutputPin | None = None
@@ -187,26 +215,26 @@ class CameraSettings(_Section):
     """The entrance camera: records in Open+ hours only, with a clip around every entry event."""
 
     enabled: bool = Field(False, description="Record at all; off by default so the demo needs no camera.")
-    source: int | str = Field(
+    source: CameraSource = Field(
         0, description="What cv2.VideoCapture opens: a camera index, an rtsp:// URL or a video file "
         "(a file is replayed at its own frame rate, like a live camera).")
     footage_dir: Path | None = Field(None, description="Where footage goes; default <data_dir>/footage.")
     segment_seconds: int = Field(300, ge=1, le=3600, description="Length of each continuous recording file.")
-    pre_event_seconds: float = Field(10.0, ge=0, le=60, description="Clip footage kept from before an event.")
-    post_event_seconds: float = Field(10.0, ge=0, le=120, description="Clip footage recorded after an event.")
+    pre_event_seconds: float = Field(10.0, ge=0, le=60, allow_inf_nan=False, description="Clip footage kept from before an event.")
+    post_event_seconds: float = Field(10.0, ge=0, le=120, allow_inf_nan=False, description="Clip footage recorded after an event.")
     max_width: int = Field(1280, ge=16, le=3840)
     max_height: int = Field(720, ge=16, le=2160)
-    max_fps: float = Field(10.0, gt=0, le=30, description="Frames above this rate are skipped.")
+    max_fps: float = Field(10.0, gt=0, le=30, allow_inf_nan=False, description="Frames above this rate are skipped.")
     retention_days: int = Field(
         7, ge=1, le=28, description="Footage older than this is deleted daily (Dutch DPA: at most 4 weeks).")
-    max_gb: float = Field(20.0, gt=0, description="Disk quota for all footage; oldest segments go first.")
-    min_free_mb: int = Field(500, ge=0, description="Stop writing (camera fault) when the disk has less free.")
-    stall_seconds: float = Field(5.0, gt=0, le=300, description="No frame for this long is a camera fault.")
-    retry_max_seconds: float = Field(60.0, gt=0, description="Longest wait between attempts to reopen the camera.")
+    max_gb: float = Field(20.0, gt=0, le=100_000, allow_inf_nan=False, description="Disk quota for all footage; oldest segments go first.")
+    min_free_mb: int = Field(500, ge=0, le=100_000_000, description="Stop writing (camera fault) when the disk has less free.")
+    stall_seconds: float = Field(5.0, gt=0, le=300, allow_inf_nan=False, description="No frame for this long is a camera fault.")
+    retry_max_seconds: float = Field(60.0, gt=0, le=HOUR_SECONDS, allow_inf_nan=False, description="Longest wait between attempts to reopen the camera.")
     record_alarms_any_time: bool = Field(
         False, description="Also clip forced-door and held-open alarms outside Open+ hours.")
     max_concurrent_clips: int = Field(4, ge=1, le=32, description="More events at once fall back to the segment.")
-    notify_queue_size: int = Field(256, ge=1, description="Event notices waiting for the recorder; more are dropped.")
+    notify_queue_size: int = Field(256, ge=1, le=100_000, description="Event notices waiting for the recorder; more are dropped.")
     in_process: bool = Field(True, description="Run the recorder in its own process (else a thread).")
     loop_video_file: bool = Field(
         False, description="Replay a video-file source from its start when it ends (the simulator's camera).")

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator, get_args
 
 import pytest
+from pydantic import BaseModel
 
 from controller.config import AccessSettings, ConfigError, DoorSettings, Settings, load_settings
 
@@ -169,3 +171,82 @@ def test_every_number_on_the_door_has_a_finite_upper_bound(section):
         if field.annotation is float:
             assert any(getattr(rule, "allow_inf_nan", None) is False for rule in field.metadata), \
                 f"{section.__name__}.{name}"
+
+
+_READER = "[[hardware.readers]]\nname = 'r'\n"
+# Settings that had no upper bound before issue 11: (TOML with {v} for the value, the key named).
+UNBOUNDED_BEFORE = [
+    ("[camera]\nmax_gb = {v}\n", "camera.max_gb"),
+    ("[camera]\nmin_free_mb = {v}\n", "camera.min_free_mb"),
+    ("[camera]\nretry_max_seconds = {v}\n", "camera.retry_max_seconds"),
+    ("[camera]\nnotify_queue_size = {v}\n", "camera.notify_queue_size"),
+    ("[camera]\nsource = {v}\n", "camera.source"),
+    ("[hardware]\ndoor_contact_pin = {v}\n", "hardware.door_contact_pin"),
+    ("[hardware]\nrex_pin = {v}\n", "hardware.rex_pin"),
+    ("[hardware.lock]\npin = {v}\n", "hardware.lock.pin"),
+    ("[hardware.lights]\npin = {v}\n", "hardware.lights.pin"),
+    ("[hardware.alarm]\npin = {v}\n", "hardware.alarm.pin"),
+    ("[hardware.indicator]\ngreen_pin = {v}\n", "hardware.indicator.green_pin"),
+    ("[hardware.indicator]\nred_pin = {v}\n", "hardware.indicator.red_pin"),
+    ("[hardware.indicator]\nbuzzer_pin = {v}\n", "hardware.indicator.buzzer_pin"),
+    (_READER + "type = 'rdm6300'\nport = '/dev/serial0'\nbaudrate = {v}\n",
+     "hardware.readers.0.rdm6300.baudrate"),
+    (_READER + "type = 'barcode'\nport = '/dev/ttyACM0'\nbaudrate = {v}\n",
+     "hardware.readers.0.barcode.baudrate"),
+    (_READER + "type = 'osdp'\nport = '/dev/ttyUSB0'\nscbk_file = 'k'\nbaudrate = {v}\n",
+     "hardware.readers.0.osdp.baudrate"),
+    (_READER + "type = 'wiegand'\nd0_pin = {v}\nd1_pin = 24\n", "hardware.readers.0.wiegand.d0_pin"),
+    (_READER + "type = 'wiegand'\nd0_pin = 23\nd1_pin = {v}\n", "hardware.readers.0.wiegand.d1_pin"),
+    (_READER + "type = 'matrix_keypad'\nrow_pins = [1, 2, 3, {v}]\ncol_pins = [4, 5, 6]\n",
+     "hardware.readers.0.matrix_keypad.row_pins.3"),
+    (_READER + "type = 'matrix_keypad'\nrow_pins = [1, 2, 3, 7]\ncol_pins = [4, {v}, 6]\n",
+     "hardware.readers.0.matrix_keypad.col_pins.1"),
+]
+
+
+@pytest.mark.parametrize("value", ["inf", "1e308", "1e15"])
+@pytest.mark.parametrize(("toml", "key"), UNBOUNDED_BEFORE)
+def test_check_config_refuses_huge_numbers_in_every_setting(tmp_path, monkeypatch, capsys,
+                                                            toml, key, value):
+    from controller.cli import main
+
+    monkeypatch.setenv("OPENPLUS_DOOR_DATA_DIR", str(tmp_path / "data"))
+    path = write(tmp_path, toml.format(v=value))
+    assert main(["--config", str(path), "check-config"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"openplus-door: {path}: {key}: ") and err.count("\n") == 1, err
+
+
+def _models(model: type[BaseModel]) -> Iterator[type[BaseModel]]:
+    """`model` and every settings model inside it (sections, readers, pins), once each."""
+    seen: list[type[BaseModel]] = []
+    todo = [model]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.append(current)
+        for field in current.model_fields.values():
+            todo.extend(inner for inner in _types_in(field.annotation)
+                        if isinstance(inner, type) and issubclass(inner, BaseModel))
+    return iter(seen)
+
+
+def _types_in(annotation: object) -> list[object]:
+    inner = [annotation]
+    for argument in get_args(annotation):
+        inner.extend(_types_in(argument))
+    return inner
+
+
+def test_every_number_in_every_setting_has_a_finite_upper_bound():
+    """A guard for settings added later: `check-config` must refuse what would fail later."""
+    for model in _models(Settings):
+        for name, field in model.model_fields.items():
+            where = f"{model.__name__}.{name}"
+            if field.annotation in (int, float):
+                assert any(getattr(rule, "le", None) is not None or getattr(rule, "lt", None)
+                           is not None for rule in field.metadata), where
+            if field.annotation is float:
+                assert any(getattr(rule, "allow_inf_nan", None) is False
+                           for rule in field.metadata), where
