@@ -48,7 +48,9 @@ def test_add_shows_card_hints_only_and_is_audited(api: Api, runtime: Runtime) ->
     ({"pin": 905173}, "pin: Input should be a valid string"),
     ({"adult": True}, "give either birth_date or adult"),
     ({"birth_date": "2030-01-01"}, "birth_date is in the future"),
-    ({"patron_id": "a/b"}, "patron_id: String should match pattern"),
+    ({"patron_id": "a b"}, "patron_id: String should match pattern"),
+    ({"display_name": "evil\u202etxt.exe"}, "display_name: character 5 is U+202E"),
+    ({"display_name": "\ufeffA.B."}, "display_name: character 1 is U+FEFF"),
 ])
 def test_bad_members_are_422_with_a_reason_and_no_echo(api: Api, changes, problem) -> None:
     response = add(api, **changes)
@@ -155,3 +157,32 @@ def test_a_pin_never_appears_in_responses_events_or_logs(
     assert len(texts) == 7 and all(texts)
     everything = "\n".join(texts) + "\n" + caplog.text + "\n" + repr(events_of(runtime))
     assert SECRET_PIN not in everything
+
+
+PATRON_WITH_SLASH = "A/1"
+
+
+@pytest.mark.parametrize("address", ["A/1", "A%2F1"])
+def test_a_patron_id_with_a_slash_is_managed_at_its_address(api: Api, address: str) -> None:
+    """The import takes such ids; once no API address reached them (all 404)."""
+    headers = api.auth("manny")
+    assert add(api, patron_id=PATRON_WITH_SLASH, pin=None).status_code == 201
+    base = f"/api/v1/members/{address}"
+    assert api.client.get(base, headers=headers).json()["patron_id"] == PATRON_WITH_SLASH
+    assert api.client.post(f"{base}/block", headers=headers).json()["entry_blocked"] is True
+    assert api.client.post(f"{base}/unblock", headers=headers).json()["entry_blocked"] is False
+    assert api.client.put(f"{base}/pin", json={"pin": SECRET_PIN},
+                          headers=headers).json()["has_pin"] is True
+    assert api.client.delete(base, headers=headers).status_code == 204
+    assert api.client.get(base, headers=headers).status_code == 404
+
+
+def test_an_imported_patron_id_with_a_slash_can_be_blocked(api: Api) -> None:
+    headers = api.auth("manny")
+    done = api.client.post("/api/v1/members/import", headers=headers, files={
+        "file": ("export.csv", csv_file(csv_line(1, patron_id="B/2/block")), "text/csv")})
+    assert done.status_code == 200, done.text
+    blocked = api.client.post("/api/v1/members/B/2/block/block", headers=headers)
+    assert blocked.status_code == 200 and blocked.json()["patron_id"] == "B/2/block"
+    assert blocked.json()["entry_blocked"] is True
+

@@ -9,7 +9,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, HTTPException, Path, Query, UploadFile, status
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from controller.admin import MemberAdmin, default_valid_until
 from controller.api.deps import Actor, Conn, Services, require_role
@@ -17,7 +17,10 @@ from controller.api.schemas import TimePoint, error_responses
 from controller.cards import card_hint, normalise_card
 from controller.clock import local_date
 from controller.members import NEVER, Category, Member, MemberRow, adult_on
+from controller.patron_ids import (PATRON_ID_MAX_LENGTH, PATRON_ID_PATTERN, PATRON_ID_RULE,
+                                   checked_patron_id)
 from controller.pins import validate_pin
+from controller.text import PlainText
 from controller.users import Role
 
 IMPORT_MAX_BYTES = 20 * 1024 * 1024
@@ -25,8 +28,19 @@ _COMMON = error_responses(400, 401, 403, 422)
 router = APIRouter(prefix="/members", tags=["members"],
                    dependencies=[Depends(require_role(Role.MANAGER))], responses=_COMMON)
 
-PatronId = Annotated[str, Path(max_length=64, description="The library system's patron id.")]
-_TEXT = r"^[^\x00-\x1f\x7f]*$"  # no control characters
+# The one patron id rule (controller/patron_ids.py), in the address and in a body alike. The
+# routes take the id with Starlette's `path` converter, so an id with a `/` (which the import
+# accepts) has an address: /members/A/1/block, or /members/A%2F1/block.
+_PATRON_ID_RULES = dict(min_length=1, max_length=PATRON_ID_MAX_LENGTH, pattern=PATRON_ID_PATTERN)
+PatronId = Annotated[str, Path(**_PATRON_ID_RULES,  # type: ignore[arg-type]
+                               description=f"The library system's patron id; {PATRON_ID_RULE}. "
+                                           "A `/` in it may be sent as is or as %2F."),
+                     AfterValidator(checked_patron_id)]
+PatronIdText = Annotated[str, Field(**_PATRON_ID_RULES,  # type: ignore[arg-type]
+                                    description=f"The library system's patron id; {PATRON_ID_RULE}.",
+                                    examples=["P00042"]),
+                         AfterValidator(checked_patron_id)]
+_TEXT = r"^[^\x00-\x1f\x7f]*$"  # no control characters (the rest: PlainText)
 
 
 class MemberOut(BaseModel):
@@ -69,9 +83,8 @@ class MemberPage(BaseModel):
 
 
 class MemberIn(BaseModel):
-    patron_id: str = Field(min_length=1, max_length=64, pattern=r"^[^\s/\x00-\x1f\x7f]+$",
-                           examples=["P00042"])
-    display_name: str = Field(min_length=1, max_length=100, pattern=_TEXT, examples=["A.B."])
+    patron_id: PatronIdText
+    display_name: PlainText = Field(min_length=1, max_length=100, pattern=_TEXT, examples=["A.B."])
     cards: list[str] = Field(min_length=1, max_length=10, examples=[["04012345678901"]],
                              description="Card numbers: " + "8 to 14 digits; spaces, dashes, dots ignored.")
     birth_date: date | None = Field(None, ge=date(1900, 1, 1),
@@ -138,7 +151,7 @@ def list_members(
     return MemberPage(on_list=store.count(), limit=limit, offset=offset, items=items)
 
 
-@router.get("/{patron_id}", response_model=MemberOut, responses=error_responses(404),
+@router.get("/{patron_id:path}", response_model=MemberOut, responses=error_responses(404),
             summary="One member")
 def get_member(patron_id: PatronId, services: Services, conn: Conn) -> MemberOut:
     return _show(services, conn, patron_id)
@@ -163,7 +176,7 @@ def add_member(body: MemberIn, services: Services, conn: Conn, admin: Admin,
     return _show(services, conn, body.patron_id)
 
 
-@router.post("/{patron_id}/block", response_model=MemberOut, responses=error_responses(404),
+@router.post("/{patron_id:path}/block", response_model=MemberOut, responses=error_responses(404),
              summary="Block entry (until a day, or until unblocked)")
 def block_member(patron_id: PatronId, services: Services, conn: Conn, admin: Admin,
                  actor: Actor, body: BlockIn | None = None) -> MemberOut:
@@ -172,7 +185,7 @@ def block_member(patron_id: PatronId, services: Services, conn: Conn, admin: Adm
     return _show(services, conn, patron_id)
 
 
-@router.post("/{patron_id}/unblock", response_model=MemberOut, responses=error_responses(404),
+@router.post("/{patron_id:path}/unblock", response_model=MemberOut, responses=error_responses(404),
              summary="Lift a block")
 def unblock_member(patron_id: PatronId, services: Services, conn: Conn, admin: Admin,
                    actor: Actor) -> MemberOut:
@@ -181,7 +194,7 @@ def unblock_member(patron_id: PatronId, services: Services, conn: Conn, admin: A
     return _show(services, conn, patron_id)
 
 
-@router.put("/{patron_id}/pin", response_model=MemberOut, responses=error_responses(404),
+@router.put("/{patron_id:path}/pin", response_model=MemberOut, responses=error_responses(404),
             summary="Set a new PIN (also lifts a PIN lockout)")
 def set_pin(patron_id: PatronId, body: PinIn, services: Services, conn: Conn, admin: Admin,
             actor: Actor) -> MemberOut:
@@ -190,7 +203,7 @@ def set_pin(patron_id: PatronId, body: PinIn, services: Services, conn: Conn, ad
     return _show(services, conn, patron_id)
 
 
-@router.delete("/{patron_id}", status_code=status.HTTP_204_NO_CONTENT,
+@router.delete("/{patron_id:path}", status_code=status.HTTP_204_NO_CONTENT,
                responses=error_responses(404), summary="Remove from the list")
 def remove_member(patron_id: PatronId, services: Services, conn: Conn, admin: Admin,
                   actor: Actor) -> None:
