@@ -21,9 +21,9 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
-from controller.config import Settings
+from controller.config import Settings, WebSettings
 from controller.logging_setup import configure_logging
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def web(args: argparse.Namespace, settings: Settings) -> int:
         runtime.connection, settings.branch.door, runtime.clock)
     server = ApiServer(create_app(ApiServices(
         runtime=runtime, door=door, schedule_changed=door.schedule_changed, footage=footage)),
-        args.host, args.port)
+        args.host, args.port, **proxy_options(settings.web))
     try:
         server.start()
     except ApiServerError as exc:
@@ -76,6 +76,16 @@ def web(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         server.stop()
     return 0
+
+
+def proxy_options(web: WebSettings) -> dict[str, Any]:
+    """uvicorn's proxy-header options from `[web] trusted_proxies`.
+
+    uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise (or from
+    $FORWARDED_ALLOW_IPS), so any local process could pick the client address the sign-in
+    throttle counts and the events record. With no proxies configured the headers are off."""
+    trusted = [str(network) for network in web.trusted_proxies]
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted}
 
 
 def _stop_at_eof(fd: int, stop: threading.Event) -> None:

@@ -10,8 +10,8 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
-                      ValidationInfo, field_validator)
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, IPvAnyNetwork,
+                      ValidationError, ValidationInfo, field_validator)
 from pydantic_core import PydanticCustomError
 
 from controller.config_defaults import (DATA_DIR_ENV, DEFAULT_DATA_DIR, DEFAULT_LOCK_ACTIVE_HIGH,
@@ -240,6 +240,17 @@ class CameraSettings(_Section):
         False, description="Replay a video-file source from its start when it ends (the simulator's camera).")
 
 
+class WebSettings(_Section):
+    """The admin API and pages (`openplus-door web`)."""
+
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list, max_length=64,
+        description="Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed, as "
+        "addresses or networks (e.g. ['127.0.0.1'] for a proxy on this machine). Empty (the "
+        "default): the headers are ignored, so no one can pick the address the sign-in "
+        "throttle counts and the events record.")
+
+
 class Settings(_Section):
     """The whole configuration file, section by section."""
 
@@ -251,6 +262,7 @@ class Settings(_Section):
     hardware: HardwareSettings = HardwareSettings()
     camera: CameraSettings = CameraSettings()
     logging: LoggingSettings = LoggingSettings()
+    web: WebSettings = WebSettings()
 
     @property
     def data_dir(self) -> Path:

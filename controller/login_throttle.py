@@ -115,6 +115,7 @@ def _key(username: str) -> str:
 
 
 def client_address(request: Request) -> str:
-    """The address a request came from as the server saw it (behind a reverse proxy: the
-    proxy's, so all clients share one address counter; see README, "Sign-in")."""
+    """The address a request came from as the server saw it: behind a reverse proxy the
+    proxy's (all clients then share one address counter), unless `[web] trusted_proxies`
+    lists it, in which case uvicorn has already put the X-Forwarded-For client here."""
     return request.client.host if request.client else "unknown"
