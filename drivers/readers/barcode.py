@@ -9,8 +9,11 @@ import time
 from functools import partial
 
 from drivers.readers.serial_port import (
+    LINE_GAP_SECONDS,
+    STALE_PARTIAL,
     DecodeResult,
     Dropped,
+    GapResync,
     Monotonic,
     RepeatFilter,
     SerialByteSource,
@@ -45,17 +48,32 @@ def check_card_line(
 class BarcodeLineDecoder:
     """Pure byte-stream decoder: splits on CR/LF (CRLF gives no empty line) and checks each line.
 
-    A line that grows past twice `max_digits` bytes without a terminator is dropped as
-    "too_long" once, and the rest of it, up to the next terminator, is skipped, so memory stays
-    bounded on a line full of noise.
+    The longest line kept is twice `max_digits` bytes (64 by default): the longest card number
+    with room for the spaces or tabs some scanners put between digit groups (check_card_line
+    strips them). A line that grows past that without a terminator is noise: it is dropped as
+    "too_long" once, and the rest of it is skipped up to the next terminator or `resync()`
+    (a pause in the stream, see GapResync), so memory stays bounded however long it runs, and
+    one count stands for the whole run.
     """
 
     def __init__(self, min_digits: int = MIN_CARD_DIGITS, max_digits: int = MAX_CARD_DIGITS) -> None:
         self._min_digits = min_digits
         self._max_digits = max_digits
-        self._max_line_bytes = 2 * max_digits
+        self.max_line_bytes = 2 * max_digits
         self._line = bytearray()
         self._overlong = False
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes of an unfinished line held in memory (never more than `max_line_bytes`)."""
+        return len(self._line)
+
+    def resync(self) -> list[DecodeResult]:
+        """The stream paused: a partial line is dropped (once), the next byte starts a new one."""
+        counted = self._overlong or not self._line
+        self._line.clear()
+        self._overlong = False
+        return [] if counted else [Dropped(STALE_PARTIAL)]
 
     def feed(self, chunk: bytes) -> list[DecodeResult]:
         results: list[DecodeResult] = []
@@ -68,7 +86,7 @@ class BarcodeLineDecoder:
                 self._overlong = False
             elif self._overlong:
                 continue
-            elif len(self._line) >= self._max_line_bytes:
+            elif len(self._line) >= self.max_line_bytes:
                 self._line.clear()
                 self._overlong = True
                 results.append(Dropped("too_long"))
@@ -80,7 +98,9 @@ class BarcodeLineDecoder:
 class SerialBarcodeReader(StreamCardReader[bytes]):
     """A barcode scanner on a serial port: emits each scanned card, reconnects if unplugged.
 
-    An identical line within `repeat_seconds` of the last one is ignored (double scans).
+    An identical line within `repeat_seconds` of the last one is ignored (double scans). A
+    pause of more than `line_gap_seconds` (on `gap_monotonic`) ends a partial line, so noise
+    without a line end does not spoil the next scan.
     """
 
     def __init__(
@@ -94,11 +114,14 @@ class SerialBarcodeReader(StreamCardReader[bytes]):
         retry_seconds: float = 2.0,
         min_digits: int = MIN_CARD_DIGITS,
         max_digits: int = MAX_CARD_DIGITS,
+        line_gap_seconds: float = LINE_GAP_SECONDS,
+        gap_monotonic: Monotonic = time.monotonic,
     ) -> None:
         super().__init__(
             name,
             open_source=partial(SerialByteSource, port, baudrate),
-            decoder=BarcodeLineDecoder(min_digits, max_digits),
+            decoder=GapResync(BarcodeLineDecoder(min_digits, max_digits), line_gap_seconds,
+                              gap_monotonic),
             repeat_filter=RepeatFilter(repeat_seconds, monotonic),
             retry_seconds=retry_seconds,
         )

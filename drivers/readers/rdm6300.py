@@ -11,8 +11,11 @@ from functools import partial
 from typing import Optional
 
 from drivers.readers.serial_port import (
+    LINE_GAP_SECONDS,
+    STALE_PARTIAL,
     DecodeResult,
     Dropped,
+    GapResync,
     Monotonic,
     RepeatFilter,
     SerialByteSource,
@@ -47,8 +50,10 @@ class Em4100FrameDecoder:
 
     Drop reasons: "noise" (a run of bytes outside a frame, counted once per run), "stx_restart"
     (STX inside an unfinished frame), "missing_etx" (12 chars then STX), "too_long" (12 chars
-    then something other than ETX), "too_short" (ETX early), "non_hex", "bad_checksum". After a
-    drop, bytes up to the next STX belong to the broken frame and are skipped silently.
+    then something other than ETX), "too_short" (ETX early), "non_hex", "bad_checksum",
+    "stale_partial" (a frame unfinished when the stream paused, see `resync`). After a drop,
+    bytes up to the next STX belong to the broken frame and are skipped silently. A frame never
+    holds more than PAYLOAD_LENGTH bytes, so memory is bounded by the format itself.
     """
 
     def __init__(self) -> None:
@@ -62,6 +67,13 @@ class Em4100FrameDecoder:
             if result is not None:
                 results.append(result)
         return results
+
+    def resync(self) -> list[DecodeResult]:
+        """The stream paused: an unfinished frame is dropped, and noise after the pause is a
+        new run (counted again)."""
+        unfinished = self._frame
+        self._frame, self._skipping = None, False
+        return [] if unfinished is None else [Dropped(STALE_PARTIAL)]
 
     def _feed_byte(self, byte: int) -> Optional[DecodeResult]:
         if byte == STX:
@@ -101,7 +113,8 @@ class Rdm6300Reader(StreamCardReader[bytes]):
     """An RDM6300 on a serial port: emits each presented card once, reconnects if unplugged.
 
     A held card repeats its frame ~10x/s; it is emitted again only after no frame of it arrived
-    for `holdoff_seconds` (measured with the injected `monotonic` clock).
+    for `holdoff_seconds` (measured with the injected `monotonic` clock). A pause of more than
+    `line_gap_seconds` (on `gap_monotonic`) ends an unfinished frame.
     """
 
     def __init__(
@@ -113,11 +126,13 @@ class Rdm6300Reader(StreamCardReader[bytes]):
         holdoff_seconds: float = 1.0,
         monotonic: Monotonic = time.monotonic,
         retry_seconds: float = 2.0,
+        line_gap_seconds: float = LINE_GAP_SECONDS,
+        gap_monotonic: Monotonic = time.monotonic,
     ) -> None:
         super().__init__(
             name,
             open_source=partial(SerialByteSource, port, baudrate),
-            decoder=Em4100FrameDecoder(),
+            decoder=GapResync(Em4100FrameDecoder(), line_gap_seconds, gap_monotonic),
             repeat_filter=RepeatFilter(holdoff_seconds, monotonic),
             retry_seconds=retry_seconds,
         )

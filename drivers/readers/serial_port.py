@@ -4,6 +4,11 @@ Every stream reader (RDM6300, serial barcode scanner, evdev keyboard wedge) is t
 machine: a source that may vanish (USB unplugged), a pure decoder that turns chunks into card
 numbers or named drop reasons, and a repeat filter. Only the source and the decoder differ,
 so the thread, the reconnect loop and the fault reporting live here once.
+
+A serial line has no framing of its own beyond what the device sends, so noise (a loose wire,
+the lock's relay switching, a scanner plugged in) can leave a partial line or frame behind
+that would be glued onto the next real scan and spoil it. `GapResync` ends such a leftover
+after a pause in the stream, so the next scan starts clean; the decoders bound their buffers.
 """
 from __future__ import annotations
 
@@ -25,6 +30,13 @@ ChunkT_contra = TypeVar("ChunkT_contra", contravariant=True)
 
 Monotonic = Callable[[], float]
 
+# A device sends one scan or frame as a burst: 16 bytes take 17 ms at 9600 baud, and USB-serial
+# adapters forward within their 16 ms latency timer. A pause ten times longer than the slowest
+# of that (with room for a busy Pi scheduling the reader thread late) means what came before
+# is finished, or never will be: 0.5 s. A person cannot present the next card faster than that.
+LINE_GAP_SECONDS = 0.5
+STALE_PARTIAL = "stale_partial"  # the drop reason of a partial line a pause ended (as the wedge's)
+
 
 @dataclass(frozen=True)
 class Dropped:
@@ -41,6 +53,41 @@ class StreamDecoder(Protocol[ChunkT_contra]):
     """Pure state machine: fed chunks in arrival order, returns what completed in them."""
 
     def feed(self, chunk: ChunkT_contra) -> list[DecodeResult]: ...
+
+
+class ResyncingDecoder(Protocol[ChunkT_contra]):
+    """A StreamDecoder that can be told its input paused: it ends any partial line or frame."""
+
+    def feed(self, chunk: ChunkT_contra) -> list[DecodeResult]: ...
+
+    def resync(self) -> list[DecodeResult]:
+        """Give up on a partial line/frame (returned as a drop, if it was not counted yet)."""
+        ...
+
+
+class GapResync(Generic[ChunkT]):
+    """A StreamDecoder: feeds `decoder`, first resyncing it when more than `gap_seconds` passed
+    since the previous chunk (on the injected monotonic clock, read once per chunk).
+
+    The reader thread hands each chunk on as soon as it is read, so the time between chunks is
+    the pause in the stream, give or take the thread's scheduling.
+    """
+
+    def __init__(self, decoder: ResyncingDecoder[ChunkT], gap_seconds: float = LINE_GAP_SECONDS,
+                 monotonic: Monotonic = time.monotonic) -> None:
+        self.decoder = decoder
+        self._gap_seconds = gap_seconds
+        self._monotonic = monotonic
+        self._last_chunk_at: Optional[float] = None
+
+    def feed(self, chunk: ChunkT) -> list[DecodeResult]:
+        now = self._monotonic()
+        last, self._last_chunk_at = self._last_chunk_at, now
+        results: list[DecodeResult] = []
+        if last is not None and now - last > self._gap_seconds:
+            results += self.decoder.resync()
+        results += self.decoder.feed(chunk)
+        return results
 
 
 class ChunkSource(Protocol[ChunkT_co]):

@@ -145,5 +145,12 @@ def fake_monotonic() -> FakeMonotonic:
 
 
 @pytest.fixture
+def gap_clock() -> FakeMonotonic:
+    """The clock a serial reader measures pauses in the stream with; it stands still unless a
+    test advances it, so a busy test machine never makes a pause of its own."""
+    return FakeMonotonic()
+
+
+@pytest.fixture
 def events() -> EventQueue:
     return EventQueue()

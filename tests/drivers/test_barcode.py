@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import pytest
 
+from tests.drivers.conftest import FakeMonotonic
+
 from drivers.base import CardRead, ReaderFault
 from drivers.readers.barcode import BarcodeLineDecoder, SerialBarcodeReader, check_card_line
-from drivers.readers.serial_port import Dropped
+from drivers.readers.serial_port import Dropped, GapResync
 
 LIBRARY_CARD = "20123456789012"  # NL library cards carry 14-digit barcodes
 OTHER_CARD = "20999999999999"
@@ -71,14 +73,79 @@ def test_endless_line_is_dropped_once_and_memory_stays_bounded() -> None:
     assert results == [Dropped("too_long"), LIBRARY_CARD]
 
 
+def test_memory_stays_bounded_however_long_the_line_runs() -> None:
+    decoder = BarcodeLineDecoder()
+    results = []
+    for _ in range(1000):
+        results += decoder.feed(b"\xa5noise" * 100)
+        assert decoder.pending_bytes <= decoder.max_line_bytes == 64
+    assert results == [Dropped("too_long")]
+
+
+def test_a_pause_ends_a_partial_line_so_the_next_scan_starts_clean() -> None:
+    clock = FakeMonotonic()
+    decoder = GapResync(BarcodeLineDecoder(), 0.5, clock)
+    assert decoder.feed(b"\xfe\x00") == []
+    clock.advance(0.4)
+    assert decoder.feed(b"A7") == []  # no pause yet: the same line
+    clock.advance(0.6)
+    assert decoder.feed(LIBRARY_CARD.encode() + b"\r\n") == [Dropped("stale_partial"), LIBRARY_CARD]
+    clock.advance(5)
+    assert decoder.feed(OTHER_CARD.encode() + b"\r") == [OTHER_CARD]  # nothing left to drop
+
+
+def test_a_pause_after_an_overlong_run_does_not_count_it_twice() -> None:
+    clock = FakeMonotonic()
+    decoder = GapResync(BarcodeLineDecoder(), 0.5, clock)
+    assert decoder.feed(b"9" * 500) == [Dropped("too_long")]
+    clock.advance(1)
+    assert decoder.feed(LIBRARY_CARD.encode() + b"\r") == [LIBRARY_CARD]
+
+
 # --- the reader on a real pseudo-terminal --------------------------------------------------
 
 
-def start_scanner(start_reader, events, path: str, clock) -> SerialBarcodeReader:
-    reader = SerialBarcodeReader(READER, path, repeat_seconds=1.0, monotonic=clock, retry_seconds=0.02)
+def start_scanner(start_reader, events, path: str, clock, gap_clock=None) -> SerialBarcodeReader:
+    reader = SerialBarcodeReader(READER, path, repeat_seconds=1.0, monotonic=clock, retry_seconds=0.02,
+                                 gap_monotonic=gap_clock or FakeMonotonic())
     start_reader(reader, events)
     assert reader.wait_connected(2.0)
     return reader
+
+
+def test_noise_without_a_line_end_does_not_swallow_the_next_scan(
+    start_reader, events, pty_port, fake_monotonic, gap_clock
+) -> None:
+    reader = start_scanner(start_reader, events, pty_port.path, fake_monotonic, gap_clock)
+    for count, byte in enumerate(b"\xfe\x00A", start=1):  # one byte a read: the clock tells
+        pty_port.write(bytes([byte]))
+        gap_clock.wait_for_calls(count)
+    gap_clock.advance(2.0)  # someone walks up with their card
+    pty_port.write(LIBRARY_CARD.encode() + b"\r\n")
+    assert events.next() == CardRead(card=LIBRARY_CARD, reader=READER)
+    assert reader.stats.drop_reasons == {"stale_partial": 1}
+
+
+def test_an_endless_line_keeps_memory_bounded_and_counts_one_frame_error(
+    start_reader, events, pty_port, fake_monotonic, gap_clock
+) -> None:
+    reader = start_scanner(start_reader, events, pty_port.path, fake_monotonic, gap_clock)
+    line = reader._decoder.decoder  # noqa: SLF001 - the memory bound is the point
+    longest = []
+    feed = line.feed
+
+    def measured(chunk: bytes) -> list:
+        results = feed(chunk)
+        longest.append(line.pending_bytes)
+        return results
+
+    line.feed = measured
+    for _ in range(64):
+        pty_port.write(b"\x93 electrical noise, no line end " * 32)  # 64 x 1 KiB, no pause
+    pty_port.write(b"\r\n" + LIBRARY_CARD.encode() + b"\r\n")
+    assert events.until(CardRead(card=LIBRARY_CARD, reader=READER)) == []
+    assert reader.stats.drop_reasons == {"too_long": 1}
+    assert longest and max(longest) <= line.max_line_bytes
 
 
 def test_scan_over_serial_emits_card_read(start_reader, events, pty_port, fake_monotonic) -> None:

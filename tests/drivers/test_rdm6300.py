@@ -8,7 +8,8 @@ import pytest
 
 from drivers.base import CardRead, ReaderFault
 from drivers.readers.rdm6300 import Em4100FrameDecoder, Rdm6300Reader, parse_em4100_payload
-from drivers.readers.serial_port import Dropped
+from drivers.readers.serial_port import Dropped, GapResync
+from tests.drivers.conftest import FakeMonotonic
 
 # Frames with checksums worked out by hand (XOR of the five data bytes), not by the code under test.
 CARD_A_FRAME = b"\x0267003B51C6CB\x03"  # 0x003B51C6 = 3887558, the documented example
@@ -83,6 +84,16 @@ def test_bytes_after_a_broken_frame_are_not_counted_twice() -> None:
     assert results == [Dropped("non_hex"), CARD_A]
 
 
+def test_a_pause_ends_an_unfinished_frame() -> None:
+    clock = FakeMonotonic()
+    decoder = GapResync(Em4100FrameDecoder(), 0.5, clock)
+    assert decoder.feed(CARD_A_FRAME[:6]) == []
+    clock.advance(0.6)
+    assert decoder.feed(CARD_B_FRAME) == [Dropped("stale_partial"), CARD_B]
+    clock.advance(0.6)
+    assert decoder.feed(CARD_A_FRAME) == [CARD_A]  # nothing unfinished: nothing dropped
+
+
 def test_frame_cut_short_is_not_completed_by_later_bytes() -> None:
     """A frame cut short must not be completed by the next frame's digits."""
     decoder = Em4100FrameDecoder()
@@ -100,10 +111,26 @@ def held_card_clock(fake_monotonic):
     return fake_monotonic
 
 
-def start_rdm6300(start_reader, events, path: str, clock) -> Rdm6300Reader:
-    reader = Rdm6300Reader(READER, path, holdoff_seconds=1.0, monotonic=clock, retry_seconds=0.02)
+def start_rdm6300(start_reader, events, path: str, clock, gap_clock=None) -> Rdm6300Reader:
+    reader = Rdm6300Reader(READER, path, holdoff_seconds=1.0, monotonic=clock, retry_seconds=0.02,
+                           gap_monotonic=gap_clock or FakeMonotonic())
     start_reader(reader, events)
     return reader
+
+
+def test_a_frame_cut_off_by_a_pause_is_dropped_and_noise_after_it_counts_anew(
+    start_reader, events, pty_port, fake_monotonic, gap_clock
+) -> None:
+    reader = start_rdm6300(start_reader, events, pty_port.path, fake_monotonic, gap_clock)
+    assert reader.wait_connected(2.0)
+    pty_port.write(b"\x02")  # one byte a read: the clock tells when it was read
+    gap_clock.wait_for_calls(1)
+    gap_clock.advance(1.0)
+    pty_port.write(b"\xff")
+    gap_clock.wait_for_calls(2)
+    pty_port.write(CARD_A_FRAME)
+    assert events.next() == CardRead(card=CARD_A, reader=READER)
+    assert reader.stats.drop_reasons == {"stale_partial": 1, "noise": 1}
 
 
 def test_valid_frame_over_serial_emits_card_read(start_reader, events, pty_port, fake_monotonic) -> None:
