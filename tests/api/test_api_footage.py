@@ -118,3 +118,13 @@ def test_ids_beyond_what_sqlite_stores_are_422_not_500(api: Api, method: str, pa
                                   json={"until": "2027-01-01"} if method == "PUT" else None)
     assert response.status_code == 422, response.text
     assert "less than or equal to" in response.text
+
+
+def test_a_keep_until_is_a_day_as_text_not_a_number(api: Api, runtime: Runtime) -> None:
+    event_id = recorded_event(api, runtime)
+    url = f"/api/v1/footage/events/{event_id}/keep"
+    for until in (0, 0.5, 1_800_000_000):
+        response = api.client.put(url, json={"until": until}, headers=api.auth("sec"))
+        assert response.status_code == 422 and "YYYY-MM-DD (not a number)" in response.text
+    with closing(runtime.connection()) as conn:
+        assert FootageStore(conn).clip(event_id).keep_until is None

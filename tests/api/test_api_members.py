@@ -6,6 +6,7 @@ from contextlib import closing
 
 import pytest
 
+from controller.clock import local_date
 from controller.runtime import Runtime
 from tests.api.api_support import Api, events_of
 from tests.helpers import csv_file, csv_line
@@ -186,3 +187,30 @@ def test_an_imported_patron_id_with_a_slash_can_be_blocked(api: Api) -> None:
     assert blocked.status_code == 200 and blocked.json()["patron_id"] == "B/2/block"
     assert blocked.json()["entry_blocked"] is True
 
+
+
+@pytest.mark.parametrize("until, problem", [
+    (0, "until: use a date as text, YYYY-MM-DD (not a number)"),  # once 1970-01-01
+    (0.5, "until: use a date as text, YYYY-MM-DD (not a number)"),
+    ("20261231", "until: use a real date as YYYY-MM-DD between 1970 and 9998"),
+    ("2026-02-30", "until: use a real date as YYYY-MM-DD between 1970 and 9998"),
+    ("9999-01-01", "until: use a real date as YYYY-MM-DD between 1970 and 9998"),
+    ("2026-11-24", "until: 2026-11-24 is in the past (today is 2026-11-25)"),
+])
+def test_a_block_until_must_be_a_day_from_today_on(api: Api, until, problem: str) -> None:
+    add(api, pin=None, patron_id="P7")
+    response = api.client.post("/api/v1/members/P7/block", json={"until": until},
+                               headers=api.auth("manny"))
+    assert response.status_code == 422 and problem in response.text, response.text
+    assert api.client.get("/api/v1/members/P7", headers=api.auth("manny")).json()[
+        "entry_blocked"] is False
+
+
+def test_a_block_until_today_is_taken_by_the_injected_clock(api: Api, clock) -> None:
+    add(api, pin=None, patron_id="P7")
+    clock.advance(days=400)
+    today = local_date(clock()).isoformat()
+    blocked = api.client.post("/api/v1/members/P7/block", json={"until": today},
+                              headers=api.auth("manny"))
+    assert blocked.status_code == 200, blocked.text
+    assert blocked.json()["blocked_until"] == today

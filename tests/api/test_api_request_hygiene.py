@@ -49,3 +49,17 @@ def test_bodies_within_the_depth_limit_still_reach_their_route(api: Api) -> None
 ])
 def test_json_depth_counts_only_structure(body: bytes, depth: int) -> None:
     assert json_depth(body) == depth
+
+
+def test_the_schema_states_the_years_the_api_takes(api: Api) -> None:
+    schema = api.client.get("/openapi.json").json()
+    parameters = {(path, p["name"]): p for path, item in schema["paths"].items()
+                  for operation in item.values() for p in operation.get("parameters", [])}
+    for path in ("/api/v1/events", "/api/v1/events/export.csv", "/api/v1/footage/segments"):
+        for name in ("since", "until"):
+            assert "Years 1970 to 9998." in parameters[(path, name)]["description"], (path, name)
+    models = schema["components"]["schemas"]
+    for model, field in (("BlockIn", "until"), ("KeepIn", "until")):
+        until = models[model]["properties"][field]
+        assert "Years 1970 to 9998." in until["description"]
+        assert (until["formatMinimum"], until["formatMaximum"]) == ("1970-01-01", "9998-12-31")

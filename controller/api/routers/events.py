@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from controller.api.dates import FIRST_YEAR, LAST_YEAR, YEARS
 from controller.api.deps import Conn, Services, require_role
 from controller.api.errors import BadCursor
 from controller.api.schemas import TimePoint, error_responses
@@ -70,15 +71,16 @@ def _moment(value: datetime | None, name: str) -> datetime | None:
     """Aware as given, naive as branch-local; refuses years SQLite and zoneinfo can't take."""
     if value is None:
         return None
-    if not 1970 <= value.year <= 9998:
-        raise HTTPException(422, f"{name}: use a time between 1970 and 9998")
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise HTTPException(422, f"{name}: use a time between {FIRST_YEAR} and {LAST_YEAR}")
     return value if value.tzinfo and value.utcoffset() is not None else value.replace(tzinfo=BRANCH_TZ)
 
 
 def event_filters(
-    since: Annotated[datetime | None, Query(description="From (inclusive); ISO, with offset or local.",
-                                            examples=["2026-03-29T00:00"])] = None,
-    until: Annotated[datetime | None, Query(description="Up to (exclusive).")] = None,
+    since: Annotated[datetime | None, Query(
+        description=f"From (inclusive); ISO, with offset or local. {YEARS}",
+        examples=["2026-03-29T00:00"])] = None,
+    until: Annotated[datetime | None, Query(description=f"Up to (exclusive). {YEARS}")] = None,
     member: Annotated[str | None, Query(max_length=64, description="Patron id.")] = None,
     types: Annotated[list[EventType], Query(alias="type", description="Repeatable.")] = [],  # noqa: B006
     reason: Annotated[str | None, Query(max_length=64, examples=["wrong_pin"])] = None,

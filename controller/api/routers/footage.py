@@ -6,13 +6,14 @@ player can seek. Keep marks are audited (ADMIN_CHANGE naming who set them).
 from __future__ import annotations
 
 from contextlib import closing
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
+from controller.api.dates import YEARS, StrictDay
 from controller.api.deps import Actor, Services, require_role
 from controller.api.routers.events import MAX_ID, EventId, event_filters
 from controller.api.schemas import TimePoint, error_responses
@@ -58,7 +59,9 @@ class EventFootageOut(BaseModel):
 
 
 class KeepIn(BaseModel):
-    until: date = Field(description="Keep the clip up to and including this day.")
+    until: StrictDay = Field(description=f"Keep the clip up to and including this day, "
+                                         f"YYYY-MM-DD, today or later. {YEARS}",
+                             examples=["2026-12-31"])
     note: str = Field("", max_length=500, description="Why (incident number, ...).")
 
 
@@ -85,8 +88,8 @@ _VIDEO_RESPONSE = {200: {"description": "The video; Range requests give 206.",
 @router.get("/segments", response_model=list[SegmentOut], summary="Recorded segments, newest first")
 def list_segments(
     services: Services,
-    since: Annotated[datetime | None, Query(description="Default: a day before `until`.")] = None,
-    until: Annotated[datetime | None, Query(description="Default: now.")] = None,
+    since: Annotated[datetime | None, Query(description=f"Default: a day before `until`. {YEARS}")] = None,
+    until: Annotated[datetime | None, Query(description=f"Default: now. {YEARS}")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[SegmentOut]:
     _footage(services)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, File, HTTPException, Path, Query, Upload
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from controller.admin import MemberAdmin, default_valid_until
+from controller.api.dates import YEARS, OptionalDay, past_day_problem
 from controller.api.deps import Actor, Conn, Services, require_role
 from controller.api.schemas import TimePoint, error_responses
 from controller.cards import card_hint, normalise_card
@@ -105,7 +106,8 @@ class MemberIn(BaseModel):
 
 
 class BlockIn(BaseModel):
-    until: date | None = Field(None, description="Last blocked day; null: until unblocked.")
+    until: OptionalDay = Field(None, examples=["2026-12-31"], description=(
+        f"Last blocked day, YYYY-MM-DD, today or later; null: until unblocked. {YEARS}"))
 
 
 class PinIn(BaseModel):
@@ -181,7 +183,11 @@ def add_member(body: MemberIn, services: Services, conn: Conn, admin: Admin,
 def block_member(patron_id: PatronId, services: Services, conn: Conn, admin: Admin,
                  actor: Actor, body: BlockIn | None = None) -> MemberOut:
     _show(services, conn, patron_id)
-    admin.block(patron_id, actor, body.until if body else None)
+    until = body.until if body else None
+    problem = past_day_problem("until", until, local_date(services.runtime.clock()))
+    if problem:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problem)
+    admin.block(patron_id, actor, until)
     return _show(services, conn, patron_id)
 
 

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 
+from controller.api.dates import iso_day
 from controller.api.errors import BadCursor
 from controller.api.routers.events import MAX_ID, csv_lines, decode_cursor, encode_cursor
 from controller.clock import BRANCH_TZ, to_local
@@ -68,11 +69,7 @@ class EntryFilters:
 
 
 def _day(text: str) -> date | None:
-    try:
-        day = date.fromisoformat(text.strip())
-    except ValueError:
-        return None
-    return day if 1970 <= day.year <= 9998 else None
+    return iso_day(text)  # YYYY-MM-DD in the years the API takes, or None
 
 
 def _filters(start: str = "", end: str = "", member: str = "", result: str = "",
