@@ -175,7 +175,10 @@ def test_disabled_user_and_revoked_token_stop_working_at_once(api: Api) -> None:
     api.client.post("/api/v1/users/sec/disable", headers=api.auth("admin"))
     assert api.client.get("/api/v1/door", headers=api.auth("sec")).status_code == 401
     api.client.post("/api/v1/users/sec/enable", headers=api.auth("admin"))
-    assert api.client.get("/api/v1/door", headers=api.auth("sec")).status_code == 200
+    assert api.client.get("/api/v1/door", headers=api.auth("sec")).status_code == 401  # ended
+    login = api.client.post("/api/v1/auth/token", json={"username": "sec", "password": PASSWORD})
+    assert api.client.get("/api/v1/door", headers={
+        "Authorization": f"Bearer {login.json()['access_token']}"}).status_code == 200
 
 
 def test_roles_change_what_a_token_may_do(api: Api) -> None:
