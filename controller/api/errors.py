@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from controller.api.schemas import ErrorOut, RowProblem
 from controller.api.services import DoorUnavailable
@@ -47,6 +48,31 @@ def validation_sentences(errors: Iterable[Any]) -> list[str]:
     return sentences
 
 
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route at this request's path takes.
+
+    Routing stops at the first route whose path matches, and its 405 named that route's
+    method only, though /members takes GET and POST (one route each). Asking the app's routes
+    whether each method would match fully needs nothing but Starlette's public matching.
+    """
+    routes = request.app.router.routes
+    return [method for method in HTTP_METHODS
+            if any(route.matches({**request.scope, "method": method})[0] is Match.FULL
+                   for route in routes)]
+
+
+def http_error_headers(request: Request, exc: StarletteHTTPException) -> dict[str, str] | None:
+    """The error's own headers; for a 405, an Allow listing every method the path takes."""
+    headers = getattr(exc, "headers", None)
+    if exc.status_code != 405:
+        return headers
+    methods = allowed_methods(request)
+    return {**(headers or {}), "Allow": ", ".join(methods)} if methods else headers
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register one handler per project error; status codes are documented per route."""
 
@@ -56,7 +82,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return handle
 
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _json(exc.status_code, ErrorOut(detail=str(exc.detail)), getattr(exc, "headers", None))
+        return _json(exc.status_code, ErrorOut(detail=str(exc.detail)), http_error_headers(request, exc))
 
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         return _json(422, ErrorOut(detail="the request is not valid",

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from controller.api.errors import http_error_headers
 from controller.web.csrf import CsrfRefused
 from controller.web.pages import (PageForbidden, PageNotFound, SignInRequired, render,
                                   services_of)
@@ -49,8 +50,10 @@ def install_error_pages(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404:
             return _error_page(request, 404, "error.not_found", "error.not_found")
-        return _error_page(request, exc.status_code, "error.http.title", "error.http.text",
+        page = _error_page(request, exc.status_code, "error.http.title", "error.http.text",
                            status=exc.status_code)
+        page.headers.update(http_error_headers(request, exc) or {})  # a 405's Allow, say
+        return page
 
     app.add_exception_handler(PageNotFound, not_found)  # type: ignore[arg-type]
     app.add_exception_handler(SignInRequired, sign_in_first)  # type: ignore[arg-type]

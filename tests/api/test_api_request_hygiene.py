@@ -63,3 +63,22 @@ def test_the_schema_states_the_years_the_api_takes(api: Api) -> None:
         until = models[model]["properties"][field]
         assert "Years 1970 to 9998." in until["description"]
         assert (until["formatMinimum"], until["formatMaximum"]) == ("1970-01-01", "9998-12-31")
+
+
+@pytest.mark.parametrize("method, path, allowed", [
+    ("PUT", "/api/v1/members", "GET, POST"),
+    ("GET", "/api/v1/footage/events/1/keep", "PUT, DELETE"),
+    ("DELETE", "/api/v1/schedule", "GET, PUT"),
+    ("POST", "/api/v1/health", "GET"),
+])
+def test_a_405_lists_every_method_the_path_takes(api: Api, method: str, path: str,
+                                                 allowed: str) -> None:
+    """Routing stops at the first route of a path: Allow once named only its method."""
+    response = api.client.request(method, path, headers=api.auth("admin"))
+    assert response.status_code == 405 and response.headers["allow"] == allowed
+
+
+def test_a_405_page_lists_every_method_too(api: Api) -> None:
+    page = api.client.put("/schedule", headers={"Accept": "text/html"})
+    assert page.status_code == 405 and page.headers["allow"] == "GET, POST"
+    assert page.headers["content-type"].startswith("text/html")
