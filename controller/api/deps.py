@@ -6,14 +6,16 @@ checked; routes that need the name of who acts ask for `Actor` (cached per reque
 from __future__ import annotations
 
 import sqlite3
+from contextlib import contextmanager
 from typing import Annotated, Callable, Iterator
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from controller.api.schemas import ErrorOut
 from controller.api.services import ApiServices
 from controller.store.users import User
-from controller.users import Role, UserAdmin, effective_roles, user_admin
+from controller.users import PasswordsBusy, Role, UserAdmin, effective_roles, user_admin
 
 bearer_scheme = HTTPBearer(
     auto_error=False, scheme_name="bearer",
@@ -83,3 +85,17 @@ def actor_name(user: CurrentUser) -> str:
 
 
 Actor = Annotated[str, Depends(actor_name)]
+
+
+BUSY_RESPONSE = {503: {"model": ErrorOut, "description": "Too many passwords are being checked "
+                       "at once: try again after the seconds in Retry-After."}}
+
+
+@contextmanager
+def busy_is_503() -> Iterator[None]:
+    """Around a route that hashes a password: all hash slots busy -> 503 with Retry-After."""
+    try:
+        yield
+    except PasswordsBusy as busy:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(busy),
+                            headers={"Retry-After": str(busy.retry_after)}) from None

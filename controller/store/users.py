@@ -107,6 +107,13 @@ class UserStore:
         self._conn.execute("UPDATE users SET password_hash = ? WHERE username = ?",
                            (password_hash, username))
 
+    def replace_password_hash(self, username: str, old_hash: str, new_hash: str) -> bool:
+        """Swap in `new_hash` only while `old_hash` is still stored (a rehash must not undo a
+        password reset that happened meanwhile); whether it was swapped."""
+        return bool(self._conn.execute(
+            "UPDATE users SET password_hash = ? WHERE username = ? AND password_hash = ?",
+            (new_hash, username, old_hash)).rowcount)
+
     def set_disabled(self, username: str, disabled: bool) -> None:
         self._conn.execute("UPDATE users SET disabled = ? WHERE username = ?",
                            (int(disabled), username))

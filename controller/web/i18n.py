@@ -58,6 +58,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "error.http.text": ("De server kon dit verzoek niet uitvoeren (code {status}). Er is niets "
                         "gewijzigd.", "The server could not do this (code {status}). Nothing "
                         "was changed."),
+    "error.busy.title": ("Even geduld", "One moment"),
+    "error.busy.text": ("Er worden nu te veel wachtwoorden tegelijk gecontroleerd. Er is niets "
+                        "gewijzigd; probeer het over {seconds} seconden opnieuw.",
+                        "Too many passwords are being checked right now. Nothing was changed; "
+                        "try again in {seconds} seconds."),
     # modes and door
     "mode.staffed": ("Bemand", "Staffed"),
     "mode.openplus": ("Open+", "Open+"),

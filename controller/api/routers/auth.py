@@ -12,7 +12,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 
-from controller.api.deps import CurrentUser, Services, Users, current_user
+from controller.api.deps import (BUSY_RESPONSE, CurrentUser, Services, Users, busy_is_503,
+                                 current_user)
 from controller.api.routers.users import UserOut
 from controller.api.schemas import TimePoint, error_responses
 from controller.login_throttle import SignInPaused, client_address
@@ -71,17 +72,20 @@ async def read_credentials(request: Request) -> LoginIn:
 
 @public_router.post(
     "/token", response_model=LoginOut, openapi_extra=_LOGIN_BODY,
-    responses=error_responses(400, 401, 415, 422, 429),
+    responses={**error_responses(400, 401, 415, 422, 429), **BUSY_RESPONSE},
     summary="Log in: a bearer token for a username and password (expires after 12 h by default)",
     description="After 5 wrong passwords for one username, or 20 from one address, within "
                 "15 minutes, logins are refused with 429 and a Retry-After header; the pause "
-                "starts at 30 s and doubles with every further wrong password, up to 15 minutes.",
+                "starts at 30 s and doubles with every further wrong password, up to 15 minutes. "
+                "When too many passwords are being checked at once: 503 with Retry-After.",
 )
 def issue_login_token(request: Request, credentials: Annotated[LoginIn, Depends(read_credentials)],
                       services: Services, users: Users) -> LoginOut:
     try:
-        issued = users.login(credentials.username, credentials.password, client_address(request),
-                             services.login_throttle, services.login_token_ttl)
+        with busy_is_503():
+            issued = users.login(credentials.username, credentials.password,
+                                 client_address(request), services.login_throttle,
+                                 services.login_token_ttl)
     except SignInPaused as paused:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
                             "too many wrong passwords: wait and try again",

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, status
 from pydantic import BaseModel, Field
 
-from controller.api.deps import Actor, Users, Conn, require_role
+from controller.api.deps import BUSY_RESPONSE, Actor, Conn, Users, busy_is_503, require_role
 from controller.api.schemas import TimePoint, error_responses
 from controller.store.users import ApiToken, User, UserStore
 from controller.text import PlainText
@@ -95,9 +95,10 @@ def list_users(conn: Conn) -> list[UserOut]:
 
 
 @router.post("", response_model=UserOut, status_code=status.HTTP_201_CREATED,
-             responses=error_responses(409), summary="Create a user")
+             responses={**error_responses(409), **BUSY_RESPONSE}, summary="Create a user")
 def create_user(body: UserIn, users: Users, actor: Actor) -> UserOut:
-    return UserOut.of(users.create(body.username, body.password, body.roles, actor))
+    with busy_is_503():
+        return UserOut.of(users.create(body.username, body.password, body.roles, actor))
 
 
 @router.get("/{username}", response_model=UserOut, responses=error_responses(404),
@@ -115,10 +116,12 @@ def set_roles(username: Username, body: RolesIn, users: Users, actor: Actor) -> 
     return UserOut.of(users.set_roles(username, body.roles, actor))
 
 
-@router.put("/{username}/password", response_model=UserOut, responses=error_responses(404),
+@router.put("/{username}/password", response_model=UserOut,
+            responses={**error_responses(404), **BUSY_RESPONSE},
             summary="Reset a password; all the user's tokens and web sessions end")
 def reset_password(username: Username, body: PasswordIn, users: Users, actor: Actor) -> UserOut:
-    return UserOut.of(users.reset_password(username, body.password, actor))
+    with busy_is_503():
+        return UserOut.of(users.reset_password(username, body.password, actor))
 
 
 @router.post("/{username}/disable", response_model=UserOut, responses=error_responses(404, 409),

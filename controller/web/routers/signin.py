@@ -7,11 +7,11 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from controller.login_throttle import SignInPaused, client_address
-from controller.users import MAX_PASSWORD_LENGTH, user_admin
+from controller.users import MAX_PASSWORD_LENGTH, PasswordsBusy, user_admin
 from controller.web.csrf import check_signin_form, remember_signin_token, signin_token
 from controller.web.i18n import LANG_COOKIE, LANGUAGES
 from controller.web.pages import AnyForm, Conn, redirect, render, services_of
-from controller.web.sessions import (SESSION_COOKIE, Sessions, clear_session_cookie,
+from controller.web.sessions import (SESSION_COOKIE, Sessions, Viewer, clear_session_cookie,
                                      set_session_cookie)
 
 router = APIRouter(include_in_schema=False)
@@ -57,11 +57,23 @@ def sign_in(request: Request, conn: Conn,
     except SignInPaused as paused:
         minutes = -(-paused.retry_after(services.runtime.clock()) // 60)
         return _signin_form(request, safe_next(next), paused_minutes=minutes, username=username)
+    except PasswordsBusy as busy:
+        return busy_page(request, None, busy)
     if user is None:
         return _signin_form(request, safe_next(next), failed=True, username=username)
     secret = Sessions(conn, services.runtime.clock).start(user)
     response = redirect(safe_next(next))
     set_session_cookie(response, request, secret)
+    return response
+
+
+def busy_page(request: Request, viewer: Viewer | None, busy: PasswordsBusy) -> Response:
+    """503 'busy, try again in N seconds' when every password-hash slot stayed taken (the
+    form's input is not kept: nothing was checked or changed)."""
+    response = render(request, "error.html", viewer, status_code=503,
+                      title_key="error.busy.title", message_key="error.busy.text",
+                      values={"seconds": busy.retry_after})
+    response.headers["Retry-After"] = str(busy.retry_after)
     return response
 
 

@@ -12,9 +12,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from controller.store.users import UserStore
-from controller.users import (MAX_PASSWORD_LENGTH, Role, UserAdmin, UserError, UserInputError,
-                              user_admin)
+from controller.users import (MAX_PASSWORD_LENGTH, PasswordsBusy, Role, UserAdmin, UserError,
+                              UserInputError, user_admin)
 from controller.web.pages import AdminForm, AdminPage, Conn, redirect, render, services_of
+from controller.web.routers.signin import busy_page
 from controller.web.sessions import Viewer
 
 router = APIRouter(include_in_schema=False)
@@ -46,6 +47,8 @@ def _attempt(request: Request, viewer: Viewer, conn, done: str, change) -> Respo
     """Run one change; a refused one shows its reason on the page (nothing changed)."""
     try:
         change()
+    except PasswordsBusy as busy:
+        return busy_page(request, viewer, busy)
     except UserInputError as refused:
         return _page(request, viewer, conn, status_code=422, error=str(refused))
     except UserError as refused:
