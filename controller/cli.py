@@ -178,6 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("relay-off", help="drive the lock pin to locked (systemd ExecStopPost)"
                    ).set_defaults(run=None)  # main() runs it without loading the settings
 
+    pins = sub.add_parser("pins", help="member PINs as a whole").add_subparsers(
+        dest="pins_command", required=True, metavar="ACTION")
+    p = pins.add_parser("reset-all", help="clear every member's PIN and bind the PIN key now in "
+                        "the data directory (or a new one): when the key is lost")
+    p.add_argument("--yes", action="store_true", help="really clear them (required)")
+    p.set_defaults(run=cmd.pins_reset_all)
+
     users = sub.add_parser("users", help="admin users of the API and pages").add_subparsers(
         dest="users_command", required=True, metavar="ACTION")
     p = users.add_parser("add", help="add a user (the password is typed twice, never shown)")

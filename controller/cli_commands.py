@@ -21,7 +21,7 @@ from controller.member_import import ImportRejected
 from controller.members import Category, MemberRow, adult_on
 from controller.messages import door_message
 from controller.modes import DoorMode
-from controller.runtime import Runtime
+from controller.runtime import Runtime, reset_all_pins
 from controller.store.events import EventFilter
 from controller.store.members import MemberError
 
@@ -200,4 +200,15 @@ def users_add(args: argparse.Namespace, settings: Settings) -> int:
     except (UserError, UserInputError) as exc:
         raise UsageError(str(exc)) from None
     print(f"user {user.username} added with roles {', '.join(args.role)}")
+    return 0
+
+
+def pins_reset_all(args: argparse.Namespace, settings: Settings) -> int:
+    """The way back from a lost PIN key: every PIN cleared, the key on disk (or a new one)
+    bound to the database. Members then get a new PIN from staff (`members set-pin`)."""
+    if not args.yes:
+        raise UsageError("this clears every member's PIN (each then needs a new one from staff);"
+                         " add --yes to do it")
+    cleared = reset_all_pins(settings, actor())
+    print(f"{cleared} PIN(s) cleared; the PIN key in {settings.data_dir} is now the one in use")
     return 0

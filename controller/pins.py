@@ -12,11 +12,14 @@ import os
 import re
 import secrets
 import stat
+import tempfile
 from pathlib import Path
 
 PIN_RE = re.compile(r"\d{4,6}")
 KEY_BYTES = 32
 SALT_BYTES = 16
+# What the key fingerprint is an HMAC of; changing it would make every stored fingerprint differ.
+FINGERPRINT_TEXT = b"openplus-door PIN key fingerprint v1"
 
 
 class PinFormatError(ValueError):
@@ -24,7 +27,8 @@ class PinFormatError(ValueError):
 
 
 class PinKeyError(Exception):
-    """The PIN key file is missing, unreadable, the wrong size or readable by others."""
+    """The PIN key file is missing, unreadable, the wrong size, readable by others, or not the
+    key this database's PINs were hashed with."""
 
 
 def validate_pin(pin: str) -> str:
@@ -58,19 +62,20 @@ class PinHasher:
     def _digest(self, salt: bytes, pin: str) -> bytes:
         return hmac.new(self._key, salt + pin.encode("ascii"), hashlib.sha256).digest()
 
+    def fingerprint(self) -> bytes:
+        """An HMAC of a fixed text under the key: stored in the database, it tells at start
+        whether a key file is the one its PINs were hashed with. It reveals nothing of the key
+        (nor helps guess a PIN): finding a key from it is breaking HMAC-SHA256."""
+        return hmac.new(self._key, FINGERPRINT_TEXT, hashlib.sha256).digest()
+
     @classmethod
     def from_key_file(cls, path: Path) -> "PinHasher":
-        """Load the key, creating it (mode 0600) on first start; refuse a key others can read."""
+        """Load the key, creating it (mode 0600) when missing; refuse a key others can read.
+        Whether a missing key may be made is the caller's to decide (runtime.pin_hasher_for:
+        not when PINs hashed with the old one are stored)."""
         path = Path(path)
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                pass  # another process created it first; read theirs
-            else:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(secrets.token_bytes(KEY_BYTES))
+            _create_key_file(path)
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
             raise PinKeyError(f"{path}: PIN key is readable by others (mode {mode:o}); chmod 600 it")
@@ -82,3 +87,22 @@ class PinHasher:
             return cls(key)
         except PinKeyError as exc:
             raise PinKeyError(f"{path}: {exc}") from None
+
+
+def _create_key_file(path: Path) -> None:
+    """A new random key at `path`, appearing whole or not at all: written to a temporary file
+    and hard-linked into place, so a process starting at the same moment (the door and the web
+    process) never reads a half-written key, and the first one made wins."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=".pin.key.", dir=path.parent)  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_bytes(KEY_BYTES))
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process made it first; everyone uses theirs
+    finally:
+        os.unlink(temporary)
