@@ -201,7 +201,13 @@ def _web_address(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
 
 
+FILE_MODE_MASK = 0o077  # what we write is for our own user: card numbers, names, digests
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    # First, before anything is written: a hand-started `serve` or `simulate` (umask 022) must
+    # not leave the database, WAL or footage readable by everyone (systemd sets UMask=0077).
+    os.umask(FILE_MODE_MASK)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "relay-off":

@@ -127,7 +127,7 @@ class FootageService:
     def start(self, pump_thread: bool = True) -> None:
         """Close the books a crash left open; with the camera enabled, start the recorder (and
         the pump thread if asked). Look-up, keep marks and retention work either way."""
-        self.footage_dir.mkdir(parents=True, exist_ok=True)
+        self.footage_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # for our user alone
         self._close_orphans()
         if not self._settings.enabled:
             return

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import stat
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,10 @@ log = logging.getLogger(__name__)
 
 DB_FILE = "openplus-door.db"
 PIN_KEY_FILE = "pin.key"  # beside the database, never inside it; back them up separately
+DATA_DIR_MODE = 0o700  # card numbers, names and token digests: for the service's user alone
 RESET_ALL_PINS = "openplus-door pins reset-all --yes"
+
+_warned_open_dirs: set[Path] = set()  # one warning per directory per process, not per open
 
 
 @dataclass
@@ -36,8 +40,7 @@ class Runtime:
     def open(cls, settings: Settings, clock: Clock = utc_now) -> "Runtime":
         """Refuses (PinKeyError) a PIN key that is missing or not the one the stored PINs were
         hashed with, rather than let every PIN turn wrong and every card lock."""
-        data_dir: Path = settings.data_dir
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir = prepare_data_dir(settings.data_dir)
         db = Database(data_dir / DB_FILE)
         with closing(db.connect()) as conn:
             hasher = pin_hasher_for(conn, data_dir / PIN_KEY_FILE)
@@ -51,6 +54,23 @@ class Runtime:
 
     def events(self, conn: sqlite3.Connection) -> EventLog:
         return EventLog(conn)
+
+
+def prepare_data_dir(data_dir: Path) -> Path:
+    """The data directory, made 0700 if missing (whoever starts us, whatever their umask).
+
+    An existing directory that others can read is warned about, not changed: it may be a
+    directory the operator shares on purpose (a backup group) or one that is not ours alone,
+    and the systemd unit already makes /var/lib/openplus-door 0700.
+    """
+    data_dir = Path(data_dir)
+    data_dir.mkdir(mode=DATA_DIR_MODE, parents=True, exist_ok=True)
+    mode = stat.S_IMODE(data_dir.stat().st_mode)
+    if mode & 0o077 and data_dir not in _warned_open_dirs:
+        _warned_open_dirs.add(data_dir)
+        log.warning("data directory %s can be read by others (mode %o); it holds card numbers, "
+                    "names and token digests: chmod 700 %s", data_dir, mode, data_dir)
+    return data_dir
 
 
 def pin_hasher_for(conn: sqlite3.Connection, key_path: Path) -> PinHasher:
@@ -85,8 +105,7 @@ def pin_hasher_for(conn: sqlite3.Connection, key_path: Path) -> PinHasher:
 def reset_all_pins(settings: Settings, actor: str, clock: Clock = utc_now) -> int:
     """Clear every member's PIN (and PIN lockout) and bind the key on disk, or a new one, to
     the database: the way back when the key is lost. Audited; the number cleared."""
-    data_dir: Path = settings.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = prepare_data_dir(settings.data_dir)
     db = Database(data_dir / DB_FILE)
     hasher = PinHasher.from_key_file(data_dir / PIN_KEY_FILE)
     now = clock()

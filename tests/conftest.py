@@ -1,6 +1,7 @@
 """Fixtures shared by the controller tests: an injected clock and a fresh data directory."""
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -36,6 +37,16 @@ class FakeClock:
     def step(self, **delta: float) -> datetime:
         self.now += timedelta(**delta)
         return self.now
+
+
+@pytest.fixture(autouse=True)
+def keep_umask():
+    """controller.cli.main() sets the process umask (0077); a test calling it in-process must
+    not change the umask of the tests after it."""
+    before = os.umask(0o022)
+    os.umask(before)
+    yield
+    os.umask(before)
 
 
 @pytest.fixture
