@@ -15,8 +15,8 @@ from controller.api.schemas import TimePoint, error_responses
 from controller.store.users import ApiToken, User, UserStore
 from controller.text import PlainText
 from controller.users import (
-    MAX_LABEL_LENGTH, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, USERNAME_RE, IssuedToken, Role, UnknownUser,
-    effective_roles,
+    MAX_LABEL_LENGTH, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, USERNAME_RE, IssuedToken, Role,
+    UnknownUser, effective_roles,
 )
 
 _ADMIN = [Depends(require_role(Role.ADMIN))]
