@@ -8,9 +8,11 @@ config key is wrong, so main() runs it before loading the settings.
 from __future__ import annotations
 
 import argparse
+import errno
 import getpass
 import importlib
 import os
+import sqlite3
 import sys
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -215,7 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return relay_off(args.config)
     from controller.config import ConfigError, load_settings
-    from controller.store.db import DatabaseError
+    from controller.runtime import DB_FILE
+    from controller.store.db import DatabaseError, database_error
 
     try:
         settings = load_settings(args.config)
@@ -223,8 +226,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, DatabaseError, PinKeyError, UsageError) as exc:
         print(f"openplus-door: {exc}", file=sys.stderr)
         return 2
+    except sqlite3.Error as exc:  # the database became unusable after it was opened
+        unusable = database_error(settings.data_dir / DB_FILE, exc)
+        if unusable is None:
+            raise
+        print(f"openplus-door: {unusable}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.filename is None or exc.errno not in _PATH_ERRNOS:
+            raise
+        print(f"openplus-door: {exc.filename}: {exc.strerror}; {_path_advice()}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
+
+
+# A file or directory the command cannot use as it is: one line, not a traceback.
+_PATH_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR,
+                errno.EEXIST, errno.ENOSPC}
+
+
+def _path_advice() -> str:
+    from controller.store.db import this_user
+
+    return (f"the data and footage directories must be writable for {this_user()} "
+            "(chown/chmod them, or run as their owner)")
 
 
 def actor() -> str:

@@ -13,7 +13,7 @@ from controller.config import Settings
 from controller.events import Event, EventType
 from controller.pins import PinHasher, PinKeyError
 from controller.store import Database
-from controller.store.db import transaction
+from controller.store.db import DataDirError, transaction
 from controller.store.events import EventLog
 from controller.store.members import MemberStore
 
@@ -61,11 +61,19 @@ def prepare_data_dir(data_dir: Path) -> Path:
 
     An existing directory that others can read is warned about, not changed: it may be a
     directory the operator shares on purpose (a backup group) or one that is not ours alone,
-    and the systemd unit already makes /var/lib/openplus-door 0700.
+    and the systemd unit already makes /var/lib/openplus-door 0700. DataDirError, one line,
+    when it is not a directory or cannot be made.
     """
     data_dir = Path(data_dir)
-    data_dir.mkdir(mode=DATA_DIR_MODE, parents=True, exist_ok=True)
-    mode = stat.S_IMODE(data_dir.stat().st_mode)
+    try:
+        data_dir.mkdir(mode=DATA_DIR_MODE, parents=True, exist_ok=True)
+        mode = stat.S_IMODE(data_dir.stat().st_mode)
+    except FileExistsError:
+        raise DataDirError(f"data directory {data_dir} is a file, not a directory; move it "
+                           "away or set storage.data_dir to a directory") from None
+    except OSError as exc:
+        raise DataDirError(f"data directory {data_dir}: cannot create it ({exc.strerror}); "
+                           "create it for this user (mode 700) or set storage.data_dir") from None
     if mode & 0o077 and data_dir not in _warned_open_dirs:
         _warned_open_dirs.add(data_dir)
         log.warning("data directory %s can be read by others (mode %o); it holds card numbers, "

@@ -1,8 +1,10 @@
 """Opening the database: WAL mode, foreign keys on, schema migrated to the newest version."""
 from __future__ import annotations
 
+import os
+import pwd
 import sqlite3
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -15,16 +17,38 @@ class DatabaseError(Exception):
     """The database file cannot be used (newer schema than this program, unreadable...)."""
 
 
+class DataDirError(DatabaseError):
+    """The data directory cannot be made, is not a directory, or cannot be written."""
+
+
+# SQLite's answers that mean "this file or directory cannot be used as it is", as opposed to a
+# fault in the program; each becomes one line naming the path and what to do.
+_UNUSABLE = ("SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_PERM", "SQLITE_AUTH", "SQLITE_IOERR",
+             "SQLITE_NOTADB", "SQLITE_CORRUPT", "SQLITE_FULL")
+
+
 class Database:
     """One SQLite file; hands out configured connections (one per thread or request)."""
 
     def __init__(self, path: Path, migrations: list[str] = MIGRATIONS) -> None:
         self.path = Path(path)
         self._migrations = migrations
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            self._migrate(conn)
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DataDirError(f"{self.path.parent}: cannot create the data directory "
+                               f"({exc.strerror}); create it for {this_user()} (mode 700) or "
+                               "set storage.data_dir") from None
+        try:
+            with closing(self.connect()) as conn:
+                conn.execute("PRAGMA journal_mode=WAL")
+                self._migrate(conn)
+                self._check_writable(conn)
+        except sqlite3.DatabaseError as exc:
+            unusable = database_error(self.path, exc)
+            if unusable is None:
+                raise
+            raise unusable from None
 
     def connect(self) -> sqlite3.Connection:
         """A new connection; autocommit off is avoided: use `transaction()` for writes."""
@@ -38,6 +62,18 @@ class Database:
         with self.connect() as conn:
             return conn.execute("PRAGMA user_version").fetchone()[0]
 
+    @staticmethod
+    def _check_writable(conn: sqlite3.Connection) -> None:
+        """Every user of the database writes (events at the least): find a read-only file now,
+        not mid-command. A lock alone succeeds on a read-only file, so write the header's
+        user_version back unchanged, and roll it back."""
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(f"PRAGMA user_version = {int(version)}")
+        finally:
+            conn.execute("ROLLBACK")
+
     def _migrate(self, conn: sqlite3.Connection) -> None:
         current = conn.execute("PRAGMA user_version").fetchone()[0]
         if current > len(self._migrations):
@@ -50,6 +86,37 @@ class Database:
                 for statement in _statements(script):
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {version}")
+
+
+def database_error(path: Path, exc: sqlite3.Error) -> DatabaseError | None:
+    """One line for an SQLite error that means the file or its directory cannot be used as it
+    is (naming the path and what to do); None for any other error."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if not name.startswith(_UNUSABLE):
+        return None
+    user, where = this_user(), path.parent
+    if path.is_dir():
+        return DataDirError(f"{path} is a directory, not the database; move it away")
+    if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")):
+        return DatabaseError(f"{path}: not a database, or a damaged one ({exc}); restore it "
+                             "from the backup, with its pin.key")
+    if name.startswith("SQLITE_FULL"):
+        return DatabaseError(f"{path}: the disk is full; make room on it")
+    if name.startswith("SQLITE_READONLY"):
+        return DataDirError(f"{path}: the database cannot be written ({exc}); {user} needs "
+                            f"write access to it, its -wal and -shm files and {where} "
+                            "(chown/chmod them, or run as their owner)")
+    return DataDirError(f"{path}: cannot open the database ({exc}); {user} needs read and "
+                        f"write access to {where} and the files in it (chown/chmod them, or run "
+                        "as their owner)")
+
+
+def this_user() -> str:
+    """Who the permissions must allow, for the messages: a name where there is one."""
+    try:
+        return f"user {pwd.getpwuid(os.geteuid()).pw_name}"
+    except KeyError:
+        return f"uid {os.geteuid()}"
 
 
 def _statements(script: str) -> list[str]:
