@@ -234,6 +234,21 @@ STRINGS: dict[str, tuple[str, str]] = {
     "members.next": ("Volgende", "Next"),
     "members.previous": ("Vorige", "Previous"),
     "members.blocked": ("{patron} is geblokkeerd.", "{patron} is blocked."),
+    "members.blocked_until": ("{patron} is geblokkeerd tot en met {until}.",
+                              "{patron} is blocked up to and including {until}."),
+    "members.until_label": ("Geblokkeerd tot en met (leeg: tot deblokkeren) voor {patron}",
+                            "Blocked up to and including (empty: until unblocked) for {patron}"),
+    "members.until_help": ("Laatste geblokkeerde dag; leeg: tot u deblokkeert",
+                           "Last blocked day; empty: until you unblock"),
+    "members.until_short": ("t/m {until}", "until {until}"),
+    "members.until_bad": ("Niet geblokkeerd: 'tot en met' moet een echte datum zijn, als "
+                          "JJJJ-MM-DD, tussen 1970 en 9998.",
+                          "Not blocked: 'until' must be a real date, as YYYY-MM-DD, between "
+                          "1970 and 9998."),
+    "members.until_past": ("Niet geblokkeerd: 'tot en met' ligt in het verleden. Kies vandaag "
+                           "({today}) of later.",
+                           "Not blocked: 'until' is in the past. Choose today ({today}) or "
+                           "later."),
     "members.unblocked": ("{patron} is gedeblokkeerd.", "{patron} is unblocked."),
     "members.pin_set": ("Nieuwe pincode voor {patron} opgeslagen.", "New PIN for {patron} saved."),
     "members.unknown": ("Dit lid staat niet op de lijst.", "This member is not on the list."),

@@ -2,6 +2,7 @@
 entries and their CSV, the language switch and the strings every template uses."""
 from __future__ import annotations
 
+import html
 import logging
 import re
 from contextlib import closing
@@ -335,3 +336,46 @@ def test_an_entry_id_beyond_what_sqlite_stores_is_the_not_found_page(web: Api, p
     sign_in(web.client, "sec")
     response = web.client.get(path.format(id=too_big))
     assert response.status_code == 404 and "Niet gevonden" in response.text
+
+
+def blocked_until(runtime: Runtime, patron_id: str):
+    with closing(runtime.connection()) as conn:
+        member = runtime.members(conn).get(patron_id)
+    return member.entry_blocked, member.blocked_until
+
+
+def test_block_until_a_day_from_the_page(web: Api, runtime: Runtime) -> None:
+    token = sign_in(web.client, "manny")
+    import_members(web.client, token, member_csv(GOOD_ROWS))
+    page = web.client.post("/members/block", data={"csrf_token": token, "patron_id": "P0001",
+                                                   "until": "2026-12-31"})
+    assert page.status_code == 200 and "P0001 is geblokkeerd tot en met 2026-12-31" in page.text
+    assert "geblokkeerd t/m 2026-12-31" in page.text
+    assert str(blocked_until(runtime, "P0001")[1]) == "2026-12-31"
+
+
+@pytest.mark.parametrize("until, message", [
+    ("0", "'tot en met' moet een echte datum zijn, als JJJJ-MM-DD, tussen 1970 en 9998"),
+    ("31-12-2026", "'tot en met' moet een echte datum zijn, als JJJJ-MM-DD"),
+    ("2026-02-30", "'tot en met' moet een echte datum zijn, als JJJJ-MM-DD"),
+    ("2026-11-24", "'tot en met' ligt in het verleden. Kies vandaag (2026-11-25) of later."),
+])
+def test_a_block_until_the_api_refuses_is_refused_on_the_page_in_dutch(
+        web: Api, runtime: Runtime, until: str, message: str) -> None:
+    token = sign_in(web.client, "manny")
+    import_members(web.client, token, member_csv(GOOD_ROWS))
+    page = web.client.post("/members/block", data={"csrf_token": token, "patron_id": "P0001",
+                                                   "until": until})
+    assert page.status_code == 422 and "Niet geblokkeerd: " + message in html.unescape(page.text)
+    assert blocked_until(runtime, "P0001") == (False, None)
+
+
+def test_member_forms_take_the_apis_patron_id_rule(web: Api, runtime: Runtime) -> None:
+    token = sign_in(web.client, "manny")
+    rows = [*GOOD_ROWS, "A/1;29990000009999;Schuin;ja;2027-12-31;2025-01-01;"]
+    import_members(web.client, token, member_csv(rows))
+    page = web.client.post("/members/block", data={"csrf_token": token, "patron_id": "A/1"})
+    assert "A/1 is geblokkeerd" in page.text and blocked_until(runtime, "A/1") == (True, None)
+    refused = web.client.post("/members/block", data={"csrf_token": token,
+                                                      "patron_id": "P\u202e0001"})
+    assert refused.status_code == 422 and "veld: patron_id" in refused.text

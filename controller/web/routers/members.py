@@ -6,25 +6,33 @@ A PIN is typed twice, sent only in a POST body, never shown, echoed or logged.
 """
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
+from pydantic import AfterValidator
 
 from controller.admin import MemberAdmin
+from controller.api.dates import iso_day
 from controller.api.routers.members import IMPORT_MAX_BYTES, MemberOut
 from controller.clock import local_date
 from controller.member_import import ImportRejected
+from controller.patron_ids import PATRON_ID_MAX_LENGTH, checked_patron_id
 from controller.pins import PinFormatError, validate_pin
 from controller.store.members import MemberError
 from controller.web.imports import PendingImport
 from controller.web.pages import (Conn, ManagerForm, ManagerPage, PageNotFound, redirect, render,
                                   services_of, web_state)
+from controller.web.sessions import Viewer
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
-PatronField = Annotated[str, Form(min_length=1, max_length=64)]
+DONE = ("blocked", "blocked_until", "unblocked", "pin_set")
+# The API's patron id rule (controller/patron_ids.py); a refused one gets the form error page.
+PatronField = Annotated[str, Form(min_length=1, max_length=PATRON_ID_MAX_LENGTH),
+                        AfterValidator(checked_patron_id)]
 
 
 def _admin(request: Request, conn) -> MemberAdmin:
@@ -40,31 +48,60 @@ def status_keys(member: MemberOut) -> list[str]:
 
 @router.get("/members")
 def members_page(request: Request, viewer: ManagerPage, conn: Conn, q: str = "", offset: int = 0,
-                 done: str = "", patron: str = "") -> Response:
+                 done: str = "", patron: str = "", until: str = "") -> Response:
+    day = iso_day(until[:10]) if done == "blocked" and until else None
+    return _list_page(request, viewer, conn, q=q, offset=offset,
+                      done="blocked_until" if day else done, patron=patron,
+                      until=day.isoformat() if day else "")
+
+
+def _list_page(request: Request, viewer: Viewer, conn, q: str = "", offset: int = 0,
+               done: str = "", patron: str = "", until: str = "", error: str = "",
+               status_code: int = 200) -> Response:
+    """The list (a search, a page of it), with what was just done or why it was refused."""
     runtime = services_of(request).runtime
     store = runtime.members(conn)
     offset = max(0, min(offset, 10_000_000))
     now = runtime.clock()
     found = store.search(q[:100].strip(), PAGE_SIZE + 1, offset)
     members = [MemberOut.of(m, local_date(now), now) for m in found[:PAGE_SIZE]]
-    return render(request, "members.html", viewer, q=q[:100], members=members,
-                  status_keys=status_keys, on_list=store.count(), offset=offset,
-                  page_size=PAGE_SIZE, more=len(found) > PAGE_SIZE,
-                  done=done if done in ("blocked", "unblocked", "pin_set") else "",
-                  patron=patron[:64])
+    return render(request, "members.html", viewer, status_code=status_code, q=q[:100],
+                  members=members, status_keys=status_keys, on_list=store.count(),
+                  offset=offset, page_size=PAGE_SIZE, more=len(found) > PAGE_SIZE,
+                  done=done if done in DONE else "", patron=patron[:64], until=until,
+                  error=error, today=local_date(now).isoformat())
 
 
-def _back(done: str, patron: str) -> Response:
-    return redirect("/members?" + urlencode({"done": done, "patron": patron, "q": patron}))
+def _back(done: str, patron: str, until: date | None = None) -> Response:
+    extra = {"until": until.isoformat()} if until else {}
+    return redirect("/members?" + urlencode({"done": done, "patron": patron, "q": patron,
+                                             **extra}))
+
+
+def until_error(until: str, today: date) -> str:
+    """The string key saying why a typed 'until' is refused ('' when it is fine): the API's
+    rule, a real YYYY-MM-DD date in the years it takes, and not before today."""
+    day = iso_day(until)
+    if day is None:
+        return "members.until_bad"
+    return "members.until_past" if day < today else ""
 
 
 @router.post("/members/block")
-def block(request: Request, viewer: ManagerForm, conn: Conn, patron_id: PatronField) -> Response:
+def block(request: Request, viewer: ManagerForm, conn: Conn, patron_id: PatronField,
+          until: Annotated[str, Form(max_length=32)] = "") -> Response:
+    until = until.strip()
+    today = local_date(services_of(request).runtime.clock())
+    error = until_error(until, today) if until else ""
+    if error:  # back to the member's row, saying what is wrong with the date
+        return _list_page(request, viewer, conn, q=patron_id, patron=patron_id, error=error,
+                          status_code=422)
+    day = iso_day(until) if until else None
     try:
-        _admin(request, conn).block(patron_id, viewer.actor)
+        _admin(request, conn).block(patron_id, viewer.actor, day)
     except MemberError:
         raise PageNotFound() from None
-    return _back("blocked", patron_id)
+    return _back("blocked", patron_id, day)
 
 
 @router.post("/members/unblock")
