@@ -23,6 +23,8 @@ ENGLISH: dict[str, str] = {
     "import.duplicate_patron": "duplicate patron_id {patron_id} (also on line {line})",
     "import.duplicate_card": "duplicate card {card} (also on line {line})",
     "import.no_patron_id": "patron_id is empty",
+    "import.bad_patron_id": "patron_id must be at most 64 characters, without spaces, control "
+                            "or invisible characters",
     "import.no_name": "name is empty (initials are enough)",
     "import.bad_card": "card {card}: unknown card format: expected " + CARD_FORMAT_HELP,
     "import.no_card": "no card number",
@@ -32,6 +34,8 @@ ENGLISH: dict[str, str] = {
     "import.bad_category": "category must be 'member' or 'staff', not '{value}'",
     "import.bad_pin": "PIN must be 4 to 6 digits",
     "import.no_age": "birth_date or adult is empty",
+    "import.date_out_of_range": "{column} '{value}' is not between {first} and {last}",
+    "import.staff_card": "card already belongs to staff entry {patron_id}",
     # any list of problems
     "more_problems": "and {count} more problems",
     # schedule

@@ -22,6 +22,8 @@ DUTCH: dict[str, str] = {
     "import.duplicate_patron": "patron_id {patron_id} staat er twee keer in (ook op regel {line})",
     "import.duplicate_card": "pas {card} staat er twee keer in (ook op regel {line})",
     "import.no_patron_id": "patron_id is leeg",
+    "import.bad_patron_id": "patron_id mag hoogstens 64 tekens hebben, zonder spaties, "
+                            "stuurtekens of onzichtbare tekens",
     "import.no_name": "de naam is leeg (initialen zijn genoeg)",
     "import.bad_card": "pas {card}: onbekend pasnummer: verwacht 8 tot 14 cijfers (Wiegand 26: 8, "
                        "EM4100/Wiegand 34: 10, bibliotheekbarcode: 14)",
@@ -32,6 +34,8 @@ DUTCH: dict[str, str] = {
     "import.bad_category": "category moet 'member' of 'staff' zijn, niet '{value}'",
     "import.bad_pin": "de pincode moet 4 tot 6 cijfers zijn",
     "import.no_age": "birth_date en adult zijn allebei leeg",
+    "import.date_out_of_range": "{column} '{value}' ligt niet tussen {first} en {last}",
+    "import.staff_card": "deze pas hoort al bij medewerker {patron_id}",
     # any list of problems
     "more_problems": "en nog {count} problemen",
     # schedule

@@ -214,3 +214,16 @@ def test_a_block_until_today_is_taken_by_the_injected_clock(api: Api, clock) -> 
                               headers=api.auth("manny"))
     assert blocked.status_code == 200, blocked.text
     assert blocked.json()["blocked_until"] == today
+
+
+@pytest.mark.parametrize("patron_id", ["A 1", "A\u202e1", "\ufeffA1", "P" * 65])
+def test_the_import_and_post_members_refuse_the_same_patron_ids(api: Api, patron_id: str) -> None:
+    """One rule (controller/patron_ids.py): what one refuses, the other refuses too."""
+    headers = api.auth("manny")
+    assert add(api, patron_id=patron_id).status_code == 422
+    refused = api.client.post("/api/v1/members/import", headers=headers, files={
+        "file": ("export.csv", csv_file(csv_line(1, patron_id=patron_id)), "text/csv")})
+    assert refused.status_code == 422, refused.text
+    assert [row["line"] for row in refused.json()["rows"]] == [2]
+    assert "patron_id" in refused.json()["rows"][0]["reason"]
+    assert patron_id not in refused.text
