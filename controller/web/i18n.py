@@ -241,6 +241,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "members.until_help": ("Laatste geblokkeerde dag; leeg: tot u deblokkeert",
                            "Last blocked day; empty: until you unblock"),
     "members.until_short": ("t/m {until}", "until {until}"),
+    "members.until_field": ("t/m", "until"),
     "members.until_bad": ("Niet geblokkeerd: 'tot en met' moet een echte datum zijn, als "
                           "JJJJ-MM-DD, tussen 1970 en 9998.",
                           "Not blocked: 'until' must be a real date, as YYYY-MM-DD, between "
