@@ -5,14 +5,18 @@ The CLI and the API both call these, so a change is audited the same way whoever
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Callable
+from typing import Callable, Iterable
 
 from controller.clock import Clock, local_date
 from controller.events import Event, EventType
-from controller.member_import import ImportRejected, RowError, parse_member_csv
+from controller.member_import import (
+    MemberSource, RowProblems, batches, read_member_csv, refuse_staff_cards, refuse_staged,
+)
 from controller.members import MemberRow
 from controller.store.events import EventLog
-from controller.store.members import CardConflict, ImportCounts, MemberStore
+from controller.store.members import ImportCounts, MemberStore
+
+Progress = Callable[[int], None]
 
 
 class MemberAdmin:
@@ -25,32 +29,41 @@ class MemberAdmin:
         self._door = door
 
     def import_csv(
-        self, data: bytes, actor: str, progress: Callable[[int], None] | None = None,
+        self, data: MemberSource, actor: str, progress: Progress | None = None,
         dry_run: bool = False,
     ) -> ImportCounts:
-        """Replace the list from an export; ImportRejected (nothing changed) on any bad row.
+        """Replace the list from an export (its bytes, or a binary file read as a stream);
+        ImportRejected (nothing changed) on any bad row.
 
         With dry_run the counts are what an import would do, and nothing is changed.
+        `progress` is told how many rows were read, batch by batch.
         """
-        numbered = parse_member_csv(data, local_date(self._clock()))
-        return self.replace_list(numbered, actor, progress, dry_run)
+        problems = RowProblems()
+        rows = read_member_csv(data, local_date(self._clock()), problems)
+        return self._replace(rows, problems, actor, progress, dry_run)
 
     def replace_list(
-        self, numbered: list[tuple[int, MemberRow]], actor: str,
-        progress: Callable[[int], None] | None = None, dry_run: bool = False,
+        self, numbered: Iterable[tuple[int, MemberRow]], actor: str,
+        progress: Progress | None = None, dry_run: bool = False,
     ) -> ImportCounts:
-        """Make the stored list match already-validated (line, row) pairs, atomically."""
-        now = self._clock()
-        try:
-            counts = self._members.replace_members(
-                [row for _, row in numbered], now, progress, commit=not dry_run
-            )
-        except CardConflict as conflict:
-            line_of = {card: line for line, row in numbered for card in row.cards}
-            raise ImportRejected([
-                RowError(line_of[card], f"card already belongs to staff entry {patron}")
-                for card, patron in sorted(conflict.owners.items(), key=lambda i: line_of[i[0]])
-            ]) from None
+        """Make the stored list match already-validated (line, row) pairs, atomically;
+        ImportRejected if a patron id or card is listed twice or kept by a staff entry."""
+        return self._replace(numbered, RowProblems(), actor, progress, dry_run)
+
+    def _replace(
+        self, numbered: Iterable[tuple[int, MemberRow]], problems: RowProblems, actor: str,
+        progress: Progress | None, dry_run: bool,
+    ) -> ImportCounts:
+        """Stage the rows batch by batch and swap them in, all inside one transaction: the
+        door keeps reading the old list until the commit, and a refusal changes nothing."""
+        with self._members.list_import(self._clock()) as staged:
+            for batch in batches(numbered):
+                staged.add(batch)
+                if progress:
+                    progress(len(batch))
+            refuse_staged(problems, *staged.duplicates(problems.limit))
+            refuse_staff_cards(*staged.staff_cards(problems.limit))
+            counts = staged.apply(commit=not dry_run)
         if dry_run:
             return counts
         self._audit(actor, "members imported", f"added={counts.added} updated={counts.updated} "

@@ -178,3 +178,46 @@ def test_import_is_audited_with_its_counts(admin, runtime):
     with closing(runtime.connection()) as conn:
         (event,) = runtime.events(conn).query()
     assert event.actor == "cli:alice" and "added=1" in event.detail
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (csv_line(2, birth_date="9982-01-01"),
+         "birth_date '9982-01-01' is not between 1900-01-01 and 2026-11-25"),
+        (csv_line(2, birth_date="31-12-9999"),
+         "birth_date '31-12-9999' is not between 1900-01-01 and 2026-11-25"),
+        (csv_line(2, birth_date="2026-11-26"),  # tomorrow: not born yet
+         "birth_date '2026-11-26' is not between 1900-01-01 and 2026-11-25"),
+        (csv_line(2, birth_date="1899-12-31"),
+         "birth_date '1899-12-31' is not between 1900-01-01 and 2026-11-25"),
+        (csv_line(2, valid_until="9999-12-31"),
+         "valid_until '9999-12-31' is not between 1970-01-01 and 9998-12-31"),
+        (csv_line(2, openplus_registered="01-01-1969"),
+         "openplus_registered '01-01-1969' is not between 1970-01-01 and 9998-12-31"),
+    ],
+)
+def test_dates_outside_their_range_are_a_row_problem(line, message):
+    """A birth date in year 9982 or later made adult_on overflow (a 500 on the API, a
+    traceback on the CLI): birth dates must lie in 1900..today, other dates in 1970..9998."""
+    with pytest.raises(ImportRejected) as rejected:
+        parse_member_csv(csv_file(csv_line(1), line), TODAY)
+    assert [str(e) for e in rejected.value.errors] == [f"line 3: {message}"]
+
+
+def test_birth_date_today_and_in_1900_are_accepted():
+    data = csv_file(csv_line(1, birth_date="1900-01-01"), csv_line(2, birth_date="25-11-2026"),
+                    csv_line(3, blocked_until="9998-12-31", valid_until="1970-01-01"))
+    rows = parse_member_csv(data, TODAY)
+    assert [row.adult_on for _, row in rows] == [date(1918, 1, 1), date(2044, 11, 25),
+                                                 date(1998, 5, 1)]
+
+
+def test_far_future_birth_date_through_the_admin_changes_nothing(admin, runtime):
+    admin.import_csv(csv_file(csv_line(1)), "test")
+    before = db_snapshot(runtime)
+    with pytest.raises(ImportRejected) as rejected:
+        admin.import_csv(csv_file(csv_line(1), csv_line(2, birth_date="9999-12-31")), "test")
+    assert [e.line for e in rejected.value.errors] == [3]
+    assert "birth_date '9999-12-31' is not between" in str(rejected.value.errors[0])
+    assert db_snapshot(runtime) == before

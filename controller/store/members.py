@@ -2,27 +2,18 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
-from typing import Callable, Iterable, NamedTuple, Sequence
+from datetime import date, datetime, timezone
+from typing import Iterator, NamedTuple, Sequence
 
 from controller.members import Category, Member, MemberRow
 from controller.pins import PinHasher
 from controller.store.db import transaction
 
-Progress = Callable[[int], None]
-
 
 class MemberError(Exception):
     """An admin change that cannot be made (unknown patron, card already in use...)."""
-
-
-class CardConflict(MemberError):
-    """Cards in an import that belong to entries the import does not replace."""
-
-    def __init__(self, owners: dict[str, str]) -> None:
-        self.owners = owners  # card -> patron id of the entry that keeps it
-        super().__init__(f"{len(owners)} card(s) already belong to other entries")
 
 
 @dataclass(frozen=True)
@@ -33,22 +24,21 @@ class ImportCounts:
     removed: int
 
 
-class _Preview(Exception):
-    """Raised inside the import transaction to roll a preview back."""
+class Duplicate(NamedTuple):
+    """A value an import lists twice: the later line, and the line that had it first."""
 
-    def __init__(self, counts: ImportCounts) -> None:
-        self.counts = counts
+    line: int
+    column: str  # "patron_id" or "card"
+    value: str
+    first_line: int
 
 
-class _Stored(NamedTuple):
-    """What an import compares a row with."""
+class StaffCard(NamedTuple):
+    """A card in an import that a staff entry keeps (staff entries not listed stay)."""
 
-    id: int
-    category: str
-    fields: tuple
-    pin_salt: bytes | None
-    pin_hash: bytes | None
-    cards: set[str]
+    line: int
+    card: str
+    staff_patron: str
 
 
 _MEMBER_COLUMNS = (
@@ -147,7 +137,7 @@ class MemberStore:
                 "SELECT 1 FROM members WHERE patron_id = ?", (row.patron_id,)
             ).fetchone():
                 raise MemberError(f"patron {row.patron_id} is already on the list")
-            taken = self._card_owners(row.cards, exclude_patrons=())
+            taken = self._card_owners(row.cards)
             if taken:
                 raise MemberError("card already belongs to patron " + ", ".join(taken.values()))
             self._insert(row, now)
@@ -197,128 +187,258 @@ class MemberStore:
             return run()
 
     # --- the whole list ----------------------------------------------------------------
-    def replace_members(
-        self, rows: Sequence[MemberRow], now: datetime, progress: Progress | None = None,
-        commit: bool = True,
-    ) -> ImportCounts:
-        """Make the list match `rows` in one transaction; staff entries not listed are kept.
+    @contextmanager
+    def list_import(self, now: datetime) -> Iterator[ListImport]:
+        """One write transaction in which an import is staged, checked and swapped in.
 
-        A row without a PIN keeps the stored PIN. Raises CardConflict (nothing written) when
-        a card belongs to a kept entry. With commit=False the counts are computed and the
-        transaction rolled back: a preview.
+        The rows go into TEMP tables batch by batch (see ListImport), so memory does not grow
+        with the list. Leaving the block after `ListImport.apply(commit=True)` commits;
+        leaving it any other way (an exception, a rejected file, a preview) rolls back, which
+        also drops the TEMP tables: all or nothing.
         """
+        self._conn.execute("BEGIN IMMEDIATE")
         try:
-            return self._replace(rows, now, progress, commit)
-        except _Preview as preview:
-            return preview.counts
-
-    def _replace(
-        self, rows: Sequence[MemberRow], now: datetime, progress: Progress | None, commit: bool
-    ) -> ImportCounts:
-        listed = {row.patron_id for row in rows}
-        added = updated = unchanged = 0
-        with transaction(self._conn):
-            conflicts = self._card_owners(
-                (card for row in rows for card in row.cards), exclude_patrons=listed,
-                only_kept=True,
-            )
-            if conflicts:
-                raise CardConflict(conflicts)
-            existing = self._existing_for_import()
-            removed = [
-                (stored.id,) for patron, stored in existing.items()
-                if patron not in listed and stored.category == Category.MEMBER.value
-            ]
-            self._conn.executemany("DELETE FROM members WHERE id = ?", removed)
-            self._conn.executemany("DELETE FROM cards WHERE member_id = ?", (
-                (existing[row.patron_id].id,) for row in rows if row.patron_id in existing
-            ))
-            for done, row in enumerate(rows, start=1):
-                before = existing.get(row.patron_id)
-                if before is None:
-                    member_id = self._insert_member(row, now)
-                    added += 1
-                else:
-                    member_id = before.id
-                    if self._apply_update(member_id, before, row, now):
-                        updated += 1
-                    else:
-                        unchanged += 1
-                self._conn.executemany(
-                    "INSERT INTO cards (card, member_id) VALUES (?, ?)",
-                    ((card, member_id) for card in row.cards),
-                )
-                if progress and done % 1000 == 0:
-                    progress(1000)
-            if progress:
-                progress(len(rows) % 1000)
-            counts = ImportCounts(added, updated, unchanged, len(removed))
-            if not commit:
-                raise _Preview(counts)
-        return counts
-
-    def _existing_for_import(self) -> dict[str, _Stored]:
-        cards: dict[int, set[str]] = {}
-        for member_id, card in self._conn.execute("SELECT member_id, card FROM cards"):
-            cards.setdefault(member_id, set()).add(card)
-        return {
-            row[0]: _Stored(row[1], row[2], tuple(row[3:10]), row[10], row[11],
-                            cards.get(row[1], set()))
-            for row in self._conn.execute(
-                f"SELECT patron_id, id, category, {_MEMBER_COLUMNS}, pin_salt, pin_hash "
-                "FROM members"
-            )
-        }
-
-    def _apply_update(self, member_id: int, before: _Stored, row: MemberRow, now: datetime) -> bool:
-        new_pin = row.pin is not None and not self._hasher.verify(
-            row.pin, before.pin_salt, before.pin_hash
-        )
-        changed = before.fields != _field_values(row) or before.cards != set(row.cards) or new_pin
-        if not changed:
-            return False
-        assignments = ", ".join(f"{c.strip()} = ?" for c in _MEMBER_COLUMNS.split(","))
-        values = _field_values(row)
-        if new_pin:
-            assignments += ", pin_salt = ?, pin_hash = ?"
-            values += self._hasher.hash(row.pin)  # type: ignore[arg-type]
-        self._conn.execute(
-            f"UPDATE members SET {assignments}, updated_ms = ? WHERE id = ?",
-            (*values, _ms(now), member_id),
-        )
-        return True
+            staged = ListImport(self._conn, self._hasher, now)
+            yield staged
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        if staged.applied:
+            staged.staging.drop()
+            self._conn.execute("COMMIT")
+        else:
+            self._conn.execute("ROLLBACK")
 
     def _insert(self, row: MemberRow, now: datetime) -> int:
-        member_id = self._insert_member(row, now)
+        salt, digest = self._hasher.hash(row.pin) if row.pin else (None, None)
+        member_id = self._conn.execute(
+            f"INSERT INTO members (patron_id, {_MEMBER_COLUMNS}, pin_salt, pin_hash, updated_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (row.patron_id, *_field_values(row), salt, digest, _ms(now)),
+        ).lastrowid
         self._conn.executemany(
             "INSERT INTO cards (card, member_id) VALUES (?, ?)",
             ((card, member_id) for card in row.cards),
         )
         return member_id
 
-    def _insert_member(self, row: MemberRow, now: datetime) -> int:
-        salt, digest = self._hasher.hash(row.pin) if row.pin else (None, None)
-        return self._conn.execute(
-            f"INSERT INTO members (patron_id, {_MEMBER_COLUMNS}, pin_salt, pin_hash, updated_ms) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (row.patron_id, *_field_values(row), salt, digest, _ms(now)),
-        ).lastrowid
+    def _card_owners(self, cards: Sequence[str]) -> dict[str, str]:
+        """card -> patron id for those of `cards` that already belong to an entry."""
+        marks = ",".join("?" * len(cards))
+        return dict(self._conn.execute(
+            "SELECT c.card, m.patron_id FROM cards c "
+            f"JOIN members m ON m.id = c.member_id WHERE c.card IN ({marks})", cards,
+        ).fetchall())
 
-    def _card_owners(
-        self, cards: Iterable[str], exclude_patrons: Iterable[str], only_kept: bool = False
-    ) -> dict[str, str]:
-        """card -> patron id for the given cards owned by entries outside `exclude_patrons`.
 
-        With `only_kept`, only staff entries count: an import removes unlisted members anyway.
-        """
-        excluded, wanted, owners = set(exclude_patrons), list(cards), {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            for card, patron, category in self._conn.execute(
-                "SELECT c.card, m.patron_id, m.category FROM cards c "
-                f"JOIN members m ON m.id = c.member_id WHERE c.card IN ({marks})", chunk,
+_FIELD_ASSIGNMENTS = ", ".join(f"{c.strip()} = r.{c.strip()}" for c in _MEMBER_COLUMNS.split(","))
+
+
+# What applying one staged row will do, worked out while its batch is staged (a plain tuple:
+# one per row of a million-row list): (member_id: the stored entry it replaces, None for a new
+# one; changed: an existing entry's fields, cards or PIN differ; cards_changed: its cards must
+# be (re)written; pin_salt, pin_hash: a fresh hash for a PIN that is not the stored one, None:
+# keep the stored PIN).
+_Decision = tuple[int | None, bool, bool, bytes | None, bytes | None]
+_NEW_WITHOUT_PIN: _Decision = (None, False, True, None, None)
+
+
+class ImportStaging:
+    """TEMP tables holding a list on its way in, one row per line and one per card.
+
+    Why tables and not Python sets: a million patron ids and cards in sets and a million row
+    objects in a list cost over a gigabyte; in TEMP tables (on disk, with SQLite's small page
+    cache) they cost a few megabytes, and duplicates are found with an index. No plain PIN is
+    ever written here, only a fresh salted hash.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._next_id = 1
+        self._indexed = False
+        self.drop()
+        conn.execute(
+            "CREATE TEMP TABLE import_rows (id INTEGER PRIMARY KEY, line INTEGER NOT NULL, "
+            f"patron_id TEXT NOT NULL, {_MEMBER_COLUMNS}, member_id INTEGER, "
+            "changed INTEGER NOT NULL, cards_changed INTEGER NOT NULL, pin_salt BLOB, pin_hash BLOB)"
+        )
+        conn.execute("CREATE TEMP TABLE import_cards (id INTEGER PRIMARY KEY, "
+                     "row_id INTEGER NOT NULL, card TEXT NOT NULL)")
+
+    @property
+    def rows(self) -> int:
+        return self._next_id - 1
+
+    def add(self, batch: Sequence[tuple[int, MemberRow]],
+            decisions: Sequence[_Decision] | None = None,
+            fields: Sequence[tuple] | None = None) -> None:
+        """Stage (line, row) pairs; without decisions every row counts as a new entry.
+        `fields` are the rows' _field_values when the caller has them already."""
+        first = self._next_id
+        self._next_id += len(batch)
+        self._conn.executemany(
+            "INSERT INTO temp.import_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (first + n, line, row.patron_id) + values + decision
+                for n, ((line, row), values, decision) in enumerate(zip(
+                    batch, fields or [_field_values(row) for _, row in batch],
+                    decisions or [_NEW_WITHOUT_PIN] * len(batch),
+                ))
+            ],
+        )
+        self._conn.executemany(
+            "INSERT INTO temp.import_cards (row_id, card) VALUES (?, ?)",
+            ((first + n, card) for n, (_, row) in enumerate(batch) for card in row.cards),
+        )
+
+    def index(self) -> None:
+        """Index patron ids and cards once everything is staged (faster than row by row)."""
+        if not self._indexed:
+            self._conn.execute("CREATE INDEX temp.import_rows_patron ON import_rows (patron_id)")
+            self._conn.execute("CREATE INDEX temp.import_cards_card ON import_cards (card)")
+            self._indexed = True
+
+    def duplicates(self, limit: int) -> tuple[list[Duplicate], int]:
+        """The first `limit` values listed twice (by line; a patron id before a card on the
+        same line), and how many there are in all."""
+        self.index()
+        found = [Duplicate(row[0], "patron_id", row[1], row[2]) for row in self._conn.execute(
+            "SELECT r.line, r.patron_id, f.line FROM temp.import_rows r JOIN ("
+            "  SELECT patron_id, MIN(id) AS first_id FROM temp.import_rows"
+            "  GROUP BY patron_id HAVING COUNT(*) > 1"
+            ") d ON d.patron_id = r.patron_id JOIN temp.import_rows f ON f.id = d.first_id "
+            "WHERE r.id > d.first_id ORDER BY r.id LIMIT ?", (limit,),
+        )]
+        found += [Duplicate(row[0], "card", row[1], row[2]) for row in self._conn.execute(
+            "SELECT r.line, c.card, f.line FROM temp.import_cards c JOIN ("
+            "  SELECT card, MIN(id) AS first_id FROM temp.import_cards"
+            "  GROUP BY card HAVING COUNT(*) > 1"
+            ") d ON d.card = c.card JOIN temp.import_cards fc ON fc.id = d.first_id "
+            "JOIN temp.import_rows r ON r.id = c.row_id "
+            "JOIN temp.import_rows f ON f.id = fc.row_id "
+            "WHERE c.id > d.first_id ORDER BY c.id LIMIT ?", (limit,),
+        )]
+        found.sort(key=lambda d: (d.line, d.column != "patron_id"))
+        total = len(found)
+        if total >= limit:  # there may be more than were fetched: count them
+            total = self._conn.execute(
+                "SELECT (SELECT COUNT(*) - COUNT(DISTINCT patron_id) FROM temp.import_rows)"
+                " + (SELECT COUNT(*) - COUNT(DISTINCT card) FROM temp.import_cards)"
+            ).fetchone()[0]
+        return found[:limit], total
+
+    def drop(self) -> None:
+        self._conn.execute("DROP TABLE IF EXISTS temp.import_rows")
+        self._conn.execute("DROP TABLE IF EXISTS temp.import_cards")
+
+
+class ListImport:
+    """A whole-list import inside MemberStore.list_import's transaction: add() the rows in
+    batches, look at duplicates() and staff_cards(), then apply().
+
+    Each batch is compared with the stored entries it names as it is staged (one query per
+    batch), so only a batch of stored rows is in memory at a time; applying is then a few
+    set-wise statements. Staff entries the list does not name are kept; a row without a PIN
+    keeps the stored PIN.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, hasher: PinHasher, now: datetime) -> None:
+        self._conn = conn
+        self._hasher = hasher
+        self._now = now
+        self.staging = ImportStaging(conn)
+        self._added = self._updated = 0
+        self.applied = False
+
+    def add(self, batch: Sequence[tuple[int, MemberRow]]) -> None:
+        """Stage one batch of (line, row) pairs, deciding per row what applying will do."""
+        patrons = [row.patron_id for _, row in batch]
+        query = self._conn.cursor()
+        query.row_factory = None  # plain tuples: a million sqlite3.Row objects cost seconds
+        stored = {
+            found[1]: found for found in query.execute(
+                f"SELECT id, patron_id, {_MEMBER_COLUMNS}, pin_salt, pin_hash FROM members "
+                f"WHERE patron_id IN ({','.join('?' * len(patrons))})", patrons,
+            )
+        }
+        cards: dict[int, set[str]] = {}
+        if stored:
+            ids = [found[0] for found in stored.values()]
+            for member_id, card in query.execute(
+                f"SELECT member_id, card FROM cards WHERE member_id IN ({','.join('?' * len(ids))})",
+                ids,
             ):
-                if patron not in excluded and (not only_kept or category == Category.STAFF.value):
-                    owners[card] = patron
-        return owners
+                cards.setdefault(member_id, set()).add(card)
+        fields = [_field_values(row) for _, row in batch]
+        decisions = [self._decide(row, values, stored.get(row.patron_id), cards)
+                     for (_, row), values in zip(batch, fields)]
+        self.staging.add(batch, decisions, fields)
+
+    def _decide(self, row: MemberRow, fields: tuple, before: tuple | None,
+                cards: dict[int, set[str]]) -> _Decision:
+        if before is None:
+            self._added += 1
+            return (None, False, True) + self._hasher.hash(row.pin) if row.pin else _NEW_WITHOUT_PIN
+        member_id = before[0]
+        new_pin = row.pin is not None and not self._hasher.verify(row.pin, before[9], before[10])
+        cards_changed = cards.get(member_id, set()) != set(row.cards)
+        changed = new_pin or cards_changed or before[2:9] != fields
+        self._updated += changed
+        return (member_id, changed, cards_changed) + (
+            self._hasher.hash(row.pin) if new_pin else (None, None))  # type: ignore[arg-type]
+
+    def duplicates(self, limit: int) -> tuple[list[Duplicate], int]:
+        return self.staging.duplicates(limit)
+
+    def staff_cards(self, limit: int) -> tuple[list[StaffCard], int]:
+        """Cards in the list that staff entries it does not name keep (the first `limit`, by
+        line, and how many in all): such a list cannot be applied."""
+        self.staging.index()
+        query = (
+            "FROM members m JOIN cards c ON c.member_id = m.id "
+            "JOIN temp.import_cards ic ON ic.card = c.card "
+            "JOIN temp.import_rows r ON r.id = ic.row_id "
+            "WHERE m.category = 'staff' "
+            "AND m.patron_id NOT IN (SELECT patron_id FROM temp.import_rows)"
+        )
+        found = [StaffCard(*row) for row in self._conn.execute(
+            f"SELECT r.line, ic.card, m.patron_id {query} ORDER BY ic.id LIMIT ?", (limit,))]
+        return found, self._conn.execute(f"SELECT COUNT(*) {query}").fetchone()[0]
+
+    def apply(self, commit: bool = True) -> ImportCounts:
+        """Swap the staged list in (commit) or only count what that would do (a preview).
+
+        Order matters for the cards' uniqueness: entries that go and cards that change are
+        deleted before any card is written.
+        """
+        self.staging.index()
+        unlisted = ("FROM members WHERE category = 'member' "
+                    "AND patron_id NOT IN (SELECT patron_id FROM temp.import_rows)")
+        unchanged = self.staging.rows - self._added - self._updated
+        if not commit:
+            removed = self._conn.execute(f"SELECT COUNT(*) {unlisted}").fetchone()[0]
+            return ImportCounts(self._added, self._updated, unchanged, removed)
+        execute = self._conn.execute
+        removed = execute(f"DELETE {unlisted}").rowcount
+        execute("DELETE FROM cards WHERE member_id IN (SELECT member_id FROM temp.import_rows "
+                "WHERE cards_changed AND member_id IS NOT NULL)")
+        execute(
+            f"UPDATE members SET {_FIELD_ASSIGNMENTS}, "
+            "pin_salt = coalesce(r.pin_salt, members.pin_salt), "
+            "pin_hash = coalesce(r.pin_hash, members.pin_hash), updated_ms = ? "
+            "FROM temp.import_rows r WHERE r.changed AND members.id = r.member_id",
+            (_ms(self._now),),
+        )
+        execute(
+            f"INSERT INTO members (patron_id, {_MEMBER_COLUMNS}, pin_salt, pin_hash, updated_ms) "
+            f"SELECT patron_id, {_MEMBER_COLUMNS}, pin_salt, pin_hash, ? FROM temp.import_rows "
+            "WHERE member_id IS NULL ORDER BY id",
+            (_ms(self._now),),
+        )
+        execute(
+            "INSERT INTO cards (card, member_id) SELECT c.card, m.id FROM temp.import_cards c "
+            "JOIN temp.import_rows r ON r.id = c.row_id JOIN members m ON m.patron_id = r.patron_id "
+            "WHERE r.cards_changed ORDER BY c.id"
+        )
+        self.applied = True
+        return ImportCounts(self._added, self._updated, unchanged, removed)
