@@ -235,12 +235,12 @@ _FIELD_ASSIGNMENTS = ", ".join(f"{c.strip()} = r.{c.strip()}" for c in _MEMBER_C
 
 
 # What applying one staged row will do, worked out while its batch is staged (a plain tuple:
-# one per row of a million-row list): (member_id: the stored entry it replaces, None for a new
-# one; changed: an existing entry's fields, cards or PIN differ; cards_changed: its cards must
-# be (re)written; pin_salt, pin_hash: a fresh hash for a PIN that is not the stored one, None:
-# keep the stored PIN).
-_Decision = tuple[int | None, bool, bool, bytes | None, bytes | None]
-_NEW_WITHOUT_PIN: _Decision = (None, False, True, None, None)
+# one per row of a million-row list): (member_id: the stored entry it replaces, or the id a new
+# entry will get; is_new; changed: an existing entry's fields, cards or PIN differ;
+# cards_changed: its cards must be (re)written; pin_salt, pin_hash: a fresh hash for a PIN that
+# is not the stored one, None: keep the stored PIN).
+_Decision = tuple[int | None, bool, bool, bool, bytes | None, bytes | None]
+_NEW_WITHOUT_PIN: _Decision = (None, True, False, True, None, None)
 
 
 class ImportStaging:
@@ -256,10 +256,11 @@ class ImportStaging:
         self._conn = conn
         self._next_id = 1
         self._indexed = False
+        self._unique = False  # no patron id and no card is listed twice
         self.drop()
         conn.execute(
             "CREATE TEMP TABLE import_rows (id INTEGER PRIMARY KEY, line INTEGER NOT NULL, "
-            f"patron_id TEXT NOT NULL, {_MEMBER_COLUMNS}, member_id INTEGER, "
+            f"patron_id TEXT NOT NULL, {_MEMBER_COLUMNS}, member_id INTEGER, is_new INTEGER NOT NULL, "
             "changed INTEGER NOT NULL, cards_changed INTEGER NOT NULL, pin_salt BLOB, pin_hash BLOB)"
         )
         conn.execute("CREATE TEMP TABLE import_cards (id INTEGER PRIMARY KEY, "
@@ -277,7 +278,7 @@ class ImportStaging:
         first = self._next_id
         self._next_id += len(batch)
         self._conn.executemany(
-            "INSERT INTO temp.import_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO temp.import_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (first + n, line, row.patron_id) + values + decision
                 for n, ((line, row), values, decision) in enumerate(zip(
@@ -292,16 +293,28 @@ class ImportStaging:
         )
 
     def index(self) -> None:
-        """Index patron ids and cards once everything is staged (faster than row by row)."""
-        if not self._indexed:
-            self._conn.execute("CREATE INDEX temp.import_rows_patron ON import_rows (patron_id)")
-            self._conn.execute("CREATE INDEX temp.import_cards_card ON import_cards (card)")
-            self._indexed = True
+        """Index patron ids and cards once everything is staged (faster than row by row).
+
+        Unique indexes when they can be: then nothing is listed twice and duplicates() need
+        not look (the usual case, a second saved on a million rows)."""
+        if self._indexed:
+            return
+        self._unique = True
+        for index, table, column in (("import_rows_patron", "import_rows", "patron_id"),
+                                     ("import_cards_card", "import_cards", "card")):
+            try:
+                self._conn.execute(f"CREATE UNIQUE INDEX temp.{index} ON {table} ({column})")
+            except sqlite3.IntegrityError:
+                self._conn.execute(f"CREATE INDEX temp.{index} ON {table} ({column})")
+                self._unique = False
+        self._indexed = True
 
     def duplicates(self, limit: int) -> tuple[list[Duplicate], int]:
         """The first `limit` values listed twice (by line; a patron id before a card on the
         same line), and how many there are in all."""
         self.index()
+        if self._unique:
+            return [], 0
         found = [Duplicate(row[0], "patron_id", row[1], row[2]) for row in self._conn.execute(
             "SELECT r.line, r.patron_id, f.line FROM temp.import_rows r JOIN ("
             "  SELECT patron_id, MIN(id) AS first_id FROM temp.import_rows"
@@ -349,6 +362,10 @@ class ListImport:
         self.staging = ImportStaging(conn)
         self._added = self._updated = 0
         self.applied = False
+        # New entries get their ids now (as SQLite would: after the highest), so that their
+        # cards can be written without looking each new entry up again.
+        self._next_member_id = conn.execute(
+            "SELECT coalesce(max(id), 0) + 1 FROM members").fetchone()[0]
 
     def add(self, batch: Sequence[tuple[int, MemberRow]]) -> None:
         """Stage one batch of (line, row) pairs, deciding per row what applying will do."""
@@ -378,13 +395,15 @@ class ListImport:
                 cards: dict[int, set[str]]) -> _Decision:
         if before is None:
             self._added += 1
-            return (None, False, True) + self._hasher.hash(row.pin) if row.pin else _NEW_WITHOUT_PIN
+            member_id, self._next_member_id = self._next_member_id, self._next_member_id + 1
+            return (member_id, True, False, True) + (
+                self._hasher.hash(row.pin) if row.pin else (None, None))
         member_id = before[0]
         new_pin = row.pin is not None and not self._hasher.verify(row.pin, before[9], before[10])
         cards_changed = cards.get(member_id, set()) != set(row.cards)
         changed = new_pin or cards_changed or before[2:9] != fields
         self._updated += changed
-        return (member_id, changed, cards_changed) + (
+        return (member_id, False, changed, cards_changed) + (
             self._hasher.hash(row.pin) if new_pin else (None, None))  # type: ignore[arg-type]
 
     def duplicates(self, limit: int) -> tuple[list[Duplicate], int]:
@@ -421,7 +440,7 @@ class ListImport:
         execute = self._conn.execute
         removed = execute(f"DELETE {unlisted}").rowcount
         execute("DELETE FROM cards WHERE member_id IN (SELECT member_id FROM temp.import_rows "
-                "WHERE cards_changed AND member_id IS NOT NULL)")
+                "WHERE cards_changed AND NOT is_new)")
         execute(
             f"UPDATE members SET {_FIELD_ASSIGNMENTS}, "
             "pin_salt = coalesce(r.pin_salt, members.pin_salt), "
@@ -430,14 +449,14 @@ class ListImport:
             (_ms(self._now),),
         )
         execute(
-            f"INSERT INTO members (patron_id, {_MEMBER_COLUMNS}, pin_salt, pin_hash, updated_ms) "
-            f"SELECT patron_id, {_MEMBER_COLUMNS}, pin_salt, pin_hash, ? FROM temp.import_rows "
-            "WHERE member_id IS NULL ORDER BY id",
+            f"INSERT INTO members (id, patron_id, {_MEMBER_COLUMNS}, pin_salt, pin_hash, "
+            f"updated_ms) SELECT member_id, patron_id, {_MEMBER_COLUMNS}, pin_salt, pin_hash, ? "
+            "FROM temp.import_rows WHERE is_new ORDER BY id",
             (_ms(self._now),),
         )
         execute(
-            "INSERT INTO cards (card, member_id) SELECT c.card, m.id FROM temp.import_cards c "
-            "JOIN temp.import_rows r ON r.id = c.row_id JOIN members m ON m.patron_id = r.patron_id "
+            "INSERT INTO cards (card, member_id) SELECT c.card, r.member_id "
+            "FROM temp.import_cards c JOIN temp.import_rows r ON r.id = c.row_id "
             "WHERE r.cards_changed ORDER BY c.id"
         )
         self.applied = True
