@@ -35,9 +35,10 @@ log = logging.getLogger(__name__)
 
 BROWSER_DIR = "browser"  # WebM copies for viewing, made on demand
 
-CLIP_EVENTS = frozenset({EventType.ACCESS_GRANTED, EventType.ACCESS_REFUSED,
-                         EventType.DOOR_FORCED, EventType.DOOR_HELD_OPEN})
-ALARM_EVENTS = frozenset({EventType.DOOR_FORCED, EventType.DOOR_HELD_OPEN})
+# Alarms include `alarm` (guessing at the door: escalating lockouts, card cycling): the clip
+# shows who was trying.
+ALARM_EVENTS = frozenset({EventType.DOOR_FORCED, EventType.DOOR_HELD_OPEN, EventType.ALARM})
+CLIP_EVENTS = frozenset({EventType.ACCESS_GRANTED, EventType.ACCESS_REFUSED}) | ALARM_EVENTS
 RESTART_AFTER_SECONDS = 5.0  # a recorder that died is restarted no sooner than this
 
 

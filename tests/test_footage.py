@@ -159,9 +159,9 @@ def test_entries_and_alarms_get_clip_requests_in_openplus(runtime, clock, footag
     assert not svc.notify_event(1, clock(), EventType.ACCESS_GRANTED)  # CLOSED
     svc.set_mode(DoorMode.OPENPLUS)
     kinds = [EventType.ACCESS_GRANTED, EventType.ACCESS_REFUSED, EventType.DOOR_FORCED,
-             EventType.DOOR_HELD_OPEN, EventType.DOOR_CLOSED, EventType.MODE_CHANGED]
+             EventType.DOOR_HELD_OPEN, EventType.ALARM, EventType.DOOR_CLOSED, EventType.MODE_CHANGED]
     asked = [svc.notify_event(n, clock(), kind) for n, kind in enumerate(kinds, start=10)]
-    assert asked == [True, True, True, True, False, False]
+    assert asked == [True, True, True, True, True, False, False]
     assert fake.notices[0] == ClipRequest(10, to_ms(clock()), "access_granted")
 
 

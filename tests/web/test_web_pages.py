@@ -273,6 +273,18 @@ def test_entries_filter_and_the_csv_is_the_apis(web: Api, runtime: Runtime, cloc
     assert b"wrong_pin" in ours.content and b"patron-one" not in ours.content
 
 
+def test_guessing_alarms_show_on_today_and_under_the_alarms_filter(
+        web: Api, runtime: Runtime, clock: FakeClock) -> None:
+    """An `alarm` (escalating lockouts, card cycling) is security's to see, like a forced door."""
+    record_event(runtime, EventType.ALARM, clock(), reason="pin_lockouts_escalating",
+                 member_ref="patron-guessed")
+    record_event(runtime, EventType.ACCESS_GRANTED, clock(), reason="granted", member_ref="patron-in")
+    sign_in(web.client, "sec")
+    assert "Alarm: er wordt gegokt" in web.client.get("/today").text
+    alarms = web.client.get("/entries?result=alarms").text
+    assert "patron-guessed" in alarms and "patron-in" not in alarms
+
+
 def test_entries_page_through_older_events(web: Api, runtime: Runtime, clock: FakeClock) -> None:
     for n in range(55):
         record_event(runtime, EventType.ACCESS_REFUSED, clock.advance(seconds=1), reason="unknown_card",

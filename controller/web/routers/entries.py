@@ -32,7 +32,7 @@ PAGE_SIZE = 50
 RESULT_TYPES = {
     "granted": (EventType.ACCESS_GRANTED,),
     "refused": (EventType.ACCESS_REFUSED,),
-    "alarms": (EventType.DOOR_FORCED, EventType.DOOR_HELD_OPEN),
+    "alarms": (EventType.DOOR_FORCED, EventType.DOOR_HELD_OPEN, EventType.ALARM),
 }
 REASONS = tuple(reason.value for reason in Reason)
 

@@ -29,7 +29,8 @@ from controller.web.sessions import Viewer
 router = APIRouter(include_in_schema=False)
 
 POLL_SECONDS = 5
-ALARM_TYPES = (EventType.DOOR_FORCED, EventType.DOOR_HELD_OPEN, EventType.SIGN_IN_PAUSED)
+ALARM_TYPES = (EventType.DOOR_FORCED, EventType.DOOR_HELD_OPEN, EventType.ALARM,
+               EventType.SIGN_IN_PAUSED)
 LAST_ALARMS = 5
 
 
