@@ -81,7 +81,7 @@ class AccessSettings(_Section):
     )
     reader_failure_threshold: int = Field(
         10, ge=2, le=1000,
-        description="Refusals from one reader within the window before it slows down."
+        description="Refusals at any of the door's readers within the window before they all slow down."
     )
     reader_failure_window_seconds: int = Field(120, ge=10, le=DAY_SECONDS)
     reader_slowdown_seconds: float = Field(
