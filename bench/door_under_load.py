@@ -12,8 +12,9 @@ hand), the door link server whose schedule_changed reloads the schedule from the
 logging configured at info (to a file in the temporary data directory). The stored schedule
 (and every one uploaded in phase (d)) is Open+ around the clock as 48 half-hour windows on each
 weekday (336 windows), so the door stays in Open+ through every phase. The admin API and pages
-run as `openplus-door web` in a child process at nice 10 (cli_web.WebChild, as under the
-simulator; the production unit has Nice=10), on 127.0.0.1 and a free port.
+run as `openplus-door web` in a child process at nice 10, its autogroup too (cli_web.WebChild,
+as under the simulator; the production unit has Nice=10 and CPUWeight=20), on 127.0.0.1 and a
+free port. The load clients stand in for other machines and run at nice 19 (LoadClient).
 
 Conditions, each load coming from processes other than the door's (each in its own session,
 as a separate login or unit would be):
@@ -66,7 +67,7 @@ from gpiozero.pins.mock import MockFactory  # noqa: E402
 from bench.support.relay_timing import TimedPin, percentile  # noqa: E402
 
 from controller.admin import MemberAdmin  # noqa: E402
-from controller.cli_web import WebChild  # noqa: E402
+from controller.cli_web import WebChild, nice_the_session  # noqa: E402
 from controller.clock import local_date, utc_now  # noqa: E402
 from controller.config import load_settings  # noqa: E402
 from controller.config_defaults import DATA_DIR_ENV  # noqa: E402
@@ -138,14 +139,24 @@ def stderr_to(path: Path):
         os.close(saved)
 
 
+def _as_another_machine() -> None:
+    """In the load client's child, before it runs: lowest priority, its autogroup too."""
+    os.nice(19)
+    nice_the_session(19)
+
+
 class LoadClient:
     """bench/support/load_clients.py in its own process (and session); stop() closes its
-    stdin and reads its counts."""
+    stdin and reads its counts.
+
+    The clients stand in for browsers and scripts on other machines: they run at nice 19,
+    their session's autogroup too, so that they take the CPU the controller leaves over
+    instead of a share of their own that on a branch would be another computer's."""
 
     def __init__(self, *args: str) -> None:
         self.process = subprocess.Popen([sys.executable, str(LOAD_CLIENTS), *args],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                        start_new_session=True)
+                                        start_new_session=True, preexec_fn=_as_another_machine)
 
     def wait_running(self, timeout: float = 120.0) -> None:
         line = self._readline(timeout)

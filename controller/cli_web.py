@@ -50,6 +50,7 @@ def web(args: argparse.Namespace, settings: Settings) -> int:
         os.nice(CHILD_NICE)
         threading.Thread(target=_stop_at_eof, args=(sys.stdin.fileno(), stop),
                          name="parent-watch", daemon=True).start()
+    nice_the_session(os.nice(0))
 
     from controller.api.app import create_app
     from controller.api.server import ApiServer, ApiServerError
@@ -185,6 +186,21 @@ class WebChild:
             except OSError:
                 pass
         return process.poll()
+
+
+def nice_the_session(nice: int) -> bool:
+    """Give this process's autogroup the process's own nice value; False where there is none.
+
+    With autogroups (most kernels, Raspberry Pi OS's included), the CPU is shared fairly
+    between sessions first and only then by nice value inside one; the web process runs in a
+    session of its own, so its nice value alone left it as much CPU as the door's. Raising
+    one's own autogroup nice value needs no privilege (sched(7), "The autogroup feature").
+    """
+    try:
+        Path("/proc/self/autogroup").write_text(f"{nice}\n")
+    except OSError:  # no autogroups (cgroup CPU controller in charge, or not Linux)
+        return False
+    return True
 
 
 def wait_exit(process: subprocess.Popen, timeout: float) -> bool:

@@ -63,10 +63,20 @@ def nice_of(pid: int) -> int:
     return int(fields[16])  # field 19 of proc(5), counted from the state (field 3)
 
 
+def autogroup_nice_of(pid: int) -> int | None:
+    """The nice value of the process's autogroup ("/autogroup-42 nice 10"); None without."""
+    try:
+        return int(Path(f"/proc/{pid}/autogroup").read_text().split()[-1])
+    except OSError:
+        return None
+
+
 def test_web_is_its_own_lower_priority_process_serving_the_door_over_the_link(start_branch):
     branch = start_branch()
     assert branch.web_pid != branch.proc.pid and is_web_process(branch.web_pid)
     assert nice_of(branch.web_pid) - nice_of(branch.proc.pid) == min(10, 19 - nice_of(branch.proc.pid))
+    if autogroup_nice_of(branch.proc.pid) is not None:  # its own session: its autogroup too
+        assert autogroup_nice_of(branch.web_pid) == nice_of(branch.web_pid)
     token = branch.token()
     status, door = branch.get("/api/v1/door", token)
     assert status == 200 and door["mode"] == "openplus" and door["relay_unlocked"] is False

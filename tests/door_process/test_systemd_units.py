@@ -90,6 +90,8 @@ def test_the_web_unit_is_niced_capped_restarted_and_never_takes_the_door_down():
     web = directives(WEB_UNIT)
     assert web["ExecStart"][0].startswith("/opt/openplus-door/.venv/bin/openplus-door web")
     assert web["Nice"] == ["10"] and web["MemoryMax"] == ["512M"]
+    assert int(web["CPUWeight"][0]) < 100 < int(directives(DOOR_UNIT)["CPUWeight"][0])
+    assert int(web["IOWeight"][0]) < 100 < int(directives(DOOR_UNIT)["IOWeight"][0])
     assert web["Restart"] == ["always"]
     assert DOOR_UNIT in web["After"][0] and DOOR_UNIT in web["Wants"][0]
     for binding in ("Requires", "Requisite", "BindsTo", "PartOf", "Upholds", "PropagatesStopTo",
