@@ -8,7 +8,7 @@ Paths measured:
                      one extra row tells the API whether there is a next page);
   events_api_*       the real endpoint through FastAPI's TestClient with a bearer token
                      (auth lookup, per-request connection, JSON), mixed filters: the headline.
-  mode_at_*          controller.schedule.mode_at on config/beilen-schedule.json.
+  mode_at_*          controller.domain.schedule.mode_at on config/beilen-schedule.json.
 
 Earlier finding: ordering pages by id while filtering a ts_ms range made SQLite sort every
 matching row (hundreds of ms for 90 days of one type); EventLog.query now orders by
@@ -34,12 +34,12 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from controller.api.app import create_app  # noqa: E402
 from controller.api.services import ApiServices  # noqa: E402
-from controller.config import parse_settings  # noqa: E402
-from controller.events import EventType  # noqa: E402
-from controller.runtime import Runtime  # noqa: E402
-from controller.schedule import load_schedule_file, mode_at  # noqa: E402
+from controller.config.settings import parse_settings  # noqa: E402
+from controller.domain.events import EventType  # noqa: E402
+from controller.services.runtime import Runtime  # noqa: E402
+from controller.domain.schedule import load_schedule_file, mode_at  # noqa: E402
 from controller.store.events import EventCursor, EventFilter, EventLog  # noqa: E402
-from controller.users import Passwords, user_admin  # noqa: E402
+from controller.services.users import Passwords, user_admin  # noqa: E402
 
 EVENTS = 1_000_000
 MEMBERS = 20_000

@@ -23,11 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from controller.admin import MemberAdmin  # noqa: E402
-from controller.authorizer import Authorizer  # noqa: E402
-from controller.config import parse_settings  # noqa: E402
-from controller.modes import DoorMode  # noqa: E402
-from controller.runtime import Runtime  # noqa: E402
+from controller.services.members import MemberAdmin  # noqa: E402
+from controller.services.access import Authorizer  # noqa: E402
+from controller.config.settings import parse_settings  # noqa: E402
+from controller.domain.modes import DoorMode  # noqa: E402
+from controller.services.runtime import Runtime  # noqa: E402
 
 MEMBERS = 100_000
 DECISIONS = 5_000

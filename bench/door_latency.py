@@ -23,14 +23,14 @@ from gpiozero.pins.mock import MockFactory  # noqa: E402
 
 from bench.support.relay_timing import TimedPin, percentile  # noqa: E402
 
-from controller.admin import MemberAdmin  # noqa: E402
-from controller.config import parse_settings  # noqa: E402
-from controller.demo import DEMO_PIN, barcode, demo_members  # noqa: E402
-from controller.clock import utc_now, local_date  # noqa: E402
-from controller.modes import DoorMode  # noqa: E402
-from controller.schedule import Schedule  # noqa: E402
-from controller.service import BranchService  # noqa: E402
-from controller.simulator import KEYPAD_D0, KEYPAD_D1, SimulatedHardware  # noqa: E402
+from controller.services.members import MemberAdmin  # noqa: E402
+from controller.config.settings import parse_settings  # noqa: E402
+from controller.services.demo import DEMO_PIN, barcode, demo_members  # noqa: E402
+from controller.domain.clock import utc_now, local_date  # noqa: E402
+from controller.domain.modes import DoorMode  # noqa: E402
+from controller.domain.schedule import Schedule  # noqa: E402
+from controller.door.branch import BranchService  # noqa: E402
+from controller.sim.hardware import KEYPAD_D0, KEYPAD_D1, SimulatedHardware  # noqa: E402
 from drivers.base import KeyPress  # noqa: E402
 
 MEMBERS = 100_000

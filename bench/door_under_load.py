@@ -7,7 +7,7 @@ enter) presenting the card on the barcode scanner's pty and typing 1234# as 4-bi
 on gpiozero mock pins; the pulse is ended by opening and shutting the door.
 
 How the door runs: in this process as `openplus-door serve` runs it: BranchService on simulated
-hardware (controller/simulator.py), with the schedule stored in the database (no mode set by
+hardware (controller/sim/hardware.py), with the schedule stored in the database (no mode set by
 hand), the door link server whose schedule_changed reloads the schedule from the database, and
 logging configured at info (to a file in the temporary data directory). The stored schedule
 (and every one uploaded in phase (d)) is Open+ around the clock as 48 half-hour windows on each
@@ -66,22 +66,22 @@ from gpiozero.pins.mock import MockFactory  # noqa: E402
 
 from bench.support.relay_timing import TimedPin, percentile  # noqa: E402
 
-from controller.admin import MemberAdmin  # noqa: E402
-from controller.cli_web import WebChild, nice_the_session  # noqa: E402
-from controller.clock import local_date, utc_now  # noqa: E402
-from controller.config import load_settings  # noqa: E402
-from controller.config_defaults import DATA_DIR_ENV  # noqa: E402
-from controller.demo import DEMO_PIN, barcode, demo_members, rfid_tag  # noqa: E402
-from controller.door_link import LINK_ENV, DoorLinkServer, link_path  # noqa: E402
-from controller.logging_setup import configure_logging  # noqa: E402
-from controller.modes import DoorMode  # noqa: E402
-from controller.runtime import Runtime  # noqa: E402
-from controller.schedule import WEEKDAYS, Schedule, parse_schedule  # noqa: E402
-from controller.service import BranchService  # noqa: E402
-from controller.simulator import KEYPAD_D0, KEYPAD_D1, SimulatedHardware  # noqa: E402
+from controller.services.members import MemberAdmin  # noqa: E402
+from controller.cli.web import WebChild, nice_the_session  # noqa: E402
+from controller.domain.clock import local_date, utc_now  # noqa: E402
+from controller.config.settings import load_settings  # noqa: E402
+from controller.config.defaults import DATA_DIR_ENV  # noqa: E402
+from controller.services.demo import DEMO_PIN, barcode, demo_members, rfid_tag  # noqa: E402
+from controller.door.link import LINK_ENV, DoorLinkServer, link_path  # noqa: E402
+from controller.system.logging_setup import configure_logging  # noqa: E402
+from controller.domain.modes import DoorMode  # noqa: E402
+from controller.services.runtime import Runtime  # noqa: E402
+from controller.domain.schedule import WEEKDAYS, Schedule, parse_schedule  # noqa: E402
+from controller.door.branch import BranchService  # noqa: E402
+from controller.sim.hardware import KEYPAD_D0, KEYPAD_D1, SimulatedHardware  # noqa: E402
 from controller.store.db import transaction  # noqa: E402
 from controller.store.schedule import ScheduleStore, load_schedule  # noqa: E402
-from controller.users import create_user  # noqa: E402
+from controller.services.users import create_user  # noqa: E402
 from drivers.base import KeyPress  # noqa: E402
 
 MEMBERS = 100_000  # in the database before the import (as bench/door_latency.py)

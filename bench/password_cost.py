@@ -3,7 +3,7 @@
 Prints `name: value unit` lines. Each parameter set runs in a fresh process, so its peak RSS
 (minus the process's RSS before the first hash) is the memory one hash needs; time is the
 median of several hashes. Run it on the target machine (a Raspberry Pi) before changing
-controller.users.PASSWORD_HASHER; the README's sign-in section quotes its output.
+controller.services.users.PASSWORD_HASHER; the README's sign-in section quotes its output.
 
     .venv/bin/python bench/password_cost.py
 """
@@ -19,7 +19,7 @@ import time
 # (name, time_cost, memory_cost in KiB, parallelism)
 CANDIDATES = [
     ("argon2-cffi_default_t3_m64MiB_p4", 3, 64 * 1024, 4),  # what older hashes used
-    ("owasp_t2_m19MiB_p1", 2, 19 * 1024, 1),  # controller.users.PASSWORD_HASHER
+    ("owasp_t2_m19MiB_p1", 2, 19 * 1024, 1),  # controller.services.users.PASSWORD_HASHER
     ("owasp_t3_m12MiB_p1", 3, 12 * 1024, 1),
 ]
 ROUNDS = 7

@@ -25,7 +25,7 @@ def command() -> list[str]:
     script = Path(sys.executable).with_name("openplus-door")
     if script.exists():
         return [str(script), "relay-off"]
-    return [sys.executable, "-m", "controller.cli", "relay-off"]
+    return [sys.executable, "-m", "controller.cli.main", "relay-off"]
 
 
 def percentile(samples: list[float], pct: float) -> float:

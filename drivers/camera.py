@@ -2,7 +2,7 @@
 
 It runs inside the recorder process (drivers/camera_process.py) so a slow camera or disk can
 never hold up the door. It never touches the database: it announces what it wrote, and what
-went wrong, as small picklable messages; controller/footage.py decides when to record and
+went wrong, as small picklable messages; controller/services/footage.py decides when to record and
 keeps the books.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Callable, Protocol
 import cv2
 import numpy as np
 
-from controller.clock import Clock, utc_now
+from controller.domain.clock import Clock, utc_now
 from drivers.camera_files import Codec, FrameRateCap, FrameRing, VideoFile, fit_within
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from controller.config import Settings, parse_settings
-from controller.runtime import Runtime
+from controller.config.settings import Settings, parse_settings
+from controller.services.runtime import Runtime
 
 
 class FakeClock:
@@ -41,7 +41,7 @@ class FakeClock:
 
 @pytest.fixture(autouse=True)
 def keep_umask():
-    """controller.cli.main() sets the process umask (0077); a test calling it in-process must
+    """controller.cli.main.main() sets the process umask (0077); a test calling it in-process must
     not change the umask of the tests after it."""
     before = os.umask(0o022)
     os.umask(before)
@@ -77,11 +77,11 @@ def live_branch(settings: Settings, clock: FakeClock):
     injected wall and monotonic clocks; members 1 and 2 (DEMO_CARD, SECOND_CARD), PIN 1234."""
     from gpiozero.pins.mock import MockFactory
 
-    from controller.admin import MemberAdmin
-    from controller.modes import DoorMode
-    from controller.schedule import Schedule
-    from controller.service import BranchService
-    from controller.simulator import SimulatedHardware
+    from controller.services.members import MemberAdmin
+    from controller.domain.modes import DoorMode
+    from controller.domain.schedule import Schedule
+    from controller.door.branch import BranchService
+    from controller.sim.hardware import SimulatedHardware
     from tests.helpers import member_row
 
     sim = SimulatedHardware.create(settings, MockFactory())

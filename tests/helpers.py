@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from controller.members import Category, MemberRow
+from controller.domain.members import Category, MemberRow
 
 HEADER = "patron_id;cards;name;birth_date;openplus_registered;valid_until;blocked;category;pin"
 

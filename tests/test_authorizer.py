@@ -6,12 +6,12 @@ from datetime import timedelta
 
 import pytest
 
-from controller.admin import MemberAdmin
-from controller.authorizer import Authorizer
-from controller.decision import Reason
-from controller.events import EventType
-from controller.modes import DoorMode
-from controller.runtime import Runtime
+from controller.services.members import MemberAdmin
+from controller.services.access import Authorizer
+from controller.domain.decision import Reason
+from controller.domain.events import EventType
+from controller.domain.modes import DoorMode
+from controller.services.runtime import Runtime
 from tests.helpers import member_row
 
 CARD = "29990000000001"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from controller.cli import main
-from controller.config import load_settings
-from controller.runtime import Runtime
+from controller.cli.main import main
+from controller.config.settings import load_settings
+from controller.services.runtime import Runtime
 from tests.helpers import csv_file, csv_line
 
 EXAMPLE_CSV = Path(__file__).resolve().parent.parent / "config" / "members-example.csv"
@@ -105,7 +105,7 @@ def test_usage_errors_are_one_line_with_exit_code_2(monkeypatch, capsys, tmp_pat
 
 def test_events_purge_uses_the_retention_setting(capsys, tmp_path, data_dir):
     from datetime import datetime, timedelta, timezone
-    from controller.events import Event, EventType
+    from controller.domain.events import Event, EventType
 
     runtime = Runtime.open(load_settings(None))
     now = datetime.now(timezone.utc)

@@ -7,7 +7,7 @@ from typing import Iterator, get_args
 import pytest
 from pydantic import BaseModel
 
-from controller.config import AccessSettings, ConfigError, DoorSettings, Settings, load_settings
+from controller.config.settings import AccessSettings, ConfigError, DoorSettings, Settings, load_settings
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "openplus-door.toml"
 
@@ -152,7 +152,7 @@ def test_the_upper_limits_themselves_are_allowed(tmp_path):
 
 
 def test_check_config_refuses_an_infinite_value(tmp_path, monkeypatch, capsys):
-    from controller.cli import main
+    from controller.cli.main import main
 
     monkeypatch.setenv("OPENPLUS_DOOR_DATA_DIR", str(tmp_path / "data"))
     path = write(tmp_path, "[door]\nheld_open_seconds = inf\n")
@@ -210,7 +210,7 @@ UNBOUNDED_BEFORE = [
 @pytest.mark.parametrize(("toml", "key"), UNBOUNDED_BEFORE)
 def test_check_config_refuses_huge_numbers_in_every_setting(tmp_path, monkeypatch, capsys,
                                                             toml, key, value):
-    from controller.cli import main
+    from controller.cli.main import main
 
     monkeypatch.setenv("OPENPLUS_DOOR_DATA_DIR", str(tmp_path / "data"))
     path = write(tmp_path, toml.format(v=value))

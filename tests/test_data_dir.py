@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.runtime import DB_FILE, Runtime
+from controller.services.runtime import DB_FILE, Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 START_WAIT = 60.0
@@ -49,7 +49,7 @@ def _as_modes_bind() -> None:
 def run_cli(data_dir: Path, *args: str, modes_bind: bool = False) -> subprocess.CompletedProcess:
     try:
         return subprocess.run(
-            [sys.executable, "-m", "controller.cli", *args], env=env_for(data_dir), cwd=ROOT,
+            [sys.executable, "-m", "controller.cli.main", *args], env=env_for(data_dir), cwd=ROOT,
             capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60,
             preexec_fn=_as_modes_bind if modes_bind else None)
     except subprocess.TimeoutExpired:
@@ -81,7 +81,7 @@ COMMANDS = {
 def test_simulate_under_umask_022_keeps_data_and_footage_to_its_user(tmp_path):
     data_dir = tmp_path / "data"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "controller.cli", "simulate", "--no-api", "--exit-at-eof",
+        [sys.executable, "-m", "controller.cli.main", "simulate", "--no-api", "--exit-at-eof",
          "--members", "3"], env=env_for(data_dir), cwd=ROOT, stdin=subprocess.PIPE,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, umask=0o022)
     banner = threading.Event()
@@ -115,7 +115,7 @@ def test_simulate_under_umask_022_keeps_data_and_footage_to_its_user(tmp_path):
 
 def test_a_cli_command_under_umask_022_makes_the_data_dir_0700(tmp_path):
     data_dir = tmp_path / "deeper" / "data"
-    done = subprocess.run([sys.executable, "-m", "controller.cli", "members", "list"],
+    done = subprocess.run([sys.executable, "-m", "controller.cli.main", "members", "list"],
                           env=env_for(data_dir), cwd=ROOT, capture_output=True, text=True,
                           umask=0o022, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -125,9 +125,9 @@ def test_a_cli_command_under_umask_022_makes_the_data_dir_0700(tmp_path):
 def test_an_existing_data_dir_others_can_read_is_warned_about_not_changed(settings, caplog):
     settings.data_dir.mkdir(mode=0o755)
     settings.data_dir.chmod(0o755)
-    with caplog.at_level(logging.WARNING, logger="controller.runtime"):
+    with caplog.at_level(logging.WARNING, logger="controller.services.runtime"):
         Runtime.open(settings)
-    warned = [r.getMessage() for r in caplog.records if r.name == "controller.runtime"]
+    warned = [r.getMessage() for r in caplog.records if r.name == "controller.services.runtime"]
     assert any(f"chmod 700 {settings.data_dir}" in message for message in warned)
     assert mode(settings.data_dir) == 0o755
 

@@ -6,10 +6,10 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from controller.clock import BRANCH_TZ
-from controller.decision import PIN_PROVEN, Reason, decide
-from controller.members import NEVER, Category, Member
-from controller.modes import DoorMode
+from controller.domain.clock import BRANCH_TZ
+from controller.domain.decision import PIN_PROVEN, Reason, decide
+from controller.domain.members import NEVER, Category, Member
+from controller.domain.modes import DoorMode
 
 NOW = datetime(2026, 11, 25, 20, 30, tzinfo=timezone.utc)
 TODAY = date(2026, 11, 25)

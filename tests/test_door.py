@@ -6,15 +6,15 @@ from datetime import date
 
 import pytest
 
-from controller.admin import MemberAdmin
-from controller.authorizer import Authorizer
-from controller.config import DoorSettings
-from controller.door import (Door, DoorContactChanged, DoorOutputs, ExitRequest, ModeChanged,
+from controller.services.members import MemberAdmin
+from controller.services.access import Authorizer
+from controller.config.settings import DoorSettings
+from controller.door.machine import (Door, DoorContactChanged, DoorOutputs, ExitRequest, ModeChanged,
                              Phase, RemoteUnlock)
-from controller.door_loop import DoorLoop
-from controller.events import EventType
-from controller.members import NEVER
-from controller.modes import DoorMode
+from controller.door.loop import DoorLoop
+from controller.domain.events import EventType
+from controller.domain.members import NEVER
+from controller.domain.modes import DoorMode
 from drivers.base import CardRead, KeyPress, ReaderFault
 from drivers.outputs import AlarmPanel, Indicator, Lights, LockRelay
 from tests.drivers.gpio_fixtures import mock_factory  # noqa: F401 - fixture
@@ -306,7 +306,7 @@ def test_keys_without_a_card_are_ignored(bench):
 
 
 def test_closing_warning_is_announced_and_logged(bench):
-    from controller.door import ClosingWarning
+    from controller.door.machine import ClosingWarning
 
     bench.send(ClosingWarning(5))
     assert bench.messages[-1].nl == "De bibliotheek sluit over 5 minuten"

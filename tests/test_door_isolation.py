@@ -6,8 +6,8 @@ import sqlite3
 import threading
 from contextlib import closing, contextmanager
 
-from controller.door import DoorContactChanged
-from controller.events import EventType
+from controller.door.machine import DoorContactChanged
+from controller.domain.events import EventType
 from tests.conftest import DEMO_CARD, SECOND_CARD
 
 WAIT = 5.0
@@ -126,11 +126,11 @@ def test_a_listener_that_hangs_never_delays_the_door(live_branch, clock):
 def test_the_closing_announcement_is_played(tmp_path, clock):
     from gpiozero.pins.mock import MockFactory
 
-    from controller.config import parse_settings
-    from controller.door import ClosingWarning
-    from controller.schedule import Schedule
-    from controller.service import BranchService
-    from controller.simulator import SimulatedHardware
+    from controller.config.settings import parse_settings
+    from controller.door.machine import ClosingWarning
+    from controller.domain.schedule import Schedule
+    from controller.door.branch import BranchService
+    from controller.sim.hardware import SimulatedHardware
 
     marker = tmp_path / "announced"
     settings = parse_settings({"storage": {"data_dir": str(tmp_path / "data")}, "door": {

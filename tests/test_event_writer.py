@@ -5,9 +5,9 @@ import sqlite3
 from contextlib import closing
 from datetime import timedelta
 
-from controller.event_writer import SPILL_FILE, EventWriter, PinFailures
-from controller.events import Event, EventType
-from controller.lockouts import PinLockouts
+from controller.door.event_writer import SPILL_FILE, EventWriter, PinFailures
+from controller.domain.events import Event, EventType
+from controller.services.lockouts import PinLockouts
 from controller.store.pin_failures import load_pin_failures
 from tests.helpers import member_row
 

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from controller.admin import MemberAdmin
-from controller.authorizer import Authorizer
-from controller.clock import local_date
-from controller.config import CameraSettings, ConfigError, parse_settings
-from controller.events import Event, EventType
-from controller.footage import CameraEventLog, ClipNotFound, FootageService, recorder_config
-from controller.modes import DoorMode
+from controller.services.members import MemberAdmin
+from controller.services.access import Authorizer
+from controller.domain.clock import local_date
+from controller.config.settings import CameraSettings, ConfigError, parse_settings
+from controller.domain.events import Event, EventType
+from controller.services.footage import CameraEventLog, ClipNotFound, FootageService, recorder_config
+from controller.domain.modes import DoorMode
 from controller.store.events import EventFilter, EventLog
 from controller.store.footage import FootageStore
 from drivers.camera import (

@@ -6,8 +6,8 @@ import os
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from controller.config import parse_settings
-from controller.hardware import HardwareError, build_hardware
+from controller.config.settings import parse_settings
+from controller.door.hardware import HardwareError, build_hardware
 from drivers.readers.matrix_keypad import MatrixKeypad
 from drivers.readers.rdm6300 import Rdm6300Reader
 from drivers.readers.wiegand import WiegandReader

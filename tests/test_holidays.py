@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from controller.holidays import (
+from controller.domain.holidays import (
     HOLIDAY_KEYS,
     HOLIDAY_NAMES,
     dutch_holidays,

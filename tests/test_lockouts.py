@@ -4,8 +4,8 @@ from __future__ import annotations
 from contextlib import closing
 from datetime import timedelta
 
-from controller.event_writer import PinFailures
-from controller.lockouts import MAX_LOCKOUT, QUIET_RESET, PinLockouts
+from controller.door.event_writer import PinFailures
+from controller.services.lockouts import MAX_LOCKOUT, QUIET_RESET, PinLockouts
 from controller.store.pin_failures import load_pin_failures
 from tests.helpers import member_row
 

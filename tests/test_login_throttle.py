@@ -7,11 +7,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from controller.login_throttle import (ADDRESS_FAILURES, FIRST_PAUSE, MAX_PAUSE, USERNAME_FAILURES,
+from controller.services.login_throttle import (ADDRESS_FAILURES, FIRST_PAUSE, MAX_PAUSE, USERNAME_FAILURES,
                                        LoginThrottle, SignInPaused)
-from controller.runtime import Runtime
-from controller.throttle import SWEEP_ABOVE_KEYS, FailureThrottle
-from controller.users import Passwords, user_admin
+from controller.services.runtime import Runtime
+from controller.domain.throttle import SWEEP_ABOVE_KEYS, FailureThrottle
+from controller.services.users import Passwords, user_admin
 from tests.api.api_support import CHEAP_PASSWORDS, PASSWORD
 
 T0 = datetime(2026, 11, 25, 20, 30, tzinfo=timezone.utc)

@@ -7,10 +7,10 @@ from datetime import date
 
 import pytest
 
-from controller.admin import MemberAdmin
-from controller.member_import import ImportRejected, parse_member_csv
-from controller.members import NEVER, Category
-from controller.runtime import Runtime
+from controller.services.members import MemberAdmin
+from controller.services.member_import import ImportRejected, parse_member_csv
+from controller.domain.members import NEVER, Category
+from controller.services.runtime import Runtime
 from tests.helpers import HEADER, csv_file, csv_line
 
 TODAY = date(2026, 11, 25)

@@ -9,11 +9,11 @@ from contextlib import closing
 
 import pytest
 
-from controller.admin import MemberAdmin
-from controller.cli import main
-from controller.member_import import BATCH_ROWS, ImportRejected, parse_member_csv
-from controller.problems import MAX_PROBLEMS_NAMED
-from controller.runtime import Runtime
+from controller.services.members import MemberAdmin
+from controller.cli.main import main
+from controller.services.member_import import BATCH_ROWS, ImportRejected, parse_member_csv
+from controller.domain.problems import MAX_PROBLEMS_NAMED
+from controller.services.runtime import Runtime
 from tests.helpers import HEADER, csv_file, csv_line, member_row
 from tests.test_member_import import TODAY, db_snapshot
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from controller.clock import BRANCH_TZ, utc_now
-from controller.mode_switcher import ModeSwitcher
-from controller.modes import DoorMode
-from controller.schedule import ModeNow, Schedule, load_schedule_file, parse_schedule
-from controller.timers import ClockTimers
+from controller.domain.clock import BRANCH_TZ, utc_now
+from controller.door.switcher import ModeSwitcher
+from controller.domain.modes import DoorMode
+from controller.domain.schedule import ModeNow, Schedule, load_schedule_file, parse_schedule
+from controller.door.timers import ClockTimers
 
 BEILEN = Path(__file__).resolve().parent.parent / "config" / "beilen-schedule.json"
 EDGE = "mode-switcher:edge"

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from controller.cli import main
-from controller.events import EventType
-from controller.pins import PinHasher, PinKeyError
-from controller.runtime import DB_FILE, PIN_KEY_FILE, Runtime
+from controller.cli.main import main
+from controller.domain.events import EventType
+from controller.services.pins import PinHasher, PinKeyError
+from controller.services.runtime import DB_FILE, PIN_KEY_FILE, Runtime
 from controller.store.events import EventFilter
 from tests.conftest import DEMO_CARD
 from tests.helpers import member_row
@@ -122,7 +122,7 @@ def test_the_cli_refuses_in_one_line_and_reset_all_recovers(runtime, clock, key_
     assert audit[0].reason == "all PINs reset" and audit[0].actor.startswith("cli:")
     assert stored_fingerprint(reopened) == PinHasher.from_key_file(key_path).fingerprint()
     assert subprocess.run(
-        [sys.executable, "-m", "controller.cli", "members", "set-pin", "P00001", "--pin-stdin"],
+        [sys.executable, "-m", "controller.cli.main", "members", "set-pin", "P00001", "--pin-stdin"],
         input="4321\n", env=cli_env, cwd=ROOT, capture_output=True, text=True,
         timeout=60).returncode == 0
     assert main(["decide", "--card", DEMO_CARD, "--pin", "4321"]) == 0
@@ -134,7 +134,7 @@ def test_serve_simulate_and_web_refuse_to_start_without_the_key(runtime, clock, 
                                                                 cli_env, command):
     add_members_with_pins(runtime, clock)
     key_path.unlink()
-    done = subprocess.run([sys.executable, "-m", "controller.cli", *command], env=cli_env,
+    done = subprocess.run([sys.executable, "-m", "controller.cli.main", *command], env=cli_env,
                           cwd=ROOT, capture_output=True, text=True, stdin=subprocess.DEVNULL,
                           timeout=60)
     assert done.returncode == 2, done.stderr

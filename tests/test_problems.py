@@ -5,9 +5,9 @@ from string import Formatter
 
 import pytest
 
-from controller.member_import import ImportRejected, parse_member_csv
-from controller.problems import ENGLISH, Problem
-from controller.schedule import ScheduleInvalid, parse_schedule
+from controller.services.member_import import ImportRejected, parse_member_csv
+from controller.domain.problems import ENGLISH, Problem
+from controller.domain.schedule import ScheduleInvalid, parse_schedule
 from controller.web.problems_nl import DUTCH, place_in_dutch, problem_in_dutch
 
 

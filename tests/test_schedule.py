@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from controller.clock import BRANCH_TZ
-from controller.modes import DoorMode
-from controller.schedule import (
+from controller.domain.clock import BRANCH_TZ
+from controller.domain.modes import DoorMode
+from controller.domain.schedule import (
     WEEKDAYS,
     Window,
     ModeChange,

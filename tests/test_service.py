@@ -7,11 +7,11 @@ from datetime import datetime, timedelta, timezone
 
 from gpiozero.pins.mock import MockFactory
 
-from controller.clock import BRANCH_TZ
-from controller.events import Event, EventType
-from controller.schedule import parse_schedule
-from controller.service import BranchService
-from controller.simulator import SimulatedHardware
+from controller.domain.clock import BRANCH_TZ
+from controller.domain.events import Event, EventType
+from controller.domain.schedule import parse_schedule
+from controller.door.branch import BranchService
+from controller.sim.hardware import SimulatedHardware
 
 
 def test_events_older_than_retention_are_purged_by_the_daily_job(settings, clock):

@@ -15,15 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from controller.cli import main
-from controller.clock import local_date
-from controller.config import parse_settings
-from controller.events import EventType
-from controller.modes import DoorMode
-from controller.schedule import Schedule
-from controller.service import BranchService
-from controller.simulator import SimulatedHardware, rdm6300_frame
-from controller.state_file import STATE_FILE
+from controller.cli.main import main
+from controller.domain.clock import local_date
+from controller.config.settings import parse_settings
+from controller.domain.events import EventType
+from controller.domain.modes import DoorMode
+from controller.domain.schedule import Schedule
+from controller.door.branch import BranchService
+from controller.sim.hardware import SimulatedHardware, rdm6300_frame
+from controller.door.state_file import STATE_FILE
 from tests.helpers import member_row_on
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +41,7 @@ def branch(tmp_path, monkeypatch):
     sim = SimulatedHardware.create(settings)
     service = BranchService(sim.settings, Schedule(), pin_factory=sim.factory,
                             mode_override=DoorMode.OPENPLUS)
-    from controller.admin import MemberAdmin
+    from controller.services.members import MemberAdmin
     conn = service.runtime.connection()
     MemberAdmin(service.runtime.members(conn), service.runtime.events(conn), service.runtime.clock,
                 "e").replace_list([(1, member_row_on(local_date(service.runtime.clock()), 1,
@@ -132,7 +132,7 @@ def start_simulator(data_dir: Path, port: int = 0) -> subprocess.Popen:
     env = {**os.environ, "OPENPLUS_DOOR_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
     env.pop("OPENPLUS_DOOR_CONFIG", None)
     return subprocess.Popen(
-        [sys.executable, "-m", "controller.cli", "simulate", "--members", "10",
+        [sys.executable, "-m", "controller.cli.main", "simulate", "--members", "10",
          "--port", str(port)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
         cwd=ROOT, text=True,
@@ -208,7 +208,7 @@ def test_sigkill_during_a_pulse_then_relay_off_as_systemd_does(tmp_path):
     assert read_state(tmp_path)["relay_unlocked"] is True  # nobody could lock it: it died
     env = {**os.environ, "OPENPLUS_DOOR_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT),
            "GPIOZERO_PIN_FACTORY": "mock"}
-    done = subprocess.run([sys.executable, "-m", "controller.cli", "relay-off"], env=env,
+    done = subprocess.run([sys.executable, "-m", "controller.cli.main", "relay-off"], env=env,
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert read_state(tmp_path)["relay_unlocked"] is False

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from controller.events import Event, EventType
-from controller.pins import PinHasher, PinKeyError
+from controller.domain.events import Event, EventType
+from controller.services.pins import PinHasher, PinKeyError
 from controller.store import SCHEMA_VERSION, Database
 from controller.store.db import DatabaseError
 from controller.store.events import EventCursor, EventFilter, EventLog
@@ -98,9 +98,9 @@ def test_same_pin_gives_different_hashes_and_another_key_cannot_verify(tmp_path)
 
 
 def test_no_plain_pin_or_full_card_in_the_database_file(runtime, clock):
-    from controller.admin import MemberAdmin
-    from controller.authorizer import Authorizer
-    from controller.modes import DoorMode
+    from controller.services.members import MemberAdmin
+    from controller.services.access import Authorizer
+    from controller.domain.modes import DoorMode
     from tests.helpers import member_row
 
     with closing(runtime.connection()) as conn:

@@ -6,7 +6,7 @@ import re
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from controller.text import PlainText, checked_text, text_problem
+from controller.domain.text import PlainText, checked_text, text_problem
 
 
 @pytest.mark.parametrize("value", ["A.B. de Vries", "Zoë Çelik-Ünal", "Анна", "李小龙", "O'Brien (2)", ""])

@@ -15,7 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from controller.api.schemas import ErrorOut
 from controller.api.services import ApiServices
 from controller.store.users import User
-from controller.users import PasswordsBusy, Role, UserAdmin, effective_roles, user_admin
+from controller.services.users import PasswordsBusy, Role, UserAdmin, effective_roles, user_admin
 
 bearer_scheme = HTTPBearer(
     auto_error=False, scheme_name="bearer",

@@ -15,13 +15,13 @@ from starlette.routing import Match
 
 from controller.api.schemas import ErrorOut, RowProblem
 from controller.api.services import DoorUnavailable
-from controller.cards import CardFormatError
-from controller.member_import import ImportRejected
-from controller.pins import PinFormatError
-from controller.problems import first_problems
-from controller.schedule import ScheduleInvalid
+from controller.domain.cards import CardFormatError
+from controller.services.member_import import ImportRejected
+from controller.services.pins import PinFormatError
+from controller.domain.problems import first_problems
+from controller.domain.schedule import ScheduleInvalid
 from controller.store.members import MemberError
-from controller.users import UnknownToken, UnknownUser, UserError, UserInputError
+from controller.services.users import UnknownToken, UnknownUser, UserError, UserInputError
 
 
 class BadCursor(ValueError):

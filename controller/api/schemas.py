@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from controller.clock import to_local, to_utc
+from controller.domain.clock import to_local, to_utc
 
 
 class TimePoint(BaseModel):

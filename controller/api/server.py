@@ -16,7 +16,7 @@ class ApiServer:
 
     def __init__(self, app: FastAPI, host: str, port: int, *, proxy_headers: bool = False,
                  forwarded_allow_ips: list[str] | None = None) -> None:
-        """Proxy headers are off unless asked for (controller.cli_web.proxy_options): uvicorn's
+        """Proxy headers are off unless asked for (controller.cli.web.proxy_options): uvicorn's
         own default believes X-Forwarded-For from 127.0.0.1."""
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                                 proxy_headers=proxy_headers,

@@ -5,13 +5,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Callable, Protocol
 
-from controller.door import DoorSnapshot
-from controller.door_link import DoorUnavailable, LoopHealth
-from controller.footage import FootageService
-from controller.login_throttle import LoginThrottle
-from controller.runtime import Runtime
-from controller.schedule import Schedule
-from controller.users import DEFAULT_LOGIN_TTL, Passwords
+from controller.door.machine import DoorSnapshot
+from controller.door.link import DoorUnavailable, LoopHealth
+from controller.services.footage import FootageService
+from controller.services.login_throttle import LoginThrottle
+from controller.services.runtime import Runtime
+from controller.domain.schedule import Schedule
+from controller.services.users import DEFAULT_LOGIN_TTL, Passwords
 
 
 # DoorUnavailable and LoopHealth live with the door link (the door process does not import

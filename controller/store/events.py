@@ -5,7 +5,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from controller.events import Event, EventType
+from controller.domain.events import Event, EventType
 from controller.store.db import transaction
 
 

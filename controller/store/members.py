@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Iterator, NamedTuple, Sequence
 
-from controller.members import Category, Member, MemberRow
-from controller.pins import PinHasher
+from controller.domain.members import Category, Member, MemberRow
+from controller.services.pins import PinHasher
 from controller.store.db import transaction
 
 

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable
 
-from controller.events import Event, EventType
-from controller.schedule import Schedule, parse_schedule
+from controller.domain.events import Event, EventType
+from controller.domain.schedule import Schedule, parse_schedule
 from controller.store.db import transaction
 from controller.store.events import EventLog
 
 if TYPE_CHECKING:
-    from controller.runtime import Runtime
+    from controller.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

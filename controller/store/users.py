@@ -1,7 +1,7 @@
 """Admin users and their API tokens in SQLite (tables `users` and `api_tokens`).
 
 Only hashes are stored: an argon2id string per user, a SHA-256 digest per token. Rules
-(roles, the last admin, password strength) live in controller.users, not here.
+(roles, the last admin, password strength) live in controller.services.users, not here.
 """
 from __future__ import annotations
 

@@ -372,7 +372,7 @@ class Translator:
         return text.format(**values) if values else text
 
     def problem(self, problem: str) -> str:
-        """A problem from the core (controller/problems.py) in this language."""
+        """A problem from the core (controller/domain/problems.py) in this language."""
         return problem_in_dutch(problem) if self.lang == "nl" else str(problem)
 
     def reason(self, reason: str | None) -> str:

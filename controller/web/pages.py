@@ -19,9 +19,9 @@ from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
 from controller.api.services import ApiServices
-from controller.clock import to_local
-from controller.schedule import WEEKDAYS
-from controller.users import Role
+from controller.domain.clock import to_local
+from controller.domain.schedule import WEEKDAYS
+from controller.services.users import Role
 from controller.web.csrf import CSRF_FIELD, check_session_form
 from controller.web.i18n import Translator, language_of
 from controller.web.imports import PendingImports

@@ -1,12 +1,12 @@
-"""Problems (controller/problems.py) in Dutch, for the pages: same keys, same placeholders.
+"""Problems (controller/domain/problems.py) in Dutch, for the pages: same keys, same placeholders.
 
 Column names stay as they are in the CSV file (a manager looks for them there); weekdays,
 window kinds and field paths such as `weekly.monday.0.start` are said in Dutch.
 """
 from __future__ import annotations
 
-from controller.problems import Problem
-from controller.schedule import WEEKDAYS
+from controller.domain.problems import Problem
+from controller.domain.schedule import WEEKDAYS
 
 DUTCH: dict[str, str] = {
     # member list (CSV)

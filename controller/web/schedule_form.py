@@ -1,7 +1,7 @@
 """The schedule as the week-view form shows it: rows of text fields, to and from a Schedule.
 
 What was typed is kept as typed (a bad time stays in its field); only `document()` turns the
-rows into the schedule document that controller.schedule validates. Blank rows are ignored,
+rows into the schedule document that controller.domain.schedule validates. Blank rows are ignored,
 so "add row" can always offer an empty one.
 """
 from __future__ import annotations
@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from controller.holidays import HOLIDAY_KEYS
-from controller.schedule import WEEKDAYS, Schedule
+from controller.domain.holidays import HOLIDAY_KEYS
+from controller.domain.schedule import WEEKDAYS, Schedule
 
 EXCEPTIONS = "exceptions"
 GENERAL = "general"

@@ -14,14 +14,14 @@ from fastapi.testclient import TestClient
 
 from controller.api.app import create_app
 from controller.api.services import ApiServices, DoorUnavailable, LoopHealth
-from controller.config import CameraSettings
-from controller.door import DoorSnapshot, Phase
-from controller.footage import FootageService
-from controller.messages import PROMPT_CARD
-from controller.modes import DoorMode
-from controller.runtime import Runtime
-from controller.schedule import Schedule
-from controller.users import Passwords, Role, user_admin
+from controller.config.settings import CameraSettings
+from controller.door.machine import DoorSnapshot, Phase
+from controller.services.footage import FootageService
+from controller.domain.messages import PROMPT_CARD
+from controller.domain.modes import DoorMode
+from controller.services.runtime import Runtime
+from controller.domain.schedule import Schedule
+from controller.services.users import Passwords, Role, user_admin
 
 # argon2id at the cheapest sane cost: the algorithm is real, the tests stay fast.
 CHEAP_PASSWORDS = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)

@@ -6,8 +6,8 @@ import io
 from contextlib import closing
 from datetime import timedelta
 
-from controller.events import Event, EventType
-from controller.runtime import Runtime
+from controller.domain.events import Event, EventType
+from controller.services.runtime import Runtime
 from controller.store.events import EventLog
 from tests.api.api_support import Api, at
 

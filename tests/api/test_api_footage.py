@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from controller.events import Event, EventType
-from controller.runtime import Runtime
+from controller.domain.events import Event, EventType
+from controller.services.runtime import Runtime
 from controller.store.events import EventLog
 from controller.store.footage import FootageStore
 from tests.api.api_support import Api

@@ -6,8 +6,8 @@ from contextlib import closing
 
 import pytest
 
-from controller.clock import local_date
-from controller.runtime import Runtime
+from controller.domain.clock import local_date
+from controller.services.runtime import Runtime
 from tests.api.api_support import Api, events_of
 from tests.helpers import csv_file, csv_line
 
@@ -218,7 +218,7 @@ def test_a_block_until_today_is_taken_by_the_injected_clock(api: Api, clock) -> 
 
 @pytest.mark.parametrize("patron_id", ["A 1", "A\u202e1", "\ufeffA1", "P" * 65])
 def test_the_import_and_post_members_refuse_the_same_patron_ids(api: Api, patron_id: str) -> None:
-    """One rule (controller/patron_ids.py): what one refuses, the other refuses too."""
+    """One rule (controller/domain/patron_ids.py): what one refuses, the other refuses too."""
     headers = api.auth("manny")
     assert add(api, patron_id=patron_id).status_code == 422
     refused = api.client.post("/api/v1/members/import", headers=headers, files={

@@ -8,9 +8,9 @@ import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
-from controller.runtime import Runtime
+from controller.services.runtime import Runtime
 from controller.store.users import UserStore
-from controller.users import (BUSY_RETRY_AFTER_SECONDS, PASSWORD_MEMORY_KIB, PASSWORD_PARALLELISM,
+from controller.services.users import (BUSY_RETRY_AFTER_SECONDS, PASSWORD_MEMORY_KIB, PASSWORD_PARALLELISM,
                               PASSWORD_TIME_COST, Passwords, user_admin)
 from tests.api.api_support import CHEAP_PASSWORDS, PASSWORD, Api, build_api
 from tests.web.web_support import csrf_of, sign_in

@@ -8,9 +8,9 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from controller.cli_web import proxy_options
-from controller.config import ConfigError, parse_settings
-from controller.login_throttle import LoginThrottle
+from controller.cli.web import proxy_options
+from controller.config.settings import ConfigError, parse_settings
+from controller.services.login_throttle import LoginThrottle
 from tests.api.api_support import Api, events_of
 
 

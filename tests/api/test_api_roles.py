@@ -6,7 +6,7 @@ import re
 import pytest
 
 from controller.api.app import API_PREFIX
-from controller.login_throttle import USERNAME_FAILURES
+from controller.services.login_throttle import USERNAME_FAILURES
 from tests.api.api_support import PASSWORD, Api, events_of
 
 # Route prefix -> who may call it: "open", "any" (any valid token) or a role. Longest match wins.

@@ -21,8 +21,8 @@ from schemathesis.specs.openapi.checks import (
     content_type_conformance, response_schema_conformance, status_code_conformance,
 )
 
-from controller.runtime import Runtime
-from controller.users import user_admin
+from controller.services.runtime import Runtime
+from controller.services.users import user_admin
 from tests.api.api_support import Api, build_api
 
 pytestmark = pytest.mark.slow  # ~40 s: left out of the date guard (./dev test)

@@ -22,15 +22,15 @@ from typing import Callable, Iterator
 
 import pytest
 
-from controller.admin import MemberAdmin
-from controller.cli_web import wait_exit
-from controller.clock import local_date
-from controller.config import parse_settings
-from controller.modes import DoorMode
-from controller.schedule import Schedule
-from controller.service import BranchService
-from controller.simulator import SimulatedHardware
-from controller.state_file import STATE_FILE
+from controller.services.members import MemberAdmin
+from controller.cli.web import wait_exit
+from controller.domain.clock import local_date
+from controller.config.settings import parse_settings
+from controller.domain.modes import DoorMode
+from controller.domain.schedule import Schedule
+from controller.door.branch import BranchService
+from controller.sim.hardware import SimulatedHardware
+from controller.door.state_file import STATE_FILE
 from tests.helpers import member_row_on
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -232,7 +232,7 @@ def start_branch(tmp_path: Path) -> Iterator[Callable[..., SimulatedBranch]]:
                     "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",  # lines as they happen
                     **(env or {})}
         proc = subprocess.Popen(
-            [sys.executable, "-m", "controller.cli", "--config", str(config), "simulate",
+            [sys.executable, "-m", "controller.cli.main", "--config", str(config), "simulate",
              "--members", "10", "--port", "0", *args],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             env=full_env, cwd=ROOT, text=True)

@@ -16,15 +16,15 @@ from fastapi.testclient import TestClient
 
 from controller.api.app import create_app
 from controller.api.services import ApiServices
-from controller.door_link import (DoorLinkClient, DoorLinkError, DoorLinkServer, DoorUnavailable,
+from controller.door.link import (DoorLinkClient, DoorLinkError, DoorLinkServer, DoorUnavailable,
                                   link_path)
-from controller.events import EventType
-from controller.footage import FootageService
-from controller.config import CameraSettings
-from controller.schedule import Schedule
+from controller.domain.events import EventType
+from controller.services.footage import FootageService
+from controller.config.settings import CameraSettings
+from controller.domain.schedule import Schedule
 from controller.store.schedule import ScheduleStore, load_schedule
 from controller.store.db import transaction
-from controller.users import Passwords, user_admin
+from controller.services.users import Passwords, user_admin
 from tests.api.api_support import CHEAP_PASSWORDS
 from tests.door_process.conftest import DEMO_CARD, WAIT
 

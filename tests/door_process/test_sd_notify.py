@@ -7,7 +7,7 @@ import socket
 import tempfile
 import threading
 
-from controller.sd_notify import Notifier, WatchdogFeeder, watchdog_seconds
+from controller.system.sd_notify import Notifier, WatchdogFeeder, watchdog_seconds
 from tests.door_process.conftest import WAIT
 
 

@@ -16,7 +16,7 @@ def restore_root_logger() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     yield
-    from controller.logging_setup import _stop_listener
+    from controller.system.logging_setup import _stop_listener
     _stop_listener()
     for handler in root.handlers:
         if handler not in handlers:

@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from controller import cli_service
-from controller.config import parse_settings
-from controller.logging_setup import (CardNumberFilter, configure_logging, flush_logs,
+from controller.cli import run as cli_service
+from controller.config.settings import parse_settings
+from controller.system.logging_setup import (CardNumberFilter, configure_logging, flush_logs,
                                       mask_card_numbers)
 
 log = logging.getLogger("controller.test")

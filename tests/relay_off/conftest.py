@@ -12,10 +12,10 @@ from typing import Callable, Iterator
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from controller.state_file import STATE_FILE
+from controller.door.state_file import STATE_FILE
 
 ROOT = Path(__file__).resolve().parents[2]
-CONSOLE_SCRIPT = "import sys; from controller.cli import main; sys.exit(main())"
+CONSOLE_SCRIPT = "import sys; from controller.cli.main import main; sys.exit(main())"
 
 
 @pytest.fixture(autouse=True)
@@ -67,13 +67,13 @@ def read_state(data_dir: Path) -> Callable[[], dict]:
 def run_relay_off(tmp_path: Path, data_dir: Path) -> Callable[..., subprocess.CompletedProcess]:
     """Run `openplus-door relay-off` in a new interpreter on mock pins.
 
-    `launch` is "console" (what the `openplus-door` script does: import controller.cli, call
-    main) or "module" (`python -m controller.cli`). Extra interpreter flags go in `python_args`.
+    `launch` is "console" (what the `openplus-door` script does: import controller.cli.main, call
+    main) or "module" (`python -m controller.cli.main`). Extra interpreter flags go in `python_args`.
     No bytecode is written, so the run leaves the checkout untouched.
     """
     def run(*cli_args: str, launch: str = "console", python_args: tuple[str, ...] = (),
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-        entry = ["-c", CONSOLE_SCRIPT] if launch == "console" else ["-m", "controller.cli"]
+        entry = ["-c", CONSOLE_SCRIPT] if launch == "console" else ["-m", "controller.cli.main"]
         environment = {**os.environ, "GPIOZERO_PIN_FACTORY": "mock",
                        "OPENPLUS_DOOR_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT),
                        "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}  # clean_env ran

@@ -13,15 +13,15 @@ from pathlib import Path
 import pytest
 from gpiozero import OutputDevice
 
-from controller.cli import LazyHandler, build_parser
-from controller.config import load_settings
-from controller.config_defaults import DEFAULT_LOCK_PIN, resolve_config_path
-from controller.relay_off import read_lock_target, run
-from controller.state_file import STATE_FILE
+from controller.cli.main import LazyHandler, build_parser
+from controller.config.settings import load_settings
+from controller.config.defaults import DEFAULT_LOCK_PIN, resolve_config_path
+from controller.door.relay_off import read_lock_target, run
+from controller.door.state_file import STATE_FILE
 
 HEAVY = {"fastapi", "starlette", "uvicorn", "cv2", "numpy", "pydantic", "pydantic_core",
-         "apscheduler", "argon2", "jinja2", "controller.config", "controller.door",
-         "controller.cli_service", "controller.cli_commands"}
+         "apscheduler", "argon2", "jinja2", "controller.config.settings", "controller.door.machine",
+         "controller.cli.run", "controller.cli.commands"}
 
 
 def imported_modules(importtime_stderr: str) -> set[str]:
@@ -57,7 +57,7 @@ def test_relay_off_imports_nothing_heavy(run_relay_off, read_state, launch):
     done = run_relay_off("relay-off", launch=launch, python_args=("-X", "importtime"))
     assert done.returncode == 0, done.stderr
     names = imported_modules(done.stderr)
-    assert "controller.relay_off" in names and "gpiozero" in names  # the parse works
+    assert "controller.door.relay_off" in names and "gpiozero" in names  # the parse works
     assert heavy_among(names) == set()
     assert read_state()["relay_unlocked"] is False
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from controller.runtime import Runtime
+from controller.services.runtime import Runtime
 from tests.api.api_support import Api, build_api
 
 

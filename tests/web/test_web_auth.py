@@ -6,8 +6,8 @@ from contextlib import closing
 import pytest
 from fastapi.testclient import TestClient
 
-from controller.login_throttle import USERNAME_FAILURES
-from controller.runtime import Runtime
+from controller.services.login_throttle import USERNAME_FAILURES
+from controller.services.runtime import Runtime
 from controller.store.schedule import ScheduleStore
 from controller.web.sessions import SESSION_COOKIE, SESSION_IDLE, SESSION_MAX
 from tests.api.api_support import PASSWORD, Api, events_of

@@ -17,11 +17,11 @@ import pytest
 from controller.api.app import create_app
 from controller.api.server import ApiServer
 from controller.api.services import ApiServices
-from controller.config import CameraSettings, parse_settings
-from controller.events import EventType
-from controller.footage import FootageService
-from controller.runtime import Runtime
-from controller.users import Passwords, user_admin
+from controller.config.settings import CameraSettings, parse_settings
+from controller.domain.events import EventType
+from controller.services.footage import FootageService
+from controller.services.runtime import Runtime
+from controller.services.users import Passwords, user_admin
 from tests.api.api_support import CHEAP_PASSWORDS, PASSWORD, ROLE_USERS
 from tests.conftest import FakeClock
 from tests.web.web_support import (BAD_ROW, GOOD_ROWS, FollowingDoor, member_csv, record_event,

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from controller.decision import Reason
-from controller.events import EventType
-from controller.runtime import Runtime
-from controller.schedule import parse_schedule
+from controller.domain.decision import Reason
+from controller.domain.events import EventType
+from controller.services.runtime import Runtime
+from controller.domain.schedule import parse_schedule
 from controller.store.schedule import ScheduleStore
 from controller.web.i18n import STRINGS
 from controller.web.schedule_form import EXCEPTIONS, ScheduleForm, place_problems

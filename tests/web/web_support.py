@@ -12,12 +12,12 @@ import cv2
 import numpy as np
 from fastapi.testclient import TestClient
 
-from controller.door import DoorSnapshot, Phase
-from controller.door_link import LoopHealth
-from controller.events import Event, EventType
-from controller.messages import PROMPT_CARD
-from controller.runtime import Runtime
-from controller.schedule import Schedule, mode_at
+from controller.door.machine import DoorSnapshot, Phase
+from controller.door.link import LoopHealth
+from controller.domain.events import Event, EventType
+from controller.domain.messages import PROMPT_CARD
+from controller.services.runtime import Runtime
+from controller.domain.schedule import Schedule, mode_at
 from controller.store.events import EventLog
 from controller.store.footage import FootageStore
 from tests.api.api_support import PASSWORD

@@ -16,8 +16,8 @@ from controller.api.deps import (BUSY_RESPONSE, CurrentUser, Services, Users, bu
                                  current_user)
 from controller.api.routers.users import UserOut
 from controller.api.schemas import TimePoint, error_responses
-from controller.login_throttle import SignInPaused, client_address
-from controller.users import MAX_PASSWORD_LENGTH
+from controller.services.login_throttle import SignInPaused, client_address
+from controller.services.users import MAX_PASSWORD_LENGTH
 
 public_router = APIRouter(prefix="/auth", tags=["auth"])
 router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[Depends(current_user)],

@@ -7,9 +7,9 @@ from pydantic import BaseModel, Field
 from controller.api.deps import Actor, Services, require_role
 from controller.api.schemas import TimePoint, error_responses
 from controller.api.services import DoorUnavailable
-from controller.door import DoorSnapshot, Phase
-from controller.modes import DoorMode
-from controller.users import Role
+from controller.door.machine import DoorSnapshot, Phase
+from controller.domain.modes import DoorMode
+from controller.services.users import Role
 
 router = APIRouter(prefix="/door", tags=["door"], dependencies=[Depends(require_role(Role.SECURITY))],
                    responses=error_responses(401, 403, 503))

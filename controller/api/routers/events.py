@@ -23,11 +23,11 @@ from controller.api.dates import FIRST_YEAR, LAST_YEAR, YEARS
 from controller.api.deps import Conn, Services, require_role
 from controller.api.errors import BadCursor
 from controller.api.schemas import TimePoint, error_responses
-from controller.clock import BRANCH_TZ, to_local, to_utc
-from controller.events import Event, EventType
-from controller.runtime import Runtime
+from controller.domain.clock import BRANCH_TZ, to_local, to_utc
+from controller.domain.events import Event, EventType
+from controller.services.runtime import Runtime
 from controller.store.events import EventCursor, EventFilter, EventLog
-from controller.users import Role
+from controller.services.users import Role
 
 router = APIRouter(prefix="/events", tags=["events"],
                    dependencies=[Depends(require_role(Role.SECURITY))],

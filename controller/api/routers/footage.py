@@ -18,9 +18,9 @@ from controller.api.deps import Actor, Services, require_role
 from controller.api.routers.events import MAX_ID, EventId, event_filters
 from controller.api.schemas import TimePoint, error_responses
 from controller.api.services import ApiServices
-from controller.footage import ClipNotFound, FootageService
+from controller.services.footage import ClipNotFound, FootageService
 from controller.store.footage import FootageStore, SegmentRow
-from controller.users import Role
+from controller.services.users import Role
 
 router = APIRouter(prefix="/footage", tags=["footage"],
                    dependencies=[Depends(require_role(Role.SECURITY))],

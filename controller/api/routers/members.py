@@ -11,25 +11,25 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, HTTPException, Path, Query, UploadFile, status
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
-from controller.admin import MemberAdmin, default_valid_until
+from controller.services.members import MemberAdmin, default_valid_until
 from controller.api.dates import YEARS, OptionalDay, past_day_problem
 from controller.api.deps import Actor, Conn, Services, require_role
 from controller.api.schemas import TimePoint, error_responses
-from controller.cards import card_hint, normalise_card
-from controller.clock import local_date
-from controller.members import NEVER, Category, Member, MemberRow, adult_on
-from controller.patron_ids import (PATRON_ID_MAX_LENGTH, PATRON_ID_PATTERN, PATRON_ID_RULE,
+from controller.domain.cards import card_hint, normalise_card
+from controller.domain.clock import local_date
+from controller.domain.members import NEVER, Category, Member, MemberRow, adult_on
+from controller.domain.patron_ids import (PATRON_ID_MAX_LENGTH, PATRON_ID_PATTERN, PATRON_ID_RULE,
                                    checked_patron_id)
-from controller.pins import validate_pin
-from controller.text import PlainText
-from controller.users import Role
+from controller.services.pins import validate_pin
+from controller.domain.text import PlainText
+from controller.services.users import Role
 
 IMPORT_MAX_BYTES = 20 * 1024 * 1024
 _COMMON = error_responses(400, 401, 403, 422)
 router = APIRouter(prefix="/members", tags=["members"],
                    dependencies=[Depends(require_role(Role.MANAGER))], responses=_COMMON)
 
-# The one patron id rule (controller/patron_ids.py), in the address and in a body alike. The
+# The one patron id rule (controller/domain/patron_ids.py), in the address and in a body alike. The
 # routes take the id with Starlette's `path` converter, so an id with a `/` (which the import
 # accepts) has an address: /members/A/1/block, or /members/A%2F1/block.
 _PATRON_ID_RULES = dict(min_length=1, max_length=PATRON_ID_MAX_LENGTH, pattern=PATRON_ID_PATTERN)

@@ -15,12 +15,12 @@ from pydantic import BaseModel, Field
 
 from controller.api.deps import Actor, Conn, Services, require_role
 from controller.api.schemas import TimePoint, error_responses
-from controller.holidays import dutch_holidays
-from controller.modes import DoorMode
-from controller.schedule import Schedule, changes_between, mode_at, next_change, schedule_problems
+from controller.domain.holidays import dutch_holidays
+from controller.domain.modes import DoorMode
+from controller.domain.schedule import Schedule, changes_between, mode_at, next_change, schedule_problems
 from controller.store.schedule import ScheduleStore, StoredSchedule
 from controller.store.schedule import replace_schedule as store_schedule
-from controller.users import Role
+from controller.services.users import Role
 
 _MANAGER = [Depends(require_role(Role.MANAGER))]
 _COMMON = error_responses(400, 401, 403, 422)

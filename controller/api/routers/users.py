@@ -1,6 +1,6 @@
 """Users and API tokens (role admin): create, set roles, reset password, disable; tokens.
 
-Every change is an ADMIN_CHANGE event naming the admin (done in controller.users).
+Every change is an ADMIN_CHANGE event naming the admin (done in controller.services.users).
 """
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pydantic import BaseModel, Field
 from controller.api.deps import BUSY_RESPONSE, Actor, Conn, Users, busy_is_503, require_role
 from controller.api.schemas import TimePoint, error_responses
 from controller.store.users import ApiToken, User, UserStore
-from controller.text import PlainText
-from controller.users import (
+from controller.domain.text import PlainText
+from controller.services.users import (
     MAX_LABEL_LENGTH, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, USERNAME_RE, IssuedToken, Role,
     UnknownUser, effective_roles,
 )

@@ -19,10 +19,10 @@ from fastapi.responses import FileResponse, Response, StreamingResponse
 from controller.api.dates import iso_day
 from controller.api.errors import BadCursor
 from controller.api.routers.events import MAX_ID, csv_lines, decode_cursor, encode_cursor
-from controller.clock import BRANCH_TZ, to_local
-from controller.decision import Reason
-from controller.events import EventType
-from controller.footage import CLIP_EVENTS, FootageLocation
+from controller.domain.clock import BRANCH_TZ, to_local
+from controller.domain.decision import Reason
+from controller.domain.events import EventType
+from controller.services.footage import CLIP_EVENTS, FootageLocation
 from controller.store.events import EventCursor, EventFilter, EventLog
 from controller.web.pages import Conn, PageNotFound, SecurityPage, render, services_of
 

@@ -14,13 +14,13 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import AfterValidator
 
-from controller.admin import MemberAdmin
+from controller.services.members import MemberAdmin
 from controller.api.dates import iso_day
 from controller.api.routers.members import IMPORT_MAX_BYTES, MemberOut
-from controller.clock import local_date
-from controller.member_import import ImportRejected
-from controller.patron_ids import PATRON_ID_MAX_LENGTH, checked_patron_id
-from controller.pins import PinFormatError, validate_pin
+from controller.domain.clock import local_date
+from controller.services.member_import import ImportRejected
+from controller.domain.patron_ids import PATRON_ID_MAX_LENGTH, checked_patron_id
+from controller.services.pins import PinFormatError, validate_pin
 from controller.store.members import MemberError
 from controller.web.imports import PendingImport
 from controller.web.pages import (Conn, ManagerForm, ManagerPage, PageNotFound, redirect, render,
@@ -30,7 +30,7 @@ from controller.web.sessions import Viewer
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
 DONE = ("blocked", "blocked_until", "unblocked", "pin_set")
-# The API's patron id rule (controller/patron_ids.py); a refused one gets the form error page.
+# The API's patron id rule (controller/domain/patron_ids.py); a refused one gets the form error page.
 PatronField = Annotated[str, Form(min_length=1, max_length=PATRON_ID_MAX_LENGTH),
                         AfterValidator(checked_patron_id)]
 

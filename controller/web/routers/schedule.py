@@ -11,8 +11,8 @@ from datetime import timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from controller.holidays import dutch_holidays
-from controller.schedule import (WEEKDAYS, Schedule, ScheduleInvalid, changes_between, mode_at,
+from controller.domain.holidays import dutch_holidays
+from controller.domain.schedule import (WEEKDAYS, Schedule, ScheduleInvalid, changes_between, mode_at,
                                  parse_schedule)
 from controller.store.schedule import ScheduleStore, replace_schedule
 from controller.web.pages import Conn, ManagerForm, ManagerPage, Posted, redirect, render, services_of

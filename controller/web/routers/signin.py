@@ -6,8 +6,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from controller.login_throttle import SignInPaused, client_address
-from controller.users import MAX_PASSWORD_LENGTH, PasswordsBusy, user_admin
+from controller.services.login_throttle import SignInPaused, client_address
+from controller.services.users import MAX_PASSWORD_LENGTH, PasswordsBusy, user_admin
 from controller.web.csrf import check_signin_form, remember_signin_token, signin_token
 from controller.web.i18n import LANG_COOKIE, LANGUAGES
 from controller.web.pages import AnyForm, Conn, redirect, render, services_of

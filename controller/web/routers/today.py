@@ -14,13 +14,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from controller.api.services import ApiServices, DoorUnavailable
-from controller.clock import BRANCH_TZ, local_date, to_local
-from controller.door import DoorSnapshot
-from controller.events import EventType
-from controller.schedule import mode_at, next_change
+from controller.domain.clock import BRANCH_TZ, local_date, to_local
+from controller.door.machine import DoorSnapshot
+from controller.domain.events import EventType
+from controller.domain.schedule import mode_at, next_change
 from controller.store.events import EventFilter, EventLog
 from controller.store.schedule import ScheduleStore
-from controller.users import Role
+from controller.services.users import Role
 from controller.web.i18n import Translator, language_of
 from controller.web.pages import (SECURITY_HEADERS, AnyViewer, Conn, render, services_of,
                                   weekday_of)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from controller.store.users import UserStore
-from controller.users import (MAX_PASSWORD_LENGTH, PasswordsBusy, Role, UserAdmin, UserError,
+from controller.services.users import (MAX_PASSWORD_LENGTH, PasswordsBusy, Role, UserAdmin, UserError,
                               UserInputError, user_admin)
 from controller.web.pages import AdminForm, AdminPage, Conn, redirect, render, services_of
 from controller.web.routers.signin import busy_page

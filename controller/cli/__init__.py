@@ -1,0 +1,1 @@
+"""The `openplus-door` command: one module per group of subcommands."""

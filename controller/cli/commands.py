@@ -1,0 +1,214 @@
+"""What each `openplus-door` subcommand does; parsing lives in cli.py."""
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from contextlib import closing
+from datetime import timedelta
+
+from tqdm import tqdm
+
+from controller.services.members import MemberAdmin, default_valid_until
+from controller.services.access import Authorizer
+from controller.domain.cards import CardFormatError, card_hint, normalise_card
+from controller.cli.main import UsageError, actor, read_pin
+from controller.domain.clock import format_local, local_date
+from controller.config.settings import Settings
+from controller.services.demo import DEMO_CARDS, DEMO_PIN, demo_members
+from controller.domain.events import EventType
+from controller.services.member_import import ImportRejected
+from controller.domain.members import Category, MemberRow, adult_on
+from controller.domain.messages import door_message
+from controller.domain.modes import DoorMode
+from controller.services.runtime import Runtime, reset_all_pins
+from controller.store.events import EventFilter
+from controller.store.members import MemberError
+
+
+def check_config(args: argparse.Namespace, settings: Settings) -> int:
+    print(f"configuration ok; data directory: {settings.data_dir}")
+    return 0
+
+
+def _admin(runtime: Runtime, conn) -> MemberAdmin:
+    return MemberAdmin(runtime.members(conn), runtime.events(conn), runtime.clock,
+                       runtime.settings.branch.door)
+
+
+def members_import(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{args.file}: cannot read ({exc})") from None
+    runtime = Runtime.open(settings)
+    with closing(runtime.connection()) as conn:
+        try:
+            with tqdm(total=max(data.count(b"\n"), 1), unit="rows", desc="importing",
+                      disable=None, file=sys.stderr) as bar:
+                counts = _admin(runtime, conn).import_csv(
+                    data, actor(), progress=bar.update, dry_run=args.dry_run
+                )
+        except ImportRejected as rejected:
+            print(f"{args.file}: {rejected}", file=sys.stderr)
+            for error in rejected.errors:
+                print(f"  {error}", file=sys.stderr)
+            return 1
+    verb = "would be" if args.dry_run else "were"
+    print(f"{counts.added} added, {counts.updated} updated, {counts.unchanged} unchanged, "
+          f"{counts.removed} removed ({verb} changed; {args.file})")
+    return 0
+
+
+def members_add(args: argparse.Namespace, settings: Settings) -> int:
+    runtime = Runtime.open(settings)
+    today = local_date(runtime.clock())
+    try:
+        cards = tuple(normalise_card(card) for card in args.card)
+    except CardFormatError as exc:
+        raise UsageError(str(exc)) from None
+    row = MemberRow(
+        patron_id=args.patron_id, display_name=args.name, cards=cards,
+        adult_on=adult_on(args.birth_date) if args.birth_date else today,
+        valid_until=args.valid_until or default_valid_until(today),
+        openplus_registered_on=None if args.not_registered else (args.registered or today),
+        category=Category.STAFF if args.staff else Category.MEMBER,
+        pin=None if args.no_pin else read_pin(args),
+    )
+    return _change(runtime, lambda admin: admin.add(row, actor()), f"added {args.patron_id}")
+
+
+def members_remove(args: argparse.Namespace, settings: Settings) -> int:
+    return _change(Runtime.open(settings), lambda a: a.remove(args.patron_id, actor()),
+                   f"removed {args.patron_id}")
+
+
+def members_block(args: argparse.Namespace, settings: Settings) -> int:
+    return _change(Runtime.open(settings), lambda a: a.block(args.patron_id, actor(), args.until),
+                   f"blocked {args.patron_id}" + (f" until {args.until}" if args.until else ""))
+
+
+def members_unblock(args: argparse.Namespace, settings: Settings) -> int:
+    return _change(Runtime.open(settings), lambda a: a.unblock(args.patron_id, actor()),
+                   f"unblocked {args.patron_id}")
+
+
+def members_set_pin(args: argparse.Namespace, settings: Settings) -> int:
+    runtime = Runtime.open(settings)
+    pin = read_pin(args)
+    return _change(runtime, lambda a: a.set_pin(args.patron_id, pin, actor()),
+                   f"PIN set for {args.patron_id}")
+
+
+def _change(runtime: Runtime, change, done: str) -> int:
+    with closing(runtime.connection()) as conn:
+        try:
+            change(_admin(runtime, conn))
+        except MemberError as exc:
+            raise UsageError(str(exc)) from None
+    print(done)
+    return 0
+
+
+def members_list(args: argparse.Namespace, settings: Settings) -> int:
+    runtime = Runtime.open(settings)
+    today = local_date(runtime.clock())
+    with closing(runtime.connection()) as conn:
+        store = runtime.members(conn)
+        found = store.search(args.search, limit=args.limit)
+        print(f"{store.count()} on the list; showing {len(found)}")
+    for m in found:
+        status = [m.category.value]
+        status += ["blocked"] if m.is_blocked_on(today) else []
+        status += ["expired"] if m.valid_until < today else []
+        status += [] if m.is_registered_on(today) else ["not registered"]
+        status += [] if m.is_adult_on(today) else ["under 18"]
+        status += [] if m.has_pin else ["no PIN"]
+        cards = " ".join(card_hint(c) for c in m.cards)
+        print(f"{m.patron_id:<14} {m.display_name:<20} {cards:<14} until {m.valid_until}  "
+              f"{', '.join(status)}")
+    return 0
+
+
+def demo_members_command(args: argparse.Namespace, settings: Settings) -> int:
+    runtime = Runtime.open(settings)
+    rows = demo_members(args.count, local_date(runtime.clock()))
+    with closing(runtime.connection()) as conn:
+        counts = _admin(runtime, conn).replace_list(list(enumerate(rows, start=1)), actor())
+    print(f"{args.count} demo members: {counts.added} added, {counts.updated} updated, "
+          f"{counts.removed} removed")
+    _print_demo_cards()
+    return 0
+
+
+
+def _print_demo_cards() -> None:
+    print(f"Demo cards to try (every demo PIN is {DEMO_PIN}):")
+    for card, what in DEMO_CARDS.items():
+        print(f"  {card}  {what}")
+
+
+def decide(args: argparse.Namespace, settings: Settings) -> int:
+    runtime = Runtime.open(settings)
+    now = args.at or runtime.clock()
+    pin = args.pin if args.pin is not None else read_pin(args, confirm=False)
+    with closing(runtime.connection()) as conn:
+        authorizer = Authorizer(runtime.members(conn), runtime.events(conn), runtime.hasher,
+                                settings.access, settings.branch.door)
+        decision = authorizer.authorize(args.card, pin, args.reader, DoorMode(args.mode), now)
+    print(f"{'GRANTED' if decision.granted else 'REFUSED'} ({decision.reason.value}) at "
+          f"{format_local(now)}: {door_message(decision.reason)}")
+    return 0 if decision.granted else 1
+
+
+def events_list(args: argparse.Namespace, settings: Settings) -> int:
+    runtime = Runtime.open(settings)
+    try:
+        types = (EventType(args.type),) if args.type else ()
+    except ValueError:
+        raise UsageError(f"unknown event type '{args.type}' (one of: "
+                         f"{', '.join(t.value for t in EventType)})") from None
+    where = EventFilter(since=args.since, member_ref=args.member, types=types, reason=args.reason)
+    with closing(runtime.connection()) as conn:
+        for e in runtime.events(conn).query(where, limit=args.limit):
+            who = e.member_ref or e.actor or ""
+            print(f"{format_local(e.at)}  {e.type.value:<15} {e.reason or '':<16} {who:<14} "
+                  f"{e.card_hint or '':<6} {e.detail or ''}")
+    return 0
+
+
+def events_purge(args: argparse.Namespace, settings: Settings) -> int:
+    runtime = Runtime.open(settings)
+    cutoff = runtime.clock() - timedelta(days=settings.events.retention_days)
+    with closing(runtime.connection()) as conn:
+        removed = runtime.events(conn).purge(cutoff)
+    print(f"{removed} event(s) older than {format_local(cutoff)} deleted")
+    return 0
+
+
+def users_add(args: argparse.Namespace, settings: Settings) -> int:
+    from controller.services.users import UserError, UserInputError, create_user
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Password again: ") != password:
+            raise UsageError("the two passwords differ")
+    try:
+        user = create_user(Runtime.open(settings), args.username, password, args.role, actor())
+    except (UserError, UserInputError) as exc:
+        raise UsageError(str(exc)) from None
+    print(f"user {user.username} added with roles {', '.join(args.role)}")
+    return 0
+
+
+def pins_reset_all(args: argparse.Namespace, settings: Settings) -> int:
+    """The way back from a lost PIN key: every PIN cleared, the key on disk (or a new one)
+    bound to the database. Members then get a new PIN from staff (`members set-pin`)."""
+    if not args.yes:
+        raise UsageError("this clears every member's PIN (each then needs a new one from staff);"
+                         " add --yes to do it")
+    cleared = reset_all_pins(settings, actor())
+    print(f"{cleared} PIN(s) cleared; the PIN key in {settings.data_dir} is now the one in use")
+    return 0

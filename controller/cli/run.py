@@ -1,0 +1,175 @@
+"""The long-running commands: `serve` (the door alone, real pins) and `simulate` (mock pins,
+ptys, the door in this process and the web pages as a child process).
+
+The door process runs the readers, the door loop, the relay, the schedule and the camera
+hand-off, plus the door link (controller/door/link.py) the web process talks to. It never
+waits on the web side: `openplus-door web` (controller/cli/web.py) is another process.
+Under systemd it says READY=1 when the door is up, STOPPING=1 when it stops, and the door loop
+feeds the watchdog on every turn (controller/system/sd_notify.py).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from contextlib import closing
+from pathlib import Path
+from typing import Callable
+
+from controller.cli.main import UsageError
+from controller.cli.commands import demo_members_command
+from controller.cli.web import WebChild, WebChildError
+from controller.config.settings import Settings
+from controller.door.link import DoorLinkError, DoorLinkServer, link_path
+from controller.door.hardware import HardwareError
+from controller.system.logging_setup import configure_logging
+from controller.domain.modes import DoorMode
+from controller.services.runtime import Runtime
+from controller.domain.schedule import Schedule, load_schedule_file
+from controller.system.sd_notify import Notifier, WatchdogFeeder
+from controller.door.branch import BranchService
+from controller.store.db import transaction
+from controller.store.schedule import ScheduleStore, load_schedule
+from controller.services.users import create_user
+
+log = logging.getLogger(__name__)
+
+EXAMPLE_SCHEDULE = Path(__file__).resolve().parent.parent / "config" / "beilen-schedule.json"
+DEMO_USERS = {"admin": ["admin"], "manager": ["manager"], "security": ["security"]}
+DEMO_PASSWORD = "openplus-demo"  # simulated branch on 127.0.0.1 only; README says so
+STOP_SECONDS = 3.0  # SIGTERM to exit, whatever the web side does
+WEB_STOP_BY = 2.0  # seconds into the stop by which the web child has had its SIGTERM time
+
+
+def simulate(args: argparse.Namespace, settings: Settings) -> int:
+    """The simulated branch: demo data, mock pins and ptys, the real service and a console in
+    this process; the API and pages in a child process (`openplus-door web`)."""
+    from controller.sim.console import HELP, Console
+    from controller.sim.hardware import SimulatedHardware
+
+    configure_logging(settings.logging.level)
+    _demo_data(args, settings)
+    sim = SimulatedHardware.create(settings, camera_video=settings.data_dir / "demo-camera.avi")
+    mode = None if args.mode == "schedule" else DoorMode(args.mode)
+    banner = (f"Simulated branch '{settings.branch.name}' running; data in {settings.data_dir}.\n"
+              f"Demo sign-in: admin, manager or security, password {DEMO_PASSWORD}.\n"
+              f"Type `help` for commands.\n{HELP}")
+    return _run(sim.settings, args, pin_factory=sim.factory, mode=mode, banner=banner,
+                console=lambda service: Console(service, sim, print), cleanup=sim.close,
+                web=not args.no_api)
+
+
+def serve(args: argparse.Namespace, settings: Settings) -> int:
+    """The real door alone: gpiozero's default pin factory (lgpio on a Pi) and the configured
+    ports. The web pages are `openplus-door web`, another process (and systemd unit)."""
+    configure_logging(settings.logging.level)
+    return _run(settings, args, pin_factory=None, mode=None, console=None, cleanup=None,
+                banner=f"openplus-door serving '{settings.branch.name}'", web=False)
+
+
+def _demo_data(args: argparse.Namespace, settings: Settings) -> None:
+    """First run of the simulator: demo members, demo users, the Beilen example schedule."""
+    runtime = Runtime.open(settings)
+    with closing(runtime.connection()) as conn:
+        no_members = runtime.members(conn).count() == 0
+        no_users = conn.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 0
+        store = ScheduleStore(conn)
+        if store.load().is_default and EXAMPLE_SCHEDULE.is_file():
+            with transaction(conn):
+                store.save(load_schedule_file(EXAMPLE_SCHEDULE), runtime.clock(), "simulate")
+    if no_members:
+        args.count = args.members
+        demo_members_command(args, settings)
+    if no_users:
+        for name, roles in DEMO_USERS.items():
+            create_user(runtime, name, DEMO_PASSWORD, roles, "simulate")
+
+
+def _run(settings: Settings, args: argparse.Namespace, *, pin_factory, mode: DoorMode | None,
+         console: Callable | None, banner: str, cleanup: Callable[[], None] | None,
+         web: bool) -> int:
+    def stop_on_signal(signum, frame):  # SIGTERM from systemd, or Ctrl-C: stop, once
+        _ignore_stop_signals()  # a second one must not cut the stop (and the lock) short
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop_on_signal)
+    signal.signal(signal.SIGINT, stop_on_signal)
+    notifier = Notifier.from_environment()
+    runtime = Runtime.open(settings)
+    with closing(runtime.connection()) as conn:
+        schedule = load_schedule(conn)
+    try:
+        service = BranchService(settings, schedule, pin_factory=pin_factory, mode_override=mode,
+                                on_turn=WatchdogFeeder.from_environment(notifier))
+    except HardwareError as exc:
+        raise UsageError(str(exc)) from None
+
+    def reload_schedule() -> Schedule:  # the door link's schedule_changed: read what web saved
+        with closing(service.runtime.connection()) as conn:
+            return load_schedule(conn)
+
+    link = DoorLinkServer(link_path(settings.data_dir), service, reload_schedule)
+    web_child: WebChild | None = None
+    try:
+        person = console(service) if console is not None else None
+        service.start()
+        link.start()
+        notifier.ready(f"door up; door link {link.path}")
+        if web:
+            web_child = WebChild(settings, args.config, args.host, args.port, out=print)
+            port = web_child.start()
+            pid = web_child.process.pid if web_child.process is not None else "?"
+            banner += (f"\nAdmin API and pages: http://{args.host}:{port}/ (API docs: /docs), "
+                       f"served by their own web process {pid}")
+        print(banner, flush=True)
+        if person is not None:
+            person.run(sys.stdin, prompt=sys.stdin.isatty())
+        if person is None or not args.exit_at_eof:
+            threading.Event().wait()  # serve until a signal
+    except (DoorLinkError, WebChildError) as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        _stop(notifier, service, link, web_child, cleanup)
+    return 0
+
+
+def _stop(notifier: Notifier, service: BranchService, link: DoorLinkServer,
+          web_child: WebChild | None, cleanup: Callable[[], None] | None) -> None:
+    """The door first (BranchService.stop locks the relay, then stops the readers, then the
+    rest), then the link, then the web child: within STOP_SECONDS whatever it does."""
+    started = time.monotonic()
+    _ignore_stop_signals()
+    backstop = threading.Timer(STOP_SECONDS - 0.2, _give_up, args=(web_child,))
+    backstop.daemon = True
+    backstop.start()
+    notifier.stopping()
+    try:
+        try:
+            service.stop()
+        finally:
+            link.stop()
+            if web_child is not None:  # by WEB_STOP_BY s into the stop, plus 0.5 s for SIGKILL
+                web_child.stop(grace=max(0.2, WEB_STOP_BY - (time.monotonic() - started)))
+            if cleanup is not None:
+                cleanup()
+    finally:
+        backstop.cancel()
+    print("stopped; relay locked", flush=True)
+
+
+def _ignore_stop_signals() -> None:
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, signal.SIG_IGN)
+
+
+def _give_up(web_child: WebChild | None) -> None:
+    """The stop took too long: end the process (the relay was locked first; under systemd
+    ExecStopPost drives it off again)."""
+    log.error("stopping took over %.1f s; exiting now", STOP_SECONDS - 0.2)
+    if web_child is not None and web_child.process is not None:
+        web_child.process.kill()
+    os._exit(1)

@@ -1,0 +1,304 @@
+"""One validated settings object, loaded once at start-up and passed to whoever needs it.
+
+Every setting has a default so the demo runs with no file at all; a bad file stops start-up
+with a message naming the file, the key and the problem (`ConfigError`).
+"""
+from __future__ import annotations
+
+import math
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, IPvAnyNetwork,
+                      ValidationError, ValidationInfo, field_validator)
+from pydantic_core import PydanticCustomError
+
+from controller.config.defaults import (DATA_DIR_ENV, DEFAULT_DATA_DIR, DEFAULT_LOCK_ACTIVE_HIGH,
+                                        DEFAULT_LOCK_PIN, resolve_config_path,
+                                        resolve_data_dir)
+from controller.system.logging_setup import LogLevel
+
+
+class ConfigError(Exception):
+    """A configuration file that cannot be used; the message names file, key and problem."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BranchSettings(_Section):
+    name: str = Field("Demo branch", min_length=1, description="Shown on pages and in events.")
+    door: str = Field("entrance", min_length=1, description="Name of this door in events.")
+
+
+class StorageSettings(_Section):
+    data_dir: Path = Field(
+        DEFAULT_DATA_DIR,
+        description=f"Database, PIN key and footage live here; {DATA_DIR_ENV} overrides it.",
+    )
+
+
+# Every number has a finite upper bound (and every float refuses inf and nan): `inf`, `nan`,
+# `1e308` or `1e15` used to pass here and crash later (the door loop at the first opening, the
+# recorder at its first quota check, a serial port at open), after check-config had said "ok".
+DAY_SECONDS = 24 * 60 * 60
+HOUR_SECONDS = 60 * 60
+MAX_BCM_PIN = 53  # the BCM GPIO numbers a Raspberry Pi has
+MAX_BAUDRATE = 4_000_000  # the fastest a Pi's UARTs go; readers use 9600 or 115200
+MAX_CAMERA_INDEX = 63  # /dev/video0 .. /dev/video63
+
+
+def _number_or_name(meaning: str, maximum: int):
+    """A before-validator for an `int | str` setting (a pin, a camera): numbers are checked
+    here, so `1e15` or `inf` get one clear message instead of one per member of the union."""
+
+    def check(value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return value
+        whole = isinstance(value, int) or (math.isfinite(value) and value.is_integer())
+        if not whole or not 0 <= value <= maximum:
+            raise PydanticCustomError("number_or_name", "{meaning}", {"meaning": meaning})
+        return int(value)
+
+    return BeforeValidator(check)
+
+
+Pin = Annotated[Union[int, str], _number_or_name(
+    f"a pin is a BCM number 0-{MAX_BCM_PIN} or a name such as 'GPIO17'", MAX_BCM_PIN)]
+CameraSource = Annotated[Union[int, str], _number_or_name(
+    f"a camera number is 0-{MAX_CAMERA_INDEX}; a stream or file is a text such as "
+    "'rtsp://...'", MAX_CAMERA_INDEX)]
+Baudrate = Annotated[int, Field(ge=50, le=MAX_BAUDRATE)]
+
+
+class AccessSettings(_Section):
+    max_wrong_pins: int = Field(5, ge=1, le=20, description="Wrong PINs before the card locks.")
+    lockout_minutes: int = Field(15, ge=1, le=24 * 60)
+    staff_allowed_when_closed: bool = Field(
+        False, description="Let staff/cleaner cards in outside opening hours and on closure days."
+    )
+    reader_failure_threshold: int = Field(
+        10, ge=2, le=1000,
+        description="Refusals at any of the door's readers within the window before they all slow down."
+    )
+    reader_failure_window_seconds: int = Field(120, ge=10, le=DAY_SECONDS)
+    reader_slowdown_seconds: float = Field(
+        5.0, gt=0, le=HOUR_SECONDS, allow_inf_nan=False,
+        description="First enforced pause; doubles per extra failure."
+    )
+    reader_slowdown_max_seconds: float = Field(
+        120.0, gt=0, le=HOUR_SECONDS, allow_inf_nan=False,
+        description="The pause stops doubling here; at least reader_slowdown_seconds."
+    )
+
+    @field_validator("reader_slowdown_max_seconds")
+    @classmethod
+    def _max_not_below_first(cls, value: float, info: ValidationInfo) -> float:
+        first = info.data.get("reader_slowdown_seconds")  # absent when it was itself invalid
+        if first is not None and value < first:
+            raise PydanticCustomError(
+                "slowdown_order", "must be at least reader_slowdown_seconds ({first})",
+                {"first": first})
+        return value
+
+
+class EventSettings(_Section):
+    retention_days: int = Field(90, ge=1, le=3650, description="Events older than this are purged daily.")
+
+
+class DoorSettings(_Section):
+    pin_timeout_seconds: float = Field(10.0, gt=0, le=120, allow_inf_nan=False, description="Quiet time before a half-typed PIN is dropped.")
+    unlock_seconds: float = Field(5.0, gt=0, le=60, allow_inf_nan=False, description="Relay on after a grant; ends early when the door opens and shuts.")
+    held_open_seconds: float = Field(30.0, gt=0, le=HOUR_SECONDS, allow_inf_nan=False, description="Open longer than this raises a held-open alarm.")
+    rex_grace_seconds: float = Field(10.0, gt=0, le=300, allow_inf_nan=False, description="After an exit request, opening the door is not 'forced'.")
+    rex_unlocks: bool = Field(True, description="The exit button also pulses the lock (needed for maglocks).")
+    staffed_door_free: bool = Field(True, description="Hold the door unlocked during staffed hours.")
+    message_seconds: float = Field(4.0, gt=0, le=60, allow_inf_nan=False, description="How long a door message shows before the card prompt.")
+    key_beep_seconds: float = Field(0.05, gt=0, le=1, allow_inf_nan=False)
+    alarm_beep_seconds: float = Field(0.5, gt=0, le=10, allow_inf_nan=False)
+    closing_warning_minutes: list[Annotated[int, Field(gt=0, le=240)]] = Field(
+        [15, 5], description="Warn this many minutes before Open+ ends (buzzer pattern + event)."
+    )
+    closing_announcement_command: str = Field(
+        "", description="Run at each closing warning, e.g. 'aplay /etc/openplus-door/closing-{minutes}.wav'."
+    )
+
+
+class LoggingSettings(_Section):
+    level: LogLevel = Field(
+        "info", description="Least severe records written to stderr (the journal under systemd).")
+
+
+class _Reader(_Section):
+    name: str = Field(min_length=1, description="Names the reader in events.")
+
+
+class Rdm6300Reader(_Reader):
+    type: Literal["rdm6300"]
+    port: str = Field(min_length=1, description="Serial device, e.g. /dev/serial0.")
+    baudrate: Baudrate = 9600
+
+
+class BarcodeReader(_Reader):
+    type: Literal["barcode"]
+    port: str = Field(min_length=1, description="Serial device, e.g. /dev/ttyACM0.")
+    baudrate: Baudrate = 9600
+
+
+class KeyboardWedgeReader(_Reader):
+    type: Literal["keyboard_wedge"]
+    device: str = Field(min_length=1, description="/dev/input/... path or the device's name.")
+    grab: bool = True
+
+
+class WiegandReader(_Reader):
+    type: Literal["wiegand"]
+    d0_pin: Pin
+    d1_pin: Pin
+
+
+class MatrixKeypadReader(_Reader):
+    type: Literal["matrix_keypad"]
+    row_pins: list[Pin] = Field(min_length=4, max_length=4)
+    col_pins: list[Pin] = Field(min_length=3, max_length=4)
+
+
+class OsdpReader(_Reader):
+    type: Literal["osdp"]
+    port: str = Field(min_length=1, description="RS-485 serial device, e.g. /dev/ttyUSB0.")
+    address: int = Field(0, ge=0, le=126)
+    baudrate: Baudrate = 9600
+    scbk_file: Path = Field(description="16-byte secure-channel key, mode 0600.")
+
+
+ReaderSettings = Annotated[
+    Union[Rdm6300Reader, BarcodeReader, KeyboardWedgeReader, WiegandReader, MatrixKeypadReader,
+          OsdpReader],
+    Field(discriminator="type"),
+]
+
+
+class OutputPin(_Section):
+    pin: Pin
+    active_high: bool = True
+
+
+class IndicatorPins(_Section):
+    green_pin: Pin = 5
+    red_pin: Pin = 6
+    buzzer_pin: Pin | None = 13
+    active_high: bool = True
+
+
+class HardwareSettings(_Section):
+    """Which pins and readers this door has (BCM numbering); the defaults match the README's wiring."""
+
+    lock: OutputPin = OutputPin(pin=DEFAULT_LOCK_PIN, active_high=DEFAULT_LOCK_ACTIVE_HIGH)
+    door_contact_pin: Pin = 27
+    door_open_when_high: bool = Field(True, description="NC contact to ground with pull-up: open reads high.")
+    rex_pin: Pin = 22
+    indicator: IndicatorPins = IndicatorPins()
+    lights: OutputPin | None = None
+    alarm: OutputPin | None = None
+    readers: list[ReaderSettings] = Field(
+        default_factory=lambda: [
+            Rdm6300Reader(type="rdm6300", name="rfid", port="/dev/serial0"),
+            WiegandReader(type="wiegand", name="keypad", d0_pin=23, d1_pin=24),
+        ],
+        min_length=1,
+    )
+
+
+class CameraSettings(_Section):
+    """The entrance camera: records in Open+ hours only, with a clip around every entry event."""
+
+    enabled: bool = Field(False, description="Record at all; off by default so the demo needs no camera.")
+    source: CameraSource = Field(
+        0, description="What cv2.VideoCapture opens: a camera index, an rtsp:// URL or a video file "
+        "(a file is replayed at its own frame rate, like a live camera).")
+    footage_dir: Path | None = Field(None, description="Where footage goes; default <data_dir>/footage.")
+    segment_seconds: int = Field(300, ge=1, le=3600, description="Length of each continuous recording file.")
+    pre_event_seconds: float = Field(10.0, ge=0, le=60, allow_inf_nan=False, description="Clip footage kept from before an event.")
+    post_event_seconds: float = Field(10.0, ge=0, le=120, allow_inf_nan=False, description="Clip footage recorded after an event.")
+    max_width: int = Field(1280, ge=16, le=3840)
+    max_height: int = Field(720, ge=16, le=2160)
+    max_fps: float = Field(10.0, gt=0, le=30, allow_inf_nan=False, description="Frames above this rate are skipped.")
+    retention_days: int = Field(
+        7, ge=1, le=28, description="Footage older than this is deleted daily (Dutch DPA: at most 4 weeks).")
+    max_gb: float = Field(20.0, gt=0, le=100_000, allow_inf_nan=False, description="Disk quota for all footage; oldest segments go first.")
+    min_free_mb: int = Field(500, ge=0, le=100_000_000, description="Stop writing (camera fault) when the disk has less free.")
+    stall_seconds: float = Field(5.0, gt=0, le=300, allow_inf_nan=False, description="No frame for this long is a camera fault.")
+    retry_max_seconds: float = Field(60.0, gt=0, le=HOUR_SECONDS, allow_inf_nan=False, description="Longest wait between attempts to reopen the camera.")
+    record_alarms_any_time: bool = Field(
+        False, description="Also clip forced-door and held-open alarms outside Open+ hours.")
+    max_concurrent_clips: int = Field(4, ge=1, le=32, description="More events at once fall back to the segment.")
+    notify_queue_size: int = Field(256, ge=1, le=100_000, description="Event notices waiting for the recorder; more are dropped.")
+    in_process: bool = Field(True, description="Run the recorder in its own process (else a thread).")
+    loop_video_file: bool = Field(
+        False, description="Replay a video-file source from its start when it ends (the simulator's camera).")
+
+
+class WebSettings(_Section):
+    """The admin API and pages (`openplus-door web`)."""
+
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list, max_length=64,
+        description="Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed, as "
+        "addresses or networks (e.g. ['127.0.0.1'] for a proxy on this machine). Empty (the "
+        "default): the headers are ignored, so no one can pick the address the sign-in "
+        "throttle counts and the events record.")
+
+
+class Settings(_Section):
+    """The whole configuration file, section by section."""
+
+    branch: BranchSettings = BranchSettings()
+    storage: StorageSettings = StorageSettings()
+    access: AccessSettings = AccessSettings()
+    events: EventSettings = EventSettings()
+    door: DoorSettings = DoorSettings()
+    hardware: HardwareSettings = HardwareSettings()
+    camera: CameraSettings = CameraSettings()
+    logging: LoggingSettings = LoggingSettings()
+    web: WebSettings = WebSettings()
+
+    @property
+    def data_dir(self) -> Path:
+        """The data directory, with the environment override applied and ~ expanded."""
+        return resolve_data_dir(self.storage.data_dir)
+
+
+def _describe(error: dict[str, Any]) -> str:
+    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        return f"{key}: unknown key"
+    if error["type"] == "missing":
+        return f"{key}: required value is missing"
+    return f"{key}: {error['msg']} (got {error.get('input')!r})"
+
+
+def parse_settings(raw: dict[str, Any], source: str) -> Settings:
+    """Validate an already-parsed TOML document; `source` names it in errors."""
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(err) for err in exc.errors())
+        raise ConfigError(f"{source}: {problems}") from None
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Load the file at `path` (or $OPENPLUS_DOOR_CONFIG); defaults when neither is given."""
+    path = resolve_config_path(path)
+    if path is None:
+        return Settings()
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the configuration file ({exc})") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    return parse_settings(raw, str(path))

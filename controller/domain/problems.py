@@ -1,0 +1,86 @@
+"""A problem found in uploaded data (a member-list row, a schedule), kept as a key and values.
+
+Decision: a Problem *is* its English sentence (a str subclass), so the API, the CLI and the
+logs use it as text unchanged, while the pages look up its key and say it in Dutch
+(controller/web/problems_nl.py). `where` (a weekday, a date, a field path) is a value every
+problem may have; it is shown in front of the sentence.
+"""
+from __future__ import annotations
+
+from controller.domain.cards import CARD_FORMAT_HELP
+
+ENGLISH: dict[str, str] = {
+    # member list (CSV)
+    "import.empty": "the file is empty: expected a header line",
+    "import.unreadable_header": "unreadable header ({error})",
+    "import.not_utf8": "not UTF-8 text: save the export as CSV UTF-8",
+    "import.missing_column": "missing column '{column}'",
+    "import.missing_age_column": "missing column 'birth_date' or 'adult'",
+    "import.unknown_column": "unknown column '{column}' (known: {known})",
+    "import.column_twice": "column '{column}' appears twice",
+    "import.broken_quoting": "broken CSV quoting ({error})",
+    "import.field_count": "expected {expected} fields, found {found}",
+    "import.duplicate_patron": "duplicate patron_id {patron_id} (also on line {line})",
+    "import.duplicate_card": "duplicate card {card} (also on line {line})",
+    "import.no_patron_id": "patron_id is empty",
+    "import.bad_patron_id": "patron_id must be at most 64 characters, without spaces, control "
+                            "or invisible characters",
+    "import.no_name": "name is empty (initials are enough)",
+    "import.bad_card": "card {card}: unknown card format: expected " + CARD_FORMAT_HELP,
+    "import.no_card": "no card number",
+    "import.empty_column": "{column} is empty",
+    "import.bad_date": "{column} '{value}' is not a date (use YYYY-MM-DD or DD-MM-YYYY)",
+    "import.bad_flag": "{column} must be yes/no (ja/nee, 1/0), not '{value}'",
+    "import.bad_category": "category must be 'member' or 'staff', not '{value}'",
+    "import.bad_pin": "PIN must be 4 to 6 digits",
+    "import.no_age": "birth_date or adult is empty",
+    "import.date_out_of_range": "{column} '{value}' is not between {first} and {last}",
+    "import.staff_card": "card already belongs to staff entry {patron_id}",
+    # any list of problems
+    "more_problems": "and {count} more problems",
+    # schedule
+    "schedule.bad_time": "bad time '{value}': use HH:MM from 00:00 to 23:59, or 24:00 as an end",
+    "schedule.midnight_start": "24:00 can only be an end time",
+    "schedule.start_not_before_end": "{start}-{end} {kind}: start is not before end",
+    "schedule.overlap": "{start}-{end} {kind} overlaps {other_start}-{other_end} {other_kind}",
+    "schedule.two_exceptions": "more than one exception for this date",
+    "schedule.closure_with_windows": "a closure has no windows (use special_hours)",
+}
+
+
+class Problem(str):
+    """One problem: the English sentence, plus `key` and `values` to say it in another language."""
+
+    key: str
+    values: dict[str, str]
+
+    def __new__(cls, key: str, /, **values: object) -> Problem:
+        texts = {name: str(value) for name, value in values.items()}
+        sentence = ENGLISH[key].format(**texts)
+        where = texts.get("where")
+        self = super().__new__(cls, f"{where}: {sentence}" if where else sentence)
+        self.key, self.values = key, texts
+        return self
+
+    def at(self, where: str) -> Problem:
+        """The same problem, placed (a validator knows the value, the caller where it was)."""
+        return Problem(self.key, **{**self.values, "where": where})
+
+
+class ProblemError(ValueError):
+    """A ValueError that carries a Problem through pydantic validation."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+MAX_PROBLEMS_NAMED = 50
+
+
+def first_problems(problems: list[str], limit: int = MAX_PROBLEMS_NAMED) -> list[str]:
+    """The first `limit` problems, then one saying how many more: a refusal stays readable
+    and small however much was wrong (a crafted request once drew a 260 MB answer)."""
+    if len(problems) <= limit:
+        return problems
+    return [*problems[:limit], Problem("more_problems", count=len(problems) - limit)]

@@ -1,0 +1,255 @@
+"""One branch door, wired: devices -> door loop <- schedule, plus the daily retention job.
+
+`serve` (real pins) and `simulate` (mock pins and pseudo-terminals) both build this; the only
+difference is the pin factory and the serial port paths in the settings.
+
+Threads, and what each may wait on: the door loop waits only on its inputs; events and PIN
+counts go to the EventWriter's thread, snapshots and door messages to the ObserverQueue's
+thread (state file, page listeners, camera mode, console), schedule edges come from the
+ClockTimers' thread as queued inputs. Nothing the door thread calls touches a lock held by
+the database, the web side or an observer.
+"""
+from __future__ import annotations
+
+import logging
+import shlex
+import subprocess
+import sys
+from datetime import datetime, time, timedelta
+from typing import Callable
+
+from gpiozero.pins import Factory
+
+from controller.services.access import Authorizer
+from controller.domain.clock import BRANCH_TZ, Clock, Monotonic, monotonic, to_local, to_utc, utc_now
+from controller.config.settings import Settings
+from controller.door.machine import (ClosingWarning, Door, DoorContactChanged, DoorOutputs, DoorSnapshot,
+                             ExitRequest, ModeChanged, RemoteUnlock)
+from controller.door.loop import DoorLoop
+from controller.door.event_writer import SPILL_FILE, EventWriter
+from controller.domain.events import Event, EventType
+from controller.services.footage import CLIP_EVENTS, FootageService
+from controller.door.hardware import DoorHardware, build_hardware
+from controller.services.lockouts import PinLockouts
+from controller.domain.messages import DoorMessage
+from controller.door.switcher import ModeSwitcher
+from controller.domain.modes import DoorMode
+from controller.door.observers import ObserverQueue, QueuedSignals
+from controller.services.runtime import Runtime
+from controller.domain.schedule import ModeNow, Schedule
+from controller.door.state_file import STATE_FILE, StateFile
+from controller.store.pin_failures import load_pin_failures
+from controller.door.timers import ClockTimers
+
+log = logging.getLogger(__name__)
+
+GIL_SWITCH_SECONDS = 0.0005
+RETENTION_TIMER = "retention"
+# Daily at 04:15 branch time: outside 02:00-03:00, so DST neither skips nor doubles it.
+RETENTION_AT = time(4, 15)
+
+
+def next_daily_run(now: datetime, at: time) -> datetime:
+    """The first branch-local `at` after `now`, as UTC (only for times outside the DST hour)."""
+    local = to_local(now)
+    run = datetime.combine(local.date(), at, tzinfo=BRANCH_TZ)
+    if run <= local:
+        run = datetime.combine(local.date() + timedelta(days=1), at, tzinfo=BRANCH_TZ)
+    return to_utc(run)
+
+
+class BranchService:
+    """Starts and stops everything one door needs; stop() always ends with the relay locked."""
+
+    def __init__(
+        self, settings: Settings, schedule: Schedule, *, pin_factory: Factory | None,
+        clock: Clock = utc_now, mode_override: DoorMode | None = None,
+        on_message: Callable[[DoorMessage], None] | None = None,
+        monotonic: Monotonic = monotonic, on_turn: Callable[[], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.runtime = Runtime.open(settings, clock=clock)
+        self._clock = clock
+        self._mode_override = mode_override
+        self._on_message = on_message
+        self.state_file = StateFile(settings.data_dir / STATE_FILE)
+        self._snapshot: DoorSnapshot | None = None
+        self.listeners: list[Callable[[DoorSnapshot], None]] = []
+        self.hardware: DoorHardware = build_hardware(settings.hardware, pin_factory)
+        self.footage = FootageService(
+            settings.camera, settings.camera.footage_dir or settings.data_dir / "footage",
+            self.runtime.connection, settings.branch.door, clock,
+        )
+        self.writer = EventWriter(self.runtime.db, settings.data_dir / SPILL_FILE,
+                                  on_event_written=self._event_written)
+        self.observers = ObserverQueue()
+        self.signal_queue = ObserverQueue(name="door-signals")  # LEDs and buzzer
+        self._observed_mode: DoorMode | None = None  # the observer thread's own copy
+        self._door_conn = self.runtime.connection()  # the door loop thread's, for reads only
+        access = settings.access
+        lockouts = PinLockouts(access.max_wrong_pins, timedelta(minutes=access.lockout_minutes),
+                               self.writer.save, load_pin_failures(self._door_conn))
+        hw = self.hardware
+        self.authorizer = Authorizer(self.runtime.members(self._door_conn), self.writer,
+                                     self.runtime.hasher, access, settings.branch.door, lockouts)
+        self.authorizer.resume_throttle(clock())
+        self.door = Door(
+            self.authorizer,
+            DoorOutputs(relay=hw.relay, signals=QueuedSignals(hw.indicator, self.signal_queue),
+                        show=self._show, lights=hw.lights,
+                        alarm=hw.alarm, announce=self._announcer()),
+            self.writer, settings.door, clock, settings.branch.door, on_change=self._changed,
+            monotonic=monotonic,
+        )
+        self.loop = DoorLoop(self.door, monotonic, on_turn=on_turn)
+        self.timers = ClockTimers(clock)  # the schedule runs on the same clock as the door
+        self.switcher = ModeSwitcher(
+            schedule, self._mode_now, clock=clock, timers=self.timers,
+            closing_warning_minutes=settings.door.closing_warning_minutes,
+            on_closing_warning=lambda minutes: self.loop.submit(ClosingWarning(minutes)),
+        )
+
+    # --- life cycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        # Python hands the GIL to a waiting thread only every 5 ms by default: a busy thread of
+        # this process (a schedule recompute for the door link) then delays each step of the
+        # door loop by up to 5 ms. 0.5 ms slices cut that to a tenth (bench/door_under_load.py).
+        sys.setswitchinterval(GIL_SWITCH_SECONDS)
+        hw = self.hardware
+        self.door.assume_contact(hw.contact.is_open)
+        hw.contact.on_opened = lambda: self.loop.submit(DoorContactChanged(True))
+        hw.contact.on_closed = lambda: self.loop.submit(DoorContactChanged(False))
+        hw.rex.on_pressed = lambda: self.loop.submit(ExitRequest())
+        self.writer.start()
+        self.observers.start()
+        self.signal_queue.start()
+        self._record(EventType.SERVICE, "started")
+        self.footage.start()
+        self.loop.start()
+        for reader in hw.readers:
+            reader.start(self.loop.submit)
+        if self._mode_override is None:
+            self.switcher.start()
+        else:
+            self.loop.submit(ModeChanged(self._mode_override, "set by hand"))
+        self._plan_retention()
+        self.timers.start()
+
+    def stop(self) -> None:
+        """Lock, stop inputs, then the loop (which locks again), then release the pins (locked);
+        only then the writer (what it cannot write in time is spilled), observers and camera."""
+        self.door.lock_now()
+        try:
+            for reader in self.hardware.readers:
+                try:
+                    reader.close()
+                except Exception:  # noqa: BLE001 - a stuck reader must not keep the rest up
+                    log.exception("reader %s did not close", getattr(reader, "name", reader))
+            self.switcher.stop()
+            self.timers.stop(timeout=0.5)
+        finally:
+            self.loop.stop(timeout=1.0)
+            self.signal_queue.stop(timeout=0.3)
+            self.hardware.close()
+            self._record(EventType.SERVICE, "stopped")
+            self.writer.stop(timeout=1.0)
+            self.observers.stop(timeout=0.5)
+            self.footage.stop()
+            self._door_conn.close()
+
+    def wait_readers_connected(self, timeout: float) -> bool:
+        """True once every serial-type reader has its port open (input sent earlier is lost)."""
+        return all(reader.wait_connected(timeout) for reader in self.hardware.readers
+                   if hasattr(reader, "wait_connected"))
+
+    # --- what the API and the simulator call ----------------------------------------------------
+    def snapshot(self) -> DoorSnapshot | None:
+        return self._snapshot
+
+    def remote_unlock(self, actor: str) -> None:
+        self.loop.submit(RemoteUnlock(actor))
+
+    def schedule_changed(self, schedule: Schedule) -> None:
+        """A saved schedule takes over at once, also from a mode set by hand."""
+        self._mode_override = None
+        self.switcher.replace_schedule(schedule)
+
+    def set_mode(self, mode: DoorMode) -> None:
+        """Force a mode by hand (the simulator's `mode` command); the schedule stops steering."""
+        self._mode_override = mode
+        self.switcher.stop()
+        self.loop.submit(ModeChanged(mode, "set by hand"))
+
+    def apply_retention(self) -> None:
+        """The daily job: events past their retention, then footage past its own."""
+        try:
+            self.purge_events()
+            self.footage.apply_retention(self._clock())
+        finally:
+            self._plan_retention()
+
+    def _plan_retention(self) -> None:
+        self.timers.add(RETENTION_TIMER, next_daily_run(self._clock(), RETENTION_AT),
+                        self.apply_retention)
+
+    def purge_events(self) -> int:
+        cutoff = self._clock() - timedelta(days=self.settings.events.retention_days)
+        conn = self.runtime.connection()
+        try:
+            removed = self.runtime.events(conn).purge(cutoff)
+        finally:
+            conn.close()
+        log.info("retention: %d event(s) deleted", removed)
+        return removed
+
+    # --- callbacks ---------------------------------------------------------------------------
+    def _mode_now(self, mode: ModeNow) -> None:
+        self.loop.submit(ModeChanged(mode.mode, mode.cause))
+
+    def _changed(self, snapshot: DoorSnapshot) -> None:
+        """On the door thread: keep the snapshot, hand the rest to the observer thread."""
+        self._snapshot = snapshot
+        self.observers.post(self._observe, snapshot)
+
+    def _observe(self, snapshot: DoorSnapshot) -> None:
+        """On the observer thread: each observer on its own, so one failing stops no other."""
+        if self._observed_mode is not snapshot.mode:
+            self._observed_mode = snapshot.mode
+            self.observers.post(self.footage.set_mode, snapshot.mode)  # Open+ only records
+        self.observers.post(self.state_file.write, snapshot)
+        for listener in list(self.listeners):
+            self.observers.post(listener, snapshot)
+
+    def _show(self, message: DoorMessage) -> None:
+        self.observers.post(self._said, message)
+
+    def _said(self, message: DoorMessage) -> None:
+        log.info("door says: %s", message)
+        if self._on_message is not None:
+            self._on_message(message)
+
+    def _event_written(self, event_id: int, event: Event) -> None:
+        """On the writer thread, once an event has its id: entries and alarms get a clip."""
+        if event.type in CLIP_EVENTS:
+            self.footage.notify_event(event_id, event.at, event.type)
+
+    def _announcer(self) -> Callable[[int], None] | None:
+        """The closing announcement, started from the observer thread (a fork can take
+        milliseconds, and the door loop must not spend them) and never waited for."""
+        command = self.settings.door.closing_announcement_command
+        if not command:
+            return None
+
+        def play(minutes: int) -> None:
+            args = [part.replace("{minutes}", str(minutes)) for part in shlex.split(command)]
+            try:
+                subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+            except OSError as exc:
+                log.warning("closing announcement failed: %s", exc)
+
+        return lambda minutes: self.observers.post(play, minutes)
+
+    def _record(self, kind: EventType, what: str) -> None:
+        self.writer.record(Event(type=kind, at=self._clock(), door=self.settings.branch.door,
+                                 reason=what))

@@ -1,0 +1,272 @@
+"""Write-behind for the door: events and PIN-failure counts reach SQLite from a thread of their own.
+
+Why: the door must never wait on the database. A member import, a backup or a page holding a
+write lock made the exit button and grants wait up to the busy timeout (10 s) in the old design,
+where the door wrote each event before it moved the relay. Now the door thread only puts the
+write on a bounded queue and returns; this writer retries on `database is locked` (and any other
+operational error, e.g. a full disk) until the write lands, and never drops a committed
+decision: when the queue is full, or at shutdown with writes still waiting, they are appended
+to a spill file (JSON lines) that is written back into the database at the next start.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import sqlite3
+import threading
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Union
+
+from controller.domain.events import Event, EventType
+from controller.store.db import Database, transaction
+from controller.store.events import EventLog
+from controller.store.pin_failures import save_pin_failures
+
+log = logging.getLogger(__name__)
+
+QUEUE_SIZE = 10_000
+BATCH = 200
+FIRST_RETRY_SECONDS = 0.05
+MAX_RETRY_SECONDS = 1.0
+SPILL_FILE = "events-spill.jsonl"
+
+
+@dataclass(frozen=True)
+class PinFailures:
+    """A member's wrong-PIN count, lockout and lockouts in a row, as the door keeps them."""
+
+    member_id: int
+    failures: int
+    locked_until: datetime | None
+    lockouts: int = 0
+
+
+Write = Union[Event, PinFailures]
+
+
+def _to_json(item: Write) -> str:
+    if isinstance(item, Event):
+        fields = asdict(item) | {"type": item.type.value, "at": item.at.isoformat()}
+        fields.pop("id")
+        return json.dumps({"kind": "event", **fields})
+    return json.dumps({"kind": "pin_failures", "member_id": item.member_id,
+                       "failures": item.failures, "lockouts": item.lockouts,
+                       "locked_until": item.locked_until.isoformat() if item.locked_until else None})
+
+
+def _from_json(line: str) -> Write:
+    data = json.loads(line)
+    kind = data.pop("kind")
+    if kind == "event":
+        return Event(**{**data, "type": EventType(data["type"]),
+                        "at": datetime.fromisoformat(data["at"])})
+    if kind == "pin_failures":
+        until = data["locked_until"]
+        return PinFailures(int(data["member_id"]), int(data["failures"]),
+                           datetime.fromisoformat(until) if until else None,
+                           int(data.get("lockouts", 0)))  # absent in files spilled before schema 6
+    raise ValueError(f"unknown spilled write kind {kind!r}")
+
+
+class EventWriter:
+    """`record(event)` and `save(pin_failures)` return at once; a thread writes them in order.
+
+    on_event_written(event_id, event) runs on the writer thread after each event is committed
+    (the camera asks for a clip then); it must be quick and its failures are only logged.
+    """
+
+    def __init__(self, db: Database, spill_path: Path, *, queue_size: int = QUEUE_SIZE,
+                 busy_timeout: float = 0.5,
+                 on_event_written: Callable[[int, Event], None] | None = None) -> None:
+        self._db = db
+        self._spill_path = Path(spill_path)
+        self._busy_timeout = busy_timeout
+        self._on_written = on_event_written
+        self._queue: queue.Queue[Write | None] = queue.Queue(maxsize=queue_size)
+        self._spill_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._idle = threading.Condition()
+        self._in_flight = 0
+        self.retries = 0  # writes that met a locked or failing database and were tried again
+        self.spilled = 0  # writes that went to the spill file instead of the queue
+
+    # --- the door's side: never blocks ---------------------------------------------------------
+    def record(self, event: Event) -> None:
+        self._put(event)
+
+    def save(self, failures: PinFailures) -> None:
+        self._put(failures)
+
+    def _put(self, item: Write) -> None:
+        with self._idle:
+            self._in_flight += 1
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            self._spill([item])
+            self._done(1)
+
+    # --- life cycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name="event-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 1.0) -> None:
+        """Write what is waiting for up to `timeout` s, then spill the rest to the file."""
+        self.flush(timeout)
+        self._stopping.set()
+        try:
+            self._queue.put_nowait(None)
+        except queue.Full:
+            pass
+        if self._thread is not None:
+            self._thread.join(timeout)
+        left = self._take_all()
+        if left:
+            self._spill(left)
+            self._done(len(left))
+
+    def flush(self, timeout: float) -> bool:
+        """True once every write handed in so far is committed (or spilled)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
+
+    @property
+    def waiting(self) -> int:
+        return self._in_flight
+
+    # --- the writer thread -----------------------------------------------------------------------
+    def _run(self) -> None:
+        conn = self._connect()
+        try:
+            self._replay_spill(conn)
+            while not self._stopping.is_set():
+                try:
+                    first = self._queue.get(timeout=0.5)
+                except queue.Empty:
+                    continue
+                if first is None:
+                    break
+                batch = [first] + self._take_all(BATCH - 1)
+                self._write_until_done(conn, batch)
+        finally:
+            conn.close()
+
+    def _take_all(self, limit: int | None = None) -> list[Write]:
+        items: list[Write] = []
+        while limit is None or len(items) < limit:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                items.append(item)
+        return items
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = self._db.connect()
+        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+        return conn
+
+    def _write_until_done(self, conn: sqlite3.Connection, batch: list[Write]) -> None:
+        pause = FIRST_RETRY_SECONDS
+        while True:
+            try:
+                written = self._write(conn, batch)
+            except sqlite3.OperationalError as exc:  # locked, busy, disk full, I/O
+                self.retries += 1
+                if self.retries == 1 or self.retries % 100 == 0:
+                    log.warning("event write failed (%s); retrying, %d retries so far",
+                                exc, self.retries)
+                if self._stopping.wait(pause):
+                    self._spill(batch)  # shutting down: keep them for the next start
+                    self._done(len(batch))
+                    return
+                pause = min(pause * 2, MAX_RETRY_SECONDS)
+                continue
+            except Exception:  # noqa: BLE001 - a write that can never succeed: keep it on disk
+                log.exception("event write refused; kept in %s", self._spill_path)
+                self._spill(batch)
+                self._done(len(batch))
+                return
+            self._done(len(batch))
+            self._notify(written)
+            return
+
+    def _write(self, conn: sqlite3.Connection, batch: list[Write]) -> list[tuple[int, Event]]:
+        events = EventLog(conn)
+        written = []
+        with transaction(conn):
+            for item in batch:
+                if isinstance(item, Event):
+                    written.append((events.record(item), item))
+                else:
+                    save_pin_failures(conn, item.member_id, item.failures, item.locked_until,
+                                      item.lockouts)
+        return written
+
+    def _notify(self, written: list[tuple[int, Event]]) -> None:
+        if self._on_written is None:
+            return
+        for event_id, event in written:
+            try:
+                self._on_written(event_id, event)
+            except Exception:  # noqa: BLE001 - the camera is not the event log
+                log.exception("after-write hook failed for event %d", event_id)
+
+    def _done(self, count: int) -> None:
+        with self._idle:
+            self._in_flight -= count
+            if self._in_flight <= 0:
+                self._idle.notify_all()
+
+    # --- the spill file ----------------------------------------------------------------------------
+    def _spill(self, items: list[Write]) -> None:
+        with self._spill_lock:
+            try:
+                with open(self._spill_path, "a", encoding="utf-8") as handle:
+                    handle.writelines(_to_json(item) + "\n" for item in items)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            except OSError:
+                log.exception("could not spill %d event write(s) to %s; they are lost",
+                              len(items), self._spill_path)
+                return
+            self.spilled += len(items)
+        log.warning("%d event write(s) kept in %s until the database takes them",
+                    len(items), self._spill_path)
+
+    def _replay_spill(self, conn: sqlite3.Connection) -> None:
+        """Write back what an earlier run spilled. The file is renamed first (under the lock, a
+        moment), so the door can spill anew meanwhile without waiting for this."""
+        replay = self._spill_path.with_suffix(".replay")
+        with self._spill_lock:
+            if self._spill_path.exists() and not replay.exists():
+                os.replace(self._spill_path, replay)
+        if not replay.exists():
+            return
+        items: list[Write] = []
+        for number, line in enumerate(replay.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                items.append(_from_json(line))
+            except (ValueError, TypeError, KeyError) as exc:  # a torn last line after a crash
+                log.warning("%s line %d unreadable (%s); skipped", replay, number, exc)
+        while True:
+            try:
+                written = self._write(conn, items)
+                break
+            except sqlite3.OperationalError as exc:
+                log.warning("spilled events not written back yet (%s)", exc)
+                if self._stopping.wait(MAX_RETRY_SECONDS):
+                    return  # the .replay file stays for the next start
+        replay.unlink()
+        log.info("%d spilled event write(s) written back from %s", len(items), replay)
+        self._notify(written)

@@ -1,0 +1,131 @@
+"""Building the door's devices from the [hardware] config: which pins, polarities and readers.
+
+The pin factory is passed in: gpiozero's default (lgpio on a Pi) for `serve`, a MockFactory for
+`simulate`. Everything else is the same code, so the simulator runs the real drivers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gpiozero.pins import Factory
+
+from controller.config.settings import (BarcodeReader, HardwareSettings, KeyboardWedgeReader,
+                               MatrixKeypadReader, OsdpReader, Rdm6300Reader, ReaderSettings,
+                               WiegandReader)
+from drivers.base import Reader
+from drivers.inputs import DoorContact, RexButton
+from drivers.outputs import AlarmPanel, Indicator, Lights, LockRelay
+
+
+class HardwareError(Exception):
+    """A device that cannot be set up (pin in use, OSDP key unreadable, evdev missing)."""
+
+
+@dataclass
+class DoorHardware:
+    """Every device of one door; `close()` locks first and releases every pin."""
+
+    relay: LockRelay
+    indicator: Indicator
+    contact: DoorContact
+    rex: RexButton
+    readers: list[Reader]
+    lights: Lights | None = None
+    alarm: AlarmPanel | None = None
+    _closed: bool = field(default=False, repr=False)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.relay.close()  # locks before releasing the pin
+        for device in (*self.readers, self.indicator, self.contact, self.rex, self.lights,
+                       self.alarm):
+            if device is not None:
+                device.close()
+
+
+def build_reader(config: ReaderSettings, pin_factory: Factory | None) -> Reader:
+    """One reader driver from its config entry."""
+    if isinstance(config, Rdm6300Reader):
+        from drivers.readers.rdm6300 import Rdm6300Reader as Driver
+        return Driver(config.name, config.port, baudrate=config.baudrate)
+    if isinstance(config, BarcodeReader):
+        from drivers.readers.barcode import SerialBarcodeReader
+        return SerialBarcodeReader(config.name, config.port, baudrate=config.baudrate)
+    if isinstance(config, WiegandReader):
+        from drivers.readers.wiegand import WiegandReader as Driver
+        return Driver(config.name, config.d0_pin, config.d1_pin, pin_factory=pin_factory)
+    if isinstance(config, MatrixKeypadReader):
+        from drivers.readers.matrix_keypad import MatrixKeypad
+        return MatrixKeypad(config.name, config.row_pins, config.col_pins, pin_factory=pin_factory)
+    if isinstance(config, KeyboardWedgeReader):
+        try:
+            from drivers.readers.keyboard_wedge import KeyboardWedgeReader as Driver
+        except ImportError as exc:
+            raise HardwareError(f"reader {config.name}: evdev is not available ({exc})") from None
+        return Driver(config.name, config.device, grab=config.grab)
+    if isinstance(config, OsdpReader):
+        return _osdp_reader(config)
+    raise HardwareError(f"reader {config.name}: unsupported type")
+
+
+def _osdp_reader(config: OsdpReader) -> Reader:
+    try:
+        from drivers.readers.osdp import OSDPReader
+    except ImportError as exc:
+        raise HardwareError(f"reader {config.name}: libosdp is not installed ({exc})") from None
+    path = config.scbk_file.expanduser()
+    try:
+        if path.stat().st_mode & 0o077:
+            raise HardwareError(f"{path}: OSDP key is readable by others; chmod 600 it")
+        scbk = bytes.fromhex(path.read_text().strip())
+    except (OSError, ValueError) as exc:
+        raise HardwareError(f"{path}: cannot read the OSDP key ({exc})") from None
+    if len(scbk) != 16:
+        raise HardwareError(f"{path}: OSDP key must be 16 bytes (32 hex digits)")
+    return OSDPReader(config.name, scbk, device=config.port, address=config.address,
+                      baudrate=config.baudrate)
+
+
+def build_hardware(config: HardwareSettings, pin_factory: Factory | None) -> DoorHardware:
+    """Every device, relay first (locked), so nothing can unlock before the rest exists."""
+    made: list[Any] = []
+
+    def make(device: Any) -> Any:
+        made.append(device)
+        return device
+
+    try:
+        relay = make(LockRelay(config.lock.pin, active_high=config.lock.active_high,
+                               pin_factory=pin_factory))
+        ind = config.indicator
+        indicator = make(Indicator(ind.green_pin, ind.red_pin, ind.buzzer_pin,
+                                   leds_active_high=ind.active_high,
+                                   buzzer_active_high=ind.active_high, pin_factory=pin_factory))
+        lights = make(Lights(config.lights.pin, active_high=config.lights.active_high,
+                             pin_factory=pin_factory)) if config.lights else None
+        alarm = make(AlarmPanel(config.alarm.pin, initial_armed=True,
+                                active_high=config.alarm.active_high,
+                                pin_factory=pin_factory)) if config.alarm else None
+        contact = make(DoorContact(config.door_contact_pin,
+                                   open_when_high=config.door_open_when_high,
+                                   pin_factory=pin_factory))
+        rex = make(RexButton(config.rex_pin, pin_factory=pin_factory))
+        readers = [make(build_reader(reader, pin_factory)) for reader in config.readers]
+    except HardwareError:
+        _close_all(made)
+        raise
+    except Exception as exc:  # gpiozero's pin errors, serial setup errors
+        _close_all(made)
+        raise HardwareError(f"hardware setup failed: {type(exc).__name__}: {exc}") from exc
+    return DoorHardware(relay, indicator, contact, rex, readers, lights, alarm)
+
+
+def _close_all(devices: list[Any]) -> None:
+    for device in reversed(devices):
+        try:
+            device.close()
+        except Exception:  # noqa: BLE001 - best effort while already failing
+            pass

@@ -1,0 +1,123 @@
+"""The door's one thread: inputs from every driver go into one queue, the Door handles them in order.
+
+Drivers call `submit` from their own threads; only this loop touches the Door. Any exception
+while handling an input, or while working out how long to wait, locks the relay (fail secure)
+and the loop carries on: the loop itself never ends until `stop()`. Each turn is stamped on
+the monotonic clock and reported to `on_turn` (the systemd watchdog feeder), so a loop that
+hangs or dies stops feeding the watchdog and gets the process restarted, relay off first.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from typing import Callable
+
+from controller.domain.clock import Monotonic, monotonic
+from controller.door.machine import Door, DoorInput
+
+log = logging.getLogger(__name__)
+
+MAX_WAIT_SECONDS = 0.5  # the loop turns at least this often, input or not
+
+
+class DoorLoop:
+    """Runs `door` on a thread; `submit` is the EventSink every reader and input is given."""
+
+    def __init__(self, door: Door, monotonic: Monotonic = monotonic,
+                 on_turn: Callable[[], None] | None = None) -> None:
+        self.door = door
+        self._mono = monotonic
+        self._on_turn = on_turn
+        self._inbox: queue.Queue[DoorInput | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self.last_turn: float = self._mono()  # monotonic time the loop last finished a turn
+
+    def submit(self, item: DoorInput) -> None:
+        self._inbox.put(item)
+
+    def run_once(self, wait: float | None = None) -> None:
+        """Handle the next input, or the deadlines when none arrives in time."""
+        try:
+            timeout = self._wait() if wait is None else wait
+        except Exception:  # noqa: BLE001 - a broken deadline must not end the loop
+            log.exception("door loop could not work out its next deadline")
+            timeout = MAX_WAIT_SECONDS
+        got = True
+        try:
+            item = self._inbox.get(timeout=timeout)
+        except queue.Empty:
+            item, got = None, False
+        try:
+            if item is None:  # a quiet spell, or stop()'s wake-up call
+                self.door.tick()
+            else:
+                self.door.handle(item)
+        except Exception as exc:  # noqa: BLE001 - any error: lock first, then report
+            log.exception("door loop error; relay locked")
+            self._fail_secure(exc)
+        finally:
+            if got:
+                self._inbox.task_done()
+        self._turned()
+
+    def _fail_secure(self, exc: Exception) -> None:
+        try:
+            self.door.fail_secure(exc)
+        except Exception:  # noqa: BLE001 - fail_secure locks before anything that can fail
+            log.exception("fail-secure could not finish")
+
+    def _turned(self) -> None:
+        self.last_turn = self._mono()
+        if self._on_turn is not None:
+            try:
+                self._on_turn()
+            except Exception:  # noqa: BLE001 - the watchdog feeder is not the door
+                log.exception("door loop turn callback failed")
+
+    def _wait(self) -> float:
+        deadline = self.door.next_deadline()
+        if deadline is None:
+            return MAX_WAIT_SECONDS
+        return min(max(deadline - self._mono(), 0.0), MAX_WAIT_SECONDS)
+
+    def turn_age(self) -> float:
+        """Seconds since the loop last finished a turn (it turns at least every 0.5 s)."""
+        return self._mono() - self.last_turn
+
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="door-loop", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.run_once()
+            except Exception:  # noqa: BLE001 - belt and braces: the loop must keep turning
+                log.exception("door loop turn failed")
+                self._fail_secure(RuntimeError("door loop turn failed"))
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Lock, stop the thread, lock again: the loop's last act leaves the door locked."""
+        self.door.lock_now()
+        self._stopping.set()
+        self._inbox.put(None)  # wakes the thread
+        if self._thread is not None:
+            self._thread.join(timeout=timeout)
+        self.door.shutdown()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True once every input submitted so far has been handled (the simulator's console)."""
+        done = self._inbox.all_tasks_done
+        with done:
+            return done.wait_for(lambda: self._inbox.unfinished_tasks == 0, timeout)
+
+    def drain(self) -> None:
+        """Handle everything queued so far, on the caller's thread: only for a loop that was
+        not started (tests), or two threads would drive the door."""
+        while not self._inbox.empty():
+            self.run_once(wait=0)

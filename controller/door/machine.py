@@ -1,0 +1,391 @@
+"""The door state machine: input events in, lock/indicator/message commands out; owns fail-secure.
+
+idle -> card read -> waiting for PIN (`*` clears, `#` submits, a quiet timeout returns to idle)
+-> decision -> unlock pulse (ends early when the door opens and closes again) -> idle.
+Around that: a door that opens with no grant and no exit request is forced; one open longer
+than the limit is held open; an exit request (REX) never needs a card. Every handler runs on
+the door loop's one thread; any exception in it locks the relay (see DoorLoop).
+
+Two rules keep the door on time. Every deadline is on the monotonic clock (a wall-clock step
+must not stretch a pulse); wall time only stamps events. And the door acts before it records:
+the relay moves first, events go to a sink that never blocks (the EventWriter's queue), and
+snapshots go to observers that cannot fail the door (`on_change` must not block either).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Callable, Protocol
+
+from controller.services.access import Authorizer
+from controller.domain.clock import Clock, Monotonic, monotonic
+from controller.config.settings import DoorSettings
+from controller.domain.decision import Reason
+from controller.domain.events import Event, EventSink, EventType
+from controller.domain.messages import (PROMPT_CARD, PROMPT_PIN, DoorMessage, closing_message,
+                                 door_message)
+from controller.domain.modes import DoorMode
+from drivers.base import CardRead, KeyPress, ReaderFault
+
+log = logging.getLogger(__name__)
+
+MAX_PIN_KEYS = 8
+MSG_TIMEOUT = DoorMessage("Tijd verstreken. Houd uw pas voor de lezer", "Time is up. Hold your card again")
+MSG_DOOR_FREE = DoorMessage("De deur is open", "The door is open")
+MSG_FAULT = DoorMessage("Storing. Deur blijft dicht", "Fault. The door stays locked")
+
+
+# --- what the door is told -------------------------------------------------------------
+@dataclass(frozen=True)
+class DoorContactChanged:
+    is_open: bool
+
+
+@dataclass(frozen=True)
+class ExitRequest:
+    """The REX button inside was pressed."""
+
+
+@dataclass(frozen=True)
+class ModeChanged:
+    mode: DoorMode
+    cause: str = ""
+
+
+@dataclass(frozen=True)
+class ClosingWarning:
+    """Open+ ends in `minutes`: tell the people inside."""
+
+    minutes: int
+
+
+@dataclass(frozen=True)
+class RemoteUnlock:
+    """Security staff unlocked the door from the admin API; audited with their name."""
+
+    actor: str
+
+
+DoorInput = (CardRead | KeyPress | ReaderFault | DoorContactChanged | ExitRequest | ModeChanged
+             | ClosingWarning | RemoteUnlock)
+
+
+# --- what the door drives ----------------------------------------------------------------
+class Relay(Protocol):
+    def unlock(self) -> None: ...
+    def lock(self) -> None: ...
+    @property
+    def is_unlocked(self) -> bool: ...
+
+
+class Signals(Protocol):
+    def show_granted(self) -> None: ...
+    def show_refused(self) -> None: ...
+    def beep(self, seconds: float | None = None, times: int = 1) -> None: ...
+    def all_off(self) -> None: ...
+
+
+class Switch(Protocol):
+    def on(self) -> None: ...
+    def off(self) -> None: ...
+
+
+class Alarm(Protocol):
+    def arm(self) -> None: ...
+    def disarm(self) -> None: ...
+
+
+@dataclass
+class DoorOutputs:
+    """The door's actuators; lights and the intruder-alarm line are optional."""
+
+    relay: Relay
+    signals: Signals
+    show: Callable[[DoorMessage], None]
+    lights: Switch | None = None
+    alarm: Alarm | None = None
+    announce: Callable[[int], None] | None = None  # plays the closing announcement, if set
+
+
+class Phase(StrEnum):
+    IDLE = "idle"
+    AWAITING_PIN = "awaiting_pin"
+    UNLOCKED = "unlocked"
+
+
+@dataclass(frozen=True)
+class DoorSnapshot:
+    """What pages, the simulator and the state file show; never the card or the PIN."""
+
+    mode: DoorMode
+    phase: Phase
+    relay_unlocked: bool
+    door_open: bool
+    alarm: str | None
+    message: DoorMessage
+    pin_keys: int
+    at: datetime
+
+
+class Door:
+    """Runs one door; not thread-safe by design: feed it from one loop thread only."""
+
+    def __init__(
+        self, authorizer: Authorizer, outputs: DoorOutputs, events: EventSink,
+        settings: DoorSettings, clock: Clock, door_name: str,
+        on_change: Callable[[DoorSnapshot], None] | None = None,
+        monotonic: Monotonic = monotonic,
+    ) -> None:
+        self._auth = authorizer
+        self._out = outputs
+        self._events = events
+        self._cfg = settings
+        self._clock = clock
+        self._mono = monotonic
+        self._name = door_name
+        self._on_change = on_change
+        self.mode = DoorMode.CLOSED
+        self.phase = Phase.IDLE
+        self._card: CardRead | None = None
+        self._keys = ""
+        # Deadlines and durations: monotonic seconds (self._mono), never wall time.
+        self._pin_deadline: float | None = None
+        self._unlock_until: float | None = None
+        self._opened_in_pulse = False
+        self._door_open = False
+        self._open_since: float | None = None
+        self._held_reported = False
+        self._exit_until: float | None = None
+        self._alarm: str | None = None
+        self._message = PROMPT_CARD
+        self._message_until: float | None = None
+        self._out.relay.lock()
+        self._publish()
+
+    # --- entry points ----------------------------------------------------------------------
+    def handle(self, item: DoorInput) -> None:
+        """Act on one input, then on any deadline that has passed."""
+        now = self._clock()
+        if isinstance(item, CardRead):
+            self._card_read(item, now)
+        elif isinstance(item, KeyPress):
+            self._key(item, now)
+        elif isinstance(item, DoorContactChanged):
+            self._contact(item.is_open, now)
+        elif isinstance(item, ExitRequest):
+            self._exit_request(now)
+        elif isinstance(item, ModeChanged):
+            self._mode_changed(item, now)
+        elif isinstance(item, RemoteUnlock):
+            self._pulse()
+            self._log(EventType.REMOTE_UNLOCK, now, actor=item.actor)
+        elif isinstance(item, ClosingWarning):
+            self._closing_warning(item.minutes, now)
+        elif isinstance(item, ReaderFault):
+            self._log(EventType.READER_FAULT, now, reason=item.kind,
+                      detail=f"reader={item.reader} {item.detail}".strip())
+        self.tick()
+
+    def tick(self) -> None:
+        """Handle every deadline that has passed: PIN timeout, end of pulse, held open."""
+        t = self._mono()
+        if self._unlock_until is not None and t >= self._unlock_until:
+            self._end_pulse()  # the lock first
+        if self._pin_deadline is not None and t >= self._pin_deadline:
+            self._reset_entry()
+            self._say(MSG_TIMEOUT)
+        if self._door_open and not self._held_reported and self._open_since is not None and \
+                t - self._open_since >= self._cfg.held_open_seconds and not self._door_free:
+            now = self._clock()
+            self._held_reported = True
+            self._alarm = "held_open"
+            self._log(EventType.DOOR_HELD_OPEN, now,
+                      detail=f"open for {self._cfg.held_open_seconds:g} s")
+            self._out.signals.beep(self._cfg.alarm_beep_seconds, times=3)
+        if self._message_until is not None and t >= self._message_until:
+            self._message, self._message_until = PROMPT_CARD, None
+        self._publish()
+
+    def next_deadline(self) -> float | None:
+        """When tick() next has something to do, on the monotonic clock (the loop waits until
+        then, or for the next input)."""
+        held = (self._open_since + self._cfg.held_open_seconds
+                if self._door_open and not self._held_reported and self._open_since is not None
+                else None)
+        times = [t for t in (self._pin_deadline, self._unlock_until, held, self._message_until)
+                 if t is not None]
+        return min(times) if times else None
+
+    def assume_contact(self, is_open: bool) -> None:
+        """The contact's state at start-up: no event, no alarm for a door already open."""
+        self._door_open = is_open
+        self._open_since = self._mono() if is_open else None
+
+    def fail_secure(self, error: BaseException) -> None:
+        """Lock first, then try to tell someone; used by the loop on any unhandled error."""
+        self._out.relay.lock()
+        self._unlock_until = None
+        self._reset_entry()
+        self.phase = Phase.IDLE
+        try:
+            now = self._clock()
+            self._say(MSG_FAULT)
+            self._log(EventType.SERVICE, now, reason="fail_secure",
+                      detail=f"{type(error).__name__} in the door loop; relay locked")
+            self._publish()
+        except Exception:  # the relay is locked; a broken log must not hide that
+            log.exception("could not record the fail-secure event")
+
+    def lock_now(self) -> None:
+        """Drive the relay locked at once; the one call safe from another thread (shutdown:
+        locking can only make the door safer, and the loop's own shutdown() follows)."""
+        self._out.relay.lock()
+
+    def shutdown(self) -> None:
+        self._out.relay.lock()
+        self._unlock_until = None
+        self.phase = Phase.IDLE
+        self._publish()
+
+    def snapshot(self) -> DoorSnapshot:
+        return DoorSnapshot(
+            mode=self.mode, phase=self.phase, relay_unlocked=self._out.relay.is_unlocked,
+            door_open=self._door_open, alarm=self._alarm, message=self._message,
+            pin_keys=len(self._keys), at=self._clock(),
+        )
+
+    # --- credentials -------------------------------------------------------------------------
+    @property
+    def _door_free(self) -> bool:
+        return self.mode is DoorMode.STAFFED and self._cfg.staffed_door_free
+
+    def _card_read(self, read: CardRead, now: datetime) -> None:
+        if self._door_free:
+            self._say(MSG_DOOR_FREE)
+            return
+        self._card, self._keys = read, ""
+        if self.mode.is_closed and not self._auth.staff_allowed_when_closed:
+            self._decide(now)  # refused at once for the mode; no PIN asked at night
+            return
+        self.phase = Phase.AWAITING_PIN
+        self._pin_deadline = self._mono() + self._cfg.pin_timeout_seconds
+        self._say(PROMPT_PIN, hold=True)
+
+    def _key(self, press: KeyPress, now: datetime) -> None:
+        if self.phase is not Phase.AWAITING_PIN:
+            self._say(PROMPT_CARD)
+            return
+        self._out.signals.beep(self._cfg.key_beep_seconds)
+        self._pin_deadline = self._mono() + self._cfg.pin_timeout_seconds
+        if press.key == "*":
+            self._keys = ""
+        elif press.key == "#":
+            self._decide(now)
+        elif len(self._keys) < MAX_PIN_KEYS:
+            self._keys += press.key
+
+    def _decide(self, now: datetime) -> None:
+        card, pin = self._card, self._keys
+        assert card is not None
+        self._keys = ""
+        decision = self._auth.authorize(card.card, pin, card.reader, self.mode, now)
+        if decision.granted:
+            self._pulse()  # the lock first; lights, LEDs and text follow
+            self._reset_entry()
+            self._say(door_message(decision.reason))
+            self._out.signals.show_granted()
+            if self.mode is DoorMode.OPENPLUS and self._out.lights is not None:
+                self._out.lights.on()  # nobody walks into a dark building
+            return
+        self._out.signals.show_refused()
+        self._say(door_message(decision.reason))
+        if decision.reason is Reason.WRONG_PIN:  # same card, try the PIN again
+            self.phase = Phase.AWAITING_PIN
+            self._pin_deadline = self._mono() + self._cfg.pin_timeout_seconds
+        else:
+            self._reset_entry()
+
+    def _reset_entry(self) -> None:
+        self._card, self._keys, self._pin_deadline = None, "", None
+        if self.phase is Phase.AWAITING_PIN:
+            self.phase = Phase.IDLE
+
+    # --- the lock ----------------------------------------------------------------------------
+    def _pulse(self) -> None:
+        self._out.relay.unlock()
+        self.phase = Phase.UNLOCKED
+        self._unlock_until = self._mono() + self._cfg.unlock_seconds
+        self._opened_in_pulse = False
+
+    def _end_pulse(self) -> None:
+        self._unlock_until = None
+        self.phase = Phase.IDLE
+        if not self._door_free:
+            self._out.relay.lock()
+
+    def _contact(self, is_open: bool, now: datetime) -> None:
+        if is_open == self._door_open:
+            return
+        self._door_open = is_open
+        if is_open:
+            t = self._mono()
+            self._open_since, self._held_reported = t, False
+            allowed = self._unlock_until is not None or self._door_free or (
+                self._exit_until is not None and t < self._exit_until)
+            if allowed:
+                self._opened_in_pulse = self._unlock_until is not None
+                self._log(EventType.DOOR_OPENED, now)
+            else:
+                self._alarm = "forced"
+                self._log(EventType.DOOR_FORCED, now, detail="opened without a grant or exit request")
+                self._out.signals.beep(self._cfg.alarm_beep_seconds, times=3)
+            return
+        self._open_since, self._alarm = None, None
+        self._log(EventType.DOOR_CLOSED, now)
+        if self._unlock_until is not None and self._opened_in_pulse:
+            self._end_pulse()  # in and shut: lock now, not when the pulse runs out
+
+    def _exit_request(self, now: datetime) -> None:
+        self._exit_until = self._mono() + self._cfg.rex_grace_seconds
+        if self._cfg.rex_unlocks and not self._door_free:
+            self._pulse()  # let them out first; the event follows
+        self._log(EventType.EXIT_REQUEST, now)
+
+    def _mode_changed(self, change: ModeChanged, now: datetime) -> None:
+        if change.mode is self.mode:
+            return
+        before, self.mode = self.mode, change.mode
+        self._log(EventType.MODE_CHANGED, now, reason=change.mode.value,
+                  detail=f"from {before.value}; {change.cause}".strip("; "))
+        self._reset_entry()
+        if self._door_free:
+            self._out.relay.unlock()
+        elif self._unlock_until is None:
+            self._out.relay.lock()
+        if self._out.alarm is not None:
+            (self._out.alarm.arm if self.mode.is_closed else self._out.alarm.disarm)()
+        if self.mode.is_closed and self._out.lights is not None:
+            self._out.lights.off()
+
+    def _closing_warning(self, minutes: int, now: datetime) -> None:
+        self._log(EventType.CLOSING_WARNING, now, reason=f"{minutes} min",
+                  detail=f"Open+ ends in {minutes} minutes")
+        self._say(closing_message(minutes))
+        self._out.signals.beep(self._cfg.alarm_beep_seconds, times=2)
+        if self._out.announce is not None:
+            self._out.announce(minutes)
+
+    # --- helpers ---------------------------------------------------------------------------
+    def _say(self, message: DoorMessage, hold: bool = False) -> None:
+        self._message = message
+        self._message_until = None if hold else self._mono() + self._cfg.message_seconds
+        self._out.show(message)
+
+    def _log(self, kind: EventType, now: datetime, **fields: str | None) -> None:
+        self._events.record(Event(type=kind, at=now, door=self._name, **fields))
+
+    def _publish(self) -> None:
+        if self._on_change is not None:
+            self._on_change(self.snapshot())

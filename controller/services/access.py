@@ -1,0 +1,169 @@
+"""The one place that decides: card + PIN + reader in, a logged Decision out.
+
+Wraps the pure `decide` with what needs state: looking the card up, PIN lockouts, the reader
+throttle and the event log. It never touches hardware; the door acts on what it returns.
+On the door's path it only reads (a WAL read never waits for a writer): lockouts and the
+throttle are counted in memory and events go to a sink that does not block.
+
+The throttle counts refusals per door, across all its readers: counted per reader, a guesser
+alternating the barcode scanner and the RFID reader reset it at every swap (15,720 attempts a
+day in the review of issue 11).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from controller.domain.cards import CardFormatError, card_hint, normalise_card
+from controller.config.settings import AccessSettings
+from controller.domain.decision import PIN_PROVEN, Decision, Reason, decide
+from controller.domain.events import AlarmReason, Event, EventSink, EventType
+from controller.services.lockouts import PinLockouts
+from controller.domain.members import Member
+from controller.domain.modes import DoorMode
+from controller.services.pins import PinHasher
+from controller.store.members import MemberStore
+from controller.store.events import READER_FIELD, recent_refusals
+from controller.domain.throttle import FailureThrottle
+
+_CYCLING_SIGNS = {Reason.UNKNOWN_CARD, Reason.WRONG_PIN, Reason.CARD_LOCKED}
+
+
+class Authorizer:
+    """Decides one attempt at a time and records it; the caller supplies mode and time."""
+
+    def __init__(
+        self, members: MemberStore, events: EventSink, hasher: PinHasher,
+        settings: AccessSettings, door: str, lockouts: PinLockouts | None = None,
+    ) -> None:
+        """`lockouts`: the PIN counts (default: stored straight through `members`' connection).
+        The reader throttle starts from the refusals logged in its window, so a restart does
+        not lift a slowdown (the event log is its store). One Authorizer runs one door."""
+        self._members = members
+        self._events = events
+        self._lockouts = lockouts or PinLockouts.stored_in(
+            members.connection, settings.max_wrong_pins, timedelta(minutes=settings.lockout_minutes))
+        self._hasher = hasher
+        self._settings = settings
+        self._door = door
+        self._throttle = FailureThrottle(
+            threshold=settings.reader_failure_threshold,
+            window=timedelta(seconds=settings.reader_failure_window_seconds),
+            first_pause=timedelta(seconds=settings.reader_slowdown_seconds),
+            max_pause=timedelta(seconds=settings.reader_slowdown_max_seconds),
+        )
+        self._window = timedelta(seconds=settings.reader_failure_window_seconds)
+        # The last cycling refusal of the slowdown under way (None: none is). A slowdown lasts
+        # until a whole window passes without such a refusal; its alarm is raised once.
+        self._slowdown_last: datetime | None = None
+
+    def resume_throttle(self, now: datetime) -> int:
+        """Count again the refusals that the event log holds within the throttle's window, at
+        any of the door's readers. Enough of them to slow the door continue the slowdown that
+        was under way: its alarm was raised before the restart."""
+        refusals = recent_refusals(self._members.connection, now - self._window,
+                                   tuple(reason.value for reason in _CYCLING_SIGNS))
+        for _reader, at in refusals:
+            self._throttle.record_failure(self._door, at)
+        if len(refusals) >= self._settings.reader_failure_threshold:
+            self._slowdown_last = refusals[-1][1]
+        return len(refusals)
+
+    @property
+    def staff_allowed_when_closed(self) -> bool:
+        """Whether a card read outside opening hours is worth asking a PIN for."""
+        return self._settings.staff_allowed_when_closed
+
+    def authorize(
+        self, raw_card: str, pin: str, reader: str, mode: DoorMode, now: datetime
+    ) -> Decision:
+        member = self._lookup(raw_card)
+        alarms: list[Event] = []
+        if self._throttle.paused_until(self._door, now) is not None:
+            decision = Decision.refuse(Reason.READER_SLOWED)
+        else:
+            decision = decide(
+                member, pin, mode, now, pin_matches=self._pin_matches,
+                staff_allowed_when_closed=self._settings.staff_allowed_when_closed,
+            )
+            decision = self._after(decision, member, raw_card, reader, now, alarms)
+        self._log(decision, member, raw_card, reader, mode, now)
+        for alarm in alarms:  # after the attempt that raised it, as the log reads best
+            self._events.record(alarm)
+        return decision
+
+    def _lookup(self, raw_card: str) -> Member | None:
+        try:
+            member = self._members.find_by_card(normalise_card(raw_card))
+        except CardFormatError:
+            return None
+        return self._lockouts.apply(member) if member is not None else None
+
+    def _pin_matches(self, member: Member, pin: str) -> bool:
+        return self._hasher.verify(pin, member.pin_salt, member.pin_hash)
+
+    def _after(
+        self, decision: Decision, member: Member | None, raw_card: str, reader: str,
+        now: datetime, alarms: list[Event],
+    ) -> Decision:
+        """Keep lockout and throttle state; the wrong PIN that locks the card says so at once.
+
+        A lockout that follows another without a right PIN in between is an alarm: somebody
+        keeps guessing at this card (its lockouts double, see PinLockouts)."""
+        if decision.reason in _CYCLING_SIGNS:
+            self._cycling_refusal(reader, now, alarms)
+        if member is None:
+            return decision
+        if decision.reason is Reason.WRONG_PIN:
+            until = self._lockouts.wrong_pin(member, now)
+            if until is None:
+                return decision
+            in_a_row = self._lockouts.in_a_row(member)
+            if in_a_row >= 2:
+                alarms.append(self._alarm(
+                    AlarmReason.PIN_LOCKOUTS_ESCALATING, now, member_ref=member.patron_id,
+                    card_hint=_hint(raw_card),
+                    detail=f"lockout {in_a_row} in a row, locked for "
+                           f"{(until - now).total_seconds() / 60:g} min"))
+            return Decision.refuse(Reason.CARD_LOCKED)
+        if decision.reason in PIN_PROVEN:
+            self._lockouts.cleared(member)
+        return decision
+
+    def _cycling_refusal(self, reader: str, now: datetime, alarms: list[Event]) -> None:
+        """Count a refusal that card cycling would cause; the first that slows the door down
+        after a quiet window raises the alarm (the slowdown then refuses without counting)."""
+        if self._slowdown_last is not None and now - self._slowdown_last >= self._window:
+            self._slowdown_last = None  # a whole window without such a refusal: it is over
+        self._throttle.record_failure(self._door, now)
+        if self._slowdown_last is not None:
+            self._slowdown_last = now
+            return
+        until = self._throttle.paused_until(self._door, now)
+        if until is not None:
+            self._slowdown_last = now
+            alarms.append(self._alarm(
+                AlarmReason.CARD_CYCLING, now,
+                detail=f"{READER_FIELD}{reader}: {self._settings.reader_failure_threshold} or "
+                       f"more refusals within {self._window.total_seconds():g} s; readers slowed "
+                       f"for {(until - now).total_seconds():g} s, doubling with each further one"))
+
+    def _alarm(self, reason: AlarmReason, now: datetime, **fields: str | None) -> Event:
+        return Event(type=EventType.ALARM, at=now, door=self._door, reason=reason.value, **fields)
+
+    def _log(
+        self, decision: Decision, member: Member | None, raw_card: str, reader: str,
+        mode: DoorMode, now: datetime,
+    ) -> None:
+        self._events.record(Event(
+            type=EventType.ACCESS_GRANTED if decision.granted else EventType.ACCESS_REFUSED,
+            at=now, door=self._door, reason=decision.reason.value,
+            member_ref=member.patron_id if member else None,
+            card_hint=_hint(raw_card),
+            detail=f"{READER_FIELD}{reader} mode={mode.value}",
+        ))
+
+
+def _hint(raw_card: str) -> str | None:
+    """The last digits of the card as presented, for the log (never the whole number)."""
+    digits = "".join(ch for ch in raw_card if ch.isdigit())
+    return card_hint(digits) if digits else None

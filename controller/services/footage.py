@@ -1,0 +1,372 @@
+"""Camera footage as the controller sees it: when to record, the books, keep marks, retention, quota.
+
+The door side calls only `set_mode` and `notify_event`; both put onto a queue without waiting,
+so the recorder (drivers/camera_process.py) can never delay a door decision. Everything the
+recorder reports is turned into footage rows and CAMERA_FAULT events by `pump`, on the
+service's own thread.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable, Literal, TypeVar
+
+from controller.domain.clock import Clock, local_date, utc_now
+from controller.config.settings import CameraSettings
+from controller.domain.events import Event, EventType
+from controller.domain.modes import DoorMode
+from controller.store.events import EventLog
+from controller.store.footage import ClipRow, FootageStore, SegmentRow
+from drivers.camera import (
+    CameraFault, ClipFinished, ClipRequest, RecorderConfig, RecorderMessage, RecorderStopped,
+    SegmentFinished, SegmentStarted, SetCapture, to_ms,
+)
+from drivers.camera_files import transcode_for_browser
+from drivers.camera_process import RecorderHandle
+
+log = logging.getLogger(__name__)
+
+BROWSER_DIR = "browser"  # WebM copies for viewing, made on demand
+
+# Alarms include `alarm` (guessing at the door: escalating lockouts, card cycling): the clip
+# shows who was trying.
+ALARM_EVENTS = frozenset({EventType.DOOR_FORCED, EventType.DOOR_HELD_OPEN, EventType.ALARM})
+CLIP_EVENTS = frozenset({EventType.ACCESS_GRANTED, EventType.ACCESS_REFUSED}) | ALARM_EVENTS
+RESTART_AFTER_SECONDS = 5.0  # a recorder that died is restarted no sooner than this
+
+
+def capture_plan(mode: DoorMode, settings: CameraSettings) -> SetCapture:
+    """Segments only in Open+; the camera also runs outside it when alarms are clipped any time."""
+    segments = mode is DoorMode.OPENPLUS
+    return SetCapture(capture=segments or settings.record_alarms_any_time, segments=segments)
+
+
+def wants_clip(mode: DoorMode, kind: EventType, settings: CameraSettings) -> bool:
+    if mode is DoorMode.OPENPLUS:
+        return kind in CLIP_EVENTS
+    return settings.record_alarms_any_time and kind in ALARM_EVENTS
+
+
+def recorder_config(settings: CameraSettings, footage_dir: Path, clock: Clock = utc_now) -> RecorderConfig:
+    return RecorderConfig(
+        source=settings.source, footage_dir=footage_dir, segment_seconds=settings.segment_seconds,
+        pre_event_seconds=settings.pre_event_seconds, post_event_seconds=settings.post_event_seconds,
+        max_width=settings.max_width, max_height=settings.max_height, max_fps=settings.max_fps,
+        stall_seconds=settings.stall_seconds, retry_max_seconds=settings.retry_max_seconds,
+        min_free_bytes=settings.min_free_mb * 2**20,
+        max_concurrent_clips=settings.max_concurrent_clips,
+        loop_video_file=settings.loop_video_file, clock=clock)
+
+
+@dataclass(frozen=True)
+class FootageLocation:
+    """Where an event can be seen: its own clip, or the segment that covers it at an offset."""
+
+    kind: Literal["clip", "segment"]
+    path: Path
+    start: datetime
+    end: datetime
+    offset_seconds: float  # where the event is, from the start of the file
+
+
+@dataclass(frozen=True)
+class Cleanup:
+    segments: int = 0
+    clips: int = 0
+    bytes: int = 0
+
+    def __add__(self, other: "Cleanup") -> "Cleanup":
+        return Cleanup(self.segments + other.segments, self.clips + other.clips, self.bytes + other.bytes)
+
+
+class ClipNotFound(LookupError):
+    """No clip exists for that event (none was recorded, or it has been deleted)."""
+
+
+def _time(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, timezone.utc)
+
+
+class FootageService:
+    """The camera for the rest of the controller: door-side calls that never block, the
+    recorder's reports turned into rows and events, clip look-up, keep marks, retention, quota."""
+
+    def __init__(
+        self, settings: CameraSettings, footage_dir: Path, connect: Callable[[], sqlite3.Connection],
+        door: str, clock: Clock = utc_now, config: RecorderConfig | None = None,
+        recorder_factory: Callable[[RecorderConfig], RecorderHandle] | None = None,
+    ) -> None:
+        """`config` overrides what settings give (tests inject sources); `recorder_factory`
+        builds the (unstarted) recorder, by default a RecorderHandle per settings.in_process."""
+        self._settings = settings
+        self.footage_dir = Path(footage_dir)
+        self._transcode_lock = threading.Lock()
+        self._connect = connect
+        self._door = door
+        self._clock = clock
+        # A recorder process has its own copy of the clock: only the real one is shared there.
+        self._config = config or recorder_config(
+            settings, self.footage_dir, utc_now if settings.in_process else clock)
+        self._recorder_factory = recorder_factory or (lambda cfg: RecorderHandle(
+            cfg, in_process=settings.in_process, notice_queue_size=settings.notify_queue_size))
+        self._mode = DoorMode.CLOSED
+        self._recorder: RecorderHandle | None = None
+        self._restarted_at = 0.0
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.notices_dropped = 0
+        self.recorder_counts: dict[str, int] = {}
+
+    # --- life cycle ------------------------------------------------------------------------
+    def start(self, pump_thread: bool = True) -> None:
+        """Close the books a crash left open; with the camera enabled, start the recorder (and
+        the pump thread if asked). Look-up, keep marks and retention work either way."""
+        self.footage_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # for our user alone
+        self._close_orphans()
+        if not self._settings.enabled:
+            return
+        self._recorder = self._new_recorder()
+        if pump_thread:
+            self._thread = threading.Thread(target=self._pump_forever, name="footage-pump", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._recorder is not None:
+            for message in self._recorder.stop():
+                self.handle(message)
+            self._recorder = None
+
+    # --- the door side: never waits ---------------------------------------------------------
+    def set_mode(self, mode: DoorMode) -> None:
+        self._mode = mode
+        if self._recorder is not None:
+            self._recorder.send(capture_plan(mode, self._settings))
+
+    def notify_event(self, event_id: int, at: datetime, kind: EventType) -> bool:
+        """Ask for a clip of this event if policy wants one; a full queue drops it (counted)."""
+        if self._recorder is None or not wants_clip(self._mode, kind, self._settings):
+            return False
+        if self._recorder.notify(ClipRequest(event_id, to_ms(at), kind.value)):
+            return True
+        self.notices_dropped += 1
+        return False
+
+    # --- the recorder's reports ------------------------------------------------------------
+    def pump(self, timeout: float = 0.5) -> int:
+        """Handle what the recorder has reported (waiting up to `timeout` for the first)."""
+        if self._recorder is None:
+            return 0
+        handled = 0
+        while True:
+            try:
+                message = self._recorder.output.get(timeout=timeout if handled == 0 else 0)
+            except queue.Empty:
+                break
+            except (OSError, EOFError, ValueError):  # the pipe of a recorder process that died
+                break
+            self.handle(message)
+            handled += 1
+        if handled == 0 and not self._recorder.is_alive():
+            self._restart_dead_recorder()
+        return handled
+
+    def handle(self, message: RecorderMessage) -> None:
+        with closing(self._connect()) as conn:
+            store = FootageStore(conn)
+            if isinstance(message, SegmentStarted):
+                store.segment_started(message.path, message.start_ms)
+            elif isinstance(message, SegmentFinished):
+                store.segment_finished(message.path, message.start_ms, message.end_ms,
+                                       message.frames, message.bytes)
+            elif isinstance(message, ClipFinished):
+                store.add_clip(message.event_id, message.path, message.start_ms, message.end_ms,
+                               message.frames, message.bytes)
+            elif isinstance(message, CameraFault):
+                EventLog(conn).record(Event(
+                    type=EventType.CAMERA_FAULT, at=_time(message.at_ms), door=self._door,
+                    reason=message.kind, detail=message.detail))
+            elif isinstance(message, RecorderStopped):
+                self.recorder_counts = dict(message.counts)
+        if isinstance(message, (SegmentFinished, ClipFinished)):
+            self.enforce_quota()
+
+    # --- what the API reads and marks ---------------------------------------------------
+    def clip_for_event(self, event_id: int) -> FootageLocation | None:
+        """The event's own clip, else the finished segment covering its time, else None."""
+        with closing(self._connect()) as conn:
+            store = FootageStore(conn)
+            at_ms = store.event_time_ms(event_id)
+            clip = store.clip(event_id)
+            if clip is not None:
+                offset = (at_ms - clip.start_ms) / 1000 if at_ms is not None else 0.0
+                return FootageLocation("clip", self.footage_dir / clip.path, _time(clip.start_ms),
+                                       _time(clip.end_ms), max(0.0, offset))
+            segment = store.segment_covering(at_ms) if at_ms is not None else None
+        if segment is None or segment.end_ms is None:
+            return None
+        return FootageLocation("segment", self.footage_dir / segment.path, _time(segment.start_ms),
+                               _time(segment.end_ms), (at_ms - segment.start_ms) / 1000)
+
+    def mark_keep(self, event_id: int, until: date, actor: str, note: str = "") -> None:
+        """Keep an event's clip past retention and quota up to and including `until`."""
+        if until < local_date(self._clock()):
+            raise ValueError(f"keep-until date {until} is in the past")
+        self._set_keep(event_id, until, note, actor, "footage kept",
+                       f"event={event_id} until={until.isoformat()} note={note[:200]}")
+
+    def unmark_keep(self, event_id: int, actor: str) -> None:
+        self._set_keep(event_id, None, None, actor, "footage keep removed", f"event={event_id}")
+
+    def _set_keep(self, event_id: int, until: date | None, note: str | None, actor: str,
+                  what: str, detail: str) -> None:
+        """Set or clear the mark and audit it as an ADMIN_CHANGE naming the actor."""
+        with closing(self._connect()) as conn:
+            if not FootageStore(conn).set_keep(event_id, until, actor if until else None, note):
+                raise ClipNotFound(f"no clip for event {event_id}")
+            EventLog(conn).record(Event(type=EventType.ADMIN_CHANGE, at=self._clock(), door=self._door,
+                                        reason=what, actor=actor, detail=detail))
+
+    def browser_copy(self, video: Path) -> Path:
+        """A WebM copy of a recorded file that a browser's <video> can play, made on first ask.
+
+        Kept beside the footage (`browser/<same path>.webm`) and deleted with its original.
+        """
+        if video.suffix == ".webm":
+            return video
+        copy = self._browser_path(video.relative_to(self.footage_dir).as_posix())
+        with self._transcode_lock:  # two viewers of one clip encode it once
+            if not copy.is_file() or copy.stat().st_mtime < video.stat().st_mtime:
+                transcode_for_browser(video, copy)
+        return copy
+
+    def _browser_path(self, relative: str) -> Path:
+        return self.footage_dir / BROWSER_DIR / f"{relative}.webm"
+
+    # --- deleting ----------------------------------------------------------------------
+    def apply_retention(self, now: datetime) -> Cleanup:
+        """The daily job: footage older than retention_days goes, except clips still kept."""
+        cutoff_ms = to_ms(now - timedelta(days=self._settings.retention_days))
+        today = local_date(now)
+        done = Cleanup()
+        with closing(self._connect()) as conn:
+            store = FootageStore(conn)
+            while batch := store.finished_segments(ended_before_ms=cutoff_ms):
+                done += self._delete_segments(store, batch)
+            while batch := store.unkept_clips(today, ended_before_ms=cutoff_ms):
+                done += self._delete_clips(store, batch)
+        return done + self.enforce_quota()
+
+    def enforce_quota(self) -> Cleanup:
+        """Over max_gb: oldest segments go first, then the oldest clips not kept; kept ones never."""
+        limit = int(self._settings.max_gb * 1e9)
+        today = local_date(self._clock())
+        done = Cleanup()
+        with closing(self._connect()) as conn:
+            store = FootageStore(conn)
+            for next_batch, delete in ((store.finished_segments, self._delete_segments),
+                                       (lambda: store.unkept_clips(today), self._delete_clips)):
+                while (excess := store.total_bytes() - limit) > 0 and (batch := next_batch()):
+                    done += delete(store, _enough(batch, excess))
+            if store.total_bytes() > limit:
+                log.warning("footage over quota and nothing more may be deleted (kept clips)")
+        return done
+
+    def _delete_segments(self, store: FootageStore, rows: list[SegmentRow]) -> Cleanup:
+        for row in rows:
+            self._remove_file(row.path)
+            store.delete_segment(row.id)
+        return Cleanup(segments=len(rows), bytes=sum(r.bytes for r in rows))
+
+    def _delete_clips(self, store: FootageStore, rows: list[ClipRow]) -> Cleanup:
+        for row in rows:
+            self._remove_file(row.path)
+            store.delete_clip(row.event_id)
+        return Cleanup(clips=len(rows), bytes=sum(r.bytes for r in rows))
+
+    def _remove_file(self, relative: str) -> None:
+        for path in (self.footage_dir / relative, self._browser_path(relative)):
+            path.unlink(missing_ok=True)
+            try:
+                path.parent.rmdir()  # an emptied day directory
+            except OSError:
+                pass
+
+    # --- internals -----------------------------------------------------------------------
+    def _new_recorder(self) -> RecorderHandle:
+        recorder = self._recorder_factory(self._config)
+        recorder.start()
+        recorder.send(capture_plan(self._mode, self._settings))
+        return recorder
+
+    def _pump_forever(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.pump(timeout=0.5)
+            except Exception:  # noqa: BLE001 - a bookkeeping error must not end the pump
+                log.exception("footage bookkeeping failed")
+                self._stopping.wait(1.0)
+
+    def _restart_dead_recorder(self) -> None:
+        if self._stopping.is_set() or time.monotonic() - self._restarted_at < RESTART_AFTER_SECONDS:
+            return
+        self._restarted_at = time.monotonic()
+        self.handle(CameraFault("recorder_died", "restarting the recorder",
+                                to_ms(self._clock())))
+        for message in self._recorder.stop(timeout=1.0):  # frees its pipe and queues
+            self.handle(message)
+        self._recorder = self._new_recorder()
+
+    def _close_orphans(self) -> None:
+        """A segment row left open by a crash ends at its file's last write (or goes, with no file)."""
+        with closing(self._connect()) as conn:
+            store = FootageStore(conn)
+            for row in store.unfinished_segments():
+                path = self.footage_dir / row.path
+                if not path.exists():
+                    store.delete_segment(row.id)
+                    continue
+                info = path.stat()
+                store.segment_finished(row.path, row.start_ms, max(row.start_ms, int(info.st_mtime * 1000)),
+                                       row.frames, info.st_size)
+
+
+Row = TypeVar("Row", SegmentRow, ClipRow)
+
+
+def _enough(rows: list[Row], excess: int) -> list[Row]:
+    """The oldest rows whose sizes add up to at least `excess` (all of them if they don't)."""
+    taken, total = [], 0
+    for row in rows:
+        if total >= excess:
+            break
+        taken.append(row)
+        total += row.bytes
+    return taken
+
+
+class CameraEventLog(EventLog):
+    """An EventLog that also asks the camera for a clip of every entry or alarm it records.
+
+    Hand it to the Authorizer and the Door instead of a plain EventLog; the extra work is
+    one non-blocking queue put.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, footage: FootageService) -> None:
+        super().__init__(conn)
+        self._footage = footage
+
+    def record(self, event: Event) -> int:
+        event_id = super().record(event)
+        if event.type in CLIP_EVENTS:
+            self._footage.notify_event(event_id, event.at, event.type)
+        return event_id

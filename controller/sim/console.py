@@ -1,0 +1,126 @@
+"""The simulator's console: a person (or a script on stdin) acts at the simulated entrance."""
+from __future__ import annotations
+
+import threading
+from contextlib import closing
+from typing import Callable, TextIO
+
+from controller.services.demo import DEMO_CARDS, DEMO_PIN
+from controller.door.machine import DoorSnapshot
+from controller.domain.modes import DoorMode
+from controller.door.branch import BranchService
+from controller.sim.hardware import SimulatedHardware
+from controller.domain.clock import format_local
+
+WAIT_SECONDS = 3.0
+
+HELP = f"""commands:
+  card NUMBER     hold a card to the reader (10-digit tag: RFID reader; else barcode scanner)
+  keys KEYS       type on the keypad, e.g. `keys 1234#` (* clears, # submits)
+  open | close    open or close the door
+  rex             press the exit button inside
+  mode MODE       staffed | openplus | closed | closure (the schedule stops steering)
+  status          door state and outputs
+  events [N]      the last N events (default 10)
+  demo            the demo cards (every demo PIN is {DEMO_PIN})
+  wait SECONDS    pause (for scripts)
+  help | quit"""
+
+
+class Console:
+    """Reads commands line by line and prints what the door shows and does."""
+
+    def __init__(self, service: BranchService, sim: SimulatedHardware, out: Callable[[str], None]):
+        self._service = service
+        self._sim = sim
+        self._out = out
+        self._changed = threading.Condition()
+        self._last: tuple | None = None
+        self._stop = threading.Event()
+        service.listeners.append(self._on_change)
+        sim.at_rest()
+
+    def _on_change(self, snapshot: DoorSnapshot) -> None:
+        shown = (snapshot.mode, snapshot.phase, snapshot.relay_unlocked, snapshot.door_open,
+                 snapshot.alarm, snapshot.message, snapshot.pin_keys)
+        if shown == self._last:
+            return
+        self._last = shown
+        relay = "UNLOCKED" if snapshot.relay_unlocked else "locked"
+        door = "open" if snapshot.door_open else "closed"
+        alarm = f" ALARM:{snapshot.alarm}" if snapshot.alarm else ""
+        keys = f" PIN:{'*' * snapshot.pin_keys}" if snapshot.pin_keys else ""
+        self._out(f"[door] {snapshot.message}  | {snapshot.mode.value}, {snapshot.phase.value}, "
+                  f"relay {relay}, door {door}{alarm}{keys}")
+        with self._changed:
+            self._changed.notify_all()
+
+    def run(self, lines: TextIO, prompt: bool) -> None:
+        if not self._service.wait_readers_connected(WAIT_SECONDS):
+            self._out("warning: a reader's port did not open; cards may not arrive")
+        while not self._stop.is_set():
+            if prompt:
+                print("door> ", end="", flush=True)
+            line = lines.readline()
+            if not line:
+                return
+            if not self.execute(line.strip()):
+                return
+
+    def execute(self, line: str) -> bool:
+        """Run one command; False means quit."""
+        if not line or line.startswith("#"):
+            return True
+        command, _, arg = line.partition(" ")
+        arg = arg.strip()
+        sim, service = self._sim, self._service
+        if command == "card" and arg:
+            with self._changed:
+                self._out(f"(card held to the {sim.present_card(arg)})")
+                self._changed.wait(WAIT_SECONDS)  # the reader thread delivers it
+            service.loop.wait_idle(WAIT_SECONDS)
+        elif command == "keys" and arg:
+            if any(key not in "0123456789*#" for key in arg):
+                self._out(f"not keypad keys: {arg!r}")
+                return True
+            sim.press_keys(arg)
+            service.loop.wait_idle(WAIT_SECONDS)
+        elif command in ("open", "close", "rex"):
+            {"open": sim.open_door, "close": sim.close_door, "rex": sim.press_rex}[command]()
+            service.loop.wait_idle(WAIT_SECONDS)
+        elif command == "mode" and arg in {m.value for m in DoorMode}:
+            service.set_mode(DoorMode(arg))
+            service.loop.wait_idle(WAIT_SECONDS)
+        elif command == "status":
+            outputs = ", ".join(f"{k} {'on' if v else 'off'}" for k, v in sim.outputs().items())
+            self._out(f"outputs: {outputs}")
+        elif command == "events":
+            self._print_events(int(arg) if arg.isdigit() else 10)
+        elif command == "demo":
+            for card, what in DEMO_CARDS.items():
+                self._out(f"  {card}  {what}")
+        elif command == "wait" and _is_number(arg):
+            self._stop.wait(float(arg))
+        elif command in ("quit", "exit"):
+            return False
+        else:
+            self._out(HELP)
+        return True
+
+    def _print_events(self, count: int) -> None:
+        runtime = self._service.runtime
+        with closing(runtime.connection()) as conn:
+            for e in reversed(runtime.events(conn).query(limit=count)):
+                who = e.member_ref or e.actor or ""
+                self._out(f"  {format_local(e.at)}  {e.type.value:<15} {e.reason or '':<14} {who}")
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,1 @@
+"""The operating system around the process: logging to the journal, systemd notifications."""
