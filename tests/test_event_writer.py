@@ -5,10 +5,10 @@ import sqlite3
 from contextlib import closing
 from datetime import timedelta
 
-from controller.door.event_writer import SPILL_FILE, EventWriter, PinFailures
+from controller.door.event_writer import SPILL_FILE, EventWriter
 from controller.domain.events import Event, EventType
 from controller.services.lockouts import PinLockouts
-from controller.store.pin_failures import load_pin_failures
+from controller.store.pin_failures import PinFailures, load_pin_failures
 from tests.helpers import member_row
 
 
@@ -72,7 +72,7 @@ def test_spilled_pin_counts_keep_the_lockouts_in_a_row(runtime, clock, tmp_path)
     finally:
         again.stop()
     with closing(runtime.connection()) as conn:
-        assert load_pin_failures(conn) == {member.id: (0, until, 2)}
+        assert load_pin_failures(conn) == {member.id: PinFailures(member.id, 0, until, 2)}
 
 
 def test_a_torn_spill_line_is_skipped_not_fatal(runtime, clock, tmp_path):

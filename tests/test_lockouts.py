@@ -4,9 +4,8 @@ from __future__ import annotations
 from contextlib import closing
 from datetime import timedelta
 
-from controller.door.event_writer import PinFailures
 from controller.services.lockouts import MAX_LOCKOUT, QUIET_RESET, PinLockouts
-from controller.store.pin_failures import load_pin_failures
+from controller.store.pin_failures import PinFailures, load_pin_failures
 from tests.helpers import member_row
 
 BASE = timedelta(minutes=15)

@@ -16,7 +16,7 @@ import os
 import queue
 import sqlite3
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Callable, Union
@@ -24,7 +24,7 @@ from typing import Callable, Union
 from controller.domain.events import Event, EventType
 from controller.store.db import Database, transaction
 from controller.store.events import EventLog
-from controller.store.pin_failures import save_pin_failures
+from controller.store.pin_failures import PinFailures, save_pin_failures
 
 log = logging.getLogger(__name__)
 
@@ -33,16 +33,6 @@ BATCH = 200
 FIRST_RETRY_SECONDS = 0.05
 MAX_RETRY_SECONDS = 1.0
 SPILL_FILE = "events-spill.jsonl"
-
-
-@dataclass(frozen=True)
-class PinFailures:
-    """A member's wrong-PIN count, lockout and lockouts in a row, as the door keeps them."""
-
-    member_id: int
-    failures: int
-    locked_until: datetime | None
-    lockouts: int = 0
 
 
 Write = Union[Event, PinFailures]
@@ -207,8 +197,7 @@ class EventWriter:
                 if isinstance(item, Event):
                     written.append((events.record(item), item))
                 else:
-                    save_pin_failures(conn, item.member_id, item.failures, item.locked_until,
-                                      item.lockouts)
+                    save_pin_failures(conn, item)
         return written
 
     def _notify(self, written: list[tuple[int, Event]]) -> None:

@@ -25,10 +25,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Callable
 
-from controller.door.event_writer import PinFailures
 from controller.domain.members import Member
 from controller.store.db import transaction
-from controller.store.pin_failures import StoredPinFailures, load_pin_failures, save_pin_failures
+from controller.store.pin_failures import PinFailures, load_pin_failures, save_pin_failures
 
 UNKNOWN_SALT = b"?"  # a count loaded at start: bound to the member's PIN at the next attempt
 MAX_LOCKOUT = timedelta(days=1)  # the doubling stops here
@@ -47,7 +46,7 @@ class PinLockouts:
     """Not thread-safe: the door loop's thread alone counts (it alone decides)."""
 
     def __init__(self, max_wrong: int, lockout: timedelta, persist: Callable[[PinFailures], None],
-                 stored: dict[int, StoredPinFailures] | None = None) -> None:
+                 stored: dict[int, PinFailures] | None = None) -> None:
         self._max_wrong = max_wrong
         self._lockout = lockout
         self._max_lockout = max(lockout, MAX_LOCKOUT)
@@ -60,8 +59,7 @@ class PinLockouts:
         """Counts loaded from, and written straight back to, one connection (CLI and tests)."""
         def persist(item: PinFailures) -> None:
             with transaction(conn):
-                save_pin_failures(conn, item.member_id, item.failures, item.locked_until,
-                                  item.lockouts)
+                save_pin_failures(conn, item)
         return cls(max_wrong, lockout, persist, load_pin_failures(conn))
 
     def apply(self, member: Member) -> Member:

@@ -6,28 +6,31 @@ and the service loads them once at start. They are not member data an admin edit
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import NamedTuple
 
 
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-class StoredPinFailures(NamedTuple):
-    """One member's row: wrong PINs since the last lockout, when the last lockout ends (kept
-    after it has ended: the escalation measures its quiet period from it) and lockouts in a row."""
+@dataclass(frozen=True)
+class PinFailures:
+    """One member's row as the door keeps it: wrong PINs since the last lockout, when the last
+    lockout ends (kept after it has ended: the escalation measures its quiet period from it)
+    and lockouts in a row."""
 
+    member_id: int
     failures: int
     locked_until: datetime | None
-    lockouts: int
+    lockouts: int = 0
 
 
-def save_pin_failures(conn: sqlite3.Connection, member_id: int, failures: int,
-                      locked_until: datetime | None, lockouts: int = 0) -> None:
-    """Store a member's wrong-PIN count, lockout and lockouts in a row as the door keeps them
-    (write-behind, in the caller's transaction); nothing to keep deletes the row. A member
-    removed meanwhile is skipped."""
+def save_pin_failures(conn: sqlite3.Connection, item: PinFailures) -> None:
+    """Store a member's counts (write-behind, in the caller's transaction); nothing to keep
+    deletes the row. A member removed meanwhile is skipped."""
+    member_id, failures, locked_until, lockouts = (item.member_id, item.failures,
+                                                   item.locked_until, item.lockouts)
     if failures == 0 and locked_until is None and lockouts == 0:
         conn.execute("DELETE FROM pin_failures WHERE member_id = ?", (member_id,))
         return
@@ -40,11 +43,12 @@ def save_pin_failures(conn: sqlite3.Connection, member_id: int, failures: int,
     )
 
 
-def load_pin_failures(conn: sqlite3.Connection) -> dict[int, StoredPinFailures]:
+def load_pin_failures(conn: sqlite3.Connection) -> dict[int, PinFailures]:
     """Every stored wrong-PIN count and lockout, by member id (the door loads them at start)."""
     return {
-        row[0]: StoredPinFailures(
-            row[1], datetime.fromtimestamp(row[2] / 1000, timezone.utc) if row[2] else None, row[3])
+        row[0]: PinFailures(
+            row[0], row[1], datetime.fromtimestamp(row[2] / 1000, timezone.utc) if row[2] else None,
+            row[3])
         for row in conn.execute(
             "SELECT member_id, failures, locked_until_ms, lockouts FROM pin_failures")
     }
