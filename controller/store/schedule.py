@@ -6,21 +6,11 @@ behind anyone's back: a branch opens only after someone has stored its own sched
 """
 from __future__ import annotations
 
-import logging
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Callable
 
-from controller.domain.events import Event, EventType
 from controller.domain.schedule import Schedule, parse_schedule
-from controller.store.db import transaction
-from controller.store.events import EventLog
-
-if TYPE_CHECKING:
-    from controller.services.runtime import Runtime
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -83,32 +73,3 @@ def _utc(ms: int) -> datetime:
 def load_schedule(conn: sqlite3.Connection) -> Schedule:
     """The schedule the service should start its ModeSwitcher with (empty when none stored)."""
     return ScheduleStore(conn).load().schedule
-
-
-def replace_schedule(
-    runtime: "Runtime", conn: sqlite3.Connection, schedule: Schedule, actor: str,
-    schedule_changed: Callable[[Schedule], None],
-) -> tuple[StoredSchedule, bool]:
-    """Store a validated schedule with its audit event, then tell the running door.
-
-    Returns what was stored and whether the door took it (if not, the next edge or a
-    restart applies it). The API and the pages both save through here.
-    """
-    now = runtime.clock()
-    with transaction(conn):
-        stored = ScheduleStore(conn).save(schedule, now, actor)
-        EventLog(conn).record(Event(
-            type=EventType.ADMIN_CHANGE, at=now, door=runtime.settings.branch.door,
-            reason="schedule replaced", actor=actor, detail=_summary(schedule)))
-    try:
-        schedule_changed(schedule)
-    except Exception:  # noqa: BLE001 - stored anyway; the next edge or restart applies it
-        log.exception("schedule stored, but the running door could not be told")
-        return stored, False
-    return stored, True
-
-
-def _summary(schedule: Schedule) -> str:
-    windows = sum(len(windows) for windows in schedule.weekly.model_dump().values())
-    return (f"weekly_windows={windows} exceptions={len(schedule.exceptions)} "
-            f"holidays_closed={len(schedule.holidays_closed)}")

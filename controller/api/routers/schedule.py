@@ -19,7 +19,7 @@ from controller.domain.holidays import dutch_holidays
 from controller.domain.modes import DoorMode
 from controller.domain.schedule import Schedule, changes_between, mode_at, next_change, schedule_problems
 from controller.store.schedule import ScheduleStore, StoredSchedule
-from controller.store.schedule import replace_schedule as store_schedule
+from controller.services.schedule import replace_schedule as store_schedule
 from controller.services.users import Role
 
 _MANAGER = [Depends(require_role(Role.MANAGER))]

@@ -14,7 +14,8 @@ from fastapi.responses import Response
 from controller.domain.holidays import dutch_holidays
 from controller.domain.schedule import (WEEKDAYS, Schedule, ScheduleInvalid, changes_between, mode_at,
                                  parse_schedule)
-from controller.store.schedule import ScheduleStore, replace_schedule
+from controller.services.schedule import replace_schedule
+from controller.store.schedule import ScheduleStore
 from controller.web.pages import Conn, ManagerForm, ManagerPage, Posted, redirect, render, services_of
 from controller.web.schedule_form import ScheduleForm, place_problems
 from controller.web.sessions import Viewer
