@@ -17,8 +17,16 @@ from typing import Callable, Protocol
 import cv2
 import numpy as np
 
-from controller.domain.clock import Clock, utc_now
 from drivers.camera_files import Codec, FrameRateCap, FrameRing, VideoFile, fit_within
+
+# The recorder's own clock type: drivers import nothing from controller/ (the controller
+# passes its clock in; the default is the real one).
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The real clock: an aware UTC datetime."""
+    return datetime.now(timezone.utc)
 
 
 # --- messages in (commands are never dropped; clip requests may be) ------------------------
