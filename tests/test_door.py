@@ -14,6 +14,7 @@ from controller.door.machine import (Door, DoorContactChanged, DoorOutputs, Exit
 from controller.door.loop import DoorLoop
 from controller.domain.events import EventType
 from controller.domain.members import NEVER
+from controller.domain.messages import PROMPT_PIN
 from controller.domain.modes import DoorMode
 from drivers.base import CardRead, KeyPress, ReaderFault
 from drivers.outputs import AlarmPanel, Indicator, Lights, LockRelay
@@ -409,3 +410,32 @@ def test_an_unbounded_held_open_limit_cannot_stop_the_door(runtime, clock, mock_
         assert bench.relay_on and bench.types().count(EventType.ACCESS_GRANTED) == 2
     finally:
         bench.close()
+
+
+def test_the_door_thread_asks_for_real_time_priority_and_runs_without_it(
+        bench, caplog) -> None:
+    """Round-robin real-time for the door thread alone where allowed (root, or the unit's
+    LimitRTPRIO); where refused, one warning naming LimitRTPRIO and the door runs as before."""
+    import os
+    import resource
+
+    rig = bench
+    rig.loop = DoorLoop(rig.door, rig.clock.monotonic, realtime_priority=3)
+    allowed_by_limit = resource.getrlimit(resource.RLIMIT_RTPRIO)[0] >= 3
+    with caplog.at_level("WARNING", logger="controller.door.loop"):
+        rig.loop.start()
+        try:
+            assert rig.loop.wait_idle(5)
+            rig.loop.submit(CardRead(CARD, "rfid"))
+            assert rig.loop.wait_idle(5)
+            thread_id = rig.loop._thread.native_id
+            policy = os.sched_getscheduler(thread_id)
+        finally:
+            rig.loop.stop()
+    assert rig.messages and rig.messages[-1] == PROMPT_PIN  # it ran either way
+    assert os.sched_getscheduler(0) != os.SCHED_RR  # the caller's thread kept its own
+    if rig.loop.realtime:
+        assert policy == os.SCHED_RR and caplog.records == []
+    else:
+        assert not allowed_by_limit and policy != os.SCHED_RR
+        assert "LimitRTPRIO=3" in caplog.text

@@ -110,6 +110,10 @@ class EventSettings(_Section):
 
 class DoorSettings(_Section):
     pin_timeout_seconds: float = Field(10.0, gt=0, le=120, allow_inf_nan=False, description="Quiet time before a half-typed PIN is dropped.")
+    realtime_priority: int = Field(
+        10, ge=0, le=49,
+        description="Round-robin real-time priority of the door thread (0: normal scheduling). "
+                    "Needs root or the unit's LimitRTPRIO; refused, the door runs normally.")
     unlock_seconds: float = Field(5.0, gt=0, le=60, allow_inf_nan=False, description="Relay on after a grant; ends early when the door opens and shuts.")
     held_open_seconds: float = Field(30.0, gt=0, le=HOUR_SECONDS, allow_inf_nan=False, description="Open longer than this raises a held-open alarm.")
     rex_grace_seconds: float = Field(10.0, gt=0, le=300, allow_inf_nan=False, description="After an exit request, opening the door is not 'forced'.")

@@ -101,7 +101,8 @@ class BranchService:
             self.writer, settings.door, clock, settings.branch.door, on_change=self._changed,
             monotonic=monotonic,
         )
-        self.loop = DoorLoop(self.door, monotonic, on_turn=on_turn)
+        self.loop = DoorLoop(self.door, monotonic, on_turn=on_turn,
+                             realtime_priority=settings.door.realtime_priority)
         self.timers = ClockTimers(clock)  # the schedule runs on the same clock as the door
         self.switcher = ModeSwitcher(
             schedule, self._mode_now, clock=clock, timers=self.timers,

@@ -9,6 +9,7 @@ hangs or dies stops feeding the watchdog and gets the process restarted, relay o
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 from typing import Callable
@@ -25,8 +26,10 @@ class DoorLoop:
     """Runs `door` on a thread; `submit` is the EventSink every reader and input is given."""
 
     def __init__(self, door: Door, monotonic: Monotonic = monotonic,
-                 on_turn: Callable[[], None] | None = None) -> None:
+                 on_turn: Callable[[], None] | None = None, realtime_priority: int = 0) -> None:
         self.door = door
+        self._realtime_priority = realtime_priority
+        self.realtime = False  # whether the thread got its real-time priority
         self._mono = monotonic
         self._on_turn = on_turn
         self._inbox: queue.Queue[DoorInput | None] = queue.Queue()
@@ -94,12 +97,34 @@ class DoorLoop:
         self._thread.start()
 
     def _run(self) -> None:
+        self.realtime = self._ask_realtime()
         while not self._stopping.is_set():
             try:
                 self.run_once()
             except Exception:  # noqa: BLE001 - belt and braces: the loop must keep turning
                 log.exception("door loop turn failed")
                 self._fail_secure(RuntimeError("door loop turn failed"))
+
+    def _ask_realtime(self) -> bool:
+        """Put this thread (only this one) under round-robin real-time scheduling.
+
+        Why: a Pi serving a burst of sign-ins or a big import gave the door thread the CPU
+        only after those (door p99 several times its idle value, bench/door_under_load.py).
+        A real-time thread runs before any normal one, and the door thread sleeps in
+        queue.get between inputs, so it takes little; the kernel keeps 5% for the rest
+        whatever happens (sched_rt_runtime_us). Allowed for root or up to the unit's
+        LimitRTPRIO; otherwise the door runs as before, with one warning.
+        """
+        if self._realtime_priority <= 0:
+            return False
+        try:
+            os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(self._realtime_priority))
+        except (OSError, AttributeError) as exc:  # not permitted, or not Linux
+            log.warning("door thread runs at normal priority (real-time priority %d refused: "
+                        "%s); give the unit LimitRTPRIO=%d", self._realtime_priority, exc,
+                        self._realtime_priority)
+            return False
+        return True
 
     def stop(self, timeout: float = 2.0) -> None:
         """Lock, stop the thread, lock again: the loop's last act leaves the door locked."""
