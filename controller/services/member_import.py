@@ -21,7 +21,7 @@ from typing import BinaryIO, Iterable, Iterator
 from controller.domain.cards import CardFormatError, card_hint, normalise_card
 from controller.domain.members import EARLIEST_BIRTH_DATE, NEVER, Category, MemberRow, adult_on
 from controller.domain.patron_ids import patron_id_problem
-from controller.services.pins import PinFormatError, validate_pin
+from controller.services.pins import is_pin
 from controller.domain.problems import MAX_PROBLEMS_NAMED, Problem
 from controller.store.members import Duplicate, ImportStaging, StaffCard
 
@@ -226,7 +226,8 @@ def _numbered(reader: Iterator[list[str]],
 
 class _Columns:
     """Turns one row's fields into a MemberRow, with the header's column positions looked up
-    once (a million rows make the per-row cost the import's cost)."""
+    once (a million rows make the per-row cost the import's cost: the usual row takes the
+    quick paths below, an unusual or bad one the full checks that name its problem)."""
 
     def __init__(self, header: list[str], today: date) -> None:
         position = {name: n for n, name in enumerate(header)}
@@ -242,14 +243,17 @@ class _Columns:
         self.blocked_until = position.get("blocked_until")
         self.category = position.get("category")
         self.pin = position.get("pin")
-        # Parsed dates by their text (most rows share their dates): None for a bad one, whose
-        # problems are worked out again. Emptied when full, so it stays small whatever the file.
-        self._days: dict[tuple[str, str], date | None] = {}
-        self._eighteenth: dict[date, date] = {}  # birth date -> adult_on, the same way
+        # Good dates by their text, per column (most rows share their dates; a bad one is not
+        # kept, its problems are worked out again), and the 18th birthday by the birth date's
+        # text. Emptied when full, so they stay small whatever the file.
+        self._days: dict[str, dict[str, date]] = {
+            "valid_until": {}, "openplus_registered": {}, "blocked_until": {},
+        }
+        self._adult_on: dict[str, date] = {}
 
     def row(self, fields: list[str], problems: list[Problem]) -> MemberRow | None:
         """The row, or None with the reasons added to `problems` (none for an empty line)."""
-        values = [field.strip() for field in fields]
+        values = list(map(str.strip, fields))
         if not any(values):
             return None
         patron_id = values[self.patron_id]
@@ -261,60 +265,77 @@ class _Columns:
         if not name:
             problems.append(Problem("import.no_name"))
         cards = _cards(values[self.cards], problems)
-        valid_until = self._date(values[self.valid_until], "valid_until", problems, required=True)
-        registered = self._optional_date(values, self.registered, "openplus_registered", problems)
-        blocked_until = self._optional_date(values, self.blocked_until, "blocked_until", problems)
-        blocked = self.blocked is not None and _flag(values[self.blocked], "blocked", problems)
-        adult_from = self._adult_on(values, problems)
-        category = values[self.category].lower() if self.category is not None else ""
-        category = category or Category.MEMBER.value
-        if category not in CATEGORIES:
-            problems.append(Problem("import.bad_category", value=category))
+        text = values[self.valid_until]
+        valid_until = self._days["valid_until"].get(text) or self._date(
+            text, "valid_until", problems, required=True)
+        registered = blocked_until = None
+        if self.registered is not None and (text := values[self.registered]):
+            registered = self._days["openplus_registered"].get(text) or self._date(
+                text, "openplus_registered", problems)
+        if self.blocked_until is not None and (text := values[self.blocked_until]):
+            blocked_until = self._days["blocked_until"].get(text) or self._date(
+                text, "blocked_until", problems)
+        blocked = False
+        if self.blocked is not None and (text := values[self.blocked]) not in NO:
+            blocked = _flag(text, "blocked", problems)
+        adult_from = None
+        if self.birth_date is not None and (text := values[self.birth_date]):
+            adult_from = self._adult_on.get(text) or self._birth_adult_on(text, problems)
+        else:
+            adult_from = self._adult_from_flag(values, problems)
+        category = CATEGORIES.get(values[self.category]) if self.category is not None else None
+        if category is None:
+            category = self._category(values, problems)
         pin = values[self.pin] if self.pin is not None else ""
-        if pin and not _good_pin(pin):
+        if pin and not is_pin(pin):
             problems.append(Problem("import.bad_pin"))
         if problems:
             return None
-        return MemberRow(  # by position: a million rows make keywords cost seconds
-            patron_id, name, tuple(cards), adult_from, valid_until,  # type: ignore[arg-type]
-            registered, blocked or blocked_until is not None, blocked_until,
-            CATEGORIES[category], pin or None,
-        )
+        # Built by position with tuple.__new__ (what MemberRow(...) does, minus its Python
+        # wrapper): a million rows make even keywords cost seconds.
+        return _new_tuple(MemberRow, (
+            patron_id, name, tuple(cards), adult_from, valid_until, registered,
+            blocked or blocked_until is not None, blocked_until, category, pin or None,
+        ))
 
     def _date(self, value: str, column: str, problems: list[Problem], required: bool = False,
               first: date = FIRST_DAY, last: date = LAST_DAY) -> date | None:
-        """_date, remembered by text; a bad date is parsed again to name its problem."""
-        key = (column, value)
-        day = self._days.get(key)
-        if day is None:
-            day = _date(value, column, problems, required, first, last)
-            if day is not None:
-                if len(self._days) >= DATES_REMEMBERED:
-                    self._days.clear()
-                self._days[key] = day
+        """_date, remembered by text when good (callers look in self._days first)."""
+        day = _date(value, column, problems, required, first, last)
+        if day is not None:
+            days = self._days[column]
+            if len(days) >= DATES_REMEMBERED:
+                days.clear()
+            days[value] = day
         return day
 
-    def _optional_date(self, values: list[str], position: int | None, column: str,
-                       problems: list[Problem]) -> date | None:
-        return None if position is None else self._date(values[position], column, problems)
+    def _birth_adult_on(self, text: str, problems: list[Problem]) -> date | None:
+        """The 18th birthday for a birth date's text (remembered), or None with its problem."""
+        birth = _date(text, "birth_date", problems, first=EARLIEST_BIRTH_DATE, last=self.today)
+        if birth is None:
+            return None
+        if len(self._adult_on) >= DATES_REMEMBERED:
+            self._adult_on.clear()
+        adult_from = self._adult_on[text] = adult_on(birth)
+        return adult_from
 
-    def _adult_on(self, values: list[str], problems: list[Problem]) -> date | None:
-        """The day the member is 18: from the birth date, or from an adult flag (today / never)."""
-        if self.birth_date is not None and values[self.birth_date]:
-            birth = self._date(values[self.birth_date], "birth_date", problems,
-                               first=EARLIEST_BIRTH_DATE, last=self.today)
-            if birth is None:
-                return None
-            adult_from = self._eighteenth.get(birth)
-            if adult_from is None:
-                if len(self._eighteenth) >= DATES_REMEMBERED:
-                    self._eighteenth.clear()
-                adult_from = self._eighteenth[birth] = adult_on(birth)
-            return adult_from
+    def _adult_from_flag(self, values: list[str], problems: list[Problem]) -> date | None:
+        """Without a birth date, the adult flag says: adult from today, or never."""
         if self.adult is not None and values[self.adult]:
             return self.today if _flag(values[self.adult], "adult", problems) else NEVER
         problems.append(Problem("import.no_age"))
         return None
+
+    def _category(self, values: list[str], problems: list[Problem]) -> Category | None:
+        """The category of a row whose text is not already exact: empty means member."""
+        text = values[self.category].lower() if self.category is not None else ""
+        category = CATEGORIES.get(text or Category.MEMBER.value)
+        if category is None:
+            problems.append(Problem("import.bad_category", value=text))
+        return category
+
+
+_new_tuple = tuple.__new__
 
 
 def _cards(value: str, problems: list[Problem]) -> list[str]:
@@ -334,16 +355,6 @@ def _cards(value: str, problems: list[Problem]) -> list[str]:
     if not cards and not bad:
         problems.append(Problem("import.no_card"))
     return cards
-
-
-def _good_pin(pin: str) -> bool:
-    if pin.isascii() and pin.isdigit() and 4 <= len(pin) <= 6:
-        return True
-    try:
-        validate_pin(pin)
-    except PinFormatError:
-        return False
-    return True
 
 
 def _date(value: str, column: str, problems: list[Problem], required: bool = False,
