@@ -132,3 +132,30 @@ def test_users_add_reads_the_password_and_refuses_bad_ones(monkeypatch, capsys):
         stored = conn.execute("SELECT password_hash, roles FROM users").fetchall()
     assert len(stored) == 1 and stored[0][0].startswith("$argon2id$")
     assert "correct horse" not in stored[0][0]
+
+
+@pytest.mark.parametrize("birth_date", ["9999-12-31", "1899-12-31"])
+def test_members_add_refuses_a_birth_date_out_of_range_in_one_line(capsys, birth_date):
+    """From year 9982 on, the 18th birthday overflowed into a traceback; the import's rule
+    (birth_date_problem) now refuses any day after today or before 1900."""
+    assert main(["members", "add", "X4", "--card", "29990000000004", "--name", "Y",
+                 "--birth-date", birth_date, "--no-pin"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"birth_date {birth_date} is " in err
+    assert "X4" not in stored_members()
+
+
+def test_members_add_names_a_card_listed_twice_or_taken_by_its_last_digits(capsys):
+    """Both were an IntegrityError traceback or named no card; the full number is never shown."""
+    assert main(["members", "add", "X5", "--card", "29990000000005", "--card",
+                 "2999-0000-0000-05", "--name", "Y", "--adult", "--no-pin"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "card …0005 is listed twice" in err
+    assert "29990000000005" not in err
+    assert main(["members", "add", "X6", "--card", "29990000000006", "--name", "Y", "--adult",
+                 "--no-pin"]) == 0
+    assert main(["members", "add", "X7", "--card", "29990000000006", "--name", "Z", "--adult",
+                 "--no-pin"]) == 2
+    err = capsys.readouterr().err
+    assert "card …0006 already belongs to patron X6" in err and "29990000000006" not in err
+    assert set(stored_members()) == {"X6"}

@@ -18,7 +18,7 @@ from controller.config.settings import Settings
 from controller.services.demo import DEMO_CARDS, DEMO_PIN, demo_members
 from controller.domain.events import EventType
 from controller.services.member_import import ImportRejected
-from controller.domain.members import Category, MemberRow, adult_on
+from controller.domain.members import Category, MemberRow, adult_on, birth_date_problem
 from controller.domain.messages import door_message
 from controller.domain.modes import DoorMode
 from controller.services.runtime import Runtime, reset_all_pins
@@ -67,6 +67,9 @@ def members_add(args: argparse.Namespace, settings: Settings) -> int:
         cards = tuple(normalise_card(card) for card in args.card)
     except CardFormatError as exc:
         raise UsageError(str(exc)) from None
+    birth_problem = args.birth_date and birth_date_problem(args.birth_date, today)
+    if birth_problem:
+        raise UsageError(birth_problem)
     row = MemberRow(
         patron_id=args.patron_id, display_name=args.name, cards=cards,
         adult_on=adult_on(args.birth_date) if args.birth_date else today,

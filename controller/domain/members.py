@@ -4,7 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
+
+from controller.domain.cards import card_hint
 
 
 class Category(StrEnum):
@@ -17,6 +19,37 @@ NEVER = date.max  # adult_on for someone known to be under 18 with no birth date
 # The earliest birth date taken (as the API's birth_date field); the latest is today: a birth
 # date in the future is a typing error, and from year 9982 on its 18th birthday cannot be a date.
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+
+
+def birth_date_range(today: date) -> tuple[date, date]:
+    """The first and last birth date taken (EARLIEST_BIRTH_DATE .. today): the import's bounds."""
+    return EARLIEST_BIRTH_DATE, today
+
+
+def birth_date_problem(birth_date: date, today: date) -> str | None:
+    """Why `birth_date` cannot be one, or None: one rule for the import, the API and the CLI.
+
+    A day after today is a typing error, and from year 9982 on the 18th birthday is not a
+    date at all (adult_on overflowed: an API 500 and a CLI traceback).
+    """
+    first, last = birth_date_range(today)
+    if birth_date < first:
+        return f"birth_date {birth_date.isoformat()} is before {first.isoformat()}"
+    if birth_date > last:
+        return f"birth_date {birth_date.isoformat()} is in the future (today is {last.isoformat()})"
+    return None
+
+
+def card_listed_twice(cards: Sequence[str]) -> str | None:
+    """Why an entry's (normalised) cards cannot be stored together, or None: a card listed
+    twice would break the cards table's uniqueness (once a server error). Names the card by
+    its last digits only, as everything a person or a log reads does."""
+    seen: set[str] = set()
+    for card in cards:
+        if card in seen:
+            return f"card {card_hint(card)} is listed twice"
+        seen.add(card)
+    return None
 
 
 def adult_on(birth_date: date) -> date:

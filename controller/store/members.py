@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Iterator, NamedTuple, Sequence
 
-from controller.domain.members import Category, Member, MemberRow
+from controller.domain.cards import card_hint
+from controller.domain.members import Category, Member, MemberRow, card_listed_twice
 from controller.services.pins import PinHasher
 from controller.store.db import transaction
 
@@ -158,9 +159,14 @@ class MemberStore:
                 "SELECT 1 FROM members WHERE patron_id = ?", (row.patron_id,)
             ).fetchone():
                 raise MemberError(f"patron {row.patron_id} is already on the list")
+            twice = card_listed_twice(row.cards)
+            if twice:
+                raise MemberError(twice)
             taken = self._card_owners(row.cards)
             if taken:
-                raise MemberError("card already belongs to patron " + ", ".join(taken.values()))
+                raise MemberError(", ".join(
+                    f"card {card_hint(card)} already belongs to patron {owner}"
+                    for card, owner in sorted(taken.items())))
             self._insert(row, now)
         return self.get(row.patron_id)  # type: ignore[return-value]
 

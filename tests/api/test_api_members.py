@@ -48,7 +48,7 @@ def test_add_shows_card_hints_only_and_is_audited(api: Api, runtime: Runtime) ->
     ({"pin": "12"}, "PIN must be 4 to 6 digits"),
     ({"pin": 905173}, "pin: Input should be a valid string"),
     ({"adult": True}, "give either birth_date or adult"),
-    ({"birth_date": "2030-01-01"}, "birth_date is in the future"),
+    ({"birth_date": "2030-01-01"}, "birth_date 2030-01-01 is in the future"),
     ({"patron_id": "a b"}, "patron_id: String should match pattern"),
     ({"display_name": "evil\u202etxt.exe"}, "display_name: character 5 is U+202E"),
     ({"display_name": "\ufeffA.B."}, "display_name: character 1 is U+FEFF"),
@@ -227,3 +227,41 @@ def test_the_import_and_post_members_refuse_the_same_patron_ids(api: Api, patron
     assert [row["line"] for row in refused.json()["rows"]] == [2]
     assert "patron_id" in refused.json()["rows"][0]["reason"]
     assert patron_id not in refused.text
+
+
+@pytest.mark.parametrize("birth_date", ["9982-01-01", "9999-12-31", "2026-11-26"])
+def test_a_birth_date_after_today_is_422_not_a_server_error(api: Api, birth_date: str) -> None:
+    """From year 9982 on the 18th birthday is not a date (adult_on overflowed: a 500); any
+    day after today is a typing error. The rule is the import's (birth_date_problem)."""
+    response = add(api, birth_date=birth_date)
+    assert response.status_code == 422, response.text
+    assert f"birth_date {birth_date} is in the future (today is 2026-11-25)" in response.text
+
+
+def test_the_birth_date_bounds_are_in_the_schema(api: Api) -> None:
+    schema = api.client.get("/openapi.json").json()["components"]["schemas"]["MemberIn"]
+    birth = schema["properties"]["birth_date"]
+    assert "1900-01-01" in str(birth) and "not after today" in birth["description"]
+
+
+@pytest.mark.parametrize("cards", [
+    ["04012345678901", "0401 2345 6789 01"],  # the same card, spelled twice
+    ["29990000000007", "04012345678901", "04012345678901"],
+])
+def test_the_same_card_twice_in_one_request_is_422_naming_its_last_digits(
+        api: Api, runtime: Runtime, cards: list[str]) -> None:
+    response = add(api, cards=cards)
+    assert response.status_code == 422, response.text
+    assert "card …8901 is listed twice" in response.text
+    assert CARD not in response.text
+    assert stored_members(runtime) == {}
+
+
+def test_a_card_another_member_has_is_409_naming_its_last_digits(
+        api: Api, runtime: Runtime) -> None:
+    assert add(api).status_code == 201
+    response = add(api, patron_id="P00043", cards=["29990000000007", CARD])
+    assert response.status_code == 409, response.text
+    assert "card …8901 already belongs to patron P00042" in response.text
+    assert CARD not in response.text
+    assert set(stored_members(runtime)) == {"P00042"}

@@ -17,7 +17,8 @@ from controller.api.deps import Actor, Conn, Services, require_role
 from controller.api.schemas import TimePoint, error_responses
 from controller.domain.cards import card_hint, normalise_card
 from controller.domain.clock import local_date
-from controller.domain.members import NEVER, Category, Member, MemberRow, adult_on
+from controller.domain.members import (EARLIEST_BIRTH_DATE, NEVER, Category, Member, MemberRow,
+                                       adult_on, birth_date_problem, card_listed_twice)
 from controller.domain.patron_ids import (PATRON_ID_MAX_LENGTH, PATRON_ID_PATTERN, PATRON_ID_RULE,
                                    checked_patron_id)
 from controller.services.pins import validate_pin
@@ -88,8 +89,9 @@ class MemberIn(BaseModel):
     display_name: PlainText = Field(min_length=1, max_length=100, pattern=_TEXT, examples=["A.B."])
     cards: list[str] = Field(min_length=1, max_length=10, examples=[["04012345678901"]],
                              description="Card numbers: " + "8 to 14 digits; spaces, dashes, dots ignored.")
-    birth_date: date | None = Field(None, ge=date(1900, 1, 1),
-                                    description="Give this or `adult`; only the 18th birthday is kept.")
+    birth_date: date | None = Field(None, ge=EARLIEST_BIRTH_DATE, description=(
+        f"Give this or `adult`; only the 18th birthday is kept. From "
+        f"{EARLIEST_BIRTH_DATE.isoformat()}, and not after today."))
     adult: bool | None = Field(None, description="true: 18 or over; false: known to be under 18.")
     registered: bool = Field(True, description="Has accepted the Open+ rules.")
     registered_on: date | None = Field(None, description="Default: today (when registered).")
@@ -164,11 +166,15 @@ def get_member(patron_id: PatronId, services: Services, conn: Conn) -> MemberOut
 def add_member(body: MemberIn, services: Services, conn: Conn, admin: Admin,
                actor: Actor) -> MemberOut:
     today = local_date(services.runtime.clock())
-    if body.birth_date is not None and body.birth_date > today:
-        raise HTTPException(422, "birth_date is in the future")
+    birth_problem = body.birth_date and birth_date_problem(body.birth_date, today)
+    if birth_problem:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, birth_problem)
+    cards = tuple(normalise_card(card) for card in body.cards)
+    twice = card_listed_twice(cards)
+    if twice:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"cards: {twice}")
     row = MemberRow(
-        patron_id=body.patron_id, display_name=body.display_name,
-        cards=tuple(dict.fromkeys(normalise_card(card) for card in body.cards)),
+        patron_id=body.patron_id, display_name=body.display_name, cards=cards,
         adult_on=adult_on(body.birth_date) if body.birth_date else (today if body.adult else NEVER),
         valid_until=body.valid_until or default_valid_until(today),
         openplus_registered_on=(body.registered_on or today) if body.registered else None,
