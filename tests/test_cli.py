@@ -159,3 +159,16 @@ def test_members_add_names_a_card_listed_twice_or_taken_by_its_last_digits(capsy
     err = capsys.readouterr().err
     assert "card …0006 already belongs to patron X6" in err and "29990000000006" not in err
     assert set(stored_members()) == {"X6"}
+
+
+@pytest.mark.parametrize(("name", "problem"), [
+    ("evil\u202etxt.exe", "character 5 is U+202E"),
+    ("A.\ufeffB.", "character 3 is U+FEFF"),
+    ("A\x00B", "character 2 is U+0000"),
+])
+def test_members_add_refuses_a_name_with_control_or_invisible_characters(capsys, name, problem):
+    assert main(["members", "add", "X8", "--card", "29990000000008", "--name", name,
+                 "--adult", "--no-pin"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--name: {problem}" in err
+    assert "X8" not in stored_members()

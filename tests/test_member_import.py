@@ -221,3 +221,28 @@ def test_far_future_birth_date_through_the_admin_changes_nothing(admin, runtime)
     assert [e.line for e in rejected.value.errors] == [3]
     assert "birth_date '9999-12-31' is not between" in str(rejected.value.errors[0])
     assert db_snapshot(runtime) == before
+
+
+@pytest.mark.parametrize(("name", "problem"), [
+    ("evil\u202etxt.exe", "name: character 5 (U+202E) is a control or invisible character"),
+    ("A.\ufeffB.", "name: character 3 (U+FEFF) is a control or invisible character"),
+    ("A\x00B", "name: character 2 (U+0000) is a control or invisible character"),
+    ("A\u200bB", "name: character 2 (U+200B) is a control or invisible character"),
+])
+def test_a_name_with_control_or_invisible_characters_is_a_row_problem(admin, runtime, name,
+                                                                      problem):
+    """The API's rule for names (controller/domain/text.py): "evil\\u202etxt.exe" reads as
+    "evilexe.txt", and a NUL or a byte-order mark inside a name is a broken export."""
+    before = db_snapshot(runtime)
+    with pytest.raises(ImportRejected) as rejected:
+        admin.import_csv(csv_file(csv_line(1), csv_line(2, name=name)), "test")
+    assert [str(e) for e in rejected.value.errors] == [f"line 3: {problem}, which is not allowed"]
+    assert rejected.value.errors[0].reason.key == "import.bad_name"
+    assert db_snapshot(runtime) == before
+
+
+def test_names_in_other_scripts_and_with_accents_are_fine(admin):
+    counts = admin.import_csv(csv_file(csv_line(1, name="Zoë\u00a0Ĳsselmeer"),
+                                       csv_line(2, name="李小龍"), csv_line(3, name="Ümit")),
+                              "test")
+    assert counts.added == 3

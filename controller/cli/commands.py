@@ -24,6 +24,7 @@ from controller.domain.modes import DoorMode
 from controller.services.runtime import Runtime, reset_all_pins
 from controller.store.events import EventFilter
 from controller.store.members import MemberError
+from controller.domain.text import text_problem
 
 
 def check_config(args: argparse.Namespace, settings: Settings) -> int:
@@ -67,6 +68,9 @@ def members_add(args: argparse.Namespace, settings: Settings) -> int:
         cards = tuple(normalise_card(card) for card in args.card)
     except CardFormatError as exc:
         raise UsageError(str(exc)) from None
+    name_problem = text_problem(args.name)  # the API's rule for names (PlainText)
+    if name_problem:
+        raise UsageError(f"--name: {name_problem}")
     birth_problem = args.birth_date and birth_date_problem(args.birth_date, today)
     if birth_problem:
         raise UsageError(birth_problem)

@@ -26,6 +26,8 @@ ENGLISH: dict[str, str] = {
     "import.bad_patron_id": "patron_id must be at most 64 characters, without spaces, control "
                             "or invisible characters",
     "import.no_name": "name is empty (initials are enough)",
+    "import.bad_name": "name: character {position} ({code}) is a control or invisible "
+                       "character, which is not allowed",
     "import.bad_card": "card {card}: unknown card format: expected " + CARD_FORMAT_HELP,
     "import.no_card": "no card number",
     "import.empty_column": "{column} is empty",

@@ -19,10 +19,11 @@ from itertools import islice
 from typing import BinaryIO, Iterable, Iterator
 
 from controller.domain.cards import CardFormatError, card_hint, normalise_card
-from controller.domain.members import EARLIEST_BIRTH_DATE, NEVER, Category, MemberRow, adult_on
+from controller.domain.members import NEVER, Category, MemberRow, adult_on, birth_date_range
 from controller.domain.patron_ids import patron_id_problem
 from controller.services.pins import is_pin
 from controller.domain.problems import MAX_PROBLEMS_NAMED, Problem
+from controller.domain.text import text_problem
 from controller.store.members import Duplicate, ImportStaging, StaffCard
 
 REQUIRED = ("patron_id", "cards", "name", "valid_until")
@@ -264,6 +265,10 @@ class _Columns:
         name = values[self.name]
         if not name:
             problems.append(Problem("import.no_name"))
+        elif not name.isprintable():  # printable text is good text: the full check is rarer
+            refused = _refused_character(name)
+            if refused:
+                problems.append(Problem("import.bad_name", position=refused[0], code=refused[1]))
         cards = _cards(values[self.cards], problems)
         text = values[self.valid_until]
         valid_until = self._days["valid_until"].get(text) or self._date(
@@ -311,7 +316,8 @@ class _Columns:
 
     def _birth_adult_on(self, text: str, problems: list[Problem]) -> date | None:
         """The 18th birthday for a birth date's text (remembered), or None with its problem."""
-        birth = _date(text, "birth_date", problems, first=EARLIEST_BIRTH_DATE, last=self.today)
+        first, last = birth_date_range(self.today)  # birth_date_problem's rule, said as a Problem
+        birth = _date(text, "birth_date", problems, first=first, last=last)
         if birth is None:
             return None
         if len(self._adult_on) >= DATES_REMEMBERED:
@@ -355,6 +361,15 @@ def _cards(value: str, problems: list[Problem]) -> list[str]:
     if not cards and not bad:
         problems.append(Problem("import.no_card"))
     return cards
+
+
+def _refused_character(text: str) -> tuple[int, str] | None:
+    """(position, "U+202E") of the first character controller/domain/text.py refuses, if any:
+    the same rule as the API's names, said with values the pages can put in Dutch."""
+    for position, char in enumerate(text, start=1):
+        if text_problem(char):
+            return position, f"U+{ord(char):04X}"
+    return None
 
 
 def _date(value: str, column: str, problems: list[Problem], required: bool = False,

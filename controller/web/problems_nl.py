@@ -25,6 +25,8 @@ DUTCH: dict[str, str] = {
     "import.bad_patron_id": "patron_id mag hoogstens 64 tekens hebben, zonder spaties, "
                             "stuurtekens of onzichtbare tekens",
     "import.no_name": "de naam is leeg (initialen zijn genoeg)",
+    "import.bad_name": "naam: teken {position} ({code}) is een stuurteken of onzichtbaar teken, "
+                       "dat mag niet",
     "import.bad_card": "pas {card}: onbekend pasnummer: verwacht 8 tot 14 cijfers (Wiegand 26: 8, "
                        "EM4100/Wiegand 34: 10, bibliotheekbarcode: 14)",
     "import.no_card": "geen pasnummer",
