@@ -280,6 +280,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "import.rejected": ("Het bestand is afgewezen: {count} probleem/problemen. Er is niets "
                         "gewijzigd.",
                         "The file was rejected: {count} problem(s). Nothing was changed."),
+    "import.first_listed": ("Alleen de eerste {listed} staan hieronder.",
+                            "Only the first {listed} are listed below."),
     "import.line": ("Regel", "Line"),
     "import.problem": ("Probleem", "Problem"),
     "import.counts": ("Als u bevestigt:", "If you confirm:"),

@@ -391,3 +391,23 @@ def test_member_forms_take_the_apis_patron_id_rule(web: Api, runtime: Runtime) -
     refused = web.client.post("/members/block", data={"csrf_token": token,
                                                       "patron_id": "P\u202e0001"})
     assert refused.status_code == 422 and "veld: patron_id" in refused.text
+
+
+def test_a_rejected_import_shows_the_real_total_and_that_only_the_first_are_listed(
+        web: Api, runtime: Runtime) -> None:
+    """The page said `errors | length`, at most 50, for a file with 120 bad rows."""
+    token = sign_in(web.client, "manny")
+    bad_rows = [f"P{n:04d};2999000000{n:04d};Lid {n};ja;2027-13-45;2025-01-01;"
+                for n in range(1, 121)]
+    response = import_file(web.client, token, member_csv(bad_rows))
+    assert response.status_code == 422
+    rejected = html.unescape(re.search(r'id="rejected">([^<]*)<', response.text).group(1))
+    assert "120 probleem/problemen" in rejected
+    assert "Alleen de eerste 50 staan hieronder." in rejected
+    assert response.text.count("is geen datum (gebruik JJJJ-MM-DD") == 50
+    web.client.get("/lang?to=en&next=/members")
+    english = import_file(web.client, token, member_csv(bad_rows))
+    assert "120 problem(s)" in english.text and "Only the first 50 are listed below." in english.text
+    few = import_file(web.client, token, member_csv([*GOOD_ROWS, BAD_ROW]))
+    assert "2 problem(s)" in few.text and "Only the first" not in few.text  # card and date
+    assert member_count(runtime) == 0

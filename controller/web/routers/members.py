@@ -152,7 +152,7 @@ def import_preview(request: Request, viewer: ManagerForm, conn: Conn,
         counts = _admin(request, conn).import_csv(data, viewer.actor, dry_run=True)
     except ImportRejected as rejected:
         return render(request, "import_preview.html", viewer, status_code=422, filename=name,
-                      errors=rejected.errors)
+                      errors=rejected.errors, total=rejected.total)
     now = services_of(request).runtime.clock()
     key = web_state(request).imports.put(PendingImport(viewer.session.id, data, name, now))
     return render(request, "import_preview.html", viewer, filename=name, counts=counts, key=key)
@@ -169,6 +169,6 @@ def import_confirm(request: Request, viewer: ManagerForm, conn: Conn,
         counts = _admin(request, conn).import_csv(pending.data, viewer.actor)
     except ImportRejected as rejected:  # the stored list changed since the preview
         return render(request, "import_preview.html", viewer, status_code=422,
-                      filename=pending.filename, errors=rejected.errors)
+                      filename=pending.filename, errors=rejected.errors, total=rejected.total)
     return render(request, "import_preview.html", viewer, filename=pending.filename,
                   counts=counts, imported=True)
