@@ -8,10 +8,10 @@ from contextlib import closing
 
 import pytest
 
-from controller.services import pins
+from controller.domain import pins
 from controller.services.member_import import ImportRejected
 from controller.services.members import MemberAdmin
-from controller.services.pins import SALT_BYTES, PinFormatError, PinHasher, validate_pin
+from controller.domain.pins import SALT_BYTES, PinFormatError, PinHasher, validate_pin
 from controller.services.runtime import Runtime
 from tests.helpers import csv_file, csv_line
 

@@ -12,7 +12,7 @@ import pytest
 
 from controller.cli.main import main
 from controller.domain.events import EventType
-from controller.services.pins import PinHasher, PinKeyError
+from controller.domain.pins import PinHasher, PinKeyError
 from controller.services.runtime import DB_FILE, PIN_KEY_FILE, Runtime
 from controller.store.events import EventFilter
 from tests.conftest import DEMO_CARD

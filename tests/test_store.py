@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from controller.domain.events import Event, EventType
-from controller.services.pins import PinHasher, PinKeyError
+from controller.domain.pins import PinHasher, PinKeyError
 from controller.store import SCHEMA_VERSION, Database
 from controller.store.db import DatabaseError
 from controller.store.events import EventCursor, EventFilter, EventLog

@@ -17,7 +17,7 @@ from controller.api.schemas import ErrorOut, RowProblem
 from controller.api.services import DoorUnavailable
 from controller.domain.cards import CardFormatError
 from controller.services.member_import import ImportRejected
-from controller.services.pins import PinFormatError
+from controller.domain.pins import PinFormatError
 from controller.domain.problems import first_problems
 from controller.domain.schedule import ScheduleInvalid
 from controller.store.members import MemberError

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from controller.domain.clock import BRANCH_TZ, to_utc
-from controller.services.pins import PinFormatError, PinKeyError, validate_pin
+from controller.domain.pins import PinFormatError, PinKeyError, validate_pin
 
 if TYPE_CHECKING:
     from controller.config.settings import Settings

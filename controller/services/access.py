@@ -20,7 +20,7 @@ from controller.domain.events import AlarmReason, Event, EventSink, EventType
 from controller.services.lockouts import PinLockouts
 from controller.domain.members import Member
 from controller.domain.modes import DoorMode
-from controller.services.pins import PinHasher
+from controller.domain.pins import PinHasher
 from controller.store.members import MemberStore
 from controller.store.events import READER_FIELD, recent_refusals
 from controller.domain.throttle import FailureThrottle

@@ -21,7 +21,7 @@ from typing import BinaryIO, Iterable, Iterator
 from controller.domain.cards import CardFormatError, card_hint, normalise_card
 from controller.domain.members import NEVER, Category, MemberRow, adult_on, birth_date_range
 from controller.domain.patron_ids import patron_id_problem
-from controller.services.pins import is_pin
+from controller.domain.pins import is_pin
 from controller.domain.problems import MAX_PROBLEMS_NAMED, Problem
 from controller.domain.text import text_problem
 from controller.store.members import Duplicate, ImportStaging, StaffCard

@@ -11,7 +11,7 @@ from pathlib import Path
 from controller.domain.clock import Clock, utc_now
 from controller.config.settings import Settings
 from controller.domain.events import Event, EventType
-from controller.services.pins import PinHasher, PinKeyError
+from controller.domain.pins import PinHasher, PinKeyError
 from controller.store import Database
 from controller.store.db import DataDirError, transaction
 from controller.store.events import EventLog

@@ -9,7 +9,7 @@ from typing import Iterator, NamedTuple, Sequence
 
 from controller.domain.cards import card_hint
 from controller.domain.members import Category, Member, MemberRow, card_listed_twice
-from controller.services.pins import PinHasher
+from controller.domain.pins import PinHasher
 from controller.store.db import transaction
 
 

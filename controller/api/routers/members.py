@@ -21,7 +21,7 @@ from controller.domain.members import (EARLIEST_BIRTH_DATE, NEVER, Category, Mem
                                        adult_on, birth_date_problem, card_listed_twice)
 from controller.domain.patron_ids import (PATRON_ID_MAX_LENGTH, PATRON_ID_PATTERN, PATRON_ID_RULE,
                                    checked_patron_id)
-from controller.services.pins import validate_pin
+from controller.domain.pins import validate_pin
 from controller.domain.text import PlainText
 from controller.services.users import Role
 

@@ -20,7 +20,7 @@ from controller.api.routers.members import IMPORT_MAX_BYTES, MemberOut
 from controller.domain.clock import local_date
 from controller.services.member_import import ImportRejected
 from controller.domain.patron_ids import PATRON_ID_MAX_LENGTH, checked_patron_id
-from controller.services.pins import PinFormatError, validate_pin
+from controller.domain.pins import PinFormatError, validate_pin
 from controller.store.members import MemberError
 from controller.web.imports import PendingImport
 from controller.web.pages import (Conn, ManagerForm, ManagerPage, PageNotFound, redirect, render,
