@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from argon2 import PasswordHasher  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
-from controller.api.app import create_app  # noqa: E402
-from controller.api.services import ApiServices  # noqa: E402
+from controller.app import create_app  # noqa: E402
+from controller.http.services import ApiServices  # noqa: E402
 from controller.config.settings import parse_settings  # noqa: E402
 from controller.domain.events import EventType  # noqa: E402
 from controller.services.runtime import Runtime  # noqa: E402

@@ -1,1 +1,2 @@
-"""The admin HTTP API: FastAPI app built by `create_app(services)` from an explicit services object."""
+"""The admin HTTP API (/api/v1): routers per area, their schemas, errors and dependencies.
+Mounted with the pages by controller/app.py (create_app)."""

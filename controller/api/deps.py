@@ -13,7 +13,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from controller.api.schemas import ErrorOut
-from controller.api.services import ApiServices
+from controller.http.services import ApiServices
 from controller.store.users import User
 from controller.services.users import PasswordsBusy, Role, UserAdmin, effective_roles, user_admin
 

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from controller.api.schemas import ErrorOut, RowProblem
-from controller.api.services import DoorUnavailable
+from controller.http.services import DoorUnavailable
 from controller.domain.cards import CardFormatError
 from controller.services.member_import import ImportRejected
 from controller.domain.pins import PinFormatError

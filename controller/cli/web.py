@@ -52,9 +52,9 @@ def web(args: argparse.Namespace, settings: Settings) -> int:
                          name="parent-watch", daemon=True).start()
     nice_the_session(os.nice(0))
 
-    from controller.api.app import create_app
+    from controller.app import create_app
     from controller.api.server import ApiServer, ApiServerError
-    from controller.api.services import ApiServices
+    from controller.http.services import ApiServices
     from controller.door.link import DoorLinkClient, link_path
     from controller.services.footage import FootageService
     from controller.services.runtime import Runtime

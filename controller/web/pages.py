@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
-from controller.api.services import ApiServices
+from controller.http.services import ApiServices
 from controller.domain.clock import to_local
 from controller.domain.schedule import WEEKDAYS
 from controller.services.users import Role

@@ -12,8 +12,8 @@ from datetime import datetime
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
-from controller.api.app import create_app
-from controller.api.services import ApiServices, DoorUnavailable, LoopHealth
+from controller.app import create_app
+from controller.http.services import ApiServices, DoorUnavailable, LoopHealth
 from controller.config.settings import CameraSettings
 from controller.door.machine import DoorSnapshot, Phase
 from controller.services.footage import FootageService

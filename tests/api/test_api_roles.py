@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from controller.api.app import API_PREFIX
+from controller.app import API_PREFIX
 from controller.services.login_throttle import USERNAME_FAILURES
 from tests.api.api_support import PASSWORD, Api, events_of
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from controller.api.app import create_app
-from controller.api.services import ApiServices
+from controller.app import create_app
+from controller.http.services import ApiServices
 from controller.door.link import (DoorLinkClient, DoorLinkError, DoorLinkServer, DoorUnavailable,
                                   link_path)
 from controller.domain.events import EventType

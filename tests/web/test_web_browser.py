@@ -14,9 +14,9 @@ from typing import Iterator
 
 import pytest
 
-from controller.api.app import create_app
+from controller.app import create_app
 from controller.api.server import ApiServer
-from controller.api.services import ApiServices
+from controller.http.services import ApiServices
 from controller.config.settings import CameraSettings, parse_settings
 from controller.domain.events import EventType
 from controller.services.footage import FootageService

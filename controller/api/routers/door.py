@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 
 from controller.api.deps import Actor, Services, require_role
 from controller.api.schemas import TimePoint, error_responses
-from controller.api.services import DoorUnavailable
+from controller.http.services import DoorUnavailable
 from controller.door.machine import DoorSnapshot, Phase
 from controller.domain.modes import DoorMode
 from controller.services.users import Role

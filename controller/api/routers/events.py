@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from controller.api.dates import FIRST_YEAR, LAST_YEAR, YEARS
+from controller.domain.days import FIRST_YEAR, LAST_YEAR, YEARS
 from controller.api.deps import Conn, Services, require_role
 from controller.api.errors import BadCursor
 from controller.api.schemas import TimePoint, error_responses

@@ -13,11 +13,11 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from controller.api.dates import YEARS, StrictDay
+from controller.domain.days import YEARS, StrictDay
 from controller.api.deps import Actor, Services, require_role
 from controller.api.routers.events import MAX_ID, EventId, event_filters
 from controller.api.schemas import TimePoint, error_responses
-from controller.api.services import ApiServices
+from controller.http.services import ApiServices
 from controller.services.footage import ClipNotFound, FootageService
 from controller.store.footage import FootageStore, SegmentRow
 from controller.services.users import Role

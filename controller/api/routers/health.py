@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from controller.api.deps import Conn, Services
 from controller.api.schemas import TimePoint
-from controller.api.services import DoorUnavailable
+from controller.http.services import DoorUnavailable
 
 router = APIRouter(prefix="/health", tags=["health"])
 

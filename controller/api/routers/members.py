@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, File, HTTPException, Path, Query, Upload
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from controller.services.members import MemberAdmin, default_valid_until
-from controller.api.dates import YEARS, OptionalDay, past_day_problem
+from controller.domain.days import YEARS, OptionalDay, past_day_problem
 from controller.api.deps import Actor, Conn, Services, require_role
 from controller.api.schemas import TimePoint, error_responses
 from controller.domain.cards import card_hint, normalise_card

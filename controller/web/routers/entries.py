@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 
-from controller.api.dates import iso_day
+from controller.domain.days import iso_day
 from controller.api.errors import BadCursor
 from controller.api.routers.events import MAX_ID, csv_lines, decode_cursor, encode_cursor
 from controller.domain.clock import BRANCH_TZ, to_local

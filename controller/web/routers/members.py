@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from pydantic import AfterValidator
 
 from controller.services.members import MemberAdmin
-from controller.api.dates import iso_day
+from controller.domain.days import iso_day
 from controller.api.routers.members import IMPORT_MAX_BYTES, MemberOut
 from controller.domain.clock import local_date
 from controller.services.member_import import ImportRejected

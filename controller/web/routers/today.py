@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from controller.api.services import ApiServices, DoorUnavailable
+from controller.http.services import ApiServices, DoorUnavailable
 from controller.domain.clock import BRANCH_TZ, local_date, to_local
 from controller.door.machine import DoorSnapshot
 from controller.domain.events import EventType

@@ -1,7 +1,9 @@
-"""The admin API application, built from an explicit ApiServices (no module-level state).
+"""The web process's application: the admin API and the pages on one ApiServices bundle.
 
-Mount it in the service (uvicorn) or drive it with TestClient; every route sits under
-/api/v1 and, apart from GET /health and POST /auth/token, needs a bearer token.
+The composition root of the HTTP side (above controller/api and controller/web, which never
+import each other), built from explicit services (no module-level state). Serve it with
+uvicorn (controller/api/server.py) or drive it with TestClient. API routes sit under /api/v1
+and, apart from GET /health and POST /auth/token, need a bearer token.
 """
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from fastapi import FastAPI
 from controller.api.errors import install_error_handlers
 from controller.api.json_depth import JsonDepthLimit
 from controller.api.routers import auth, door, events, footage, health, members, schedule, users
-from controller.api.services import ApiServices
+from controller.http.services import ApiServices
 from controller.web import install_web
 
 API_PREFIX = "/api/v1"
