@@ -11,21 +11,18 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from controller.api.schemas import ErrorOut, RowProblem
+from controller.http.allow import http_error_headers
 from controller.http.services import DoorUnavailable
 from controller.domain.cards import CardFormatError
 from controller.services.member_import import ImportRejected
 from controller.domain.pins import PinFormatError
 from controller.domain.problems import first_problems
 from controller.domain.schedule import ScheduleInvalid
+from controller.services.events import BadCursor
 from controller.store.members import MemberError
 from controller.services.users import UnknownToken, UnknownUser, UserError, UserInputError
-
-
-class BadCursor(ValueError):
-    """A paging cursor this API did not hand out."""
 
 
 def _json(status: int, body: ErrorOut, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -46,31 +43,6 @@ def validation_sentences(errors: Iterable[Any]) -> list[str]:
         message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         sentences.append(f"{'.'.join(parts)}: {message}" if parts else message)
     return sentences
-
-
-HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-
-
-def allowed_methods(request: Request) -> list[str]:
-    """Every method some route at this request's path takes.
-
-    Routing stops at the first route whose path matches, and its 405 named that route's
-    method only, though /members takes GET and POST (one route each). Asking the app's routes
-    whether each method would match fully needs nothing but Starlette's public matching.
-    """
-    routes = request.app.router.routes
-    return [method for method in HTTP_METHODS
-            if any(route.matches({**request.scope, "method": method})[0] is Match.FULL
-                   for route in routes)]
-
-
-def http_error_headers(request: Request, exc: StarletteHTTPException) -> dict[str, str] | None:
-    """The error's own headers; for a 405, an Allow listing every method the path takes."""
-    headers = getattr(exc, "headers", None)
-    if exc.status_code != 405:
-        return headers
-    methods = allowed_methods(request)
-    return {**(headers or {}), "Allow": ", ".join(methods)} if methods else headers
 
 
 def install_error_handlers(app: FastAPI) -> None:

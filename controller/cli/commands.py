@@ -125,12 +125,7 @@ def members_list(args: argparse.Namespace, settings: Settings) -> int:
         found = store.search(args.search, limit=args.limit)
         print(f"{store.count()} on the list; showing {len(found)}")
     for m in found:
-        status = [m.category.value]
-        status += ["blocked"] if m.is_blocked_on(today) else []
-        status += ["expired"] if m.valid_until < today else []
-        status += [] if m.is_registered_on(today) else ["not registered"]
-        status += [] if m.is_adult_on(today) else ["under 18"]
-        status += [] if m.has_pin else ["no PIN"]
+        status = [m.category.value, *m.status(today, runtime.clock())]
         cards = " ".join(card_hint(c) for c in m.cards)
         print(f"{m.patron_id:<14} {m.display_name:<20} {cards:<14} until {m.valid_until}  "
               f"{', '.join(status)}")

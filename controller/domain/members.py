@@ -114,3 +114,30 @@ class Member:
 
     def is_registered_on(self, day: date) -> bool:
         return self.openplus_registered_on is not None and self.openplus_registered_on <= day
+
+    def status(self, today: date, now: datetime) -> list[MemberStatus]:
+        """Everything that would keep this member out today, in one order for every screen."""
+        locked = self.locked_until is not None and self.locked_until > now
+        checks = ((MemberStatus.BLOCKED, self.is_blocked_on(today)),
+                  (MemberStatus.EXPIRED, self.valid_until < today),
+                  (MemberStatus.NOT_REGISTERED, not self.is_registered_on(today)),
+                  (MemberStatus.UNDER_18, not self.is_adult_on(today)),
+                  (MemberStatus.NO_PIN, not self.has_pin),
+                  (MemberStatus.PIN_LOCKED, locked))
+        return [status for status, applies in checks if applies]
+
+
+class MemberStatus(StrEnum):
+    """Why the door would refuse a member; the value is the API's word, the name the pages'
+    text key (status.<name in lower case>)."""
+
+    BLOCKED = "blocked"
+    EXPIRED = "expired"
+    NOT_REGISTERED = "not registered"
+    UNDER_18 = "under 18"
+    NO_PIN = "no PIN"
+    PIN_LOCKED = "PIN locked"
+
+    @property
+    def text_key(self) -> str:
+        return f"status.{self.name.lower()}"

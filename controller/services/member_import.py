@@ -34,6 +34,7 @@ YES = {"1", "y", "yes", "j", "ja", "true", "waar"}
 NO = {"", "0", "n", "no", "nee", "false", "onwaar"}
 CATEGORIES = {c.value: c for c in Category}
 DATES_REMEMBERED = 50_000  # parsed dates kept by their text (a few MB at most)
+MAX_IMPORT_BYTES = 20 * 1024 * 1024  # an upload through the API or the pages; bigger files: the CLI
 BATCH_ROWS = 1000  # rows staged per statement: big enough to be quick, small enough to not matter
 # Dates other than the birth date: the same years the API accepts for a point in time. A
 # membership "valid until 9999-12-31" is refused with its line rather than stored.

@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from controller.api.errors import http_error_headers
+from controller.http.allow import http_error_headers
 from controller.web.csrf import CsrfRefused
 from controller.web.pages import (PageForbidden, PageNotFound, SignInRequired, render,
                                   services_of)

@@ -7,13 +7,8 @@ repeat rows.
 """
 from __future__ import annotations
 
-import base64
-import binascii
-import csv
-import io
-from contextlib import closing
 from datetime import datetime
-from typing import Annotated, Iterator
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import StreamingResponse
@@ -21,11 +16,10 @@ from pydantic import BaseModel, Field
 
 from controller.domain.days import FIRST_YEAR, LAST_YEAR, YEARS
 from controller.api.deps import Conn, Services, require_role
-from controller.api.errors import BadCursor
 from controller.api.schemas import TimePoint, error_responses
-from controller.domain.clock import BRANCH_TZ, to_local, to_utc
+from controller.domain.clock import BRANCH_TZ, to_local
 from controller.domain.events import Event, EventType
-from controller.services.runtime import Runtime
+from controller.services.events import MAX_ID, csv_lines, decode_cursor, encode_cursor
 from controller.store.events import EventCursor, EventFilter, EventLog
 from controller.services.users import Role
 
@@ -34,13 +28,6 @@ router = APIRouter(prefix="/events", tags=["events"],
                    responses=error_responses(401, 403, 422))
 
 MAX_PAGE = 500
-EXPORT_BATCH = 1000
-CSV_COLUMNS = ("id", "time_local", "time_utc", "type", "door", "reason", "member", "card_hint",
-               "actor", "detail")
-_CURSOR_PREFIX = "e2:"
-# SQLite integers are signed 64-bit: a bigger id overflows inside the driver (once a 500), so
-# every id a request carries is bounded well inside that; no row ever gets an id this large.
-MAX_ID = 2**62
 EventId = Annotated[int, Path(ge=1, le=MAX_ID, description="An event's id (from the event log).")]
 
 
@@ -94,25 +81,6 @@ def event_filters(
 Where = Annotated[EventFilter, Depends(event_filters)]
 
 
-def encode_cursor(cursor: EventCursor) -> str:
-    text = f"{_CURSOR_PREFIX}{cursor.ts_ms}:{cursor.id}"
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> EventCursor:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-        if not text.startswith(_CURSOR_PREFIX):
-            raise ValueError(text)
-        ts_text, id_text = text.removeprefix(_CURSOR_PREFIX).split(":")
-        ts_ms, event_id = int(ts_text), int(id_text)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadCursor("cursor is not one this API handed out; start again without it") from None
-    if not (1 <= event_id <= MAX_ID and 0 <= ts_ms <= 2**50):
-        raise BadCursor("cursor is out of range; start again without it")
-    return EventCursor(ts_ms, event_id)
-
-
 @router.get("", response_model=EventPage, responses=error_responses(400),
             summary="Events, newest first, filtered; follow `next` for older ones")
 def list_events(
@@ -140,37 +108,3 @@ def export_events(where: Where, services: Services) -> StreamingResponse:
         headers={"Content-Disposition": f'attachment; filename="events-{stamp}.csv"'})
 
 
-def csv_lines(runtime: Runtime, where: EventFilter) -> Iterator[str]:
-    """The CSV export, batch by batch on its own connection (it outlives the request handler);
-    the API and the entries page both stream it."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-
-    def flush() -> str:
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return text
-
-    writer.writerow(CSV_COLUMNS)
-    yield "\ufeff" + flush()
-    with closing(runtime.connection()) as conn:
-        log, before = EventLog(conn), None
-        while True:
-            batch = log.query(where, limit=EXPORT_BATCH, before=before)
-            for e in batch:
-                writer.writerow([e.id, to_local(e.at).isoformat(sep=" "),
-                                 to_utc(e.at).isoformat(sep=" "), e.type.value, e.door,
-                                 *(_cell(v) for v in (e.reason, e.member_ref, e.card_hint,
-                                                      e.actor, e.detail))])
-            yield flush()
-            if len(batch) < EXPORT_BATCH:
-                return
-            before = EventCursor.after(batch[-1])
-
-
-def _cell(value: str | None) -> str:
-    """Text as a spreadsheet will show it: never as a formula (=, +, -, @ at the start)."""
-    if not value:
-        return ""
-    return "'" + value if value[0] in "=+-@\t\r" else value

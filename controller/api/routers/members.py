@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, HTTPException, Path, Query, UploadFile, status
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
+from controller.services.member_import import MAX_IMPORT_BYTES
 from controller.services.members import MemberAdmin, default_valid_until
 from controller.domain.days import YEARS, OptionalDay, past_day_problem
 from controller.api.deps import Actor, Conn, Services, require_role
@@ -25,7 +26,6 @@ from controller.domain.pins import validate_pin
 from controller.domain.text import PlainText
 from controller.services.users import Role
 
-IMPORT_MAX_BYTES = 20 * 1024 * 1024
 _COMMON = error_responses(400, 401, 403, 422)
 router = APIRouter(prefix="/members", tags=["members"],
                    dependencies=[Depends(require_role(Role.MANAGER))], responses=_COMMON)
@@ -63,11 +63,7 @@ class MemberOut(BaseModel):
     @classmethod
     def of(cls, member: Member, today: date, now) -> "MemberOut":
         locked = member.locked_until if member.locked_until and member.locked_until > now else None
-        status_ = (["blocked"] if member.is_blocked_on(today) else []) + \
-            (["expired"] if member.valid_until < today else []) + \
-            ([] if member.is_registered_on(today) else ["not registered"]) + \
-            ([] if member.is_adult_on(today) else ["under 18"]) + \
-            ([] if member.has_pin else ["no PIN"]) + (["PIN locked"] if locked else [])
+        status_ = [status.value for status in member.status(today, now)]
         return cls(patron_id=member.patron_id, display_name=member.display_name,
                    category=member.category, card_hints=[card_hint(c) for c in member.cards],
                    valid_until=member.valid_until,
@@ -224,7 +220,7 @@ def remove_member(patron_id: PatronId, services: Services, conn: Conn, admin: Ad
 
 
 @router.post("/import", response_model=ImportOut, responses=error_responses(413),
-             max_body_size=IMPORT_MAX_BYTES,
+             max_body_size=MAX_IMPORT_BYTES,
              summary="Replace the list from a library-system CSV export (all or nothing)")
 def import_members(
     file: Annotated[UploadFile, File(description="The CSV export (UTF-8, ; or , separated).")],

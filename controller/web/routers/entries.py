@@ -17,8 +17,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from controller.domain.days import iso_day
-from controller.api.errors import BadCursor
-from controller.api.routers.events import MAX_ID, csv_lines, decode_cursor, encode_cursor
+from controller.services.events import MAX_ID, BadCursor, csv_lines, decode_cursor, encode_cursor
 from controller.domain.clock import BRANCH_TZ, to_local
 from controller.domain.decision import Reason
 from controller.domain.events import EventType

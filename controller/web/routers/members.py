@@ -6,7 +6,8 @@ A PIN is typed twice, sent only in a POST body, never shown, echoed or logged.
 """
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -16,9 +17,10 @@ from pydantic import AfterValidator
 
 from controller.services.members import MemberAdmin
 from controller.domain.days import iso_day
-from controller.api.routers.members import IMPORT_MAX_BYTES, MemberOut
+from controller.domain.cards import card_hint
 from controller.domain.clock import local_date
-from controller.services.member_import import ImportRejected
+from controller.domain.members import Category, Member
+from controller.services.member_import import MAX_IMPORT_BYTES, ImportRejected
 from controller.domain.patron_ids import PATRON_ID_MAX_LENGTH, checked_patron_id
 from controller.domain.pins import PinFormatError, validate_pin
 from controller.store.members import MemberError
@@ -41,9 +43,25 @@ def _admin(request: Request, conn) -> MemberAdmin:
                        runtime.settings.branch.door)
 
 
-def status_keys(member: MemberOut) -> list[str]:
-    """The API's status words as string keys: 'no PIN' -> 'status.no_pin'."""
-    return [f"status.{word.lower().replace(' ', '_')}" for word in member.status]
+@dataclass(frozen=True)
+class MemberLine:
+    """One row of the list as the page shows it: card numbers only by their last digits."""
+
+    patron_id: str
+    display_name: str
+    category: Category
+    card_hints: list[str]
+    valid_until: date
+    entry_blocked: bool
+    blocked_until: date | None
+    status_keys: list[str]  # why the door would refuse, as text keys
+
+    @classmethod
+    def of(cls, member: Member, now: datetime) -> MemberLine:
+        return cls(member.patron_id, member.display_name, member.category,
+                   [card_hint(card) for card in member.cards], member.valid_until,
+                   member.entry_blocked, member.blocked_until,
+                   [status.text_key for status in member.status(local_date(now), now)])
 
 
 @router.get("/members")
@@ -64,9 +82,9 @@ def _list_page(request: Request, viewer: Viewer, conn, q: str = "", offset: int 
     offset = max(0, min(offset, 10_000_000))
     now = runtime.clock()
     found = store.search(q[:100].strip(), PAGE_SIZE + 1, offset)
-    members = [MemberOut.of(m, local_date(now), now) for m in found[:PAGE_SIZE]]
+    members = [MemberLine.of(m, now) for m in found[:PAGE_SIZE]]
     return render(request, "members.html", viewer, status_code=status_code, q=q[:100],
-                  members=members, status_keys=status_keys, on_list=store.count(),
+                  members=members, on_list=store.count(),
                   offset=offset, page_size=PAGE_SIZE, more=len(found) > PAGE_SIZE,
                   done=done if done in DONE else "", patron=patron[:64], until=until,
                   error=error, today=local_date(now).isoformat())
@@ -141,7 +159,7 @@ def set_pin(request: Request, viewer: ManagerForm, conn: Conn, patron_id: Patron
     return _back("pin_set", patron_id)
 
 
-@router.post("/members/import", max_body_size=IMPORT_MAX_BYTES)
+@router.post("/members/import", max_body_size=MAX_IMPORT_BYTES)
 def import_preview(request: Request, viewer: ManagerForm, conn: Conn,
                    file: Annotated[UploadFile | None, File()] = None) -> Response:
     data = file.file.read() if file is not None else b""
