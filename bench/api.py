@@ -8,7 +8,7 @@ Paths measured:
                      one extra row tells the API whether there is a next page);
   events_api_*       the real endpoint through FastAPI's TestClient with a bearer token
                      (auth lookup, per-request connection, JSON), mixed filters: the headline.
-  mode_at_*          controller.domain.schedule.mode_at on config/beilen-schedule.json.
+  mode_at_*          controller.domain.timeline.mode_at on config/beilen-schedule.json.
 
 Earlier finding: ordering pages by id while filtering a ts_ms range made SQLite sort every
 matching row (hundreds of ms for 90 days of one type); EventLog.query now orders by
@@ -37,7 +37,8 @@ from controller.http.services import ApiServices  # noqa: E402
 from controller.config.settings import parse_settings  # noqa: E402
 from controller.domain.events import EventType  # noqa: E402
 from controller.services.runtime import Runtime  # noqa: E402
-from controller.domain.schedule import load_schedule_file, mode_at  # noqa: E402
+from controller.domain.schedule import load_schedule_file  # noqa: E402
+from controller.domain.timeline import mode_at  # noqa: E402
 from controller.store.events import EventCursor, EventFilter, EventLog  # noqa: E402
 from controller.services.users import Passwords, user_admin  # noqa: E402
 

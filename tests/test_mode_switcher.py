@@ -11,7 +11,8 @@ import pytest
 from controller.domain.clock import BRANCH_TZ, utc_now
 from controller.door.switcher import ModeSwitcher
 from controller.domain.modes import DoorMode
-from controller.domain.schedule import ModeNow, Schedule, load_schedule_file, parse_schedule
+from controller.domain.schedule import Schedule, load_schedule_file, parse_schedule
+from controller.domain.timeline import ModeNow
 from controller.door.timers import ClockTimers
 
 BEILEN = Path(__file__).resolve().parent.parent / "config" / "beilen-schedule.json"

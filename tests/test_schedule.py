@@ -13,19 +13,15 @@ from controller.domain.modes import DoorMode
 from controller.domain.schedule import (
     WEEKDAYS,
     Window,
-    ModeChange,
     Schedule,
     ScheduleInvalid,
-    changes_between,
     day_problems,
     load_schedule_file,
     minutes_of,
-    mode_at,
-    next_change,
     parse_schedule,
     schedule_problems,
-    wall_to_utc,
 )
+from controller.domain.timeline import ModeChange, changes_between, mode_at, next_change, wall_to_utc
 
 BEILEN = Path(__file__).resolve().parent.parent / "config" / "beilen-schedule.json"
 HOUR = timedelta(hours=1)

@@ -36,7 +36,8 @@ from controller.door.switcher import ModeSwitcher
 from controller.domain.modes import DoorMode
 from controller.door.observers import ObserverQueue, QueuedSignals
 from controller.services.runtime import Runtime
-from controller.domain.schedule import ModeNow, Schedule
+from controller.domain.schedule import Schedule
+from controller.domain.timeline import ModeNow
 from controller.door.state_file import STATE_FILE, StateFile
 from controller.store.pin_failures import load_pin_failures
 from controller.door.timers import ClockTimers

@@ -1,6 +1,6 @@
 """Drive the door mode from the schedule with one-shot timers on the injected clock.
 
-Each timer is a UTC instant computed by controller.domain.schedule, never a cron expression: cron
+Each timer is a UTC instant computed by controller.domain.timeline, never a cron expression: cron
 jobs in local time misfire or repeat around the DST changes. The timers read the same clock
 as everything else (controller.door.timers), so a test that freezes time freezes the schedule too.
 """
@@ -14,7 +14,8 @@ from typing import Any
 
 from controller.domain.clock import Clock, format_local, utc_now
 from controller.domain.modes import DoorMode
-from controller.domain.schedule import ModeNow, Schedule, mode_at, next_change
+from controller.domain.schedule import Schedule
+from controller.domain.timeline import ModeNow, mode_at, next_change
 from controller.door.timers import ClockTimers
 
 log = logging.getLogger(__name__)

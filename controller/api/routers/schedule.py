@@ -17,7 +17,8 @@ from controller.api.deps import Actor, Conn, Services, require_role
 from controller.api.schemas import TimePoint, error_responses
 from controller.domain.holidays import dutch_holidays
 from controller.domain.modes import DoorMode
-from controller.domain.schedule import Schedule, changes_between, mode_at, next_change, schedule_problems
+from controller.domain.schedule import Schedule, schedule_problems
+from controller.domain.timeline import changes_between, mode_at, next_change
 from controller.store.schedule import ScheduleStore, StoredSchedule
 from controller.services.schedule import replace_schedule as store_schedule
 from controller.services.users import Role

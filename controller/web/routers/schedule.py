@@ -12,8 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from controller.domain.holidays import dutch_holidays
-from controller.domain.schedule import (WEEKDAYS, Schedule, ScheduleInvalid, changes_between, mode_at,
-                                 parse_schedule)
+from controller.domain.schedule import WEEKDAYS, Schedule, ScheduleInvalid, parse_schedule
+from controller.domain.timeline import changes_between, mode_at
 from controller.services.schedule import replace_schedule
 from controller.store.schedule import ScheduleStore
 from controller.web.pages import Conn, ManagerForm, ManagerPage, Posted, redirect, render, services_of

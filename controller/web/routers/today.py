@@ -17,7 +17,7 @@ from controller.http.services import ApiServices, DoorUnavailable
 from controller.domain.clock import BRANCH_TZ, local_date, to_local
 from controller.door.machine import DoorSnapshot
 from controller.domain.events import EventType
-from controller.domain.schedule import mode_at, next_change
+from controller.domain.timeline import mode_at, next_change
 from controller.store.events import EventFilter, EventLog
 from controller.store.schedule import ScheduleStore
 from controller.services.users import Role
