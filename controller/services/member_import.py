@@ -24,7 +24,7 @@ from controller.domain.patron_ids import patron_id_problem
 from controller.domain.pins import is_pin
 from controller.domain.problems import MAX_PROBLEMS_NAMED, Problem
 from controller.domain.text import text_problem
-from controller.store.members import Duplicate, ImportStaging, StaffCard
+from controller.store.member_list import Duplicate, ImportStaging, StaffCard
 
 REQUIRED = ("patron_id", "cards", "name", "valid_until")
 AGE_COLUMNS = ("birth_date", "adult")  # at least one of these

@@ -14,7 +14,8 @@ from controller.services.member_import import (
 )
 from controller.domain.members import MemberRow
 from controller.store.events import EventLog
-from controller.store.members import ImportCounts, MemberStore
+from controller.store.member_list import ImportCounts
+from controller.store.members import MemberStore
 
 Progress = Callable[[int], None]
 
