@@ -46,7 +46,8 @@ _DESCRIPTIONS = {
     403: "The token's user lacks the role for this route.",
     404: "Not found.",
     409: "The change conflicts with what is stored.",
-    413: "The request body is too large.",
+    413: "The request body is too large (over 1 MiB; the member import takes up to 20 MB): "
+         "the plain text `Content Too Large`, or the usual error body.",
     415: "Unsupported content type.",
     422: "The request is not valid; `problems` (or `rows`) says why.",
     429: "Too many wrong passwords: wait for the seconds in Retry-After.",
@@ -54,6 +55,16 @@ _DESCRIPTIONS = {
 }
 
 
+# The body-size limit (FastAPI's `max_body_size`) mostly answers itself, with Starlette's plain
+# text, before any handler of ours runs; a body that only runs over inside a route gets ErrorOut.
+_TOO_LARGE_AS_TEXT = {"text/plain": {"schema": {"type": "string"}, "example": "Content Too Large"}}
+
+
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` entries for error codes, all with the ErrorOut body."""
-    return {code: {"model": ErrorOut, "description": _DESCRIPTIONS[code]} for code in codes}
+    """OpenAPI `responses` entries for error codes, all with the ErrorOut body (413 also as
+    plain text). Every route that takes a body lists 413."""
+    responses: dict[int | str, dict[str, Any]] = {
+        code: {"model": ErrorOut, "description": _DESCRIPTIONS[code]} for code in codes}
+    if 413 in responses:
+        responses[413]["content"] = dict(_TOO_LARGE_AS_TEXT)
+    return responses

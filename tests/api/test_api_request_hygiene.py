@@ -82,3 +82,59 @@ def test_a_405_page_lists_every_method_too(api: Api) -> None:
     page = api.client.put("/schedule", headers={"Accept": "text/html"})
     assert page.status_code == 405 and page.headers["allow"] == "GET, POST"
     assert page.headers["content-type"].startswith("text/html")
+
+
+# Routes with a body, as (document path, method, a concrete path). The three /members routes
+# with a JSON body still lack 413 in the document (controller/api/routers/members.py).
+BODY_ROUTES = [
+    ("/api/v1/auth/token", "post", "/api/v1/auth/token"),
+    ("/api/v1/schedule", "put", "/api/v1/schedule"),
+    ("/api/v1/schedule/validate", "post", "/api/v1/schedule/validate"),
+    ("/api/v1/footage/events/{event_id}/keep", "put", "/api/v1/footage/events/1/keep"),
+    ("/api/v1/users", "post", "/api/v1/users"),
+    ("/api/v1/users/{username}/roles", "put", "/api/v1/users/manny/roles"),
+    ("/api/v1/users/{username}/password", "put", "/api/v1/users/manny/password"),
+    ("/api/v1/tokens", "post", "/api/v1/tokens"),
+    ("/api/v1/members/import", "post", "/api/v1/members/import"),
+]
+JSON_LIMIT, IMPORT_LIMIT = 1024 * 1024, 20 * 1024 * 1024
+
+
+def oversized(path: str) -> bytes:
+    limit = IMPORT_LIMIT if path.endswith("/import") else JSON_LIMIT
+    return b'{"pad": "' + b"x" * limit + b'"}'
+
+
+def in_two_chunks(body: bytes):
+    """A body sent without Content-Length (chunked), so the limit only trips while reading."""
+    yield body[:len(body) // 2]
+    yield body[len(body) // 2:]
+
+
+def documented_413(api: Api, template: str, method: str) -> dict:
+    return api.client.get("/openapi.json").json()["paths"][template][method]["responses"]["413"]
+
+
+@pytest.mark.parametrize("template, method, path", BODY_ROUTES)
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_an_oversized_body_gets_the_413_the_document_lists(
+        api: Api, template: str, method: str, path: str, chunked: bool) -> None:
+    """Schemathesis sent PUT /schedule a body over 1 MiB: the 413 was in no route's document
+    (only the member import listed one, and as JSON, though it comes as plain text)."""
+    body = oversized(path)
+    response = api.client.request(
+        method.upper(), path, content=in_two_chunks(body) if chunked else body,
+        headers={**api.auth("admin"), "Content-Type": "application/json"})
+    assert response.status_code == 413
+    media_type = response.headers["content-type"].split(";")[0]
+    assert media_type in documented_413(api, template, method)["content"]
+
+
+def test_a_body_that_runs_over_inside_a_route_gets_the_json_413_the_document_lists(api: Api) -> None:
+    """Not JSON and not announced: the route itself reads past the limit, and our error
+    handler answers with the ErrorOut body, the document's other 413 media type."""
+    response = api.client.put("/api/v1/schedule", content=in_two_chunks(oversized("/schedule")),
+                              headers={**api.auth("admin"), "Content-Type": "text/plain"})
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/json"
+    assert "application/json" in documented_413(api, "/api/v1/schedule", "put")["content"]

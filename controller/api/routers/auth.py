@@ -72,7 +72,7 @@ async def read_credentials(request: Request) -> LoginIn:
 
 @public_router.post(
     "/token", response_model=LoginOut, openapi_extra=_LOGIN_BODY,
-    responses={**error_responses(400, 401, 415, 422, 429), **BUSY_RESPONSE},
+    responses={**error_responses(400, 401, 413, 415, 422, 429), **BUSY_RESPONSE},
     summary="Log in: a bearer token for a username and password (expires after 12 h by default)",
     description="After 5 wrong passwords for one username, or 20 from one address, within "
                 "15 minutes, logins are refused with 429 and a Retry-After header; the pause "

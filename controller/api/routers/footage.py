@@ -145,7 +145,7 @@ def event_browser_video(event_id: EventId, services: Services) -> FileResponse:
 
 
 @router.put("/events/{event_id}/keep", status_code=status.HTTP_204_NO_CONTENT,
-            responses=error_responses(400, 422), summary="Keep an event's clip past retention (incident)")
+            responses=error_responses(400, 413, 422), summary="Keep an event's clip past retention (incident)")
 def keep_clip(event_id: EventId, body: KeepIn, services: Services, actor: Actor) -> None:
     try:
         _footage(services).mark_keep(event_id, body.until, actor, body.note)

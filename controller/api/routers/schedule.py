@@ -106,7 +106,8 @@ def get_schedule(conn: Conn) -> ScheduleStateOut:
     return ScheduleStateOut.of(ScheduleStore(conn).load())
 
 
-@router.put("", response_model=SavedOut, summary="Replace the schedule (validated whole)")
+@router.put("", response_model=SavedOut, responses=error_responses(413),
+            summary="Replace the schedule (validated whole)")
 def replace_schedule(schedule: Schedule, services: Services, conn: Conn, actor: Actor) -> SavedOut:
     stored, applied = store_schedule(services.runtime, conn, schedule, actor,
                                      services.schedule_changed)
@@ -114,7 +115,7 @@ def replace_schedule(schedule: Schedule, services: Services, conn: Conn, actor: 
     return SavedOut(**dict(state), mode=mode_now(schedule, services), applied=applied)
 
 
-@router.post("/validate", response_model=ValidationOut,
+@router.post("/validate", response_model=ValidationOut, responses=error_responses(413),
              summary="Check a schedule document without storing it")
 def validate_schedule(
     document: Annotated[dict[str, Any], Body(description="A schedule document (as for PUT).")],

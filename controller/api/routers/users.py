@@ -95,7 +95,7 @@ def list_users(conn: Conn) -> list[UserOut]:
 
 
 @router.post("", response_model=UserOut, status_code=status.HTTP_201_CREATED,
-             responses={**error_responses(409), **BUSY_RESPONSE}, summary="Create a user")
+             responses={**error_responses(409, 413), **BUSY_RESPONSE}, summary="Create a user")
 def create_user(body: UserIn, users: Users, actor: Actor) -> UserOut:
     with busy_is_503():
         return UserOut.of(users.create(body.username, body.password, body.roles, actor))
@@ -110,14 +110,14 @@ def get_user(username: Username, conn: Conn) -> UserOut:
     return UserOut.of(user)
 
 
-@router.put("/{username}/roles", response_model=UserOut, responses=error_responses(404, 409),
+@router.put("/{username}/roles", response_model=UserOut, responses=error_responses(404, 409, 413),
             summary="Replace a user's roles (the last enabled admin keeps admin)")
 def set_roles(username: Username, body: RolesIn, users: Users, actor: Actor) -> UserOut:
     return UserOut.of(users.set_roles(username, body.roles, actor))
 
 
 @router.put("/{username}/password", response_model=UserOut,
-            responses={**error_responses(404), **BUSY_RESPONSE},
+            responses={**error_responses(404, 413), **BUSY_RESPONSE},
             summary="Reset a password; all the user's tokens and web sessions end")
 def reset_password(username: Username, body: PasswordIn, users: Users, actor: Actor) -> UserOut:
     with busy_is_503():
@@ -143,7 +143,7 @@ def list_tokens(conn: Conn, username: Annotated[str | None, Query(max_length=64)
 
 
 @tokens_router.post("", response_model=TokenCreatedOut, status_code=status.HTTP_201_CREATED,
-                    responses=error_responses(404), summary="Create an API token (shown once)")
+                    responses=error_responses(404, 413), summary="Create an API token (shown once)")
 def create_token(body: TokenIn, users: Users, actor: Actor) -> TokenCreatedOut:
     ttl = timedelta(days=body.expires_in_days) if body.expires_in_days else None
     return TokenCreatedOut.of(users.create_token(body.username, body.label, actor, ttl))
