@@ -72,7 +72,8 @@ from controller.domain.clock import local_date, utc_now  # noqa: E402
 from controller.config.settings import load_settings  # noqa: E402
 from controller.config.defaults import DATA_DIR_ENV  # noqa: E402
 from controller.services.demo import DEMO_PIN, barcode, demo_members, rfid_tag  # noqa: E402
-from controller.door.link import LINK_ENV, DoorLinkServer, link_path  # noqa: E402
+from controller.door.link import LINK_ENV, link_path  # noqa: E402
+from controller.door.link_server import DoorLinkServer  # noqa: E402
 from controller.system.logging_setup import configure_logging  # noqa: E402
 from controller.domain.modes import DoorMode  # noqa: E402
 from controller.services.runtime import Runtime  # noqa: E402

@@ -2,7 +2,7 @@
 ptys, the door in this process and the web pages as a child process).
 
 The door process runs the readers, the door loop, the relay, the schedule and the camera
-hand-off, plus the door link (controller/door/link.py) the web process talks to. It never
+hand-off, plus the door link (controller/door/link_server.py) the web process talks to. It never
 waits on the web side: `openplus-door web` (controller/cli/web.py) is another process.
 Under systemd it says READY=1 when the door is up, STOPPING=1 when it stops, and the door loop
 feeds the watchdog on every turn (controller/system/sd_notify.py).
@@ -24,7 +24,8 @@ from controller.cli.main import UsageError
 from controller.cli.commands import demo_members_command
 from controller.cli.web import WebChild, WebChildError
 from controller.config.settings import Settings
-from controller.door.link import DoorLinkError, DoorLinkServer, link_path
+from controller.door.link import link_path
+from controller.door.link_server import DoorLinkError, DoorLinkServer
 from controller.door.hardware import HardwareError
 from controller.system.logging_setup import configure_logging
 from controller.domain.modes import DoorMode

@@ -1,7 +1,7 @@
 """`openplus-door web`: the admin API and pages in their own process, apart from the door.
 
 The web process reads and writes the database and talks to the door process only through
-the door link (controller/door/link.py): live state, the audited remote unlock, and "the
+the door link (controller/door/link_client.py): live state, the audited remote unlock, and "the
 schedule changed". It can crash, be OOM-killed or be restarted without the door noticing;
 while the door is unreachable, /api/v1/door answers 503 and /api/v1/health says degraded.
 
@@ -55,7 +55,8 @@ def web(args: argparse.Namespace, settings: Settings) -> int:
     from controller.app import create_app
     from controller.api.server import ApiServer, ApiServerError
     from controller.http.services import ApiServices
-    from controller.door.link import DoorLinkClient, link_path
+    from controller.door.link import link_path
+    from controller.door.link_client import DoorLinkClient
     from controller.services.footage import FootageService
     from controller.services.runtime import Runtime
 

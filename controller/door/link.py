@@ -1,8 +1,11 @@
 """The door link: a small local Unix socket between the door process and the web process.
 
-The door process (`openplus-door serve`) runs `DoorLinkServer` on its own thread; the web
-process (`openplus-door web`) talks to it through `DoorLinkClient`, which is the API's
-DoorControl. Everything else the web side needs is in the database.
+The door process (`openplus-door serve`) runs `DoorLinkServer` (controller.door.link_server)
+on its own thread; the web process (`openplus-door web`) talks to it through
+`DoorLinkClient` (controller.door.link_client), which is the API's DoorControl. Everything
+else the web side needs is in the database. This module is what both ends share: where the
+socket is, the wire format and its limits, and the errors and values the web side sees; so
+the web process never imports the server.
 
 Protocol: one request per connection, one JSON object on one line (UTF-8, newline ended, at
 most 4 KiB), answered by one JSON line, then the door closes the connection.
@@ -18,50 +21,29 @@ most 4 KiB), answered by one JSON line, then the door closes the connection.
 seconds since the door loop last turned (null if unknown), `loop.alive` whether its thread
 runs (null if unknown).
 
-The door is never at the mercy of a client: each connection is served on its own short-lived
-thread (at most MAX_CONNECTIONS at once; more are turned away), with a deadline for the whole
-request, a bounded line length, and only the peer's own user (or root) admitted. A request
-touches the door only by reading its last snapshot or putting an input on the door loop's
-queue; the schedule reload reads the database on the connection's thread, never on the loop.
-
-The socket file is made with mode 0600 (bound under a temporary name, chmod-ed, then renamed
-into place, so it is never reachable with looser permissions). Linux limits a socket path to
-107 bytes; a longer path (deep data directories, pytest's temporary folders) is reached
-through the directory's file descriptor under /proc/self/fd.
+Linux limits a socket path to 107 bytes; a longer path (deep data directories, pytest's
+temporary folders) is reached through the directory's file descriptor under /proc/self/fd.
 """
 from __future__ import annotations
 
 import json
-import logging
 import os
-import selectors
 import socket
-import stat
-import struct
-import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Iterator
 
 from controller.door.machine import DoorSnapshot, Phase
 from controller.domain.messages import DoorMessage
 from controller.domain.modes import DoorMode
-from controller.domain.schedule import Schedule
-
-log = logging.getLogger(__name__)
 
 LINK_FILE = "door.sock"
 LINK_ENV = "OPENPLUS_DOOR_LINK"  # overrides <data_dir>/door.sock, for both processes
 MAX_REQUEST_BYTES = 4096
 MAX_REPLY_BYTES = 64 * 1024
-MAX_ACTOR_CHARS = 200
-MAX_CONNECTIONS = 16
-SERVER_TIMEOUT = 1.0  # a whole request must arrive within this
-CLIENT_TIMEOUT = 1.0
-SCHEDULE_TIMEOUT = 3.0  # the door reads the schedule from SQLite before it answers
 _SUN_PATH_MAX = 107  # sizeof(sun_path) - 1 on Linux
 
 
@@ -108,19 +90,9 @@ def snapshot_from_json(data: dict[str, Any]) -> DoorSnapshot:
                         pin_keys=int(data["pin_keys"]), at=at)
 
 
-def loop_health(loop: object) -> LoopHealth:
-    """Read the door loop's `is_running()` and `last_turn` (time.monotonic()), if it has them."""
-    is_running = getattr(loop, "is_running", None)
-    alive = bool(is_running()) if callable(is_running) else None
-    last_turn = getattr(loop, "last_turn", None)
-    age = (max(0.0, time.monotonic() - last_turn)
-           if isinstance(last_turn, (int, float)) and not isinstance(last_turn, bool) else None)
-    return LoopHealth(alive=alive, last_turn_age=age)
-
-
 # --- long socket paths ---------------------------------------------------------------------------
 @contextmanager
-def _reachable(path: Path) -> Iterator[tuple[str, int | None]]:
+def reachable(path: Path) -> Iterator[tuple[str, int | None]]:
     """(directory to use in a socket address, directory fd to close) for `path`'s folder."""
     if len(os.fsencode(str(path))) <= _SUN_PATH_MAX:
         yield str(path.parent), None
@@ -132,225 +104,13 @@ def _reachable(path: Path) -> Iterator[tuple[str, int | None]]:
         os.close(dir_fd)
 
 
-# --- the door side -------------------------------------------------------------------------------
-class LinkedDoor(Protocol):
-    """What the server needs from the running door (BranchService)."""
-
-    loop: object
-
-    def snapshot(self) -> DoorSnapshot | None: ...
-
-    def remote_unlock(self, actor: str) -> None: ...
-
-    def schedule_changed(self, schedule: Schedule) -> None: ...
-
-
-class DoorLinkError(Exception):
-    """The link's socket could not be set up (the door process says so and stops)."""
-
-
-class DoorLinkServer:
-    """Serves the door link on a thread of the door process; `stop()` never waits on clients."""
-
-    def __init__(self, path: Path, door: LinkedDoor, load_schedule: Callable[[], Schedule], *,
-                 timeout: float = SERVER_TIMEOUT, max_connections: int = MAX_CONNECTIONS) -> None:
-        self.path = Path(path)
-        self._door = door
-        self._load_schedule = load_schedule
-        self._timeout = timeout
-        self._slots = threading.BoundedSemaphore(max_connections)
-        self._reload_lock = threading.Lock()
-        self._listener: socket.socket | None = None
-        self._inode: int | None = None
-        self._wake_r, self._wake_w = -1, -1
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
-        self.turned_away = 0
-
-    # --- life cycle ----------------------------------------------------------------------------
-    def start(self) -> None:
-        self._listener = self._bind()
-        self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
-        self._thread = threading.Thread(target=self._accept_forever, name="door-link",
-                                        daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop accepting and remove the socket file; connections still open finish or time
-        out on their own (daemon threads, each bounded by the request deadline)."""
-        self._stopping.set()
-        if self._wake_w >= 0:
-            try:
-                os.write(self._wake_w, b"x")
-            except OSError:
-                pass
-        if self._thread is not None:
-            self._thread.join(timeout=1.0)
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
-        for fd in (self._wake_r, self._wake_w):
-            if fd >= 0:
-                os.close(fd)
-        self._wake_r = self._wake_w = -1
-        self._unlink_own()
-
-    def _bind(self) -> socket.socket:
-        path = self.path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._clear_stale(path)
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-            temporary = f".{path.name}.{os.getpid()}.tmp"
-            with _reachable(path) as (folder, dir_fd):
-                try:
-                    os.unlink(temporary if dir_fd is not None else path.parent / temporary,
-                              dir_fd=dir_fd)
-                except FileNotFoundError:
-                    pass
-                sock.bind(f"{folder}/{temporary}")
-                os.chmod(temporary if dir_fd is not None else path.parent / temporary, 0o600,
-                         dir_fd=dir_fd)
-                sock.listen(MAX_CONNECTIONS)
-                if dir_fd is None:
-                    os.rename(path.parent / temporary, path)
-                else:
-                    os.rename(temporary, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-            self._inode = os.stat(path).st_ino
-        except OSError as exc:
-            raise DoorLinkError(f"door link socket {path}: {exc}") from None
-        sock.setblocking(False)
-        return sock
-
-    @staticmethod
-    def _clear_stale(path: Path) -> None:
-        """A socket left by a door that died is removed; a live one means another door runs."""
-        try:
-            mode = os.lstat(path).st_mode
-        except FileNotFoundError:
-            return
-        if not stat.S_ISSOCK(mode):
-            raise DoorLinkError(f"door link socket {path}: exists and is not a socket")
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-        probe.settimeout(0.5)
-        try:
-            with _reachable(path) as (folder, _fd):
-                probe.connect(f"{folder}/{path.name}")
-        except OSError:
-            path.unlink(missing_ok=True)  # nobody listens: left over from a door that died
-            return
-        finally:
-            probe.close()
-        raise DoorLinkError(f"door link socket {path}: another door process is listening")
-
-    def _unlink_own(self) -> None:
-        try:
-            if self._inode is not None and os.stat(self.path).st_ino == self._inode:
-                self.path.unlink()
-        except OSError:
-            pass
-        self._inode = None
-
-    # --- accepting -----------------------------------------------------------------------------
-    def _accept_forever(self) -> None:
-        listener = self._listener
-        assert listener is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(listener, selectors.EVENT_READ)
-            selector.register(self._wake_r, selectors.EVENT_READ)
-            while not self._stopping.is_set():
-                for key, _ in selector.select():
-                    if key.fd == self._wake_r or self._stopping.is_set():
-                        return
-                    self._accept(listener)
-
-    def _accept(self, listener: socket.socket) -> None:
-        try:
-            conn, _ = listener.accept()
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as exc:
-            log.warning("door link: accept failed: %s", exc)
-            return
-        if not self._slots.acquire(blocking=False):
-            self.turned_away += 1
-            try:
-                conn.setblocking(False)
-                conn.send(_line({"ok": False, "error": "busy"}))
-            except OSError:
-                pass
-            conn.close()
-            return
-        try:
-            threading.Thread(target=self._serve, args=(conn,), name="door-link-client",
-                             daemon=True).start()
-        except RuntimeError:  # no thread to be had: turn the client away, keep accepting
-            self._slots.release()
-            conn.close()
-
-    def _serve(self, conn: socket.socket) -> None:
-        try:
-            deadline = time.monotonic() + self._timeout
-            if not _peer_allowed(conn):
-                reply: dict[str, Any] = {"ok": False, "error": "not allowed"}
-            else:
-                request = _read_line(conn, MAX_REQUEST_BYTES, deadline)
-                reply = self._answer(request) if request is not None else {
-                    "ok": False, "error": "request too long or not one line"}
-            conn.settimeout(self._timeout)
-            conn.sendall(_line(reply))
-        except (OSError, ValueError):  # timeouts, resets, a client gone: nothing to tell it
-            pass
-        finally:
-            conn.close()
-            self._slots.release()
-
-    # --- answering -----------------------------------------------------------------------------
-    def _answer(self, raw: bytes) -> dict[str, Any]:
-        try:
-            request = json.loads(raw)
-        except ValueError:
-            return {"ok": False, "error": "not JSON"}
-        if not isinstance(request, dict) or not isinstance(request.get("op"), str):
-            return {"ok": False, "error": "no op"}
-        op = request["op"]
-        try:
-            if op == "state":
-                return self._state()
-            if op == "unlock":
-                return self._unlock(request.get("actor"))
-            if op == "schedule_changed":
-                return self._reload_schedule()
-        except Exception:  # noqa: BLE001 - the client gets an answer, the door carries on
-            log.exception("door link: %s failed", op)
-            return {"ok": False, "error": f"{op} failed in the door process (see its log)"}
-        return {"ok": False, "error": "unknown op"}
-
-    def _state(self) -> dict[str, Any]:
-        snapshot = self._door.snapshot()
-        health = loop_health(self._door.loop)
-        return {"ok": True, "door": snapshot_to_json(snapshot) if snapshot is not None else None,
-                "loop": {"alive": health.alive, "last_turn_age": health.last_turn_age}}
-
-    def _unlock(self, actor: object) -> dict[str, Any]:
-        if not isinstance(actor, str) or not actor.strip() or len(actor) > MAX_ACTOR_CHARS:
-            return {"ok": False, "error": "an unlock needs an actor (1-200 characters)"}
-        if loop_health(self._door.loop).alive is False:
-            return {"ok": False, "error": "the door loop is not running"}
-        self._door.remote_unlock(actor)
-        return {"ok": True}
-
-    def _reload_schedule(self) -> dict[str, Any]:
-        with self._reload_lock:  # one at a time, so the last one applies the newest schedule
-            self._door.schedule_changed(self._load_schedule())
-        return {"ok": True}
-
-
-def _line(message: dict[str, Any]) -> bytes:
+# --- lines on the wire ---------------------------------------------------------------------------
+def json_line(message: dict[str, Any]) -> bytes:
+    """One message as the protocol sends it: compact JSON on one newline-ended line."""
     return json.dumps(message, separators=(",", ":")).encode("utf-8") + b"\n"
 
 
-def _read_line(conn: socket.socket, limit: int, deadline: float) -> bytes | None:
+def read_line(conn: socket.socket, limit: int, deadline: float) -> bytes | None:
     """One line, without its newline; None when longer than `limit` or the peer stopped
     before the newline. Raises TimeoutError when the deadline passes first."""
     data = b""
@@ -369,91 +129,3 @@ def _read_line(conn: socket.socket, limit: int, deadline: float) -> bytes | None
         if len(data) > limit:
             return None
 
-
-_UCRED = struct.Struct("3i")  # pid, uid, gid
-
-
-def _peer_allowed(conn: socket.socket) -> bool:
-    """Only our own user or root may talk to the door (the 0600 file says so too)."""
-    try:
-        _pid, uid, _gid = _UCRED.unpack(conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
-                                                        _UCRED.size))
-    except (OSError, AttributeError, struct.error):
-        return False
-    return uid in (os.getuid(), 0)
-
-
-# --- the web side --------------------------------------------------------------------------------
-class DoorLinkClient:
-    """The door as the web process sees it (the API's DoorControl), over the door link.
-
-    Every call is a new connection with a deadline (CLIENT_TIMEOUT, SCHEDULE_TIMEOUT for the
-    schedule reload); an unreachable or silent door raises DoorUnavailable.
-    """
-
-    def __init__(self, path: Path, timeout: float = CLIENT_TIMEOUT,
-                 schedule_timeout: float = SCHEDULE_TIMEOUT) -> None:
-        self.path = Path(path)
-        self.timeout = timeout
-        self.schedule_timeout = schedule_timeout
-
-    def request(self, message: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
-        """Send one request, return the door's answer (ok true); DoorUnavailable otherwise."""
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-        try:
-            sock.settimeout(max(deadline - time.monotonic(), 0.001))
-            with _reachable(self.path) as (folder, _fd):
-                sock.connect(f"{folder}/{self.path.name}")
-            sock.sendall(_line(message))
-            raw = _read_line(sock, MAX_REPLY_BYTES, deadline)
-        except (OSError, ValueError) as exc:
-            raise DoorUnavailable(f"the door process is not reachable ({_why(exc)})") from None
-        finally:
-            sock.close()
-        try:
-            reply = json.loads(raw) if raw is not None else None
-        except ValueError:
-            reply = None
-        if not isinstance(reply, dict):
-            raise DoorUnavailable("the door process gave no readable answer")
-        if reply.get("ok") is not True:
-            raise DoorUnavailable(f"the door process refused: {reply.get('error', 'no reason')}")
-        return reply
-
-    def state(self) -> tuple[DoorSnapshot | None, LoopHealth]:
-        reply = self.request({"op": "state"})
-        try:
-            door = reply.get("door")
-            snapshot = snapshot_from_json(door) if door is not None else None
-            loop = reply.get("loop") or {}
-            alive, age = loop.get("alive"), loop.get("last_turn_age")
-            health = LoopHealth(alive=None if alive is None else bool(alive),
-                                last_turn_age=None if age is None else float(age))
-        except (KeyError, TypeError, ValueError, AttributeError):
-            raise DoorUnavailable("the door process gave no readable state") from None
-        return snapshot, health
-
-    # --- DoorControl ---------------------------------------------------------------------------
-    def snapshot(self) -> DoorSnapshot | None:
-        return self.state()[0]
-
-    def loop_health(self) -> LoopHealth:
-        return self.state()[1]
-
-    def remote_unlock(self, actor: str) -> None:
-        self.request({"op": "unlock", "actor": actor})
-
-    def schedule_changed(self, schedule: Schedule) -> None:
-        """The schedule is already committed; the door reads it from the database itself."""
-        self.request({"op": "schedule_changed"}, timeout=self.schedule_timeout)
-
-
-def _why(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError):
-        return "no answer in time"
-    if isinstance(exc, FileNotFoundError):
-        return "no socket: is the door service running?"
-    if isinstance(exc, ConnectionRefusedError):
-        return "nobody listening: is the door service running?"
-    return exc.strerror or str(exc) if isinstance(exc, OSError) else str(exc)

@@ -16,8 +16,9 @@ from fastapi.testclient import TestClient
 
 from controller.app import create_app
 from controller.http.services import ApiServices
-from controller.door.link import (DoorLinkClient, DoorLinkError, DoorLinkServer, DoorUnavailable,
-                                  link_path)
+from controller.door.link import DoorUnavailable, link_path
+from controller.door.link_client import DoorLinkClient
+from controller.door.link_server import DoorLinkError, DoorLinkServer
 from controller.domain.events import EventType
 from controller.services.footage import FootageService
 from controller.config.settings import CameraSettings

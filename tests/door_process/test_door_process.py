@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from controller.cli.web import wait_exit
-from controller.door.link import DoorLinkClient, link_path
+from controller.door.link import link_path
+from controller.door.link_client import DoorLinkClient
 from tests.door_process.conftest import (DEMO_CARD, DEMO_PIN, PULSE_SECONDS, WAIT,
                                          SimulatedBranch, is_web_process)
 
