@@ -6,6 +6,7 @@ import io
 from contextlib import closing
 from datetime import timedelta
 
+from controller.domain.days import MOMENT_PATTERN
 from controller.domain.events import Event, EventType
 from controller.services.runtime import Runtime
 from controller.store.events import EventLog
@@ -122,3 +123,22 @@ def test_remote_unlock_names_the_user_and_503_when_the_door_is_down(api: Api) ->
     down = api.client.post("/api/v1/door/unlock", headers=api.auth("admin"))
     assert down.status_code == 503 and down.json()["detail"] == "the door is not running"
     assert api.door.unlocks == ["api:sec"]
+
+
+def test_since_and_until_take_iso_text_only_as_the_document_says(api: Api) -> None:
+    """Schemathesis sent since=1.175494351e-38 and got 200: a number was read as seconds after
+    1970, though the document asked for a date-time. Now both say ISO text, with the same
+    pattern, for the event log, its export and the footage list."""
+    schema = api.client.get("/openapi.json").json()
+    for path in ("/api/v1/events", "/api/v1/events/export.csv", "/api/v1/footage/segments"):
+        for query in ("since=7", "since=0.5", "until=1700000000", "since=1.175494351e-38",
+                      "until=-5.2e-182", "since=2026-03-29", "since=2026-03-29T07"):
+            response = api.client.get(f"{path}?{query}", headers=api.auth("admin"))
+            assert response.status_code == 422, (path, query)
+            assert "use a time as ISO text" in response.json()["problems"][0], (path, query)
+        for query in ("since=2026-03-29T07:00", "since=2026-03-29 07:00:30.5",
+                      "until=2026-03-29T05:00:00Z", "until=2026-03-29T07:00:00%2B02:00"):
+            assert api.client.get(f"{path}?{query}", headers=api.auth("admin")).status_code == 200, (
+                path, query)
+        since = next(p for p in schema["paths"][path]["get"]["parameters"] if p["name"] == "since")
+        assert since["schema"]["anyOf"][0] == {"type": "string", "pattern": MOMENT_PATTERN}

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from controller.domain.days import FIRST_YEAR, LAST_YEAR, YEARS
+from controller.domain.days import FIRST_YEAR, LAST_YEAR, YEARS, StrictMoment
 from controller.api.deps import Conn, Services, require_role
 from controller.api.schemas import TimePoint, error_responses
 from controller.domain.clock import BRANCH_TZ, to_local
@@ -64,10 +64,10 @@ def _moment(value: datetime | None, name: str) -> datetime | None:
 
 
 def event_filters(
-    since: Annotated[datetime | None, Query(
+    since: Annotated[StrictMoment | None, Query(
         description=f"From (inclusive); ISO, with offset or local. {YEARS}",
         examples=["2026-03-29T00:00"])] = None,
-    until: Annotated[datetime | None, Query(description=f"Up to (exclusive). {YEARS}")] = None,
+    until: Annotated[StrictMoment | None, Query(description=f"Up to (exclusive). {YEARS}")] = None,
     member: Annotated[str | None, Query(max_length=64, description="Patron id.")] = None,
     types: Annotated[list[EventType], Query(alias="type", description="Repeatable.")] = [],  # noqa: B006
     reason: Annotated[str | None, Query(max_length=64, examples=["wrong_pin"])] = None,

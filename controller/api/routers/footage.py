@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from controller.domain.days import YEARS, StrictDay
+from controller.domain.days import YEARS, StrictDay, StrictMoment
 from controller.api.deps import Actor, Services, require_role
 from controller.api.routers.events import MAX_ID, EventId, event_filters
 from controller.api.schemas import TimePoint, error_responses
@@ -88,8 +88,9 @@ _VIDEO_RESPONSE = {200: {"description": "The video; Range requests give 206.",
 @router.get("/segments", response_model=list[SegmentOut], summary="Recorded segments, newest first")
 def list_segments(
     services: Services,
-    since: Annotated[datetime | None, Query(description=f"Default: a day before `until`. {YEARS}")] = None,
-    until: Annotated[datetime | None, Query(description=f"Default: now. {YEARS}")] = None,
+    since: Annotated[StrictMoment | None, Query(
+        description=f"Default: a day before `until`. ISO, with offset or local. {YEARS}")] = None,
+    until: Annotated[StrictMoment | None, Query(description=f"Default: now. {YEARS}")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[SegmentOut]:
     _footage(services)
