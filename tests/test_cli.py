@@ -172,3 +172,20 @@ def test_members_add_refuses_a_name_with_control_or_invisible_characters(capsys,
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"--name: {problem}" in err
     assert "X8" not in stored_members()
+
+
+def test_paths_into_the_checkout_point_at_the_checkout(tmp_path) -> None:
+    """The simulator's example schedule and the web child's PYTHONPATH are found from the
+    cli package's own file: after the move into controller/cli/ both pointed one level too
+    low (the simulator started closed; the child put controller/ first on its path, where
+    controller/http hid the standard library's http)."""
+    from controller.cli.run import EXAMPLE_SCHEDULE
+    from controller.cli.web import WebChild
+    from controller.domain.schedule import load_schedule_file
+
+    assert EXAMPLE_SCHEDULE == Path(__file__).resolve().parents[1] / "config" / "beilen-schedule.json"
+    assert load_schedule_file(EXAMPLE_SCHEDULE).weekly.monday  # the Beilen week
+    settings = load_settings(None)
+    child = WebChild(settings, None, "127.0.0.1", 0, print)
+    first = Path(child._env["PYTHONPATH"].split(":")[0])
+    assert (first / "controller" / "__init__.py").is_file() and not (first / "http").exists()

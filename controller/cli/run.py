@@ -39,7 +39,8 @@ from controller.services.users import create_user
 
 log = logging.getLogger(__name__)
 
-EXAMPLE_SCHEDULE = Path(__file__).resolve().parent.parent / "config" / "beilen-schedule.json"
+# In the checkout (the README's install): <repo>/config/, beside the controller package.
+EXAMPLE_SCHEDULE = Path(__file__).resolve().parents[2] / "config" / "beilen-schedule.json"
 DEMO_USERS = {"admin": ["admin"], "manager": ["manager"], "security": ["security"]}
 DEMO_PASSWORD = "openplus-demo"  # simulated branch on 127.0.0.1 only; README says so
 STOP_SECONDS = 3.0  # SIGTERM to exit, whatever the web side does
@@ -79,9 +80,13 @@ def _demo_data(args: argparse.Namespace, settings: Settings) -> None:
         no_members = runtime.members(conn).count() == 0
         no_users = conn.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 0
         store = ScheduleStore(conn)
-        if store.load().is_default and EXAMPLE_SCHEDULE.is_file():
-            with transaction(conn):
-                store.save(load_schedule_file(EXAMPLE_SCHEDULE), runtime.clock(), "simulate")
+        if store.load().is_default:
+            if EXAMPLE_SCHEDULE.is_file():
+                with transaction(conn):
+                    store.save(load_schedule_file(EXAMPLE_SCHEDULE), runtime.clock(), "simulate")
+            else:  # installed without the checkout: the door stays closed until one is stored
+                log.warning("no example schedule at %s: the simulated branch starts closed",
+                            EXAMPLE_SCHEDULE)
     if no_members:
         args.count = args.members
         demo_members_command(args, settings)

@@ -122,7 +122,7 @@ class WebChild:
         env["OPENPLUS_DOOR_DATA_DIR"] = str(settings.data_dir)
         if config is not None:
             env["OPENPLUS_DOOR_CONFIG"] = str(config)
-        root = str(Path(__file__).resolve().parent.parent)
+        root = str(Path(__file__).resolve().parents[2])  # the checkout, above controller/
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
         self.command = [sys.executable, "-m", "controller.cli.main", "web", "--host", host,
                         "--port", str(port), "--under-simulate"]
