@@ -199,6 +199,7 @@ class OSDPReader:
         if self._thread is not None:
             raise RuntimeError(f"{self!r} already started")
         if self._channel is None:
+            assert self._device is not None  # __init__ takes exactly one of device or channel
             self._channel = SerialChannel.open(self._device, self._baudrate)
         self._sink = sink
         info = PDInfo(
@@ -208,9 +209,9 @@ class OSDPReader:
             name=self.name,
             flags=[LibFlag.EnforceSecure, LibFlag.EnableNotification],
         )
-        self._cp = osdp.ControlPanel([info], log_level=self._osdp_log_level)
-        self._cp.start()  # libosdp's own thread: refresh every 20 ms (it needs < 50 ms)
-        self._thread = threading.Thread(target=self._run, name=f"osdp-{self.name}", daemon=True)
+        cp = self._cp = osdp.ControlPanel([info], log_level=self._osdp_log_level)
+        cp.start()  # libosdp's own thread: refresh every 20 ms (it needs < 50 ms)
+        self._thread = threading.Thread(target=self._run, args=(cp,), name=f"osdp-{self.name}", daemon=True)
         self._thread.start()
 
     def wait_until_secure(self, timeout: float) -> bool:
@@ -228,13 +229,13 @@ class OSDPReader:
             return False
         color = CommandLEDColor.Green if granted else CommandLEDColor.Red
         commands = []
-        if self._reader_has(Capability.LEDControl):
+        if self._reader_has(cp, Capability.LEDControl):
             commands.append({
                 "command": Command.LED, "reader": 0, "led_number": 0, "temporary": True,
                 "control_code": 2, "on_color": color, "off_color": CommandLEDColor.Black,
                 "on_count": 20, "off_count": 0, "timer_count": 20,
             })
-        if self._reader_has(Capability.AudibleControl):
+        if self._reader_has(cp, Capability.AudibleControl):
             commands.append({
                 "command": Command.Buzzer, "reader": 0, "control_code": 2,
                 "on_count": 2, "off_count": 1, "rep_count": 1 if granted else 3,
@@ -258,12 +259,11 @@ class OSDPReader:
 
     # --- event thread -------------------------------------------------------------------
 
-    def _reader_has(self, capability: int) -> bool:
-        level, items = self._cp.check_capability(self.address, capability)
+    def _reader_has(self, cp: osdp.ControlPanel, capability: int) -> bool:
+        level, items = cp.check_capability(self.address, capability)
         return level > 0 and items > 0
 
-    def _run(self) -> None:
-        cp = self._cp
+    def _run(self, cp: osdp.ControlPanel) -> None:
         while not self._stopping.is_set():
             event = cp.get_event(self.address, timeout=self._poll_s)
             if event is not None:
@@ -338,6 +338,7 @@ class OSDPReader:
         self._emit(ReaderFault(self.name, "error", "OSDP refresh loop stopped"))
 
     def _emit(self, event: InputEvent) -> None:
+        assert self._sink is not None  # start() sets it before the thread that emits runs
         try:
             self._sink(event)
         except Exception:  # a broken consumer must not stop the reader

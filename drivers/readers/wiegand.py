@@ -139,11 +139,13 @@ class WiegandDecoder:
         bits, overflow = self._bits, self._overflow
         self._bits, self._overflow, self._last_bit_at = [], False, None
         if overflow:
-            return self._drop(DROP_BIT_COUNT, MAX_FRAME_BITS + 1)
+            self._drop(DROP_BIT_COUNT, MAX_FRAME_BITS + 1)
+            return None
         try:
             event = decode_frame(bits, self.reader)
         except WiegandFrameError as error:
-            return self._drop(error.reason, len(bits))
+            self._drop(error.reason, len(bits))
+            return None
         self.stats.frames_ok += 1
         return event
 
@@ -151,7 +153,6 @@ class WiegandDecoder:
         self.stats.dropped(reason)
         # Bit count and reason only: never the bits, which would be a card number or PIN.
         log.warning("wiegand %s: dropped %d-bit frame (%s)", self.reader, bit_count, reason)
-        return None
 
 
 class WiegandReader:
