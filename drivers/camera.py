@@ -105,6 +105,7 @@ class FrameSource(Protocol):
     def isOpened(self) -> bool: ...
     def read(self) -> tuple[bool, np.ndarray | None]: ...
     def get(self, prop: int) -> float: ...
+    def set(self, prop: int, value: float) -> bool: ...
     def release(self) -> None: ...
 
 
@@ -273,7 +274,7 @@ class Recorder:
         if segment is None:
             return
         size = segment.close()
-        if segment.frames and size:
+        if segment.first_ms is not None and segment.last_ms is not None and size:  # frames were written
             self._emit(SegmentFinished(segment.relative, segment.first_ms, segment.last_ms
                                        + self._interval_ms, segment.frames, size))
         else:
@@ -296,7 +297,7 @@ class Recorder:
             self.counts.add("clip_without_frames")
             return
         size = clip.file.close()
-        if clip.file.frames and size:
+        if clip.file.first_ms is not None and clip.file.last_ms is not None and size:  # frames were written
             self._emit(ClipFinished(clip.event_id, clip.file.relative, clip.file.first_ms,
                                     clip.file.last_ms + self._interval_ms, clip.file.frames, size))
 
@@ -305,6 +306,7 @@ class Recorder:
         n = 1
         while (self._root / relative).exists():
             relative, n = f"{stem}-{n}.{self._codec.extension}", n + 1
+        assert self._size is not None  # the first frame sets it; files are only opened for frames
         try:
             return VideoFile(self._root, relative, self._codec, self._cfg.max_fps, self._size)
         except (OSError, cv2.error) as exc:

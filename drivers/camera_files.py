@@ -29,7 +29,7 @@ def probe_codec(directory: Path, candidates: tuple[Codec, ...] = CODECS) -> Code
     for codec in candidates:
         probe = directory / f".codec-probe.{codec.extension}"
         try:
-            writer = cv2.VideoWriter(str(probe), cv2.VideoWriter_fourcc(*codec.fourcc), 10, (64, 48))
+            writer = cv2.VideoWriter(str(probe), cv2.VideoWriter.fourcc(*codec.fourcc), 10, (64, 48))
             if writer.isOpened():
                 for _ in range(3):
                     writer.write(frame)
@@ -58,7 +58,7 @@ class VideoFile:
         self.path = root / relative
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.size = size
-        self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*codec.fourcc), fps, size)
+        self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*codec.fourcc), fps, size)
         if not self._writer.isOpened():
             raise OSError(f"cannot open {self.path} for writing")
         self.frames = 0
@@ -100,7 +100,9 @@ class FrameRing:
     def since(self, start_ms: int) -> Iterator[tuple[int, np.ndarray]]:
         for at_ms, encoded in list(self._frames):
             if at_ms >= start_ms:
-                yield at_ms, cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+                image = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+                if image is not None:  # None only if the JPEG we made is corrupt: skip that frame
+                    yield at_ms, image
 
     def __len__(self) -> int:
         return len(self._frames)
@@ -116,8 +118,10 @@ class FrameRateCap:
     def keep(self, at_ms: int) -> bool:
         if self._next_ms is not None and at_ms < self._next_ms - self._interval_ms / 4:
             return False
-        behind = self._next_ms is None or at_ms > self._next_ms + self._interval_ms
-        self._next_ms = (at_ms if behind else self._next_ms) + self._interval_ms
+        if self._next_ms is None or at_ms > self._next_ms + self._interval_ms:
+            self._next_ms = at_ms + self._interval_ms  # first frame, or behind: restart from this one
+        else:
+            self._next_ms += self._interval_ms
         return True
 
 
@@ -140,7 +144,7 @@ def transcode_for_browser(source: Path, target: Path, max_width: int = 640) -> P
         size = fit_within(width, height, max_width, max_width)
         partial = target.with_suffix(".partial.webm")
         target.parent.mkdir(parents=True, exist_ok=True)
-        writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*BROWSER_CODEC.fourcc), fps, size)
+        writer = cv2.VideoWriter(str(partial), cv2.VideoWriter.fourcc(*BROWSER_CODEC.fourcc), fps, size)
         if not writer.isOpened():
             raise OSError("this OpenCV build cannot write VP8/WebM")
         try:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import fcntl
 import logging
 import multiprocessing
+import multiprocessing.queues
 import os
 import queue
 import struct
 import threading
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -27,6 +28,8 @@ from drivers.camera import (
 from drivers.camera_files import CODECS, probe_codec
 
 log = logging.getLogger(__name__)
+
+Message = TypeVar("Message", bound=RecorderMessage)
 
 POLL_SECONDS = 0.1  # how long the loop waits for a frame before looking at its queues again
 
@@ -65,7 +68,7 @@ class NoticePipe:
         """Every waiting notice, without blocking (recorder side)."""
         fd = self._reader.fileno()
         os.set_blocking(fd, False)
-        requests = []
+        requests: list[ClipRequest] = []
         while True:
             try:
                 data = os.read(fd, 128 * self.RECORD.size)
@@ -278,6 +281,8 @@ class RecorderHandle:
 
     def __init__(self, config: RecorderConfig, in_process: bool = True, notice_queue_size: int = 256) -> None:
         self.notices = NoticePipe(notice_queue_size)
+        self.commands: queue.Queue[SetCapture | Stop] | multiprocessing.queues.Queue[SetCapture | Stop]
+        self.output: queue.Queue[RecorderMessage] | multiprocessing.queues.Queue[RecorderMessage]
         if in_process:
             context = multiprocessing.get_context("spawn")
             self.commands, self.output = context.Queue(), context.Queue()
@@ -312,7 +317,7 @@ class RecorderHandle:
         """Queue a clip request without waiting; False (dropped) when the pipe is full."""
         return self.notices.put_nowait(request)
 
-    def next_message(self, kind: type, timeout: float) -> RecorderMessage | None:
+    def next_message(self, kind: type[Message], timeout: float) -> Message | None:
         """The next report of type `kind`, skipping others (the service pumps instead; this is
         for a caller that owns the handle alone, like a test or a benchmark)."""
         deadline = time.monotonic() + timeout

@@ -42,7 +42,7 @@ def demo_camera_video(path: Path, seconds: int = 30, fps: int = 10) -> Path:
     if path.is_file():
         return path
     width, height = 640, 360
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (width, height))
     try:
         for n in range(seconds * fps):
             frame = np.full((height, width, 3), (60, 50, 40), dtype=np.uint8)
