@@ -27,6 +27,13 @@ _UNUSABLE = ("SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_PERM", "SQLITE_AUTH",
              "SQLITE_NOTADB", "SQLITE_CORRUPT", "SQLITE_FULL")
 
 
+def inserted_id(cursor: sqlite3.Cursor) -> int:
+    """The rowid of the row an INSERT just made (sqlite3 types lastrowid as Optional)."""
+    if cursor.lastrowid is None:
+        raise DatabaseError("the INSERT made no row")
+    return cursor.lastrowid
+
+
 class Database:
     """One SQLite file; hands out configured connections (one per thread or request)."""
 

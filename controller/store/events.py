@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from controller.domain.events import Event, EventType
-from controller.store.db import transaction
+from controller.store.db import inserted_id, transaction
 
 
 @dataclass(frozen=True)
@@ -48,19 +48,20 @@ class EventLog:
         self._conn = conn
 
     def record(self, event: Event) -> int:
-        return self._conn.execute(
+        return inserted_id(self._conn.execute(
             "INSERT INTO events (ts_ms, type, door, reason, member_ref, card_hint, actor, detail) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (_ms(event.at), event.type.value, event.door, event.reason, event.member_ref,
              event.card_hint, event.actor, event.detail),
-        ).lastrowid
+        ))
 
     def query(
         self, where: EventFilter = EventFilter(), limit: int = 50,
         before: EventCursor | None = None,
     ) -> list[Event]:
         """Up to `limit` events matching `where`, newest first, older than `before`."""
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[int | str] = []
         if where.since is not None:
             clauses.append("ts_ms >= ?")
             params.append(_ms(where.since))

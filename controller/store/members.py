@@ -13,7 +13,7 @@ from typing import Iterator, Sequence
 from controller.domain.cards import card_hint
 from controller.domain.members import Category, Member, MemberRow, card_listed_twice
 from controller.domain.pins import PinHasher
-from controller.store.db import transaction
+from controller.store.db import inserted_id, transaction
 from controller.store.member_list import ListImport
 from controller.store.member_rows import MEMBER_COLUMNS, epoch_ms, field_values
 
@@ -181,11 +181,11 @@ class MemberStore:
 
     def _insert(self, row: MemberRow, now: datetime) -> int:
         salt, digest = self._hasher.hash(row.pin) if row.pin else (None, None)
-        member_id = self._conn.execute(
+        member_id = inserted_id(self._conn.execute(
             f"INSERT INTO members (patron_id, {MEMBER_COLUMNS}, pin_salt, pin_hash, updated_ms) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (row.patron_id, *field_values(row), salt, digest, epoch_ms(now)),
-        ).lastrowid
+        ))
         self._conn.executemany(
             "INSERT INTO cards (card, member_id) VALUES (?, ?)",
             ((card, member_id) for card in row.cards),

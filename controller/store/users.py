@@ -5,10 +5,13 @@ Only hashes are stored: an argon2id string per user, a SHA-256 digest per token.
 """
 from __future__ import annotations
 
+import builtins
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterable
+
+from controller.store.db import inserted_id
 
 # Don't write last_used on every request: once a minute is precise enough for an audit.
 TOKEN_TOUCH_INTERVAL_MS = 60_000
@@ -46,8 +49,12 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def _at(ms: int | None) -> datetime | None:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc) if ms is not None else None
+def _at(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, timezone.utc)
+
+
+def _at_or_none(ms: int | None) -> datetime | None:
+    return _at(ms) if ms is not None else None
 
 
 def _roles_text(roles: Iterable[str]) -> str:
@@ -58,7 +65,7 @@ def _user(row: sqlite3.Row) -> User:
     return User(
         id=row["id"], username=row["username"],
         roles=frozenset(filter(None, row["roles"].split(","))), disabled=bool(row["disabled"]),
-        created_at=_at(row["created_ms"]),  # type: ignore[arg-type]
+        created_at=_at(row["created_ms"]),
         password_hash=row["password_hash"],
     )
 
@@ -66,8 +73,8 @@ def _user(row: sqlite3.Row) -> User:
 def _token(row: sqlite3.Row) -> ApiToken:
     return ApiToken(
         id=row["id"], username=row["username"], label=row["label"],
-        created_at=_at(row["created_ms"]),  # type: ignore[arg-type]
-        expires_at=_at(row["expires_ms"]), last_used_at=_at(row["last_used_ms"]),
+        created_at=_at(row["created_ms"]),
+        expires_at=_at_or_none(row["expires_ms"]), last_used_at=_at_or_none(row["last_used_ms"]),
     )
 
 
@@ -97,7 +104,9 @@ class UserStore:
             "INSERT INTO users (username, password_hash, roles, disabled, created_ms) "
             "VALUES (?, ?, ?, 0, ?)", (username, password_hash, _roles_text(roles), _ms(now)),
         )
-        return self.get(username)  # type: ignore[return-value]
+        user = self.get(username)
+        assert user is not None  # just inserted on this connection
+        return user
 
     def set_roles(self, username: str, roles: Iterable[str]) -> None:
         self._conn.execute("UPDATE users SET roles = ? WHERE username = ?",
@@ -118,25 +127,27 @@ class UserStore:
         self._conn.execute("UPDATE users SET disabled = ? WHERE username = ?",
                            (int(disabled), username))
 
-    def enabled_admins(self) -> list[str]:
+    def enabled_admins(self) -> builtins.list[str]:  # `list` here is the method above
         return [user.username for user in self.list() if "admin" in user.roles and not user.disabled]
 
     # --- tokens ----------------------------------------------------------------------
     def add_token(
         self, user_id: int, digest: bytes, label: str, now: datetime, expires_at: datetime | None
     ) -> ApiToken:
-        token_id = self._conn.execute(
+        token_id = inserted_id(self._conn.execute(
             "INSERT INTO api_tokens (user_id, token_hash, label, created_ms, expires_ms) "
             "VALUES (?, ?, ?, ?, ?)",
             (user_id, digest, label, _ms(now), _ms(expires_at) if expires_at else None),
-        ).lastrowid
-        return self.token(token_id)  # type: ignore[return-value, arg-type]
+        ))
+        token = self.token(token_id)
+        assert token is not None  # just inserted on this connection
+        return token
 
     def token(self, token_id: int) -> ApiToken | None:
         row = self._conn.execute(f"{_TOKEN_SELECT} WHERE t.id = ?", (token_id,)).fetchone()
         return _token(row) if row else None
 
-    def tokens(self, username: str | None = None) -> list[ApiToken]:
+    def tokens(self, username: str | None = None) -> builtins.list[ApiToken]:
         if username is None:
             rows = self._conn.execute(f"{_TOKEN_SELECT} ORDER BY t.id")
         else:
@@ -157,7 +168,9 @@ class UserStore:
         if row["last_used_ms"] is None or now_ms - row["last_used_ms"] >= TOKEN_TOUCH_INTERVAL_MS:
             self._conn.execute("UPDATE api_tokens SET last_used_ms = ? WHERE id = ?",
                                (now_ms, row["token_id"]))
-        return _user(row), self.token(row["token_id"])  # type: ignore[return-value]
+        token = self.token(row["token_id"])
+        assert token is not None  # the row above joined it
+        return _user(row), token
 
     def revoke(self, token_id: int) -> bool:
         return bool(self._conn.execute("DELETE FROM api_tokens WHERE id = ?", (token_id,)).rowcount)
