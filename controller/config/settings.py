@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, IPvAnyNetwork,
                       ValidationError, ValidationInfo, field_validator)
-from pydantic_core import PydanticCustomError
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from controller.config.defaults import (DATA_DIR_ENV, DEFAULT_DATA_DIR, DEFAULT_LOCK_ACTIVE_HIGH,
                                         DEFAULT_LOCK_PIN, resolve_config_path,
@@ -184,6 +184,13 @@ ReaderSettings = Annotated[
 ]
 
 
+def _default_readers() -> list[ReaderSettings]:
+    return [
+        Rdm6300Reader(type="rdm6300", name="rfid", port="/dev/serial0"),
+        WiegandReader(type="wiegand", name="keypad", d0_pin=23, d1_pin=24),
+    ]
+
+
 class OutputPin(_Section):
     pin: Pin
     active_high: bool = True
@@ -206,13 +213,7 @@ class HardwareSettings(_Section):
     indicator: IndicatorPins = IndicatorPins()
     lights: OutputPin | None = None
     alarm: OutputPin | None = None
-    readers: list[ReaderSettings] = Field(
-        default_factory=lambda: [
-            Rdm6300Reader(type="rdm6300", name="rfid", port="/dev/serial0"),
-            WiegandReader(type="wiegand", name="keypad", d0_pin=23, d1_pin=24),
-        ],
-        min_length=1,
-    )
+    readers: list[ReaderSettings] = Field(default_factory=_default_readers, min_length=1)
 
 
 class CameraSettings(_Section):
@@ -274,7 +275,7 @@ class Settings(_Section):
         return resolve_data_dir(self.storage.data_dir)
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: ErrorDetails) -> str:
     key = ".".join(str(part) for part in error["loc"]) or "(top level)"
     if error["type"] == "extra_forbidden":
         return f"{key}: unknown key"
