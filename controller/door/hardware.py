@@ -49,23 +49,23 @@ class DoorHardware:
 def build_reader(config: ReaderSettings, pin_factory: Factory | None) -> Reader:
     """One reader driver from its config entry."""
     if isinstance(config, Rdm6300Reader):
-        from drivers.readers.rdm6300 import Rdm6300Reader as Driver
-        return Driver(config.name, config.port, baudrate=config.baudrate)
+        from drivers.readers.rdm6300 import Rdm6300Reader as Rdm6300Driver
+        return Rdm6300Driver(config.name, config.port, baudrate=config.baudrate)
     if isinstance(config, BarcodeReader):
         from drivers.readers.barcode import SerialBarcodeReader
         return SerialBarcodeReader(config.name, config.port, baudrate=config.baudrate)
     if isinstance(config, WiegandReader):
-        from drivers.readers.wiegand import WiegandReader as Driver
-        return Driver(config.name, config.d0_pin, config.d1_pin, pin_factory=pin_factory)
+        from drivers.readers.wiegand import WiegandReader as WiegandDriver
+        return WiegandDriver(config.name, config.d0_pin, config.d1_pin, pin_factory=pin_factory)
     if isinstance(config, MatrixKeypadReader):
         from drivers.readers.matrix_keypad import MatrixKeypad
         return MatrixKeypad(config.name, config.row_pins, config.col_pins, pin_factory=pin_factory)
     if isinstance(config, KeyboardWedgeReader):
         try:
-            from drivers.readers.keyboard_wedge import KeyboardWedgeReader as Driver
+            from drivers.readers.keyboard_wedge import KeyboardWedgeReader as KeyboardWedgeDriver
         except ImportError as exc:
             raise HardwareError(f"reader {config.name}: evdev is not available ({exc})") from None
-        return Driver(config.name, config.device, grab=config.grab)
+        return KeyboardWedgeDriver(config.name, config.device, grab=config.grab)
     if isinstance(config, OsdpReader):
         return _osdp_reader(config)
     raise HardwareError(f"reader {config.name}: unsupported type")

@@ -383,8 +383,12 @@ class Door:
         self._message_until = None if hold else self._mono() + self._cfg.message_seconds
         self._out.show(message)
 
-    def _log(self, kind: EventType, now: datetime, **fields: str | None) -> None:
-        self._events.record(Event(type=kind, at=now, door=self._name, **fields))
+    def _log(
+        self, kind: EventType, now: datetime, *, reason: str | None = None, actor: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        self._events.record(Event(type=kind, at=now, door=self._name, reason=reason, actor=actor,
+                                  detail=detail))
 
     def _publish(self) -> None:
         if self._on_change is not None:

@@ -147,8 +147,12 @@ class Authorizer:
                        f"more refusals within {self._window.total_seconds():g} s; readers slowed "
                        f"for {(until - now).total_seconds():g} s, doubling with each further one"))
 
-    def _alarm(self, reason: AlarmReason, now: datetime, **fields: str | None) -> Event:
-        return Event(type=EventType.ALARM, at=now, door=self._door, reason=reason.value, **fields)
+    def _alarm(
+        self, reason: AlarmReason, now: datetime, *, member_ref: str | None = None,
+        card_hint: str | None = None, detail: str | None = None,
+    ) -> Event:
+        return Event(type=EventType.ALARM, at=now, door=self._door, reason=reason.value,
+                     member_ref=member_ref, card_hint=card_hint, detail=detail)
 
     def _log(
         self, decision: Decision, member: Member | None, raw_card: str, reader: str,
