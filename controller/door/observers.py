@@ -51,7 +51,7 @@ class ObserverQueue:
         if self._thread is None:
             return
         try:
-            self._queue.put((None), timeout=timeout)  # type: ignore[arg-type]
+            self._queue.put(None, timeout=timeout)
         except queue.Full:
             pass
         self._thread.join(timeout)

@@ -177,7 +177,7 @@ class FootageService:
             self.handle(message)
             handled += 1
         if handled == 0 and not self._recorder.is_alive():
-            self._restart_dead_recorder()
+            self._restart_dead_recorder(self._recorder)
         return handled
 
     def handle(self, message: RecorderMessage) -> None:
@@ -212,7 +212,7 @@ class FootageService:
                 return FootageLocation("clip", self.footage_dir / clip.path, _time(clip.start_ms),
                                        _time(clip.end_ms), max(0.0, offset))
             segment = store.segment_covering(at_ms) if at_ms is not None else None
-        if segment is None or segment.end_ms is None:
+        if segment is None or segment.end_ms is None or at_ms is None:
             return None
         return FootageLocation("segment", self.footage_dir / segment.path, _time(segment.start_ms),
                                _time(segment.end_ms), (at_ms - segment.start_ms) / 1000)
@@ -260,10 +260,10 @@ class FootageService:
         done = Cleanup()
         with closing(self._connect()) as conn:
             store = FootageStore(conn)
-            while batch := store.finished_segments(ended_before_ms=cutoff_ms):
-                done += self._delete_segments(store, batch)
-            while batch := store.unkept_clips(today, ended_before_ms=cutoff_ms):
-                done += self._delete_clips(store, batch)
+            while segments := store.finished_segments(ended_before_ms=cutoff_ms):
+                done += self._delete_segments(store, segments)
+            while clips := store.unkept_clips(today, ended_before_ms=cutoff_ms):
+                done += self._delete_clips(store, clips)
         return done + self.enforce_quota()
 
     def enforce_quota(self) -> Cleanup:
@@ -273,10 +273,10 @@ class FootageService:
         done = Cleanup()
         with closing(self._connect()) as conn:
             store = FootageStore(conn)
-            for next_batch, delete in ((store.finished_segments, self._delete_segments),
-                                       (lambda: store.unkept_clips(today), self._delete_clips)):
-                while (excess := store.total_bytes() - limit) > 0 and (batch := next_batch()):
-                    done += delete(store, _enough(batch, excess))
+            while (excess := store.total_bytes() - limit) > 0 and (segments := store.finished_segments()):
+                done += self._delete_segments(store, _enough(segments, excess))
+            while (excess := store.total_bytes() - limit) > 0 and (clips := store.unkept_clips(today)):
+                done += self._delete_clips(store, _enough(clips, excess))
             if store.total_bytes() > limit:
                 log.warning("footage over quota and nothing more may be deleted (kept clips)")
         return done
@@ -316,13 +316,13 @@ class FootageService:
                 log.exception("footage bookkeeping failed")
                 self._stopping.wait(1.0)
 
-    def _restart_dead_recorder(self) -> None:
+    def _restart_dead_recorder(self, dead: RecorderHandle) -> None:
         if self._stopping.is_set() or time.monotonic() - self._restarted_at < RESTART_AFTER_SECONDS:
             return
         self._restarted_at = time.monotonic()
         self.handle(CameraFault("recorder_died", "restarting the recorder",
                                 to_ms(self._clock())))
-        for message in self._recorder.stop(timeout=1.0):  # frees its pipe and queues
+        for message in dead.stop(timeout=1.0):  # frees its pipe and queues
             self.handle(message)
         self._recorder = self._new_recorder()
 
