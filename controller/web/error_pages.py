@@ -6,6 +6,7 @@ from a browser to no route at all, gets a page; every other request keeps the AP
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any, Awaitable, Callable
 from urllib.parse import quote
 
@@ -21,6 +22,8 @@ from controller.web.pages import (PageForbidden, PageNotFound, SignInRequired, r
 from controller.web.sessions import SESSION_COOKIE, Sessions, Viewer
 
 Handler = Callable[[Request, Any], Awaitable[Response]]
+# What app.exception_handlers holds: Starlette allows plain functions as well as coroutines.
+AnyHandler = Callable[[Request, Any], Response | Awaitable[Response]]
 
 
 def install_error_pages(app: FastAPI) -> None:
@@ -65,10 +68,12 @@ def install_error_pages(app: FastAPI) -> None:
                                                        app.exception_handlers[error]))
 
 
-def _pages_or_api(page_handler: Handler, api_handler: Handler) -> Handler:
+def _pages_or_api(page_handler: Handler, api_handler: AnyHandler) -> Handler:
     async def handle(request: Request, exc: Exception) -> Response:
-        handler = page_handler if _wants_a_page(request) else api_handler
-        return await handler(request, exc)
+        if _wants_a_page(request):
+            return await page_handler(request, exc)
+        response = api_handler(request, exc)
+        return await response if inspect.isawaitable(response) else response
     return handle
 
 
