@@ -7,7 +7,7 @@ import sys
 from contextlib import closing
 from datetime import timedelta
 
-from tqdm import tqdm
+from tqdm import tqdm  # type: ignore[import-untyped]  # no hints in tqdm; types-tqdm is not a dependency
 
 from controller.services.members import MemberAdmin, default_valid_until
 from controller.services.access import Authorizer

@@ -52,7 +52,8 @@ def loop_health(loop: object) -> LoopHealth:
 class LinkedDoor(Protocol):
     """What the server needs from the running door (BranchService)."""
 
-    loop: object
+    @property
+    def loop(self) -> object: ...  # read-only, so BranchService's DoorLoop attribute fits
 
     def snapshot(self) -> DoorSnapshot | None: ...
 
