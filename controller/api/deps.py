@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import contextmanager
-from typing import Annotated, Callable, Iterator
+from typing import Annotated, Any, Callable, Iterator
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -87,7 +87,7 @@ def actor_name(user: CurrentUser) -> str:
 Actor = Annotated[str, Depends(actor_name)]
 
 
-BUSY_RESPONSE = {503: {"model": ErrorOut, "description": "Too many passwords are being checked "
+BUSY_RESPONSE: dict[int | str, dict[str, Any]] = {503: {"model": ErrorOut, "description": "Too many passwords are being checked "
                        "at once: try again after the seconds in Retry-After."}}
 
 

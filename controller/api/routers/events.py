@@ -44,7 +44,7 @@ class EventOut(BaseModel):
 
     @classmethod
     def of(cls, event: Event) -> "EventOut":
-        return cls(id=event.id, at=TimePoint.of(event.at), type=event.type, door=event.door,  # type: ignore[arg-type]
+        return cls(id=event.id, at=TimePoint.of(event.at), type=event.type, door=event.door,
                    reason=event.reason, member_ref=event.member_ref, card_hint=event.card_hint,
                    actor=event.actor, detail=event.detail)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from contextlib import closing
 from datetime import datetime, timedelta, timezone
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from fastapi.responses import FileResponse
@@ -81,7 +81,7 @@ def _video(path) -> FileResponse:
     return FileResponse(path, media_type=VIDEO_TYPES.get(path.suffix, "application/octet-stream"))
 
 
-_VIDEO_RESPONSE = {200: {"description": "The video; Range requests give 206.",
+_VIDEO_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"description": "The video; Range requests give 206.",
                          "content": {"video/mp4": {}, "video/x-msvideo": {}, "video/webm": {}}}}
 
 

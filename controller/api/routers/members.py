@@ -34,11 +34,11 @@ router = APIRouter(prefix="/members", tags=["members"],
 # routes take the id with Starlette's `path` converter, so an id with a `/` (which the import
 # accepts) has an address: /members/A/1/block, or /members/A%2F1/block.
 _PATRON_ID_RULES = dict(min_length=1, max_length=PATRON_ID_MAX_LENGTH, pattern=PATRON_ID_PATTERN)
-PatronId = Annotated[str, Path(**_PATRON_ID_RULES,  # type: ignore[arg-type]
+PatronId = Annotated[str, Path(**_PATRON_ID_RULES,
                                description=f"The library system's patron id; {PATRON_ID_RULE}. "
                                            "A `/` in it may be sent as is or as %2F."),
                      AfterValidator(checked_patron_id)]
-PatronIdText = Annotated[str, Field(**_PATRON_ID_RULES,  # type: ignore[arg-type]
+PatronIdText = Annotated[str, Field(**_PATRON_ID_RULES,
                                     description=f"The library system's patron id; {PATRON_ID_RULE}.",
                                     examples=["P00042"]),
                          AfterValidator(checked_patron_id)]

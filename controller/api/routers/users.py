@@ -26,8 +26,8 @@ tokens_router = APIRouter(prefix="/tokens", tags=["tokens"], dependencies=_ADMIN
                           responses=_COMMON)
 
 Username = Annotated[str, Path(max_length=64, description="The user's login name.")]
-_PASSWORD = dict(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH,
-                 json_schema_extra={"writeOnly": True, "format": "password"})
+Password = Annotated[str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH,
+                                 json_schema_extra={"writeOnly": True, "format": "password"})]
 
 
 class UserOut(BaseModel):
@@ -46,7 +46,7 @@ class UserOut(BaseModel):
 
 class UserIn(BaseModel):
     username: str = Field(pattern=f"^{USERNAME_RE.pattern}$", examples=["anna.b"])
-    password: str = Field(**_PASSWORD)  # type: ignore[arg-type]
+    password: Password
     roles: list[Role] = Field(min_length=1, max_length=3, examples=[["manager"]])
 
 
@@ -55,7 +55,7 @@ class RolesIn(BaseModel):
 
 
 class PasswordIn(BaseModel):
-    password: str = Field(**_PASSWORD)  # type: ignore[arg-type]
+    password: Password
 
 
 class TokenOut(BaseModel):
