@@ -22,32 +22,32 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import closing
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from argon2 import PasswordHasher  # noqa: E402
-from fastapi.testclient import TestClient  # noqa: E402
+from argon2 import PasswordHasher
+from fastapi.testclient import TestClient
 
-from controller.app import create_app  # noqa: E402
-from controller.http.services import ApiServices  # noqa: E402
-from controller.config.settings import parse_settings  # noqa: E402
-from controller.domain.events import EventType  # noqa: E402
-from controller.services.runtime import Runtime  # noqa: E402
-from controller.domain.schedule import load_schedule_file  # noqa: E402
-from controller.domain.timeline import mode_at  # noqa: E402
-from controller.store.events import EventCursor, EventFilter, EventLog  # noqa: E402
-from controller.services.users import Passwords, user_admin  # noqa: E402
+from controller.app import create_app
+from controller.config.settings import parse_settings
+from controller.domain.events import EventType
+from controller.domain.schedule import load_schedule_file
+from controller.domain.timeline import mode_at
+from controller.http.services import ApiServices
+from controller.services.runtime import Runtime
+from controller.services.users import Passwords, user_admin
+from controller.store.events import EventCursor, EventFilter, EventLog
 
 EVENTS = 1_000_000
 MEMBERS = 20_000
 DAYS = 90
 STORE_QUERIES = 40  # per scenario; each a page plus its next page
 API_QUERIES = 200  # mixed filters through the endpoint
-NOW = datetime(2026, 11, 25, 20, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)
 BEILEN = Path(__file__).resolve().parent.parent / "config" / "beilen-schedule.json"
 # (type, reason, weight): roughly what a busy Open+ branch logs
 MIX = [

@@ -21,17 +21,17 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.decision import export_csv, percentile  # noqa: E402
-from controller.services.members import MemberAdmin  # noqa: E402
-from controller.services.access import Authorizer  # noqa: E402
-from controller.domain.clock import utc_now  # noqa: E402
-from controller.config.settings import CameraSettings, parse_settings  # noqa: E402
-from controller.services.footage import CameraEventLog, FootageService, recorder_config  # noqa: E402
-from controller.domain.modes import DoorMode  # noqa: E402
-from controller.services.runtime import Runtime  # noqa: E402
-from controller.store.footage import FootageStore  # noqa: E402
-from drivers.camera import CameraFault, SegmentStarted, SetCapture  # noqa: E402
-from drivers.camera_process import RecorderHandle  # noqa: E402
+from bench.decision import export_csv, percentile
+from controller.config.settings import CameraSettings, parse_settings
+from controller.domain.clock import utc_now
+from controller.domain.modes import DoorMode
+from controller.services.access import Authorizer
+from controller.services.footage import CameraEventLog, FootageService, recorder_config
+from controller.services.members import MemberAdmin
+from controller.services.runtime import Runtime
+from controller.store.footage import FootageStore
+from drivers.camera import CameraFault, SegmentStarted, SetCapture
+from drivers.camera_process import RecorderHandle
 
 SIZE, FPS, SECONDS = (1280, 720), 10, 10
 MEMBERS = 20_000

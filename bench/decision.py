@@ -18,16 +18,16 @@ import sys
 import tempfile
 import time
 from contextlib import closing
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from controller.services.members import MemberAdmin  # noqa: E402
-from controller.services.access import Authorizer  # noqa: E402
-from controller.config.settings import parse_settings  # noqa: E402
-from controller.domain.modes import DoorMode  # noqa: E402
-from controller.services.runtime import Runtime  # noqa: E402
+from controller.config.settings import parse_settings
+from controller.domain.modes import DoorMode
+from controller.services.access import Authorizer
+from controller.services.members import MemberAdmin
+from controller.services.runtime import Runtime
 
 MEMBERS = 100_000
 DECISIONS = 5_000
@@ -53,7 +53,7 @@ def export_csv(count: int) -> bytes:
 def import_child(data_dir: str, csv_path: str) -> None:
     """In a child process: import the file once into `data_dir`; print seconds, CPU seconds
     and this process's peak RSS as JSON."""
-    now = datetime(2026, 11, 25, 20, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)
     settings = parse_settings({"storage": {"data_dir": data_dir}}, "bench")
     runtime = Runtime.open(settings, clock=lambda: now)
     with closing(runtime.connection()) as conn:
@@ -92,7 +92,7 @@ def percentile(samples: list[float], pct: float) -> float:
 
 
 def main() -> None:
-    now = datetime(2026, 11, 25, 20, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)
     with tempfile.TemporaryDirectory() as tmp:
         settings = parse_settings({"storage": {"data_dir": tmp}}, "bench")
         runtime = Runtime.open(settings, clock=lambda: now)

@@ -19,19 +19,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gpiozero.pins.mock import MockFactory  # noqa: E402
+from gpiozero.pins.mock import MockFactory
 
-from bench.support.relay_timing import TimedPin, percentile  # noqa: E402
-
-from controller.services.members import MemberAdmin  # noqa: E402
-from controller.config.settings import parse_settings  # noqa: E402
-from controller.services.demo import DEMO_PIN, barcode, demo_members  # noqa: E402
-from controller.domain.clock import utc_now, local_date  # noqa: E402
-from controller.domain.modes import DoorMode  # noqa: E402
-from controller.domain.schedule import Schedule  # noqa: E402
-from controller.door.branch import BranchService  # noqa: E402
-from controller.sim.hardware import KEYPAD_D0, KEYPAD_D1, SimulatedHardware  # noqa: E402
-from drivers.base import KeyPress  # noqa: E402
+from bench.support.relay_timing import TimedPin, percentile
+from controller.config.settings import parse_settings
+from controller.domain.clock import local_date, utc_now
+from controller.domain.modes import DoorMode
+from controller.domain.schedule import Schedule
+from controller.door.branch import BranchService
+from controller.services.demo import DEMO_PIN, barcode, demo_members
+from controller.services.members import MemberAdmin
+from controller.sim.hardware import KEYPAD_D0, KEYPAD_D1, SimulatedHardware
+from drivers.base import KeyPress
 
 MEMBERS = 100_000
 SAMPLES = 200

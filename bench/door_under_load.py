@@ -54,10 +54,11 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from contextlib import closing, contextmanager
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -65,24 +66,23 @@ sys.path.insert(0, str(ROOT))
 from gpiozero.pins.mock import MockFactory  # noqa: E402
 
 from bench.support.relay_timing import TimedPin, percentile  # noqa: E402
-
-from controller.services.members import MemberAdmin  # noqa: E402
 from controller.cli.web import WebChild, nice_the_session  # noqa: E402
-from controller.domain.clock import local_date, utc_now  # noqa: E402
-from controller.config.settings import load_settings  # noqa: E402
 from controller.config.defaults import DATA_DIR_ENV  # noqa: E402
-from controller.services.demo import DEMO_PIN, barcode, demo_members, rfid_tag  # noqa: E402
-from controller.door.link import LINK_ENV, link_path  # noqa: E402
-from controller.door.link_server import DoorLinkServer  # noqa: E402
-from controller.system.logging_setup import configure_logging  # noqa: E402
+from controller.config.settings import load_settings  # noqa: E402
+from controller.domain.clock import local_date, utc_now  # noqa: E402
 from controller.domain.modes import DoorMode  # noqa: E402
-from controller.services.runtime import Runtime  # noqa: E402
 from controller.domain.schedule import WEEKDAYS, Schedule, parse_schedule  # noqa: E402
 from controller.door.branch import BranchService  # noqa: E402
+from controller.door.link import LINK_ENV, link_path  # noqa: E402
+from controller.door.link_server import DoorLinkServer  # noqa: E402
+from controller.services.demo import DEMO_PIN, barcode, demo_members, rfid_tag  # noqa: E402
+from controller.services.members import MemberAdmin  # noqa: E402
+from controller.services.runtime import Runtime  # noqa: E402
+from controller.services.users import create_user  # noqa: E402
 from controller.sim.hardware import KEYPAD_D0, KEYPAD_D1, SimulatedHardware  # noqa: E402
 from controller.store.db import transaction  # noqa: E402
 from controller.store.schedule import ScheduleStore, load_schedule  # noqa: E402
-from controller.services.users import create_user  # noqa: E402
+from controller.system.logging_setup import configure_logging  # noqa: E402
 from drivers.base import KeyPress  # noqa: E402
 
 MEMBERS = 100_000  # in the database before the import (as bench/door_latency.py)
@@ -105,7 +105,7 @@ def open_plus_week(special_day=None) -> dict:
         edges = list(range(0, 24 * 60 + 1, WINDOW_MINUTES))
         return [{"start": f"{a // 60:02d}:{a % 60:02d}",
                  "end": "24:00" if b == 24 * 60 else f"{b // 60:02d}:{b % 60:02d}",
-                 "kind": "openplus"} for a, b in zip(edges, edges[1:])]
+                 "kind": "openplus"} for a, b in pairwise(edges)]
     exceptions = [] if special_day is None else [{
         "date": special_day.isoformat(), "kind": "special_hours", "windows": day(),
         "note": "bench"}]
@@ -378,7 +378,7 @@ def main() -> None:
                                        env={**os.environ,
                                             "OPENPLUS_DOOR_CONFIG": str(bench.config)},
                                        start_new_session=True)  # as from an admin's own login
-                samples += bench.measure(lambda s: imp.poll() is not None)
+                samples += bench.measure(lambda s, imp=imp: imp.poll() is not None)
                 stdout, stderr = imp.communicate()
                 import_seconds.append(time.monotonic() - started)
                 imports += 1

@@ -5,8 +5,9 @@ and `ReaderFault` values and hand them to a sink (usually the door's queue).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, Union
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class ReaderFault:
     detail: str = ""
 
 
-InputEvent = Union[CardRead, KeyPress, ReaderFault]
+InputEvent = CardRead | KeyPress | ReaderFault
 EventSink = Callable[[InputEvent], None]
 
 KEYPAD_KEYS = frozenset("0123456789*#")

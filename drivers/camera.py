@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -26,7 +27,7 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     """The real clock: an aware UTC datetime."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 # --- messages in (commands are never dropped; clip requests may be) ------------------------
@@ -260,7 +261,7 @@ class Recorder:
         if self._segment is not None and at_ms >= self._segment_ends_ms:
             self._close_segment()
         if self._segment is None:
-            stamp = datetime.fromtimestamp(at_ms / 1000, timezone.utc)
+            stamp = datetime.fromtimestamp(at_ms / 1000, UTC)
             name = stamp.strftime("segments/%Y-%m-%d/%H%M%S-") + f"{at_ms % 1000:03d}"
             self._segment = self._open(name)
             if self._segment is None:

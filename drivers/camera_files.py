@@ -5,9 +5,9 @@ every build (the pip wheel has mp4v and MJPG, no H.264), hence the probe and the
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np

@@ -22,8 +22,18 @@ import cv2
 import numpy as np
 
 from drivers.camera import (
-    CameraFault, ClipRequest, Emit, FrameSource, Recorder, RecorderConfig, RecorderMessage,
-    RecorderStopped, SetCapture, Stop, is_file_source, to_ms,
+    CameraFault,
+    ClipRequest,
+    Emit,
+    FrameSource,
+    Recorder,
+    RecorderConfig,
+    RecorderMessage,
+    RecorderStopped,
+    SetCapture,
+    Stop,
+    is_file_source,
+    to_ms,
 )
 from drivers.camera_files import CODECS, probe_codec
 

@@ -5,7 +5,7 @@ queue and return).
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from gpiozero import Button
 from gpiozero.pins import Factory

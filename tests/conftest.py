@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ class FakeClock:
     """
 
     def __init__(self, start: datetime) -> None:
-        self.now = start.astimezone(timezone.utc)
+        self.now = start.astimezone(UTC)
         self.seconds = 1000.0  # monotonic; any origin
 
     def __call__(self) -> datetime:
@@ -52,7 +52,7 @@ def keep_umask():
 @pytest.fixture
 def clock() -> FakeClock:
     # A Wednesday evening in Open+ hours, Europe/Amsterdam winter time (UTC+1).
-    return FakeClock(datetime(2026, 11, 25, 20, 30, tzinfo=timezone.utc))
+    return FakeClock(datetime(2026, 11, 25, 20, 30, tzinfo=UTC))
 
 
 @pytest.fixture
@@ -77,10 +77,10 @@ def live_branch(settings: Settings, clock: FakeClock):
     injected wall and monotonic clocks; members 1 and 2 (DEMO_CARD, SECOND_CARD), PIN 1234."""
     from gpiozero.pins.mock import MockFactory
 
-    from controller.services.members import MemberAdmin
     from controller.domain.modes import DoorMode
     from controller.domain.schedule import Schedule
     from controller.door.branch import BranchService
+    from controller.services.members import MemberAdmin
     from controller.sim.hardware import SimulatedHardware
     from tests.helpers import member_row
 

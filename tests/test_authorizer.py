@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from controller.services.members import MemberAdmin
-from controller.services.access import Authorizer
 from controller.domain.decision import Reason
 from controller.domain.events import EventType
 from controller.domain.modes import DoorMode
+from controller.services.access import Authorizer
+from controller.services.members import MemberAdmin
 from controller.services.runtime import Runtime
 from tests.helpers import member_row
 
@@ -172,7 +172,7 @@ def test_alternating_readers_still_slows_the_door_with_one_alarm(door, clock):
 
 
 def window_of(authorizer) -> int:
-    return authorizer._settings.reader_failure_window_seconds  # noqa: SLF001 - the config used
+    return authorizer._settings.reader_failure_window_seconds
 
 
 def test_throttle_forgets_failures_outside_its_window(door, clock):

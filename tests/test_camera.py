@@ -13,8 +13,15 @@ import numpy as np
 import pytest
 
 from drivers.camera import (
-    CameraFault, ClipFinished, ClipRequest, Recorder, RecorderConfig, RecorderStopped,
-    SegmentFinished, SegmentStarted, SetCapture,
+    CameraFault,
+    ClipFinished,
+    ClipRequest,
+    Recorder,
+    RecorderConfig,
+    RecorderStopped,
+    SegmentFinished,
+    SegmentStarted,
+    SetCapture,
 )
 from drivers.camera_files import Codec, FrameRing, probe_codec
 from drivers.camera_process import RecorderHandle

@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import sys
 from contextlib import closing
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -104,11 +105,12 @@ def test_usage_errors_are_one_line_with_exit_code_2(monkeypatch, capsys, tmp_pat
 
 
 def test_events_purge_uses_the_retention_setting(capsys, tmp_path, data_dir):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
+
     from controller.domain.events import Event, EventType
 
     runtime = Runtime.open(load_settings(None))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with closing(runtime.connection()) as conn:
         log = runtime.events(conn)
         for age in (1, 89, 91, 400):

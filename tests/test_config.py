@@ -1,8 +1,9 @@
 """Configuration: defaults with no file, and errors that name the file, the key and the problem."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, get_args
+from typing import get_args
 
 import pytest
 from pydantic import BaseModel

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -11,7 +11,7 @@ from controller.domain.decision import PIN_PROVEN, Reason, decide
 from controller.domain.members import NEVER, Category, Member
 from controller.domain.modes import DoorMode
 
-NOW = datetime(2026, 11, 25, 20, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 20, 30, tzinfo=UTC)
 TODAY = date(2026, 11, 25)
 
 OK_MEMBER = Member(
@@ -118,15 +118,15 @@ def test_naive_time_is_refused():
     ("utc", "local_day"),
     [
         # Last Sunday of March 2026: 02:00 CET jumps to 03:00 CEST.
-        (datetime(2026, 3, 28, 22, 59, tzinfo=timezone.utc), date(2026, 3, 28)),  # 23:59 CET
-        (datetime(2026, 3, 28, 23, 0, tzinfo=timezone.utc), date(2026, 3, 29)),  # 00:00 CET
-        (datetime(2026, 3, 29, 21, 59, tzinfo=timezone.utc), date(2026, 3, 29)),  # 23:59 CEST
-        (datetime(2026, 3, 29, 22, 0, tzinfo=timezone.utc), date(2026, 3, 30)),  # 00:00 CEST
+        (datetime(2026, 3, 28, 22, 59, tzinfo=UTC), date(2026, 3, 28)),  # 23:59 CET
+        (datetime(2026, 3, 28, 23, 0, tzinfo=UTC), date(2026, 3, 29)),  # 00:00 CET
+        (datetime(2026, 3, 29, 21, 59, tzinfo=UTC), date(2026, 3, 29)),  # 23:59 CEST
+        (datetime(2026, 3, 29, 22, 0, tzinfo=UTC), date(2026, 3, 30)),  # 00:00 CEST
         # Last Sunday of October 2026: 03:00 CEST falls back to 02:00 CET.
-        (datetime(2026, 10, 24, 21, 59, tzinfo=timezone.utc), date(2026, 10, 24)),
-        (datetime(2026, 10, 24, 22, 0, tzinfo=timezone.utc), date(2026, 10, 25)),  # 00:00 CEST
-        (datetime(2026, 10, 25, 22, 59, tzinfo=timezone.utc), date(2026, 10, 25)),  # 23:59 CET
-        (datetime(2026, 10, 25, 23, 0, tzinfo=timezone.utc), date(2026, 10, 26)),
+        (datetime(2026, 10, 24, 21, 59, tzinfo=UTC), date(2026, 10, 24)),
+        (datetime(2026, 10, 24, 22, 0, tzinfo=UTC), date(2026, 10, 25)),  # 00:00 CEST
+        (datetime(2026, 10, 25, 22, 59, tzinfo=UTC), date(2026, 10, 25)),  # 23:59 CET
+        (datetime(2026, 10, 25, 23, 0, tzinfo=UTC), date(2026, 10, 26)),
     ],
 )
 def test_dates_are_branch_dates_on_dst_days(utc, local_day):
@@ -143,8 +143,8 @@ def test_dates_are_branch_dates_on_dst_days(utc, local_day):
 
 def test_october_fold_hour_is_one_local_date():
     """Both 02:30s on 2026-10-25 are the same branch date."""
-    first = datetime(2026, 10, 25, 0, 30, tzinfo=timezone.utc)  # 02:30 CEST
-    second = datetime(2026, 10, 25, 1, 30, tzinfo=timezone.utc)  # 02:30 CET
+    first = datetime(2026, 10, 25, 0, 30, tzinfo=UTC)  # 02:30 CEST
+    second = datetime(2026, 10, 25, 1, 30, tzinfo=UTC)  # 02:30 CET
     assert first.astimezone(BRANCH_TZ).hour == second.astimezone(BRANCH_TZ).hour == 2
     member = replace(OK_MEMBER, valid_until=date(2026, 10, 25))
     assert run(member, now=first).granted and run(member, now=second).granted

@@ -1,21 +1,27 @@
 """The door state machine on real output drivers (gpiozero mock pins) and real storage."""
 from __future__ import annotations
 
-
 from datetime import date
 
 import pytest
 
-from controller.services.members import MemberAdmin
-from controller.services.access import Authorizer
 from controller.config.settings import DoorSettings
-from controller.door.machine import (Door, DoorContactChanged, DoorOutputs, ExitRequest, ModeChanged,
-                             Phase, RemoteUnlock)
-from controller.door.loop import DoorLoop
 from controller.domain.events import EventType
 from controller.domain.members import NEVER
 from controller.domain.messages import PROMPT_PIN
 from controller.domain.modes import DoorMode
+from controller.door.loop import DoorLoop
+from controller.door.machine import (
+    Door,
+    DoorContactChanged,
+    DoorOutputs,
+    ExitRequest,
+    ModeChanged,
+    Phase,
+    RemoteUnlock,
+)
+from controller.services.access import Authorizer
+from controller.services.members import MemberAdmin
 from drivers.base import CardRead, KeyPress, ReaderFault
 from drivers.outputs import AlarmPanel, Indicator, Lights, LockRelay
 from tests.drivers.gpio_fixtures import mock_factory  # noqa: F401 - fixture

@@ -6,8 +6,8 @@ import sqlite3
 import threading
 from contextlib import closing, contextmanager
 
-from controller.door.machine import DoorContactChanged
 from controller.domain.events import EventType
+from controller.door.machine import DoorContactChanged
 from tests.conftest import DEMO_CARD, SECOND_CARD
 
 WAIT = 5.0
@@ -127,9 +127,9 @@ def test_the_closing_announcement_is_played(tmp_path, clock):
     from gpiozero.pins.mock import MockFactory
 
     from controller.config.settings import parse_settings
-    from controller.door.machine import ClosingWarning
     from controller.domain.schedule import Schedule
     from controller.door.branch import BranchService
+    from controller.door.machine import ClosingWarning
     from controller.sim.hardware import SimulatedHardware
 
     marker = tmp_path / "announced"

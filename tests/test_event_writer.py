@@ -5,8 +5,8 @@ import sqlite3
 from contextlib import closing
 from datetime import timedelta
 
-from controller.door.event_writer import SPILL_FILE, EventWriter
 from controller.domain.events import Event, EventType
+from controller.door.event_writer import SPILL_FILE, EventWriter
 from controller.services.lockouts import PinLockouts
 from controller.store.pin_failures import PinFailures, load_pin_failures
 from tests.helpers import member_row

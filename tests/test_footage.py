@@ -13,22 +13,33 @@ from pathlib import Path
 
 import pytest
 
-from controller.services.members import MemberAdmin
-from controller.services.access import Authorizer
-from controller.domain.clock import local_date
 from controller.config.settings import CameraSettings, ConfigError, parse_settings
+from controller.domain.clock import local_date
 from controller.domain.events import Event, EventType
-from controller.services.footage import CameraEventLog, ClipNotFound, FootageService, recorder_config
 from controller.domain.modes import DoorMode
+from controller.services.access import Authorizer
+from controller.services.footage import CameraEventLog, ClipNotFound, FootageService, recorder_config
+from controller.services.members import MemberAdmin
 from controller.store.events import EventFilter, EventLog
 from controller.store.footage import FootageStore
 from drivers.camera import (
-    CameraFault, ClipRequest, Recorder, SegmentFinished, SegmentStarted, SetCapture, to_ms,
+    CameraFault,
+    ClipRequest,
+    Recorder,
+    SegmentFinished,
+    SegmentStarted,
+    SetCapture,
+    to_ms,
 )
 from drivers.camera_files import probe_codec
 from tests.helpers import member_row
 from tests.test_camera import (
-    StallingCapture, plenty_of_space, read_marker, read_video, video_frames, write_test_video,
+    StallingCapture,
+    plenty_of_space,
+    read_marker,
+    read_video,
+    video_frames,
+    write_test_video,
 )
 
 CARD = "29990000000001"

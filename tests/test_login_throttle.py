@@ -3,18 +3,24 @@ from __future__ import annotations
 
 import threading
 from contextlib import closing
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from controller.services.login_throttle import (ADDRESS_FAILURES, FIRST_PAUSE, MAX_PAUSE, USERNAME_FAILURES,
-                                       LoginThrottle, SignInPaused)
-from controller.services.runtime import Runtime
 from controller.domain.throttle import SWEEP_ABOVE_KEYS, FailureThrottle
+from controller.services.login_throttle import (
+    ADDRESS_FAILURES,
+    FIRST_PAUSE,
+    MAX_PAUSE,
+    USERNAME_FAILURES,
+    LoginThrottle,
+    SignInPaused,
+)
+from controller.services.runtime import Runtime
 from controller.services.users import Passwords, user_admin
 from tests.api.api_support import CHEAP_PASSWORDS, PASSWORD
 
-T0 = datetime(2026, 11, 25, 20, 30, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 25, 20, 30, tzinfo=UTC)
 
 
 def test_pause_starts_at_the_threshold_and_doubles_up_to_the_cap() -> None:
@@ -45,7 +51,7 @@ def test_many_quiet_keys_are_swept_but_a_paused_one_is_kept() -> None:
         throttle.record_failure(f"old{n}", T0)
     later = T0 + window + pause + timedelta(seconds=1)
     throttle.record_failure("attacker", later)  # sweeps every quiet key
-    assert len(throttle._failures) == 1  # noqa: SLF001 - the memory bound is the point
+    assert len(throttle._failures) == 1
     assert throttle.paused_until("attacker", later) == later + pause
 
 

@@ -7,9 +7,9 @@ from datetime import date
 
 import pytest
 
-from controller.services.members import MemberAdmin
-from controller.services.member_import import ImportRejected, parse_member_csv
 from controller.domain.members import NEVER, Category
+from controller.services.member_import import ImportRejected, parse_member_csv
+from controller.services.members import MemberAdmin
 from controller.services.runtime import Runtime
 from tests.helpers import HEADER, csv_file, csv_line
 

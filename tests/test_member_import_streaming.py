@@ -9,10 +9,10 @@ from contextlib import closing
 
 import pytest
 
-from controller.services.members import MemberAdmin
 from controller.cli.main import main
-from controller.services.member_import import BATCH_ROWS, ImportRejected, parse_member_csv
 from controller.domain.problems import MAX_PROBLEMS_NAMED
+from controller.services.member_import import BATCH_ROWS, ImportRejected, parse_member_csv
+from controller.services.members import MemberAdmin
 from controller.services.runtime import Runtime
 from tests.helpers import HEADER, csv_file, csv_line, member_row
 from tests.test_member_import import TODAY, db_snapshot

@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from controller.domain.clock import BRANCH_TZ, utc_now
-from controller.door.switcher import ModeSwitcher
 from controller.domain.modes import DoorMode
 from controller.domain.schedule import Schedule, load_schedule_file, parse_schedule
 from controller.domain.timeline import ModeNow
+from controller.door.switcher import ModeSwitcher
 from controller.door.timers import ClockTimers
 
 BEILEN = Path(__file__).resolve().parent.parent / "config" / "beilen-schedule.json"
@@ -20,11 +20,11 @@ EDGE = "mode-switcher:edge"
 
 
 def local(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=BRANCH_TZ).astimezone(timezone.utc)
+    return datetime(*parts, tzinfo=BRANCH_TZ).astimezone(UTC)
 
 
 def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=timezone.utc)
+    return datetime(*parts, tzinfo=UTC)
 
 
 class FakeClock:

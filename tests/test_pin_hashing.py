@@ -9,9 +9,9 @@ from contextlib import closing
 import pytest
 
 from controller.domain import pins
+from controller.domain.pins import SALT_BYTES, PinFormatError, PinHasher, validate_pin
 from controller.services.member_import import ImportRejected
 from controller.services.members import MemberAdmin
-from controller.domain.pins import SALT_BYTES, PinFormatError, PinHasher, validate_pin
 from controller.services.runtime import Runtime
 from tests.helpers import csv_file, csv_line
 
@@ -26,7 +26,7 @@ def test_hash_many_is_the_stored_construction_with_a_salt_per_pin():
     salts = [salt for salt, _ in pairs]
     assert all(len(salt) == SALT_BYTES for salt in salts)
     assert len(set(salts)) == 3
-    for (salt, digest), pin in zip(pairs, ["1234", "1234", "987654"]):
+    for (salt, digest), pin in zip(pairs, ["1234", "1234", "987654"], strict=True):
         assert digest == hmac.new(KEY, salt + pin.encode("ascii"), hashlib.sha256).digest()
         assert hasher.verify(pin, salt, digest)
     salt, digest = hasher.hash("4321")  # one PIN at a time: the same construction

@@ -5,9 +5,9 @@ from string import Formatter
 
 import pytest
 
-from controller.services.member_import import ImportRejected, parse_member_csv
 from controller.domain.problems import ENGLISH, Problem
 from controller.domain.schedule import ScheduleInvalid, parse_schedule
+from controller.services.member_import import ImportRejected, parse_member_csv
 from controller.web.problems_nl import DUTCH, place_in_dutch, problem_in_dutch
 
 
@@ -58,8 +58,8 @@ def test_schedule_problems_keep_their_key_through_pydantic() -> None:
 
 
 def test_every_import_row_reason_is_a_problem() -> None:
-    data = ("patron_id;cards;name;valid_until;adult;category;pin;extra\n"
-            ";12;;31-02-2027;misschien;boss;12;x\n").encode()
+    data = (b"patron_id;cards;name;valid_until;adult;category;pin;extra\n"
+            b";12;;31-02-2027;misschien;boss;12;x\n")
     with pytest.raises(ImportRejected) as header:
         parse_member_csv(data, today=None)  # type: ignore[arg-type]
     data = "patron_id;cards;name;valid_until;adult;category;pin\n;12;;31-02-2027;misschien;boss;12\n"

@@ -1,7 +1,8 @@
 """Schedule model, validation and the mode at a moment, including both 2026 DST changes."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,9 @@ from controller.domain.clock import BRANCH_TZ
 from controller.domain.modes import DoorMode
 from controller.domain.schedule import (
     WEEKDAYS,
-    Window,
     Schedule,
     ScheduleInvalid,
+    Window,
     day_problems,
     load_schedule_file,
     minutes_of,
@@ -28,12 +29,12 @@ HOUR = timedelta(hours=1)
 
 
 def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=timezone.utc)
+    return datetime(*parts, tzinfo=UTC)
 
 
 def local(*parts: int, fold: int = 0) -> datetime:
     """A Europe/Amsterdam wall-clock time as UTC (only for unambiguous, existing times)."""
-    return datetime(*parts, tzinfo=BRANCH_TZ, fold=fold).astimezone(timezone.utc)
+    return datetime(*parts, tzinfo=BRANCH_TZ, fold=fold).astimezone(UTC)
 
 
 def window(start: str, end: str, kind: str = "openplus") -> dict[str, str]:
@@ -169,7 +170,7 @@ def test_mode_mid_window_with_edges_and_cause() -> None:
     assert now.mode is DoorMode.STAFFED
     assert (now.since, now.until, now.cause) == (local(2026, 6, 3, 10, 0),
                                                  local(2026, 6, 3, 17, 0), "weekly")
-    assert now.since.tzinfo is timezone.utc
+    assert now.since.tzinfo is UTC
 
 
 def test_adjacent_windows_switch_once_without_closed_flicker() -> None:
@@ -228,7 +229,7 @@ def test_fourteen_day_view_lists_every_edge() -> None:
     changes = changes_between(schedule, start, start + timedelta(days=14))
     # Mon-Sat: Open+, staffed, Open+, closed; Sunday: Open+, closed. No holiday in these days.
     assert len(changes) == 12 * 4 + 2 * 2
-    assert all(a.at < b.at and a.mode != b.mode for a, b in zip(changes, changes[1:]))
+    assert all(a.at < b.at and a.mode != b.mode for a, b in pairwise(changes))
 
 
 def test_empty_schedule_is_closed_with_no_edges_in_sight() -> None:
@@ -355,9 +356,9 @@ def test_back_to_back_windows_give_the_same_modes_as_one_long_window():
     sliced = parse_schedule({"weekly": {day: halves(range(420, 1320, 30)) for day in days}})
     whole = parse_schedule({"weekly": {day: [{"start": "07:00", "end": "22:00", "kind": "openplus"}]
                                        for day in days}})
-    for moment in (datetime(2026, 3, 29, 1, 30, tzinfo=timezone.utc),   # the March DST day
-                   datetime(2026, 10, 25, 20, 59, tzinfo=timezone.utc),  # the October one
-                   datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)):
+    for moment in (datetime(2026, 3, 29, 1, 30, tzinfo=UTC),   # the March DST day
+                   datetime(2026, 10, 25, 20, 59, tzinfo=UTC),  # the October one
+                   datetime(2026, 11, 25, 12, 0, tzinfo=UTC)):
         assert mode_at(sliced, moment) == mode_at(whole, moment)
         assert next_change(sliced, moment) == next_change(whole, moment)
 

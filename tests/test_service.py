@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import closing
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from gpiozero.pins.mock import MockFactory
 
@@ -38,7 +38,7 @@ def test_events_older_than_retention_are_purged_by_the_daily_job(settings, clock
 
 def test_restart_in_the_middle_of_a_window_gives_the_mode_at_once(settings):
     # Wednesday 2026-11-25 20:30 local is inside 18:00-22:00 Open+.
-    moment = datetime(2026, 11, 25, 19, 30, tzinfo=timezone.utc)
+    moment = datetime(2026, 11, 25, 19, 30, tzinfo=UTC)
     schedule = parse_schedule({"weekly": {"wednesday": [
         {"start": "07:00", "end": "18:00", "kind": "staffed"},
         {"start": "18:00", "end": "22:00", "kind": "openplus"}]}})

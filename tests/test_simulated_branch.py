@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 
 from controller.cli.main import main
-from controller.domain.clock import local_date
 from controller.config.settings import parse_settings
+from controller.domain.clock import local_date
 from controller.domain.events import EventType
 from controller.domain.modes import DoorMode
 from controller.domain.schedule import Schedule
 from controller.door.branch import BranchService
-from controller.sim.hardware import SimulatedHardware, rdm6300_frame
 from controller.door.state_file import STATE_FILE
+from controller.sim.hardware import SimulatedHardware, rdm6300_frame
 from tests.helpers import member_row_on
 
 ROOT = Path(__file__).resolve().parent.parent

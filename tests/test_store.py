@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from contextlib import closing
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -98,9 +98,9 @@ def test_same_pin_gives_different_hashes_and_another_key_cannot_verify(tmp_path)
 
 
 def test_no_plain_pin_or_full_card_in_the_database_file(runtime, clock):
-    from controller.services.members import MemberAdmin
-    from controller.services.access import Authorizer
     from controller.domain.modes import DoorMode
+    from controller.services.access import Authorizer
+    from controller.services.members import MemberAdmin
     from tests.helpers import member_row
 
     with closing(runtime.connection()) as conn:
@@ -121,7 +121,7 @@ def test_event_query_filters_and_cursor(tmp_path):
     db = Database(tmp_path / "door.db")
     with closing(db.connect()) as conn:
         log = EventLog(conn)
-        start = datetime(2026, 3, 28, 12, tzinfo=timezone.utc)
+        start = datetime(2026, 3, 28, 12, tzinfo=UTC)
         for n in range(10):
             log.record(Event(
                 type=EventType.ACCESS_REFUSED if n % 2 else EventType.ACCESS_GRANTED,
@@ -149,7 +149,7 @@ def test_event_pages_with_equal_timestamps_neither_skip_nor_repeat(tmp_path):
     db = Database(tmp_path / "door.db")
     with closing(db.connect()) as conn:
         log = EventLog(conn)
-        moment = datetime(2026, 10, 25, 1, 30, tzinfo=timezone.utc)
+        moment = datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
         for n in range(7):  # several events in one millisecond, two types interleaved
             log.record(Event(EventType.DOOR_OPENED if n % 2 else EventType.DOOR_CLOSED,
                              moment, "front", detail=str(n)))

@@ -6,16 +6,17 @@ checked; routes that need the name of who acts ask for `Actor` (cached per reque
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, Callable, Iterator
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from controller.api.schemas import ErrorOut
 from controller.http.services import ApiServices
-from controller.store.users import User
 from controller.services.users import PasswordsBusy, Role, UserAdmin, effective_roles, user_admin
+from controller.store.users import User
 
 bearer_scheme = HTTPBearer(
     auto_error=False, scheme_name="bearer",

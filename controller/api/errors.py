@@ -5,7 +5,8 @@ the error body (pydantic's default 422 body would include it).
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,16 +14,16 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from controller.api.schemas import ErrorOut, RowProblem
-from controller.http.allow import http_error_headers
-from controller.http.services import DoorUnavailable
 from controller.domain.cards import CardFormatError
-from controller.services.member_import import ImportRejected
 from controller.domain.pins import PinFormatError
 from controller.domain.problems import first_problems
 from controller.domain.schedule import ScheduleInvalid
+from controller.http.allow import http_error_headers
+from controller.http.services import DoorUnavailable
 from controller.services.events import BadCursor
-from controller.store.members import MemberError
+from controller.services.member_import import ImportRejected
 from controller.services.users import UnknownToken, UnknownUser, UserError, UserInputError
+from controller.store.members import MemberError
 
 
 def _json(status: int, body: ErrorOut, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -17,11 +17,11 @@ class TimePoint(BaseModel):
                             examples=["2026-03-29T07:00:00+02:00"])
 
     @classmethod
-    def of(cls, moment: datetime) -> "TimePoint":
+    def of(cls, moment: datetime) -> TimePoint:
         return cls(utc=to_utc(moment), local=to_local(moment))
 
     @classmethod
-    def maybe(cls, moment: datetime | None) -> "TimePoint | None":
+    def maybe(cls, moment: datetime | None) -> TimePoint | None:
         return cls.of(moment) if moment is not None else None
 
 

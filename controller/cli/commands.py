@@ -9,22 +9,22 @@ from datetime import timedelta
 
 from tqdm import tqdm  # type: ignore[import-untyped]  # no hints in tqdm; types-tqdm is not a dependency
 
-from controller.services.members import MemberAdmin, default_valid_until
-from controller.services.access import Authorizer
-from controller.domain.cards import CardFormatError, card_hint, normalise_card
 from controller.cli.main import UsageError, actor, read_pin
-from controller.domain.clock import format_local, local_date
 from controller.config.settings import Settings
-from controller.services.demo import DEMO_CARDS, DEMO_PIN, demo_members
+from controller.domain.cards import CardFormatError, card_hint, normalise_card
+from controller.domain.clock import format_local, local_date
 from controller.domain.events import EventType
-from controller.services.member_import import ImportRejected
 from controller.domain.members import Category, MemberRow, adult_on, birth_date_problem
 from controller.domain.messages import door_message
 from controller.domain.modes import DoorMode
+from controller.domain.text import text_problem
+from controller.services.access import Authorizer
+from controller.services.demo import DEMO_CARDS, DEMO_PIN, demo_members
+from controller.services.member_import import ImportRejected
+from controller.services.members import MemberAdmin, default_valid_until
 from controller.services.runtime import Runtime, reset_all_pins
 from controller.store.events import EventFilter
 from controller.store.members import MemberError
-from controller.domain.text import text_problem
 
 
 def check_config(args: argparse.Namespace, settings: Settings) -> int:

@@ -14,10 +14,11 @@ import importlib
 import os
 import sqlite3
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from controller.domain.clock import BRANCH_TZ, to_utc
 from controller.domain.pins import PinFormatError, PinKeyError, validate_pin

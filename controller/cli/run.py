@@ -16,26 +16,26 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
-from typing import Callable
 
-from controller.cli.main import UsageError
 from controller.cli.commands import demo_members_command
+from controller.cli.main import UsageError
 from controller.cli.web import WebChild, WebChildError
 from controller.config.settings import Settings
+from controller.domain.modes import DoorMode
+from controller.domain.schedule import Schedule, load_schedule_file
+from controller.door.branch import BranchService
+from controller.door.hardware import HardwareError
 from controller.door.link import link_path
 from controller.door.link_server import DoorLinkError, DoorLinkServer
-from controller.door.hardware import HardwareError
-from controller.system.logging_setup import configure_logging
-from controller.domain.modes import DoorMode
 from controller.services.runtime import Runtime
-from controller.domain.schedule import Schedule, load_schedule_file
-from controller.system.sd_notify import Notifier, WatchdogFeeder
-from controller.door.branch import BranchService
+from controller.services.users import create_user
 from controller.store.db import transaction
 from controller.store.schedule import ScheduleStore, load_schedule
-from controller.services.users import create_user
+from controller.system.logging_setup import configure_logging
+from controller.system.sd_notify import Notifier, WatchdogFeeder
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from controller.config.settings import Settings, WebSettings
 from controller.system.logging_setup import configure_logging
@@ -52,11 +53,11 @@ def web(args: argparse.Namespace, settings: Settings) -> int:
                          name="parent-watch", daemon=True).start()
     nice_the_session(os.nice(0))
 
-    from controller.app import create_app
     from controller.api.server import ApiServer, ApiServerError
-    from controller.http.services import ApiServices
+    from controller.app import create_app
     from controller.door.link import link_path
     from controller.door.link_client import DoorLinkClient
+    from controller.http.services import ApiServices
     from controller.services.footage import FootageService
     from controller.services.runtime import Runtime
 

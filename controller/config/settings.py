@@ -8,15 +8,28 @@ from __future__ import annotations
 import math
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, IPvAnyNetwork,
-                      ValidationError, ValidationInfo, field_validator)
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    IPvAnyNetwork,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from controller.config.defaults import (DATA_DIR_ENV, DEFAULT_DATA_DIR, DEFAULT_LOCK_ACTIVE_HIGH,
-                                        DEFAULT_LOCK_PIN, resolve_config_path,
-                                        resolve_data_dir)
+from controller.config.defaults import (
+    DATA_DIR_ENV,
+    DEFAULT_DATA_DIR,
+    DEFAULT_LOCK_ACTIVE_HIGH,
+    DEFAULT_LOCK_PIN,
+    resolve_config_path,
+    resolve_data_dir,
+)
 from controller.system.logging_setup import LogLevel
 
 
@@ -65,9 +78,9 @@ def _number_or_name(meaning: str, maximum: int):
     return BeforeValidator(check)
 
 
-Pin = Annotated[Union[int, str], _number_or_name(
+Pin = Annotated[int | str, _number_or_name(
     f"a pin is a BCM number 0-{MAX_BCM_PIN} or a name such as 'GPIO17'", MAX_BCM_PIN)]
-CameraSource = Annotated[Union[int, str], _number_or_name(
+CameraSource = Annotated[int | str, _number_or_name(
     f"a camera number is 0-{MAX_CAMERA_INDEX}; a stream or file is a text such as "
     "'rtsp://...'", MAX_CAMERA_INDEX)]
 Baudrate = Annotated[int, Field(ge=50, le=MAX_BAUDRATE)]
@@ -178,8 +191,7 @@ class OsdpReader(_Reader):
 
 
 ReaderSettings = Annotated[
-    Union[Rdm6300Reader, BarcodeReader, KeyboardWedgeReader, WiegandReader, MatrixKeypadReader,
-          OsdpReader],
+    Rdm6300Reader | BarcodeReader | KeyboardWedgeReader | WiegandReader | MatrixKeypadReader | OsdpReader,
     Field(discriminator="type"),
 ]
 

@@ -8,8 +8,8 @@ answer moves wall time by hours, and a pulse measured on it would keep the lock 
 from __future__ import annotations
 
 import time
-from datetime import date, datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 Clock = Callable[[], datetime]
@@ -20,7 +20,7 @@ BRANCH_TZ = ZoneInfo("Europe/Amsterdam")
 
 def utc_now() -> datetime:
     """The real clock: an aware UTC datetime."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def monotonic() -> float:
@@ -46,7 +46,7 @@ def local_date(moment: datetime, tz: ZoneInfo = BRANCH_TZ) -> date:
 
 
 def to_utc(moment: datetime) -> datetime:
-    return require_aware(moment).astimezone(timezone.utc)
+    return require_aware(moment).astimezone(UTC)
 
 
 def format_local(moment: datetime, tz: ZoneInfo = BRANCH_TZ) -> str:

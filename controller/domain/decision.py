@@ -6,10 +6,10 @@ without the PIN), and only then the member's own status.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Callable
 from zoneinfo import ZoneInfo
 
 from controller.domain.clock import BRANCH_TZ, local_date, require_aware
@@ -39,7 +39,7 @@ class Decision:
     reason: Reason
 
     @classmethod
-    def refuse(cls, reason: Reason) -> "Decision":
+    def refuse(cls, reason: Reason) -> Decision:
         return cls(False, reason)
 
 

@@ -1,10 +1,11 @@
 """Members of the Open+ list: the record the decision reads, and the row an import or admin writes."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 from controller.domain.cards import card_hint
 
@@ -79,7 +80,7 @@ class MemberRow(NamedTuple):
     pin: str | None = None  # plain PIN in transit only; never stored, never in the repr
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"{name}={value!r}" for name, value in zip(self._fields, self)
+        shown = ", ".join(f"{name}={value!r}" for name, value in zip(self._fields, self, strict=True)
                           if name != "pin")
         return f"MemberRow({shown})"
 

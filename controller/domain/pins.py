@@ -12,8 +12,8 @@ import os
 import secrets
 import stat
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 KEY_BYTES = 32
 SALT_BYTES = 16
@@ -93,7 +93,7 @@ class PinHasher:
         return hmac.new(self._key, FINGERPRINT_TEXT, hashlib.sha256).digest()
 
     @classmethod
-    def from_key_file(cls, path: Path) -> "PinHasher":
+    def from_key_file(cls, path: Path) -> PinHasher:
         """Load the key, creating it (mode 0600) when missing; refuse a key others can read.
         Whether a missing key may be made is the caller's to decide (runtime.pin_hasher_for:
         not when PINs hashed with the old one are stored)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -57,21 +57,21 @@ def wall_to_utc(day: date, minute: int) -> datetime:
     if minute == MINUTES_PER_DAY:
         day, minute = day + timedelta(days=1), 0
     local = datetime.combine(day, time(minute // 60, minute % 60), tzinfo=BRANCH_TZ)
-    later = local.astimezone(timezone.utc)
+    later = local.astimezone(UTC)
     if later.astimezone(BRANCH_TZ).replace(tzinfo=None) == local.replace(tzinfo=None):
         return later
     # In the gap: the clock jumped past this time somewhere in [earlier, later).
-    earlier = local.replace(fold=1).astimezone(timezone.utc)
+    earlier = local.replace(fold=1).astimezone(UTC)
     offset_after = later.astimezone(BRANCH_TZ).utcoffset()
     low, high = int(earlier.timestamp()), int(later.timestamp())
     while high - low > 1:
         middle = (low + high) // 2
-        moment = datetime.fromtimestamp(middle, timezone.utc)
+        moment = datetime.fromtimestamp(middle, UTC)
         if moment.astimezone(BRANCH_TZ).utcoffset() == offset_after:
             high = middle
         else:
             low = middle
-    return datetime.fromtimestamp(high, timezone.utc)
+    return datetime.fromtimestamp(high, UTC)
 
 
 # ---------------------------------------------------------------- mode computation

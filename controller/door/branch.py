@@ -15,32 +15,40 @@ import logging
 import shlex
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
-from typing import Callable
 
 from gpiozero.pins import Factory
 
-from controller.services.access import Authorizer
-from controller.domain.clock import BRANCH_TZ, Clock, Monotonic, monotonic, to_local, to_utc, utc_now
 from controller.config.settings import Settings
-from controller.door.machine import (ClosingWarning, Door, DoorContactChanged, DoorOutputs, DoorSnapshot,
-                             ExitRequest, ModeChanged, RemoteUnlock)
-from controller.door.loop import DoorLoop
-from controller.door.event_writer import SPILL_FILE, EventWriter
+from controller.domain.clock import BRANCH_TZ, Clock, Monotonic, monotonic, to_local, to_utc, utc_now
 from controller.domain.events import Event, EventType
-from controller.services.footage import CLIP_EVENTS, FootageService
-from controller.door.hardware import DoorHardware, build_hardware
-from controller.services.lockouts import PinLockouts
 from controller.domain.messages import DoorMessage
-from controller.door.switcher import ModeSwitcher
 from controller.domain.modes import DoorMode
-from controller.door.observers import ObserverQueue, QueuedSignals
-from controller.services.runtime import Runtime
 from controller.domain.schedule import Schedule
 from controller.domain.timeline import ModeNow
+from controller.door.event_writer import SPILL_FILE, EventWriter
+from controller.door.hardware import DoorHardware, build_hardware
+from controller.door.loop import DoorLoop
+from controller.door.machine import (
+    ClosingWarning,
+    Door,
+    DoorContactChanged,
+    DoorOutputs,
+    DoorSnapshot,
+    ExitRequest,
+    ModeChanged,
+    RemoteUnlock,
+)
+from controller.door.observers import ObserverQueue, QueuedSignals
 from controller.door.state_file import STATE_FILE, StateFile
-from controller.store.pin_failures import load_pin_failures
+from controller.door.switcher import ModeSwitcher
 from controller.door.timers import ClockTimers
+from controller.services.access import Authorizer
+from controller.services.footage import CLIP_EVENTS, FootageService
+from controller.services.lockouts import PinLockouts
+from controller.services.runtime import Runtime
+from controller.store.pin_failures import load_pin_failures
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +153,7 @@ class BranchService:
             for reader in self.hardware.readers:
                 try:
                     reader.close()
-                except Exception:  # noqa: BLE001 - a stuck reader must not keep the rest up
+                except Exception:
                     log.exception("reader %s did not close", getattr(reader, "name", reader))
             self.switcher.stop()
             self.timers.stop(timeout=0.5)

@@ -16,10 +16,10 @@ import os
 import queue
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Union
 
 from controller.domain.events import Event, EventType
 from controller.store.db import Database, transaction
@@ -35,7 +35,7 @@ MAX_RETRY_SECONDS = 1.0
 SPILL_FILE = "events-spill.jsonl"
 
 
-Write = Union[Event, PinFailures]
+Write = Event | PinFailures
 
 
 def _to_json(item: Write) -> str:
@@ -180,7 +180,7 @@ class EventWriter:
                     return
                 pause = min(pause * 2, MAX_RETRY_SECONDS)
                 continue
-            except Exception:  # noqa: BLE001 - a write that can never succeed: keep it on disk
+            except Exception:
                 log.exception("event write refused; kept in %s", self._spill_path)
                 self._spill(batch)
                 self._done(len(batch))
@@ -206,7 +206,7 @@ class EventWriter:
         for event_id, event in written:
             try:
                 self._on_written(event_id, event)
-            except Exception:  # noqa: BLE001 - the camera is not the event log
+            except Exception:
                 log.exception("after-write hook failed for event %d", event_id)
 
     def _done(self, count: int) -> None:

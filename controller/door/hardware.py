@@ -10,9 +10,16 @@ from typing import Any
 
 from gpiozero.pins import Factory
 
-from controller.config.settings import (BarcodeReader, HardwareSettings, KeyboardWedgeReader,
-                               MatrixKeypadReader, OsdpReader, Rdm6300Reader, ReaderSettings,
-                               WiegandReader)
+from controller.config.settings import (
+    BarcodeReader,
+    HardwareSettings,
+    KeyboardWedgeReader,
+    MatrixKeypadReader,
+    OsdpReader,
+    Rdm6300Reader,
+    ReaderSettings,
+    WiegandReader,
+)
 from drivers.base import Reader
 from drivers.inputs import DoorContact, RexButton
 from drivers.outputs import AlarmPanel, Indicator, Lights, LockRelay

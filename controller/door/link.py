@@ -30,15 +30,16 @@ import json
 import os
 import socket
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from controller.door.machine import DoorSnapshot, Phase
 from controller.domain.messages import DoorMessage
 from controller.domain.modes import DoorMode
+from controller.door.machine import DoorSnapshot, Phase
 
 LINK_FILE = "door.sock"
 LINK_ENV = "OPENPLUS_DOOR_LINK"  # overrides <data_dir>/door.sock, for both processes

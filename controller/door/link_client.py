@@ -11,10 +11,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from controller.door.link import (MAX_REPLY_BYTES, DoorUnavailable, LoopHealth, json_line,
-                                  reachable, read_line, snapshot_from_json)
-from controller.door.machine import DoorSnapshot
 from controller.domain.schedule import Schedule
+from controller.door.link import (
+    MAX_REPLY_BYTES,
+    DoorUnavailable,
+    LoopHealth,
+    json_line,
+    reachable,
+    read_line,
+    snapshot_from_json,
+)
+from controller.door.machine import DoorSnapshot
 
 CLIENT_TIMEOUT = 1.0
 SCHEDULE_TIMEOUT = 3.0  # the door reads the schedule from SQLite before it answers

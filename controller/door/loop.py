@@ -12,7 +12,7 @@ import logging
 import os
 import queue
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from controller.domain.clock import Monotonic, monotonic
 from controller.door.machine import Door, DoorInput
@@ -44,7 +44,7 @@ class DoorLoop:
         """Handle the next input, or the deadlines when none arrives in time."""
         try:
             timeout = self._wait() if wait is None else wait
-        except Exception:  # noqa: BLE001 - a broken deadline must not end the loop
+        except Exception:
             log.exception("door loop could not work out its next deadline")
             timeout = MAX_WAIT_SECONDS
         got = True
@@ -57,7 +57,7 @@ class DoorLoop:
                 self.door.tick()
             else:
                 self.door.handle(item)
-        except Exception as exc:  # noqa: BLE001 - any error: lock first, then report
+        except Exception as exc:
             log.exception("door loop error; relay locked")
             self._fail_secure(exc)
         finally:
@@ -68,7 +68,7 @@ class DoorLoop:
     def _fail_secure(self, exc: Exception) -> None:
         try:
             self.door.fail_secure(exc)
-        except Exception:  # noqa: BLE001 - fail_secure locks before anything that can fail
+        except Exception:
             log.exception("fail-secure could not finish")
 
     def _turned(self) -> None:
@@ -76,7 +76,7 @@ class DoorLoop:
         if self._on_turn is not None:
             try:
                 self._on_turn()
-            except Exception:  # noqa: BLE001 - the watchdog feeder is not the door
+            except Exception:
                 log.exception("door loop turn callback failed")
 
     def _wait(self) -> float:
@@ -101,7 +101,7 @@ class DoorLoop:
         while not self._stopping.is_set():
             try:
                 self.run_once()
-            except Exception:  # noqa: BLE001 - belt and braces: the loop must keep turning
+            except Exception:
                 log.exception("door loop turn failed")
                 self._fail_secure(RuntimeError("door loop turn failed"))
 

@@ -14,19 +14,19 @@ snapshots go to observers that cannot fail the door (`on_change` must not block 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Callable, Protocol
+from typing import Protocol
 
-from controller.services.access import Authorizer
-from controller.domain.clock import Clock, Monotonic, monotonic
 from controller.config.settings import DoorSettings
+from controller.domain.clock import Clock, Monotonic, monotonic
 from controller.domain.decision import Reason
 from controller.domain.events import Event, EventSink, EventType
-from controller.domain.messages import (PROMPT_CARD, PROMPT_PIN, DoorMessage, closing_message,
-                                 door_message)
+from controller.domain.messages import PROMPT_CARD, PROMPT_PIN, DoorMessage, closing_message, door_message
 from controller.domain.modes import DoorMode
+from controller.services.access import Authorizer
 from drivers.base import CardRead, KeyPress, ReaderFault
 
 log = logging.getLogger(__name__)

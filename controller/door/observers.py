@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ class ObserverQueue:
             if item is not None:
                 func, args = item
                 func(*args)
-        except Exception:  # noqa: BLE001 - an observer's fault stays the observer's
+        except Exception:
             self.failed += 1
             if self.failed == 1 or self.failed % 100 == 0:
                 log.exception("door observer failed (%d so far)", self.failed)

@@ -13,16 +13,22 @@ from __future__ import annotations
 
 import sys
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from gpiozero.exc import GPIOZeroError
 from gpiozero.pins import Factory
 
-from controller.config.defaults import (DEFAULT_DATA_DIR, DEFAULT_LOCK_ACTIVE_HIGH,
-                                        DEFAULT_LOCK_PIN, resolve_config_path, resolve_data_dir)
+from controller.config.defaults import (
+    DEFAULT_DATA_DIR,
+    DEFAULT_LOCK_ACTIVE_HIGH,
+    DEFAULT_LOCK_PIN,
+    resolve_config_path,
+    resolve_data_dir,
+)
 from controller.door.state_file import STATE_FILE, StateFile
 from drivers.outputs import relay_off as drive_relay_off
 
@@ -106,7 +112,7 @@ def _mark_stopped(data_dir: Path, warn: Warn) -> None:
     last = state.read() or {}
     try:
         state.replace({**last, "relay_unlocked": False, "phase": "stopped",
-                       "at": datetime.now(timezone.utc).isoformat()})
+                       "at": datetime.now(UTC).isoformat()})
     except OSError as exc:  # the pin is locked; the bookkeeping failing must not fail the unit
         warn(f"could not update {state.path} ({exc})")
 

@@ -167,5 +167,5 @@ class ModeSwitcher:
         """A failing listener must not stop the next edge from being planned."""
         try:
             callback(argument)
-        except Exception:  # noqa: BLE001 - logged with traceback, switching goes on
+        except Exception:
             log.exception("mode switcher callback %r failed", callback)

@@ -90,7 +90,7 @@ class ClockTimers:
                 del self._timers[timer.id]
             try:
                 timer.run()
-            except Exception:  # noqa: BLE001 - one bad callback must not stop the others
+            except Exception:
                 log.exception("timer %s failed", timer.id)
             ran += 1
 

@@ -1,18 +1,18 @@
 """What the admin API needs from the rest of the service, passed in explicitly (no globals)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Callable, Protocol
+from typing import Protocol
 
-from controller.door.machine import DoorSnapshot
+from controller.domain.schedule import Schedule
 from controller.door.link import DoorUnavailable, LoopHealth
+from controller.door.machine import DoorSnapshot
 from controller.services.footage import FootageService
 from controller.services.login_throttle import LoginThrottle
 from controller.services.runtime import Runtime
-from controller.domain.schedule import Schedule
 from controller.services.users import DEFAULT_LOGIN_TTL, Passwords
-
 
 # DoorUnavailable and LoopHealth live with the door link (the door process does not import
 # the web stack); the API code imports them from here.

@@ -13,17 +13,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from controller.domain.cards import CardFormatError, card_hint, normalise_card
 from controller.config.settings import AccessSettings
+from controller.domain.cards import CardFormatError, card_hint, normalise_card
 from controller.domain.decision import PIN_PROVEN, Decision, Reason, decide
 from controller.domain.events import AlarmReason, Event, EventSink, EventType
-from controller.services.lockouts import PinLockouts
 from controller.domain.members import Member
 from controller.domain.modes import DoorMode
 from controller.domain.pins import PinHasher
-from controller.store.members import MemberStore
-from controller.store.events import READER_FIELD, recent_refusals
 from controller.domain.throttle import FailureThrottle
+from controller.services.lockouts import PinLockouts
+from controller.store.events import READER_FIELD, recent_refusals
+from controller.store.members import MemberStore
 
 _CYCLING_SIGNS = {Reason.UNKNOWN_CARD, Reason.WRONG_PIN, Reason.CARD_LOCKED}
 

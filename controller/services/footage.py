@@ -12,21 +12,30 @@ import queue
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Callable, Literal, TypeVar
+from typing import Literal, TypeVar
 
-from controller.domain.clock import Clock, local_date, utc_now
 from controller.config.settings import CameraSettings
+from controller.domain.clock import Clock, local_date, utc_now
 from controller.domain.events import Event, EventType
 from controller.domain.modes import DoorMode
 from controller.store.events import EventLog
 from controller.store.footage import ClipRow, FootageStore, SegmentRow
 from drivers.camera import (
-    CameraFault, ClipFinished, ClipRequest, RecorderConfig, RecorderMessage, RecorderStopped,
-    SegmentFinished, SegmentStarted, SetCapture, to_ms,
+    CameraFault,
+    ClipFinished,
+    ClipRequest,
+    RecorderConfig,
+    RecorderMessage,
+    RecorderStopped,
+    SegmentFinished,
+    SegmentStarted,
+    SetCapture,
+    to_ms,
 )
 from drivers.camera_files import transcode_for_browser
 from drivers.camera_process import RecorderHandle
@@ -82,7 +91,7 @@ class Cleanup:
     clips: int = 0
     bytes: int = 0
 
-    def __add__(self, other: "Cleanup") -> "Cleanup":
+    def __add__(self, other: Cleanup) -> Cleanup:
         return Cleanup(self.segments + other.segments, self.clips + other.clips, self.bytes + other.bytes)
 
 
@@ -91,7 +100,7 @@ class ClipNotFound(LookupError):
 
 
 def _time(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc)
+    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 class FootageService:
@@ -312,7 +321,7 @@ class FootageService:
         while not self._stopping.is_set():
             try:
                 self.pump(timeout=0.5)
-            except Exception:  # noqa: BLE001 - a bookkeeping error must not end the pump
+            except Exception:
                 log.exception("footage bookkeeping failed")
                 self._stopping.wait(1.0)
 

@@ -21,9 +21,9 @@ sitting out a lockout of at most a day. The run is stored with the count, so a r
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Callable
 
 from controller.domain.members import Member
 from controller.store.db import transaction
@@ -55,7 +55,7 @@ class PinLockouts:
                         for member_id, row in (stored or {}).items()}
 
     @classmethod
-    def stored_in(cls, conn: sqlite3.Connection, max_wrong: int, lockout: timedelta) -> "PinLockouts":
+    def stored_in(cls, conn: sqlite3.Connection, max_wrong: int, lockout: timedelta) -> PinLockouts:
         """Counts loaded from, and written straight back to, one connection (CLI and tests)."""
         def persist(item: PinFailures) -> None:
             with transaction(conn):

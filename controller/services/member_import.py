@@ -15,11 +15,12 @@ import csv
 import io
 import re
 import sqlite3
+from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import date
 from itertools import islice
-from typing import BinaryIO, Iterable, Iterator
+from typing import BinaryIO
 
 from controller.domain.cards import card_hint
 from controller.domain.members import MemberRow

@@ -4,15 +4,20 @@ The CLI and the API both call these, so a change is audited the same way whoever
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import date, timedelta
-from typing import Callable, Iterable
 
 from controller.domain.clock import Clock, local_date
 from controller.domain.events import Event, EventType
-from controller.services.member_import import (
-    MemberSource, RowProblems, batches, read_member_csv, refuse_staff_cards, refuse_staged,
-)
 from controller.domain.members import MemberRow
+from controller.services.member_import import (
+    MemberSource,
+    RowProblems,
+    batches,
+    read_member_csv,
+    refuse_staff_cards,
+    refuse_staged,
+)
 from controller.store.events import EventLog
 from controller.store.member_list import ImportCounts
 from controller.store.members import MemberStore

@@ -8,8 +8,8 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from controller.domain.clock import Clock, utc_now
 from controller.config.settings import Settings
+from controller.domain.clock import Clock, utc_now
 from controller.domain.events import Event, EventType
 from controller.domain.pins import PinHasher, PinKeyError
 from controller.store import Database
@@ -37,7 +37,7 @@ class Runtime:
     clock: Clock = field(default=utc_now)
 
     @classmethod
-    def open(cls, settings: Settings, clock: Clock = utc_now) -> "Runtime":
+    def open(cls, settings: Settings, clock: Clock = utc_now) -> Runtime:
         """Refuses (PinKeyError) a PIN key that is missing or not the one the stored PINs were
         hashed with, rather than let every PIN turn wrong and every card lock."""
         data_dir = prepare_data_dir(settings.data_dir)

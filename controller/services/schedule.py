@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from typing import Callable
+from collections.abc import Callable
 
 from controller.domain.events import Event, EventType
 from controller.domain.schedule import Schedule
@@ -36,7 +36,7 @@ def replace_schedule(
             reason="schedule replaced", actor=actor, detail=_summary(schedule)))
     try:
         schedule_changed(schedule)
-    except Exception:  # noqa: BLE001 - stored anyway; the next edge or restart applies it
+    except Exception:
         log.exception("schedule stored, but the running door could not be told")
         return stored, False
     return stored, True

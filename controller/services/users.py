@@ -13,24 +13,24 @@ import re
 import secrets
 import sqlite3
 import threading
+from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Iterable, Iterator
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from controller.domain.clock import Clock
 from controller.domain.events import Event, EventType
+from controller.domain.text import text_problem
 from controller.services.login_throttle import LoginThrottle
 from controller.services.runtime import Runtime
 from controller.store.db import transaction
 from controller.store.events import EventLog
 from controller.store.sessions import SessionStore
 from controller.store.users import ApiToken, User, UserStore
-from controller.domain.text import text_problem
 
 log = logging.getLogger(__name__)
 

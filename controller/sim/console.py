@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from contextlib import closing
-from typing import Callable, TextIO
+from typing import TextIO
 
-from controller.services.demo import DEMO_CARDS, DEMO_PIN
-from controller.door.machine import DoorSnapshot
+from controller.domain.clock import format_local
 from controller.domain.modes import DoorMode
 from controller.door.branch import BranchService
+from controller.door.machine import DoorSnapshot
+from controller.services.demo import DEMO_CARDS, DEMO_PIN
 from controller.sim.hardware import SimulatedHardware
-from controller.domain.clock import format_local
 
 WAIT_SECONDS = 3.0
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from gpiozero.pins.mock import MockFactory
 
 from controller.config.settings import BarcodeReader, OutputPin, Rdm6300Reader, Settings, WiegandReader
@@ -85,7 +84,7 @@ class SimulatedHardware:
 
     @classmethod
     def create(cls, settings: Settings, factory: MockFactory | None = None,
-               camera_video: Path | None = None) -> "SimulatedHardware":
+               camera_video: Path | None = None) -> SimulatedHardware:
         """Mock pins, two ptys and, with `camera_video`, a looping video file as the camera."""
         rfid, scanner = PseudoTerminal(), PseudoTerminal()
         hardware = settings.hardware.model_copy(update={

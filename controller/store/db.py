@@ -4,9 +4,9 @@ from __future__ import annotations
 import os
 import pwd
 import sqlite3
+from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from controller.store.migrations import MIGRATIONS
 

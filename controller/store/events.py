@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from controller.domain.events import Event, EventType
 from controller.store.db import inserted_id, transaction
@@ -32,7 +32,7 @@ class EventCursor:
     id: int
 
     @classmethod
-    def after(cls, event: Event) -> "EventCursor":
+    def after(cls, event: Event) -> EventCursor:
         assert event.id is not None
         return cls(_ms(event.at), event.id)
 
@@ -117,7 +117,7 @@ def recent_refusals(conn: sqlite3.Connection, since: datetime,
         word = next((w for w in (detail or "").split() if w.startswith(READER_FIELD)), None)
         if word:
             found.append((word[len(READER_FIELD):],
-                          datetime.fromtimestamp(ts_ms / 1000, timezone.utc)))
+                          datetime.fromtimestamp(ts_ms / 1000, UTC)))
     return found
 
 
@@ -128,7 +128,7 @@ def _where(clauses: list[str]) -> str:
 def _event(row: sqlite3.Row) -> Event:
     return Event(
         id=row["id"], type=EventType(row["type"]),
-        at=datetime.fromtimestamp(row["ts_ms"] / 1000, timezone.utc), door=row["door"],
+        at=datetime.fromtimestamp(row["ts_ms"] / 1000, UTC), door=row["door"],
         reason=row["reason"], member_ref=row["member_ref"], card_hint=row["card_hint"],
         actor=row["actor"], detail=row["detail"],
     )

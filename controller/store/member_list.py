@@ -8,9 +8,10 @@ transaction it runs in.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 from controller.domain.members import MemberRow
 from controller.domain.pins import PinHasher
@@ -94,7 +95,7 @@ class ImportStaging:
                 (first + n, line, row.patron_id) + values + decision
                 for n, ((line, row), values, decision) in enumerate(zip(
                     batch, fields or [field_values(row) for _, row in batch],
-                    decisions or [_NEW_WITHOUT_PIN] * len(batch),
+                    decisions or [_NEW_WITHOUT_PIN] * len(batch), strict=True,
                 ))
             ],
         )
@@ -199,10 +200,10 @@ class ListImport:
                 cards.setdefault(member_id, set()).add(card)
         fields = [field_values(row) for _, row in batch]
         plans = [self._decide(row, values, stored.get(row.patron_id), cards)
-                 for (_, row), values in zip(batch, fields)]
+                 for (_, row), values in zip(batch, fields, strict=True)]
         # The batch's new PINs hashed in one go (one draw of salts: see PinHasher.hash_many).
         hashes = iter(self._hasher.hash_many(
-            [row.pin for (_, row), plan in zip(batch, plans) if plan[4]]))  # type: ignore[misc]
+            [row.pin for (_, row), plan in zip(batch, plans, strict=True) if plan[4]]))  # type: ignore[misc]
         no_pin = (None, None)
         decisions = [plan[:4] + (next(hashes) if plan[4] else no_pin) for plan in plans]
         self.staging.add(batch, decisions, fields)  # type: ignore[arg-type]

@@ -6,9 +6,9 @@ its transaction. The stored form of a member's fields is controller.store.member
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
-from typing import Iterator, Sequence
+from datetime import UTC, date, datetime
 
 from controller.domain.cards import card_hint
 from controller.domain.members import Category, Member, MemberRow, card_listed_twice
@@ -91,7 +91,7 @@ class MemberStore:
             entry_blocked=bool(row["entry_blocked"]), blocked_until=_day(row["blocked_until"]),
             category=Category(row["category"]), pin_salt=row["pin_salt"], pin_hash=row["pin_hash"],
             locked_until=(
-                datetime.fromtimestamp(locked_ms / 1000, timezone.utc) if locked_ms else None
+                datetime.fromtimestamp(locked_ms / 1000, UTC) if locked_ms else None
             ),
         )
 

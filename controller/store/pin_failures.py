@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def _ms(moment: datetime) -> int:
@@ -47,7 +47,7 @@ def load_pin_failures(conn: sqlite3.Connection) -> dict[int, PinFailures]:
     """Every stored wrong-PIN count and lockout, by member id (the door loads them at start)."""
     return {
         row[0]: PinFailures(
-            row[0], row[1], datetime.fromtimestamp(row[2] / 1000, timezone.utc) if row[2] else None,
+            row[0], row[1], datetime.fromtimestamp(row[2] / 1000, UTC) if row[2] else None,
             row[3])
         for row in conn.execute(
             "SELECT member_id, failures, locked_until_ms, lockouts FROM pin_failures")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from controller.domain.schedule import Schedule, parse_schedule
 
@@ -67,7 +67,7 @@ class ScheduleStore:
 
 
 def _utc(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc)
+    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 def load_schedule(conn: sqlite3.Connection) -> Schedule:

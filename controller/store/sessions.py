@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from controller.store.users import User, UserStore
 
@@ -32,7 +32,7 @@ def _ms(moment: datetime) -> int:
 
 
 def _at(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc)
+    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 def _row(row: sqlite3.Row) -> SessionRow:

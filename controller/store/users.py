@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import builtins
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Iterable
+from datetime import UTC, datetime
 
 from controller.store.db import inserted_id
 
@@ -50,7 +50,7 @@ def _ms(moment: datetime) -> int:
 
 
 def _at(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc)
+    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 def _at_or_none(ms: int | None) -> datetime | None:

@@ -24,7 +24,8 @@ import os
 import queue
 import re
 import sys
-from typing import Literal, Mapping, TextIO, get_args
+from collections.abc import Mapping
+from typing import Literal, TextIO, get_args
 
 from controller.domain.cards import card_hint
 
@@ -54,7 +55,7 @@ class CardNumberFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # mismatched %-arguments: logging reports those when it formats
+        except Exception:  # noqa: BLE001 - mismatched %-arguments: logging reports those when it formats
             return True
         masked = mask_card_numbers(message)
         if masked != message:
@@ -92,14 +93,14 @@ _listener: logging.handlers.QueueListener | None = None
 
 def flush_logs() -> None:
     """Write out every record logged so far (tests, and before the process exits)."""
-    if _listener is not None and _listener._thread is not None:  # noqa: SLF001 - no public flag
+    if _listener is not None and _listener._thread is not None:
         _listener.stop()
         _listener.start()
 
 
 def _stop_listener() -> None:
     global _listener
-    if _listener is not None and _listener._thread is not None:  # noqa: SLF001
+    if _listener is not None and _listener._thread is not None:
         _listener.stop()
     _listener = None
 

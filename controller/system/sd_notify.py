@@ -17,7 +17,7 @@ import os
 import socket
 import threading
 import time
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class Notifier:
         self._warned = False
 
     @classmethod
-    def from_environment(cls, env: Mapping[str, str] | None = None) -> "Notifier":
+    def from_environment(cls, env: Mapping[str, str] | None = None) -> Notifier:
         env = os.environ if env is None else env
         return cls(env.get("NOTIFY_SOCKET") or None)
 
@@ -116,7 +116,7 @@ class WatchdogFeeder:
 
     @classmethod
     def from_environment(cls, notifier: Notifier,
-                         env: Mapping[str, str] | None = None) -> "WatchdogFeeder | None":
+                         env: Mapping[str, str] | None = None) -> WatchdogFeeder | None:
         """A feeder pinging every WatchdogSec/3, or None when systemd set no watchdog."""
         seconds = watchdog_seconds(env)
         if seconds is None or not notifier.enabled:

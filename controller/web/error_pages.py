@@ -7,7 +7,8 @@ from a browser to no route at all, gets a page; every other request keeps the AP
 from __future__ import annotations
 
 import inspect
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -17,8 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from controller.http.allow import http_error_headers
 from controller.web.csrf import CsrfRefused
-from controller.web.pages import (PageForbidden, PageNotFound, SignInRequired, render,
-                                  services_of)
+from controller.web.pages import PageForbidden, PageNotFound, SignInRequired, render, services_of
 from controller.web.sessions import SESSION_COOKIE, Sessions, Viewer
 
 Handler = Callable[[Request, Any], Awaitable[Response]]

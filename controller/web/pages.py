@@ -8,19 +8,20 @@ pending imports hang off the app (`app.state.web`).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Callable, Iterator
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
-from controller.http.services import ApiServices
 from controller.domain.clock import to_local
 from controller.domain.schedule import WEEKDAYS
+from controller.http.services import ApiServices
 from controller.services.users import Role
 from controller.web.csrf import CSRF_FIELD, check_session_form
 from controller.web.i18n import Translator, language_of
@@ -131,7 +132,7 @@ def form(role: Role | None):
     checked = page(role)
 
     # A default, not Annotated: the annotation is a string here and `checked` a local name.
-    async def check(request: Request, viewer: Viewer = Depends(checked)) -> Viewer:
+    async def check(request: Request, viewer: Viewer = Depends(checked)) -> Viewer:  # noqa: B008
         await check_session_form(request, viewer)
         return viewer
 

@@ -50,7 +50,7 @@ DUTCH: dict[str, str] = {
     "schedule.closure_with_windows": "een sluiting heeft geen tijden (kies 'Andere tijden')",
 }
 DAYS = dict(zip(WEEKDAYS, ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag",
-                           "zondag")))
+                           "zondag"), strict=True))
 KINDS = {"staffed": "bemand", "openplus": "Open+"}
 FIELDS = {"start": "begintijd", "end": "eindtijd", "date": "datum", "kind": "soort",
           "windows": "venster", "exceptions": "uitzondering"}

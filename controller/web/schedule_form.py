@@ -7,8 +7,9 @@ so "add row" can always offer an empty one.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from controller.domain.holidays import HOLIDAY_KEYS
 from controller.domain.schedule import WEEKDAYS, Schedule
@@ -52,7 +53,7 @@ class ScheduleForm:
     holidays: set[str] = field(default_factory=set)
 
     @classmethod
-    def of(cls, schedule: Schedule) -> "ScheduleForm":
+    def of(cls, schedule: Schedule) -> ScheduleForm:
         form = cls()
         for day in WEEKDAYS:
             form.weekly[day] = [WindowRow(w.start, w.end, w.kind)
@@ -69,7 +70,7 @@ class ScheduleForm:
         return form
 
     @classmethod
-    def parse(cls, fields: Mapping[str, str], holidays: list[str]) -> "ScheduleForm":
+    def parse(cls, fields: Mapping[str, str], holidays: list[str]) -> ScheduleForm:
         """From the posted fields `monday-0-start`, `exc-2-date`, ... (rows in index order)."""
         form = cls()
         for day in WEEKDAYS:

@@ -16,10 +16,10 @@ from datetime import timedelta
 from fastapi import Request, Response
 
 from controller.domain.clock import Clock
+from controller.services.users import Role, effective_roles
 from controller.store.db import transaction
 from controller.store.sessions import SessionRow, SessionStore
 from controller.store.users import User
-from controller.services.users import Role, effective_roles
 
 SESSION_COOKIE = "opd_session"
 SESSION_IDLE = timedelta(minutes=30)  # a laptop left open at the desk signs itself out

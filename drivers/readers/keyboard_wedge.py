@@ -13,8 +13,8 @@ from __future__ import annotations
 import errno
 import select
 import time
+from collections.abc import Iterable
 from functools import partial
-from typing import Iterable, Optional
 
 import evdev
 from evdev import InputEvent, ecodes
@@ -76,7 +76,7 @@ class KeyEventLineDecoder:
         self._max_key_gap_seconds = max_key_gap_seconds
         self._chars: list[str] = []
         self._overlong = False
-        self._last_key_time: Optional[float] = None
+        self._last_key_time: float | None = None
         self._held_modifiers: set[int] = set()
 
     def feed(self, events: Iterable[InputEvent]) -> list[DecodeResult]:
@@ -103,7 +103,7 @@ class KeyEventLineDecoder:
         elif value == KEY_DOWN:
             self._held_modifiers.add(code)
 
-    def _forget_after_gap(self, now: float) -> Optional[Dropped]:
+    def _forget_after_gap(self, now: float) -> Dropped | None:
         """After a quiet gap, drop a partial line and forget modifiers (a key-up may be lost)."""
         last, self._last_key_time = self._last_key_time, now
         if last is None or now - last <= self._max_key_gap_seconds:
@@ -113,7 +113,7 @@ class KeyEventLineDecoder:
         self._clear()
         return Dropped("stale_partial") if had_partial_line else None
 
-    def _key_down(self, code: int) -> Optional[DecodeResult]:
+    def _key_down(self, code: int) -> DecodeResult | None:
         if code in ENTER_KEYS:
             return self._finish_line()
         if len(self._chars) >= self._max_line_chars:
@@ -127,7 +127,7 @@ class KeyEventLineDecoder:
             self._chars.append(NON_DIGIT_MARK)
         return None
 
-    def _finish_line(self) -> Optional[DecodeResult]:
+    def _finish_line(self) -> DecodeResult | None:
         chars, overlong = self._chars, self._overlong
         self._clear()
         if overlong:

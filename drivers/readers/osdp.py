@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import osdp
 import serial
@@ -97,7 +97,7 @@ class SerialChannel(osdp.Channel):
         self._failing = False
 
     @classmethod
-    def open(cls, device: str, baudrate: int = 9600) -> "SerialChannel":
+    def open(cls, device: str, baudrate: int = 9600) -> SerialChannel:
         """Open `device` (e.g. /dev/ttyUSB0) 8N1; timeout=0 because libosdp polls, it must not wait."""
         return cls(serial.Serial(device, baudrate=baudrate, timeout=0, write_timeout=0.5))
 
@@ -106,7 +106,7 @@ class SerialChannel(osdp.Channel):
             return b""
         try:
             return self._port.read(max_bytes)
-        except Exception as exc:  # see class docstring
+        except Exception as exc:  # noqa: BLE001 - see class docstring
             self._fail(exc)
             return b""
 
@@ -116,7 +116,7 @@ class SerialChannel(osdp.Channel):
                 self._port.open()
                 log.info("OSDP serial port %s reopened", self._port.port)
             written = self._port.write(buf)
-        except Exception as exc:  # see class docstring
+        except Exception as exc:  # noqa: BLE001 - see class docstring
             self._fail(exc)
             return -1  # libosdp takes the reader offline at once
         self._failing = False
@@ -127,13 +127,13 @@ class SerialChannel(osdp.Channel):
             return
         try:
             self._port.reset_input_buffer()  # libosdp flushes to drop a half-received reply
-        except Exception as exc:  # termios.error is not an OSError
+        except Exception as exc:  # noqa: BLE001 - termios.error is not an OSError
             self._fail(exc)
 
     def close(self) -> None:
         try:
             self._port.close()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - closing is best effort; the port is done with
             log.debug("closing OSDP serial port %s: %s", self._port.port, exc)
 
     def _fail(self, exc: Exception) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from functools import partial
-from typing import Optional
 
 from drivers.readers.serial_port import (
     LINE_GAP_SECONDS,
@@ -57,7 +56,7 @@ class Em4100FrameDecoder:
     """
 
     def __init__(self) -> None:
-        self._frame: Optional[bytearray] = None  # None: not inside a frame
+        self._frame: bytearray | None = None  # None: not inside a frame
         self._skipping = False  # rest of a broken frame or a noise run already counted
 
     def feed(self, chunk: bytes) -> list[DecodeResult]:
@@ -75,7 +74,7 @@ class Em4100FrameDecoder:
         self._frame, self._skipping = None, False
         return [] if unfinished is None else [Dropped(STALE_PARTIAL)]
 
-    def _feed_byte(self, byte: int) -> Optional[DecodeResult]:
+    def _feed_byte(self, byte: int) -> DecodeResult | None:
         if byte == STX:
             return self._start_frame()
         if self._frame is None:
@@ -95,7 +94,7 @@ class Em4100FrameDecoder:
         self._frame.append(byte)
         return None
 
-    def _start_frame(self) -> Optional[DecodeResult]:
+    def _start_frame(self) -> DecodeResult | None:
         unfinished = self._frame
         self._frame = bytearray()
         self._skipping = False

@@ -15,8 +15,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Generic, Optional, Protocol, TypeVar, Union
+from typing import Generic, Protocol, TypeVar
 
 import serial
 
@@ -45,7 +46,7 @@ class Dropped:
     reason: str
 
 
-DecodeResult = Union[str, Dropped]
+DecodeResult = str | Dropped
 """A decoder yields card digits (str) or a Dropped with a named reason."""
 
 
@@ -78,7 +79,7 @@ class GapResync(Generic[ChunkT]):
         self.decoder = decoder
         self._gap_seconds = gap_seconds
         self._monotonic = monotonic
-        self._last_chunk_at: Optional[float] = None
+        self._last_chunk_at: float | None = None
 
     def feed(self, chunk: ChunkT) -> list[DecodeResult]:
         now = self._monotonic()
@@ -108,7 +109,7 @@ class RepeatFilter:
     def __init__(self, holdoff_seconds: float, monotonic: Monotonic = time.monotonic) -> None:
         self._holdoff_seconds = holdoff_seconds
         self._monotonic = monotonic
-        self._last_card: Optional[str] = None
+        self._last_card: str | None = None
         self._last_seen = 0.0
 
     def should_emit(self, card: str) -> bool:
@@ -163,7 +164,7 @@ class ReconnectingReadLoop(Generic[ChunkT]):
         self._join_timeout = join_timeout
         self._stop = threading.Event()
         self._connected = threading.Event()
-        self._thread: Optional[threading.Thread] = None
+        self._thread: threading.Thread | None = None
 
     @property
     def connected(self) -> bool:
@@ -204,7 +205,7 @@ class ReconnectingReadLoop(Generic[ChunkT]):
             if lost:
                 self._stop.wait(self._retry_seconds)
 
-    def _try_open(self, report: bool) -> Optional[ChunkSource[ChunkT]]:
+    def _try_open(self, report: bool) -> ChunkSource[ChunkT] | None:
         try:
             return self._open_source()
         except OSError as exc:
@@ -261,8 +262,8 @@ class StreamCardReader(Generic[ChunkT]):
         self._decoder = decoder
         self._repeat_filter = repeat_filter
         self._retry_seconds = retry_seconds
-        self._sink: Optional[EventSink] = None
-        self._loop: Optional[ReconnectingReadLoop[ChunkT]] = None
+        self._sink: EventSink | None = None
+        self._loop: ReconnectingReadLoop[ChunkT] | None = None
 
     def start(self, sink: EventSink) -> None:
         self._sink = sink

@@ -13,14 +13,14 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from controller.app import create_app
-from controller.http.services import ApiServices, DoorUnavailable, LoopHealth
 from controller.config.settings import CameraSettings
-from controller.door.machine import DoorSnapshot, Phase
-from controller.services.footage import FootageService
 from controller.domain.messages import PROMPT_CARD
 from controller.domain.modes import DoorMode
-from controller.services.runtime import Runtime
 from controller.domain.schedule import Schedule
+from controller.door.machine import DoorSnapshot, Phase
+from controller.http.services import ApiServices, DoorUnavailable, LoopHealth
+from controller.services.footage import FootageService
+from controller.services.runtime import Runtime
 from controller.services.users import Passwords, Role, user_admin
 
 # argon2id at the cheapest sane cost: the algorithm is real, the tests stay fast.

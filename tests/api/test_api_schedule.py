@@ -4,8 +4,8 @@ from __future__ import annotations
 from contextlib import closing
 from pathlib import Path
 
-from controller.services.runtime import Runtime
 from controller.domain.schedule import load_schedule_file
+from controller.services.runtime import Runtime
 from controller.store.schedule import load_schedule
 from tests.api.api_support import Api, at, build_api, events_of
 from tests.conftest import FakeClock

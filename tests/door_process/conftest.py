@@ -15,22 +15,22 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
-from controller.services.members import MemberAdmin
 from controller.cli.web import wait_exit
-from controller.domain.clock import local_date
 from controller.config.settings import parse_settings
+from controller.domain.clock import local_date
 from controller.domain.modes import DoorMode
 from controller.domain.schedule import Schedule
 from controller.door.branch import BranchService
-from controller.sim.hardware import SimulatedHardware
 from controller.door.state_file import STATE_FILE
+from controller.services.members import MemberAdmin
+from controller.sim.hardware import SimulatedHardware
 from tests.helpers import member_row_on
 
 ROOT = Path(__file__).resolve().parents[2]

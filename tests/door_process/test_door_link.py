@@ -15,17 +15,17 @@ import pytest
 from fastapi.testclient import TestClient
 
 from controller.app import create_app
-from controller.http.services import ApiServices
+from controller.config.settings import CameraSettings
+from controller.domain.events import EventType
+from controller.domain.schedule import Schedule
 from controller.door.link import DoorUnavailable, link_path
 from controller.door.link_client import DoorLinkClient
 from controller.door.link_server import DoorLinkError, DoorLinkServer
-from controller.domain.events import EventType
+from controller.http.services import ApiServices
 from controller.services.footage import FootageService
-from controller.config.settings import CameraSettings
-from controller.domain.schedule import Schedule
-from controller.store.schedule import ScheduleStore, load_schedule
-from controller.store.db import transaction
 from controller.services.users import Passwords, user_admin
+from controller.store.db import transaction
+from controller.store.schedule import ScheduleStore, load_schedule
 from tests.api.api_support import CHEAP_PASSWORDS
 from tests.door_process.conftest import DEMO_CARD, WAIT
 

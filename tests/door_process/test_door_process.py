@@ -15,8 +15,14 @@ import pytest
 from controller.cli.web import wait_exit
 from controller.door.link import link_path
 from controller.door.link_client import DoorLinkClient
-from tests.door_process.conftest import (DEMO_CARD, DEMO_PIN, PULSE_SECONDS, WAIT,
-                                         SimulatedBranch, is_web_process)
+from tests.door_process.conftest import (
+    DEMO_CARD,
+    DEMO_PIN,
+    PULSE_SECONDS,
+    WAIT,
+    SimulatedBranch,
+    is_web_process,
+)
 
 # Each test starts `openplus-door simulate` (two processes): ~45 s in all, left out of the
 # date guard (./dev test).

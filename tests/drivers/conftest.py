@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import queue
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator, Optional
 
 import pytest
 
@@ -24,8 +24,8 @@ class PtyPort:
 
     def __init__(self, path: Path, plugged: bool = True) -> None:
         self.path = str(path)
-        self._master_fd: Optional[int] = None
-        self._slave_fd: Optional[int] = None
+        self._master_fd: int | None = None
+        self._slave_fd: int | None = None
         if plugged:
             self.plug()
 
@@ -86,7 +86,7 @@ class EventQueue:
     """The sink a reader writes to; tests wait on it with a timeout instead of sleeping."""
 
     def __init__(self) -> None:
-        self._queue: "queue.Queue[InputEvent]" = queue.Queue()
+        self._queue: queue.Queue[InputEvent] = queue.Queue()
 
     def __call__(self, event: InputEvent) -> None:
         self._queue.put(event)

@@ -7,7 +7,8 @@ The factory is passed to devices explicitly; `Device.pin_factory` is never touch
 from __future__ import annotations
 
 import threading
-from typing import Callable, Iterator, Protocol, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol
 
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPin
@@ -65,7 +66,7 @@ def pulse_wiegand(factory: MockFactory, d0: int, d1: int, bits: Sequence[int],
 class KeypadRowPin(NotifyingMockPin):
     """A row output pin that re-evaluates the key matrix whenever it changes level."""
 
-    def __init__(self, factory, info, matrix: "KeypadMatrix | None" = None) -> None:
+    def __init__(self, factory, info, matrix: KeypadMatrix | None = None) -> None:
         self.matrix = matrix
         super().__init__(factory, info)
 

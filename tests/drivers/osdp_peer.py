@@ -30,7 +30,7 @@ class _Buffer:
 
 
 class _LoopbackEnd(Channel):
-    def __init__(self, line: "LoopbackLine", rx: _Buffer, tx: _Buffer) -> None:
+    def __init__(self, line: LoopbackLine, rx: _Buffer, tx: _Buffer) -> None:
         super().__init__()
         self._line, self._rx, self._tx = line, rx, tx
 

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.drivers.conftest import FakeMonotonic
-
 from drivers.base import CardRead, ReaderFault
 from drivers.readers.barcode import BarcodeLineDecoder, SerialBarcodeReader, check_card_line
 from drivers.readers.serial_port import Dropped, GapResync
+from tests.drivers.conftest import FakeMonotonic
 
 LIBRARY_CARD = "20123456789012"  # NL library cards carry 14-digit barcodes
 OTHER_CARD = "20999999999999"
@@ -130,7 +129,7 @@ def test_an_endless_line_keeps_memory_bounded_and_counts_one_frame_error(
     start_reader, events, pty_port, fake_monotonic, gap_clock
 ) -> None:
     reader = start_scanner(start_reader, events, pty_port.path, fake_monotonic, gap_clock)
-    line = reader._decoder.decoder  # noqa: SLF001 - the memory bound is the point
+    line = reader._decoder.decoder
     longest = []
     feed = line.feed
 

@@ -7,7 +7,7 @@ device fails the way the reconnect loop expects.
 from __future__ import annotations
 
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
 import pytest
 from evdev import InputEvent, ecodes

@@ -9,10 +9,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from osdp import CardFormat, Channel, Command, CommandLEDColor, Event
+from osdp_peer import LoopbackLine, PluggablePty, PtyPdChannel, ReaderPeer
 
 from drivers.base import CardRead, KeyPress, ReaderFault
 from drivers.readers.osdp import (
@@ -22,7 +23,6 @@ from drivers.readers.osdp import (
     key_from_byte,
 )
 from drivers.readers.wiegand import WiegandFrameError
-from osdp_peer import LoopbackLine, PluggablePty, PtyPdChannel, ReaderPeer
 
 NAME = "front-door"
 ADDRESS = 5

@@ -4,8 +4,9 @@ from __future__ import annotations
 import io
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, TextIO
+from typing import TextIO
 
 import pytest
 

@@ -10,8 +10,7 @@ import pytest
 
 from controller.cli import run as cli_service
 from controller.config.settings import parse_settings
-from controller.system.logging_setup import (CardNumberFilter, configure_logging, flush_logs,
-                                      mask_card_numbers)
+from controller.system.logging_setup import CardNumberFilter, configure_logging, flush_logs, mask_card_numbers
 
 log = logging.getLogger("controller.test")
 

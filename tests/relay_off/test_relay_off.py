@@ -14,8 +14,8 @@ import pytest
 from gpiozero import OutputDevice
 
 from controller.cli.main import LazyHandler, build_parser
-from controller.config.settings import load_settings
 from controller.config.defaults import DEFAULT_LOCK_PIN, resolve_config_path
+from controller.config.settings import load_settings
 from controller.door.relay_off import read_lock_target, run
 from controller.door.state_file import STATE_FILE
 

@@ -7,25 +7,24 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import closing
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from controller.app import create_app
 from controller.api.server import ApiServer
-from controller.http.services import ApiServices
+from controller.app import create_app
 from controller.config.settings import CameraSettings, parse_settings
 from controller.domain.events import EventType
+from controller.http.services import ApiServices
 from controller.services.footage import FootageService
 from controller.services.runtime import Runtime
 from controller.services.users import Passwords, user_admin
 from tests.api.api_support import CHEAP_PASSWORDS, PASSWORD, ROLE_USERS
 from tests.conftest import FakeClock
-from tests.web.web_support import (BAD_ROW, GOOD_ROWS, FollowingDoor, member_csv, record_event,
-                                   register_clip)
+from tests.web.web_support import BAD_ROW, GOOD_ROWS, FollowingDoor, member_csv, record_event, register_clip
 
 pytestmark = pytest.mark.slow  # a real browser: left out of the date guard (./dev test)
 
@@ -51,7 +50,7 @@ from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 # Wednesday 25 November 2026, 21:30 in the branch (UTC+1): the clock stands still.
-NOW = datetime(2026, 11, 25, 20, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 20, 30, tzinfo=UTC)
 
 
 class Branch:

@@ -13,15 +13,14 @@ from fastapi.testclient import TestClient
 
 from controller.domain.decision import Reason
 from controller.domain.events import EventType
-from controller.services.runtime import Runtime
 from controller.domain.schedule import parse_schedule
+from controller.services.runtime import Runtime
 from controller.store.schedule import ScheduleStore
 from controller.web.i18n import STRINGS
 from controller.web.schedule_form import EXCEPTIONS, ScheduleForm, place_problems
 from tests.api.api_support import Api, events_of
 from tests.conftest import FakeClock
-from tests.web.web_support import (BAD_ROW, GOOD_ROWS, member_csv, record_event,
-                                   register_clip, sign_in)
+from tests.web.web_support import BAD_ROW, GOOD_ROWS, member_csv, record_event, register_clip, sign_in
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "controller" / "web" / "templates"
 

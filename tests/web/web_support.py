@@ -12,13 +12,13 @@ import cv2
 import numpy as np
 from fastapi.testclient import TestClient
 
-from controller.door.machine import DoorSnapshot, Phase
-from controller.door.link import LoopHealth
 from controller.domain.events import Event, EventType
 from controller.domain.messages import PROMPT_CARD
-from controller.services.runtime import Runtime
 from controller.domain.schedule import Schedule
 from controller.domain.timeline import mode_at
+from controller.door.link import LoopHealth
+from controller.door.machine import DoorSnapshot, Phase
+from controller.services.runtime import Runtime
 from controller.store.events import EventLog
 from controller.store.footage import FootageStore
 from tests.api.api_support import PASSWORD

@@ -12,8 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 
-from controller.api.deps import (BUSY_RESPONSE, CurrentUser, Services, Users, busy_is_503,
-                                 current_user)
+from controller.api.deps import BUSY_RESPONSE, CurrentUser, Services, Users, busy_is_503, current_user
 from controller.api.routers.users import UserOut
 from controller.api.schemas import TimePoint, error_responses
 from controller.services.login_throttle import SignInPaused, client_address

@@ -6,9 +6,9 @@ from pydantic import BaseModel, Field
 
 from controller.api.deps import Actor, Services, require_role
 from controller.api.schemas import TimePoint, error_responses
-from controller.http.services import DoorUnavailable
-from controller.door.machine import DoorSnapshot, Phase
 from controller.domain.modes import DoorMode
+from controller.door.machine import DoorSnapshot, Phase
+from controller.http.services import DoorUnavailable
 from controller.services.users import Role
 
 router = APIRouter(prefix="/door", tags=["door"], dependencies=[Depends(require_role(Role.SECURITY))],
@@ -30,7 +30,7 @@ class DoorStateOut(BaseModel):
     at: TimePoint
 
     @classmethod
-    def of(cls, snap: DoorSnapshot) -> "DoorStateOut":
+    def of(cls, snap: DoorSnapshot) -> DoorStateOut:
         return cls(mode=snap.mode, phase=snap.phase, relay_unlocked=snap.relay_unlocked,
                    door_open=snap.door_open, alarm=snap.alarm,
                    message=DoorMessageOut(nl=snap.message.nl, en=snap.message.en),

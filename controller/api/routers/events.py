@@ -14,14 +14,14 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from controller.domain.days import FIRST_YEAR, LAST_YEAR, YEARS, StrictMoment
 from controller.api.deps import Conn, Services, require_role
 from controller.api.schemas import TimePoint, error_responses
 from controller.domain.clock import BRANCH_TZ, to_local
+from controller.domain.days import FIRST_YEAR, LAST_YEAR, YEARS, StrictMoment
 from controller.domain.events import Event, EventType
 from controller.services.events import MAX_ID, csv_lines, decode_cursor, encode_cursor
-from controller.store.events import EventCursor, EventFilter, EventLog
 from controller.services.users import Role
+from controller.store.events import EventCursor, EventFilter, EventLog
 
 router = APIRouter(prefix="/events", tags=["events"],
                    dependencies=[Depends(require_role(Role.SECURITY))],
@@ -43,7 +43,7 @@ class EventOut(BaseModel):
     detail: str | None
 
     @classmethod
-    def of(cls, event: Event) -> "EventOut":
+    def of(cls, event: Event) -> EventOut:
         return cls(id=event.id, at=TimePoint.of(event.at), type=event.type, door=event.door,
                    reason=event.reason, member_ref=event.member_ref, card_hint=event.card_hint,
                    actor=event.actor, detail=event.detail)

@@ -6,21 +6,21 @@ player can seek. Keep marks are audited (ADMIN_CHANGE naming who set them).
 from __future__ import annotations
 
 from contextlib import closing
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from controller.domain.days import YEARS, StrictDay, StrictMoment
 from controller.api.deps import Actor, Services, require_role
 from controller.api.routers.events import MAX_ID, EventId, event_filters
 from controller.api.schemas import TimePoint, error_responses
+from controller.domain.days import YEARS, StrictDay, StrictMoment
 from controller.http.services import ApiServices
 from controller.services.footage import ClipNotFound, FootageService
-from controller.store.footage import FootageStore, SegmentRow
 from controller.services.users import Role
+from controller.store.footage import FootageStore, SegmentRow
 
 router = APIRouter(prefix="/footage", tags=["footage"],
                    dependencies=[Depends(require_role(Role.SECURITY))],
@@ -39,7 +39,7 @@ class SegmentOut(BaseModel):
     video_url: str = Field(examples=["/api/v1/footage/segments/12/video"])
 
     @classmethod
-    def of(cls, row: SegmentRow) -> "SegmentOut":
+    def of(cls, row: SegmentRow) -> SegmentOut:
         assert row.end_ms is not None
         return cls(id=row.id, start=TimePoint.of(_time(row.start_ms)),
                    end=TimePoint.of(_time(row.end_ms)), frames=row.frames, bytes=row.bytes,
@@ -66,7 +66,7 @@ class KeepIn(BaseModel):
 
 
 def _time(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc)
+    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 def _footage(services: ApiServices) -> FootageService:

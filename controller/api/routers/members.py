@@ -11,19 +11,31 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, HTTPException, Path, Query, UploadFile, status
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
-from controller.services.member_import import MAX_IMPORT_BYTES
-from controller.services.members import MemberAdmin, default_valid_until
-from controller.domain.days import YEARS, OptionalDay, past_day_problem
 from controller.api.deps import Actor, Conn, Services, require_role
 from controller.api.schemas import TimePoint, error_responses
 from controller.domain.cards import card_hint, normalise_card
 from controller.domain.clock import local_date
-from controller.domain.members import (EARLIEST_BIRTH_DATE, NEVER, Category, Member, MemberRow,
-                                       adult_on, birth_date_problem, card_listed_twice)
-from controller.domain.patron_ids import (PATRON_ID_MAX_LENGTH, PATRON_ID_PATTERN, PATRON_ID_RULE,
-                                   checked_patron_id)
+from controller.domain.days import YEARS, OptionalDay, past_day_problem
+from controller.domain.members import (
+    EARLIEST_BIRTH_DATE,
+    NEVER,
+    Category,
+    Member,
+    MemberRow,
+    adult_on,
+    birth_date_problem,
+    card_listed_twice,
+)
+from controller.domain.patron_ids import (
+    PATRON_ID_MAX_LENGTH,
+    PATRON_ID_PATTERN,
+    PATRON_ID_RULE,
+    checked_patron_id,
+)
 from controller.domain.pins import validate_pin
 from controller.domain.text import PlainText
+from controller.services.member_import import MAX_IMPORT_BYTES
+from controller.services.members import MemberAdmin, default_valid_until
 from controller.services.users import Role
 
 _COMMON = error_responses(400, 401, 403, 422)
@@ -61,7 +73,7 @@ class MemberOut(BaseModel):
                               examples=[["blocked", "no PIN"]])
 
     @classmethod
-    def of(cls, member: Member, today: date, now) -> "MemberOut":
+    def of(cls, member: Member, today: date, now) -> MemberOut:
         locked = member.locked_until if member.locked_until and member.locked_until > now else None
         status_ = [status.value for status in member.status(today, now)]
         return cls(patron_id=member.patron_id, display_name=member.display_name,
@@ -97,7 +109,7 @@ class MemberIn(BaseModel):
                             json_schema_extra={"writeOnly": True, "format": "password"})
 
     @model_validator(mode="after")
-    def _one_age_source(self) -> "MemberIn":
+    def _one_age_source(self) -> MemberIn:
         if (self.birth_date is None) == (self.adult is None):
             raise ValueError("give either birth_date or adult, not both or neither")
         return self

@@ -19,9 +19,9 @@ from controller.domain.holidays import dutch_holidays
 from controller.domain.modes import DoorMode
 from controller.domain.schedule import Schedule, schedule_problems
 from controller.domain.timeline import changes_between, mode_at, next_change
-from controller.store.schedule import ScheduleStore, StoredSchedule
 from controller.services.schedule import replace_schedule as store_schedule
 from controller.services.users import Role
+from controller.store.schedule import ScheduleStore, StoredSchedule
 
 _MANAGER = [Depends(require_role(Role.MANAGER))]
 _COMMON = error_responses(400, 401, 403, 422)
@@ -38,7 +38,7 @@ class ScheduleStateOut(BaseModel):
     updated_by: str | None
 
     @classmethod
-    def of(cls, stored: StoredSchedule) -> "ScheduleStateOut":
+    def of(cls, stored: StoredSchedule) -> ScheduleStateOut:
         return cls(schedule=stored.schedule, stored=not stored.is_default,
                    updated_at=TimePoint.maybe(stored.updated_at), updated_by=stored.updated_by)
 

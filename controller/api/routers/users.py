@@ -12,12 +12,18 @@ from pydantic import BaseModel, Field
 
 from controller.api.deps import BUSY_RESPONSE, Actor, Conn, Users, busy_is_503, require_role
 from controller.api.schemas import TimePoint, error_responses
-from controller.store.users import ApiToken, User, UserStore
 from controller.domain.text import PlainText
 from controller.services.users import (
-    MAX_LABEL_LENGTH, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, USERNAME_RE, IssuedToken, Role,
-    UnknownUser, effective_roles,
+    MAX_LABEL_LENGTH,
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    USERNAME_RE,
+    IssuedToken,
+    Role,
+    UnknownUser,
+    effective_roles,
 )
+from controller.store.users import ApiToken, User, UserStore
 
 _ADMIN = [Depends(require_role(Role.ADMIN))]
 _COMMON = error_responses(400, 401, 403, 422)
@@ -38,7 +44,7 @@ class UserOut(BaseModel):
     created_at: TimePoint
 
     @classmethod
-    def of(cls, user: User) -> "UserOut":
+    def of(cls, user: User) -> UserOut:
         return cls(username=user.username, roles=sorted(Role(r) for r in user.roles if r in set(Role)),
                    effective_roles=sorted(effective_roles(user.roles)), disabled=user.disabled,
                    created_at=TimePoint.of(user.created_at))
@@ -67,7 +73,7 @@ class TokenOut(BaseModel):
     last_used_at: TimePoint | None
 
     @classmethod
-    def of(cls, token: ApiToken) -> "TokenOut":
+    def of(cls, token: ApiToken) -> TokenOut:
         return cls(id=token.id, username=token.username, label=token.label,
                    created_at=TimePoint.of(token.created_at),
                    expires_at=TimePoint.maybe(token.expires_at),
@@ -85,7 +91,7 @@ class TokenCreatedOut(BaseModel):
     info: TokenOut
 
     @classmethod
-    def of(cls, issued: IssuedToken) -> "TokenCreatedOut":
+    def of(cls, issued: IssuedToken) -> TokenCreatedOut:
         return cls(token=issued.secret, info=TokenOut.of(issued.token))
 
 

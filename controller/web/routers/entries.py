@@ -9,18 +9,18 @@ Recorded files are served as the footage service's WebM copy (made on first view
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 
-from controller.domain.days import iso_day
-from controller.services.events import MAX_ID, BadCursor, csv_lines, decode_cursor, encode_cursor
 from controller.domain.clock import BRANCH_TZ, to_local
+from controller.domain.days import iso_day
 from controller.domain.decision import Reason
 from controller.domain.events import EventType
+from controller.services.events import MAX_ID, BadCursor, csv_lines, decode_cursor, encode_cursor
 from controller.services.footage import CLIP_EVENTS, FootageLocation
 from controller.store.events import EventCursor, EventFilter, EventLog
 from controller.web.pages import Conn, PageNotFound, SecurityPage, render, services_of
@@ -133,7 +133,7 @@ def entry_page(request: Request, viewer: SecurityPage, conn: Conn, event_id: Ent
     row = conn.execute("SELECT ts_ms FROM events WHERE id = ?", (event_id,)).fetchone()
     if row is None:
         raise PageNotFound()
-    at = datetime.fromtimestamp(row[0] / 1000, timezone.utc)
+    at = datetime.fromtimestamp(row[0] / 1000, UTC)
     near = EventFilter(since=at - timedelta(milliseconds=1), until=at + timedelta(milliseconds=2))
     event = next((e for e in EventLog(conn).query(near, limit=1000) if e.id == event_id), None)
     if event is None:

@@ -15,18 +15,26 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import AfterValidator
 
-from controller.services.members import MemberAdmin
-from controller.domain.days import iso_day
 from controller.domain.cards import card_hint
 from controller.domain.clock import local_date
+from controller.domain.days import iso_day
 from controller.domain.members import Category, Member
-from controller.services.member_import import MAX_IMPORT_BYTES, ImportRejected
 from controller.domain.patron_ids import PATRON_ID_MAX_LENGTH, checked_patron_id
 from controller.domain.pins import PinFormatError, validate_pin
+from controller.services.member_import import MAX_IMPORT_BYTES, ImportRejected
+from controller.services.members import MemberAdmin
 from controller.store.members import MemberError
 from controller.web.imports import PendingImport
-from controller.web.pages import (Conn, ManagerForm, ManagerPage, PageNotFound, redirect, render,
-                                  services_of, web_state)
+from controller.web.pages import (
+    Conn,
+    ManagerForm,
+    ManagerPage,
+    PageNotFound,
+    redirect,
+    render,
+    services_of,
+    web_state,
+)
 from controller.web.sessions import Viewer
 
 router = APIRouter(include_in_schema=False)

@@ -11,8 +11,7 @@ from controller.services.users import MAX_PASSWORD_LENGTH, PasswordsBusy, user_a
 from controller.web.csrf import check_signin_form, remember_signin_token, signin_token
 from controller.web.i18n import LANG_COOKIE, LANGUAGES
 from controller.web.pages import AnyForm, Conn, redirect, render, services_of
-from controller.web.sessions import (SESSION_COOKIE, Sessions, Viewer, clear_session_cookie,
-                                     set_session_cookie)
+from controller.web.sessions import SESSION_COOKIE, Sessions, Viewer, clear_session_cookie, set_session_cookie
 
 router = APIRouter(include_in_schema=False)
 

@@ -13,17 +13,16 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from controller.http.services import ApiServices, DoorUnavailable
 from controller.domain.clock import BRANCH_TZ, local_date, to_local
-from controller.door.machine import DoorSnapshot
 from controller.domain.events import EventType
 from controller.domain.timeline import mode_at, next_change
+from controller.door.machine import DoorSnapshot
+from controller.http.services import ApiServices, DoorUnavailable
+from controller.services.users import Role
 from controller.store.events import EventFilter, EventLog
 from controller.store.schedule import ScheduleStore
-from controller.services.users import Role
 from controller.web.i18n import Translator, language_of
-from controller.web.pages import (SECURITY_HEADERS, AnyViewer, Conn, render, services_of,
-                                  weekday_of)
+from controller.web.pages import SECURITY_HEADERS, AnyViewer, Conn, render, services_of, weekday_of
 from controller.web.sessions import Viewer
 
 router = APIRouter(include_in_schema=False)

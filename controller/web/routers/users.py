@@ -11,9 +11,16 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from controller.services.users import (
+    MAX_PASSWORD_LENGTH,
+    PasswordsBusy,
+    Role,
+    UserAdmin,
+    UserError,
+    UserInputError,
+    user_admin,
+)
 from controller.store.users import UserStore
-from controller.services.users import (MAX_PASSWORD_LENGTH, PasswordsBusy, Role, UserAdmin, UserError,
-                              UserInputError, user_admin)
 from controller.web.pages import AdminForm, AdminPage, Conn, redirect, render, services_of
 from controller.web.routers.signin import busy_page
 from controller.web.sessions import Viewer
