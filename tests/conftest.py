@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from gpiozero.pins.mock import MockFactory
 
 from controller.config.settings import Settings, parse_settings
 from controller.services.runtime import Runtime
+from tests.drivers.gpio_fixtures import NotifyingMockPin
 
 
 class FakeClock:
@@ -98,3 +101,13 @@ def live_branch(settings: Settings, clock: FakeClock):
     yield sim, service
     service.stop()
     sim.close()
+
+
+@pytest.fixture
+def mock_factory() -> Iterator[MockFactory]:
+    """A fresh gpiozero mock pin factory whose pins report level changes (the GPIO driver
+    and door tests wait on them); tests close their devices, this drops the pins afterwards."""
+    factory = MockFactory(pin_class=NotifyingMockPin)
+    yield factory
+    factory.close()
+    factory.reset()

@@ -24,7 +24,6 @@ from controller.services.access import Authorizer
 from controller.services.members import MemberAdmin
 from drivers.base import CardRead, KeyPress, ReaderFault
 from drivers.outputs import AlarmPanel, Indicator, Lights, LockRelay
-from tests.drivers.gpio_fixtures import mock_factory  # noqa: F401 - fixture
 from tests.helpers import member_row
 
 RELAY, GREEN, RED, BUZZER, LIGHTS, ALARM = 17, 5, 6, 13, 19, 26
@@ -92,7 +91,7 @@ class Bench:
 
 
 @pytest.fixture
-def bench(runtime, clock, mock_factory):  # noqa: F811
+def bench(runtime, clock, mock_factory):
     bench = Bench(runtime, clock, mock_factory)
     bench.send(ModeChanged(DoorMode.OPENPLUS, "test"))
     yield bench
@@ -230,7 +229,7 @@ def test_rex_needs_no_card_and_is_not_forced(bench):
                                   EventType.DOOR_CLOSED]
 
 
-def test_rex_without_relay_still_suppresses_forced(runtime, clock, mock_factory):  # noqa: F811
+def test_rex_without_relay_still_suppresses_forced(runtime, clock, mock_factory):
     bench = Bench(runtime, clock, mock_factory, DoorSettings(rex_unlocks=False))
     try:
         bench.send(ModeChanged(DoorMode.CLOSED), ExitRequest())
@@ -257,7 +256,7 @@ def test_staffed_mode_holds_the_door_free(bench):
     assert not bench.relay_on
 
 
-def test_staffed_mode_with_card_and_pin_when_not_held_free(runtime, clock, mock_factory):  # noqa: F811
+def test_staffed_mode_with_card_and_pin_when_not_held_free(runtime, clock, mock_factory):
     bench = Bench(runtime, clock, mock_factory, DoorSettings(staffed_door_free=False))
     try:
         bench.send(ModeChanged(DoorMode.STAFFED))
@@ -321,7 +320,7 @@ def test_closing_warning_is_announced_and_logged(bench):
     assert event.type is EventType.CLOSING_WARNING and event.reason == "5 min"
 
 
-def test_door_already_open_at_start_is_not_forced(runtime, clock, mock_factory):  # noqa: F811
+def test_door_already_open_at_start_is_not_forced(runtime, clock, mock_factory):
     bench = Bench(runtime, clock, mock_factory)
     try:
         bench.door.assume_contact(True)
@@ -398,7 +397,7 @@ def test_a_deadline_that_raises_never_ends_the_loop(bench, monkeypatch):
     assert bench.relay_on
 
 
-def test_an_unbounded_held_open_limit_cannot_stop_the_door(runtime, clock, mock_factory):  # noqa: F811
+def test_an_unbounded_held_open_limit_cannot_stop_the_door(runtime, clock, mock_factory):
     endless = DoorSettings.model_construct(**{**DoorSettings().model_dump(),
                                               "held_open_seconds": float("inf")})
     bench = Bench(runtime, clock, mock_factory, endless)

@@ -7,10 +7,9 @@ The factory is passed to devices explicitly; `Device.pin_factory` is never touch
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
-import pytest
 from gpiozero.pins.mock import MockFactory, MockPin
 
 
@@ -35,15 +34,6 @@ class NotifyingMockPin(MockPin):
         """True once `condition()` holds (checked at each level change), False on timeout."""
         with self._changed:
             return self._changed.wait_for(condition, timeout)
-
-
-@pytest.fixture
-def mock_factory() -> Iterator[MockFactory]:
-    """A fresh mock pin factory; tests close their devices, this drops the pins afterwards."""
-    factory = MockFactory(pin_class=NotifyingMockPin)
-    yield factory
-    factory.close()
-    factory.reset()
 
 
 class AdvancingClock(Protocol):

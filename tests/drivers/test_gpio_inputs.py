@@ -4,7 +4,6 @@ from __future__ import annotations
 import pytest
 
 from drivers.inputs import DoorContact, RexButton
-from tests.drivers.gpio_fixtures import mock_factory  # noqa: F401
 
 CONTACT, REX = 17, 18
 
@@ -29,7 +28,7 @@ def make_contact(factory, recorder: Recorder, **kwargs) -> DoorContact:
                        on_closed=recorder.make("closed"), pin_factory=factory, **kwargs)
 
 
-def test_nc_contact_to_ground_reads_open_when_high(mock_factory, recorder) -> None:  # noqa: F811
+def test_nc_contact_to_ground_reads_open_when_high(mock_factory, recorder) -> None:
     contact = make_contact(mock_factory, recorder)
     pin = mock_factory.pin(CONTACT)
     try:
@@ -45,7 +44,7 @@ def test_nc_contact_to_ground_reads_open_when_high(mock_factory, recorder) -> No
         contact.close()
 
 
-def test_contact_reading_open_when_low(mock_factory, recorder) -> None:  # noqa: F811
+def test_contact_reading_open_when_low(mock_factory, recorder) -> None:
     contact = make_contact(mock_factory, recorder, open_when_high=False)
     pin = mock_factory.pin(CONTACT)
     try:
@@ -59,7 +58,7 @@ def test_contact_reading_open_when_low(mock_factory, recorder) -> None:  # noqa:
         contact.close()
 
 
-def test_contact_without_callbacks_still_reports_state(mock_factory) -> None:  # noqa: F811
+def test_contact_without_callbacks_still_reports_state(mock_factory) -> None:
     contact = DoorContact(CONTACT, pin_factory=mock_factory)
     try:
         mock_factory.pin(CONTACT).drive_low()
@@ -68,7 +67,7 @@ def test_contact_without_callbacks_still_reports_state(mock_factory) -> None:  #
         contact.close()
 
 
-def test_callbacks_can_be_set_after_construction(mock_factory, recorder) -> None:  # noqa: F811
+def test_callbacks_can_be_set_after_construction(mock_factory, recorder) -> None:
     contact = DoorContact(CONTACT, pin_factory=mock_factory)
     try:
         contact.on_opened = recorder.make("opened")
@@ -79,7 +78,7 @@ def test_callbacks_can_be_set_after_construction(mock_factory, recorder) -> None
         contact.close()
 
 
-def test_rex_press_calls_back_once_per_press(mock_factory, recorder) -> None:  # noqa: F811
+def test_rex_press_calls_back_once_per_press(mock_factory, recorder) -> None:
     rex = RexButton(REX, on_pressed=recorder.make("rex"), pin_factory=mock_factory)
     pin = mock_factory.pin(REX)
     try:
@@ -97,7 +96,7 @@ def test_rex_press_calls_back_once_per_press(mock_factory, recorder) -> None:  #
         rex.close()
 
 
-def test_closed_inputs_stop_calling_back(mock_factory, recorder) -> None:  # noqa: F811
+def test_closed_inputs_stop_calling_back(mock_factory, recorder) -> None:
     contact = make_contact(mock_factory, recorder)
     rex = RexButton(REX, on_pressed=recorder.make("rex"), pin_factory=mock_factory)
     contact.close()

@@ -11,7 +11,7 @@ from drivers.readers.matrix_keypad import (
     KeyDebouncer,
     MatrixKeypad,
 )
-from tests.drivers.gpio_fixtures import KeypadMatrix, mock_factory  # noqa: F401
+from tests.drivers.gpio_fixtures import KeypadMatrix
 
 ROWS = [5, 6, 13, 19]
 COLS_4X3 = [12, 16, 20]
@@ -29,7 +29,7 @@ def make_keypad(factory, cols, keymap=None):
 
 
 @pytest.fixture
-def keypad_4x3(mock_factory):  # noqa: F811
+def keypad_4x3(mock_factory):
     matrix, keypad = make_keypad(mock_factory, COLS_4X3)
     yield matrix, keypad
     keypad.close()
@@ -44,7 +44,7 @@ def scan_for(keypad: MatrixKeypad, start: float, seconds: float) -> list[str]:
     return keys
 
 
-def test_rows_idle_high_and_columns_pulled_up(keypad_4x3, mock_factory) -> None:  # noqa: F811
+def test_rows_idle_high_and_columns_pulled_up(keypad_4x3, mock_factory) -> None:
     assert all(mock_factory.pin(pin).state for pin in ROWS)
     assert all(mock_factory.pin(pin).state for pin in COLS_4X3)
     assert all(mock_factory.pin(pin).function == "output" for pin in ROWS)
@@ -122,7 +122,7 @@ def test_two_keys_in_different_columns_are_both_reported(keypad_4x3) -> None:
     assert sorted(scan_for(keypad, 0.0, 0.1)) == ["1", "8"]
 
 
-def test_4x4_letter_keys_are_counted_not_emitted(mock_factory) -> None:  # noqa: F811
+def test_4x4_letter_keys_are_counted_not_emitted(mock_factory) -> None:
     matrix, keypad = make_keypad(mock_factory, COLS_4X4)
     try:
         matrix.press(0, 3)  # 'A'
@@ -135,7 +135,7 @@ def test_4x4_letter_keys_are_counted_not_emitted(mock_factory) -> None:  # noqa:
         keypad.close()
 
 
-def test_custom_4x4_keymap_can_map_a_letter_to_submit(mock_factory) -> None:  # noqa: F811
+def test_custom_4x4_keymap_can_map_a_letter_to_submit(mock_factory) -> None:
     keymap = ("123A", "456B", "789C", "*0##")
     matrix, keypad = make_keypad(mock_factory, COLS_4X4, keymap)
     try:
@@ -145,7 +145,7 @@ def test_custom_4x4_keymap_can_map_a_letter_to_submit(mock_factory) -> None:  # 
         keypad.close()
 
 
-def test_keymap_shape_must_match_the_pins(mock_factory) -> None:  # noqa: F811
+def test_keymap_shape_must_match_the_pins(mock_factory) -> None:
     with pytest.raises(ValueError):
         MatrixKeypad("pinpad", ROWS, COLS_4X3, keymap=("123", "456"), pin_factory=mock_factory)
     with pytest.raises(ValueError):
@@ -167,7 +167,7 @@ def test_background_scanner_emits_to_the_sink(keypad_4x3, events) -> None:
     assert events.next() == KeyPress(key="6", reader="pinpad")
 
 
-def test_close_releases_all_pins(mock_factory) -> None:  # noqa: F811
+def test_close_releases_all_pins(mock_factory) -> None:
     keypad = MatrixKeypad("pinpad", ROWS, COLS_4X3, pin_factory=mock_factory)
     keypad.start(lambda event: None)
     keypad.close()

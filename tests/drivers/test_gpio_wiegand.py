@@ -17,7 +17,7 @@ from drivers.readers.wiegand import (
     WiegandDecoder,
     WiegandReader,
 )
-from tests.drivers.gpio_fixtures import mock_factory, pulse_wiegand  # noqa: F401
+from tests.drivers.gpio_fixtures import pulse_wiegand
 
 D0, D1 = 17, 27
 GAP = 0.025
@@ -205,7 +205,7 @@ def test_a_pause_inside_a_frame_splits_it_into_two_bad_frames() -> None:
 # --- the reader through mock pins --------------------------------------------------------
 
 @pytest.fixture
-def reader(mock_factory, fake_monotonic, events):  # noqa: F811
+def reader(mock_factory, fake_monotonic, events):
     """A started reader on the fake clock; `events` and `fake_monotonic` come from conftest."""
     device = WiegandReader("front", D0, D1, pin_factory=mock_factory, gap_s=GAP,
                            monotonic=fake_monotonic)
@@ -214,7 +214,7 @@ def reader(mock_factory, fake_monotonic, events):  # noqa: F811
     device.close()
 
 
-def test_reader_decodes_a_card_from_pin_pulses(mock_factory, reader,  # noqa: F811
+def test_reader_decodes_a_card_from_pin_pulses(mock_factory, reader,
                                                fake_monotonic, events) -> None:
     pulse_wiegand(mock_factory, D0, D1, h10301(123, 45678), fake_monotonic)
     events.assert_empty()  # not finished: the clock has not passed the gap
@@ -224,7 +224,7 @@ def test_reader_decodes_a_card_from_pin_pulses(mock_factory, reader,  # noqa: F8
     assert reader.stats.frames_ok == 1
 
 
-def test_reader_decodes_keypad_bursts_from_pin_pulses(mock_factory, reader,  # noqa: F811
+def test_reader_decodes_keypad_bursts_from_pin_pulses(mock_factory, reader,
                                                       fake_monotonic, events) -> None:
     for frame in ("1011", "01011010", "1010", "01001011"):  # #, * (8-bit), *, # (8-bit)
         pulse_wiegand(mock_factory, D0, D1, bits(frame), fake_monotonic)
@@ -234,7 +234,7 @@ def test_reader_decodes_keypad_bursts_from_pin_pulses(mock_factory, reader,  # n
     assert keys == ["#", "*", "*", "#"]
 
 
-def test_reader_counts_a_bad_frame_and_emits_nothing(mock_factory, reader,  # noqa: F811
+def test_reader_counts_a_bad_frame_and_emits_nothing(mock_factory, reader,
                                                      fake_monotonic, events) -> None:
     pulse_wiegand(mock_factory, D0, D1, flip(h10306(1234, 56789), 20), fake_monotonic)
     fake_monotonic.advance(GAP)
@@ -243,7 +243,7 @@ def test_reader_counts_a_bad_frame_and_emits_nothing(mock_factory, reader,  # no
     assert reader.stats.drop_reasons == {DROP_ODD_PARITY: 1}
 
 
-def test_reader_timer_thread_ends_the_frame_on_its_own(mock_factory, events) -> None:  # noqa: F811
+def test_reader_timer_thread_ends_the_frame_on_its_own(mock_factory, events) -> None:
     """Real clock and a short gap: the reader's own thread must flush without poll()."""
     device = WiegandReader("side", D0, D1, pin_factory=mock_factory, gap_s=0.01,
                            monotonic=time.monotonic)
@@ -255,7 +255,7 @@ def test_reader_timer_thread_ends_the_frame_on_its_own(mock_factory, events) -> 
         device.close()
 
 
-def test_close_releases_both_pins(mock_factory) -> None:  # noqa: F811
+def test_close_releases_both_pins(mock_factory) -> None:
     device = WiegandReader("front", D0, D1, pin_factory=mock_factory)
     device.start(lambda event: None)
     device.close()
