@@ -170,7 +170,7 @@ def get_member(patron_id: PatronId, services: Services, conn: Conn) -> MemberOut
 
 
 @router.post("", response_model=MemberOut, status_code=status.HTTP_201_CREATED,
-             responses=error_responses(409), summary="Add a member or staff card")
+             responses=error_responses(409, 413), summary="Add a member or staff card")
 def add_member(body: MemberIn, services: Services, conn: Conn, admin: Admin,
                actor: Actor) -> MemberOut:
     today = local_date(services.runtime.clock())
@@ -192,7 +192,7 @@ def add_member(body: MemberIn, services: Services, conn: Conn, admin: Admin,
     return _show(services, conn, body.patron_id)
 
 
-@router.post("/{patron_id:path}/block", response_model=MemberOut, responses=error_responses(404),
+@router.post("/{patron_id:path}/block", response_model=MemberOut, responses=error_responses(404, 413),
              summary="Block entry (until a day, or until unblocked)")
 def block_member(patron_id: PatronId, services: Services, conn: Conn, admin: Admin,
                  actor: Actor, body: BlockIn | None = None) -> MemberOut:
@@ -214,7 +214,7 @@ def unblock_member(patron_id: PatronId, services: Services, conn: Conn, admin: A
     return _show(services, conn, patron_id)
 
 
-@router.put("/{patron_id:path}/pin", response_model=MemberOut, responses=error_responses(404),
+@router.put("/{patron_id:path}/pin", response_model=MemberOut, responses=error_responses(404, 413),
             summary="Set a new PIN (also lifts a PIN lockout)")
 def set_pin(patron_id: PatronId, body: PinIn, services: Services, conn: Conn, admin: Admin,
             actor: Actor) -> MemberOut:
