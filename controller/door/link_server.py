@@ -43,6 +43,10 @@ log = logging.getLogger(__name__)
 MAX_ACTOR_CHARS = 200
 MAX_CONNECTIONS = 16
 SERVER_TIMEOUT = 1.0  # a whole request must arrive within this
+# Schedule reloads start at least this far apart; requests that arrive meanwhile share the
+# next one. A flood of uploads (a script, an attacker with a manager's token) then costs the
+# door process at most a few reloads a second, however fast the web side stores them.
+RELOAD_SPACING_SECONDS = 0.25
 
 
 def loop_health(loop: object) -> LoopHealth:
@@ -77,18 +81,29 @@ class DoorLinkServer:
     """Serves the door link on a thread of the door process; `stop()` never waits on clients."""
 
     def __init__(self, path: Path, door: LinkedDoor, load_schedule: Callable[[], Schedule], *,
-                 timeout: float = SERVER_TIMEOUT, max_connections: int = MAX_CONNECTIONS) -> None:
+                 timeout: float = SERVER_TIMEOUT, max_connections: int = MAX_CONNECTIONS,
+                 reload_spacing: float = RELOAD_SPACING_SECONDS,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 pause: Callable[[float], object] | None = None) -> None:
         self.path = Path(path)
         self._door = door
         self._load_schedule = load_schedule
         self._timeout = timeout
         self._slots = threading.BoundedSemaphore(max_connections)
         self._reload_lock = threading.Lock()
+        self._asked_lock = threading.Lock()
+        self._asked = 0  # schedule_changed requests received
+        self._applied = 0  # of those, how many the last reload covered
+        self._last_reload: float | None = None
+        self._reload_spacing = reload_spacing
+        self._mono = monotonic
+        self.reloads = 0
         self._listener: socket.socket | None = None
         self._inode: int | None = None
         self._wake_r, self._wake_w = -1, -1
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._pause = pause if pause is not None else self._stopping.wait  # stop() cuts it short
         self.turned_away = 0
 
     # --- life cycle ----------------------------------------------------------------------------
@@ -265,8 +280,23 @@ class DoorLinkServer:
         return {"ok": True}
 
     def _reload_schedule(self) -> dict[str, Any]:
+        """Apply the stored schedule; answers once a reload that began after this request
+        arrived has been applied (it may be another request's)."""
+        with self._asked_lock:
+            self._asked += 1
+            ticket = self._asked
         with self._reload_lock:  # one at a time, so the last one applies the newest schedule
+            if self._applied >= ticket:
+                return {"ok": True}  # a reload that read the database after we asked covered us
+            if self._last_reload is not None:
+                delay = self._last_reload + self._reload_spacing - self._mono()
+                if delay > 0:
+                    self._pause(delay)
+            with self._asked_lock:
+                covered = self._asked  # everything asked before this read of the database
             self._door.schedule_changed(self._load_schedule())
+            self._applied, self._last_reload = covered, self._mono()
+            self.reloads += 1
         return {"ok": True}
 
 

@@ -321,3 +321,64 @@ def test_the_card_reader_path_is_not_slowed_by_a_busy_link(linked):
         stop.set()
         for thread in threads:
             thread.join(WAIT)
+
+
+class CountingDoor:
+    """Stands in for the door: counts the schedules it is handed."""
+
+    def __init__(self) -> None:
+        self.applied: list[Schedule] = []
+
+    def schedule_changed(self, schedule: Schedule) -> None:
+        self.applied.append(schedule)
+
+
+def test_schedule_changes_arriving_during_a_reload_share_the_next_one(tmp_path) -> None:
+    """Ten uploads while the door reads the database: two reloads, and every request is
+    answered only after a reload that read the database after it asked."""
+    door, loading, release = CountingDoor(), threading.Event(), threading.Event()
+    loads: list[int] = []
+
+    def load() -> Schedule:
+        loads.append(len(loads))
+        loading.set()
+        assert release.wait(5)
+        return Schedule()
+
+    server = DoorLinkServer(tmp_path / "link", door, load, reload_spacing=0.0)
+    answers: list[dict] = []
+    first = threading.Thread(target=lambda: answers.append(server._reload_schedule()))
+    first.start()
+    assert loading.wait(5)  # the first reload is reading; nine more arrive
+    rest = [threading.Thread(target=lambda: answers.append(server._reload_schedule()))
+            for _ in range(9)]
+    for thread in rest:
+        thread.start()
+    while server._asked < 10:  # all nine have been counted (they wait on the reload lock)
+        threading.Event().wait(0.001)
+    release.set()
+    for thread in [first, *rest]:
+        thread.join(5)
+    assert answers == [{"ok": True}] * 10
+    assert len(loads) == 2 and server.reloads == 2 and len(door.applied) == 2
+
+
+def test_reloads_start_at_least_the_spacing_apart(tmp_path) -> None:
+    """A flood of uploads costs the door a few reloads a second: the next one waits out the
+    spacing (on the connection's thread, never the door's)."""
+    now = [100.0]
+    paused: list[float] = []
+
+    def pause(seconds: float) -> None:
+        paused.append(round(seconds, 3))
+        now[0] += seconds
+
+    door = CountingDoor()
+    server = DoorLinkServer(tmp_path / "link", door, Schedule, reload_spacing=0.25,
+                            monotonic=lambda: now[0], pause=pause)
+    server._reload_schedule()
+    now[0] += 0.1
+    server._reload_schedule()
+    now[0] += 1.0
+    server._reload_schedule()
+    assert paused == [0.15] and server.reloads == 3
