@@ -99,6 +99,9 @@ def test_forced_door_and_rex_through_the_mock_pins(branch):
     sim.close_door()
     sim.press_rex()
     assert wait_for(lambda s: s.relay_unlocked)
+    # The door actuates first and logs after, through the write-behind event writer: wait
+    # for both before reading the log (the date guard once read it a moment too early).
+    assert service.loop.wait_idle(WAIT) and service.writer.flush(WAIT)
     from contextlib import closing
     with closing(service.runtime.connection()) as conn:
         types = [e.type for e in service.runtime.events(conn).query(limit=20)]
