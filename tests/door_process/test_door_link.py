@@ -354,8 +354,10 @@ def test_schedule_changes_arriving_during_a_reload_share_the_next_one(tmp_path) 
             for _ in range(9)]
     for thread in rest:
         thread.start()
-    while server._asked < 10:  # all nine have been counted (they wait on the reload lock)
+    deadline = time.monotonic() + 5  # all nine counted (they then wait on the reload lock)
+    while server._asked < 10 and time.monotonic() < deadline:
         threading.Event().wait(0.001)
+    assert server._asked == 10
     release.set()
     for thread in [first, *rest]:
         thread.join(5)
