@@ -6,7 +6,7 @@ from datetime import date
 import pytest
 
 from controller.config.settings import DoorSettings
-from controller.domain.events import EventType
+from controller.domain.events import DoorAlarm, EventType
 from controller.domain.members import NEVER
 from controller.domain.messages import PROMPT_PIN
 from controller.domain.modes import DoorMode
@@ -203,7 +203,7 @@ def test_pin_timeout_returns_to_idle(bench):
 def test_forced_door_raises_an_alarm(bench):
     bench.send(DoorContactChanged(True))
     assert bench.types()[-1] is EventType.DOOR_FORCED
-    assert bench.door.snapshot().alarm == "forced" and not bench.relay_on
+    assert bench.door.snapshot().alarm is DoorAlarm.FORCED and not bench.relay_on
 
 
 def test_held_open_raises_an_alarm_once(bench):
@@ -215,7 +215,7 @@ def test_held_open_raises_an_alarm_once(bench):
     bench.after(1)
     bench.after(60)
     assert bench.types().count(EventType.DOOR_HELD_OPEN) == 1
-    assert bench.door.snapshot().alarm == "held_open"
+    assert bench.door.snapshot().alarm is DoorAlarm.HELD_OPEN
     bench.send(DoorContactChanged(False))
     assert bench.door.snapshot().alarm is None
 

@@ -33,6 +33,20 @@ class AlarmReason(StrEnum):
     CARD_CYCLING = "card_cycling"  # the door's readers slowed down: many refused cards
 
 
+class DoorAlarm(StrEnum):
+    """Why the door itself is in alarm right now (DoorSnapshot.alarm; cleared when it closes).
+
+    The values are what the state file, the door link and the API's `GET /door` show."""
+
+    FORCED = "forced"  # opened without a grant or an exit request
+    HELD_OPEN = "held_open"  # open longer than door.held_open_seconds
+
+    @property
+    def event_type(self) -> EventType:
+        """The event the door logs when this alarm starts."""
+        return EventType.DOOR_FORCED if self is DoorAlarm.FORCED else EventType.DOOR_HELD_OPEN
+
+
 @dataclass(frozen=True)
 class Event:
     """One row of the log; `member_ref` is a patron id, `card_hint` only the last digits."""

@@ -37,6 +37,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from controller.domain.events import DoorAlarm
 from controller.domain.messages import DoorMessage
 from controller.domain.modes import DoorMode
 from controller.door.machine import DoorSnapshot, Phase
@@ -70,8 +71,8 @@ def link_path(data_dir: Path, env: dict[str, str] | None = None) -> Path:
 def snapshot_to_json(snapshot: DoorSnapshot) -> dict[str, Any]:
     return {"mode": snapshot.mode.value, "phase": snapshot.phase.value,
             "relay_unlocked": snapshot.relay_unlocked, "door_open": snapshot.door_open,
-            "alarm": snapshot.alarm, "message": {"nl": snapshot.message.nl,
-                                                 "en": snapshot.message.en},
+            "alarm": snapshot.alarm.value if snapshot.alarm else None,
+            "message": {"nl": snapshot.message.nl, "en": snapshot.message.en},
             "pin_keys": snapshot.pin_keys, "at": snapshot.at.isoformat()}
 
 
@@ -80,6 +81,7 @@ def snapshot_from_json(data: dict[str, Any]) -> DoorSnapshot:
     alarm = data["alarm"]
     if alarm is not None and not isinstance(alarm, str):
         raise TypeError("alarm")
+    alarm = DoorAlarm(alarm) if alarm is not None else None  # ValueError: not an alarm kind
     at = datetime.fromisoformat(data["at"])
     if at.tzinfo is None:
         raise ValueError("a naive time")

@@ -23,7 +23,7 @@ from typing import Protocol
 from controller.config.settings import DoorSettings
 from controller.domain.clock import Clock, Monotonic, monotonic
 from controller.domain.decision import Reason
-from controller.domain.events import Event, EventSink, EventType
+from controller.domain.events import DoorAlarm, Event, EventSink, EventType
 from controller.domain.messages import PROMPT_CARD, PROMPT_PIN, DoorMessage, closing_message, door_message
 from controller.domain.modes import DoorMode
 from controller.services.access import Authorizer
@@ -123,7 +123,7 @@ class DoorSnapshot:
     phase: Phase
     relay_unlocked: bool
     door_open: bool
-    alarm: str | None
+    alarm: DoorAlarm | None
     message: DoorMessage
     pin_keys: int
     at: datetime
@@ -158,7 +158,7 @@ class Door:
         self._open_since: float | None = None
         self._held_reported = False
         self._exit_until: float | None = None
-        self._alarm: str | None = None
+        self._alarm: DoorAlarm | None = None
         self._message = PROMPT_CARD
         self._message_until: float | None = None
         self._out.relay.lock()
@@ -198,12 +198,9 @@ class Door:
             self._say(MSG_TIMEOUT)
         if self._door_open and not self._held_reported and self._open_since is not None and \
                 t - self._open_since >= self._cfg.held_open_seconds and not self._door_free:
-            now = self._clock()
             self._held_reported = True
-            self._alarm = "held_open"
-            self._log(EventType.DOOR_HELD_OPEN, now,
-                      detail=f"open for {self._cfg.held_open_seconds:g} s")
-            self._out.signals.beep(self._cfg.alarm_beep_seconds, times=3)
+            self._raise_alarm(DoorAlarm.HELD_OPEN, self._clock(),
+                              f"open for {self._cfg.held_open_seconds:g} s")
         if self._message_until is not None and t >= self._message_until:
             self._message, self._message_until = PROMPT_CARD, None
         self._publish()
@@ -338,9 +335,7 @@ class Door:
                 self._opened_in_pulse = self._unlock_until is not None
                 self._log(EventType.DOOR_OPENED, now)
             else:
-                self._alarm = "forced"
-                self._log(EventType.DOOR_FORCED, now, detail="opened without a grant or exit request")
-                self._out.signals.beep(self._cfg.alarm_beep_seconds, times=3)
+                self._raise_alarm(DoorAlarm.FORCED, now, "opened without a grant or exit request")
             return
         self._open_since, self._alarm = None, None
         self._log(EventType.DOOR_CLOSED, now)
@@ -378,6 +373,12 @@ class Door:
             self._out.announce(minutes)
 
     # --- helpers ---------------------------------------------------------------------------
+    def _raise_alarm(self, alarm: DoorAlarm, now: datetime, detail: str) -> None:
+        """Show the alarm in snapshots until the door closes, log its event, beep."""
+        self._alarm = alarm
+        self._log(alarm.event_type, now, detail=detail)
+        self._out.signals.beep(self._cfg.alarm_beep_seconds, times=3)
+
     def _say(self, message: DoorMessage, hold: bool = False) -> None:
         self._message = message
         self._message_until = None if hold else self._mono() + self._cfg.message_seconds

@@ -28,8 +28,9 @@ class StateFile:
         state = {
             "mode": snapshot.mode.value, "phase": snapshot.phase.value,
             "relay_unlocked": snapshot.relay_unlocked, "door_open": snapshot.door_open,
-            "alarm": snapshot.alarm, "message_nl": snapshot.message.nl,
-            "message_en": snapshot.message.en, "pin_keys": snapshot.pin_keys,
+            "alarm": snapshot.alarm.value if snapshot.alarm else None,
+            "message_nl": snapshot.message.nl, "message_en": snapshot.message.en,
+            "pin_keys": snapshot.pin_keys,
         }
         if state != self._last:
             self._last = state

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from controller.app import create_app
 from controller.config.settings import CameraSettings
+from controller.domain.events import DoorAlarm
 from controller.domain.messages import PROMPT_CARD
 from controller.domain.modes import DoorMode
 from controller.domain.schedule import Schedule
@@ -38,12 +39,13 @@ class StubDoor:
     running: bool = True
     last_turn_age: float = 0.1
     unlocks: list[str] = field(default_factory=list)
+    alarm: DoorAlarm | None = None
 
     def snapshot(self) -> DoorSnapshot | None:
         if not self.running:
             return None
         return DoorSnapshot(mode=DoorMode.OPENPLUS, phase=Phase.IDLE, relay_unlocked=False,
-                            door_open=False, alarm=None, message=PROMPT_CARD, pin_keys=0,
+                            door_open=self.alarm is not None, alarm=self.alarm, message=PROMPT_CARD, pin_keys=0,
                             at=self.clock())  # type: ignore[operator]
 
     def loop_health(self) -> LoopHealth:

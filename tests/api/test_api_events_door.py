@@ -7,7 +7,7 @@ from contextlib import closing
 from datetime import timedelta
 
 from controller.domain.days import MOMENT_PATTERN
-from controller.domain.events import Event, EventType
+from controller.domain.events import DoorAlarm, Event, EventType
 from controller.services.runtime import Runtime
 from controller.store.events import EventLog
 from tests.api.api_support import Api, at
@@ -111,6 +111,14 @@ def test_door_state_as_json(api: Api) -> None:
                      "door_open": False, "alarm": None,
                      "message": {"nl": "Houd uw pas voor de lezer", "en": "Hold your card to the reader"},
                      "at": {"utc": "2026-11-25T20:30:00Z", "local": "2026-11-25T21:30:00+01:00"}}
+
+
+def test_the_door_alarm_is_one_of_the_documented_kinds_by_its_string(api: Api) -> None:
+    api.door.alarm = DoorAlarm.HELD_OPEN
+    state = api.client.get("/api/v1/door", headers=api.auth("sec")).json()
+    assert state["alarm"] == "held_open" and state["door_open"] is True
+    schemas = api.client.get("/openapi.json").json()["components"]["schemas"]
+    assert schemas["DoorAlarm"]["enum"] == ["forced", "held_open"]
 
 
 def test_remote_unlock_names_the_user_and_503_when_the_door_is_down(api: Api) -> None:

@@ -2,6 +2,7 @@
 door (mock pins), the real client, and the API built on that client."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -16,9 +17,9 @@ from fastapi.testclient import TestClient
 
 from controller.app import create_app
 from controller.config.settings import CameraSettings
-from controller.domain.events import EventType
+from controller.domain.events import DoorAlarm, EventType
 from controller.domain.schedule import Schedule
-from controller.door.link import DoorUnavailable, link_path
+from controller.door.link import DoorUnavailable, link_path, snapshot_from_json, snapshot_to_json
 from controller.door.link_client import DoorLinkClient
 from controller.door.link_server import DoorLinkError, DoorLinkServer
 from controller.http.services import ApiServices
@@ -90,6 +91,16 @@ def test_state_over_the_link_is_the_door_snapshot_and_the_loop_health(linked):
     assert health.alive is True and 0 <= health.last_turn_age < 1.0
     assert stat.S_IMODE(os.stat(server.path).st_mode) == 0o600
     assert not [p for p in server.path.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_the_alarm_kind_crosses_the_wire_as_its_string_and_comes_back_typed(make_local_door):
+    door = make_local_door()
+    alarmed = dataclasses.replace(door.service.snapshot(), alarm=DoorAlarm.HELD_OPEN)
+    wire = json.loads(json.dumps(snapshot_to_json(alarmed)))
+    assert wire["alarm"] == "held_open"
+    assert snapshot_from_json(wire).alarm is DoorAlarm.HELD_OPEN
+    with pytest.raises(ValueError):  # the client turns this into DoorUnavailable
+        snapshot_from_json({**wire, "alarm": "on fire"})
 
 
 def test_remote_unlock_over_the_link_is_audited_with_the_actor(linked):

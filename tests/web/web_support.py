@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 from fastapi.testclient import TestClient
 
-from controller.domain.events import Event, EventType
+from controller.domain.events import DoorAlarm, Event, EventType
 from controller.domain.messages import PROMPT_CARD
 from controller.domain.schedule import Schedule
 from controller.domain.timeline import mode_at
@@ -49,7 +49,7 @@ class FollowingDoor:
 
     clock: object
     schedule: Schedule = field(default_factory=Schedule)
-    alarm: str | None = None
+    alarm: DoorAlarm | None = None
 
     def schedule_changed(self, schedule: Schedule) -> None:
         self.schedule = schedule

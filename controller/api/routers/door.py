@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 
 from controller.api.deps import Actor, Services, require_role
 from controller.api.schemas import TimePoint, error_responses
+from controller.domain.events import DoorAlarm
 from controller.domain.modes import DoorMode
 from controller.door.machine import DoorSnapshot, Phase
 from controller.http.services import DoorUnavailable
@@ -25,7 +26,8 @@ class DoorStateOut(BaseModel):
     phase: Phase
     relay_unlocked: bool
     door_open: bool
-    alarm: str | None = Field(examples=["forced", "held_open"])
+    alarm: DoorAlarm | None = Field(
+        description="Why the door is in alarm now (null: it is not); cleared when it closes.")
     message: DoorMessageOut = Field(description="What the door's display shows.")
     at: TimePoint
 
