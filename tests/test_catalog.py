@@ -80,3 +80,14 @@ def test_the_language_files_ship_with_the_package() -> None:
     controller = REPO / "controller"
     shipped = {path for pattern in globs for path in controller.glob(pattern)}
     assert {catalog.STRINGS_DIR / f"{lang}.toml" for lang in LANGUAGES} <= shipped
+
+
+def test_door_messages_come_from_the_catalog_with_their_words_unchanged() -> None:
+    from controller.domain.decision import Reason
+    from controller.domain.messages import PROMPT_PIN, DoorMessage, closing_message, door_message
+
+    assert door_message(Reason.GRANTED) == DoorMessage("Welkom", "Welcome")
+    assert PROMPT_PIN == DoorMessage("Toets uw pincode en #", "Enter your PIN and #")
+    assert closing_message(5) == DoorMessage("De bibliotheek sluit over 5 minuten",
+                                             "The library closes in 5 minutes")
+    assert all(door_message(reason).nl and door_message(reason).en for reason in Reason)

@@ -11,6 +11,8 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Literal, get_args
 
+from controller.domain.catalog import DEFAULT_LANGUAGE, render
+
 HolidayKey = Literal[
     "nieuwjaarsdag",
     "goede_vrijdag",
@@ -28,30 +30,26 @@ HolidayKey = Literal[
 # Stable keys, in calendar order; the schedule stores these, so never rename one.
 HOLIDAY_KEYS: tuple[str, ...] = get_args(HolidayKey)
 
-# key -> (Dutch name, English name)
-HOLIDAY_NAMES: dict[str, tuple[str, str]] = {
-    "nieuwjaarsdag": ("Nieuwjaarsdag", "New Year's Day"),
-    "goede_vrijdag": ("Goede Vrijdag", "Good Friday"),
-    "eerste_paasdag": ("Eerste Paasdag", "Easter Sunday"),
-    "tweede_paasdag": ("Tweede Paasdag", "Easter Monday"),
-    "koningsdag": ("Koningsdag", "King's Day"),
-    "bevrijdingsdag": ("Bevrijdingsdag", "Liberation Day"),
-    "hemelvaartsdag": ("Hemelvaartsdag", "Ascension Day"),
-    "eerste_pinksterdag": ("Eerste Pinksterdag", "Whit Sunday"),
-    "tweede_pinksterdag": ("Tweede Pinksterdag", "Whit Monday"),
-    "eerste_kerstdag": ("Eerste Kerstdag", "Christmas Day"),
-    "tweede_kerstdag": ("Tweede Kerstdag", "Boxing Day"),
-}
-
 
 @dataclass(frozen=True)
 class Holiday:
-    """One Dutch public holiday in one year."""
+    """One Dutch public holiday in one year; its names are in the string catalog
+    (`holiday.<key>` in controller/domain/strings/*.toml)."""
 
     key: str
     day: date
-    name_nl: str
-    name_en: str
+
+    def name(self, lang: str = DEFAULT_LANGUAGE) -> str:
+        """The holiday's name in `lang` ("nl" or "en")."""
+        return render(f"holiday.{self.key}", lang)
+
+    @property
+    def name_nl(self) -> str:
+        return self.name("nl")
+
+    @property
+    def name_en(self) -> str:
+        return self.name("en")
 
 
 def easter_sunday(year: int) -> date:
@@ -91,7 +89,7 @@ def dutch_holidays(year: int) -> list[Holiday]:
         "eerste_kerstdag": date(year, 12, 25),
         "tweede_kerstdag": date(year, 12, 26),
     }
-    holidays = [Holiday(key, day, *HOLIDAY_NAMES[key]) for key, day in days.items()]
+    holidays = [Holiday(key, day) for key, day in days.items()]
     return sorted(holidays, key=lambda holiday: holiday.day)
 
 

@@ -1,8 +1,14 @@
-"""Short plain-language door messages, Dutch first: many members read little or are older."""
+"""Short plain-language door messages, Dutch first: many members read little or are older.
+
+The words are in the string catalog under `display.*` (controller/domain/strings/*.toml); a
+DoorMessage carries both languages because the door's display shows them together. All fixed
+messages are built here once, at import, so the door thread only picks one.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from controller.domain.catalog import render
 from controller.domain.decision import Reason
 
 
@@ -14,27 +20,21 @@ class DoorMessage:
     def __str__(self) -> str:
         return f"{self.nl} / {self.en}"
 
+    @classmethod
+    def of(cls, key: str, **values: object) -> DoorMessage:
+        """The catalog's text for `key` in both languages, placeholders filled from `values`."""
+        return cls(render(key, "nl", **values), render(key, "en", **values))
+
 
 DOOR_MESSAGES: dict[Reason, DoorMessage] = {
-    Reason.GRANTED: DoorMessage("Welkom", "Welcome"),
-    Reason.UNKNOWN_CARD: DoorMessage("Pas onbekend", "Card not known"),
-    Reason.NOT_REGISTERED: DoorMessage(
-        "Pas niet aangemeld voor Open+. Vraag de bibliotheek", "Card not signed up for Open+"
-    ),
-    Reason.UNDER_18: DoorMessage("Alleen voor 18 jaar en ouder", "Only for age 18 and over"),
-    Reason.BLOCKED: DoorMessage("Geen toegang. Vraag de bibliotheek", "No entry. Ask the library"),
-    Reason.EXPIRED: DoorMessage("Pas verlopen. Vraag de bibliotheek", "Card expired. Ask the library"),
-    Reason.WRONG_PIN: DoorMessage("Pincode onjuist, probeer opnieuw", "Wrong PIN, try again"),
-    Reason.CARD_LOCKED: DoorMessage(
-        "Te vaak foute pincode. Probeer het later", "Too many wrong PINs. Try again later"
-    ),
-    Reason.OUTSIDE_HOURS: DoorMessage("Nu geen Open+ tijd", "Not Open+ hours now"),
-    Reason.BRANCH_CLOSED: DoorMessage("Bibliotheek vandaag gesloten", "Library closed today"),
-    Reason.READER_SLOWED: DoorMessage("Even wachten a.u.b.", "Please wait a moment"),
+    reason: DoorMessage.of(f"display.{reason.value}") for reason in Reason
 }
 
-PROMPT_PIN = DoorMessage("Toets uw pincode en #", "Enter your PIN and #")
-PROMPT_CARD = DoorMessage("Houd uw pas voor de lezer", "Hold your card to the reader")
+PROMPT_PIN = DoorMessage.of("display.prompt_pin")
+PROMPT_CARD = DoorMessage.of("display.prompt_card")
+TIMED_OUT = DoorMessage.of("display.timeout")
+DOOR_FREE = DoorMessage.of("display.door_free")
+FAULT = DoorMessage.of("display.fault")
 
 
 def door_message(reason: Reason) -> DoorMessage:
@@ -42,5 +42,4 @@ def door_message(reason: Reason) -> DoorMessage:
 
 
 def closing_message(minutes: int) -> DoorMessage:
-    return DoorMessage(f"De bibliotheek sluit over {minutes} minuten",
-                       f"The library closes in {minutes} minutes")
+    return DoorMessage.of("display.closing", minutes=minutes)

@@ -21,6 +21,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from controller.config.settings import DoorSettings
+from controller.domain import messages
 from controller.domain.clock import Clock, Monotonic, monotonic
 from controller.domain.decision import Reason
 from controller.domain.events import DoorAlarm, Event, EventSink, EventType
@@ -32,9 +33,6 @@ from drivers.base import CardRead, KeyPress, ReaderFault
 log = logging.getLogger(__name__)
 
 MAX_PIN_KEYS = 8
-MSG_TIMEOUT = DoorMessage("Tijd verstreken. Houd uw pas voor de lezer", "Time is up. Hold your card again")
-MSG_DOOR_FREE = DoorMessage("De deur is open", "The door is open")
-MSG_FAULT = DoorMessage("Storing. Deur blijft dicht", "Fault. The door stays locked")
 
 
 # --- what the door is told -------------------------------------------------------------
@@ -195,7 +193,7 @@ class Door:
             self._end_pulse()  # the lock first
         if self._pin_deadline is not None and t >= self._pin_deadline:
             self._reset_entry()
-            self._say(MSG_TIMEOUT)
+            self._say(messages.TIMED_OUT)
         if self._door_open and not self._held_reported and self._open_since is not None and \
                 t - self._open_since >= self._cfg.held_open_seconds and not self._door_free:
             self._held_reported = True
@@ -228,7 +226,7 @@ class Door:
         self.phase = Phase.IDLE
         try:
             now = self._clock()
-            self._say(MSG_FAULT)
+            self._say(messages.FAULT)
             self._log(EventType.SERVICE, now, reason="fail_secure",
                       detail=f"{type(error).__name__} in the door loop; relay locked")
             self._publish()
@@ -260,7 +258,7 @@ class Door:
 
     def _card_read(self, read: CardRead, now: datetime) -> None:
         if self._door_free:
-            self._say(MSG_DOOR_FREE)
+            self._say(messages.DOOR_FREE)
             return
         self._card, self._keys = read, ""
         if self.mode.is_closed and not self._auth.staff_allowed_when_closed:
