@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import sys
 import threading
-from contextlib import ExitStack
+from collections.abc import AsyncIterator
+from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
+import anyio
+from anyio.abc import SocketAttribute
 from anyio.from_thread import start_blocking_portal
 from pysip2 import (
     LOGIN,
@@ -202,9 +205,25 @@ class RunningServer:
         assert self._stack is None, "already running"
         stack = ExitStack()
         portal = stack.enter_context(start_blocking_portal())
-        self.port = stack.enter_context(portal.wrap_async_context_manager(self.server.start(self.host, self.port)))
+        self.port = stack.enter_context(portal.wrap_async_context_manager(self._serving()))
         self._stack = stack
         return self.port
+
+    @asynccontextmanager
+    async def _serving(self) -> AsyncIterator[int]:
+        """Like pysip2's `SIP2Server.start()`, but closing the listening socket on exit: 0.1.0's
+        start() cancels the accept loop and leaves the listener open, so a stopped server would
+        still accept connections (and the port could not be bound again)."""
+        listener = await self.server.listen(self.host, self.port)
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(listener.serve, self.server._handle_connection)
+                try:
+                    yield listener.extra(SocketAttribute.local_port)
+                finally:
+                    group.cancel_scope.cancel()
+        finally:
+            await listener.aclose()
 
     def stop(self) -> None:
         if self._stack is not None:
