@@ -2,7 +2,6 @@
 door (mock pins), the real client, and the API built on that client."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import socket
@@ -10,6 +9,7 @@ import stat
 import threading
 import time
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,13 +18,17 @@ from fastapi.testclient import TestClient
 from controller.app import create_app
 from controller.config.settings import CameraSettings
 from controller.domain.events import DoorAlarm, EventType
+from controller.domain.messages import PROMPT_CARD
+from controller.domain.modes import DoorMode
 from controller.domain.schedule import Schedule
 from controller.door.link import DoorUnavailable, link_path, snapshot_from_json, snapshot_to_json
 from controller.door.link_client import DoorLinkClient
 from controller.door.link_server import DoorLinkError, DoorLinkServer
+from controller.door.machine import DoorSnapshot, Phase
 from controller.http.services import ApiServices
 from controller.services.footage import FootageService
-from controller.services.users import Passwords, user_admin
+from controller.services.use_cases import user_admin
+from controller.services.users import Passwords
 from controller.store.db import transaction
 from controller.store.schedule import ScheduleStore, load_schedule
 from tests.api.api_support import CHEAP_PASSWORDS
@@ -93,9 +97,10 @@ def test_state_over_the_link_is_the_door_snapshot_and_the_loop_health(linked):
     assert not [p for p in server.path.parent.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_the_alarm_kind_crosses_the_wire_as_its_string_and_comes_back_typed(make_local_door):
-    door = make_local_door()
-    alarmed = dataclasses.replace(door.service.snapshot(), alarm=DoorAlarm.HELD_OPEN)
+def test_the_alarm_kind_crosses_the_wire_as_its_string_and_comes_back_typed():
+    alarmed = DoorSnapshot(mode=DoorMode.OPENPLUS, phase=Phase.IDLE, relay_unlocked=False,
+                           door_open=True, alarm=DoorAlarm.HELD_OPEN, message=PROMPT_CARD,
+                           pin_keys=0, at=datetime(2026, 3, 29, 1, 30, tzinfo=UTC))
     wire = json.loads(json.dumps(snapshot_to_json(alarmed)))
     assert wire["alarm"] == "held_open"
     assert snapshot_from_json(wire).alarm is DoorAlarm.HELD_OPEN
