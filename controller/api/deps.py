@@ -1,53 +1,30 @@
-"""Request dependencies: the services, one SQLite connection per request, the bearer user, roles.
+"""Request dependencies of the API: the bearer user and roles (the services, the per-request
+connection and the use cases are controller/http/deps.py's, shared with the pages).
 
 Routers put `require_role(...)` in their own `dependencies=`, so every route behind them is
 checked; routes that need the name of who acts ask for `Actor` (cached per request).
 """
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from controller.api.schemas import ErrorOut
-from controller.http.services import ApiServices
-from controller.services.users import PasswordsBusy, Role, UserAdmin, effective_roles, user_admin
+from controller.http.deps import Conn, Members, Services, Users
+from controller.services.users import PasswordsBusy, Role, effective_roles
 from controller.store.users import User
+
+__all__ = ["BUSY_RESPONSE", "Actor", "Conn", "CurrentUser", "Members", "Services", "Users",
+           "busy_is_503", "require_role"]
 
 bearer_scheme = HTTPBearer(
     auto_error=False, scheme_name="bearer",
     description="A token from POST /api/v1/auth/token or one an admin created (POST /api/v1/tokens).",
 )
-
-
-def get_services(request: Request) -> ApiServices:
-    return request.app.state.services
-
-
-Services = Annotated[ApiServices, Depends(get_services)]
-
-
-def get_connection(services: Services) -> Iterator[sqlite3.Connection]:
-    """A connection for this request only, closed when the request is done."""
-    conn = services.runtime.connection()
-    try:
-        yield conn
-    finally:
-        conn.close()
-
-
-Conn = Annotated[sqlite3.Connection, Depends(get_connection)]
-
-
-def get_user_admin(services: Services, conn: Conn) -> UserAdmin:
-    return user_admin(services.runtime, conn, services.passwords)
-
-
-Users = Annotated[UserAdmin, Depends(get_user_admin)]
 
 
 def current_user(

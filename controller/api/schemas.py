@@ -1,4 +1,5 @@
-"""Response pieces shared by the routers: times in both zones, and the one error body."""
+"""Response pieces shared by the routers: times in both zones, a user, and the one error body
+(here, not in a router: no router imports another)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -7,6 +8,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from controller.domain.clock import to_local, to_utc
+from controller.services.users import Role, effective_roles
+from controller.store.users import User
 
 
 class TimePoint(BaseModel):
@@ -23,6 +26,22 @@ class TimePoint(BaseModel):
     @classmethod
     def maybe(cls, moment: datetime | None) -> TimePoint | None:
         return cls.of(moment) if moment is not None else None
+
+
+class UserOut(BaseModel):
+    """A user as /users and /auth/me show them (never a password hash)."""
+
+    username: str
+    roles: list[Role] = Field(description="Roles as given.")
+    effective_roles: list[Role] = Field(description="What they allow (admin implies all).")
+    disabled: bool
+    created_at: TimePoint
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(username=user.username, roles=sorted(Role(r) for r in user.roles if r in set(Role)),
+                   effective_roles=sorted(effective_roles(user.roles)), disabled=user.disabled,
+                   created_at=TimePoint.of(user.created_at))
 
 
 class RowProblem(BaseModel):

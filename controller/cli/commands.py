@@ -21,8 +21,9 @@ from controller.domain.text import text_problem
 from controller.services.access import Authorizer
 from controller.services.demo import DEMO_CARDS, DEMO_PIN, demo_members
 from controller.services.member_import import ImportRejected
-from controller.services.members import MemberAdmin, default_valid_until
+from controller.services.members import default_valid_until
 from controller.services.runtime import Runtime, reset_all_pins
+from controller.services.use_cases import create_user, member_admin
 from controller.store.events import EventFilter
 from controller.store.members import MemberError
 
@@ -30,11 +31,6 @@ from controller.store.members import MemberError
 def check_config(args: argparse.Namespace, settings: Settings) -> int:
     print(f"configuration ok; data directory: {settings.data_dir}")
     return 0
-
-
-def _admin(runtime: Runtime, conn) -> MemberAdmin:
-    return MemberAdmin(runtime.members(conn), runtime.events(conn), runtime.clock,
-                       runtime.settings.branch.door)
 
 
 def members_import(args: argparse.Namespace, settings: Settings) -> int:
@@ -47,7 +43,7 @@ def members_import(args: argparse.Namespace, settings: Settings) -> int:
         try:
             with tqdm(total=max(data.count(b"\n"), 1), unit="rows", desc="importing",
                       disable=None, file=sys.stderr) as bar:
-                counts = _admin(runtime, conn).import_csv(
+                counts = member_admin(runtime, conn).import_csv(
                     data, actor(), progress=bar.update, dry_run=args.dry_run
                 )
         except ImportRejected as rejected:
@@ -110,7 +106,7 @@ def members_set_pin(args: argparse.Namespace, settings: Settings) -> int:
 def _change(runtime: Runtime, change, done: str) -> int:
     with closing(runtime.connection()) as conn:
         try:
-            change(_admin(runtime, conn))
+            change(member_admin(runtime, conn))
         except MemberError as exc:
             raise UsageError(str(exc)) from None
     print(done)
@@ -136,7 +132,7 @@ def demo_members_command(args: argparse.Namespace, settings: Settings) -> int:
     runtime = Runtime.open(settings)
     rows = demo_members(args.count, local_date(runtime.clock()))
     with closing(runtime.connection()) as conn:
-        counts = _admin(runtime, conn).replace_list(list(enumerate(rows, start=1)), actor())
+        counts = member_admin(runtime, conn).replace_list(list(enumerate(rows, start=1)), actor())
     print(f"{args.count} demo members: {counts.added} added, {counts.updated} updated, "
           f"{counts.removed} removed")
     _print_demo_cards()
@@ -189,7 +185,7 @@ def events_purge(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def users_add(args: argparse.Namespace, settings: Settings) -> int:
-    from controller.services.users import UserError, UserInputError, create_user
+    from controller.services.users import UserError, UserInputError
 
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")

@@ -31,7 +31,7 @@ from controller.door.hardware import HardwareError
 from controller.door.link import link_path
 from controller.door.link_server import DoorLinkError, DoorLinkServer
 from controller.services.runtime import Runtime
-from controller.services.users import create_user
+from controller.services.use_cases import create_user
 from controller.store.db import transaction
 from controller.store.schedule import ScheduleStore, load_schedule
 from controller.system.logging_setup import configure_logging

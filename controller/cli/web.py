@@ -58,14 +58,12 @@ def web(args: argparse.Namespace, settings: Settings) -> int:
     from controller.door.link import link_path
     from controller.door.link_client import DoorLinkClient
     from controller.http.services import ApiServices
-    from controller.services.footage import FootageService
     from controller.services.runtime import Runtime
+    from controller.services.use_cases import footage_service
 
     runtime = Runtime.open(settings)
     door = DoorLinkClient(link_path(settings.data_dir))
-    footage = FootageService(  # not started: the web side only reads clips and sets keep marks
-        settings.camera, settings.camera.footage_dir or settings.data_dir / "footage",
-        runtime.connection, settings.branch.door, runtime.clock)
+    footage = footage_service(runtime)  # not started: the web side only looks up clips, keep marks
     server = ApiServer(create_app(ApiServices(
         runtime=runtime, door=door, schedule_changed=door.schedule_changed, footage=footage)),
         args.host, args.port, **proxy_options(settings.web))

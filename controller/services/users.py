@@ -14,7 +14,7 @@ import secrets
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -26,7 +26,6 @@ from controller.domain.clock import Clock
 from controller.domain.events import Event, EventType
 from controller.domain.text import text_problem
 from controller.services.login_throttle import LoginThrottle
-from controller.services.runtime import Runtime
 from controller.store.db import transaction
 from controller.store.events import EventLog
 from controller.store.sessions import SessionStore
@@ -377,20 +376,3 @@ def _names(roles: Iterable[str]) -> str:
 
 def _when(moment: datetime | None) -> str:
     return moment.isoformat() if moment else "never"
-
-
-def user_admin(runtime: Runtime, conn: sqlite3.Connection, passwords: Passwords) -> UserAdmin:
-    """A UserAdmin on one connection of an opened runtime."""
-    return UserAdmin(UserStore(conn), runtime.events(conn), runtime.clock,
-                     runtime.settings.branch.door, passwords, conn)
-
-
-def create_user(runtime: Runtime, username: str, password: str, roles: Iterable[str],
-                actor: str, passwords: Passwords | None = None) -> User:
-    """For the CLI: add a user (e.g. the first admin); audited as ADMIN_CHANGE by `actor`.
-
-    Raises UserInputError (bad name, short password, unknown role) or UserError (name taken).
-    """
-    with closing(runtime.connection()) as conn:
-        return user_admin(runtime, conn, passwords or Passwords()).create(
-            username, password, roles, actor)

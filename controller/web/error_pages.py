@@ -17,6 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from controller.http.allow import http_error_headers
+from controller.services.users import PasswordsBusy
 from controller.web.csrf import CsrfRefused
 from controller.web.pages import PageForbidden, PageNotFound, SignInRequired, render, services_of
 from controller.web.sessions import SESSION_COOKIE, Sessions, Viewer
@@ -82,6 +83,17 @@ def _wants_a_page(request: Request) -> bool:
     if route is not None:
         return not getattr(route, "include_in_schema", True)  # the page routers' mark
     return "text/html" in request.headers.get("accept", "")  # no route: a browser, or an API client
+
+
+def busy_page(request: Request, viewer: Viewer | None, busy: PasswordsBusy) -> Response:
+    """503 'busy, try again in N seconds' when every password-hash slot stayed taken (the
+    form's input is not kept: nothing was checked or changed). The sign-in and users pages
+    both answer with it."""
+    response = render(request, "error.html", viewer, status_code=503,
+                      title_key="error.busy.title", message_key="error.busy.text",
+                      values={"seconds": busy.retry_after})
+    response.headers["Retry-After"] = str(busy.retry_after)
+    return response
 
 
 def _error_page(request: Request, status_code: int, title_key: str, message_key: str,

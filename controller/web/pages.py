@@ -7,8 +7,7 @@ pending imports hang off the app (`app.state.web`).
 """
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +20,7 @@ from starlette.datastructures import FormData
 
 from controller.domain.clock import to_local
 from controller.domain.schedule import WEEKDAYS
-from controller.http.services import ApiServices
+from controller.http.deps import Conn, services_of
 from controller.services.users import Role
 from controller.web.csrf import CSRF_FIELD, check_session_form
 from controller.web.i18n import Translator, language_of
@@ -87,22 +86,6 @@ def weekday_of(moment: datetime) -> str:
 
 def web_state(request: Request) -> WebState:
     return request.app.state.web
-
-
-def services_of(request: Request) -> ApiServices:
-    return request.app.state.services
-
-
-def connection(request: Request) -> Iterator[sqlite3.Connection]:
-    """A connection for this request only, closed when the request is done."""
-    conn = services_of(request).runtime.connection()
-    try:
-        yield conn
-    finally:
-        conn.close()
-
-
-Conn = Annotated[sqlite3.Connection, Depends(connection)]
 
 
 def current_viewer(request: Request, conn: Conn) -> Viewer:

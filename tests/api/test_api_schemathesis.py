@@ -40,7 +40,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from controller.services.runtime import Runtime
-from controller.services.users import user_admin
+from controller.services.use_cases import user_admin
 from tests.api.api_support import Api, build_api
 
 pytestmark = pytest.mark.slow  # minutes: left out of the date guard, run by the whole suite

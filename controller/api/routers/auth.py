@@ -13,8 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 
 from controller.api.deps import BUSY_RESPONSE, CurrentUser, Services, Users, busy_is_503, current_user
-from controller.api.routers.users import UserOut
-from controller.api.schemas import TimePoint, error_responses
+from controller.api.schemas import TimePoint, UserOut, error_responses
 from controller.services.login_throttle import SignInPaused, client_address
 from controller.services.users import MAX_PASSWORD_LENGTH
 

@@ -7,19 +7,18 @@ repeat rows.
 """
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from controller.api.deps import Conn, Services, require_role
+from controller.api.params import event_filters
 from controller.api.schemas import TimePoint, error_responses
-from controller.domain.clock import BRANCH_TZ, to_local
-from controller.domain.days import FIRST_YEAR, LAST_YEAR, YEARS, StrictMoment
+from controller.domain.clock import to_local
 from controller.domain.events import Event, EventType
-from controller.services.events import MAX_ID, csv_lines, decode_cursor, encode_cursor
+from controller.services.events import csv_lines, decode_cursor, encode_cursor
 from controller.services.users import Role
 from controller.store.events import EventCursor, EventFilter, EventLog
 
@@ -28,7 +27,6 @@ router = APIRouter(prefix="/events", tags=["events"],
                    responses=error_responses(401, 403, 422))
 
 MAX_PAGE = 500
-EventId = Annotated[int, Path(ge=1, le=MAX_ID, description="An event's id (from the event log).")]
 
 
 class EventOut(BaseModel):
@@ -52,30 +50,6 @@ class EventOut(BaseModel):
 class EventPage(BaseModel):
     events: list[EventOut]
     next: str | None = Field(description="Pass as `cursor` for the next (older) page; null at the end.")
-
-
-def _moment(value: datetime | None, name: str) -> datetime | None:
-    """Aware as given, naive as branch-local; refuses years SQLite and zoneinfo can't take."""
-    if value is None:
-        return None
-    if not FIRST_YEAR <= value.year <= LAST_YEAR:
-        raise HTTPException(422, f"{name}: use a time between {FIRST_YEAR} and {LAST_YEAR}")
-    return value if value.tzinfo and value.utcoffset() is not None else value.replace(tzinfo=BRANCH_TZ)
-
-
-def event_filters(
-    since: Annotated[StrictMoment | None, Query(
-        description=f"From (inclusive); ISO, with offset or local. {YEARS}",
-        examples=["2026-03-29T00:00"])] = None,
-    until: Annotated[StrictMoment | None, Query(description=f"Up to (exclusive). {YEARS}")] = None,
-    member: Annotated[str | None, Query(max_length=64, description="Patron id.")] = None,
-    types: Annotated[list[EventType], Query(alias="type", description="Repeatable.")] = [],  # noqa: B006
-    reason: Annotated[str | None, Query(max_length=64, examples=["wrong_pin"])] = None,
-) -> EventFilter:
-    """The query parameters shared by the page and the export."""
-    return EventFilter(since=_moment(since, "since"), until=_moment(until, "until"),
-                       member_ref=member or None, types=tuple(dict.fromkeys(types)),
-                       reason=reason or None)
 
 
 Where = Annotated[EventFilter, Depends(event_filters)]

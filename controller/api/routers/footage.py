@@ -5,7 +5,6 @@ player can seek. Keep marks are audited (ADMIN_CHANGE naming who set them).
 """
 from __future__ import annotations
 
-from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -13,11 +12,12 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from controller.api.deps import Actor, Services, require_role
-from controller.api.routers.events import MAX_ID, EventId, event_filters
+from controller.api.deps import Actor, Conn, Services, require_role
+from controller.api.params import EventId, event_filters
 from controller.api.schemas import TimePoint, error_responses
 from controller.domain.days import YEARS, StrictDay, StrictMoment
 from controller.http.services import ApiServices
+from controller.services.events import MAX_ID
 from controller.services.footage import ClipNotFound, FootageService
 from controller.services.users import Role
 from controller.store.footage import FootageStore, SegmentRow
@@ -70,6 +70,8 @@ def _time(ms: int) -> datetime:
 
 
 def _footage(services: ApiServices) -> FootageService:
+    """The footage use cases, or 404 when this door has no camera. Called in the route, not
+    as a dependency, so a request that is not valid gets its 422 first, camera or not."""
     if services.footage is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "this door has no camera")
     return services.footage
@@ -87,7 +89,7 @@ _VIDEO_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"description": "The vi
 
 @router.get("/segments", response_model=list[SegmentOut], summary="Recorded segments, newest first")
 def list_segments(
-    services: Services,
+    services: Services, conn: Conn,
     since: Annotated[StrictMoment | None, Query(
         description=f"Default: a day before `until`. ISO, with offset or local. {YEARS}")] = None,
     until: Annotated[StrictMoment | None, Query(description=f"Default: now. {YEARS}")] = None,
@@ -97,18 +99,16 @@ def list_segments(
     where = event_filters(since=since, until=until)  # same time parsing as the event log
     end = where.until or services.runtime.clock()
     start = where.since or end - timedelta(days=1)
-    with closing(services.runtime.connection()) as conn:
-        rows = FootageStore(conn).segments_between(int(start.timestamp() * 1000),
-                                                   int(end.timestamp() * 1000), limit)
+    rows = FootageStore(conn).segments_between(int(start.timestamp() * 1000),
+                                               int(end.timestamp() * 1000), limit)
     return [SegmentOut.of(row) for row in rows]
 
 
 @router.get("/segments/{segment_id}/video", response_class=FileResponse, responses=_VIDEO_RESPONSE,
             summary="One segment's video file")
-def segment_video(segment_id: SegmentId, services: Services) -> FileResponse:
+def segment_video(segment_id: SegmentId, services: Services, conn: Conn) -> FileResponse:
     footage = _footage(services)
-    with closing(services.runtime.connection()) as conn:
-        row = FootageStore(conn).segment(segment_id)
+    row = FootageStore(conn).segment(segment_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no finished segment {segment_id}")
     return _video(footage.footage_dir / row.path)

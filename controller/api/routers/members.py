@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, HTTPException, Path, Query, UploadFile, status
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
-from controller.api.deps import Actor, Conn, Services, require_role
+from controller.api.deps import Actor, Conn, Members, Services, require_role
 from controller.api.schemas import TimePoint, error_responses
 from controller.domain.cards import card_hint, normalise_card
 from controller.domain.clock import local_date
@@ -35,7 +35,7 @@ from controller.domain.patron_ids import (
 from controller.domain.pins import validate_pin
 from controller.domain.text import PlainText
 from controller.services.member_import import MAX_IMPORT_BYTES
-from controller.services.members import MemberAdmin, default_valid_until
+from controller.services.members import default_valid_until
 from controller.services.users import Role
 
 _COMMON = error_responses(400, 401, 403, 422)
@@ -133,15 +133,6 @@ class ImportOut(BaseModel):
     removed: int
 
 
-def _admin(services: Services, conn: Conn) -> MemberAdmin:
-    runtime = services.runtime
-    return MemberAdmin(runtime.members(conn), runtime.events(conn), runtime.clock,
-                       runtime.settings.branch.door)
-
-
-Admin = Annotated[MemberAdmin, Depends(_admin)]
-
-
 def _show(services: Services, conn: Conn, patron_id: str) -> MemberOut:
     member = services.runtime.members(conn).get(patron_id)
     if member is None:
@@ -171,7 +162,7 @@ def get_member(patron_id: PatronId, services: Services, conn: Conn) -> MemberOut
 
 @router.post("", response_model=MemberOut, status_code=status.HTTP_201_CREATED,
              responses=error_responses(409, 413), summary="Add a member or staff card")
-def add_member(body: MemberIn, services: Services, conn: Conn, admin: Admin,
+def add_member(body: MemberIn, services: Services, conn: Conn, admin: Members,
                actor: Actor) -> MemberOut:
     today = local_date(services.runtime.clock())
     birth_problem = body.birth_date and birth_date_problem(body.birth_date, today)
@@ -194,7 +185,7 @@ def add_member(body: MemberIn, services: Services, conn: Conn, admin: Admin,
 
 @router.post("/{patron_id:path}/block", response_model=MemberOut, responses=error_responses(404, 413),
              summary="Block entry (until a day, or until unblocked)")
-def block_member(patron_id: PatronId, services: Services, conn: Conn, admin: Admin,
+def block_member(patron_id: PatronId, services: Services, conn: Conn, admin: Members,
                  actor: Actor, body: BlockIn | None = None) -> MemberOut:
     _show(services, conn, patron_id)
     until = body.until if body else None
@@ -207,7 +198,7 @@ def block_member(patron_id: PatronId, services: Services, conn: Conn, admin: Adm
 
 @router.post("/{patron_id:path}/unblock", response_model=MemberOut, responses=error_responses(404),
              summary="Lift a block")
-def unblock_member(patron_id: PatronId, services: Services, conn: Conn, admin: Admin,
+def unblock_member(patron_id: PatronId, services: Services, conn: Conn, admin: Members,
                    actor: Actor) -> MemberOut:
     _show(services, conn, patron_id)
     admin.unblock(patron_id, actor)
@@ -216,7 +207,7 @@ def unblock_member(patron_id: PatronId, services: Services, conn: Conn, admin: A
 
 @router.put("/{patron_id:path}/pin", response_model=MemberOut, responses=error_responses(404, 413),
             summary="Set a new PIN (also lifts a PIN lockout)")
-def set_pin(patron_id: PatronId, body: PinIn, services: Services, conn: Conn, admin: Admin,
+def set_pin(patron_id: PatronId, body: PinIn, services: Services, conn: Conn, admin: Members,
             actor: Actor) -> MemberOut:
     _show(services, conn, patron_id)
     admin.set_pin(patron_id, validate_pin(body.pin), actor)
@@ -225,7 +216,7 @@ def set_pin(patron_id: PatronId, body: PinIn, services: Services, conn: Conn, ad
 
 @router.delete("/{patron_id:path}", status_code=status.HTTP_204_NO_CONTENT,
                responses=error_responses(404), summary="Remove from the list")
-def remove_member(patron_id: PatronId, services: Services, conn: Conn, admin: Admin,
+def remove_member(patron_id: PatronId, services: Services, conn: Conn, admin: Members,
                   actor: Actor) -> None:
     _show(services, conn, patron_id)
     admin.remove(patron_id, actor)
@@ -236,7 +227,7 @@ def remove_member(patron_id: PatronId, services: Services, conn: Conn, admin: Ad
              summary="Replace the list from a library-system CSV export (all or nothing)")
 def import_members(
     file: Annotated[UploadFile, File(description="The CSV export (UTF-8, ; or , separated).")],
-    admin: Admin, actor: Actor,
+    admin: Members, actor: Actor,
     dry_run: Annotated[bool, Query(description="Only count what would change.")] = False,
 ) -> ImportOut:
     counts = admin.import_csv(file.file.read(), actor, dry_run=dry_run)

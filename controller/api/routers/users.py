@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, status
 from pydantic import BaseModel, Field
 
 from controller.api.deps import BUSY_RESPONSE, Actor, Conn, Users, busy_is_503, require_role
-from controller.api.schemas import TimePoint, error_responses
+from controller.api.schemas import TimePoint, UserOut, error_responses
 from controller.domain.text import PlainText
 from controller.services.users import (
     MAX_LABEL_LENGTH,
@@ -21,9 +21,8 @@ from controller.services.users import (
     IssuedToken,
     Role,
     UnknownUser,
-    effective_roles,
 )
-from controller.store.users import ApiToken, User, UserStore
+from controller.store.users import ApiToken, UserStore
 
 _ADMIN = [Depends(require_role(Role.ADMIN))]
 _COMMON = error_responses(400, 401, 403, 422)
@@ -34,20 +33,6 @@ tokens_router = APIRouter(prefix="/tokens", tags=["tokens"], dependencies=_ADMIN
 Username = Annotated[str, Path(max_length=64, description="The user's login name.")]
 Password = Annotated[str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH,
                                  json_schema_extra={"writeOnly": True, "format": "password"})]
-
-
-class UserOut(BaseModel):
-    username: str
-    roles: list[Role] = Field(description="Roles as given.")
-    effective_roles: list[Role] = Field(description="What they allow (admin implies all).")
-    disabled: bool
-    created_at: TimePoint
-
-    @classmethod
-    def of(cls, user: User) -> UserOut:
-        return cls(username=user.username, roles=sorted(Role(r) for r in user.roles if r in set(Role)),
-                   effective_roles=sorted(effective_roles(user.roles)), disabled=user.disabled,
-                   created_at=TimePoint.of(user.created_at))
 
 
 class UserIn(BaseModel):

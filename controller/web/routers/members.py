@@ -21,8 +21,8 @@ from controller.domain.days import iso_day
 from controller.domain.members import Category, Member
 from controller.domain.patron_ids import PATRON_ID_MAX_LENGTH, checked_patron_id
 from controller.domain.pins import PinFormatError, validate_pin
+from controller.http.deps import Members
 from controller.services.member_import import MAX_IMPORT_BYTES, ImportRejected
-from controller.services.members import MemberAdmin
 from controller.store.members import MemberError
 from controller.web.imports import PendingImport
 from controller.web.pages import (
@@ -43,12 +43,6 @@ DONE = ("blocked", "blocked_until", "unblocked", "pin_set")
 # The API's patron id rule (controller/domain/patron_ids.py); a refused one gets the form error page.
 PatronField = Annotated[str, Form(min_length=1, max_length=PATRON_ID_MAX_LENGTH),
                         AfterValidator(checked_patron_id)]
-
-
-def _admin(request: Request, conn) -> MemberAdmin:
-    runtime = services_of(request).runtime
-    return MemberAdmin(runtime.members(conn), runtime.events(conn), runtime.clock,
-                       runtime.settings.branch.door)
 
 
 @dataclass(frozen=True)
@@ -114,7 +108,7 @@ def until_error(until: str, today: date) -> str:
 
 
 @router.post("/members/block")
-def block(request: Request, viewer: ManagerForm, conn: Conn, patron_id: PatronField,
+def block(request: Request, viewer: ManagerForm, conn: Conn, admin: Members, patron_id: PatronField,
           until: Annotated[str, Form(max_length=32)] = "") -> Response:
     until = until.strip()
     today = local_date(services_of(request).runtime.clock())
@@ -124,16 +118,17 @@ def block(request: Request, viewer: ManagerForm, conn: Conn, patron_id: PatronFi
                           status_code=422)
     day = iso_day(until) if until else None
     try:
-        _admin(request, conn).block(patron_id, viewer.actor, day)
+        admin.block(patron_id, viewer.actor, day)
     except MemberError:
         raise PageNotFound() from None
     return _back("blocked", patron_id, day)
 
 
 @router.post("/members/unblock")
-def unblock(request: Request, viewer: ManagerForm, conn: Conn, patron_id: PatronField) -> Response:
+def unblock(request: Request, viewer: ManagerForm, admin: Members,
+            patron_id: PatronField) -> Response:
     try:
-        _admin(request, conn).unblock(patron_id, viewer.actor)
+        admin.unblock(patron_id, viewer.actor)
     except MemberError:
         raise PageNotFound() from None
     return _back("unblocked", patron_id)
@@ -147,7 +142,8 @@ def pin_page(request: Request, viewer: ManagerPage, conn: Conn, patron: str = ""
 
 
 @router.post("/members/pin")
-def set_pin(request: Request, viewer: ManagerForm, conn: Conn, patron_id: PatronField,
+def set_pin(request: Request, viewer: ManagerForm, conn: Conn, admin: Members,
+            patron_id: PatronField,
             pin: Annotated[str, Form(max_length=16)] = "",
             pin_again: Annotated[str, Form(max_length=16)] = "") -> Response:
     if services_of(request).runtime.members(conn).get(patron_id) is None:
@@ -163,19 +159,19 @@ def set_pin(request: Request, viewer: ManagerForm, conn: Conn, patron_id: Patron
     if error:  # the page comes back with empty PIN fields: a PIN is never sent back
         return render(request, "member_pin.html", viewer, status_code=422, patron=patron_id,
                       error=error)
-    _admin(request, conn).set_pin(patron_id, pin, viewer.actor)
+    admin.set_pin(patron_id, pin, viewer.actor)
     return _back("pin_set", patron_id)
 
 
 @router.post("/members/import", max_body_size=MAX_IMPORT_BYTES)
-def import_preview(request: Request, viewer: ManagerForm, conn: Conn,
+def import_preview(request: Request, viewer: ManagerForm, admin: Members,
                    file: Annotated[UploadFile | None, File()] = None) -> Response:
     data = file.file.read() if file is not None else b""
     if not data:
         return render(request, "import_preview.html", viewer, status_code=422, no_file=True)
     name = (file.filename or "export.csv")[:100] if file is not None else ""
     try:
-        counts = _admin(request, conn).import_csv(data, viewer.actor, dry_run=True)
+        counts = admin.import_csv(data, viewer.actor, dry_run=True)
     except ImportRejected as rejected:
         return render(request, "import_preview.html", viewer, status_code=422, filename=name,
                       errors=rejected.errors, total=rejected.total)
@@ -185,14 +181,14 @@ def import_preview(request: Request, viewer: ManagerForm, conn: Conn,
 
 
 @router.post("/members/import/confirm")
-def import_confirm(request: Request, viewer: ManagerForm, conn: Conn,
+def import_confirm(request: Request, viewer: ManagerForm, admin: Members,
                    key: Annotated[str, Form(max_length=64)] = "") -> Response:
     now = services_of(request).runtime.clock()
     pending = web_state(request).imports.take(key, viewer.session.id, now)
     if pending is None:
         return render(request, "import_preview.html", viewer, status_code=410, expired=True)
     try:
-        counts = _admin(request, conn).import_csv(pending.data, viewer.actor)
+        counts = admin.import_csv(pending.data, viewer.actor)
     except ImportRejected as rejected:  # the stored list changed since the preview
         return render(request, "import_preview.html", viewer, status_code=422,
                       filename=pending.filename, errors=rejected.errors, total=rejected.total)

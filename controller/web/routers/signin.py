@@ -6,12 +6,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from controller.http.deps import Users
 from controller.services.login_throttle import SignInPaused, client_address
-from controller.services.users import MAX_PASSWORD_LENGTH, PasswordsBusy, user_admin
+from controller.services.users import MAX_PASSWORD_LENGTH, PasswordsBusy
 from controller.web.csrf import check_signin_form, remember_signin_token, signin_token
+from controller.web.error_pages import busy_page
 from controller.web.i18n import LANG_COOKIE, LANGUAGES
 from controller.web.pages import AnyForm, Conn, redirect, render, services_of
-from controller.web.sessions import SESSION_COOKIE, Sessions, Viewer, clear_session_cookie, set_session_cookie
+from controller.web.sessions import SESSION_COOKIE, Sessions, clear_session_cookie, set_session_cookie
 
 router = APIRouter(include_in_schema=False)
 
@@ -45,13 +47,13 @@ def _signin_form(request: Request, next: str, failed: bool = False, signed_out: 
 
 
 @router.post("/signin", dependencies=[Depends(check_signin_form)])
-def sign_in(request: Request, conn: Conn,
+def sign_in(request: Request, conn: Conn, users: Users,
             username: Annotated[str, Form(max_length=64)] = "",
             password: Annotated[str, Form(max_length=MAX_PASSWORD_LENGTH)] = "",
             next: Annotated[str, Form(max_length=2000)] = "/today") -> Response:
     services = services_of(request)
     try:
-        user = user_admin(services.runtime, conn, services.passwords).check_sign_in(
+        user = users.check_sign_in(
             username.strip(), password, client_address(request), services.login_throttle, via="web")
     except SignInPaused as paused:
         minutes = -(-paused.retry_after(services.runtime.clock()) // 60)
@@ -63,16 +65,6 @@ def sign_in(request: Request, conn: Conn,
     secret = Sessions(conn, services.runtime.clock).start(user)
     response = redirect(safe_next(next))
     set_session_cookie(response, request, secret)
-    return response
-
-
-def busy_page(request: Request, viewer: Viewer | None, busy: PasswordsBusy) -> Response:
-    """503 'busy, try again in N seconds' when every password-hash slot stayed taken (the
-    form's input is not kept: nothing was checked or changed)."""
-    response = render(request, "error.html", viewer, status_code=503,
-                      title_key="error.busy.title", message_key="error.busy.text",
-                      values={"seconds": busy.retry_after})
-    response.headers["Retry-After"] = str(busy.retry_after)
     return response
 
 

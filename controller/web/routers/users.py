@@ -11,18 +11,11 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from controller.services.users import (
-    MAX_PASSWORD_LENGTH,
-    PasswordsBusy,
-    Role,
-    UserAdmin,
-    UserError,
-    UserInputError,
-    user_admin,
-)
+from controller.http.deps import Users
+from controller.services.users import MAX_PASSWORD_LENGTH, PasswordsBusy, Role, UserError, UserInputError
 from controller.store.users import UserStore
-from controller.web.pages import AdminForm, AdminPage, Conn, redirect, render, services_of
-from controller.web.routers.signin import busy_page
+from controller.web.error_pages import busy_page
+from controller.web.pages import AdminForm, AdminPage, Conn, redirect, render
 from controller.web.sessions import Viewer
 
 router = APIRouter(include_in_schema=False)
@@ -30,11 +23,6 @@ DONE = ("added", "roles", "password", "disabled", "enabled", "revoked")
 Name = Annotated[str, Form(min_length=1, max_length=64)]
 Password = Annotated[str, Form(max_length=MAX_PASSWORD_LENGTH)]
 RoleList = Annotated[list[str], Form(max_length=3)]
-
-
-def _users(request: Request, conn) -> UserAdmin:
-    services = services_of(request)
-    return user_admin(services.runtime, conn, services.passwords)
 
 
 def _page(request: Request, viewer: Viewer, conn, status_code: int = 200, done: str = "",
@@ -64,45 +52,45 @@ def _attempt(request: Request, viewer: Viewer, conn, done: str, change) -> Respo
 
 
 @router.post("/users/add")
-def add_user(request: Request, viewer: AdminForm, conn: Conn, username: Name,
+def add_user(request: Request, viewer: AdminForm, conn: Conn, users: Users, username: Name,
              password: Password = "", password_again: Password = "",
              roles: RoleList = []) -> Response:  # noqa: B006 - FastAPI form default
     if password != password_again:
         return _page(request, viewer, conn, status_code=422, error_key="users.password_mismatch")
-    return _attempt(request, viewer, conn, "added", lambda: _users(request, conn).create(
+    return _attempt(request, viewer, conn, "added", lambda: users.create(
         username.strip(), password, roles, viewer.actor))
 
 
 @router.post("/users/roles")
-def set_roles(request: Request, viewer: AdminForm, conn: Conn, username: Name,
+def set_roles(request: Request, viewer: AdminForm, conn: Conn, users: Users, username: Name,
               roles: RoleList = []) -> Response:  # noqa: B006
-    return _attempt(request, viewer, conn, "roles", lambda: _users(request, conn).set_roles(
+    return _attempt(request, viewer, conn, "roles", lambda: users.set_roles(
         username, roles, viewer.actor))
 
 
 @router.post("/users/password")
-def reset_password(request: Request, viewer: AdminForm, conn: Conn, username: Name,
+def reset_password(request: Request, viewer: AdminForm, conn: Conn, users: Users, username: Name,
                    password: Password = "", password_again: Password = "") -> Response:
     if password != password_again:
         return _page(request, viewer, conn, status_code=422, error_key="users.password_mismatch")
-    return _attempt(request, viewer, conn, "password", lambda: _users(request, conn).reset_password(
+    return _attempt(request, viewer, conn, "password", lambda: users.reset_password(
         username, password, viewer.actor))  # ends the user's sessions and tokens
 
 
 @router.post("/users/disable")
-def disable_user(request: Request, viewer: AdminForm, conn: Conn, username: Name) -> Response:
-    return _attempt(request, viewer, conn, "disabled", lambda: _users(request, conn).set_disabled(
+def disable_user(request: Request, viewer: AdminForm, conn: Conn, users: Users, username: Name) -> Response:
+    return _attempt(request, viewer, conn, "disabled", lambda: users.set_disabled(
         username, True, viewer.actor))  # ends the user's sessions and tokens
 
 
 @router.post("/users/enable")
-def enable_user(request: Request, viewer: AdminForm, conn: Conn, username: Name) -> Response:
-    return _attempt(request, viewer, conn, "enabled", lambda: _users(request, conn).set_disabled(
+def enable_user(request: Request, viewer: AdminForm, conn: Conn, users: Users, username: Name) -> Response:
+    return _attempt(request, viewer, conn, "enabled", lambda: users.set_disabled(
         username, False, viewer.actor))
 
 
 @router.post("/tokens/create")
-def create_token(request: Request, viewer: AdminForm, conn: Conn, username: Name,
+def create_token(request: Request, viewer: AdminForm, conn: Conn, users: Users, username: Name,
                  label: Annotated[str, Form(min_length=1, max_length=64)],
                  days: Annotated[str, Form(max_length=8)] = "90") -> Response:
     days = days.strip()
@@ -110,7 +98,7 @@ def create_token(request: Request, viewer: AdminForm, conn: Conn, username: Name
         return _page(request, viewer, conn, status_code=422, error_key="tokens.bad_days")
     ttl = timedelta(days=int(days)) if days else None
     try:
-        issued = _users(request, conn).create_token(username, label.strip(), viewer.actor, ttl)
+        issued = users.create_token(username, label.strip(), viewer.actor, ttl)
     except UserInputError as refused:  # a label with a control or bidi character
         return _page(request, viewer, conn, status_code=422, error=str(refused))
     except UserError as refused:
@@ -119,7 +107,7 @@ def create_token(request: Request, viewer: AdminForm, conn: Conn, username: Name
 
 
 @router.post("/tokens/revoke")
-def revoke_token(request: Request, viewer: AdminForm, conn: Conn,
+def revoke_token(request: Request, viewer: AdminForm, conn: Conn, users: Users,
                  token_id: Annotated[int, Form(ge=1, le=2**62)]) -> Response:
-    return _attempt(request, viewer, conn, "revoked", lambda: _users(request, conn).revoke_token(
+    return _attempt(request, viewer, conn, "revoked", lambda: users.revoke_token(
         token_id, viewer.actor))
