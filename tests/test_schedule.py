@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from controller.domain.clock import BRANCH_TZ
+from controller.domain.holidays import holiday_on
 from controller.domain.modes import DoorMode
 from controller.domain.schedule import (
     WEEKDAYS,
@@ -22,7 +23,15 @@ from controller.domain.schedule import (
     parse_schedule,
     schedule_problems,
 )
-from controller.domain.timeline import ModeChange, changes_between, mode_at, next_change, wall_to_utc
+from controller.domain.timeline import (
+    CauseKind,
+    ModeCause,
+    ModeChange,
+    changes_between,
+    mode_at,
+    next_change,
+    wall_to_utc,
+)
 
 BEILEN = Path(__file__).resolve().parent.parent / "config" / "beilen-schedule.json"
 HOUR = timedelta(hours=1)
@@ -169,7 +178,7 @@ def test_mode_mid_window_with_edges_and_cause() -> None:
     now = mode_at(schedule, local(2026, 6, 3, 12, 0))  # a Wednesday, staffed 10:00-17:00
     assert now.mode is DoorMode.STAFFED
     assert (now.since, now.until, now.cause) == (local(2026, 6, 3, 10, 0),
-                                                 local(2026, 6, 3, 17, 0), "weekly")
+                                                 local(2026, 6, 3, 17, 0), ModeCause(CauseKind.WEEKLY))
     assert now.since.tzinfo is UTC
 
 
@@ -250,7 +259,9 @@ def test_naive_moment_is_refused() -> None:
 def test_switched_on_holiday_closes_all_day() -> None:
     schedule = load_schedule_file(BEILEN)  # koningsdag switched on
     now = mode_at(schedule, local(2025, 4, 26, 12, 0))  # Koningsdag 2025 is Saturday 26 April
-    assert (now.mode, now.cause) == (DoorMode.CLOSURE, "holiday: Koningsdag")
+    assert now.mode is DoorMode.CLOSURE and now.cause.kind is CauseKind.HOLIDAY
+    assert now.cause.holiday is not None and now.cause.holiday.key == "koningsdag"
+    assert str(now.cause) == "holiday: Koningsdag"  # the API's and the log's English
     assert (now.since, now.until) == (local(2025, 4, 26, 0, 0), local(2025, 4, 27, 0, 0))
     assert mode_at(schedule, local(2025, 4, 27, 12, 0)).mode is DoorMode.OPENPLUS
 
@@ -258,7 +269,7 @@ def test_switched_on_holiday_closes_all_day() -> None:
 def test_holiday_not_switched_on_keeps_the_weekly_pattern() -> None:
     schedule = load_schedule_file(BEILEN)  # bevrijdingsdag is not switched on
     now = mode_at(schedule, local(2026, 5, 5, 12, 0))  # a Tuesday: Open+ 07:00-13:00
-    assert (now.mode, now.cause) == (DoorMode.OPENPLUS, "weekly")
+    assert (now.mode, now.cause) == (DoorMode.OPENPLUS, ModeCause(CauseKind.WEEKLY))
 
 
 def test_exception_on_a_holiday_wins() -> None:
@@ -266,17 +277,30 @@ def test_exception_on_a_holiday_wins() -> None:
         {"date": "2026-04-27", "kind": "special_hours", "note": "Koningsmarkt",
          "windows": [window("10:00", "16:00", "staffed")]}])
     now = mode_at(schedule, local(2026, 4, 27, 12, 0))
-    assert (now.mode, now.cause) == (DoorMode.STAFFED, "special hours: Koningsmarkt")
+    assert (now.mode, now.cause) == (DoorMode.STAFFED,
+                                     ModeCause(CauseKind.SPECIAL_HOURS, note="Koningsmarkt"))
     assert mode_at(schedule, local(2026, 4, 27, 8, 0)).mode is DoorMode.CLOSED
     easter = mode_at(schedule, local(2026, 4, 5, 12, 0))
-    assert (easter.mode, easter.cause) == (DoorMode.CLOSURE, "holiday: Eerste Paasdag")
+    assert (easter.mode, easter.cause.kind) == (DoorMode.CLOSURE, CauseKind.HOLIDAY)
+    assert easter.cause.holiday is not None and easter.cause.holiday.key == "eerste_paasdag"
 
 
 def test_announced_closure() -> None:
     schedule = load_schedule_file(BEILEN)
     now = mode_at(schedule, local(2027, 1, 18, 9, 0))
-    assert (now.mode, now.cause) == (DoorMode.CLOSURE, "closure: Verbouwing")
+    assert (now.mode, now.cause) == (DoorMode.CLOSURE, ModeCause(CauseKind.CLOSURE, note="Verbouwing"))
     assert now.until == local(2027, 1, 19, 0, 0)
+
+
+def test_a_cause_in_english_is_the_sentence_the_api_and_the_log_always_showed() -> None:
+    koningsdag = holiday_on(date(2026, 4, 27), {"koningsdag"})
+    assert [str(cause) for cause in (
+        ModeCause(CauseKind.WEEKLY), ModeCause(CauseKind.HOLIDAY, holiday=koningsdag),
+        ModeCause(CauseKind.CLOSURE, note="Verbouwing"), ModeCause(CauseKind.CLOSURE),
+        ModeCause(CauseKind.SPECIAL_HOURS, note="Koningsmarkt"),
+        ModeCause(CauseKind.SPECIAL_HOURS))] == [
+        "weekly", "holiday: Koningsdag", "closure: Verbouwing", "closure",
+        "special hours: Koningsmarkt", "special hours"]
 
 
 # ---------------------------------------------------------------- daylight saving time

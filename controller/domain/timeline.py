@@ -12,12 +12,13 @@ import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from controller.domain.clock import BRANCH_TZ, local_date, to_utc
-from controller.domain.holidays import holiday_on
+from controller.domain.holidays import Holiday, holiday_on
 from controller.domain.modes import DoorMode
 from controller.domain.schedule import MINUTES_PER_DAY, WEEKDAYS, DateException, Schedule, Window
 
@@ -25,16 +26,45 @@ from controller.domain.schedule import MINUTES_PER_DAY, WEEKDAYS, DateException,
 SEARCH_HORIZON_DAYS = 400
 
 
+class CauseKind(StrEnum):
+    """Which part of the schedule decides a day: the values are the API's `cause_kind`."""
+
+    WEEKLY = "weekly"
+    HOLIDAY = "holiday"
+    CLOSURE = "closure"
+    SPECIAL_HOURS = "special_hours"
+
+
+@dataclass(frozen=True)
+class ModeCause:
+    """Why a day has its modes, as values: the pages say it in their language from these
+    (no sentence parsed back), `str()` gives the English the API and the logs have always
+    shown ("weekly", "holiday: Koningsdag", "closure: Verbouwing", "special hours")."""
+
+    kind: CauseKind
+    holiday: Holiday | None = None  # which holiday, for HOLIDAY
+    note: str = ""  # the exception's note, for CLOSURE and SPECIAL_HOURS (may be empty)
+
+    def __str__(self) -> str:
+        if self.holiday is not None:
+            return f"{self.kind.value}: {self.holiday.name_nl}"
+        label = self.kind.value.replace("_", " ")
+        return f"{label}: {self.note}" if self.note else label
+
+
+WEEKLY = ModeCause(CauseKind.WEEKLY)
+
+
 class ModeNow(BaseModel):
     """The mode at a moment, the edges of that stretch (UTC; None = beyond the search horizon)
-    and why, e.g. "weekly", "holiday: Koningsdag", "closure: Verbouwing"."""
+    and why (a ModeCause)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     mode: DoorMode = Field(description="The door mode.")
     since: datetime | None = Field(description="When this mode began (UTC).")
     until: datetime | None = Field(description="When it ends (UTC).")
-    cause: str = Field(description="What in the schedule decides this mode right now.")
+    cause: ModeCause = Field(description="What in the schedule decides this mode right now.")
 
 
 class ModeChange(NamedTuple):
@@ -84,7 +114,7 @@ class _Piece:
     start: datetime
     end: datetime
     mode: DoorMode
-    cause: str
+    cause: ModeCause
 
 
 @dataclass(frozen=True)
@@ -92,7 +122,7 @@ class _DayPlan:
     """One kind of local day: its stretches as (start, end, mode) minutes and their cause."""
 
     stretches: tuple[tuple[int, int, DoorMode], ...]
-    cause: str
+    cause: ModeCause
 
     @property
     def single_mode(self) -> DoorMode | None:
@@ -113,7 +143,7 @@ class _DayPlans:
     """
 
     def __init__(self, schedule: Schedule) -> None:
-        self._weekly = tuple(_DayPlan(_joined(getattr(schedule.weekly, weekday)), "weekly")
+        self._weekly = tuple(_DayPlan(_joined(getattr(schedule.weekly, weekday)), WEEKLY)
                              for weekday in WEEKDAYS)
         self._exceptions = {exception.date: self._exception_plan(exception)
                             for exception in schedule.exceptions}
@@ -121,11 +151,11 @@ class _DayPlans:
 
     @staticmethod
     def _exception_plan(exception: DateException) -> _DayPlan:
-        label = "closure" if exception.kind == "closure" else "special hours"
-        cause = f"{label}: {exception.note}" if exception.note else label
         if exception.kind == "closure":
-            return _DayPlan(((0, MINUTES_PER_DAY, DoorMode.CLOSURE),), cause)
-        return _DayPlan(_joined(exception.windows), cause)
+            return _DayPlan(((0, MINUTES_PER_DAY, DoorMode.CLOSURE),),
+                            ModeCause(CauseKind.CLOSURE, note=exception.note))
+        return _DayPlan(_joined(exception.windows),
+                        ModeCause(CauseKind.SPECIAL_HOURS, note=exception.note))
 
     def on(self, day: date) -> _DayPlan:
         """The plan of one local date: its exception, else its holiday, else its weekday."""
@@ -135,7 +165,7 @@ class _DayPlans:
         holiday = holiday_on(day, self._holiday_keys)
         if holiday is not None:
             return _DayPlan(((0, MINUTES_PER_DAY, DoorMode.CLOSURE),),
-                            f"holiday: {holiday.name_nl}")
+                            ModeCause(CauseKind.HOLIDAY, holiday=holiday))
         return self._weekly[day.weekday()]
 
 

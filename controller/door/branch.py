@@ -214,7 +214,7 @@ class BranchService:
 
     # --- callbacks ---------------------------------------------------------------------------
     def _mode_now(self, mode: ModeNow) -> None:
-        self.loop.submit(ModeChanged(mode.mode, mode.cause))
+        self.loop.submit(ModeChanged(mode.mode, str(mode.cause)))  # the English the event log keeps
 
     def _changed(self, snapshot: DoorSnapshot) -> None:
         """On the door thread: keep the snapshot, hand the rest to the observer thread."""

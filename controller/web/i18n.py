@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from controller.domain.timeline import ModeCause
 from controller.web.problems_nl import problem_in_dutch
 
 LANG_COOKIE = "opd_lang"
@@ -109,7 +110,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "cause.weekly": ("gewone week", "ordinary week"),
     "cause.holiday": ("feestdag", "public holiday"),
     "cause.closure": ("sluiting", "closure"),
-    "cause.special hours": ("andere tijden", "special hours"),
+    "cause.special_hours": ("andere tijden", "special hours"),
     # today
     "today.title": ("Vandaag", "Today"),
     "today.mode": ("Stand nu", "Mode now"),
@@ -385,10 +386,8 @@ class Translator:
     def has(self, key: str) -> bool:
         return key in STRINGS
 
-    def cause(self, cause: str) -> str:
-        """A schedule cause ('weekly', 'holiday: Koningsdag') with its kind translated."""
-        kind, _, rest = cause.partition(": ")
-        key = f"cause.{kind}"
-        if key not in STRINGS:
-            return cause
-        return f"{self(key)}: {rest}" if rest else self(key)
+    def cause(self, cause: ModeCause) -> str:
+        """A schedule cause in this language: its kind, then which holiday or the note."""
+        kind = self(f"cause.{cause.kind.value}")
+        detail = cause.holiday.name(self.lang) if cause.holiday is not None else cause.note
+        return f"{kind}: {detail}" if detail else kind

@@ -173,3 +173,19 @@ def test_a_crafted_day_of_thousands_of_windows_gets_a_small_refusal(api: Api) ->
     response = put_schedule(api, overlapping)
     assert response.status_code == 422 and len(response.content) < 10_000
     assert response.json()["problems"][-1] == "and 140 more problems"
+
+
+def test_the_cause_is_also_a_value_a_client_can_say_in_its_own_words(api: Api, clock: FakeClock) -> None:
+    put_schedule(api, {"weekly": {"monday": [{"start": "07:00", "end": "22:00", "kind": "openplus"}]},
+                       "holidays_closed": ["koningsdag"],
+                       "exceptions": [{"date": "2026-04-28", "kind": "special_hours", "note": "Markt",
+                                       "windows": [{"start": "10:00", "end": "16:00", "kind": "staffed"}]}]})
+    clock.now = at("2026-04-27T08:00:00+00:00")  # Koningsdag, 10:00 local
+    mode = get(api, "/api/v1/mode")
+    assert (mode["cause"], mode["cause_kind"]) == ("holiday: Koningsdag", "holiday")
+    changes = get(api, "/api/v1/schedule/preview?days=8")["changes"]
+    assert [(c["at"]["local"], c["cause"], c["cause_kind"]) for c in changes][:3] == [
+        ("2026-04-28T00:00:00+02:00", "special hours: Markt", "special_hours"),
+        ("2026-04-28T10:00:00+02:00", "special hours: Markt", "special_hours"),
+        ("2026-04-28T16:00:00+02:00", "special hours: Markt", "special_hours")]
+    assert changes[3]["cause_kind"] == "weekly"  # Monday 4 May, 07:00

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from controller.domain.decision import Reason
 from controller.domain.events import EventType
 from controller.domain.schedule import parse_schedule
+from controller.domain.timeline import CauseKind
 from controller.services.runtime import Runtime
 from controller.store.schedule import ScheduleStore
 from controller.web.i18n import STRINGS
@@ -317,6 +318,31 @@ def test_a_recorded_mp4v_clip_is_served_as_a_webm_copy(web: Api, runtime: Runtim
     video = web.client.get(f"/entries/{event_id}/video")
     assert video.status_code == 200 and video.headers["content-type"] == "video/webm"
     assert video.content[:4] == b"\x1a\x45\xdf\xa3"  # the EBML magic of a WebM file
+
+
+def test_the_schedule_cause_is_said_in_the_pages_language(
+        web: Api, runtime: Runtime, clock: FakeClock) -> None:
+    """The cause is a value (which holiday, which note), so English names the holiday in English."""
+    with closing(runtime.connection()) as conn:
+        ScheduleStore(conn).save(parse_schedule({
+            "holidays_closed": ["koningsdag"],
+            "exceptions": [{"date": "2026-04-28", "kind": "special_hours", "note": "Markt",
+                            "windows": [{"start": "10:00", "end": "16:00", "kind": "staffed"}]}]}),
+            clock(), "test")
+        conn.commit()
+    clock.now = clock.now.replace(year=2026, month=4, day=27, hour=8, minute=0)  # 10:00 local
+    sign_in(web.client, "manny")
+    cause = re.compile(r'data-field="cause">([^<]*)<')
+    assert cause.search(html.unescape(web.client.get("/today").text)).group(1) == "feestdag: Koningsdag"
+    assert "andere tijden: Markt" in web.client.get("/schedule").text  # the preview's 10:00 change
+    web.client.get("/lang?to=en&next=/today")
+    assert cause.search(html.unescape(web.client.get("/today").text)).group(1) == (
+        "public holiday: King's Day")
+    assert "special hours: Markt" in web.client.get("/schedule").text
+
+
+def test_every_kind_of_schedule_cause_has_a_string() -> None:
+    assert [kind.value for kind in CauseKind if f"cause.{kind.value}" not in STRINGS] == []
 
 
 # --- languages and strings ---------------------------------------------------------------------

@@ -18,7 +18,7 @@ from controller.api.schemas import TimePoint, error_responses
 from controller.domain.holidays import dutch_holidays
 from controller.domain.modes import DoorMode
 from controller.domain.schedule import Schedule, schedule_problems
-from controller.domain.timeline import changes_between, mode_at, next_change
+from controller.domain.timeline import CauseKind, ModeChange, changes_between, mode_at, next_change
 from controller.services.schedule import replace_schedule as store_schedule
 from controller.services.users import Role
 from controller.store.schedule import ScheduleStore, StoredSchedule
@@ -52,6 +52,8 @@ class ModeOut(BaseModel):
     at: TimePoint = Field(description="The moment this answer is for (now).")
     mode: DoorMode
     cause: str = Field(examples=["weekly", "holiday: Koningsdag", "closure: Verbouwing"])
+    cause_kind: CauseKind = Field(description="The cause as a value, for clients that say it "
+                                              "in their own words.")
     since: TimePoint | None = Field(description="When this mode began; null beyond 400 days.")
     next_change: NextChangeOut | None = Field(description="null: no change within 400 days.")
 
@@ -83,6 +85,13 @@ class ChangeOut(BaseModel):
     at: TimePoint
     mode: DoorMode
     cause: str
+    cause_kind: CauseKind
+
+    @classmethod
+    def of(cls, schedule: Schedule, change: ModeChange) -> ChangeOut:
+        cause = mode_at(schedule, change.at).cause
+        return cls(at=TimePoint.of(change.at), mode=change.mode, cause=str(cause),
+                   cause_kind=cause.kind)
 
 
 class PreviewOut(BaseModel):
@@ -95,7 +104,8 @@ def mode_now(schedule: Schedule, services: Services) -> ModeOut:
     now = services.runtime.clock()
     current = mode_at(schedule, now)
     change = next_change(schedule, now)
-    return ModeOut(at=TimePoint.of(now), mode=current.mode, cause=current.cause,
+    return ModeOut(at=TimePoint.of(now), mode=current.mode, cause=str(current.cause),
+                   cause_kind=current.cause.kind,
                    since=TimePoint.maybe(current.since),
                    next_change=NextChangeOut(at=TimePoint.of(change.at), mode=change.mode)
                    if change else None)
@@ -144,8 +154,7 @@ def preview(conn: Conn, services: Services,
     schedule = ScheduleStore(conn).load().schedule
     start = services.runtime.clock()
     end = start + timedelta(days=days)
-    changes = [ChangeOut(at=TimePoint.of(c.at), mode=c.mode, cause=mode_at(schedule, c.at).cause)
-               for c in changes_between(schedule, start, end)]
+    changes = [ChangeOut.of(schedule, change) for change in changes_between(schedule, start, end)]
     return PreviewOut(start=TimePoint.of(start), end=TimePoint.of(end), changes=changes)
 
 
