@@ -45,9 +45,10 @@ from controller.door.state_file import STATE_FILE, StateFile
 from controller.door.switcher import ModeSwitcher
 from controller.door.timers import ClockTimers
 from controller.services.access import Authorizer
-from controller.services.footage import CLIP_EVENTS, FootageService
+from controller.services.footage import CLIP_EVENTS
 from controller.services.lockouts import PinLockouts
 from controller.services.runtime import Runtime
+from controller.services.use_cases import footage_service
 from controller.store.pin_failures import load_pin_failures
 
 log = logging.getLogger(__name__)
@@ -85,10 +86,7 @@ class BranchService:
         self._snapshot: DoorSnapshot | None = None
         self.listeners: list[Callable[[DoorSnapshot], None]] = []
         self.hardware: DoorHardware = build_hardware(settings.hardware, pin_factory)
-        self.footage = FootageService(
-            settings.camera, settings.camera.footage_dir or settings.data_dir / "footage",
-            self.runtime.connection, settings.branch.door, clock,
-        )
+        self.footage = footage_service(self.runtime)  # start() starts it: this one records
         self.writer = EventWriter(self.runtime.db, settings.data_dir / SPILL_FILE,
                                   on_event_written=self._event_written)
         self.observers = ObserverQueue()
