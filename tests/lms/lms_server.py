@@ -6,7 +6,7 @@ pysip2 0.1.0 models only the standard fields, so the common extensions an LMS ad
 of the response model with the extra fields, registered in pysip2's spec table. Its server
 still does all the framing, AY/AZ, resends (97) and login gating itself.
 
-Run it alone (the benchmark does): `python tests/lms/lms_server.py [--port N]` prints
+Run it alone (the benchmark does): `python tests/lms/lms_server.py [--port N] [--login]` prints
 `listening PORT` and serves until killed.
 """
 from __future__ import annotations
@@ -236,9 +236,10 @@ class RunningServer:
 
 
 def main(argv: list[str]) -> None:
-    """Serve the demo members until killed; print `listening PORT` once bound."""
+    """Serve the demo members until killed; print `listening PORT` once bound. `--login`
+    requires the demo SIP2 login (LOGIN_USER / LOGIN_PASSWORD) first."""
     port = int(argv[argv.index("--port") + 1]) if "--port" in argv else 0
-    running = RunningServer(build_server())
+    running = RunningServer(build_server(login_required="--login" in argv))
     running.port = port
     print(f"listening {running.start()}", flush=True)
     threading.Event().wait()
