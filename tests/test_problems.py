@@ -5,7 +5,7 @@ from string import Formatter
 
 import pytest
 
-from controller.domain.problems import ENGLISH, Problem
+from controller.domain.problems import ENGLISH, Place, Problem
 from controller.domain.schedule import ScheduleInvalid, parse_schedule
 from controller.services.member_import import ImportRejected, parse_member_csv
 from controller.web.problems_nl import DUTCH, place_in_dutch, problem_in_dutch
@@ -24,20 +24,44 @@ def test_every_problem_has_dutch_with_the_same_placeholders() -> None:
 def test_a_problem_is_its_english_sentence_with_the_place_in_front() -> None:
     problem = Problem("import.duplicate_card", card="…4567", line=3)
     assert problem == "duplicate card …4567 (also on line 3)"
-    assert problem.at("line 9") == "line 9: duplicate card …4567 (also on line 3)"
-    assert problem_in_dutch(problem.at("line 9")) == "Line 9: pas …4567 staat er twee keer in (ook op regel 3)"
+    line_9 = Place(("line", 9), name="line 9")
+    assert problem.at(line_9) == "line 9: duplicate card …4567 (also on line 3)"
+    assert problem.at(line_9).place == line_9 and problem.place is None
+    assert problem_in_dutch(problem.at(line_9)) == "Line 9: pas …4567 staat er twee keer in (ook op regel 3)"
     assert problem_in_dutch("a library's own words") == "a library's own words"
 
 
-@pytest.mark.parametrize(("where", "dutch"), [
-    ("monday", "Maandag"),
-    ("weekly.monday.0.start", "Maandag, venster 1, begintijd"),
-    ("exceptions.2.windows.0.end", "Uitzondering 3, venster 1, eindtijd"),
-    ("exceptions.0.date", "Uitzondering 1, datum"),
-    ("2026-12-24", "2026-12-24"),
+@pytest.mark.parametrize(("place", "dutch"), [
+    (Place(("weekly", "monday"), name="monday"), "Maandag"),
+    (Place(("weekly", "monday", 0, "start")), "Maandag, venster 1, begintijd"),
+    (Place(("exceptions", 2, "windows", 0, "end")), "Uitzondering 3, venster 1, eindtijd"),
+    (Place(("exceptions", 0, "date")), "Uitzondering 1, datum"),
+    (Place(("exceptions", 0), name="2026-12-24"), "2026-12-24"),
 ])
-def test_places_in_dutch(where: str, dutch: str) -> None:
-    assert place_in_dutch(where) == dutch
+def test_places_in_dutch(place: Place, dutch: str) -> None:
+    assert place_in_dutch(place) == dutch
+
+
+def test_every_schedule_problem_carries_its_place_as_a_value() -> None:
+    with pytest.raises(ScheduleInvalid) as invalid:
+        parse_schedule({"weekly": {"tuesday": [{"start": "10:00", "end": "09:00", "kind": "staffed"}],
+                                   "friday": [{"start": "9:61", "end": "10:00", "kind": "staffed"}]},
+                        "exceptions": [{"date": "2026-12-24", "kind": "closure"},
+                                       {"date": "2026-12-24", "kind": "closure"}],
+                        "colour": "red"})
+    places = {problem.key: problem.place for problem in invalid.value.problems}
+    assert places == {
+        "schedule.bad_time": Place(("weekly", "friday", 0, "start")),
+        "schedule.refused_value": Place(("colour",)),
+    }  # pydantic stops at the structure: the cross-field checks run on a sound document
+    with pytest.raises(ScheduleInvalid) as crossed:
+        parse_schedule({"weekly": {"tuesday": [{"start": "10:00", "end": "09:00", "kind": "staffed"}]},
+                        "exceptions": [{"date": "2026-12-24", "kind": "closure"},
+                                       {"date": "2026-12-24", "kind": "closure"}]})
+    assert [(problem.key, problem.place) for problem in crossed.value.problems] == [
+        ("schedule.start_not_before_end", Place(("weekly", "tuesday"), name="tuesday")),
+        ("schedule.two_exceptions", Place(("exceptions", 1), name="2026-12-24"))]
+    assert crossed.value.problems[0] == "tuesday: 10:00-09:00 staffed: start is not before end"
 
 
 def test_schedule_problems_keep_their_key_through_pydantic() -> None:

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from controller.domain.clock import BRANCH_TZ
 from controller.domain.holidays import holiday_on
 from controller.domain.modes import DoorMode
+from controller.domain.problems import Place
 from controller.domain.schedule import (
     WEEKDAYS,
     Schedule,
@@ -416,13 +417,14 @@ def test_overlaps_are_found_by_one_sweep_each_window_named_once() -> None:
     """96 copies of one window: the pairwise check built 4,560 sentences (3,000 windows took
     80 s and gigabytes); the sweep names each later window once, with the one it overlaps."""
     same = [Window(start="09:00", end="17:00", kind="openplus") for _ in range(96)]
-    problems = day_problems("monday", same)
+    monday = Place(("weekly", "monday"), name="monday")
+    problems = day_problems(monday, same)
     assert len(problems) == 95
     assert set(problems) == {"monday: 09:00-17:00 openplus overlaps 09:00-17:00 openplus"}
     staggered = [Window(start="09:00", end="12:00", kind="staffed"),
                  Window(start="08:00", end="18:00", kind="openplus"),
                  Window(start="13:00", end="14:00", kind="staffed")]
-    assert day_problems("monday", staggered) == [
+    assert day_problems(monday, staggered) == [
         "monday: 09:00-12:00 staffed overlaps 08:00-18:00 openplus",
         "monday: 13:00-14:00 staffed overlaps 08:00-18:00 openplus"]
 

@@ -2,10 +2,14 @@
 
 Decision: a Problem *is* its English sentence (a str subclass), so the API, the CLI and the
 logs use it as text unchanged, while the pages look up its key and say it in Dutch
-(controller/web/problems_nl.py). `where` (a weekday, a date, a field path) is a value every
-problem may have; it is shown in front of the sentence.
+(controller/web/problems_nl.py). Its `place` (a Place: where in the document) is a typed
+value every problem may have; it is named in front of the sentence, and code that needs to
+know where a problem belongs reads the place, never the sentence.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeVar
 
 from controller.domain.cards import CARD_FORMAT_HELP
 
@@ -47,26 +51,46 @@ ENGLISH: dict[str, str] = {
     "schedule.overlap": "{start}-{end} {kind} overlaps {other_start}-{other_end} {other_kind}",
     "schedule.two_exceptions": "more than one exception for this date",
     "schedule.closure_with_windows": "a closure has no windows (use special_hours)",
+    "schedule.refused_value": "{message}",  # the validator's (pydantic's) own words
 }
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where in a document a problem is.
+
+    `path` is the position as pydantic names it (field names and list indexes, e.g.
+    ("weekly", "monday", 0, "start") or ("exceptions", 2)): what code reads to put a problem
+    in its spot. `name`, when set, is how a person is told instead of the dotted path: a
+    weekday ("monday") or an exception's date ("2026-12-24") says more than its index.
+    """
+
+    path: tuple[str | int, ...]
+    name: str = ""
+
+    def __str__(self) -> str:
+        return self.name or ".".join(str(part) for part in self.path)
+
+
 class Problem(str):
-    """One problem: the English sentence, plus `key` and `values` to say it in another language."""
+    """One problem: the English sentence, plus `key`, `values` and `place` to say it in
+    another language."""
 
     key: str
     values: dict[str, str]
+    place: Place | None
 
-    def __new__(cls, key: str, /, **values: object) -> Problem:
+    def __new__(cls, key: str, /, place: Place | None = None, **values: object) -> Problem:
         texts = {name: str(value) for name, value in values.items()}
         sentence = ENGLISH[key].format(**texts)
-        where = texts.get("where")
+        where = str(place) if place is not None else ""
         self = super().__new__(cls, f"{where}: {sentence}" if where else sentence)
-        self.key, self.values = key, texts
+        self.key, self.values, self.place = key, texts, place
         return self
 
-    def at(self, where: str) -> Problem:
+    def at(self, place: Place) -> Problem:
         """The same problem, placed (a validator knows the value, the caller where it was)."""
-        return Problem(self.key, **{**self.values, "where": where})
+        return Problem(self.key, place, **self.values)
 
 
 class ProblemError(ValueError):
@@ -78,11 +102,12 @@ class ProblemError(ValueError):
 
 
 MAX_PROBLEMS_NAMED = 50
+_Said = TypeVar("_Said", bound=str)  # a Problem, or another text (a library's own message)
 
 
-def first_problems(problems: list[str], limit: int = MAX_PROBLEMS_NAMED) -> list[str]:
+def first_problems(problems: list[_Said], limit: int = MAX_PROBLEMS_NAMED) -> list[_Said | Problem]:
     """The first `limit` problems, then one saying how many more: a refusal stays readable
     and small however much was wrong (a crafted request once drew a 260 MB answer)."""
     if len(problems) <= limit:
-        return problems
+        return [*problems]
     return [*problems[:limit], Problem("more_problems", count=len(problems) - limit)]

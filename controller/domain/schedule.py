@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from controller.domain.holidays import HOLIDAY_KEYS, HolidayKey
 from controller.domain.modes import DoorMode
-from controller.domain.problems import Problem, ProblemError, first_problems
+from controller.domain.problems import Place, Problem, ProblemError, first_problems
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MINUTES_PER_DAY = 24 * 60
@@ -149,9 +149,10 @@ class Schedule(BaseModel):
 
 
 class ScheduleInvalid(ValueError):
-    """A schedule was refused; `problems` lists every reason, one readable sentence each."""
+    """A schedule was refused; `problems` lists every reason, one readable sentence each
+    (a Problem: its place and key are values)."""
 
-    def __init__(self, problems: Sequence[str]) -> None:
+    def __init__(self, problems: Sequence[Problem]) -> None:
         super().__init__("; ".join(problems))
         self.problems = list(problems)
 
@@ -168,14 +169,14 @@ def minutes_of(value: str) -> int:
     return hours * 60 + minutes
 
 
-def day_problems(where: str, windows: list[Window]) -> list[Problem]:
+def day_problems(where: Place, windows: list[Window]) -> list[Problem]:
     """Empty or overlapping windows of one day, each named in the message.
 
     Sorted once and swept (O(n log n)): each window that overlaps an earlier-starting one is
     named once, with the earlier window reaching furthest, so a crafted day of thousands of
     windows costs milliseconds and a bounded answer, not a sentence per pair.
     """
-    problems = [Problem("schedule.start_not_before_end", where=where, start=window.start,
+    problems = [Problem("schedule.start_not_before_end", where, start=window.start,
                         end=window.end, kind=window.kind)
                 for window in windows if window.start_minute >= window.end_minute]
     proper = sorted((window for window in windows if window.start_minute < window.end_minute),
@@ -184,7 +185,7 @@ def day_problems(where: str, windows: list[Window]) -> list[Problem]:
     for window in proper:
         if furthest is not None and window.start_minute < furthest.end_minute:
             problems.append(Problem(
-                "schedule.overlap", where=where, start=window.start, end=window.end,
+                "schedule.overlap", where, start=window.start, end=window.end,
                 kind=window.kind, other_start=furthest.start, other_end=furthest.end,
                 other_kind=furthest.kind))
         if furthest is None or window.end_minute > furthest.end_minute:
@@ -196,32 +197,33 @@ def consistency_problems(schedule: Schedule) -> list[Problem]:
     """Every cross-field problem in a structurally valid schedule."""
     problems: list[Problem] = []
     for weekday in WEEKDAYS:
-        problems += day_problems(weekday, getattr(schedule.weekly, weekday))
+        problems += day_problems(Place(("weekly", weekday), name=weekday),
+                                 getattr(schedule.weekly, weekday))
     seen: set[date] = set()
-    for exception in schedule.exceptions:
-        where = exception.date.isoformat()
+    for index, exception in enumerate(schedule.exceptions):
+        where = Place(("exceptions", index), name=exception.date.isoformat())
         if exception.date in seen:
-            problems.append(Problem("schedule.two_exceptions", where=where))
+            problems.append(Problem("schedule.two_exceptions", where))
         seen.add(exception.date)
         if exception.kind == "closure" and exception.windows:
-            problems.append(Problem("schedule.closure_with_windows", where=where))
+            problems.append(Problem("schedule.closure_with_windows", where))
         problems += day_problems(where, exception.windows)
     return problems
 
 
-def _describe_error(error: Mapping[str, Any]) -> list[str]:
-    """A pydantic error as readable sentences, unpacking our own ScheduleInvalid."""
+def _describe_error(error: Mapping[str, Any]) -> list[Problem]:
+    """A pydantic error as Problems placed at its loc, unpacking our own ScheduleInvalid."""
     cause = error.get("ctx", {}).get("error")
     if isinstance(cause, ScheduleInvalid):
         return cause.problems
-    where = ".".join(str(part) for part in error["loc"])
+    where = Place(tuple(error["loc"])) if error["loc"] else None
     if isinstance(cause, ProblemError):
         return [cause.problem.at(where) if where else cause.problem]
     message = error["msg"].removeprefix("Value error, ")
-    return [f"{where}: {message}" if where else message]
+    return [Problem("schedule.refused_value", where, message=message)]
 
 
-def schedule_problems(data: Mapping[str, Any] | str | bytes) -> list[str]:
+def schedule_problems(data: Mapping[str, Any] | str | bytes) -> list[Problem]:
     """All problems in a schedule document (dict or JSON), [] when it is acceptable.
 
     Structural problems (unknown fields, bad times) come first; cross-window checks run

@@ -5,7 +5,7 @@ window kinds and field paths such as `weekly.monday.0.start` are said in Dutch.
 """
 from __future__ import annotations
 
-from controller.domain.problems import Problem
+from controller.domain.problems import Place, Problem
 from controller.domain.schedule import WEEKDAYS
 
 DUTCH: dict[str, str] = {
@@ -48,6 +48,7 @@ DUTCH: dict[str, str] = {
     "schedule.overlap": "{start}-{end} {kind} overlapt met {other_start}-{other_end} {other_kind}",
     "schedule.two_exceptions": "meer dan één uitzondering op deze datum",
     "schedule.closure_with_windows": "een sluiting heeft geen tijden (kies 'Andere tijden')",
+    "schedule.refused_value": "{message}",  # pydantic's own (English) words
 }
 DAYS = dict(zip(WEEKDAYS, ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag",
                            "zondag"), strict=True))
@@ -63,22 +64,26 @@ def problem_in_dutch(problem: str) -> str:
     values = {name: KINDS.get(value, value) if name.endswith("kind") else value
               for name, value in problem.values.items()}
     sentence = DUTCH[problem.key].format(**values)
-    where = problem.values.get("where")
-    return f"{place_in_dutch(where)}: {sentence}" if where else sentence
+    where = place_in_dutch(problem.place) if problem.place else ""
+    return f"{where}: {sentence}" if where else sentence
 
 
-def place_in_dutch(where: str) -> str:
-    """'monday' -> 'Maandag'; 'weekly.monday.0.start' -> 'Maandag, venster 1, begintijd';
-    'exceptions.0.date' -> 'Uitzondering 1, datum'; a date stays a date."""
-    words: list[str] = []
-    for part in where.split("."):
-        if part == "weekly":
-            continue
-        if part.isdigit() and words and words[-1] in DAYS.values():
-            words.append(f"venster {int(part) + 1}")  # a weekday's list of windows
-        elif part.isdigit() and words:
-            words[-1] = f"{words[-1]} {int(part) + 1}"
-        else:
-            words.append(DAYS.get(part) or FIELDS.get(part) or part)
+def place_in_dutch(place: Place) -> str:
+    """A named place by its name ('monday' -> 'Maandag'; a date stays a date), else its path:
+    ('weekly', 'monday', 0, 'start') -> 'Maandag, venster 1, begintijd';
+    ('exceptions', 0, 'date') -> 'Uitzondering 1, datum'."""
+    if place.name:
+        words = [DAYS.get(place.name, place.name)]
+    else:
+        words = []
+        for part in place.path:
+            if part == "weekly":
+                continue
+            if isinstance(part, int) and words and words[-1] in DAYS.values():
+                words.append(f"venster {part + 1}")  # a weekday's list of windows
+            elif isinstance(part, int) and words:
+                words[-1] = f"{words[-1]} {part + 1}"
+            else:
+                words.append(DAYS.get(str(part)) or FIELDS.get(str(part)) or str(part))
     placed = ", ".join(words)
     return placed[:1].upper() + placed[1:]

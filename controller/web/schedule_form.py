@@ -7,11 +7,12 @@ so "add row" can always offer an empty one.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from controller.domain.holidays import HOLIDAY_KEYS
+from controller.domain.problems import Problem
 from controller.domain.schedule import WEEKDAYS, Schedule
 
 EXCEPTIONS = "exceptions"
@@ -124,21 +125,18 @@ def _indexes(fields: Mapping[str, str], prefix: str) -> list[int]:
     return sorted(i for i in found if i < MAX_ROWS)
 
 
-def place_problems(problems: list[str], exception_dates: set[str]) -> dict[str, list[str]]:
+def place_problems(problems: Sequence[str]) -> dict[str, list[str]]:
     """Each problem where it belongs: a weekday, the exceptions, or general.
 
-    The core names places as `monday: ...`, `weekly.monday.0.start: ...`, `2026-12-24: ...`
-    or `exceptions.0.date: ...`.
+    Read from each Problem's typed place (its path in the schedule document, such as
+    ("weekly", "monday", 0, "start") or ("exceptions", 1)); any other text is general.
     """
     placed: dict[str, list[str]] = {}
     for problem in problems:
-        head = problem.split(":", 1)[0]
-        parts = head.split(".")
-        if head in WEEKDAYS:
-            where = head
-        elif parts[0] == "weekly" and len(parts) > 1 and parts[1] in WEEKDAYS:
-            where = parts[1]
-        elif parts[0] == "exceptions" or head in exception_dates:
+        path = problem.place.path if isinstance(problem, Problem) and problem.place else ()
+        if path[:1] == ("weekly",) and len(path) > 1 and path[1] in WEEKDAYS:
+            where = str(path[1])
+        elif path[:1] == ("exceptions",):
             where = EXCEPTIONS
         else:
             where = GENERAL

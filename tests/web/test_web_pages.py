@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from controller.domain.decision import Reason
 from controller.domain.events import EventType
+from controller.domain.problems import Place, Problem
 from controller.domain.schedule import parse_schedule
 from controller.domain.timeline import CauseKind
 from controller.services.runtime import Runtime
@@ -61,13 +62,25 @@ def test_schedule_form_round_trips_a_schedule() -> None:
 
 
 def test_problems_are_placed_at_their_day_or_the_exceptions() -> None:
-    placed = place_problems(["monday: 12:00-14:00 openplus overlaps 09:00-13:00 staffed",
-                             "weekly.friday.0.start: bad time '9'",
-                             "2026-12-24: more than one exception for this date",
-                             "exceptions.1.date: Input should be a valid date", "something else"],
-                            {"2026-12-24"})
-    assert list(placed["monday"]) and list(placed["friday"]) and len(placed[EXCEPTIONS]) == 2
-    assert placed["general"] == ["something else"]
+    overlap = Problem("schedule.overlap", Place(("weekly", "monday"), name="monday"), start="12:00",
+                      end="14:00", kind="openplus", other_start="09:00", other_end="13:00",
+                      other_kind="staffed")
+    bad_time = Problem("schedule.bad_time", Place(("weekly", "friday", 0, "start")), value="9")
+    twice = Problem("schedule.two_exceptions", Place(("exceptions", 1), name="2026-12-24"))
+    bad_date = Problem("schedule.refused_value", Place(("exceptions", 1, "date")),
+                       message="Input should be a valid date")
+    placed = place_problems([overlap, bad_time, twice, bad_date, "something else"])
+    assert placed == {"monday": [overlap], "friday": [bad_time], EXCEPTIONS: [twice, bad_date],
+                      "general": ["something else"]}
+
+
+def test_a_problem_is_placed_by_its_place_not_by_its_sentence() -> None:
+    """A sentence that starts like another day's place still goes where its place says."""
+    misleading = Problem("schedule.refused_value", Place(("weekly", "sunday", 0, "kind")),
+                         message="monday: looks like a place")
+    unplaced = Problem("schedule.refused_value", message="tuesday: not a place either")
+    assert place_problems([misleading, unplaced, "wednesday: a library's own words"]) == {
+        "sunday": [misleading], "general": [unplaced, "wednesday: a library's own words"]}
 
 
 def test_add_and_remove_rows_keep_what_was_typed(web: Api) -> None:
@@ -102,6 +115,16 @@ def test_an_invalid_schedule_is_shown_at_its_day_and_not_saved(
     assert 'aria-invalid="true"' in fieldset
     with closing(runtime.connection()) as conn:
         assert ScheduleStore(conn).load().is_default
+    assert web.schedule_changes == []
+
+
+def test_a_bad_exception_date_is_shown_at_the_exceptions_with_its_place_in_dutch(web: Api) -> None:
+    token = sign_in(web.client, "manny")
+    response = web.client.post("/schedule", data={
+        "csrf_token": token, "action": "save", "exc-0-date": "2026-13-01", "exc-0-kind": "closure"})
+    assert response.status_code == 422
+    fieldset = re.search(r'id="exceptions".*?</fieldset>', response.text, re.S).group(0)
+    assert "Uitzondering 1, datum: Input should be a valid date" in fieldset
     assert web.schedule_changes == []
 
 

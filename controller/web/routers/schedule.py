@@ -61,9 +61,8 @@ def schedule_post(request: Request, viewer: ManagerForm, conn: Conn, posted: Pos
     try:
         schedule = parse_schedule(form.document())
     except ScheduleInvalid as invalid:
-        dates = {row.date.strip() for row in form.exceptions}
         return _page(request, viewer, conn, form, status_code=422,
-                     problems=place_problems(invalid.problems, dates))
+                     problems=place_problems(invalid.problems))
     services = services_of(request)
     replace_schedule(services.runtime, conn, schedule, viewer.actor, services.schedule_changed)
     return redirect("/schedule?saved=1")
