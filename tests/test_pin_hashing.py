@@ -71,3 +71,31 @@ def test_digits_of_other_scripts_are_not_a_pin(pin: str, runtime: Runtime, clock
         with pytest.raises(ImportRejected) as rejected:
             admin.import_csv(csv_file(csv_line(1, pin=pin)), "test")
     assert [str(e) for e in rejected.value.errors] == ["line 2: PIN must be 4 to 6 digits"]
+
+
+def test_the_precomputed_hmac_is_hmac_sha256_for_any_salt_and_pin():
+    """_digest feeds the key into HMAC's inner and outer hashes once (RFC 2104) instead of
+    calling hmac per PIN: it must give hmac's bytes exactly, or stored PINs stop matching."""
+    hasher = PinHasher(KEY)
+    for salt, pin in [(b"", "1234"), (b"\x00" * SALT_BYTES, "000000"), (bytes(range(16)), "98765")]:
+        assert hasher._digest(salt, pin) == hmac.digest(KEY, salt + pin.encode(), "sha256")
+
+
+def test_unchanged_many_says_which_pins_are_the_stored_ones():
+    """The re-import's batch check: the same answer as verify() per PIN."""
+    hasher = PinHasher(KEY)
+    (salt, digest), (other_salt, other_digest) = hasher.hash_many(["1234", "5678"])
+    stored = [(salt, digest), (other_salt, other_digest), (None, None), (salt, digest)]
+    pins_given = ["1234", "1234", "1234", "١٢٣٤"]
+    assert hasher.unchanged_many(pins_given, stored) == [True, False, False, False]
+    assert [hasher.verify(pin, *pair) for pin, pair in zip(pins_given, stored, strict=True)] == [
+        True, False, False, False]
+
+
+@pytest.mark.parametrize("batch", [["1234", "12"], ["1234\n5678"], ["1234", "12 34"], ["١٢٣٤"]])
+def test_a_batch_with_one_bad_pin_is_not_all_pins(batch: list[str]):
+    """all_pins checks a batch in one match: a PIN holding a newline must not pass as two."""
+    assert not pins.all_pins(batch)
+    assert pins.all_pins(["1234", "000000", "98765"]) and pins.all_pins([])
+    with pytest.raises(PinFormatError):
+        PinHasher(KEY).hash_many(batch)
