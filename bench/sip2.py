@@ -9,8 +9,8 @@ process, with the demo members and a required login), on loopback.
 - `sip2_connect_login`: a new TCP connection, login 93 and SC status 99: what the pool saves.
 - `sip2_timeout_overshoot`: how far past a 0.3 s timeout a check against a silent LMS returns.
 
-Prints `name: value unit` lines; the headline (last line) is the pooled check's p99.
-Target: under 5 ms on a dev machine.
+Prints `name: value unit` lines; the headline (last line) is what the pool adds at p99
+(the issue's target: under 5 ms): pooled check p99 minus the bare round trip's p99.
 """
 from __future__ import annotations
 
@@ -143,11 +143,11 @@ def main() -> None:
     print(f"sip2_raw_roundtrip_p99: {ms(raw_p99):.3f} ms")
     print(f"sip2_check_p50: {ms(check_p50):.3f} ms")
     print(f"sip2_added_p50: {ms(check_p50 - raw_p50):.3f} ms")
-    print(f"sip2_added_p99: {ms(check_p99 - raw_p99):.3f} ms")
     print(f"sip2_checks_per_s: {per_second:.0f} checks/s")
     print(f"sip2_connect_login_p50: {ms(statistics.median(connects)):.3f} ms")
     print(f"sip2_timeout_overshoot: {ms(overshoot):.1f} ms")
     print(f"sip2_check_p99: {ms(check_p99):.3f} ms")
+    print(f"sip2_added_p99: {ms(check_p99 - raw_p99):.3f} ms")
 
 
 if __name__ == "__main__":
