@@ -1,6 +1,8 @@
 """The string catalog: both languages complete and alike, and every key the code uses is there."""
 from __future__ import annotations
 
+import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -91,3 +93,126 @@ def test_door_messages_come_from_the_catalog_with_their_words_unchanged() -> Non
     assert closing_message(5) == DoorMessage("De bibliotheek sluit over 5 minuten",
                                              "The library closes in 5 minutes")
     assert all(door_message(reason).nl and door_message(reason).en for reason in Reason)
+
+
+# --- the keys the code and templates use ---------------------------------------------------------
+CONTROLLER = REPO / "controller"
+TEMPLATES = CONTROLLER / "web" / "templates"
+KEY = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+")
+PREFIX = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)*\.")
+# The pages pass keys around as strings ("pin.bad"); elsewhere, and in the problem translation,
+# codes such as "import.empty" or "door.sock" look like keys but are not.
+PAGES = CONTROLLER / "web"
+NOT_KEYS_FILES = {PAGES / "problems_nl.py", PAGES / "schedule_form.py"}
+
+
+def _sections() -> set[str]:
+    return {key.split(".")[0] for key in catalog.texts("nl")}
+
+
+def _python_strings(path: Path) -> tuple[set[str], set[str]]:
+    """A module's plain string constants, and the literal starts of its f-strings ("mode.")."""
+    tree = ast.parse(path.read_text(), str(path))
+    joined = [node for node in ast.walk(tree) if isinstance(node, ast.JoinedStr)]
+    parts = {id(part) for node in joined for part in node.values}
+    plain = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)
+             and isinstance(node.value, str) and id(node) not in parts}
+    starts = {node.values[0].value for node in joined if node.values
+              and isinstance(node.values[0], ast.Constant) and isinstance(node.values[0].value, str)}
+    return plain, starts
+
+
+def _template_strings() -> tuple[set[str], set[str], set[str]]:
+    """Keys in t("...") calls, every quoted string, and the prefixes of keys built with `~`."""
+    called, quoted, prefixes = set(), set(), set()
+    for template in TEMPLATES.glob("*.html"):
+        text = template.read_text()
+        called |= set(re.findall(r"""\bt\(\s*["']([a-z0-9_.]+)["']\s*[,)]""", text))
+        quoted |= set(re.findall(r"""["']([a-z0-9_.]+)["']""", text))
+        prefixes |= set(re.findall(r"""["']([a-z0-9_.]+\.)["']\s*~""", text))
+    return called, quoted, prefixes
+
+
+def _code_strings(root: Path = CONTROLLER) -> tuple[set[str], set[str]]:
+    plain: set[str] = set()
+    starts: set[str] = set()
+    for path in root.rglob("*.py"):
+        if path not in NOT_KEYS_FILES:
+            strings, f_starts = _python_strings(path)
+            plain |= strings
+            starts |= f_starts
+    return plain, starts
+
+
+def test_every_key_a_template_calls_exists() -> None:
+    called, _, prefixes = _template_strings()
+    assert len(called) > 100, "no t(...) calls found: the pattern is wrong"
+    assert sorted(called - set(catalog.texts("nl"))) == []
+    assert sorted(p for p in prefixes if not any(k.startswith(p) for k in catalog.texts("nl"))) == []
+
+
+def test_every_key_the_python_code_names_exists() -> None:
+    """In the pages' code a string shaped like a key of one of the catalog's sections (they pass
+    keys such as "pin.bad" around before a template renders them) must be in the catalog, and so
+    must the start of every key built with an f-string anywhere in controller/."""
+    plain, _ = _code_strings(PAGES)
+    _, starts = _code_strings()
+    sections, keys = _sections(), set(catalog.texts("nl"))
+    named = {s for s in plain if KEY.fullmatch(s) and s.split(".")[0] in sections
+             and s.rsplit(".", 1)[1] not in {"html", "csv", "toml", "py"}}
+    assert len(named) > 20, "no keys found in the code: the scan is wrong"
+    assert sorted(named - keys) == []
+    built = {s for s in starts if PREFIX.fullmatch(s) and s.split(".")[0] in sections}
+    assert {"mode.", "reason.", "holiday.", "display."} <= built, "the f-string scan is wrong"
+    assert sorted(p for p in built if not any(k.startswith(p) for k in keys)) == []
+
+
+def _families() -> dict[str, set[str]]:
+    """Keys built from a value at run time: prefix -> every value the code can put after it."""
+    from controller.domain.decision import Reason
+    from controller.domain.events import AlarmReason, EventType
+    from controller.domain.holidays import HOLIDAY_KEYS
+    from controller.domain.members import MemberStatus
+    from controller.domain.modes import DoorMode
+    from controller.domain.schedule import WEEKDAYS
+    from controller.services.users import Role
+    from controller.web.routers import members, users
+    from controller.web.routers.entries import RESULT_TYPES
+
+    return {
+        "reason.": {r.value for r in Reason} | {r.value for r in AlarmReason},
+        "display.": {r.value for r in Reason},
+        "event.": {e.value for e in EventType},
+        "mode.": {m.value for m in DoorMode},
+        "door.": {"locked", "unlocked", "open", "alarm", "unavailable"},  # web/routers/today.py
+        "weekday.": set(WEEKDAYS),
+        "status.": {s.name.lower() for s in MemberStatus} | {"staff"},
+        "role.": {r.value for r in Role},
+        "holiday.": set(HOLIDAY_KEYS),
+        "cause.": {"weekly", "holiday", "closure", "special_hours"},
+        "members.": set(members.DONE),
+        "users.done.": set(users.DONE),
+        "entries.result.": set(RESULT_TYPES) | {"all"},
+        "entry.clip_kind.": {"clip", "segment"},  # services/footage.py FootageLocation.kind
+    }
+
+
+def test_every_key_built_from_a_value_exists() -> None:
+    keys = set(catalog.texts("nl"))
+    missing = sorted(f"{prefix}{value}" for prefix, values in _families().items()
+                     for value in values if f"{prefix}{value}" not in keys)
+    assert missing == []
+
+
+# Keys no scan can see as used, each with why it stays.
+UNUSED_ALLOWED: dict[str, str] = {}
+
+
+def test_no_key_is_unused() -> None:
+    plain, _ = _code_strings()
+    _, quoted, _ = _template_strings()
+    built = {f"{prefix}{value}" for prefix, values in _families().items() for value in values}
+    unused = sorted(key for key in catalog.texts("nl")
+                    if key not in plain | quoted | built and key not in UNUSED_ALLOWED
+                    and not key.startswith("problem."))  # the schedule problems' own tests
+    assert unused == []

@@ -1,30 +1,26 @@
 """What the pages do, through TestClient: schedule edits, PINs, the import steps, tokens,
-entries and their CSV, the language switch and the strings every template uses."""
+entries and their CSV, the language switch (tests/test_catalog.py checks the strings)."""
 from __future__ import annotations
 
 import html
 import logging
 import re
 from contextlib import closing
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from controller.domain.decision import Reason
+from controller.domain import catalog
 from controller.domain.events import EventType
 from controller.domain.problems import Place, Problem
 from controller.domain.schedule import parse_schedule
 from controller.domain.timeline import CauseKind
 from controller.services.runtime import Runtime
 from controller.store.schedule import ScheduleStore
-from controller.web.i18n import STRINGS
 from controller.web.schedule_form import EXCEPTIONS, ScheduleForm, place_problems
 from tests.api.api_support import Api, events_of
 from tests.conftest import FakeClock
 from tests.web.web_support import BAD_ROW, GOOD_ROWS, member_csv, record_event, register_clip, sign_in
-
-TEMPLATES = Path(__file__).resolve().parents[2] / "controller" / "web" / "templates"
 
 
 def member_count(runtime: Runtime) -> int:
@@ -365,7 +361,7 @@ def test_the_schedule_cause_is_said_in_the_pages_language(
 
 
 def test_every_kind_of_schedule_cause_has_a_string() -> None:
-    assert [kind.value for kind in CauseKind if f"cause.{kind.value}" not in STRINGS] == []
+    assert [kind.value for kind in CauseKind if not catalog.has(f"cause.{kind.value}")] == []
 
 
 # --- languages and strings ---------------------------------------------------------------------
@@ -375,17 +371,6 @@ def test_the_language_switch_sets_english(web: Api) -> None:
     assert response.url.path == "/schedule"
     assert '<html lang="en">' in response.text and "Opening schedule" in response.text
     assert web.client.get("/lang?to=xx&next=https://evil.example").url.path == "/today"
-
-
-def test_every_string_a_template_uses_exists_in_both_languages() -> None:
-    used = set()
-    for template in TEMPLATES.glob("*.html"):
-        used |= set(re.findall(r"""\bt\(\s*["']([a-z_.0-9]+)["']""", template.read_text()))
-    assert used, "no strings found: the pattern is wrong"
-    missing = sorted(key for key in used if key not in STRINGS and not key.endswith("."))
-    assert missing == []
-    assert all(nl.strip() and en.strip() for nl, en in STRINGS.values())
-    assert [r.value for r in Reason if f"reason.{r.value}" not in STRINGS] == []
 
 
 @pytest.mark.parametrize("too_big", [2**63, 2**64])
