@@ -21,12 +21,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from controller.domain.clock import BRANCH_TZ, to_utc
+from controller.domain.modes import DoorMode
 from controller.domain.pins import PinFormatError, PinKeyError, validate_pin
+from controller.domain.roles import Role
 
 if TYPE_CHECKING:
     from controller.config.settings import Settings
 
 Handler = Callable[[argparse.Namespace, "Settings"], int]
+MODES = [mode.value for mode in DoorMode]  # the choices of --mode, from the enum itself
 
 
 class UsageError(Exception):
@@ -140,8 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("decide", help="run one access decision, as the door would, and log it")
     p.add_argument("--card", required=True)
     p.add_argument("--pin", help="for demos and tests; omit to be asked without echo")
-    p.add_argument("--mode", choices=["staffed", "openplus", "closed", "closure"],
-                   default="openplus")
+    p.add_argument("--mode", choices=MODES, default=DoorMode.OPENPLUS.value)
     p.add_argument("--at", type=_local_time, help="branch time, e.g. '2026-03-29 02:30'")
     p.add_argument("--reader", default="cli")
     p.set_defaults(run=cmd.decide)
@@ -160,9 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("simulate", help="run a simulated branch on this machine")
     p.add_argument("--members", type=int, default=200, help="demo members to create if none")
-    p.add_argument("--mode", choices=["schedule", "staffed", "openplus", "closed", "closure"],
-                   default="openplus", help="door mode to start in; `schedule` follows the "
-                   "stored opening schedule (default: openplus, so demo cards work at once)")
+    p.add_argument("--mode", choices=["schedule", *MODES], default=DoorMode.OPENPLUS.value,
+                   help="door mode to start in; `schedule` follows the stored opening schedule "
+                   "(default: openplus, so demo cards work at once)")
     p.add_argument("--exit-at-eof", action="store_true",
                    help="stop when standard input ends (scripts); default: keep serving")
     _web_address(p)
@@ -193,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = users.add_parser("add", help="add a user (the password is typed twice, never shown)")
     p.add_argument("username")
     p.add_argument("--role", action="append", required=True,
-                   choices=["manager", "security", "admin"], help="repeatable")
+                   choices=[role.value for role in Role], help="repeatable")
     p.add_argument("--password-stdin", action="store_true", help="read it from standard input")
     p.set_defaults(run=cmd.users_add)
     return parser

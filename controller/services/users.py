@@ -17,13 +17,13 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from controller.domain.clock import Clock
 from controller.domain.events import Event, EventType
+from controller.domain.roles import Role
 from controller.domain.text import text_problem
 from controller.services.login_throttle import LoginThrottle
 from controller.store.db import transaction
@@ -43,12 +43,6 @@ LOGIN_LABEL = "login"
 # may be a password typed into the wrong box, and logs and events are kept for 90 days.
 UNKNOWN_USER = "(unknown user)"
 DEFAULT_LOGIN_TTL = timedelta(hours=12)
-
-
-class Role(StrEnum):
-    MANAGER = "manager"
-    SECURITY = "security"
-    ADMIN = "admin"
 
 
 class UserError(Exception):
