@@ -19,7 +19,8 @@ from controller.domain.messages import door_message
 from controller.domain.modes import DoorMode
 from controller.domain.text import text_problem
 from controller.services.access import Authorizer
-from controller.services.demo import DEMO_CARDS, DEMO_PIN, demo_members
+from controller.services.demo import DEMO_PIN, demo_card_lines, demo_members
+from controller.services.events import event_line
 from controller.services.member_import import ImportRejected
 from controller.services.members import default_valid_until
 from controller.services.runtime import Runtime, reset_all_pins
@@ -142,8 +143,7 @@ def demo_members_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def _print_demo_cards() -> None:
     print(f"Demo cards to try (every demo PIN is {DEMO_PIN}):")
-    for card, what in DEMO_CARDS.items():
-        print(f"  {card}  {what}")
+    print("\n".join(demo_card_lines()))
 
 
 def decide(args: argparse.Namespace, settings: Settings) -> int:
@@ -168,10 +168,8 @@ def events_list(args: argparse.Namespace, settings: Settings) -> int:
                          f"{', '.join(t.value for t in EventType)})") from None
     where = EventFilter(since=args.since, member_ref=args.member, types=types, reason=args.reason)
     with closing(runtime.connection()) as conn:
-        for e in runtime.events(conn).query(where, limit=args.limit):
-            who = e.member_ref or e.actor or ""
-            print(f"{format_local(e.at)}  {e.type.value:<15} {e.reason or '':<16} {who:<14} "
-                  f"{e.card_hint or '':<6} {e.detail or ''}")
+        for event in runtime.events(conn).query(where, limit=args.limit):
+            print(event_line(event))
     return 0
 
 

@@ -33,6 +33,12 @@ DEMO_CARDS = {
 }
 
 
+def demo_card_lines() -> list[str]:
+    """The demo cards to try, a line each: `demo-members` and the simulator's `demo` both
+    print these, so they cannot list different cards."""
+    return [f"  {card}  {what}" for card, what in DEMO_CARDS.items()]
+
+
 def demo_members(count: int, today: date, seed: int = 2026) -> list[MemberRow]:
     """`count` members; the first six cover every status, the rest are mostly ordinary members."""
     rng = random.Random(seed)

@@ -13,7 +13,8 @@ import io
 from collections.abc import Iterator
 from contextlib import closing
 
-from controller.domain.clock import to_local, to_utc
+from controller.domain.clock import format_local, to_local, to_utc
+from controller.domain.events import Event
 from controller.services.runtime import Runtime
 from controller.store.events import EventCursor, EventFilter, EventLog
 
@@ -86,3 +87,11 @@ def _cell(value: str | None) -> str:
     if not value:
         return ""
     return "'" + value if value[0] in "=+-@\t\r" else value
+
+
+def event_line(event: Event) -> str:
+    """One event as a line for a terminal, in branch time: `events list` and the simulator's
+    `events` both print these. Who: the patron id of an entry, else the actor of a change."""
+    who = event.member_ref or event.actor or ""
+    return (f"{format_local(event.at)}  {event.type.value:<15} {event.reason or '':<16} {who:<14} "
+            f"{event.card_hint or '':<6} {event.detail or ''}")

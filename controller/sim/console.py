@@ -6,11 +6,11 @@ from collections.abc import Callable
 from contextlib import closing
 from typing import TextIO
 
-from controller.domain.clock import format_local
 from controller.domain.modes import DoorMode
 from controller.door.branch import BranchService
 from controller.door.machine import DoorSnapshot
-from controller.services.demo import DEMO_CARDS, DEMO_PIN
+from controller.services.demo import DEMO_PIN, demo_card_lines
+from controller.services.events import event_line
 from controller.sim.hardware import SimulatedHardware
 
 WAIT_SECONDS = 3.0
@@ -98,8 +98,8 @@ class Console:
         elif command == "events":
             self._print_events(int(arg) if arg.isdigit() else 10)
         elif command == "demo":
-            for card, what in DEMO_CARDS.items():
-                self._out(f"  {card}  {what}")
+            for line in demo_card_lines():
+                self._out(line)
         elif command == "wait" and _is_number(arg):
             self._stop.wait(float(arg))
         elif command in ("quit", "exit"):
@@ -111,9 +111,8 @@ class Console:
     def _print_events(self, count: int) -> None:
         runtime = self._service.runtime
         with closing(runtime.connection()) as conn:
-            for e in reversed(runtime.events(conn).query(limit=count)):
-                who = e.member_ref or e.actor or ""
-                self._out(f"  {format_local(e.at)}  {e.type.value:<15} {e.reason or '':<14} {who}")
+            for event in reversed(runtime.events(conn).query(limit=count)):
+                self._out(f"  {event_line(event)}")
 
     def stop(self) -> None:
         self._stop.set()
