@@ -18,8 +18,9 @@ from controller.api.schemas import TimePoint, error_responses
 from controller.domain.holidays import dutch_holidays
 from controller.domain.modes import DoorMode
 from controller.domain.schedule import Schedule, schedule_problems
-from controller.domain.timeline import CauseKind, ModeChange, changes_between, mode_at, next_change
+from controller.domain.timeline import CauseKind, ModeChange, changes_between, mode_at
 from controller.services.schedule import replace_schedule as store_schedule
+from controller.services.use_cases import mode_outlook
 from controller.services.users import Role
 from controller.store.schedule import ScheduleStore, StoredSchedule
 
@@ -101,10 +102,9 @@ class PreviewOut(BaseModel):
 
 
 def mode_now(schedule: Schedule, services: Services) -> ModeOut:
-    now = services.runtime.clock()
-    current = mode_at(schedule, now)
-    change = next_change(schedule, now)
-    return ModeOut(at=TimePoint.of(now), mode=current.mode, cause=str(current.cause),
+    outlook = mode_outlook(schedule, services.runtime.clock())
+    current, change = outlook.current, outlook.next
+    return ModeOut(at=TimePoint.of(outlook.at), mode=current.mode, cause=str(current.cause),
                    cause_kind=current.cause.kind,
                    since=TimePoint.maybe(current.since),
                    next_change=NextChangeOut(at=TimePoint.of(change.at), mode=change.mode)

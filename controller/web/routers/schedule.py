@@ -15,6 +15,7 @@ from controller.domain.holidays import dutch_holidays
 from controller.domain.schedule import WEEKDAYS, Schedule, ScheduleInvalid, parse_schedule
 from controller.domain.timeline import changes_between, mode_at
 from controller.services.schedule import replace_schedule
+from controller.services.use_cases import mode_outlook
 from controller.store.schedule import ScheduleStore
 from controller.web.pages import Conn, ManagerForm, ManagerPage, Posted, redirect, render, services_of
 from controller.web.schedule_form import ScheduleForm, place_problems
@@ -40,7 +41,7 @@ def _page(request: Request, viewer: Viewer, conn, form: ScheduleForm, status_cod
     upcoming = {h.key: h for h in dutch_holidays(year + 1)}
     return render(request, "schedule.html", viewer, status_code=status_code, form=form,
                   weekdays=WEEKDAYS, problems=problems or {}, saved=saved, stored=stored,
-                  mode=mode_at(stored.schedule, now), preview=_preview(stored.schedule, request),
+                  mode=mode_outlook(stored.schedule, now).current, preview=_preview(stored.schedule, request),
                   holidays=holidays, upcoming=upcoming, preview_days=PREVIEW_DAYS)
 
 
