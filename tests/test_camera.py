@@ -274,6 +274,7 @@ def test_notify_never_waits_and_drops_when_full(tmp_path):
     assert handle.notify(ClipRequest(7, T0, "door_forced"))  # room again once read
 
 
+@pytest.mark.slow  # a recorder process (OpenCV imported cold)
 def test_recorder_process_reads_a_video_file_end_to_end(tmp_path):
     source = write_test_video(tmp_path / "camera.mp4", 25)
     cfg = config(tmp_path, source=str(source), segment_seconds=1, pre_event_seconds=0.5,
@@ -299,6 +300,7 @@ def test_recorder_process_reads_a_video_file_end_to_end(tmp_path):
     assert sum(len(read_video(s)) for s in segments) == 25
 
 
+@pytest.mark.slow  # the non-looping run waits out its 2 s frame timeout
 def test_a_looping_video_file_starts_again_instead_of_failing(tmp_path):
     from drivers.camera_process import CaptureThread
 

@@ -78,6 +78,7 @@ COMMANDS = {
 
 
 # --- modes ---------------------------------------------------------------------------------------
+@pytest.mark.slow  # a whole `openplus-door simulate` with its web process
 def test_simulate_under_umask_022_keeps_data_and_footage_to_its_user(tmp_path):
     data_dir = tmp_path / "data"
     proc = subprocess.Popen(
@@ -133,6 +134,7 @@ def test_an_existing_data_dir_others_can_read_is_warned_about_not_changed(settin
 
 
 # --- one line, not a traceback -------------------------------------------------------------------
+@pytest.mark.slow  # one CLI process per command, each importing the service cold
 @pytest.mark.parametrize("command", COMMANDS)
 def test_a_data_dir_that_is_a_file_is_one_line(tmp_path, command):
     data_dir = tmp_path / "data"
@@ -166,6 +168,7 @@ def test_a_read_only_data_dir_is_one_line(tmp_path, command):
     assert_one_line_refusal(done, str(data_dir), "needs read and write access")
 
 
+@pytest.mark.slow  # one CLI process per command, each importing the service cold
 @pytest.mark.parametrize("command", ["simulate", "web", "members list"])
 def test_a_read_only_database_is_one_line(settings, command):
     Runtime.open(settings)  # the database, its key and fingerprint, as a first start leaves them

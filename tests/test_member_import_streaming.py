@@ -40,6 +40,7 @@ def peak_bytes_of_import(admin: MemberAdmin, data: bytes) -> int:
         tracemalloc.stop()
 
 
+@pytest.mark.slow  # imports a list big enough to show growth
 def test_memory_does_not_grow_with_the_file(admin):
     """The old import kept every row, a set of every patron id and card, and a dict of the
     whole stored list: memory grew with the file (1.4 GB for a million rows). Now rows are

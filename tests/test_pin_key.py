@@ -128,6 +128,7 @@ def test_the_cli_refuses_in_one_line_and_reset_all_recovers(runtime, clock, key_
     assert main(["decide", "--card", DEMO_CARD, "--pin", "4321"]) == 0
 
 
+@pytest.mark.slow  # one service process per command
 @pytest.mark.parametrize("command", [["serve"], ["simulate", "--no-api", "--exit-at-eof"],
                                      ["web", "--port", "0"]])
 def test_serve_simulate_and_web_refuse_to_start_without_the_key(runtime, clock, key_path,

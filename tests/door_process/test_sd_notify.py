@@ -7,6 +7,8 @@ import socket
 import tempfile
 import threading
 
+import pytest
+
 from controller.system.sd_notify import Notifier, WatchdogFeeder, watchdog_seconds
 from tests.door_process.conftest import WAIT
 
@@ -69,6 +71,7 @@ def test_the_feeder_pings_at_most_every_third_of_the_watchdog_period(notify_sock
     assert notify_socket.drain() == []
 
 
+@pytest.mark.slow  # listens to 2 s of silence from the stuck loop
 def test_the_door_loop_feeds_the_watchdog_while_it_turns_and_not_while_stuck(
         notify_socket, make_local_door):
     feeder = WatchdogFeeder(Notifier(notify_socket.address), period=0.0)  # every turn

@@ -27,7 +27,9 @@ from tests.api.api_support import CHEAP_PASSWORDS, PASSWORD, ROLE_USERS
 from tests.conftest import FakeClock
 from tests.web.web_support import BAD_ROW, GOOD_ROWS, FollowingDoor, member_csv, record_event, register_clip
 
-pytestmark = pytest.mark.slow  # a real browser: left out of the date guard (./dev test)
+# A real browser: `browser` (skip it with -m "not browser"), and slow, so left out of `./dev fast`
+# and of the date guard (./dev test).
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 # Every scene is still (the video paused at the event), so a run that changes no page takes the
