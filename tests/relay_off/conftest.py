@@ -1,16 +1,16 @@
-"""Fixtures for `relay-off`: a clean environment, a mock pin factory, config files, and the
-command run in a subprocess the way systemd runs it (mock pins through GPIOZERO_PIN_FACTORY)."""
+"""Fixtures for `relay-off`: a clean environment, config files, and the command run in a
+subprocess the way systemd runs it (mock pins through GPIOZERO_PIN_FACTORY). The in-process
+tests pass tests/conftest.py's `mock_factory` to relay-off explicitly."""
 from __future__ import annotations
 
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from gpiozero.pins.mock import MockFactory
 
 from controller.door.state_file import STATE_FILE
 
@@ -24,15 +24,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     not exist (so nothing is written) unless a test points it at `data_dir`."""
     monkeypatch.delenv("OPENPLUS_DOOR_CONFIG", raising=False)
     monkeypatch.setenv("OPENPLUS_DOOR_DATA_DIR", str(tmp_path / "no-data-dir"))
-
-
-@pytest.fixture
-def mock_factory() -> Iterator[MockFactory]:
-    """A fresh mock pin factory, passed to relay-off explicitly."""
-    factory = MockFactory()
-    yield factory
-    factory.close()
-    factory.reset()
 
 
 @pytest.fixture
