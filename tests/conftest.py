@@ -11,7 +11,7 @@ from gpiozero.pins.mock import MockFactory
 
 from controller.config.settings import Settings, parse_settings
 from controller.services.runtime import Runtime
-from tests.drivers.gpio_fixtures import NotifyingMockPin
+from tests.drivers.gpio_support import NotifyingMockPin
 
 
 class FakeClock:

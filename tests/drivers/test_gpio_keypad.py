@@ -11,7 +11,7 @@ from drivers.readers.matrix_keypad import (
     KeyDebouncer,
     MatrixKeypad,
 )
-from tests.drivers.gpio_fixtures import KeypadMatrix
+from tests.drivers.gpio_support import KeypadMatrix
 
 ROWS = [5, 6, 13, 19]
 COLS_4X3 = [12, 16, 20]

@@ -17,7 +17,7 @@ from drivers.readers.wiegand import (
     WiegandDecoder,
     WiegandReader,
 )
-from tests.drivers.gpio_fixtures import pulse_wiegand
+from tests.drivers.gpio_support import pulse_wiegand
 
 D0, D1 = 17, 27
 GAP = 0.025
