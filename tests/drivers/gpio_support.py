@@ -1,7 +1,7 @@
-"""Test helpers for GPIO drivers: a fresh MockFactory per test, pins you can wait on, a
-simulated key matrix and Wiegand pulses (the fake clock and event queue are conftest's).
+"""Test helpers for GPIO drivers: mock pins you can wait on, a simulated key matrix and
+Wiegand pulses. The fixtures are conftest's: `mock_factory` (a fresh factory of these pins per
+test) in tests/conftest.py, the fake clock and event queue in tests/drivers/conftest.py.
 
-Import the fixture into a test module: `from tests.drivers.gpio_fixtures import mock_factory`.
 The factory is passed to devices explicitly; `Device.pin_factory` is never touched.
 """
 from __future__ import annotations
