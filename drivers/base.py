@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -63,3 +63,13 @@ class Reader(Protocol):
     def start(self, sink: EventSink) -> None: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class ConnectingReader(Reader, Protocol):
+    """A reader whose device opens only after start() (a serial port, a USB device): what is
+    sent before it is open is lost, so the service (and tests) can wait until it is."""
+
+    def wait_connected(self, timeout: float) -> bool:
+        """True once the device is open; False when `timeout` seconds pass first."""
+        ...

@@ -50,6 +50,7 @@ from controller.services.lockouts import PinLockouts
 from controller.services.runtime import Runtime
 from controller.services.use_cases import footage_service
 from controller.store.pin_failures import load_pin_failures
+from drivers.base import ConnectingReader
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +169,7 @@ class BranchService:
     def wait_readers_connected(self, timeout: float) -> bool:
         """True once every serial-type reader has its port open (input sent earlier is lost)."""
         return all(reader.wait_connected(timeout) for reader in self.hardware.readers
-                   if hasattr(reader, "wait_connected"))
+                   if isinstance(reader, ConnectingReader))
 
     # --- what the API and the simulator call ----------------------------------------------------
     def snapshot(self) -> DoorSnapshot | None:
