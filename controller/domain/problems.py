@@ -1,58 +1,22 @@
 """A problem found in uploaded data (a member-list row, a schedule), kept as a key and values.
 
 Decision: a Problem *is* its English sentence (a str subclass), so the API, the CLI and the
-logs use it as text unchanged, while the pages look up its key and say it in Dutch
-(controller/web/problems_nl.py). Its `place` (a Place: where in the document) is a typed
-value every problem may have; it is named in front of the sentence, and code that needs to
-know where a problem belongs reads the place, never the sentence.
+logs use it as text unchanged, while the pages say it in their language (`said`). The words
+are in the string catalog under `problem.<key>` (controller/domain/strings/*.toml). Its
+`place` (a Place: where in the document) is a typed value every problem may have; it is
+named in front of the sentence, and code that needs to know where a problem belongs reads
+the place, never the sentence.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TypeVar
 
-from controller.domain.cards import CARD_FORMAT_HELP
+from controller.domain.catalog import has, render
 
-ENGLISH: dict[str, str] = {
-    # member list (CSV)
-    "import.empty": "the file is empty: expected a header line",
-    "import.unreadable_header": "unreadable header ({error})",
-    "import.not_utf8": "not UTF-8 text: save the export as CSV UTF-8",
-    "import.missing_column": "missing column '{column}'",
-    "import.missing_age_column": "missing column 'birth_date' or 'adult'",
-    "import.unknown_column": "unknown column '{column}' (known: {known})",
-    "import.column_twice": "column '{column}' appears twice",
-    "import.broken_quoting": "broken CSV quoting ({error})",
-    "import.field_count": "expected {expected} fields, found {found}",
-    "import.duplicate_patron": "duplicate patron_id {patron_id} (also on line {line})",
-    "import.duplicate_card": "duplicate card {card} (also on line {line})",
-    "import.no_patron_id": "patron_id is empty",
-    "import.bad_patron_id": "patron_id must be at most 64 characters, without spaces, control "
-                            "or invisible characters",
-    "import.no_name": "name is empty (initials are enough)",
-    "import.bad_name": "name: character {position} ({code}) is a control or invisible "
-                       "character, which is not allowed",
-    "import.bad_card": "card {card}: unknown card format: expected " + CARD_FORMAT_HELP,
-    "import.no_card": "no card number",
-    "import.empty_column": "{column} is empty",
-    "import.bad_date": "{column} '{value}' is not a date (use YYYY-MM-DD or DD-MM-YYYY)",
-    "import.bad_flag": "{column} must be yes/no (ja/nee, 1/0), not '{value}'",
-    "import.bad_category": "category must be 'member' or 'staff', not '{value}'",
-    "import.bad_pin": "PIN must be 4 to 6 digits",
-    "import.no_age": "birth_date or adult is empty",
-    "import.date_out_of_range": "{column} '{value}' is not between {first} and {last}",
-    "import.staff_card": "card already belongs to staff entry {patron_id}",
-    # any list of problems
-    "more_problems": "and {count} more problems",
-    # schedule
-    "schedule.bad_time": "bad time '{value}': use HH:MM from 00:00 to 23:59, or 24:00 as an end",
-    "schedule.midnight_start": "24:00 can only be an end time",
-    "schedule.start_not_before_end": "{start}-{end} {kind}: start is not before end",
-    "schedule.overlap": "{start}-{end} {kind} overlaps {other_start}-{other_end} {other_kind}",
-    "schedule.two_exceptions": "more than one exception for this date",
-    "schedule.closure_with_windows": "a closure has no windows (use special_hours)",
-    "schedule.refused_value": "{message}",  # the validator's (pydantic's) own words
-}
+# The language whose problem text is the API's: places named as the schema names them
+# ("weekly.monday.0.start"), so a client can find the field; other languages say them in words.
+API_LANGUAGE = "en"
 
 
 @dataclass(frozen=True)
@@ -82,7 +46,7 @@ class Problem(str):
 
     def __new__(cls, key: str, /, place: Place | None = None, **values: object) -> Problem:
         texts = {name: str(value) for name, value in values.items()}
-        sentence = ENGLISH[key].format(**texts)
+        sentence = _sentence(key, texts, API_LANGUAGE)
         where = str(place) if place is not None else ""
         self = super().__new__(cls, f"{where}: {sentence}" if where else sentence)
         self.key, self.values, self.place = key, texts, place
@@ -91,6 +55,54 @@ class Problem(str):
     def at(self, place: Place) -> Problem:
         """The same problem, placed (a validator knows the value, the caller where it was)."""
         return Problem(self.key, place, **self.values)
+
+    def said(self, lang: str) -> str:
+        """This problem in `lang`: in the API's language the problem itself, in another the
+        catalog's sentence with its place in words ("Maandag, venster 1, begintijd: ...")."""
+        if lang == API_LANGUAGE:
+            return str(self)
+        sentence = _sentence(self.key, self.values, lang)
+        where = place_said(self.place, lang) if self.place is not None else ""
+        return f"{where}: {sentence}" if where else sentence
+
+
+def _sentence(key: str, values: dict[str, str], lang: str) -> str:
+    """The catalog's `problem.<key>` in `lang`, a window's kind ({kind}, {other_kind}) in words."""
+    said = {name: render(f"problem.kind.{value}", lang)
+            if name.endswith("kind") and has(f"problem.kind.{value}", lang) else value
+            for name, value in values.items()}
+    return render(f"problem.{key}", lang, **said)
+
+
+def place_said(place: Place, lang: str) -> str:
+    """A place in words, capitalised as the start of a sentence: a named place by its name
+    (a weekday in words, a date as it is), else its path, e.g. in Dutch
+    ("weekly", "monday", 0, "start") -> "Maandag, venster 1, begintijd" and
+    ("exceptions", 2, "windows", 0, "end") -> "Uitzondering 3, venster 1, eindtijd"."""
+    if place.name:
+        words = [_word("day", place.name, lang)]
+    else:
+        words = []
+        after_day = False
+        for part in place.path:
+            is_day = isinstance(part, str) and has(f"problem.place.day.{part}", lang)
+            if isinstance(part, int) and after_day:  # a weekday's list of windows
+                words.append(render("problem.place.window", lang, number=part + 1))
+            elif isinstance(part, int) and words:
+                words[-1] = f"{words[-1]} {part + 1}"
+            elif is_day:
+                words.append(_word("day", str(part), lang))
+            elif part != "weekly":  # the weekday after it says enough
+                words.append(_word("field", str(part), lang))
+            after_day = is_day
+    placed = ", ".join(words)
+    return placed[:1].upper() + placed[1:]
+
+
+def _word(kind: str, name: str, lang: str) -> str:
+    """`problem.place.<kind>.<name>` in `lang`, or the name itself (a date, an unknown field)."""
+    key = f"problem.place.{kind}.{name}"
+    return render(key, lang) if has(key, lang) else name
 
 
 class ProblemError(ValueError):
