@@ -263,9 +263,9 @@ def test_stalled_camera_is_a_fault_and_is_reopened(tmp_path):
 
 def test_notify_never_waits_and_drops_when_full(tmp_path):
     handle = RecorderHandle(config(tmp_path), in_process=True, notice_queue_size=2)  # not started
-    started = time.perf_counter()
+    started = time.monotonic()
     accepted = [handle.notify(ClipRequest(n, T0 + n, "access_granted")) for n in range(1000)]
-    assert time.perf_counter() - started < 0.1
+    assert time.monotonic() - started < 10  # a hang guard: 1000 waits of even 10 ms would trip it
     room = accepted.index(False)
     assert 2 <= room < 1000 and not any(accepted[room:])  # a page of pipe at least, then drops
     taken = handle.notices.take_all()

@@ -345,16 +345,15 @@ def test_stalled_camera_raises_a_fault_while_the_door_decides_promptly(runtime, 
                                 runtime.settings.access, "entrance")
         svc.start(pump_thread=False)
         svc.set_mode(DoorMode.OPENPLUS)
-        slowest, faults = 0.0, []
-        deadline = time.monotonic() + 5
+        faults: list = []
+        deadline = time.monotonic() + 5  # a hang guard for the fault that must come
         while not faults and time.monotonic() < deadline:
-            started = time.perf_counter()
+            # The capture stays stalled until `release` (set only in `finally`): a decision that
+            # waited for the camera would never return. Its speed is bench/'s business.
             assert authorizer.authorize(CARD, "1234", "front", DoorMode.OPENPLUS, clock()).granted
-            slowest = max(slowest, time.perf_counter() - started)
             svc.pump(timeout=0.05)  # waits on the recorder's queue, not a sleep
             faults = events_of(runtime, EventType.CAMERA_FAULT)
         assert [f.reason for f in faults] == ["stalled"]
-        assert slowest < 0.05
     finally:
         release.set()
         svc.stop()

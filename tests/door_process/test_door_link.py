@@ -200,10 +200,8 @@ def test_an_unreachable_door_is_door_unavailable_quickly(tmp_path):
     dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     bind_long(dead, tmp_path / "dead.sock")
     dead.close()
-    started = time.monotonic()
-    with pytest.raises(DoorUnavailable):
-        DoorLinkClient(tmp_path / "dead.sock").remote_unlock("api:sec")
-    assert time.monotonic() - started < 0.5
+    with pytest.raises(DoorUnavailable, match="nobody listening"):  # refused, not timed out
+        DoorLinkClient(tmp_path / "dead.sock", timeout=WAIT).remote_unlock("api:sec")
 
 
 def test_a_silent_door_times_out_within_the_client_timeout(tmp_path):
@@ -215,7 +213,8 @@ def test_a_silent_door_times_out_within_the_client_timeout(tmp_path):
         started = time.monotonic()
         with pytest.raises(DoorUnavailable, match="no answer in time"):
             DoorLinkClient(path, timeout=0.3).snapshot()
-        assert time.monotonic() - started < 1.0
+        took = time.monotonic() - started
+        assert 0.3 <= took < WAIT  # it waited its timeout; WAIT only guards against a hang
 
 
 def bind_long(sock: socket.socket, path: Path) -> None:

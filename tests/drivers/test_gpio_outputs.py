@@ -93,8 +93,8 @@ def test_indicator_active_low_starts_off_at_high_level(mock_factory) -> None:
 
 def test_show_granted_returns_at_once_with_green_on(indicator, mock_factory) -> None:
     started = time.monotonic()
-    indicator.show_granted()  # signal_s = 30: a blocking implementation would hang here
-    assert time.monotonic() - started < 1.0
+    indicator.show_granted()  # signal_s = 30: a blocking implementation would wait it out
+    assert time.monotonic() - started < 10  # a hang guard, far below those 30 s
     assert level(mock_factory, GREEN) is True
     assert level(mock_factory, RED) is False
 

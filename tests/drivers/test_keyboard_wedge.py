@@ -172,5 +172,5 @@ def test_missing_device_reports_disconnected_and_closes_promptly(events, tmp_pat
     finally:
         started = time.monotonic()
         reader.close()
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 10  # a hang guard: far below the 30 s retry
     events.assert_empty()
