@@ -47,32 +47,35 @@ def validation_sentences(errors: Iterable[Any]) -> list[str]:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Register one handler per project error; status codes are documented per route."""
+    """Register one handler per project error; status codes are documented per route.
+
+    Handlers for one exception class use FastAPI's `exception_handler` decorator: its type
+    accepts them, where `add_exception_handler` wants a handler for any Exception."""
 
     def simple(status: int):
         async def handle(request: Request, exc: Exception) -> JSONResponse:
             return _json(status, ErrorOut(detail=str(exc)))
         return handle
 
+    @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return _json(exc.status_code, ErrorOut(detail=str(exc.detail)), http_error_headers(request, exc))
 
+    @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         return _json(422, ErrorOut(detail="the request is not valid",
                                    problems=first_problems(validation_sentences(exc.errors()))))
 
+    @app.exception_handler(ImportRejected)
     async def import_rejected(request: Request, exc: ImportRejected) -> JSONResponse:
         rows = [RowProblem(line=error.line, reason=error.reason) for error in exc.errors]
         return _json(422, ErrorOut(detail=str(exc), rows=rows))
 
+    @app.exception_handler(ScheduleInvalid)
     async def schedule_invalid(request: Request, exc: ScheduleInvalid) -> JSONResponse:
         return _json(422, ErrorOut(detail="the schedule is not valid; nothing was changed",
                                    problems=exc.problems))
 
-    app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
-    app.add_exception_handler(RequestValidationError, invalid_request)  # type: ignore[arg-type]
-    app.add_exception_handler(ImportRejected, import_rejected)  # type: ignore[arg-type]
-    app.add_exception_handler(ScheduleInvalid, schedule_invalid)  # type: ignore[arg-type]
     for error, status in (
         (MemberError, 409), (UserError, 409), (UnknownUser, 404), (UnknownToken, 404),
         (UserInputError, 422), (CardFormatError, 422), (PinFormatError, 422),

@@ -28,21 +28,28 @@ AnyHandler = Callable[[Request, Any], Response | Awaitable[Response]]
 
 
 def install_error_pages(app: FastAPI) -> None:
-    """Add the page handlers; call after the API's own handlers are installed."""
+    """Add the page handlers; call after the API's own handlers are installed.
 
+    The handlers are registered with FastAPI's `exception_handler` decorator: its type accepts a
+    handler for one exception class, where `add_exception_handler` wants one for any Exception."""
+
+    @app.exception_handler(SignInRequired)
     async def sign_in_first(request: Request, exc: SignInRequired) -> Response:
         if request.url.path.endswith(".json"):
             return Response('{"detail": "sign in first"}', 401, media_type="application/json")
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/signin?next={quote(target, safe='')}", status_code=303)
 
+    @app.exception_handler(PageForbidden)
     async def forbidden(request: Request, exc: PageForbidden) -> Response:
         return _error_page(request, 403, "error.forbidden.title", "error.forbidden.text",
                            role=str(exc.role))
 
+    @app.exception_handler(CsrfRefused)
     async def csrf_refused(request: Request, exc: CsrfRefused) -> Response:
         return _error_page(request, 403, "error.csrf.title", "error.csrf.text")
 
+    @app.exception_handler(PageNotFound)
     async def not_found(request: Request, exc: PageNotFound) -> Response:
         return _error_page(request, 404, "error.not_found", "error.not_found")
 
@@ -59,10 +66,6 @@ def install_error_pages(app: FastAPI) -> None:
         page.headers.update(http_error_headers(request, exc) or {})  # a 405's Allow, say
         return page
 
-    app.add_exception_handler(PageNotFound, not_found)  # type: ignore[arg-type]
-    app.add_exception_handler(SignInRequired, sign_in_first)  # type: ignore[arg-type]
-    app.add_exception_handler(PageForbidden, forbidden)  # type: ignore[arg-type]
-    app.add_exception_handler(CsrfRefused, csrf_refused)  # type: ignore[arg-type]
     for error, page_handler in ((RequestValidationError, bad_form),
                                 (StarletteHTTPException, http_error)):
         app.add_exception_handler(error, _pages_or_api(page_handler,
