@@ -8,7 +8,7 @@ transaction it runs in.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
@@ -46,13 +46,14 @@ class StaffCard(NamedTuple):
 _FIELD_ASSIGNMENTS = ", ".join(f"{c.strip()} = r.{c.strip()}" for c in MEMBER_COLUMNS.split(","))
 
 
-# What applying one staged row will do, worked out while its batch is staged (a plain tuple:
-# one per row of a million-row list): (member_id: the stored entry it replaces, or the id a new
-# entry will get; is_new; changed: an existing entry's fields, cards or PIN differ;
-# cards_changed: its cards must be (re)written; pin_salt, pin_hash: a fresh hash for a PIN that
-# is not the stored one, None: keep the stored PIN).
-_Decision = tuple[int | None, bool, bool, bool, bytes | None, bytes | None]
-_NEW_WITHOUT_PIN: _Decision = (None, True, False, True, None, None)
+# One staged row, as written to temp.import_rows (a plain tuple: one per row of a million-row
+# list): its staging id, line, patron id, MEMBER_COLUMNS values, then what applying it will do:
+# member_id (the stored entry it replaces, or the id a new entry will get), is_new, changed (an
+# existing entry's fields, cards or PIN differ), cards_changed (its cards must be (re)written),
+# pin_salt and pin_hash (a fresh hash for a PIN that is not the stored one; None: keep it).
+_STAGE_ROW = "INSERT INTO temp.import_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_STAGE_CARD = "INSERT INTO temp.import_cards (row_id, card) VALUES (?, ?)"
+_NO_PIN = (None, None)
 
 
 class ImportStaging:
@@ -82,26 +83,24 @@ class ImportStaging:
     def rows(self) -> int:
         return self._next_id - 1
 
-    def add(self, batch: Sequence[tuple[int, MemberRow]],
-            decisions: Sequence[_Decision] | None = None,
-            fields: Sequence[tuple] | None = None) -> None:
-        """Stage (line, row) pairs; without decisions every row counts as a new entry.
-        `fields` are the rows' field_values when the caller has them already."""
+    def reserve(self, count: int) -> int:
+        """The staging id of the first of the next `count` rows (theirs follow it)."""
         first = self._next_id
-        self._next_id += len(batch)
-        self._conn.executemany(
-            "INSERT INTO temp.import_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (first + n, line, row.patron_id) + values + decision
-                for n, ((line, row), values, decision) in enumerate(zip(
-                    batch, fields or [field_values(row) for _, row in batch],
-                    decisions or [_NEW_WITHOUT_PIN] * len(batch), strict=True,
-                ))
-            ],
-        )
-        self._conn.executemany(
-            "INSERT INTO temp.import_cards (row_id, card) VALUES (?, ?)",
-            ((first + n, card) for n, (_, row) in enumerate(batch) for card in row.cards),
+        self._next_id += count
+        return first
+
+    def write(self, rows: Sequence[tuple], cards: Iterable[tuple[int, str]]) -> None:
+        """Stage whole rows (see _STAGE_ROW for their form) and their (row id, card) pairs."""
+        self._conn.executemany(_STAGE_ROW, rows)
+        self._conn.executemany(_STAGE_CARD, cards)
+
+    def add(self, batch: Sequence[tuple[int, MemberRow]]) -> None:
+        """Stage (line, row) pairs as new entries without a PIN: enough to find duplicates."""
+        first = self.reserve(len(batch))
+        self.write(
+            [(first + n, line, row.patron_id, *field_values(row), None, 1, 0, 1, None, None)
+             for n, (line, row) in enumerate(batch)],
+            [(first + n, card) for n, (_, row) in enumerate(batch) for card in row.cards],
         )
 
     def index(self) -> None:
@@ -180,7 +179,58 @@ class ListImport:
             "SELECT coalesce(max(id), 0) + 1 FROM members").fetchone()[0]
 
     def add(self, batch: Sequence[tuple[int, MemberRow]]) -> None:
-        """Stage one batch of (line, row) pairs, deciding per row what applying will do."""
+        """Stage one batch of (line, row) pairs, deciding per row what applying will do.
+
+        Per row only what must be: its stored values (kept as tuples), a compare, and one HMAC
+        for a PIN (to check the stored one, or a fresh hash), the PINs of the batch hashed and
+        checked in one call each (see PinHasher.hash_many and unchanged_many).
+        """
+        stored, stored_cards = self._stored(batch)
+        first = self.staging.reserve(len(batch))
+        # Per row: [staging id, line, row, fields, member_id, is_new, changed, cards_changed,
+        # whether its PIN needs a fresh hash]; the PIN is decided for the batch below.
+        plans: list[list] = []
+        checks: list[list] = []  # plans of stored entries with a PIN in the list: same PIN?
+        next_member_id = self._next_member_id
+        for n, (line, row) in enumerate(batch):
+            fields = field_values(row)
+            before = stored.get(row.patron_id)
+            if before is None:
+                plans.append([first + n, line, row, fields, next_member_id, 1, 0, 1,
+                              bool(row.pin)])
+                next_member_id += 1
+                continue
+            member_id = before[0]
+            cards = stored_cards.get(member_id, ())
+            cards_changed = cards != row.cards and set(cards) != set(row.cards)
+            plan = [first + n, line, row, fields, member_id, 0,
+                    cards_changed or before[2:9] != fields, cards_changed, False]
+            plans.append(plan)
+            if row.pin is not None:
+                checks.append(plan)
+        self._added += next_member_id - self._next_member_id
+        self._next_member_id = next_member_id
+        if checks:
+            same = self._hasher.unchanged_many(
+                [plan[2].pin for plan in checks],
+                [stored[plan[2].patron_id][9:11] for plan in checks])
+            for plan, unchanged in zip(checks, same, strict=True):
+                if not unchanged:
+                    plan[6] = plan[8] = True
+        self._updated += sum(1 for plan in plans if plan[6] and not plan[5])
+        hashes = iter(self._hasher.hash_many([plan[2].pin for plan in plans if plan[8]]))
+        self.staging.write(
+            [(staged, line, row.patron_id, *fields, member_id, is_new, changed, cards_changed,
+              *(next(hashes) if fresh else _NO_PIN))
+             for staged, line, row, fields, member_id, is_new, changed, cards_changed, fresh
+             in plans],
+            [(plan[0], card) for plan in plans if plan[7] for card in plan[2].cards],
+        )
+
+    def _stored(self, batch: Sequence[tuple[int, MemberRow]]
+                ) -> tuple[dict[str, tuple], dict[int, tuple[str, ...]]]:
+        """The stored entries the batch names, by patron id (id, patron_id, MEMBER_COLUMNS,
+        pin_salt, pin_hash), and their cards by member id: one query each per batch."""
         patrons = [row.patron_id for _, row in batch]
         query = self._conn.cursor()
         query.row_factory = None  # plain tuples: a million sqlite3.Row objects cost seconds
@@ -190,37 +240,15 @@ class ListImport:
                 f"WHERE patron_id IN ({','.join('?' * len(patrons))})", patrons,
             )
         }
-        cards: dict[int, set[str]] = {}
+        cards: dict[int, list[str]] = {}
         if stored:
             ids = [found[0] for found in stored.values()]
             for member_id, card in query.execute(
                 f"SELECT member_id, card FROM cards WHERE member_id IN ({','.join('?' * len(ids))})",
                 ids,
             ):
-                cards.setdefault(member_id, set()).add(card)
-        fields = [field_values(row) for _, row in batch]
-        plans = [self._decide(row, values, stored.get(row.patron_id), cards)
-                 for (_, row), values in zip(batch, fields, strict=True)]
-        # The batch's new PINs hashed in one go (one draw of salts: see PinHasher.hash_many).
-        hashes = iter(self._hasher.hash_many(
-            [row.pin for (_, row), plan in zip(batch, plans, strict=True) if plan[4]]))  # type: ignore[misc]
-        no_pin = (None, None)
-        decisions = [plan[:4] + (next(hashes) if plan[4] else no_pin) for plan in plans]
-        self.staging.add(batch, decisions, fields)  # type: ignore[arg-type]
-
-    def _decide(self, row: MemberRow, fields: tuple, before: tuple | None,
-                cards: dict[int, set[str]]) -> tuple[int, bool, bool, bool, bool]:
-        """The row's decision without its PIN hash, and whether its PIN needs a fresh hash."""
-        if before is None:
-            self._added += 1
-            member_id, self._next_member_id = self._next_member_id, self._next_member_id + 1
-            return member_id, True, False, True, bool(row.pin)
-        member_id = before[0]
-        new_pin = row.pin is not None and not self._hasher.verify(row.pin, before[9], before[10])
-        cards_changed = cards.get(member_id, set()) != set(row.cards)
-        changed = new_pin or cards_changed or before[2:9] != fields
-        self._updated += changed
-        return member_id, False, changed, cards_changed, new_pin
+                cards.setdefault(member_id, []).append(card)
+        return stored, {member_id: tuple(owned) for member_id, owned in cards.items()}
 
     def duplicates(self, limit: int) -> tuple[list[Duplicate], int]:
         return self.staging.duplicates(limit)

@@ -21,30 +21,33 @@ def epoch_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-# Dates as stored text, by date: a million-row import writes three dates a row, mostly the
-# same few thousand, and date.isoformat() cost seconds there. Emptied when full.
-_DAY_TEXTS: dict[date, str] = {}
-_DAY_TEXTS_KEPT = 50_000
+class _DayTexts(dict[date | None, str | None]):
+    """day.isoformat() by day (None for None), remembered: a million-row import writes three
+    dates a row, mostly the same few thousand, and date.isoformat() cost seconds there. A
+    dict subclass with only __missing__, so a remembered day is a plain C-level lookup (no
+    Python call per date). Emptied when full, so it stays small whatever the file."""
+
+    KEPT = 50_000
+
+    def __init__(self) -> None:
+        super().__init__({None: None})
+
+    def __missing__(self, day: date | None) -> str | None:
+        if len(self) >= self.KEPT:
+            self.clear()
+            self[None] = None
+        text = self[day] = day.isoformat() if day is not None else None
+        return text
 
 
-def _day_text(day: date | None) -> str | None:
-    """day.isoformat(), remembered (for field_values; look in _DAY_TEXTS first)."""
-    if day is None:
-        return None
-    if len(_DAY_TEXTS) >= _DAY_TEXTS_KEPT:
-        _DAY_TEXTS.clear()
-    text = _DAY_TEXTS[day] = day.isoformat()
-    return text
+_DAY_TEXTS = _DayTexts()
 
 
 def field_values(row: MemberRow) -> tuple:
     """The row's MEMBER_COLUMNS as stored; called once per row of an import, so quick."""
     texts = _DAY_TEXTS
-    registered, blocked_until = row.openplus_registered_on, row.blocked_until
     return (
-        row.display_name, texts.get(row.adult_on) or _day_text(row.adult_on),
-        texts.get(registered) or _day_text(registered),  # type: ignore[arg-type]
-        texts.get(row.valid_until) or _day_text(row.valid_until), int(row.entry_blocked),
-        texts.get(blocked_until) or _day_text(blocked_until),  # type: ignore[arg-type]
+        row.display_name, texts[row.adult_on], texts[row.openplus_registered_on],
+        texts[row.valid_until], int(row.entry_blocked), texts[row.blocked_until],
         str(row.category),  # a StrEnum's str() is its value, quicker than .value
     )
