@@ -1,9 +1,11 @@
 """Small builders shared by tests (no fixtures here: import what you need)."""
 from __future__ import annotations
 
+from contextlib import closing
 from datetime import date, timedelta
 
-from controller.domain.members import Category, MemberRow
+from controller.domain.members import Category, Member, MemberRow
+from controller.services.runtime import Runtime
 
 HEADER = "patron_id;cards;name;birth_date;openplus_registered;valid_until;blocked;category;pin"
 
@@ -17,6 +19,13 @@ def member_row(number: int, **changes) -> MemberRow:
     )
     fields.update(changes)
     return MemberRow(**fields)
+
+
+def add_member(runtime: Runtime, number: int = 1, **changes) -> Member:
+    """member_row(number, **changes) stored straight into the runtime's database at its clock
+    (no member list, no audit event): for tests of what happens to a member afterwards."""
+    with closing(runtime.connection()) as conn:
+        return runtime.members(conn).add(member_row(number, **changes), runtime.clock())
 
 
 def member_row_on(day: date, number: int, **changes) -> MemberRow:

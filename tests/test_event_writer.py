@@ -9,7 +9,7 @@ from controller.domain.events import Event, EventType
 from controller.door.event_writer import SPILL_FILE, EventWriter
 from controller.services.lockouts import PinLockouts
 from controller.store.pin_failures import PinFailures, load_pin_failures
-from tests.helpers import member_row
+from tests.helpers import add_member
 
 
 def stored(runtime) -> list[Event]:
@@ -56,7 +56,7 @@ def test_a_full_queue_spills_to_a_file_that_the_next_start_writes_back(runtime, 
 
 
 def test_spilled_pin_counts_keep_the_lockouts_in_a_row(runtime, clock, tmp_path):
-    member = add_member(runtime, clock)
+    member = add_member(runtime)
     until = clock() + timedelta(minutes=30)
     spill = tmp_path / SPILL_FILE
     writer = EventWriter(runtime.db, spill, queue_size=1)  # not started: stop() spills it
@@ -113,13 +113,8 @@ def lockouts_for(runtime, writes):
     return PinLockouts(3, timedelta(minutes=15), writes.append)
 
 
-def add_member(runtime, clock, number=1):
-    with closing(runtime.connection()) as conn:
-        return runtime.members(conn).add(member_row(number), clock())
-
-
 def test_wrong_pins_lock_in_memory_and_hand_each_count_to_the_writer(runtime, clock):
-    member, writes = add_member(runtime, clock), []
+    member, writes = add_member(runtime), []
     lockouts = lockouts_for(runtime, writes)
     assert lockouts.wrong_pin(member, clock()) is None
     assert lockouts.wrong_pin(member, clock()) is None
@@ -131,7 +126,7 @@ def test_wrong_pins_lock_in_memory_and_hand_each_count_to_the_writer(runtime, cl
 
 
 def test_a_lockout_survives_a_restart(runtime, clock):
-    member = add_member(runtime, clock)
+    member = add_member(runtime)
     with closing(runtime.connection()) as conn:
         first = PinLockouts.stored_in(conn, 3, timedelta(minutes=15))
         for _ in range(3):
@@ -142,7 +137,7 @@ def test_a_lockout_survives_a_restart(runtime, clock):
 
 
 def test_a_new_pin_from_staff_lifts_the_lockout_the_door_holds(runtime, clock):
-    member = add_member(runtime, clock)
+    member = add_member(runtime)
     lockouts = lockouts_for(runtime, [])
     for _ in range(3):
         lockouts.wrong_pin(member, clock())

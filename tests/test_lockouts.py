@@ -6,14 +6,9 @@ from datetime import timedelta
 
 from controller.services.lockouts import MAX_LOCKOUT, QUIET_RESET, PinLockouts
 from controller.store.pin_failures import PinFailures, load_pin_failures
-from tests.helpers import member_row
+from tests.helpers import add_member
 
 BASE = timedelta(minutes=15)
-
-
-def add_member(runtime, clock):
-    with closing(runtime.connection()) as conn:
-        return runtime.members(conn).add(member_row(1), clock())
 
 
 def lock_once(lockouts: PinLockouts, member, clock):
@@ -30,7 +25,7 @@ def wait_out(clock, until) -> None:
 
 
 def test_each_lockout_in_a_row_doubles_up_to_a_day(runtime, clock):
-    member, writes = add_member(runtime, clock), []
+    member, writes = add_member(runtime), []
     lockouts = PinLockouts(3, BASE, writes.append)
     lengths = []
     for _ in range(9):
@@ -45,7 +40,7 @@ def test_each_lockout_in_a_row_doubles_up_to_a_day(runtime, clock):
 
 
 def test_a_right_pin_ends_the_run(runtime, clock):
-    member = add_member(runtime, clock)
+    member = add_member(runtime)
     lockouts = PinLockouts(3, BASE, [].append)
     wait_out(clock, lock_once(lockouts, member, clock))
     wait_out(clock, lock_once(lockouts, member, clock))
@@ -56,7 +51,7 @@ def test_a_right_pin_ends_the_run(runtime, clock):
 
 
 def test_a_quiet_day_after_a_lockout_ends_the_run(runtime, clock):
-    member = add_member(runtime, clock)
+    member = add_member(runtime)
     lockouts = PinLockouts(3, BASE, [].append)
     wait_out(clock, lock_once(lockouts, member, clock))
     until = lock_once(lockouts, member, clock)
@@ -71,7 +66,7 @@ def test_a_quiet_day_after_a_lockout_ends_the_run(runtime, clock):
 
 
 def test_the_run_survives_a_restart(runtime, clock):
-    member = add_member(runtime, clock)
+    member = add_member(runtime)
     with closing(runtime.connection()) as conn:
         first = PinLockouts.stored_in(conn, 3, BASE)
         wait_out(clock, lock_once(first, member, clock))
@@ -85,7 +80,7 @@ def test_the_run_survives_a_restart(runtime, clock):
 
 
 def test_a_new_pin_from_staff_ends_the_run(runtime, clock):
-    member = add_member(runtime, clock)
+    member = add_member(runtime)
     with closing(runtime.connection()) as conn:
         lockouts = PinLockouts.stored_in(conn, 3, BASE)
         wait_out(clock, lock_once(lockouts, member, clock))

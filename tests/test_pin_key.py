@@ -16,15 +16,14 @@ from controller.domain.pins import PinHasher, PinKeyError
 from controller.services.runtime import DB_FILE, PIN_KEY_FILE, Runtime
 from controller.store.events import EventFilter
 from tests.conftest import DEMO_CARD
-from tests.helpers import member_row
+from tests.helpers import add_member
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def add_members_with_pins(runtime: Runtime, clock, count: int = 2) -> None:
-    with closing(runtime.connection()) as conn:
-        for number in range(1, count + 1):
-            runtime.members(conn).add(member_row(number), clock())
+def add_members_with_pins(runtime: Runtime, count: int = 2) -> None:
+    for number in range(1, count + 1):
+        add_member(runtime, number)
 
 
 def stored_fingerprint(runtime: Runtime) -> bytes | None:
@@ -43,7 +42,7 @@ def test_a_fresh_install_makes_the_key_and_stores_its_fingerprint_not_the_key(
     key = key_path.read_bytes()
     assert stored_fingerprint(runtime) == runtime.hasher.fingerprint()
     assert key not in (runtime.settings.data_dir / DB_FILE).read_bytes()
-    add_members_with_pins(runtime, clock)
+    add_members_with_pins(runtime)
     reopened = Runtime.open(runtime.settings, clock=clock)
     with closing(reopened.connection()) as conn:
         member = reopened.members(conn).get("P00001")
@@ -53,7 +52,7 @@ def test_a_fresh_install_makes_the_key_and_stores_its_fingerprint_not_the_key(
 
 def test_a_missing_key_with_pins_stored_is_refused_and_nothing_is_made(
         runtime, clock, key_path):
-    add_members_with_pins(runtime, clock)
+    add_members_with_pins(runtime)
     key_path.unlink()
     with pytest.raises(PinKeyError) as refused:
         Runtime.open(runtime.settings, clock=clock)
@@ -65,7 +64,7 @@ def test_a_missing_key_with_pins_stored_is_refused_and_nothing_is_made(
 
 
 def test_a_different_key_with_pins_stored_is_refused_and_left_alone(runtime, clock, key_path):
-    add_members_with_pins(runtime, clock)
+    add_members_with_pins(runtime)
     other_key = os.urandom(32)
     key_path.write_bytes(other_key)
     with pytest.raises(PinKeyError, match="is not the key this database's PINs were hashed with"):
@@ -83,7 +82,7 @@ def test_without_pins_a_missing_key_is_made_anew_and_bound(runtime, clock, key_p
 
 
 def test_a_database_from_before_fingerprints_binds_the_key_it_finds(runtime, clock, key_path):
-    add_members_with_pins(runtime, clock)
+    add_members_with_pins(runtime)
     with closing(runtime.connection()) as conn:
         conn.execute("DELETE FROM pin_key")
     reopened = Runtime.open(runtime.settings, clock=clock)
@@ -103,7 +102,7 @@ def cli_env(settings, monkeypatch) -> dict[str, str]:
 
 def test_the_cli_refuses_in_one_line_and_reset_all_recovers(runtime, clock, key_path, cli_env,
                                                             capsys):
-    add_members_with_pins(runtime, clock)
+    add_members_with_pins(runtime)
     key_path.unlink()
     assert main(["decide", "--card", DEMO_CARD, "--pin", "1234"]) == 2
     err = capsys.readouterr().err
@@ -133,7 +132,7 @@ def test_the_cli_refuses_in_one_line_and_reset_all_recovers(runtime, clock, key_
                                      ["web", "--port", "0"]])
 def test_serve_simulate_and_web_refuse_to_start_without_the_key(runtime, clock, key_path,
                                                                 cli_env, command):
-    add_members_with_pins(runtime, clock)
+    add_members_with_pins(runtime)
     key_path.unlink()
     done = subprocess.run([sys.executable, "-m", "controller.cli.main", *command], env=cli_env,
                           cwd=ROOT, capture_output=True, text=True, stdin=subprocess.DEVNULL,
