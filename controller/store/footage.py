@@ -5,6 +5,8 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import date
 
+from controller.store.codec import day_from_text_or_none, day_text, day_text_or_none
+
 
 @dataclass(frozen=True)
 class SegmentRow:
@@ -34,7 +36,8 @@ class ClipRow:
 
 
 class FootageStore:
-    """Reads and writes footage rows (each statement commits alone); files are the caller's job."""
+    """Reads and writes footage rows, one statement each (the caller owns any transaction);
+    files are the caller's job."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
@@ -85,7 +88,7 @@ class FootageStore:
         """Mark (or, with until=None, unmark) a clip; False when there is no such clip."""
         return self._conn.execute(
             "UPDATE event_clips SET keep_until = ?, keep_by = ?, keep_note = ? WHERE event_id = ?",
-            (until.isoformat() if until else None, by, note, event_id)).rowcount == 1
+            (day_text_or_none(until), by, note, event_id)).rowcount == 1
 
     # --- what retention and quota may delete -------------------------------------------
     def total_bytes(self) -> int:
@@ -104,7 +107,7 @@ class FootageStore:
         """Oldest first; clips whose keep mark runs to today or later are never offered."""
         rows = self._conn.execute(
             "SELECT * FROM event_clips WHERE end_ms < ? AND (keep_until IS NULL OR keep_until < ?) "
-            "ORDER BY start_ms LIMIT ?", (_upper(ended_before_ms), today.isoformat(), limit)).fetchall()
+            "ORDER BY start_ms LIMIT ?", (_upper(ended_before_ms), day_text(today), limit)).fetchall()
         return [_clip(r) for r in rows]
 
     def segments_between(self, since_ms: int, until_ms: int, limit: int) -> list[SegmentRow]:
@@ -136,7 +139,5 @@ def _segment(row: sqlite3.Row) -> SegmentRow:
 
 
 def _clip(row: sqlite3.Row) -> ClipRow:
-    until = row["keep_until"]
     return ClipRow(row["event_id"], row["path"], row["start_ms"], row["end_ms"], row["frames"],
-                   row["bytes"], date.fromisoformat(until) if until else None, row["keep_by"],
-                   row["keep_note"])
+                   row["bytes"], day_from_text_or_none(row["keep_until"]), row["keep_by"], row["keep_note"])

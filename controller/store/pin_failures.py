@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
+from controller.store.codec import from_ms_or_none, to_ms_or_none
 
 
 @dataclass(frozen=True)
@@ -39,7 +37,7 @@ def save_pin_failures(conn: sqlite3.Connection, item: PinFailures) -> None:
         "SELECT id, ?, ?, ? FROM members WHERE id = ? "
         "ON CONFLICT(member_id) DO UPDATE SET failures = excluded.failures, "
         "locked_until_ms = excluded.locked_until_ms, lockouts = excluded.lockouts",
-        (failures, _ms(locked_until) if locked_until else None, lockouts, member_id),
+        (failures, to_ms_or_none(locked_until), lockouts, member_id),
     )
 
 
@@ -47,8 +45,7 @@ def load_pin_failures(conn: sqlite3.Connection) -> dict[int, PinFailures]:
     """Every stored wrong-PIN count and lockout, by member id (the door loads them at start)."""
     return {
         row[0]: PinFailures(
-            row[0], row[1], datetime.fromtimestamp(row[2] / 1000, UTC) if row[2] else None,
-            row[3])
+            row[0], row[1], from_ms_or_none(row[2]), row[3])
         for row in conn.execute(
             "SELECT member_id, failures, locked_until_ms, lockouts FROM pin_failures")
     }

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from controller.domain.schedule import Schedule, parse_schedule
+from controller.store.codec import from_ms, to_ms
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,8 @@ def empty_schedule() -> Schedule:
 
 
 class ScheduleStore:
-    """Loads and replaces the one schedule row; the caller owns the transaction for saves."""
+    """Loads and replaces the one schedule row; the caller owns the transaction (a save goes
+    with its audit event)."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
@@ -50,24 +52,20 @@ class ScheduleStore:
             return StoredSchedule(empty_schedule(), None, None)
         return StoredSchedule(
             parse_schedule(row["document"]),
-            _utc(row["updated_ms"]),
+            from_ms(row["updated_ms"]),
             row["updated_by"],
         )
 
     def save(self, schedule: Schedule, now: datetime, actor: str) -> StoredSchedule:
         """Replace the stored document (upsert of the single row)."""
-        updated_ms = int(now.timestamp() * 1000)
+        updated_ms = to_ms(now)
         self._conn.execute(
             "INSERT INTO schedule (id, document, updated_ms, updated_by) VALUES (1, ?, ?, ?) "
             "ON CONFLICT(id) DO UPDATE SET document = excluded.document, "
             "updated_ms = excluded.updated_ms, updated_by = excluded.updated_by",
             (schedule.model_dump_json(), updated_ms, actor),
         )
-        return StoredSchedule(schedule, _utc(updated_ms), actor)
-
-
-def _utc(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
+        return StoredSchedule(schedule, from_ms(updated_ms), actor)
 
 
 def load_schedule(conn: sqlite3.Connection) -> Schedule:
