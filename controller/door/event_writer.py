@@ -160,9 +160,7 @@ class EventWriter:
         return items
 
     def _connect(self) -> sqlite3.Connection:
-        conn = self._db.connect()
-        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
-        return conn
+        return self._db.connect(busy_timeout=self._busy_timeout)
 
     def _write_until_done(self, conn: sqlite3.Connection, batch: list[Write]) -> None:
         pause = FIRST_RETRY_SECONDS

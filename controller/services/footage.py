@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -23,6 +23,8 @@ from controller.config.settings import CameraSettings
 from controller.domain.clock import Clock, local_date, utc_now
 from controller.domain.events import Event, EventType
 from controller.domain.modes import DoorMode
+from controller.store.codec import from_ms
+from controller.store.db import transaction
 from controller.store.events import EventLog
 from controller.store.footage import ClipRow, FootageStore, SegmentRow
 from drivers.camera import (
@@ -97,10 +99,6 @@ class Cleanup:
 
 class ClipNotFound(LookupError):
     """No clip exists for that event (none was recorded, or it has been deleted)."""
-
-
-def _time(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 class FootageService:
@@ -202,7 +200,7 @@ class FootageService:
                                message.frames, message.bytes)
             elif isinstance(message, CameraFault):
                 EventLog(conn).record(Event(
-                    type=EventType.CAMERA_FAULT, at=_time(message.at_ms), door=self._door,
+                    type=EventType.CAMERA_FAULT, at=from_ms(message.at_ms), door=self._door,
                     reason=message.kind, detail=message.detail))
             elif isinstance(message, RecorderStopped):
                 self.recorder_counts = dict(message.counts)
@@ -218,13 +216,13 @@ class FootageService:
             clip = store.clip(event_id)
             if clip is not None:
                 offset = (at_ms - clip.start_ms) / 1000 if at_ms is not None else 0.0
-                return FootageLocation("clip", self.footage_dir / clip.path, _time(clip.start_ms),
-                                       _time(clip.end_ms), max(0.0, offset))
+                return FootageLocation("clip", self.footage_dir / clip.path, from_ms(clip.start_ms),
+                                       from_ms(clip.end_ms), max(0.0, offset))
             segment = store.segment_covering(at_ms) if at_ms is not None else None
         if segment is None or segment.end_ms is None or at_ms is None:
             return None
-        return FootageLocation("segment", self.footage_dir / segment.path, _time(segment.start_ms),
-                               _time(segment.end_ms), (at_ms - segment.start_ms) / 1000)
+        return FootageLocation("segment", self.footage_dir / segment.path, from_ms(segment.start_ms),
+                               from_ms(segment.end_ms), (at_ms - segment.start_ms) / 1000)
 
     def mark_keep(self, event_id: int, until: date, actor: str, note: str = "") -> None:
         """Keep an event's clip past retention and quota up to and including `until`."""
@@ -239,7 +237,7 @@ class FootageService:
     def _set_keep(self, event_id: int, until: date | None, note: str | None, actor: str,
                   what: str, detail: str) -> None:
         """Set or clear the mark and audit it as an ADMIN_CHANGE naming the actor."""
-        with closing(self._connect()) as conn:
+        with closing(self._connect()) as conn, transaction(conn):  # the mark and its audit
             if not FootageStore(conn).set_keep(event_id, until, actor if until else None, note):
                 raise ClipNotFound(f"no clip for event {event_id}")
             EventLog(conn).record(Event(type=EventType.ADMIN_CHANGE, at=self._clock(), door=self._door,

@@ -18,6 +18,7 @@ from controller.services.member_import import (
     refuse_staff_cards,
     refuse_staged,
 )
+from controller.store.db import transaction
 from controller.store.events import EventLog
 from controller.store.member_list import ImportCounts
 from controller.store.members import MemberStore
@@ -29,6 +30,9 @@ class MemberAdmin:
     """Member-list changes by a named actor (`cli:alice`, `api:bob`)."""
 
     def __init__(self, members: MemberStore, events: EventLog, clock: Clock, door: str) -> None:
+        if events.connection is not members.connection:  # else the audit waits on the change
+            raise ValueError("MemberAdmin needs the member store and the event log on one "
+                             "connection: a change and its audit event are one transaction")
         self._members = members
         self._events = events
         self._clock = clock
@@ -76,25 +80,32 @@ class MemberAdmin:
                     f"unchanged={counts.unchanged} removed={counts.removed}")
         return counts
 
+    # Each change and its audit event are one transaction (controller.store's rule): no
+    # change without its audit line, and no audit line for a change that did not happen.
     def add(self, row: MemberRow, actor: str) -> None:
-        self._members.add(row, self._clock())
-        self._audit(actor, "member added", row.patron_id)
+        with transaction(self._members.connection):
+            self._members.add(row, self._clock())
+            self._audit(actor, "member added", row.patron_id)
 
     def remove(self, patron_id: str, actor: str) -> None:
-        self._members.remove(patron_id)
-        self._audit(actor, "member removed", patron_id)
+        with transaction(self._members.connection):
+            self._members.remove(patron_id)
+            self._audit(actor, "member removed", patron_id)
 
     def block(self, patron_id: str, actor: str, until: date | None = None) -> None:
-        self._members.set_blocked(patron_id, True, until, self._clock())
-        self._audit(actor, "member blocked", f"{patron_id} until={until or 'unblocked'}")
+        with transaction(self._members.connection):
+            self._members.set_blocked(patron_id, True, until, self._clock())
+            self._audit(actor, "member blocked", f"{patron_id} until={until or 'unblocked'}")
 
     def unblock(self, patron_id: str, actor: str) -> None:
-        self._members.set_blocked(patron_id, False, None, self._clock())
-        self._audit(actor, "member unblocked", patron_id)
+        with transaction(self._members.connection):
+            self._members.set_blocked(patron_id, False, None, self._clock())
+            self._audit(actor, "member unblocked", patron_id)
 
     def set_pin(self, patron_id: str, pin: str, actor: str) -> None:
-        self._members.set_pin(patron_id, pin, self._clock())
-        self._audit(actor, "PIN set", patron_id)  # the PIN itself is never logged
+        with transaction(self._members.connection):
+            self._members.set_pin(patron_id, pin, self._clock())
+            self._audit(actor, "PIN set", patron_id)  # the PIN itself is never logged
 
     def _audit(self, actor: str, what: str, detail: str) -> None:
         self._events.record(Event(

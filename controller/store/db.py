@@ -11,6 +11,7 @@ from pathlib import Path
 from controller.store.migrations import MIGRATIONS
 
 SCHEMA_VERSION = len(MIGRATIONS)
+BUSY_TIMEOUT_SECONDS = 10.0  # how long a statement waits for another writer, by default
 
 
 class DatabaseError(Exception):
@@ -57,17 +58,22 @@ class Database:
                 raise
             raise unusable from None
 
-    def connect(self) -> sqlite3.Connection:
-        """A new connection; autocommit off is avoided: use `transaction()` for writes."""
-        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+    def connect(self, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> sqlite3.Connection:
+        """A new connection in autocommit mode (see the package docstring: a change of several
+        statements goes in `transaction()`). `busy_timeout` is how long a statement waits for
+        another connection's write lock before `database is locked`; the door's event writer
+        asks for a short one, because it retries on its own."""
+        conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None,
+                               check_same_thread=False)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA synchronous=NORMAL")
         return conn
 
     def schema_version(self) -> int:
-        with self.connect() as conn:
-            return conn.execute("PRAGMA user_version").fetchone()[0]
+        """The schema version of the file, on a connection of its own (closed again)."""
+        with closing(self.connect()) as conn:
+            return schema_version(conn)
 
     @staticmethod
     def _check_writable(conn: sqlite3.Connection) -> None:
@@ -118,6 +124,11 @@ def database_error(path: Path, exc: sqlite3.Error) -> DatabaseError | None:
                         "as their owner)")
 
 
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The schema version the database on `conn` is at (SQLite's user_version)."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
 def this_user() -> str:
     """Who the permissions must allow, for the messages: a name where there is one."""
     try:
@@ -139,11 +150,33 @@ def _statements(script: str) -> list[str]:
 
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception: all or nothing."""
+    """All or nothing: BEGIN IMMEDIATE ... COMMIT, rolled back on any exception.
+
+    Inside a transaction already open on `conn` it is a SAVEPOINT instead: an exception rolls
+    back this block's statements and propagates, and only the outermost block commits. So a
+    store method can make its own statements one change and still never commit what its caller
+    began (the rule in the controller.store docstring).
+    """
+    if conn.in_transaction:
+        conn.execute(f"SAVEPOINT {_SAVEPOINT}")
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction:  # an error such as SQLITE_FULL may have ended it already
+                conn.execute(f"ROLLBACK TO {_SAVEPOINT}")
+                conn.execute(f"RELEASE {_SAVEPOINT}")
+            raise
+        conn.execute(f"RELEASE {_SAVEPOINT}")
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # else SQLite rolled back already; keep the first error
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+# Nested savepoints may share a name: ROLLBACK TO and RELEASE act on the innermost of that name.
+_SAVEPOINT = "nested_change"

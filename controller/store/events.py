@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from controller.domain.events import Event, EventType
-from controller.store.db import inserted_id, transaction
+from controller.store.codec import from_ms, to_ms
+from controller.store.db import inserted_id
 
 
 @dataclass(frozen=True)
@@ -20,10 +21,6 @@ class EventFilter:
     reason: str | None = None
 
 
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
 @dataclass(frozen=True)
 class EventCursor:
     """Where a page ended: the (time, id) of its last event; the next page is older than it."""
@@ -34,7 +31,7 @@ class EventCursor:
     @classmethod
     def after(cls, event: Event) -> EventCursor:
         assert event.id is not None
-        return cls(_ms(event.at), event.id)
+        return cls(to_ms(event.at), event.id)
 
 
 class EventLog:
@@ -47,11 +44,16 @@ class EventLog:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The connection the log writes on (a use case's transaction must be on the same)."""
+        return self._conn
+
     def record(self, event: Event) -> int:
         return inserted_id(self._conn.execute(
             "INSERT INTO events (ts_ms, type, door, reason, member_ref, card_hint, actor, detail) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (_ms(event.at), event.type.value, event.door, event.reason, event.member_ref,
+            (to_ms(event.at), event.type.value, event.door, event.reason, event.member_ref,
              event.card_hint, event.actor, event.detail),
         ))
 
@@ -64,8 +66,8 @@ class EventLog:
         params: list[int | str] = []
         if where.since is not None:
             clauses.append("ts_ms >= ?")
-            params.append(_ms(where.since))
-        upper = _ms(where.until) if where.until is not None else None
+            params.append(to_ms(where.since))
+        upper = to_ms(where.until) if where.until is not None else None
         if before is not None:
             # One upper bound on ts_ms only: SQLite would use the looser of two for the index.
             upper = before.ts_ms + 1 if upper is None else min(upper, before.ts_ms + 1)
@@ -94,12 +96,24 @@ class EventLog:
             rows = self._conn.execute(sql, (*args, limit)).fetchall()
         return [_event(row) for row in rows]
 
+    def get(self, event_id: int) -> Event | None:
+        """One event by its id, or None."""
+        row = self._conn.execute("SELECT * FROM events WHERE id = ?", (event_id,)).fetchone()
+        return _event(row) if row else None
+
+    def count(self, types: tuple[EventType, ...], since: datetime) -> dict[EventType, int]:
+        """How many events of each of `types` from `since` on (inclusive); one indexed count
+        per type on the (type, ts_ms) index, so a busy day costs no more than a quiet one."""
+        return {kind: self._conn.execute(
+                    "SELECT COUNT(*) FROM events WHERE type = ? AND ts_ms >= ?",
+                    (kind.value, to_ms(since))).fetchone()[0]
+                for kind in types}
+
     def purge(self, older_than: datetime) -> int:
-        """Delete events before `older_than`; returns how many went."""
-        with transaction(self._conn):
-            return self._conn.execute(
-                "DELETE FROM events WHERE ts_ms < ?", (_ms(older_than),)
-            ).rowcount
+        """Delete events before `older_than` (one statement); returns how many went."""
+        return self._conn.execute(
+            "DELETE FROM events WHERE ts_ms < ?", (to_ms(older_than),)
+        ).rowcount
 
 
 READER_FIELD = "reader="  # how a decision's detail names its reader: "reader=rfid mode=openplus"
@@ -111,13 +125,13 @@ def recent_refusals(conn: sqlite3.Connection, since: datetime,
     marks = ",".join("?" * len(reasons))
     rows = conn.execute(
         f"SELECT ts_ms, detail FROM events WHERE type = ? AND ts_ms >= ? AND reason IN ({marks}) "
-        "ORDER BY ts_ms", (EventType.ACCESS_REFUSED.value, _ms(since), *reasons)).fetchall()
+        "ORDER BY ts_ms", (EventType.ACCESS_REFUSED.value, to_ms(since), *reasons)).fetchall()
     found = []
     for ts_ms, detail in rows:
         word = next((w for w in (detail or "").split() if w.startswith(READER_FIELD)), None)
         if word:
             found.append((word[len(READER_FIELD):],
-                          datetime.fromtimestamp(ts_ms / 1000, UTC)))
+                          from_ms(ts_ms)))
     return found
 
 
@@ -128,7 +142,7 @@ def _where(clauses: list[str]) -> str:
 def _event(row: sqlite3.Row) -> Event:
     return Event(
         id=row["id"], type=EventType(row["type"]),
-        at=datetime.fromtimestamp(row["ts_ms"] / 1000, UTC), door=row["door"],
+        at=from_ms(row["ts_ms"]), door=row["door"],
         reason=row["reason"], member_ref=row["member_ref"], card_hint=row["card_hint"],
         actor=row["actor"], detail=row["detail"],
     )

@@ -8,11 +8,17 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from controller.domain.cards import card_hint
 from controller.domain.members import Category, Member, MemberRow, card_listed_twice
 from controller.domain.pins import PinHasher
+from controller.store.codec import (
+    day_from_text,
+    day_from_text_or_none,
+    day_text_or_none,
+    from_ms_or_none,
+)
 from controller.store.db import inserted_id, transaction
 from controller.store.member_list import ListImport
 from controller.store.member_rows import MEMBER_COLUMNS, epoch_ms, field_values
@@ -22,18 +28,13 @@ class MemberError(Exception):
     """An admin change that cannot be made (unknown patron, card already in use...)."""
 
 
-
-def _iso(day: date | None) -> str | None:
-    return day.isoformat() if day else None
-
-
-def _day(text: str | None) -> date | None:
-    return date.fromisoformat(text) if text else None
-
+# SQLite allows 32766 parameters per statement; a page of members is far below this.
+_IDS_PER_QUERY = 500
 
 
 class MemberStore:
-    """All member storage goes through here; every multi-row change is one transaction."""
+    """All member storage goes through here. A change of several rows is one `transaction()`:
+    its own, or a savepoint in the caller's when the caller (MemberAdmin) holds one."""
 
     def __init__(self, conn: sqlite3.Connection, hasher: PinHasher) -> None:
         self._conn = conn
@@ -71,28 +72,37 @@ class MemberStore:
             "ORDER BY m.patron_id LIMIT ? OFFSET ?",
             (text, like, like, text, limit, offset),
         ).fetchall()
-        return [self._member(row) for row in rows]
+        cards = self._cards_of([row["id"] for row in rows])
+        return [self._member(row, cards.get(row["id"], ())) for row in rows]
 
     def count(self) -> int:
         return self._conn.execute("SELECT COUNT(*) FROM members").fetchone()[0]
 
-    def _member(self, row: sqlite3.Row) -> Member:
-        cards = tuple(
-            r[0] for r in self._conn.execute(
-                "SELECT card FROM cards WHERE member_id = ? ORDER BY card", (row["id"],)
-            )
-        )
-        locked_ms = row["locked_until_ms"]
+    def _cards_of(self, member_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+        """Each member's cards, sorted, in one query for a whole page (not one per member)."""
+        cards: dict[int, list[str]] = {}
+        for chunk in range(0, len(member_ids), _IDS_PER_QUERY):
+            ids = member_ids[chunk:chunk + _IDS_PER_QUERY]
+            for member_id, card in self._conn.execute(
+                f"SELECT member_id, card FROM cards WHERE member_id IN ({','.join('?' * len(ids))}) "
+                "ORDER BY member_id, card", ids,
+            ):
+                cards.setdefault(member_id, []).append(card)
+        return {member_id: tuple(owned) for member_id, owned in cards.items()}
+
+    def _member(self, row: sqlite3.Row, cards: tuple[str, ...] | None = None) -> Member:
+        """The member in `row`; its cards are looked up unless the caller already has them."""
+        if cards is None:
+            cards = self._cards_of([row["id"]]).get(row["id"], ())
         return Member(
             id=row["id"], patron_id=row["patron_id"], display_name=row["display_name"],
-            cards=cards, adult_on=date.fromisoformat(row["adult_on"]),
-            valid_until=date.fromisoformat(row["valid_until"]),
-            openplus_registered_on=_day(row["openplus_registered_on"]),
-            entry_blocked=bool(row["entry_blocked"]), blocked_until=_day(row["blocked_until"]),
+            cards=cards, adult_on=day_from_text(row["adult_on"]),
+            valid_until=day_from_text(row["valid_until"]),
+            openplus_registered_on=day_from_text_or_none(row["openplus_registered_on"]),
+            entry_blocked=bool(row["entry_blocked"]),
+            blocked_until=day_from_text_or_none(row["blocked_until"]),
             category=Category(row["category"]), pin_salt=row["pin_salt"], pin_hash=row["pin_hash"],
-            locked_until=(
-                datetime.fromtimestamp(locked_ms / 1000, UTC) if locked_ms else None
-            ),
+            locked_until=from_ms_or_none(row["locked_until_ms"]),
         )
 
     # --- single changes ----------------------------------------------------------------
@@ -123,23 +133,19 @@ class MemberStore:
     def set_blocked(self, patron_id: str, blocked: bool, until: date | None, now: datetime) -> None:
         self._update_one(
             patron_id, "entry_blocked = ?, blocked_until = ?",
-            (int(blocked), _iso(until) if blocked else None), now,
+            (int(blocked), day_text_or_none(until) if blocked else None), now,
         )
 
     def set_pin(self, patron_id: str, pin: str, now: datetime) -> None:
         """A new PIN also lifts a PIN lockout: the member proved who they are to staff."""
         salt, digest = self._hasher.hash(pin)
         with transaction(self._conn):
-            member_id = self._update_one(
-                patron_id, "pin_salt = ?, pin_hash = ?", (salt, digest), now, in_transaction=True
-            )
+            member_id = self._update_one(patron_id, "pin_salt = ?, pin_hash = ?", (salt, digest), now)
             self._conn.execute("DELETE FROM pin_failures WHERE member_id = ?", (member_id,))
 
-    def _update_one(
-        self, patron_id: str, assignments: str, values: tuple, now: datetime,
-        in_transaction: bool = False,
-    ) -> int:
-        def run() -> int:
+    def _update_one(self, patron_id: str, assignments: str, values: tuple, now: datetime) -> int:
+        """Update one member's columns; its id. MemberError when there is no such patron."""
+        with transaction(self._conn):
             row = self._conn.execute(
                 "SELECT id FROM members WHERE patron_id = ?", (patron_id,)
             ).fetchone()
@@ -150,11 +156,6 @@ class MemberStore:
                 (*values, epoch_ms(now), row[0]),
             )
             return row[0]
-
-        if in_transaction:
-            return run()
-        with transaction(self._conn):
-            return run()
 
     # --- the whole list ----------------------------------------------------------------
     @contextmanager
