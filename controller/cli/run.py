@@ -34,6 +34,7 @@ from controller.services.runtime import Runtime
 from controller.services.use_cases import create_user
 from controller.store.db import transaction
 from controller.store.schedule import ScheduleStore, load_schedule
+from controller.store.users import UserStore
 from controller.system.logging_setup import configure_logging
 from controller.system.sd_notify import Notifier, WatchdogFeeder
 
@@ -78,7 +79,7 @@ def _demo_data(args: argparse.Namespace, settings: Settings) -> None:
     runtime = Runtime.open(settings)
     with closing(runtime.connection()) as conn:
         no_members = runtime.members(conn).count() == 0
-        no_users = conn.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 0
+        no_users = UserStore(conn).count() == 0
         store = ScheduleStore(conn)
         if store.load().is_default:
             if EXAMPLE_SCHEDULE.is_file():

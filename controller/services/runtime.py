@@ -16,6 +16,12 @@ from controller.store import Database
 from controller.store.db import DataDirError, transaction
 from controller.store.events import EventLog
 from controller.store.members import MemberStore
+from controller.store.pin_key import (
+    clear_all_pins,
+    pins_stored,
+    store_fingerprint,
+    stored_fingerprint,
+)
 
 log = logging.getLogger(__name__)
 
@@ -89,24 +95,24 @@ def pin_hasher_for(conn: sqlite3.Connection, key_path: Path) -> PinHasher:
     lost, so a missing key is made and a different one adopted (a fresh install, a key
     replaced before any PIN was set).
     """
-    if not key_path.exists() and _pins_stored(conn):
+    if not key_path.exists() and pins_stored(conn):
         raise PinKeyError(f"{key_path} is missing, but members' PINs were hashed with it: "
                           f"copy the backup's pin.key to {key_path} (mode 600), or clear every "
                           f"PIN with `{RESET_ALL_PINS}`")
     hasher = PinHasher.from_key_file(key_path)
     fingerprint = hasher.fingerprint()
-    if _stored_fingerprint(conn) == fingerprint:
+    if stored_fingerprint(conn) == fingerprint:
         return hasher  # the usual start: nothing to write
     with transaction(conn):  # another process may be doing the same; decide under the lock
-        stored = _stored_fingerprint(conn)
-        if stored is not None and stored != fingerprint and _pins_stored(conn):
+        stored = stored_fingerprint(conn)
+        if stored is not None and stored != fingerprint and pins_stored(conn):
             raise PinKeyError(f"{key_path} is not the key this database's PINs were hashed "
                               f"with: copy the pin.key backed up with this database to "
                               f"{key_path}, or clear every PIN with `{RESET_ALL_PINS}`")
         if stored is not None and stored != fingerprint:
             log.warning("PIN key %s differs from the one last used with this database; no "
                         "member has a PIN, so it is taken as the key from now on", key_path)
-        _store_fingerprint(conn, fingerprint)
+        store_fingerprint(conn, fingerprint)
     return hasher
 
 
@@ -118,31 +124,12 @@ def reset_all_pins(settings: Settings, actor: str, clock: Clock = utc_now) -> in
     hasher = PinHasher.from_key_file(data_dir / PIN_KEY_FILE)
     now = clock()
     with closing(db.connect()) as conn, transaction(conn):
-        cleared = conn.execute(
-            "UPDATE members SET pin_salt = NULL, pin_hash = NULL, updated_ms = ? "
-            "WHERE pin_hash IS NOT NULL", (int(now.timestamp() * 1000),)).rowcount
         # Like a PIN set by staff, clearing it lifts the lockout: those failures were checked
         # against the wrong key.
-        conn.execute("DELETE FROM pin_failures")
-        _store_fingerprint(conn, hasher.fingerprint())
+        cleared = clear_all_pins(conn, now)
+        store_fingerprint(conn, hasher.fingerprint())
         EventLog(conn).record(Event(
             type=EventType.ADMIN_CHANGE, at=now, door=settings.branch.door,
             reason="all PINs reset", actor=actor,
             detail=f"{cleared} PIN(s) cleared; PIN key {data_dir / PIN_KEY_FILE} bound"))
     return cleared
-
-
-def _pins_stored(conn: sqlite3.Connection) -> bool:
-    return bool(conn.execute(
-        "SELECT EXISTS (SELECT 1 FROM members WHERE pin_hash IS NOT NULL)").fetchone()[0])
-
-
-def _stored_fingerprint(conn: sqlite3.Connection) -> bytes | None:
-    row = conn.execute("SELECT fingerprint FROM pin_key WHERE id = 1").fetchone()
-    return bytes(row[0]) if row is not None else None
-
-
-def _store_fingerprint(conn: sqlite3.Connection, fingerprint: bytes) -> None:
-    conn.execute("INSERT INTO pin_key (id, fingerprint) VALUES (1, ?) "
-                 "ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint",
-                 (fingerprint,))

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
+from controller.store.codec import from_ms, to_ms
 from controller.store.users import User, UserStore
 
 
@@ -27,22 +28,14 @@ class SessionRow:
         return f"SessionRow(id={self.id}, user_id={self.user_id}, expires_at={self.expires_at})"
 
 
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-def _at(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
-
-
 def _row(row: sqlite3.Row) -> SessionRow:
     return SessionRow(id=row["id"], user_id=row["user_id"], csrf_token=row["csrf_token"],
-                      created_at=_at(row["created_ms"]), last_seen_at=_at(row["last_seen_ms"]),
-                      expires_at=_at(row["expires_ms"]))
+                      created_at=from_ms(row["created_ms"]), last_seen_at=from_ms(row["last_seen_ms"]),
+                      expires_at=from_ms(row["expires_ms"]))
 
 
 class SessionStore:
-    """Reads and writes session rows; single statements, each atomic on its own."""
+    """Reads and writes session rows; one statement each (the caller owns any transaction)."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
@@ -52,7 +45,7 @@ class SessionStore:
         self._conn.execute(
             "INSERT INTO web_sessions (digest, user_id, csrf_token, created_ms, last_seen_ms, "
             "expires_ms) VALUES (?, ?, ?, ?, ?, ?)",
-            (digest, user_id, csrf_token, _ms(now), _ms(now), _ms(expires_at)))
+            (digest, user_id, csrf_token, to_ms(now), to_ms(now), to_ms(expires_at)))
 
     def find(self, digest: bytes) -> tuple[SessionRow, User] | None:
         """The session with this digest and its user (enabled or not), or None."""
@@ -60,14 +53,12 @@ class SessionStore:
         if row is None:
             return None
         session = _row(row)
-        user_row = self._conn.execute("SELECT username FROM users WHERE id = ?",
-                                      (session.user_id,)).fetchone()
-        user = UserStore(self._conn).get(user_row["username"]) if user_row else None
+        user = UserStore(self._conn).get_by_id(session.user_id)
         return (session, user) if user else None
 
     def touch(self, session_id: int, now: datetime) -> None:
         self._conn.execute("UPDATE web_sessions SET last_seen_ms = ? WHERE id = ?",
-                           (_ms(now), session_id))
+                           (to_ms(now), session_id))
 
     def delete(self, session_id: int) -> None:
         self._conn.execute("DELETE FROM web_sessions WHERE id = ?", (session_id,))
@@ -79,4 +70,4 @@ class SessionStore:
         """Drop sessions past their absolute end or idle since before `idle_before`."""
         return self._conn.execute(
             "DELETE FROM web_sessions WHERE expires_ms <= ? OR last_seen_ms < ?",
-            (_ms(now), _ms(idle_before))).rowcount
+            (to_ms(now), to_ms(idle_before))).rowcount

@@ -9,8 +9,9 @@ import builtins
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
+from controller.store.codec import from_ms, from_ms_or_none, to_ms, to_ms_or_none
 from controller.store.db import inserted_id
 
 # Don't write last_used on every request: once a minute is precise enough for an audit.
@@ -45,18 +46,6 @@ class ApiToken:
     last_used_at: datetime | None
 
 
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-def _at(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
-
-
-def _at_or_none(ms: int | None) -> datetime | None:
-    return _at(ms) if ms is not None else None
-
-
 def _roles_text(roles: Iterable[str]) -> str:
     return ",".join(sorted({str(role) for role in roles}))
 
@@ -65,7 +54,7 @@ def _user(row: sqlite3.Row) -> User:
     return User(
         id=row["id"], username=row["username"],
         roles=frozenset(filter(None, row["roles"].split(","))), disabled=bool(row["disabled"]),
-        created_at=_at(row["created_ms"]),
+        created_at=from_ms(row["created_ms"]),
         password_hash=row["password_hash"],
     )
 
@@ -73,8 +62,8 @@ def _user(row: sqlite3.Row) -> User:
 def _token(row: sqlite3.Row) -> ApiToken:
     return ApiToken(
         id=row["id"], username=row["username"], label=row["label"],
-        created_at=_at(row["created_ms"]),
-        expires_at=_at_or_none(row["expires_ms"]), last_used_at=_at_or_none(row["last_used_ms"]),
+        created_at=from_ms(row["created_ms"]),
+        expires_at=from_ms_or_none(row["expires_ms"]), last_used_at=from_ms_or_none(row["last_used_ms"]),
     )
 
 
@@ -85,7 +74,8 @@ _TOKEN_SELECT = (
 
 
 class UserStore:
-    """Reads and writes users and tokens; single statements, so each is atomic on its own."""
+    """Reads and writes users and tokens; one statement per change (the caller owns any
+    transaction: see controller.store)."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
@@ -95,6 +85,14 @@ class UserStore:
         row = self._conn.execute("SELECT * FROM users WHERE username = ?", (username,)).fetchone()
         return _user(row) if row else None
 
+    def get_by_id(self, user_id: int) -> User | None:
+        row = self._conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
+        return _user(row) if row else None
+
+    def count(self) -> int:
+        """How many users there are, enabled or not."""
+        return self._conn.execute("SELECT COUNT(*) FROM users").fetchone()[0]
+
     def list(self) -> list[User]:
         return [_user(row) for row in self._conn.execute("SELECT * FROM users ORDER BY username")]
 
@@ -102,7 +100,7 @@ class UserStore:
         """Insert a user; sqlite3.IntegrityError when the name is taken."""
         self._conn.execute(
             "INSERT INTO users (username, password_hash, roles, disabled, created_ms) "
-            "VALUES (?, ?, ?, 0, ?)", (username, password_hash, _roles_text(roles), _ms(now)),
+            "VALUES (?, ?, ?, 0, ?)", (username, password_hash, _roles_text(roles), to_ms(now)),
         )
         user = self.get(username)
         assert user is not None  # just inserted on this connection
@@ -137,7 +135,7 @@ class UserStore:
         token_id = inserted_id(self._conn.execute(
             "INSERT INTO api_tokens (user_id, token_hash, label, created_ms, expires_ms) "
             "VALUES (?, ?, ?, ?, ?)",
-            (user_id, digest, label, _ms(now), _ms(expires_at) if expires_at else None),
+            (user_id, digest, label, to_ms(now), to_ms_or_none(expires_at)),
         ))
         token = self.token(token_id)
         assert token is not None  # just inserted on this connection
@@ -161,7 +159,7 @@ class UserStore:
             "SELECT t.id AS token_id, t.last_used_ms, t.expires_ms, u.* FROM api_tokens t "
             "JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?", (digest,),
         ).fetchone()
-        now_ms = _ms(now)
+        now_ms = to_ms(now)
         if row is None or row["disabled"] or (row["expires_ms"] is not None
                                               and row["expires_ms"] <= now_ms):
             return None
@@ -181,5 +179,5 @@ class UserStore:
 
     def purge_expired(self, now: datetime) -> int:
         return self._conn.execute(
-            "DELETE FROM api_tokens WHERE expires_ms IS NOT NULL AND expires_ms <= ?", (_ms(now),)
+            "DELETE FROM api_tokens WHERE expires_ms IS NOT NULL AND expires_ms <= ?", (to_ms(now),)
         ).rowcount

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from controller.api.deps import Conn, Services
 from controller.api.schemas import TimePoint
 from controller.http.services import DoorUnavailable
+from controller.store.db import schema_version
 
 router = APIRouter(prefix="/health", tags=["health"])
 
@@ -47,7 +48,7 @@ def door_problem(services: Services) -> tuple[str | None, float | None]:
 
 @router.get("", response_model=HealthOut, summary="Is the API up, its database readable, the door turning?")
 def health(services: Services, conn: Conn) -> HealthOut:
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    version = schema_version(conn)  # on the request's connection: proves the database reads
     problem, age = door_problem(services)
     return HealthOut(status="degraded" if problem else "ok", reason=problem,
                      door_last_turn_seconds=None if age is None else round(age, 3),

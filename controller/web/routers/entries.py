@@ -9,7 +9,7 @@ Recorded files are served as the footage service's WebM copy (made on first view
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -130,12 +130,7 @@ def export_entries(request: Request, viewer: SecurityPage, start: str = "", end:
 
 @router.get("/entries/{event_id}")
 def entry_page(request: Request, viewer: SecurityPage, conn: Conn, event_id: EntryId) -> Response:
-    row = conn.execute("SELECT ts_ms FROM events WHERE id = ?", (event_id,)).fetchone()
-    if row is None:
-        raise PageNotFound()
-    at = datetime.fromtimestamp(row[0] / 1000, UTC)
-    near = EventFilter(since=at - timedelta(milliseconds=1), until=at + timedelta(milliseconds=2))
-    event = next((e for e in EventLog(conn).query(near, limit=1000) if e.id == event_id), None)
+    event = EventLog(conn).get(event_id)
     if event is None:
         raise PageNotFound()
     location = _clip(request, event_id)

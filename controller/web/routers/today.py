@@ -44,17 +44,6 @@ def door_state(snapshot: DoorSnapshot | None) -> str:
     return "unlocked" if snapshot.relay_unlocked else "locked"
 
 
-def entry_counts(conn: sqlite3.Connection, since: datetime) -> dict[str, int]:
-    """Grants and refusals from `since` on (uses the (type, ts_ms) index)."""
-    since_ms = int(since.timestamp() * 1000)
-    counts = {}
-    for kind in (EventType.ACCESS_GRANTED, EventType.ACCESS_REFUSED):
-        counts[kind.value] = conn.execute(
-            "SELECT COUNT(*) FROM events WHERE type = ? AND ts_ms >= ?", (kind.value, since_ms)
-        ).fetchone()[0]
-    return counts
-
-
 def today_status(services: ApiServices, conn: sqlite3.Connection, viewer: Viewer,
                  t: Translator) -> dict[str, Any]:
     """Everything the page shows, as display strings (the same for the page and the JSON)."""
@@ -81,15 +70,16 @@ def today_status(services: ApiServices, conn: sqlite3.Connection, viewer: Viewer
         snapshot = None
     state = door_state(snapshot)
     midnight = datetime.combine(local_date(now), time(0), tzinfo=BRANCH_TZ)
-    counts = entry_counts(conn, midnight)
-    alarms = EventLog(conn).query(EventFilter(types=ALARM_TYPES), limit=LAST_ALARMS)
+    log = EventLog(conn)
+    counts = log.count((EventType.ACCESS_GRANTED, EventType.ACCESS_REFUSED), since=midnight)
+    alarms = log.query(EventFilter(types=ALARM_TYPES), limit=LAST_ALARMS)
     status.update({
         "door": state,
         "door_label": t(f"door.{state}"),
         "door_message": (snapshot.message.nl if t.lang == "nl" else snapshot.message.en)
         if snapshot else "",
-        "granted": counts[EventType.ACCESS_GRANTED.value],
-        "refused": counts[EventType.ACCESS_REFUSED.value],
+        "granted": counts[EventType.ACCESS_GRANTED],
+        "refused": counts[EventType.ACCESS_REFUSED],
         "alarms": [{"id": e.id, "at": to_local(e.at).strftime("%Y-%m-%d %H:%M"),
                     "what": t(f"event.{e.type.value}")} for e in alarms],
     })
