@@ -168,7 +168,7 @@ def test_every_key_the_python_code_names_exists() -> None:
 def _families() -> dict[str, set[str]]:
     """Keys built from a value at run time: prefix -> every value the code can put after it."""
     from controller.domain.decision import Reason
-    from controller.domain.events import AlarmReason, EventType
+    from controller.domain.events import AlarmReason, EventType, LmsLinkReason
     from controller.domain.holidays import HOLIDAY_KEYS
     from controller.domain.members import MemberStatus
     from controller.domain.modes import DoorMode
@@ -178,7 +178,8 @@ def _families() -> dict[str, set[str]]:
     from controller.web.routers.entries import RESULT_TYPES
 
     return {
-        "reason.": {r.value for r in Reason} | {r.value for r in AlarmReason},
+        "reason.": ({r.value for r in Reason} | {r.value for r in AlarmReason}
+                    | {r.value for r in LmsLinkReason}),
         "display.": {r.value for r in Reason},
         "event.": {e.value for e in EventType},
         "mode.": {m.value for m in DoorMode},

@@ -31,6 +31,12 @@ class Reason(StrEnum):
     OUTSIDE_HOURS = "outside_hours"
     BRANCH_CLOSED = "branch_closed"
     READER_SLOWED = "reader_slowed"  # anti card-cycling: too many failures at this door's readers
+    # From the library system's answer (domain/eligibility.py) or its silence:
+    UNDER_AGE = "under_age"  # below the branch's minimum age when that is not 18
+    NO_GUARDIAN_CONSENT = "no_guardian_consent"  # a minor without a guardian's consent on file
+    CARD_LOST = "card_lost"  # the library system says the card was reported lost
+    LMS_REFUSED = "lms_refused"  # the library system bars entry (a status position, no PIN check)
+    LMS_UNAVAILABLE = "lms_unavailable"  # no answer in time, and the offline policy says no
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,8 @@ GRANT = Decision(True, Reason.GRANTED)
 # Decided after a right PIN (see the order above): whoever typed it knows the PIN, so a run of
 # wrong PINs and of lockouts ends, even when the member is refused for their own status.
 PIN_PROVEN = frozenset({Reason.GRANTED, Reason.BLOCKED, Reason.EXPIRED, Reason.NOT_REGISTERED,
-                        Reason.UNDER_18})
+                        Reason.UNDER_18, Reason.UNDER_AGE, Reason.NO_GUARDIAN_CONSENT,
+                        Reason.CARD_LOST, Reason.LMS_REFUSED})
 PinCheck = Callable[[Member, str], bool]
 
 

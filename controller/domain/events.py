@@ -24,6 +24,7 @@ class EventType(StrEnum):
     SIGN_IN_PAUSED = "sign_in_paused"  # too many wrong staff passwords: API login / pages paused
     ALARM = "alarm"  # someone is guessing at the door; `reason` says how (AlarmReason)
     SERVICE = "service"  # start, stop, fail-secure actions
+    LMS_LINK = "lms_link"  # the library system went out of reach or came back (LmsLinkReason)
 
 
 class AlarmReason(StrEnum):
@@ -31,6 +32,13 @@ class AlarmReason(StrEnum):
 
     PIN_LOCKOUTS_ESCALATING = "pin_lockouts_escalating"  # a card locked again, without a right PIN
     CARD_CYCLING = "card_cycling"  # the door's readers slowed down: many refused cards
+
+
+class LmsLinkReason(StrEnum):
+    """Why an `lms_link` event was logged: while the link is lost the offline policy decides."""
+
+    LMS_LOST = "lms_lost"  # no connection to the library system is up
+    LMS_BACK = "lms_back"  # a connection is up again
 
 
 class DoorAlarm(StrEnum):
