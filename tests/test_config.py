@@ -1,6 +1,7 @@
 """Configuration: defaults with no file, and errors that name the file, the key and the problem."""
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import get_args
@@ -8,7 +9,14 @@ from typing import get_args
 import pytest
 from pydantic import BaseModel
 
-from controller.config.settings import AccessSettings, ConfigError, DoorSettings, Settings, load_settings
+from controller.config.settings import (
+    AccessSettings,
+    ConfigError,
+    DoorSettings,
+    Settings,
+    load_settings,
+    parse_settings,
+)
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "openplus-door.toml"
 
@@ -253,3 +261,45 @@ def test_every_number_in_every_setting_has_a_finite_upper_bound():
             if field.annotation is float:
                 assert any(getattr(rule, "allow_inf_nan", None) is False
                            for rule in field.metadata), where
+
+
+# --- [lms] and [eligibility] (issue 13) ---------------------------------------------------------
+
+def test_the_lms_is_off_by_default_and_its_rules_default_to_adults():
+    from controller.domain.eligibility import EligibilityRules
+    settings = parse_settings({}, "t.toml")
+    assert settings.lms.enabled is False and settings.lms.offline_policy == "cached"
+    assert settings.eligibility.rules() == EligibilityRules()
+
+
+def test_an_lms_section_is_read_with_its_rules():
+    settings = parse_settings({
+        "lms": {"enabled": True, "host": "lms.example", "port": 6001, "check": "patron_information",
+                "charset": "utf-8", "offline_policy": "deny", "login_user": "door",
+                "login_password": "secret"},
+        "eligibility": {"min_age": 16, "open_plus_patron_classes": ["OP"],
+                        "barring_status_positions": [1, 2]},
+    }, "t.toml")
+    assert settings.lms.check == "patron_information" and settings.lms.offline_policy == "deny"
+    rules = settings.eligibility.rules()
+    assert rules.min_age == 16 and rules.open_plus_classes == {"OP"}
+    assert rules.barring_positions == {1, 2}
+    assert "secret" not in repr(settings.lms)
+
+
+@pytest.mark.parametrize(("raw", "named"), [
+    ({"lms": {"offline_policy": "open"}}, "lms.offline_policy"),
+    ({"lms": {"reply_timeout_seconds": 0}}, "lms.reply_timeout_seconds"),
+    ({"lms": {"reply_timeout_seconds": float("inf")}}, "lms.reply_timeout_seconds"),
+    ({"lms": {"port": 70000}}, "lms.port"),
+    ({"lms": {"ca_file": "/etc/ca.pem"}}, "ca_file is set but tls is false"),
+    ({"lms": {"login_user": "door"}}, "login_user and login_password go together"),
+    ({"lms": {"charset": "ebcdic"}}, "lms.charset"),
+    ({"eligibility": {"min_age": 12}}, "eligibility.min_age"),
+    ({"eligibility": {"min_age": 22}}, "eligibility.min_age"),
+    ({"eligibility": {"barring_status_positions": [14]}}, "eligibility.barring_status_positions"),
+    ({"eligibility": {"age": 18}}, "eligibility.age: unknown key"),
+])
+def test_a_bad_lms_or_eligibility_setting_is_named(raw, named):
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        parse_settings(raw, "t.toml")

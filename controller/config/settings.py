@@ -11,9 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     IPvAnyNetwork,
     ValidationError,
@@ -30,6 +28,8 @@ from controller.config.defaults import (
     resolve_config_path,
     resolve_data_dir,
 )
+from controller.config.lms import EligibilitySettings, LmsSettings
+from controller.config.section import Section
 from controller.system.logging_setup import LogLevel
 
 
@@ -37,16 +37,12 @@ class ConfigError(Exception):
     """A configuration file that cannot be used; the message names file, key and problem."""
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class BranchSettings(_Section):
+class BranchSettings(Section):
     name: str = Field("Demo branch", min_length=1, description="Shown on pages and in events.")
     door: str = Field("entrance", min_length=1, description="Name of this door in events.")
 
 
-class StorageSettings(_Section):
+class StorageSettings(Section):
     data_dir: Path = Field(
         DEFAULT_DATA_DIR,
         description=f"Database, PIN key and footage live here; {DATA_DIR_ENV} overrides it.",
@@ -86,7 +82,7 @@ CameraSource = Annotated[int | str, _number_or_name(
 Baudrate = Annotated[int, Field(ge=50, le=MAX_BAUDRATE)]
 
 
-class AccessSettings(_Section):
+class AccessSettings(Section):
     max_wrong_pins: int = Field(5, ge=1, le=20, description="Wrong PINs before the card locks.")
     lockout_minutes: int = Field(15, ge=1, le=24 * 60)
     staff_allowed_when_closed: bool = Field(
@@ -117,11 +113,11 @@ class AccessSettings(_Section):
         return value
 
 
-class EventSettings(_Section):
+class EventSettings(Section):
     retention_days: int = Field(90, ge=1, le=3650, description="Events older than this are purged daily.")
 
 
-class DoorSettings(_Section):
+class DoorSettings(Section):
     pin_timeout_seconds: float = Field(10.0, gt=0, le=120, allow_inf_nan=False, description="Quiet time before a half-typed PIN is dropped.")
     realtime_priority: int = Field(
         10, ge=0, le=49,
@@ -143,12 +139,12 @@ class DoorSettings(_Section):
     )
 
 
-class LoggingSettings(_Section):
+class LoggingSettings(Section):
     level: LogLevel = Field(
         "info", description="Least severe records written to stderr (the journal under systemd).")
 
 
-class _Reader(_Section):
+class _Reader(Section):
     name: str = Field(min_length=1, description="Names the reader in events.")
 
 
@@ -203,19 +199,19 @@ def _default_readers() -> list[ReaderSettings]:
     ]
 
 
-class OutputPin(_Section):
+class OutputPin(Section):
     pin: Pin
     active_high: bool = True
 
 
-class IndicatorPins(_Section):
+class IndicatorPins(Section):
     green_pin: Pin = 5
     red_pin: Pin = 6
     buzzer_pin: Pin | None = 13
     active_high: bool = True
 
 
-class HardwareSettings(_Section):
+class HardwareSettings(Section):
     """Which pins and readers this door has (BCM numbering); the defaults match the README's wiring."""
 
     lock: OutputPin = OutputPin(pin=DEFAULT_LOCK_PIN, active_high=DEFAULT_LOCK_ACTIVE_HIGH)
@@ -228,7 +224,7 @@ class HardwareSettings(_Section):
     readers: list[ReaderSettings] = Field(default_factory=_default_readers, min_length=1)
 
 
-class CameraSettings(_Section):
+class CameraSettings(Section):
     """The entrance camera: records in Open+ hours only, with a clip around every entry event."""
 
     enabled: bool = Field(False, description="Record at all; off by default so the demo needs no camera.")
@@ -257,7 +253,7 @@ class CameraSettings(_Section):
         False, description="Replay a video-file source from its start when it ends (the simulator's camera).")
 
 
-class WebSettings(_Section):
+class WebSettings(Section):
     """The admin API and pages (`openplus-door web`)."""
 
     trusted_proxies: list[IPvAnyNetwork] = Field(
@@ -268,7 +264,7 @@ class WebSettings(_Section):
         "throttle counts and the events record.")
 
 
-class Settings(_Section):
+class Settings(Section):
     """The whole configuration file, section by section."""
 
     branch: BranchSettings = BranchSettings()
@@ -280,6 +276,8 @@ class Settings(_Section):
     camera: CameraSettings = CameraSettings()
     logging: LoggingSettings = LoggingSettings()
     web: WebSettings = WebSettings()
+    lms: LmsSettings = LmsSettings()
+    eligibility: EligibilitySettings = EligibilitySettings()
 
     @property
     def data_dir(self) -> Path:
