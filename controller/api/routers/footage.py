@@ -5,7 +5,7 @@ player can seek. Keep marks are audited (ADMIN_CHANGE naming who set them).
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
@@ -20,6 +20,7 @@ from controller.http.services import ApiServices
 from controller.services.events import MAX_ID
 from controller.services.footage import ClipNotFound, FootageService
 from controller.services.users import Role
+from controller.store.codec import from_ms, to_ms
 from controller.store.footage import FootageStore, SegmentRow
 
 router = APIRouter(prefix="/footage", tags=["footage"],
@@ -41,8 +42,8 @@ class SegmentOut(BaseModel):
     @classmethod
     def of(cls, row: SegmentRow) -> SegmentOut:
         assert row.end_ms is not None
-        return cls(id=row.id, start=TimePoint.of(_time(row.start_ms)),
-                   end=TimePoint.of(_time(row.end_ms)), frames=row.frames, bytes=row.bytes,
+        return cls(id=row.id, start=TimePoint.of(from_ms(row.start_ms)),
+                   end=TimePoint.of(from_ms(row.end_ms)), frames=row.frames, bytes=row.bytes,
                    video_url=f"/api/v1/footage/segments/{row.id}/video")
 
 
@@ -63,10 +64,6 @@ class KeepIn(BaseModel):
                                          f"YYYY-MM-DD, today or later. {YEARS}",
                              examples=["2026-12-31"])
     note: str = Field("", max_length=500, description="Why (incident number, ...).")
-
-
-def _time(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 def _footage(services: ApiServices) -> FootageService:
@@ -99,8 +96,7 @@ def list_segments(
     where = event_filters(since=since, until=until)  # same time parsing as the event log
     end = where.until or services.runtime.clock()
     start = where.since or end - timedelta(days=1)
-    rows = FootageStore(conn).segments_between(int(start.timestamp() * 1000),
-                                               int(end.timestamp() * 1000), limit)
+    rows = FootageStore(conn).segments_between(to_ms(start), to_ms(end), limit)
     return [SegmentOut.of(row) for row in rows]
 
 
