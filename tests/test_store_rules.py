@@ -179,6 +179,25 @@ def test_a_page_of_members_reads_the_cards_in_one_query(runtime, clock) -> None:
     assert len(queries) == 2  # the members, then all their cards: not one query per member
 
 
+def test_a_page_of_events_learns_which_have_footage_in_one_query(conn) -> None:
+    from controller.store.footage import FootageStore
+
+    log, footage = EventLog(conn), FootageStore(conn)
+    base = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    own_clip, in_segment, in_open_segment, none = (
+        log.record(_event(base + timedelta(minutes=n))) for n in (0, 10, 20, 30))
+    footage.add_clip(own_clip, "clips/1.mp4", to_ms(base), to_ms(base) + 5000, 50, 1000)
+    footage.segment_finished("seg/a.mp4", to_ms(base + timedelta(minutes=5)),
+                             to_ms(base + timedelta(minutes=15)), 100, 2000)
+    footage.segment_started("seg/b.mp4", to_ms(base + timedelta(minutes=19)))  # still recording
+    queries: list[str] = []
+    conn.set_trace_callback(queries.append)
+    found = footage.events_with_footage([own_clip, in_segment, in_open_segment, none])
+    conn.set_trace_callback(None)
+    assert found == {own_clip, in_segment} and len(queries) == 1
+    assert footage.events_with_footage([]) == set()
+
+
 # --- no SQL outside controller/store -----------------------------------------------------
 # A statement: an upper-case keyword and more words after it ("DELETE" alone is an HTTP method;
 # a bare "COMMIT" would go through execute(), which the check catches on its own).

@@ -224,6 +224,12 @@ class FootageService:
         return FootageLocation("segment", self.footage_dir / segment.path, from_ms(segment.start_ms),
                                from_ms(segment.end_ms), (at_ms - segment.start_ms) / 1000)
 
+    def events_with_footage(self, event_ids: list[int]) -> set[int]:
+        """Which of these events clip_for_event would find footage for: one connection and one
+        query for a page of events (the entries page), not one of each per row."""
+        with closing(self._connect()) as conn:
+            return FootageStore(conn).events_with_footage(event_ids)
+
     def mark_keep(self, event_id: int, until: date, actor: str, note: str = "") -> None:
         """Keep an event's clip past retention and quota up to and including `until`."""
         if until < local_date(self._clock()):

@@ -80,6 +80,19 @@ class FootageStore:
             "ORDER BY start_ms DESC LIMIT 1", (at_ms, at_ms)).fetchone()
         return _segment(row) if row else None
 
+    def events_with_footage(self, event_ids: list[int]) -> set[int]:
+        """Those of `event_ids` with a clip of their own or inside a finished segment: the
+        events clip_for-style look-ups would find footage for, in one query for a whole page."""
+        if not event_ids:
+            return set()
+        marks = ",".join("?" * len(event_ids))
+        rows = self._conn.execute(
+            f"SELECT e.id FROM events e WHERE e.id IN ({marks}) AND ("
+            "EXISTS (SELECT 1 FROM event_clips c WHERE c.event_id = e.id) OR "
+            "EXISTS (SELECT 1 FROM footage_segments s WHERE s.start_ms <= e.ts_ms "
+            "AND s.end_ms IS NOT NULL AND s.end_ms > e.ts_ms))", event_ids).fetchall()
+        return {row[0] for row in rows}
+
     def event_time_ms(self, event_id: int) -> int | None:
         row = self._conn.execute("SELECT ts_ms FROM events WHERE id = ?", (event_id,)).fetchone()
         return row[0] if row else None

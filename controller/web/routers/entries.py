@@ -109,8 +109,9 @@ def entries_page(request: Request, viewer: SecurityPage, conn: Conn, start: str 
     rows = found[:PAGE_SIZE]
     older = (filters.query(cursor=encode_cursor(EventCursor.after(rows[-1])))
              if len(found) > PAGE_SIZE else None)
-    with_clip = {e.id for e in rows
-                 if e.type in CLIP_EVENTS and e.id is not None and _clip(request, e.id) is not None}
+    footage = services_of(request).footage
+    with_clip = footage.events_with_footage(
+        [e.id for e in rows if e.type in CLIP_EVENTS and e.id is not None]) if footage else set()
     return render(request, "entries.html", viewer, status_code=422 if bad else 200,
                   filters=filters, bad=bad, rows=rows, older=older, first_page=cursor != "",
                   with_clip=with_clip, reasons=REASONS, export=filters.query(),
