@@ -15,9 +15,9 @@ from fastapi.responses import JSONResponse, Response
 
 from controller.domain.clock import BRANCH_TZ, local_date, to_local
 from controller.domain.events import EventType
-from controller.domain.timeline import mode_at, next_change
 from controller.door.machine import DoorSnapshot
 from controller.http.services import ApiServices, DoorUnavailable
+from controller.services.use_cases import mode_outlook
 from controller.services.users import Role
 from controller.store.events import EventFilter, EventLog
 from controller.store.schedule import ScheduleStore
@@ -49,8 +49,8 @@ def today_status(services: ApiServices, conn: sqlite3.Connection, viewer: Viewer
     """Everything the page shows, as display strings (the same for the page and the JSON)."""
     now = services.runtime.clock()
     schedule = ScheduleStore(conn).load().schedule
-    current = mode_at(schedule, now)
-    change = next_change(schedule, now)
+    outlook = mode_outlook(schedule, now)
+    current, change = outlook.current, outlook.next
     status: dict[str, Any] = {
         "mode": current.mode.value,
         "mode_label": t(f"mode.{current.mode.value}"),
