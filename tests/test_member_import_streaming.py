@@ -88,6 +88,19 @@ def test_the_same_card_twice_on_one_row_is_a_duplicate_not_a_crash(admin, runtim
     assert db_snapshot(runtime) == before
 
 
+def test_a_re_import_finds_a_new_row_listing_an_unchanged_rows_card(admin, runtime):
+    """Every listed card is staged, also those of unchanged rows: staging only the changed
+    rows' cards missed this duplicate and the card insert then broke (an IntegrityError)."""
+    admin.import_csv(export(3), "test")
+    before = db_snapshot(runtime)
+    with pytest.raises(ImportRejected) as rejected:
+        admin.import_csv(csv_file(*(csv_line(n) for n in range(1, 4)),
+                                  csv_line(9, cards="29990000000002")), "test")
+    assert [str(e) for e in rejected.value.errors] == [
+        "line 5: duplicate card …0002 (also on line 3)"]
+    assert db_snapshot(runtime) == before
+
+
 def test_replace_list_refuses_a_patron_listed_twice(admin, runtime):
     before = db_snapshot(runtime)
     with pytest.raises(ImportRejected) as rejected:

@@ -224,7 +224,7 @@ class ListImport:
               *(next(hashes) if fresh else _NO_PIN))
              for staged, line, row, fields, member_id, is_new, changed, cards_changed, fresh
              in plans],
-            [(plan[0], card) for plan in plans if plan[7] for card in plan[2].cards],
+            [(plan[0], card) for plan in plans for card in plan[2].cards],  # every card: see duplicates()
         )
 
     def _stored(self, batch: Sequence[tuple[int, MemberRow]]
