@@ -15,7 +15,7 @@ import csv
 import io
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import date
@@ -79,7 +79,7 @@ class RowProblems:
         if len(self.kept) < self.limit:
             self.kept.append(RowError(line, reason))
 
-    def refuse(self, later: list[RowError] = (), later_total: int = 0) -> None:  # type: ignore[assignment]
+    def refuse(self, later: Sequence[RowError] = (), later_total: int = 0) -> None:
         """Raise ImportRejected if anything was found, here or in `later` (problems found
         after the whole file was read, e.g. duplicates: at most `limit` of `later_total`)."""
         total = self.total + later_total
@@ -110,18 +110,27 @@ def read_member_csv(source: MemberSource, today: date,
         raise ImportRejected([RowError(1, Problem("import.unreadable_header", error=exc))]) from None
     _check_header(header)
     columns = Columns(header, today)
-    for line, fields in _numbered(reader, problems):
-        if len(fields) != len(header):
+    row_of, width = columns.row, len(header)
+    found: list[Problem] = []  # one row's problems; emptied after each bad row
+    while True:
+        line = reader.line_num + 1  # the line the next row starts on
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # a quoting error ends the file with one problem
+            problems.add(line, Problem("import.broken_quoting", error=exc))
+            return
+        if len(fields) != width:
             if any(f.strip() for f in fields):
-                problems.add(line, Problem("import.field_count", expected=len(header),
+                problems.add(line, Problem("import.field_count", expected=width,
                                            found=len(fields)))
             continue
-        found: list[Problem] = []
-        row = columns.row(fields, found)
+        row = row_of(fields, found)
         if row is None:
-            if found:
-                for problem in found:
-                    problems.add(line, problem)
+            for problem in found:
+                problems.add(line, problem)
+            found.clear()
             continue
         yield line, row
 
@@ -203,19 +212,3 @@ def _check_header(header: list[str]) -> None:
                  for name in sorted(set(header)) if header.count(name) > 1]
     if problems:
         raise ImportRejected([RowError(1, p) for p in problems])
-
-
-def _numbered(reader: Iterator[list[str]],
-              problems: RowProblems) -> Iterator[tuple[int, list[str]]]:
-    """Rows with the line they start on; a quoting error ends the file with one problem."""
-    while True:
-        line = reader.line_num + 1  # type: ignore[attr-defined]
-        try:
-            fields = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            problems.add(line, Problem("import.broken_quoting", error=exc))
-            return
-        yield line, fields
-

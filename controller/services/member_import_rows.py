@@ -7,12 +7,13 @@ wrong, made quick for a million rows.
 """
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from controller.domain.cards import CardFormatError, card_hint, normalise_card
 from controller.domain.members import NEVER, Category, MemberRow, adult_on, birth_date_range
-from controller.domain.patron_ids import patron_id_problem
-from controller.domain.pins import is_pin
+from controller.domain.patron_ids import PATRON_ID_MAX_LENGTH, patron_id_problem
+from controller.domain.pins import PIN_PATTERN
 from controller.domain.problems import Problem
 from controller.domain.text import text_problem
 
@@ -24,6 +25,12 @@ DATES_REMEMBERED = 50_000  # parsed dates kept by their text (a few MB at most)
 # membership "valid until 9999-12-31" is refused with its line rather than stored.
 FIRST_DAY = date(1970, 1, 1)
 LAST_DAY = date(9998, 12, 31)
+# The usual values, matched in one C call each; anything else takes the full check that names
+# its problem. A patron id of printable ASCII is one patron_id_problem takes (its own quick
+# path); a card of 8-14 ASCII digits is already in normal form (normalise_card's result).
+_USUAL_PATRON_ID = re.compile(rf"[!-~]{{1,{PATRON_ID_MAX_LENGTH}}}").fullmatch
+_USUAL_CARD = re.compile(r"[0-9]{8,14}").fullmatch
+_IS_PIN = PIN_PATTERN.fullmatch
 
 
 class Columns:
@@ -48,21 +55,30 @@ class Columns:
         # Good dates by their text, per column (most rows share their dates; a bad one is not
         # kept, its problems are worked out again), and the 18th birthday by the birth date's
         # text. Emptied when full, so they stay small whatever the file.
-        self._days: dict[str, dict[str, date]] = {
-            "valid_until": {}, "openplus_registered": {}, "blocked_until": {},
-        }
+        self._valid_until_days: dict[str, date] = {}
+        self._registered_days: dict[str, date] = {}
+        self._blocked_until_days: dict[str, date] = {}
+        self._days = {"valid_until": self._valid_until_days,
+                      "openplus_registered": self._registered_days,
+                      "blocked_until": self._blocked_until_days}
         self._adult_on: dict[str, date] = {}
 
     def row(self, fields: list[str], problems: list[Problem]) -> MemberRow | None:
-        """The row, or None with the reasons added to `problems` (none for an empty line)."""
+        """The row, or None with the reasons added to `problems` (none for an empty line).
+
+        One straight path for the usual row (a million rows make every call count): each
+        field is checked by a pattern or a remembered value first, and only a field that
+        fails that takes the full check that names its problem.
+        """
         values = list(map(str.strip, fields))
         if not any(values):
             return None
         patron_id = values[self.patron_id]
-        if not patron_id:
-            problems.append(Problem("import.no_patron_id"))
-        elif patron_id_problem(patron_id):  # the API's rule too (controller/domain/patron_ids.py)
-            problems.append(Problem("import.bad_patron_id"))
+        if not _USUAL_PATRON_ID(patron_id):
+            if not patron_id:
+                problems.append(Problem("import.no_patron_id"))
+            elif patron_id_problem(patron_id):  # the API's rule too (domain/patron_ids.py)
+                problems.append(Problem("import.bad_patron_id"))
         name = values[self.name]
         if not name:
             problems.append(Problem("import.no_name"))
@@ -70,21 +86,21 @@ class Columns:
             refused = _refused_character(name)
             if refused:
                 problems.append(Problem("import.bad_name", position=refused[0], code=refused[1]))
-        cards = _cards(values[self.cards], problems)
+        text = values[self.cards]
+        cards = (text,) if _USUAL_CARD(text) else _cards(text, problems)
         text = values[self.valid_until]
-        valid_until = self._days["valid_until"].get(text) or self._date(
+        valid_until = self._valid_until_days.get(text) or self._date(
             text, "valid_until", problems, required=True)
         registered = blocked_until = None
         if self.registered is not None and (text := values[self.registered]):
-            registered = self._days["openplus_registered"].get(text) or self._date(
+            registered = self._registered_days.get(text) or self._date(
                 text, "openplus_registered", problems)
         if self.blocked_until is not None and (text := values[self.blocked_until]):
-            blocked_until = self._days["blocked_until"].get(text) or self._date(
+            blocked_until = self._blocked_until_days.get(text) or self._date(
                 text, "blocked_until", problems)
         blocked = False
         if self.blocked is not None and (text := values[self.blocked]) not in NO:
             blocked = _flag(text, "blocked", problems)
-        adult_from = None
         if self.birth_date is not None and (text := values[self.birth_date]):
             adult_from = self._adult_on.get(text) or self._birth_adult_on(text, problems)
         else:
@@ -93,14 +109,14 @@ class Columns:
         if category is None:
             category = self._category(values, problems)
         pin = values[self.pin] if self.pin is not None else ""
-        if pin and not is_pin(pin):
+        if pin and not _IS_PIN(pin):  # controller/domain/pins.py's is_pin
             problems.append(Problem("import.bad_pin"))
         if problems:
             return None
         # Built by position with tuple.__new__ (what MemberRow(...) does, minus its Python
         # wrapper): a million rows make even keywords cost seconds.
         return _new_tuple(MemberRow, (
-            patron_id, name, tuple(cards), adult_from, valid_until, registered,
+            patron_id, name, cards, adult_from, valid_until, registered,
             blocked or blocked_until is not None, blocked_until, category, pin or None,
         ))
 
@@ -145,8 +161,10 @@ class Columns:
 _new_tuple = tuple.__new__
 
 
-def _cards(value: str, problems: list[Problem]) -> list[str]:
-    cards, bad = [], False
+def _cards(value: str, problems: list[Problem]) -> tuple[str, ...]:
+    """The cards in `value` (split on |) in normal form; each bad one adds its problem."""
+    cards: list[str] = []
+    bad = False
     for raw in value.split("|"):
         raw = raw.strip()
         if not raw:
@@ -161,7 +179,7 @@ def _cards(value: str, problems: list[Problem]) -> list[str]:
             bad = True
     if not cards and not bad:
         problems.append(Problem("import.no_card"))
-    return cards
+    return tuple(cards)
 
 
 def _refused_character(text: str) -> tuple[int, str] | None:
