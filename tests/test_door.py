@@ -11,8 +11,8 @@ from controller.domain.members import NEVER
 from controller.domain.messages import PROMPT_PIN
 from controller.domain.modes import DoorMode
 from controller.door.loop import DoorLoop
-from controller.door.machine import (
-    Door,
+from controller.door.machine import Door
+from controller.door.ports import (
     DoorContactChanged,
     DoorOutputs,
     ExitRequest,
@@ -312,7 +312,7 @@ def test_keys_without_a_card_are_ignored(bench):
 
 
 def test_closing_warning_is_announced_and_logged(bench):
-    from controller.door.machine import ClosingWarning
+    from controller.door.ports import ClosingWarning
 
     bench.send(ClosingWarning(5))
     assert bench.messages[-1].nl == "De bibliotheek sluit over 5 minuten"

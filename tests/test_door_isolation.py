@@ -7,7 +7,7 @@ import threading
 from contextlib import closing, contextmanager
 
 from controller.domain.events import EventType
-from controller.door.machine import DoorContactChanged
+from controller.door.ports import DoorContactChanged
 from tests.conftest import DEMO_CARD, SECOND_CARD
 
 WAIT = 5.0
@@ -129,7 +129,7 @@ def test_the_closing_announcement_is_played(tmp_path, clock):
     from controller.config.settings import parse_settings
     from controller.domain.schedule import Schedule
     from controller.door.branch import BranchService
-    from controller.door.machine import ClosingWarning
+    from controller.door.ports import ClosingWarning
     from controller.sim.hardware import SimulatedHardware
 
     marker = tmp_path / "announced"

@@ -30,9 +30,10 @@ from controller.domain.timeline import ModeNow
 from controller.door.event_writer import SPILL_FILE, EventWriter
 from controller.door.hardware import DoorHardware, build_hardware
 from controller.door.loop import DoorLoop
-from controller.door.machine import (
+from controller.door.machine import Door
+from controller.door.observers import ObserverQueue, QueuedSignals
+from controller.door.ports import (
     ClosingWarning,
-    Door,
     DoorContactChanged,
     DoorOutputs,
     DoorSnapshot,
@@ -40,7 +41,6 @@ from controller.door.machine import (
     ModeChanged,
     RemoteUnlock,
 )
-from controller.door.observers import ObserverQueue, QueuedSignals
 from controller.door.state_file import STATE_FILE, StateFile
 from controller.door.switcher import ModeSwitcher
 from controller.door.timers import ClockTimers

@@ -40,7 +40,7 @@ from typing import Any
 from controller.domain.events import DoorAlarm
 from controller.domain.messages import DoorMessage
 from controller.domain.modes import DoorMode
-from controller.door.machine import DoorSnapshot, Phase
+from controller.door.ports import DoorSnapshot, Phase
 
 LINK_FILE = "door.sock"
 LINK_ENV = "OPENPLUS_DOOR_LINK"  # overrides <data_dir>/door.sock, for both processes

@@ -21,7 +21,7 @@ from controller.door.link import (
     read_line,
     snapshot_from_json,
 )
-from controller.door.machine import DoorSnapshot
+from controller.door.ports import DoorSnapshot
 
 CLIENT_TIMEOUT = 1.0
 SCHEDULE_TIMEOUT = 3.0  # the door reads the schedule from SQLite before it answers

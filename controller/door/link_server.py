@@ -36,7 +36,7 @@ from controller.door.link import (
     read_line,
     snapshot_to_json,
 )
-from controller.door.machine import DoorSnapshot
+from controller.door.ports import DoorSnapshot
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,8 @@ import threading
 from collections.abc import Callable
 
 from controller.domain.clock import Monotonic, monotonic
-from controller.door.machine import Door, DoorInput
+from controller.door.machine import Door
+from controller.door.ports import DoorInput
 
 log = logging.getLogger(__name__)
 

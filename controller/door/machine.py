@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
-from typing import Protocol
 
 from controller.config.settings import DoorSettings
 from controller.domain import messages
@@ -27,104 +24,23 @@ from controller.domain.decision import Reason
 from controller.domain.events import DoorAlarm, Event, EventSink, EventType
 from controller.domain.messages import PROMPT_CARD, PROMPT_PIN, DoorMessage, closing_message, door_message
 from controller.domain.modes import DoorMode
+from controller.door.ports import (
+    ClosingWarning,
+    DoorContactChanged,
+    DoorInput,
+    DoorOutputs,
+    DoorSnapshot,
+    ExitRequest,
+    ModeChanged,
+    Phase,
+    RemoteUnlock,
+)
 from controller.services.access import Authorizer
 from drivers.base import CardRead, KeyPress, ReaderFault
 
 log = logging.getLogger(__name__)
 
 MAX_PIN_KEYS = 8
-
-
-# --- what the door is told -------------------------------------------------------------
-@dataclass(frozen=True)
-class DoorContactChanged:
-    is_open: bool
-
-
-@dataclass(frozen=True)
-class ExitRequest:
-    """The REX button inside was pressed."""
-
-
-@dataclass(frozen=True)
-class ModeChanged:
-    mode: DoorMode
-    cause: str = ""
-
-
-@dataclass(frozen=True)
-class ClosingWarning:
-    """Open+ ends in `minutes`: tell the people inside."""
-
-    minutes: int
-
-
-@dataclass(frozen=True)
-class RemoteUnlock:
-    """Security staff unlocked the door from the admin API; audited with their name."""
-
-    actor: str
-
-
-DoorInput = (CardRead | KeyPress | ReaderFault | DoorContactChanged | ExitRequest | ModeChanged
-             | ClosingWarning | RemoteUnlock)
-
-
-# --- what the door drives ----------------------------------------------------------------
-class Relay(Protocol):
-    def unlock(self) -> None: ...
-    def lock(self) -> None: ...
-    @property
-    def is_unlocked(self) -> bool: ...
-
-
-class Signals(Protocol):
-    def show_granted(self) -> None: ...
-    def show_refused(self) -> None: ...
-    def beep(self, seconds: float | None = None, times: int = 1) -> None: ...
-    def all_off(self) -> None: ...
-
-
-class Switch(Protocol):
-    def on(self) -> None: ...
-    def off(self) -> None: ...
-
-
-class Alarm(Protocol):
-    def arm(self) -> None: ...
-    def disarm(self) -> None: ...
-
-
-@dataclass
-class DoorOutputs:
-    """The door's actuators; lights and the intruder-alarm line are optional."""
-
-    relay: Relay
-    signals: Signals
-    show: Callable[[DoorMessage], None]
-    lights: Switch | None = None
-    alarm: Alarm | None = None
-    announce: Callable[[int], None] | None = None  # plays the closing announcement, if set
-
-
-class Phase(StrEnum):
-    IDLE = "idle"
-    AWAITING_PIN = "awaiting_pin"
-    UNLOCKED = "unlocked"
-
-
-@dataclass(frozen=True)
-class DoorSnapshot:
-    """What pages, the simulator and the state file show; never the card or the PIN."""
-
-    mode: DoorMode
-    phase: Phase
-    relay_unlocked: bool
-    door_open: bool
-    alarm: DoorAlarm | None
-    message: DoorMessage
-    pin_keys: int
-    at: datetime
 
 
 class Door:

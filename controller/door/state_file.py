@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # relay-off imports this module and must not pull in the door and pydantic
-    from controller.door.machine import DoorSnapshot
+    from controller.door.ports import DoorSnapshot
 
 STATE_FILE = "door-state.json"
 

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from controller.domain.schedule import Schedule
 from controller.door.link import DoorUnavailable, LoopHealth
-from controller.door.machine import DoorSnapshot
+from controller.door.ports import DoorSnapshot
 from controller.services.footage import FootageService
 from controller.services.login_throttle import LoginThrottle
 from controller.services.runtime import Runtime

@@ -8,7 +8,7 @@ from typing import TextIO
 
 from controller.domain.modes import DoorMode
 from controller.door.branch import BranchService
-from controller.door.machine import DoorSnapshot
+from controller.door.ports import DoorSnapshot
 from controller.services.demo import DEMO_PIN, demo_card_lines
 from controller.services.events import event_line
 from controller.sim.hardware import SimulatedHardware

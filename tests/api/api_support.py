@@ -18,7 +18,7 @@ from controller.domain.events import DoorAlarm
 from controller.domain.messages import PROMPT_CARD
 from controller.domain.modes import DoorMode
 from controller.domain.schedule import Schedule
-from controller.door.machine import DoorSnapshot, Phase
+from controller.door.ports import DoorSnapshot, Phase
 from controller.http.services import ApiServices, DoorUnavailable, LoopHealth
 from controller.services.footage import FootageService
 from controller.services.runtime import Runtime

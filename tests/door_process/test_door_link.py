@@ -24,7 +24,7 @@ from controller.domain.schedule import Schedule
 from controller.door.link import DoorUnavailable, link_path, snapshot_from_json, snapshot_to_json
 from controller.door.link_client import DoorLinkClient
 from controller.door.link_server import DoorLinkError, DoorLinkServer
-from controller.door.machine import DoorSnapshot, Phase
+from controller.door.ports import DoorSnapshot, Phase
 from controller.http.services import ApiServices
 from controller.services.footage import FootageService
 from controller.services.use_cases import user_admin

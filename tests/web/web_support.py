@@ -17,7 +17,7 @@ from controller.domain.messages import PROMPT_CARD
 from controller.domain.schedule import Schedule
 from controller.domain.timeline import mode_at
 from controller.door.link import LoopHealth
-from controller.door.machine import DoorSnapshot, Phase
+from controller.door.ports import DoorSnapshot, Phase
 from controller.services.runtime import Runtime
 from controller.store.events import EventLog
 from controller.store.footage import FootageStore

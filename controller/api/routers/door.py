@@ -8,7 +8,7 @@ from controller.api.deps import Actor, Services, require_role
 from controller.api.schemas import TimePoint, error_responses
 from controller.domain.events import DoorAlarm
 from controller.domain.modes import DoorMode
-from controller.door.machine import DoorSnapshot, Phase
+from controller.door.ports import DoorSnapshot, Phase
 from controller.http.services import DoorUnavailable
 from controller.services.users import Role
 

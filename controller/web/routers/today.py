@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 
 from controller.domain.clock import BRANCH_TZ, local_date, to_local
 from controller.domain.events import EventType
-from controller.door.machine import DoorSnapshot
+from controller.door.ports import DoorSnapshot
 from controller.http.services import ApiServices, DoorUnavailable
 from controller.services.use_cases import mode_outlook
 from controller.services.users import Role
