@@ -35,12 +35,12 @@ CHECKS = 3000
 WARMUP = 200
 CONNECTS = 50
 CARD, PIN = "29990000000001", "1234"
-LOGIN_USER, LOGIN_PASSWORD = "door", "s3cret"  # tests/lms/lms_server.py's demo login
+LOGIN_USER, LOGIN_PASSWORD = "door", "s3cret"  # controller/sim/lms_server.py's demo login
 
 
 def start_server() -> tuple[subprocess.Popen[str], int]:
     """The demo pysip2 server in a child process (its own interpreter and GIL, like a real LMS)."""
-    child = subprocess.Popen([sys.executable, str(ROOT / "tests/lms/lms_server.py"), "--login"],
+    child = subprocess.Popen([sys.executable, "-m", "controller.sim.lms_server", "--login"],
                              stdout=subprocess.PIPE, text=True, cwd=ROOT)
     assert child.stdout is not None
     line = child.stdout.readline()

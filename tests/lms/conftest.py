@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from controller.sim.lms_server import LOGIN_PASSWORD, LOGIN_USER, RunningServer, build_server
 from drivers.sip2.connection import Sip2Settings
 from drivers.sip2.pool import Sip2Pool
 from tests.lms.fault_proxy import FaultProxy
-from tests.lms.lms_server import LOGIN_PASSWORD, LOGIN_USER, RunningServer, build_server
 
 HANG_GUARD = 10.0  # seconds: only ever reached when something is broken
 

@@ -15,6 +15,7 @@ from pysip2 import (
 )
 from pysip2.models import ACSStatusResponse, LoginResponse, RequestSCResend
 
+from controller.sim.lms_server import PatronInformationWithExtensions, PatronStatusWithExtensions
 from drivers.sip2.codec import (
     AcsStatus,
     LoginReply,
@@ -31,7 +32,6 @@ from drivers.sip2.codec import (
     encode_sc_status,
 )
 from drivers.sip2.errors import Sip2ChecksumError, Sip2ProtocolError
-from tests.lms.lms_server import PatronInformationWithExtensions, PatronStatusWithExtensions
 
 MOMENT = datetime(2026, 12, 3, 21, 5, 9)
 PATRON = {"institution": "BIB", "barcode": "29990000000001", "pin": "1234", "terminal_password": "tp",

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from controller.sim.lms_server import RunningServer
 from drivers.sip2.codec import AcsStatus, credentials_accepted
 from drivers.sip2.connection import Sip2Connection, Sip2Settings
 from drivers.sip2.errors import Sip2ChecksumError, Sip2LoginRefused, Sip2Unreachable
 from tests.lms import fault_proxy as faults
 from tests.lms.conftest import HANG_GUARD, settings_for
 from tests.lms.fault_proxy import FaultProxy
-from tests.lms.lms_server import RunningServer
 
 MOMENT = datetime(2026, 12, 3, 21, 0, 0)
 GOOD = ("29990000000001", "1234")

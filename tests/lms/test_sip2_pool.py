@@ -10,6 +10,7 @@ from datetime import date
 
 import pytest
 
+from controller.sim.lms_server import RunningServer, build_server
 from drivers.sip2.codec import CARD_LOST_POSITION, credentials_accepted
 from drivers.sip2.errors import (
     REASON_CHECKSUM,
@@ -24,7 +25,6 @@ from drivers.sip2.pool import Sip2Pool
 from tests.lms import fault_proxy as faults
 from tests.lms.conftest import HANG_GUARD, settings_for
 from tests.lms.fault_proxy import FaultProxy
-from tests.lms.lms_server import RunningServer, build_server
 
 MakePool = Callable[..., Sip2Pool]
 VALID, LOST, MINOR, EXPIRED, BARRED, BARE = (f"2999000000000{n}" for n in range(1, 7))

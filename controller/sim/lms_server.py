@@ -6,7 +6,7 @@ pysip2 0.1.0 models only the standard fields, so the common extensions an LMS ad
 of the response model with the extra fields, registered in pysip2's spec table. Its server
 still does all the framing, AY/AZ, resends (97) and login gating itself.
 
-Run it alone (the benchmark does): `python tests/lms/lms_server.py [--port N] [--login]` prints
+Run it alone (the benchmark does): `python -m controller.sim.lms_server [--port N] [--login]` prints
 `listening PORT` and serves until killed.
 """
 from __future__ import annotations
