@@ -162,3 +162,35 @@ def test_event_pages_with_equal_timestamps_neither_skip_nor_repeat(tmp_path):
                 break
             cursor = EventCursor.after(page[-1])
         assert seen == ["6", "5", "4", "3", "2", "1", "0"]
+
+
+def test_database_at_schema_6_gains_the_lms_pin_cache_with_its_data_kept(tmp_path):
+    from controller.store.lms_cache import (
+        CachedPin,
+        delete_cached_pin,
+        load_cached_pins,
+        purge_cached_pins,
+        save_cached_pin,
+    )
+
+    path = tmp_path / "door.db"
+    Database(path, migrations=MIGRATIONS[:6])  # as the program before issue 13 left it
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("INSERT INTO pin_key (id, fingerprint) VALUES (1, x'01')")
+        conn.commit()
+    db = Database(path)
+    assert db.schema_version() == SCHEMA_VERSION >= 7
+    checked = datetime(2026, 3, 2, 9, 30, 0, 123000, tzinfo=UTC)
+    with closing(db.connect()) as conn:
+        assert conn.execute("SELECT fingerprint FROM pin_key").fetchone()[0] == b"\x01"
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(lms_pin_cache)")]
+        assert columns == ["card_digest", "pin_salt", "pin_hash", "checked_at_ms"]
+        save_cached_pin(conn, CachedPin(b"c" * 32, b"s" * 16, b"h" * 32, checked))
+        save_cached_pin(conn, CachedPin(b"c" * 32, b"t" * 16, b"i" * 32, checked))  # replaces
+        save_cached_pin(conn, CachedPin(b"d" * 32, b"s" * 16, b"h" * 32,
+                                        checked - timedelta(days=9)))
+        assert {(row.pin_salt, row.checked_at) for row in load_cached_pins(conn)} == {
+            (b"t" * 16, checked), (b"s" * 16, checked - timedelta(days=9))}
+        assert purge_cached_pins(conn, checked - timedelta(days=7)) == 1
+        assert delete_cached_pin(conn, b"c" * 32) and not delete_cached_pin(conn, b"c" * 32)
+        assert load_cached_pins(conn) == []

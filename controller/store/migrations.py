@@ -123,4 +123,16 @@ MIGRATIONS: list[str] = [
     );
     ALTER TABLE pin_failures ADD COLUMN lockouts INTEGER NOT NULL DEFAULT 0;
     """,
+    # 7: the library system's PIN cache for the offline policy (issue 13): one row per card the
+    # LMS last accepted with its PIN. Neither is kept in clear: cards of LMS patrons who are not
+    # on the local list have no business in this file, and the PIN is the patron's LMS PIN.
+    """
+    CREATE TABLE lms_pin_cache (
+        card_digest BLOB PRIMARY KEY,       -- HMAC-SHA256 of the card under a key from pin.key
+        pin_salt BLOB NOT NULL,
+        pin_hash BLOB NOT NULL,             -- HMAC of salt + PIN under pin.key, as members' PINs
+        checked_at_ms INTEGER NOT NULL      -- UTC ms of the LMS's last yes to this card and PIN
+    ) WITHOUT ROWID;
+    CREATE INDEX lms_pin_cache_checked ON lms_pin_cache(checked_at_ms);
+    """,
 ]
