@@ -289,7 +289,7 @@ def test_an_exception_in_the_loop_leaves_the_relay_locked(bench, monkeypatch):
     def explode(*args, **kwargs):
         raise RuntimeError("database gone")
 
-    monkeypatch.setattr(bench.door._auth, "authorize", explode)
+    monkeypatch.setattr(bench.door._auth, "begin", explode)
     bench.card()
     bench.keys("1234#")
     assert not bench.relay_on and bench.door.phase is Phase.IDLE

@@ -35,6 +35,7 @@ PROMPT_CARD = DoorMessage.of("display.prompt_card")
 TIMED_OUT = DoorMessage.of("display.timeout")
 DOOR_FREE = DoorMessage.of("display.door_free")
 FAULT = DoorMessage.of("display.fault")
+CHECKING = DoorMessage.of("display.checking")
 
 
 def door_message(reason: Reason) -> DoorMessage:

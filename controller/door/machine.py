@@ -2,6 +2,9 @@
 
 idle -> card read -> waiting for PIN (`*` clears, `#` submits, a quiet timeout returns to idle)
 -> decision -> unlock pulse (ends early when the door opens and closes again) -> idle.
+With a library-system link the decision may be a question first: the door shows "one moment",
+the answer comes back as an input (LmsAnswer), and a monotonic deadline a little past the
+LMS's own timeout hands the attempt to the offline policy if it has not.
 Around that: a door that opens with no grant and no exit request is forced; one open longer
 than the limit is held open; an exit request (REX) never needs a card. Every handler runs on
 the door loop's one thread; any exception in it locks the relay (see DoorLoop).
@@ -20,7 +23,7 @@ from datetime import datetime
 from controller.config.settings import DoorSettings
 from controller.domain import messages
 from controller.domain.clock import Clock, Monotonic, monotonic
-from controller.domain.decision import Reason
+from controller.domain.decision import Decision, Reason
 from controller.domain.events import DoorAlarm, Event, EventSink, EventType
 from controller.domain.messages import PROMPT_CARD, PROMPT_PIN, DoorMessage, closing_message, door_message
 from controller.domain.modes import DoorMode
@@ -36,11 +39,13 @@ from controller.door.ports import (
     RemoteUnlock,
 )
 from controller.services.access import Authorizer
+from controller.services.lms import LmsAnswer, LmsQuestion
 from drivers.base import CardRead, KeyPress, ReaderFault
 
 log = logging.getLogger(__name__)
 
 MAX_PIN_KEYS = 8
+LMS_MARGIN_SECONDS = 0.25  # past the LMS timeout before the door stops waiting for the worker
 
 
 class Door:
@@ -66,6 +71,8 @@ class Door:
         self._keys = ""
         # Deadlines and durations: monotonic seconds (self._mono), never wall time.
         self._pin_deadline: float | None = None
+        self._question: LmsQuestion | None = None  # the attempt the LMS is checking
+        self._lms_deadline: float | None = None
         self._unlock_until: float | None = None
         self._opened_in_pulse = False
         self._door_open = False
@@ -95,6 +102,8 @@ class Door:
         elif isinstance(item, RemoteUnlock):
             self._pulse()
             self._log(EventType.REMOTE_UNLOCK, now, actor=item.actor)
+        elif isinstance(item, LmsAnswer):
+            self._lms_answered(item, now)
         elif isinstance(item, ClosingWarning):
             self._closing_warning(item.minutes, now)
         elif isinstance(item, ReaderFault):
@@ -107,6 +116,8 @@ class Door:
         t = self._mono()
         if self._unlock_until is not None and t >= self._unlock_until:
             self._end_pulse()  # the lock first
+        if self._lms_deadline is not None and t >= self._lms_deadline:
+            self._lms_answered(None, self._clock())  # too late: the offline policy decides
         if self._pin_deadline is not None and t >= self._pin_deadline:
             self._reset_entry()
             self._say(messages.TIMED_OUT)
@@ -125,8 +136,8 @@ class Door:
         held = (self._open_since + self._cfg.held_open_seconds
                 if self._door_open and not self._held_reported and self._open_since is not None
                 else None)
-        times = [t for t in (self._pin_deadline, self._unlock_until, held, self._message_until)
-                 if t is not None]
+        times = [t for t in (self._pin_deadline, self._unlock_until, held, self._message_until,
+                             self._lms_deadline) if t is not None]
         return min(times) if times else None
 
     def assume_contact(self, is_open: bool) -> None:
@@ -173,6 +184,8 @@ class Door:
         return self.mode is DoorMode.STAFFED and self._cfg.staffed_door_free
 
     def _card_read(self, read: CardRead, now: datetime) -> None:
+        if self.phase is Phase.CHECKING:
+            return  # one attempt at a time: this one is with the library system
         if self._door_free:
             self._say(messages.DOOR_FREE)
             return
@@ -185,6 +198,8 @@ class Door:
         self._say(PROMPT_PIN, hold=True)
 
     def _key(self, press: KeyPress, now: datetime) -> None:
+        if self.phase is Phase.CHECKING:
+            return  # the PIN is being checked; the display says so
         if self.phase is not Phase.AWAITING_PIN:
             self._say(PROMPT_CARD)
             return
@@ -201,7 +216,27 @@ class Door:
         card, pin = self._card, self._keys
         assert card is not None
         self._keys = ""
-        decision = self._auth.authorize(card.card, pin, card.reader, self.mode, now)
+        outcome = self._auth.begin(card.card, pin, card.reader, self.mode, now)
+        if isinstance(outcome, LmsQuestion):
+            timeout = self._auth.lms_timeout or 0.0
+            self.phase, self._question, self._pin_deadline = Phase.CHECKING, outcome, None
+            self._lms_deadline = self._mono() + timeout + LMS_MARGIN_SECONDS
+            self._say(messages.CHECKING, hold=True)
+            return
+        self._act(outcome)
+
+    def _lms_answered(self, answer: LmsAnswer | None, now: datetime) -> None:
+        """The LMS's answer to the attempt waiting for it (None: the deadline passed). An
+        answer to an attempt no longer waiting (timed out, mode changed) is dropped."""
+        question = self._question
+        if question is None or (answer is not None and answer.attempt != question.attempt):
+            return
+        self._question, self._lms_deadline = None, None
+        self.phase = Phase.AWAITING_PIN  # the attempt's state until _act says otherwise
+        self._act(self._auth.conclude(question, answer, now))
+
+    def _act(self, decision: Decision) -> None:
+        """Open, or say why not: the lock first, lights, LEDs and text follow."""
         if decision.granted:
             self._pulse()  # the lock first; lights, LEDs and text follow
             self._reset_entry()
@@ -220,7 +255,8 @@ class Door:
 
     def _reset_entry(self) -> None:
         self._card, self._keys, self._pin_deadline = None, "", None
-        if self.phase is Phase.AWAITING_PIN:
+        self._question, self._lms_deadline = None, None
+        if self.phase in (Phase.AWAITING_PIN, Phase.CHECKING):
             self.phase = Phase.IDLE
 
     # --- the lock ----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Protocol
 from controller.domain.events import DoorAlarm
 from controller.domain.messages import DoorMessage
 from controller.domain.modes import DoorMode
+from controller.services.lms import LmsAnswer
 from drivers.base import CardRead, KeyPress, ReaderFault
 
 
@@ -49,7 +50,7 @@ class RemoteUnlock:
 
 
 DoorInput = (CardRead | KeyPress | ReaderFault | DoorContactChanged | ExitRequest | ModeChanged
-             | ClosingWarning | RemoteUnlock)
+             | ClosingWarning | RemoteUnlock | LmsAnswer)
 
 
 # --- what the door drives ----------------------------------------------------------------
@@ -92,6 +93,7 @@ class DoorOutputs:
 class Phase(StrEnum):
     IDLE = "idle"
     AWAITING_PIN = "awaiting_pin"
+    CHECKING = "checking"  # card and PIN are with the library system; the door waits, bounded
     UNLOCKED = "unlocked"
 
 

@@ -12,15 +12,19 @@ day in the review of issue 11).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from itertools import count
 
 from controller.config.settings import AccessSettings
 from controller.domain.cards import CardFormatError, card_hint, normalise_card
+from controller.domain.clock import local_date
 from controller.domain.decision import PIN_PROVEN, Decision, Reason, decide
 from controller.domain.events import AlarmReason, Event, EventSink, EventType
-from controller.domain.members import Member
+from controller.domain.members import Category, Member
 from controller.domain.modes import DoorMode
 from controller.domain.pins import PinHasher
 from controller.domain.throttle import FailureThrottle
+from controller.services.lms import LmsAnswer, LmsLink, LmsQuestion
+from controller.services.lms_access import LmsDecider
 from controller.services.lockouts import PinLockouts
 from controller.store.events import READER_FIELD, recent_refusals
 from controller.store.members import MemberStore
@@ -34,8 +38,11 @@ class Authorizer:
     def __init__(
         self, members: MemberStore, events: EventSink, hasher: PinHasher,
         settings: AccessSettings, door: str, lockouts: PinLockouts | None = None,
+        lms: tuple[LmsLink, LmsDecider] | None = None,
     ) -> None:
         """`lockouts`: the PIN counts (default: stored straight through `members`' connection).
+        `lms`: the library system's link and the branch's rules for its answers; without it
+        the local list decides alone (`authorize`).
         The reader throttle starts from the refusals logged in its window, so a restart does
         not lift a slowdown (the event log is its store). One Authorizer runs one door."""
         self._members = members
@@ -55,6 +62,8 @@ class Authorizer:
         # The last cycling refusal of the slowdown under way (None: none is). A slowdown lasts
         # until a whole window passes without such a refusal; its alarm is raised once.
         self._slowdown_last: datetime | None = None
+        self._lms = lms
+        self._attempts = count(1)
 
     def resume_throttle(self, now: datetime) -> int:
         """Count again the refusals that the event log holds within the throttle's window, at
@@ -73,10 +82,70 @@ class Authorizer:
         """Whether a card read outside opening hours is worth asking a PIN for."""
         return self._settings.staff_allowed_when_closed
 
+    @property
+    def lms_timeout(self) -> float | None:
+        """How long the door waits for the library system (None: no LMS link)."""
+        return self._lms[0].timeout if self._lms is not None else None
+
     def authorize(
         self, raw_card: str, pin: str, reader: str, mode: DoorMode, now: datetime
     ) -> Decision:
+        """Decide from the local list alone (a branch without an LMS link, or a staff card)."""
+        return self._decide_locally(self._lookup(raw_card), raw_card, pin, reader, mode, now)
+
+    def begin(
+        self, raw_card: str, pin: str, reader: str, mode: DoorMode, now: datetime
+    ) -> Decision | LmsQuestion:
+        """A Decision when one can be made at once, else the question now put to the LMS.
+
+        Decided at once, without the LMS: the branch's mode when closed, a reader slowdown, a
+        card that is not a card number, a local PIN lockout, an empty PIN (never sent: some
+        LMSs accept a blank one) and staff cards of the local list. The answer to a question
+        comes back through the door loop; `conclude` turns it into the Decision."""
         member = self._lookup(raw_card)
+        if self._lms is not None and not pin and not mode.is_closed:
+            return self._refuse_empty_pin(member, raw_card, reader, mode, now)
+        if self._lms is None or mode.is_closed or (
+                member is not None and (member.category is Category.STAFF
+                                        or (member.locked_until is not None
+                                            and now < member.locked_until))) \
+                or self._throttle.paused_until(self._door, now) is not None:
+            return self._decide_locally(member, raw_card, pin, reader, mode, now)
+        try:
+            card = normalise_card(raw_card)
+        except CardFormatError:
+            return self._decide_locally(None, raw_card, pin, reader, mode, now)
+        question = LmsQuestion(attempt=next(self._attempts), card=card, pin=pin, reader=reader,
+                               mode=mode, asked_at=now, local=member)
+        self._lms[0].ask(question)
+        return question
+
+    def conclude(self, question: LmsQuestion, answer: LmsAnswer | None,
+                 now: datetime) -> Decision:
+        """The Decision for `question` from the LMS's answer, or from the offline policy when
+        `answer` is None (the door's deadline passed) or carries no patron."""
+        assert self._lms is not None, "conclude() follows a begin() that asked the LMS"
+        verdict = self._lms[1].decide(question, answer, local_date(now), now)
+        alarms: list[Event] = []
+        decision = self._after(Decision(verdict.reason is Reason.GRANTED, verdict.reason),
+                               question.local, question.card, question.reader, now, alarms)
+        self._log(decision, question.local, question.card, question.reader, question.mode, now,
+                  alarms, verdict.detail)
+        return decision
+
+    def _refuse_empty_pin(self, member: Member | None, raw_card: str, reader: str,
+                          mode: DoorMode, now: datetime) -> Decision:
+        """`#` with no PIN typed: a wrong PIN, decided here (some LMSs accept a blank one)."""
+        alarms: list[Event] = []
+        decision = self._after(Decision.refuse(Reason.WRONG_PIN), member, raw_card, reader, now,
+                               alarms)
+        self._log(decision, member, raw_card, reader, mode, now, alarms)
+        return decision
+
+    def _decide_locally(
+        self, member: Member | None, raw_card: str, pin: str, reader: str, mode: DoorMode,
+        now: datetime,
+    ) -> Decision:
         alarms: list[Event] = []
         if self._throttle.paused_until(self._door, now) is not None:
             decision = Decision.refuse(Reason.READER_SLOWED)
@@ -86,9 +155,7 @@ class Authorizer:
                 staff_allowed_when_closed=self._settings.staff_allowed_when_closed,
             )
             decision = self._after(decision, member, raw_card, reader, now, alarms)
-        self._log(decision, member, raw_card, reader, mode, now)
-        for alarm in alarms:  # after the attempt that raised it, as the log reads best
-            self._events.record(alarm)
+        self._log(decision, member, raw_card, reader, mode, now, alarms)
         return decision
 
     def _lookup(self, raw_card: str) -> Member | None:
@@ -156,15 +223,18 @@ class Authorizer:
 
     def _log(
         self, decision: Decision, member: Member | None, raw_card: str, reader: str,
-        mode: DoorMode, now: datetime,
+        mode: DoorMode, now: datetime, alarms: list[Event], more: str | None = None,
     ) -> None:
+        """The attempt's event, then any alarm it raised (after it, as the log reads best)."""
         self._events.record(Event(
             type=EventType.ACCESS_GRANTED if decision.granted else EventType.ACCESS_REFUSED,
             at=now, door=self._door, reason=decision.reason.value,
             member_ref=member.patron_id if member else None,
             card_hint=_hint(raw_card),
-            detail=f"{READER_FIELD}{reader} mode={mode.value}",
+            detail=f"{READER_FIELD}{reader} mode={mode.value}" + (f" {more}" if more else ""),
         ))
+        for alarm in alarms:
+            self._events.record(alarm)
 
 
 def _hint(raw_card: str) -> str | None:

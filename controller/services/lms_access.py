@@ -1,0 +1,111 @@
+"""The library system's part of a decision: its answer through the branch's rules, or the
+offline policy when there is no answer in time.
+
+The Authorizer asks (through `LmsLink`, on a worker) and hands what came back, or nothing,
+to `LmsDecider.decide`, on the door thread: everything here is in memory (the rules are pure,
+the PIN cache is read from memory and written behind), so the door never waits on it.
+
+Each decision says which path made it (`DecidedBy`): the event records it, so entries made
+while the LMS was out of reach stand out on the entries page and in exports.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Protocol
+
+from controller.config.lms import OfflinePolicy
+from controller.domain.decision import Reason
+from controller.domain.eligibility import EligibilityRules, judge
+from controller.domain.members import Member
+from controller.services.lms import LmsAnswer, LmsQuestion
+
+DECIDED_BY_FIELD = "decided_by="  # how the event's detail names the path that decided
+
+
+class DecidedBy(StrEnum):
+    """Which path made a decision on a branch linked to its library system."""
+
+    LMS = "lms"  # the LMS answered in time; the eligibility rules read its answer
+    OFFLINE_CACHE = "offline_cache"  # no answer: a PIN the LMS accepted lately, kept hashed
+    OFFLINE_LOCAL = "offline_local"  # no answer: the local list (policy allow-registered)
+    OFFLINE_DENY = "offline_deny"  # no answer and nothing the policy may admit on
+
+    @property
+    def offline(self) -> bool:
+        return self is not DecidedBy.LMS
+
+
+class PinCache(Protocol):
+    """Card + PIN pairs the LMS accepted lately, as keyed hashes; read in memory."""
+
+    def check(self, card: str, pin: str, now: datetime) -> bool | None: ...
+    def remember(self, card: str, pin: str, now: datetime) -> None: ...
+    def forget(self, card: str) -> None: ...
+
+
+class LocalPinCheck(Protocol):
+    def __call__(self, member: Member, pin: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class LmsVerdict:
+    reason: Reason
+    decided_by: DecidedBy
+    failure: str | None = None  # why the LMS gave no answer (LmsUnavailable's code)
+
+    @property
+    def detail(self) -> str:
+        text = f"{DECIDED_BY_FIELD}{self.decided_by.value}"
+        return f"{text} lms={self.failure}" if self.failure else text
+
+
+class LmsDecider:
+    """One branch's rules and offline policy; `decide` is called once per answered question."""
+
+    def __init__(self, rules: EligibilityRules, policy: OfflinePolicy, cache: PinCache,
+                 local_pin_matches: LocalPinCheck) -> None:
+        self._rules = rules
+        self._policy = policy
+        self._cache = cache
+        self._local_pin_matches = local_pin_matches
+
+    def decide(self, question: LmsQuestion, answer: LmsAnswer | None, today: date,
+               now: datetime) -> LmsVerdict:
+        """`answer` None: none came before the door's deadline (as good as a timeout)."""
+        if answer is None or answer.patron is None:
+            return self._offline(question, today, now,
+                                 answer.failure if answer is not None else "timeout")
+        # The local list has no guardian's-consent field yet: a minor is never assumed to have it.
+        reason = judge(answer.patron, question.local, self._rules, today)
+        if reason is Reason.GRANTED:
+            self._cache.remember(question.card, question.pin, now)
+        elif reason in (Reason.WRONG_PIN, Reason.UNKNOWN_CARD, Reason.CARD_LOST):
+            self._cache.forget(question.card)  # what the LMS now refuses is not kept for later
+        return LmsVerdict(reason, DecidedBy.LMS)
+
+    def _offline(self, question: LmsQuestion, today: date, now: datetime,
+                 failure: str | None) -> LmsVerdict:
+        """The policy while the LMS does not answer; a local entry block always holds.
+
+        deny: nobody. cached: a card whose PIN the LMS accepted within `cache_days`, with that
+        PIN (another PIN is a wrong PIN and counts toward the lockout). allow-registered: as
+        cached, and also anyone the local list registers for Open+ today, adult and not
+        blocked, whose PIN matches the local list's own PIN hash."""
+        local = question.local
+        if self._policy == "deny":
+            return LmsVerdict(Reason.LMS_UNAVAILABLE, DecidedBy.OFFLINE_DENY, failure)
+        if local is not None and local.is_blocked_on(today):
+            return LmsVerdict(Reason.BLOCKED, DecidedBy.OFFLINE_LOCAL, failure)
+        cached = self._cache.check(question.card, question.pin, now)
+        if cached is not None:
+            reason = Reason.GRANTED if cached else Reason.WRONG_PIN
+            return LmsVerdict(reason, DecidedBy.OFFLINE_CACHE, failure)
+        if self._policy == "allow-registered" and local is not None and local.has_pin \
+                and local.is_registered_on(today) and local.is_adult_on(today):
+            reason = Reason.GRANTED if self._local_pin_matches(local, question.pin) \
+                else Reason.WRONG_PIN
+            return LmsVerdict(reason, DecidedBy.OFFLINE_LOCAL, failure)
+        return LmsVerdict(Reason.LMS_UNAVAILABLE, DecidedBy.OFFLINE_DENY, failure)
+
