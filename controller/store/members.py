@@ -121,7 +121,9 @@ class MemberStore:
                     f"card {card_hint(card)} already belongs to patron {owner}"
                     for card, owner in sorted(taken.items())))
             self._insert(row, now)
-        return self.get(row.patron_id)  # type: ignore[return-value]
+        added = self.get(row.patron_id)
+        assert added is not None, "the entry was just written in this connection"
+        return added
 
     def remove(self, patron_id: str) -> None:
         with transaction(self._conn):
