@@ -169,6 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop when standard input ends (scripts); default: keep serving")
     _web_address(p)
     p.add_argument("--no-api", action="store_true", help="simulate the door without the web process")
+    p.add_argument("--lms", action="store_true",
+                   help="check every card and PIN with a demo library system (a SIP2 server on a "
+                   "free loopback port that knows the demo members); `lms down` / `lms up` at "
+                   "the console stop and start it")
     p.set_defaults(run=run.simulate)
 
     p = sub.add_parser("serve", help="run the door on the real hardware (the door alone; the "

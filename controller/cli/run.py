@@ -24,6 +24,7 @@ from controller.cli.commands import demo_members_command
 from controller.cli.main import UsageError
 from controller.cli.web import WebChild, WebChildError
 from controller.config.settings import Settings
+from controller.domain.clock import local_date, utc_now
 from controller.domain.modes import DoorMode
 from controller.domain.schedule import Schedule, load_schedule_file
 from controller.door.branch import BranchService
@@ -51,19 +52,33 @@ WEB_STOP_BY = 2.0  # seconds into the stop by which the web child has had its SI
 def simulate(args: argparse.Namespace, settings: Settings) -> int:
     """The simulated branch: demo data, mock pins and ptys, the real service and a console in
     this process; the API and pages in a child process (`openplus-door web`)."""
-    from controller.sim.console import HELP, Console
+    from controller.sim.console import Console, help_text
     from controller.sim.hardware import SimulatedHardware
 
     configure_logging(settings.logging.level)
-    _demo_data(args, settings)
+    member_count = _demo_data(args, settings)
     sim = SimulatedHardware.create(settings, camera_video=settings.data_dir / "demo-camera.avi")
     mode = None if args.mode == "schedule" else DoorMode(args.mode)
     banner = (f"Simulated branch '{settings.branch.name}' running; data in {settings.data_dir}.\n"
               f"Demo sign-in: admin, manager or security, password {DEMO_PASSWORD}.\n"
-              f"Type `help` for commands.\n{HELP}")
-    return _run(sim.settings, args, pin_factory=sim.factory, mode=mode, banner=banner,
-                console=lambda service: Console(service, sim, print), cleanup=sim.close,
-                web=not args.no_api)
+              f"Type `help` for commands.\n{help_text(args.lms)}")
+    branch_settings, lms = sim.settings, None
+    if args.lms:  # pysip2 is imported only here: without --lms nothing changes
+        from controller.sim.demo_lms import DemoLms
+
+        lms = DemoLms(member_count, local_date(utc_now()), settings.lms.charset)
+    try:
+        if lms is not None:
+            lms.start()
+            branch_settings = lms.settings_for(sim.settings)
+            banner += "\n" + "\n".join(lms.demo_lines()) + (
+                f"\nOffline policy: {branch_settings.lms.offline_policy} (config [lms] offline_policy)")
+        return _run(branch_settings, args, pin_factory=sim.factory, mode=mode, banner=banner,
+                    console=lambda service: Console(service, sim, print, lms), cleanup=sim.close,
+                    web=not args.no_api)
+    finally:  # after the door has stopped (and with it its SIP2 connections)
+        if lms is not None:
+            lms.stop()
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -74,11 +89,13 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
                 banner=f"openplus-door serving '{settings.branch.name}'", web=False)
 
 
-def _demo_data(args: argparse.Namespace, settings: Settings) -> None:
-    """First run of the simulator: demo members, demo users, the Beilen example schedule."""
+def _demo_data(args: argparse.Namespace, settings: Settings) -> int:
+    """First run of the simulator: demo members, demo users, the Beilen example schedule.
+    Returns how many demo members there may be (what the demo library system should know)."""
     runtime = Runtime.open(settings)
     with closing(runtime.connection()) as conn:
-        no_members = runtime.members(conn).count() == 0
+        stored_members = runtime.members(conn).count()
+        no_members = stored_members == 0
         no_users = UserStore(conn).count() == 0
         store = ScheduleStore(conn)
         if store.load().is_default:
@@ -94,6 +111,7 @@ def _demo_data(args: argparse.Namespace, settings: Settings) -> None:
     if no_users:
         for name, roles in DEMO_USERS.items():
             create_user(runtime, name, DEMO_PASSWORD, roles, "simulate")
+    return max(args.members, stored_members)
 
 
 def _run(settings: Settings, args: argparse.Namespace, *, pin_factory, mode: DoorMode | None,

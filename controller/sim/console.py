@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from contextlib import closing
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from controller.domain.modes import DoorMode
 from controller.door.branch import BranchService
@@ -13,7 +13,11 @@ from controller.services.demo import DEMO_PIN, demo_card_lines
 from controller.services.events import event_line
 from controller.sim.hardware import SimulatedHardware
 
-WAIT_SECONDS = 3.0
+if TYPE_CHECKING:  # only `simulate --lms` loads it (and pysip2)
+    from controller.sim.demo_lms import DemoLms
+
+WAIT_SECONDS = 3.0  # longer than the LMS's default reply timeout (2 s) plus the door's margin
+CHECKING_PHASE = "checking"  # the door's phase while the library system checks card and PIN
 
 HELP = f"""commands:
   card NUMBER     hold a card to the reader (10-digit tag: RFID reader; else barcode scanner)
@@ -26,15 +30,19 @@ HELP = f"""commands:
   demo            the demo cards (every demo PIN is {DEMO_PIN})
   wait SECONDS    pause (for scripts)
   help | quit"""
+LMS_HELP = """  lms down | up   stop or start the demo library system (watch the offline policy decide)
+  lms             is the demo library system up?"""
 
 
 class Console:
     """Reads commands line by line and prints what the door shows and does."""
 
-    def __init__(self, service: BranchService, sim: SimulatedHardware, out: Callable[[str], None]):
+    def __init__(self, service: BranchService, sim: SimulatedHardware, out: Callable[[str], None],
+                 lms: DemoLms | None = None):
         self._service = service
         self._sim = sim
         self._out = out
+        self._lms = lms  # `simulate --lms`: the demo library system the door checks with
         self._changed = threading.Condition()
         self._last: tuple | None = None
         self._stop = threading.Event()
@@ -86,6 +94,7 @@ class Console:
                 return True
             sim.press_keys(arg)
             service.loop.wait_idle(WAIT_SECONDS)
+            self._wait_for_answer()
         elif command in ("open", "close", "rex"):
             {"open": sim.open_door, "close": sim.close_door, "rex": sim.press_rex}[command]()
             service.loop.wait_idle(WAIT_SECONDS)
@@ -100,13 +109,31 @@ class Console:
         elif command == "demo":
             for line in demo_card_lines():
                 self._out(line)
+            if self._lms is not None:
+                for line in self._lms.demo_lines():
+                    self._out(line)
+        elif command == "lms" and self._lms is not None and arg in ("", "down", "up"):
+            lms = self._lms
+            self._out({"": lms.status, "down": lms.down, "up": lms.up}[arg]())
         elif command == "wait" and _is_number(arg):
             self._stop.wait(float(arg))
         elif command in ("quit", "exit"):
             return False
         else:
-            self._out(HELP)
+            self._out(help_text(self._lms is not None))
         return True
+
+    def _wait_for_answer(self) -> None:
+        """On a branch linked to a library system the door asks it first (phase `checking`,
+        the display says "one moment"): a script's next line comes after the answer, or the
+        offline policy's decision, as it would for a person at the door."""
+        with self._changed:
+            self._changed.wait_for(self._answered, WAIT_SECONDS)
+        self._service.loop.wait_idle(WAIT_SECONDS)
+
+    def _answered(self) -> bool:
+        snapshot = self._service.snapshot()
+        return snapshot is None or snapshot.phase.value != CHECKING_PHASE
 
     def _print_events(self, count: int) -> None:
         runtime = self._service.runtime
@@ -116,6 +143,11 @@ class Console:
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def help_text(lms: bool) -> str:
+    """The console's commands; with the demo library system (`--lms`), its commands too."""
+    return f"{HELP}\n{LMS_HELP}" if lms else HELP
 
 
 def _is_number(text: str) -> bool:

@@ -1,5 +1,5 @@
-"""A real SIP2 server for the tests and the benchmark: pysip2's AnyIO server (PyPI, not ours)
-with handlers answering from a few demo members.
+"""A real SIP2 server for the simulator (`simulate --lms`, see demo_lms.py), the tests and the
+benchmark: pysip2's AnyIO server (PyPI, not ours) with handlers answering from demo members.
 
 pysip2 0.1.0 models only the standard fields, so the common extensions an LMS adds to 24/64
 (PB birth date, PC patron class, PA expiry) are added the way its codec is built: a subclass
@@ -199,7 +199,12 @@ class RunningServer:
 
     @property
     def seen(self) -> SeenRequests:
-        return self.server.seen  # type: ignore[attr-defined, no-any-return]
+        return self.server.seen  # type: ignore[attr-defined]
+
+    @property
+    def is_running(self) -> bool:
+        """Listening (between start() and stop())."""
+        return self._stack is not None
 
     def start(self) -> int:
         assert self._stack is None, "already running"
