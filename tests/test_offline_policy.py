@@ -8,11 +8,11 @@ import pytest
 
 from controller.domain.decision import Reason
 from controller.domain.members import NEVER, Category, Member
-from controller.services.offline_policy import OfflinePath, offline_decision, offline_verdict
+from controller.services.offline_policy import DecidedBy, offline_decision, offline_verdict
 
 TODAY = date(2026, 12, 1)
 G, W, U, B = Reason.GRANTED, Reason.WRONG_PIN, Reason.LMS_UNAVAILABLE, Reason.BLOCKED
-CACHE, LOCAL, DENY = OfflinePath.CACHE, OfflinePath.LOCAL, OfflinePath.DENY
+CACHE, LOCAL, DENY = DecidedBy.CACHE, DecidedBy.LOCAL, DecidedBy.DENY
 
 
 def local(**changes) -> Member:
@@ -86,12 +86,13 @@ def test_cached_and_allow_registered(policy, local_entry, cached, local_pin, exp
                          ids=[situation[0] for situation in SITUATIONS])
 def test_deny_refuses_everyone_whatever_is_known(name, local_entry, cached, local_pin):
     verdict = offline_verdict("deny", cached, local_entry, TODAY, local_pin_matches=local_pin)
-    assert verdict == (Reason.LMS_UNAVAILABLE, OfflinePath.DENY)
+    assert verdict == (Reason.LMS_UNAVAILABLE, DecidedBy.DENY)
 
 
-def test_the_paths_name_the_offline_values_the_event_records():
-    assert {path.value for path in OfflinePath} == {"offline_cache", "offline_local",
+def test_the_paths_name_the_values_the_event_records():
+    assert {path.value for path in DecidedBy} == {"lms", "offline_cache", "offline_local",
                                                     "offline_deny"}
+    assert [path.offline for path in DecidedBy] == [False, True, True, True]
 
 
 def test_an_unknown_policy_is_refused_by_name():

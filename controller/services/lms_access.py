@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Protocol
 
 from controller.config.lms import OfflinePolicy
@@ -20,21 +19,9 @@ from controller.domain.decision import Reason
 from controller.domain.eligibility import EligibilityRules, judge
 from controller.domain.members import Member
 from controller.services.lms import LmsAnswer, LmsQuestion
+from controller.services.offline_policy import DecidedBy, offline_verdict
 
 DECIDED_BY_FIELD = "decided_by="  # how the event's detail names the path that decided
-
-
-class DecidedBy(StrEnum):
-    """Which path made a decision on a branch linked to its library system."""
-
-    LMS = "lms"  # the LMS answered in time; the eligibility rules read its answer
-    OFFLINE_CACHE = "offline_cache"  # no answer: a PIN the LMS accepted lately, kept hashed
-    OFFLINE_LOCAL = "offline_local"  # no answer: the local list (policy allow-registered)
-    OFFLINE_DENY = "offline_deny"  # no answer and nothing the policy may admit on
-
-    @property
-    def offline(self) -> bool:
-        return self is not DecidedBy.LMS
 
 
 class PinCache(Protocol):
@@ -87,25 +74,10 @@ class LmsDecider:
 
     def _offline(self, question: LmsQuestion, today: date, now: datetime,
                  failure: str | None) -> LmsVerdict:
-        """The policy while the LMS does not answer; a local entry block always holds.
-
-        deny: nobody. cached: a card whose PIN the LMS accepted within `cache_days`, with that
-        PIN (another PIN is a wrong PIN and counts toward the lockout). allow-registered: as
-        cached, and also anyone the local list registers for Open+ today, adult and not
-        blocked, whose PIN matches the local list's own PIN hash."""
+        """The branch's offline policy (services/offline_policy.py) while the LMS is silent."""
         local = question.local
-        if self._policy == "deny":
-            return LmsVerdict(Reason.LMS_UNAVAILABLE, DecidedBy.OFFLINE_DENY, failure)
-        if local is not None and local.is_blocked_on(today):
-            return LmsVerdict(Reason.BLOCKED, DecidedBy.OFFLINE_LOCAL, failure)
-        cached = self._cache.check(question.card, question.pin, now)
-        if cached is not None:
-            reason = Reason.GRANTED if cached else Reason.WRONG_PIN
-            return LmsVerdict(reason, DecidedBy.OFFLINE_CACHE, failure)
-        if self._policy == "allow-registered" and local is not None and local.has_pin \
-                and local.is_registered_on(today) and local.is_adult_on(today):
-            reason = Reason.GRANTED if self._local_pin_matches(local, question.pin) \
-                else Reason.WRONG_PIN
-            return LmsVerdict(reason, DecidedBy.OFFLINE_LOCAL, failure)
-        return LmsVerdict(Reason.LMS_UNAVAILABLE, DecidedBy.OFFLINE_DENY, failure)
-
+        local_pin_matches = (self._local_pin_matches(local, question.pin)
+                             if local is not None and local.has_pin else None)
+        verdict = offline_verdict(self._policy, self._cache.check(question.card, question.pin, now),
+                                  local, today, local_pin_matches=local_pin_matches)
+        return LmsVerdict(verdict.reason, verdict.path, failure)

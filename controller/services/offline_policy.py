@@ -42,18 +42,24 @@ from controller.domain.decision import Reason
 from controller.domain.members import Member
 
 
-class OfflinePath(StrEnum):
-    """Which path decided while the LMS was silent (the event records it). The values match
-    the offline members of services/lms_access.DecidedBy."""
+class DecidedBy(StrEnum):
+    """Which path made a decision on a branch linked to its library system (the access
+    event records it, so entries made while the LMS was out of reach stand out)."""
 
+    LMS = "lms"  # the LMS answered in time; the eligibility rules read its answer
     CACHE = "offline_cache"  # the LMS's recent yes, kept hashed, proved or refuted the PIN
     LOCAL = "offline_local"  # the local list: its entry block, or its own PIN hash
     DENY = "offline_deny"  # nothing the policy may admit on (or the policy is deny)
 
+    @property
+    def offline(self) -> bool:
+        """Decided without the LMS: the entries page marks such entries."""
+        return self is not DecidedBy.LMS
+
 
 class OfflineVerdict(NamedTuple):
     reason: Reason
-    path: OfflinePath
+    path: DecidedBy
 
 
 def offline_decision(policy: OfflinePolicy, cached: bool | None, local: Member | None,
@@ -72,7 +78,7 @@ def offline_verdict(policy: OfflinePolicy, cached: bool | None, local: Member | 
     `today`: the branch's local date.
     """
     if policy == "deny":
-        return OfflineVerdict(Reason.LMS_UNAVAILABLE, OfflinePath.DENY)
+        return OfflineVerdict(Reason.LMS_UNAVAILABLE, DecidedBy.DENY)
     if policy not in ("cached", "allow-registered"):
         raise ValueError(f"unknown offline policy {policy!r}: expected deny, cached or "
                          "allow-registered")
@@ -80,18 +86,18 @@ def offline_verdict(policy: OfflinePolicy, cached: bool | None, local: Member | 
     local_says = local_pin_matches if use_local else None
     if local is not None and local.is_blocked_on(today):
         if cached is True or local_says is True:
-            return OfflineVerdict(Reason.BLOCKED, OfflinePath.LOCAL)
+            return OfflineVerdict(Reason.BLOCKED, DecidedBy.LOCAL)
         if cached is False or local_says is False:
             return OfflineVerdict(Reason.WRONG_PIN, _refuted_by(cached))
-        return OfflineVerdict(Reason.LMS_UNAVAILABLE, OfflinePath.DENY)
+        return OfflineVerdict(Reason.LMS_UNAVAILABLE, DecidedBy.DENY)
     if cached is True:
-        return OfflineVerdict(Reason.GRANTED, OfflinePath.CACHE)
+        return OfflineVerdict(Reason.GRANTED, DecidedBy.CACHE)
     if local is not None and local_says is not None and _vouched_for(local, today):
         reason = Reason.GRANTED if local_says else Reason.WRONG_PIN
-        return OfflineVerdict(reason, OfflinePath.LOCAL)
+        return OfflineVerdict(reason, DecidedBy.LOCAL)
     if cached is False and local_says is not True:
-        return OfflineVerdict(Reason.WRONG_PIN, OfflinePath.CACHE)
-    return OfflineVerdict(Reason.LMS_UNAVAILABLE, OfflinePath.DENY)
+        return OfflineVerdict(Reason.WRONG_PIN, DecidedBy.CACHE)
+    return OfflineVerdict(Reason.LMS_UNAVAILABLE, DecidedBy.DENY)
 
 
 def _vouched_for(local: Member, today: date) -> bool:
@@ -99,5 +105,5 @@ def _vouched_for(local: Member, today: date) -> bool:
     return local.is_registered_on(today) and local.is_adult_on(today) and local.valid_until >= today
 
 
-def _refuted_by(cached: bool | None) -> OfflinePath:
-    return OfflinePath.CACHE if cached is False else OfflinePath.LOCAL
+def _refuted_by(cached: bool | None) -> DecidedBy:
+    return DecidedBy.CACHE if cached is False else DecidedBy.LOCAL

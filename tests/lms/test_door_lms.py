@@ -17,7 +17,8 @@ from controller.domain.events import EventType
 from controller.domain.messages import CHECKING, PROMPT_PIN, door_message
 from controller.domain.modes import DoorMode
 from controller.door.ports import ExitRequest, ModeChanged, Phase
-from controller.services.lms_access import DECIDED_BY_FIELD, DecidedBy
+from controller.services.lms_access import DECIDED_BY_FIELD
+from controller.services.offline_policy import DecidedBy
 from tests.lms import fault_proxy as faults
 from tests.lms.conftest import LmsDoorBench
 
@@ -88,7 +89,7 @@ def test_without_an_answer_the_deny_policy_refuses_and_says_why(lms_door, fault)
     bench.enter(GOOD, PIN[GOOD])
     bench.wait_answer()
     assert bench.last_access().reason == Reason.LMS_UNAVAILABLE and not bench.relay_on
-    assert decided_by(bench) == DecidedBy.OFFLINE_DENY and " lms=" in bench.last_access().detail
+    assert decided_by(bench) == DecidedBy.DENY and " lms=" in bench.last_access().detail
     assert bench.messages[-1] == door_message(Reason.LMS_UNAVAILABLE)
     bench.proxy.set_fault(faults.PASS)  # and the door goes on as before
     bench.enter(GOOD, PIN[GOOD])
@@ -106,10 +107,10 @@ def test_a_pin_the_lms_accepted_lets_the_member_in_while_it_is_out_of_reach(lms_
     bench.enter(GOOD, "0000")
     bench.wait_answer()
     assert bench.last_access().reason == Reason.WRONG_PIN
-    assert decided_by(bench) == DecidedBy.OFFLINE_CACHE
+    assert decided_by(bench) == DecidedBy.CACHE
     bench.keys(PIN[GOOD] + "#")
     bench.wait_answer()
-    assert bench.relay_on and decided_by(bench) == DecidedBy.OFFLINE_CACHE
+    assert bench.relay_on and decided_by(bench) == DecidedBy.CACHE
     bench.enter(FINES, PIN[FINES])  # never checked before: nothing cached
     bench.wait_answer()
     assert bench.last_access().reason == Reason.LMS_UNAVAILABLE
