@@ -9,6 +9,7 @@ policy decide. No real personal data: fake cards (prefix 2999), no names, made-u
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import date, timedelta
 
@@ -89,6 +90,8 @@ class DemoLms:
 
     def __init__(self, member_count: int, today: date, charset: str = "cp850") -> None:
         self.today = today
+        # pysip2 logs each connection at INFO: noise between the door's lines at the console.
+        logging.getLogger("pysip2").setLevel(logging.WARNING)
         members = lms_members(demo_members(member_count, today), today)
         self._server = RunningServer(build_server(members, login_required=True, encoding=charset), HOST)
 

@@ -105,7 +105,6 @@ def test_lms_down_closes_the_port_and_up_listens_on_it_again(demo_lms):
 # --- the whole simulator, through its console ----------------------------------------------------
 
 # The lead removes this mark when the door's wiring of issue 13 is committed.
-WIRING = pytest.mark.xfail(strict=True, reason="door wiring of issue 13 not yet committed")
 
 
 def simulate_lms(data_dir: Path, script: str) -> str:
@@ -129,7 +128,6 @@ def relay_after_each_attempt(output: str) -> list[str]:
             for line in output.splitlines() if line.startswith("outputs: ")]
 
 
-@WIRING
 @pytest.mark.slow  # a simulate process: ~4 s
 def test_simulate_lms_grants_a_demo_card_and_refuses_the_lost_one(tmp_path):
     output = simulate_lms(tmp_path, "\n".join([
@@ -138,19 +136,22 @@ def test_simulate_lms_grants_a_demo_card_and_refuses_the_lost_one(tmp_path):
         f"card {LMS_LOST}", f"keys {DEMO_PIN}#", "status", "quit", ""]))
     assert f"{LMS_LOST}  card reported lost" in output  # the banner lists the LMS patrons
     assert relay_after_each_attempt(output) == ["on", "on", "off"], output
-    assert output.count("[door] Welkom / Welcome  | openplus, unlocked, relay UNLOCKED") == 2, output
+    assert output.count("[door] Welkom / Welcome  | openplus, unlocked, relay UNLOCKED, door closed") == 2, output
     assert CARD_LOST_NL in output, output
 
 
-@WIRING
 @pytest.mark.slow
 def test_simulate_lms_down_lets_the_offline_policy_decide(tmp_path):
+    # (Another card between two reads of one card: the reader's repeat filter drops a card
+    # read again at once, as a held card.)
     output = simulate_lms(tmp_path, "\n".join([
         f"card {LMS_VALID}", f"keys {DEMO_PIN}#", "status", "open", "close",  # its PIN is cached
+        f"card {LMS_NOT_OPEN_PLUS}", f"keys {DEMO_PIN}#", "status",  # refused: nothing cached
         "lms down",
         f"card {LMS_VALID}", f"keys {DEMO_PIN}#", "status", "open", "close",  # cached: in, offline
-        f"card {LMS_NOT_OPEN_PLUS}", f"keys {DEMO_PIN}#", "status",  # never checked: not cached
-        "lms up", "quit", ""]))
+        f"card {LMS_NOT_OPEN_PLUS}", f"keys {DEMO_PIN}#", "status",  # not cached: no entry
+        "lms up", "events 4", "quit", ""]))
     assert "demo library system DOWN" in output and "demo library system UP" in output
-    assert relay_after_each_attempt(output) == ["on", "on", "off"], output
+    assert relay_after_each_attempt(output) == ["on", "off", "on", "off"], output
     assert "Storing. Probeer het later" in output, output  # lms_unavailable at the door
+    assert "decided_by=offline_cache" in output, output  # the event says how it was let in
