@@ -46,6 +46,7 @@ from controller.door.switcher import ModeSwitcher
 from controller.door.timers import ClockTimers
 from controller.services.access import Authorizer
 from controller.services.footage import CLIP_EVENTS
+from controller.services.lms_access import open_lms_gate
 from controller.services.lockouts import PinLockouts
 from controller.services.runtime import Runtime
 from controller.services.use_cases import footage_service
@@ -98,8 +99,13 @@ class BranchService:
         lockouts = PinLockouts(access.max_wrong_pins, timedelta(minutes=access.lockout_minutes),
                                self.writer.save, load_pin_failures(self._door_conn))
         hw = self.hardware
-        self.authorizer = Authorizer(self.runtime.members(self._door_conn), self.writer,
-                                     self.runtime.hasher, access, settings.branch.door, lockouts)
+        # The library system's answers go to the door loop (built below) like any input.
+        self.lms = open_lms_gate(self.runtime, lambda answer: self.loop.submit(answer),
+                                 self.writer, settings.branch.door)
+        self.authorizer = Authorizer(
+            self.runtime.members(self._door_conn), self.writer, self.runtime.hasher, access,
+            settings.branch.door, lockouts,
+            lms=(self.lms.link, self.lms.decider) if self.lms is not None else None)
         self.authorizer.resume_throttle(clock())
         self.door = Door(
             self.authorizer,
@@ -135,6 +141,8 @@ class BranchService:
         self._record(EventType.SERVICE, "started")
         self.footage.start()
         self.loop.start()
+        if self.lms is not None:
+            self.lms.start()  # connects in the background; the door never waits for it
         for reader in hw.readers:
             reader.start(self.loop.submit)
         if self._mode_override is None:
@@ -158,6 +166,8 @@ class BranchService:
             self.timers.stop(timeout=0.5)
         finally:
             self.loop.stop(timeout=1.0)
+            if self.lms is not None:
+                self.lms.close()
             self.signal_queue.stop(timeout=0.3)
             self.hardware.close()
             self._record(EventType.SERVICE, "stopped")

@@ -10,6 +10,7 @@ while the LMS was out of reach stand out on the entries page and in exports.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
@@ -17,9 +18,12 @@ from typing import Protocol
 from controller.config.lms import OfflinePolicy
 from controller.domain.decision import Reason
 from controller.domain.eligibility import EligibilityRules, judge
+from controller.domain.events import EventSink
 from controller.domain.members import Member
-from controller.services.lms import LmsAnswer, LmsQuestion
+from controller.services.lms import LmsAnswer, LmsLink, LmsQuestion, sip2_pool
 from controller.services.offline_policy import DecidedBy, offline_verdict
+from controller.services.pin_cache import LmsPinCache
+from controller.services.runtime import Runtime
 
 DECIDED_BY_FIELD = "decided_by="  # how the event's detail names the path that decided
 
@@ -81,3 +85,39 @@ class LmsDecider:
         verdict = offline_verdict(self._policy, self._cache.check(question.card, question.pin, now),
                                   local, today, local_pin_matches=local_pin_matches)
         return LmsVerdict(verdict.reason, verdict.path, failure)
+
+
+@dataclass
+class LmsGate:
+    """Everything a door needs to ask its library system, started and closed together."""
+
+    link: LmsLink
+    decider: LmsDecider
+    cache: LmsPinCache
+
+    def start(self) -> None:
+        self.cache.start()  # loads the cache (one query) before the first question
+        self.link.start()
+
+    def close(self) -> None:
+        self.link.close()
+        self.cache.close()
+
+
+def open_lms_gate(runtime: Runtime, deliver: Callable[[LmsAnswer], None], events: EventSink,
+                  door: str) -> LmsGate | None:
+    """The gate `runtime.settings.lms` describes, or None when the branch has no LMS link.
+
+    `deliver` takes each answer to the door loop; `events` must not block (the EventWriter)."""
+    settings = runtime.settings
+    if not settings.lms.enabled:
+        return None
+    hasher = runtime.hasher
+    cache = LmsPinCache(hasher, runtime.connection, cache_days=settings.lms.cache_days,
+                        clock=runtime.clock)
+    link = LmsLink(sip2_pool(settings.lms, runtime.clock),
+                   timeout=settings.lms.reply_timeout_seconds, deliver=deliver, events=events,
+                   clock=runtime.clock, door=door, workers=settings.lms.connections)
+    decider = LmsDecider(settings.eligibility.rules(), settings.lms.offline_policy, cache,
+                         lambda member, pin: hasher.verify(pin, member.pin_salt, member.pin_hash))
+    return LmsGate(link, decider, cache)
