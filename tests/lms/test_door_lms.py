@@ -20,7 +20,7 @@ from controller.door.ports import ExitRequest, ModeChanged, Phase
 from controller.services.lms_access import DECIDED_BY_FIELD
 from controller.services.offline_policy import DecidedBy
 from tests.lms import fault_proxy as faults
-from tests.lms.conftest import LmsDoorBench
+from tests.lms.conftest import HANG_GUARD, LmsDoorBench
 
 GOOD, LOST, YOUNG, EXPIRED, FINES, BARE = (f"2999000000000{n}" for n in range(1, 7))
 PIN = {GOOD: "1234", LOST: "2345", YOUNG: "3456", EXPIRED: "4567", FINES: "5678", BARE: "6789"}
@@ -81,8 +81,8 @@ def test_an_empty_pin_is_never_sent_to_the_lms(lms_door):
     assert bench.proxy.requests_starting(b"23") == 0
 
 
-@pytest.mark.parametrize("fault", [faults.SILENCE, faults.CLOSE_MID_REPLY, faults.GARBAGE,
-                                   faults.GARBLED_FRAME, faults.BAD_CHECKSUM_ALWAYS])
+@pytest.mark.parametrize("fault", [faults.SILENCE, faults.GARBAGE, faults.GARBLED_FRAME,
+                                   faults.BAD_CHECKSUM_ALWAYS])
 def test_without_an_answer_the_deny_policy_refuses_and_says_why(lms_door, fault):
     bench = lms_door(policy="deny")
     bench.proxy.set_fault(fault)
@@ -91,10 +91,27 @@ def test_without_an_answer_the_deny_policy_refuses_and_says_why(lms_door, fault)
     assert bench.last_access().reason == Reason.LMS_UNAVAILABLE and not bench.relay_on
     assert decided_by(bench) == DecidedBy.DENY and " lms=" in bench.last_access().detail
     assert bench.messages[-1] == door_message(Reason.LMS_UNAVAILABLE)
-    bench.proxy.set_fault(faults.PASS)  # and the door goes on as before
+    bench.proxy.set_fault(faults.PASS)  # and the door goes on as before, once the pool
+    assert bench.pool.wait_ready(HANG_GUARD)  # has replaced the connection it dropped
     bench.enter(GOOD, PIN[GOOD])
     bench.wait_answer()
     assert bench.relay_on
+
+
+def test_a_connection_closed_mid_reply_ends_in_a_decision_and_the_loop_goes_on(lms_door):
+    bench = lms_door(policy="deny")
+    bench.proxy.set_fault(faults.CLOSE_MID_REPLY)  # once: the pool may retry on another one
+    bench.enter(GOOD, PIN[GOOD])
+    bench.wait_answer()
+    event = bench.last_access()
+    assert (event.reason, decided_by(bench)) in {(Reason.GRANTED, DecidedBy.LMS),
+                                                 (Reason.LMS_UNAVAILABLE, DecidedBy.DENY)}
+    assert bench.relay_on is (event.reason == Reason.GRANTED)
+    bench.after(10)  # any pulse ends; the next member gets in as before
+    assert bench.pool.wait_ready(HANG_GUARD)
+    bench.enter(FINES, PIN[FINES])
+    bench.wait_answer()
+    assert bench.relay_on and decided_by(bench) == DecidedBy.LMS
 
 
 def test_a_pin_the_lms_accepted_lets_the_member_in_while_it_is_out_of_reach(lms_door):
