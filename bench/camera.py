@@ -26,7 +26,8 @@ from controller.config.settings import CameraSettings, parse_settings
 from controller.domain.clock import utc_now
 from controller.domain.modes import DoorMode
 from controller.services.access import Authorizer
-from controller.services.footage import CameraEventLog, FootageService, recorder_config
+from controller.services.footage import CameraEventLog, FootageService
+from controller.services.footage_plan import recorder_config
 from controller.services.members import MemberAdmin
 from controller.services.runtime import Runtime
 from controller.store.footage import FootageStore

@@ -18,7 +18,8 @@ from controller.domain.clock import local_date
 from controller.domain.events import Event, EventType
 from controller.domain.modes import DoorMode
 from controller.services.access import Authorizer
-from controller.services.footage import CameraEventLog, ClipNotFound, FootageService, recorder_config
+from controller.services.footage import CameraEventLog, ClipNotFound, FootageService
+from controller.services.footage_plan import recorder_config
 from controller.services.members import MemberAdmin
 from controller.store.events import EventFilter, EventLog
 from controller.store.footage import FootageStore

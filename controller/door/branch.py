@@ -45,7 +45,7 @@ from controller.door.state_file import STATE_FILE, StateFile
 from controller.door.switcher import ModeSwitcher
 from controller.door.timers import ClockTimers
 from controller.services.access import Authorizer
-from controller.services.footage import CLIP_EVENTS
+from controller.services.footage_plan import CLIP_EVENTS
 from controller.services.lms_access import open_lms_gate
 from controller.services.lockouts import PinLockouts
 from controller.services.runtime import Runtime
