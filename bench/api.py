@@ -38,8 +38,9 @@ from controller.domain.events import EventType
 from controller.domain.schedule import load_schedule_file
 from controller.domain.timeline import mode_at
 from controller.http.services import ApiServices
+from controller.services.passwords import Passwords
 from controller.services.runtime import Runtime
-from controller.services.users import Passwords, user_admin
+from controller.services.use_cases import user_admin
 from controller.store.events import EventCursor, EventFilter, EventLog
 
 EVENTS = 1_000_000

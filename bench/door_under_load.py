@@ -78,7 +78,7 @@ from controller.door.link_server import DoorLinkServer  # noqa: E402
 from controller.services.demo import DEMO_PIN, barcode, demo_members, rfid_tag  # noqa: E402
 from controller.services.members import MemberAdmin  # noqa: E402
 from controller.services.runtime import Runtime  # noqa: E402
-from controller.services.users import create_user  # noqa: E402
+from controller.services.use_cases import create_user  # noqa: E402
 from controller.sim.hardware import KEYPAD_D0, KEYPAD_D1, SimulatedHardware  # noqa: E402
 from controller.store.db import transaction  # noqa: E402
 from controller.store.schedule import ScheduleStore, load_schedule  # noqa: E402

@@ -16,9 +16,9 @@ from controller.services.login_throttle import (
     LoginThrottle,
     SignInPaused,
 )
+from controller.services.passwords import Passwords
 from controller.services.runtime import Runtime
 from controller.services.use_cases import user_admin
-from controller.services.users import Passwords
 from tests.api.api_support import CHEAP_PASSWORDS, PASSWORD
 
 T0 = datetime(2026, 11, 25, 20, 30, tzinfo=UTC)

@@ -15,7 +15,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from controller.api.schemas import ErrorOut
 from controller.http.deps import Conn, Members, Services, Users
-from controller.services.users import PasswordsBusy, Role, effective_roles
+from controller.services.passwords import PasswordsBusy
+from controller.services.users import Role, effective_roles
 from controller.store.users import User
 
 __all__ = ["BUSY_RESPONSE", "Actor", "Conn", "CurrentUser", "Members", "Services", "Users",

@@ -11,8 +11,9 @@ from controller.door.link import DoorUnavailable, LoopHealth
 from controller.door.ports import DoorSnapshot
 from controller.services.footage import FootageService
 from controller.services.login_throttle import LoginThrottle
+from controller.services.passwords import Passwords
 from controller.services.runtime import Runtime
-from controller.services.users import DEFAULT_LOGIN_TTL, Passwords
+from controller.services.users import DEFAULT_LOGIN_TTL
 
 # DoorUnavailable and LoopHealth live with the door link (the door process does not import
 # the web stack); the API code imports them from here.

@@ -30,8 +30,9 @@ from controller.config.settings import Settings
 from controller.domain.schedule import Schedule
 from controller.domain.timeline import ModeChange, ModeNow, mode_at, next_change
 from controller.services.members import MemberAdmin
+from controller.services.passwords import Passwords
 from controller.services.runtime import Runtime
-from controller.services.users import Passwords, UserAdmin
+from controller.services.users import UserAdmin
 from controller.store.users import User, UserStore
 
 if TYPE_CHECKING:  # imported when built: it loads OpenCV, which no CLI member command needs

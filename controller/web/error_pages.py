@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from controller.http.allow import http_error_headers
-from controller.services.users import PasswordsBusy
+from controller.services.passwords import PasswordsBusy
 from controller.web.csrf import CsrfRefused
 from controller.web.pages import PageForbidden, PageNotFound, SignInRequired, render, services_of
 from controller.web.sessions import SESSION_COOKIE, Sessions, Viewer

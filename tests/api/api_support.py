@@ -21,9 +21,10 @@ from controller.domain.schedule import Schedule
 from controller.door.ports import DoorSnapshot, Phase
 from controller.http.services import ApiServices, DoorUnavailable, LoopHealth
 from controller.services.footage import FootageService
+from controller.services.passwords import Passwords
 from controller.services.runtime import Runtime
 from controller.services.use_cases import user_admin
-from controller.services.users import Passwords, Role
+from controller.services.users import Role
 
 # argon2id at the cheapest sane cost: the algorithm is real, the tests stay fast.
 CHEAP_PASSWORDS = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)

@@ -8,15 +8,15 @@ import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
-from controller.services.runtime import Runtime
-from controller.services.use_cases import user_admin
-from controller.services.users import (
+from controller.services.passwords import (
     BUSY_RETRY_AFTER_SECONDS,
     PASSWORD_MEMORY_KIB,
     PASSWORD_PARALLELISM,
     PASSWORD_TIME_COST,
     Passwords,
 )
+from controller.services.runtime import Runtime
+from controller.services.use_cases import user_admin
 from controller.store.users import UserStore
 from tests.api.api_support import CHEAP_PASSWORDS, PASSWORD, Api, build_api
 from tests.web.web_support import csrf_of, sign_in

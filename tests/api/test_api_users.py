@@ -8,14 +8,10 @@ from pathlib import Path
 import pytest
 
 from controller.services.login_throttle import USERNAME_FAILURES
+from controller.services.passwords import Passwords
 from controller.services.runtime import Runtime
 from controller.services.use_cases import create_user, user_admin
-from controller.services.users import (
-    UNKNOWN_USER,
-    Passwords,
-    UserError,
-    UserInputError,
-)
+from controller.services.users import UNKNOWN_USER, UserError, UserInputError
 from tests.api.api_support import CHEAP_PASSWORDS, PASSWORD, Api, events_of
 
 

@@ -27,8 +27,8 @@ from controller.door.link_server import DoorLinkError, DoorLinkServer
 from controller.door.ports import DoorSnapshot, Phase
 from controller.http.services import ApiServices
 from controller.services.footage import FootageService
+from controller.services.passwords import Passwords
 from controller.services.use_cases import user_admin
-from controller.services.users import Passwords
 from controller.store.db import transaction
 from controller.store.schedule import ScheduleStore, load_schedule
 from tests.api.api_support import CHEAP_PASSWORDS

@@ -20,9 +20,9 @@ from controller.config.settings import CameraSettings, parse_settings
 from controller.domain.events import EventType
 from controller.http.services import ApiServices
 from controller.services.footage import FootageService
+from controller.services.passwords import Passwords
 from controller.services.runtime import Runtime
 from controller.services.use_cases import user_admin
-from controller.services.users import Passwords
 from tests.api.api_support import CHEAP_PASSWORDS, PASSWORD, ROLE_USERS
 from tests.conftest import FakeClock
 from tests.web.web_support import BAD_ROW, GOOD_ROWS, FollowingDoor, member_csv, record_event, register_clip

@@ -8,7 +8,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from controller.http.deps import Users
 from controller.services.login_throttle import SignInPaused, client_address
-from controller.services.users import MAX_PASSWORD_LENGTH, PasswordsBusy
+from controller.services.passwords import PasswordsBusy
+from controller.services.users import MAX_PASSWORD_LENGTH
 from controller.web.csrf import check_signin_form, remember_signin_token, signin_token
 from controller.web.error_pages import busy_page
 from controller.web.i18n import LANG_COOKIE, LANGUAGES

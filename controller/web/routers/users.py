@@ -12,7 +12,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from controller.http.deps import Users
-from controller.services.users import MAX_PASSWORD_LENGTH, PasswordsBusy, Role, UserError, UserInputError
+from controller.services.passwords import PasswordsBusy
+from controller.services.users import MAX_PASSWORD_LENGTH, Role, UserError, UserInputError
 from controller.store.users import UserStore
 from controller.web.error_pages import busy_page
 from controller.web.pages import AdminForm, AdminPage, Conn, redirect, render
