@@ -164,7 +164,7 @@ def build_server(
         return PatronStatusWithExtensions(
             language=req.language, transaction_date=ctx.now_18(), institution_id=req.institution_id,
             patron_identifier=req.patron_identifier, personal_name="Demo Lid",
-            **answer(req.patron_identifier, req.patron_password),  # type: ignore[arg-type]
+            **answer(req.patron_identifier, req.patron_password),  # type: ignore[arg-type]  # the msgspec model takes the field values as object
         )
 
     @server.route(PATRON_INFORMATION)
@@ -177,10 +177,10 @@ def build_server(
         return PatronInformationWithExtensions(
             language=req.language, transaction_date=ctx.now_18(), institution_id=req.institution_id,
             patron_identifier=req.patron_identifier, personal_name="Demo Lid", home_address="Dorpsstraat 1",
-            **counts, **answer(req.patron_identifier, req.patron_password),  # type: ignore[arg-type]
+            **counts, **answer(req.patron_identifier, req.patron_password),  # type: ignore[arg-type]  # the msgspec model takes the field values as object
         )
 
-    server.seen = seen  # type: ignore[attr-defined]
+    server.seen = seen  # type: ignore[attr-defined]  # the tests' record, carried on pysip2's server
     return server
 
 
@@ -199,7 +199,7 @@ class RunningServer:
 
     @property
     def seen(self) -> SeenRequests:
-        return self.server.seen  # type: ignore[attr-defined]
+        return self.server.seen  # type: ignore[attr-defined]  # set by build_server
 
     @property
     def is_running(self) -> bool:

@@ -64,7 +64,7 @@ def add_user(request: Request, viewer: AdminForm, conn: Conn, users: Users, user
 
 @router.post("/users/roles")
 def set_roles(request: Request, viewer: AdminForm, conn: Conn, users: Users, username: Name,
-              roles: RoleList = []) -> Response:  # noqa: B006
+              roles: RoleList = []) -> Response:  # noqa: B006 - FastAPI form default, never mutated
     return _attempt(request, viewer, conn, "roles", lambda: users.set_roles(
         username, roles, viewer.actor))
 
