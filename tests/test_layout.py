@@ -4,6 +4,7 @@ short top level, no import cycles; the layer contracts themselves are import-lin
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
 
 import grimp
@@ -89,3 +90,29 @@ def test_every_bench_still_imports(bench: str) -> None:
     """A bench is run by hand, not by the suite: a moved function must not break it unseen
     (two did, when user_admin and create_user moved to services/use_cases.py)."""
     importlib.import_module(f"bench.{bench}")
+
+
+SUPPRESSION = re.compile(r"#\s*(noqa(?::\s*[A-Z0-9, ]+)?|type:\s*ignore(?:\[[a-z, -]+\])?)(.*)$")
+
+
+def unexplained_suppressions(text: str) -> list[int]:
+    """Lines whose `noqa` / `type: ignore` is not followed by a reason ("- why" or "# why")."""
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        match = SUPPRESSION.search(line)
+        if match and not re.search(r"[A-Za-z]{3}", match.group(2)):
+            found.append(number)
+    return found
+
+
+def test_every_noqa_and_type_ignore_says_why() -> None:
+    bare = {f"{path.relative_to(ROOT)}:{number}"
+            for package in ("controller", "drivers") for path in (ROOT / package).rglob("*.py")
+            for number in unexplained_suppressions(path.read_text(encoding="utf-8"))}
+    assert bare == set()
+
+
+def test_the_suppression_check_tells_a_reason_from_none() -> None:
+    assert unexplained_suppressions("x = 1  # noqa: B006\ny = 2  # type: ignore[misc]") == [1, 2]
+    assert unexplained_suppressions("x = 1  # noqa: B006 - FastAPI default\n"
+                                    "y = 2  # type: ignore[misc]  # no stubs") == []
