@@ -6,7 +6,7 @@ messages are built here once, at import, so the door thread only picks one.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from controller.domain.catalog import render
 from controller.domain.decision import Reason
@@ -16,6 +16,11 @@ from controller.domain.decision import Reason
 class DoorMessage:
     nl: str
     en: str
+    # The catalog key and placeholder values it was rendered from ("" for a message that came
+    # over the door link as text): the LCD, the screen and the voice pick their own rendering
+    # (a sound file per key) from them. Not part of equality: the words are the message.
+    key: str = field(default="", compare=False)
+    values: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     def __str__(self) -> str:
         return f"{self.nl} / {self.en}"
@@ -23,7 +28,8 @@ class DoorMessage:
     @classmethod
     def of(cls, key: str, **values: object) -> DoorMessage:
         """The catalog's text for `key` in both languages, placeholders filled from `values`."""
-        return cls(render(key, "nl", **values), render(key, "en", **values))
+        return cls(render(key, "nl", **values), render(key, "en", **values), key,
+                   tuple((name, str(value)) for name, value in sorted(values.items())))
 
 
 DOOR_MESSAGES: dict[Reason, DoorMessage] = {
