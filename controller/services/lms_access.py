@@ -24,8 +24,19 @@ from controller.services.lms import LmsAnswer, LmsLink, LmsQuestion, sip2_pool
 from controller.services.offline_policy import DecidedBy, offline_verdict
 from controller.services.pin_cache import LmsPinCache
 from controller.services.runtime import Runtime
+from controller.store.events import detail_field
 
 DECIDED_BY_FIELD = "decided_by="  # how the event's detail names the path that decided
+
+
+def decided_by_of(detail: str | None) -> DecidedBy | None:
+    """Which path decided an access event, from its detail; None for an event without one
+    (decided before the branch had an LMS, or another kind of event) or an unknown word."""
+    value = detail_field(detail, DECIDED_BY_FIELD)
+    try:
+        return DecidedBy(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 class PinCache(Protocol):

@@ -1,6 +1,7 @@
 """The event log table: append, filter with a cursor, and purge by retention."""
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,9 @@ class EventFilter:
     member_ref: str | None = None
     types: tuple[EventType, ...] = ()
     reason: str | None = None
+    # Whole words of `detail`, any of which an event must carry ("decided_by=offline_cache"):
+    # for fields the writers put there (see detail_field). Not indexed: pair it with `types`.
+    detail_any_of: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -79,9 +83,7 @@ class EventLog:
         if where.member_ref:
             clauses.append("member_ref = ?")
             params.append(where.member_ref)
-        if where.reason:
-            clauses.append("reason = ?")
-            params.append(where.reason)
+        _match(where, clauses, params)
         order = " ORDER BY ts_ms DESC, id DESC LIMIT ?"
         if not where.types:
             sql = "SELECT * FROM events" + _where(clauses) + order
@@ -109,6 +111,24 @@ class EventLog:
                     (kind.value, to_ms(since))).fetchone()[0]
                 for kind in types}
 
+    def count_matching(self, where: EventFilter) -> int:
+        """How many events match `where` (its times and every filter; one COUNT per type)."""
+        clauses: list[str] = []
+        params: list[int | str] = []
+        if where.since is not None:
+            clauses.append("ts_ms >= ?")
+            params.append(to_ms(where.since))
+        if where.until is not None:
+            clauses.append("ts_ms < ?")
+            params.append(to_ms(where.until))
+        _match(where, clauses, params)
+        sql = "SELECT COUNT(*) FROM events"
+        if not where.types:
+            return int(self._conn.execute(sql + _where(clauses), params).fetchone()[0])
+        return sum(int(self._conn.execute(sql + _where([*clauses, "type = ?"]),
+                                          (*params, kind.value)).fetchone()[0])
+                   for kind in where.types)
+
     def purge(self, older_than: datetime) -> int:
         """Delete events before `older_than` (one statement); returns how many went."""
         return self._conn.execute(
@@ -117,6 +137,13 @@ class EventLog:
 
 
 READER_FIELD = "reader="  # how a decision's detail names its reader: "reader=rfid mode=openplus"
+
+
+def detail_field(detail: str | None, field: str) -> str | None:
+    """The value of `field` ("reader=", "decided_by=") in an event's detail, or None: the one
+    reader of the `name=value` words the door writes there, separated by spaces."""
+    word = next((w for w in (detail or "").split() if w.startswith(field)), None)
+    return word[len(field):] if word is not None else None
 
 
 def recent_refusals(conn: sqlite3.Connection, since: datetime,
@@ -128,11 +155,27 @@ def recent_refusals(conn: sqlite3.Connection, since: datetime,
         "ORDER BY ts_ms", (EventType.ACCESS_REFUSED.value, to_ms(since), *reasons)).fetchall()
     found = []
     for ts_ms, detail in rows:
-        word = next((w for w in (detail or "").split() if w.startswith(READER_FIELD)), None)
-        if word:
-            found.append((word[len(READER_FIELD):],
-                          from_ms(ts_ms)))
+        reader = detail_field(detail, READER_FIELD)
+        if reader:
+            found.append((reader, from_ms(ts_ms)))
     return found
+
+
+def _match(where: EventFilter, clauses: list[str], params: list[int | str]) -> None:
+    """The filters other than time and type, as SQL clauses and their parameters."""
+    if where.member_ref:
+        clauses.append("member_ref = ?")
+        params.append(where.member_ref)
+    if where.reason:
+        clauses.append("reason = ?")
+        params.append(where.reason)
+    if where.detail_any_of:
+        # A whole word: padded with spaces, so "x=a" does not match "x=ab"; LIKE's own
+        # wildcards (and the escape) in a word are escaped.
+        words = [" " + re.sub(r"([\\%_])", r"\\\1", word) + " " for word in where.detail_any_of]
+        clauses.append("(" + " OR ".join(["(' ' || detail || ' ') LIKE ? ESCAPE '\\'"] * len(words))
+                       + ")")
+        params.extend(f"%{word}%" for word in words)
 
 
 def _where(clauses: list[str]) -> str:
