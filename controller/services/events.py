@@ -15,6 +15,7 @@ from contextlib import closing
 
 from controller.domain.clock import format_local, to_local, to_utc
 from controller.domain.events import Event
+from controller.services.lms_access import decided_by_of
 from controller.services.runtime import Runtime
 from controller.store.events import EventCursor, EventFilter, EventLog
 
@@ -24,8 +25,9 @@ class BadCursor(ValueError):
 
 
 EXPORT_BATCH = 1000
+# decided_by last: columns added later go at the end, so existing spreadsheets keep their places.
 CSV_COLUMNS = ("id", "time_local", "time_utc", "type", "door", "reason", "member", "card_hint",
-               "actor", "detail")
+               "actor", "detail", "decided_by")
 _CURSOR_PREFIX = "e2:"
 # SQLite integers are signed 64-bit: a bigger id overflows inside the driver (once a 500), so
 # every id a request carries is bounded well inside that; no row ever gets an id this large.
@@ -75,11 +77,18 @@ def csv_lines(runtime: Runtime, where: EventFilter) -> Iterator[str]:
                 writer.writerow([e.id, to_local(e.at).isoformat(sep=" "),
                                  to_utc(e.at).isoformat(sep=" "), e.type.value, e.door,
                                  *(_cell(v) for v in (e.reason, e.member_ref, e.card_hint,
-                                                      e.actor, e.detail))])
+                                                      e.actor, e.detail)),
+                                 _decided_by(e)])
             yield flush()
             if len(batch) < EXPORT_BATCH:
                 return
             before = EventCursor.after(batch[-1])
+
+
+def _decided_by(event: Event) -> str:
+    """Which path decided an access event on a branch with a library system, else empty."""
+    path = decided_by_of(event.detail)
+    return path.value if path is not None else ""
 
 
 def _cell(value: str | None) -> str:

@@ -87,7 +87,7 @@ def test_csv_export_streams_the_same_filter_with_local_and_utc(api: Api, runtime
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
     assert rows[0] == ["id", "time_local", "time_utc", "type", "door", "reason", "member",
-                       "card_hint", "actor", "detail"]
+                       "card_hint", "actor", "detail", "decided_by"]
     assert [int(r[0]) for r in rows[1:]] == [ids[n] for n in (11, 9, 7, 5, 3, 1)]
     assert rows[-1][1:3] == ["2026-10-25 00:30:00+02:00", "2026-10-24 22:30:00+00:00"]
     assert rows[4][9] == "'=cmd|' /C calc'!A0"  # never a live spreadsheet formula

@@ -20,6 +20,7 @@ ROUTE_ACCESS = {
     "/events": "security",
     "/door": "security",
     "/footage": "security",
+    "/lms": "security",
     "/users": "admin",
     "/tokens": "admin",
 }

@@ -19,6 +19,8 @@ from controller.api.schemas import TimePoint, error_responses
 from controller.domain.clock import to_local
 from controller.domain.events import Event, EventType
 from controller.services.events import csv_lines, decode_cursor, encode_cursor
+from controller.services.lms_access import decided_by_of
+from controller.services.offline_policy import DecidedBy
 from controller.services.users import Role
 from controller.store.events import EventCursor, EventFilter, EventLog
 
@@ -39,12 +41,17 @@ class EventOut(BaseModel):
     card_hint: str | None = Field(description="Last digits of the card only.")
     actor: str | None = Field(examples=["api:anna.b"])
     detail: str | None
+    decided_by: DecidedBy | None = Field(
+        description="On a branch linked to its library system, which path decided an access "
+        "event: `lms` (its answer), or offline without it: `offline_cache` (a PIN it accepted "
+        "lately), `offline_local` (the local list), `offline_deny` (refused). Null otherwise.")
 
     @classmethod
     def of(cls, event: Event) -> EventOut:
         return cls(id=event.id, at=TimePoint.of(event.at), type=event.type, door=event.door,
                    reason=event.reason, member_ref=event.member_ref, card_hint=event.card_hint,
-                   actor=event.actor, detail=event.detail)
+                   actor=event.actor, detail=event.detail,
+                   decided_by=decided_by_of(event.detail))
 
 
 class EventPage(BaseModel):
