@@ -5,6 +5,9 @@ Starlette's FileResponse serves with HTTP Range support (seeking works); for an 
 a longer segment the src carries a #t= media fragment so playback starts at the event.
 Recorded files are served as the footage service's WebM copy (made on first view), which
 <video> plays. The CSV export is the API's own generator, so both give the same file.
+
+On a branch linked to its library system, an entry decided without it (the offline policy:
+cached PIN, local list, or refused) is marked with the path, and `offline=1` shows only those.
 """
 from __future__ import annotations
 
@@ -19,9 +22,11 @@ from fastapi.responses import FileResponse, Response, StreamingResponse
 from controller.domain.clock import BRANCH_TZ, to_local
 from controller.domain.days import iso_day
 from controller.domain.decision import Reason
-from controller.domain.events import EventType
+from controller.domain.events import Event, EventType
 from controller.services.events import MAX_ID, BadCursor, csv_lines, decode_cursor, encode_cursor
 from controller.services.footage import CLIP_EVENTS, FootageLocation
+from controller.services.lms_access import decided_by_of
+from controller.services.lms_overview import decided_offline
 from controller.store.events import EventCursor, EventFilter, EventLog
 from controller.web.pages import Conn, PageNotFound, SecurityPage, render, services_of
 
@@ -45,6 +50,7 @@ class EntryFilters:
     member: str = ""
     result: str = ""
     reason: str = ""
+    offline: str = ""  # "1": only entries decided without the library system
 
     def bad_dates(self) -> list[str]:
         return [name for name, value in (("start", self.start), ("end", self.end))
@@ -52,18 +58,20 @@ class EntryFilters:
 
     def event_filter(self) -> EventFilter:
         start, end = _day(self.start), _day(self.end)
-        return EventFilter(
+        where = EventFilter(
             since=datetime.combine(start, time(0), tzinfo=BRANCH_TZ) if start else None,
             until=datetime.combine(end + timedelta(days=1), time(0), tzinfo=BRANCH_TZ)
             if end else None,
             member_ref=self.member.strip() or None,
             types=RESULT_TYPES.get(self.result, ()),
             reason=self.reason if self.reason in REASONS else None)
+        return decided_offline(where) if self.offline else where
 
     def query(self, **extra: str) -> str:
         values = {k: v for k, v in (("start", self.start), ("end", self.end),
                                     ("member", self.member), ("result", self.result),
-                                    ("reason", self.reason), *extra.items()) if v}
+                                    ("reason", self.reason), ("offline", self.offline),
+                                    *extra.items()) if v}
         return urlencode(values)
 
 
@@ -72,8 +80,20 @@ def _day(text: str) -> date | None:
 
 
 def _filters(start: str = "", end: str = "", member: str = "", result: str = "",
-             reason: str = "") -> EntryFilters:
-    return EntryFilters(start[:10], end[:10], member[:64], result[:16], reason[:32])
+             reason: str = "", offline: str = "") -> EntryFilters:
+    return EntryFilters(start[:10], end[:10], member[:64], result[:16], reason[:32],
+                        "1" if offline else "")
+
+
+def offline_marks(rows: list[Event]) -> dict[int, str]:
+    """Event id -> the catalog key saying which offline path decided it, for the entries
+    decided without the library system (the others get no mark)."""
+    marks = {}
+    for event in rows:
+        path = decided_by_of(event.detail)
+        if path is not None and path.offline and event.id is not None:
+            marks[event.id] = f"entries.decided.{path.value}"
+    return marks
 
 
 def _entry_id(event_id: int) -> int:
@@ -95,8 +115,8 @@ def _clip(request: Request, event_id: int) -> FootageLocation | None:
 @router.get("/entries")
 def entries_page(request: Request, viewer: SecurityPage, conn: Conn, start: str = "",
                  end: str = "", member: str = "", result: str = "", reason: str = "",
-                 cursor: str = "") -> Response:
-    filters = _filters(start, end, member, result, reason)
+                 offline: str = "", cursor: str = "") -> Response:
+    filters = _filters(start, end, member, result, reason, offline)
     before: EventCursor | None = None
     if cursor:
         try:
@@ -114,14 +134,16 @@ def entries_page(request: Request, viewer: SecurityPage, conn: Conn, start: str 
         [e.id for e in rows if e.type in CLIP_EVENTS and e.id is not None]) if footage else set()
     return render(request, "entries.html", viewer, status_code=422 if bad else 200,
                   filters=filters, bad=bad, rows=rows, older=older, first_page=cursor != "",
-                  with_clip=with_clip, reasons=REASONS, export=filters.query(),
+                  with_clip=with_clip, offline=offline_marks(rows), reasons=REASONS,
+                  export=filters.query(),
                   newest=filters.query())
 
 
 @router.get("/entries/export.csv")
 def export_entries(request: Request, viewer: SecurityPage, start: str = "", end: str = "",
-                   member: str = "", result: str = "", reason: str = "") -> Response:
-    filters = _filters(start, end, member, result, reason)
+                   member: str = "", result: str = "", reason: str = "",
+                   offline: str = "") -> Response:
+    filters = _filters(start, end, member, result, reason, offline)
     runtime = services_of(request).runtime
     stamp = to_local(runtime.clock()).strftime("%Y%m%d-%H%M")
     return StreamingResponse(

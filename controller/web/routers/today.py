@@ -2,7 +2,9 @@
 
 The page polls /today/status.json every few seconds (static/app.js) and fills in the same
 fields; without JavaScript a reload shows the same. Door, entries and alarms are security's
-(as in the API); managers see the mode part.
+(as in the API); managers see the mode part. The library-system block (when the branch links
+to its LMS, or once did) is for both: the link's state, today's entries decided offline, and
+the offline policy and eligibility rules in words, read-only (they live in the config file).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from controller.domain.clock import BRANCH_TZ, local_date, to_local
 from controller.domain.events import EventType
 from controller.door.ports import DoorSnapshot
 from controller.http.services import ApiServices, DoorUnavailable
+from controller.services.lms_overview import LmsOverview, lms_overview
 from controller.services.use_cases import mode_outlook
 from controller.services.users import Role
 from controller.store.events import EventFilter, EventLog
@@ -31,6 +34,18 @@ POLL_SECONDS = 5
 ALARM_TYPES = (EventType.DOOR_FORCED, EventType.DOOR_HELD_OPEN, EventType.ALARM,
                EventType.SIGN_IN_PAUSED)
 LAST_ALARMS = 5
+POLICY_KEYS = {"deny": "today.lms.policy.deny", "cached": "today.lms.policy.cached",
+               "allow-registered": "today.lms.policy.allow_registered"}
+# SIP2's 14 patron-status positions (0-13), in the order the LMS sends them.
+STATUS_POSITION_KEYS = (
+    "today.lms.position.charge_denied", "today.lms.position.renewal_denied",
+    "today.lms.position.recall_denied", "today.lms.position.hold_denied",
+    "today.lms.position.card_lost", "today.lms.position.too_many_charged",
+    "today.lms.position.too_many_overdue", "today.lms.position.too_many_renewals",
+    "today.lms.position.too_many_claims", "today.lms.position.too_many_lost",
+    "today.lms.position.fines", "today.lms.position.fees",
+    "today.lms.position.recall_overdue", "today.lms.position.too_many_billed",
+)
 
 
 def door_state(snapshot: DoorSnapshot | None) -> str:
@@ -42,6 +57,45 @@ def door_state(snapshot: DoorSnapshot | None) -> str:
     if snapshot.door_open:
         return "open"
     return "unlocked" if snapshot.relay_unlocked else "locked"
+
+
+def link_words(overview: LmsOverview, t: Translator) -> str:
+    """The link's last change in words, in branch time (the web process sees only the events)."""
+    change = overview.last_change
+    if change is None:
+        return t("today.lms.link_never")
+    when = to_local(change.at).strftime("%Y-%m-%d %H:%M")
+    return t("today.lms.link_up" if change.up else "today.lms.link_down", time=when)
+
+
+def lms_rules(overview: LmsOverview, t: Translator) -> list[str]:
+    """The eligibility rules, one sentence each."""
+    rules = overview.eligibility
+    classes = ", ".join(rules.open_plus_patron_classes)
+    barring = "; ".join(f"{n}: {t(STATUS_POSITION_KEYS[n])}"
+                        for n in sorted(rules.barring_status_positions))
+    return [
+        t("today.lms.rule.min_age", age=rules.min_age),
+        t("today.lms.rule.classes", classes=classes) if classes
+        else t("today.lms.rule.classes_local"),
+        t("today.lms.rule.barring", positions=barring) if barring
+        else t("today.lms.rule.barring_none"),
+        t("today.lms.rule.lost" if rules.card_lost_bars else "today.lms.rule.lost_off"),
+        t("today.lms.rule.expiry" if rules.check_expiry else "today.lms.rule.expiry_off"),
+        t("today.lms.rule.consent" if rules.minors_need_consent else "today.lms.rule.consent_off"),
+    ]
+
+
+def lms_status(overview: LmsOverview, t: Translator) -> dict[str, Any]:
+    """The library-system block's display strings (the polled ones and the fixed rules)."""
+    return {
+        "lms": overview.shown,
+        "lms_enabled": t("today.lms.enabled" if overview.enabled else "today.lms.disabled"),
+        "lms_link": link_words(overview, t),
+        "lms_offline_today": overview.offline_today,
+        "lms_policy": t(POLICY_KEYS[overview.offline_policy], days=overview.cache_days),
+        "lms_rules": lms_rules(overview, t),
+    }
 
 
 def today_status(services: ApiServices, conn: sqlite3.Connection, viewer: Viewer,
@@ -61,7 +115,9 @@ def today_status(services: ApiServices, conn: sqlite3.Connection, viewer: Viewer
                  if change else t("today.next_none")),
         "updated": t("today.updated", time=to_local(now).strftime("%H:%M:%S")),
         "security": viewer.may(Role.SECURITY),
+        "day": local_date(now).isoformat(),
     }
+    status.update(lms_status(lms_overview(services.runtime.settings, conn, now), t))
     if not viewer.may(Role.SECURITY):
         return status
     try:
