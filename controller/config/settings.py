@@ -28,8 +28,10 @@ from controller.config.defaults import (
     resolve_config_path,
     resolve_data_dir,
 )
+from controller.config.display import DisplaySettings
 from controller.config.lms import EligibilitySettings, LmsSettings
 from controller.config.section import Section
+from controller.config.voice import VoiceSettings
 from controller.system.logging_setup import LogLevel
 
 
@@ -278,6 +280,8 @@ class Settings(Section):
     web: WebSettings = WebSettings()
     lms: LmsSettings = LmsSettings()
     eligibility: EligibilitySettings = EligibilitySettings()
+    display: DisplaySettings = DisplaySettings()
+    voice: VoiceSettings = VoiceSettings()
 
     @property
     def data_dir(self) -> Path:

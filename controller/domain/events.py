@@ -25,6 +25,7 @@ class EventType(StrEnum):
     ALARM = "alarm"  # someone is guessing at the door; `reason` says how (AlarmReason)
     SERVICE = "service"  # start, stop, fail-secure actions
     LMS_LINK = "lms_link"  # the library system went out of reach or came back (LmsLinkReason)
+    OUTPUT_FAULT = "output_fault"  # the LCD or the voice failed (OutputFaultReason); the door goes on
 
 
 class AlarmReason(StrEnum):
@@ -39,6 +40,15 @@ class LmsLinkReason(StrEnum):
 
     LMS_LOST = "lms_lost"  # no connection to the library system is up
     LMS_BACK = "lms_back"  # a connection is up again
+
+
+class OutputFaultReason(StrEnum):
+    """Why an `output_fault` event was logged: a member was not shown or told something."""
+
+    SOUND_MISSING = "sound_missing"  # no <sounds_dir>/<lang>/<name>.wav for a message
+    SOUND_BROKEN = "sound_broken"  # the file is there but is no readable WAV
+    PLAYER_FAILED = "player_failed"  # the play command is missing, failed or hung
+    DISPLAY_UNREACHABLE = "display_unreachable"  # the character LCD does not answer on I2C
 
 
 class DoorAlarm(StrEnum):
