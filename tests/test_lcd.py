@@ -1,8 +1,16 @@
 """The character LCD (drivers/lcd.py) through a fake I2C bus that records every byte it gets."""
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
+from controller.config.display import LcdSettings
+from controller.domain.events import OutputFaultReason
+from controller.domain.messages import PROMPT_CARD, PROMPT_PIN
+from controller.domain.modes import DoorMode
+from controller.door.lcd_output import LcdOutput
+from controller.door.ports import DoorSnapshot, Phase
 from drivers.lcd import (
     BACKLIGHT,
     CUT,
@@ -177,3 +185,27 @@ def test_a_bus_that_cannot_be_opened_is_a_fault_too() -> None:
 def test_only_16x2_and_20x4_are_accepted() -> None:
     with pytest.raises(ValueError, match="16x2 or 20x4"):
         CharacterLcd(RecordingBus, ADDRESS, 16, 4)
+
+
+def snapshot(message, pin_keys: int = 0) -> DoorSnapshot:
+    return DoorSnapshot(mode=DoorMode.OPENPLUS, phase=Phase.IDLE, relay_unlocked=False,
+                        door_open=False, alarm=None, message=message, pin_keys=pin_keys,
+                        at=datetime(2026, 11, 25, 19, 30, tzinfo=UTC))
+
+
+def test_the_door_side_writes_only_a_changed_message_and_reports_an_unplugged_display() -> None:
+    bus = RecordingBus()
+    faults: list[tuple[OutputFaultReason, str]] = []
+    output = LcdOutput.from_settings(LcdSettings(size="16x2"), lambda r, d: faults.append((r, d)),
+                                     open_bus=lambda: bus, sleep=lambda s: None)
+    output.update(snapshot(PROMPT_CARD))
+    output.update(snapshot(PROMPT_PIN))
+    output.update(snapshot(PROMPT_PIN, pin_keys=1))  # a key press: the same message
+    output.run_pending()
+    rows = text_of(decode(bus.written, init=True))
+    assert rows == {0x00: "Toets uw pincode", 0x40: "en #".ljust(16)}
+    assert sum(1 for kind, value in decode(bus.written, init=True) if (kind, value) == ("cmd", 0x80)) == 2
+    bus.fail = OSError(121, "Remote I/O error")
+    output.update(snapshot(PROMPT_CARD))
+    output.run_pending()
+    assert [reason for reason, _ in faults] == [OutputFaultReason.DISPLAY_UNREACHABLE]

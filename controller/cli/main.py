@@ -194,6 +194,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="really clear them (required)")
     p.set_defaults(run=cmd.pins_reset_all)
 
+    sounds = sub.add_parser("sounds", help="the voice's sound files").add_subparsers(
+        dest="sounds_command", required=True, metavar="ACTION")
+    p = sounds.add_parser("generate", help="make the missing ones with espeak-ng ([voice] sounds_dir)")
+    p.add_argument("--force", action="store_true", help="also replace the ones already there")
+    p.set_defaults(run=LazyHandler("controller.cli.sounds", "sounds_generate"))
+
     users = sub.add_parser("users", help="admin users of the API and pages").add_subparsers(
         dest="users_command", required=True, metavar="ACTION")
     p = users.add_parser("add", help="add a user (the password is typed twice, never shown)")

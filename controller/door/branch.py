@@ -22,13 +22,15 @@ from gpiozero.pins import Factory
 
 from controller.config.settings import Settings
 from controller.domain.clock import BRANCH_TZ, Clock, Monotonic, monotonic, to_local, to_utc, utc_now
-from controller.domain.events import Event, EventType
+from controller.domain.events import Event, EventType, OutputFaultReason
 from controller.domain.messages import DoorMessage
 from controller.domain.modes import DoorMode
 from controller.domain.schedule import Schedule
 from controller.domain.timeline import ModeNow
+from controller.door.announcements import Announcements
 from controller.door.event_writer import SPILL_FILE, EventWriter
 from controller.door.hardware import DoorHardware, build_hardware
+from controller.door.lcd_output import LcdOutput
 from controller.door.loop import DoorLoop
 from controller.door.machine import Door
 from controller.door.observers import ObserverQueue, QueuedSignals
@@ -44,6 +46,7 @@ from controller.door.ports import (
 from controller.door.state_file import STATE_FILE, StateFile
 from controller.door.switcher import ModeSwitcher
 from controller.door.timers import ClockTimers
+from controller.door.voice import Voice
 from controller.services.access import Authorizer
 from controller.services.footage_plan import CLIP_EVENTS
 from controller.services.lms_access import open_lms_gate
@@ -93,6 +96,13 @@ class BranchService:
                                   on_event_written=self._event_written)
         self.observers = ObserverQueue()
         self.signal_queue = ObserverQueue(name="door-signals")  # LEDs and buzzer
+        # The character LCD ([display.lcd]) and the voice ([voice]), each on a thread of its own.
+        self.lcd = (LcdOutput.from_settings(settings.display.lcd, self._output_fault)
+                    if settings.display.lcd is not None else None)
+        if self.lcd is not None:
+            self.listeners.append(self.lcd.update)
+        self.voice = (Voice.from_settings(settings.voice, self._output_fault, clock)
+                      if settings.voice.enabled else None)
         self._observed_mode: DoorMode | None = None  # the observer thread's own copy
         self._door_conn = self.runtime.connection()  # the door loop thread's, for reads only
         access = settings.access
@@ -118,6 +128,8 @@ class BranchService:
         self.loop = DoorLoop(self.door, monotonic, on_turn=on_turn,
                              realtime_priority=settings.door.realtime_priority)
         self.timers = ClockTimers(clock)  # the schedule runs on the same clock as the door
+        self.announcements = (Announcements(settings.voice, self.timers, self.voice.say, clock)
+                              if self.voice is not None else None)
         self.switcher = ModeSwitcher(
             schedule, self._mode_now, clock=clock, timers=self.timers,
             closing_warning_minutes=settings.door.closing_warning_minutes,
@@ -138,6 +150,9 @@ class BranchService:
         self.writer.start()
         self.observers.start()
         self.signal_queue.start()
+        for output in (self.lcd, self.voice):
+            if output is not None:
+                output.start()
         self._record(EventType.SERVICE, "started")
         self.footage.start()
         self.loop.start()
@@ -169,6 +184,9 @@ class BranchService:
             if self.lms is not None:
                 self.lms.close()
             self.signal_queue.stop(timeout=0.3)
+            for output in (self.lcd, self.voice):
+                if output is not None:
+                    output.stop(timeout=0.3)
             self.hardware.close()
             self._record(EventType.SERVICE, "stopped")
             self.writer.stop(timeout=1.0)
@@ -224,6 +242,8 @@ class BranchService:
     # --- callbacks ---------------------------------------------------------------------------
     def _mode_now(self, mode: ModeNow) -> None:
         self.loop.submit(ModeChanged(mode.mode, str(mode.cause)))  # the English the event log keeps
+        if self.announcements is not None:
+            self.announcements.mode_now(mode)  # Open+ begins / reminders / closed, spoken
 
     def _changed(self, snapshot: DoorSnapshot) -> None:
         """On the door thread: keep the snapshot, hand the rest to the observer thread."""
@@ -244,6 +264,8 @@ class BranchService:
 
     def _said(self, message: DoorMessage) -> None:
         log.info("door says: %s", message)
+        if self.voice is not None:
+            self.voice.say(message)  # queued: the voice's thread plays it
         if self._on_message is not None:
             self._on_message(message)
 
@@ -258,6 +280,10 @@ class BranchService:
         command = self.settings.door.closing_announcement_command
         if not command:
             return None
+        if self.voice is not None:
+            log.warning("door.closing_announcement_command is not run: [voice] speaks the closing "
+                        "warnings itself (sounds closing_<minutes>.wav); remove the command")
+            return None
 
         def play(minutes: int) -> None:
             args = [part.replace("{minutes}", str(minutes)) for part in shlex.split(command)]
@@ -268,6 +294,11 @@ class BranchService:
                 log.warning("closing announcement failed: %s", exc)
 
         return lambda minutes: self.observers.post(play, minutes)
+
+    def _output_fault(self, reason: OutputFaultReason, detail: str) -> None:
+        """The LCD or the voice failed (their own threads): an event; the door goes on."""
+        self.writer.record(Event(type=EventType.OUTPUT_FAULT, at=self._clock(),
+                                 door=self.settings.branch.door, reason=reason.value, detail=detail))
 
     def _record(self, kind: EventType, what: str) -> None:
         self.writer.record(Event(type=kind, at=self._clock(), door=self.settings.branch.door,
