@@ -30,6 +30,7 @@ from controller.config.defaults import (
 )
 from controller.config.display import DisplaySettings
 from controller.config.lms import EligibilitySettings, LmsSettings
+from controller.config.screen import ScreenSettings
 from controller.config.section import Section
 from controller.config.voice import VoiceSettings
 from controller.system.logging_setup import LogLevel
@@ -282,6 +283,7 @@ class Settings(Section):
     eligibility: EligibilitySettings = EligibilitySettings()
     display: DisplaySettings = DisplaySettings()
     voice: VoiceSettings = VoiceSettings()
+    screen: ScreenSettings = ScreenSettings()
 
     @property
     def data_dir(self) -> Path:

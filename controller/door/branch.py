@@ -43,6 +43,8 @@ from controller.door.ports import (
     ModeChanged,
     RemoteUnlock,
 )
+from controller.door.screen.feed import ScreenFeed
+from controller.door.screen.server import DoorScreen
 from controller.door.state_file import STATE_FILE, StateFile
 from controller.door.switcher import ModeSwitcher
 from controller.door.timers import ClockTimers
@@ -103,6 +105,10 @@ class BranchService:
             self.listeners.append(self.lcd.update)
         self.voice = (Voice.from_settings(settings.voice, self._output_fault, clock)
                       if settings.voice.enabled else None)
+        self.screen: DoorScreen | None = None  # the door screen page, when [screen] is enabled
+        if settings.screen.enabled:
+            self.screen = DoorScreen(settings.screen, ScreenFeed(settings.door.unlock_seconds, clock))
+            self.listeners.append(self.screen.feed.update)
         self._observed_mode: DoorMode | None = None  # the observer thread's own copy
         self._door_conn = self.runtime.connection()  # the door loop thread's, for reads only
         access = settings.access
@@ -133,7 +139,7 @@ class BranchService:
         self.switcher = ModeSwitcher(
             schedule, self._mode_now, clock=clock, timers=self.timers,
             closing_warning_minutes=settings.door.closing_warning_minutes,
-            on_closing_warning=lambda minutes: self.loop.submit(ClosingWarning(minutes)),
+            on_closing_warning=self._closing_warning,
         )
 
     # --- life cycle ------------------------------------------------------------------------
@@ -153,6 +159,7 @@ class BranchService:
         for output in (self.lcd, self.voice):
             if output is not None:
                 output.start()
+        self._start_screen()
         self._record(EventType.SERVICE, "started")
         self.footage.start()
         self.loop.start()
@@ -181,6 +188,8 @@ class BranchService:
             self.timers.stop(timeout=0.5)
         finally:
             self.loop.stop(timeout=1.0)
+            if self.screen is not None:
+                self.screen.stop()  # the page says "Storing" at once
             if self.lms is not None:
                 self.lms.close()
             self.signal_queue.stop(timeout=0.3)
@@ -244,6 +253,23 @@ class BranchService:
         self.loop.submit(ModeChanged(mode.mode, str(mode.cause)))  # the English the event log keeps
         if self.announcements is not None:
             self.announcements.mode_now(mode)  # Open+ begins / reminders / closed, spoken
+
+    def _start_screen(self) -> None:
+        """The door screen's server; a port that cannot be bound costs the screen, never the door."""
+        if self.screen is None:
+            return
+        try:
+            self.screen.start()
+        except OSError as exc:
+            log.error("door screen not served on %s:%d: %s", self.settings.screen.host,
+                      self.settings.screen.port, exc)
+            self.screen = None
+
+    def _closing_warning(self, minutes: int) -> None:
+        """On the timers' thread: the door says it; the screen counts down to the end."""
+        self.loop.submit(ClosingWarning(minutes))
+        if self.screen is not None:
+            self.observers.post(self.screen.feed.closing_in, minutes)
 
     def _changed(self, snapshot: DoorSnapshot) -> None:
         """On the door thread: keep the snapshot, hand the rest to the observer thread."""
