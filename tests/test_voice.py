@@ -3,6 +3,7 @@ and each scheduled announcement plays the right files, Dutch then English, at th
 on an injected clock; a missing or broken file is an event and never reaches the door."""
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import wave
@@ -369,7 +370,13 @@ def test_espeak_ng_generates_every_default_file(tmp_path: Path) -> None:
         pytest.skip("espeak-ng is not installed (./dev test installs Debian's espeak-ng as root)")
     sounds_dir = tmp_path / "sounds"
     write_wav(sounds_dir / "nl" / "granted.wav", [7, 7])  # the library's own recording
-    done = generate(sounds_dir, [15, 5])
+    umask = os.umask(0o077)  # as the CLI runs: the door's user must still read them
+    try:
+        done = generate(sounds_dir, [15, 5])
+    finally:
+        os.umask(umask)
+    assert {oct(p.stat().st_mode & 0o777) for p in done.written} == {"0o644"}
+    assert oct((sounds_dir / "en").stat().st_mode & 0o777) == "0o755"
     expected = {f"{lang}/{name}.wav" for name in spoken_messages([15, 5]) for lang in ("nl", "en")}
     assert {"closing_15", "closing_5", "openplus_start", "wrong_pin"} <= set(spoken_messages([15, 5]))
     assert {p.relative_to(sounds_dir).as_posix() for p in done.written} == expected - {"nl/granted.wav"}

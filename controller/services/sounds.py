@@ -22,6 +22,9 @@ DISPLAY_PREFIX = "display."
 ESPEAK = "espeak-ng"
 ESPEAK_VOICES = {"nl": "nl", "en": "en"}
 ESPEAK_TIMEOUT_SECONDS = 30.0
+# Sounds are not secrets: the door service's user reads what `sudo ./dev` made as root.
+SOUND_FILE_MODE = 0o644
+SOUND_DIR_MODE = 0o755
 
 
 def sound_name(message: DoorMessage) -> str | None:
@@ -82,6 +85,15 @@ def _run_espeak(args: Sequence[str]) -> None:
         raise SoundsUnavailable(f"{args[0]} exited with {done.returncode}: {said or 'no message'}")
 
 
+def _readable_dir(path: Path) -> None:
+    """Make `path` (and its parents) readable for everyone: the CLI runs with umask 077, and
+    the door service's user must read what root generated at install time."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    path.mkdir(parents=True, exist_ok=True)
+    for made in missing:
+        made.chmod(SOUND_DIR_MODE)
+
+
 def espeak_available(espeak: str = ESPEAK) -> bool:
     return shutil.which(espeak) is not None
 
@@ -102,11 +114,12 @@ def generate(
             if target.exists() and not force:
                 result.kept.append(target)
                 continue
-            target.parent.mkdir(parents=True, exist_ok=True)
+            _readable_dir(target.parent)
             partial = target.with_name(f".{target.name}.partial")
             text = render(message.key, lang, **dict(message.values))
             try:
                 run([espeak, "-v", ESPEAK_VOICES[lang], "-w", str(partial), text])
+                partial.chmod(SOUND_FILE_MODE)
                 partial.replace(target)
             finally:
                 partial.unlink(missing_ok=True)
