@@ -364,7 +364,7 @@ def test_the_wired_door_speaks_and_its_faults_are_events_that_never_stop_an_entr
     assert EventType.ACCESS_GRANTED in {e.type for e in events}
 
 
-@pytest.mark.slow  # espeak-ng speaks some 70 files: about 2 s
+@pytest.mark.slow  # espeak-ng speaks some 50 files: 1-2 s, more under load
 def test_espeak_ng_generates_every_default_file(tmp_path: Path) -> None:
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed (./dev test installs Debian's espeak-ng as root)")
@@ -393,3 +393,32 @@ def test_espeak_ng_generates_every_default_file(tmp_path: Path) -> None:
 def test_without_espeak_ng_generation_says_what_to_install(tmp_path: Path) -> None:
     with pytest.raises(sounds.SoundsUnavailable, match="apt-get install espeak-ng"):
         generate(tmp_path, [15], espeak="no-such-espeak-here")
+
+
+def test_the_sounds_command_says_what_to_install_without_espeak_ng(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from controller.cli.main import main
+
+    config = tmp_path / "door.toml"
+    config.write_text(f"[voice]\nsounds_dir = '{tmp_path / 'sounds'}'\n", encoding="utf-8")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no espeak-ng on it
+    assert main(["--config", str(config), "sounds", "generate"]) == 2
+    assert "espeak-ng is not installed (Debian: sudo apt-get install espeak-ng)" in capsys.readouterr().err
+    assert not (tmp_path / "sounds").exists()
+
+
+@pytest.mark.slow  # espeak-ng speaks some 50 files: 1-2 s, more under load
+def test_the_sounds_command_fills_the_configured_directory(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (./dev test installs Debian's espeak-ng as root)")
+    from controller.cli.main import main
+
+    config = tmp_path / "door.toml"
+    config.write_text(f"[voice]\nsounds_dir = '{tmp_path / 'sounds'}'\n[door]\nclosing_warning_minutes = [10]\n",
+                      encoding="utf-8")
+    assert main(["--config", str(config), "sounds", "generate"]) == 0
+    assert "written, 0 already there" in capsys.readouterr().out
+    assert (tmp_path / "sounds" / "en" / "closing_10.wav").is_file()
+    assert main(["--config", str(config), "sounds", "generate"]) == 0
+    assert "0 sound file(s) written" in capsys.readouterr().out
