@@ -313,3 +313,15 @@ def test_the_screens_files_ship_with_the_package() -> None:
     controller = REPO / "controller"
     shipped = {path for pattern in globs for path in controller.glob(pattern)}
     assert set((controller / "door" / "screen" / "static").iterdir()) <= shipped
+
+
+def test_simulate_screen_port_turns_the_screen_on_and_refuses_a_port_out_of_range() -> None:
+    from controller.cli.main import build_parser
+    from controller.cli.run import _with_screen
+
+    args = build_parser().parse_args(["simulate", "--screen-port", "0"])
+    settings = _with_screen(parse_settings({}, "t"), args.screen_port)
+    assert settings.screen.enabled and settings.screen.port == 0 and settings.screen.host == "127.0.0.1"
+    assert _with_screen(parse_settings({}, "t"), None).screen.enabled is False
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["simulate", "--screen-port", "70000"])

@@ -68,6 +68,13 @@ def _day(text: str) -> date:
     return date.fromisoformat(text)
 
 
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise ValueError(text)
+    return port
+
+
 def read_pin(args: argparse.Namespace, confirm: bool = True) -> str:
     """A PIN from stdin (--pin-stdin, for scripts) or typed twice without echo; never an argument."""
     if getattr(args, "pin_stdin", False):
@@ -173,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="check every card and PIN with a demo library system (a SIP2 server on a "
                    "free loopback port that knows the demo members); `lms down` / `lms up` at "
                    "the console stop and start it")
+    p.add_argument("--screen-port", type=_port, metavar="PORT",
+                   help="serve the door screen page on 127.0.0.1:PORT (0 picks a free port); "
+                   "the URL is printed at start (default: as [screen] in the config says)")
     p.set_defaults(run=run.simulate)
 
     p = sub.add_parser("serve", help="run the door on the real hardware (the door alone; the "

@@ -62,7 +62,7 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
     banner = (f"Simulated branch '{settings.branch.name}' running; data in {settings.data_dir}.\n"
               f"Demo sign-in: admin, manager or security, password {DEMO_PASSWORD}.\n"
               f"Type `help` for commands.\n{help_text(args.lms)}")
-    branch_settings, lms = sim.settings, None
+    branch_settings, lms = _with_screen(sim.settings, args.screen_port), None
     if args.lms:  # pysip2 is imported only here: without --lms nothing changes
         from controller.sim.demo_lms import DemoLms
 
@@ -70,7 +70,7 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if lms is not None:
             lms.start()
-            branch_settings = lms.settings_for(sim.settings)
+            branch_settings = lms.settings_for(branch_settings)
             banner += "\n" + "\n".join(lms.demo_lines()) + (
                 f"\nOffline policy: {branch_settings.lms.offline_policy} (config [lms] offline_policy)")
         return _run(branch_settings, args, pin_factory=sim.factory, mode=mode, banner=banner,
@@ -79,6 +79,14 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
     finally:  # after the door has stopped (and with it its SIP2 connections)
         if lms is not None:
             lms.stop()
+
+
+def _with_screen(settings: Settings, port: int | None) -> Settings:
+    """`simulate --screen-port`: the door screen on that port (0: a free one), whatever [screen] says."""
+    if port is None:
+        return settings
+    return settings.model_copy(update={"screen": settings.screen.model_copy(
+        update={"enabled": True, "port": port})})
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -144,6 +152,8 @@ def _run(settings: Settings, args: argparse.Namespace, *, pin_factory, mode: Doo
         service.start()
         link.start()
         notifier.ready(f"door up; door link {link.path}")
+        if service.screen is not None:
+            banner += f"\nDoor screen: {service.screen.url}"
         if web:
             web_child = WebChild(settings, args.config, args.host, args.port, out=print)
             port = web_child.start()

@@ -4,7 +4,6 @@ docs/pages.md shows (desktop 1280x900 and phone 375x812): into pytest's temporar
 into OPENPLUS_SCREENSHOT_DIR when that is set (docs/pages.md: how to refresh docs/screenshots)."""
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -13,6 +12,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import WebDriverWait
 
 from controller.api.server import ApiServer
 from controller.app import create_app
@@ -24,6 +28,7 @@ from controller.services.passwords import Passwords
 from controller.services.runtime import Runtime
 from controller.services.use_cases import user_admin
 from tests.api.api_support import CHEAP_PASSWORDS, PASSWORD, ROLE_USERS
+from tests.browser_support import chromium, shots_folder  # skips the module without Chromium
 from tests.conftest import FakeClock
 from tests.web.web_support import BAD_ROW, GOOD_ROWS, FollowingDoor, member_csv, record_event, register_clip
 
@@ -31,26 +36,10 @@ from tests.web.web_support import BAD_ROW, GOOD_ROWS, FollowingDoor, member_csv,
 # and of the date guard (./dev test).
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 # Every scene is still (the video paused at the event), so a run that changes no page takes the
 # pictures docs/pages.md links as they were, but for a few pixels of the clip's frame.
-SHOTS_ENV = "OPENPLUS_SCREENSHOT_DIR"
 SIZES = {"desktop": (1280, 900, False), "phone": (375, 812, True)}
 WAIT = 10  # seconds: an upper bound for the page to get somewhere, never a sleep
-
-if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-    if os.environ.get("CI"):
-        raise RuntimeError("CI needs /usr/bin/chromium and /usr/bin/chromedriver (./dev test installs them)")
-    pytest.skip("Debian's chromium and chromium-driver are not installed (./dev test installs them as root)",
-                allow_module_level=True)
-
-from selenium import webdriver  # noqa: E402 - only once the browser is known to be there
-from selenium.common.exceptions import WebDriverException  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 # Wednesday 25 November 2026, 21:30 in the branch (UTC+1): the clock stands still.
 NOW = datetime(2026, 11, 25, 20, 30, tzinfo=UTC)
@@ -95,28 +84,14 @@ def branch() -> Iterator[Branch]:
 
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where the screenshots go: OPENPLUS_SCREENSHOT_DIR if set, else a temporary directory, so
-    that a test run writes nothing into the checkout."""
-    wanted = os.environ.get(SHOTS_ENV)
-    folder = Path(wanted) if wanted else tmp_path_factory.mktemp("screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    """Where the screenshots go: OPENPLUS_SCREENSHOT_DIR if set, else a temporary directory."""
+    return shots_folder(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[WebDriver]:
-    profile = tempfile.mkdtemp(prefix="opd-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--no-first-run",
-                 f"--user-data-dir={profile}", "--window-size=1280,900", "--mute-audio"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    with chromium(1280, 900) as driver:
+        yield driver
 
 
 # --- helpers ---------------------------------------------------------------------------------
