@@ -215,3 +215,14 @@ def test_sigkill_during_a_pulse_then_relay_off_as_systemd_does(tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert read_state(tmp_path)["relay_unlocked"] is False
+
+
+@pytest.mark.slow  # a simulate process: ~4 s
+def test_quit_at_the_console_stops_the_simulator_with_the_relay_locked(tmp_path):
+    """`quit` is a person asking to stop (it used to leave the simulator serving until a
+    signal, unless --exit-at-eof was given); the end of piped input without that flag keeps
+    serving, as before."""
+    proc = start_simulator(tmp_path)
+    output, _ = proc.communicate("status\nquit\n", timeout=60)
+    assert proc.returncode == 0, output
+    assert "stopped; relay locked" in output

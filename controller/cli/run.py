@@ -161,10 +161,9 @@ def _run(settings: Settings, args: argparse.Namespace, *, pin_factory, mode: Doo
             banner += (f"\nAdmin API and pages: http://{args.host}:{port}/ (API docs: /docs), "
                        f"served by their own web process {pid}")
         print(banner, flush=True)
-        if person is not None:
-            person.run(sys.stdin, prompt=sys.stdin.isatty())
-        if person is None or not args.exit_at_eof:
-            threading.Event().wait()  # serve until a signal
+        asked_to_quit = person is not None and person.run(sys.stdin, prompt=sys.stdin.isatty())
+        if not asked_to_quit and (person is None or not args.exit_at_eof):
+            threading.Event().wait()  # no console, or its input ended: serve until a signal
     except (DoorLinkError, WebChildError) as exc:
         raise UsageError(str(exc)) from None
     finally:

@@ -64,7 +64,8 @@ class Console:
         with self._changed:
             self._changed.notify_all()
 
-    def run(self, lines: TextIO, prompt: bool) -> None:
+    def run(self, lines: TextIO, prompt: bool) -> bool:
+        """Read commands until `quit` (True: the person asked to stop) or the end of input."""
         if not self._service.wait_readers_connected(WAIT_SECONDS):
             self._out("warning: a reader's port did not open; cards may not arrive")
         while not self._stop.is_set():
@@ -72,9 +73,10 @@ class Console:
                 print("door> ", end="", flush=True)
             line = lines.readline()
             if not line:
-                return
+                return False
             if not self.execute(line.strip()):
-                return
+                return True
+        return False
 
     def execute(self, line: str) -> bool:
         """Run one command; False means quit."""
