@@ -17,7 +17,7 @@ from controller.domain.events import EventType
 from controller.domain.messages import CHECKING, PROMPT_PIN, door_message
 from controller.domain.modes import DoorMode
 from controller.door.ports import ExitRequest, ModeChanged, Phase
-from controller.services.lms_access import DECIDED_BY_FIELD
+from controller.services.lms_access import decided_by_of
 from controller.services.offline_policy import DecidedBy
 from tests.lms import fault_proxy as faults
 from tests.lms.conftest import HANG_GUARD, LmsDoorBench
@@ -26,9 +26,8 @@ GOOD, LOST, YOUNG, EXPIRED, FINES, BARE = (f"2999000000000{n}" for n in range(1,
 PIN = {GOOD: "1234", LOST: "2345", YOUNG: "3456", EXPIRED: "4567", FINES: "5678", BARE: "6789"}
 
 
-def decided_by(bench: LmsDoorBench) -> str:
-    detail = bench.last_access().detail or ""
-    return detail.split(DECIDED_BY_FIELD, 1)[1].split()[0] if DECIDED_BY_FIELD in detail else ""
+def decided_by(bench: LmsDoorBench) -> DecidedBy | None:
+    return decided_by_of(bench.last_access().detail)
 
 
 def test_a_member_the_lms_accepts_is_let_in(lms_door):
