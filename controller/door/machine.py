@@ -27,6 +27,7 @@ from controller.domain.decision import Decision, Reason
 from controller.domain.events import DoorAlarm, Event, EventSink, EventType
 from controller.domain.messages import PROMPT_CARD, PROMPT_PIN, DoorMessage, closing_message, door_message
 from controller.domain.modes import DoorMode
+from controller.door.leaf import DoorLeaf
 from controller.door.ports import (
     ClosingWarning,
     DoorContactChanged,
@@ -75,11 +76,7 @@ class Door:
         self._lms_deadline: float | None = None
         self._unlock_until: float | None = None
         self._opened_in_pulse = False
-        self._door_open = False
-        self._open_since: float | None = None
-        self._held_reported = False
-        self._exit_until: float | None = None
-        self._alarm: DoorAlarm | None = None
+        self._leaf = DoorLeaf(settings, monotonic)  # open or shut; forced and held open
         self._message = PROMPT_CARD
         self._message_until: float | None = None
         self._out.relay.lock()
@@ -121,9 +118,7 @@ class Door:
         if self._pin_deadline is not None and t >= self._pin_deadline:
             self._reset_entry()
             self._say(messages.TIMED_OUT)
-        if self._door_open and not self._held_reported and self._open_since is not None and \
-                t - self._open_since >= self._cfg.held_open_seconds and not self._door_free:
-            self._held_reported = True
+        if not self._door_free and self._leaf.held_open_now(t):
             self._raise_alarm(DoorAlarm.HELD_OPEN, self._clock(),
                               f"open for {self._cfg.held_open_seconds:g} s")
         if self._message_until is not None and t >= self._message_until:
@@ -133,17 +128,13 @@ class Door:
     def next_deadline(self) -> float | None:
         """When tick() next has something to do, on the monotonic clock (the loop waits until
         then, or for the next input)."""
-        held = (self._open_since + self._cfg.held_open_seconds
-                if self._door_open and not self._held_reported and self._open_since is not None
-                else None)
-        times = [t for t in (self._pin_deadline, self._unlock_until, held, self._message_until,
-                             self._lms_deadline) if t is not None]
+        times = [t for t in (self._pin_deadline, self._unlock_until, self._leaf.held_deadline(),
+                             self._message_until, self._lms_deadline) if t is not None]
         return min(times) if times else None
 
     def assume_contact(self, is_open: bool) -> None:
         """The contact's state at start-up: no event, no alarm for a door already open."""
-        self._door_open = is_open
-        self._open_since = self._mono() if is_open else None
+        self._leaf.assume(is_open)
 
     def fail_secure(self, error: BaseException) -> None:
         """Lock first, then try to tell someone; used by the loop on any unhandled error."""
@@ -174,7 +165,7 @@ class Door:
     def snapshot(self) -> DoorSnapshot:
         return DoorSnapshot(
             mode=self.mode, phase=self.phase, relay_unlocked=self._out.relay.is_unlocked,
-            door_open=self._door_open, alarm=self._alarm, message=self._message,
+            door_open=self._leaf.is_open, alarm=self._leaf.alarm, message=self._message,
             pin_keys=len(self._keys), at=self._clock(),
         )
 
@@ -273,27 +264,22 @@ class Door:
             self._out.relay.lock()
 
     def _contact(self, is_open: bool, now: datetime) -> None:
-        if is_open == self._door_open:
+        if is_open == self._leaf.is_open:
             return
-        self._door_open = is_open
         if is_open:
-            t = self._mono()
-            self._open_since, self._held_reported = t, False
-            allowed = self._unlock_until is not None or self._door_free or (
-                self._exit_until is not None and t < self._exit_until)
-            if allowed:
+            if self._leaf.opened(granted=self._unlock_until is not None or self._door_free):
                 self._opened_in_pulse = self._unlock_until is not None
                 self._log(EventType.DOOR_OPENED, now)
             else:
                 self._raise_alarm(DoorAlarm.FORCED, now, "opened without a grant or exit request")
             return
-        self._open_since, self._alarm = None, None
+        self._leaf.closed()
         self._log(EventType.DOOR_CLOSED, now)
         if self._unlock_until is not None and self._opened_in_pulse:
             self._end_pulse()  # in and shut: lock now, not when the pulse runs out
 
     def _exit_request(self, now: datetime) -> None:
-        self._exit_until = self._mono() + self._cfg.rex_grace_seconds
+        self._leaf.exit_requested()
         if self._cfg.rex_unlocks and not self._door_free:
             self._pulse()  # let them out first; the event follows
         self._log(EventType.EXIT_REQUEST, now)
@@ -325,7 +311,7 @@ class Door:
     # --- helpers ---------------------------------------------------------------------------
     def _raise_alarm(self, alarm: DoorAlarm, now: datetime, detail: str) -> None:
         """Show the alarm in snapshots until the door closes, log its event, beep."""
-        self._alarm = alarm
+        self._leaf.alarm = alarm
         self._log(alarm.event_type, now, detail=detail)
         self._out.signals.beep(self._cfg.alarm_beep_seconds, times=3)
 
