@@ -256,6 +256,18 @@ def test_staffed_mode_holds_the_door_free(bench):
     assert not bench.relay_on
 
 
+def test_a_free_door_standing_open_leaves_the_loop_nothing_due(bench):
+    """A door held free in staffed hours may stand open all day: its held-open limit must not
+    stay due in the past (the loop would spin, waiting 0 s each turn, on a real-time thread),
+    and it counts again once the door is no longer free."""
+    bench.send(ModeChanged(DoorMode.STAFFED), DoorContactChanged(True))
+    bench.after(600)
+    deadline = bench.door.next_deadline()
+    assert deadline is None or deadline > bench.clock.monotonic()
+    bench.send(ModeChanged(DoorMode.OPENPLUS))
+    assert bench.types()[-1] is EventType.DOOR_HELD_OPEN
+
+
 def test_staffed_mode_with_card_and_pin_when_not_held_free(runtime, clock, mock_factory):
     bench = Bench(runtime, clock, mock_factory, DoorSettings(staffed_door_free=False))
     try:

@@ -127,8 +127,10 @@ class Door:
 
     def next_deadline(self) -> float | None:
         """When tick() next has something to do, on the monotonic clock (the loop waits until
-        then, or for the next input)."""
-        times = [t for t in (self._pin_deadline, self._unlock_until, self._leaf.held_deadline(),
+        then, or for the next input). A free door has no held-open limit: left in, it would
+        stay due and the loop would never wait."""
+        held = None if self._door_free else self._leaf.held_deadline()
+        times = [t for t in (self._pin_deadline, self._unlock_until, held,
                              self._message_until, self._lms_deadline) if t is not None]
         return min(times) if times else None
 
