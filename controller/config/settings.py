@@ -20,6 +20,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from controller.config.backup import BackupSettings
 from controller.config.defaults import (
     DATA_DIR_ENV,
     DEFAULT_DATA_DIR,
@@ -30,6 +31,7 @@ from controller.config.defaults import (
 )
 from controller.config.display import DisplaySettings
 from controller.config.lms import EligibilitySettings, LmsSettings
+from controller.config.privacy import PrivacySettings
 from controller.config.screen import ScreenSettings
 from controller.config.section import Section
 from controller.config.voice import VoiceSettings
@@ -284,6 +286,8 @@ class Settings(Section):
     display: DisplaySettings = DisplaySettings()
     voice: VoiceSettings = VoiceSettings()
     screen: ScreenSettings = ScreenSettings()
+    backup: BackupSettings = BackupSettings()
+    privacy: PrivacySettings = PrivacySettings()
 
     @property
     def data_dir(self) -> Path:
