@@ -210,6 +210,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="also replace the ones already there")
     p.set_defaults(run=LazyHandler("controller.cli.sounds", "sounds_generate"))
 
+    backups = LazyHandler("controller.cli.backup", "backup"), LazyHandler("controller.cli.backup", "restore")
+    p = sub.add_parser("backup", help="write one archive of the database, PIN key and config file")
+    p.add_argument("-o", "--output", type=Path, help="archive to write (default: "
+                   "./openplus-door-<UTC time>.tar.gz, .tar.gz.enc when encrypted)")
+    p.add_argument("--passphrase-file", type=Path, help="encrypt with the first line of this "
+                   "file (mode 600)")
+    p.set_defaults(run=backups[0])
+    p = sub.add_parser("restore", help="put a backup's database, PIN key and config (--config) "
+                       "in place; stop the services first")
+    p.add_argument("file", type=Path)
+    p.add_argument("--passphrase-file", type=Path, help="the passphrase it was encrypted with")
+    p.set_defaults(run=backups[1])
+
     users = sub.add_parser("users", help="admin users of the API and pages").add_subparsers(
         dest="users_command", required=True, metavar="ACTION")
     p = users.add_parser("add", help="add a user (the password is typed twice, never shown)")
