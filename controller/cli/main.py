@@ -20,6 +20,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from controller.cli.install import add_parsers as add_install_parsers
 from controller.domain.clock import BRANCH_TZ, to_utc
 from controller.domain.modes import DoorMode
 from controller.domain.pins import PinFormatError, PinKeyError, validate_pin
@@ -231,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=[role.value for role in Role], help="repeatable")
     p.add_argument("--password-stdin", action="store_true", help="read it from standard input")
     p.set_defaults(run=cmd.users_add)
+    add_install_parsers(sub)  # install, doctor
     return parser
 
 
@@ -252,6 +254,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from controller.door.relay_off import run as relay_off
 
         return relay_off(args.config)
+    if args.command == "install":  # before any virtualenv exists: the standard library only
+        from controller.cli.install import install
+
+        return install(args)
     from controller.config.settings import ConfigError, load_settings
     from controller.services.runtime import DB_FILE
     from controller.store.db import DatabaseError, database_error
