@@ -20,6 +20,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from controller.config.alerts import AlertSettings
 from controller.config.backup import BackupSettings
 from controller.config.defaults import (
     DATA_DIR_ENV,
@@ -286,6 +287,7 @@ class Settings(Section):
     display: DisplaySettings = DisplaySettings()
     voice: VoiceSettings = VoiceSettings()
     screen: ScreenSettings = ScreenSettings()
+    alerts: AlertSettings = AlertSettings()
     backup: BackupSettings = BackupSettings()
     privacy: PrivacySettings = PrivacySettings()
 
