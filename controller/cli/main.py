@@ -224,6 +224,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--passphrase-file", type=Path, help="the passphrase it was encrypted with")
     p.set_defaults(run=backups[1])
 
+    privacy = sub.add_parser("privacy", help="a member's data request (AVG/GDPR)").add_subparsers(
+        dest="privacy_command", required=True, metavar="ACTION")
+    p = privacy.add_parser("export", help="everything held on a member, as JSON")
+    p.add_argument("patron_id")
+    p.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
+    p.set_defaults(run=LazyHandler("controller.cli.privacy", "privacy_export"))
+    p = privacy.add_parser("erase", help="remove a member, pseudonymise their events, delete "
+                           "their clips not kept for an incident")
+    p.add_argument("patron_id")
+    p.add_argument("--yes", action="store_true", help="really erase (required)")
+    p.set_defaults(run=LazyHandler("controller.cli.privacy", "privacy_erase"))
+
     users = sub.add_parser("users", help="admin users of the API and pages").add_subparsers(
         dest="users_command", required=True, metavar="ACTION")
     p = users.add_parser("add", help="add a user (the password is typed twice, never shown)")

@@ -252,6 +252,14 @@ class FootageService:
                 done += self._delete_clips(store, clips)
         return done + self.enforce_quota()
 
+    def delete_clips(self, event_ids: list[int], today: date) -> int:
+        """Delete these events' clips (files and rows) except those kept on `today`: a
+        member's erasure (controller/services/privacy.py); how many went."""
+        with closing(self._connect()) as conn:
+            store = FootageStore(conn)
+            rows = [c for c in map(store.clip, event_ids) if c is not None and not c.kept_on(today)]
+            return self._delete_clips(store, rows).clips
+
     def enforce_quota(self) -> Cleanup:
         """Over max_gb: oldest segments go first, then the oldest clips not kept; kept ones never."""
         limit = int(self._settings.max_gb * 1e9)
