@@ -134,9 +134,9 @@ class LmsLink:
 
 
 
-def sip2_pool(settings: LmsSettings, clock: Clock) -> Sip2Pool:
-    """The SIP2 pool `settings` describe; the transaction dates it sends are branch time."""
-    sip2 = Sip2Settings(
+def sip2_settings(settings: LmsSettings) -> Sip2Settings:
+    """The SIP2 client's settings from `[lms]` (the pool's, and `doctor`'s one-off SC status)."""
+    return Sip2Settings(
         host=settings.host, port=settings.port, institution_id=settings.institution,
         terminal_password=settings.terminal_password,
         login_user=settings.login_user or None, login_password=settings.login_password,
@@ -145,5 +145,10 @@ def sip2_pool(settings: LmsSettings, clock: Clock) -> Sip2Pool:
         connect_timeout=settings.connect_timeout_seconds,
         reply_timeout=settings.reply_timeout_seconds,
         patron_message="63" if settings.check == "patron_information" else "23")
+
+
+def sip2_pool(settings: LmsSettings, clock: Clock) -> Sip2Pool:
+    """The SIP2 pool `settings` describe; the transaction dates it sends are branch time."""
+    sip2 = sip2_settings(settings)
     return Sip2Pool(sip2, size=settings.connections, heartbeat_interval=settings.heartbeat_seconds,
                     wall_clock=lambda: clock().astimezone(BRANCH_TZ).replace(tzinfo=None))
