@@ -243,3 +243,13 @@ def test_systemd_analyze_verify_passes_on_the_installed_units(target, source, tm
         about_us = [line for line in (done.stdout + done.stderr).splitlines()
                     if "openplus-door" in line or str(tmp_path) in line]
         assert done.returncode == 0 and not about_us, done.stdout + done.stderr
+
+
+def test_the_installed_command_takes_the_checkout_it_is_run_in(monkeypatch, source, tmp_path):
+    """`cd /opt/openplus-door && sudo openplus-door install` from the venv's installed copy,
+    which is no checkout itself."""
+    import controller.services.install as install_module
+
+    monkeypatch.setattr(install_module, "__file__", str(tmp_path / "site-packages/controller/services/install.py"))
+    monkeypatch.chdir(source)
+    assert InstallOptions().source == source

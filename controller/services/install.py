@@ -90,7 +90,7 @@ def run_command(command: Sequence[str]) -> None:
 @dataclass
 class InstallOptions:
     root: Path = Path("/")
-    source: Path = Path(__file__).resolve().parents[2]  # the checkout this module is in
+    source: Path = field(default_factory=lambda: default_source())
     skip_venv: bool = False  # tests and dry layouts: no python3 -m venv, no pip
     kiosk: bool = True
     python: str = "python3"
@@ -297,6 +297,16 @@ class Installer:
 
     def _note(self, status: Status, what: str) -> None:
         self.steps.append(Step(status, what))
+
+
+def default_source() -> Path:
+    """The checkout this module runs from; else (the venv's installed copy, `sudo openplus-door
+    install` after a `git pull`) the current directory, when it is a checkout."""
+    here = Path(__file__).resolve().parents[2]
+    for candidate in (here, Path.cwd()):
+        if (candidate / "pyproject.toml").is_file() and (candidate / "systemd").is_dir():
+            return candidate
+    return here  # not a checkout: install() says so, naming what is missing
 
 
 def wanted_by(unit_file: Path) -> list[str]:
