@@ -135,4 +135,42 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX lms_pin_cache_checked ON lms_pin_cache(checked_at_ms);
     """,
+    # 8: alerts (issue 15): one row per alert raised from an event, listed on Today until
+    # acknowledged; one delivery row per alert and channel, retried until sent or expired
+    # (the queue survives restarts); the last event id the alert watch has read, starting at
+    # the newest event now so an upgrade does not alert the whole history.
+    """
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        event_id INTEGER UNIQUE,            -- the event it was raised from (NULL: none)
+        door TEXT NOT NULL,
+        reason TEXT,
+        detail TEXT,
+        at_ms INTEGER NOT NULL,             -- the event's time
+        repeats INTEGER NOT NULL DEFAULT 0, -- more events of its kind folded in (rate limit)
+        sent INTEGER NOT NULL DEFAULT 1,    -- 0: listed only (quiet period, no rule, limit)
+        acked_ms INTEGER,
+        acked_by TEXT
+    );
+    CREATE INDEX alerts_kind_at ON alerts(kind, at_ms);
+    CREATE INDEX alerts_open ON alerts(acked_ms, at_ms);
+    CREATE TABLE alert_deliveries (
+        alert_id INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
+        channel TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_ms INTEGER NOT NULL,           -- not tried again before this
+        expires_ms INTEGER NOT NULL,
+        delivered_ms INTEGER,
+        given_up_ms INTEGER,
+        last_error TEXT,
+        PRIMARY KEY (alert_id, channel)
+    ) WITHOUT ROWID;
+    CREATE INDEX alert_deliveries_due ON alert_deliveries(channel, delivered_ms, given_up_ms, next_ms);
+    CREATE TABLE alert_watch (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        last_event_id INTEGER NOT NULL
+    );
+    INSERT INTO alert_watch (id, last_event_id) VALUES (1, (SELECT COALESCE(MAX(id), 0) FROM events));
+    """,
 ]
