@@ -13,15 +13,15 @@ import pytest
 from controller.cli.main import main
 from controller.config.settings import Settings, parse_settings
 from controller.domain.events import Event, EventType
-from controller.services import file_swap
+from controller.services import file_swap, sealed
 from controller.services.backup import (
     BackupError,
     create_backup,
     daily_backup,
     restore_backup,
+    run_daily_backup,
 )
 from controller.services.runtime import DB_FILE, PIN_KEY_FILE, Runtime
-from controller.services.sealed import CHUNK
 from controller.store.db import SCHEMA_VERSION
 from tests.conftest import FakeClock
 from tests.helpers import add_member
@@ -101,16 +101,16 @@ def test_encrypted_round_trip_and_wrong_passphrase_refused(filled, settings, tmp
     assert table_rows(settings.data_dir / DB_FILE) == before
 
 
-def test_a_cut_off_encrypted_archive_is_refused(filled, settings, tmp_path, clock):
+def test_a_cut_off_encrypted_archive_is_refused(filled, settings, tmp_path, clock, monkeypatch):
+    monkeypatch.setattr(sealed, "CHUNK", 512)  # several chunks without a large database
     archive = tmp_path / "b.enc"
-    # Members enough for the archive to need more than one sealed chunk.
-    with closing(filled.connection()) as conn:
-        conn.executemany("INSERT INTO events (ts_ms, type, door, detail) VALUES (1, 'service', 'x', ?)",
-                         [(os.urandom(64).hex(),) for _ in range(CHUNK // 64)])
     create_backup(settings, None, archive, PASSPHRASE, clock=clock)
     data = archive.read_bytes()
-    assert len(data) > CHUNK + 100
-    archive.write_bytes(data[:CHUNK + 100])
+    assert len(data) > 3 * 512
+    archive.write_bytes(data[:50 + 2 * (4 + 512 + 16)])  # whole chunks, but not the last one
+    with pytest.raises(BackupError, match="cut off|damaged"):
+        restore_backup(settings, None, archive, PASSPHRASE)
+    archive.write_bytes(data[:-1])
     with pytest.raises(BackupError, match="cut off|damaged"):
         restore_backup(settings, None, archive, PASSPHRASE)
 
@@ -204,6 +204,39 @@ def test_daily_job_encrypts_with_its_passphrase_file(filled, tmp_path, clock):
     out = daily_backup(settings, None, clock)
     assert out.name.endswith(".tar.gz.enc")
     restore_backup(settings, None, out, PASSPHRASE)
+
+
+def test_run_daily_backup_logs_and_audits_a_failure_instead_of_raising(filled, tmp_path, clock):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+    settings = parse_settings({"storage": {"data_dir": str(filled.settings.data_dir)},
+                               "backup": {"dir": str(blocked)}}, "test")
+    assert run_daily_backup(settings, clock) is None
+    with closing(filled.connection()) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM events WHERE reason = 'backup failed'").fetchone()[0] == 1
+
+
+def test_the_door_process_plans_the_daily_backup(tmp_path, clock, monkeypatch):
+    from gpiozero.pins.mock import MockFactory
+
+    from controller.domain.clock import to_local
+    from controller.domain.schedule import Schedule
+    from controller.door.branch import BACKUP_TIMER, BranchService
+    from controller.sim.hardware import SimulatedHardware
+
+    monkeypatch.delenv("OPENPLUS_DOOR_DATA_DIR", raising=False)
+    settings = parse_settings({"storage": {"data_dir": str(tmp_path / "data")},
+                               "backup": {"dir": str(tmp_path / "b"), "at": "03:45"}}, "test")
+    sim = SimulatedHardware.create(settings, MockFactory())
+    service = BranchService(sim.settings, Schedule(), pin_factory=sim.factory, clock=clock,
+                            monotonic=clock.monotonic)
+    try:
+        service._plan_backup()
+        planned = to_local(service.timers.pending()[BACKUP_TIMER])
+        assert (planned.hour, planned.minute) == (3, 45) and planned > to_local(clock())
+    finally:
+        service.stop()
+        sim.close()
 
 
 def test_backup_section_refuses_the_dst_hour():

@@ -143,8 +143,14 @@ def test_events_older_than_the_setting_are_pseudonymised_in_place(member, clock)
     assert rows(member, "SELECT COUNT(*) FROM events WHERE type = 'access_granted'") == [(4,)]
 
 
-def test_the_privacy_setting_reaches_the_retention_job(settings):
-    assert settings.privacy.member_ref_days == 30
+def test_the_door_process_daily_job_pseudonymises(live_branch, clock):
+    _, service = live_branch
+    old = record(service.runtime, clock() - timedelta(days=31))
+    recent = record(service.runtime, clock() - timedelta(days=29))
+    service.apply_retention()
+    refs = dict(rows(service.runtime, "SELECT id, member_ref FROM events WHERE id IN (?, ?)", old, recent))
+    assert refs[old].startswith(PSEUDONYM_PREFIX) and refs[recent] == "P00001"
+    assert "retention" in service.timers.pending()  # planned again for tomorrow
 
 
 def test_masked_ids_for_viewers_without_the_manager_role():

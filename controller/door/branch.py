@@ -15,6 +15,7 @@ import logging
 import shlex
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
 
@@ -50,9 +51,11 @@ from controller.door.switcher import ModeSwitcher
 from controller.door.timers import ClockTimers
 from controller.door.voice import Voice
 from controller.services.access import Authorizer
+from controller.services.backup import run_daily_backup
 from controller.services.footage_plan import CLIP_EVENTS
 from controller.services.lms_access import open_lms_gate
 from controller.services.lockouts import PinLockouts
+from controller.services.privacy import pseudonymise_old_events
 from controller.services.runtime import Runtime
 from controller.services.use_cases import footage_service
 from controller.store.pin_failures import load_pin_failures
@@ -62,6 +65,7 @@ log = logging.getLogger(__name__)
 
 GIL_SWITCH_SECONDS = 0.0005
 RETENTION_TIMER = "retention"
+BACKUP_TIMER = "backup"  # at [backup] at, when [backup] dir is set
 # Daily at 04:15 branch time: outside 02:00-03:00, so DST neither skips nor doubles it.
 RETENTION_AT = time(4, 15)
 
@@ -172,6 +176,7 @@ class BranchService:
         else:
             self.loop.submit(ModeChanged(self._mode_override, "set by hand"))
         self._plan_retention()
+        self._plan_backup()
         self.timers.start()
 
     def stop(self) -> None:
@@ -227,9 +232,11 @@ class BranchService:
         self.loop.submit(ModeChanged(mode, "set by hand"))
 
     def apply_retention(self) -> None:
-        """The daily job: events past their retention, then footage past its own."""
+        """The daily job: events past their retention, patron ids past theirs ([privacy]),
+        then footage past its own."""
         try:
             self.purge_events()
+            pseudonymise_old_events(self.runtime, self.settings.privacy.member_ref_days, self._clock)
             self.footage.apply_retention(self._clock())
         finally:
             self._plan_retention()
@@ -237,6 +244,18 @@ class BranchService:
     def _plan_retention(self) -> None:
         self.timers.add(RETENTION_TIMER, next_daily_run(self._clock(), RETENTION_AT),
                         self.apply_retention)
+
+    def _plan_backup(self) -> None:
+        """The daily backup, run on a thread of its own: a large database takes seconds, which
+        the timers' thread (schedule edges, closing warnings) must not spend."""
+        if self.settings.backup.dir is not None:
+            self.timers.add(BACKUP_TIMER, next_daily_run(self._clock(), self.settings.backup.at),
+                            self._start_backup)
+
+    def _start_backup(self) -> None:
+        threading.Thread(target=run_daily_backup, args=(self.settings, self._clock),
+                         name="daily-backup", daemon=True).start()
+        self._plan_backup()
 
     def purge_events(self) -> int:
         cutoff = self._clock() - timedelta(days=self.settings.events.retention_days)

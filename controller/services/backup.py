@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import sqlite3
 import tarfile
@@ -30,6 +31,7 @@ from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from controller.config.defaults import resolve_config_path
 from controller.config.settings import ConfigError, Settings, parse_settings
 from controller.domain.clock import Clock, to_utc, utc_now
 from controller.domain.events import Event, EventType
@@ -37,13 +39,15 @@ from controller.domain.pins import PinHasher, PinKeyError
 from controller.services.file_swap import fsync_dir, fsync_file, new_file, swap_in
 from controller.services.runtime import DB_FILE, PIN_KEY_FILE, prepare_data_dir
 from controller.services.sealed import SealError, is_sealed, seal, unseal
-from controller.store.db import SCHEMA_VERSION, Database, schema_version
+from controller.store.db import SCHEMA_VERSION, Database, DatabaseError, schema_version
 from controller.store.events import EventLog
 from controller.store.pin_key import stored_fingerprint
 
 FORMAT = 1
 MANIFEST = "manifest.json"
 CONFIG_MEMBER = "openplus-door.toml"
+log = logging.getLogger(__name__)
+
 NAME_PREFIX = "openplus-door-"
 PLAIN_SUFFIX, SEALED_SUFFIX = ".tar.gz", ".tar.gz.enc"
 
@@ -322,6 +326,24 @@ def daily_backup(settings: Settings, config_path: Path | None, clock: Clock = ut
     out = folder.expanduser() / backup_name(clock(), passphrase is not None)
     create_backup(settings, config_path, out, passphrase, clock)
     prune_backups(out.parent, settings.backup.keep)
+    return out
+
+
+def run_daily_backup(settings: Settings, clock: Clock = utc_now) -> Path | None:
+    """The door process's timer calls this on a thread of its own: the config file is the one
+    the service was started with ($OPENPLUS_DOOR_CONFIG, as the systemd unit sets). A failure
+    is logged (the journal) and audited, never raised: the door goes on; None then."""
+    try:
+        out = daily_backup(settings, resolve_config_path(None), clock)
+    except (BackupError, DatabaseError, OSError, sqlite3.Error) as exc:
+        log.error("daily backup failed: %s", exc)
+        try:
+            _audit(settings.data_dir / DB_FILE, settings, clock, "door:daily-backup",
+                   "backup failed", str(exc)[:300])
+        except (DatabaseError, OSError, sqlite3.Error):
+            log.exception("the failed backup could not be audited either")
+        return None
+    log.info("daily backup written to %s", out)
     return out
 
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import os
 import struct
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+if TYPE_CHECKING:  # imported when used: the door process loads this module for its daily
+    # backup, and most doors never encrypt, so they need not carry the library in memory
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 MAGIC = b"OPENPLUS-DOOR-SEALED-1\n"
 CHUNK = 1 << 20
@@ -35,10 +35,13 @@ def is_sealed(head: bytes) -> bool:
     return head.startswith(MAGIC)
 
 
-def _key(passphrase: bytes, salt: bytes, log2_n: int, r: int, p: int) -> bytes:
+def _cipher(passphrase: bytes, salt: bytes, log2_n: int, r: int, p: int) -> AESGCM:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
     if not passphrase:
         raise SealError("the passphrase is empty")
-    return Scrypt(salt=salt, length=32, n=1 << log2_n, r=r, p=p).derive(passphrase)
+    return AESGCM(Scrypt(salt=salt, length=32, n=1 << log2_n, r=r, p=p).derive(passphrase))
 
 
 def _nonce(prefix: bytes, number: int, last: bool) -> bytes:
@@ -48,7 +51,7 @@ def _nonce(prefix: bytes, number: int, last: bool) -> bytes:
 def seal(source: BinaryIO, target: BinaryIO, passphrase: bytes) -> None:
     """Write `source`, sealed with `passphrase`, to `target`."""
     salt, prefix = os.urandom(16), os.urandom(_PREFIX_BYTES)
-    aead = AESGCM(_key(passphrase, salt, SCRYPT_LOG2_N, SCRYPT_R, SCRYPT_P))
+    aead = _cipher(passphrase, salt, SCRYPT_LOG2_N, SCRYPT_R, SCRYPT_P)
     target.write(MAGIC + salt + bytes([SCRYPT_LOG2_N, SCRYPT_R, SCRYPT_P]) + prefix)
     number, chunk = 0, source.read(CHUNK)
     while True:
@@ -62,6 +65,8 @@ def seal(source: BinaryIO, target: BinaryIO, passphrase: bytes) -> None:
 
 def unseal(source: BinaryIO, target: BinaryIO, passphrase: bytes) -> None:
     """Write what `seal` sealed to `target`; SealError when it cannot be opened whole."""
+    from cryptography.exceptions import InvalidTag
+
     head = source.read(len(MAGIC) + 16 + 3 + _PREFIX_BYTES)
     if not is_sealed(head) or len(head) < len(MAGIC) + 16 + 3 + _PREFIX_BYTES:
         raise SealError("not a sealed openplus-door file")
@@ -69,7 +74,7 @@ def unseal(source: BinaryIO, target: BinaryIO, passphrase: bytes) -> None:
     log2_n, r, p = head[len(MAGIC) + 16:len(MAGIC) + 19]
     if not (10 <= log2_n <= 20 and 1 <= r <= 16 and 1 <= p <= 4):
         raise SealError("the file's key parameters are out of range: it was altered")
-    aead = AESGCM(_key(passphrase, salt, log2_n, r, p))
+    aead = _cipher(passphrase, salt, log2_n, r, p)
     prefix, number = head[-_PREFIX_BYTES:], 0
     while True:
         size_bytes = source.read(4)
