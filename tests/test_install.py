@@ -253,3 +253,47 @@ def test_the_installed_command_takes_the_checkout_it_is_run_in(monkeypatch, sour
     monkeypatch.setattr(install_module, "__file__", str(tmp_path / "site-packages/controller/services/install.py"))
     monkeypatch.chdir(source)
     assert InstallOptions().source == source
+
+
+class LiveInstaller(Installer):
+    """The installer as it runs on the Pi (root /), its paths kept inside a scratch folder."""
+
+    live = True  # type: ignore[assignment]  # a class attribute in place of the base class property
+
+
+def test_on_the_live_system_the_commands_run_once(target, source, monkeypatch):
+    """useradd, systemctl enable/daemon-reload and the journald restart run on the real system;
+    the fake system remembers them, and a second run runs none."""
+    import controller.services.install as install_module
+
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(install_module, "_uid", lambda name: os.getuid())
+    monkeypatch.setattr(install_module, "_gid", lambda name: os.getgid())
+    users: set[str] = set()
+    pip = FakePip()
+
+    def system(command: Sequence[str]) -> None:
+        if command[0] == "useradd":
+            users.add(command[-1])
+        elif command[0] == "systemctl" and command[-2] == "enable":
+            unit_dir = "etc/systemd/user" if "--global" in command else "etc/systemd/system"
+            for wanted in install_module.wanted_by(target / unit_dir / command[-1]):
+                link = target / unit_dir / f"{wanted}.wants" / command[-1]
+                link.parent.mkdir(parents=True, exist_ok=True)
+                link.symlink_to(f"/{unit_dir}/{command[-1]}")
+        pip(command)
+
+    def run() -> list:
+        return LiveInstaller(InstallOptions(root=target, source=source), run=system,
+                             user_exists=users.__contains__).install()
+
+    run()
+    ran = [" ".join(command) for command in pip.commands if command[0] in ("useradd", "systemctl")]
+    assert ran[0].startswith("useradd --system --user-group") and ran[0].endswith(" openplus-door")
+    assert ran[1:] == ["systemctl daemon-reload", "systemctl enable openplus-door.service",
+                       "systemctl enable openplus-door-web.service",
+                       f"systemctl --global enable {KIOSK_UNIT}", "systemctl restart systemd-journald"]
+    count = len(pip.commands)
+    second = run()
+    assert len(pip.commands) == count and changed(second) == 0
+    assert not [step for step in second if step.status is Status.PLANNED]
