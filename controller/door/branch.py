@@ -18,6 +18,7 @@ import sys
 import threading
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
+from typing import Any
 
 from gpiozero.pins import Factory
 
@@ -55,11 +56,12 @@ from controller.services.backup import run_daily_backup
 from controller.services.footage_plan import CLIP_EVENTS
 from controller.services.lms_access import open_lms_gate
 from controller.services.lockouts import PinLockouts
+from controller.services.metrics import DoorMetrics, DoorParts
 from controller.services.privacy import pseudonymise_old_events
 from controller.services.runtime import Runtime
 from controller.services.use_cases import footage_service
 from controller.store.pin_failures import load_pin_failures
-from drivers.base import ConnectingReader
+from drivers.base import ConnectingReader, InputEvent
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +100,7 @@ class BranchService:
         self.listeners: list[Callable[[DoorSnapshot], None]] = []
         self.hardware: DoorHardware = build_hardware(settings.hardware, pin_factory)
         self.footage = footage_service(self.runtime)  # start() starts it: this one records
+        self.counters = DoorMetrics(monotonic)  # for /metrics and health, over the door link
         self.writer = EventWriter(self.runtime.db, settings.data_dir / SPILL_FILE,
                                   on_event_written=self._event_written)
         self.observers = ObserverQueue()
@@ -122,8 +125,11 @@ class BranchService:
         # The library system's answers go to the door loop (built below) like any input.
         self.lms = open_lms_gate(self.runtime, lambda answer: self.loop.submit(answer),
                                  self.writer, settings.branch.door)
+        if self.lms is not None:
+            self.lms.link.on_checked = self.counters.lms_checked
         self.authorizer = Authorizer(
-            self.runtime.members(self._door_conn), self.writer, self.runtime.hasher, access,
+            self.runtime.members(self._door_conn), self.counters.decisions(self.writer),
+            self.runtime.hasher, access,
             settings.branch.door, lockouts,
             lms=(self.lms.link, self.lms.decider) if self.lms is not None else None)
         self.authorizer.resume_throttle(clock())
@@ -170,7 +176,7 @@ class BranchService:
         if self.lms is not None:
             self.lms.start()  # connects in the background; the door never waits for it
         for reader in hw.readers:
-            reader.start(self.loop.submit)
+            reader.start(self._reader_input)
         if self._mode_override is None:
             self.switcher.start()
         else:
@@ -216,6 +222,12 @@ class BranchService:
     # --- what the API and the simulator call ----------------------------------------------------
     def snapshot(self) -> DoorSnapshot | None:
         return self._snapshot
+
+    def metrics_report(self) -> dict[str, Any]:
+        """The door's counters and gauges for /metrics and /api/v1/health (the door link)."""
+        return self.counters.report(DoorParts(
+            readers=self.hardware.readers, writer=self.writer, footage=self.footage,
+            observers=self.observers, lms_enabled=self.lms is not None))
 
     def remote_unlock(self, actor: str) -> None:
         self.loop.submit(RemoteUnlock(actor))
@@ -314,8 +326,14 @@ class BranchService:
         if self._on_message is not None:
             self._on_message(message)
 
+    def _reader_input(self, item: InputEvent) -> None:
+        """A reader's card or key (on its thread): stamped for the decision latency, queued."""
+        self.counters.input_arrived()
+        self.loop.submit(item)
+
     def _event_written(self, event_id: int, event: Event) -> None:
-        """On the writer thread, once an event has its id: entries and alarms get a clip."""
+        """On the writer thread, once an event has its id: counted; entries and alarms get a clip."""
+        self.counters.event_written(event)
         if event.type in CLIP_EVENTS:
             self.footage.notify_event(event_id, event.at, event.type)
 

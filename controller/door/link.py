@@ -15,6 +15,8 @@ most 4 KiB), answered by one JSON line, then the door closes the connection.
     {"op": "unlock", "actor": "api:anna"} -> {"ok": true}   (an audited REMOTE_UNLOCK)
     {"op": "schedule_changed"}            -> {"ok": true}   (the door reloaded the schedule
                                                              from the database)
+    {"op": "metrics"}                     -> {"ok": true, "metrics": {...}}  (the door's
+                                             counters and gauges: controller/services/metrics/)
     anything else                         -> {"ok": false, "error": "..."}
 
 `door` is the DoorSnapshot (null before the door's first state); `loop.last_turn_age` is the

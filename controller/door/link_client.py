@@ -91,6 +91,13 @@ class DoorLinkClient:
         """The schedule is already committed; the door reads it from the database itself."""
         self.request({"op": "schedule_changed"}, timeout=self.schedule_timeout)
 
+    def metrics(self) -> dict[str, Any]:
+        """The door process's counters and gauges (DoorMetrics.report), for /metrics and health."""
+        report = self.request({"op": "metrics"}).get("metrics")
+        if not isinstance(report, dict):
+            raise DoorUnavailable("the door process gave no readable metrics")
+        return report
+
 
 def _why(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):

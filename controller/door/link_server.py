@@ -72,6 +72,8 @@ class LinkedDoor(Protocol):
 
     def schedule_changed(self, schedule: Schedule) -> None: ...
 
+    def metrics_report(self) -> dict[str, Any]: ...  # DoorMetrics.report: plain JSON
+
 
 class DoorLinkError(Exception):
     """The link's socket could not be set up (the door process says so and stops)."""
@@ -260,6 +262,8 @@ class DoorLinkServer:
                 return self._unlock(request.get("actor"))
             if op == "schedule_changed":
                 return self._reload_schedule()
+            if op == "metrics":
+                return {"ok": True, "metrics": self._door.metrics_report()}
         except Exception:
             log.exception("door link: %s failed", op)
             return {"ok": False, "error": f"{op} failed in the door process (see its log)"}

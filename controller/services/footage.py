@@ -103,6 +103,8 @@ class FootageService:
         self._thread: threading.Thread | None = None
         self.notices_dropped = 0
         self.recorder_counts: dict[str, int] = {}
+        self.fault: str | None = None  # the camera's fault since its last "recovered" (/metrics, health)
+        self.frames_recorded = 0  # frames in the segments finished since start (/metrics)
 
     # --- life cycle ------------------------------------------------------------------------
     def start(self, pump_thread: bool = True) -> None:
@@ -125,6 +127,11 @@ class FootageService:
             for message in self._recorder.stop():
                 self.handle(message)
             self._recorder = None
+
+    @property
+    def recording(self) -> bool:
+        """Whether this service runs the recorder (the door process's, with the camera on)."""
+        return self._recorder is not None
 
     # --- the door side: never waits ---------------------------------------------------------
     def set_mode(self, mode: DoorMode) -> None:
@@ -168,10 +175,12 @@ class FootageService:
             elif isinstance(message, SegmentFinished):
                 store.segment_finished(message.path, message.start_ms, message.end_ms,
                                        message.frames, message.bytes)
+                self.frames_recorded += message.frames
             elif isinstance(message, ClipFinished):
                 store.add_clip(message.event_id, message.path, message.start_ms, message.end_ms,
                                message.frames, message.bytes)
             elif isinstance(message, CameraFault):
+                self.fault = None if message.kind == "recovered" else message.kind
                 EventLog(conn).record(Event(
                     type=EventType.CAMERA_FAULT, at=from_ms(message.at_ms), door=self._door,
                     reason=message.kind, detail=message.detail))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -79,6 +80,9 @@ class LmsLink:
         self._watcher = threading.Thread(target=self._watch, name="lms-watch", daemon=True)
         self._up: bool | None = None  # unknown until the first look
         self._lock = threading.Lock()
+        # Told each check's seconds and failure code (None: answered), on the worker thread:
+        # the door process's /metrics counters (DoorMetrics.lms_checked). Must be quick.
+        self.on_checked: Callable[[float, str | None], None] | None = None
 
     @property
     def timeout(self) -> float:
@@ -103,6 +107,7 @@ class LmsLink:
             log.info("LMS link closed; attempt %d left to the offline policy", question.attempt)
 
     def _check(self, question: LmsQuestion) -> None:
+        started = time.monotonic()
         try:
             reply = self._pool.check_patron(question.card, question.pin, self._timeout)
             answer = LmsAnswer(question.attempt, to_patron(reply))
@@ -114,6 +119,11 @@ class LmsLink:
         except Exception:  # a bug here must still answer the door
             log.exception("LMS check failed")
             answer = LmsAnswer(question.attempt, None, "error")
+        if self.on_checked is not None:
+            try:
+                self.on_checked(time.monotonic() - started, answer.failure)
+            except Exception:  # the door still gets its answer
+                log.exception("LMS check timing failed")
         self.note_link(answer.patron is not None or self._pool.connected > 0)
         self._deliver(answer)
 
