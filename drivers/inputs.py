@@ -1,4 +1,5 @@
-"""Door-side inputs on GPIO: the door contact and the request-to-exit (REX) button.
+"""Door-side inputs on GPIO: the door contact, the request-to-exit (REX) button, the
+inside open button and the help button.
 
 Callbacks run on gpiozero's pin-event thread: keep them short (put an event on the door's
 queue and return).
@@ -58,8 +59,8 @@ class DoorContact:
             callback()
 
 
-class RexButton:
-    """The request-to-exit button inside the door; calls on_pressed once per press.
+class PushButton:
+    """A push button; calls on_pressed once per press.
 
     Assumed wiring: a normally-open push button between the pin and ground, Pi pull-up.
     """
@@ -81,3 +82,16 @@ class RexButton:
     def _on_press(self) -> None:
         if self.on_pressed is not None:
             self.on_pressed()
+
+
+class RexButton(PushButton):
+    """The request-to-exit button inside the door."""
+
+
+class OpenButton(PushButton):
+    """The 'open' button inside, for people who cannot push a door: starts the door operator
+    and lets them out like the exit button."""
+
+
+class HelpButton(PushButton):
+    """The help button at the entrance: asks for help; it never opens anything."""

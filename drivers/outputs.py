@@ -1,4 +1,5 @@
-"""Door-side outputs on GPIO: lock relay, indicator LEDs and buzzer, lights, alarm arm line.
+"""Door-side outputs on GPIO: lock relay, indicator LEDs and buzzer, lights, alarm arm line,
+the door operator's trigger.
 
 Every class takes its pins, polarity and pin factory as arguments (the controller wires them
 from its config) and states its initial level, so a restart never opens the door by accident.
@@ -172,3 +173,33 @@ class AlarmPanel:
 
     def close(self) -> None:
         self._line.close()
+
+
+class DoorOperator:
+    """The trigger input of an automatic door operator (a swing or sliding door drive): while
+    on, the operator opens the door. Off from construction: a restart never opens the door.
+
+    The door pulses it (on, then off after door.operator_pulse_seconds on its own clock);
+    the operator holds the door open for its own set time, then closes it.
+    """
+
+    def __init__(self, pin: PinId, *, active_high: bool = True,
+                 pin_factory: Factory | None = None) -> None:
+        self._trigger = OutputDevice(
+            pin, active_high=active_high, initial_value=False, pin_factory=pin_factory)
+
+    def on(self) -> None:
+        self._trigger.on()
+
+    def off(self) -> None:
+        self._trigger.off()
+
+    @property
+    def is_on(self) -> bool:
+        return bool(self._trigger.is_active)
+
+    def close(self) -> None:
+        """Off, then release the pin."""
+        if not self._trigger.closed:
+            self._trigger.off()
+        self._trigger.close()

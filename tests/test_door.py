@@ -23,24 +23,27 @@ from controller.door.ports import (
 from controller.services.access import Authorizer
 from controller.services.members import MemberAdmin
 from drivers.base import CardRead, KeyPress, ReaderFault
-from drivers.outputs import AlarmPanel, Indicator, Lights, LockRelay
+from drivers.outputs import AlarmPanel, DoorOperator, Indicator, Lights, LockRelay
 from tests.helpers import member_row
 
-RELAY, GREEN, RED, BUZZER, LIGHTS, ALARM = 17, 5, 6, 13, 19, 26
+RELAY, GREEN, RED, BUZZER, LIGHTS, ALARM, OPERATOR = 17, 5, 6, 13, 19, 26, 20
 CARD = "29990000000001"
 
 
 class Bench:
     """A door wired to mock pins, with helpers to act like a member at the entrance."""
 
-    def __init__(self, runtime, clock, factory, settings: DoorSettings | None = None):
+    def __init__(self, runtime, clock, factory, settings: DoorSettings | None = None, *,
+                 operator: bool = False, more_rows=()):
+        """`operator`: with a door operator on pin OPERATOR; `more_rows`: (line, MemberRow)
+        pairs added to the five members every bench has."""
         self.conn = runtime.connection()
         self.clock, self.factory = clock, factory
         MemberAdmin(runtime.members(self.conn), runtime.events(self.conn), clock, "e").replace_list(
             [(1, member_row(1)), (2, member_row(2, entry_blocked=True)),
              (3, member_row(3, valid_until=date(2026, 1, 1))),
              (4, member_row(4, openplus_registered_on=None)),
-             (5, member_row(5, adult_on=NEVER))], "test")
+             (5, member_row(5, adult_on=NEVER)), *more_rows], "test")
         self.events = runtime.events(self.conn)
         self.messages = []
         self.devices = [
@@ -50,10 +53,14 @@ class Bench:
             AlarmPanel(ALARM, initial_armed=True, pin_factory=factory),
         ]
         relay, signals, lights, alarm = self.devices
+        door_operator = DoorOperator(OPERATOR, pin_factory=factory) if operator else None
+        if door_operator is not None:
+            self.devices.append(door_operator)
         self.door = Door(
             Authorizer(runtime.members(self.conn), self.events, runtime.hasher,
                        runtime.settings.access, "entrance"),
-            DoorOutputs(relay, signals, self.messages.append, lights, alarm),
+            DoorOutputs(relay, signals, self.messages.append, lights, alarm,
+                        operator=door_operator),
             self.events, settings or DoorSettings(), clock, "entrance",
             monotonic=clock.monotonic,
         )

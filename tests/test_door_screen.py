@@ -72,6 +72,7 @@ def test_every_refusal_shows_stop_in_red(reason: Reason) -> None:
     (replace(IDLE, phase=Phase.AWAITING_PIN, message=messages.PROMPT_PIN), Picture.KEYPAD, Tone.NEUTRAL),
     (replace(IDLE, phase=Phase.CHECKING, message=messages.CHECKING), Picture.WAIT, Tone.NEUTRAL),
     (replace(IDLE, message=door_message(Reason.READER_SLOWED)), Picture.WAIT, Tone.NEUTRAL),
+    (replace(IDLE, message=messages.HELP_REQUESTED), Picture.WAIT, Tone.NEUTRAL),  # help button
     (replace(IDLE, phase=Phase.UNLOCKED, relay_unlocked=True, message=door_message(Reason.GRANTED)),
      Picture.DOOR, Tone.GOOD),
     (replace(IDLE, phase=Phase.UNLOCKED, relay_unlocked=True), Picture.DOOR, Tone.GOOD),  # exit button

@@ -17,6 +17,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
@@ -123,6 +124,14 @@ class EventSettings(Section):
     retention_days: int = Field(90, ge=1, le=3650, description="Events older than this are purged daily.")
 
 
+MORE_TIME_MAX_UNLOCK_SECONDS = 120
+# Each "more time" setting, the normal setting it may not be below, and its own upper bound.
+MORE_TIME_OF = {"more_time_unlock_seconds": "unlock_seconds",
+                "more_time_held_open_seconds": "held_open_seconds"}
+MORE_TIME_MAX = {"more_time_unlock_seconds": MORE_TIME_MAX_UNLOCK_SECONDS,
+                 "more_time_held_open_seconds": HOUR_SECONDS}
+
+
 class DoorSettings(Section):
     pin_timeout_seconds: float = Field(10.0, gt=0, le=120, allow_inf_nan=False, description="Quiet time before a half-typed PIN is dropped.")
     realtime_priority: int = Field(
@@ -143,6 +152,43 @@ class DoorSettings(Section):
     closing_announcement_command: str = Field(
         "", description="Run at each closing warning, e.g. 'aplay /etc/openplus-door/closing-{minutes}.wav'."
     )
+    operator_pulse_seconds: float = Field(
+        1.0, gt=0, le=30, allow_inf_nan=False,
+        description="How long the door operator's trigger output ([hardware.door_operator]) is on.")
+    more_time_unlock_seconds: float = Field(
+        15.0, gt=0, le=MORE_TIME_MAX_UNLOCK_SECONDS, allow_inf_nan=False,
+        description="Unlock time for a member with 'more time'; at least unlock_seconds "
+                    "(left out, it follows a larger unlock_seconds).")
+    more_time_held_open_seconds: float = Field(
+        120.0, gt=0, le=HOUR_SECONDS, allow_inf_nan=False,
+        description="Held-open limit when a member with 'more time' opened the door; at least "
+                    "held_open_seconds (left out, it follows a larger held_open_seconds).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _more_time_follows_normal(cls, data: Any) -> Any:
+        """A more-time value left out is never below its normal one: a library raising
+        unlock_seconds need not know about more time to start."""
+        if not isinstance(data, dict):
+            return data
+        filled = dict(data)
+        for more, normal in MORE_TIME_OF.items():
+            given = data.get(normal)
+            if more not in data and isinstance(given, (int, float)) and not isinstance(given, bool):
+                # Within its own bound: a normal value out of range is refused by its own name.
+                filled[more] = min(max(cls.model_fields[more].default, given), MORE_TIME_MAX[more])
+        return filled
+
+    @field_validator("more_time_unlock_seconds", "more_time_held_open_seconds")
+    @classmethod
+    def _more_time_not_below_normal(cls, value: float, info: ValidationInfo) -> float:
+        normal_key = MORE_TIME_OF[str(info.field_name)]
+        normal = info.data.get(normal_key)  # absent when it was itself invalid
+        if normal is not None and value < normal:
+            raise PydanticCustomError(
+                "more_time_below_normal", "must be at least {normal_key} ({normal})",
+                {"normal_key": normal_key, "normal": normal})
+        return value
 
 
 class LoggingSettings(Section):
@@ -227,6 +273,15 @@ class HardwareSettings(Section):
     indicator: IndicatorPins = IndicatorPins()
     lights: OutputPin | None = None
     alarm: OutputPin | None = None
+    door_operator: OutputPin | None = Field(
+        None, description="Trigger input of an automatic door operator, pulsed after a grant and "
+        "by the open button (door.operator_pulse_seconds); absent: no operator.")
+    open_button_pin: Pin | None = Field(
+        None, description="An 'open' push button inside (to ground, pull-up): starts the door "
+        "operator and lets people out like the exit button; absent: none.")
+    help_button_pin: Pin | None = Field(
+        None, description="A help push button at the entrance (to ground, pull-up): logs "
+        "help_requested and tells the member help was called; never unlocks. Absent: none.")
     readers: list[ReaderSettings] = Field(default_factory=_default_readers, min_length=1)
 
 

@@ -26,6 +26,7 @@ class EventType(StrEnum):
     SERVICE = "service"  # start, stop, fail-secure actions
     LMS_LINK = "lms_link"  # the library system went out of reach or came back (LmsLinkReason)
     OUTPUT_FAULT = "output_fault"  # the LCD or the voice failed (OutputFaultReason); the door goes on
+    HELP_REQUESTED = "help_requested"  # the help button at the entrance: someone should answer
 
 
 class AlarmReason(StrEnum):

@@ -42,6 +42,7 @@ TIMED_OUT = DoorMessage.of("display.timeout")
 DOOR_FREE = DoorMessage.of("display.door_free")
 FAULT = DoorMessage.of("display.fault")
 CHECKING = DoorMessage.of("display.checking")
+HELP_REQUESTED = DoorMessage.of("display.help_requested")
 
 
 def door_message(reason: Reason) -> DoorMessage:

@@ -21,8 +21,8 @@ from controller.config.settings import (
     WiegandReader,
 )
 from drivers.base import Reader
-from drivers.inputs import DoorContact, RexButton
-from drivers.outputs import AlarmPanel, Indicator, Lights, LockRelay
+from drivers.inputs import DoorContact, HelpButton, OpenButton, RexButton
+from drivers.outputs import AlarmPanel, DoorOperator, Indicator, Lights, LockRelay
 
 
 class HardwareError(Exception):
@@ -40,6 +40,9 @@ class DoorHardware:
     readers: list[Reader]
     lights: Lights | None = None
     alarm: AlarmPanel | None = None
+    operator: DoorOperator | None = None  # the automatic door operator's trigger
+    open_button: OpenButton | None = None  # inside: starts the operator, lets people out
+    help_button: HelpButton | None = None  # at the entrance
     _closed: bool = field(default=False, repr=False)
 
     def close(self) -> None:
@@ -47,8 +50,8 @@ class DoorHardware:
             return
         self._closed = True
         self.relay.close()  # locks before releasing the pin
-        for device in (*self.readers, self.indicator, self.contact, self.rex, self.lights,
-                       self.alarm):
+        for device in (self.operator, *self.readers, self.indicator, self.contact, self.rex,
+                       self.open_button, self.help_button, self.lights, self.alarm):
             if device is not None:
                 device.close()
 
@@ -120,6 +123,13 @@ def build_hardware(config: HardwareSettings, pin_factory: Factory | None) -> Doo
                                    open_when_high=config.door_open_when_high,
                                    pin_factory=pin_factory))
         rex = make(RexButton(config.rex_pin, pin_factory=pin_factory))
+        operator = make(DoorOperator(config.door_operator.pin,
+                                     active_high=config.door_operator.active_high,
+                                     pin_factory=pin_factory)) if config.door_operator else None
+        open_button = (make(OpenButton(config.open_button_pin, pin_factory=pin_factory))
+                       if config.open_button_pin is not None else None)
+        help_button = (make(HelpButton(config.help_button_pin, pin_factory=pin_factory))
+                       if config.help_button_pin is not None else None)
         readers = [make(build_reader(reader, pin_factory)) for reader in config.readers]
     except HardwareError:
         _close_all(made)
@@ -127,7 +137,8 @@ def build_hardware(config: HardwareSettings, pin_factory: Factory | None) -> Doo
     except Exception as exc:  # gpiozero's pin errors, serial setup errors
         _close_all(made)
         raise HardwareError(f"hardware setup failed: {type(exc).__name__}: {exc}") from exc
-    return DoorHardware(relay, indicator, contact, rex, readers, lights, alarm)
+    return DoorHardware(relay, indicator, contact, rex, readers, lights, alarm, operator,
+                        open_button, help_button)
 
 
 def _close_all(devices: list[Any]) -> None:

@@ -35,7 +35,9 @@ from controller.door.ports import (
     DoorOutputs,
     DoorSnapshot,
     ExitRequest,
+    HelpRequested,
     ModeChanged,
+    OpenButtonPressed,
     Phase,
     RemoteUnlock,
 )
@@ -76,6 +78,7 @@ class Door:
         self._lms_deadline: float | None = None
         self._unlock_until: float | None = None
         self._opened_in_pulse = False
+        self._operator_until: float | None = None  # the door operator's trigger is on until
         self._leaf = DoorLeaf(settings, monotonic)  # open or shut; forced and held open
         self._message = PROMPT_CARD
         self._message_until: float | None = None
@@ -94,6 +97,10 @@ class Door:
             self._contact(item.is_open, now)
         elif isinstance(item, ExitRequest):
             self._exit_request(now)
+        elif isinstance(item, OpenButtonPressed):
+            self._exit_request(now, operate=True)
+        elif isinstance(item, HelpRequested):
+            self._help_requested(now)
         elif isinstance(item, ModeChanged):
             self._mode_changed(item, now)
         elif isinstance(item, RemoteUnlock):
@@ -113,6 +120,8 @@ class Door:
         t = self._mono()
         if self._unlock_until is not None and t >= self._unlock_until:
             self._end_pulse()  # the lock first
+        if self._operator_until is not None and t >= self._operator_until:
+            self._stop_operator()
         if self._lms_deadline is not None and t >= self._lms_deadline:
             self._lms_answered(None, self._clock())  # too late: the offline policy decides
         if self._pin_deadline is not None and t >= self._pin_deadline:
@@ -130,7 +139,7 @@ class Door:
         then, or for the next input). A free door has no held-open limit: left in, it would
         stay due and the loop would never wait."""
         held = None if self._door_free else self._leaf.held_deadline()
-        times = [t for t in (self._pin_deadline, self._unlock_until, held,
+        times = [t for t in (self._pin_deadline, self._unlock_until, self._operator_until, held,
                              self._message_until, self._lms_deadline) if t is not None]
         return min(times) if times else None
 
@@ -142,6 +151,7 @@ class Door:
         """Lock first, then try to tell someone; used by the loop on any unhandled error."""
         self._out.relay.lock()
         self._unlock_until = None
+        self._stop_operator()
         self._reset_entry()
         self.phase = Phase.IDLE
         try:
@@ -161,6 +171,7 @@ class Door:
     def shutdown(self) -> None:
         self._out.relay.lock()
         self._unlock_until = None
+        self._stop_operator()
         self.phase = Phase.IDLE
         self._publish()
 
@@ -231,7 +242,8 @@ class Door:
     def _act(self, decision: Decision) -> None:
         """Open, or say why not: the lock first, lights, LEDs and text follow."""
         if decision.granted:
-            self._pulse()  # the lock first; lights, LEDs and text follow
+            self._pulse()  # the lock first; the door operator, lights, LEDs and text follow
+            self._operate()
             self._reset_entry()
             self._say(door_message(decision.reason))
             self._out.signals.show_granted()
@@ -280,11 +292,36 @@ class Door:
         if self._unlock_until is not None and self._opened_in_pulse:
             self._end_pulse()  # in and shut: lock now, not when the pulse runs out
 
-    def _exit_request(self, now: datetime) -> None:
+    def _exit_request(self, now: datetime, operate: bool = False) -> None:
+        """The exit button, or (`operate`) the inside open button, which also starts the door
+        operator for people who cannot push the door."""
         self._leaf.exit_requested()
         if self._cfg.rex_unlocks and not self._door_free:
             self._pulse()  # let them out first; the event follows
-        self._log(EventType.EXIT_REQUEST, now)
+        if operate:
+            self._operate()
+        self._log(EventType.EXIT_REQUEST, now, detail="open button" if operate else None)
+
+    # --- the door operator and the help button -----------------------------------------------
+    def _operate(self) -> None:
+        """Trigger the door operator, if there is one: on now, off at its deadline (tick)."""
+        if self._out.operator is not None:
+            self._out.operator.on()
+            self._operator_until = self._mono() + self._cfg.operator_pulse_seconds
+
+    def _stop_operator(self) -> None:
+        self._operator_until = None
+        if self._out.operator is not None:
+            self._out.operator.off()
+
+    def _help_requested(self, now: datetime) -> None:
+        """Say help was called and record it (alerts subscribe to the event); never unlocks.
+        Pressed again while that message still shows: said again, not recorded again."""
+        showing = self._message == messages.HELP_REQUESTED and self._message_until is not None
+        self._say(messages.HELP_REQUESTED)
+        self._out.signals.beep(self._cfg.key_beep_seconds)  # heard: the press was taken
+        if not showing:
+            self._log(EventType.HELP_REQUESTED, now)
 
     def _mode_changed(self, change: ModeChanged, now: datetime) -> None:
         if change.mode is self.mode:

@@ -30,6 +30,17 @@ class ExitRequest:
 
 
 @dataclass(frozen=True)
+class OpenButtonPressed:
+    """The 'open' button inside was pressed: the door operator opens the door, and it lets
+    people out as the REX button does."""
+
+
+@dataclass(frozen=True)
+class HelpRequested:
+    """The help button at the entrance was pressed: record it and say help was called."""
+
+
+@dataclass(frozen=True)
 class ModeChanged:
     mode: DoorMode
     cause: str = ""
@@ -49,8 +60,9 @@ class RemoteUnlock:
     actor: str
 
 
-DoorInput = (CardRead | KeyPress | ReaderFault | DoorContactChanged | ExitRequest | ModeChanged
-             | ClosingWarning | RemoteUnlock | LmsAnswer)
+DoorInput = (CardRead | KeyPress | ReaderFault | DoorContactChanged | ExitRequest
+             | OpenButtonPressed | HelpRequested | ModeChanged | ClosingWarning | RemoteUnlock
+             | LmsAnswer)
 
 
 # --- what the door drives ----------------------------------------------------------------
@@ -80,7 +92,7 @@ class Alarm(Protocol):
 
 @dataclass
 class DoorOutputs:
-    """The door's actuators; lights and the intruder-alarm line are optional."""
+    """The door's actuators; lights, the intruder-alarm line and the door operator are optional."""
 
     relay: Relay
     signals: Signals
@@ -88,6 +100,7 @@ class DoorOutputs:
     lights: Switch | None = None
     alarm: Alarm | None = None
     announce: Callable[[int], None] | None = None  # plays the closing announcement, if set
+    operator: Switch | None = None  # an automatic door operator's trigger, pulsed to open
 
 
 class Phase(StrEnum):
@@ -109,3 +122,4 @@ class DoorSnapshot:
     message: DoorMessage
     pin_keys: int
     at: datetime
+    unlock_seconds: float | None = None  # the length of the unlock pulse under way, if any

@@ -24,8 +24,10 @@ HELP = f"""commands:
   keys KEYS       type on the keypad, e.g. `keys 1234#` (* clears, # submits)
   open | close    open or close the door
   rex             press the exit button inside
+  inside          press the 'open' button inside (door operator; lets people out)
+  helpbutton      press the help button at the entrance
   mode MODE       staffed | openplus | closed | closure (the schedule stops steering)
-  status          door state and outputs
+  status          door state and outputs (relay, LEDs, buzzer, lights, alarm, operator)
   events [N]      the last N events (default 10)
   demo            the demo cards (every demo PIN is {DEMO_PIN})
   wait SECONDS    pause (for scripts)
@@ -97,8 +99,9 @@ class Console:
             sim.press_keys(arg)
             service.loop.wait_idle(WAIT_SECONDS)
             self._wait_for_answer()
-        elif command in ("open", "close", "rex"):
-            {"open": sim.open_door, "close": sim.close_door, "rex": sim.press_rex}[command]()
+        elif command in ("open", "close", "rex", "inside", "helpbutton"):
+            {"open": sim.open_door, "close": sim.close_door, "rex": sim.press_rex,
+             "inside": sim.press_open_button, "helpbutton": sim.press_help_button}[command]()
             service.loop.wait_idle(WAIT_SECONDS)
         elif command == "mode" and arg in {m.value for m in DoorMode}:
             service.set_mode(DoorMode(arg))

@@ -18,6 +18,8 @@ from gpiozero.pins.mock import MockFactory
 from controller.config.settings import BarcodeReader, OutputPin, Rdm6300Reader, Settings, WiegandReader
 
 KEYPAD_D0, KEYPAD_D1 = 23, 24
+# The accessible entrance's devices, on pins the other simulated devices leave free.
+OPERATOR_PIN, OPEN_BUTTON_PIN, HELP_BUTTON_PIN = 20, 16, 12
 KEY_GAP_SECONDS = 0.06  # longer than the Wiegand frame gap, so each key is its own burst
 KEYCODES = {**{str(d): d for d in range(10)}, "*": 10, "#": 11}
 
@@ -55,6 +57,11 @@ def demo_camera_video(path: Path, seconds: int = 30, fps: int = 10) -> Path:
     return path
 
 
+def _or(pin: int | str | None, default: int) -> int | str:
+    """The configured pin, or the simulator's own when the config has none."""
+    return default if pin is None else pin
+
+
 class PseudoTerminal:
     """A pty pair; the driver opens `path` with pyserial, the simulator writes to the master."""
 
@@ -90,6 +97,9 @@ class SimulatedHardware:
         hardware = settings.hardware.model_copy(update={
             "lights": settings.hardware.lights or OutputPin(pin=19),
             "alarm": settings.hardware.alarm or OutputPin(pin=26),
+            "door_operator": settings.hardware.door_operator or OutputPin(pin=OPERATOR_PIN),
+            "open_button_pin": _or(settings.hardware.open_button_pin, OPEN_BUTTON_PIN),
+            "help_button_pin": _or(settings.hardware.help_button_pin, HELP_BUTTON_PIN),
             "readers": [
             Rdm6300Reader(type="rdm6300", name="rfid", port=rfid.path),
             BarcodeReader(type="barcode", name="scanner", port=scanner.path),
@@ -140,19 +150,33 @@ class SimulatedHardware:
         pin.drive_high() if high else pin.drive_low()
 
     def press_rex(self) -> None:
-        pin = self.factory.pin(self.settings.hardware.rex_pin)
+        self._press(self.settings.hardware.rex_pin)
+
+    def press_open_button(self) -> None:
+        """The 'open' button inside (starts the door operator)."""
+        self._press(self.settings.hardware.open_button_pin)
+
+    def press_help_button(self) -> None:
+        """The help button at the entrance."""
+        self._press(self.settings.hardware.help_button_pin)
+
+    def _press(self, number: int | str | None) -> None:
+        """A push button to ground: pressed (low), then released (high)."""
+        assert number is not None, "create() gives every simulated button a pin"
+        pin = self.factory.pin(number)
         pin.drive_low()
         pin.drive_high()
 
     def outputs(self) -> dict[str, bool]:
-        """What a person sees and hears: relay, LEDs, buzzer, lights, alarm line."""
+        """What a person sees and hears: relay, LEDs, buzzer, lights, alarm line, door operator."""
         hw = self.settings.hardware
         leds = hw.indicator.active_high
         pins = {"relay": (hw.lock.pin, hw.lock.active_high),
                 "green": (hw.indicator.green_pin, leds), "red": (hw.indicator.red_pin, leds)}
         if hw.indicator.buzzer_pin is not None:
             pins["buzzer"] = (hw.indicator.buzzer_pin, leds)
-        for name, output in (("lights", hw.lights), ("alarm", hw.alarm)):
+        for name, output in (("lights", hw.lights), ("alarm", hw.alarm),
+                             ("operator", hw.door_operator)):
             if output is not None:
                 pins[name] = (output.pin, output.active_high)
         return {name: bool(self.factory.pin(number).state) == active_high

@@ -45,7 +45,8 @@ class Tone(StrEnum):
 
 REFUSALS = frozenset(door_message(reason) for reason in Reason
                      if reason not in (Reason.GRANTED, Reason.READER_SLOWED)) | {messages.FAULT}
-WAITS = frozenset({messages.CHECKING, door_message(Reason.READER_SLOWED)})
+# Help has been called (the help button): wait, someone is coming.
+WAITS = frozenset({messages.CHECKING, door_message(Reason.READER_SLOWED), messages.HELP_REQUESTED})
 OPEN_DOOR = frozenset({door_message(Reason.GRANTED), messages.DOOR_FREE})
 
 
