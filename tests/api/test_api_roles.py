@@ -21,6 +21,7 @@ ROUTE_ACCESS = {
     "/door": "security",
     "/footage": "security",
     "/lms": "security",
+    "/alerts": "security",
     "/users": "admin",
     "/tokens": "admin",
 }

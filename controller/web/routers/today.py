@@ -10,22 +10,35 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import datetime, time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, Response
 
 from controller.domain.clock import BRANCH_TZ, local_date, to_local
 from controller.domain.events import EventType
 from controller.door.ports import DoorSnapshot
 from controller.http.services import ApiServices, DoorUnavailable
+from controller.services.alerts.message import AlertMessage
+from controller.services.alerts.overview import AlertNotOpen, AlertView, acknowledge, open_alerts
+from controller.services.events import MAX_ID
 from controller.services.lms_overview import LmsOverview, lms_overview
 from controller.services.use_cases import mode_outlook
 from controller.services.users import Role
 from controller.store.events import EventFilter, EventLog
 from controller.store.schedule import ScheduleStore
 from controller.web.i18n import Translator, language_of
-from controller.web.pages import SECURITY_HEADERS, AnyViewer, Conn, render, services_of, weekday_of
+from controller.web.pages import (
+    SECURITY_HEADERS,
+    AnyViewer,
+    Conn,
+    PageNotFound,
+    SecurityForm,
+    redirect,
+    render,
+    services_of,
+    weekday_of,
+)
 from controller.web.sessions import Viewer
 
 router = APIRouter(include_in_schema=False)
@@ -98,6 +111,21 @@ def lms_status(overview: LmsOverview, t: Translator) -> dict[str, Any]:
     }
 
 
+def alert_line(view: AlertView, t: Translator) -> dict[str, Any]:
+    """One open alert for the page: when, what, and whether it reached anyone."""
+    row = view.alert
+    if not row.sent:
+        state = "today.alerts.listed"
+    elif view.deliveries and all(done for done, _, _ in view.deliveries.values()):
+        state = "today.alerts.delivered"
+    else:
+        state = "today.alerts.waiting"
+    return {"id": row.id, "at": to_local(row.at).strftime("%Y-%m-%d %H:%M"),
+            "what": AlertMessage.of(row).what(t.lang), "detail": row.detail or "",
+            "repeats": t("today.alerts.repeats", count=row.repeats) if row.repeats else "",
+            "state": t(state), "event_id": row.event_id}
+
+
 def today_status(services: ApiServices, conn: sqlite3.Connection, viewer: Viewer,
                  t: Translator) -> dict[str, Any]:
     """Everything the page shows, as display strings (the same for the page and the JSON)."""
@@ -138,6 +166,7 @@ def today_status(services: ApiServices, conn: sqlite3.Connection, viewer: Viewer
         "refused": counts[EventType.ACCESS_REFUSED],
         "alarms": [{"id": e.id, "at": to_local(e.at).strftime("%Y-%m-%d %H:%M"),
                     "what": t(f"event.{e.type.value}")} for e in alarms],
+        "open_alerts": [alert_line(view, t) for view in open_alerts(conn)],
     })
     return status
 
@@ -154,3 +183,15 @@ def today_json(request: Request, viewer: AnyViewer, conn: Conn) -> JSONResponse:
     t = Translator(language_of(request))
     return JSONResponse(today_status(services_of(request), conn, viewer, t),
                         headers={"Cache-Control": SECURITY_HEADERS["Cache-Control"]})
+
+
+@router.post("/today/alerts/ack")
+def acknowledge_alert(request: Request, viewer: SecurityForm, conn: Conn,
+                      alert_id: Annotated[int, Form(ge=1, le=MAX_ID)]) -> Response:
+    """Security marks an open alert seen (audited); back to Today."""
+    runtime = services_of(request).runtime
+    try:
+        acknowledge(conn, alert_id, viewer.actor, runtime.clock, runtime.settings.branch.door)
+    except AlertNotOpen:
+        raise PageNotFound() from None
+    return redirect("/today")
