@@ -42,9 +42,7 @@ from controller.door.ports import (
     DoorOutputs,
     DoorSnapshot,
     ExitRequest,
-    HelpRequested,
     ModeChanged,
-    OpenButtonPressed,
     RemoteUnlock,
 )
 from controller.door.screen.feed import ScreenFeed
@@ -54,6 +52,7 @@ from controller.door.switcher import ModeSwitcher
 from controller.door.timers import ClockTimers
 from controller.door.voice import Voice
 from controller.services.access import Authorizer
+from controller.services.alerts.service import AlertService
 from controller.services.backup import run_daily_backup
 from controller.services.footage_plan import CLIP_EVENTS
 from controller.services.lms_access import open_lms_gate
@@ -139,7 +138,7 @@ class BranchService:
             self.authorizer,
             DoorOutputs(relay=hw.relay, signals=QueuedSignals(hw.indicator, self.signal_queue),
                         show=self._show, lights=hw.lights,
-                        alarm=hw.alarm, announce=self._announcer(), operator=hw.operator),
+                        alarm=hw.alarm, announce=self._announcer()),
             self.writer, settings.door, clock, settings.branch.door, on_change=self._changed,
             monotonic=monotonic,
         )
@@ -148,6 +147,13 @@ class BranchService:
         self.timers = ClockTimers(clock)  # the schedule runs on the same clock as the door
         self.announcements = (Announcements(settings.voice, self.timers, self.voice.say, clock)
                               if self.voice is not None else None)
+        # [alerts]: its own threads read new events from the database and send (a flag is all
+        # the writer sets); it also logs a door loop that stops turning (door_loop_late).
+        self.alerts = AlertService(
+            self.runtime.db, settings.alerts, clock, settings.branch.door,
+            mode_now=lambda: self._snapshot.mode if self._snapshot is not None else None,
+            loop_age=self.loop.turn_age, record=self.writer.record,
+        ) if settings.alerts.enabled else None
         self.switcher = ModeSwitcher(
             schedule, self._mode_now, clock=clock, timers=self.timers,
             closing_warning_minutes=settings.door.closing_warning_minutes,
@@ -165,10 +171,6 @@ class BranchService:
         hw.contact.on_opened = lambda: self.loop.submit(DoorContactChanged(True))
         hw.contact.on_closed = lambda: self.loop.submit(DoorContactChanged(False))
         hw.rex.on_pressed = lambda: self.loop.submit(ExitRequest())
-        if hw.open_button is not None:
-            hw.open_button.on_pressed = lambda: self.loop.submit(OpenButtonPressed())
-        if hw.help_button is not None:
-            hw.help_button.on_pressed = lambda: self.loop.submit(HelpRequested())
         self.writer.start()
         self.observers.start()
         self.signal_queue.start()
@@ -177,6 +179,8 @@ class BranchService:
                 output.start()
         self._start_screen()
         self._record(EventType.SERVICE, "started")
+        if self.alerts is not None:
+            self.alerts.start()
         self.footage.start()
         self.loop.start()
         if self.lms is not None:
@@ -204,6 +208,8 @@ class BranchService:
             self.switcher.stop()
             self.timers.stop(timeout=0.5)
         finally:
+            if self.alerts is not None:  # first: a stopped loop is not a late one
+                self.alerts.stop(timeout=0.5)  # what is not sent stays queued for the next start
             self.loop.stop(timeout=1.0)
             if self.screen is not None:
                 self.screen.stop()  # the page says "Storing" at once
@@ -342,6 +348,8 @@ class BranchService:
         self.counters.event_written(event)
         if event.type in CLIP_EVENTS:
             self.footage.notify_event(event_id, event.at, event.type)
+        if self.alerts is not None:
+            self.alerts.wake()  # the alert watch reads the new events on its own thread
 
     def _announcer(self) -> Callable[[int], None] | None:
         """The closing announcement, started from the observer thread (a fork can take
