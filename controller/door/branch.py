@@ -42,7 +42,9 @@ from controller.door.ports import (
     DoorOutputs,
     DoorSnapshot,
     ExitRequest,
+    HelpRequested,
     ModeChanged,
+    OpenButtonPressed,
     RemoteUnlock,
 )
 from controller.door.screen.feed import ScreenFeed
@@ -138,7 +140,7 @@ class BranchService:
             self.authorizer,
             DoorOutputs(relay=hw.relay, signals=QueuedSignals(hw.indicator, self.signal_queue),
                         show=self._show, lights=hw.lights,
-                        alarm=hw.alarm, announce=self._announcer()),
+                        alarm=hw.alarm, announce=self._announcer(), operator=hw.operator),
             self.writer, settings.door, clock, settings.branch.door, on_change=self._changed,
             monotonic=monotonic,
         )
@@ -171,6 +173,10 @@ class BranchService:
         hw.contact.on_opened = lambda: self.loop.submit(DoorContactChanged(True))
         hw.contact.on_closed = lambda: self.loop.submit(DoorContactChanged(False))
         hw.rex.on_pressed = lambda: self.loop.submit(ExitRequest())
+        if hw.open_button is not None:
+            hw.open_button.on_pressed = lambda: self.loop.submit(OpenButtonPressed())
+        if hw.help_button is not None:
+            hw.help_button.on_pressed = lambda: self.loop.submit(HelpRequested())
         self.writer.start()
         self.observers.start()
         self.signal_queue.start()
