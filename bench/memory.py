@@ -84,6 +84,7 @@ class Simulator:
 
     def __init__(self, data_dir: Path, members: int) -> None:
         env = {**os.environ, "OPENPLUS_DOOR_DATA_DIR": str(data_dir),
+               "PYTHONUNBUFFERED": "1",  # each console line as it is printed, not per 8 KB
                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "controller.cli.main", "simulate", "--exit-at-eof",
