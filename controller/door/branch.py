@@ -156,6 +156,9 @@ class BranchService:
             mode_now=lambda: self._snapshot.mode if self._snapshot is not None else None,
             loop_age=self.loop.turn_age, record=self.writer.record,
         ) if settings.alerts.enabled else None
+        if self.alerts is not None:
+            self.counters.gauges.set("alert_queue_length", self.alerts.queue_length,
+                                     "Alert deliveries waiting to be sent (every channel)")
         self.switcher = ModeSwitcher(
             schedule, self._mode_now, clock=clock, timers=self.timers,
             closing_warning_minutes=settings.door.closing_warning_minutes,

@@ -25,3 +25,12 @@ def test_a_forced_door_is_sent_by_the_running_branch(live_branch, webhook: Webho
     hook = webhook.received.wait_for(1)[0]
     assert (hook["kind"], hook["door"]) == ("door_forced", service.settings.branch.door)
     assert "Door forced" in hook["text_en"]
+
+
+
+def test_the_alert_queue_length_is_a_door_gauge(live_branch, webhook: WebhookPeer) -> None:
+    sim, service = live_branch
+    sim.open_door()
+    webhook.received.wait_for(1)  # the watch counted the queue before it woke the sender
+    gauge = service.metrics_report()["gauges"]["alert_queue_length"]
+    assert gauge["value"] in (0.0, 1.0) and "waiting" in gauge["help"]

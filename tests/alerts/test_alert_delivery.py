@@ -127,6 +127,7 @@ def test_a_channel_down_then_back_gets_its_alerts_after(
     broker.start()
     broker.subscribe()
     assert pass_once(db, alerts) == 0  # not before the backoff has passed
+    assert alerts.queue_length() == 3
     clock.advance(seconds=backoff(alert_settings, 1).total_seconds())
     assert pass_once(db, alerts) == 3
     assert smtp.mails.wait_for(1) and webhook.received.wait_for(1) and broker.messages.wait_for(1)

@@ -58,6 +58,10 @@ class AlertService:
         self.watch.wake()
         self._wake_senders()
 
+    def queue_length(self) -> int | None:
+        """Deliveries not yet made, as the watch last counted them (no query: /metrics reads it)."""
+        return self.watch.queue_length
+
     def start(self) -> None:
         for sender in self.senders:
             sender.start()

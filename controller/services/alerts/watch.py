@@ -55,6 +55,7 @@ class AlertWatch:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.raised = 0
+        self.queue_length: int | None = None  # deliveries waiting, as of the last pass (metrics)
 
     def poll_once(self, conn: sqlite3.Connection) -> list[int]:
         """Read every event after the cursor; the ids of the alerts raised."""
@@ -74,6 +75,7 @@ class AlertWatch:
             if len(events) < BATCH:
                 break
         self.raised += len(raised)
+        self.queue_length = AlertStore(conn).waiting()
         if queued:
             self._on_queued()
         return raised
