@@ -65,11 +65,17 @@ def test_each_reason(member, pin, mode, reason):
     assert decision.granted is (reason is Reason.GRANTED)
 
 
+# Reasons only the library system's answer (domain/eligibility.judge, tests/test_eligibility.py)
+# or its silence (services/offline_policy, tests/test_offline_policy.py) can give.
+LMS_ONLY = {Reason.UNDER_AGE, Reason.NO_GUARDIAN_CONSENT, Reason.CARD_LOST, Reason.LMS_REFUSED,
+            Reason.LMS_UNAVAILABLE}
+
+
 def test_every_reason_code_but_the_throttle_is_reachable_from_decide():
     # The parametrised cases above must cover the whole enum; the reader throttle is the
     # authorizer's (tested there).
     covered = {case[3] for case in CASES}
-    assert covered == set(Reason) - {Reason.READER_SLOWED}
+    assert covered == set(Reason) - {Reason.READER_SLOWED} - LMS_ONLY
 
 
 def test_block_ends_after_its_last_day_and_valid_until_is_inclusive():

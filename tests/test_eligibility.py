@@ -137,3 +137,16 @@ def test_age_and_birth_date_arithmetic_on_the_edges():
     assert local_birth_date(local(adult_on=adult_on(date(2004, 2, 29)))) in (
         date(2004, 2, 28), date(2004, 3, 1))
     assert local_birth_date(local(adult_on=NEVER)) is None
+
+
+def test_every_lms_only_reason_is_reachable_from_judge_or_the_offline_policy():
+    from controller.services.offline_policy import offline_decision
+    from tests.test_decision import LMS_ONLY
+    reached = {
+        judge(patron(birth_date=date(2012, 1, 1)), None, replace(RULES, min_age=16), TODAY),
+        judge(patron(birth_date=date(2010, 6, 1)), None, replace(RULES, min_age=15), TODAY),
+        judge(patron(status=flags(CARD_LOST_POSITION)), None, RULES, TODAY),
+        judge(patron(valid_pin=None), None, RULES, TODAY),
+        offline_decision("deny", None, None, TODAY, local_pin_matches=None),
+    }
+    assert reached == LMS_ONLY
