@@ -174,3 +174,28 @@ def test_cli_export_and_erase(member, settings, tmp_path, monkeypatch, capsys):
     assert "not on this controller's list" in capsys.readouterr().err
     with closing(sqlite3.connect(settings.data_dir / "openplus-door.db")) as conn:
         assert conn.execute("SELECT COUNT(*) FROM events WHERE member_ref = 'P00001'").fetchone() == (0,)
+
+
+def test_security_sees_masked_ids_in_the_api_and_pages_and_managers_whole(runtime, clock):
+    from tests.api.api_support import build_api
+    from tests.web.web_support import sign_in
+
+    record(runtime, clock(), ref="P00001")
+    with closing(runtime.connection()) as conn:
+        member_admin(runtime, conn).add(member_row(1), "api:anna")  # an audit line naming P00001
+    api = build_api(runtime)
+    seen = api.client.get("/api/v1/events", headers=api.auth("sec")).json()["events"]
+    assert {e["member_ref"] for e in seen} == {"***01", None}
+    assert "P00001" not in json.dumps(seen)
+    csv_text = api.client.get("/api/v1/events/export.csv", headers=api.auth("sec")).text
+    assert "***01" in csv_text and "P00001" not in csv_text
+    whole = api.client.get("/api/v1/events", headers=api.auth("admin")).json()["events"]
+    assert {e["member_ref"] for e in whole} == {"P00001", None}
+    sign_in(api.client, "sec")
+    page = api.client.get("/entries").text
+    assert "***01" in page and "P00001" not in page
+    event_id = seen[-1]["id"]
+    assert "P00001" not in api.client.get(f"/entries/{event_id}").text
+    admin = build_api(runtime)
+    sign_in(admin.client, "admin")
+    assert "P00001" in admin.client.get("/entries").text

@@ -16,6 +16,7 @@ from contextlib import closing
 from controller.domain.clock import format_local, to_local, to_utc
 from controller.domain.events import Event
 from controller.services.lms_access import decided_by_of
+from controller.services.privacy import masked_event
 from controller.services.runtime import Runtime
 from controller.store.events import EventCursor, EventFilter, EventLog
 
@@ -55,9 +56,10 @@ def decode_cursor(cursor: str) -> EventCursor:
 
 
 
-def csv_lines(runtime: Runtime, where: EventFilter) -> Iterator[str]:
+def csv_lines(runtime: Runtime, where: EventFilter, masked: bool = False) -> Iterator[str]:
     """The CSV export, batch by batch on its own connection (it outlives the request handler);
-    the API and the entries page both stream it."""
+    the API and the entries page both stream it. `masked`: patron ids as masked_event shows
+    them (a viewer without the manager role)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
 
@@ -73,7 +75,7 @@ def csv_lines(runtime: Runtime, where: EventFilter) -> Iterator[str]:
         log, before = EventLog(conn), None
         while True:
             batch = log.query(where, limit=EXPORT_BATCH, before=before)
-            for e in batch:
+            for e in (map(masked_event, batch) if masked else batch):
                 writer.writerow([e.id, to_local(e.at).isoformat(sep=" "),
                                  to_utc(e.at).isoformat(sep=" "), e.type.value, e.door,
                                  *(_cell(v) for v in (e.reason, e.member_ref, e.card_hint,

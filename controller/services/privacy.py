@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hmac
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,7 @@ from controller.store.privacy import (
     clips_of,
     events_of,
     forget_lms_cards,
+    is_member_audit,
     member_record,
     pseudonymise_before,
     replace_in_audit_lines,
@@ -73,6 +74,16 @@ def masked_ref(member_ref: str | None) -> str | None:
     if member_ref is None or member_ref.startswith(PSEUDONYM_PREFIX):
         return member_ref
     return MASK + member_ref[-2:] if len(member_ref) > 4 else MASK
+
+
+def masked_event(event: Event) -> Event:
+    """The event as a viewer without the manager role sees it: the patron id masked, in
+    member_ref and as the first word of a member change's audit line."""
+    detail = event.detail
+    if event.type is EventType.ADMIN_CHANGE and detail and is_member_audit(event.reason):
+        first, _, rest = detail.partition(" ")
+        detail = " ".join(filter(None, (masked_ref(first), rest)))
+    return replace(event, member_ref=masked_ref(event.member_ref), detail=detail)
 
 
 # --- export ---------------------------------------------------------------------------------

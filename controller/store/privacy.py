@@ -57,7 +57,7 @@ def audit_lines_about(conn: sqlite3.Connection, patron_id: str) -> list[Event]:
         (EventType.ADMIN_CHANGE.value, patron_id, len(patron_id) + 1, patron_id + " "))]
     log = EventLog(conn)
     return [event for event in (log.get(event_id) for event_id in ids) if event is not None
-            and _is_member_audit(event.reason)]
+            and is_member_audit(event.reason)]
 
 
 def clips_of(conn: sqlite3.Connection, event_ids: list[int]) -> list[sqlite3.Row]:
@@ -116,6 +116,7 @@ def pseudonymise_before(conn: sqlite3.Connection, cutoff_ms: int, pseudonym: Cal
     return changed + len(rows)
 
 
-def _is_member_audit(reason: str | None) -> bool:
+def is_member_audit(reason: str | None) -> bool:
+    """Whether an ADMIN_CHANGE with this reason names a patron as its detail's first word."""
     return reason is not None and (reason.startswith(_MEMBER_AUDIT_PREFIX)
                                    or reason in _MEMBER_AUDIT_REASONS)

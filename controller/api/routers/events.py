@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from controller.api.deps import Conn, Services, require_role
+from controller.api.deps import Conn, CurrentUser, Services, require_role
 from controller.api.params import event_filters
 from controller.api.schemas import TimePoint, error_responses
 from controller.domain.clock import to_local
@@ -21,7 +21,8 @@ from controller.domain.events import Event, EventType
 from controller.services.events import csv_lines, decode_cursor, encode_cursor
 from controller.services.lms_access import decided_by_of
 from controller.services.offline_policy import DecidedBy
-from controller.services.users import Role
+from controller.services.privacy import masked_event
+from controller.services.users import Role, effective_roles
 from controller.store.events import EventCursor, EventFilter, EventLog
 
 router = APIRouter(prefix="/events", tags=["events"],
@@ -37,7 +38,9 @@ class EventOut(BaseModel):
     type: EventType
     door: str
     reason: str | None
-    member_ref: str | None = Field(description="Patron id; never a card number.")
+    member_ref: str | None = Field(description="Patron id; never a card number. Masked "
+                                   "(`***01`) unless the caller holds the manager role; "
+                                   "`pseudo:...` once pseudonymised ([privacy] member_ref_days).")
     card_hint: str | None = Field(description="Last digits of the card only.")
     actor: str | None = Field(examples=["api:anna.b"])
     detail: str | None
@@ -65,7 +68,7 @@ Where = Annotated[EventFilter, Depends(event_filters)]
 @router.get("", response_model=EventPage, responses=error_responses(400),
             summary="Events, newest first, filtered; follow `next` for older ones")
 def list_events(
-    where: Where, conn: Conn,
+    where: Where, conn: Conn, user: CurrentUser,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(max_length=64, description="`next` of the previous page.")] = None,
 ) -> EventPage:
@@ -73,6 +76,8 @@ def list_events(
     found = EventLog(conn).query(where, limit=limit + 1, before=before)
     page = found[:limit]
     more = len(found) > limit
+    if _masked(user):
+        page = [masked_event(e) for e in page]
     return EventPage(events=[EventOut.of(e) for e in page],
                      next=encode_cursor(EventCursor.after(page[-1])) if more else None)
 
@@ -82,10 +87,14 @@ def list_events(
     200: {"description": "CSV (UTF-8 with BOM, `;`-separated), newest first.",
           "content": {"text/csv": {"schema": {"type": "string"}}}}},
     summary="The same filters as a CSV download (streamed)")
-def export_events(where: Where, services: Services) -> StreamingResponse:
+def export_events(where: Where, services: Services, user: CurrentUser) -> StreamingResponse:
     stamp = to_local(services.runtime.clock()).strftime("%Y%m%d-%H%M")
     return StreamingResponse(
-        csv_lines(services.runtime, where), media_type="text/csv; charset=utf-8",
+        csv_lines(services.runtime, where, _masked(user)), media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="events-{stamp}.csv"'})
 
 
+def _masked(user: CurrentUser) -> bool:
+    """Patron ids are for the manager role (who answers a member's data request); security
+    alone sees them masked (docs/privacy.md)."""
+    return Role.MANAGER not in effective_roles(user.roles)

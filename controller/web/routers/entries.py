@@ -27,6 +27,8 @@ from controller.services.events import MAX_ID, BadCursor, csv_lines, decode_curs
 from controller.services.footage import CLIP_EVENTS, FootageLocation
 from controller.services.lms_access import decided_by_of
 from controller.services.lms_overview import decided_offline
+from controller.services.privacy import masked_event
+from controller.services.users import Role
 from controller.store.events import EventCursor, EventFilter, EventLog
 from controller.web.pages import Conn, PageNotFound, SecurityPage, render, services_of
 
@@ -126,7 +128,7 @@ def entries_page(request: Request, viewer: SecurityPage, conn: Conn, start: str 
     bad = filters.bad_dates()
     found = [] if bad else EventLog(conn).query(filters.event_filter(), limit=PAGE_SIZE + 1,
                                                 before=before)
-    rows = found[:PAGE_SIZE]
+    rows = found[:PAGE_SIZE] if viewer.may(Role.MANAGER) else [masked_event(e) for e in found[:PAGE_SIZE]]
     older = (filters.query(cursor=encode_cursor(EventCursor.after(rows[-1])))
              if len(found) > PAGE_SIZE else None)
     footage = services_of(request).footage
@@ -147,7 +149,7 @@ def export_entries(request: Request, viewer: SecurityPage, start: str = "", end:
     runtime = services_of(request).runtime
     stamp = to_local(runtime.clock()).strftime("%Y%m%d-%H%M")
     return StreamingResponse(
-        csv_lines(runtime, filters.event_filter()), media_type="text/csv; charset=utf-8",
+        csv_lines(runtime, filters.event_filter(), not viewer.may(Role.MANAGER)), media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="events-{stamp}.csv"'})
 
 
@@ -158,6 +160,8 @@ def entry_page(request: Request, viewer: SecurityPage, conn: Conn, event_id: Ent
         raise PageNotFound()
     location = _clip(request, event_id)
     fragment = f"#t={location.offset_seconds:.1f}" if location and location.offset_seconds > 0 else ""
+    if not viewer.may(Role.MANAGER):  # patron ids are the manager's (docs/privacy.md)
+        event = masked_event(event)
     return render(request, "entry.html", viewer, event=event, location=location,
                   video_src=f"/entries/{event_id}/video{fragment}" if location else None)
 
