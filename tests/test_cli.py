@@ -191,3 +191,25 @@ def test_paths_into_the_checkout_point_at_the_checkout(tmp_path) -> None:
     child = WebChild(settings, None, "127.0.0.1", 0, print)
     first = Path(child._env["PYTHONPATH"].split(":")[0])
     assert (first / "controller" / "__init__.py").is_file() and not (first / "http").exists()
+
+
+def test_block_with_a_note_and_set_the_flags(monkeypatch, capsys):
+    assert main(["members", "add", "X1", "--card", "1234567890", "--name", "X.", "--adult",
+                 "--no-pin", "--guardian-consent"]) == 0
+    assert stored_members()["X1"].guardian_consent and not stored_members()["X1"].more_time
+    assert main(["members", "block", "X1", "--until", "2099-01-01",
+                 "--note", "Damaged the kiosk"]) == 0
+    assert stored_members()["X1"].block_note == "Damaged the kiosk"
+    assert main(["members", "flags", "X1", "--more-time", "yes", "--guardian-consent", "no"]) == 0
+    member = stored_members()["X1"]
+    assert (member.guardian_consent, member.more_time) == (False, True)
+    capsys.readouterr()
+    assert main(["members", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "more time" in listed and "blocked until 2099-01-01: Damaged the kiosk" in listed
+    assert main(["members", "block", "X1", "--note", "evil\u202etxt"]) == 2
+    assert "--note: the note: character 5 is U+202E" in capsys.readouterr().err
+    assert main(["members", "flags", "X1"]) == 2
+    assert "give --guardian-consent yes|no" in capsys.readouterr().err
+    assert main(["members", "flags", "NOBODY", "--more-time", "yes"]) == 2
+    assert "patron NOBODY is not on the list" in capsys.readouterr().err

@@ -14,7 +14,13 @@ from controller.config.settings import Settings
 from controller.domain.cards import CardFormatError, card_hint, normalise_card
 from controller.domain.clock import format_local, local_date
 from controller.domain.events import EventType
-from controller.domain.members import Category, MemberRow, adult_on, birth_date_problem
+from controller.domain.members import (
+    Category,
+    MemberRow,
+    adult_on,
+    birth_date_problem,
+    block_note_problem,
+)
 from controller.domain.messages import door_message
 from controller.domain.modes import DoorMode
 from controller.domain.text import text_problem
@@ -77,6 +83,7 @@ def members_add(args: argparse.Namespace, settings: Settings) -> int:
         valid_until=args.valid_until or default_valid_until(today),
         openplus_registered_on=None if args.not_registered else (args.registered or today),
         category=Category.STAFF if args.staff else Category.MEMBER,
+        guardian_consent=args.guardian_consent, more_time=args.more_time,
         pin=None if args.no_pin else read_pin(args),
     )
     return _change(runtime, lambda admin: admin.add(row, actor()), f"added {args.patron_id}")
@@ -88,8 +95,24 @@ def members_remove(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def members_block(args: argparse.Namespace, settings: Settings) -> int:
-    return _change(Runtime.open(settings), lambda a: a.block(args.patron_id, actor(), args.until),
+    note = args.note.strip() if args.note else None
+    problem = note and block_note_problem(note)  # the API's rule (BlockIn.note)
+    if problem:
+        raise UsageError(f"--note: {problem}")
+    return _change(Runtime.open(settings),
+                   lambda a: a.block(args.patron_id, actor(), args.until, note),
                    f"blocked {args.patron_id}" + (f" until {args.until}" if args.until else ""))
+
+
+def members_flags(args: argparse.Namespace, settings: Settings) -> int:
+    if args.guardian_consent is None and args.more_time is None:
+        raise UsageError("give --guardian-consent yes|no, --more-time yes|no or both")
+    said = {"guardian_consent": args.guardian_consent, "more_time": args.more_time}
+    flags = {name: value == "yes" for name, value in said.items() if value is not None}
+    return _change(Runtime.open(settings),
+                   lambda a: a.set_flags(args.patron_id, actor(), **flags),
+                   f"{args.patron_id}: " + ", ".join(f"{name.replace('_', ' ')} {said[name]}"
+                                                     for name in flags))
 
 
 def members_unblock(args: argparse.Namespace, settings: Settings) -> int:
@@ -121,8 +144,14 @@ def members_list(args: argparse.Namespace, settings: Settings) -> int:
         store = runtime.members(conn)
         found = store.search(args.search, limit=args.limit)
         print(f"{store.count()} on the list; showing {len(found)}")
+    lms = settings.lms.enabled
     for m in found:
-        status = [m.category.value, *m.status(today, runtime.clock())]
+        status = [m.category.value, *m.status(today, runtime.clock(), lms=lms)]
+        status += [flag for flag, on in (("guardian consent", m.guardian_consent),
+                                         ("more time", m.more_time)) if on]
+        if m.entry_blocked:  # security reads why and until when
+            status.append(f"blocked until {m.blocked_until or 'unblocked'}"
+                          + (f": {m.block_note}" if m.block_note else ""))
         cards = " ".join(card_hint(c) for c in m.cards)
         print(f"{m.patron_id:<14} {m.display_name:<20} {cards:<14} until {m.valid_until}  "
               f"{', '.join(status)}")

@@ -122,6 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--not-registered", action="store_true")
     p.add_argument("--valid-until", type=_day, help="default: a year from today")
     p.add_argument("--staff", action="store_true", help="staff or cleaner card")
+    p.add_argument("--guardian-consent", action="store_true",
+                   help="a guardian consented (a minor, under the library system's rules)")
+    p.add_argument("--more-time", action="store_true",
+                   help="longer unlock and held-open times at the door")
     p.add_argument("--no-pin", action="store_true", help="add without a PIN (set it later)")
     p.add_argument("--pin-stdin", action="store_true", help="read the PIN from standard input")
     p.set_defaults(run=cmd.members_add)
@@ -131,7 +135,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = members.add_parser("block", help="bar a member from entering")
     p.add_argument("patron_id")
     p.add_argument("--until", type=_day, help="last blocked day (default: until unblocked)")
+    p.add_argument("--note", help="why (shown to security and managers; one line, at most "
+                   "200 characters)")
     p.set_defaults(run=cmd.members_block)
+    p = members.add_parser("flags", help="set a guardian's consent or more time at the door")
+    p.add_argument("patron_id")
+    p.add_argument("--guardian-consent", choices=("yes", "no"),
+                   help="a guardian consented (a minor, under the library system's rules)")
+    p.add_argument("--more-time", choices=("yes", "no"),
+                   help="longer unlock and held-open times at the door")
+    p.set_defaults(run=cmd.members_flags)
     p = members.add_parser("unblock", help="lift an entry block")
     p.add_argument("patron_id")
     p.set_defaults(run=cmd.members_unblock)

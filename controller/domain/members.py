@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from controller.domain.cards import card_hint
+from controller.domain.text import text_problem
 
 
 class Category(StrEnum):
@@ -20,6 +21,9 @@ NEVER = date.max  # adult_on for someone known to be under 18 with no birth date
 # The earliest birth date taken (as the API's birth_date field); the latest is today: a birth
 # date in the future is a typing error, and from year 9982 on its 18th birthday cannot be a date.
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+# Why an entry block was set, for security at the entrance and the next manager: a sentence,
+# not a file. The same bound for the import, the API, the pages and the CLI.
+BLOCK_NOTE_MAX_LENGTH = 200
 
 
 def birth_date_range(today: date) -> tuple[date, date]:
@@ -39,6 +43,15 @@ def birth_date_problem(birth_date: date, today: date) -> str | None:
     if birth_date > last:
         return f"birth_date {birth_date.isoformat()} is in the future (today is {last.isoformat()})"
     return None
+
+
+def block_note_problem(note: str) -> str | None:
+    """Why `note` cannot be an entry block's note, or None: one line of plain text (the
+    names' rule, controller/domain/text.py), at most BLOCK_NOTE_MAX_LENGTH characters."""
+    if len(note) > BLOCK_NOTE_MAX_LENGTH:
+        return f"the note is longer than {BLOCK_NOTE_MAX_LENGTH} characters"
+    problem = text_problem(note)
+    return f"the note: {problem}" if problem else None
 
 
 def card_listed_twice(cards: Sequence[str]) -> str | None:
@@ -77,6 +90,9 @@ class MemberRow(NamedTuple):
     entry_blocked: bool = False
     blocked_until: date | None = None
     category: Category = Category.MEMBER
+    block_note: str | None = None  # why the entry block was set (a manager's words)
+    guardian_consent: bool = False  # a minor may use Open+: a guardian consented (issue 13)
+    more_time: bool = False  # longer unlock and held-open times at the door (issue 14)
     pin: str | None = None  # plain PIN in transit only; never stored, never in the repr
 
     def __repr__(self) -> str:
@@ -102,6 +118,9 @@ class Member:
     pin_salt: bytes | None = field(default=None, repr=False)
     pin_hash: bytes | None = field(default=None, repr=False)
     locked_until: datetime | None = None  # PIN lockout, aware UTC
+    block_note: str | None = None  # why the entry block was set; shown to security
+    guardian_consent: bool = False  # a minor may enter with the LMS: a guardian consented
+    more_time: bool = False  # longer unlock and held-open times at the door
 
     @property
     def has_pin(self) -> bool:
@@ -116,14 +135,19 @@ class Member:
     def is_registered_on(self, day: date) -> bool:
         return self.openplus_registered_on is not None and self.openplus_registered_on <= day
 
-    def status(self, today: date, now: datetime) -> list[MemberStatus]:
-        """Everything that would keep this member out today, in one order for every screen."""
+    def status(self, today: date, now: datetime, *, lms: bool = False) -> list[MemberStatus]:
+        """Everything that would keep this member out today, in one order for every screen.
+
+        `lms`: the branch checks members' PINs with its library system (`lms.enabled`), so a
+        member without a PIN on the local list is not kept out for it (staff cards are still
+        checked here, and still need one)."""
         locked = self.locked_until is not None and self.locked_until > now
+        pin_needed = not lms or self.category is Category.STAFF
         checks = ((MemberStatus.BLOCKED, self.is_blocked_on(today)),
                   (MemberStatus.EXPIRED, self.valid_until < today),
                   (MemberStatus.NOT_REGISTERED, not self.is_registered_on(today)),
                   (MemberStatus.UNDER_18, not self.is_adult_on(today)),
-                  (MemberStatus.NO_PIN, not self.has_pin),
+                  (MemberStatus.NO_PIN, pin_needed and not self.has_pin),
                   (MemberStatus.PIN_LOCKED, locked))
         return [status for status, applies in checks if applies]
 

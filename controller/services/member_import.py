@@ -30,7 +30,12 @@ from controller.store.member_list import Duplicate, ImportStaging, StaffCard
 
 REQUIRED = ("patron_id", "cards", "name", "valid_until")
 AGE_COLUMNS = ("birth_date", "adult")  # at least one of these
-OPTIONAL = ("openplus_registered", "blocked", "blocked_until", "category", "pin")
+OPTIONAL = ("openplus_registered", "blocked", "blocked_until", "block_note", "category", "pin",
+            "guardian_consent", "more_time")
+# Flags a manager may set on the pages: a file without their column leaves each listed
+# entry's stored value as it is (a new entry gets no), so that a nightly export that does
+# not know them does not undo what the branch set. A file with the column says it for all.
+KEPT_WHEN_ABSENT = frozenset({"guardian_consent", "more_time"})
 KNOWN = REQUIRED + AGE_COLUMNS + OPTIONAL
 MAX_IMPORT_BYTES = 20 * 1024 * 1024  # an upload through the API or the pages; bigger files: the CLI
 BATCH_ROWS = 1000  # rows staged per statement: big enough to be quick, small enough to not matter
@@ -89,13 +94,15 @@ class RowProblems:
         raise ImportRejected(listed, total - len(listed))
 
 
-def read_member_csv(source: MemberSource, today: date,
-                    problems: RowProblems) -> Iterator[tuple[int, MemberRow]]:
+def read_member_csv(source: MemberSource, today: date, problems: RowProblems,
+                    header_out: set[str] | None = None) -> Iterator[tuple[int, MemberRow]]:
     """(line, row) for every good row, read as a stream; bad rows go to `problems`.
 
     `today` turns an adult flag into a date and bounds birth dates. A header problem, a
     line that is not UTF-8 or an empty file raises ImportRejected at once. Duplicates across
     the file are not found here: they need the whole file (see ImportStaging.duplicates).
+    `header_out`, when given, gets the file's column names once the header is read (before
+    the first row is yielded): what kept_fields() needs.
     """
     stream = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
     lines = _text_lines(stream)
@@ -109,6 +116,8 @@ def read_member_csv(source: MemberSource, today: date,
     except csv.Error as exc:
         raise ImportRejected([RowError(1, Problem("import.unreadable_header", error=exc))]) from None
     _check_header(header)
+    if header_out is not None:
+        header_out.update(header)
     columns = Columns(header, today)
     row_of, width = columns.row, len(header)
     found: list[Problem] = []  # one row's problems; emptied after each bad row
@@ -133,6 +142,11 @@ def read_member_csv(source: MemberSource, today: date,
             found.clear()
             continue
         yield line, row
+
+
+def kept_fields(header: set[str]) -> frozenset[str]:
+    """The stored fields an existing entry keeps because the file has no column for them."""
+    return KEPT_WHEN_ABSENT - header
 
 
 def parse_member_csv(data: bytes, today: date) -> list[tuple[int, MemberRow]]:

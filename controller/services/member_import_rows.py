@@ -11,7 +11,14 @@ import re
 from datetime import date
 
 from controller.domain.cards import CardFormatError, card_hint, normalise_card
-from controller.domain.members import NEVER, Category, MemberRow, adult_on, birth_date_range
+from controller.domain.members import (
+    BLOCK_NOTE_MAX_LENGTH,
+    NEVER,
+    Category,
+    MemberRow,
+    adult_on,
+    birth_date_range,
+)
 from controller.domain.patron_ids import PATRON_ID_MAX_LENGTH, patron_id_problem
 from controller.domain.pins import PIN_PATTERN
 from controller.domain.problems import Problem
@@ -52,6 +59,9 @@ class Columns:
         self.blocked_until = position.get("blocked_until")
         self.category = position.get("category")
         self.pin = position.get("pin")
+        self.block_note = position.get("block_note")
+        self.guardian_consent = position.get("guardian_consent")
+        self.more_time = position.get("more_time")
         # Good dates by their text, per column (most rows share their dates; a bad one is not
         # kept, its problems are worked out again), and the 18th birthday by the birth date's
         # text. Emptied when full, so they stay small whatever the file.
@@ -108,6 +118,15 @@ class Columns:
         category = CATEGORIES.get(values[self.category]) if self.category is not None else None
         if category is None:
             category = self._category(values, problems)
+        blocked = blocked or blocked_until is not None
+        note = None
+        if self.block_note is not None and (text := values[self.block_note]):
+            note = _block_note(text, blocked, problems)
+        consent = more_time = False
+        if self.guardian_consent is not None and (text := values[self.guardian_consent]) not in NO:
+            consent = _flag(text, "guardian_consent", problems)
+        if self.more_time is not None and (text := values[self.more_time]) not in NO:
+            more_time = _flag(text, "more_time", problems)
         pin = values[self.pin] if self.pin is not None else ""
         if pin and not _IS_PIN(pin):  # controller/domain/pins.py's is_pin
             problems.append(Problem("import.bad_pin"))
@@ -117,7 +136,7 @@ class Columns:
         # wrapper): a million rows make even keywords cost seconds.
         return _new_tuple(MemberRow, (
             patron_id, name, cards, adult_from, valid_until, registered,
-            blocked or blocked_until is not None, blocked_until, category, pin or None,
+            blocked, blocked_until, category, note, consent, more_time, pin or None,
         ))
 
     def _date(self, value: str, column: str, problems: list[Problem], required: bool = False,
@@ -180,6 +199,22 @@ def _cards(value: str, problems: list[Problem]) -> tuple[str, ...]:
     if not cards and not bad:
         problems.append(Problem("import.no_card"))
     return tuple(cards)
+
+
+def _block_note(text: str, blocked: bool, problems: list[Problem]) -> str | None:
+    """The note on a row's entry block: one line of plain text (the API's rule), bounded, and
+    only on a blocked row (a note is why a block was set; without one it explains nothing)."""
+    if len(text) > BLOCK_NOTE_MAX_LENGTH:
+        problems.append(Problem("import.text.too_long", column="block_note",
+                                maximum=BLOCK_NOTE_MAX_LENGTH))
+    elif not text.isprintable() and (refused := _refused_character(text)):
+        problems.append(Problem("import.text.refused", column="block_note", position=refused[0],
+                                code=refused[1]))
+    elif not blocked:
+        problems.append(Problem("import.block.note_without"))
+    else:
+        return text
+    return None
 
 
 def _refused_character(text: str) -> tuple[int, str] | None:

@@ -14,6 +14,7 @@ from controller.services.member_import import (
     MemberSource,
     RowProblems,
     batches,
+    kept_fields,
     read_member_csv,
     refuse_staff_cards,
     refuse_staged,
@@ -46,29 +47,33 @@ class MemberAdmin:
         ImportRejected (nothing changed) on any bad row.
 
         With dry_run the counts are what an import would do, and nothing is changed.
-        `progress` is told how many rows were read, batch by batch.
+        `progress` is told how many rows were read, batch by batch. A file without a
+        guardian_consent or more_time column leaves those flags as stored (KEPT_WHEN_ABSENT).
         """
         problems = RowProblems()
-        rows = read_member_csv(data, local_date(self._clock()), problems)
-        return self._replace(rows, problems, actor, progress, dry_run)
+        header: set[str] = set()
+        rows = read_member_csv(data, local_date(self._clock()), problems, header)
+        return self._replace(rows, problems, actor, progress, dry_run, header)
 
     def replace_list(
         self, numbered: Iterable[tuple[int, MemberRow]], actor: str,
         progress: Progress | None = None, dry_run: bool = False,
     ) -> ImportCounts:
         """Make the stored list match already-validated (line, row) pairs, atomically;
-        ImportRejected if a patron id or card is listed twice or kept by a staff entry."""
-        return self._replace(numbered, RowProblems(), actor, progress, dry_run)
+        ImportRejected if a patron id or card is listed twice or kept by a staff entry.
+        Every field is the rows' word (nothing is kept from the stored entries but PINs)."""
+        return self._replace(numbered, RowProblems(), actor, progress, dry_run, None)
 
     def _replace(
         self, numbered: Iterable[tuple[int, MemberRow]], problems: RowProblems, actor: str,
-        progress: Progress | None, dry_run: bool,
+        progress: Progress | None, dry_run: bool, header: set[str] | None,
     ) -> ImportCounts:
         """Stage the rows batch by batch and swap them in, all inside one transaction: the
-        door keeps reading the old list until the commit, and a refusal changes nothing."""
+        door keeps reading the old list until the commit, and a refusal changes nothing.
+        `header`: the file's columns (filled as it is read), None when the rows say all."""
         with self._members.list_import(self._clock()) as staged:
             for batch in batches(numbered):
-                staged.add(batch)
+                staged.add(batch, kept_fields(header) if header is not None else ())
                 if progress:
                     progress(len(batch))
             refuse_staged(problems, *staged.duplicates(problems.limit))
@@ -92,10 +97,25 @@ class MemberAdmin:
             self._members.remove(patron_id)
             self._audit(actor, "member removed", patron_id)
 
-    def block(self, patron_id: str, actor: str, until: date | None = None) -> None:
+    def block(self, patron_id: str, actor: str, until: date | None = None,
+              note: str | None = None) -> None:
+        """Block entry until a day (or until unblocked), with the manager's note on why. The
+        audit line says whether there is a note, not its words: they may be about a person."""
         with transaction(self._members.connection):
-            self._members.set_blocked(patron_id, True, until, self._clock())
-            self._audit(actor, "member blocked", f"{patron_id} until={until or 'unblocked'}")
+            self._members.set_blocked(patron_id, True, until, self._clock(), note)
+            self._audit(actor, "member blocked", f"{patron_id} until={until or 'unblocked'} "
+                        f"note={'yes' if note else 'no'}")
+
+    def set_flags(self, patron_id: str, actor: str, *, guardian_consent: bool | None = None,
+                  more_time: bool | None = None) -> None:
+        """Set a guardian's consent and/or "more time" (None: unchanged); audited by name."""
+        said = {"guardian_consent": guardian_consent, "more_time": more_time}
+        with transaction(self._members.connection):
+            self._members.set_flags(patron_id, self._clock(), guardian_consent=guardian_consent,
+                                    more_time=more_time)
+            self._audit(actor, "member flags set", " ".join(
+                [patron_id, *(f"{name}={'yes' if value else 'no'}"
+                              for name, value in said.items() if value is not None)]))
 
     def unblock(self, patron_id: str, actor: str) -> None:
         with transaction(self._members.connection):

@@ -8,14 +8,14 @@ transaction it runs in.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
 from controller.domain.members import MemberRow
 from controller.domain.pins import PinHasher
-from controller.store.member_rows import MEMBER_COLUMNS, epoch_ms, field_values
+from controller.store.member_rows import MEMBER_COLUMNS, MEMBER_FIELDS, epoch_ms, field_values
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,12 @@ class StaffCard(NamedTuple):
     staff_patron: str
 
 
-_FIELD_ASSIGNMENTS = ", ".join(f"{c.strip()} = r.{c.strip()}" for c in MEMBER_COLUMNS.split(","))
+_FIELD_ASSIGNMENTS = ", ".join(f"{column} = r.{column}" for column in MEMBER_FIELDS)
+_FIELDS = len(MEMBER_FIELDS)
+# Where a stored entry's values sit in the tuples _stored() reads: id, patron_id, then the
+# MEMBER_COLUMNS, then pin_salt and pin_hash.
+_STORED_FIELDS = slice(2, 2 + _FIELDS)
+_STORED_PIN = slice(2 + _FIELDS, 4 + _FIELDS)
 
 
 # One staged row, as written to temp.import_rows (a plain tuple: one per row of a million-row
@@ -51,9 +56,35 @@ _FIELD_ASSIGNMENTS = ", ".join(f"{c.strip()} = r.{c.strip()}" for c in MEMBER_CO
 # member_id (the stored entry it replaces, or the id a new entry will get), is_new, changed (an
 # existing entry's fields, cards or PIN differ), cards_changed (its cards must be (re)written),
 # pin_salt and pin_hash (a fresh hash for a PIN that is not the stored one; None: keep it).
-_STAGE_ROW = "INSERT INTO temp.import_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_STAGE_ROW = f"INSERT INTO temp.import_rows VALUES ({', '.join('?' * (_FIELDS + 9))})"
 _STAGE_CARD = "INSERT INTO temp.import_cards (row_id, card) VALUES (?, ?)"
 _NO_PIN = (None, None)
+
+
+class _Kept:
+    """Puts an existing entry's stored values into a row's fields for the `kept` fields.
+
+    The kept fields are the last MEMBER_COLUMNS (the flags a manager sets), so the usual
+    case is one slice and one concatenation per row; any other set takes the general path."""
+
+    def __init__(self, kept: Collection[str]) -> None:
+        unknown = set(kept) - set(MEMBER_FIELDS)
+        if unknown:
+            raise ValueError(f"not member fields: {sorted(unknown)}")
+        self._positions = frozenset(MEMBER_FIELDS.index(name) for name in kept)
+        first = _FIELDS - len(self._positions)
+        # The first kept position when the kept fields are the last ones (the usual case),
+        # else None; None too when nothing is kept.
+        self.suffix_from = (first if self._positions and self._positions == set(
+            range(first, _FIELDS)) else None)
+
+    def __bool__(self) -> bool:
+        return bool(self._positions)
+
+    def stored_into(self, fields: tuple, before: tuple) -> tuple:
+        """`fields` with the stored values (from _stored's tuple `before`) where kept."""
+        return tuple(before[2 + n] if n in self._positions else value
+                     for n, value in enumerate(fields))
 
 
 class ImportStaging:
@@ -163,7 +194,8 @@ class ListImport:
     Each batch is compared with the stored entries it names as it is staged (one query per
     batch), so only a batch of stored rows is in memory at a time; applying is then a few
     set-wise statements. Staff entries the list does not name are kept; a row without a PIN
-    keeps the stored PIN.
+    keeps the stored PIN, and the fields named in add()'s `kept` (those a manager sets on the
+    pages, when the file has no column for them) keep their stored values.
     """
 
     def __init__(self, conn: sqlite3.Connection, hasher: PinHasher, now: datetime) -> None:
@@ -178,13 +210,17 @@ class ListImport:
         self._next_member_id = conn.execute(
             "SELECT coalesce(max(id), 0) + 1 FROM members").fetchone()[0]
 
-    def add(self, batch: Sequence[tuple[int, MemberRow]]) -> None:
+    def add(self, batch: Sequence[tuple[int, MemberRow]], kept: Collection[str] = ()) -> None:
         """Stage one batch of (line, row) pairs, deciding per row what applying will do.
 
         Per row only what must be: its stored values (kept as tuples), a compare, and one HMAC
         for a PIN (to check the stored one, or a fresh hash), the PINs of the batch hashed and
-        checked in one call each (see PinHasher.hash_many and unchanged_many).
+        checked in one call each (see PinHasher.hash_many and unchanged_many). `kept`: the
+        MEMBER_FIELDS whose stored values an existing entry keeps (a new one takes the row's).
         """
+        keep = _Kept(kept)
+        # Hoisted: a million rows make even an attribute look-up per row count.
+        keep_from, keep_any, stored_to = keep.suffix_from, bool(keep), 2 + _FIELDS
         stored, stored_cards = self._stored(batch)
         first = self.staging.reserve(len(batch))
         # Per row: [staging id, line, row, fields, member_id, is_new, changed, cards_changed,
@@ -200,11 +236,15 @@ class ListImport:
                               bool(row.pin)])
                 next_member_id += 1
                 continue
+            if keep_from is not None:
+                fields = fields[:keep_from] + before[2 + keep_from:stored_to]
+            elif keep_any:
+                fields = keep.stored_into(fields, before)
             member_id = before[0]
             cards = stored_cards.get(member_id, ())
             cards_changed = cards != row.cards and set(cards) != set(row.cards)
             plan = [first + n, line, row, fields, member_id, 0,
-                    cards_changed or before[2:9] != fields, cards_changed, False]
+                    cards_changed or before[_STORED_FIELDS] != fields, cards_changed, False]
             plans.append(plan)
             if row.pin is not None:
                 checks.append(plan)
@@ -213,7 +253,7 @@ class ListImport:
         if checks:
             same = self._hasher.unchanged_many(
                 [plan[2].pin for plan in checks],
-                [stored[plan[2].patron_id][9:11] for plan in checks])
+                [stored[plan[2].patron_id][_STORED_PIN] for plan in checks])
             for plan, unchanged in zip(checks, same, strict=True):
                 if not unchanged:
                     plan[6] = plan[8] = True

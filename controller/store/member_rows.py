@@ -12,8 +12,9 @@ from controller.domain.members import MemberRow
 
 MEMBER_COLUMNS = (
     "display_name, adult_on, openplus_registered_on, valid_until, entry_blocked, "
-    "blocked_until, category"
+    "blocked_until, category, block_note, guardian_consent, more_time"
 )
+MEMBER_FIELDS = tuple(column.strip() for column in MEMBER_COLUMNS.split(","))
 
 
 def epoch_ms(moment: datetime) -> int:
@@ -50,4 +51,5 @@ def field_values(row: MemberRow) -> tuple:
         row.display_name, texts[row.adult_on], texts[row.openplus_registered_on],
         texts[row.valid_until], int(row.entry_blocked), texts[row.blocked_until],
         str(row.category),  # a StrEnum's str() is its value, quicker than .value
+        row.block_note, int(row.guardian_consent), int(row.more_time),
     )

@@ -21,7 +21,7 @@ from controller.store.codec import (
 )
 from controller.store.db import inserted_id, transaction
 from controller.store.member_list import ListImport
-from controller.store.member_rows import MEMBER_COLUMNS, epoch_ms, field_values
+from controller.store.member_rows import MEMBER_COLUMNS, MEMBER_FIELDS, epoch_ms, field_values
 
 
 class MemberError(Exception):
@@ -103,6 +103,8 @@ class MemberStore:
             blocked_until=day_from_text_or_none(row["blocked_until"]),
             category=Category(row["category"]), pin_salt=row["pin_salt"], pin_hash=row["pin_hash"],
             locked_until=from_ms_or_none(row["locked_until_ms"]),
+            block_note=row["block_note"], guardian_consent=bool(row["guardian_consent"]),
+            more_time=bool(row["more_time"]),
         )
 
     # --- single changes ----------------------------------------------------------------
@@ -132,11 +134,26 @@ class MemberStore:
             ).rowcount:
                 raise MemberError(f"patron {patron_id} is not on the list")
 
-    def set_blocked(self, patron_id: str, blocked: bool, until: date | None, now: datetime) -> None:
+    def set_blocked(self, patron_id: str, blocked: bool, until: date | None, now: datetime,
+                    note: str | None = None) -> None:
+        """Block (until a day, or until unblocked, with the manager's note) or unblock; an
+        unblock drops the end date and the note, which belonged to the block."""
         self._update_one(
-            patron_id, "entry_blocked = ?, blocked_until = ?",
-            (int(blocked), day_text_or_none(until) if blocked else None), now,
+            patron_id, "entry_blocked = ?, blocked_until = ?, block_note = ?",
+            (int(blocked), day_text_or_none(until) if blocked else None,
+             (note or None) if blocked else None), now,
         )
+
+    def set_flags(self, patron_id: str, now: datetime, *, guardian_consent: bool | None = None,
+                  more_time: bool | None = None) -> None:
+        """Set the flags given (None: leave it as stored); MemberError for an unknown patron."""
+        changes = [(column, int(value)) for column, value in
+                   (("guardian_consent", guardian_consent), ("more_time", more_time))
+                   if value is not None]
+        if not changes:
+            raise ValueError("set_flags needs guardian_consent or more_time")
+        self._update_one(patron_id, ", ".join(f"{column} = ?" for column, _ in changes),
+                         tuple(value for _, value in changes), now)
 
     def set_pin(self, patron_id: str, pin: str, now: datetime) -> None:
         """A new PIN also lifts a PIN lockout: the member proved who they are to staff."""
@@ -186,7 +203,7 @@ class MemberStore:
         salt, digest = self._hasher.hash(row.pin) if row.pin else (None, None)
         member_id = inserted_id(self._conn.execute(
             f"INSERT INTO members (patron_id, {MEMBER_COLUMNS}, pin_salt, pin_hash, updated_ms) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"VALUES ({', '.join('?' * (len(MEMBER_FIELDS) + 4))})",
             (row.patron_id, *field_values(row), salt, digest, epoch_ms(now)),
         ))
         self._conn.executemany(

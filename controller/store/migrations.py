@@ -173,4 +173,13 @@ MIGRATIONS: list[str] = [
     );
     INSERT INTO alert_watch (id, last_event_id) VALUES (1, (SELECT COALESCE(MAX(id), 0) FROM events));
     """,
+    # 9: the local list's new fields (issues 13 and 14): why an entry block was set (a
+    # manager's note, shown to security; its end date stays blocked_until), a guardian's
+    # consent for a minor under the library system's rules, and "more time" at the door.
+    # Existing entries get no note and both flags off: what they meant before.
+    """
+    ALTER TABLE members ADD COLUMN block_note TEXT;
+    ALTER TABLE members ADD COLUMN guardian_consent INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE members ADD COLUMN more_time INTEGER NOT NULL DEFAULT 0;
+    """,
 ]

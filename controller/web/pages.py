@@ -37,10 +37,11 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
-# The menu: (path, string key, role needed or None for anyone signed in).
-NAV = (("/today", "nav.today", None), ("/schedule", "nav.schedule", Role.MANAGER),
-       ("/entries", "nav.entries", Role.SECURITY), ("/members", "nav.members", Role.MANAGER),
-       ("/users", "nav.users", Role.ADMIN))
+# The menu: (path, string key, the roles of which one is needed; empty for anyone signed in).
+NAV = (("/today", "nav.today", ()), ("/schedule", "nav.schedule", (Role.MANAGER,)),
+       ("/entries", "nav.entries", (Role.SECURITY,)),
+       ("/members", "nav.members", (Role.MANAGER, Role.SECURITY)),  # security reads blocks
+       ("/users", "nav.users", (Role.ADMIN,)))
 
 
 @dataclass
@@ -141,8 +142,8 @@ def render(request: Request, template: str, viewer: Viewer | None, status_code: 
            **context: Any) -> HTMLResponse:
     """A page in the viewer's language, with the menu their roles allow and safe headers."""
     lang = language_of(request)
-    nav = [(path, key) for path, key, role in NAV
-           if viewer is not None and (role is None or viewer.may(role))]
+    nav = [(path, key) for path, key, roles in NAV
+           if viewer is not None and (not roles or any(viewer.may(role) for role in roles))]
     response = web_state(request).templates.TemplateResponse(
         request, template, {"t": Translator(lang), "lang": lang, "viewer": viewer, "nav": nav,
                             "here": request.url.path, **context},

@@ -1,4 +1,5 @@
-"""The Open+ member list (role manager): search, add, block, PIN, remove, CSV import.
+"""The Open+ member list (role manager): search, add, block (with a note), flags, PIN, remove,
+CSV import.
 
 All changes go through MemberAdmin, which audits them. Answers carry card hints (last 4
 digits) only and never any PIN material; a PIN sent in is never echoed or logged.
@@ -17,6 +18,7 @@ from controller.domain.cards import card_hint, normalise_card
 from controller.domain.clock import local_date
 from controller.domain.days import YEARS, OptionalDay, past_day_problem
 from controller.domain.members import (
+    BLOCK_NOTE_MAX_LENGTH,
     EARLIEST_BIRTH_DATE,
     NEVER,
     Category,
@@ -67,21 +69,30 @@ class MemberOut(BaseModel):
     adult: bool = Field(description="18 or over today (no birth date is kept or shown).")
     entry_blocked: bool
     blocked_until: date | None = Field(description="Last blocked day; null = until unblocked.")
+    block_note: str | None = Field(description="Why the entry block was set (a manager's "
+                                   "note, shown to security); null when there is none.")
+    guardian_consent: bool = Field(description="A guardian consented: a minor may use Open+ "
+                                   "where the library system's rules allow minors.")
+    more_time: bool = Field(description="Longer unlock and held-open times at the door.")
     has_pin: bool
     pin_locked_until: TimePoint | None = Field(description="Locked after too many wrong PINs.")
     status: list[str] = Field(description="Why the door would refuse, if it would.",
                               examples=[["blocked", "no PIN"]])
 
     @classmethod
-    def of(cls, member: Member, today: date, now) -> MemberOut:
+    def of(cls, member: Member, today: date, now, lms: bool = False) -> MemberOut:
+        """`lms`: the branch checks PINs with its library system (see Member.status)."""
         locked = member.locked_until if member.locked_until and member.locked_until > now else None
-        status_ = [status.value for status in member.status(today, now)]
+        status_ = [status.value for status in member.status(today, now, lms=lms)]
         return cls(patron_id=member.patron_id, display_name=member.display_name,
                    category=member.category, card_hints=[card_hint(c) for c in member.cards],
                    valid_until=member.valid_until,
                    openplus_registered_on=member.openplus_registered_on,
                    adult=member.is_adult_on(today), entry_blocked=member.entry_blocked,
-                   blocked_until=member.blocked_until, has_pin=member.has_pin,
+                   blocked_until=member.blocked_until,
+                   block_note=member.block_note if member.entry_blocked else None,
+                   guardian_consent=member.guardian_consent, more_time=member.more_time,
+                   has_pin=member.has_pin,
                    pin_locked_until=TimePoint.maybe(locked), status=status_)
 
 
@@ -105,6 +116,8 @@ class MemberIn(BaseModel):
     registered_on: date | None = Field(None, description="Default: today (when registered).")
     valid_until: date | None = Field(None, description="Default: a year from today.")
     category: Category = Category.MEMBER
+    guardian_consent: bool = Field(False, description="A guardian consented (for a minor).")
+    more_time: bool = Field(False, description="Longer unlock and held-open times at the door.")
     pin: str | None = Field(None, max_length=16, description="4-6 digits; never shown again.",
                             json_schema_extra={"writeOnly": True, "format": "password"})
 
@@ -118,6 +131,22 @@ class MemberIn(BaseModel):
 class BlockIn(BaseModel):
     until: OptionalDay = Field(None, examples=["2026-12-31"], description=(
         f"Last blocked day, YYYY-MM-DD, today or later; null: until unblocked. {YEARS}"))
+    note: PlainText | None = Field(
+        None, min_length=1, max_length=BLOCK_NOTE_MAX_LENGTH, pattern=_TEXT,
+        examples=["Damaged the self-service kiosk on 2026-11-20"],
+        description="Why the block is set: shown to security and managers, never in the "
+                    "audit log's detail. One line of plain text.")
+
+
+class FlagsIn(BaseModel):
+    guardian_consent: bool | None = Field(None, description="null: unchanged.")
+    more_time: bool | None = Field(None, description="null: unchanged.")
+
+    @model_validator(mode="after")
+    def _something_to_set(self) -> FlagsIn:
+        if self.guardian_consent is None and self.more_time is None:
+            raise ValueError("give guardian_consent, more_time or both")
+        return self
 
 
 class PinIn(BaseModel):
@@ -138,7 +167,7 @@ def _show(services: Services, conn: Conn, patron_id: str) -> MemberOut:
     if member is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"patron {patron_id} is not on the list")
     now = services.runtime.clock()
-    return MemberOut.of(member, local_date(now), now)
+    return MemberOut.of(member, local_date(now), now, services.runtime.settings.lms.enabled)
 
 
 @router.get("", response_model=MemberPage, summary="List or search members")
@@ -150,7 +179,8 @@ def list_members(
 ) -> MemberPage:
     store = services.runtime.members(conn)
     now = services.runtime.clock()
-    items = [MemberOut.of(m, local_date(now), now) for m in store.search(q, limit, offset)]
+    lms = services.runtime.settings.lms.enabled
+    items = [MemberOut.of(m, local_date(now), now, lms) for m in store.search(q, limit, offset)]
     return MemberPage(on_list=store.count(), limit=limit, offset=offset, items=items)
 
 
@@ -177,7 +207,8 @@ def add_member(body: MemberIn, services: Services, conn: Conn, admin: Members,
         adult_on=adult_on(body.birth_date) if body.birth_date else (today if body.adult else NEVER),
         valid_until=body.valid_until or default_valid_until(today),
         openplus_registered_on=(body.registered_on or today) if body.registered else None,
-        category=body.category, pin=validate_pin(body.pin) if body.pin is not None else None,
+        category=body.category, guardian_consent=body.guardian_consent,
+        more_time=body.more_time, pin=validate_pin(body.pin) if body.pin is not None else None,
     )
     admin.add(row, actor)
     return _show(services, conn, body.patron_id)
@@ -192,7 +223,17 @@ def block_member(patron_id: PatronId, services: Services, conn: Conn, admin: Mem
     problem = past_day_problem("until", until, local_date(services.runtime.clock()))
     if problem:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problem)
-    admin.block(patron_id, actor, until)
+    admin.block(patron_id, actor, until, body.note if body else None)
+    return _show(services, conn, patron_id)
+
+
+@router.patch("/{patron_id:path}", response_model=MemberOut, responses=error_responses(404, 413),
+              summary="Set a guardian's consent and/or more time at the door")
+def set_member_flags(patron_id: PatronId, body: FlagsIn, services: Services, conn: Conn,
+                     admin: Members, actor: Actor) -> MemberOut:
+    _show(services, conn, patron_id)
+    admin.set_flags(patron_id, actor, guardian_consent=body.guardian_consent,
+                    more_time=body.more_time)
     return _show(services, conn, patron_id)
 
 

@@ -1,4 +1,6 @@
-"""The members page (role manager): search, block/unblock, a new PIN, and the CSV import.
+"""The members page: search, block/unblock with a note, a member's page with their flags, a
+new PIN, and the CSV import. Managers change; security reads the list and a member's page (who
+is blocked, until when and why), without the forms.
 
 The import is two steps: the upload is checked with a dry run (counts, or every bad row with
 its line number; nothing changes either way), and only the confirm step replaces the list.
@@ -11,24 +13,27 @@ from datetime import date, datetime
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import AfterValidator
 
 from controller.domain.cards import card_hint
 from controller.domain.clock import local_date
 from controller.domain.days import iso_day
-from controller.domain.members import Category, Member
+from controller.domain.members import BLOCK_NOTE_MAX_LENGTH, Category, Member, block_note_problem
 from controller.domain.patron_ids import PATRON_ID_MAX_LENGTH, checked_patron_id
 from controller.domain.pins import PinFormatError, validate_pin
+from controller.domain.roles import Role
 from controller.http.deps import Members
 from controller.services.member_import import MAX_IMPORT_BYTES, ImportRejected
 from controller.store.members import MemberError
 from controller.web.imports import PendingImport
 from controller.web.pages import (
+    AnyViewer,
     Conn,
     ManagerForm,
     ManagerPage,
+    PageForbidden,
     PageNotFound,
     redirect,
     render,
@@ -57,17 +62,34 @@ class MemberLine:
     entry_blocked: bool
     blocked_until: date | None
     status_keys: list[str]  # why the door would refuse, as text keys
+    block_note: str | None = None  # why the block was set (only while blocked)
+    guardian_consent: bool = False
+    more_time: bool = False
 
     @classmethod
-    def of(cls, member: Member, now: datetime) -> MemberLine:
+    def of(cls, member: Member, now: datetime, lms: bool = False) -> MemberLine:
+        """`lms`: the branch checks PINs with its library system (see Member.status)."""
         return cls(member.patron_id, member.display_name, member.category,
                    [card_hint(card) for card in member.cards], member.valid_until,
                    member.entry_blocked, member.blocked_until,
-                   [status.text_key for status in member.status(local_date(now), now)])
+                   [status.text_key for status in member.status(local_date(now), now, lms=lms)],
+                   member.block_note if member.entry_blocked else None,
+                   member.guardian_consent, member.more_time)
+
+
+def _reader(viewer: AnyViewer) -> Viewer:
+    """Managers and security may read the list and a member's page (security must see who is
+    blocked and why); only managers get the forms (their POSTs take ManagerForm)."""
+    if not (viewer.may(Role.MANAGER) or viewer.may(Role.SECURITY)):
+        raise PageForbidden(Role.MANAGER)
+    return viewer
+
+
+ReaderPage = Annotated[Viewer, Depends(_reader)]
 
 
 @router.get("/members")
-def members_page(request: Request, viewer: ManagerPage, conn: Conn, q: str = "", offset: int = 0,
+def members_page(request: Request, viewer: ReaderPage, conn: Conn, q: str = "", offset: int = 0,
                  done: str = "", patron: str = "", until: str = "") -> Response:
     day = iso_day(until[:10]) if done == "blocked" and until else None
     return _list_page(request, viewer, conn, q=q, offset=offset,
@@ -84,12 +106,14 @@ def _list_page(request: Request, viewer: Viewer, conn, q: str = "", offset: int 
     offset = max(0, min(offset, 10_000_000))
     now = runtime.clock()
     found = store.search(q[:100].strip(), PAGE_SIZE + 1, offset)
-    members = [MemberLine.of(m, now) for m in found[:PAGE_SIZE]]
+    lms = runtime.settings.lms.enabled
+    members = [MemberLine.of(m, now, lms) for m in found[:PAGE_SIZE]]
     return render(request, "members.html", viewer, status_code=status_code, q=q[:100],
                   members=members, on_list=store.count(),
                   offset=offset, page_size=PAGE_SIZE, more=len(found) > PAGE_SIZE,
                   done=done if done in DONE else "", patron=patron[:64], until=until,
-                  error=error, today=local_date(now).isoformat())
+                  error=error, today=local_date(now).isoformat(),
+                  may_change=viewer.may(Role.MANAGER), note_max=BLOCK_NOTE_MAX_LENGTH)
 
 
 def _back(done: str, patron: str, until: date | None = None) -> Response:
@@ -109,19 +133,50 @@ def until_error(until: str, today: date) -> str:
 
 @router.post("/members/block")
 def block(request: Request, viewer: ManagerForm, conn: Conn, admin: Members, patron_id: PatronField,
-          until: Annotated[str, Form(max_length=32)] = "") -> Response:
-    until = until.strip()
+          until: Annotated[str, Form(max_length=32)] = "",
+          note: Annotated[str, Form(max_length=4 * BLOCK_NOTE_MAX_LENGTH)] = "") -> Response:
+    until, note = until.strip(), note.strip()
     today = local_date(services_of(request).runtime.clock())
     error = until_error(until, today) if until else ""
-    if error:  # back to the member's row, saying what is wrong with the date
+    if not error and note and block_note_problem(note):
+        error = "members.note.bad"
+    if error:  # back to the member's row, saying what is wrong with the date or the note
         return _list_page(request, viewer, conn, q=patron_id, patron=patron_id, error=error,
                           status_code=422)
     day = iso_day(until) if until else None
     try:
-        admin.block(patron_id, viewer.actor, day)
+        admin.block(patron_id, viewer.actor, day, note or None)
     except MemberError:
         raise PageNotFound() from None
     return _back("blocked", patron_id, day)
+
+
+@router.get("/members/entry")
+def member_page(request: Request, viewer: ReaderPage, conn: Conn, patron: str = "",
+                saved: bool = False) -> Response:
+    """One member: the entry block with its end date and note, the flags; managers edit."""
+    runtime = services_of(request).runtime
+    member = runtime.members(conn).get(patron[:PATRON_ID_MAX_LENGTH])
+    if member is None:
+        raise PageNotFound()
+    now = runtime.clock()
+    return render(request, "member.html", viewer,
+                  member=MemberLine.of(member, now, runtime.settings.lms.enabled),
+                  saved=saved, today=local_date(now).isoformat(),
+                  may_change=viewer.may(Role.MANAGER), note_max=BLOCK_NOTE_MAX_LENGTH)
+
+
+@router.post("/members/flags")
+def set_flags(viewer: ManagerForm, admin: Members, patron_id: PatronField,
+              guardian_consent: Annotated[str, Form(max_length=8)] = "",
+              more_time: Annotated[str, Form(max_length=8)] = "") -> Response:
+    """Both flags as the form's checkboxes say (an unticked box is not sent: no)."""
+    try:
+        admin.set_flags(patron_id, viewer.actor, guardian_consent=bool(guardian_consent),
+                        more_time=bool(more_time))
+    except MemberError:
+        raise PageNotFound() from None
+    return redirect("/members/entry?" + urlencode({"patron": patron_id, "saved": 1}))
 
 
 @router.post("/members/unblock")
