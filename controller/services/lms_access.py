@@ -79,8 +79,9 @@ class LmsDecider:
         if answer is None or answer.patron is None:
             return self._offline(question, today, now,
                                  answer.failure if answer is not None else "timeout")
-        # The local list has no guardian's-consent field yet: a minor is never assumed to have it.
-        reason = judge(answer.patron, question.local, self._rules, today)
+        local = question.local  # no local entry: no consent (a minor is never assumed to have it)
+        reason = judge(answer.patron, local, self._rules, today,
+                       guardian_consent=local is not None and local.guardian_consent)
         if reason is Reason.GRANTED:
             self._cache.remember(question.card, question.pin, now)
         elif reason in (Reason.WRONG_PIN, Reason.UNKNOWN_CARD, Reason.CARD_LOST):
