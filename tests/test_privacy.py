@@ -74,7 +74,7 @@ def add_clip(runtime: Runtime, event_id: int, keep_until: date | None = None) ->
 def test_export_holds_everything_on_the_member_but_the_pin_hash(member, clock):
     [first, second] = [r[0] for r in rows(member, "SELECT id FROM events WHERE member_ref = 'P00001' ORDER BY id")]
     add_clip(member, second)
-    data = export_member(member, "P00001")
+    data = export_member(member, "P00001", "cli:officer")
     text = json.dumps(data)
     assert data["member"]["patron_id"] == "P00001" and data["member"]["entry_blocked"] == 1
     assert data["member"]["has_pin"] is True
@@ -88,7 +88,9 @@ def test_export_holds_everything_on_the_member_but_the_pin_hash(member, clock):
     assert [c["event_id"] for c in data["footage"]] == [second]
     assert "P00002" not in text
     with pytest.raises(UnknownMember):
-        export_member(member, "NOBODY")
+        export_member(member, "NOBODY", "cli:officer")
+    assert rows(member, "SELECT actor, detail FROM events WHERE reason = 'member data exported'") == [
+        ("cli:officer", "P00001")]
 
 
 def test_erase_removes_the_member_and_pseudonymises_their_events(member, clock):
@@ -199,3 +201,20 @@ def test_security_sees_masked_ids_in_the_api_and_pages_and_managers_whole(runtim
     admin = build_api(runtime)
     sign_in(admin.client, "admin")
     assert "P00001" in admin.client.get("/entries").text
+
+
+def test_a_manager_downloads_a_members_data_from_the_members_page(member):
+    from tests.api.api_support import build_api
+    from tests.web.web_support import sign_in
+
+    web = build_api(member)
+    sign_in(web.client, "manny")
+    assert "/members/export.json?patron=P00001" in web.client.get("/members").text
+    answer = web.client.get("/members/export.json?patron=P00001")
+    assert answer.status_code == 200 and "attachment" in answer.headers["content-disposition"]
+    assert answer.json()["member"]["patron_id"] == "P00001" and "pin_hash" not in answer.text
+    assert web.client.get("/members/export.json?patron=NOBODY").status_code == 404
+    assert rows(member, "SELECT actor FROM events WHERE reason = 'member data exported'") == [("web:manny",)]
+    security = build_api(member)
+    sign_in(security.client, "sec")
+    assert security.client.get("/members/export.json?patron=P00001").status_code == 403

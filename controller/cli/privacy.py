@@ -19,7 +19,7 @@ from controller.services.use_cases import footage_service
 def privacy_export(args: argparse.Namespace, settings: Settings) -> int:
     runtime = Runtime.open(settings)
     try:
-        data = export_member(runtime, args.patron_id)
+        data = export_member(runtime, args.patron_id, actor())
     except UnknownMember as exc:
         raise UsageError(str(exc)) from None
     text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"

@@ -87,8 +87,9 @@ def masked_event(event: Event) -> Event:
 
 
 # --- export ---------------------------------------------------------------------------------
-def export_member(runtime: Runtime, patron_id: str) -> dict[str, Any]:
-    """Everything held on the member, JSON-ready (times in ISO 8601 UTC)."""
+def export_member(runtime: Runtime, patron_id: str, actor: str) -> dict[str, Any]:
+    """Everything held on the member, JSON-ready (times in ISO 8601 UTC); audited, since it
+    hands a person's data out ("member data exported", by whom)."""
     with closing(runtime.connection()) as conn:
         record = member_record(conn, patron_id)
         if record is None:
@@ -96,6 +97,9 @@ def export_member(runtime: Runtime, patron_id: str) -> dict[str, Any]:
         events = events_of(conn, patron_id)
         audit = audit_lines_about(conn, patron_id)
         clips = clips_of(conn, [e.id for e in events if e.id is not None])
+        runtime.events(conn).record(Event(
+            type=EventType.ADMIN_CHANGE, at=runtime.clock(), door=runtime.settings.branch.door,
+            reason="member data exported", actor=actor, detail=patron_id))
     settings = runtime.settings
     return {
         "exported_at": runtime.clock().isoformat(),

@@ -8,6 +8,7 @@ A PIN is typed twice, sent only in a POST body, never shown, echoed or logged.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated
@@ -26,6 +27,7 @@ from controller.domain.pins import PinFormatError, validate_pin
 from controller.domain.roles import Role
 from controller.http.deps import Members
 from controller.services.member_import import MAX_IMPORT_BYTES, ImportRejected
+from controller.services.privacy import UnknownMember, export_member
 from controller.store.members import MemberError
 from controller.web.imports import PendingImport
 from controller.web.pages import (
@@ -187,6 +189,19 @@ def unblock(request: Request, viewer: ManagerForm, admin: Members,
     except MemberError:
         raise PageNotFound() from None
     return _back("unblocked", patron_id)
+
+
+@router.get("/members/export.json")
+def export_member_data(request: Request, viewer: ManagerPage, patron: str = "") -> Response:
+    """Everything held on one member, as a JSON download: their data request (AVG/GDPR,
+    docs/privacy.md), the same as `openplus-door privacy export`; audited."""
+    try:
+        data = export_member(services_of(request).runtime, patron[:PATRON_ID_MAX_LENGTH], viewer.actor)
+    except UnknownMember:
+        raise PageNotFound() from None
+    return Response(json.dumps(data, indent=2, ensure_ascii=False), media_type="application/json",
+                    headers={"Content-Disposition": 'attachment; filename="member-data.json"',
+                             "Cache-Control": "no-store"})
 
 
 @router.get("/members/pin")
