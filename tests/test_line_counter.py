@@ -1,0 +1,97 @@
+"""The camera line counter (issue 16) on generated video with known crossings: people-sized blobs
+walking in and out over a noisy still background, two side by side, one turning back at the line,
+several in sequence."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from drivers.line_counter import CounterConfig, CountingLine, Crossing, LineCounter
+from tests.video_support import (
+    FPS,
+    PERSON,
+    Scene,
+    Walker,
+    turning_back,
+    walking_in,
+    walking_out,
+)
+
+
+def count(scene: Scene, config: CounterConfig | None = None) -> tuple[LineCounter, list[Crossing]]:
+    counter = LineCounter(config)
+    crossings = [crossing for at_ms, frame in scene.frames() for crossing in counter.feed(frame, at_ms)]
+    return counter, crossings
+
+
+def directions(crossings: list[Crossing]) -> list[str]:
+    return [crossing.direction for crossing in crossings]
+
+
+def test_one_person_walking_in_is_one_in_stamped_when_they_passed_the_band() -> None:
+    scene = Scene([walking_in(0)])
+    heard: list[Crossing] = []
+    counter = LineCounter(on_crossing=heard.append)
+    found = [c for at_ms, frame in scene.frames() for c in counter.feed(frame, at_ms)]
+
+    assert directions(found) == ["in"] and heard == found and counter.totals == {"in": 1, "out": 0}
+    # The band's far edge (0.58 of the height) is reached about (0.58 + 0.15) / SPEED frames in.
+    leaves_band_ms = (scene.lead_in + (0.58 + 0.15) / 0.045) * 1000 / FPS
+    assert abs(found[0].at_ms - leaves_band_ms) <= 3 * 1000 / FPS
+
+
+def test_one_person_walking_out_is_one_out() -> None:
+    counter, found = count(Scene([walking_out(0, shade=35)]))  # dark clothes on the mid-grey floor
+
+    assert directions(found) == ["out"] and counter.totals == {"in": 0, "out": 1}
+
+
+def test_two_walking_in_side_by_side_with_a_gap_are_two_ins() -> None:
+    half_width = PERSON[0]
+    gap = 24 / 640  # about a hand's width between their shoulders at 640 pixels
+    left, right = 0.5 - half_width - gap / 2, 0.5 + half_width + gap / 2
+    counter, found = count(Scene([walking_in(0, left), walking_in(0, right, shade=215)]))
+
+    assert directions(found) == ["in", "in"] and len({c.track_id for c in found}) == 2
+
+
+@pytest.mark.parametrize("turn_at", [0.45, 0.5, 0.56])
+def test_one_turning_back_at_the_line_is_not_counted(turn_at: float) -> None:
+    counter, found = count(Scene([turning_back(0, 0.4, turn_at)]))
+
+    assert found == [] and counter.totals == {"in": 0, "out": 0}
+
+
+def test_several_in_sequence_are_counted_exactly_in_order() -> None:
+    walkers = [walking_in(0, 0.3), walking_out(32, 0.6, shade=40), walking_in(64, 0.5, shade=220),
+               turning_back(96, 0.55), walking_in(122, 0.7, shade=30), walking_out(154, 0.4)]
+    scene = Scene(walkers)
+    counter, found = count(scene)
+
+    assert directions(found) == ["in", "out", "in", "in", "out"]
+    assert counter.totals == scene.expected() == {"in": 3, "out": 2}
+    assert [c.at_ms for c in found] == sorted(c.at_ms for c in found)
+
+
+def test_a_vertical_line_counts_people_walking_left_as_in() -> None:
+    line = CountingLine("vertical", 0.5, "left")
+    across = [Walker(0, ((1.1, 0.5), (-0.1, 0.5))), Walker(40, ((-0.1, 0.3), (1.1, 0.3)), 35)]
+    counter, found = count(Scene(across), CounterConfig(line=line))
+
+    assert directions(found) == ["in", "out"]
+
+
+@pytest.mark.parametrize(("line", "problem"), [
+    (dict(orientation="diagonal"), "orientation 'diagonal'"),
+    (dict(orientation="vertical", in_towards="down"), "in_towards 'down'"),
+    (dict(position=1.2), "position 1.2"),
+    (dict(position=0.95, hysteresis=0.08), "hysteresis 0.08"),
+])
+def test_a_bad_counting_line_is_refused_naming_the_problem(line: dict[str, object], problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        CountingLine(**line)  # type: ignore[arg-type]
+
+
+def test_a_frame_of_the_wrong_shape_is_refused_naming_it() -> None:
+    with pytest.raises(ValueError, match=r"shape \(4, 4, 2\)"):
+        LineCounter().feed(np.zeros((4, 4, 2), np.uint8), 0)
