@@ -203,7 +203,10 @@ def events_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def events_purge(args: argparse.Namespace, settings: Settings) -> int:
+    from controller.services.statistics import roll_up
+
     runtime = Runtime.open(settings)
+    roll_up(runtime)  # first: the statistics' counts outlive the events
     cutoff = runtime.clock() - timedelta(days=settings.events.retention_days)
     with closing(runtime.connection()) as conn:
         removed = runtime.events(conn).purge(cutoff)

@@ -237,6 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--passphrase-file", type=Path, help="the passphrase it was encrypted with")
     p.set_defaults(run=backups[1])
 
+    stats = sub.add_parser("stats", help="the statistics kept beyond the event log"
+                           ).add_subparsers(dest="stats_command", required=True, metavar="ACTION")
+    stats.add_parser("rollup", help="count the access events not yet in the statistics"
+                     ).set_defaults(run=LazyHandler("controller.cli.statistics", "stats_rollup"))
+
     privacy = sub.add_parser("privacy", help="a member's data request (AVG/GDPR)").add_subparsers(
         dest="privacy_command", required=True, metavar="ACTION")
     p = privacy.add_parser("export", help="everything held on a member, as JSON")

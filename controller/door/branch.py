@@ -62,6 +62,7 @@ from controller.services.lockouts import PinLockouts
 from controller.services.metrics import DoorMetrics, DoorParts
 from controller.services.privacy import pseudonymise_old_events
 from controller.services.runtime import Runtime
+from controller.services.statistics import rollup_statistics
 from controller.services.use_cases import footage_service
 from controller.store.pin_failures import load_pin_failures
 from drivers.base import ConnectingReader, InputEvent
@@ -291,6 +292,7 @@ class BranchService:
         self._plan_backup()
 
     def purge_events(self) -> int:
+        rollup_statistics(self.runtime, self._clock)  # first: the counts outlive the events
         cutoff = self._clock() - timedelta(days=self.settings.events.retention_days)
         conn = self.runtime.connection()
         try:

@@ -182,4 +182,52 @@ MIGRATIONS: list[str] = [
     ALTER TABLE members ADD COLUMN guardian_consent INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE members ADD COLUMN more_time INTEGER NOT NULL DEFAULT 0;
     """,
+    # 10: statistics that outlive the event log (issue 16): counts per branch-local hour, door,
+    # mode and outcome/reason (no identities); the people counter's in/out per hour (filled
+    # once a counter is fitted); distinct members per day/week/month, counted through keyed
+    # digests that are deleted once the period is over; the roll-up's cursor, starting at 0
+    # so that the events still held are rolled up too.
+    """
+    CREATE TABLE stats_hours (
+        hour_ms INTEGER NOT NULL,           -- UTC ms of the hour's start (a local hour: whole offsets)
+        day TEXT NOT NULL,                  -- branch-local day, YYYY-MM-DD
+        hour INTEGER NOT NULL,              -- branch-local hour 0-23 (2 twice on the October day)
+        door TEXT NOT NULL,
+        mode TEXT NOT NULL,                 -- the door mode in the event's detail; 'unknown'
+        outcome TEXT NOT NULL CHECK (outcome IN ('granted', 'refused')),
+        reason TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (hour_ms, door, mode, outcome, reason)
+    ) WITHOUT ROWID;
+    CREATE INDEX stats_hours_day ON stats_hours(day);
+    CREATE TABLE stats_people (
+        hour_ms INTEGER NOT NULL,
+        day TEXT NOT NULL,
+        hour INTEGER NOT NULL,
+        door TEXT NOT NULL,
+        people_in INTEGER NOT NULL,
+        people_out INTEGER NOT NULL,
+        PRIMARY KEY (hour_ms, door)
+    ) WITHOUT ROWID;
+    CREATE INDEX stats_people_day ON stats_people(day);
+    CREATE TABLE stats_uniques (
+        period TEXT NOT NULL,               -- day:YYYY-MM-DD, week:YYYY-Www, month:YYYY-MM
+        scope TEXT NOT NULL,                -- all, openplus
+        members INTEGER NOT NULL,
+        PRIMARY KEY (period, scope)
+    ) WITHOUT ROWID;
+    CREATE TABLE stats_seen (
+        period TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        digest BLOB NOT NULL,               -- HMAC of period and patron id; never the id
+        PRIMARY KEY (period, scope, digest)
+    ) WITHOUT ROWID;
+    CREATE TABLE stats_rollup (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        last_event_id INTEGER NOT NULL,
+        closed_through TEXT,                -- periods ending by this local day are closed
+        rolled_at_ms INTEGER
+    );
+    INSERT INTO stats_rollup (id, last_event_id) VALUES (1, 0);
+    """,
 ]
