@@ -13,11 +13,18 @@ import pytest
 
 from controller.config.settings import ConfigError, DoorSettings, parse_settings
 from controller.domain import messages
+from controller.domain.decision import Reason
 from controller.domain.events import EventType
 from controller.domain.modes import DoorMode
 from controller.door.ports import DoorContactChanged, HelpRequested, ModeChanged, OpenButtonPressed
+from controller.services.access import Authorizer
+from controller.services.lms import LmsQuestion
+from controller.services.lms_access import LmsVerdict
+from controller.services.members import MemberAdmin
+from controller.services.offline_policy import DecidedBy
 from controller.sim.console import Console
 from controller.sim.hardware import HELP_BUTTON_PIN, OPEN_BUTTON_PIN, OPERATOR_PIN
+from tests.helpers import member_row
 from tests.test_door import OPERATOR, Bench
 
 PULSE = 1.0  # DoorSettings().operator_pulse_seconds
@@ -151,6 +158,149 @@ def test_stopping_the_door_turns_the_operator_off(entrance):
     entrance.send(OpenButtonPressed())
     entrance.loop.stop()
     assert not operator_on(entrance) and not entrance.relay_on
+
+
+# --- "more time" ----------------------------------------------------------------------------------
+MORE_TIME_CARD = "29990000000006"  # member 6 of more_time_bench, PIN 1234
+LONGER = DoorSettings(more_time_unlock_seconds=12, more_time_held_open_seconds=90)
+
+
+@pytest.fixture
+def more_time_bench(runtime, clock, mock_factory):
+    """The entrance with member 6, who has "more time" (unlock 12 s, open 90 s; others 5 and 30)."""
+    bench = make_bench(runtime, clock, mock_factory, LONGER,
+                       more_rows=[(6, member_row(6, more_time=True))])
+    yield bench
+    bench.close()
+
+
+def enter(bench: Bench, card: str) -> None:
+    bench.card(card)
+    bench.keys("1234#")
+    assert bench.relay_on and last_event(bench).type is EventType.ACCESS_GRANTED
+
+
+def test_a_member_with_more_time_gets_the_longer_unlock_time(more_time_bench):
+    enter(more_time_bench, MORE_TIME_CARD)
+    assert more_time_bench.door.snapshot().unlock_seconds_left == 12  # the screen counts this
+    more_time_bench.after(11.9)
+    assert more_time_bench.relay_on
+    more_time_bench.after(0.1)
+    assert not more_time_bench.relay_on
+    assert operator_on(more_time_bench) is False  # the operator's pulse is its own, unchanged
+
+
+def test_a_member_with_more_time_may_keep_the_door_open_longer(more_time_bench):
+    enter(more_time_bench, MORE_TIME_CARD)
+    more_time_bench.send(DoorContactChanged(True))
+    more_time_bench.after(89.9)
+    assert EventType.DOOR_HELD_OPEN not in more_time_bench.types()
+    more_time_bench.after(0.1)
+    held = last_event(more_time_bench)
+    assert held.type is EventType.DOOR_HELD_OPEN and held.detail == "open for 90 s"
+
+
+def test_an_ordinary_member_keeps_the_ordinary_times(more_time_bench):
+    enter(more_time_bench, "29990000000001")
+    assert more_time_bench.door.snapshot().unlock_seconds_left == 5
+    more_time_bench.after(4.9)
+    assert more_time_bench.relay_on
+    more_time_bench.after(0.1)
+    assert not more_time_bench.relay_on
+    enter(more_time_bench, "29990000000001")
+    more_time_bench.send(DoorContactChanged(True))
+    more_time_bench.after(30)
+    held = last_event(more_time_bench)
+    assert held.type is EventType.DOOR_HELD_OPEN and held.detail == "open for 30 s"
+
+
+def test_more_time_lasts_one_opening(more_time_bench):
+    enter(more_time_bench, MORE_TIME_CARD)
+    more_time_bench.send(DoorContactChanged(True), DoorContactChanged(False))
+    more_time_bench.send(OpenButtonPressed(), DoorContactChanged(True))  # the next one, going out
+    more_time_bench.after(30)
+    assert last_event(more_time_bench).detail == "open for 30 s"
+
+
+def test_more_time_for_a_door_already_standing_open(more_time_bench):
+    more_time_bench.send(OpenButtonPressed(), DoorContactChanged(True))
+    more_time_bench.after(20)
+    enter(more_time_bench, MORE_TIME_CARD)  # someone held it; the member with more time comes
+    more_time_bench.after(69.9)  # 89.9 s since it opened
+    assert EventType.DOOR_HELD_OPEN not in more_time_bench.types()
+    more_time_bench.after(0.1)
+    assert last_event(more_time_bench).type is EventType.DOOR_HELD_OPEN
+
+
+def test_an_exit_request_does_not_cut_a_longer_pulse_short(more_time_bench):
+    from controller.door.ports import ExitRequest
+    enter(more_time_bench, MORE_TIME_CARD)
+    more_time_bench.after(2)
+    more_time_bench.send(ExitRequest())
+    more_time_bench.after(9.9)
+    assert more_time_bench.relay_on
+    more_time_bench.after(0.1)
+    assert not more_time_bench.relay_on
+
+
+def test_the_authorizer_flags_only_a_grant_to_a_member_with_more_time(runtime, clock):
+    conn = runtime.connection()
+    try:
+        members = runtime.members(conn)
+        MemberAdmin(members, runtime.events(conn), clock, "e").replace_list(
+            [(1, member_row(1)), (6, member_row(6, more_time=True))], "test")
+        auth = Authorizer(members, runtime.events(conn), runtime.hasher, runtime.settings.access,
+                          "entrance")
+        at = clock()
+        assert auth.authorize(MORE_TIME_CARD, "1234", "rfid", DoorMode.OPENPLUS, at).more_time
+        assert not auth.authorize("29990000000001", "1234", "rfid", DoorMode.OPENPLUS, at).more_time
+        wrong = auth.authorize(MORE_TIME_CARD, "0000", "rfid", DoorMode.OPENPLUS, at)
+        assert not wrong.granted and not wrong.more_time
+        closed = auth.authorize(MORE_TIME_CARD, "1234", "rfid", DoorMode.CLOSED, at)
+        assert not closed.granted and not closed.more_time
+    finally:
+        conn.close()
+
+
+class _AskedLms:
+    """An LMS link that only keeps the questions (the answer is the test's)."""
+
+    timeout = 2.0
+
+    def __init__(self) -> None:
+        self.asked: list[LmsQuestion] = []
+
+    def ask(self, question: LmsQuestion) -> None:
+        self.asked.append(question)
+
+
+class _Verdict:
+    """The branch's rules' verdict, fixed by the test."""
+
+    def __init__(self, reason: Reason) -> None:
+        self.reason = reason
+
+    def decide(self, question, answer, today, now) -> LmsVerdict:
+        return LmsVerdict(self.reason, DecidedBy.LMS)
+
+
+@pytest.mark.parametrize(("reason", "more_time"), [(Reason.GRANTED, True), (Reason.BLOCKED, False)])
+def test_a_grant_the_library_system_decided_carries_the_local_lists_flag(
+        runtime, clock, reason, more_time):
+    conn = runtime.connection()
+    try:
+        members = runtime.members(conn)
+        MemberAdmin(members, runtime.events(conn), clock, "e").replace_list(
+            [(6, member_row(6, more_time=True))], "test")
+        link = _AskedLms()
+        auth = Authorizer(members, runtime.events(conn), runtime.hasher, runtime.settings.access,
+                          "entrance", lms=(link, _Verdict(reason)))
+        question = auth.begin(MORE_TIME_CARD, "1234", "rfid", DoorMode.OPENPLUS, clock())
+        assert isinstance(question, LmsQuestion) and link.asked == [question]
+        decision = auth.conclude(question, None, clock())
+        assert (decision.reason, decision.more_time) == (reason, more_time)
+    finally:
+        conn.close()
 
 
 # --- the help button ----------------------------------------------------------------------------

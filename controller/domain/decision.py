@@ -43,6 +43,9 @@ class Reason(StrEnum):
 class Decision:
     granted: bool
     reason: Reason
+    # A grant to a member with "more time" (the local list's flag): the door unlocks longer
+    # and lets the door stand open longer. Carried here so the door never reads the database.
+    more_time: bool = False
 
     @classmethod
     def refuse(cls, reason: Reason) -> Decision:

@@ -23,6 +23,7 @@ class DoorLeaf:
         self.alarm: DoorAlarm | None = None  # shown in snapshots until the door closes
         self._open_since: float | None = None
         self._held_reported = False
+        self._held_limit = settings.held_open_seconds  # of the opening under way
         self._exit_until: float | None = None
 
     def assume(self, is_open: bool) -> None:
@@ -34,12 +35,25 @@ class DoorLeaf:
         """An exit request: opening the door within the grace time is not forced."""
         self._exit_until = self._mono() + self._cfg.rex_grace_seconds
 
-    def opened(self, granted: bool) -> bool:
+    def opened(self, granted: bool, more_time: bool = False) -> bool:
         """The door opened; True when that was allowed (`granted`: a pulse under way or a
-        free door, or an exit request's grace time), False when it was forced."""
+        free door, or an exit request's grace time), False when it was forced. `more_time`:
+        a member with more time opened it, so it may stay open more_time_held_open_seconds."""
         t = self._mono()
         self.is_open, self._open_since, self._held_reported = True, t, False
+        self._held_limit = (self._cfg.more_time_held_open_seconds if more_time
+                            else self._cfg.held_open_seconds)
         return granted or (self._exit_until is not None and t < self._exit_until)
+
+    def give_more_time(self) -> None:
+        """A member with more time was let in while the door stands open: the longer limit
+        counts for this opening (from when it opened)."""
+        self._held_limit = self._cfg.more_time_held_open_seconds
+
+    @property
+    def held_limit(self) -> float:
+        """Seconds the opening under way (or the next one) may last before it is held open."""
+        return self._held_limit
 
     def closed(self) -> None:
         self.is_open, self._open_since, self.alarm = False, None, None
@@ -48,7 +62,7 @@ class DoorLeaf:
         """When this opening becomes held open (None: shut, or already reported)."""
         if not self.is_open or self._held_reported or self._open_since is None:
             return None
-        return self._open_since + self._cfg.held_open_seconds
+        return self._open_since + self._held_limit
 
     def held_open_now(self, t: float) -> bool:
         """True once, when this opening has passed its limit at monotonic time `t`."""

@@ -78,6 +78,7 @@ class Door:
         self._lms_deadline: float | None = None
         self._unlock_until: float | None = None
         self._opened_in_pulse = False
+        self._pulse_more_time = False  # the pulse under way is a 'more time' member's
         self._operator_until: float | None = None  # the door operator's trigger is on until
         self._leaf = DoorLeaf(settings, monotonic)  # open or shut; forced and held open
         self._message = PROMPT_CARD
@@ -129,7 +130,7 @@ class Door:
             self._say(messages.TIMED_OUT)
         if not self._door_free and self._leaf.held_open_now(t):
             self._raise_alarm(DoorAlarm.HELD_OPEN, self._clock(),
-                              f"open for {self._cfg.held_open_seconds:g} s")
+                              f"open for {self._leaf.held_limit:g} s")
         if self._message_until is not None and t >= self._message_until:
             self._message, self._message_until = PROMPT_CARD, None
         self._publish()
@@ -180,6 +181,8 @@ class Door:
             mode=self.mode, phase=self.phase, relay_unlocked=self._out.relay.is_unlocked,
             door_open=self._leaf.is_open, alarm=self._leaf.alarm, message=self._message,
             pin_keys=len(self._keys), at=self._clock(),
+            unlock_seconds_left=(None if self._unlock_until is None
+                                 else max(0.0, self._unlock_until - self._mono())),
         )
 
     # --- credentials -------------------------------------------------------------------------
@@ -242,7 +245,7 @@ class Door:
     def _act(self, decision: Decision) -> None:
         """Open, or say why not: the lock first, lights, LEDs and text follow."""
         if decision.granted:
-            self._pulse()  # the lock first; the door operator, lights, LEDs and text follow
+            self._pulse(decision.more_time)  # the lock first; operator, lights, LEDs, text follow
             self._operate()
             self._reset_entry()
             self._say(door_message(decision.reason))
@@ -265,11 +268,19 @@ class Door:
             self.phase = Phase.IDLE
 
     # --- the lock ----------------------------------------------------------------------------
-    def _pulse(self) -> None:
+    def _pulse(self, more_time: bool = False) -> None:
+        """Unlock for unlock_seconds, or for a member with `more_time` more_time_unlock_seconds,
+        who also gets the longer held-open limit for this opening. A new pulse never shortens
+        the one under way (an exit request while a member with more time goes in)."""
         self._out.relay.unlock()
         self.phase = Phase.UNLOCKED
-        self._unlock_until = self._mono() + self._cfg.unlock_seconds
+        seconds = self._cfg.more_time_unlock_seconds if more_time else self._cfg.unlock_seconds
+        until = self._mono() + seconds
+        if self._unlock_until is None or until >= self._unlock_until:
+            self._unlock_until, self._pulse_more_time = until, more_time
         self._opened_in_pulse = False
+        if more_time and self._leaf.is_open:
+            self._leaf.give_more_time()  # already open: this opening may last longer
 
     def _end_pulse(self) -> None:
         self._unlock_until = None
@@ -281,7 +292,9 @@ class Door:
         if is_open == self._leaf.is_open:
             return
         if is_open:
-            if self._leaf.opened(granted=self._unlock_until is not None or self._door_free):
+            in_pulse = self._unlock_until is not None
+            if self._leaf.opened(granted=in_pulse or self._door_free,
+                                 more_time=in_pulse and self._pulse_more_time):
                 self._opened_in_pulse = self._unlock_until is not None
                 self._log(EventType.DOOR_OPENED, now)
             else:

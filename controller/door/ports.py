@@ -122,4 +122,6 @@ class DoorSnapshot:
     message: DoorMessage
     pin_keys: int
     at: datetime
-    unlock_seconds: float | None = None  # the length of the unlock pulse under way, if any
+    # Seconds left of the unlock pulse under way (None: none runs): a member with "more time"
+    # has a longer one, and a new pulse may extend one, so the screen counts down from this.
+    unlock_seconds_left: float | None = None

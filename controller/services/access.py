@@ -11,6 +11,7 @@ day in the review of issue 11).
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from itertools import count
 
@@ -127,8 +128,10 @@ class Authorizer:
         assert self._lms is not None, "conclude() follows a begin() that asked the LMS"
         verdict = self._lms[1].decide(question, answer, local_date(now), now)
         alarms: list[Event] = []
-        decision = self._after(Decision(verdict.reason is Reason.GRANTED, verdict.reason),
-                               question.local, question.card, question.reader, now, alarms)
+        decision = _with_more_time(
+            self._after(Decision(verdict.reason is Reason.GRANTED, verdict.reason),
+                        question.local, question.card, question.reader, now, alarms),
+            question.local)
         self._log(decision, question.local, question.card, question.reader, question.mode, now,
                   alarms, verdict.detail)
         return decision
@@ -154,7 +157,8 @@ class Authorizer:
                 member, pin, mode, now, pin_matches=self._pin_matches,
                 staff_allowed_when_closed=self._settings.staff_allowed_when_closed,
             )
-            decision = self._after(decision, member, raw_card, reader, now, alarms)
+            decision = _with_more_time(
+                self._after(decision, member, raw_card, reader, now, alarms), member)
         self._log(decision, member, raw_card, reader, mode, now, alarms)
         return decision
 
@@ -235,6 +239,14 @@ class Authorizer:
         ))
         for alarm in alarms:
             self._events.record(alarm)
+
+
+def _with_more_time(decision: Decision, member: Member | None) -> Decision:
+    """A grant carries the member's "more time" from the local list, whoever decided it (the
+    library system knows nothing of it): the door then unlocks and may stand open longer."""
+    if decision.granted and member is not None and member.more_time:
+        return replace(decision, more_time=True)
+    return decision
 
 
 def _hint(raw_card: str) -> str | None:

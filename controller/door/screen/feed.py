@@ -158,8 +158,12 @@ class ScreenFeed:
         if snapshot is None:
             return
         picture, tone, message = picture_for(snapshot, self._closing_at is not None)
-        unlock = (max(0.0, self._unlock_seconds - (snapshot.at - self._unlocked_at).total_seconds())
-                  if self._unlocked_at is not None else None)
+        unlock = None
+        if self._unlocked_at is not None:  # the door's own count (longer for "more time")
+            unlock = snapshot.unlock_seconds_left
+            if unlock is None:  # a snapshot without it: counted from the start of the pulse
+                unlock = max(0.0, self._unlock_seconds
+                             - (snapshot.at - self._unlocked_at).total_seconds())
         closing = (max(0.0, (self._closing_at - now).total_seconds())
                    if self._closing_at is not None else None)
         pin_keys = snapshot.pin_keys if snapshot.phase is Phase.AWAITING_PIN else None
