@@ -132,6 +132,7 @@ class Track:
     x: float
     y: float
     side: int  # the last side of the band it was seen on (0: not yet outside the band)
+    side_before: int = 0  # its side before the frame it was last seen in
     age: int = 1  # frames it was seen in
     missed: int = 0  # frames since it was last seen
 
@@ -237,6 +238,7 @@ class LineCounter:
         track.x, track.y = blob.x, blob.y
         track.age += 1
         track.missed = 0
+        track.side_before = track.side
         side = self.config.line.side(blob.x, blob.y)
         if side == 0 or side == track.side:
             return None
@@ -246,14 +248,15 @@ class LineCounter:
         return Crossing(self.config.line.direction(before, side), at_ms, track.track_id)
 
     def _birth(self, blob: Blob, moving: list[Track]) -> Track:
-        """A new track; one that split off a track seen this frame (two people who walked
-        close together and now show a gap) starts on that track's side, so it counts too."""
+        """A new track. One that split off a track seen this frame (two people who walked
+        close together and now show a gap) starts on the side that track came from, so when
+        the split happens in or just past the band, both people count."""
         side = self.config.line.side(blob.x, blob.y)
-        if side == 0:
-            near = [track for track in moving
-                    if track.side != 0 and self._distance(track, blob) <= self.config.max_distance]
-            if near:
-                side = min(near, key=lambda track: self._distance(track, blob)).side
+        near = [track for track in moving if self._distance(track, blob) <= self.config.max_distance]
+        if near:
+            came_from = min(near, key=lambda track: self._distance(track, blob)).side_before
+            if came_from != 0:
+                side = came_from
         track = Track(self._next_id, blob.x, blob.y, side)
         self._next_id += 1
         return track

@@ -8,8 +8,10 @@ import pytest
 
 from drivers.line_counter import CounterConfig, CountingLine, Crossing, LineCounter
 from tests.video_support import (
+    BOTTOM,
     FPS,
     PERSON,
+    TOP,
     Scene,
     Walker,
     turning_back,
@@ -53,6 +55,16 @@ def test_two_walking_in_side_by_side_with_a_gap_are_two_ins() -> None:
     counter, found = count(Scene([walking_in(0, left), walking_in(0, right, shade=215)]))
 
     assert directions(found) == ["in", "in"] and len({c.track_id for c in found}) == 2
+
+
+def test_two_walking_in_as_one_blob_who_part_at_the_line_are_two_ins() -> None:
+    # Shoulder to shoulder (one blob) until just before the line, then apart: the second
+    # person's track is born at the line and starts on the side the pair came from.
+    pair = [Walker(0, ((0.47, TOP), (0.47, 0.45), (0.33, BOTTOM))),
+            Walker(0, ((0.53, TOP), (0.53, 0.45), (0.67, BOTTOM)), 215)]
+    counter, found = count(Scene(pair))
+
+    assert directions(found) == ["in", "in"] and counter.totals == {"in": 2, "out": 0}
 
 
 @pytest.mark.parametrize("turn_at", [0.45, 0.5, 0.56])
