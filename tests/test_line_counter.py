@@ -1,12 +1,27 @@
 """The camera line counter (issue 16) on generated video with known crossings: people-sized blobs
 walking in and out over a noisy still background, two side by side, one turning back at the line,
-several in sequence."""
+several in sequence; and a generated set of more than 20 crossings read back from an mp4v file
+through the runner, counted within 1 per 20 crossings."""
 from __future__ import annotations
+
+import math
+import queue
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from drivers.line_counter import CounterConfig, CountingLine, Crossing, LineCounter
+from drivers.line_counter_runner import (
+    CounterFault,
+    CounterProcess,
+    CounterRunnerConfig,
+    CounterStopped,
+    run_counter,
+)
+from tests.conftest import FakeClock
 from tests.video_support import (
     BOTTOM,
     FPS,
@@ -14,10 +29,14 @@ from tests.video_support import (
     TOP,
     Scene,
     Walker,
+    generated_set,
     turning_back,
     walking_in,
     walking_out,
 )
+
+T0 = datetime(2026, 3, 2, 17, 30, tzinfo=UTC)
+T0_MS = int(T0.timestamp() * 1000)
 
 
 def count(scene: Scene, config: CounterConfig | None = None) -> tuple[LineCounter, list[Crossing]]:
@@ -91,6 +110,98 @@ def test_a_vertical_line_counts_people_walking_left_as_in() -> None:
     counter, found = count(Scene(across), CounterConfig(line=line))
 
     assert directions(found) == ["in", "out"]
+
+
+@pytest.mark.slow
+def test_a_generated_set_from_an_mp4v_file_is_counted_within_one_per_twenty(tmp_path: Path) -> None:
+    scene = generated_set(crossings=24, seed=11)
+    expected = scene.expected()
+    assert expected["in"] + expected["out"] >= 20
+    assert any(w.direction is None for w in scene.walkers)  # it has someone turning back
+    path = scene.write(tmp_path / "door.mp4")
+    output: queue.Queue[object] = queue.Queue()
+    clock = FakeClock(T0)
+
+    run_counter(CounterRunnerConfig(str(path), clock=clock), output, threading.Event())
+
+    messages = list(output.queue)
+    crossings = [m for m in messages if isinstance(m, Crossing)]
+    assert isinstance(messages[-1], CounterStopped) and messages[-1].reason == "source_ended"
+    assert messages[-1].frames == scene.frame_count
+    wrong = abs(messages[-1].crossings["in"] - expected["in"]) + abs(messages[-1].crossings["out"] - expected["out"])
+    assert wrong <= math.ceil((expected["in"] + expected["out"]) / 20), (messages[-1].crossings, expected)
+    assert len(crossings) == sum(messages[-1].crossings.values())
+    # File frames are stamped with the clock at opening plus their place in the file.
+    assert all(T0_MS <= c.at_ms <= T0_MS + scene.frame_count * 1000 // FPS for c in crossings)
+
+
+class LiveSource:
+    """A camera look-alike: each read is one frame later on the fake clock."""
+
+    def __init__(self, scene: Scene, clock: FakeClock) -> None:
+        self._frames = scene.frames()
+        self._clock = clock
+
+    def isOpened(self) -> bool:
+        return True
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        self._clock.advance(seconds=1 / FPS)
+        frame = next(self._frames, None)
+        return frame is not None, None if frame is None else frame[1]
+
+    def get(self, prop: int) -> float:
+        return 0.0
+
+    def set(self, prop: int, value: float) -> bool:
+        return False
+
+    def release(self) -> None:
+        pass
+
+
+def test_a_live_source_is_stamped_by_the_injected_clock_and_reopened_when_it_ends() -> None:
+    clock = FakeClock(T0)
+    stop = threading.Event()
+    opened: list[int] = []
+
+    def open_camera(source: int | str) -> LiveSource:
+        opened.append(1)
+        if len(opened) == 2:
+            stop.set()  # the second opening is the retry: enough
+            raise OSError("camera gone")
+        return LiveSource(Scene([walking_in(0)]), clock)
+
+    output: queue.Queue[object] = queue.Queue()
+    run_counter(CounterRunnerConfig("rtsp://door-camera/stream", retry_seconds=0.0, clock=clock,
+                                    open_source=open_camera), output, stop)
+
+    messages = list(output.queue)
+    assert [type(m) for m in messages] == [Crossing, CounterFault, CounterFault, CounterStopped]
+    crossing, ended, failed, stopped = messages
+    assert isinstance(crossing, Crossing) and crossing.direction == "in"
+    assert T0_MS < crossing.at_ms < T0_MS + 60_000
+    assert isinstance(ended, CounterFault) and ended.kind == "no_frames"
+    assert isinstance(failed, CounterFault) and failed.kind == "open_failed" and "camera gone" in failed.detail
+    assert isinstance(stopped, CounterStopped) and stopped.reason == "stopped" and stopped.crossings["in"] == 1
+
+
+@pytest.mark.slow
+def test_the_counter_process_posts_crossings_to_its_queue(tmp_path: Path) -> None:
+    scene = Scene([walking_in(0, 0.3), walking_out(10, 0.7, shade=35)])
+    path = scene.write(tmp_path / "door.mp4")
+    process = CounterProcess(CounterRunnerConfig(str(path)))
+    process.start()
+    stopped = None
+    received = []
+    while stopped is None:
+        message = process.output.get(timeout=60)
+        received.append(message)
+        stopped = message if isinstance(message, CounterStopped) else None
+    process.stop()
+
+    assert sorted(m.direction for m in received if isinstance(m, Crossing)) == ["in", "out"]
+    assert stopped.reason == "source_ended" and not process.is_alive()
 
 
 @pytest.mark.parametrize(("line", "problem"), [
