@@ -5,13 +5,11 @@ with a message naming the file, the key and the problem (`ConfigError`).
 """
 from __future__ import annotations
 
-import math
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BeforeValidator,
     Field,
     IPvAnyNetwork,
     ValidationError,
@@ -33,6 +31,7 @@ from controller.config.defaults import (
 )
 from controller.config.display import DisplaySettings
 from controller.config.lms import EligibilitySettings, LmsSettings
+from controller.config.pins import Pin, number_or_name
 from controller.config.privacy import PrivacySettings
 from controller.config.screen import ScreenSettings
 from controller.config.section import Section
@@ -61,29 +60,11 @@ class StorageSettings(Section):
 # recorder at its first quota check, a serial port at open), after check-config had said "ok".
 DAY_SECONDS = 24 * 60 * 60
 HOUR_SECONDS = 60 * 60
-MAX_BCM_PIN = 53  # the BCM GPIO numbers a Raspberry Pi has
 MAX_BAUDRATE = 4_000_000  # the fastest a Pi's UARTs go; readers use 9600 or 115200
 MAX_CAMERA_INDEX = 63  # /dev/video0 .. /dev/video63
 
 
-def _number_or_name(meaning: str, maximum: int):
-    """A before-validator for an `int | str` setting (a pin, a camera): numbers are checked
-    here, so `1e15` or `inf` get one clear message instead of one per member of the union."""
-
-    def check(value: object) -> object:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return value
-        whole = isinstance(value, int) or (math.isfinite(value) and value.is_integer())
-        if not whole or not 0 <= value <= maximum:
-            raise PydanticCustomError("number_or_name", "{meaning}", {"meaning": meaning})
-        return int(value)
-
-    return BeforeValidator(check)
-
-
-Pin = Annotated[int | str, _number_or_name(
-    f"a pin is a BCM number 0-{MAX_BCM_PIN} or a name such as 'GPIO17'", MAX_BCM_PIN)]
-CameraSource = Annotated[int | str, _number_or_name(
+CameraSource = Annotated[int | str, number_or_name(
     f"a camera number is 0-{MAX_CAMERA_INDEX}; a stream or file is a text such as "
     "'rtsp://...'", MAX_CAMERA_INDEX)]
 Baudrate = Annotated[int, Field(ge=50, le=MAX_BAUDRATE)]
