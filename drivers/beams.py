@@ -124,7 +124,8 @@ class DirectionalCounter:
         self._mono, self._clock = monotonic, clock
         self._buttons: list[Button] = []
         try:
-            for name, pin in (("a", a_pin), ("b", b_pin)):
+            beams: tuple[tuple[Beam, PinId], ...] = (("a", a_pin), ("b", b_pin))
+            for name, pin in beams:
                 self._buttons.append(self._beam(name, pin, broken_when_low, pin_factory))
         except Exception:
             self.close()
