@@ -1,5 +1,5 @@
 """Door-side outputs on GPIO: lock relay, indicator LEDs and buzzer, lights, alarm arm line,
-the door operator's trigger.
+the door operator's trigger, and the named building outputs of [[outputs]].
 
 Every class takes its pins, polarity and pin factory as arguments (the controller wires them
 from its config) and states its initial level, so a restart never opens the door by accident.
@@ -125,6 +125,35 @@ class Indicator:
     def close(self) -> None:
         for device in self._devices:
             device.close()
+
+
+class BuildingOutput:
+    """A named building output the schedule switches per mode (public PCs, heating, a sign):
+    one relay held at a level. `initial_on` has no default on purpose: the controller works out
+    the state the schedule wants at start-up and starts the pin there, so a restart in the
+    middle of Open+ never blinks the PCs off and on again."""
+
+    def __init__(self, name: str, pin: PinId, *, initial_on: bool, active_high: bool = True,
+                 pin_factory: Factory | None = None) -> None:
+        self.name = name
+        self._relay = OutputDevice(
+            pin, active_high=active_high, initial_value=initial_on, pin_factory=pin_factory)
+
+    def set(self, on: bool) -> None:
+        (self._relay.on if on else self._relay.off)()
+
+    def on(self) -> None:
+        self._relay.on()
+
+    def off(self) -> None:
+        self._relay.off()
+
+    @property
+    def is_on(self) -> bool:
+        return bool(self._relay.is_active)
+
+    def close(self) -> None:
+        self._relay.close()
 
 
 class Lights:

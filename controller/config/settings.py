@@ -31,6 +31,7 @@ from controller.config.defaults import (
 )
 from controller.config.display import DisplaySettings
 from controller.config.lms import EligibilitySettings, LmsSettings
+from controller.config.outputs import BuildingOutputs
 from controller.config.pins import Pin, number_or_name
 from controller.config.privacy import PrivacySettings
 from controller.config.screen import ScreenSettings
@@ -326,6 +327,7 @@ class Settings(Section):
     alerts: AlertSettings = AlertSettings()
     backup: BackupSettings = BackupSettings()
     privacy: PrivacySettings = PrivacySettings()
+    outputs: BuildingOutputs = Field(default_factory=list)  # [[outputs]], after [hardware]: its pins are checked
 
     @property
     def data_dir(self) -> Path:

@@ -1,0 +1,195 @@
+"""The named building outputs ([[outputs]]) in the door process: each set at its planned switch
+times on the clock's timers, and a manager's switch held until the next planned one.
+
+The planner (controller.domain.outputs) says the state at a moment and the next switch; this
+sets the pins. At start-up each pin starts in the state the schedule wants now (a restart in
+the middle of an offset window is right at once, no blink), and a schedule change puts every
+output in its new state at once. Callbacks run on the timers' thread or the caller's (the door
+link's for a manual switch), never on the door thread; a pin write is all they do.
+
+A manual state lives in memory: a restart goes back to the schedule.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal, Protocol
+
+from gpiozero.pins import Factory
+
+from controller.config.outputs import BuildingOutputSettings
+from controller.domain.clock import Clock, format_local
+from controller.domain.outputs import (
+    ManualState,
+    OutputPlan,
+    OutputRules,
+    OutputStatus,
+    manual_until,
+    plan_output,
+    planned_state,
+)
+from controller.domain.schedule import Schedule
+from controller.door.hardware import HardwareError
+from controller.door.timers import ClockTimers
+from drivers.outputs import BuildingOutput
+
+log = logging.getLogger(__name__)
+
+TIMER_PREFIX = "output:"
+RECHECK_AFTER = timedelta(days=1)  # no switch in sight: look again after this long
+ManualChoice = Literal["on", "off", "auto"]
+
+
+class UnknownOutput(LookupError):
+    """No output of that name in [[outputs]]."""
+
+
+class OutputPin(Protocol):
+    """What the runner needs of a pin (drivers.outputs.BuildingOutput)."""
+
+    def set(self, on: bool) -> None: ...
+
+    @property
+    def is_on(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class _Output:
+    name: str
+    rules: OutputRules
+    pin: OutputPin
+    manual: ManualState | None = None
+    generation: int = 0
+
+
+def build_output_pins(outputs: Sequence[BuildingOutputSettings], schedule: Schedule, now: datetime,
+                      pin_factory: Factory | None) -> list[BuildingOutput]:
+    """Every output's pin, each starting in the state the schedule wants at `now`."""
+    made: list[BuildingOutput] = []
+    try:
+        for config in outputs:
+            made.append(BuildingOutput(
+                config.name, config.pin, active_high=config.active_high, pin_factory=pin_factory,
+                initial_on=planned_state(schedule, config.rules(), now)))
+    except Exception as exc:  # gpiozero's pin errors: a pin in use, a name it does not know
+        for pin in made:
+            pin.close()
+        raise HardwareError(f"output {config.name}: {type(exc).__name__}: {exc}") from exc
+    return made
+
+
+class OutputsRunner:
+    """Sets every building output at its switch times; thread-safe."""
+
+    def __init__(self, outputs: Sequence[tuple[str, OutputRules, OutputPin]], schedule: Schedule,
+                 *, clock: Clock, timers: ClockTimers) -> None:
+        self._outputs = {name: _Output(name, rules, pin) for name, rules, pin in outputs}
+        self._schedule = schedule
+        self._clock = clock
+        self._timers = timers
+        self._lock = threading.RLock()
+
+    @classmethod
+    def from_settings(cls, outputs: Sequence[BuildingOutputSettings], schedule: Schedule, *,
+                      clock: Clock, timers: ClockTimers,
+                      pin_factory: Factory | None) -> OutputsRunner:
+        pins = build_output_pins(outputs, schedule, clock(), pin_factory)
+        named = [(config.name, config.rules(), pin)
+                 for config, pin in zip(outputs, pins, strict=True)]
+        return cls(named, schedule, clock=clock, timers=timers)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._outputs)
+
+    # --- life cycle ----------------------------------------------------------------------------
+    def start(self) -> list[OutputStatus]:
+        """Every output in its state now, and its next switch planned."""
+        return self._apply_all()
+
+    def stop(self) -> None:
+        """Cancel the timers and release the pins (a released pin is up to the relay board)."""
+        with self._lock:
+            for output in self._outputs.values():
+                output.generation += 1
+                self._timers.remove(TIMER_PREFIX + output.name)
+                output.pin.close()
+
+    def replace_schedule(self, schedule: Schedule) -> list[OutputStatus]:
+        """A saved schedule: every output in the state it gives now, at once. A manual state
+        still holds, now until the next switch of the new schedule."""
+        with self._lock:
+            self._schedule = schedule
+            now = self._clock()
+            for output in self._outputs.values():
+                if output.manual is not None and output.manual.holds_at(now):
+                    output.manual = ManualState(output.manual.on, output.manual.since,
+                                                manual_until(schedule, output.rules, now),
+                                                output.manual.actor)
+            return self._apply_all()
+
+    # --- reading and switching by hand ----------------------------------------------------------
+    def statuses(self) -> list[OutputStatus]:
+        with self._lock:
+            now = self._clock()
+            return [self._status(output, now) for output in self._outputs.values()]
+
+    def set_manual(self, name: str, choice: ManualChoice, actor: str) -> OutputStatus:
+        """A manager's switch: on or off until the next planned switch, or back to the schedule."""
+        with self._lock:
+            output = self._outputs.get(name)
+            if output is None:
+                raise UnknownOutput(f"no output named '{name}'")
+            now = self._clock()
+            if choice == "auto":
+                output.manual = None
+            else:
+                output.manual = ManualState(choice == "on", now,
+                                            manual_until(self._schedule, output.rules, now), actor)
+            log.info("output %s set %s by %s", name, choice, actor)
+            return self._apply(output, now)
+
+    # --- the timers' side -------------------------------------------------------------------------
+    def run_switch(self, name: str, generation: int, due: datetime) -> None:
+        """The job at an output's planned switch (or the end of its manual state)."""
+        with self._lock:
+            output = self._outputs[name]
+            if generation != output.generation:
+                return  # planned before a schedule change or a manual switch
+            self._apply(output, max(self._clock(), due))  # never a hair before the switch
+
+    # --- internals ---------------------------------------------------------------------------------
+    def _apply_all(self) -> list[OutputStatus]:
+        with self._lock:
+            now = self._clock()
+            return [self._apply(output, now) for output in self._outputs.values()]
+
+    def _apply(self, output: _Output, now: datetime) -> OutputStatus:
+        """Set the pin to its state at `now` and plan the next change."""
+        if output.manual is not None and not output.manual.holds_at(now):
+            log.info("output %s: manual state by %s ends", output.name, output.manual.actor)
+            output.manual = None
+        plan = plan_output(self._schedule, output.rules, now, output.manual)
+        if output.pin.is_on != plan.on:
+            output.pin.set(plan.on)
+            log.info("output %s %s (%s)", output.name, "on" if plan.on else "off", plan.source.value)
+        output.generation += 1
+        due = plan.next_at or now + RECHECK_AFTER
+        self._timers.add(TIMER_PREFIX + output.name, due, self.run_switch, output.name,
+                         output.generation, due)
+        if plan.next_at is not None:
+            log.debug("output %s next %s at %s", output.name, plan.next_on, format_local(plan.next_at))
+        return self._status(output, now, plan)
+
+    def _status(self, output: _Output, now: datetime, plan: OutputPlan | None = None) -> OutputStatus:
+        """The output as shown: the pin's own state, who decides it, and what comes next."""
+        plan = plan or plan_output(self._schedule, output.rules, now, output.manual)
+        manual = output.manual if output.manual is not None and output.manual.holds_at(now) else None
+        return OutputStatus(name=output.name, on=output.pin.is_on, source=plan.source,
+                            planned_on=plan.planned_on, next_at=plan.next_at,
+                            next_on=plan.next_on, manual_by=manual.actor if manual else None)
