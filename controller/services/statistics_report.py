@@ -43,7 +43,13 @@ class Grain(StrEnum):
 
 
 class BadPeriod(ValueError):
-    """A period the report cannot cover (end before start, too long for its grain)."""
+    """A period the report cannot cover; `code` names why (the pages' catalog key), `days` the
+    limit that was passed."""
+
+    def __init__(self, code: str, message: str, days: int = 0) -> None:
+        super().__init__(message)
+        self.code = code
+        self.days = days
 
 
 @dataclass
@@ -135,15 +141,16 @@ class Report:
 def widen(first: date, last: date, grain: Grain) -> tuple[date, date]:
     """The range covered: whole ISO weeks or months for those grains."""
     if last < first:
-        raise BadPeriod("the end is before the start")
+        raise BadPeriod("end_before_start", "the end is before the start")
     if grain is Grain.WEEK:
         first, last = first - timedelta(days=first.weekday()), last + timedelta(days=6 - last.weekday())
     elif grain is Grain.MONTH:
         first, last = first.replace(day=1), next_month(last) - timedelta(days=1)
     if grain is Grain.HOUR and (last - first).days >= MAX_HOUR_DAYS:
-        raise BadPeriod(f"hours are shown for at most {MAX_HOUR_DAYS} days")
+        raise BadPeriod("hours_too_long", f"hours are shown for at most {MAX_HOUR_DAYS} days",
+                        MAX_HOUR_DAYS)
     if (last - first).days >= MAX_DAYS:
-        raise BadPeriod(f"a report spans at most {MAX_DAYS} days")
+        raise BadPeriod("too_long", f"a report spans at most {MAX_DAYS} days", MAX_DAYS)
     return first, last
 
 

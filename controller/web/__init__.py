@@ -12,11 +12,11 @@ from fastapi.staticfiles import StaticFiles
 
 from controller.web.error_pages import install_error_pages
 from controller.web.pages import new_state
-from controller.web.routers import entries, members, schedule, signin, today, users
+from controller.web.routers import entries, members, schedule, signin, statistics, today, users
 
 STATIC_DIR = Path(__file__).parent / "static"
 ROUTERS = (signin.router, today.router, schedule.router, entries.router, members.router,
-           users.router)
+           statistics.router, users.router)
 
 
 def install_web(app: FastAPI) -> None:

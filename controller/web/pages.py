@@ -41,6 +41,7 @@ SECURITY_HEADERS = {
 NAV = (("/today", "nav.today", ()), ("/schedule", "nav.schedule", (Role.MANAGER,)),
        ("/entries", "nav.entries", (Role.SECURITY,)),
        ("/members", "nav.members", (Role.MANAGER, Role.SECURITY)),  # security reads blocks
+       ("/statistics", "nav.statistics", (Role.MANAGER, Role.SECURITY)),
        ("/users", "nav.users", (Role.ADMIN,)))
 
 
