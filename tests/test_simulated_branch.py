@@ -131,9 +131,16 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_simulator(data_dir: Path, port: int = 0) -> subprocess.Popen:
+def start_simulator(data_dir: Path, port: int = 0, unlock_seconds: float | None = None
+                    ) -> subprocess.Popen:
+    """`unlock_seconds`: a pulse long enough that a loaded machine's slow sign-in (argon2)
+    still finds the door unlocked (a test of what a stop does mid-pulse)."""
     env = {**os.environ, "OPENPLUS_DOOR_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
     env.pop("OPENPLUS_DOOR_CONFIG", None)
+    if unlock_seconds is not None:
+        config = data_dir / "test-door.toml"
+        config.write_text(f"[door]\nunlock_seconds = {unlock_seconds}\n")
+        env["OPENPLUS_DOOR_CONFIG"] = str(config)
     return subprocess.Popen(
         [sys.executable, "-m", "controller.cli.main", "simulate", "--members", "10",
          "--port", str(port)],
@@ -178,7 +185,7 @@ def wait_for_state(data_dir: Path, predicate, proc: subprocess.Popen) -> dict:
 
 
 def grant_in_subprocess(data_dir: Path, port: int = 0) -> subprocess.Popen:
-    proc = start_simulator(data_dir, port)
+    proc = start_simulator(data_dir, port, unlock_seconds=60)
     wait_for_state(data_dir, lambda s: s.get("mode") == "openplus", proc)
     proc.stdin.write("card 29990000000001\nkeys 1234#\n")
     proc.stdin.flush()
