@@ -18,13 +18,14 @@ from controller.domain.outputs import (
     OutputRules,
     OutputStatus,
     Source,
+    UnknownOutput,
     manual_until,
     next_switch,
     plan_output,
     planned_state,
 )
 from controller.domain.schedule import WEEKDAYS, Schedule, parse_schedule
-from controller.door.outputs_runner import TIMER_PREFIX, OutputsRunner, UnknownOutput
+from controller.door.outputs_runner import TIMER_PREFIX, OutputsRunner
 from controller.door.timers import ClockTimers
 from tests.conftest import FakeClock
 
@@ -320,3 +321,30 @@ def test_a_pin_of_the_door_hardware_is_refused() -> None:
 def test_outputs_are_optional_and_the_lights_and_alarm_lines_stay_in_hardware() -> None:
     settings = parse_settings({"hardware": {"lights": {"pin": 26}, "alarm": {"pin": 16}}}, "branch.toml")
     assert settings.outputs == [] and settings.hardware.lights is not None
+
+
+# --- wired into the door process -------------------------------------------------------------------
+def test_the_branch_sets_its_outputs_at_start_and_on_a_schedule_change(tmp_path, monkeypatch) -> None:
+    """BranchService builds the runner on its pin factory and timers: started at 21:50 the PCs
+    are already off (their offset window) and the lights on; a saved schedule applies at once."""
+    from controller.door.branch import BranchService
+    from controller.sim.hardware import SimulatedHardware
+
+    monkeypatch.delenv("OPENPLUS_DOOR_DATA_DIR", raising=False)
+    settings = parse_settings({"storage": {"data_dir": str(tmp_path / "data")}, "outputs": [
+        {"name": "pcs", "pin": 25, "on_in": ["staffed", "openplus"], "offsets": {"openplus_end": -15}},
+        {"name": "lights", "pin": 9, "on_in": ["openplus"], "offsets": {"openplus_start": -10}}]}, "test")
+    # Pins the simulator leaves free (it puts its own devices on 20, 16, 12, 19, 26, 7 and 8).
+    clock = FakeClock(local("2026-03-29 21:50"))
+    sim = SimulatedHardware.create(settings, MockFactory())
+    service = BranchService(sim.settings, schedule(), pin_factory=sim.factory, clock=clock,
+                            monotonic=clock.monotonic)
+    sim.at_rest()
+    service.start()
+    try:
+        assert (sim.factory.pin(25).state, sim.factory.pin(9).state) == (False, True)
+        service.schedule_changed(Schedule())  # closed every day from now on
+        assert [status.on for status in service.outputs.statuses()] == [False, False]
+    finally:
+        service.stop()
+        sim.close()

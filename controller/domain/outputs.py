@@ -31,6 +31,10 @@ MAX_OFFSET_MINUTES = 240  # four hours either way: further is another mode's bus
 MAX_CHANGES_AHEAD = 200
 
 
+class UnknownOutput(LookupError):
+    """No output of that name in [[outputs]]."""
+
+
 class Edge(StrEnum):
     """Which end of a mode's stretch an offset belongs to."""
 
@@ -241,7 +245,7 @@ class OutputStatus:
             raise TypeError("next_at")
         at = to_utc(datetime.fromisoformat(next_at)) if next_at else None  # naive: ValueError
         next_on, manual_by = data["next_on"], data["manual_by"]
-        return cls(name=str(data["name"]), on=bool(data["on"]), source=Source(data["source"]),
+        return cls(name=str(data["name"]), on=bool(data["on"]), source=Source(str(data["source"])),
                    planned_on=bool(data["planned_on"]), next_at=at,
                    next_on=None if next_on is None else bool(next_on),
                    manual_by=None if manual_by is None else str(manual_by))

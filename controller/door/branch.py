@@ -36,6 +36,7 @@ from controller.door.lcd_output import LcdOutput
 from controller.door.loop import DoorLoop
 from controller.door.machine import Door
 from controller.door.observers import ObserverQueue, QueuedSignals
+from controller.door.outputs_runner import OutputsRunner
 from controller.door.ports import (
     ClosingWarning,
     DoorContactChanged,
@@ -148,6 +149,7 @@ class BranchService:
         self.loop = DoorLoop(self.door, monotonic, on_turn=on_turn,
                              realtime_priority=settings.door.realtime_priority)
         self.timers = ClockTimers(clock)  # the schedule runs on the same clock as the door
+        self.outputs = OutputsRunner.from_settings(settings.outputs, schedule, clock, self.timers, pin_factory)
         self.announcements = (Announcements(settings.voice, self.timers, self.voice.say, clock)
                               if self.voice is not None else None)
         # [alerts]: its own threads read new events from the database and send (a flag is all
@@ -201,6 +203,7 @@ class BranchService:
             self.switcher.start()
         else:
             self.loop.submit(ModeChanged(self._mode_override, "set by hand"))
+        self.outputs.start()  # [[outputs]]: each in its state now, switches planned
         self._plan_retention()
         self._plan_backup()
         self.timers.start()
@@ -230,6 +233,7 @@ class BranchService:
                 if output is not None:
                     output.stop(timeout=0.3)
             self.hardware.close()
+            self.outputs.stop()
             self._record(EventType.SERVICE, "stopped")
             self.writer.stop(timeout=1.0)
             self.observers.stop(timeout=0.5)
@@ -258,6 +262,7 @@ class BranchService:
         """A saved schedule takes over at once, also from a mode set by hand."""
         self._mode_override = None
         self.switcher.replace_schedule(schedule)
+        self.outputs.replace_schedule(schedule)
 
     def set_mode(self, mode: DoorMode) -> None:
         """Force a mode by hand (the simulator's `mode` command); the schedule stops steering."""

@@ -17,6 +17,11 @@ most 4 KiB), answered by one JSON line, then the door closes the connection.
                                                              from the database)
     {"op": "metrics"}                     -> {"ok": true, "metrics": {...}}  (the door's
                                              counters and gauges: controller/services/metrics/)
+    {"op": "outputs"}                     -> {"ok": true, "outputs": [{...}, ...]}  (the
+                                             building outputs: OutputStatus.to_json each)
+    {"op": "set_output", "name": "pcs", "state": "on" | "off" | "auto", "actor": "web:anna"}
+                                          -> {"ok": true, "output": {...}}  (a manual switch,
+                                             held until the next planned one; "auto" ends it)
     anything else                         -> {"ok": false, "error": "..."}
 
 `door` is the DoorSnapshot (null before the door's first state); `loop.last_turn_age` is the

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from controller.domain.outputs import OutputStatus
 from controller.domain.schedule import Schedule
 from controller.door.link import (
     MAX_REPLY_BYTES,
@@ -97,6 +98,23 @@ class DoorLinkClient:
         if not isinstance(report, dict):
             raise DoorUnavailable("the door process gave no readable metrics")
         return report
+
+
+    # --- building outputs ([[outputs]]) ---------------------------------------------------------
+    def outputs(self) -> list[OutputStatus]:
+        """Every building output as the door process has it now."""
+        try:
+            return [OutputStatus.from_json(item) for item in self.request({"op": "outputs"})["outputs"]]
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise DoorUnavailable("the door process gave no readable outputs") from None
+
+    def set_output(self, name: str, state: str, actor: str) -> OutputStatus:
+        """Switch one by hand (on/off until the next planned switch; auto: the schedule's)."""
+        reply = self.request({"op": "set_output", "name": name, "state": state, "actor": actor})
+        try:
+            return OutputStatus.from_json(reply["output"])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise DoorUnavailable("the door process gave no readable output") from None
 
 
 def _why(exc: BaseException) -> str:

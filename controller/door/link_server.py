@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from controller.domain.outputs import UnknownOutput
 from controller.domain.schedule import Schedule
 from controller.door.link import (
     MAX_REQUEST_BYTES,
@@ -264,6 +265,12 @@ class DoorLinkServer:
                 return self._reload_schedule()
             if op == "metrics":
                 return {"ok": True, "metrics": self._door.metrics_report()}
+            if op == "outputs":
+                runner = getattr(self._door, "outputs", None)  # BranchService's OutputsRunner
+                return {"ok": True, "outputs": [status.to_json() for status in runner.statuses()]
+                        if runner is not None else []}
+            if op == "set_output":
+                return self._set_output(request)
         except Exception:
             log.exception("door link: %s failed", op)
             return {"ok": False, "error": f"{op} failed in the door process (see its log)"}
@@ -282,6 +289,20 @@ class DoorLinkServer:
             return {"ok": False, "error": "the door loop is not running"}
         self._door.remote_unlock(actor)
         return {"ok": True}
+
+    def _set_output(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A manager's switch of a building output; the web side has audited who asked."""
+        name, state, actor = request.get("name"), request.get("state"), request.get("actor")
+        runner = getattr(self._door, "outputs", None)
+        if not isinstance(name, str) or state not in ("on", "off", "auto") \
+                or not isinstance(actor, str) or not 0 < len(actor.strip()) <= MAX_ACTOR_CHARS:
+            return {"ok": False, "error": "set_output needs a name, a state (on, off, auto) and an actor"}
+        if runner is None:
+            return {"ok": False, "error": "this door has no building outputs"}
+        try:
+            return {"ok": True, "output": runner.set_manual(name, state, actor).to_json()}
+        except UnknownOutput as exc:
+            return {"ok": False, "error": str(exc)}
 
     def _reload_schedule(self) -> dict[str, Any]:
         """Apply the stored schedule; answers once a reload that began after this request

@@ -27,6 +27,7 @@ from controller.domain.outputs import (
     OutputPlan,
     OutputRules,
     OutputStatus,
+    UnknownOutput,
     manual_until,
     plan_output,
     planned_state,
@@ -41,10 +42,6 @@ log = logging.getLogger(__name__)
 TIMER_PREFIX = "output:"
 RECHECK_AFTER = timedelta(days=1)  # no switch in sight: look again after this long
 ManualChoice = Literal["on", "off", "auto"]
-
-
-class UnknownOutput(LookupError):
-    """No output of that name in [[outputs]]."""
 
 
 class OutputPin(Protocol):
@@ -95,9 +92,10 @@ class OutputsRunner:
         self._lock = threading.RLock()
 
     @classmethod
-    def from_settings(cls, outputs: Sequence[BuildingOutputSettings], schedule: Schedule, *,
+    def from_settings(cls, outputs: Sequence[BuildingOutputSettings], schedule: Schedule,
                       clock: Clock, timers: ClockTimers,
                       pin_factory: Factory | None) -> OutputsRunner:
+        """The runner of [[outputs]] with its pins (HardwareError: a pin cannot be had)."""
         pins = build_output_pins(outputs, schedule, clock(), pin_factory)
         named = [(config.name, config.rules(), pin)
                  for config, pin in zip(outputs, pins, strict=True)]
