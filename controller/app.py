@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from controller.api.errors import install_error_handlers
 from controller.api.json_depth import JsonDepthLimit
-from controller.api.routers import alerts, auth, door, events, footage, health, lms, members, schedule, users
+from controller.api.routers import alerts, auth, door, events, footage, health, lms, members, outputs, schedule, users
 from controller.http.services import ApiServices
 from controller.web import install_web
 
@@ -28,6 +28,7 @@ TAGS = [
     {"name": "footage", "description": "Camera segments, event clips, keep marks (role security)."},
     {"name": "lms", "description": "The library-system link, its offline policy and rules (role security)."},
     {"name": "alerts", "description": "Open alerts and acknowledging one (role security)."},
+    {"name": "outputs", "description": "Building outputs per mode and switching one by hand (role manager)."},
     {"name": "users", "description": "Admin users (role admin)."},
     {"name": "tokens", "description": "API tokens (role admin)."},
 ]
@@ -41,7 +42,7 @@ log naming who made it (`api:<username>`)."""
 
 ROUTERS = (
     health.router, auth.public_router, auth.router, schedule.router, schedule.mode_router,
-    members.router, events.router, door.router, footage.router, lms.router, alerts.router, users.router, users.tokens_router,
+    members.router, events.router, door.router, footage.router, lms.router, alerts.router, outputs.router, users.router, users.tokens_router,
 )
 
 

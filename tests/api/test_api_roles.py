@@ -22,6 +22,7 @@ ROUTE_ACCESS = {
     "/footage": "security",
     "/lms": "security",
     "/alerts": "security",
+    "/outputs": "manager",
     "/users": "admin",
     "/tokens": "admin",
 }

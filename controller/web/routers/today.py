@@ -17,12 +17,14 @@ from fastapi.responses import JSONResponse, Response
 
 from controller.domain.clock import BRANCH_TZ, local_date, to_local
 from controller.domain.events import EventType
+from controller.domain.outputs import OutputStatus, Source, UnknownOutput
 from controller.door.ports import DoorSnapshot
 from controller.http.services import ApiServices, DoorUnavailable
 from controller.services.alerts.message import AlertMessage
 from controller.services.alerts.overview import AlertNotOpen, AlertView, acknowledge, open_alerts
 from controller.services.events import MAX_ID
 from controller.services.lms_overview import LmsOverview, lms_overview
+from controller.services.output_switch import OutputChoice, output_control, switch_output
 from controller.services.use_cases import mode_outlook
 from controller.services.users import Role
 from controller.store.events import EventFilter, EventLog
@@ -32,6 +34,7 @@ from controller.web.pages import (
     SECURITY_HEADERS,
     AnyViewer,
     Conn,
+    ManagerForm,
     PageNotFound,
     SecurityForm,
     redirect,
@@ -126,6 +129,32 @@ def alert_line(view: AlertView, t: Translator) -> dict[str, Any]:
             "state": t(state), "event_id": row.event_id}
 
 
+def output_lines(services: ApiServices, t: Translator) -> list[dict[str, Any]]:
+    """The building outputs ([[outputs]]) for managers: on or off, who decides, what comes next;
+    each configured one is listed, as unknown while the door process cannot be reached."""
+    names = [output.name for output in services.runtime.settings.outputs]
+    control = output_control(services.door)
+    try:
+        known = {status.name: status for status in control.outputs()} if names and control else {}
+    except DoorUnavailable:
+        known = {}
+
+    def line(name: str, status: OutputStatus | None) -> dict[str, Any]:
+        if status is None:
+            return {"name": name, "state": "unknown", "state_label": t("today.outputs.unknown"),
+                    "source": "", "next": "", "switchable": False}
+        state = "on" if status.on else "off"
+        then = "" if status.next_on is None else t(f"today.outputs.{'on' if status.next_on else 'off'}")
+        return {"name": name, "state": state, "state_label": t(f"today.outputs.{state}"),
+                "source": t("today.outputs.manual", actor=status.manual_by or "")
+                if status.source is Source.MANUAL else t("today.outputs.schedule"),
+                "next": t("today.outputs.next", when=to_local(status.next_at).strftime("%Y-%m-%d %H:%M"),
+                          state=then) if status.next_at else t("today.outputs.none"),
+                "switchable": True}
+
+    return [line(name, known.get(name)) for name in names]
+
+
 def today_status(services: ApiServices, conn: sqlite3.Connection, viewer: Viewer,
                  t: Translator) -> dict[str, Any]:
     """Everything the page shows, as display strings (the same for the page and the JSON)."""
@@ -146,6 +175,7 @@ def today_status(services: ApiServices, conn: sqlite3.Connection, viewer: Viewer
         "day": local_date(now).isoformat(),
     }
     status.update(lms_status(lms_overview(services.runtime.settings, conn, now), t))
+    status["outputs"] = output_lines(services, t) if viewer.may(Role.MANAGER) else []
     if not viewer.may(Role.SECURITY):
         return status
     try:
@@ -194,4 +224,24 @@ def acknowledge_alert(request: Request, viewer: SecurityForm, conn: Conn,
         acknowledge(conn, alert_id, viewer.actor, runtime.clock, runtime.settings.branch.door)
     except AlertNotOpen:
         raise PageNotFound() from None
+    return redirect("/today")
+
+
+@router.post("/today/outputs")
+def switch_output_by_hand(request: Request, viewer: ManagerForm, conn: Conn,
+                          name: Annotated[str, Form(max_length=32)],
+                          state: Annotated[OutputChoice, Form()]) -> Response:
+    """A manager switches a building output on, off or back to the schedule (audited)."""
+    services = services_of(request)
+    control = output_control(services.door)
+    try:
+        if control is None:
+            raise DoorUnavailable("this door connection cannot switch building outputs")
+        switch_output(conn, services.runtime, control, name, state, viewer.actor)
+    except UnknownOutput:
+        raise PageNotFound() from None
+    except DoorUnavailable:
+        return render(request, "error.html", viewer, status_code=503,
+                      title_key="today.outputs.failed_title", message_key="today.outputs.failed",
+                      values={})
     return redirect("/today")
