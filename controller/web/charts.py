@@ -73,6 +73,12 @@ def nice_ceiling(value: float) -> float:
     return next(step * power for step in (1, 2, 2.5, 5, 10) if step * power >= value)
 
 
+def tick_parts(top: float) -> int:
+    """Into how many parts the axis is cut: 5, 4 or 2 when that gives whole steps (50 -> 10s,
+    20 -> 5s), else 5 (2.5 -> 0.5s)."""
+    return next((n for n in (5, 4, 2) if float(top).is_integer() and int(top) % n == 0), 5)
+
+
 def number(value: float) -> str:
     """A value as the axis and tooltips say it: whole numbers without a decimal point."""
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
@@ -86,9 +92,10 @@ def bar_chart(chart_id: str, title: str, desc: str, categories: list[str],
     plot_w, plot_h = width - LEFT - RIGHT, height - TOP - BOTTOM
     totals = [sum(s.values[i] for s in series) for i in range(len(categories))]
     top = nice_ceiling(max(totals, default=0))
-    for step in range(5):  # ticks at 0, 1/4 .. 4/4 of the axis
-        value = top * step / 4
-        y = TOP + plot_h - plot_h * step / 4
+    parts = tick_parts(top)
+    for step in range(parts + 1):
+        value = top * step / parts
+        y = TOP + plot_h - plot_h * step / parts
         chart.lines.append(Line(LEFT, y, width - RIGHT, y))
         chart.texts.append(Text(LEFT - 6, y + 4, number(value), "end"))
     if not categories:

@@ -11,7 +11,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from controller.domain.clock import BRANCH_TZ
 from controller.services.runtime import Runtime
+from controller.services.statistics import add_people_counts
 from controller.store.events import EventLog
 from tests.api.api_support import Api
 from tests.statistics_support import MONTH_FIRST, MONTH_LAST, Generated, generate_month, write_events
@@ -128,3 +130,17 @@ def test_the_page_counts_new_events_and_keeps_them_after_the_purge(web: Api, run
     with closing(runtime.connection()) as conn:
         EventLog(conn).purge(datetime(2026, 6, 1, tzinfo=UTC))
     assert count_in(web.client.get(f"/statistics?{MARCH}").text, "Binnenkomsten") == after
+
+
+def test_occupancy_is_drawn_once_a_people_counter_has_counted(web: Api, runtime: Runtime) -> None:
+    sign_in(web.client, "manny")
+    day = "start=2026-03-10&end=2026-03-10"
+    assert "chart-occupancy" not in web.client.get(f"/statistics?{day}").text
+    for hour, came, left in ((9, 6, 1), (11, 2, 4)):
+        add_people_counts(runtime, "entrance", datetime(2026, 3, 10, hour, 5, tzinfo=BRANCH_TZ),
+                          came, left)
+    html = web.client.get(f"/statistics?{day}").text
+    assert 'aria-labelledby="chart-occupancy-title chart-occupancy-desc"' in html
+    hours = html.split('<table id="table-hours">')[1].split("</table>")[0]
+    assert '<th scope="row">09:00</th><td>0</td><td>5.0</td>' in hours
+    assert '<th scope="row">11:00</th><td>0</td><td>3.0</td>' in hours
