@@ -21,6 +21,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from controller.config.alerts import AlertSettings
 from controller.config.backup import BackupSettings
+from controller.config.counter import CounterSettings
 from controller.config.defaults import (
     DATA_DIR_ENV,
     DEFAULT_DATA_DIR,
@@ -145,6 +146,9 @@ class DoorSettings(Section):
         120.0, gt=0, le=HOUR_SECONDS, allow_inf_nan=False,
         description="Held-open limit when a member with 'more time' opened the door; at least "
                     "held_open_seconds (left out, it follows a larger held_open_seconds).")
+    closing_round_minutes: float = Field(
+        10.0, ge=0, le=240, allow_inf_nan=False, description="With a people counter: how long after "
+        "Open+ ends the door waits for the last people to leave before alerting (it arms only when empty).")
 
     @model_validator(mode="before")
     @classmethod
@@ -264,6 +268,7 @@ class HardwareSettings(Section):
     help_button_pin: Pin | None = Field(
         None, description="A help push button at the entrance (to ground, pull-up): logs "
         "help_requested and tells the member help was called; never unlocks. Absent: none.")
+    counter: CounterSettings | None = None  # [hardware.counter]: the people counter's two beams
     readers: list[ReaderSettings] = Field(default_factory=_default_readers, min_length=1)
 
 
