@@ -50,6 +50,8 @@ class AlertKind(StrEnum):
     DOOR_LOOP_LATE = "door_loop_late"
     SIGN_IN_PAUSED = "sign_in_paused"
     CONTROLLER_BACK = "controller_back"  # the door process started after an unclean stop
+    TAILGATING = "tailgating"  # more people in than grants in one door opening (people counter)
+    OCCUPIED_AT_CLOSING = "occupied_at_closing"  # someone inside after the closing round
 
 
 ChannelName = Literal["email", "webhook", "mqtt"]

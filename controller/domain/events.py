@@ -27,6 +27,13 @@ class EventType(StrEnum):
     LMS_LINK = "lms_link"  # the library system went out of reach or came back (LmsLinkReason)
     OUTPUT_FAULT = "output_fault"  # the LCD or the voice failed (OutputFaultReason); the door goes on
     HELP_REQUESTED = "help_requested"  # the help button at the entrance: someone should answer
+    # The people counter (controller/door/occupancy.py): more people in than grants in one door
+    # opening; fewer; someone inside by the count when Open+ ended (reason "recovered": empty
+    # again, alarm armed); and staff confirming the building empty with their card at closing.
+    TAILGATING = "tailgating"
+    GRANT_UNUSED = "grant_unused"
+    OCCUPIED_AT_CLOSING = "occupied_at_closing"
+    BUILDING_EMPTY_CONFIRMED = "building_empty_confirmed"
 
 
 class AlarmReason(StrEnum):

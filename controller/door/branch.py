@@ -144,7 +144,7 @@ class BranchService:
                         show=self._show, lights=hw.lights,
                         alarm=hw.alarm, announce=self._announcer(), operator=hw.operator),
             self.writer, settings.door, clock, settings.branch.door, on_change=self._changed,
-            monotonic=monotonic,
+            monotonic=monotonic, counter=settings.hardware.counter,
         )
         self.loop = DoorLoop(self.door, monotonic, on_turn=on_turn,
                              realtime_priority=settings.door.realtime_priority)
@@ -183,6 +183,8 @@ class BranchService:
             hw.open_button.on_pressed = lambda: self.loop.submit(OpenButtonPressed())
         if hw.help_button is not None:
             hw.help_button.on_pressed = lambda: self.loop.submit(HelpRequested())
+        if hw.counter is not None:  # people counter: crossings stamped on the service's clock
+            hw.counter.on_crossed, hw.counter.clock = self.loop.submit, self._clock
         self.writer.start()
         self.observers.start()
         self.signal_queue.start()

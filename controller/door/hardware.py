@@ -10,6 +10,7 @@ from typing import Any
 
 from gpiozero.pins import Factory
 
+from controller.config.counter import CounterSettings
 from controller.config.settings import (
     BarcodeReader,
     HardwareSettings,
@@ -21,6 +22,7 @@ from controller.config.settings import (
     WiegandReader,
 )
 from drivers.base import Reader
+from drivers.beams import DirectionalCounter
 from drivers.inputs import DoorContact, HelpButton, OpenButton, RexButton
 from drivers.outputs import AlarmPanel, DoorOperator, Indicator, Lights, LockRelay
 
@@ -43,6 +45,7 @@ class DoorHardware:
     operator: DoorOperator | None = None  # the automatic door operator's trigger
     open_button: OpenButton | None = None  # inside: starts the operator, lets people out
     help_button: HelpButton | None = None  # at the entrance
+    counter: DirectionalCounter | None = None  # the people counter's two beams
     _closed: bool = field(default=False, repr=False)
 
     def close(self) -> None:
@@ -51,7 +54,8 @@ class DoorHardware:
         self._closed = True
         self.relay.close()  # locks before releasing the pin
         for device in (self.operator, *self.readers, self.indicator, self.contact, self.rex,
-                       self.open_button, self.help_button, self.lights, self.alarm):
+                       self.open_button, self.help_button, self.counter, self.lights,
+                       self.alarm):
             if device is not None:
                 device.close()
 
@@ -130,6 +134,7 @@ def build_hardware(config: HardwareSettings, pin_factory: Factory | None) -> Doo
                        if config.open_button_pin is not None else None)
         help_button = (make(HelpButton(config.help_button_pin, pin_factory=pin_factory))
                        if config.help_button_pin is not None else None)
+        counter = make(build_counter(config.counter, pin_factory)) if config.counter else None
         readers = [make(build_reader(reader, pin_factory)) for reader in config.readers]
     except HardwareError:
         _close_all(made)
@@ -138,7 +143,14 @@ def build_hardware(config: HardwareSettings, pin_factory: Factory | None) -> Doo
         _close_all(made)
         raise HardwareError(f"hardware setup failed: {type(exc).__name__}: {exc}") from exc
     return DoorHardware(relay, indicator, contact, rex, readers, lights, alarm, operator,
-                        open_button, help_button)
+                        open_button, help_button, counter)
+
+
+def build_counter(config: CounterSettings, pin_factory: Factory | None) -> DirectionalCounter:
+    """The people counter; BranchService points its crossings at the door loop."""
+    return DirectionalCounter(config.a_pin, config.b_pin, broken_when_low=config.broken_when_low,
+                              timeout_s=config.timeout_seconds,
+                              flicker_s=config.flicker_ms / 1000, pin_factory=pin_factory)
 
 
 def _close_all(devices: list[Any]) -> None:

@@ -24,7 +24,8 @@ most 4 KiB), answered by one JSON line, then the door closes the connection.
                                              held until the next planned one; "auto" ends it)
     anything else                         -> {"ok": false, "error": "..."}
 
-`door` is the DoorSnapshot (null before the door's first state); `loop.last_turn_age` is the
+`door` is the DoorSnapshot (null before the door's first state; its `occupancy` is the
+people inside by the people counter, null without one); `loop.last_turn_age` is the
 seconds since the door loop last turned (null if unknown), `loop.alive` whether its thread
 runs (null if unknown).
 
@@ -80,7 +81,8 @@ def snapshot_to_json(snapshot: DoorSnapshot) -> dict[str, Any]:
             "relay_unlocked": snapshot.relay_unlocked, "door_open": snapshot.door_open,
             "alarm": snapshot.alarm.value if snapshot.alarm else None,
             "message": {"nl": snapshot.message.nl, "en": snapshot.message.en},
-            "pin_keys": snapshot.pin_keys, "at": snapshot.at.isoformat()}
+            "pin_keys": snapshot.pin_keys, "at": snapshot.at.isoformat(),
+            "occupancy": snapshot.occupancy}
 
 
 def snapshot_from_json(data: dict[str, Any]) -> DoorSnapshot:
@@ -92,12 +94,15 @@ def snapshot_from_json(data: dict[str, Any]) -> DoorSnapshot:
     at = datetime.fromisoformat(data["at"])
     if at.tzinfo is None:
         raise ValueError("a naive time")
+    occupancy = data.get("occupancy")  # absent from a door process older than the counter
+    if occupancy is not None and (isinstance(occupancy, bool) or not isinstance(occupancy, int)):
+        raise TypeError("occupancy")
     return DoorSnapshot(mode=DoorMode(data["mode"]), phase=Phase(data["phase"]),
                         relay_unlocked=bool(data["relay_unlocked"]),
                         door_open=bool(data["door_open"]), alarm=alarm,
                         message=DoorMessage(str(data["message"]["nl"]),
                                             str(data["message"]["en"])),
-                        pin_keys=int(data["pin_keys"]), at=at)
+                        pin_keys=int(data["pin_keys"]), at=at, occupancy=occupancy)
 
 
 # --- long socket paths ---------------------------------------------------------------------------

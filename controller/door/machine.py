@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from controller.config.counter import CounterSettings
 from controller.config.settings import DoorSettings
 from controller.domain import messages
 from controller.domain.clock import Clock, Monotonic, monotonic
@@ -28,6 +29,7 @@ from controller.domain.events import DoorAlarm, Event, EventSink, EventType
 from controller.domain.messages import PROMPT_CARD, PROMPT_PIN, DoorMessage, closing_message, door_message
 from controller.domain.modes import DoorMode
 from controller.door.leaf import DoorLeaf
+from controller.door.occupancy import Counting
 from controller.door.ports import (
     ClosingWarning,
     DoorContactChanged,
@@ -38,6 +40,7 @@ from controller.door.ports import (
     HelpRequested,
     ModeChanged,
     OpenButtonPressed,
+    PersonCrossed,
     Phase,
     RemoteUnlock,
 )
@@ -58,7 +61,7 @@ class Door:
         self, authorizer: Authorizer, outputs: DoorOutputs, events: EventSink,
         settings: DoorSettings, clock: Clock, door_name: str,
         on_change: Callable[[DoorSnapshot], None] | None = None,
-        monotonic: Monotonic = monotonic,
+        monotonic: Monotonic = monotonic, counter: CounterSettings | None = None,
     ) -> None:
         self._auth = authorizer
         self._out = outputs
@@ -83,6 +86,8 @@ class Door:
         self._leaf = DoorLeaf(settings, monotonic)  # open or shut; forced and held open
         self._message = PROMPT_CARD
         self._message_until: float | None = None
+        self._counting = Counting(counter, settings, outputs, door_name, clock, monotonic,  # people
+                                  self._events.record, lambda message: self._say(message, hold=True))
         self._out.relay.lock()
         self._publish()
 
@@ -106,9 +111,12 @@ class Door:
             self._mode_changed(item, now)
         elif isinstance(item, RemoteUnlock):
             self._pulse()
+            self._counting.granted(self.mode, card=None)
             self._log(EventType.REMOTE_UNLOCK, now, actor=item.actor)
         elif isinstance(item, LmsAnswer):
             self._lms_answered(item, now)
+        elif isinstance(item, PersonCrossed):
+            self._counting.crossed(item)
         elif isinstance(item, ClosingWarning):
             self._closing_warning(item.minutes, now)
         elif isinstance(item, ReaderFault):
@@ -133,6 +141,7 @@ class Door:
                               f"open for {self._leaf.held_limit:g} s")
         if self._message_until is not None and t >= self._message_until:
             self._message, self._message_until = PROMPT_CARD, None
+        self._counting.tick(t, shut=not self._leaf.is_open and self._unlock_until is None)
         self._publish()
 
     def next_deadline(self) -> float | None:
@@ -141,7 +150,8 @@ class Door:
         stay due and the loop would never wait."""
         held = None if self._door_free else self._leaf.held_deadline()
         times = [t for t in (self._pin_deadline, self._unlock_until, self._operator_until, held,
-                             self._message_until, self._lms_deadline) if t is not None]
+                             self._message_until, self._lms_deadline,
+                                       self._counting.deadline()) if t is not None]
         return min(times) if times else None
 
     def assume_contact(self, is_open: bool) -> None:
@@ -183,6 +193,7 @@ class Door:
             pin_keys=len(self._keys), at=self._clock(),
             unlock_seconds_left=(None if self._unlock_until is None
                                  else max(0.0, self._unlock_until - self._mono())),
+            occupancy=self._counting.occupancy,
         )
 
     # --- credentials -------------------------------------------------------------------------
@@ -246,6 +257,7 @@ class Door:
         """Open, or say why not: the lock first, lights, LEDs and text follow."""
         if decision.granted:
             self._pulse(decision.more_time)  # the lock first; operator, lights, LEDs, text follow
+            self._counting.granted(self.mode, self._card.card if self._card else None)
             self._operate()
             self._reset_entry()
             self._say(door_message(decision.reason))
@@ -296,6 +308,7 @@ class Door:
             if self._leaf.opened(granted=in_pulse or self._door_free,
                                  more_time=in_pulse and self._pulse_more_time):
                 self._opened_in_pulse = self._unlock_until is not None
+                self._counting.door_opened(self.mode)
                 self._log(EventType.DOOR_OPENED, now)
             else:
                 self._raise_alarm(DoorAlarm.FORCED, now, "opened without a grant or exit request")
@@ -347,9 +360,10 @@ class Door:
             self._out.relay.unlock()
         elif self._unlock_until is None:
             self._out.relay.lock()
-        if self._out.alarm is not None:
+        emptying = self._counting.mode_changed(before, self.mode)  # a closing round: not yet
+        if self._out.alarm is not None and not emptying:
             (self._out.alarm.arm if self.mode.is_closed else self._out.alarm.disarm)()
-        if self.mode.is_closed and self._out.lights is not None:
+        if self.mode.is_closed and self._out.lights is not None and not emptying:
             self._out.lights.off()
 
     def _closing_warning(self, minutes: int, now: datetime) -> None:

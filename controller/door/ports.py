@@ -16,6 +16,7 @@ from controller.domain.messages import DoorMessage
 from controller.domain.modes import DoorMode
 from controller.services.lms import LmsAnswer
 from drivers.base import CardRead, KeyPress, ReaderFault
+from drivers.beams import PersonCrossed
 
 
 # --- what the door is told -------------------------------------------------------------
@@ -62,7 +63,7 @@ class RemoteUnlock:
 
 DoorInput = (CardRead | KeyPress | ReaderFault | DoorContactChanged | ExitRequest
              | OpenButtonPressed | HelpRequested | ModeChanged | ClosingWarning | RemoteUnlock
-             | LmsAnswer)
+             | LmsAnswer | PersonCrossed)  # PersonCrossed: the people counter (drivers/beams.py)
 
 
 # --- what the door drives ----------------------------------------------------------------
@@ -125,3 +126,5 @@ class DoorSnapshot:
     # Seconds left of the unlock pulse under way (None: none runs): a member with "more time"
     # has a longer one, and a new pulse may extend one, so the screen counts down from this.
     unlock_seconds_left: float | None = None
+    # People inside by the people counter (None: no counter is fitted).
+    occupancy: int | None = None

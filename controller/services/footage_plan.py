@@ -13,7 +13,9 @@ from drivers.camera import RecorderConfig, SetCapture
 # Alarms include `alarm` (guessing at the door: escalating lockouts, card cycling): the clip
 # shows who was trying.
 ALARM_EVENTS = frozenset({EventType.DOOR_FORCED, EventType.DOOR_HELD_OPEN, EventType.ALARM})
-CLIP_EVENTS = frozenset({EventType.ACCESS_GRANTED, EventType.ACCESS_REFUSED}) | ALARM_EVENTS
+# Tailgating (the people counter): the clip shows who came in on someone else's grant.
+CLIP_EVENTS = frozenset({EventType.ACCESS_GRANTED, EventType.ACCESS_REFUSED,
+                         EventType.TAILGATING}) | ALARM_EVENTS
 
 
 def capture_plan(mode: DoorMode, settings: CameraSettings) -> SetCapture:

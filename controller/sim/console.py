@@ -24,10 +24,11 @@ HELP = f"""commands:
   keys KEYS       type on the keypad, e.g. `keys 1234#` (* clears, # submits)
   open | close    open or close the door
   rex             press the exit button inside
+  walk in | out   someone walks through the doorway past the people counter's beams
   inside          press the 'open' button inside (door operator; lets people out)
   helpbutton      press the help button at the entrance
   mode MODE       staffed | openplus | closed | closure (the schedule stops steering)
-  status          door state and outputs (relay, LEDs, buzzer, lights, alarm, operator)
+  status          door state, people inside and outputs (relay, LEDs, buzzer, lights, ...)
   events [N]      the last N events (default 10)
   demo            the demo cards (every demo PIN is {DEMO_PIN})
   wait SECONDS    pause (for scripts)
@@ -103,11 +104,17 @@ class Console:
             {"open": sim.open_door, "close": sim.close_door, "rex": sim.press_rex,
              "inside": sim.press_open_button, "helpbutton": sim.press_help_button}[command]()
             service.loop.wait_idle(WAIT_SECONDS)
+        elif command == "walk" and arg in ("in", "out"):
+            sim.walk(arg)
+            service.loop.wait_idle(WAIT_SECONDS)
         elif command == "mode" and arg in {m.value for m in DoorMode}:
             service.set_mode(DoorMode(arg))
             service.loop.wait_idle(WAIT_SECONDS)
         elif command == "status":
             outputs = ", ".join(f"{k} {'on' if v else 'off'}" for k, v in sim.outputs().items())
+            snapshot = service.snapshot()
+            if snapshot is not None and snapshot.occupancy is not None:
+                self._out(f"inside: {snapshot.occupancy} (people counter)")
             self._out(f"outputs: {outputs}")
         elif command == "events":
             self._print_events(int(arg) if arg.isdigit() else 10)

@@ -15,11 +15,14 @@ import cv2
 import numpy as np
 from gpiozero.pins.mock import MockFactory
 
+from controller.config.counter import CounterSettings
 from controller.config.settings import BarcodeReader, OutputPin, Rdm6300Reader, Settings, WiegandReader
 
 KEYPAD_D0, KEYPAD_D1 = 23, 24
 # The accessible entrance's devices, on pins the other simulated devices leave free.
 OPERATOR_PIN, OPEN_BUTTON_PIN, HELP_BUTTON_PIN = 20, 16, 12
+BEAM_A, BEAM_B = 7, 8  # the people counter's outside and inside beams
+BEAM_STEP_SECONDS = 0.05  # between beam edges: each beam is broken longer than a flicker
 KEY_GAP_SECONDS = 0.06  # longer than the Wiegand frame gap, so each key is its own burst
 KEYCODES = {**{str(d): d for d in range(10)}, "*": 10, "#": 11}
 
@@ -100,6 +103,7 @@ class SimulatedHardware:
             "door_operator": settings.hardware.door_operator or OutputPin(pin=OPERATOR_PIN),
             "open_button_pin": _or(settings.hardware.open_button_pin, OPEN_BUTTON_PIN),
             "help_button_pin": _or(settings.hardware.help_button_pin, HELP_BUTTON_PIN),
+            "counter": settings.hardware.counter or CounterSettings(a_pin=BEAM_A, b_pin=BEAM_B),
             "readers": [
             Rdm6300Reader(type="rdm6300", name="rfid", port=rfid.path),
             BarcodeReader(type="barcode", name="scanner", port=scanner.path),
@@ -117,6 +121,8 @@ class SimulatedHardware:
         self.close_door()
         for pin in (KEYPAD_D0, KEYPAD_D1):
             self.factory.pin(pin).drive_high()
+        for beam in self._beams:
+            self._break(beam, False)
 
     @property
     def _contact_pin(self):
@@ -148,6 +154,25 @@ class SimulatedHardware:
     def _level(self, pin, open_: bool) -> None:
         high = open_ == self.settings.hardware.door_open_when_high
         pin.drive_high() if high else pin.drive_low()
+
+    @property
+    def _beams(self) -> tuple[int | str, int | str]:
+        counter = self.settings.hardware.counter
+        assert counter is not None, "create() gives the simulated door a people counter"
+        return counter.a_pin, counter.b_pin
+
+    def _break(self, beam: int | str, broken: bool) -> None:
+        counter = self.settings.hardware.counter
+        low = broken == (counter is None or counter.broken_when_low)
+        self.factory.pin(beam).drive_low() if low else self.factory.pin(beam).drive_high()
+
+    def walk(self, direction: str, pause: threading.Event | None = None) -> None:
+        """Someone walks through the doorway: 'in' breaks the outside beam A first and
+        clears the inside beam B last, 'out' the other way round."""
+        first, second = self._beams if direction == "in" else reversed(self._beams)
+        for beam, broken in ((first, True), (second, True), (first, False), (second, False)):
+            self._break(beam, broken)
+            (pause or threading.Event()).wait(BEAM_STEP_SECONDS)
 
     def press_rex(self) -> None:
         self._press(self.settings.hardware.rex_pin)

@@ -31,11 +31,13 @@ KIND_EVENTS: dict[AlertKind, tuple[str, str | None]] = {
     AlertKind.OUTPUT_FAULT: ("output_fault", "display_unreachable"),
     AlertKind.LMS_LOST: ("lms_link", "lms_lost"),
     AlertKind.SIGN_IN_PAUSED: ("sign_in_paused", None),
+    AlertKind.TAILGATING: ("tailgating", None),
+    AlertKind.OCCUPIED_AT_CLOSING: ("occupied_at_closing", None),
 }
 NOT_ALERTS: list[tuple[str, str | None]] = [
     ("access_granted", "granted"), ("reader_fault", "reconnected"), ("camera_fault", "recovered"),
     ("lms_link", "lms_back"), ("service", "fail_secure"), ("alarm", "something_new"),
-    ("mode_changed", None),
+    ("mode_changed", None), ("occupied_at_closing", "recovered"), ("grant_unused", None),
 ]
 
 

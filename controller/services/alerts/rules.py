@@ -28,6 +28,8 @@ _BY_TYPE: dict[str, AlertKind] = {
     "camera_fault": AlertKind.CAMERA_FAULT,
     "output_fault": AlertKind.OUTPUT_FAULT,
     "sign_in_paused": AlertKind.SIGN_IN_PAUSED,
+    "tailgating": AlertKind.TAILGATING,
+    "occupied_at_closing": AlertKind.OCCUPIED_AT_CLOSING,  # not its "recovered" (empty again)
 }
 _NOT_A_FAULT = {"reconnected", "recovered"}
 # (event type, reason) -> kind

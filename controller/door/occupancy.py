@@ -1,0 +1,181 @@
+"""Who is inside: the people counter's crossings, tailgating, and the safe closing round.
+
+The door machine (machine.py) owns one `Counting` and tells it what happens at the door; all of
+it runs on the door thread, so a crossing costs an integer add and nothing else.
+
+* Occupancy: people inside = in - out, never below 0. At every change into Open+ it restarts
+  at 0: staff hand over the building (a free door in staffed hours lets groups through that
+  the beams miscount), and a building that was armed all night was empty.
+* Openings (Open+ only): from a grant's pulse or the door opening to the door shut and no
+  pulse running, plus `settle_seconds` for the last crossing to arrive. More people in than
+  grants in one opening is one `tailgating` event (a clip event, an alert); fewer people in
+  than grants is one `grant_unused` event (a card shown with nobody coming in). A remote
+  unlock counts as a grant; an exit button's pulse does not.
+* The closing round: when Open+ ends with someone inside by the count, the door says so,
+  keeps the lights on and does not arm the alarm line. After `door.closing_round_minutes`
+  it logs `occupied_at_closing` (an alert) and says it again. It arms when the count reaches
+  0, or when a staff card is granted at the door (only staff are granted while closed):
+  that is the "building empty" confirmation, logged as `building_empty_confirmed`.
+Without a counter ([hardware.counter] absent) none of this runs and the door arms as before.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from controller.config.counter import CounterSettings
+from controller.config.settings import DoorSettings
+from controller.domain.cards import card_hint
+from controller.domain.clock import Clock, Monotonic
+from controller.domain.events import Event, EventType
+from controller.domain.messages import DoorMessage
+from controller.domain.modes import DoorMode
+from controller.door.ports import DoorOutputs
+from drivers.beams import PersonCrossed
+
+CLOSING_ROUND = DoorMessage.of("display.closing_round")
+CLEARED = "recovered"  # the reason of the occupied_at_closing that says it is over (no alert)
+
+Log = Callable[[Event], object]  # EventSink.record
+Say = Callable[[DoorMessage], None]
+
+
+@dataclass
+class Opening:
+    """One door opening's tally: grants given and people who came in."""
+
+    grants: int = 0
+    people_in: int = 0
+    last_in_at: datetime | None = None  # when the last one came in: the clip is around it
+    settle_until: float | None = None  # monotonic; None while the door is open or unlocked
+
+
+class Counting:
+    """Occupancy, the current opening and the closing round of one door."""
+
+    def __init__(self, counter: CounterSettings | None, settings: DoorSettings,
+                 outputs: DoorOutputs, door: str, clock: Clock, monotonic: Monotonic,
+                 log: Log, say: Say) -> None:
+        self.fitted = counter is not None
+        self._settle = counter.settle_seconds if counter is not None else 0.0
+        self._round_seconds = settings.closing_round_minutes * 60
+        self._beep_seconds = settings.alarm_beep_seconds
+        self._out, self._door, self._clock, self._mono = outputs, door, clock, monotonic
+        self._log, self._say = log, say
+        self.inside = 0
+        self._opening: Opening | None = None
+        self._round_alert_at: float | None = None  # monotonic; the round's alert is due
+        self.closing_round = False  # the alarm waits for an empty building
+        self._alerted = False
+
+    @property
+    def occupancy(self) -> int | None:
+        """People inside by the count; None without a counter."""
+        return self.inside if self.fitted else None
+
+    # --- what the door tells it ----------------------------------------------------------
+    def crossed(self, crossing: PersonCrossed) -> None:
+        if crossing.direction == "in":
+            self.inside += 1
+            if self._opening is not None:
+                self._opening.people_in += 1
+                self._opening.last_in_at = crossing.at
+        elif self.inside > 0:
+            self.inside -= 1
+        if self.closing_round and self.inside == 0:
+            self._end_round(confirmed_by=None)
+
+    def granted(self, mode: DoorMode, card: str | None) -> None:
+        """A grant (or a remote unlock: `card` None). While closing, a granted card is staff
+        confirming the building empty."""
+        if self.closing_round and card is not None:
+            self._end_round(confirmed_by=card)
+        if self.fitted and mode is DoorMode.OPENPLUS:
+            self._open().grants += 1
+
+    def door_opened(self, mode: DoorMode) -> None:
+        if self.fitted and mode is DoorMode.OPENPLUS:
+            self._open()
+
+    def mode_changed(self, before: DoorMode, after: DoorMode) -> bool:
+        """True: the door must not arm the alarm or switch the lights off (the round does,
+        once the building is empty)."""
+        self._opening = None  # an opening across a mode change is not judged
+        if after is DoorMode.OPENPLUS and before is not DoorMode.OPENPLUS:
+            self.inside = 0
+        if not after.is_closed:
+            self.closing_round, self._round_alert_at = False, None
+        elif self.fitted and before is DoorMode.OPENPLUS and self.inside > 0:
+            self._start_round()
+        return self.closing_round
+
+    def tick(self, t: float, shut: bool) -> None:
+        """`shut`: the door is closed and no pulse runs; the opening then settles and ends."""
+        opening = self._opening
+        if opening is not None:
+            if not shut:
+                opening.settle_until = None
+            elif opening.settle_until is None:
+                opening.settle_until = t + self._settle
+            if opening.settle_until is not None and t >= opening.settle_until:
+                self._judge(opening)
+        if self._round_alert_at is not None and t >= self._round_alert_at:
+            self._round_alert_at = None
+            self._alerted = True
+            self._event(EventType.OCCUPIED_AT_CLOSING, reason=None,
+                        detail=f"{self.inside} inside by the people counter; alarm not armed")
+            self._announce()
+
+    def deadline(self) -> float | None:
+        times = [t for t in (self._round_alert_at,
+                             self._opening.settle_until if self._opening else None) if t is not None]
+        return min(times) if times else None
+
+    # --- inside ---------------------------------------------------------------------------
+    def _open(self) -> Opening:
+        """The opening under way; one that was settling ends first (a new pulse, a new door
+        opening: its people are the new opening's)."""
+        if self._opening is not None and self._opening.settle_until is not None:
+            self._judge(self._opening)
+        if self._opening is None:
+            self._opening = Opening()
+        return self._opening
+
+    def _judge(self, opening: Opening) -> None:
+        self._opening = None
+        if opening.people_in > opening.grants:
+            self._event(EventType.TAILGATING, at=opening.last_in_at,
+                        detail=f"{opening.people_in} in on {opening.grants} grant(s)")
+        elif opening.people_in < opening.grants:
+            self._event(EventType.GRANT_UNUSED,
+                        detail=f"{opening.people_in} in on {opening.grants} grant(s)")
+
+    def _start_round(self) -> None:
+        self.closing_round, self._alerted = True, False
+        self._round_alert_at = self._mono() + self._round_seconds
+        self._announce()
+
+    def _end_round(self, confirmed_by: str | None) -> None:
+        """The building is empty by the count, or staff say so: arm, lights off."""
+        self.closing_round, self._round_alert_at = False, None
+        if confirmed_by is not None:
+            self._event(EventType.BUILDING_EMPTY_CONFIRMED, card=confirmed_by,
+                        detail=f"staff card; {self.inside} inside by the count, reset to 0")
+            self.inside = 0
+        elif self._alerted:
+            self._event(EventType.OCCUPIED_AT_CLOSING, reason=CLEARED,
+                        detail="empty by the people counter; alarm armed")
+        if self._out.alarm is not None:
+            self._out.alarm.arm()
+        if self._out.lights is not None:
+            self._out.lights.off()
+
+    def _announce(self) -> None:
+        self._say(CLOSING_ROUND)
+        self._out.signals.beep(self._beep_seconds, times=2)
+
+    def _event(self, kind: EventType, *, at: datetime | None = None, reason: str | None = None,
+               card: str | None = None, detail: str | None = None) -> None:
+        self._log(Event(type=kind, at=at or self._clock(), door=self._door, reason=reason,
+                        card_hint=card_hint(card) if card is not None else None, detail=detail))
