@@ -11,7 +11,20 @@ from fastapi import FastAPI
 
 from controller.api.errors import install_error_handlers
 from controller.api.json_depth import JsonDepthLimit
-from controller.api.routers import alerts, auth, door, events, footage, health, lms, members, outputs, schedule, users
+from controller.api.routers import (
+    alerts,
+    auth,
+    door,
+    events,
+    footage,
+    health,
+    lms,
+    members,
+    metrics,
+    outputs,
+    schedule,
+    users,
+)
 from controller.http.services import ApiServices
 from controller.web import install_web
 
@@ -20,6 +33,7 @@ JSON_MAX_BYTES = 1024 * 1024  # everything but the member import (which allows 2
 
 TAGS = [
     {"name": "health", "description": "Liveness; no token needed."},
+    {"name": "metrics", "description": "Prometheus metrics at /metrics ([metrics] allow_from or role security)."},
     {"name": "auth", "description": "Log in for a bearer token; who am I."},
     {"name": "schedule", "description": "Opening schedule, holidays and the door mode (role manager)."},
     {"name": "members", "description": "The Open+ member list (role manager)."},
@@ -55,5 +69,6 @@ def create_app(services: ApiServices) -> FastAPI:
     app.add_middleware(JsonDepthLimit)  # before any parser recurses into a deep body
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(metrics.router)  # /metrics, where Prometheus looks by default
     install_web(app)  # the pages for managers and security (controller/web), same services
     return app

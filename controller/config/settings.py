@@ -32,6 +32,7 @@ from controller.config.defaults import (
 )
 from controller.config.display import DisplaySettings
 from controller.config.lms import EligibilitySettings, LmsSettings
+from controller.config.metrics import MetricsSettings
 from controller.config.outputs import BuildingOutputs
 from controller.config.pins import Pin, number_or_name
 from controller.config.privacy import PrivacySettings
@@ -332,6 +333,7 @@ class Settings(Section):
     alerts: AlertSettings = AlertSettings()
     backup: BackupSettings = BackupSettings()
     privacy: PrivacySettings = PrivacySettings()
+    metrics: MetricsSettings = MetricsSettings()
     outputs: BuildingOutputs = Field(default_factory=list)  # [[outputs]], after [hardware]: its pins are checked
 
     @property

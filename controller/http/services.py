@@ -4,13 +4,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from controller.domain.schedule import Schedule
 from controller.door.link import DoorUnavailable, LoopHealth
 from controller.door.ports import DoorSnapshot
 from controller.services.footage import FootageService
 from controller.services.login_throttle import LoginThrottle
+from controller.services.metrics import Gauges
 from controller.services.passwords import Passwords
 from controller.services.runtime import Runtime
 from controller.services.users import DEFAULT_LOGIN_TTL
@@ -39,6 +40,11 @@ class DoorControl(Protocol):
         """
         ...
 
+    def metrics(self) -> dict[str, Any]:
+        """The door process's counters and gauges (DoorMetrics.report) for /metrics and
+        /api/v1/health: readers, camera, LMS link, event writer, decisions."""
+        ...
+
 
 @dataclass
 class ApiServices:
@@ -53,6 +59,8 @@ class ApiServices:
     login_token_ttl   lifetime of tokens from POST /auth/token (default 12 h)
     login_throttle    wrong-password counters shared by the API login and the sign-in page
     footage           the camera's footage (clips, segments, keep marks); None: no camera
+    gauges            numbers this process's parts keep, shown on /metrics (e.g. a queue's
+                      length: gauges.set(name, read, help)); the door process has its own
     """
 
     runtime: Runtime
@@ -62,3 +70,4 @@ class ApiServices:
     login_token_ttl: timedelta = DEFAULT_LOGIN_TTL
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     footage: FootageService | None = None
+    gauges: Gauges = field(default_factory=Gauges)

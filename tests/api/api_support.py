@@ -42,6 +42,8 @@ class StubDoor:
     last_turn_age: float = 0.1
     unlocks: list[str] = field(default_factory=list)
     alarm: DoorAlarm | None = None
+    report: dict = field(default_factory=dict)  # what metrics() answers (DoorMetrics.report)
+    loop_alive: bool = True  # the door process answers; is its door loop's thread running?
 
     def snapshot(self) -> DoorSnapshot | None:
         if not self.running:
@@ -53,12 +55,17 @@ class StubDoor:
     def loop_health(self) -> LoopHealth:
         if not self.running:
             raise DoorUnavailable("the door is not running")
-        return LoopHealth(alive=True, last_turn_age=self.last_turn_age)
+        return LoopHealth(alive=self.loop_alive, last_turn_age=self.last_turn_age)
 
     def remote_unlock(self, actor: str) -> None:
         if not self.running:
             raise DoorUnavailable("the door is not running")
         self.unlocks.append(actor)
+
+    def metrics(self) -> dict:
+        if not self.running:
+            raise DoorUnavailable("the door is not running")
+        return self.report
 
 
 @dataclass

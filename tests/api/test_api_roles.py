@@ -23,6 +23,7 @@ ROUTE_ACCESS = {
     "/lms": "security",
     "/alerts": "security",
     "/outputs": "manager",
+    "/metrics": "security",  # at the root, not under /api/v1 (or a [metrics] allow_from address)
     "/users": "admin",
     "/tokens": "admin",
 }
@@ -91,19 +92,24 @@ def test_health_is_open_and_says_little(api: Api) -> None:
     body = api.client.get("/api/v1/health").json()
     assert body["status"] == "ok" and body["reason"] is None
     assert body["door_last_turn_seconds"] == 0.1
-    assert set(body) == {"status", "reason", "door_last_turn_seconds", "schema_version", "time"}
+    assert body["problems"] == []
+    assert set(body) == {"status", "reason", "problems", "door_last_turn_seconds",
+                         "schema_version", "time"}
 
 
-def test_health_is_degraded_but_200_when_the_door_is_late_or_gone(api: Api) -> None:
+def test_health_is_degraded_when_the_door_is_late_and_down_when_gone_both_200(api: Api) -> None:
     api.door.last_turn_age = 7.25
     late = api.client.get("/api/v1/health")
     assert late.status_code == 200
     assert late.json()["status"] == "degraded"
     assert late.json()["reason"] == "the door loop last turned 7.2 s ago"
+    assert late.json()["problems"] == [{"name": "door_loop_late",
+                                        "detail": "the door loop last turned 7.2 s ago"}]
     api.door.running = False
     gone = api.client.get("/api/v1/health")
     assert gone.status_code == 200
-    assert gone.json()["status"] == "degraded" and gone.json()["reason"] == "the door is not running"
+    assert gone.json()["status"] == "down" and gone.json()["reason"] == "the door is not running"
+    assert [p["name"] for p in gone.json()["problems"]] == ["door_unreachable"]
     assert gone.json()["door_last_turn_seconds"] is None
 
 

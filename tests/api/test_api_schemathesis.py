@@ -58,7 +58,7 @@ NOTHING_TO_GENERATE = {
     GenerationMode.NEGATIVE: frozenset({
         "GET /api/v1/health", "GET /api/v1/auth/me", "GET /api/v1/schedule",
         "GET /api/v1/mode", "GET /api/v1/door", "POST /api/v1/door/unlock",
-        "GET /api/v1/users", "GET /api/v1/lms",
+        "GET /api/v1/users", "GET /api/v1/lms", "GET /metrics", "GET /api/v1/outputs",
     }),
 }
 WHO_AM_I = "/api/v1/auth/me"

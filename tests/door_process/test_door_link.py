@@ -269,7 +269,7 @@ def sign_in(api: TestClient) -> dict[str, str]:
     return {"Authorization": f"Bearer {token.json()['access_token']}"}
 
 
-def test_api_with_the_door_unreachable_503_on_the_door_and_health_degraded(runtime, tmp_path):
+def test_api_with_the_door_unreachable_503_on_the_door_and_health_down(runtime, tmp_path):
     api = api_on(runtime, DoorLinkClient(tmp_path / "door.sock"))
     auth = sign_in(api)
     door = api.get("/api/v1/door", headers=auth)
@@ -278,7 +278,7 @@ def test_api_with_the_door_unreachable_503_on_the_door_and_health_degraded(runti
     assert unlock.status_code == 503
     health = api.get("/api/v1/health")
     assert health.status_code == 200
-    assert health.json()["status"] == "degraded"
+    assert health.json()["status"] == "down"
     assert "not reachable" in health.json()["reason"]
     assert health.json()["door_last_turn_seconds"] is None
 

@@ -1,8 +1,12 @@
-"""GET /api/v1/health: the one route that needs no token (for monitoring); says little.
+"""GET /api/v1/health: the one route that needs no token (for monitoring); names what is wrong.
 
-It answers 200 whenever the web side and its database work. `status` is `degraded`, with the
-reason, when the door process is not reachable, its door loop is not running, or the loop's
-last turn is older than LATE_SECONDS (it turns at least twice a second when healthy).
+It answers 200 whenever the web side and its database work. `status` is `down` when the door
+cannot admit anyone (the door process not reachable, its door loop not running), `degraded`
+when anything else is wrong (the loop late, a reader disconnected, the camera faulted, the
+disk low, the library system out of reach, events waiting for the database or spilled to a
+file), else `ok`. `problems` names each (controller/services/metrics/health.py's
+ProblemName); `reason` is the first one's detail, as before. Nothing personal is in it: it is
+open to anyone who reaches the web process.
 """
 from __future__ import annotations
 
@@ -13,18 +17,24 @@ from pydantic import BaseModel, Field
 
 from controller.api.deps import Conn, Services
 from controller.api.schemas import TimePoint
-from controller.http.services import DoorUnavailable
+from controller.http.health import assess
+from controller.services.metrics.health import ProblemName
 from controller.store.db import schema_version
 
 router = APIRouter(prefix="/health", tags=["health"])
 
-LATE_SECONDS = 5.0
+
+class ProblemOut(BaseModel):
+    name: ProblemName = Field(description="What is wrong, as a stable name for monitors.")
+    detail: str = Field(description="The same for people.", examples=["reader rfid is disconnected"])
 
 
 class HealthOut(BaseModel):
-    status: Literal["ok", "degraded"]
-    reason: str | None = Field(description="Why degraded; null when ok.",
+    status: Literal["ok", "degraded", "down"] = Field(
+        description="down: the door cannot admit anyone; degraded: something else is wrong.")
+    reason: str | None = Field(description="The first problem's detail; null when ok.",
                                examples=["the door loop last turned 7.3 s ago"])
+    problems: list[ProblemOut] = Field(description="Everything wrong, each by name; empty when ok.")
     door_last_turn_seconds: float | None = Field(
         description="Seconds since the door loop last turned; null when the door is not "
                     "reachable or does not say.", examples=[0.2])
@@ -32,24 +42,14 @@ class HealthOut(BaseModel):
     time: TimePoint
 
 
-def door_problem(services: Services) -> tuple[str | None, float | None]:
-    """(why the door is not healthy or None, seconds since the loop's last turn)."""
-    try:
-        health = services.door.loop_health()
-    except DoorUnavailable as exc:
-        return str(exc), None
-    age = health.last_turn_age
-    if health.alive is False:
-        return "the door loop is not running", age
-    if age is not None and age > LATE_SECONDS:
-        return f"the door loop last turned {age:.1f} s ago", age
-    return None, age
-
-
-@router.get("", response_model=HealthOut, summary="Is the API up, its database readable, the door turning?")
+@router.get("", response_model=HealthOut,
+            summary="Is the API up, its database readable, the door turning; what is degraded?")
 def health(services: Services, conn: Conn) -> HealthOut:
     version = schema_version(conn)  # on the request's connection: proves the database reads
-    problem, age = door_problem(services)
-    return HealthOut(status="degraded" if problem else "ok", reason=problem,
+    found = assess(services)
+    age = found.last_turn_age
+    return HealthOut(status=found.status,
+                     reason=found.problems[0].detail if found.problems else None,
+                     problems=[ProblemOut(name=p.name, detail=p.detail) for p in found.problems],
                      door_last_turn_seconds=None if age is None else round(age, 3),
                      schema_version=version, time=TimePoint.of(services.runtime.clock()))

@@ -24,7 +24,7 @@ import re
 import threading
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from controller.domain.clock import Monotonic, monotonic
@@ -106,14 +106,13 @@ class DoorParts:
     footage: Any = None  # FootageService: enabled camera, fault, frames_recorded, notices_dropped
     observers: Any = None  # ObserverQueue: dropped
     lms_enabled: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class DoorMetrics:
     """The door process's counters; `report(parts)` is what the door link's `metrics` op sends."""
 
     def __init__(self, monotonic: Monotonic = monotonic) -> None:
-        self._mono = monotonic
+        self.monotonic = monotonic
         self._lock = threading.Lock()  # the writer thread and the LMS workers; never the door
         self.entries: dict[tuple[str, str], int] = {}
         self.alarms: dict[str, int] = {}
@@ -129,7 +128,7 @@ class DoorMetrics:
     # --- the reader threads and the door thread -------------------------------------------------
     def input_arrived(self) -> None:
         """A reader hands the door a card or key (on the reader's thread): the clock starts."""
-        self.input_at = self._mono()
+        self.input_at = self.monotonic()
 
     def decisions(self, sink: EventSink) -> DecisionTimer:
         """`sink` with the decision latency measured on the way: give it to the Authorizer."""
@@ -188,7 +187,7 @@ class DoorMetrics:
                              "spilled": _number(parts.writer, "spilled"),
                              "retries": _number(parts.writer, "retries")},
             "observers_dropped": _number(parts.observers, "dropped"),
-            "gauges": self.gauges.read_all(), **parts.extra,
+            "gauges": self.gauges.read_all(),
         }
 
 
@@ -206,7 +205,7 @@ class DecisionTimer:
     def record(self, event: Event) -> object:
         started = self._metrics.input_at
         if started is not None and event.type in ENTRY_RESULTS:
-            self._metrics.decision_latency.observe(max(0.0, self._metrics._mono() - started))
+            self._metrics.decision_latency.observe(max(0.0, self._metrics.monotonic() - started))
         return self._sink.record(event)
 
 
