@@ -39,7 +39,14 @@ from controller.domain.pins import PinHasher, PinKeyError
 from controller.services.file_swap import fsync_dir, fsync_file, new_file, swap_in
 from controller.services.runtime import DB_FILE, PIN_KEY_FILE, prepare_data_dir
 from controller.services.sealed import SealError, is_sealed, seal, unseal
-from controller.store.db import SCHEMA_VERSION, Database, DatabaseError, schema_version
+from controller.store.db import (
+    SCHEMA_VERSION,
+    Database,
+    DatabaseError,
+    checkpoint_and_truncate,
+    passes_quick_check,
+    schema_version,
+)
 from controller.store.events import EventLog
 from controller.store.pin_key import stored_fingerprint
 
@@ -270,7 +277,7 @@ def _check_database(db: Path, key_file: Path, manifest: Manifest) -> None:
             found = schema_version(conn)
             if found > SCHEMA_VERSION:
                 raise BackupError(_newer(found))
-            if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+            if not passes_quick_check(conn):
                 raise BackupError("the archive's database is damaged (quick_check failed)")
             stored = stored_fingerprint(conn) if found >= 6 else None  # pin_key came in 6
     except sqlite3.DatabaseError as exc:
@@ -306,7 +313,7 @@ def _quiesce(db_path: Path) -> None:
     if not db_path.exists():
         return
     with closing(sqlite3.connect(db_path, timeout=1.0)) as conn:
-        busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        busy = not checkpoint_and_truncate(conn)
     wal = db_path.with_name(db_path.name + "-wal")
     if busy or (wal.exists() and wal.stat().st_size > 0):
         raise BackupError(f"{db_path} is in use: stop the door and web services first "

@@ -162,7 +162,7 @@ def erase_member(runtime: Runtime, patron_id: str, actor: str,
             event_ids = [e.id for e in events_of(conn, patron_id) if e.id is not None]
             events = replace_member_ref(conn, patron_id, pseudonym)
             audit = replace_in_audit_lines(conn, patron_id, pseudonym)
-            conn.execute("DELETE FROM members WHERE patron_id = ?", (patron_id,))  # cards, counts
+            runtime.members(conn).remove(patron_id)  # its cards and PIN counts go with it
             forget_lms_cards(conn, [hmac.digest(card_key, card.encode("utf-8"), "sha256")
                                     for card in record["cards"]])
         clips = clips_of(conn, event_ids)

@@ -129,6 +129,16 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
+def passes_quick_check(conn: sqlite3.Connection) -> bool:
+    """SQLite's own quick consistency check of the database on `conn` (a restore reads it)."""
+    return bool(conn.execute("PRAGMA quick_check").fetchone()[0] == "ok")
+
+
+def checkpoint_and_truncate(conn: sqlite3.Connection) -> bool:
+    """Fold the WAL into the database and empty it; False when a reader kept it busy."""
+    return not conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+
+
 def this_user() -> str:
     """Who the permissions must allow, for the messages: a name where there is one."""
     try:
