@@ -221,7 +221,8 @@ def test_the_door_process_plans_the_daily_backup(tmp_path, clock, monkeypatch):
 
     from controller.domain.clock import to_local
     from controller.domain.schedule import Schedule
-    from controller.door.branch import BACKUP_TIMER, BranchService
+    from controller.door.branch import BranchService
+    from controller.door.daily_jobs import BACKUP_TIMER
     from controller.sim.hardware import SimulatedHardware
 
     monkeypatch.delenv("OPENPLUS_DOOR_DATA_DIR", raising=False)
@@ -231,7 +232,7 @@ def test_the_door_process_plans_the_daily_backup(tmp_path, clock, monkeypatch):
     service = BranchService(sim.settings, Schedule(), pin_factory=sim.factory, clock=clock,
                             monotonic=clock.monotonic)
     try:
-        service._plan_backup()
+        service.daily.plan()
         planned = to_local(service.timers.pending()[BACKUP_TIMER])
         assert (planned.hour, planned.minute) == (3, 45) and planned > to_local(clock())
     finally:

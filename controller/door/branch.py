@@ -15,21 +15,21 @@ import logging
 import shlex
 import subprocess
 import sys
-import threading
 from collections.abc import Callable
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from typing import Any
 
 from gpiozero.pins import Factory
 
 from controller.config.settings import Settings
-from controller.domain.clock import BRANCH_TZ, Clock, Monotonic, monotonic, to_local, to_utc, utc_now
+from controller.domain.clock import Clock, Monotonic, monotonic, utc_now
 from controller.domain.events import Event, EventType, OutputFaultReason
 from controller.domain.messages import DoorMessage
 from controller.domain.modes import DoorMode
 from controller.domain.schedule import Schedule
 from controller.domain.timeline import ModeNow
 from controller.door.announcements import Announcements
+from controller.door.daily_jobs import DailyJobs
 from controller.door.event_writer import SPILL_FILE, EventWriter
 from controller.door.hardware import DoorHardware, build_hardware
 from controller.door.lcd_output import LcdOutput
@@ -56,14 +56,11 @@ from controller.door.timers import ClockTimers
 from controller.door.voice import Voice
 from controller.services.access import Authorizer
 from controller.services.alerts.service import AlertService
-from controller.services.backup import run_daily_backup
 from controller.services.footage_plan import CLIP_EVENTS
 from controller.services.lms_access import open_lms_gate
 from controller.services.lockouts import PinLockouts
 from controller.services.metrics import DoorMetrics, DoorParts
-from controller.services.privacy import pseudonymise_old_events
 from controller.services.runtime import Runtime
-from controller.services.statistics import rollup_statistics
 from controller.services.use_cases import footage_service
 from controller.store.pin_failures import load_pin_failures
 from drivers.base import ConnectingReader, InputEvent
@@ -71,19 +68,6 @@ from drivers.base import ConnectingReader, InputEvent
 log = logging.getLogger(__name__)
 
 GIL_SWITCH_SECONDS = 0.0005
-RETENTION_TIMER = "retention"
-BACKUP_TIMER = "backup"  # at [backup] at, when [backup] dir is set
-# Daily at 04:15 branch time: outside 02:00-03:00, so DST neither skips nor doubles it.
-RETENTION_AT = time(4, 15)
-
-
-def next_daily_run(now: datetime, at: time) -> datetime:
-    """The first branch-local `at` after `now`, as UTC (only for times outside the DST hour)."""
-    local = to_local(now)
-    run = datetime.combine(local.date(), at, tzinfo=BRANCH_TZ)
-    if run <= local:
-        run = datetime.combine(local.date() + timedelta(days=1), at, tzinfo=BRANCH_TZ)
-    return to_utc(run)
 
 
 class BranchService:
@@ -149,6 +133,7 @@ class BranchService:
         self.loop = DoorLoop(self.door, monotonic, on_turn=on_turn,
                              realtime_priority=settings.door.realtime_priority)
         self.timers = ClockTimers(clock)  # the schedule runs on the same clock as the door
+        self.daily = DailyJobs(settings, self.runtime, self.footage, self.timers, clock)
         self.outputs = OutputsRunner.from_settings(settings.outputs, schedule, clock, self.timers, pin_factory)
         self.announcements = (Announcements(settings.voice, self.timers, self.voice.say, clock)
                               if self.voice is not None else None)
@@ -206,8 +191,7 @@ class BranchService:
         else:
             self.loop.submit(ModeChanged(self._mode_override, "set by hand"))
         self.outputs.start()  # [[outputs]]: each in its state now, switches planned
-        self._plan_retention()
-        self._plan_backup()
+        self.daily.plan()
         self.timers.start()
 
     def stop(self) -> None:
@@ -273,41 +257,11 @@ class BranchService:
         self.loop.submit(ModeChanged(mode, "set by hand"))
 
     def apply_retention(self) -> None:
-        """The daily job: events past their retention, patron ids past theirs ([privacy]),
-        then footage past its own."""
-        try:
-            self.purge_events()
-            pseudonymise_old_events(self.runtime, self.settings.privacy.member_ref_days, self._clock)
-            self.footage.apply_retention(self._clock())
-        finally:
-            self._plan_retention()
-
-    def _plan_retention(self) -> None:
-        self.timers.add(RETENTION_TIMER, next_daily_run(self._clock(), RETENTION_AT),
-                        self.apply_retention)
-
-    def _plan_backup(self) -> None:
-        """The daily backup, run on a thread of its own: a large database takes seconds, which
-        the timers' thread (schedule edges, closing warnings) must not spend."""
-        if self.settings.backup.dir is not None:
-            self.timers.add(BACKUP_TIMER, next_daily_run(self._clock(), self.settings.backup.at),
-                            self._start_backup)
-
-    def _start_backup(self) -> None:
-        threading.Thread(target=run_daily_backup, args=(self.settings, self._clock),
-                         name="daily-backup", daemon=True).start()
-        self._plan_backup()
+        """The daily retention job, now (tests; the timers run it at 04:15)."""
+        self.daily.apply_retention()
 
     def purge_events(self) -> int:
-        rollup_statistics(self.runtime, self._clock)  # first: the counts outlive the events
-        cutoff = self._clock() - timedelta(days=self.settings.events.retention_days)
-        conn = self.runtime.connection()
-        try:
-            removed = self.runtime.events(conn).purge(cutoff)
-        finally:
-            conn.close()
-        log.info("retention: %d event(s) deleted", removed)
-        return removed
+        return self.daily.purge_events()
 
     # --- callbacks ---------------------------------------------------------------------------
     def _mode_now(self, mode: ModeNow) -> None:
