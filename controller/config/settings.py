@@ -31,6 +31,7 @@ from controller.config.defaults import (
     resolve_data_dir,
 )
 from controller.config.display import DisplaySettings
+from controller.config.fleet import FleetSettings
 from controller.config.lms import EligibilitySettings, LmsSettings
 from controller.config.metrics import MetricsSettings
 from controller.config.outputs import BuildingOutputs
@@ -334,6 +335,7 @@ class Settings(Section):
     backup: BackupSettings = BackupSettings()
     privacy: PrivacySettings = PrivacySettings()
     metrics: MetricsSettings = MetricsSettings()
+    fleet: FleetSettings = FleetSettings()  # [fleet]: publishing to the organisation's MQTT broker
     outputs: BuildingOutputs = Field(default_factory=list)  # [[outputs]], after [hardware]: its pins are checked
 
     @property

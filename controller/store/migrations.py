@@ -230,4 +230,24 @@ MIGRATIONS: list[str] = [
     );
     INSERT INTO stats_rollup (id, last_event_id) VALUES (1, 0);
     """,
+    # 11: the fleet's outbox (issue 17): events as MQTT messages waiting for the broker's
+    # PUBACK, kept until sent (and a while after, then purged), so a broker outage or a week
+    # offline loses nothing; the filler's cursor over the event log, NULL until the fleet is
+    # first enabled (it then starts at the newest event: the past is not sent).
+    """
+    CREATE TABLE fleet_outbox (
+        id INTEGER PRIMARY KEY,
+        topic TEXT NOT NULL,
+        payload TEXT NOT NULL,              -- JSON; its "id" is <branch>/<event id>
+        created_ms INTEGER NOT NULL,
+        sent_ms INTEGER                     -- when the broker acknowledged it (PUBACK)
+    );
+    CREATE INDEX fleet_outbox_unsent ON fleet_outbox(id) WHERE sent_ms IS NULL;
+    CREATE INDEX fleet_outbox_sent ON fleet_outbox(sent_ms) WHERE sent_ms IS NOT NULL;
+    CREATE TABLE fleet_cursor (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        last_event_id INTEGER
+    );
+    INSERT INTO fleet_cursor (id, last_event_id) VALUES (1, NULL);
+    """,
 ]
