@@ -12,6 +12,7 @@ from gpiozero.pins.mock import MockFactory
 from controller.config.settings import Settings, parse_settings
 from controller.services.runtime import Runtime
 from tests.drivers.gpio_support import NotifyingMockPin
+from tests.mqtt_support import Broker, mosquitto_binary
 
 
 class FakeClock:
@@ -111,3 +112,16 @@ def mock_factory() -> Iterator[MockFactory]:
     yield factory
     factory.close()
     factory.reset()
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    """A real Mosquitto on a free loopback port with a subscriber to '#' (tests/mqtt_support.py)."""
+    binary = mosquitto_binary()
+    if binary is None:
+        pytest.skip("mosquitto is not installed (Debian package mosquitto; ./dev installs it)")
+    peer = Broker(binary, tmp_path)
+    peer.start()
+    peer.subscribe()
+    yield peer
+    peer.stop()

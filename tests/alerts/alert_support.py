@@ -13,8 +13,9 @@ from controller.services.alerts.service import AlertService
 from controller.store.alerts import AlertRow, AlertStore
 from controller.store.db import Database
 from controller.store.events import EventLog
-from tests.alerts.conftest import SMTP_PASSWORD, SMTP_USER, WEBHOOK_SECRET, Broker, SmtpPeer, WebhookPeer
+from tests.alerts.conftest import SMTP_PASSWORD, SMTP_USER, WEBHOOK_SECRET, SmtpPeer, WebhookPeer
 from tests.conftest import FakeClock
+from tests.mqtt_support import Broker
 
 DOOR = "entrance"
 

@@ -24,8 +24,9 @@ from tests.alerts.alert_support import (
     settings,
     waiting,
 )
-from tests.alerts.conftest import HANG_GUARD, Broker, SmtpPeer, WebhookPeer
+from tests.alerts.conftest import HANG_GUARD, SmtpPeer, WebhookPeer
 from tests.conftest import FakeClock
+from tests.mqtt_support import Broker
 
 
 def raise_every_kind(tmp_path: Path, db, alerts, clock: FakeClock) -> None:
