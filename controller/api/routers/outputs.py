@@ -64,7 +64,7 @@ def list_outputs(services: Services) -> list[OutputOut]:
     return [OutputOut.of(status) for status in _control(services).outputs()]
 
 
-@router.post("/{name}", response_model=OutputOut, responses=error_responses(404, 422),
+@router.post("/{name}", response_model=OutputOut, responses=error_responses(400, 404, 413, 422),
              summary="Switch an output by hand, or back to the schedule (audited)")
 def switch(name: OutputName, body: SwitchIn, services: Services, conn: Conn, actor: Actor) -> OutputOut:
     if name not in {output.name for output in services.runtime.settings.outputs}:
