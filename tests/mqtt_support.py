@@ -8,6 +8,7 @@ queued for it survive the broker's stop (SIGTERM: Mosquitto saves on the way out
 """
 from __future__ import annotations
 
+import getpass
 import json
 import shutil
 import socket
@@ -69,7 +70,10 @@ class Broker:
         self.port = free_port()
         self.persistent = persistent
         self.config = config_dir / "mosquitto.conf"
+        # `user`: started as root Mosquitto would drop to the user 'mosquitto', which cannot
+        # write its persistence file into the test's directory.
         persistence = (f"persistence true\npersistence_location {config_dir}/\n"
+                       f"user {getpass.getuser()}\n"
                        "max_queued_messages 0\nmax_inflight_messages 0\n"
                        if persistent else "persistence false\n")
         self.config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
