@@ -56,6 +56,7 @@ from controller.door.timers import ClockTimers
 from controller.door.voice import Voice
 from controller.services.access import Authorizer
 from controller.services.alerts.service import AlertService
+from controller.services.fleet.publisher import open_fleet
 from controller.services.footage_plan import CLIP_EVENTS
 from controller.services.lms_access import open_lms_gate
 from controller.services.lockouts import PinLockouts
@@ -147,6 +148,9 @@ class BranchService:
         if self.alerts is not None:
             self.counters.gauges.set("alert_queue_length", self.alerts.queue_length,
                                      "Alert deliveries waiting to be sent (every channel)")
+        # [fleet] (off by default): events, state and heartbeat to the broker, on its own thread.
+        self.fleet = open_fleet(self.runtime, settings.fleet, clock, settings.branch.door,
+                                state=self.snapshot)
         self.switcher = ModeSwitcher(
             schedule, self._mode_now, clock=clock, timers=self.timers,
             closing_warning_minutes=settings.door.closing_warning_minutes,
@@ -180,6 +184,8 @@ class BranchService:
         self._record(EventType.SERVICE, "started")
         if self.alerts is not None:
             self.alerts.start()
+        if self.fleet is not None:
+            self.fleet.start()
         self.footage.start()
         self.loop.start()
         if self.lms is not None:
@@ -209,6 +215,8 @@ class BranchService:
         finally:
             if self.alerts is not None:  # first: a stopped loop is not a late one
                 self.alerts.stop(timeout=0.5)  # what is not sent stays queued for the next start
+            if self.fleet is not None:
+                self.fleet.stop(timeout=1.5)  # 'offline'; the unsent stay in the outbox
             self.loop.stop(timeout=1.0)
             if self.screen is not None:
                 self.screen.stop()  # the page says "Storing" at once
@@ -322,6 +330,8 @@ class BranchService:
             self.footage.notify_event(event_id, event.at, event.type)
         if self.alerts is not None:
             self.alerts.wake()  # the alert watch reads the new events on its own thread
+        if self.fleet is not None:
+            self.fleet.wake()
 
     def _announcer(self) -> Callable[[int], None] | None:
         """The closing announcement, started from the observer thread (a fork can take
