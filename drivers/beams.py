@@ -121,7 +121,8 @@ class DirectionalCounter:
         self.on_crossed = on_crossed
         self.sequence = CrossingSequence(timeout_s, flicker_s)
         self.totals: dict[Direction, int] = {"in": 0, "out": 0}
-        self._mono, self._clock = monotonic, clock
+        self._mono = monotonic
+        self.clock = clock  # stamps crossings; the service sets its own (injected) clock
         self._buttons: list[Button] = []
         try:
             beams: tuple[tuple[Beam, PinId], ...] = (("a", a_pin), ("b", b_pin))
@@ -145,7 +146,7 @@ class DirectionalCounter:
             return
         self.totals[direction] += 1
         if self.on_crossed is not None:
-            self.on_crossed(PersonCrossed(direction, self._clock()))
+            self.on_crossed(PersonCrossed(direction, self.clock()))
 
     def close(self) -> None:
         for button in self._buttons:
