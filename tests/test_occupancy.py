@@ -256,6 +256,13 @@ def test_counter_and_closing_round_settings() -> None:
         parse_settings({"door": {"closing_round_minutes": -1}}, "test")
 
 
+def test_the_api_shows_occupancy(bench) -> None:
+    from controller.api.routers.door import DoorStateOut
+
+    walk(bench, "in", "in", "in")
+    assert DoorStateOut.of(bench.door.snapshot()).occupancy == 3
+
+
 def test_the_door_link_carries_occupancy(bench) -> None:
     walk(bench, "in", "in")
     back = snapshot_from_json(snapshot_to_json(bench.door.snapshot()))

@@ -110,7 +110,8 @@ def test_door_state_as_json(api: Api) -> None:
     assert state == {"mode": "openplus", "phase": "idle", "relay_unlocked": False,
                      "door_open": False, "alarm": None,
                      "message": {"nl": "Houd uw pas voor de lezer", "en": "Hold your card to the reader"},
-                     "at": {"utc": "2026-11-25T20:30:00Z", "local": "2026-11-25T21:30:00+01:00"}}
+                     "at": {"utc": "2026-11-25T20:30:00Z", "local": "2026-11-25T21:30:00+01:00"},
+                     "occupancy": None}  # no people counter
 
 
 def test_the_door_alarm_is_one_of_the_documented_kinds_by_its_string(api: Api) -> None:

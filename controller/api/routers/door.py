@@ -30,13 +30,15 @@ class DoorStateOut(BaseModel):
         description="Why the door is in alarm now (null: it is not); cleared when it closes.")
     message: DoorMessageOut = Field(description="What the door's display shows.")
     at: TimePoint
+    occupancy: int | None = Field(
+        None, description="People inside by the people counter (null: no counter is fitted).")
 
     @classmethod
     def of(cls, snap: DoorSnapshot) -> DoorStateOut:
         return cls(mode=snap.mode, phase=snap.phase, relay_unlocked=snap.relay_unlocked,
                    door_open=snap.door_open, alarm=snap.alarm,
                    message=DoorMessageOut(nl=snap.message.nl, en=snap.message.en),
-                   at=TimePoint.of(snap.at))
+                   at=TimePoint.of(snap.at), occupancy=snap.occupancy)
 
 
 class UnlockOut(BaseModel):

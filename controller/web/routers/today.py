@@ -192,6 +192,7 @@ def today_status(services: ApiServices, conn: sqlite3.Connection, viewer: Viewer
         "door_label": t(f"door.{state}"),
         "door_message": (snapshot.message.nl if t.lang == "nl" else snapshot.message.en)
         if snapshot else "",
+        "occupancy": snapshot.occupancy if snapshot else None,  # the people counter; None: none
         "granted": counts[EventType.ACCESS_GRANTED],
         "refused": counts[EventType.ACCESS_REFUSED],
         "alarms": [{"id": e.id, "at": to_local(e.at).strftime("%Y-%m-%d %H:%M"),
