@@ -101,12 +101,10 @@ class Simulator:
     def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
-            with self._changed:
-                if line.startswith("(card held to the"):
-                    self.cards_taken += 1
-                elif line.startswith("outputs:"):
-                    self.status_seen += 1
-                elif (match := _WEB.search(line)) is not None:
+            with self._changed:  # the door's observer thread prints too: lines may be mixed
+                self.cards_taken += line.count("(card held to the")
+                self.status_seen += line.count("outputs: relay")
+                if (match := _WEB.search(line)) is not None:
                     self.web_pid = int(match["pid"])
                     self.web_url = f"http://{match['host']}:{match['port']}"
                 self._changed.notify_all()
@@ -160,6 +158,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=ENTRIES)
     parser.add_argument("--members", type=int, default=MEMBERS)
+    parser.add_argument("--scrape-every", type=int, default=SCRAPE_EVERY)
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="openplus-memory-") as folder:
@@ -174,14 +173,17 @@ def main() -> int:
             for number in range(args.entries):
                 sim.send(f"card {barcode(1 + number % args.members)}")
                 sim.send(f"keys {DEMO_PIN}#")
-                if (number + 1) % SCRAPE_EVERY == 0:
-                    sim.wait_for(lambda n=number: sim.cards_taken > n, 600)
+                if (number + 1) % args.scrape_every == 0:
+                    seen = sim.status_seen
+                    sim.send("status")  # answered once every entry before it is done
+                    sim.wait_for(lambda seen=seen: sim.status_seen > seen, 600)
                     scrape(sim.web_url, token)
                     print(f"{number + 1} entries, {time.monotonic() - started:.0f} s, door "
                           f"{megabytes(status_kb(sim.process.pid, 'VmRSS'))} MB, web "
                           f"{megabytes(status_kb(sim.web_pid, 'VmRSS'))} MB", file=sys.stderr)
+            seen = sim.status_seen
             sim.send("status")  # answered after every entry before it
-            if not sim.wait_for(lambda: sim.status_seen >= 1, 600):
+            if not sim.wait_for(lambda: sim.status_seen > seen, 600):
                 print("the simulator stopped before the last entry", file=sys.stderr)
                 return 1
             seconds = time.monotonic() - started
