@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     Field,
@@ -21,21 +21,19 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from controller.config.alerts import AlertSettings
 from controller.config.backup import BackupSettings
-from controller.config.counter import CounterSettings
 from controller.config.defaults import (
     DATA_DIR_ENV,
     DEFAULT_DATA_DIR,
-    DEFAULT_LOCK_ACTIVE_HIGH,
-    DEFAULT_LOCK_PIN,
     resolve_config_path,
     resolve_data_dir,
 )
 from controller.config.display import DisplaySettings
 from controller.config.fleet import FleetSettings
+from controller.config.hardware import HardwareSettings
 from controller.config.lms import EligibilitySettings, LmsSettings
 from controller.config.metrics import MetricsSettings
 from controller.config.outputs import BuildingOutputs
-from controller.config.pins import Pin, number_or_name
+from controller.config.pins import number_or_name
 from controller.config.privacy import PrivacySettings
 from controller.config.screen import ScreenSettings
 from controller.config.section import Section
@@ -64,14 +62,12 @@ class StorageSettings(Section):
 # recorder at its first quota check, a serial port at open), after check-config had said "ok".
 DAY_SECONDS = 24 * 60 * 60
 HOUR_SECONDS = 60 * 60
-MAX_BAUDRATE = 4_000_000  # the fastest a Pi's UARTs go; readers use 9600 or 115200
 MAX_CAMERA_INDEX = 63  # /dev/video0 .. /dev/video63
 
 
 CameraSource = Annotated[int | str, number_or_name(
     f"a camera number is 0-{MAX_CAMERA_INDEX}; a stream or file is a text such as "
     "'rtsp://...'", MAX_CAMERA_INDEX)]
-Baudrate = Annotated[int, Field(ge=50, le=MAX_BAUDRATE)]
 
 
 class AccessSettings(Section):
@@ -182,96 +178,6 @@ class DoorSettings(Section):
 class LoggingSettings(Section):
     level: LogLevel = Field(
         "info", description="Least severe records written to stderr (the journal under systemd).")
-
-
-class _Reader(Section):
-    name: str = Field(min_length=1, description="Names the reader in events.")
-
-
-class Rdm6300Reader(_Reader):
-    type: Literal["rdm6300"]
-    port: str = Field(min_length=1, description="Serial device, e.g. /dev/serial0.")
-    baudrate: Baudrate = 9600
-
-
-class BarcodeReader(_Reader):
-    type: Literal["barcode"]
-    port: str = Field(min_length=1, description="Serial device, e.g. /dev/ttyACM0.")
-    baudrate: Baudrate = 9600
-
-
-class KeyboardWedgeReader(_Reader):
-    type: Literal["keyboard_wedge"]
-    device: str = Field(min_length=1, description="/dev/input/... path or the device's name.")
-    grab: bool = True
-
-
-class WiegandReader(_Reader):
-    type: Literal["wiegand"]
-    d0_pin: Pin
-    d1_pin: Pin
-
-
-class MatrixKeypadReader(_Reader):
-    type: Literal["matrix_keypad"]
-    row_pins: list[Pin] = Field(min_length=4, max_length=4)
-    col_pins: list[Pin] = Field(min_length=3, max_length=4)
-
-
-class OsdpReader(_Reader):
-    type: Literal["osdp"]
-    port: str = Field(min_length=1, description="RS-485 serial device, e.g. /dev/ttyUSB0.")
-    address: int = Field(0, ge=0, le=126)
-    baudrate: Baudrate = 9600
-    scbk_file: Path = Field(description="16-byte secure-channel key, mode 0600.")
-
-
-ReaderSettings = Annotated[
-    Rdm6300Reader | BarcodeReader | KeyboardWedgeReader | WiegandReader | MatrixKeypadReader | OsdpReader,
-    Field(discriminator="type"),
-]
-
-
-def _default_readers() -> list[ReaderSettings]:
-    return [
-        Rdm6300Reader(type="rdm6300", name="rfid", port="/dev/serial0"),
-        WiegandReader(type="wiegand", name="keypad", d0_pin=23, d1_pin=24),
-    ]
-
-
-class OutputPin(Section):
-    pin: Pin
-    active_high: bool = True
-
-
-class IndicatorPins(Section):
-    green_pin: Pin = 5
-    red_pin: Pin = 6
-    buzzer_pin: Pin | None = 13
-    active_high: bool = True
-
-
-class HardwareSettings(Section):
-    """Which pins and readers this door has (BCM numbering); the defaults match the README's wiring."""
-
-    lock: OutputPin = OutputPin(pin=DEFAULT_LOCK_PIN, active_high=DEFAULT_LOCK_ACTIVE_HIGH)
-    door_contact_pin: Pin = 27
-    door_open_when_high: bool = Field(True, description="NC contact to ground with pull-up: open reads high.")
-    rex_pin: Pin = 22
-    indicator: IndicatorPins = IndicatorPins()
-    lights: OutputPin | None = None
-    alarm: OutputPin | None = None
-    door_operator: OutputPin | None = Field(
-        None, description="Trigger input of an automatic door operator, pulsed after a grant and "
-        "by the open button (door.operator_pulse_seconds); absent: no operator.")
-    open_button_pin: Pin | None = Field(
-        None, description="An 'open' push button inside (to ground, pull-up): starts the door "
-        "operator and lets people out like the exit button; absent: none.")
-    help_button_pin: Pin | None = Field(
-        None, description="A help push button at the entrance (to ground, pull-up): logs "
-        "help_requested and tells the member help was called; never unlocks. Absent: none.")
-    counter: CounterSettings | None = None  # [hardware.counter]: the people counter's two beams
-    readers: list[ReaderSettings] = Field(default_factory=_default_readers, min_length=1)
 
 
 class CameraSettings(Section):

@@ -11,7 +11,7 @@ from typing import Any
 from gpiozero.pins import Factory
 
 from controller.config.counter import CounterSettings
-from controller.config.settings import (
+from controller.config.hardware import (
     BarcodeReader,
     HardwareSettings,
     KeyboardWedgeReader,

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from controller.config.settings import ReaderSettings, Settings
+from controller.config.hardware import ReaderSettings
+from controller.config.settings import Settings
 from controller.services.doctor_probes import NoPinFactory, PinUnavailable, Probes
 from drivers.sip2.errors import Sip2Error, Sip2LoginRefused, Sip2Timeout
 

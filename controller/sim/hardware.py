@@ -16,7 +16,8 @@ import numpy as np
 from gpiozero.pins.mock import MockFactory
 
 from controller.config.counter import CounterSettings
-from controller.config.settings import BarcodeReader, OutputPin, Rdm6300Reader, Settings, WiegandReader
+from controller.config.hardware import BarcodeReader, OutputPin, Rdm6300Reader, WiegandReader
+from controller.config.settings import Settings
 
 KEYPAD_D0, KEYPAD_D1 = 23, 24
 # The accessible entrance's devices, on pins the other simulated devices leave free.
