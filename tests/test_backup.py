@@ -18,9 +18,9 @@ from controller.services.backup import (
     BackupError,
     create_backup,
     daily_backup,
-    restore_backup,
     run_daily_backup,
 )
+from controller.services.restore import restore_backup
 from controller.services.runtime import DB_FILE, PIN_KEY_FILE, Runtime
 from controller.store.db import SCHEMA_VERSION
 from tests.conftest import FakeClock

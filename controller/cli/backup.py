@@ -1,6 +1,6 @@
 """`openplus-door backup` and `openplus-door restore`: the database, PIN key and config file.
 
-The use cases are controller.services.backup; here only the arguments and what is printed.
+The use cases are controller.services.backup and .restore; here only the arguments and what is printed.
 """
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from controller.services.backup import (
     backup_name,
     create_backup,
     read_passphrase,
-    restore_backup,
 )
+from controller.services.restore import restore_backup
 
 
 def backup(args: argparse.Namespace, settings: Settings) -> int:

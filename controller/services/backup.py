@@ -1,4 +1,4 @@
-"""Backups and restores of one controller: its database, its PIN key and its config file.
+"""Backups of one controller: its database, its PIN key and its config file.
 
 One archive (tar.gz) holds the three with a manifest (format, schema version, the PIN key's
 fingerprint, when, which program version, a SHA-256 per file), optionally sealed with a
@@ -7,11 +7,7 @@ API, so the door may keep writing events meanwhile and the copy is still one con
 
 Why the key travels with the database: members' PINs are HMACs under pin.key, so a database
 without its own key is a list of PINs nobody can type (services.runtime refuses to start on
-it). A restore therefore refuses an archive whose key is not the one its database names, and
-one from a newer schema than this program reads, before anything on disk is touched. Then the
-files are swapped in all or nothing: each new file is written beside its target and fsynced,
-each old one is kept as `<name>.before-restore`, and a failure midway puts back those already
-swapped.
+it). Putting an archive back is controller.services.restore.
 """
 from __future__ import annotations
 
@@ -23,8 +19,6 @@ import os
 import sqlite3
 import tarfile
 import tempfile
-import tomllib
-import zlib
 from contextlib import closing
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -32,19 +26,16 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from controller.config.defaults import resolve_config_path
-from controller.config.settings import ConfigError, Settings, parse_settings
+from controller.config.settings import Settings
 from controller.domain.clock import Clock, to_utc, utc_now
 from controller.domain.events import Event, EventType
 from controller.domain.pins import PinHasher, PinKeyError
-from controller.services.file_swap import fsync_dir, fsync_file, new_file, swap_in
-from controller.services.runtime import DB_FILE, PIN_KEY_FILE, prepare_data_dir
-from controller.services.sealed import SealError, is_sealed, seal, unseal
+from controller.services.file_swap import fsync_dir, fsync_file, new_file
+from controller.services.runtime import DB_FILE, PIN_KEY_FILE
+from controller.services.sealed import seal
 from controller.store.db import (
-    SCHEMA_VERSION,
     Database,
     DatabaseError,
-    checkpoint_and_truncate,
-    passes_quick_check,
     schema_version,
 )
 from controller.store.events import EventLog
@@ -87,14 +78,6 @@ class Manifest:
             raise BackupError(f"the archive has backup format {manifest.format}, newer than this "
                               f"program reads ({FORMAT}); upgrade openplus-door first")
         return manifest
-
-
-@dataclass(frozen=True)
-class Restored:
-    manifest: Manifest
-    replaced: list[Path]  # now the archive's
-    kept: list[Path]  # the files they replaced, as <name>.before-restore
-    config_skipped: bool  # the archive has a config file but no config path was given
 
 
 def app_version() -> str:
@@ -192,134 +175,11 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-# --- restoring one --------------------------------------------------------------------------
-def restore_backup(settings: Settings, config_path: Path | None, archive: Path,
-                   passphrase: bytes | None = None, clock: Clock = utc_now,
-                   actor: str = "cli") -> Restored:
-    """Check the archive whole, then swap its files in all or nothing (see the module doc).
-
-    Stop the door and web services first: a database in use is refused.
-    """
-    data_dir = prepare_data_dir(settings.data_dir)
-    with tempfile.TemporaryDirectory(dir=data_dir, prefix=".openplus-door-restore-") as tmp:
-        staged = Path(tmp)
-        manifest, files = _unpack(archive, staged, passphrase)
-        _check_database(files[DB_FILE], files[PIN_KEY_FILE], manifest)
-        targets = [(files[DB_FILE], data_dir / DB_FILE), (files[PIN_KEY_FILE], data_dir / PIN_KEY_FILE)]
-        config_skipped = CONFIG_MEMBER in files and config_path is None
-        if CONFIG_MEMBER in files and config_path is not None:
-            _check_config(files[CONFIG_MEMBER])
-            targets.append((files[CONFIG_MEMBER], config_path))
-        _quiesce(data_dir / DB_FILE)
-        kept = swap_in(targets)
-    # Opening migrates an older schema to this program's; the restore is then audited in it.
-    _audit(data_dir / DB_FILE, settings, clock, actor, "backup restored",
-           f"file={archive.name} made={manifest.created_at} schema={manifest.schema_version}")
-    return Restored(manifest, [target for _, target in targets], kept, config_skipped)
-
-
-def _unpack(archive: Path, staged: Path, passphrase: bytes | None) -> tuple[Manifest, dict[str, Path]]:
-    """The manifest and each member written to `staged`, every checksum checked."""
-    try:
-        with archive.open("rb") as handle:
-            head = handle.read(64)
-            handle.seek(0)
-            plain = archive
-            if is_sealed(head):
-                if passphrase is None:
-                    raise BackupError(f"{archive} is encrypted: give its --passphrase-file")
-                plain = staged / "archive.tar.gz"
-                with new_file(plain) as target:
-                    unseal(handle, target, passphrase)
-    except SealError as exc:
-        raise BackupError(f"{archive}: {exc}") from None
-    except OSError as exc:
-        raise BackupError(f"{archive}: cannot read it ({exc.strerror})") from None
-    try:
-        with tarfile.open(plain, "r:gz") as tar:
-            manifest = Manifest.parse(_member(tar, MANIFEST))
-            files = {}
-            for name, digest in manifest.files.items():
-                if name not in (DB_FILE, PIN_KEY_FILE, CONFIG_MEMBER):
-                    raise BackupError(f"the archive names an unknown file {name!r}")
-                data = _member(tar, name)
-                if hashlib.sha256(data).hexdigest() != digest:
-                    raise BackupError(f"{name} in the archive does not match its checksum: the "
-                                      "archive is damaged")
-                files[name] = staged / name
-                with new_file(files[name]) as target:
-                    target.write(data)
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
-        raise BackupError(f"{archive} is not an openplus-door backup, or a damaged one "
-                          f"({exc})") from None
-    if DB_FILE not in files or PIN_KEY_FILE not in files:
-        raise BackupError(f"{archive} lacks the database or the PIN key")
-    return manifest, files
-
-
-def _member(tar: tarfile.TarFile, name: str) -> bytes:
-    try:
-        handle = tar.extractfile(name)
-    except KeyError:
-        handle = None
-    if handle is None:
-        raise BackupError(f"the archive has no {name}: not an openplus-door backup")
-    return handle.read()
-
-
-def _check_database(db: Path, key_file: Path, manifest: Manifest) -> None:
-    """Refuse a newer schema, a damaged database and a key that is not its own."""
-    if manifest.schema_version > SCHEMA_VERSION:
-        raise BackupError(_newer(manifest.schema_version))
-    key = _key_of(key_file.read_bytes(), "the archive's pin.key")
-    try:
-        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
-            found = schema_version(conn)
-            if found > SCHEMA_VERSION:
-                raise BackupError(_newer(found))
-            if not passes_quick_check(conn):
-                raise BackupError("the archive's database is damaged (quick_check failed)")
-            stored = stored_fingerprint(conn) if found >= 6 else None  # pin_key came in 6
-    except sqlite3.DatabaseError as exc:
-        raise BackupError(f"the archive's database cannot be read ({exc})") from None
-    if stored is not None and stored != key.fingerprint():
-        raise BackupError("the archive's pin.key is not the key its database's PINs were hashed "
-                          f"with (fingerprint {key.fingerprint().hex()[:12]}, the database names "
-                          f"{stored.hex()[:12]}); restoring it would make every PIN wrong")
-
-
-def _newer(found: int) -> str:
-    return (f"the backup is from a newer schema ({found}) than this program reads "
-            f"({SCHEMA_VERSION}); upgrade openplus-door first, then restore")
-
-
-def _check_config(path: Path) -> None:
-    try:
-        parse_settings(tomllib.loads(path.read_text(encoding="utf-8")), "the archive's config")
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, ConfigError) as exc:
-        raise BackupError(f"the archive's config file does not load in this version: {exc}") from None
-
-
 def _key_of(data: bytes, where: str) -> PinHasher:
     try:
         return PinHasher(data)
     except PinKeyError as exc:
         raise BackupError(f"{where}: {exc}") from None
-
-
-def _quiesce(db_path: Path) -> None:
-    """Fold the old database's WAL into it and drop the WAL files: the restored file must not
-    meet the old one's log. A log that cannot be folded means a process still uses it."""
-    if not db_path.exists():
-        return
-    with closing(sqlite3.connect(db_path, timeout=1.0)) as conn:
-        busy = not checkpoint_and_truncate(conn)
-    wal = db_path.with_name(db_path.name + "-wal")
-    if busy or (wal.exists() and wal.stat().st_size > 0):
-        raise BackupError(f"{db_path} is in use: stop the door and web services first "
-                          "(systemctl stop openplus-door openplus-door-web)")
-    for suffix in ("-wal", "-shm"):
-        db_path.with_name(db_path.name + suffix).unlink(missing_ok=True)
 
 
 # --- the daily job --------------------------------------------------------------------------
