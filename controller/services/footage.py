@@ -15,19 +15,20 @@ import time
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal
 
 from controller.config.settings import CameraSettings
 from controller.domain.clock import Clock, local_date, utc_now
 from controller.domain.events import Event, EventType
 from controller.domain.modes import DoorMode
 from controller.services.footage_plan import CLIP_EVENTS, capture_plan, recorder_config, wants_clip
+from controller.services.footage_retention import Cleanup, FootageRetention, browser_path
 from controller.store.codec import from_ms
 from controller.store.db import transaction
 from controller.store.events import EventLog
-from controller.store.footage import ClipRow, FootageStore, SegmentRow
+from controller.store.footage import FootageStore
 from drivers.camera import (
     CameraFault,
     ClipFinished,
@@ -44,8 +45,6 @@ from drivers.camera_process import RecorderHandle
 
 log = logging.getLogger(__name__)
 
-BROWSER_DIR = "browser"  # WebM copies for viewing, made on demand
-
 RESTART_AFTER_SECONDS = 5.0  # a recorder that died is restarted no sooner than this
 
 
@@ -58,16 +57,6 @@ class FootageLocation:
     start: datetime
     end: datetime
     offset_seconds: float  # where the event is, from the start of the file
-
-
-@dataclass(frozen=True)
-class Cleanup:
-    segments: int = 0
-    clips: int = 0
-    bytes: int = 0
-
-    def __add__(self, other: Cleanup) -> Cleanup:
-        return Cleanup(self.segments + other.segments, self.clips + other.clips, self.bytes + other.bytes)
 
 
 class ClipNotFound(LookupError):
@@ -91,6 +80,7 @@ class FootageService:
         self._connect = connect
         self._door = door
         self._clock = clock
+        self.retention = FootageRetention(settings, self.footage_dir, connect, clock)
         # A recorder process has its own copy of the clock: only the real one is shared there.
         self._config = config or recorder_config(
             settings, self.footage_dir, utc_now if settings.in_process else clock)
@@ -238,71 +228,24 @@ class FootageService:
         """
         if video.suffix == ".webm":
             return video
-        copy = self._browser_path(video.relative_to(self.footage_dir).as_posix())
+        copy = browser_path(self.footage_dir, video.relative_to(self.footage_dir).as_posix())
         with self._transcode_lock:  # two viewers of one clip encode it once
             if not copy.is_file() or copy.stat().st_mtime < video.stat().st_mtime:
                 transcode_for_browser(video, copy)
         return copy
 
-    def _browser_path(self, relative: str) -> Path:
-        return self.footage_dir / BROWSER_DIR / f"{relative}.webm"
-
-    # --- deleting ----------------------------------------------------------------------
+    # --- deleting (controller/services/footage_retention.py) --------------------------------
     def apply_retention(self, now: datetime) -> Cleanup:
         """The daily job: footage older than retention_days goes, except clips still kept."""
-        cutoff_ms = to_ms(now - timedelta(days=self._settings.retention_days))
-        today = local_date(now)
-        done = Cleanup()
-        with closing(self._connect()) as conn:
-            store = FootageStore(conn)
-            while segments := store.finished_segments(ended_before_ms=cutoff_ms):
-                done += self._delete_segments(store, segments)
-            while clips := store.unkept_clips(today, ended_before_ms=cutoff_ms):
-                done += self._delete_clips(store, clips)
-        return done + self.enforce_quota()
+        return self.retention.apply_retention(now)
 
     def delete_clips(self, event_ids: list[int], today: date) -> int:
-        """Delete these events' clips (files and rows) except those kept on `today`: a
-        member's erasure (controller/services/privacy.py); how many went."""
-        with closing(self._connect()) as conn:
-            store = FootageStore(conn)
-            rows = [c for c in map(store.clip, event_ids) if c is not None and not c.kept_on(today)]
-            return self._delete_clips(store, rows).clips
+        """A member's erasure: these events' clips but those kept on `today`; how many went."""
+        return self.retention.delete_clips(event_ids, today)
 
     def enforce_quota(self) -> Cleanup:
         """Over max_gb: oldest segments go first, then the oldest clips not kept; kept ones never."""
-        limit = int(self._settings.max_gb * 1e9)
-        today = local_date(self._clock())
-        done = Cleanup()
-        with closing(self._connect()) as conn:
-            store = FootageStore(conn)
-            while (excess := store.total_bytes() - limit) > 0 and (segments := store.finished_segments()):
-                done += self._delete_segments(store, _enough(segments, excess))
-            while (excess := store.total_bytes() - limit) > 0 and (clips := store.unkept_clips(today)):
-                done += self._delete_clips(store, _enough(clips, excess))
-            if store.total_bytes() > limit:
-                log.warning("footage over quota and nothing more may be deleted (kept clips)")
-        return done
-
-    def _delete_segments(self, store: FootageStore, rows: list[SegmentRow]) -> Cleanup:
-        for row in rows:
-            self._remove_file(row.path)
-            store.delete_segment(row.id)
-        return Cleanup(segments=len(rows), bytes=sum(r.bytes for r in rows))
-
-    def _delete_clips(self, store: FootageStore, rows: list[ClipRow]) -> Cleanup:
-        for row in rows:
-            self._remove_file(row.path)
-            store.delete_clip(row.event_id)
-        return Cleanup(clips=len(rows), bytes=sum(r.bytes for r in rows))
-
-    def _remove_file(self, relative: str) -> None:
-        for path in (self.footage_dir / relative, self._browser_path(relative)):
-            path.unlink(missing_ok=True)
-            try:
-                path.parent.rmdir()  # an emptied day directory
-            except OSError:
-                pass
+        return self.retention.enforce_quota()
 
     # --- internals -----------------------------------------------------------------------
     def _new_recorder(self) -> RecorderHandle:
@@ -341,20 +284,6 @@ class FootageService:
                 info = path.stat()
                 store.segment_finished(row.path, row.start_ms, max(row.start_ms, int(info.st_mtime * 1000)),
                                        row.frames, info.st_size)
-
-
-Row = TypeVar("Row", SegmentRow, ClipRow)
-
-
-def _enough(rows: list[Row], excess: int) -> list[Row]:
-    """The oldest rows whose sizes add up to at least `excess` (all of them if they don't)."""
-    taken, total = [], 0
-    for row in rows:
-        if total >= excess:
-            break
-        taken.append(row)
-        total += row.bytes
-    return taken
 
 
 class CameraEventLog(EventLog):

@@ -98,7 +98,7 @@ def test_browser_copy_is_webm_that_opencv_reads_back(api: Api, runtime: Runtime)
     reader.release()
     assert frames == 20
     # Deleted with its original.
-    api.services.footage._remove_file("clip-1.avi")
+    api.services.footage.retention.remove_file("clip-1.avi")
     assert not copy.exists()
 
 
