@@ -248,9 +248,9 @@ def test_systemd_analyze_verify_passes_on_the_installed_units(target, source, tm
 def test_the_installed_command_takes_the_checkout_it_is_run_in(monkeypatch, source, tmp_path):
     """`cd /opt/openplus-door && sudo openplus-door install` from the venv's installed copy,
     which is no checkout itself."""
-    import controller.services.install as install_module
+    import controller.services.install_source as install_source
 
-    monkeypatch.setattr(install_module, "__file__", str(tmp_path / "site-packages/controller/services/install.py"))
+    monkeypatch.setattr(install_source, "__file__", str(tmp_path / "site-packages/controller/services/install_source.py"))
     monkeypatch.chdir(source)
     assert InstallOptions().source == source
 

@@ -25,7 +25,6 @@ virtual environment exists.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import pwd
 import shutil
@@ -35,6 +34,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+
+from controller.services.install_source import default_source, source_hash
 
 USER = "openplus-door"
 APP_DIR = Path("/opt/openplus-door")
@@ -52,8 +53,6 @@ KIOSK_UNIT = "openplus-door-screen.service"
 JOURNALD_SOURCE = "journald-openplus-door.conf"
 VENV_STAMP = ".openplus-door-install"  # the hash of what was pip-installed last
 UNIT_MODE, CONFIG_MODE, CONFIG_DIR_MODE, DATA_MODE = 0o644, 0o640, 0o750, 0o700
-HASHED_TREES = ("controller", "drivers")
-HASHED_FILES = ("pyproject.toml", "constraints.txt", "README.md")
 
 
 class InstallError(Exception):
@@ -299,16 +298,6 @@ class Installer:
         self.steps.append(Step(status, what))
 
 
-def default_source() -> Path:
-    """The checkout this module runs from; else (the venv's installed copy, `sudo openplus-door
-    install` after a `git pull`) the current directory, when it is a checkout."""
-    here = Path(__file__).resolve().parents[2]
-    for candidate in (here, Path.cwd()):
-        if (candidate / "pyproject.toml").is_file() and (candidate / "systemd").is_dir():
-            return candidate
-    return here  # not a checkout: install() says so, naming what is missing
-
-
 def wanted_by(unit_file: Path) -> list[str]:
     """The targets of a unit's [Install] WantedBy= lines (each may list several)."""
     targets: list[str] = []
@@ -320,19 +309,6 @@ def wanted_by(unit_file: Path) -> list[str]:
         elif section == "[Install]" and line.startswith("WantedBy="):
             targets += line.partition("=")[2].split()
     return targets
-
-
-def source_hash(source: Path) -> str:
-    """What pip would install from `source`: the packages' files and the project's metadata."""
-    digest = hashlib.sha256()
-    files = [source / name for name in HASHED_FILES]
-    for tree in HASHED_TREES:
-        files += sorted(path for path in (source / tree).rglob("*")
-                        if path.is_file() and "__pycache__" not in path.parts)
-    for path in files:
-        if path.is_file():
-            digest.update(str(path.relative_to(source)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
 
 
 def changed(steps: Sequence[Step]) -> int:
