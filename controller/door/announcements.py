@@ -10,6 +10,9 @@ their rhythm.
 """
 from __future__ import annotations
 
+import logging
+import shlex
+import subprocess
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -20,6 +23,8 @@ from controller.domain.messages import DoorMessage
 from controller.domain.modes import DoorMode
 from controller.domain.timeline import ModeNow
 from controller.door.timers import ClockTimers
+
+log = logging.getLogger(__name__)
 
 OPENPLUS_START = DoorMessage.of("display.openplus_start")
 OPENPLUS_REMINDER = DoorMessage.of("display.openplus_reminder")
@@ -72,3 +77,24 @@ class Announcements:
                 return
             self._speak(OPENPLUS_REMINDER)
             self._plan_reminder(stretch, self._clock())
+
+
+def closing_command(command: str, *, voice_on: bool) -> Callable[[int], None] | None:
+    """`door.closing_announcement_command` as a function of the minutes left, or None when
+    there is none or the voice ([voice]) speaks the closing warnings itself."""
+    if not command:
+        return None
+    if voice_on:
+        log.warning("door.closing_announcement_command is not run: [voice] speaks the closing "
+                    "warnings itself (sounds closing_<minutes>.wav); remove the command")
+        return None
+
+    def play(minutes: int) -> None:
+        args = [part.replace("{minutes}", str(minutes)) for part in shlex.split(command)]
+        try:
+            subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        except OSError as exc:
+            log.warning("closing announcement failed: %s", exc)
+
+    return play

@@ -12,8 +12,6 @@ the database, the web side or an observer.
 from __future__ import annotations
 
 import logging
-import shlex
-import subprocess
 import sys
 from collections.abc import Callable
 from datetime import timedelta
@@ -28,7 +26,7 @@ from controller.domain.messages import DoorMessage
 from controller.domain.modes import DoorMode
 from controller.domain.schedule import Schedule
 from controller.domain.timeline import ModeNow
-from controller.door.announcements import Announcements
+from controller.door.announcements import Announcements, closing_command
 from controller.door.daily_jobs import DailyJobs
 from controller.door.event_writer import SPILL_FILE, EventWriter
 from controller.door.hardware import DoorHardware, build_hardware
@@ -39,13 +37,9 @@ from controller.door.observers import ObserverQueue, QueuedSignals
 from controller.door.outputs_runner import OutputsRunner
 from controller.door.ports import (
     ClosingWarning,
-    DoorContactChanged,
     DoorOutputs,
     DoorSnapshot,
-    ExitRequest,
-    HelpRequested,
     ModeChanged,
-    OpenButtonPressed,
     RemoteUnlock,
 )
 from controller.door.screen.feed import ScreenFeed
@@ -165,15 +159,7 @@ class BranchService:
         sys.setswitchinterval(GIL_SWITCH_SECONDS)
         hw = self.hardware
         self.door.assume_contact(hw.contact.is_open)
-        hw.contact.on_opened = lambda: self.loop.submit(DoorContactChanged(True))
-        hw.contact.on_closed = lambda: self.loop.submit(DoorContactChanged(False))
-        hw.rex.on_pressed = lambda: self.loop.submit(ExitRequest())
-        if hw.open_button is not None:
-            hw.open_button.on_pressed = lambda: self.loop.submit(OpenButtonPressed())
-        if hw.help_button is not None:
-            hw.help_button.on_pressed = lambda: self.loop.submit(HelpRequested())
-        if hw.counter is not None:  # people counter: crossings stamped on the service's clock
-            hw.counter.on_crossed, hw.counter.clock = self.loop.submit, self._clock
+        hw.connect_inputs(self.loop.submit, self._clock)
         self.writer.start()
         self.observers.start()
         self.signal_queue.start()
@@ -205,11 +191,7 @@ class BranchService:
         only then the writer (what it cannot write in time is spilled), observers and camera."""
         self.door.lock_now()
         try:
-            for reader in self.hardware.readers:
-                try:
-                    reader.close()
-                except Exception:
-                    log.exception("reader %s did not close", getattr(reader, "name", reader))
+            self.hardware.close_readers()
             self.switcher.stop()
             self.timers.stop(timeout=0.5)
         finally:
@@ -279,13 +261,7 @@ class BranchService:
 
     def _start_screen(self) -> None:
         """The door screen's server; a port that cannot be bound costs the screen, never the door."""
-        if self.screen is None:
-            return
-        try:
-            self.screen.start()
-        except OSError as exc:
-            log.error("door screen not served on %s:%d: %s", self.settings.screen.host,
-                      self.settings.screen.port, exc)
+        if self.screen is not None and not self.screen.start_or_log():
             self.screen = None
 
     def _closing_warning(self, minutes: int) -> None:
@@ -334,25 +310,11 @@ class BranchService:
             self.fleet.wake()
 
     def _announcer(self) -> Callable[[int], None] | None:
-        """The closing announcement, started from the observer thread (a fork can take
-        milliseconds, and the door loop must not spend them) and never waited for."""
-        command = self.settings.door.closing_announcement_command
-        if not command:
-            return None
-        if self.voice is not None:
-            log.warning("door.closing_announcement_command is not run: [voice] speaks the closing "
-                        "warnings itself (sounds closing_<minutes>.wav); remove the command")
-            return None
-
-        def play(minutes: int) -> None:
-            args = [part.replace("{minutes}", str(minutes)) for part in shlex.split(command)]
-            try:
-                subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL)
-            except OSError as exc:
-                log.warning("closing announcement failed: %s", exc)
-
-        return lambda minutes: self.observers.post(play, minutes)
+        """The closing announcement command, started from the observer thread (a fork can
+        take milliseconds, and the door loop must not spend them) and never waited for."""
+        play = closing_command(self.settings.door.closing_announcement_command,
+                               voice_on=self.voice is not None)
+        return None if play is None else (lambda minutes: self.observers.post(play, minutes))
 
     def _output_fault(self, reason: OutputFaultReason, detail: str) -> None:
         """The LCD or the voice failed (their own threads): an event; the door goes on."""

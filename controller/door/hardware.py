@@ -5,6 +5,8 @@ The pin factory is passed in: gpiozero's default (lgpio on a Pi) for `serve`, a 
 """
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +23,14 @@ from controller.config.hardware import (
     ReaderSettings,
     WiegandReader,
 )
+from controller.domain.clock import Clock
+from controller.door.ports import (
+    DoorContactChanged,
+    DoorInput,
+    ExitRequest,
+    HelpRequested,
+    OpenButtonPressed,
+)
 from drivers.base import Reader
 from drivers.beams import DirectionalCounter
 from drivers.inputs import DoorContact, HelpButton, OpenButton, RexButton
@@ -29,6 +39,9 @@ from drivers.outputs import AlarmPanel, DoorOperator, Indicator, Lights, LockRel
 
 class HardwareError(Exception):
     """A device that cannot be set up (pin in use, OSDP key unreadable, evdev missing)."""
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -47,6 +60,27 @@ class DoorHardware:
     help_button: HelpButton | None = None  # at the entrance
     counter: DirectionalCounter | None = None  # the people counter's two beams
     _closed: bool = field(default=False, repr=False)
+
+    def connect_inputs(self, submit: Callable[[DoorInput], None], clock: Clock) -> None:
+        """Every button, the contact and the people counter post to the door loop (`submit`);
+        crossings are stamped on the service's clock."""
+        self.contact.on_opened = lambda: submit(DoorContactChanged(True))
+        self.contact.on_closed = lambda: submit(DoorContactChanged(False))
+        self.rex.on_pressed = lambda: submit(ExitRequest())
+        if self.open_button is not None:
+            self.open_button.on_pressed = lambda: submit(OpenButtonPressed())
+        if self.help_button is not None:
+            self.help_button.on_pressed = lambda: submit(HelpRequested())
+        if self.counter is not None:
+            self.counter.on_crossed, self.counter.clock = submit, clock
+
+    def close_readers(self) -> None:
+        """Stop every reader first (no input after the door stops); one failing stops none."""
+        for reader in self.readers:
+            try:
+                reader.close()
+            except Exception:
+                log.exception("reader %s did not close", getattr(reader, "name", reader))
 
     def close(self) -> None:
         if self._closed:

@@ -104,6 +104,16 @@ class DoorScreen:
         self._thread.start()
         log.info("door screen at %s", self.url)
 
+    def start_or_log(self) -> bool:
+        """Start; a port that cannot be bound is logged and False (the door goes on without)."""
+        try:
+            self.start()
+        except OSError as exc:
+            log.error("door screen not served on %s:%d: %s", self.settings.host,
+                      self.settings.port, exc)
+            return False
+        return True
+
     def stop(self) -> None:
         self.feed.close()
         if self._server is None:
