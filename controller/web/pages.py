@@ -117,7 +117,7 @@ def form(role: Role | None):
     checked = page(role)
 
     # A default, not Annotated: the annotation is a string here and `checked` a local name.
-    async def check(request: Request, viewer: Viewer = Depends(checked)) -> Viewer:  # noqa: B008 - FastAPI reads dependencies from defaults
+    async def check(request: Request, viewer: Viewer = Depends(checked)) -> Viewer:
         await check_session_form(request, viewer)
         return viewer
 

@@ -55,7 +55,7 @@ def _attempt(request: Request, viewer: Viewer, conn, done: str, change) -> Respo
 @router.post("/users/add")
 def add_user(request: Request, viewer: AdminForm, conn: Conn, users: Users, username: Name,
              password: Password = "", password_again: Password = "",
-             roles: RoleList = []) -> Response:  # noqa: B006 - FastAPI form default
+             roles: RoleList = []) -> Response:
     if password != password_again:
         return _page(request, viewer, conn, status_code=422, error_key="users.password_mismatch")
     return _attempt(request, viewer, conn, "added", lambda: users.create(
@@ -64,7 +64,7 @@ def add_user(request: Request, viewer: AdminForm, conn: Conn, users: Users, user
 
 @router.post("/users/roles")
 def set_roles(request: Request, viewer: AdminForm, conn: Conn, users: Users, username: Name,
-              roles: RoleList = []) -> Response:  # noqa: B006 - FastAPI form default, never mutated
+              roles: RoleList = []) -> Response:
     return _attempt(request, viewer, conn, "roles", lambda: users.set_roles(
         username, roles, viewer.actor))
 
