@@ -14,6 +14,7 @@ Earlier finding: ordering pages by id while filtering a ts_ms range made SQLite 
 matching row (hundreds of ms for 90 days of one type); EventLog.query now orders by
 (ts_ms, id) with a keyset cursor and walks the migration-2 indexes backwards instead.
 """
+
 from __future__ import annotations
 
 import random
@@ -52,11 +53,16 @@ NOW = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)
 BEILEN = Path(__file__).resolve().parent.parent / "config" / "beilen-schedule.json"
 # (type, reason, weight): roughly what a busy Open+ branch logs
 MIX = [
-    (EventType.ACCESS_GRANTED, "granted", 30), (EventType.DOOR_OPENED, None, 28),
-    (EventType.DOOR_CLOSED, None, 28), (EventType.ACCESS_REFUSED, "wrong_pin", 5),
-    (EventType.ACCESS_REFUSED, "unknown_card", 3), (EventType.ACCESS_REFUSED, "outside_hours", 2),
-    (EventType.EXIT_REQUEST, None, 3), (EventType.DOOR_FORCED, None, 0.05),
-    (EventType.MODE_CHANGED, "openplus", 0.5), (EventType.ADMIN_CHANGE, "member added", 0.45),
+    (EventType.ACCESS_GRANTED, "granted", 30),
+    (EventType.DOOR_OPENED, None, 28),
+    (EventType.DOOR_CLOSED, None, 28),
+    (EventType.ACCESS_REFUSED, "wrong_pin", 5),
+    (EventType.ACCESS_REFUSED, "unknown_card", 3),
+    (EventType.ACCESS_REFUSED, "outside_hours", 2),
+    (EventType.EXIT_REQUEST, None, 3),
+    (EventType.DOOR_FORCED, None, 0.05),
+    (EventType.MODE_CHANGED, "openplus", 0.5),
+    (EventType.ADMIN_CHANGE, "member added", 0.45),
 ]
 
 
@@ -76,15 +82,28 @@ def fill_events(runtime: Runtime) -> float:
 
     def rows():
         for n, (kind, reason) in enumerate(chosen):
-            member = f"P{rng.randrange(MEMBERS):06d}" if kind in ("access_granted", "access_refused") else None
-            yield (start_ms + n * step_ms, kind, "entrance", reason, member,
-                   "…1234" if member else None, None, None)
+            member = (
+                f"P{rng.randrange(MEMBERS):06d}" if kind in ("access_granted", "access_refused") else None
+            )
+            yield (
+                start_ms + n * step_ms,
+                kind,
+                "entrance",
+                reason,
+                member,
+                "…1234" if member else None,
+                None,
+                None,
+            )
 
     started = time.perf_counter()
     with closing(runtime.connection()) as conn:
         conn.execute("BEGIN")
-        conn.executemany("INSERT INTO events (ts_ms, type, door, reason, member_ref, card_hint, "
-                         "actor, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows())
+        conn.executemany(
+            "INSERT INTO events (ts_ms, type, door, reason, member_ref, card_hint, "
+            "actor, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows(),
+        )
         conn.execute("COMMIT")
         conn.execute("ANALYZE")
     return time.perf_counter() - started
@@ -92,30 +111,38 @@ def fill_events(runtime: Runtime) -> float:
 
 def scenarios(rng: random.Random) -> dict[str, Callable[[], EventFilter]]:
     def member_30d() -> EventFilter:
-        return EventFilter(since=NOW - timedelta(days=30), until=NOW,
-                           member_ref=f"P{rng.randrange(MEMBERS):06d}")
+        return EventFilter(
+            since=NOW - timedelta(days=30), until=NOW, member_ref=f"P{rng.randrange(MEMBERS):06d}"
+        )
 
     def refused_7d() -> EventFilter:
         start = NOW - timedelta(days=rng.randint(7, DAYS))
-        return EventFilter(since=start, until=start + timedelta(days=7),
-                           types=(EventType.ACCESS_REFUSED,))
+        return EventFilter(since=start, until=start + timedelta(days=7), types=(EventType.ACCESS_REFUSED,))
 
     def wrong_pin_30d() -> EventFilter:
         return EventFilter(since=NOW - timedelta(days=30), until=NOW, reason="wrong_pin")
 
     def forced_90d() -> EventFilter:
-        return EventFilter(since=NOW - timedelta(days=DAYS), until=NOW,
-                           types=(EventType.DOOR_FORCED, EventType.DOOR_HELD_OPEN))
+        return EventFilter(
+            since=NOW - timedelta(days=DAYS),
+            until=NOW,
+            types=(EventType.DOOR_FORCED, EventType.DOOR_HELD_OPEN),
+        )
 
     def granted_90d() -> EventFilter:
-        return EventFilter(since=NOW - timedelta(days=DAYS), until=NOW,
-                           types=(EventType.ACCESS_GRANTED,))
+        return EventFilter(since=NOW - timedelta(days=DAYS), until=NOW, types=(EventType.ACCESS_GRANTED,))
 
     def range_only_90d() -> EventFilter:
         return EventFilter(since=NOW - timedelta(days=DAYS), until=NOW)
 
-    return {"member_30d": member_30d, "refused_7d": refused_7d, "wrong_pin_30d": wrong_pin_30d,
-            "forced_90d": forced_90d, "granted_90d": granted_90d, "range_only_90d": range_only_90d}
+    return {
+        "member_30d": member_30d,
+        "refused_7d": refused_7d,
+        "wrong_pin_30d": wrong_pin_30d,
+        "forced_90d": forced_90d,
+        "granted_90d": granted_90d,
+        "range_only_90d": range_only_90d,
+    }
 
 
 def time_store(runtime: Runtime, prefix: str, run: Callable) -> None:
@@ -147,8 +174,12 @@ def time_endpoint(runtime: Runtime) -> list[float]:
         admin = user_admin(runtime, conn, passwords)
         admin.create("bench", "bench password", ["security"], "bench")
         token = admin.create_token("bench", "bench", "bench", None).secret
-    services = ApiServices(runtime=runtime, door=None, schedule_changed=lambda s: None,  # type: ignore[arg-type]
-                           passwords=passwords)
+    services = ApiServices(
+        runtime=runtime,
+        door=None,
+        schedule_changed=lambda s: None,  # type: ignore[arg-type]
+        passwords=passwords,
+    )
     client = TestClient(create_app(services))
     headers = {"Authorization": f"Bearer {token}"}
     rng = random.Random(13)
@@ -157,10 +188,16 @@ def time_endpoint(runtime: Runtime) -> list[float]:
     for n in range(API_QUERIES):
         start = NOW - timedelta(days=rng.randint(7, DAYS))
         params = [  # a member's month; a week of refusals; 90 days of grants; 90 days of all
-            {"member": f"P{rng.randrange(MEMBERS):06d}",
-             "since": (NOW - timedelta(days=30)).isoformat(), "until": NOW.isoformat()},
-            {"type": "access_refused", "since": start.isoformat(),
-             "until": (start + timedelta(days=7)).isoformat()},
+            {
+                "member": f"P{rng.randrange(MEMBERS):06d}",
+                "since": (NOW - timedelta(days=30)).isoformat(),
+                "until": NOW.isoformat(),
+            },
+            {
+                "type": "access_refused",
+                "since": start.isoformat(),
+                "until": (start + timedelta(days=7)).isoformat(),
+            },
             {"type": "access_granted", **last_90d},
             last_90d,
         ][n % 4]
@@ -185,8 +222,7 @@ def time_mode_lookup() -> list[float]:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        runtime = Runtime.open(parse_settings({"storage": {"data_dir": tmp}}, "bench"),
-                               clock=lambda: NOW)
+        runtime = Runtime.open(parse_settings({"storage": {"data_dir": tmp}}, "bench"), clock=lambda: NOW)
         fill_s = fill_events(runtime)
         print(f"events: {EVENTS} count")
         print(f"events_fill_s: {fill_s:.1f} s")

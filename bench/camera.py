@@ -5,6 +5,7 @@ Prints `name: value unit` lines; the last line is the headline (decision_added_p
 Target: under 5 ms added at p99. Linux only (reads the recorder's CPU from /proc).
 Takes about 40 s.
 """
+
 from __future__ import annotations
 
 import os
@@ -107,22 +108,30 @@ def wait_until_recording(runtime: Runtime, timeout: float = 30) -> None:
 
 def decision_p99(tmp: Path, source: Path) -> tuple[float, float, int]:
     """Decision p99 without, then with, the recorder recording and clipping every decision."""
-    settings = parse_settings({"storage": {"data_dir": str(tmp / "data")},
-                               "camera": {"enabled": True, "source": str(source)}}, "bench")
+    settings = parse_settings(
+        {"storage": {"data_dir": str(tmp / "data")}, "camera": {"enabled": True, "source": str(source)}},
+        "bench",
+    )
     runtime = Runtime.open(settings)
     with closing(runtime.connection()) as conn:
         MemberAdmin(runtime.members(conn), runtime.events(conn), utc_now, "b").import_csv(
-            export_csv(MEMBERS), "bench")
+            export_csv(MEMBERS), "bench"
+        )
         plain = Authorizer(runtime.members(conn), runtime.events(conn), runtime.hasher, settings.access, "b")
         without = decisions(plain, DECISION_SECONDS)
-        footage = FootageService(settings.camera, tmp / "footage", runtime.connection, "b",
-                                 config=replace(recorder_config(settings.camera, tmp / "footage"),
-                                                retry_first_seconds=0.2))
+        footage = FootageService(
+            settings.camera,
+            tmp / "footage",
+            runtime.connection,
+            "b",
+            config=replace(recorder_config(settings.camera, tmp / "footage"), retry_first_seconds=0.2),
+        )
         footage.start()
         footage.set_mode(DoorMode.OPENPLUS)
         wait_until_recording(runtime)
-        recording = Authorizer(runtime.members(conn), CameraEventLog(conn, footage), runtime.hasher,
-                               settings.access, "b")
+        recording = Authorizer(
+            runtime.members(conn), CameraEventLog(conn, footage), runtime.hasher, settings.access, "b"
+        )
         with_recorder = decisions(recording, DECISION_SECONDS)
         footage.stop()
     return percentile(without, 99), percentile(with_recorder, 99), footage.notices_dropped

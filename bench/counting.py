@@ -8,6 +8,7 @@ OpenCV runs on one thread, as in the counter's own process (drivers/line_counter
 Prints `name: value unit` lines; the last line is the headline (counting_cpu_per_video_s).
 Target: under 0.25 s/s. Takes about a minute.
 """
+
 from __future__ import annotations
 
 import math

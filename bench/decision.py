@@ -8,6 +8,7 @@ under 300 MB peak RSS (a Raspberry Pi has 1-2 GB). The big import runs in a chil
 reads the file whole, as `openplus-door members import` and the API upload do.
 `--big-import-only` runs only that import (and its re-import) and prints its lines.
 """
+
 from __future__ import annotations
 
 import json
@@ -63,8 +64,16 @@ def import_child(data_dir: str, csv_path: str) -> None:
         counts = admin.import_csv(Path(csv_path).read_bytes(), "bench")
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "peak_rss_mb": peak_kb / 1024,
-                      "counts": [counts.added, counts.updated, counts.unchanged, counts.removed]}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "cpu_seconds": cpu,
+                "peak_rss_mb": peak_kb / 1024,
+                "counts": [counts.added, counts.updated, counts.unchanged, counts.removed],
+            }
+        )
+    )
 
 
 def big_import(tmp: str) -> tuple[dict, dict]:
@@ -78,7 +87,9 @@ def big_import(tmp: str) -> tuple[dict, dict]:
     for _ in range(2):
         child = subprocess.run(
             [sys.executable, __file__, "--import-child", str(data_dir), str(csv_path)],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         )
         runs.append(json.loads(child.stdout.strip().splitlines()[-1]))
     first, again = runs
@@ -108,8 +119,9 @@ def main() -> None:
             admin.import_csv(data, "bench")  # everything unchanged: the daily re-import
             reimport_s = time.perf_counter() - started
 
-            authorizer = Authorizer(runtime.members(conn), runtime.events(conn), runtime.hasher,
-                                    settings.access, "bench")
+            authorizer = Authorizer(
+                runtime.members(conn), runtime.events(conn), runtime.hasher, settings.access, "bench"
+            )
             rng = random.Random(11)
             samples = []
             for i in range(DECISIONS):

@@ -11,6 +11,7 @@ to the door screen's event stream (Server-Sent Events on loopback) delivering th
 state to a client reading it the way the kiosk browser's EventSource does: the door's snapshot,
 the observer thread, the screen's feed and its stream thread. Target: p99 under 100 ms.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -75,19 +76,26 @@ def screen_shows_door(states: queue.Queue) -> float:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        settings = parse_settings({"storage": {"data_dir": tmp},
-                                   "screen": {"enabled": True, "port": 0}}, "bench")
+        settings = parse_settings(
+            {"storage": {"data_dir": tmp}, "screen": {"enabled": True, "port": 0}}, "bench"
+        )
         sim = SimulatedHardware.create(settings, MockFactory(pin_class=TimedPin))
-        service = BranchService(sim.settings, Schedule(), pin_factory=sim.factory,
-                                mode_override=DoorMode.OPENPLUS)
+        service = BranchService(
+            sim.settings, Schedule(), pin_factory=sim.factory, mode_override=DoorMode.OPENPLUS
+        )
         rows = demo_members(MEMBERS, local_date(utc_now()))
         with closing(service.runtime.connection()) as conn:
-            MemberAdmin(service.runtime.members(conn), service.runtime.events(conn),
-                        service.runtime.clock, "b").replace_list(list(enumerate(rows, 1)), "bench")
-        ok_members = [n for n in range(7, MEMBERS) if rows[n - 1].entry_blocked is False
-                      and rows[n - 1].openplus_registered_on is not None
-                      and rows[n - 1].valid_until > local_date(utc_now())
-                      and rows[n - 1].adult_on <= local_date(utc_now())]
+            MemberAdmin(
+                service.runtime.members(conn), service.runtime.events(conn), service.runtime.clock, "b"
+            ).replace_list(list(enumerate(rows, 1)), "bench")
+        ok_members = [
+            n
+            for n in range(7, MEMBERS)
+            if rows[n - 1].entry_blocked is False
+            and rows[n - 1].openplus_registered_on is not None
+            and rows[n - 1].valid_until > local_date(utc_now())
+            and rows[n - 1].adult_on <= local_date(utc_now())
+        ]
         hash_queued = {"at": 0.0}
         plain_submit = service.loop.submit
 
@@ -98,8 +106,7 @@ def main() -> None:
 
         service.loop.submit = timed_submit  # readers get this sink at start()
         awaiting = threading.Event()
-        service.listeners.append(
-            lambda s: awaiting.set() if s.phase.value == "awaiting_pin" else None)
+        service.listeners.append(lambda s: awaiting.set() if s.phase.value == "awaiting_pin" else None)
         sim.at_rest()
         service.start()
         service.wait_readers_connected(5)

@@ -43,6 +43,7 @@ the keypad drops the key (`_keypad_frames_dropped`).
 Output: one `name: value unit` per line; the last line is the headline: the worst p99 of (b),
 (c) and (d) divided by the idle p99. Target: under 1.5.
 """
+
 from __future__ import annotations
 
 import json
@@ -101,16 +102,28 @@ def open_plus_week(special_day=None) -> dict:
     """Open+ around the clock as many small windows (adjacent, not overlapping); with
     `special_day`, also that date as special hours, Open+ all day in the same small windows
     (still Open+ throughout: it only makes a second, different document)."""
+
     def day() -> list[dict]:
         edges = list(range(0, 24 * 60 + 1, WINDOW_MINUTES))
-        return [{"start": f"{a // 60:02d}:{a % 60:02d}",
-                 "end": "24:00" if b == 24 * 60 else f"{b // 60:02d}:{b % 60:02d}",
-                 "kind": "openplus"} for a, b in pairwise(edges)]
-    exceptions = [] if special_day is None else [{
-        "date": special_day.isoformat(), "kind": "special_hours", "windows": day(),
-        "note": "bench"}]
-    return {"weekly": {weekday: day() for weekday in WEEKDAYS}, "exceptions": exceptions,
-            "holidays_closed": []}
+        return [
+            {
+                "start": f"{a // 60:02d}:{a % 60:02d}",
+                "end": "24:00" if b == 24 * 60 else f"{b // 60:02d}:{b % 60:02d}",
+                "kind": "openplus",
+            }
+            for a, b in pairwise(edges)
+        ]
+
+    exceptions = (
+        []
+        if special_day is None
+        else [{"date": special_day.isoformat(), "kind": "special_hours", "windows": day(), "note": "bench"}]
+    )
+    return {
+        "weekly": {weekday: day() for weekday in WEEKDAYS},
+        "exceptions": exceptions,
+        "holidays_closed": [],
+    }
 
 
 def write_import_csv(path: Path, today) -> None:
@@ -119,11 +132,12 @@ def write_import_csv(path: Path, today) -> None:
     valid_until = (today + timedelta(days=365)).isoformat()
     registered = (today - timedelta(days=30)).isoformat()
     with open(path, "w", encoding="utf-8") as out:
-        out.write("patron_id;cards;name;birth_date;openplus_registered;valid_until;blocked;"
-                  "category;pin\n")
-        out.writelines(f"DEMO{n:06d};{barcode(n)}|{rfid_tag(n)};B.{n % 97}. (bench);1980-01-01;"
-                       f"{registered};{valid_until};nee;member;{DEMO_PIN}\n"
-                       for n in range(1, IMPORT_ROWS + 1))
+        out.write("patron_id;cards;name;birth_date;openplus_registered;valid_until;blocked;category;pin\n")
+        out.writelines(
+            f"DEMO{n:06d};{barcode(n)}|{rfid_tag(n)};B.{n % 97}. (bench);1980-01-01;"
+            f"{registered};{valid_until};nee;member;{DEMO_PIN}\n"
+            for n in range(1, IMPORT_ROWS + 1)
+        )
 
 
 @contextmanager
@@ -155,9 +169,14 @@ class LoadClient:
     instead of a share of their own that on a branch would be another computer's."""
 
     def __init__(self, *args: str) -> None:
-        self.process = subprocess.Popen([sys.executable, str(LOAD_CLIENTS), *args],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                        start_new_session=True, preexec_fn=_as_another_machine)
+        self.process = subprocess.Popen(
+            [sys.executable, str(LOAD_CLIENTS), *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            preexec_fn=_as_another_machine,
+        )
 
     def wait_running(self, timeout: float = 120.0) -> None:
         line = self._readline(timeout)
@@ -166,8 +185,7 @@ class LoadClient:
 
     def _readline(self, timeout: float) -> str:
         box: list[str] = []
-        reader = threading.Thread(target=lambda: box.append(self.process.stdout.readline()),
-                                  daemon=True)
+        reader = threading.Thread(target=lambda: box.append(self.process.stdout.readline()), daemon=True)
         reader.start()
         reader.join(timeout)
         return box[0] if box else ""
@@ -194,22 +212,27 @@ class Bench:
         runtime = Runtime.open(self.settings)
         rows = demo_members(MEMBERS, self.today)
         with closing(runtime.connection()) as conn:
-            MemberAdmin(runtime.members(conn), runtime.events(conn), runtime.clock,
-                        "b").replace_list(list(enumerate(rows, 1)), "bench")
+            MemberAdmin(runtime.members(conn), runtime.events(conn), runtime.clock, "b").replace_list(
+                list(enumerate(rows, 1)), "bench"
+            )
             with transaction(conn):
-                ScheduleStore(conn).save(parse_schedule(open_plus_week()), runtime.clock(),
-                                         "bench")
+                ScheduleStore(conn).save(parse_schedule(open_plus_week()), runtime.clock(), "bench")
         create_user(runtime, MANAGER, MANAGER_PASSWORD, ["manager"], "bench")
-        self.ok_members = [n for n in range(7, MEMBERS) if rows[n - 1].entry_blocked is False
-                           and rows[n - 1].openplus_registered_on is not None
-                           and rows[n - 1].valid_until > self.today
-                           and rows[n - 1].adult_on <= self.today]
-        configure_logging(self.settings.logging.level,  # as serve does, into a file
-                          stream=open(tmp / "door.log", "a", encoding="utf-8", buffering=1))
+        self.ok_members = [
+            n
+            for n in range(7, MEMBERS)
+            if rows[n - 1].entry_blocked is False
+            and rows[n - 1].openplus_registered_on is not None
+            and rows[n - 1].valid_until > self.today
+            and rows[n - 1].adult_on <= self.today
+        ]
+        configure_logging(
+            self.settings.logging.level,  # as serve does, into a file
+            stream=open(tmp / "door.log", "a", encoding="utf-8", buffering=1),
+        )
         with closing(runtime.connection()) as conn:
             schedule = load_schedule(conn)
-        self.service = service = BranchService(self.settings, schedule,
-                                               pin_factory=self.sim.factory)
+        self.service = service = BranchService(self.settings, schedule, pin_factory=self.sim.factory)
 
         def reload_schedule() -> Schedule:  # as cli_service._run
             with closing(service.runtime.connection()) as conn:
@@ -324,13 +347,14 @@ class Output(list):
 
 def report(out: Output, name: str, samples: list[float], bench: Bench) -> float:
     p99 = percentile(samples, 99)
-    out += [f"{name}_samples: {len(samples)} count",
-            f"{name}_lost: {bench.lost} count",
-            f"{name}_keypad_frames_dropped: "
-            f"{bench.keypad.stats.frames_dropped - bench.drops_before} count",
-            f"{name}_p50: {statistics.median(samples):.2f} ms",
-            f"{name}_p99: {p99:.2f} ms",
-            f"{name}_max: {max(samples):.2f} ms"]
+    out += [
+        f"{name}_samples: {len(samples)} count",
+        f"{name}_lost: {bench.lost} count",
+        f"{name}_keypad_frames_dropped: {bench.keypad.stats.frames_dropped - bench.drops_before} count",
+        f"{name}_p50: {statistics.median(samples):.2f} ms",
+        f"{name}_p99: {p99:.2f} ms",
+        f"{name}_max: {max(samples):.2f} ms",
+    ]
     return p99
 
 
@@ -351,8 +375,7 @@ def main() -> None:
         try:
             # (a) idle
             bench.begin_phase()
-            p99s["idle"] = report(out, "idle", bench.measure(lambda s: len(s) >= IDLE_SAMPLES),
-                                  bench)
+            p99s["idle"] = report(out, "idle", bench.measure(lambda s: len(s) >= IDLE_SAMPLES), bench)
 
             # (b) 40 concurrent wrong logins, in waves, from another process
             bench.begin_phase()
@@ -362,22 +385,27 @@ def main() -> None:
             counts = load.stop()
             p99s["logins"] = report(out, "logins", samples, bench)
             hashed, paused = counts["statuses"].get("401", 0), counts["statuses"].get("429", 0)
-            out += [f"logins_waves: {counts['waves']} count",
-                    f"logins_hashed: {hashed} count",
-                    f"logins_paused: {paused} count",
-                    f"logins_other: {counts['requests'] - hashed - paused} count",
-                    f"logins_request_p50: {counts['request_p50_s']:.2f} s"]
+            out += [
+                f"logins_waves: {counts['waves']} count",
+                f"logins_hashed: {hashed} count",
+                f"logins_paused: {paused} count",
+                f"logins_other: {counts['requests'] - hashed - paused} count",
+                f"logins_request_p50: {counts['request_p50_s']:.2f} s",
+            ]
 
             # (c) the 1,000,000-row import, a CLI process at normal priority
             bench.begin_phase()
             samples, imports, import_seconds, first_run_samples = [], 0, [], 0
             while len(samples) < IMPORT_MIN_SAMPLES:  # a second run finds every row unchanged
                 started = time.monotonic()
-                imp = subprocess.Popen([str(OPENPLUS_DOOR), "members", "import", str(csv_file)],
-                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                       env={**os.environ,
-                                            "OPENPLUS_DOOR_CONFIG": str(bench.config)},
-                                       start_new_session=True)  # as from an admin's own login
+                imp = subprocess.Popen(
+                    [str(OPENPLUS_DOOR), "members", "import", str(csv_file)],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    env={**os.environ, "OPENPLUS_DOOR_CONFIG": str(bench.config)},
+                    start_new_session=True,
+                )  # as from an admin's own login
                 samples += bench.measure(lambda s, imp=imp: imp.poll() is not None)
                 stdout, stderr = imp.communicate()
                 import_seconds.append(time.monotonic() - started)
@@ -386,33 +414,41 @@ def main() -> None:
                 if imp.returncode != 0:
                     raise SystemExit(f"import failed: {stdout} {stderr}")
             p99s["import"] = report(out, "import", samples, bench)
-            out += [f"import_rows: {IMPORT_ROWS} count", f"import_runs: {imports} count",
-                    f"import_wall: {import_seconds[0]:.1f} s",  # the first run: the real import
-                    f"import_first_run_samples: {first_run_samples} count"]
+            out += [
+                f"import_rows: {IMPORT_ROWS} count",
+                f"import_runs: {imports} count",
+                f"import_wall: {import_seconds[0]:.1f} s",  # the first run: the real import
+                f"import_first_run_samples: {first_run_samples} count",
+            ]
 
             # (d) a large schedule, PUT back to back through the API by a manager
             bench.begin_phase()
-            load = LoadClient("schedule", url, MANAGER, MANAGER_PASSWORD,
-                              *(str(path) for path in schedule_files))
+            load = LoadClient(
+                "schedule", url, MANAGER, MANAGER_PASSWORD, *(str(path) for path in schedule_files)
+            )
             load.wait_running()
             samples = bench.measure(lambda s: len(s) >= LOAD_SAMPLES)
             counts = load.stop()
             p99s["schedule"] = report(out, "schedule", samples, bench)
             per_day = 24 * 60 // WINDOW_MINUTES
             uploaded = counts["statuses"].get("200", 0)
-            out += [f"schedule_windows: {7 * per_day} count",
-                    f"schedule_windows_alternate: {8 * per_day} count",
-                    f"schedule_uploads: {uploaded} count",
-                    f"schedule_uploads_not_200: {counts['uploads'] - uploaded} count",
-                    f"schedule_applied_false: {counts['applied'].get('False', 0)} count",
-                    f"schedule_upload_p50: {counts['upload_p50_s']:.2f} s",
-                    f"schedule_upload_max: {counts['upload_max_s']:.2f} s"]
+            out += [
+                f"schedule_windows: {7 * per_day} count",
+                f"schedule_windows_alternate: {8 * per_day} count",
+                f"schedule_uploads: {uploaded} count",
+                f"schedule_uploads_not_200: {counts['uploads'] - uploaded} count",
+                f"schedule_applied_false: {counts['applied'].get('False', 0)} count",
+                f"schedule_upload_p50: {counts['upload_p50_s']:.2f} s",
+                f"schedule_upload_max: {counts['upload_max_s']:.2f} s",
+            ]
         finally:
             bench.stop()
     worst = max(p99s[name] for name in ("logins", "import", "schedule"))
-    out += [f"loadavg_1m_at_end: {os.getloadavg()[0]:.2f} load",
-            f"bench_wall: {time.monotonic() - begun:.0f} s",
-            f"door_under_load_worst_p99_ratio: {worst / p99s['idle']:.2f} ratio"]
+    out += [
+        f"loadavg_1m_at_end: {os.getloadavg()[0]:.2f} load",
+        f"bench_wall: {time.monotonic() - begun:.0f} s",
+        f"door_under_load_worst_p99_ratio: {worst / p99s['idle']:.2f} ratio",
+    ]
 
 
 if __name__ == "__main__":

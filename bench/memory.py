@@ -18,6 +18,7 @@ web under 150 MB. Lines `name: value unit`, the headline last: the door process'
 Note the machine's load average (printed) when comparing runs: the figures are memory, not
 time, but a loaded machine takes longer to get there.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -83,14 +84,34 @@ class Simulator:
     """`openplus-door simulate` in a subprocess; counts the entries its console has taken."""
 
     def __init__(self, data_dir: Path, members: int) -> None:
-        env = {**os.environ, "OPENPLUS_DOOR_DATA_DIR": str(data_dir),
-               "PYTHONUNBUFFERED": "1",  # each console line as it is printed, not per 8 KB
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        env = {
+            **os.environ,
+            "OPENPLUS_DOOR_DATA_DIR": str(data_dir),
+            "PYTHONUNBUFFERED": "1",  # each console line as it is printed, not per 8 KB
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        }
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "controller.cli.main", "simulate", "--exit-at-eof",
-             "--port", "0", "--members", str(members), "--mode", "openplus"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env=env, text=True, bufsize=1, cwd=ROOT)
+            [
+                sys.executable,
+                "-m",
+                "controller.cli.main",
+                "simulate",
+                "--exit-at-eof",
+                "--port",
+                "0",
+                "--members",
+                str(members),
+                "--mode",
+                "openplus",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            text=True,
+            bufsize=1,
+            cwd=ROOT,
+        )
         self.web_pid: int | None = None
         self.web_url: str | None = None
         self.cards_taken = 0
@@ -113,8 +134,10 @@ class Simulator:
 
     def wait_for(self, test, timeout: float) -> bool:
         with self._changed:
-            return self._changed.wait_for(lambda: test() or self.process.poll() is not None,
-                                          timeout) and self.process.poll() is None
+            return (
+                self._changed.wait_for(lambda: test() or self.process.poll() is not None, timeout)
+                and self.process.poll() is None
+            )
 
     def send(self, line: str) -> None:
         assert self.process.stdin is not None
@@ -144,8 +167,9 @@ def scrape(base: str, token: str) -> None:
 
 def login(base: str) -> str:
     body = json.dumps({"username": "security", "password": DEMO_PASSWORD}).encode()
-    request = urllib.request.Request(f"{base}/api/v1/auth/token", data=body,
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{base}/api/v1/auth/token", data=body, headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         return str(json.loads(response.read())["access_token"])
 
@@ -178,9 +202,12 @@ def main() -> int:
                     sim.send("status")  # answered once every entry before it is done
                     sim.wait_for(lambda seen=seen: sim.status_seen > seen, 600)
                     scrape(sim.web_url, token)
-                    print(f"{number + 1} entries, {time.monotonic() - started:.0f} s, door "
-                          f"{megabytes(status_kb(sim.process.pid, 'VmRSS'))} MB, web "
-                          f"{megabytes(status_kb(sim.web_pid, 'VmRSS'))} MB", file=sys.stderr)
+                    print(
+                        f"{number + 1} entries, {time.monotonic() - started:.0f} s, door "
+                        f"{megabytes(status_kb(sim.process.pid, 'VmRSS'))} MB, web "
+                        f"{megabytes(status_kb(sim.web_pid, 'VmRSS'))} MB",
+                        file=sys.stderr,
+                    )
             seen = sim.status_seen
             sim.send("status")  # answered after every entry before it
             if not sim.wait_for(lambda: sim.status_seen > seen, 600):
@@ -194,13 +221,10 @@ def main() -> int:
                 "seconds": (f"{seconds:.0f}", "s"),
                 "load_average": (f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after", ""),
                 "web_peak_rss": (megabytes(status_kb(sim.web_pid, "VmHWM")), "MB"),
-                "web_rss": (megabytes(status_kb(sim.web_pid, "VmRSS")),
-                            f"MB (target < {WEB_TARGET_MB})"),
-                **{f"{role(pid)}_rss": (megabytes(status_kb(pid, "VmRSS")), "MB")
-                   for pid in recorders},
+                "web_rss": (megabytes(status_kb(sim.web_pid, "VmRSS")), f"MB (target < {WEB_TARGET_MB})"),
+                **{f"{role(pid)}_rss": (megabytes(status_kb(pid, "VmRSS")), "MB") for pid in recorders},
                 "door_peak_rss": (megabytes(status_kb(door_pid, "VmHWM")), "MB"),
-                "door_rss": (megabytes(status_kb(door_pid, "VmRSS")),
-                             f"MB (target < {DOOR_TARGET_MB})"),
+                "door_rss": (megabytes(status_kb(door_pid, "VmRSS")), f"MB (target < {DOOR_TARGET_MB})"),
             }
         finally:
             if sim.process.poll() is None:

@@ -7,6 +7,7 @@ controller.services.users.PASSWORD_HASHER; the README's sign-in section quotes i
 
     .venv/bin/python bench/password_cost.py
 """
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,12 @@ def main() -> None:
         print(json.dumps(measure(*(int(arg) for arg in sys.argv[1:]))))
         return
     for name, time_cost, memory_kib, parallelism in CANDIDATES:
-        out = subprocess.run([sys.executable, __file__, str(time_cost), str(memory_kib),
-                              str(parallelism)], check=True, capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, __file__, str(time_cost), str(memory_kib), str(parallelism)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         result = json.loads(out.stdout)
         print(f"{name}_hash_ms: {result['ms']:.1f} ms")
         print(f"{name}_peak_rss_growth: {result['mib']:.1f} MiB")

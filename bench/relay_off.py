@@ -5,6 +5,7 @@ systemd runs it before the door service starts and after every stop, so its whol
 Runs the installed console script on gpiozero's mock pins with the example config.
 Prints `name: value unit` lines; the last line is the headline (p50). Target: under 300 ms.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,8 +37,13 @@ def percentile(samples: list[float], pct: float) -> float:
 def main() -> None:
     argv = command()
     with tempfile.TemporaryDirectory() as data_dir:
-        env = {**os.environ, "GPIOZERO_PIN_FACTORY": "mock", "OPENPLUS_DOOR_DATA_DIR": data_dir,
-               "OPENPLUS_DOOR_CONFIG": str(CONFIG), "PYTHONPATH": str(ROOT)}
+        env = {
+            **os.environ,
+            "GPIOZERO_PIN_FACTORY": "mock",
+            "OPENPLUS_DOOR_DATA_DIR": data_dir,
+            "OPENPLUS_DOOR_CONFIG": str(CONFIG),
+            "PYTHONPATH": str(ROOT),
+        }
         samples = []
         for _ in range(RUNS + 1):
             started = time.perf_counter()

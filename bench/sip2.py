@@ -12,6 +12,7 @@ process, with the demo members and a required login), on loopback.
 Prints `name: value unit` lines; the headline (last line) is what the pool adds at p99
 (the issue's target: under 5 ms): pooled check p99 minus the bare round trip's p99.
 """
+
 from __future__ import annotations
 
 import socket
@@ -40,8 +41,12 @@ LOGIN_USER, LOGIN_PASSWORD = "door", "s3cret"  # controller/sim/lms_server.py's 
 
 def start_server() -> tuple[subprocess.Popen[str], int]:
     """The demo pysip2 server in a child process (its own interpreter and GIL, like a real LMS)."""
-    child = subprocess.Popen([sys.executable, "-m", "controller.sim.lms_server", "--login"],
-                             stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "controller.sim.lms_server", "--login"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     assert child.stdout is not None
     line = child.stdout.readline()
     if not line.startswith("listening "):
@@ -59,11 +64,27 @@ def raw_roundtrips(port: int) -> list[float]:
     answers a repeated AY/AZ from its replay cache, so vary it over 0-9)."""
     sock = socket.create_connection(("127.0.0.1", port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    connection = Sip2Connection(Sip2Settings("127.0.0.1", port, login_user=LOGIN_USER, login_password=LOGIN_PASSWORD,
-                                             institution_id="BIB"), sock, time.monotonic)
+    connection = Sip2Connection(
+        Sip2Settings(
+            "127.0.0.1", port, login_user=LOGIN_USER, login_password=LOGIN_PASSWORD, institution_id="BIB"
+        ),
+        sock,
+        time.monotonic,
+    )
     connection.login(time.monotonic() + 5)
-    frames = [encode_patron_status(institution="BIB", barcode=CARD, pin=PIN, terminal_password="", language="000",
-                                   moment=datetime.now(), sequence=seq, charset="cp850") for seq in range(10)]
+    frames = [
+        encode_patron_status(
+            institution="BIB",
+            barcode=CARD,
+            pin=PIN,
+            terminal_password="",
+            language="000",
+            moment=datetime.now(),
+            sequence=seq,
+            charset="cp850",
+        )
+        for seq in range(10)
+    ]
     samples = []
     for n in range(WARMUP + CHECKS):
         started = time.perf_counter()
@@ -127,8 +148,9 @@ def timeout_overshoot() -> float:
 def main() -> None:
     child, port = start_server()
     try:
-        settings = Sip2Settings("127.0.0.1", port, institution_id="BIB", login_user=LOGIN_USER,
-                                login_password=LOGIN_PASSWORD)
+        settings = Sip2Settings(
+            "127.0.0.1", port, institution_id="BIB", login_user=LOGIN_USER, login_password=LOGIN_PASSWORD
+        )
         raw = raw_roundtrips(port)
         checks, per_second = pooled_checks(settings)
         connects = connect_logins(settings)

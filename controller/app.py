@@ -5,6 +5,7 @@ import each other), built from explicit services (no module-level state). Serve 
 uvicorn (controller/api/server.py) or drive it with TestClient. API routes sit under /api/v1
 and, apart from GET /health and POST /auth/token, need a bearer token.
 """
+
 from __future__ import annotations
 
 from fastapi import FastAPI
@@ -33,7 +34,10 @@ JSON_MAX_BYTES = 1024 * 1024  # everything but the member import (which allows 2
 
 TAGS = [
     {"name": "health", "description": "Liveness; no token needed."},
-    {"name": "metrics", "description": "Prometheus metrics at /metrics ([metrics] allow_from or role security)."},
+    {
+        "name": "metrics",
+        "description": "Prometheus metrics at /metrics ([metrics] allow_from or role security).",
+    },
     {"name": "auth", "description": "Log in for a bearer token; who am I."},
     {"name": "schedule", "description": "Opening schedule, holidays and the door mode (role manager)."},
     {"name": "members", "description": "The Open+ member list (role manager)."},
@@ -55,15 +59,32 @@ in UTC and shown both in UTC and in Europe/Amsterdam. Every change is recorded i
 log naming who made it (`api:<username>`)."""
 
 ROUTERS = (
-    health.router, auth.public_router, auth.router, schedule.router, schedule.mode_router,
-    members.router, events.router, door.router, footage.router, lms.router, alerts.router, outputs.router, users.router, users.tokens_router,
+    health.router,
+    auth.public_router,
+    auth.router,
+    schedule.router,
+    schedule.mode_router,
+    members.router,
+    events.router,
+    door.router,
+    footage.router,
+    lms.router,
+    alerts.router,
+    outputs.router,
+    users.router,
+    users.tokens_router,
 )
 
 
 def create_app(services: ApiServices) -> FastAPI:
     """A new app around `services`; two apps on the same data directory share nothing else."""
-    app = FastAPI(title="openplus-door admin API", version="1", description=DESCRIPTION,
-                  openapi_tags=TAGS, max_body_size=JSON_MAX_BYTES)
+    app = FastAPI(
+        title="openplus-door admin API",
+        version="1",
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        max_body_size=JSON_MAX_BYTES,
+    )
     app.state.services = services
     install_error_handlers(app)
     app.add_middleware(JsonDepthLimit)  # before any parser recurses into a deep body

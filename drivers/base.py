@@ -3,6 +3,7 @@
 Drivers never decide anything: they turn bytes and pin edges into `CardRead`, `KeyPress`
 and `ReaderFault` values and hand them to a sink (usually the door's queue).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

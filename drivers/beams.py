@@ -18,6 +18,7 @@ Times come from the injected `monotonic` clock (gpiozero's own bounce filter is 
 mock pins ignore it, and it would swallow a flicker's second edge); `clock` stamps crossings
 with wall time. Callbacks run on gpiozero's pin-event thread: `on_crossed` must only queue.
 """
+
 from __future__ import annotations
 
 import time
@@ -48,8 +49,7 @@ class PersonCrossed:
 class CrossingSequence:
     """The counting rule without pins: feed it beam edges with their monotonic times."""
 
-    def __init__(self, timeout_s: float = DEFAULT_TIMEOUT_S,
-                 flicker_s: float = DEFAULT_FLICKER_S) -> None:
+    def __init__(self, timeout_s: float = DEFAULT_TIMEOUT_S, flicker_s: float = DEFAULT_FLICKER_S) -> None:
         if timeout_s <= 0 or flicker_s < 0:
             raise ValueError(f"timeout must be > 0 and flicker >= 0 (got {timeout_s}, {flicker_s})")
         self.timeout_s = timeout_s
@@ -111,13 +111,19 @@ class DirectionalCounter:
     is broken / the pulse is on. False: a pull-down, and high means broken.
     """
 
-    def __init__(self, a_pin: PinId, b_pin: PinId, *,
-                 on_crossed: Callable[[PersonCrossed], None] | None = None,
-                 broken_when_low: bool = True, timeout_s: float = DEFAULT_TIMEOUT_S,
-                 flicker_s: float = DEFAULT_FLICKER_S,
-                 monotonic: Callable[[], float] = time.monotonic,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 pin_factory: Factory | None = None) -> None:
+    def __init__(
+        self,
+        a_pin: PinId,
+        b_pin: PinId,
+        *,
+        on_crossed: Callable[[PersonCrossed], None] | None = None,
+        broken_when_low: bool = True,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        flicker_s: float = DEFAULT_FLICKER_S,
+        monotonic: Callable[[], float] = time.monotonic,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        pin_factory: Factory | None = None,
+    ) -> None:
         self.on_crossed = on_crossed
         self.sequence = CrossingSequence(timeout_s, flicker_s)
         self.totals: dict[Direction, int] = {"in": 0, "out": 0}
@@ -132,8 +138,7 @@ class DirectionalCounter:
             self.close()
             raise
 
-    def _beam(self, name: Beam, pin: PinId, broken_when_low: bool,
-              pin_factory: Factory | None) -> Button:
+    def _beam(self, name: Beam, pin: PinId, broken_when_low: bool, pin_factory: Factory | None) -> Button:
         # Active = broken: with the pull-up, while the pin is low; with the pull-down, high.
         button = Button(pin, pull_up=broken_when_low, bounce_time=None, pin_factory=pin_factory)
         button.when_activated = lambda: self.sequence.broken(name, self._mono())

@@ -5,6 +5,7 @@ never hold up the door. It never touches the database: it announces what it wrot
 went wrong, as small picklable messages; controller/services/footage.py decides when to record and
 keeps the books.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -117,8 +118,11 @@ def open_source(source: int | str, timeout_ms: int = 5000) -> FrameSource:
     instead of blocking forever (the recorder's stall watchdog covers the rest).
     """
     if isinstance(source, str) and "://" in source:
-        return cv2.VideoCapture(source, cv2.CAP_ANY, [
-            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms])
+        return cv2.VideoCapture(
+            source,
+            cv2.CAP_ANY,
+            [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms],
+        )
     return cv2.VideoCapture(source)
 
 
@@ -218,8 +222,11 @@ class Recorder:
         if self._storage_fault is not None:
             self.counts.add("clip_storage_fault")
             return
-        clip = _Clip(event_id, at_ms - int(self._cfg.pre_event_seconds * 1000),
-                     at_ms + int(self._cfg.post_event_seconds * 1000))
+        clip = _Clip(
+            event_id,
+            at_ms - int(self._cfg.pre_event_seconds * 1000),
+            at_ms + int(self._cfg.post_event_seconds * 1000),
+        )
         self._clips[event_id] = clip
         for frame_ms, image in self._ring.since(clip.start_ms):
             if frame_ms <= clip.end_ms and not self._write_clip(clip, image, frame_ms):
@@ -234,8 +241,7 @@ class Recorder:
             self.counts.add("skipped_rate_cap")
             return
         if self._size is None:
-            self._size = fit_within(image.shape[1], image.shape[0],
-                                    self._cfg.max_width, self._cfg.max_height)
+            self._size = fit_within(image.shape[1], image.shape[0], self._cfg.max_width, self._cfg.max_height)
         if (image.shape[1], image.shape[0]) != self._size:
             image = cv2.resize(image, self._size, interpolation=cv2.INTER_AREA)
         self.last_frame_ms = at_ms
@@ -276,8 +282,15 @@ class Recorder:
             return
         size = segment.close()
         if segment.first_ms is not None and segment.last_ms is not None and size:  # frames were written
-            self._emit(SegmentFinished(segment.relative, segment.first_ms, segment.last_ms
-                                       + self._interval_ms, segment.frames, size))
+            self._emit(
+                SegmentFinished(
+                    segment.relative,
+                    segment.first_ms,
+                    segment.last_ms + self._interval_ms,
+                    segment.frames,
+                    size,
+                )
+            )
         else:
             self._storage_failed("write_error", f"{segment.relative} is empty", segment.last_ms or 0)
 
@@ -299,8 +312,16 @@ class Recorder:
             return
         size = clip.file.close()
         if clip.file.first_ms is not None and clip.file.last_ms is not None and size:  # frames were written
-            self._emit(ClipFinished(clip.event_id, clip.file.relative, clip.file.first_ms,
-                                    clip.file.last_ms + self._interval_ms, clip.file.frames, size))
+            self._emit(
+                ClipFinished(
+                    clip.event_id,
+                    clip.file.relative,
+                    clip.file.first_ms,
+                    clip.file.last_ms + self._interval_ms,
+                    clip.file.frames,
+                    size,
+                )
+            )
 
     def _open(self, stem: str) -> VideoFile | None:
         relative = f"{stem}.{self._codec.extension}"

@@ -3,6 +3,7 @@
 OpenCV's VideoWriter silently drops frames of the wrong size and not every fourcc works in
 every build (the pip wheel has mp4v and MJPG, no H.264), hence the probe and the resize.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator

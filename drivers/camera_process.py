@@ -5,6 +5,7 @@ pipe write that drops the notice and reports False when the pipe is full; `send`
 unbounded queue), so nothing here can delay a door decision.
 `run_recorder` is a top-level function taking picklable arguments: safe with `spawn`.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -132,8 +133,12 @@ class CaptureThread(threading.Thread):
             ok, image = source.read()
             if self._stopping.is_set():
                 return
-            if (not ok or image is None) and self._cfg.loop_video_file \
-                    and is_file_source(self._cfg.source) and source.set(cv2.CAP_PROP_POS_FRAMES, 0):
+            if (
+                (not ok or image is None)
+                and self._cfg.loop_video_file
+                and is_file_source(self._cfg.source)
+                and source.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            ):
                 ok, image = source.read()  # the end of a looping file: start it again
             if not ok or image is None:
                 self.failure = ("no_frames", f"{self._cfg.source!r} delivered no frame")
@@ -173,7 +178,9 @@ class RecorderLoop:
             emit(CameraFault("write_error", f"codec probe: {exc}", to_ms(config.clock())))
             codec = CODECS[-1]
         self.recorder = Recorder(config, codec, emit)
-        self._frames: queue.Queue[tuple[int, np.ndarray]] = queue.Queue(maxsize=max(2, int(2 * config.max_fps)))
+        self._frames: queue.Queue[tuple[int, np.ndarray]] = queue.Queue(
+            maxsize=max(2, int(2 * config.max_fps))
+        )
         self._capture: CaptureThread | None = None
         self._wanted = False
         self._retry_at = 0.0
@@ -269,8 +276,9 @@ class RecorderLoop:
 RECORDER_NICENESS = 10  # the recorder process yields the CPU to the door's process
 
 
-def run_recorder(config: RecorderConfig, commands: Any, notices: NoticePipe, output: Any,
-                 parent_pid: int | None = None) -> None:
+def run_recorder(
+    config: RecorderConfig, commands: Any, notices: NoticePipe, output: Any, parent_pid: int | None = None
+) -> None:
     """Entry point of the recorder process or thread.
 
     In its own process it lowers its priority and keeps OpenCV to one worker thread, so on a
@@ -299,14 +307,19 @@ class RecorderHandle:
             self._worker: Any = context.Process(
                 # The parent's pid from here, not getppid() there: the door process may die
                 # while the child is still importing, and an orphan must notice that too.
-                target=run_recorder, args=(config, self.commands, self.notices, self.output,
-                                           os.getpid()),
-                name="camera-recorder", daemon=True)
+                target=run_recorder,
+                args=(config, self.commands, self.notices, self.output, os.getpid()),
+                name="camera-recorder",
+                daemon=True,
+            )
         else:
             self.commands, self.output = queue.Queue(), queue.Queue()
             self._worker = threading.Thread(
-                target=run_recorder, args=(config, self.commands, self.notices, self.output),
-                name="camera-recorder", daemon=True)
+                target=run_recorder,
+                args=(config, self.commands, self.notices, self.output),
+                name="camera-recorder",
+                daemon=True,
+            )
 
     def start(self) -> None:
         self._worker.start()

@@ -4,6 +4,7 @@ inside open button and the help button.
 Callbacks run on gpiozero's pin-event thread: keep them short (put an event on the door's
 queue and return).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -28,10 +29,16 @@ class DoorContact:
     `bounce_s` is handed to gpiozero (honoured by real pin factories, ignored by mock pins).
     """
 
-    def __init__(self, pin: PinId, *, open_when_high: bool = True,
-                 on_opened: Callback | None = None, on_closed: Callback | None = None,
-                 bounce_s: float | None = DEFAULT_BOUNCE_S,
-                 pin_factory: Factory | None = None) -> None:
+    def __init__(
+        self,
+        pin: PinId,
+        *,
+        open_when_high: bool = True,
+        on_opened: Callback | None = None,
+        on_closed: Callback | None = None,
+        bounce_s: float | None = DEFAULT_BOUNCE_S,
+        pin_factory: Factory | None = None,
+    ) -> None:
         self.on_opened = on_opened
         self.on_closed = on_closed
         # With pull_up=True the Button is active when the pin is low.
@@ -65,9 +72,14 @@ class PushButton:
     Assumed wiring: a normally-open push button between the pin and ground, Pi pull-up.
     """
 
-    def __init__(self, pin: PinId, *, on_pressed: Callback | None = None,
-                 bounce_s: float | None = DEFAULT_BOUNCE_S,
-                 pin_factory: Factory | None = None) -> None:
+    def __init__(
+        self,
+        pin: PinId,
+        *,
+        on_pressed: Callback | None = None,
+        bounce_s: float | None = DEFAULT_BOUNCE_S,
+        pin_factory: Factory | None = None,
+    ) -> None:
         self.on_pressed = on_pressed
         self._button = Button(pin, pull_up=True, bounce_time=bounce_s, pin_factory=pin_factory)
         self._button.when_pressed = self._on_press

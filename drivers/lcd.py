@@ -15,6 +15,7 @@ A display that is unplugged (OSError from the bus) is reported through `on_fault
 it works again, and never raised: the door goes on without it. The next message after a fault
 starts with the init sequence again, so a display plugged back in shows text, not garbage.
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,13 +44,41 @@ SIZES = ((16, 2), (20, 4))  # cols, rows
 
 # Characters with no ASCII letter to lose their accent to (NFKD leaves them whole).
 _SPECIAL: dict[str, str] = {
-    "€": "EUR", "ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ø": "o", "Ø": "O",
-    "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ı": "i",
-    "‘": "'", "’": "'", "‚": "'", "“": '"', "”": '"', "„": '"', "«": '"', "»": '"',
-    "–": "-", "—": "-", "‐": "-", "…": "...", "•": "*", "·": ".", "×": "x",
+    "€": "EUR",
+    "ß": "ss",
+    "æ": "ae",
+    "Æ": "AE",
+    "œ": "oe",
+    "Œ": "OE",
+    "ø": "o",
+    "Ø": "O",
+    "ł": "l",
+    "Ł": "L",
+    "đ": "d",
+    "Đ": "D",
+    "ı": "i",
+    "‘": "'",
+    "’": "'",
+    "‚": "'",
+    "“": '"',
+    "”": '"',
+    "„": '"',
+    "«": '"',
+    "»": '"',
+    "–": "-",
+    "—": "-",
+    "‐": "-",
+    "…": "...",
+    "•": "*",
+    "·": ".",
+    "×": "x",
     # A00 shows 0x5C as a yen sign and 0x7E as an arrow: never send those for these.
-    "\\": "/", "~": "-",
-    "\u00a0": " ", "\t": " ", "\n": " ", "\r": " ",
+    "\\": "/",
+    "~": "-",
+    "\u00a0": " ",
+    "\t": " ",
+    "\n": " ",
+    "\r": " ",
 }
 
 
@@ -67,8 +96,7 @@ def lcd_text(text: str) -> str:
         if 0x20 <= ord(char) <= 0x7D:
             out.append(char)
             continue
-        plain = "".join(c for c in unicodedata.normalize("NFKD", char)
-                        if not unicodedata.combining(c))
+        plain = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
         if plain and all(0x20 <= ord(c) <= 0x7D and c != "\\" for c in plain):
             out.append(plain)  # é -> e, ĳ -> ij, ﬁ -> fi, ² -> 2
         else:
@@ -131,8 +159,13 @@ class CharacterLcd:
     thread. `open_bus` gives the bus (`lambda: open_i2c_bus(1)`, or a test's fake)."""
 
     def __init__(
-        self, open_bus: Callable[[], I2cBus], address: int = 0x27, cols: int = 16,
-        rows: int = 2, *, on_fault: Callable[[str], None] | None = None,
+        self,
+        open_bus: Callable[[], I2cBus],
+        address: int = 0x27,
+        cols: int = 16,
+        rows: int = 2,
+        *,
+        on_fault: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if (cols, rows) not in SIZES:

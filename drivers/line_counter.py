@@ -22,6 +22,7 @@ Interface (what the service that turns crossings into occupancy and tailgating u
 injected clock in UTC ms; the runner does the same), so the counter itself reads no clock.
 Not thread-safe: one thread feeds it. drivers import nothing from controller/.
 """
+
 from __future__ import annotations
 
 import math
@@ -57,16 +58,21 @@ class CountingLine:
     def __post_init__(self) -> None:
         allowed = _TOWARDS_BY_ORIENTATION.get(self.orientation)
         if allowed is None:
-            raise ValueError(f"counting line orientation {self.orientation!r}: "
-                             "expected 'horizontal' or 'vertical'")
+            raise ValueError(
+                f"counting line orientation {self.orientation!r}: expected 'horizontal' or 'vertical'"
+            )
         if self.in_towards not in allowed:
-            raise ValueError(f"counting line in_towards {self.in_towards!r}: a {self.orientation} "
-                             f"line is crossed {allowed[0]!r} or {allowed[1]!r}")
+            raise ValueError(
+                f"counting line in_towards {self.in_towards!r}: a {self.orientation} "
+                f"line is crossed {allowed[0]!r} or {allowed[1]!r}"
+            )
         if not 0.0 < self.position < 1.0:
             raise ValueError(f"counting line position {self.position}: expected a fraction between 0 and 1")
         if not 0.0 <= self.hysteresis < min(self.position, 1.0 - self.position):
-            raise ValueError(f"counting line hysteresis {self.hysteresis}: the band must lie inside "
-                             "the picture (0 <= hysteresis < distance from the line to the edge)")
+            raise ValueError(
+                f"counting line hysteresis {self.hysteresis}: the band must lie inside "
+                "the picture (0 <= hysteresis < distance from the line to the edge)"
+            )
 
     def side(self, x: float, y: float) -> int:
         """-1 before the band, +1 past it, 0 inside it (x, y are fractions of the picture)."""
@@ -107,8 +113,10 @@ class CounterConfig:
         if self.process_width < 32:
             raise ValueError(f"counter process_width {self.process_width}: at least 32 pixels")
         if not 0.0 < self.min_area < self.max_area <= 1.0:
-            raise ValueError(f"counter areas min {self.min_area}, max {self.max_area}: "
-                             "expected 0 < min_area < max_area <= 1")
+            raise ValueError(
+                f"counter areas min {self.min_area}, max {self.max_area}: "
+                "expected 0 < min_area < max_area <= 1"
+            )
         if not 0.0 < self.max_distance <= 1.0:
             raise ValueError(f"counter max_distance {self.max_distance}: expected a fraction in (0, 1]")
         if self.max_missed < 0 or self.min_age < 1 or self.warmup_frames < 1:
@@ -147,12 +155,14 @@ class Blob:
 class LineCounter:
     """Feed it frames in order; it reports who crossed the line, and which way."""
 
-    def __init__(self, config: CounterConfig | None = None,
-                 on_crossing: Callable[[Crossing], None] | None = None) -> None:
+    def __init__(
+        self, config: CounterConfig | None = None, on_crossing: Callable[[Crossing], None] | None = None
+    ) -> None:
         self.config = config or CounterConfig()
         self._on_crossing = on_crossing
         self._subtractor = cv2.createBackgroundSubtractorMOG2(
-            history=self.config.history, varThreshold=self.config.var_threshold, detectShadows=False)
+            history=self.config.history, varThreshold=self.config.var_threshold, detectShadows=False
+        )
         self._open = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (self.config.open_px,) * 2)
         self._close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (self.config.close_px,) * 2)
         self._size: tuple[int, int] | None = None  # processed (width, height)
@@ -179,8 +189,11 @@ class LineCounter:
             scale = min(1.0, self.config.process_width / width)
             self._size = (max(1, round(width * scale)), max(1, round(height * scale)))
             self._aspect = self._size[1] / self._size[0]
-        grey = frame if frame.ndim == 2 else cv2.cvtColor(
-            frame, cv2.COLOR_BGR2GRAY if frame.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
+        grey = (
+            frame
+            if frame.ndim == 2
+            else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY if frame.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
+        )
         if (grey.shape[1], grey.shape[0]) != self._size:
             grey = cv2.resize(grey, self._size, interpolation=cv2.INTER_AREA)
         return grey
@@ -196,7 +209,9 @@ class LineCounter:
         for label in range(1, count):  # 0 is the background
             area = stats[label, cv2.CC_STAT_AREA] / pixels
             if self.config.min_area <= area <= self.config.max_area:
-                found.append(Blob(float(centroids[label][0]) / width, float(centroids[label][1]) / height, area))
+                found.append(
+                    Blob(float(centroids[label][0]) / width, float(centroids[label][1]) / height, area)
+                )
         return found
 
     def _distance(self, track: Track, blob: Blob) -> float:
@@ -204,8 +219,11 @@ class LineCounter:
         return math.hypot(track.x - blob.x, (track.y - blob.y) * self._aspect) / math.hypot(1.0, self._aspect)
 
     def _update(self, blobs: list[Blob], at_ms: int) -> list[Crossing]:
-        pairs = sorted((self._distance(track, blob), t, b)
-                       for t, track in enumerate(self.tracks) for b, blob in enumerate(blobs))
+        pairs = sorted(
+            (self._distance(track, blob), t, b)
+            for t, track in enumerate(self.tracks)
+            for b, blob in enumerate(blobs)
+        )
         matched_tracks: set[int] = set()
         matched_blobs: set[int] = set()
         crossings: list[Crossing] = []
@@ -225,8 +243,11 @@ class LineCounter:
                 track.missed += 1
             if track.missed <= self.config.max_missed:
                 survivors.append(track)
-        born = [self._birth(blob, [self.tracks[t] for t in matched_tracks])
-                for b, blob in enumerate(blobs) if b not in matched_blobs]
+        born = [
+            self._birth(blob, [self.tracks[t] for t in matched_tracks])
+            for b, blob in enumerate(blobs)
+            if b not in matched_blobs
+        ]
         self.tracks = survivors + born
         for crossing in crossings:
             self.totals[crossing.direction] += 1

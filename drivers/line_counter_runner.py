@@ -19,6 +19,7 @@ file, and a file is read as fast as it decodes (a clip is counted in less than i
 A live source that fails is reopened after `retry_seconds`; a file that ends stops the runner.
 `run_counter` is a top-level function taking picklable arguments: safe with spawn.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -95,7 +96,9 @@ def run_counter(config: CounterRunnerConfig, output: Any, stop: Any, parent_pid:
                 break
             if stop.is_set() or not _parent_alive(parent_pid):
                 break
-            output.put(CounterFault("no_frames", f"{config.source!r} delivered no frame", to_ms(config.clock())))
+            output.put(
+                CounterFault("no_frames", f"{config.source!r} delivered no frame", to_ms(config.clock()))
+            )
         else:
             output.put(CounterFault("open_failed", failure, to_ms(config.clock())))
         if is_file_source(config.source):
@@ -125,8 +128,15 @@ def _open(config: CounterRunnerConfig) -> tuple[FrameSource | None, str]:
     return source, ""
 
 
-def _count(config: CounterRunnerConfig, source: FrameSource, counter: LineCounter, output: Any,
-           stop: Any, frames: int, parent_pid: int | None) -> tuple[int, bool]:
+def _count(
+    config: CounterRunnerConfig,
+    source: FrameSource,
+    counter: LineCounter,
+    output: Any,
+    stop: Any,
+    frames: int,
+    parent_pid: int | None,
+) -> tuple[int, bool]:
     """Reads frames into the counter until the source ends (True), or `stop` is set or the
     parent process is gone (False)."""
     from_file = is_file_source(config.source)
@@ -158,12 +168,16 @@ class CounterProcess:
             context = multiprocessing.get_context("spawn")
             self.output, self._stop = context.Queue(), context.Event()
             self._worker: Any = context.Process(
-                target=run_counter, args=(config, self.output, self._stop, os.getpid()),
-                name="line-counter", daemon=True)
+                target=run_counter,
+                args=(config, self.output, self._stop, os.getpid()),
+                name="line-counter",
+                daemon=True,
+            )
         else:
             self.output, self._stop = queue.Queue(), threading.Event()
-            self._worker = threading.Thread(target=run_counter, args=(config, self.output, self._stop),
-                                            name="line-counter", daemon=True)
+            self._worker = threading.Thread(
+                target=run_counter, args=(config, self.output, self._stop), name="line-counter", daemon=True
+            )
 
     def start(self) -> None:
         self._worker.start()

@@ -5,6 +5,7 @@ Every class takes its pins, polarity and pin factory as arguments (the controlle
 from its config) and states its initial level, so a restart never opens the door by accident.
 Nothing here sleeps in the caller's thread: timed signals run on gpiozero's blink threads.
 """
+
 from __future__ import annotations
 
 from typing import TypeVar
@@ -24,10 +25,8 @@ class LockRelay:
     many opto-isolated relay boards are active-low.
     """
 
-    def __init__(self, pin: PinId, *, active_high: bool = True,
-                 pin_factory: Factory | None = None) -> None:
-        self._relay = OutputDevice(
-            pin, active_high=active_high, initial_value=False, pin_factory=pin_factory)
+    def __init__(self, pin: PinId, *, active_high: bool = True, pin_factory: Factory | None = None) -> None:
+        self._relay = OutputDevice(pin, active_high=active_high, initial_value=False, pin_factory=pin_factory)
 
     def unlock(self) -> None:
         self._relay.on()
@@ -46,15 +45,13 @@ class LockRelay:
         self._relay.close()
 
 
-def relay_off(pin: PinId, *, active_high: bool = True,
-              pin_factory: Factory | None = None) -> None:
+def relay_off(pin: PinId, *, active_high: bool = True, pin_factory: Factory | None = None) -> None:
     """Drive the lock relay pin to its locked level, then release it (systemd ExecStopPost).
 
     Once released the pin becomes an input: the relay board's own pull resistor must hold it
     at the locked level from then on (standard boards do; check yours).
     """
-    with OutputDevice(pin, active_high=active_high, initial_value=False,
-                      pin_factory=pin_factory):
+    with OutputDevice(pin, active_high=active_high, initial_value=False, pin_factory=pin_factory):
         pass
 
 
@@ -64,22 +61,38 @@ class Indicator:
     All start off. Timed signals run in the background and are cut short by the next signal.
     """
 
-    def __init__(self, green_pin: PinId, red_pin: PinId, buzzer_pin: PinId | None = None, *,
-                 leds_active_high: bool = True, buzzer_active_high: bool = True,
-                 pin_factory: Factory | None = None, signal_s: float = 2.0,
-                 beep_s: float = 0.1) -> None:
+    def __init__(
+        self,
+        green_pin: PinId,
+        red_pin: PinId,
+        buzzer_pin: PinId | None = None,
+        *,
+        leds_active_high: bool = True,
+        buzzer_active_high: bool = True,
+        pin_factory: Factory | None = None,
+        signal_s: float = 2.0,
+        beep_s: float = 0.1,
+    ) -> None:
         self.signal_s = signal_s
         self.beep_s = beep_s
         self._devices: list[DigitalOutputDevice] = []
         try:
-            self.green = self._add(LED(green_pin, active_high=leds_active_high,
-                                       initial_value=False, pin_factory=pin_factory))
-            self.red = self._add(LED(red_pin, active_high=leds_active_high,
-                                     initial_value=False, pin_factory=pin_factory))
+            self.green = self._add(
+                LED(green_pin, active_high=leds_active_high, initial_value=False, pin_factory=pin_factory)
+            )
+            self.red = self._add(
+                LED(red_pin, active_high=leds_active_high, initial_value=False, pin_factory=pin_factory)
+            )
             self.buzzer: Buzzer | None = None
             if buzzer_pin is not None:
-                self.buzzer = self._add(Buzzer(buzzer_pin, active_high=buzzer_active_high,
-                                               initial_value=False, pin_factory=pin_factory))
+                self.buzzer = self._add(
+                    Buzzer(
+                        buzzer_pin,
+                        active_high=buzzer_active_high,
+                        initial_value=False,
+                        pin_factory=pin_factory,
+                    )
+                )
         except Exception:
             self.close()
             raise
@@ -133,11 +146,19 @@ class BuildingOutput:
     the state the schedule wants at start-up and starts the pin there, so a restart in the
     middle of Open+ never blinks the PCs off and on again."""
 
-    def __init__(self, name: str, pin: PinId, *, initial_on: bool, active_high: bool = True,
-                 pin_factory: Factory | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        pin: PinId,
+        *,
+        initial_on: bool,
+        active_high: bool = True,
+        pin_factory: Factory | None = None,
+    ) -> None:
         self.name = name
         self._relay = OutputDevice(
-            pin, active_high=active_high, initial_value=initial_on, pin_factory=pin_factory)
+            pin, active_high=active_high, initial_value=initial_on, pin_factory=pin_factory
+        )
 
     def set(self, on: bool) -> None:
         (self._relay.on if on else self._relay.off)()
@@ -159,10 +180,17 @@ class BuildingOutput:
 class Lights:
     """The lights relay the schedule switches for unstaffed hours; off unless `initial_on`."""
 
-    def __init__(self, pin: PinId, *, active_high: bool = True, initial_on: bool = False,
-                 pin_factory: Factory | None = None) -> None:
+    def __init__(
+        self,
+        pin: PinId,
+        *,
+        active_high: bool = True,
+        initial_on: bool = False,
+        pin_factory: Factory | None = None,
+    ) -> None:
         self._relay = OutputDevice(
-            pin, active_high=active_high, initial_value=initial_on, pin_factory=pin_factory)
+            pin, active_high=active_high, initial_value=initial_on, pin_factory=pin_factory
+        )
 
     def on(self) -> None:
         self._relay.on()
@@ -185,10 +213,12 @@ class AlarmPanel:
     inside, disarming can leave a closed branch unguarded; the controller must choose.
     """
 
-    def __init__(self, pin: PinId, *, initial_armed: bool, active_high: bool = True,
-                 pin_factory: Factory | None = None) -> None:
+    def __init__(
+        self, pin: PinId, *, initial_armed: bool, active_high: bool = True, pin_factory: Factory | None = None
+    ) -> None:
         self._line = OutputDevice(
-            pin, active_high=active_high, initial_value=initial_armed, pin_factory=pin_factory)
+            pin, active_high=active_high, initial_value=initial_armed, pin_factory=pin_factory
+        )
 
     def arm(self) -> None:
         self._line.on()
@@ -212,10 +242,10 @@ class DoorOperator:
     the operator holds the door open for its own set time, then closes it.
     """
 
-    def __init__(self, pin: PinId, *, active_high: bool = True,
-                 pin_factory: Factory | None = None) -> None:
+    def __init__(self, pin: PinId, *, active_high: bool = True, pin_factory: Factory | None = None) -> None:
         self._trigger = OutputDevice(
-            pin, active_high=active_high, initial_value=False, pin_factory=pin_factory)
+            pin, active_high=active_high, initial_value=False, pin_factory=pin_factory
+        )
 
     def on(self) -> None:
         self._trigger.on()

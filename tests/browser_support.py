@@ -3,6 +3,7 @@ the pages' tests (tests/web/test_web_browser.py) and the door screen's (tests/sc
 
 Import this module before selenium: it skips the importing test module when the browser is not
 installed (CI must have it), so selenium is imported only where it can be used."""
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,10 @@ SHOTS_ENV = "OPENPLUS_SCREENSHOT_DIR"  # screenshots go there (docs/), else to a
 if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
     if os.environ.get("CI"):
         raise RuntimeError("CI needs /usr/bin/chromium and /usr/bin/chromedriver (./dev test installs them)")
-    pytest.skip("Debian's chromium and chromium-driver are not installed (./dev test installs them as root)",
-                allow_module_level=True)
+    pytest.skip(
+        "Debian's chromium and chromium-driver are not installed (./dev test installs them as root)",
+        allow_module_level=True,
+    )
 
 from selenium import webdriver  # noqa: E402 - only once the browser is known to be there
 from selenium.webdriver.chrome.service import Service  # noqa: E402
@@ -34,9 +37,18 @@ def chromium(width: int, height: int) -> Iterator[WebDriver]:
     profile = tempfile.mkdtemp(prefix="opd-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--no-first-run",
-                 f"--user-data-dir={profile}", f"--window-size={width},{height}", "--mute-audio"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        f"--window-size={width},{height}",
+        "--mute-audio",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(30)

@@ -1,4 +1,5 @@
 """Fixtures shared by the controller tests: an injected clock and a fresh data directory."""
+
 from __future__ import annotations
 
 import os
@@ -89,11 +90,18 @@ def live_branch(settings: Settings, clock: FakeClock):
     from tests.helpers import member_row
 
     sim = SimulatedHardware.create(settings, MockFactory())
-    service = BranchService(sim.settings, Schedule(), pin_factory=sim.factory, clock=clock,
-                            monotonic=clock.monotonic, mode_override=DoorMode.OPENPLUS)
+    service = BranchService(
+        sim.settings,
+        Schedule(),
+        pin_factory=sim.factory,
+        clock=clock,
+        monotonic=clock.monotonic,
+        mode_override=DoorMode.OPENPLUS,
+    )
     conn = service.runtime.connection()
-    MemberAdmin(service.runtime.members(conn), service.runtime.events(conn), clock, "e"
-                ).replace_list([(1, member_row(1)), (2, member_row(2))], "test")
+    MemberAdmin(service.runtime.members(conn), service.runtime.events(conn), clock, "e").replace_list(
+        [(1, member_row(1)), (2, member_row(2))], "test"
+    )
     conn.close()
     sim.at_rest()
     service.start()

@@ -13,6 +13,7 @@ before 1970 and every time.sleep raises "OSError: [Errno 22] Invalid argument"
 that libfaketime passes on untouched, so sleeping through it is exact. The replacement is only
 installed when time.sleep(0) actually fails, so a fixed libfaketime gets the real time.sleep.
 """
+
 from __future__ import annotations
 
 import select

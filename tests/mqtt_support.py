@@ -6,6 +6,7 @@ the `broker` fixture is in tests/conftest.py. `persistent=True` (the fleet's out
 gives the broker a persistence file and the subscriber a persistent session, so messages
 queued for it survive the broker's stop (SIGTERM: Mosquitto saves on the way out) and restart.
 """
+
 from __future__ import annotations
 
 import getpass
@@ -72,20 +73,25 @@ class Broker:
         self.config = config_dir / "mosquitto.conf"
         # `user`: started as root Mosquitto would drop to the user 'mosquitto', which cannot
         # write its persistence file into the test's directory.
-        persistence = (f"persistence true\npersistence_location {config_dir}/\n"
-                       f"user {getpass.getuser()}\n"
-                       "max_queued_messages 0\nmax_inflight_messages 0\n"
-                       if persistent else "persistence false\n")
-        self.config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
-                               + persistence, encoding="utf-8")
+        persistence = (
+            f"persistence true\npersistence_location {config_dir}/\n"
+            f"user {getpass.getuser()}\n"
+            "max_queued_messages 0\nmax_inflight_messages 0\n"
+            if persistent
+            else "persistence false\n"
+        )
+        self.config.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n" + persistence, encoding="utf-8"
+        )
         self.messages: Collector[tuple[str, dict[str, Any]]] = Collector()
         self._process: subprocess.Popen[bytes] | None = None
         self._subscriber: mqtt.Client | None = None
         self._subscribed = threading.Event()
 
     def start(self) -> None:
-        self._process = subprocess.Popen([self.binary, "-c", str(self.config)],
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._process = subprocess.Popen(
+            [self.binary, "-c", str(self.config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + HANG_GUARD
         while True:  # until it listens (a condition, not a pause: each try is a connect)
             try:
@@ -107,8 +113,9 @@ class Broker:
         """Subscribe to '#' and wait until the broker confirmed it. A persistent subscriber
         reconnects by itself after the broker's restart and gets what was queued for it."""
         self._subscribed.clear()
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="alerts-test-subscriber",
-                             clean_session=not self.persistent)
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id="alerts-test-subscriber", clean_session=not self.persistent
+        )
         client.reconnect_delay_set(0.05, 0.2)
         client.on_connect = lambda c, u, f, rc, p: c.subscribe("#", qos=1)
         client.on_subscribe = lambda c, u, mid, rcs, p: self._subscribed.set()

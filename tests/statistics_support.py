@@ -4,6 +4,7 @@ March 2026 in Amsterdam: the clocks go forward on Sunday the 29th (02:00 -> 03:0
 day has 23 hours. Staffed 10:00-17:00, Open+ 08:00-10:00 and 17:00-21:00; the numbers come
 from a seeded generator, so every run makes the same month.
 """
+
 from __future__ import annotations
 
 import random
@@ -56,15 +57,33 @@ class Generated:
         return len({e.member_ref for e in self.granted if to_local(e.at).date() == day})
 
     def members_between(self, first: date, last: date, openplus: bool = False) -> int:
-        return len({e.member_ref for e in self.granted if first <= to_local(e.at).date() <= last
-                    and (not openplus or "mode=openplus" in (e.detail or ""))})
+        return len(
+            {
+                e.member_ref
+                for e in self.granted
+                if first <= to_local(e.at).date() <= last
+                and (not openplus or "mode=openplus" in (e.detail or ""))
+            }
+        )
 
 
-def access_event(at: datetime, granted: bool, mode: str, member: str | None,
-                 reason: str = "granted", door: str = "entrance") -> Event:
-    return Event(type=EventType.ACCESS_GRANTED if granted else EventType.ACCESS_REFUSED,
-                 at=to_utc(at), door=door, reason=reason if not granted else "granted",
-                 member_ref=member, card_hint="0001", detail=f"reader=rfid mode={mode}")
+def access_event(
+    at: datetime,
+    granted: bool,
+    mode: str,
+    member: str | None,
+    reason: str = "granted",
+    door: str = "entrance",
+) -> Event:
+    return Event(
+        type=EventType.ACCESS_GRANTED if granted else EventType.ACCESS_REFUSED,
+        at=to_utc(at),
+        door=door,
+        reason=reason if not granted else "granted",
+        member_ref=member,
+        card_hint="0001",
+        detail=f"reader=rfid mode={mode}",
+    )
 
 
 def generate_month(seed: int = 16) -> Generated:
@@ -80,8 +99,7 @@ def generate_month(seed: int = 16) -> Generated:
                 events.append(access_event(at, True, mode_at_hour(hour), rng.choice(MEMBERS)))
             if rng.random() < 0.4:
                 at = datetime.combine(day, time(hour, rng.randint(0, 59)), tzinfo=BRANCH_TZ)
-                events.append(access_event(at, False, mode_at_hour(hour), None,
-                                           rng.choice(REFUSAL_REASONS)))
+                events.append(access_event(at, False, mode_at_hour(hour), None, rng.choice(REFUSAL_REASONS)))
         day += timedelta(days=1)
     for hour, minute in ((1, 30), (3, 0), (3, 30)):  # the night the clocks go forward
         at = datetime.combine(DST_DAY, time(hour, minute), tzinfo=BRANCH_TZ)
@@ -98,5 +116,6 @@ def write_events(runtime: Runtime, events: list[Event]) -> None:
         for event in events:
             log.record(event)
             if event.type is EventType.ACCESS_GRANTED:
-                log.record(Event(type=EventType.DOOR_OPENED, at=event.at + timedelta(seconds=2),
-                                 door=event.door))
+                log.record(
+                    Event(type=EventType.DOOR_OPENED, at=event.at + timedelta(seconds=2), door=event.door)
+                )

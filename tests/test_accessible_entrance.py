@@ -5,6 +5,7 @@ shows and says that help was called, and never unlocks anything.
 Doors on mock pins with the injected clock (tests/test_door.py's Bench); the wired branch
 and the simulator's console on simulated hardware (tests/conftest.py's live_branch).
 """
+
 from __future__ import annotations
 
 from contextlib import closing
@@ -30,8 +31,16 @@ from tests.test_door import OPERATOR, Bench
 PULSE = 1.0  # DoorSettings().operator_pulse_seconds
 
 
-def make_bench(runtime, clock, factory, settings: DoorSettings | None = None, *,
-               operator: bool = True, mode: DoorMode = DoorMode.OPENPLUS, more_rows=()) -> Bench:
+def make_bench(
+    runtime,
+    clock,
+    factory,
+    settings: DoorSettings | None = None,
+    *,
+    operator: bool = True,
+    mode: DoorMode = DoorMode.OPENPLUS,
+    more_rows=(),
+) -> Bench:
     bench = Bench(runtime, clock, factory, settings, operator=operator, more_rows=more_rows)
     bench.send(ModeChanged(mode, "test"))
     return bench
@@ -84,9 +93,9 @@ def test_the_operator_pulse_length_is_configured(runtime, clock, mock_factory):
         bench.close()
 
 
-@pytest.mark.parametrize(("card", "pin"), [("29990000000001", "0000#"),
-                                           ("11112222333344", "1234#"),
-                                           ("29990000000002", "1234#")])
+@pytest.mark.parametrize(
+    ("card", "pin"), [("29990000000001", "0000#"), ("11112222333344", "1234#"), ("29990000000002", "1234#")]
+)
 def test_a_refusal_does_not_start_the_operator(entrance, card, pin):
     entrance.card(card)
     entrance.keys(pin)
@@ -114,7 +123,8 @@ def test_the_open_button_inside_pulses_the_operator_and_lets_people_out(entrance
 
 
 def test_the_open_button_starts_the_operator_without_unlocking_when_rex_does_not(
-        runtime, clock, mock_factory):
+    runtime, clock, mock_factory
+):
     bench = make_bench(runtime, clock, mock_factory, DoorSettings(rex_unlocks=False))
     try:
         bench.send(OpenButtonPressed())
@@ -127,6 +137,7 @@ def test_the_open_button_starts_the_operator_without_unlocking_when_rex_does_not
 
 def test_the_exit_button_does_not_start_the_operator(entrance):
     from controller.door.ports import ExitRequest
+
     entrance.send(ExitRequest())
     assert entrance.relay_on and not operator_on(entrance)
 
@@ -168,8 +179,7 @@ LONGER = DoorSettings(more_time_unlock_seconds=12, more_time_held_open_seconds=9
 @pytest.fixture
 def more_time_bench(runtime, clock, mock_factory):
     """The entrance with member 6, who has "more time" (unlock 12 s, open 90 s; others 5 and 30)."""
-    bench = make_bench(runtime, clock, mock_factory, LONGER,
-                       more_rows=[(6, member_row(6, more_time=True))])
+    bench = make_bench(runtime, clock, mock_factory, LONGER, more_rows=[(6, member_row(6, more_time=True))])
     yield bench
     bench.close()
 
@@ -234,6 +244,7 @@ def test_more_time_for_a_door_already_standing_open(more_time_bench):
 
 def test_an_exit_request_does_not_cut_a_longer_pulse_short(more_time_bench):
     from controller.door.ports import ExitRequest
+
     enter(more_time_bench, MORE_TIME_CARD)
     more_time_bench.after(2)
     more_time_bench.send(ExitRequest())
@@ -248,9 +259,9 @@ def test_the_authorizer_flags_only_a_grant_to_a_member_with_more_time(runtime, c
     try:
         members = runtime.members(conn)
         MemberAdmin(members, runtime.events(conn), clock, "e").replace_list(
-            [(1, member_row(1)), (6, member_row(6, more_time=True))], "test")
-        auth = Authorizer(members, runtime.events(conn), runtime.hasher, runtime.settings.access,
-                          "entrance")
+            [(1, member_row(1)), (6, member_row(6, more_time=True))], "test"
+        )
+        auth = Authorizer(members, runtime.events(conn), runtime.hasher, runtime.settings.access, "entrance")
         at = clock()
         assert auth.authorize(MORE_TIME_CARD, "1234", "rfid", DoorMode.OPENPLUS, at).more_time
         assert not auth.authorize("29990000000001", "1234", "rfid", DoorMode.OPENPLUS, at).more_time
@@ -285,16 +296,22 @@ class _Verdict:
 
 
 @pytest.mark.parametrize(("reason", "more_time"), [(Reason.GRANTED, True), (Reason.BLOCKED, False)])
-def test_a_grant_the_library_system_decided_carries_the_local_lists_flag(
-        runtime, clock, reason, more_time):
+def test_a_grant_the_library_system_decided_carries_the_local_lists_flag(runtime, clock, reason, more_time):
     conn = runtime.connection()
     try:
         members = runtime.members(conn)
         MemberAdmin(members, runtime.events(conn), clock, "e").replace_list(
-            [(6, member_row(6, more_time=True))], "test")
+            [(6, member_row(6, more_time=True))], "test"
+        )
         link = _AskedLms()
-        auth = Authorizer(members, runtime.events(conn), runtime.hasher, runtime.settings.access,
-                          "entrance", lms=(link, _Verdict(reason)))
+        auth = Authorizer(
+            members,
+            runtime.events(conn),
+            runtime.hasher,
+            runtime.settings.access,
+            "entrance",
+            lms=(link, _Verdict(reason)),
+        )
         question = auth.begin(MORE_TIME_CARD, "1234", "rfid", DoorMode.OPENPLUS, clock())
         assert isinstance(question, LmsQuestion) and link.asked == [question]
         decision = auth.conclude(question, None, clock())
@@ -310,7 +327,9 @@ def test_the_help_button_records_shows_and_never_unlocks(entrance):
     assert event.type is EventType.HELP_REQUESTED and event.door == "entrance"
     assert entrance.messages[-1] == messages.HELP_REQUESTED
     assert (entrance.messages[-1].nl, entrance.messages[-1].en) == (
-        "Hulp is gevraagd", "Help has been called")
+        "Hulp is gevraagd",
+        "Help has been called",
+    )
     assert entrance.messages[-1].key == "display.help_requested"  # the voice's sound file
     assert entrance.door.snapshot().message == messages.HELP_REQUESTED  # the screen and LCD
     assert not entrance.relay_on and not operator_on(entrance)
@@ -337,20 +356,25 @@ def test_the_help_button_works_outside_open_hours(runtime, clock, mock_factory):
 
 
 # --- the config --------------------------------------------------------------------------------
-@pytest.mark.parametrize(("raw", "named"), [
-    ({"door": {"operator_pulse_seconds": 0}}, "door.operator_pulse_seconds"),
-    ({"door": {"operator_pulse_seconds": 31}}, "door.operator_pulse_seconds"),
-    ({"hardware": {"door_operator": {"pin": 99}}}, "hardware.door_operator.pin"),
-    ({"hardware": {"door_operator": {"active_high": True}}}, "hardware.door_operator.pin"),
-    ({"hardware": {"open_button_pin": -1}}, "hardware.open_button_pin"),
-    ({"hardware": {"help_button_pin": 1e15}}, "hardware.help_button_pin"),
-    ({"door": {"more_time_unlock_seconds": 4}}, "door.more_time_unlock_seconds"),
-    ({"door": {"more_time_unlock_seconds": 121}}, "door.more_time_unlock_seconds"),
-    ({"door": {"more_time_held_open_seconds": 29}}, "door.more_time_held_open_seconds"),
-    ({"door": {"more_time_held_open_seconds": float("inf")}}, "door.more_time_held_open_seconds"),
-    ({"door": {"unlock_seconds": 20, "more_time_unlock_seconds": 10}},
-     "door.more_time_unlock_seconds: must be at least unlock_seconds"),
-])
+@pytest.mark.parametrize(
+    ("raw", "named"),
+    [
+        ({"door": {"operator_pulse_seconds": 0}}, "door.operator_pulse_seconds"),
+        ({"door": {"operator_pulse_seconds": 31}}, "door.operator_pulse_seconds"),
+        ({"hardware": {"door_operator": {"pin": 99}}}, "hardware.door_operator.pin"),
+        ({"hardware": {"door_operator": {"active_high": True}}}, "hardware.door_operator.pin"),
+        ({"hardware": {"open_button_pin": -1}}, "hardware.open_button_pin"),
+        ({"hardware": {"help_button_pin": 1e15}}, "hardware.help_button_pin"),
+        ({"door": {"more_time_unlock_seconds": 4}}, "door.more_time_unlock_seconds"),
+        ({"door": {"more_time_unlock_seconds": 121}}, "door.more_time_unlock_seconds"),
+        ({"door": {"more_time_held_open_seconds": 29}}, "door.more_time_held_open_seconds"),
+        ({"door": {"more_time_held_open_seconds": float("inf")}}, "door.more_time_held_open_seconds"),
+        (
+            {"door": {"unlock_seconds": 20, "more_time_unlock_seconds": 10}},
+            "door.more_time_unlock_seconds: must be at least unlock_seconds",
+        ),
+    ],
+)
 def test_config_errors_name_the_key(raw, named):
     with pytest.raises(ConfigError, match=f"^test: {named}"):
         parse_settings(raw, "test")

@@ -1,4 +1,5 @@
 """The authorizer with real storage: lockout and its expiry, the reader throttle, the event row."""
+
 from __future__ import annotations
 
 from contextlib import closing
@@ -22,8 +23,9 @@ def door(runtime: Runtime, clock):
     conn = runtime.connection()
     admin = MemberAdmin(runtime.members(conn), runtime.events(conn), clock, "entrance")
     admin.replace_list([(n, member_row(n)) for n in range(1, 30)], "test")
-    authorizer = Authorizer(runtime.members(conn), runtime.events(conn), runtime.hasher,
-                            runtime.settings.access, "entrance")
+    authorizer = Authorizer(
+        runtime.members(conn), runtime.events(conn), runtime.hasher, runtime.settings.access, "entrance"
+    )
     yield authorizer, runtime.events(conn), runtime.members(conn)
     conn.close()
 
@@ -115,9 +117,11 @@ def test_lockout_count_is_configurable(runtime, clock):
     )
     with closing(runtime.connection()) as conn:
         MemberAdmin(runtime.members(conn), runtime.events(conn), clock, "e").replace_list(
-            [(1, member_row(1))], "test")
-        authorizer = Authorizer(runtime.members(conn), runtime.events(conn), runtime.hasher,
-                                settings.access, "e")
+            [(1, member_row(1))], "test"
+        )
+        authorizer = Authorizer(
+            runtime.members(conn), runtime.events(conn), runtime.hasher, settings.access, "e"
+        )
         assert attempt(authorizer, clock, pin="0000").reason is Reason.WRONG_PIN
         assert attempt(authorizer, clock, pin="0000").reason is Reason.CARD_LOCKED
 
@@ -159,8 +163,10 @@ def test_alternating_readers_still_slows_the_door_with_one_alarm(door, clock):
     last, pause = clock() - timedelta(seconds=1), timedelta(seconds=5)
     for n in range(4):
         clock.advance(seconds=(last + pause - clock()).total_seconds())
-        assert attempt(authorizer, clock, card=f"2222000000{n:04d}",
-                       reader=readers[n % 2]).reason is Reason.UNKNOWN_CARD
+        assert (
+            attempt(authorizer, clock, card=f"2222000000{n:04d}", reader=readers[n % 2]).reason
+            is Reason.UNKNOWN_CARD
+        )
         assert attempt(authorizer, clock, reader=readers[n % 2]).reason is Reason.READER_SLOWED
         last, pause = clock(), pause * 2
     assert len(cycling_alarms(events)) == 1
@@ -202,8 +208,9 @@ def test_a_restart_does_not_lift_a_reader_slowdown(door, runtime, clock):
         attempt(authorizer, clock, card=f"1111222233{n:04d}", reader="rfid")
     assert attempt(authorizer, clock, reader="rfid").reason is Reason.READER_SLOWED
     with closing(runtime.connection()) as conn:
-        restarted = Authorizer(runtime.members(conn), runtime.events(conn), runtime.hasher,
-                               runtime.settings.access, "entrance")
+        restarted = Authorizer(
+            runtime.members(conn), runtime.events(conn), runtime.hasher, runtime.settings.access, "entrance"
+        )
         assert restarted.resume_throttle(clock()) == 10
         assert attempt(restarted, clock, reader="rfid").reason is Reason.READER_SLOWED
         assert attempt(restarted, clock, reader="keypad-scanner").reason is Reason.READER_SLOWED
@@ -211,6 +218,7 @@ def test_a_restart_does_not_lift_a_reader_slowdown(door, runtime, clock):
         assert attempt(restarted, clock, card="11112222339999").reason is Reason.UNKNOWN_CARD
         assert len(cycling_alarms(events)) == 1  # the slowdown goes on: no second alarm
         clock.advance(seconds=runtime.settings.access.reader_failure_window_seconds + 1)
-        later = Authorizer(runtime.members(conn), runtime.events(conn), runtime.hasher,
-                           runtime.settings.access, "entrance")
+        later = Authorizer(
+            runtime.members(conn), runtime.events(conn), runtime.hasher, runtime.settings.access, "entrance"
+        )
         assert later.resume_throttle(clock()) == 0

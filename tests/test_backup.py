@@ -1,5 +1,6 @@
 """Backups and restores: the database, PIN key and config in one archive, refused when they
 cannot be put back whole, and the door process's daily job keeping N."""
+
 from __future__ import annotations
 
 import os
@@ -32,11 +33,20 @@ PASSPHRASE = b"correct horse battery staple"
 def table_rows(db: Path) -> dict[str, list[tuple]]:
     """Every row of every table (but the audit lines backups add), for comparing two databases."""
     with closing(sqlite3.connect(db)) as conn:
-        tables = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
-        return {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1" if t != "events" else
-                                "SELECT * FROM events WHERE reason NOT LIKE 'backup %' ORDER BY 1"
-                                ).fetchall() for t in tables}
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        return {
+            t: conn.execute(
+                f"SELECT * FROM {t} ORDER BY 1"
+                if t != "events"
+                else "SELECT * FROM events WHERE reason NOT LIKE 'backup %' ORDER BY 1"
+            ).fetchall()
+            for t in tables
+        }
 
 
 @pytest.fixture
@@ -45,8 +55,11 @@ def filled(runtime: Runtime, clock: FakeClock) -> Runtime:
     add_member(runtime, 1)
     add_member(runtime, 2, display_name="Ä. van Dĳk")
     with closing(runtime.connection()) as conn:
-        runtime.events(conn).record(Event(type=EventType.ACCESS_GRANTED, at=clock(), door="main",
-                                          member_ref="P00001", card_hint="0001"))
+        runtime.events(conn).record(
+            Event(
+                type=EventType.ACCESS_GRANTED, at=clock(), door="main", member_ref="P00001", card_hint="0001"
+            )
+        )
     return runtime
 
 
@@ -107,7 +120,7 @@ def test_a_cut_off_encrypted_archive_is_refused(filled, settings, tmp_path, cloc
     create_backup(settings, None, archive, PASSPHRASE, clock=clock)
     data = archive.read_bytes()
     assert len(data) > 3 * 512
-    archive.write_bytes(data[:50 + 2 * (4 + 512 + 16)])  # whole chunks, but not the last one
+    archive.write_bytes(data[: 50 + 2 * (4 + 512 + 16)])  # whole chunks, but not the last one
     with pytest.raises(BackupError, match="cut off|damaged"):
         restore_backup(settings, None, archive, PASSPHRASE)
     archive.write_bytes(data[:-1])
@@ -158,8 +171,11 @@ def test_a_failure_midway_leaves_the_old_files(filled, settings, config_file, tm
     monkeypatch.setattr(file_swap.os, "replace", real_replace)
 
     assert (table_rows(data / DB_FILE), (data / PIN_KEY_FILE).read_bytes(), config_file.read_text()) == before
-    leftovers = [p.name for p in [*data.iterdir(), *config_file.parent.iterdir()]
-                 if "restore-tmp" in p.name or "rollback" in p.name or p.name.startswith(".openplus")]
+    leftovers = [
+        p.name
+        for p in [*data.iterdir(), *config_file.parent.iterdir()]
+        if "restore-tmp" in p.name or "rollback" in p.name or p.name.startswith(".openplus")
+    ]
     assert leftovers == []
 
 
@@ -178,8 +194,10 @@ def test_a_database_in_use_is_refused(filled, settings, tmp_path, clock):
 
 def test_daily_job_keeps_the_newest_n(filled, tmp_path, clock, monkeypatch):
     folder = tmp_path / "backups"
-    settings = parse_settings({"storage": {"data_dir": str(filled.settings.data_dir)},
-                               "backup": {"dir": str(folder), "keep": 3}}, "test")
+    settings = parse_settings(
+        {"storage": {"data_dir": str(filled.settings.data_dir)}, "backup": {"dir": str(folder), "keep": 3}},
+        "test",
+    )
     (folder).mkdir()
     (folder / "notes.txt").write_text("not ours")
     made = []
@@ -195,9 +213,13 @@ def test_daily_job_encrypts_with_its_passphrase_file(filled, tmp_path, clock):
     secret = tmp_path / "passphrase"
     secret.write_text(PASSPHRASE.decode() + "\n")
     secret.chmod(0o644)
-    settings = parse_settings({"storage": {"data_dir": str(filled.settings.data_dir)},
-                               "backup": {"dir": str(tmp_path / "b"), "passphrase_file": str(secret)}},
-                              "test")
+    settings = parse_settings(
+        {
+            "storage": {"data_dir": str(filled.settings.data_dir)},
+            "backup": {"dir": str(tmp_path / "b"), "passphrase_file": str(secret)},
+        },
+        "test",
+    )
     with pytest.raises(BackupError, match="readable by others.*chmod 600"):
         daily_backup(settings, None, clock)
     secret.chmod(0o600)
@@ -209,8 +231,9 @@ def test_daily_job_encrypts_with_its_passphrase_file(filled, tmp_path, clock):
 def test_run_daily_backup_logs_and_audits_a_failure_instead_of_raising(filled, tmp_path, clock):
     blocked = tmp_path / "a-file"
     blocked.write_text("not a directory")
-    settings = parse_settings({"storage": {"data_dir": str(filled.settings.data_dir)},
-                               "backup": {"dir": str(blocked)}}, "test")
+    settings = parse_settings(
+        {"storage": {"data_dir": str(filled.settings.data_dir)}, "backup": {"dir": str(blocked)}}, "test"
+    )
     assert run_daily_backup(settings, clock) is None
     with closing(filled.connection()) as conn:
         assert conn.execute("SELECT COUNT(*) FROM events WHERE reason = 'backup failed'").fetchone()[0] == 1
@@ -226,11 +249,17 @@ def test_the_door_process_plans_the_daily_backup(tmp_path, clock, monkeypatch):
     from controller.sim.hardware import SimulatedHardware
 
     monkeypatch.delenv("OPENPLUS_DOOR_DATA_DIR", raising=False)
-    settings = parse_settings({"storage": {"data_dir": str(tmp_path / "data")},
-                               "backup": {"dir": str(tmp_path / "b"), "at": "03:45"}}, "test")
+    settings = parse_settings(
+        {
+            "storage": {"data_dir": str(tmp_path / "data")},
+            "backup": {"dir": str(tmp_path / "b"), "at": "03:45"},
+        },
+        "test",
+    )
     sim = SimulatedHardware.create(settings, MockFactory())
-    service = BranchService(sim.settings, Schedule(), pin_factory=sim.factory, clock=clock,
-                            monotonic=clock.monotonic)
+    service = BranchService(
+        sim.settings, Schedule(), pin_factory=sim.factory, clock=clock, monotonic=clock.monotonic
+    )
     try:
         service.daily.plan()
         planned = to_local(service.timers.pending()[BACKUP_TIMER])

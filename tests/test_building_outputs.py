@@ -1,6 +1,7 @@
 """Building outputs per mode (issue 16): the planner on the schedule across the DST nights of
 2026, manual switches and their end, the runner on mock pins and a FakeClock through the
 timers' run_due (a restart in an offset window is right at once), and the config's errors."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -33,8 +34,7 @@ STAFFED = {"start": "09:00", "end": "17:00", "kind": "staffed"}
 EVENING = {"start": "17:00", "end": "22:00", "kind": "openplus"}
 # PCs on while anyone may be in, off 15 minutes before Open+ ends (members save their work);
 # the extra lights on 10 minutes before Open+ starts.
-PCS = OutputRules(frozenset({DoorMode.STAFFED, DoorMode.OPENPLUS}),
-                  {(DoorMode.OPENPLUS, Edge.END): -15})
+PCS = OutputRules(frozenset({DoorMode.STAFFED, DoorMode.OPENPLUS}), {(DoorMode.OPENPLUS, Edge.END): -15})
 LIGHTS = OutputRules(frozenset({DoorMode.OPENPLUS}), {(DoorMode.OPENPLUS, Edge.START): -10})
 
 
@@ -51,10 +51,14 @@ def schedule(night_of: dict[str, Any] | None = None) -> Schedule:
     """Staffed 09-17 and Open+ 17-22 every day; `night_of` adds Open+ 01:00-04:00 on one date."""
     exceptions = []
     if night_of is not None:
-        exceptions = [{"date": night_of["date"], "kind": "special_hours",
-                       "windows": [night_of["window"], STAFFED, EVENING]}]
-    return parse_schedule({"weekly": {day: [STAFFED, EVENING] for day in WEEKDAYS},
-                           "exceptions": exceptions})
+        exceptions = [
+            {
+                "date": night_of["date"],
+                "kind": "special_hours",
+                "windows": [night_of["window"], STAFFED, EVENING],
+            }
+        ]
+    return parse_schedule({"weekly": {day: [STAFFED, EVENING] for day in WEEKDAYS}, "exceptions": exceptions})
 
 
 def switches(sched: Schedule, rules: OutputRules, start: datetime, count: int) -> list[tuple[datetime, bool]]:
@@ -77,11 +81,17 @@ def test_offsets_keep_their_wall_clock_time_across_the_march_change() -> None:
     an hour apart in UTC."""
     sched = schedule()
     assert switches(sched, LIGHTS, local("2026-03-28 12:00"), 4) == [
-        (utc("2026-03-28 15:50"), True), (utc("2026-03-28 21:00"), False),
-        (utc("2026-03-29 14:50"), True), (utc("2026-03-29 20:00"), False)]
+        (utc("2026-03-28 15:50"), True),
+        (utc("2026-03-28 21:00"), False),
+        (utc("2026-03-29 14:50"), True),
+        (utc("2026-03-29 20:00"), False),
+    ]
     assert switches(sched, PCS, local("2026-03-28 12:00"), 4) == [
-        (utc("2026-03-28 20:45"), False), (utc("2026-03-29 07:00"), True),
-        (utc("2026-03-29 19:45"), False), (utc("2026-03-30 07:00"), True)]
+        (utc("2026-03-28 20:45"), False),
+        (utc("2026-03-29 07:00"), True),
+        (utc("2026-03-29 19:45"), False),
+        (utc("2026-03-30 07:00"), True),
+    ]
 
 
 def test_an_open_plus_night_through_the_march_change_is_two_real_hours() -> None:
@@ -89,10 +99,14 @@ def test_an_open_plus_night_through_the_march_change_is_two_real_hours() -> None
     PCs off 15 real minutes before it ends (03:45 CEST), though the clock skipped 02:00-03:00."""
     sched = schedule({"date": "2026-03-29", "window": {"start": "01:00", "end": "04:00", "kind": "openplus"}})
     start = local("2026-03-28 23:00")
-    assert switches(sched, LIGHTS, start, 2) == [(utc("2026-03-28 23:50"), True),
-                                                 (utc("2026-03-29 02:00"), False)]
-    assert switches(sched, PCS, start, 2) == [(utc("2026-03-29 00:00"), True),
-                                              (utc("2026-03-29 01:45"), False)]
+    assert switches(sched, LIGHTS, start, 2) == [
+        (utc("2026-03-28 23:50"), True),
+        (utc("2026-03-29 02:00"), False),
+    ]
+    assert switches(sched, PCS, start, 2) == [
+        (utc("2026-03-29 00:00"), True),
+        (utc("2026-03-29 01:45"), False),
+    ]
     assert local("2026-03-29 03:45") == utc("2026-03-29 01:45")
 
 
@@ -100,10 +114,14 @@ def test_an_open_plus_night_through_the_october_change_is_four_real_hours() -> N
     """Open+ 01:00 CEST - 04:00 CET on 25 October (the clock goes 03:00 -> 02:00 once)."""
     sched = schedule({"date": "2026-10-25", "window": {"start": "01:00", "end": "04:00", "kind": "openplus"}})
     start = local("2026-10-24 23:00")
-    assert switches(sched, LIGHTS, start, 2) == [(utc("2026-10-24 22:50"), True),
-                                                 (utc("2026-10-25 03:00"), False)]
-    assert switches(sched, PCS, start, 2) == [(utc("2026-10-24 23:00"), True),
-                                              (utc("2026-10-25 02:45"), False)]
+    assert switches(sched, LIGHTS, start, 2) == [
+        (utc("2026-10-24 22:50"), True),
+        (utc("2026-10-25 03:00"), False),
+    ]
+    assert switches(sched, PCS, start, 2) == [
+        (utc("2026-10-24 23:00"), True),
+        (utc("2026-10-25 02:45"), False),
+    ]
 
 
 def test_a_switch_inside_octobers_repeated_hour_is_on_its_first_pass() -> None:
@@ -123,8 +141,9 @@ def test_a_change_that_leaves_the_state_alone_is_no_switch() -> None:
 def test_overlapping_offsets_end_as_the_later_change_asks() -> None:
     """Open+ 20:00-20:10 with PCs off 15 minutes before its end: the off comes before the on,
     so the PCs stay off through the short stretch (the later change wins)."""
-    sched = parse_schedule({"weekly": {day: [{"start": "20:00", "end": "20:10", "kind": "openplus"}]
-                                       for day in WEEKDAYS}})
+    sched = parse_schedule(
+        {"weekly": {day: [{"start": "20:00", "end": "20:10", "kind": "openplus"}] for day in WEEKDAYS}}
+    )
     rules = OutputRules(frozenset({DoorMode.OPENPLUS}), {(DoorMode.OPENPLUS, Edge.END): -15})
     for moment in ("2026-06-01 19:50", "2026-06-01 20:00", "2026-06-01 20:05", "2026-06-01 20:11"):
         assert planned_state(sched, rules, local(moment)) is False
@@ -167,13 +186,33 @@ class Branch:
         self.clock = FakeClock(start)
         self.factory = MockFactory()
         self.timers = ClockTimers(self.clock)
-        settings = parse_settings({"outputs": [
-            {"name": "pcs", "pin": 20, "on_in": ["staffed", "openplus"], "offsets": {"openplus_end": -15}},
-            {"name": "lights", "pin": "GPIO21", "active_high": False, "on_in": ["openplus"],
-             "offsets": {"openplus_start": -10}},
-        ]}, "test")
-        self.runner = OutputsRunner.from_settings(settings.outputs, sched or schedule(), clock=self.clock,
-                                                  timers=self.timers, pin_factory=self.factory)
+        settings = parse_settings(
+            {
+                "outputs": [
+                    {
+                        "name": "pcs",
+                        "pin": 20,
+                        "on_in": ["staffed", "openplus"],
+                        "offsets": {"openplus_end": -15},
+                    },
+                    {
+                        "name": "lights",
+                        "pin": "GPIO21",
+                        "active_high": False,
+                        "on_in": ["openplus"],
+                        "offsets": {"openplus_start": -10},
+                    },
+                ]
+            },
+            "test",
+        )
+        self.runner = OutputsRunner.from_settings(
+            settings.outputs,
+            sched or schedule(),
+            clock=self.clock,
+            timers=self.timers,
+            pin_factory=self.factory,
+        )
 
     def pin(self, number: int) -> Any:
         return self.factory.pin(number)
@@ -208,11 +247,18 @@ def test_a_restart_inside_the_pcs_offset_window_starts_them_off() -> None:
 def test_the_runner_switches_each_output_at_its_time_across_the_march_night() -> None:
     branch = Branch(local("2026-03-28 12:00"))
     branch.runner.start()
-    steps = [("2026-03-28 16:49:59", True, False), ("2026-03-28 16:50", True, True),
-             ("2026-03-28 21:44:59", True, True), ("2026-03-28 21:45", False, True),
-             ("2026-03-28 22:00", False, False), ("2026-03-29 08:59", False, False),
-             ("2026-03-29 09:00", True, False), ("2026-03-29 16:50", True, True),
-             ("2026-03-29 21:45", False, True), ("2026-03-29 22:00", False, False)]
+    steps = [
+        ("2026-03-28 16:49:59", True, False),
+        ("2026-03-28 16:50", True, True),
+        ("2026-03-28 21:44:59", True, True),
+        ("2026-03-28 21:45", False, True),
+        ("2026-03-28 22:00", False, False),
+        ("2026-03-29 08:59", False, False),
+        ("2026-03-29 09:00", True, False),
+        ("2026-03-29 16:50", True, True),
+        ("2026-03-29 21:45", False, True),
+        ("2026-03-29 22:00", False, False),
+    ]
     for moment, pcs, lights in steps:
         assert branch.at(local(moment)) == {"pcs": pcs, "lights": lights}, moment
     assert branch.at(utc("2026-03-29 20:00")) == {"pcs": False, "lights": False}
@@ -253,8 +299,9 @@ def test_a_schedule_change_puts_every_output_right_at_once() -> None:
     branch = Branch(local("2026-06-01 12:00"))
     branch.runner.start()
     assert branch.states() == {"pcs": True, "lights": False}
-    evening_only = parse_schedule({"weekly": {day: [{"start": "11:55", "end": "22:00", "kind": "openplus"}]
-                                              for day in WEEKDAYS}})
+    evening_only = parse_schedule(
+        {"weekly": {day: [{"start": "11:55", "end": "22:00", "kind": "openplus"}] for day in WEEKDAYS}}
+    )
     branch.runner.replace_schedule(evening_only)
     assert branch.states() == {"pcs": True, "lights": True}
     assert branch.timers.pending()[TIMER_PREFIX + "pcs"] == local("2026-06-01 21:45")
@@ -288,34 +335,54 @@ def outputs_error(*outputs: dict[str, Any], **extra: Any) -> str:
     return str(caught.value)
 
 
-@pytest.mark.parametrize(("output", "expected"), [
-    ({"name": "pcs", "pin": 20, "on_in": ["opnplus"]},
-     "outputs.0.on_in: unknown mode 'opnplus': the modes are staffed, openplus, closed, closure"),
-    ({"name": "pcs", "pin": 20, "offsets": {"opnplus_end": -15}}, "unknown mode 'opnplus'"),
-    ({"name": "pcs", "pin": 20, "offsets": {"openplus_middle": 5}},
-     "offset 'openplus_middle': name it <mode>_start or <mode>_end"),
-    ({"name": "pcs", "pin": 20, "offsets": {"openplus_end": -241}},
-     "offset openplus_end = -241: at most 240 minutes either way"),
-    ({"name": "pcs", "pin": 54}, "outputs.0.pin: a pin is a BCM number 0-53"),
-    ({"name": "PCs!", "pin": 20}, "outputs.0.name"),
-    ({"name": "pcs", "pin": 20, "on_in": ["openplus"], "offsets": {"openplus_end": 5, "closed_start": 0}},
-     "offsets openplus_end and closed_start both move the switch when openplus gives way to closed"),
-])
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        (
+            {"name": "pcs", "pin": 20, "on_in": ["opnplus"]},
+            "outputs.0.on_in: unknown mode 'opnplus': the modes are staffed, openplus, closed, closure",
+        ),
+        ({"name": "pcs", "pin": 20, "offsets": {"opnplus_end": -15}}, "unknown mode 'opnplus'"),
+        (
+            {"name": "pcs", "pin": 20, "offsets": {"openplus_middle": 5}},
+            "offset 'openplus_middle': name it <mode>_start or <mode>_end",
+        ),
+        (
+            {"name": "pcs", "pin": 20, "offsets": {"openplus_end": -241}},
+            "offset openplus_end = -241: at most 240 minutes either way",
+        ),
+        ({"name": "pcs", "pin": 54}, "outputs.0.pin: a pin is a BCM number 0-53"),
+        ({"name": "PCs!", "pin": 20}, "outputs.0.name"),
+        (
+            {
+                "name": "pcs",
+                "pin": 20,
+                "on_in": ["openplus"],
+                "offsets": {"openplus_end": 5, "closed_start": 0},
+            },
+            "offsets openplus_end and closed_start both move the switch when openplus gives way to closed",
+        ),
+    ],
+)
 def test_a_bad_output_is_refused_by_name(output: dict[str, Any], expected: str) -> None:
     assert expected in outputs_error(output)
 
 
 def test_duplicate_names_and_pins_are_refused() -> None:
-    assert "two outputs are named 'pcs'" in outputs_error({"name": "pcs", "pin": 20}, {"name": "pcs", "pin": 21})
+    assert "two outputs are named 'pcs'" in outputs_error(
+        {"name": "pcs", "pin": 20}, {"name": "pcs", "pin": 21}
+    )
     assert "output 'b': pin GPIO20 is taken by output 'pcs'" in outputs_error(
-        {"name": "pcs", "pin": 20}, {"name": "b", "pin": "GPIO20"})
+        {"name": "pcs", "pin": 20}, {"name": "b", "pin": "GPIO20"}
+    )
 
 
 def test_a_pin_of_the_door_hardware_is_refused() -> None:
     assert "pin 17 is taken by hardware.lock.pin" in outputs_error({"name": "pcs", "pin": 17})
     assert "pin 23 is taken by hardware.readers[1].d0_pin" in outputs_error({"name": "pcs", "pin": 23})
     assert "taken by hardware.lights.pin" in outputs_error(
-        {"name": "pcs", "pin": 26}, hardware={"lights": {"pin": 26}})
+        {"name": "pcs", "pin": 26}, hardware={"lights": {"pin": 26}}
+    )
 
 
 def test_outputs_are_optional_and_the_lights_and_alarm_lines_stay_in_hardware() -> None:
@@ -331,14 +398,27 @@ def test_the_branch_sets_its_outputs_at_start_and_on_a_schedule_change(tmp_path,
     from controller.sim.hardware import SimulatedHardware
 
     monkeypatch.delenv("OPENPLUS_DOOR_DATA_DIR", raising=False)
-    settings = parse_settings({"storage": {"data_dir": str(tmp_path / "data")}, "outputs": [
-        {"name": "pcs", "pin": 25, "on_in": ["staffed", "openplus"], "offsets": {"openplus_end": -15}},
-        {"name": "lights", "pin": 9, "on_in": ["openplus"], "offsets": {"openplus_start": -10}}]}, "test")
+    settings = parse_settings(
+        {
+            "storage": {"data_dir": str(tmp_path / "data")},
+            "outputs": [
+                {
+                    "name": "pcs",
+                    "pin": 25,
+                    "on_in": ["staffed", "openplus"],
+                    "offsets": {"openplus_end": -15},
+                },
+                {"name": "lights", "pin": 9, "on_in": ["openplus"], "offsets": {"openplus_start": -10}},
+            ],
+        },
+        "test",
+    )
     # Pins the simulator leaves free (it puts its own devices on 20, 16, 12, 19, 26, 7 and 8).
     clock = FakeClock(local("2026-03-29 21:50"))
     sim = SimulatedHardware.create(settings, MockFactory())
-    service = BranchService(sim.settings, schedule(), pin_factory=sim.factory, clock=clock,
-                            monotonic=clock.monotonic)
+    service = BranchService(
+        sim.settings, schedule(), pin_factory=sim.factory, clock=clock, monotonic=clock.monotonic
+    )
     sim.at_rest()
     service.start()
     try:

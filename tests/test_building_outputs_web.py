@@ -1,6 +1,7 @@
 """Building outputs from the web process (issue 16): over the real door link to an OutputsRunner
 on mock pins, the API lists and switches them (manager only, audited as admin_change), and the
 Today page shows them with a switch form."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -31,12 +32,22 @@ from tests.conftest import FakeClock
 from tests.web.web_support import sign_in
 
 # Staffed 09-17, Open+ 17-22; a Monday at 12:00 local (CEST): PCs on, extra lights off.
-SCHEDULE = parse_schedule({"weekly": {day: [{"start": "09:00", "end": "17:00", "kind": "staffed"},
-                                            {"start": "17:00", "end": "22:00", "kind": "openplus"}]
-                                      for day in WEEKDAYS}})
+SCHEDULE = parse_schedule(
+    {
+        "weekly": {
+            day: [
+                {"start": "09:00", "end": "17:00", "kind": "staffed"},
+                {"start": "17:00", "end": "22:00", "kind": "openplus"},
+            ]
+            for day in WEEKDAYS
+        }
+    }
+)
 NOON = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
-OUTPUTS = [{"name": "pcs", "pin": 20, "on_in": ["staffed", "openplus"], "offsets": {"openplus_end": -15}},
-           {"name": "lights", "pin": 21, "on_in": ["openplus"], "offsets": {"openplus_start": -10}}]
+OUTPUTS = [
+    {"name": "pcs", "pin": 20, "on_in": ["staffed", "openplus"], "offsets": {"openplus_end": -15}},
+    {"name": "lights", "pin": 21, "on_in": ["openplus"], "offsets": {"openplus_start": -10}},
+]
 
 
 @dataclass
@@ -96,8 +107,9 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
         for name, role in (("manny", "manager"), ("sec", "security")):
             admin.create(name, PASSWORD, [role], "test:setup")
             tokens[name] = admin.create_token(name, "tests", "test:setup", None).secret
-    app = create_app(ApiServices(runtime=runtime, door=link, schedule_changed=link.schedule_changed,
-                                 passwords=passwords))
+    app = create_app(
+        ApiServices(runtime=runtime, door=link, schedule_changed=link.schedule_changed, passwords=passwords)
+    )
     client = TestClient(app)
     client.cookies.set(LANG_COOKIE, "en")  # the page's words in English (Dutch by default)
     try:
@@ -137,8 +149,10 @@ def test_bad_switches_are_refused_with_their_reason_and_not_audited(site: Site) 
     unknown = site.client.post("/api/v1/outputs/heating", json={"state": "on"}, headers=manny)
     assert unknown.status_code == 404 and "no output named 'heating'" in unknown.text
     assert site.client.post("/api/v1/outputs/pcs", json={"state": "dim"}, headers=manny).status_code == 422
-    assert site.client.post("/api/v1/outputs/pcs", json={"state": "on"},
-                            headers=site.auth("sec")).status_code == 403
+    assert (
+        site.client.post("/api/v1/outputs/pcs", json={"state": "on"}, headers=site.auth("sec")).status_code
+        == 403
+    )
     site.server.stop()
     gone = site.client.post("/api/v1/outputs/pcs", json={"state": "off"}, headers=manny)
     assert gone.status_code == 503
@@ -150,22 +164,28 @@ def test_the_today_page_shows_the_outputs_and_a_manager_switches_one(site: Site)
     page = site.client.get("/today").text
     assert "Building outputs" in page and 'action="/today/outputs"' in page
     assert "2026-06-01 21:45" in page  # the PCs' next planned switch
-    posted = site.client.post("/today/outputs", data={"csrf_token": csrf, "name": "lights", "state": "on"},
-                              follow_redirects=False)
+    posted = site.client.post(
+        "/today/outputs", data={"csrf_token": csrf, "name": "lights", "state": "on"}, follow_redirects=False
+    )
     assert posted.status_code == 303
     assert site.pin_on(21) is True
     [event] = site.switches()
     assert event["actor"] == "web:manny" and event["detail"].startswith("output=lights state=on until=")
     assert "by hand (web:manny)" in site.client.get("/today").text
-    assert site.client.post("/today/outputs", data={"csrf_token": csrf, "name": "nope", "state": "on"},
-                            follow_redirects=False).status_code == 404
+    assert (
+        site.client.post(
+            "/today/outputs", data={"csrf_token": csrf, "name": "nope", "state": "on"}, follow_redirects=False
+        ).status_code
+        == 404
+    )
 
 
 def test_security_sees_no_outputs_and_may_not_switch(site: Site) -> None:
     csrf = sign_in(site.client, "sec")
     assert "Building outputs" not in site.client.get("/today").text
-    refused = site.client.post("/today/outputs", data={"csrf_token": csrf, "name": "pcs", "state": "off"},
-                               follow_redirects=False)
+    refused = site.client.post(
+        "/today/outputs", data={"csrf_token": csrf, "name": "pcs", "state": "off"}, follow_redirects=False
+    )
     assert refused.status_code == 403 and site.pin_on(20) is True
 
 
@@ -173,7 +193,8 @@ def test_with_the_door_process_gone_the_page_says_so_and_switches_nothing(site: 
     csrf = sign_in(site.client, "manny")
     site.server.stop()
     assert "Unknown: the door process is not reachable" in site.client.get("/today").text
-    failed = site.client.post("/today/outputs", data={"csrf_token": csrf, "name": "pcs", "state": "off"},
-                              follow_redirects=False)
+    failed = site.client.post(
+        "/today/outputs", data={"csrf_token": csrf, "name": "pcs", "state": "off"}, follow_redirects=False
+    )
     assert failed.status_code == 503 and "Not switched" in failed.text
     assert site.switches() == []

@@ -1,6 +1,7 @@
 """The camera's hardware side against real OpenCV: a generated test-pattern video is read back
 through cv2.VideoCapture, cut into segments and clips, and every frame's number is decoded
 from the files the recorder wrote."""
+
 from __future__ import annotations
 
 import queue
@@ -40,9 +41,8 @@ def marked_frame(number: int, size: tuple[int, int] = (WIDTH, HEIGHT)) -> np.nda
     for bit in range(BITS):
         value = 255 if number >> bit & 1 else 0
         x = block * (bit + 1)
-        image[block // 2: block // 2 + block, x: x + block] = value
-    cv2.putText(image, str(number), (block, height - block), cv2.FONT_HERSHEY_SIMPLEX, 1.5,
-                (0, 255, 255), 3)
+        image[block // 2 : block // 2 + block, x : x + block] = value
+    cv2.putText(image, str(number), (block, height - block), cv2.FONT_HERSHEY_SIMPLEX, 1.5, (0, 255, 255), 3)
     return image
 
 
@@ -52,12 +52,16 @@ def read_marker(image: np.ndarray) -> int:
     number = 0
     for bit in range(BITS):
         x = block * (bit + 1)
-        centre = image[block // 2 + block // 4: block // 2 + 3 * block // 4, x + block // 4: x + 3 * block // 4]
+        centre = image[
+            block // 2 + block // 4 : block // 2 + 3 * block // 4, x + block // 4 : x + 3 * block // 4
+        ]
         number |= int(centre.mean() > 127) << bit
     return number
 
 
-def write_test_video(path: Path, count: int, size: tuple[int, int] = (WIDTH, HEIGHT), fps: float = FPS) -> Path:
+def write_test_video(
+    path: Path, count: int, size: tuple[int, int] = (WIDTH, HEIGHT), fps: float = FPS
+) -> Path:
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
     assert writer.isOpened()
     for n in range(count):
@@ -83,9 +87,15 @@ def plenty_of_space(_directory: Path) -> int:
 
 
 def config(tmp_path: Path, **changes) -> RecorderConfig:
-    values = dict(source="unused", footage_dir=tmp_path / "footage", segment_seconds=2,
-                  pre_event_seconds=1, post_event_seconds=1, max_fps=FPS,
-                  free_bytes=plenty_of_space)
+    values = dict(
+        source="unused",
+        footage_dir=tmp_path / "footage",
+        segment_seconds=2,
+        pre_event_seconds=1,
+        post_event_seconds=1,
+        max_fps=FPS,
+        free_bytes=plenty_of_space,
+    )
     values.update(changes)
     return RecorderConfig(**values)
 
@@ -102,8 +112,13 @@ def video_frames(path: Path) -> list[np.ndarray]:
     return frames
 
 
-def feed(recorder: Recorder, frames: list[np.ndarray], start_ms: int, step_ms: int = 100,
-         clips: dict[int, int] | None = None) -> None:
+def feed(
+    recorder: Recorder,
+    frames: list[np.ndarray],
+    start_ms: int,
+    step_ms: int = 100,
+    clips: dict[int, int] | None = None,
+) -> None:
     """Frames at fixed clock steps; `clips` maps frame index -> event id requested after it."""
     for n, image in enumerate(frames):
         recorder.on_frame(image, start_ms + n * step_ms)
@@ -245,8 +260,9 @@ def test_stalled_camera_is_a_fault_and_is_reopened(tmp_path):
         opened.append(source)
         return StallingCapture(frames=3, release_read=release)
 
-    cfg = config(tmp_path, source="cam", stall_seconds=0.3, retry_first_seconds=0.2,
-                 open_source=open_stalling)
+    cfg = config(
+        tmp_path, source="cam", stall_seconds=0.3, retry_first_seconds=0.2, open_source=open_stalling
+    )
     handle = RecorderHandle(cfg, in_process=False)
     handle.start()
     try:
@@ -277,8 +293,15 @@ def test_notify_never_waits_and_drops_when_full(tmp_path):
 @pytest.mark.slow  # a recorder process (OpenCV imported cold)
 def test_recorder_process_reads_a_video_file_end_to_end(tmp_path):
     source = write_test_video(tmp_path / "camera.mp4", 25)
-    cfg = config(tmp_path, source=str(source), segment_seconds=1, pre_event_seconds=0.5,
-                 post_event_seconds=0.5, retry_first_seconds=30, stall_seconds=5)
+    cfg = config(
+        tmp_path,
+        source=str(source),
+        segment_seconds=1,
+        pre_event_seconds=0.5,
+        post_event_seconds=0.5,
+        retry_first_seconds=30,
+        stall_seconds=5,
+    )
     handle = RecorderHandle(cfg, in_process=True)
     handle.start()
     try:

@@ -1,4 +1,5 @@
 """The string catalog: both languages complete and alike, and every key the code uses is there."""
+
 from __future__ import annotations
 
 import ast
@@ -20,22 +21,29 @@ def test_every_key_has_both_languages() -> None:
 
 
 def test_no_text_is_blank() -> None:
-    assert [(lang, key) for lang in LANGUAGES for key, text in catalog.texts(lang).items()
-            if not text.strip()] == []
+    assert [
+        (lang, key) for lang in LANGUAGES for key, text in catalog.texts(lang).items() if not text.strip()
+    ] == []
 
 
 def test_both_languages_have_the_same_placeholders() -> None:
     dutch, english = (catalog.texts(lang) for lang in LANGUAGES)
-    differ = {key: (sorted(placeholders(dutch[key])), sorted(placeholders(english[key])))
-              for key in dutch.keys() & english.keys()
-              if placeholders(dutch[key]) != placeholders(english[key])}
+    differ = {
+        key: (sorted(placeholders(dutch[key])), sorted(placeholders(english[key])))
+        for key in dutch.keys() & english.keys()
+        if placeholders(dutch[key]) != placeholders(english[key])
+    }
     assert differ == {}
 
 
 def test_placeholders_are_named() -> None:
     """`{}` or `{0}` would need positional values, which render() does not take."""
-    positional = [(lang, key) for lang in LANGUAGES for key, text in catalog.texts(lang).items()
-                  if any(name.isdigit() for name in placeholders(text)) or "{}" in text]
+    positional = [
+        (lang, key)
+        for lang in LANGUAGES
+        for key, text in catalog.texts(lang).items()
+        if any(name.isdigit() for name in placeholders(text)) or "{}" in text
+    ]
     assert positional == []
 
 
@@ -65,8 +73,7 @@ def test_an_unknown_language_is_a_clear_error_and_known_language_falls_back_to_d
 def test_nested_tables_give_dotted_keys_and_non_text_is_refused(tmp_path: Path) -> None:
     good = tmp_path / "good.toml"
     good.write_text('top = "a"\n[error]\nforbidden.title = "b"\n[error.csrf]\ntext = "c"\n')
-    assert dict(load_language(good)) == {"top": "a", "error.forbidden.title": "b",
-                                         "error.csrf.text": "c"}
+    assert dict(load_language(good)) == {"top": "a", "error.forbidden.title": "b", "error.csrf.text": "c"}
     bad = tmp_path / "bad.toml"
     bad.write_text("[members]\ncount = 3\n")
     with pytest.raises(ValueError, match=r"members\.count must be text"):
@@ -90,8 +97,9 @@ def test_door_messages_come_from_the_catalog_with_their_words_unchanged() -> Non
 
     assert door_message(Reason.GRANTED) == DoorMessage("Welkom", "Welcome")
     assert PROMPT_PIN == DoorMessage("Toets uw pincode en #", "Enter your PIN and #")
-    assert closing_message(5) == DoorMessage("De bibliotheek sluit over 5 minuten",
-                                             "The library closes in 5 minutes")
+    assert closing_message(5) == DoorMessage(
+        "De bibliotheek sluit over 5 minuten", "The library closes in 5 minutes"
+    )
     assert all(door_message(reason).nl and door_message(reason).en for reason in Reason)
 
 
@@ -114,10 +122,16 @@ def _python_strings(path: Path) -> tuple[set[str], set[str]]:
     tree = ast.parse(path.read_text(), str(path))
     joined = [node for node in ast.walk(tree) if isinstance(node, ast.JoinedStr)]
     parts = {id(part) for node in joined for part in node.values}
-    plain = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)
-             and isinstance(node.value, str) and id(node) not in parts}
-    starts = {node.values[0].value for node in joined if node.values
-              and isinstance(node.values[0], ast.Constant) and isinstance(node.values[0].value, str)}
+    plain = {
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in parts
+    }
+    starts = {
+        node.values[0].value
+        for node in joined
+        if node.values and isinstance(node.values[0], ast.Constant) and isinstance(node.values[0].value, str)
+    }
     return plain, starts
 
 
@@ -156,8 +170,13 @@ def test_every_key_the_python_code_names_exists() -> None:
     plain, _ = _code_strings(PAGES)
     _, starts = _code_strings()
     sections, keys = _sections(), set(catalog.texts("nl"))
-    named = {s for s in plain if KEY.fullmatch(s) and s.split(".")[0] in sections
-             and s.rsplit(".", 1)[1] not in {"html", "csv", "toml", "py"}}
+    named = {
+        s
+        for s in plain
+        if KEY.fullmatch(s)
+        and s.split(".")[0] in sections
+        and s.rsplit(".", 1)[1] not in {"html", "csv", "toml", "py"}
+    }
     assert len(named) > 20, "no keys found in the code: the scan is wrong"
     assert sorted(named - keys) == []
     built = {s for s in starts if PREFIX.fullmatch(s) and s.split(".")[0] in sections}
@@ -178,8 +197,9 @@ def _families() -> dict[str, set[str]]:
     from controller.web.routers.entries import RESULT_TYPES
 
     return {
-        "reason.": ({r.value for r in Reason} | {r.value for r in AlarmReason}
-                    | {r.value for r in LmsLinkReason}),
+        "reason.": (
+            {r.value for r in Reason} | {r.value for r in AlarmReason} | {r.value for r in LmsLinkReason}
+        ),
         "display.": {r.value for r in Reason},
         "event.": {e.value for e in EventType},
         "mode.": {m.value for m in DoorMode},
@@ -208,8 +228,12 @@ def _partial_families() -> dict[str, set[str]]:
 
 def test_every_key_built_from_a_value_exists() -> None:
     keys = set(catalog.texts("nl"))
-    missing = sorted(f"{prefix}{value}" for prefix, values in _families().items()
-                     for value in values if f"{prefix}{value}" not in keys)
+    missing = sorted(
+        f"{prefix}{value}"
+        for prefix, values in _families().items()
+        for value in values
+        if f"{prefix}{value}" not in keys
+    )
     assert missing == []
 
 
@@ -223,9 +247,15 @@ def test_no_key_is_unused() -> None:
     made as Problem("schedule.overlap", ...))."""
     plain, starts = _code_strings()
     _, quoted, _ = _template_strings()
-    families = {f"{prefix}{value}" for prefix, values in (_families() | _partial_families()).items()
-                for value in values}
+    families = {
+        f"{prefix}{value}"
+        for prefix, values in (_families() | _partial_families()).items()
+        for value in values
+    }
     built = {f"{start}{value}" for start in starts if PREFIX.fullmatch(start) for value in plain}
-    unused = sorted(key for key in catalog.texts("nl")
-                    if key not in plain | quoted | families | built and key not in UNUSED_ALLOWED)
+    unused = sorted(
+        key
+        for key in catalog.texts("nl")
+        if key not in plain | quoted | families | built and key not in UNUSED_ALLOWED
+    )
     assert unused == []

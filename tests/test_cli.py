@@ -1,4 +1,5 @@
 """The console command as a user types it: exit codes, messages, and what ends up stored."""
+
 from __future__ import annotations
 
 import io
@@ -65,8 +66,10 @@ def test_import_example_and_a_rejected_file(tmp_path, capsys):
 
 def test_add_set_pin_block_unblock_remove(monkeypatch, capsys):
     monkeypatch.setattr(sys, "stdin", io.StringIO("2468\n"))
-    assert main(["members", "add", "X1", "--card", "1234-5678-90", "--name", "X.",
-                 "--adult", "--pin-stdin"]) == 0
+    assert (
+        main(["members", "add", "X1", "--card", "1234-5678-90", "--name", "X.", "--adult", "--pin-stdin"])
+        == 0
+    )
     assert stored_members()["X1"].cards == ("1234567890",)
     assert main(["decide", "--card", "1234567890", "--pin", "2468"]) == 0
     monkeypatch.setattr(sys, "stdin", io.StringIO("1357\n"))
@@ -91,11 +94,12 @@ def test_usage_errors_are_one_line_with_exit_code_2(monkeypatch, capsys, tmp_pat
     assert main(["members", "remove", "NOBODY"]) == 2
     assert "patron NOBODY is not on the list" in capsys.readouterr().err
     monkeypatch.setattr(sys, "stdin", io.StringIO("12\n"))
-    assert main(["members", "add", "X2", "--card", "29990000000002", "--name", "Y",
-                 "--adult", "--pin-stdin"]) == 2
+    assert (
+        main(["members", "add", "X2", "--card", "29990000000002", "--name", "Y", "--adult", "--pin-stdin"])
+        == 2
+    )
     assert "PIN must be 4 to 6 digits" in capsys.readouterr().err
-    assert main(["members", "add", "X3", "--card", "12ab", "--name", "Y", "--adult",
-                 "--no-pin"]) == 2
+    assert main(["members", "add", "X3", "--card", "12ab", "--name", "Y", "--adult", "--no-pin"]) == 2
     assert "unknown card format" in capsys.readouterr().err
     config = tmp_path / "bad.toml"
     config.write_text("[access]\nlockout_minutes = 'long'\n")
@@ -121,8 +125,7 @@ def test_events_purge_uses_the_retention_setting(capsys, tmp_path, data_dir):
 
 def test_users_add_reads_the_password_and_refuses_bad_ones(monkeypatch, capsys):
     monkeypatch.setattr(sys, "stdin", io.StringIO("correct horse battery\n"))
-    assert main(["users", "add", "anna", "--role", "manager", "--role", "security",
-                 "--password-stdin"]) == 0
+    assert main(["users", "add", "anna", "--role", "manager", "--role", "security", "--password-stdin"]) == 0
     assert "user anna added" in capsys.readouterr().out
     monkeypatch.setattr(sys, "stdin", io.StringIO("short\n"))
     assert main(["users", "add", "bert", "--role", "admin", "--password-stdin"]) == 2
@@ -140,8 +143,23 @@ def test_users_add_reads_the_password_and_refuses_bad_ones(monkeypatch, capsys):
 def test_members_add_refuses_a_birth_date_out_of_range_in_one_line(capsys, birth_date):
     """From year 9982 on, the 18th birthday overflowed into a traceback; the import's rule
     (birth_date_problem) now refuses any day after today or before 1900."""
-    assert main(["members", "add", "X4", "--card", "29990000000004", "--name", "Y",
-                 "--birth-date", birth_date, "--no-pin"]) == 2
+    assert (
+        main(
+            [
+                "members",
+                "add",
+                "X4",
+                "--card",
+                "29990000000004",
+                "--name",
+                "Y",
+                "--birth-date",
+                birth_date,
+                "--no-pin",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"birth_date {birth_date} is " in err
     assert "X4" not in stored_members()
@@ -149,28 +167,50 @@ def test_members_add_refuses_a_birth_date_out_of_range_in_one_line(capsys, birth
 
 def test_members_add_names_a_card_listed_twice_or_taken_by_its_last_digits(capsys):
     """Both were an IntegrityError traceback or named no card; the full number is never shown."""
-    assert main(["members", "add", "X5", "--card", "29990000000005", "--card",
-                 "2999-0000-0000-05", "--name", "Y", "--adult", "--no-pin"]) == 2
+    assert (
+        main(
+            [
+                "members",
+                "add",
+                "X5",
+                "--card",
+                "29990000000005",
+                "--card",
+                "2999-0000-0000-05",
+                "--name",
+                "Y",
+                "--adult",
+                "--no-pin",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "card …0005 is listed twice" in err
     assert "29990000000005" not in err
-    assert main(["members", "add", "X6", "--card", "29990000000006", "--name", "Y", "--adult",
-                 "--no-pin"]) == 0
-    assert main(["members", "add", "X7", "--card", "29990000000006", "--name", "Z", "--adult",
-                 "--no-pin"]) == 2
+    assert (
+        main(["members", "add", "X6", "--card", "29990000000006", "--name", "Y", "--adult", "--no-pin"]) == 0
+    )
+    assert (
+        main(["members", "add", "X7", "--card", "29990000000006", "--name", "Z", "--adult", "--no-pin"]) == 2
+    )
     err = capsys.readouterr().err
     assert "card …0006 already belongs to patron X6" in err and "29990000000006" not in err
     assert set(stored_members()) == {"X6"}
 
 
-@pytest.mark.parametrize(("name", "problem"), [
-    ("evil\u202etxt.exe", "character 5 is U+202E"),
-    ("A.\ufeffB.", "character 3 is U+FEFF"),
-    ("A\x00B", "character 2 is U+0000"),
-])
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("evil\u202etxt.exe", "character 5 is U+202E"),
+        ("A.\ufeffB.", "character 3 is U+FEFF"),
+        ("A\x00B", "character 2 is U+0000"),
+    ],
+)
 def test_members_add_refuses_a_name_with_control_or_invisible_characters(capsys, name, problem):
-    assert main(["members", "add", "X8", "--card", "29990000000008", "--name", name,
-                 "--adult", "--no-pin"]) == 2
+    assert (
+        main(["members", "add", "X8", "--card", "29990000000008", "--name", name, "--adult", "--no-pin"]) == 2
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"--name: {problem}" in err
     assert "X8" not in stored_members()
@@ -194,11 +234,25 @@ def test_paths_into_the_checkout_point_at_the_checkout(tmp_path) -> None:
 
 
 def test_block_with_a_note_and_set_the_flags(monkeypatch, capsys):
-    assert main(["members", "add", "X1", "--card", "1234567890", "--name", "X.", "--adult",
-                 "--no-pin", "--guardian-consent"]) == 0
+    assert (
+        main(
+            [
+                "members",
+                "add",
+                "X1",
+                "--card",
+                "1234567890",
+                "--name",
+                "X.",
+                "--adult",
+                "--no-pin",
+                "--guardian-consent",
+            ]
+        )
+        == 0
+    )
     assert stored_members()["X1"].guardian_consent and not stored_members()["X1"].more_time
-    assert main(["members", "block", "X1", "--until", "2099-01-01",
-                 "--note", "Damaged the kiosk"]) == 0
+    assert main(["members", "block", "X1", "--until", "2099-01-01", "--note", "Damaged the kiosk"]) == 0
     assert stored_members()["X1"].block_note == "Damaged the kiosk"
     assert main(["members", "flags", "X1", "--more-time", "yes", "--guardian-consent", "no"]) == 0
     member = stored_members()["X1"]

@@ -4,6 +4,7 @@ clear line (never a traceback) when it cannot be used.
 Run as root, file modes do not bind (CAP_DAC_OVERRIDE); the read-only cases drop that
 capability from the child's bounding set, so root meets the modes like any other user.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -26,8 +27,12 @@ FILE_OVERRIDES = (1, 2)  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
 
 
 def env_for(data_dir: Path) -> dict[str, str]:
-    env = {**os.environ, "OPENPLUS_DOOR_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT),
-           "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "OPENPLUS_DOOR_DATA_DIR": str(data_dir),
+        "PYTHONPATH": str(ROOT),
+        "PYTHONUNBUFFERED": "1",
+    }
     env.pop("OPENPLUS_DOOR_CONFIG", None)
     return env
 
@@ -49,14 +54,22 @@ def _as_modes_bind() -> None:
 def run_cli(data_dir: Path, *args: str, modes_bind: bool = False) -> subprocess.CompletedProcess:
     try:
         return subprocess.run(
-            [sys.executable, "-m", "controller.cli.main", *args], env=env_for(data_dir), cwd=ROOT,
-            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60,
-            preexec_fn=_as_modes_bind if modes_bind else None)
+            [sys.executable, "-m", "controller.cli.main", *args],
+            env=env_for(data_dir),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+            preexec_fn=_as_modes_bind if modes_bind else None,
+        )
     except subprocess.TimeoutExpired:
         raise
     except subprocess.SubprocessError as exc:  # what a failing preexec_fn raises
-        pytest.skip(f"root here cannot give up its file-mode override ({exc}), so no directory "
-                    "or file is read-only to it")
+        pytest.skip(
+            f"root here cannot give up its file-mode override ({exc}), so no directory "
+            "or file is read-only to it"
+        )
 
 
 def assert_one_line_refusal(done: subprocess.CompletedProcess, *expected: str) -> None:
@@ -82,9 +95,24 @@ COMMANDS = {
 def test_simulate_under_umask_022_keeps_data_and_footage_to_its_user(tmp_path):
     data_dir = tmp_path / "data"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "controller.cli.main", "simulate", "--no-api", "--exit-at-eof",
-         "--members", "3"], env=env_for(data_dir), cwd=ROOT, stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, umask=0o022)
+        [
+            sys.executable,
+            "-m",
+            "controller.cli.main",
+            "simulate",
+            "--no-api",
+            "--exit-at-eof",
+            "--members",
+            "3",
+        ],
+        env=env_for(data_dir),
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        umask=0o022,
+    )
     banner = threading.Event()
     output: list[str] = []
 
@@ -100,9 +128,16 @@ def test_simulate_under_umask_022_keeps_data_and_footage_to_its_user(tmp_path):
     try:
         assert banner.wait(START_WAIT) and proc.poll() is None, "".join(output)
         database = data_dir / DB_FILE
-        modes = {path.name: mode(path) for path in (
-            data_dir, database, database.with_name(DB_FILE + "-wal"), data_dir / "pin.key",
-            data_dir / "footage")}
+        modes = {
+            path.name: mode(path)
+            for path in (
+                data_dir,
+                database,
+                database.with_name(DB_FILE + "-wal"),
+                data_dir / "pin.key",
+                data_dir / "footage",
+            )
+        }
     finally:
         assert proc.stdin is not None
         proc.stdin.close()  # --exit-at-eof: the console ends, the branch stops
@@ -110,15 +145,26 @@ def test_simulate_under_umask_022_keeps_data_and_footage_to_its_user(tmp_path):
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
-    assert modes == {"data": 0o700, DB_FILE: 0o600, DB_FILE + "-wal": 0o600, "pin.key": 0o600,
-                     "footage": 0o700}
+    assert modes == {
+        "data": 0o700,
+        DB_FILE: 0o600,
+        DB_FILE + "-wal": 0o600,
+        "pin.key": 0o600,
+        "footage": 0o700,
+    }
 
 
 def test_a_cli_command_under_umask_022_makes_the_data_dir_0700(tmp_path):
     data_dir = tmp_path / "deeper" / "data"
-    done = subprocess.run([sys.executable, "-m", "controller.cli.main", "members", "list"],
-                          env=env_for(data_dir), cwd=ROOT, capture_output=True, text=True,
-                          umask=0o022, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "controller.cli.main", "members", "list"],
+        env=env_for(data_dir),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        umask=0o022,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert mode(data_dir) == 0o700 and mode(data_dir / DB_FILE) == 0o600
 

@@ -1,4 +1,5 @@
 """The pure access decision: every reason code, its order, staff cards and DST days."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -15,10 +16,17 @@ NOW = datetime(2026, 11, 25, 20, 30, tzinfo=UTC)
 TODAY = date(2026, 11, 25)
 
 OK_MEMBER = Member(
-    id=1, patron_id="P1", display_name="A.B.", cards=("29990000000001",),
-    adult_on=date(2000, 1, 1), valid_until=date(2027, 1, 1),
-    openplus_registered_on=date(2026, 1, 1), entry_blocked=False, blocked_until=None,
-    category=Category.MEMBER, pin_hash=b"x",
+    id=1,
+    patron_id="P1",
+    display_name="A.B.",
+    cards=("29990000000001",),
+    adult_on=date(2000, 1, 1),
+    valid_until=date(2027, 1, 1),
+    openplus_registered_on=date(2026, 1, 1),
+    entry_blocked=False,
+    blocked_until=None,
+    category=Category.MEMBER,
+    pin_hash=b"x",
 )
 
 
@@ -31,32 +39,37 @@ def run(member, pin="1234", mode=DoorMode.OPENPLUS, now=NOW, **kw):
 
 
 CASES = [
-        (OK_MEMBER, "1234", DoorMode.OPENPLUS, Reason.GRANTED),
-        (OK_MEMBER, "1234", DoorMode.STAFFED, Reason.GRANTED),
-        (None, "1234", DoorMode.OPENPLUS, Reason.UNKNOWN_CARD),
-        (replace(OK_MEMBER, openplus_registered_on=None), "1234", DoorMode.OPENPLUS,
-         Reason.NOT_REGISTERED),
-        (replace(OK_MEMBER, openplus_registered_on=TODAY + timedelta(days=1)), "1234",
-         DoorMode.OPENPLUS, Reason.NOT_REGISTERED),
-        (replace(OK_MEMBER, adult_on=NEVER), "1234", DoorMode.OPENPLUS, Reason.UNDER_18),
-        (replace(OK_MEMBER, adult_on=TODAY + timedelta(days=1)), "1234", DoorMode.OPENPLUS,
-         Reason.UNDER_18),
-        (replace(OK_MEMBER, entry_blocked=True), "1234", DoorMode.OPENPLUS, Reason.BLOCKED),
-        (replace(OK_MEMBER, entry_blocked=True, blocked_until=TODAY), "1234", DoorMode.OPENPLUS,
-         Reason.BLOCKED),
-        (replace(OK_MEMBER, valid_until=TODAY - timedelta(days=1)), "1234", DoorMode.OPENPLUS,
-         Reason.EXPIRED),
-        (OK_MEMBER, "9999", DoorMode.OPENPLUS, Reason.WRONG_PIN),
-        (OK_MEMBER, "", DoorMode.OPENPLUS, Reason.WRONG_PIN),
-        (replace(OK_MEMBER, locked_until=NOW + timedelta(minutes=1)), "1234", DoorMode.OPENPLUS,
-         Reason.CARD_LOCKED),
-        (OK_MEMBER, "1234", DoorMode.CLOSED, Reason.OUTSIDE_HOURS),
-        (OK_MEMBER, "1234", DoorMode.CLOSURE, Reason.BRANCH_CLOSED),
+    (OK_MEMBER, "1234", DoorMode.OPENPLUS, Reason.GRANTED),
+    (OK_MEMBER, "1234", DoorMode.STAFFED, Reason.GRANTED),
+    (None, "1234", DoorMode.OPENPLUS, Reason.UNKNOWN_CARD),
+    (replace(OK_MEMBER, openplus_registered_on=None), "1234", DoorMode.OPENPLUS, Reason.NOT_REGISTERED),
+    (
+        replace(OK_MEMBER, openplus_registered_on=TODAY + timedelta(days=1)),
+        "1234",
+        DoorMode.OPENPLUS,
+        Reason.NOT_REGISTERED,
+    ),
+    (replace(OK_MEMBER, adult_on=NEVER), "1234", DoorMode.OPENPLUS, Reason.UNDER_18),
+    (replace(OK_MEMBER, adult_on=TODAY + timedelta(days=1)), "1234", DoorMode.OPENPLUS, Reason.UNDER_18),
+    (replace(OK_MEMBER, entry_blocked=True), "1234", DoorMode.OPENPLUS, Reason.BLOCKED),
+    (replace(OK_MEMBER, entry_blocked=True, blocked_until=TODAY), "1234", DoorMode.OPENPLUS, Reason.BLOCKED),
+    (replace(OK_MEMBER, valid_until=TODAY - timedelta(days=1)), "1234", DoorMode.OPENPLUS, Reason.EXPIRED),
+    (OK_MEMBER, "9999", DoorMode.OPENPLUS, Reason.WRONG_PIN),
+    (OK_MEMBER, "", DoorMode.OPENPLUS, Reason.WRONG_PIN),
+    (
+        replace(OK_MEMBER, locked_until=NOW + timedelta(minutes=1)),
+        "1234",
+        DoorMode.OPENPLUS,
+        Reason.CARD_LOCKED,
+    ),
+    (OK_MEMBER, "1234", DoorMode.CLOSED, Reason.OUTSIDE_HOURS),
+    (OK_MEMBER, "1234", DoorMode.CLOSURE, Reason.BRANCH_CLOSED),
 ]
 
 
 @pytest.mark.parametrize(
-    ("member", "pin", "mode", "reason"), CASES,
+    ("member", "pin", "mode", "reason"),
+    CASES,
     ids=lambda v: v.value if isinstance(v, (Reason, DoorMode)) else None,
 )
 def test_each_reason(member, pin, mode, reason):
@@ -67,8 +80,13 @@ def test_each_reason(member, pin, mode, reason):
 
 # Reasons only the library system's answer (domain/eligibility.judge, tests/test_eligibility.py)
 # or its silence (services/offline_policy, tests/test_offline_policy.py) can give.
-LMS_ONLY = {Reason.UNDER_AGE, Reason.NO_GUARDIAN_CONSENT, Reason.CARD_LOST, Reason.LMS_REFUSED,
-            Reason.LMS_UNAVAILABLE}
+LMS_ONLY = {
+    Reason.UNDER_AGE,
+    Reason.NO_GUARDIAN_CONSENT,
+    Reason.CARD_LOST,
+    Reason.LMS_REFUSED,
+    Reason.LMS_UNAVAILABLE,
+}
 
 
 def test_every_reason_code_but_the_throttle_is_reachable_from_decide():
@@ -79,8 +97,9 @@ def test_every_reason_code_but_the_throttle_is_reachable_from_decide():
 
 
 def test_block_ends_after_its_last_day_and_valid_until_is_inclusive():
-    member = replace(OK_MEMBER, entry_blocked=True, blocked_until=TODAY - timedelta(days=1),
-                     valid_until=TODAY)
+    member = replace(
+        OK_MEMBER, entry_blocked=True, blocked_until=TODAY - timedelta(days=1), valid_until=TODAY
+    )
     assert run(member).granted
 
 
@@ -143,8 +162,7 @@ def test_dates_are_branch_dates_on_dst_days(utc, local_day):
     assert run(member, now=utc + timedelta(hours=25)).reason is Reason.EXPIRED
     # The 18th birthday counts from local midnight too.
     assert run(replace(OK_MEMBER, adult_on=local_day), now=utc).granted
-    assert run(replace(OK_MEMBER, adult_on=local_day + timedelta(days=1)), now=utc).reason \
-        is Reason.UNDER_18
+    assert run(replace(OK_MEMBER, adult_on=local_day + timedelta(days=1)), now=utc).reason is Reason.UNDER_18
 
 
 def test_october_fold_hour_is_one_local_date():
@@ -157,7 +175,8 @@ def test_october_fold_hour_is_one_local_date():
 
 
 @pytest.mark.parametrize(
-    ("member", "pin", "mode", "reason"), CASES,
+    ("member", "pin", "mode", "reason"),
+    CASES,
     ids=lambda v: v.value if isinstance(v, (Reason, DoorMode)) else None,
 )
 def test_pin_proven_names_exactly_the_decisions_after_a_right_pin(member, pin, mode, reason):

@@ -1,6 +1,7 @@
 """`openplus-door doctor`: each check ok, warn or fail with its fix, on a fake machine (every probe
 injected), plus the real probes where this machine can run them: a real SIP2 server on loopback
 (answering, refusing, silent) and a real video file for the camera."""
+
 from __future__ import annotations
 
 import functools
@@ -28,9 +29,13 @@ from controller.sim.lms_server import RunningServer, build_server
 from tests.test_camera import write_test_video
 
 GB = 1024 * MB
-READERS = {"readers": [{"type": "barcode", "name": "scanner", "port": "/dev/ttyACM0"},
-                       {"type": "rdm6300", "name": "rfid", "port": "/dev/serial0"},
-                       {"type": "wiegand", "name": "keypad", "d0_pin": 23, "d1_pin": 24}]}
+READERS = {
+    "readers": [
+        {"type": "barcode", "name": "scanner", "port": "/dev/ttyACM0"},
+        {"type": "rdm6300", "name": "rfid", "port": "/dev/serial0"},
+        {"type": "wiegand", "name": "keypad", "d0_pin": 23, "d1_pin": 24},
+    ]
+}
 
 
 class FakeMachine:
@@ -49,9 +54,15 @@ class FakeMachine:
         self.lock_claims: list[tuple[int | str, bool]] = []
 
     def probes(self) -> Probes:
-        return Probes(claim_pin=self.claim, claim_lock_pin=self.claim_lock,
-                      device_exists=lambda path: path in self.devices, read_frame=lambda source, timeout: self.frame_problem,
-                      lms_status=self.lms, run=self.run, disk=lambda path: DiskUsage(total=100 * GB, free=self.free))
+        return Probes(
+            claim_pin=self.claim,
+            claim_lock_pin=self.claim_lock,
+            device_exists=lambda path: path in self.devices,
+            read_frame=lambda source, timeout: self.frame_problem,
+            lms_status=self.lms,
+            run=self.run,
+            disk=lambda path: DiskUsage(total=100 * GB, free=self.free),
+        )
 
     def claim(self, pin: int | str) -> None:
         if self.no_factory:
@@ -103,8 +114,15 @@ def no_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_healthy_pi_passes_every_check(tmp_path, machine):
     results = Doctor(configured(tmp_path), machine.probes()).run()
     assert [result.level for result in results] == [Level.OK] * len(results), render(results)
-    assert {result.name for result in results} == {"service", "pins", "serial", "camera", "lms",
-                                                    "clock", "disk"}
+    assert {result.name for result in results} == {
+        "service",
+        "pins",
+        "serial",
+        "camera",
+        "lms",
+        "clock",
+        "disk",
+    }
     assert render(results).endswith("all checks passed")
 
 
@@ -156,24 +174,28 @@ def test_the_clock_synchronised_not_and_unknown(tmp_path, machine):
     machine.ntp = CommandResult(0, "no")
     [clock] = check(Doctor(settings, machine.probes()).run(), "clock")
     assert clock.failed and "timesync-status" in clock.fix
-    for unknown in (FileNotFoundError("timedatectl"), CommandResult(1, "System has not been booted with systemd")):
+    for unknown in (
+        FileNotFoundError("timedatectl"),
+        CommandResult(1, "System has not been booted with systemd"),
+    ):
         machine.ntp = unknown
         [clock] = check(Doctor(settings, machine.probes()).run(), "clock")
         assert clock.level is Level.WARN and "unknown" in clock.message
 
 
-@pytest.mark.parametrize(("free", "level"), [(100 * MB, Level.FAIL), (700 * MB, Level.WARN),
-                                             (5 * GB, Level.OK)])
+@pytest.mark.parametrize(
+    ("free", "level"), [(100 * MB, Level.FAIL), (700 * MB, Level.WARN), (5 * GB, Level.OK)]
+)
 def test_disk_thresholds_for_the_data_directory(tmp_path, machine, free, level):
     machine.free = free
-    doctor = Doctor(configured(tmp_path), machine.probes(), data_fail_bytes=256 * MB,
-                    data_warn_bytes=1 * GB)
+    doctor = Doctor(configured(tmp_path), machine.probes(), data_fail_bytes=256 * MB, data_warn_bytes=1 * GB)
     [disk] = check(doctor.run(), "disk")
     assert disk.level is level, disk
 
 
-@pytest.mark.parametrize(("free", "level"), [(400 * MB, Level.FAIL), (900 * MB, Level.WARN),
-                                             (2 * GB, Level.OK)])
+@pytest.mark.parametrize(
+    ("free", "level"), [(400 * MB, Level.FAIL), (900 * MB, Level.WARN), (2 * GB, Level.OK)]
+)
 def test_footage_disk_follows_the_cameras_min_free(tmp_path, machine, free, level):
     machine.free = free
     settings = configured(tmp_path, camera={"enabled": True, "min_free_mb": 500})
@@ -254,8 +276,10 @@ def test_lms_off_needs_no_network(tmp_path, machine):
 
 def test_the_cli_exits_1_on_a_fail_and_0_when_healthy(tmp_path, machine, monkeypatch, capsys):
     config = tmp_path / "door.toml"
-    config.write_text(f'[storage]\ndata_dir = "{tmp_path / "data"}"\n'
-                      '[[hardware.readers]]\ntype = "barcode"\nname = "scanner"\nport = "/dev/ttyACM0"\n')
+    config.write_text(
+        f'[storage]\ndata_dir = "{tmp_path / "data"}"\n'
+        '[[hardware.readers]]\ntype = "barcode"\nname = "scanner"\nport = "/dev/ttyACM0"\n'
+    )
     (tmp_path / "data").mkdir(mode=0o700)
     monkeypatch.setattr(doctor_module, "Doctor", functools.partial(Doctor, probes=machine.probes()))
     assert main(["--config", str(config), "doctor"]) == 0

@@ -1,4 +1,5 @@
 """The door state machine on real output drivers (gpiozero mock pins) and real storage."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -33,17 +34,31 @@ CARD = "29990000000001"
 class Bench:
     """A door wired to mock pins, with helpers to act like a member at the entrance."""
 
-    def __init__(self, runtime, clock, factory, settings: DoorSettings | None = None, *,
-                 operator: bool = False, more_rows=()):
+    def __init__(
+        self,
+        runtime,
+        clock,
+        factory,
+        settings: DoorSettings | None = None,
+        *,
+        operator: bool = False,
+        more_rows=(),
+    ):
         """`operator`: with a door operator on pin OPERATOR; `more_rows`: (line, MemberRow)
         pairs added to the five members every bench has."""
         self.conn = runtime.connection()
         self.clock, self.factory = clock, factory
         MemberAdmin(runtime.members(self.conn), runtime.events(self.conn), clock, "e").replace_list(
-            [(1, member_row(1)), (2, member_row(2, entry_blocked=True)),
-             (3, member_row(3, valid_until=date(2026, 1, 1))),
-             (4, member_row(4, openplus_registered_on=None)),
-             (5, member_row(5, adult_on=NEVER)), *more_rows], "test")
+            [
+                (1, member_row(1)),
+                (2, member_row(2, entry_blocked=True)),
+                (3, member_row(3, valid_until=date(2026, 1, 1))),
+                (4, member_row(4, openplus_registered_on=None)),
+                (5, member_row(5, adult_on=NEVER)),
+                *more_rows,
+            ],
+            "test",
+        )
         self.events = runtime.events(self.conn)
         self.messages = []
         self.devices = [
@@ -57,11 +72,14 @@ class Bench:
         if door_operator is not None:
             self.devices.append(door_operator)
         self.door = Door(
-            Authorizer(runtime.members(self.conn), self.events, runtime.hasher,
-                       runtime.settings.access, "entrance"),
-            DoorOutputs(relay, signals, self.messages.append, lights, alarm,
-                        operator=door_operator),
-            self.events, settings or DoorSettings(), clock, "entrance",
+            Authorizer(
+                runtime.members(self.conn), self.events, runtime.hasher, runtime.settings.access, "entrance"
+            ),
+            DoorOutputs(relay, signals, self.messages.append, lights, alarm, operator=door_operator),
+            self.events,
+            settings or DoorSettings(),
+            clock,
+            "entrance",
             monotonic=clock.monotonic,
         )
         self.loop = DoorLoop(self.door, clock.monotonic)
@@ -232,8 +250,7 @@ def test_rex_needs_no_card_and_is_not_forced(bench):
     assert bench.relay_on
     bench.send(DoorContactChanged(True), DoorContactChanged(False))
     assert EventType.DOOR_FORCED not in bench.types()
-    assert bench.types()[-3:] == [EventType.EXIT_REQUEST, EventType.DOOR_OPENED,
-                                  EventType.DOOR_CLOSED]
+    assert bench.types()[-3:] == [EventType.EXIT_REQUEST, EventType.DOOR_OPENED, EventType.DOOR_CLOSED]
 
 
 def test_rex_without_relay_still_suppresses_forced(runtime, clock, mock_factory):
@@ -417,8 +434,9 @@ def test_a_deadline_that_raises_never_ends_the_loop(bench, monkeypatch):
 
 
 def test_an_unbounded_held_open_limit_cannot_stop_the_door(runtime, clock, mock_factory):
-    endless = DoorSettings.model_construct(**{**DoorSettings().model_dump(),
-                                              "held_open_seconds": float("inf")})
+    endless = DoorSettings.model_construct(
+        **{**DoorSettings().model_dump(), "held_open_seconds": float("inf")}
+    )
     bench = Bench(runtime, clock, mock_factory, endless)
     try:
         bench.send(ModeChanged(DoorMode.OPENPLUS, "test"))
@@ -436,8 +454,7 @@ def test_an_unbounded_held_open_limit_cannot_stop_the_door(runtime, clock, mock_
         bench.close()
 
 
-def test_the_door_thread_asks_for_real_time_priority_and_runs_without_it(
-        bench, caplog) -> None:
+def test_the_door_thread_asks_for_real_time_priority_and_runs_without_it(bench, caplog) -> None:
     """Round-robin real-time for the door thread alone where allowed (root, or the unit's
     LimitRTPRIO); where refused, one warning naming LimitRTPRIO and the door runs as before."""
     import os

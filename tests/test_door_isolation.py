@@ -1,5 +1,6 @@
 """The door never waits on the database or an observer: faults injected into a running service,
 checked on the relay pin (gpiozero mock pins) and in the event log afterwards."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -133,11 +134,17 @@ def test_the_closing_announcement_is_played(tmp_path, clock):
     from controller.sim.hardware import SimulatedHardware
 
     marker = tmp_path / "announced"
-    settings = parse_settings({"storage": {"data_dir": str(tmp_path / "data")}, "door": {
-        "closing_announcement_command": f"touch {marker}-{{minutes}}"}}, "test")
+    settings = parse_settings(
+        {
+            "storage": {"data_dir": str(tmp_path / "data")},
+            "door": {"closing_announcement_command": f"touch {marker}-{{minutes}}"},
+        },
+        "test",
+    )
     sim = SimulatedHardware.create(settings, MockFactory())
-    service = BranchService(sim.settings, Schedule(), pin_factory=sim.factory, clock=clock,
-                            monotonic=clock.monotonic)
+    service = BranchService(
+        sim.settings, Schedule(), pin_factory=sim.factory, clock=clock, monotonic=clock.monotonic
+    )
     try:
         service.start()
         service.loop.submit(ClosingWarning(15))

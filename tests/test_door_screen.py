@@ -2,6 +2,7 @@
 words, PIN dots, countdowns), the event stream (state at once, beats, `down`), the page's words
 from the catalog, and a door that keeps working when the screen's port is taken. The page in a
 real Chromium against a running simulator: tests/screen/test_door_screen_browser.py."""
+
 from __future__ import annotations
 
 import http.client
@@ -29,8 +30,16 @@ from tests.conftest import FakeClock
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 11, 25, 19, 0, tzinfo=UTC)
-IDLE = DoorSnapshot(mode=DoorMode.OPENPLUS, phase=Phase.IDLE, relay_unlocked=False, door_open=False,
-                    alarm=None, message=messages.PROMPT_CARD, pin_keys=0, at=NOW)
+IDLE = DoorSnapshot(
+    mode=DoorMode.OPENPLUS,
+    phase=Phase.IDLE,
+    relay_unlocked=False,
+    door_open=False,
+    alarm=None,
+    message=messages.PROMPT_CARD,
+    pin_keys=0,
+    at=NOW,
+)
 
 
 # --- settings ----------------------------------------------------------------------------------
@@ -67,19 +76,25 @@ def test_every_refusal_shows_stop_in_red(reason: Reason) -> None:
     assert picture_for(snapshot, closing=False) == (Picture.STOP, Tone.BAD, door_message(reason))
 
 
-@pytest.mark.parametrize(("snapshot", "picture", "tone"), [
-    (IDLE, Picture.CARD, Tone.NEUTRAL),
-    (replace(IDLE, phase=Phase.AWAITING_PIN, message=messages.PROMPT_PIN), Picture.KEYPAD, Tone.NEUTRAL),
-    (replace(IDLE, phase=Phase.CHECKING, message=messages.CHECKING), Picture.WAIT, Tone.NEUTRAL),
-    (replace(IDLE, message=door_message(Reason.READER_SLOWED)), Picture.WAIT, Tone.NEUTRAL),
-    (replace(IDLE, message=messages.HELP_REQUESTED), Picture.WAIT, Tone.NEUTRAL),  # help button
-    (replace(IDLE, phase=Phase.UNLOCKED, relay_unlocked=True, message=door_message(Reason.GRANTED)),
-     Picture.DOOR, Tone.GOOD),
-    (replace(IDLE, phase=Phase.UNLOCKED, relay_unlocked=True), Picture.DOOR, Tone.GOOD),  # exit button
-    (replace(IDLE, message=messages.DOOR_FREE), Picture.DOOR, Tone.GOOD),
-    (replace(IDLE, message=messages.FAULT), Picture.STOP, Tone.BAD),
-    (replace(IDLE, door_open=True, alarm=DoorAlarm.FORCED), Picture.STOP, Tone.BAD),
-])
+@pytest.mark.parametrize(
+    ("snapshot", "picture", "tone"),
+    [
+        (IDLE, Picture.CARD, Tone.NEUTRAL),
+        (replace(IDLE, phase=Phase.AWAITING_PIN, message=messages.PROMPT_PIN), Picture.KEYPAD, Tone.NEUTRAL),
+        (replace(IDLE, phase=Phase.CHECKING, message=messages.CHECKING), Picture.WAIT, Tone.NEUTRAL),
+        (replace(IDLE, message=door_message(Reason.READER_SLOWED)), Picture.WAIT, Tone.NEUTRAL),
+        (replace(IDLE, message=messages.HELP_REQUESTED), Picture.WAIT, Tone.NEUTRAL),  # help button
+        (
+            replace(IDLE, phase=Phase.UNLOCKED, relay_unlocked=True, message=door_message(Reason.GRANTED)),
+            Picture.DOOR,
+            Tone.GOOD,
+        ),
+        (replace(IDLE, phase=Phase.UNLOCKED, relay_unlocked=True), Picture.DOOR, Tone.GOOD),  # exit button
+        (replace(IDLE, message=messages.DOOR_FREE), Picture.DOOR, Tone.GOOD),
+        (replace(IDLE, message=messages.FAULT), Picture.STOP, Tone.BAD),
+        (replace(IDLE, door_open=True, alarm=DoorAlarm.FORCED), Picture.STOP, Tone.BAD),
+    ],
+)
 def test_each_state_has_its_pictogram(snapshot: DoorSnapshot, picture: Picture, tone: Tone) -> None:
     assert picture_for(snapshot, closing=False)[:2] == (picture, tone)
 
@@ -94,7 +109,10 @@ def test_typing_again_after_a_wrong_pin_shows_the_keypad() -> None:
     wrong = replace(IDLE, phase=Phase.AWAITING_PIN, message=door_message(Reason.WRONG_PIN))
     assert picture_for(wrong, closing=False)[0] is Picture.STOP
     assert picture_for(replace(wrong, pin_keys=1), closing=False)[:3] == (
-        Picture.KEYPAD, Tone.NEUTRAL, messages.PROMPT_PIN)
+        Picture.KEYPAD,
+        Tone.NEUTRAL,
+        messages.PROMPT_PIN,
+    )
 
 
 # --- the feed ----------------------------------------------------------------------------------
@@ -166,8 +184,10 @@ def test_wait_newer_returns_the_next_version_or_none_after_the_timeout(clock: Fa
 def screen(clock: FakeClock) -> Iterator[DoorScreen]:
     feed = ScreenFeed(5.0, clock)
     feed.update(IDLE)
-    served = DoorScreen(ScreenSettings(enabled=True, port=0, heartbeat_seconds=0.2,
-                                       offline_after_seconds=1.0, max_clients=1), feed)
+    served = DoorScreen(
+        ScreenSettings(enabled=True, port=0, heartbeat_seconds=0.2, offline_after_seconds=1.0, max_clients=1),
+        feed,
+    )
     served.start()
     yield served
     served.stop()
@@ -202,7 +222,9 @@ def next_event(response: http.client.HTTPResponse) -> tuple[str, str]:
 def test_the_page_has_the_catalogs_words_and_loads_nothing_from_elsewhere(screen: DoorScreen) -> None:
     status, headers, page = get(screen, "/")
     assert status == 200 and headers["Content-Type"].startswith("text/html")
-    assert "default-src 'none'" in headers["Content-Security-Policy"] and headers["Cache-Control"] == "no-store"
+    assert (
+        "default-src 'none'" in headers["Content-Security-Policy"] and headers["Cache-Control"] == "no-store"
+    )
     texts = page_texts()
     assert texts["offline"] == {"nl": "Storing", "en": "Out of order"}
     assert "{seconds}" in texts["unlocked"]["nl"] and "{time}" in texts["closing"]["en"]
@@ -263,11 +285,17 @@ def test_the_door_runs_without_its_screen_when_the_port_is_taken(tmp_path: Path,
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        settings = parse_settings({"storage": {"data_dir": str(tmp_path)},
-                                   "screen": {"enabled": True, "port": taken.getsockname()[1]}}, "t")
+        settings = parse_settings(
+            {
+                "storage": {"data_dir": str(tmp_path)},
+                "screen": {"enabled": True, "port": taken.getsockname()[1]},
+            },
+            "t",
+        )
         sim = SimulatedHardware.create(settings)
-        service = BranchService(sim.settings, Schedule(), pin_factory=sim.factory,
-                                mode_override=DoorMode.OPENPLUS)
+        service = BranchService(
+            sim.settings, Schedule(), pin_factory=sim.factory, mode_override=DoorMode.OPENPLUS
+        )
         sim.at_rest()
         service.start()
         try:
@@ -287,11 +315,13 @@ def test_the_door_feeds_its_screen(tmp_path: Path, monkeypatch) -> None:
     from controller.sim.hardware import SimulatedHardware
 
     monkeypatch.delenv("OPENPLUS_DOOR_DATA_DIR", raising=False)
-    settings = parse_settings({"storage": {"data_dir": str(tmp_path)},
-                               "screen": {"enabled": True, "port": 0}}, "t")
+    settings = parse_settings(
+        {"storage": {"data_dir": str(tmp_path)}, "screen": {"enabled": True, "port": 0}}, "t"
+    )
     sim = SimulatedHardware.create(settings)
-    service = BranchService(sim.settings, Schedule(), pin_factory=sim.factory,
-                            mode_override=DoorMode.OPENPLUS)
+    service = BranchService(
+        sim.settings, Schedule(), pin_factory=sim.factory, mode_override=DoorMode.OPENPLUS
+    )
     sim.at_rest()
     service.start()
     try:

@@ -1,4 +1,5 @@
 """Write-behind: the EventWriter and the in-memory PIN lockouts, on a real SQLite file."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -19,8 +20,11 @@ def stored(runtime) -> list[Event]:
 
 def test_writes_in_order_and_tells_the_camera_each_id(runtime, clock, tmp_path):
     seen = []
-    writer = EventWriter(runtime.db, tmp_path / SPILL_FILE,
-                         on_event_written=lambda event_id, event: seen.append((event_id, event)))
+    writer = EventWriter(
+        runtime.db,
+        tmp_path / SPILL_FILE,
+        on_event_written=lambda event_id, event: seen.append((event_id, event)),
+    )
     writer.start()
     try:
         for n in range(3):
@@ -63,8 +67,7 @@ def test_spilled_pin_counts_keep_the_lockouts_in_a_row(runtime, clock, tmp_path)
     writer.save(PinFailures(member.id, 0, until, 2))
     writer.stop(timeout=0)
     with open(spill, "a") as handle:  # a line spilled by a version without the run count
-        handle.write('{"kind": "pin_failures", "member_id": 999, "failures": 1, '
-                     '"locked_until": null}\n')
+        handle.write('{"kind": "pin_failures", "member_id": 999, "failures": 1, "locked_until": null}\n')
     again = EventWriter(runtime.db, spill)
     again.start()
     try:
@@ -121,8 +124,11 @@ def test_wrong_pins_lock_in_memory_and_hand_each_count_to_the_writer(runtime, cl
     until = lockouts.wrong_pin(member, clock())
     assert until == clock() + timedelta(minutes=15)
     assert lockouts.apply(member).locked_until == until
-    assert writes == [PinFailures(member.id, 1, None), PinFailures(member.id, 2, None),
-                      PinFailures(member.id, 0, until, 1)]
+    assert writes == [
+        PinFailures(member.id, 1, None),
+        PinFailures(member.id, 2, None),
+        PinFailures(member.id, 0, until, 1),
+    ]
 
 
 def test_a_lockout_survives_a_restart(runtime, clock):

@@ -1,5 +1,6 @@
 """Footage bookkeeping with real storage: recording policy, clip look-up, keep marks, retention,
 quota, CAMERA_FAULT events, and a stalled camera that never slows a door decision."""
+
 from __future__ import annotations
 
 import os
@@ -75,8 +76,16 @@ class FakeRecorder:
 
 
 def camera(**changes) -> CameraSettings:
-    return CameraSettings(**{"enabled": True, "segment_seconds": 2, "pre_event_seconds": 1,
-                             "post_event_seconds": 1, "in_process": False, **changes})
+    return CameraSettings(
+        **{
+            "enabled": True,
+            "segment_seconds": 2,
+            "pre_event_seconds": 1,
+            "post_event_seconds": 1,
+            "in_process": False,
+            **changes,
+        }
+    )
 
 
 @pytest.fixture
@@ -85,8 +94,14 @@ def footage_dir(tmp_path) -> Path:
 
 
 def service(runtime, clock, footage_dir, fake: FakeRecorder | None = None, **changes) -> FootageService:
-    return FootageService(camera(**changes), footage_dir, runtime.connection, "entrance", clock,
-                          recorder_factory=(lambda _cfg: fake) if fake else None)
+    return FootageService(
+        camera(**changes),
+        footage_dir,
+        runtime.connection,
+        "entrance",
+        clock,
+        recorder_factory=(lambda _cfg: fake) if fake else None,
+    )
 
 
 def record_event(runtime, kind: EventType, at) -> int:
@@ -99,7 +114,9 @@ def events_of(runtime, kind: EventType) -> list[Event]:
         return EventLog(conn).query(EventFilter(types=(kind,)))
 
 
-def record_footage(runtime, clock, footage_dir, svc, test_video, clips: dict[int, int]) -> list[SegmentFinished]:
+def record_footage(
+    runtime, clock, footage_dir, svc, test_video, clips: dict[int, int]
+) -> list[SegmentFinished]:
     """50 frames of the test video at 10 fps from now, straight into the service's books."""
     finished = []
 
@@ -130,7 +147,11 @@ def test_video(tmp_path_factory) -> Path:
 def test_camera_settings_defaults_and_retention_limit():
     defaults = CameraSettings()
     assert (defaults.max_width, defaults.max_height, defaults.max_fps) == (1280, 720, 10.0)
-    assert (defaults.segment_seconds, defaults.pre_event_seconds, defaults.post_event_seconds) == (300, 10, 10)
+    assert (defaults.segment_seconds, defaults.pre_event_seconds, defaults.post_event_seconds) == (
+        300,
+        10,
+        10,
+    )
     assert defaults.retention_days == 7 and not defaults.enabled
     assert parse_settings({"camera": {"retention_days": 28}}, "t").camera.retention_days == 28
     with pytest.raises(ConfigError, match="camera.retention_days"):
@@ -143,8 +164,12 @@ def test_segments_only_in_openplus_and_alarm_capture_when_configured(runtime, cl
     svc.start(pump_thread=False)
     for mode in (DoorMode.OPENPLUS, DoorMode.STAFFED, DoorMode.CLOSURE):
         svc.set_mode(mode)
-    assert fake.commands == [SetCapture(False, False), SetCapture(True, True),
-                             SetCapture(False, False), SetCapture(False, False)]
+    assert fake.commands == [
+        SetCapture(False, False),
+        SetCapture(True, True),
+        SetCapture(False, False),
+        SetCapture(False, False),
+    ]
     alarms = FakeRecorder()
     svc = service(runtime, clock, footage_dir, alarms, record_alarms_any_time=True)
     svc.start(pump_thread=False)
@@ -156,8 +181,14 @@ def test_segments_only_in_openplus_and_alarm_capture_when_configured(runtime, cl
 
 def test_a_disabled_camera_starts_no_recorder(runtime, clock, footage_dir):
     made = []
-    svc = FootageService(camera(enabled=False), footage_dir, runtime.connection, "entrance", clock,
-                         recorder_factory=lambda cfg: made.append(cfg) or FakeRecorder())
+    svc = FootageService(
+        camera(enabled=False),
+        footage_dir,
+        runtime.connection,
+        "entrance",
+        clock,
+        recorder_factory=lambda cfg: made.append(cfg) or FakeRecorder(),
+    )
     svc.start()
     svc.set_mode(DoorMode.OPENPLUS)
     assert made == [] and not svc.notify_event(1, clock(), EventType.ACCESS_GRANTED)
@@ -170,8 +201,15 @@ def test_entries_and_alarms_get_clip_requests_in_openplus(runtime, clock, footag
     svc.start(pump_thread=False)
     assert not svc.notify_event(1, clock(), EventType.ACCESS_GRANTED)  # CLOSED
     svc.set_mode(DoorMode.OPENPLUS)
-    kinds = [EventType.ACCESS_GRANTED, EventType.ACCESS_REFUSED, EventType.DOOR_FORCED,
-             EventType.DOOR_HELD_OPEN, EventType.ALARM, EventType.DOOR_CLOSED, EventType.MODE_CHANGED]
+    kinds = [
+        EventType.ACCESS_GRANTED,
+        EventType.ACCESS_REFUSED,
+        EventType.DOOR_FORCED,
+        EventType.DOOR_HELD_OPEN,
+        EventType.ALARM,
+        EventType.DOOR_CLOSED,
+        EventType.MODE_CHANGED,
+    ]
     asked = [svc.notify_event(n, clock(), kind) for n, kind in enumerate(kinds, start=10)]
     assert asked == [True, True, True, True, True, False, False]
     assert fake.notices[0] == ClipRequest(10, to_ms(clock()), "access_granted")
@@ -229,7 +267,12 @@ def test_camera_fault_becomes_an_event_row(runtime, clock, footage_dir):
     svc = service(runtime, clock, footage_dir)
     svc.handle(CameraFault("disk_full", "12 MiB free", to_ms(clock())))
     (fault,) = events_of(runtime, EventType.CAMERA_FAULT)
-    assert (fault.reason, fault.detail, fault.at, fault.door) == ("disk_full", "12 MiB free", clock(), "entrance")
+    assert (fault.reason, fault.detail, fault.at, fault.door) == (
+        "disk_full",
+        "12 MiB free",
+        clock(),
+        "entrance",
+    )
 
 
 def test_dead_recorder_is_reported_and_restarted(runtime, clock, footage_dir):
@@ -239,7 +282,9 @@ def test_dead_recorder_is_reported_and_restarted(runtime, clock, footage_dir):
         made.append(FakeRecorder())
         return made[-1]
 
-    svc = FootageService(camera(), footage_dir, runtime.connection, "entrance", clock, recorder_factory=factory)
+    svc = FootageService(
+        camera(), footage_dir, runtime.connection, "entrance", clock, recorder_factory=factory
+    )
     svc.start(pump_thread=False)
     made[0].alive = False
     svc.pump(timeout=0.01)
@@ -277,8 +322,10 @@ def test_keep_marks_are_audited_with_the_actor(runtime, clock, footage_dir, test
     svc.mark_keep(event, today + timedelta(days=30), "api:alice", "police request 2026-117")
     svc.unmark_keep(event, "api:bob")
     audit = events_of(runtime, EventType.ADMIN_CHANGE)
-    assert [(e.actor, e.reason) for e in audit] == [("api:bob", "footage keep removed"),
-                                                    ("api:alice", "footage kept")]
+    assert [(e.actor, e.reason) for e in audit] == [
+        ("api:bob", "footage keep removed"),
+        ("api:alice", "footage kept"),
+    ]
     assert "police request 2026-117" in audit[1].detail and f"event={event}" in audit[1].detail
 
 
@@ -335,15 +382,25 @@ def test_stalled_camera_raises_a_fault_while_the_door_decides_promptly(runtime, 
     release = threading.Event()
     settings = camera(stall_seconds=0.3)
     cfg = recorder_config(settings, footage_dir)  # real clock in the recorder thread
-    cfg = replace(cfg, free_bytes=plenty_of_space, retry_first_seconds=30,
-                  open_source=lambda _src: StallingCapture(frames=5, release_read=release))
+    cfg = replace(
+        cfg,
+        free_bytes=plenty_of_space,
+        retry_first_seconds=30,
+        open_source=lambda _src: StallingCapture(frames=5, release_read=release),
+    )
     svc = FootageService(settings, footage_dir, runtime.connection, "entrance", clock, config=cfg)
     conn = runtime.connection()
     try:
         MemberAdmin(runtime.members(conn), runtime.events(conn), clock, "entrance").replace_list(
-            [(1, member_row(1))], "test")
-        authorizer = Authorizer(runtime.members(conn), CameraEventLog(conn, svc), runtime.hasher,
-                                runtime.settings.access, "entrance")
+            [(1, member_row(1))], "test"
+        )
+        authorizer = Authorizer(
+            runtime.members(conn),
+            CameraEventLog(conn, svc),
+            runtime.hasher,
+            runtime.settings.access,
+            "entrance",
+        )
         svc.start(pump_thread=False)
         svc.set_mode(DoorMode.OPENPLUS)
         faults: list = []

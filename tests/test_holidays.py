@@ -1,4 +1,5 @@
 """Dutch public holidays against published dates."""
+
 from __future__ import annotations
 
 from datetime import date

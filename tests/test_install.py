@@ -7,6 +7,7 @@ pip is a fake: it makes the venv's python and the `openplus-door` console script
 systemd-analyze can see is executable) and records the commands; a real pip install of the
 whole project would take minutes and the network.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,9 +40,17 @@ ROOT = Path(__file__).resolve().parents[1]
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
 # A developer without the package gets a skip; CI (where ./dev test installs it) must verify.
 NO_VERIFY = SYSTEMD_ANALYZE is None and not os.environ.get("CI")
-INPUTS = ["pyproject.toml", "constraints.txt", "README.md", f"config/{CONFIG_NAME}",
-          "systemd/openplus-door.service", "systemd/openplus-door-web.service",
-          f"systemd/{KIOSK_UNIT}", "systemd/journald-openplus-door.conf", "controller/__init__.py"]
+INPUTS = [
+    "pyproject.toml",
+    "constraints.txt",
+    "README.md",
+    f"config/{CONFIG_NAME}",
+    "systemd/openplus-door.service",
+    "systemd/openplus-door-web.service",
+    f"systemd/{KIOSK_UNIT}",
+    "systemd/journald-openplus-door.conf",
+    "controller/__init__.py",
+]
 
 
 class FakePip:
@@ -129,13 +138,20 @@ def test_install_twice_into_a_scratch_root_lays_everything_out_once(target, sour
     venv = below(target, VENV_DIR)
     assert pip.commands == [
         ["python3", "-m", "venv", str(venv)],
-        [str(venv / "bin/python"), "-m", "pip", "install", "--quiet", "-c",
-         str(source / "constraints.txt"), str(source)],
+        [
+            str(venv / "bin/python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "-c",
+            str(source / "constraints.txt"),
+            str(source),
+        ],
     ]
     assert pip.umasks == [0o022, 0o022]  # the service's user can read what root installed
     planned = [step.what for step in first if step.status is Status.PLANNED]
-    assert any(what.startswith("useradd --system") and what.endswith(" openplus-door")
-               for what in planned)
+    assert any(what.startswith("useradd --system") and what.endswith(" openplus-door") for what in planned)
     assert f"chown openplus-door:openplus-door {DATA_DIR}" in planned
     assert "systemctl daemon-reload" in planned
     assert changed(first) > 0
@@ -175,9 +191,11 @@ def test_a_changed_source_is_installed_again_with_pip(target, source):
 
     steps = install(target, source, pip)
 
-    assert [command[1:4] for command in pip.commands] == [["-m", "venv", str(below(target, VENV_DIR))],
-                                                          ["-m", "pip", "install"],
-                                                          ["-m", "pip", "install"]]
+    assert [command[1:4] for command in pip.commands] == [
+        ["-m", "venv", str(below(target, VENV_DIR))],
+        ["-m", "pip", "install"],
+        ["-m", "pip", "install"],
+    ]
     assert any(step.status is Status.UPDATED and str(VENV_DIR) in step.what for step in steps)
 
 
@@ -186,8 +204,11 @@ def test_skip_venv_and_no_kiosk(target, source):
     steps = install(target, source, pip, skip_venv=True, kiosk=False)
     assert pip.commands == []
     assert not (target / "etc/systemd/user").exists()
-    assert {step.status for step in steps
-            if step.what.startswith("virtual environment") or KIOSK_UNIT in step.what} == {Status.SKIPPED}
+    assert {
+        step.status
+        for step in steps
+        if step.what.startswith("virtual environment") or KIOSK_UNIT in step.what
+    } == {Status.SKIPPED}
 
 
 def test_a_folder_that_is_not_a_checkout_is_refused_by_name(target, tmp_path):
@@ -208,11 +229,18 @@ def test_the_cli_reports_unchanged_the_second_time(target, capsys):
 
 def test_install_runs_on_the_standard_library_alone(target):
     """A fresh Pi runs `sudo python3 -m controller.cli install` before any venv exists."""
-    script = ("import sys; sys.path[:] = [p for p in sys.path if 'site-packages' not in p]; "
-              "sys.argv[0] = 'openplus-door'; import runpy; runpy.run_module('controller.cli', "
-              "run_name='__main__')")
-    done = subprocess.run([sys.executable, "-c", script, "install", "--root", str(target),
-                           "--skip-venv"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    script = (
+        "import sys; sys.path[:] = [p for p in sys.path if 'site-packages' not in p]; "
+        "sys.argv[0] = 'openplus-door'; import runpy; runpy.run_module('controller.cli', "
+        "run_name='__main__')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, "install", "--root", str(target), "--skip-venv"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert "pydantic" not in done.stderr and below(target, DATA_DIR).is_dir()
 
@@ -237,11 +265,18 @@ def test_systemd_analyze_verify_passes_on_the_installed_units(target, source, tm
     runtime = tmp_path / "xdg"  # a user manager's runtime directory, for --user
     runtime.mkdir(mode=0o700)
     for scope, units in (([], system_units), (["--user"], [kiosk])):
-        done = subprocess.run([SYSTEMD_ANALYZE, *scope, "verify", *map(str, units)],
-                              capture_output=True, text=True, timeout=60,
-                              env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)})
-        about_us = [line for line in (done.stdout + done.stderr).splitlines()
-                    if "openplus-door" in line or str(tmp_path) in line]
+        done = subprocess.run(
+            [SYSTEMD_ANALYZE, *scope, "verify", *map(str, units)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)},
+        )
+        about_us = [
+            line
+            for line in (done.stdout + done.stderr).splitlines()
+            if "openplus-door" in line or str(tmp_path) in line
+        ]
         assert done.returncode == 0 and not about_us, done.stdout + done.stderr
 
 
@@ -250,7 +285,9 @@ def test_the_installed_command_takes_the_checkout_it_is_run_in(monkeypatch, sour
     which is no checkout itself."""
     import controller.services.install_source as install_source
 
-    monkeypatch.setattr(install_source, "__file__", str(tmp_path / "site-packages/controller/services/install_source.py"))
+    monkeypatch.setattr(
+        install_source, "__file__", str(tmp_path / "site-packages/controller/services/install_source.py")
+    )
     monkeypatch.chdir(source)
     assert InstallOptions().source == source
 
@@ -284,15 +321,20 @@ def test_on_the_live_system_the_commands_run_once(target, source, monkeypatch):
         pip(command)
 
     def run() -> list:
-        return LiveInstaller(InstallOptions(root=target, source=source), run=system,
-                             user_exists=users.__contains__).install()
+        return LiveInstaller(
+            InstallOptions(root=target, source=source), run=system, user_exists=users.__contains__
+        ).install()
 
     run()
     ran = [" ".join(command) for command in pip.commands if command[0] in ("useradd", "systemctl")]
     assert ran[0].startswith("useradd --system --user-group") and ran[0].endswith(" openplus-door")
-    assert ran[1:] == ["systemctl daemon-reload", "systemctl enable openplus-door.service",
-                       "systemctl enable openplus-door-web.service",
-                       f"systemctl --global enable {KIOSK_UNIT}", "systemctl restart systemd-journald"]
+    assert ran[1:] == [
+        "systemctl daemon-reload",
+        "systemctl enable openplus-door.service",
+        "systemctl enable openplus-door-web.service",
+        f"systemctl --global enable {KIOSK_UNIT}",
+        "systemctl restart systemd-journald",
+    ]
     count = len(pip.commands)
     second = run()
     assert len(pip.commands) == count and changed(second) == 0

@@ -1,6 +1,7 @@
 """The house rules of the code's layout (issue 12), checked on every run: small modules, a
 short top level, no import cycles; the layer contracts themselves are import-linter's
 (pyproject.toml), run by `./dev test` before the suite."""
+
 from __future__ import annotations
 
 import importlib
@@ -16,15 +17,21 @@ MAX_TOP_LEVEL_ENTRIES = 13  # about a dozen rooms in controller/, __init__.py in
 
 
 def test_no_module_is_longer_than_four_hundred_lines() -> None:
-    long = {str(path.relative_to(ROOT)): lines
-            for package in ("controller", "drivers") for path in (ROOT / package).rglob("*.py")
-            if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
+    long = {
+        str(path.relative_to(ROOT)): lines
+        for package in ("controller", "drivers")
+        for path in (ROOT / package).rglob("*.py")
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
     assert long == {}
 
 
 def test_controller_has_about_a_dozen_entries_at_its_top_level() -> None:
-    entries = sorted(path.name for path in (ROOT / "controller").iterdir()
-                     if path.name != "__pycache__" and (path.suffix == ".py" or path.is_dir()))
+    entries = sorted(
+        path.name
+        for path in (ROOT / "controller").iterdir()
+        if path.name != "__pycache__" and (path.suffix == ".py" or path.is_dir())
+    )
     assert len(entries) <= MAX_TOP_LEVEL_ENTRIES, entries
 
 
@@ -106,13 +113,20 @@ def unexplained_suppressions(text: str) -> list[int]:
 
 
 def test_every_noqa_and_type_ignore_says_why() -> None:
-    bare = {f"{path.relative_to(ROOT)}:{number}"
-            for package in ("controller", "drivers") for path in (ROOT / package).rglob("*.py")
-            for number in unexplained_suppressions(path.read_text(encoding="utf-8"))}
+    bare = {
+        f"{path.relative_to(ROOT)}:{number}"
+        for package in ("controller", "drivers")
+        for path in (ROOT / package).rglob("*.py")
+        for number in unexplained_suppressions(path.read_text(encoding="utf-8"))
+    }
     assert bare == set()
 
 
 def test_the_suppression_check_tells_a_reason_from_none() -> None:
     assert unexplained_suppressions("x = 1  # noqa: B006\ny = 2  # type: ignore[misc]") == [1, 2]
-    assert unexplained_suppressions("x = 1  # noqa: B006 - FastAPI default\n"
-                                    "y = 2  # type: ignore[misc]  # no stubs") == []
+    assert (
+        unexplained_suppressions(
+            "x = 1  # noqa: B006 - FastAPI default\ny = 2  # type: ignore[misc]  # no stubs"
+        )
+        == []
+    )

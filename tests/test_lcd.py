@@ -1,4 +1,5 @@
 """The character LCD (drivers/lcd.py) through a fake I2C bus that records every byte it gets."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -107,7 +108,11 @@ def test_a_20x4_display_uses_its_four_row_addresses() -> None:
     rows = text_of(decode(bus.written, init=True))
     assert sorted(rows) == [0x00, 0x14, 0x40, 0x54]
     assert [rows[a].rstrip() for a in (0x00, 0x40, 0x14, 0x54)] == [
-        "Toets uw pincode en", "#", "Enter your PIN and #", ""]
+        "Toets uw pincode en",
+        "#",
+        "Enter your PIN and #",
+        "",
+    ]
 
 
 def test_dutch_and_english_each_on_a_line_when_both_fit() -> None:
@@ -116,17 +121,28 @@ def test_dutch_and_english_each_on_a_line_when_both_fit() -> None:
 
 def test_dutch_that_needs_both_lines_pushes_the_english_off() -> None:
     assert layout("Toets uw pincode en #", "Enter your PIN and #", 16, 2) == [
-        "Toets uw pincode", "en #".ljust(16)]
+        "Toets uw pincode",
+        "en #".ljust(16),
+    ]
 
 
 def test_english_is_shown_only_when_it_fits_whole() -> None:
     lines = layout("Pincode onjuist, probeer opnieuw", "Wrong PIN, try again", 20, 4)
     assert [line.rstrip() for line in lines] == [
-        "Pincode onjuist,", "probeer opnieuw", "Wrong PIN, try again", ""]
-    lines = layout("Pas niet aangemeld voor Open+. Vraag de bibliotheek",
-                   "Card not signed up for Open+", 20, 4)
+        "Pincode onjuist,",
+        "probeer opnieuw",
+        "Wrong PIN, try again",
+        "",
+    ]
+    lines = layout(
+        "Pas niet aangemeld voor Open+. Vraag de bibliotheek", "Card not signed up for Open+", 20, 4
+    )
     assert [line.rstrip() for line in lines] == [
-        "Pas niet aangemeld", "voor Open+. Vraag de", "bibliotheek", ""]
+        "Pas niet aangemeld",
+        "voor Open+. Vraag de",
+        "bibliotheek",
+        "",
+    ]
 
 
 def test_a_message_longer_than_the_display_is_wrapped_and_cut_with_a_clear_ending() -> None:
@@ -137,7 +153,7 @@ def test_a_message_longer_than_the_display_is_wrapped_and_cut_with_a_clear_endin
 
 def test_dutch_characters_are_mapped_not_dropped() -> None:
     assert lcd_text("Geënt café, ijs en ĳs: € 5") == "Geent cafe, ijs en ijs: EUR 5"
-    assert lcd_text("Één, twee… „dáár” – zó") == "Een, twee... \"daar\" - zo"
+    assert lcd_text("Één, twee… „dáár” – zó") == 'Een, twee... "daar" - zo'
     assert lcd_text("Straße, Ærø, naïef, çà") == "Strasse, AEro, naief, ca"
     assert lcd_text("a\\b~c") == "a/b-c"  # A00 shows 0x5C as yen and 0x7E as an arrow
     assert lcd_text("日本") == "??"  # nothing sensible: a mark, not silence
@@ -166,8 +182,13 @@ def test_a_display_plugged_back_in_is_initialised_again() -> None:
     assert lcd.show_message("Welkom", "Welcome") is False
     bus.fail = None
     assert lcd.show_message("Welkom", "Welcome")
-    assert decode(bus.written, init=True)[:5] == [("nibble", 3), ("nibble", 3), ("nibble", 3), ("nibble", 2),
-                                                  ("cmd", 0x28)]
+    assert decode(bus.written, init=True)[:5] == [
+        ("nibble", 3),
+        ("nibble", 3),
+        ("nibble", 3),
+        ("nibble", 2),
+        ("cmd", 0x28),
+    ]
     assert not lcd.faulty and len(faults) == 1
 
 
@@ -188,16 +209,27 @@ def test_only_16x2_and_20x4_are_accepted() -> None:
 
 
 def snapshot(message, pin_keys: int = 0) -> DoorSnapshot:
-    return DoorSnapshot(mode=DoorMode.OPENPLUS, phase=Phase.IDLE, relay_unlocked=False,
-                        door_open=False, alarm=None, message=message, pin_keys=pin_keys,
-                        at=datetime(2026, 11, 25, 19, 30, tzinfo=UTC))
+    return DoorSnapshot(
+        mode=DoorMode.OPENPLUS,
+        phase=Phase.IDLE,
+        relay_unlocked=False,
+        door_open=False,
+        alarm=None,
+        message=message,
+        pin_keys=pin_keys,
+        at=datetime(2026, 11, 25, 19, 30, tzinfo=UTC),
+    )
 
 
 def test_the_door_side_writes_only_a_changed_message_and_reports_an_unplugged_display() -> None:
     bus = RecordingBus()
     faults: list[tuple[OutputFaultReason, str]] = []
-    output = LcdOutput.from_settings(LcdSettings(size="16x2"), lambda r, d: faults.append((r, d)),
-                                     open_bus=lambda: bus, sleep=lambda s: None)
+    output = LcdOutput.from_settings(
+        LcdSettings(size="16x2"),
+        lambda r, d: faults.append((r, d)),
+        open_bus=lambda: bus,
+        sleep=lambda s: None,
+    )
     output.update(snapshot(PROMPT_CARD))
     output.update(snapshot(PROMPT_PIN))
     output.update(snapshot(PROMPT_PIN, pin_keys=1))  # a key press: the same message

@@ -2,6 +2,7 @@
 walking in and out over a noisy still background, two side by side, one turning back at the line,
 several in sequence; and a generated set of more than 20 crossings read back from an mp4v file
 through the runner, counted within 1 per 20 crossings."""
+
 from __future__ import annotations
 
 import math
@@ -79,8 +80,10 @@ def test_two_walking_in_side_by_side_with_a_gap_are_two_ins() -> None:
 def test_two_walking_in_as_one_blob_who_part_at_the_line_are_two_ins() -> None:
     # Shoulder to shoulder (one blob) until just before the line, then apart: the second
     # person's track is born at the line and starts on the side the pair came from.
-    pair = [Walker(0, ((0.47, TOP), (0.47, 0.45), (0.33, BOTTOM))),
-            Walker(0, ((0.53, TOP), (0.53, 0.45), (0.67, BOTTOM)), 215)]
+    pair = [
+        Walker(0, ((0.47, TOP), (0.47, 0.45), (0.33, BOTTOM))),
+        Walker(0, ((0.53, TOP), (0.53, 0.45), (0.67, BOTTOM)), 215),
+    ]
     counter, found = count(Scene(pair))
 
     assert directions(found) == ["in", "in"] and counter.totals == {"in": 2, "out": 0}
@@ -94,8 +97,14 @@ def test_one_turning_back_at_the_line_is_not_counted(turn_at: float) -> None:
 
 
 def test_several_in_sequence_are_counted_exactly_in_order() -> None:
-    walkers = [walking_in(0, 0.3), walking_out(32, 0.6, shade=40), walking_in(64, 0.5, shade=220),
-               turning_back(96, 0.55), walking_in(122, 0.7, shade=30), walking_out(154, 0.4)]
+    walkers = [
+        walking_in(0, 0.3),
+        walking_out(32, 0.6, shade=40),
+        walking_in(64, 0.5, shade=220),
+        turning_back(96, 0.55),
+        walking_in(122, 0.7, shade=30),
+        walking_out(154, 0.4),
+    ]
     scene = Scene(walkers)
     counter, found = count(scene)
 
@@ -128,7 +137,9 @@ def test_a_generated_set_from_an_mp4v_file_is_counted_within_one_per_twenty(tmp_
     crossings = [m for m in messages if isinstance(m, Crossing)]
     assert isinstance(messages[-1], CounterStopped) and messages[-1].reason == "source_ended"
     assert messages[-1].frames == scene.frame_count
-    wrong = abs(messages[-1].crossings["in"] - expected["in"]) + abs(messages[-1].crossings["out"] - expected["out"])
+    wrong = abs(messages[-1].crossings["in"] - expected["in"]) + abs(
+        messages[-1].crossings["out"] - expected["out"]
+    )
     assert wrong <= math.ceil((expected["in"] + expected["out"]) / 20), (messages[-1].crossings, expected)
     assert len(crossings) == sum(messages[-1].crossings.values())
     # File frames are stamped with the clock at opening plus their place in the file.
@@ -173,8 +184,13 @@ def test_a_live_source_is_stamped_by_the_injected_clock_and_reopened_when_it_end
         return LiveSource(Scene([walking_in(0)]), clock)
 
     output: queue.Queue[object] = queue.Queue()
-    run_counter(CounterRunnerConfig("rtsp://door-camera/stream", retry_seconds=0.0, clock=clock,
-                                    open_source=open_camera), output, stop)
+    run_counter(
+        CounterRunnerConfig(
+            "rtsp://door-camera/stream", retry_seconds=0.0, clock=clock, open_source=open_camera
+        ),
+        output,
+        stop,
+    )
 
     messages = list(output.queue)
     assert [type(m) for m in messages] == [Crossing, CounterFault, CounterFault, CounterStopped]
@@ -182,8 +198,12 @@ def test_a_live_source_is_stamped_by_the_injected_clock_and_reopened_when_it_end
     assert isinstance(crossing, Crossing) and crossing.direction == "in"
     assert T0_MS < crossing.at_ms < T0_MS + 60_000
     assert isinstance(ended, CounterFault) and ended.kind == "no_frames"
-    assert isinstance(failed, CounterFault) and failed.kind == "open_failed" and "camera gone" in failed.detail
-    assert isinstance(stopped, CounterStopped) and stopped.reason == "stopped" and stopped.crossings["in"] == 1
+    assert (
+        isinstance(failed, CounterFault) and failed.kind == "open_failed" and "camera gone" in failed.detail
+    )
+    assert (
+        isinstance(stopped, CounterStopped) and stopped.reason == "stopped" and stopped.crossings["in"] == 1
+    )
 
 
 @pytest.mark.slow
@@ -204,12 +224,15 @@ def test_the_counter_process_posts_crossings_to_its_queue(tmp_path: Path) -> Non
     assert stopped.reason == "source_ended" and not process.is_alive()
 
 
-@pytest.mark.parametrize(("line", "problem"), [
-    (dict(orientation="diagonal"), "orientation 'diagonal'"),
-    (dict(orientation="vertical", in_towards="down"), "in_towards 'down'"),
-    (dict(position=1.2), "position 1.2"),
-    (dict(position=0.95, hysteresis=0.08), "hysteresis 0.08"),
-])
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        (dict(orientation="diagonal"), "orientation 'diagonal'"),
+        (dict(orientation="vertical", in_towards="down"), "in_towards 'down'"),
+        (dict(position=1.2), "position 1.2"),
+        (dict(position=0.95, hysteresis=0.08), "hysteresis 0.08"),
+    ],
+)
 def test_a_bad_counting_line_is_refused_naming_the_problem(line: dict[str, object], problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         CountingLine(**line)  # type: ignore[arg-type]

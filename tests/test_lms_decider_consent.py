@@ -1,6 +1,7 @@
 """LmsDecider passes the local list's guardian's consent to the eligibility rules: a minor
 the LMS accepts enters (with rules that let minors in with consent) only when the local entry
 says a guardian consented; no local entry is no consent."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
@@ -37,25 +38,43 @@ class NoCache:
 
 
 def local_entry(consent: bool) -> Member:
-    return Member(id=1, patron_id="P1", display_name="M.", cards=(CARD,),
-                  adult_on=date(2028, 6, 1), valid_until=date(2030, 1, 1),
-                  openplus_registered_on=date(2025, 1, 1), entry_blocked=False,
-                  blocked_until=None, category=Category.MEMBER, guardian_consent=consent)
+    return Member(
+        id=1,
+        patron_id="P1",
+        display_name="M.",
+        cards=(CARD,),
+        adult_on=date(2028, 6, 1),
+        valid_until=date(2030, 1, 1),
+        openplus_registered_on=date(2025, 1, 1),
+        entry_blocked=False,
+        blocked_until=None,
+        category=Category.MEMBER,
+        guardian_consent=consent,
+    )
 
 
-@pytest.mark.parametrize(("local", "expected"), [
-    (local_entry(consent=True), Reason.GRANTED),
-    (local_entry(consent=False), Reason.NO_GUARDIAN_CONSENT),
-    (None, Reason.NO_GUARDIAN_CONSENT),
-])
+@pytest.mark.parametrize(
+    ("local", "expected"),
+    [
+        (local_entry(consent=True), Reason.GRANTED),
+        (local_entry(consent=False), Reason.NO_GUARDIAN_CONSENT),
+        (None, Reason.NO_GUARDIAN_CONSENT),
+    ],
+)
 def test_a_sixteen_year_old_enters_only_with_consent_on_the_local_list(local, expected):
     cache = NoCache()
-    decider = LmsDecider(EligibilityRules(min_age=15, open_plus_classes=frozenset({"OPEN"})),
-                         "deny", cache, lambda member, pin: False)
-    question = LmsQuestion(attempt=1, card=CARD, pin="1234", reader="r", mode=DoorMode.OPENPLUS,
-                           asked_at=NOW, local=local)
-    patron = LmsPatron(valid_patron=True, valid_pin=True, birth_date=date(2010, 6, 1),
-                       patron_class="OPEN")  # 16 today
+    decider = LmsDecider(
+        EligibilityRules(min_age=15, open_plus_classes=frozenset({"OPEN"})),
+        "deny",
+        cache,
+        lambda member, pin: False,
+    )
+    question = LmsQuestion(
+        attempt=1, card=CARD, pin="1234", reader="r", mode=DoorMode.OPENPLUS, asked_at=NOW, local=local
+    )
+    patron = LmsPatron(
+        valid_patron=True, valid_pin=True, birth_date=date(2010, 6, 1), patron_class="OPEN"
+    )  # 16 today
     verdict = decider.decide(question, LmsAnswer(1, patron), TODAY, NOW)
     assert (verdict.reason, verdict.decided_by) == (expected, DecidedBy.LMS)
     assert cache.remembered == ([CARD] if expected is Reason.GRANTED else [])

@@ -1,4 +1,5 @@
 """Escalating PIN lockouts: each lockout in a row doubles, up to a day, and survives a restart."""
+
 from __future__ import annotations
 
 from contextlib import closing
@@ -33,7 +34,7 @@ def test_each_lockout_in_a_row_doubles_up_to_a_day(runtime, clock):
         until = lock_once(lockouts, member, clock)
         lengths.append(until - start)
         wait_out(clock, until)
-    assert lengths == [BASE * 2 ** n for n in range(7)] + [MAX_LOCKOUT, MAX_LOCKOUT]
+    assert lengths == [BASE * 2**n for n in range(7)] + [MAX_LOCKOUT, MAX_LOCKOUT]
     assert MAX_LOCKOUT == timedelta(days=1)
     assert lockouts.in_a_row(member) == 9
     assert writes[-1] == PinFailures(member.id, 0, until, 9)

@@ -1,4 +1,5 @@
 """Password guessing is slowed per username and per address, and a right password ends a run of typos."""
+
 from __future__ import annotations
 
 import threading
@@ -136,12 +137,16 @@ class GatedPasswords(Passwords):
         super().burn(password)
 
 
-@pytest.mark.parametrize(("names", "limit"), [
-    ([f"ghost{n}" for n in range(40)], ADDRESS_FAILURES),  # many names from one address
-    (["manny"] * 40, USERNAME_FAILURES),  # one name
-])
+@pytest.mark.parametrize(
+    ("names", "limit"),
+    [
+        ([f"ghost{n}" for n in range(40)], ADDRESS_FAILURES),  # many names from one address
+        (["manny"] * 40, USERNAME_FAILURES),  # one name
+    ],
+)
 def test_concurrent_wrong_sign_ins_from_one_address_cannot_pass_the_limit(
-        runtime: Runtime, names: list[str], limit: int) -> None:
+    runtime: Runtime, names: list[str], limit: int
+) -> None:
     passwords = GatedPasswords(expected=len(names))
     with closing(runtime.connection()) as conn:
         user_admin(runtime, conn, passwords).create("manny", PASSWORD, ["manager"], "test:setup")
@@ -152,7 +157,8 @@ def test_concurrent_wrong_sign_ins_from_one_address_cannot_pass_the_limit(
         with closing(runtime.connection()) as conn:
             try:
                 user = user_admin(runtime, conn, passwords).check_sign_in(
-                    name, "a wrong password", "10.0.0.7", throttle, via="api")
+                    name, "a wrong password", "10.0.0.7", throttle, via="api"
+                )
                 outcomes.append("401" if user is None else "200")
             except SignInPaused as paused:
                 assert paused.retry_after(runtime.clock()) >= 1

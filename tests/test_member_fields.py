@@ -1,6 +1,7 @@
 """The local list's fields from issues 13 and 14 (an entry block's note, a guardian's consent,
 "more time") through the migration, the store, the CSV import and MemberAdmin; and the
 local list's role when the library system checks PINs (lms.enabled)."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -35,8 +36,9 @@ def stored(runtime: Runtime, patron_id: str):
         return runtime.members(conn).get(patron_id)
 
 
-def with_new_columns(number: int, note: str = "", consent: str = "", more_time: str = "",
-                     **overrides: str) -> str:
+def with_new_columns(
+    number: int, note: str = "", consent: str = "", more_time: str = "", **overrides: str
+) -> str:
     return ";".join((csv_line(number, **overrides), note, consent, more_time))
 
 
@@ -52,13 +54,16 @@ def test_a_database_at_schema_8_gains_the_member_fields_and_keeps_its_members(tm
         conn.execute(
             "INSERT INTO members (patron_id, display_name, adult_on, valid_until, entry_blocked, "
             "blocked_until, category, updated_ms) VALUES "
-            "('OLD1', 'O.', '2000-01-01', '2030-01-01', 1, '2027-01-31', 'member', 0)")
+            "('OLD1', 'O.', '2000-01-01', '2030-01-01', 1, '2027-01-31', 'member', 0)"
+        )
         conn.commit()
     db = Database(path)
     assert db.schema_version() == SCHEMA_VERSION >= 9
     with closing(db.connect()) as conn:
-        row = conn.execute("SELECT patron_id, entry_blocked, blocked_until, block_note, "
-                           "guardian_consent, more_time FROM members").fetchone()
+        row = conn.execute(
+            "SELECT patron_id, entry_blocked, blocked_until, block_note, "
+            "guardian_consent, more_time FROM members"
+        ).fetchone()
     assert tuple(row) == ("OLD1", 1, "2027-01-31", None, 0, 0)
 
 
@@ -72,7 +77,10 @@ def test_store_round_trip_of_note_and_flags(runtime: Runtime, clock):
         store.set_flags("P00001", clock(), more_time=False)
     member = stored(runtime, "P00001")
     assert (member.entry_blocked, member.blocked_until, member.block_note) == (
-        True, date(2027, 1, 31), "Broke the kiosk")
+        True,
+        date(2027, 1, 31),
+        "Broke the kiosk",
+    )
     assert (member.guardian_consent, member.more_time) == (True, False)
     with closing(runtime.connection()) as conn:
         runtime.members(conn).set_blocked("P00001", False, None, clock())
@@ -89,34 +97,57 @@ def test_block_note_and_flags_are_audited_without_the_notes_words(admin, runtime
     admin.set_flags("P00001", "cli:ann", guardian_consent=True)
     admin.set_flags("P00001", "cli:ann", guardian_consent=False, more_time=True)
     audit = [(e["reason"], e["detail"]) for e in events_of(runtime, "type = 'admin_change'")]
-    assert audit == [("member blocked", "P00001 until=2027-01-31 note=yes"),
-                     ("member flags set", "P00001 guardian_consent=yes"),
-                     ("member flags set", "P00001 guardian_consent=no more_time=yes")]
+    assert audit == [
+        ("member blocked", "P00001 until=2027-01-31 note=yes"),
+        ("member flags set", "P00001 guardian_consent=yes"),
+        ("member flags set", "P00001 guardian_consent=no more_time=yes"),
+    ]
     assert stored(runtime, "P00001").block_note == "Shouted at J. Jansen"
 
 
 # --- CSV import ---------------------------------------------------------------------------
 def test_import_reads_the_optional_columns(admin, runtime):
-    admin.import_csv(new_file(
-        with_new_columns(1, "Damaged the door", "nee", "ja", blocked="ja"),
-        with_new_columns(2, "", "ja", "")), "test")
+    admin.import_csv(
+        new_file(
+            with_new_columns(1, "Damaged the door", "nee", "ja", blocked="ja"),
+            with_new_columns(2, "", "ja", ""),
+        ),
+        "test",
+    )
     first, second = stored(runtime, "P00001"), stored(runtime, "P00002")
     assert (first.entry_blocked, first.block_note, first.guardian_consent, first.more_time) == (
-        True, "Damaged the door", False, True)
-    assert (second.entry_blocked, second.block_note, second.guardian_consent,
-            second.more_time) == (False, None, True, False)
+        True,
+        "Damaged the door",
+        False,
+        True,
+    )
+    assert (second.entry_blocked, second.block_note, second.guardian_consent, second.more_time) == (
+        False,
+        None,
+        True,
+        False,
+    )
 
 
-@pytest.mark.parametrize(("line", "message"), [
-    (with_new_columns(2, consent="misschien"),
-     "guardian_consent must be yes/no (ja/nee, 1/0), not 'misschien'"),
-    (with_new_columns(2, more_time="2"), "more_time must be yes/no (ja/nee, 1/0), not '2'"),
-    (with_new_columns(2, note="Why"), "block_note is filled in but the row is not blocked"),
-    (with_new_columns(2, note="x" * (BLOCK_NOTE_MAX_LENGTH + 1), blocked="ja"),
-     f"block_note is longer than {BLOCK_NOTE_MAX_LENGTH} characters"),
-    (with_new_columns(2, note="evil\u202etxt", blocked="ja"),
-     "block_note: character 5 (U+202E) is a control or invisible character"),
-])
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            with_new_columns(2, consent="misschien"),
+            "guardian_consent must be yes/no (ja/nee, 1/0), not 'misschien'",
+        ),
+        (with_new_columns(2, more_time="2"), "more_time must be yes/no (ja/nee, 1/0), not '2'"),
+        (with_new_columns(2, note="Why"), "block_note is filled in but the row is not blocked"),
+        (
+            with_new_columns(2, note="x" * (BLOCK_NOTE_MAX_LENGTH + 1), blocked="ja"),
+            f"block_note is longer than {BLOCK_NOTE_MAX_LENGTH} characters",
+        ),
+        (
+            with_new_columns(2, note="evil\u202etxt", blocked="ja"),
+            "block_note: character 5 (U+202E) is a control or invisible character",
+        ),
+    ],
+)
 def test_bad_values_in_the_new_columns_are_row_errors_naming_the_column(admin, line, message):
     with pytest.raises(ImportRejected) as rejected:
         admin.import_csv(new_file(with_new_columns(1), line), "test")
@@ -133,15 +164,17 @@ def test_a_file_without_the_flag_columns_keeps_what_a_manager_set(admin, runtime
     assert (kept.guardian_consent, kept.more_time) == (True, True)
     assert not stored(runtime, "P00003").more_time  # a new entry: no
     # Only more_time in the file: it is the file's word; guardian_consent stays as stored.
-    counts = admin.import_csv(csv_file(
-        csv_line(1) + ";nee", csv_line(2) + ";ja", header=f"{HEADER};more_time"), "test")
+    counts = admin.import_csv(
+        csv_file(csv_line(1) + ";nee", csv_line(2) + ";ja", header=f"{HEADER};more_time"), "test"
+    )
     assert (counts.updated, counts.removed) == (2, 1)
     first, second = stored(runtime, "P00001"), stored(runtime, "P00002")
     assert (first.guardian_consent, first.more_time) == (True, False)
     assert (second.guardian_consent, second.more_time) == (False, True)
     # Only guardian_consent in the file (kept: more_time alone, not the last-columns case).
-    admin.import_csv(csv_file(csv_line(1) + ";nee", csv_line(2) + ";ja",
-                              header=f"{HEADER};guardian_consent"), "test")
+    admin.import_csv(
+        csv_file(csv_line(1) + ";nee", csv_line(2) + ";ja", header=f"{HEADER};guardian_consent"), "test"
+    )
     first, second = stored(runtime, "P00001"), stored(runtime, "P00002")
     assert (first.guardian_consent, first.more_time) == (False, False)
     assert (second.guardian_consent, second.more_time) == (True, True)
@@ -149,8 +182,9 @@ def test_a_file_without_the_flag_columns_keeps_what_a_manager_set(admin, runtime
 
 # --- the local list's role with the LMS ---------------------------------------------------
 def lms_runtime(runtime: Runtime, clock, enabled: bool) -> Runtime:
-    settings = parse_settings({"storage": {"data_dir": str(runtime.settings.data_dir)},
-                               "lms": {"enabled": enabled}}, "test")
+    settings = parse_settings(
+        {"storage": {"data_dir": str(runtime.settings.data_dir)}, "lms": {"enabled": enabled}}, "test"
+    )
     return Runtime.open(settings, clock=clock)
 
 
@@ -184,7 +218,16 @@ def test_with_the_lms_a_member_without_a_pin_is_not_shown_as_kept_out_for_it(clo
 
 def _member(row, category):
     from controller.domain.members import Member
-    return Member(id=1, patron_id=row.patron_id, display_name=row.display_name, cards=row.cards,
-                  adult_on=row.adult_on, valid_until=row.valid_until,
-                  openplus_registered_on=row.openplus_registered_on, entry_blocked=False,
-                  blocked_until=None, category=category)
+
+    return Member(
+        id=1,
+        patron_id=row.patron_id,
+        display_name=row.display_name,
+        cards=row.cards,
+        adult_on=row.adult_on,
+        valid_until=row.valid_until,
+        openplus_registered_on=row.openplus_registered_on,
+        entry_blocked=False,
+        blocked_until=None,
+        category=category,
+    )

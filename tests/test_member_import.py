@@ -1,4 +1,5 @@
 """CSV import: header checks, every kind of bad row, all-or-nothing, counts and PIN handling."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -36,8 +37,9 @@ def test_good_import_reports_counts(admin):
     counts = admin.import_csv(csv_file(*(csv_line(n) for n in range(1, 6))), "test")
     assert (counts.added, counts.updated, counts.unchanged, counts.removed) == (5, 0, 0, 0)
     # Second file: 1 unchanged... 2 changed name, 3 new PIN, 4-5 gone, 6 new.
-    counts = admin.import_csv(csv_file(
-        csv_line(1), csv_line(2, name="X.Y."), csv_line(3, pin="5678"), csv_line(6)), "test")
+    counts = admin.import_csv(
+        csv_file(csv_line(1), csv_line(2, name="X.Y."), csv_line(3, pin="5678"), csv_line(6)), "test"
+    )
     assert (counts.added, counts.updated, counts.unchanged, counts.removed) == (1, 2, 1, 2)
 
 
@@ -78,8 +80,9 @@ def test_each_bad_row_is_named_with_its_line(line, message):
 
 
 def test_every_bad_row_is_listed_not_just_the_first():
-    data = csv_file(csv_line(1, pin="1"), csv_line(2), csv_line(3, valid_until="x"),
-                    csv_line(4, cards="abc", pin="x"))
+    data = csv_file(
+        csv_line(1, pin="1"), csv_line(2), csv_line(3, valid_until="x"), csv_line(4, cards="abc", pin="x")
+    )
     with pytest.raises(ImportRejected) as rejected:
         parse_member_csv(data, TODAY)
     assert [e.line for e in rejected.value.errors] == [2, 4, 5, 5]
@@ -147,8 +150,7 @@ def test_row_without_pin_keeps_the_stored_pin(admin, runtime, clock):
     assert counts.unchanged == 1
     with closing(runtime.connection()) as conn:
         after = runtime.members(conn).get("P00001")
-    assert after.pin_hash == before.pin_hash and runtime.hasher.verify("4321", after.pin_salt,
-                                                                        after.pin_hash)
+    assert after.pin_hash == before.pin_hash and runtime.hasher.verify("4321", after.pin_salt, after.pin_hash)
 
 
 def test_staff_entries_survive_an_import_and_keep_their_cards(admin, runtime):
@@ -160,8 +162,7 @@ def test_staff_entries_survive_an_import_and_keep_their_cards(admin, runtime):
     before = db_snapshot(runtime)
     with pytest.raises(ImportRejected) as rejected:
         admin.import_csv(csv_file(csv_line(1), csv_line(2, cards="29990000000009")), "test")
-    assert [str(e) for e in rejected.value.errors] == [
-        "line 3: card already belongs to staff entry P00009"]
+    assert [str(e) for e in rejected.value.errors] == ["line 3: card already belongs to staff entry P00009"]
     assert db_snapshot(runtime) == before
 
 
@@ -183,18 +184,30 @@ def test_import_is_audited_with_its_counts(admin, runtime):
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        (csv_line(2, birth_date="9982-01-01"),
-         "birth_date '9982-01-01' is not between 1900-01-01 and 2026-11-25"),
-        (csv_line(2, birth_date="31-12-9999"),
-         "birth_date '31-12-9999' is not between 1900-01-01 and 2026-11-25"),
-        (csv_line(2, birth_date="2026-11-26"),  # tomorrow: not born yet
-         "birth_date '2026-11-26' is not between 1900-01-01 and 2026-11-25"),
-        (csv_line(2, birth_date="1899-12-31"),
-         "birth_date '1899-12-31' is not between 1900-01-01 and 2026-11-25"),
-        (csv_line(2, valid_until="9999-12-31"),
-         "valid_until '9999-12-31' is not between 1970-01-01 and 9998-12-31"),
-        (csv_line(2, openplus_registered="01-01-1969"),
-         "openplus_registered '01-01-1969' is not between 1970-01-01 and 9998-12-31"),
+        (
+            csv_line(2, birth_date="9982-01-01"),
+            "birth_date '9982-01-01' is not between 1900-01-01 and 2026-11-25",
+        ),
+        (
+            csv_line(2, birth_date="31-12-9999"),
+            "birth_date '31-12-9999' is not between 1900-01-01 and 2026-11-25",
+        ),
+        (
+            csv_line(2, birth_date="2026-11-26"),  # tomorrow: not born yet
+            "birth_date '2026-11-26' is not between 1900-01-01 and 2026-11-25",
+        ),
+        (
+            csv_line(2, birth_date="1899-12-31"),
+            "birth_date '1899-12-31' is not between 1900-01-01 and 2026-11-25",
+        ),
+        (
+            csv_line(2, valid_until="9999-12-31"),
+            "valid_until '9999-12-31' is not between 1970-01-01 and 9998-12-31",
+        ),
+        (
+            csv_line(2, openplus_registered="01-01-1969"),
+            "openplus_registered '01-01-1969' is not between 1970-01-01 and 9998-12-31",
+        ),
     ],
 )
 def test_dates_outside_their_range_are_a_row_problem(line, message):
@@ -206,11 +219,13 @@ def test_dates_outside_their_range_are_a_row_problem(line, message):
 
 
 def test_birth_date_today_and_in_1900_are_accepted():
-    data = csv_file(csv_line(1, birth_date="1900-01-01"), csv_line(2, birth_date="25-11-2026"),
-                    csv_line(3, blocked_until="9998-12-31", valid_until="1970-01-01"))
+    data = csv_file(
+        csv_line(1, birth_date="1900-01-01"),
+        csv_line(2, birth_date="25-11-2026"),
+        csv_line(3, blocked_until="9998-12-31", valid_until="1970-01-01"),
+    )
     rows = parse_member_csv(data, TODAY)
-    assert [row.adult_on for _, row in rows] == [date(1918, 1, 1), date(2044, 11, 25),
-                                                 date(1998, 5, 1)]
+    assert [row.adult_on for _, row in rows] == [date(1918, 1, 1), date(2044, 11, 25), date(1998, 5, 1)]
 
 
 def test_far_future_birth_date_through_the_admin_changes_nothing(admin, runtime):
@@ -223,14 +238,16 @@ def test_far_future_birth_date_through_the_admin_changes_nothing(admin, runtime)
     assert db_snapshot(runtime) == before
 
 
-@pytest.mark.parametrize(("name", "problem"), [
-    ("evil\u202etxt.exe", "name: character 5 (U+202E) is a control or invisible character"),
-    ("A.\ufeffB.", "name: character 3 (U+FEFF) is a control or invisible character"),
-    ("A\x00B", "name: character 2 (U+0000) is a control or invisible character"),
-    ("A\u200bB", "name: character 2 (U+200B) is a control or invisible character"),
-])
-def test_a_name_with_control_or_invisible_characters_is_a_row_problem(admin, runtime, name,
-                                                                      problem):
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("evil\u202etxt.exe", "name: character 5 (U+202E) is a control or invisible character"),
+        ("A.\ufeffB.", "name: character 3 (U+FEFF) is a control or invisible character"),
+        ("A\x00B", "name: character 2 (U+0000) is a control or invisible character"),
+        ("A\u200bB", "name: character 2 (U+200B) is a control or invisible character"),
+    ],
+)
+def test_a_name_with_control_or_invisible_characters_is_a_row_problem(admin, runtime, name, problem):
     """The API's rule for names (controller/domain/text.py): "evil\\u202etxt.exe" reads as
     "evilexe.txt", and a NUL or a byte-order mark inside a name is a broken export."""
     before = db_snapshot(runtime)
@@ -242,7 +259,10 @@ def test_a_name_with_control_or_invisible_characters_is_a_row_problem(admin, run
 
 
 def test_names_in_other_scripts_and_with_accents_are_fine(admin):
-    counts = admin.import_csv(csv_file(csv_line(1, name="Zoë\u00a0Ĳsselmeer"),
-                                       csv_line(2, name="李小龍"), csv_line(3, name="Ümit")),
-                              "test")
+    counts = admin.import_csv(
+        csv_file(
+            csv_line(1, name="Zoë\u00a0Ĳsselmeer"), csv_line(2, name="李小龍"), csv_line(3, name="Ümit")
+        ),
+        "test",
+    )
     assert counts.added == 3

@@ -1,5 +1,6 @@
 """The streaming member import: memory that does not grow with the file, duplicates found
 across the whole file, bounded problem lists, and the CLI's one-line refusal of a bad date."""
+
 from __future__ import annotations
 
 import io
@@ -83,8 +84,7 @@ def test_the_same_card_twice_on_one_row_is_a_duplicate_not_a_crash(admin, runtim
     before = db_snapshot(runtime)
     with pytest.raises(ImportRejected) as rejected:
         admin.import_csv(csv_file(csv_line(1, cards="29990000000001|2999 0000 0000 01")), "test")
-    assert [str(e) for e in rejected.value.errors] == [
-        "line 2: duplicate card …0001 (also on line 2)"]
+    assert [str(e) for e in rejected.value.errors] == ["line 2: duplicate card …0001 (also on line 2)"]
     assert db_snapshot(runtime) == before
 
 
@@ -94,20 +94,18 @@ def test_a_re_import_finds_a_new_row_listing_an_unchanged_rows_card(admin, runti
     admin.import_csv(export(3), "test")
     before = db_snapshot(runtime)
     with pytest.raises(ImportRejected) as rejected:
-        admin.import_csv(csv_file(*(csv_line(n) for n in range(1, 4)),
-                                  csv_line(9, cards="29990000000002")), "test")
-    assert [str(e) for e in rejected.value.errors] == [
-        "line 5: duplicate card …0002 (also on line 3)"]
+        admin.import_csv(
+            csv_file(*(csv_line(n) for n in range(1, 4)), csv_line(9, cards="29990000000002")), "test"
+        )
+    assert [str(e) for e in rejected.value.errors] == ["line 5: duplicate card …0002 (also on line 3)"]
     assert db_snapshot(runtime) == before
 
 
 def test_replace_list_refuses_a_patron_listed_twice(admin, runtime):
     before = db_snapshot(runtime)
     with pytest.raises(ImportRejected) as rejected:
-        admin.replace_list([(1, member_row(1)), (2, member_row(1, cards=("29990000000077",)))],
-                           "test")
-    assert [str(e) for e in rejected.value.errors] == [
-        "line 2: duplicate patron_id P00001 (also on line 1)"]
+        admin.replace_list([(1, member_row(1)), (2, member_row(1, cards=("29990000000077",)))], "test")
+    assert [str(e) for e in rejected.value.errors] == ["line 2: duplicate patron_id P00001 (also on line 1)"]
     assert db_snapshot(runtime) == before
 
 
@@ -120,8 +118,9 @@ def test_problems_are_bounded_first_ones_named_and_the_rest_counted(admin, runti
     assert len(errors) == MAX_PROBLEMS_NAMED
     assert [e.line for e in errors] == list(range(2, 2 + MAX_PROBLEMS_NAMED))
     assert rejected.value.unlisted == 500 - MAX_PROBLEMS_NAMED  # 300 + 100 ids + 100 cards
-    assert str(rejected.value) == (f"member list rejected: 500 problem(s), the first "
-                                   f"{MAX_PROBLEMS_NAMED} listed; nothing was changed")
+    assert str(rejected.value) == (
+        f"member list rejected: 500 problem(s), the first {MAX_PROBLEMS_NAMED} listed; nothing was changed"
+    )
 
 
 def test_duplicates_alone_are_bounded_and_counted():

@@ -1,5 +1,6 @@
 """/metrics: the door process's counters over the real door link, scraped from the real app and
 read back with prometheus_client's own parser; who may scrape; the counters' bounded labels."""
+
 from __future__ import annotations
 
 from contextlib import closing
@@ -32,8 +33,11 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 def parse(text: str) -> Samples:
     """Every sample as {(name, sorted labels): value}, through prometheus_client's parser."""
-    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in text_string_to_metric_families(text) for sample in family.samples}
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
 
 
 def value(samples: Samples, metric: str, **labels: str) -> float | None:
@@ -47,10 +51,18 @@ def web_on_link(runtime: Runtime, link: DoorLinkClient) -> tuple[TestClient, dic
         admin = user_admin(runtime, conn, passwords)
         admin.create("sec", PASSWORD, ["security"], "test")
         token = admin.create_token("sec", "prometheus", "test", None).secret
-    footage = FootageService(CameraSettings(), runtime.settings.data_dir / "footage",
-                             runtime.connection, "entrance", runtime.clock)
-    app = create_app(ApiServices(runtime=runtime, door=link, passwords=passwords,
-                                 schedule_changed=link.schedule_changed, footage=footage))
+    footage = FootageService(
+        CameraSettings(), runtime.settings.data_dir / "footage", runtime.connection, "entrance", runtime.clock
+    )
+    app = create_app(
+        ApiServices(
+            runtime=runtime,
+            door=link,
+            passwords=passwords,
+            schedule_changed=link.schedule_changed,
+            footage=footage,
+        )
+    )
     return TestClient(app), {"Authorization": f"Bearer {token}"}
 
 
@@ -111,8 +123,7 @@ def test_a_reader_that_disconnects_is_counted_named_in_health_and_back_again(scr
     assert value(samples, "openplus_health_problem", name="reader_disconnected") == 1.0
     health = client.get("/api/v1/health").json()
     assert health["status"] == "degraded"
-    assert door_parts(health) == [{"name": "reader_disconnected",
-                                   "detail": "reader rfid is disconnected"}]
+    assert door_parts(health) == [{"name": "reader_disconnected", "detail": "reader rfid is disconnected"}]
     service.loop.submit(ReaderFault("rfid", "reconnected"))
     assert service.loop.wait_idle(5)
     again = scrape()
@@ -142,8 +153,9 @@ def test_metrics_needs_a_security_token(runtime):
 
 
 def settings_allowing(tmp_path, networks: list[str]) -> Settings:
-    return parse_settings({"storage": {"data_dir": str(tmp_path / "data")},
-                           "metrics": {"allow_from": networks}}, "test")
+    return parse_settings(
+        {"storage": {"data_dir": str(tmp_path / "data")}, "metrics": {"allow_from": networks}}, "test"
+    )
 
 
 def test_a_listed_scraper_address_needs_no_token_and_others_still_do(tmp_path, clock):
@@ -175,9 +187,12 @@ def test_the_door_down_is_door_up_0_and_a_problem_never_a_500(runtime):
 def test_gauges_from_both_processes_are_shown_and_a_garbled_report_is_ignored(runtime):
     api = build_api(runtime)
     api.services.gauges.set("alert_queue_length", lambda: 3, "Alerts waiting to be sent")
-    api.door.report = {"gauges": {"door_side": {"value": 2, "help": "x"}, "Bad Name": {"value": 1}},
-                       "entries": "garbled", "readers": [None, {"name": "rfid"}],
-                       "decision_latency": {"bounds": [0.1], "counts": [1]}}
+    api.door.report = {
+        "gauges": {"door_side": {"value": 2, "help": "x"}, "Bad Name": {"value": 1}},
+        "entries": "garbled",
+        "readers": [None, {"name": "rfid"}],
+        "decision_latency": {"bounds": [0.1], "counts": [1]},
+    }
     samples = parse(api.client.get("/metrics", headers=api.auth("sec")).text)
     assert value(samples, "openplus_alert_queue_length") == 3.0
     assert value(samples, "openplus_door_side") == 2.0
@@ -225,9 +240,14 @@ class FailingPool:
 def test_each_lms_check_is_timed_with_its_failure_code(clock):
     metrics = DoorMetrics()
     answers: list[LmsAnswer] = []
-    link = LmsLink(FailingPool(), timeout=1.0, deliver=answers.append,  # type: ignore[arg-type]
-                   events=metrics.decisions(type("Sink", (), {"record": lambda self, e: None})()),
-                   clock=clock, door="entrance")
+    link = LmsLink(
+        FailingPool(),
+        timeout=1.0,
+        deliver=answers.append,  # type: ignore[arg-type]
+        events=metrics.decisions(type("Sink", (), {"record": lambda self, e: None})()),
+        clock=clock,
+        door="entrance",
+    )
     link.on_checked = metrics.lms_checked
     link._check(LmsQuestion(1, DEMO_CARD, "1234", "rfid", DoorMode.OPENPLUS, clock(), None))
     assert answers == [LmsAnswer(1, None, "unreachable")]

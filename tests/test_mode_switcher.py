@@ -1,4 +1,5 @@
 """ModeSwitcher driven by an injected clock; its timers are run by hand, or by their thread."""
+
 from __future__ import annotations
 
 import threading
@@ -75,12 +76,22 @@ def fire(scheduler: ClockTimers, clock: FakeClock, job_id: str) -> None:
     job.run()
 
 
-def make_switcher(schedule: Schedule, clock: FakeClock, scheduler: ClockTimers,
-                  recorder: Recorder, warnings: tuple[int, ...] = (15, 5)) -> ModeSwitcher:
-    return ModeSwitcher(schedule, recorder.on_mode, clock=clock, timers=scheduler,
-                        closing_warning_minutes=warnings,
-                        on_closing_warning=recorder.on_closing_warning,
-                        on_closing=recorder.on_closing)
+def make_switcher(
+    schedule: Schedule,
+    clock: FakeClock,
+    scheduler: ClockTimers,
+    recorder: Recorder,
+    warnings: tuple[int, ...] = (15, 5),
+) -> ModeSwitcher:
+    return ModeSwitcher(
+        schedule,
+        recorder.on_mode,
+        clock=clock,
+        timers=scheduler,
+        closing_warning_minutes=warnings,
+        on_closing_warning=recorder.on_closing_warning,
+        on_closing=recorder.on_closing,
+    )
 
 
 def test_restart_mid_window_announces_the_mode_at_once(scheduler: ClockTimers) -> None:
@@ -88,8 +99,11 @@ def test_restart_mid_window_announces_the_mode_at_once(scheduler: ClockTimers) -
     switcher = make_switcher(load_schedule_file(BEILEN), clock, scheduler, recorder)
     now = switcher.start()
     assert recorder.calls == [("mode", now)]
-    assert (now.mode, now.since, now.until) == (DoorMode.STAFFED, local(2026, 6, 3, 10, 0),
-                                                local(2026, 6, 3, 17, 0))
+    assert (now.mode, now.since, now.until) == (
+        DoorMode.STAFFED,
+        local(2026, 6, 3, 10, 0),
+        local(2026, 6, 3, 17, 0),
+    )
     assert planned(scheduler) == {EDGE: local(2026, 6, 3, 17, 0)}
     assert planned(scheduler)[EDGE].utcoffset() == timedelta(0)
     assert not scheduler.running
@@ -127,12 +141,13 @@ def test_handover_from_openplus_to_staff_is_not_a_closing(scheduler: ClockTimers
     assert all(kind == "mode" for kind, _ in recorder.calls)
 
 
-def test_restart_shortly_before_closing_keeps_only_future_warnings(
-        scheduler: ClockTimers) -> None:
+def test_restart_shortly_before_closing_keeps_only_future_warnings(scheduler: ClockTimers) -> None:
     clock, recorder = FakeClock(local(2026, 6, 3, 21, 52)), Recorder()
     make_switcher(load_schedule_file(BEILEN), clock, scheduler, recorder).start()
-    assert planned(scheduler) == {EDGE: local(2026, 6, 3, 22, 0),
-                                  "mode-switcher:closing-warning:5": local(2026, 6, 3, 21, 55)}
+    assert planned(scheduler) == {
+        EDGE: local(2026, 6, 3, 22, 0),
+        "mode-switcher:closing-warning:5": local(2026, 6, 3, 21, 55),
+    }
 
 
 def test_replace_schedule_recomputes_and_replans(scheduler: ClockTimers) -> None:
@@ -142,8 +157,9 @@ def test_replace_schedule_recomputes_and_replans(scheduler: ClockTimers) -> None
     stale_edge = scheduler.get(EDGE)
     assert stale_edge.run_at == local(2026, 6, 3, 22, 0)
 
-    announced_closure = parse_schedule({"exceptions": [
-        {"date": "2026-06-03", "kind": "closure", "note": "Stroomstoring"}]})
+    announced_closure = parse_schedule(
+        {"exceptions": [{"date": "2026-06-03", "kind": "closure", "note": "Stroomstoring"}]}
+    )
     now = switcher.replace_schedule(announced_closure)
     assert (now.mode, str(now.cause)) == (DoorMode.CLOSURE, "closure: Stroomstoring")
     assert [kind for kind, _ in recorder.calls] == ["mode", "mode", "closing"]
@@ -179,14 +195,24 @@ def test_failing_callback_does_not_stop_the_next_edge(scheduler: ClockTimers) ->
 
 
 def test_edge_across_the_october_change_is_in_utc(scheduler: ClockTimers) -> None:
-    schedule = parse_schedule({"exceptions": [{
-        "date": "2026-10-25", "kind": "special_hours",
-        "windows": [{"start": "01:00", "end": "04:00", "kind": "openplus"}]}]})
+    schedule = parse_schedule(
+        {
+            "exceptions": [
+                {
+                    "date": "2026-10-25",
+                    "kind": "special_hours",
+                    "windows": [{"start": "01:00", "end": "04:00", "kind": "openplus"}],
+                }
+            ]
+        }
+    )
     clock, recorder = FakeClock(utc(2026, 10, 25, 0, 30)), Recorder()  # 02:30 CEST
     make_switcher(schedule, clock, scheduler, recorder, warnings=(30,)).start()
     assert recorder.modes() == [DoorMode.OPENPLUS]
-    assert planned(scheduler) == {EDGE: utc(2026, 10, 25, 3, 0),  # 04:00 CET
-                                  "mode-switcher:closing-warning:30": utc(2026, 10, 25, 2, 30)}
+    assert planned(scheduler) == {
+        EDGE: utc(2026, 10, 25, 3, 0),  # 04:00 CET
+        "mode-switcher:closing-warning:30": utc(2026, 10, 25, 2, 30),
+    }
     clock.now = utc(2026, 10, 25, 1, 30)  # 02:30 CET, the second pass: still the same window
     fire(scheduler, clock, "mode-switcher:closing-warning:30")
     fire(scheduler, clock, EDGE)

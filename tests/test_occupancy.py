@@ -1,5 +1,6 @@
 """Occupancy, tailgating and the safe closing round (issue 16), on the door machine with mock
 pins and a FakeClock; the wired branch and the simulator's console with the beam counter."""
+
 from __future__ import annotations
 
 import threading
@@ -37,11 +38,21 @@ def counting_bench(runtime, clock, factory, counter: CounterSettings | None = CO
     bench = Bench(runtime, clock, factory, more_rows=[(9, member_row(9, category="staff"))])
     relay, signals, lights, alarm = bench.devices[:4]
     bench.door = Door(
-        Authorizer(runtime.members(bench.conn), bench.events, runtime.hasher,
-                   AccessSettings(staff_allowed_when_closed=True), "entrance"),
+        Authorizer(
+            runtime.members(bench.conn),
+            bench.events,
+            runtime.hasher,
+            AccessSettings(staff_allowed_when_closed=True),
+            "entrance",
+        ),
         DoorOutputs(relay, signals, bench.messages.append, lights, alarm),
-        bench.events, DoorSettings(closing_round_minutes=ROUND_MINUTES), clock, "entrance",
-        monotonic=clock.monotonic, counter=counter)
+        bench.events,
+        DoorSettings(closing_round_minutes=ROUND_MINUTES),
+        clock,
+        "entrance",
+        monotonic=clock.monotonic,
+        counter=counter,
+    )
     bench.loop = DoorLoop(bench.door, clock.monotonic)
     bench.send(ModeChanged(DoorMode.OPENPLUS, "test"))
     return bench
@@ -91,8 +102,7 @@ def test_the_count_restarts_at_each_change_into_openplus(bench) -> None:
     assert bench.door.snapshot().occupancy == 0
 
 
-def test_without_a_counter_occupancy_is_none_and_closing_arms_at_once(runtime, clock,
-                                                                      mock_factory) -> None:
+def test_without_a_counter_occupancy_is_none_and_closing_arms_at_once(runtime, clock, mock_factory) -> None:
     bench = counting_bench(runtime, clock, mock_factory, counter=None)
     try:
         walk(bench, "in")  # nothing counts them
@@ -235,21 +245,26 @@ def test_the_closing_message_is_in_both_languages() -> None:
 
 
 # --- config and the door link ---------------------------------------------------------------
-@pytest.mark.parametrize(("counter", "problem"), [
-    ({"a_pin": 7, "b_pin": 7}, "a_pin and b_pin are both 7"),
-    ({"a_pin": 7}, "hardware.counter.b_pin: required value is missing"),
-    ({"a_pin": 99, "b_pin": 8}, "hardware.counter.a_pin: a pin is a BCM number"),
-    ({"a_pin": 7, "b_pin": 8, "flicker_ms": -1}, "hardware.counter.flicker_ms"),
-    ({"a_pin": 7, "b_pin": 8, "beams": 2}, "hardware.counter.beams: unknown key"),
-])
+@pytest.mark.parametrize(
+    ("counter", "problem"),
+    [
+        ({"a_pin": 7, "b_pin": 7}, "a_pin and b_pin are both 7"),
+        ({"a_pin": 7}, "hardware.counter.b_pin: required value is missing"),
+        ({"a_pin": 99, "b_pin": 8}, "hardware.counter.a_pin: a pin is a BCM number"),
+        ({"a_pin": 7, "b_pin": 8, "flicker_ms": -1}, "hardware.counter.flicker_ms"),
+        ({"a_pin": 7, "b_pin": 8, "beams": 2}, "hardware.counter.beams: unknown key"),
+    ],
+)
 def test_a_bad_counter_section_is_refused_by_name(counter, problem) -> None:
     with pytest.raises(ConfigError, match=problem):
         parse_settings({"hardware": {"counter": counter}}, "test")
 
 
 def test_counter_and_closing_round_settings() -> None:
-    settings = parse_settings({"hardware": {"counter": {"a_pin": "GPIO7", "b_pin": 8}},
-                               "door": {"closing_round_minutes": 5}}, "test")
+    settings = parse_settings(
+        {"hardware": {"counter": {"a_pin": "GPIO7", "b_pin": 8}}, "door": {"closing_round_minutes": 5}},
+        "test",
+    )
     assert settings.hardware.counter is not None and settings.hardware.counter.a_pin == "GPIO7"
     assert settings.door.closing_round_minutes == 5 and parse_settings({}, "t").hardware.counter is None
     with pytest.raises(ConfigError, match="door.closing_round_minutes"):
@@ -285,11 +300,18 @@ def counted_branch(settings, clock):
     raw = settings.model_dump(mode="json")
     raw["hardware"]["counter"] = {"a_pin": 7, "b_pin": 8, "flicker_ms": 0}
     sim = SimulatedHardware.create(parse_settings(raw, "test"), MockFactory())
-    service = BranchService(sim.settings, Schedule(), pin_factory=sim.factory, clock=clock,
-                            monotonic=clock.monotonic, mode_override=DoorMode.OPENPLUS)
+    service = BranchService(
+        sim.settings,
+        Schedule(),
+        pin_factory=sim.factory,
+        clock=clock,
+        monotonic=clock.monotonic,
+        mode_override=DoorMode.OPENPLUS,
+    )
     with closing(service.runtime.connection()) as conn:
-        MemberAdmin(service.runtime.members(conn), service.runtime.events(conn), clock, "e"
-                    ).replace_list([(1, member_row(1))], "test")
+        MemberAdmin(service.runtime.members(conn), service.runtime.events(conn), clock, "e").replace_list(
+            [(1, member_row(1))], "test"
+        )
     sim.at_rest()
     service.start()
     assert service.loop.wait_idle(5)

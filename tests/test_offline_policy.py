@@ -1,4 +1,5 @@
 """The offline policy: each policy in each situation while the library system is silent (pure)."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -17,10 +18,18 @@ CACHE, LOCAL, DENY = DecidedBy.CACHE, DecidedBy.LOCAL, DecidedBy.DENY
 
 def local(**changes) -> Member:
     """A registered adult on the local list, not blocked, valid for years."""
-    member = Member(id=1, patron_id="P1", display_name="Demo", cards=("29990000000001",),
-                    adult_on=date(1998, 5, 17), valid_until=date(2030, 1, 1),
-                    openplus_registered_on=date(2020, 1, 1), entry_blocked=False,
-                    blocked_until=None, category=Category.MEMBER)
+    member = Member(
+        id=1,
+        patron_id="P1",
+        display_name="Demo",
+        cards=("29990000000001",),
+        adult_on=date(1998, 5, 17),
+        valid_until=date(2030, 1, 1),
+        openplus_registered_on=date(2020, 1, 1),
+        entry_blocked=False,
+        blocked_until=None,
+        category=Category.MEMBER,
+    )
     return replace(member, **changes)
 
 
@@ -54,8 +63,7 @@ SITUATIONS = [
     ("minor, local PIN right", MINOR, None, True, (U, DENY), (U, DENY)),
     ("expired locally, local PIN right", EXPIRED_LOCALLY, None, True, (U, DENY), (U, DENY)),
     ("expired locally, fresh match", EXPIRED_LOCALLY, True, None, (G, CACHE), (G, CACHE)),
-    ("not registered, cache wrong, local right", NOT_REGISTERED, False, True, (W, CACHE),
-     (U, DENY)),
+    ("not registered, cache wrong, local right", NOT_REGISTERED, False, True, (W, CACHE), (U, DENY)),
     # A local entry block holds, once the PIN is proven; before, it tells nothing.
     ("blocked, fresh match", BLOCKED, True, None, (B, LOCAL), (B, LOCAL)),
     ("blocked, cached other PIN", BLOCKED, False, None, (W, CACHE), (W, CACHE)),
@@ -66,32 +74,35 @@ SITUATIONS = [
 ]
 
 
-@pytest.mark.parametrize(("policy", "local_entry", "cached", "local_pin", "expected"), [
-    pytest.param("cached", entry, cached, local_pin, expected, id=f"{name} [cached]")
-    for name, entry, cached, local_pin, expected, _ in SITUATIONS
-] + [
-    pytest.param("allow-registered", entry, cached, local_pin, expected,
-                 id=f"{name} [allow-registered]")
-    for name, entry, cached, local_pin, _, expected in SITUATIONS
-])
+@pytest.mark.parametrize(
+    ("policy", "local_entry", "cached", "local_pin", "expected"),
+    [
+        pytest.param("cached", entry, cached, local_pin, expected, id=f"{name} [cached]")
+        for name, entry, cached, local_pin, expected, _ in SITUATIONS
+    ]
+    + [
+        pytest.param("allow-registered", entry, cached, local_pin, expected, id=f"{name} [allow-registered]")
+        for name, entry, cached, local_pin, _, expected in SITUATIONS
+    ],
+)
 def test_cached_and_allow_registered(policy, local_entry, cached, local_pin, expected):
     verdict = offline_verdict(policy, cached, local_entry, TODAY, local_pin_matches=local_pin)
     assert (verdict.reason, verdict.path) == expected
-    assert offline_decision(policy, cached, local_entry, TODAY,
-                            local_pin_matches=local_pin) is expected[0]
+    assert offline_decision(policy, cached, local_entry, TODAY, local_pin_matches=local_pin) is expected[0]
 
 
-@pytest.mark.parametrize(("name", "local_entry", "cached", "local_pin"),
-                         [situation[:4] for situation in SITUATIONS],
-                         ids=[situation[0] for situation in SITUATIONS])
+@pytest.mark.parametrize(
+    ("name", "local_entry", "cached", "local_pin"),
+    [situation[:4] for situation in SITUATIONS],
+    ids=[situation[0] for situation in SITUATIONS],
+)
 def test_deny_refuses_everyone_whatever_is_known(name, local_entry, cached, local_pin):
     verdict = offline_verdict("deny", cached, local_entry, TODAY, local_pin_matches=local_pin)
     assert verdict == (Reason.LMS_UNAVAILABLE, DecidedBy.DENY)
 
 
 def test_the_paths_name_the_values_the_event_records():
-    assert {path.value for path in DecidedBy} == {"lms", "offline_cache", "offline_local",
-                                                    "offline_deny"}
+    assert {path.value for path in DecidedBy} == {"lms", "offline_cache", "offline_local", "offline_deny"}
     assert [path.offline for path in DecidedBy] == [False, True, True, True]
 
 

@@ -1,4 +1,5 @@
 """The LMS PIN cache: read in memory on the door thread, written behind on its own thread."""
+
 from __future__ import annotations
 
 import logging
@@ -32,10 +33,10 @@ def clock() -> FakeClock:
     return FakeClock(datetime(2026, 3, 2, 9, tzinfo=UTC))
 
 
-def open_cache(db: Database, clock: FakeClock, *, key: bytes = KEY, cache_days: int = 7,
-               connect=None, **options) -> LmsPinCache:
-    cache = LmsPinCache(PinHasher(key), connect or db.connect, cache_days=cache_days,
-                        clock=clock, **options)
+def open_cache(
+    db: Database, clock: FakeClock, *, key: bytes = KEY, cache_days: int = 7, connect=None, **options
+) -> LmsPinCache:
+    cache = LmsPinCache(PinHasher(key), connect or db.connect, cache_days=cache_days, clock=clock, **options)
     cache.start()
     return cache
 
@@ -164,8 +165,7 @@ def test_writes_happen_on_the_writer_thread_and_a_blocked_database_never_blocks_
 
     cache = open_cache(db, clock, connect=connect)
     try:
-        door = threading.Thread(target=lambda: [cache.remember(CARD, PIN, clock()),
-                                                cache.forget(OTHER)])
+        door = threading.Thread(target=lambda: [cache.remember(CARD, PIN, clock()), cache.forget(OTHER)])
         door.start()
         door.join(HANG_GUARD)
         assert not door.is_alive()  # returned while the writer waits on the database

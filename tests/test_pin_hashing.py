@@ -1,5 +1,6 @@
 """PIN hashing for the million-row import: salts drawn per batch, the same HMAC as every
 stored PIN, and only keypad digits taken as a PIN."""
+
 from __future__ import annotations
 
 import hashlib
@@ -89,7 +90,11 @@ def test_unchanged_many_says_which_pins_are_the_stored_ones():
     pins_given = ["1234", "1234", "1234", "١٢٣٤"]
     assert hasher.unchanged_many(pins_given, stored) == [True, False, False, False]
     assert [hasher.verify(pin, *pair) for pin, pair in zip(pins_given, stored, strict=True)] == [
-        True, False, False, False]
+        True,
+        False,
+        False,
+        False,
+    ]
 
 
 @pytest.mark.parametrize("batch", [["1234", "12"], ["1234\n5678"], ["1234", "12 34"], ["١٢٣٤"]])

@@ -1,5 +1,6 @@
 """The PIN key belongs to its database: a missing or different key is refused at start (not
 silently replaced, which would make every PIN wrong), and `pins reset-all` is the way back."""
+
 from __future__ import annotations
 
 import os
@@ -37,8 +38,7 @@ def key_path(settings) -> Path:
     return settings.data_dir / PIN_KEY_FILE
 
 
-def test_a_fresh_install_makes_the_key_and_stores_its_fingerprint_not_the_key(
-        runtime, clock, key_path):
+def test_a_fresh_install_makes_the_key_and_stores_its_fingerprint_not_the_key(runtime, clock, key_path):
     key = key_path.read_bytes()
     assert stored_fingerprint(runtime) == runtime.hasher.fingerprint()
     assert key not in (runtime.settings.data_dir / DB_FILE).read_bytes()
@@ -50,8 +50,7 @@ def test_a_fresh_install_makes_the_key_and_stores_its_fingerprint_not_the_key(
     assert key_path.read_bytes() == key
 
 
-def test_a_missing_key_with_pins_stored_is_refused_and_nothing_is_made(
-        runtime, clock, key_path):
+def test_a_missing_key_with_pins_stored_is_refused_and_nothing_is_made(runtime, clock, key_path):
     add_members_with_pins(runtime)
     key_path.unlink()
     with pytest.raises(PinKeyError) as refused:
@@ -100,8 +99,7 @@ def cli_env(settings, monkeypatch) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
-def test_the_cli_refuses_in_one_line_and_reset_all_recovers(runtime, clock, key_path, cli_env,
-                                                            capsys):
+def test_the_cli_refuses_in_one_line_and_reset_all_recovers(runtime, clock, key_path, cli_env, capsys):
     add_members_with_pins(runtime)
     key_path.unlink()
     assert main(["decide", "--card", DEMO_CARD, "--pin", "1234"]) == 2
@@ -120,23 +118,37 @@ def test_the_cli_refuses_in_one_line_and_reset_all_recovers(runtime, clock, key_
         audit = reopened.events(conn).query(EventFilter(types=(EventType.ADMIN_CHANGE,)))
     assert audit[0].reason == "all PINs reset" and audit[0].actor.startswith("cli:")
     assert stored_fingerprint(reopened) == PinHasher.from_key_file(key_path).fingerprint()
-    assert subprocess.run(
-        [sys.executable, "-m", "controller.cli.main", "members", "set-pin", "P00001", "--pin-stdin"],
-        input="4321\n", env=cli_env, cwd=ROOT, capture_output=True, text=True,
-        timeout=60).returncode == 0
+    assert (
+        subprocess.run(
+            [sys.executable, "-m", "controller.cli.main", "members", "set-pin", "P00001", "--pin-stdin"],
+            input="4321\n",
+            env=cli_env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).returncode
+        == 0
+    )
     assert main(["decide", "--card", DEMO_CARD, "--pin", "4321"]) == 0
 
 
 @pytest.mark.slow  # one service process per command
-@pytest.mark.parametrize("command", [["serve"], ["simulate", "--no-api", "--exit-at-eof"],
-                                     ["web", "--port", "0"]])
-def test_serve_simulate_and_web_refuse_to_start_without_the_key(runtime, clock, key_path,
-                                                                cli_env, command):
+@pytest.mark.parametrize(
+    "command", [["serve"], ["simulate", "--no-api", "--exit-at-eof"], ["web", "--port", "0"]]
+)
+def test_serve_simulate_and_web_refuse_to_start_without_the_key(runtime, clock, key_path, cli_env, command):
     add_members_with_pins(runtime)
     key_path.unlink()
-    done = subprocess.run([sys.executable, "-m", "controller.cli.main", *command], env=cli_env,
-                          cwd=ROOT, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                          timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "controller.cli.main", *command],
+        env=cli_env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("openplus-door: ") and done.stderr.count("\n") == 1
     assert f"copy the backup's pin.key to {key_path}" in done.stderr

@@ -1,5 +1,6 @@
 """A member's data request (export, erase) and the event log forgetting patron ids (AVG/GDPR),
 checked in the database itself."""
+
 from __future__ import annotations
 
 import hmac
@@ -37,9 +38,17 @@ def rows(runtime: Runtime, sql: str, *params) -> list[tuple]:
 
 def record(runtime: Runtime, at, ref: str | None = "P00001", kind=EventType.ACCESS_GRANTED) -> int:
     with closing(runtime.connection()) as conn:
-        return runtime.events(conn).record(Event(type=kind, at=at, door="entrance",
-                                                 member_ref=ref, card_hint="0001",
-                                                 reason="granted", detail="reader=rfid"))
+        return runtime.events(conn).record(
+            Event(
+                type=kind,
+                at=at,
+                door="entrance",
+                member_ref=ref,
+                card_hint="0001",
+                reason="granted",
+                detail="reader=rfid",
+            )
+        )
 
 
 @pytest.fixture
@@ -50,8 +59,10 @@ def member(runtime: Runtime, clock) -> Runtime:
         admin.add(member_row(1, cards=("29990000000001", "0005000001")), "api:anna")
         admin.add(member_row(2), "api:anna")
         admin.block("P00001", "api:anna")
-        conn.execute("INSERT INTO pin_failures (member_id, failures, locked_until_ms, lockouts) "
-                     "SELECT id, 2, NULL, 1 FROM members WHERE patron_id = 'P00001'")
+        conn.execute(
+            "INSERT INTO pin_failures (member_id, failures, locked_until_ms, lockouts) "
+            "SELECT id, 2, NULL, 1 FROM members WHERE patron_id = 'P00001'"
+        )
     record(runtime, clock() - timedelta(days=1))
     record(runtime, clock())
     record(runtime, clock(), ref="P00002")
@@ -72,7 +83,9 @@ def add_clip(runtime: Runtime, event_id: int, keep_until: date | None = None) ->
 
 
 def test_export_holds_everything_on_the_member_but_the_pin_hash(member, clock):
-    [first, second] = [r[0] for r in rows(member, "SELECT id FROM events WHERE member_ref = 'P00001' ORDER BY id")]
+    [first, second] = [
+        r[0] for r in rows(member, "SELECT id FROM events WHERE member_ref = 'P00001' ORDER BY id")
+    ]
     add_clip(member, second)
     data = export_member(member, "P00001", "cli:officer")
     text = json.dumps(data)
@@ -90,7 +103,8 @@ def test_export_holds_everything_on_the_member_but_the_pin_hash(member, clock):
     with pytest.raises(UnknownMember):
         export_member(member, "NOBODY", "cli:officer")
     assert rows(member, "SELECT actor, detail FROM events WHERE reason = 'member data exported'") == [
-        ("cli:officer", "P00001")]
+        ("cli:officer", "P00001")
+    ]
 
 
 def test_erase_removes_the_member_and_pseudonymises_their_events(member, clock):
@@ -112,16 +126,22 @@ def test_erase_removes_the_member_and_pseudonymises_their_events(member, clock):
     assert rows(member, "SELECT COUNT(*) FROM lms_pin_cache") == [(0,)]
     # Statistics survive: the same events, the card hint kept, the patron id nowhere.
     assert rows(member, "SELECT id, member_ref, card_hint FROM events WHERE id IN (?, ?)", *ids) == [
-        (ids[0], pseudonym, "0001"), (ids[1], pseudonym, "0001")]
-    assert rows(member, "SELECT COUNT(*) FROM events WHERE member_ref = 'P00001' "
-                "OR detail LIKE '%P00001%'") == [(0,)]
-    assert rows(member, "SELECT detail FROM events WHERE reason = 'member blocked'")[0][0].startswith(pseudonym)
+        (ids[0], pseudonym, "0001"),
+        (ids[1], pseudonym, "0001"),
+    ]
+    assert rows(
+        member, "SELECT COUNT(*) FROM events WHERE member_ref = 'P00001' OR detail LIKE '%P00001%'"
+    ) == [(0,)]
+    assert rows(member, "SELECT detail FROM events WHERE reason = 'member blocked'")[0][0].startswith(
+        pseudonym
+    )
     # The clip kept for an incident stays; the other is gone, file and row.
     root = footage_dir(member.settings)
     assert not (root / gone).exists() and (root / kept).exists()
     assert rows(member, "SELECT event_id FROM event_clips") == [(ids[1],)]
     assert rows(member, "SELECT actor, detail FROM events WHERE reason = 'member erased'") == [
-        ("cli:privacy-officer", f"{pseudonym} events=2 audit_lines=2 clips_deleted=1 clips_kept=1")]
+        ("cli:privacy-officer", f"{pseudonym} events=2 audit_lines=2 clips_deleted=1 clips_kept=1")
+    ]
     # P00002 is untouched.
     assert rows(member, "SELECT COUNT(*) FROM events WHERE member_ref = 'P00002'") == [(1,)]
 
@@ -129,16 +149,19 @@ def test_erase_removes_the_member_and_pseudonymises_their_events(member, clock):
 def test_events_older_than_the_setting_are_pseudonymised_in_place(member, clock):
     old = record(member, clock() - timedelta(days=31))
     with closing(member.connection()) as conn:  # an old audit line naming the member
-        conn.execute("UPDATE events SET ts_ms = ? WHERE reason = 'member added'",
-                     (to_ms(clock() - timedelta(days=40)),))
+        conn.execute(
+            "UPDATE events SET ts_ms = ? WHERE reason = 'member added'",
+            (to_ms(clock() - timedelta(days=40)),),
+        )
     changed = pseudonymise_old_events(member, 30, clock, batch=1)  # several batches
     pseudonym = pseudonym_of(pseudonym_key(member.hasher), "P00001")
     assert changed == 3  # the old entry and the two "member added" lines
     assert rows(member, "SELECT member_ref, card_hint, type FROM events WHERE id = ?", old) == [
-        (pseudonym, "0001", "access_granted")]
-    assert sorted(r[0].split()[0] for r in rows(
-        member, "SELECT detail FROM events WHERE reason = 'member added'")) == sorted(
-        [pseudonym, pseudonym_of(pseudonym_key(member.hasher), "P00002")])
+        (pseudonym, "0001", "access_granted")
+    ]
+    assert sorted(
+        r[0].split()[0] for r in rows(member, "SELECT detail FROM events WHERE reason = 'member added'")
+    ) == sorted([pseudonym, pseudonym_of(pseudonym_key(member.hasher), "P00002")])
     # Recent events keep the patron id; a second run changes nothing; statistics still add up.
     assert rows(member, "SELECT COUNT(*) FROM events WHERE member_ref = 'P00001'") == [(2,)]
     assert pseudonymise_old_events(member, 30, clock) == 0

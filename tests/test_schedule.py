@@ -1,4 +1,5 @@
 """Schedule model, validation and the mode at a moment, including both 2026 DST changes."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
@@ -57,8 +58,7 @@ def every_day(*windows: dict[str, str], **extra: Any) -> Schedule:
 
 def one_date(day: str, *windows: dict[str, str]) -> Schedule:
     """Only `day` has (special) hours; every other day is closed."""
-    return parse_schedule(
-        {"exceptions": [{"date": day, "kind": "special_hours", "windows": list(windows)}]})
+    return parse_schedule({"exceptions": [{"date": day, "kind": "special_hours", "windows": list(windows)}]})
 
 
 def seconds_in_mode(schedule: Schedule, mode: DoorMode, start: datetime, end: datetime) -> float:
@@ -113,8 +113,7 @@ def test_holidays_all_expands_to_every_key() -> None:
 
 
 def test_overlap_is_refused_naming_both_windows() -> None:
-    data = {"weekly": {"monday": [window("09:00", "13:00", "staffed"),
-                                  window("12:00", "14:00", "openplus")]}}
+    data = {"weekly": {"monday": [window("09:00", "13:00", "staffed"), window("12:00", "14:00", "openplus")]}}
     with pytest.raises(ScheduleInvalid) as refused:
         parse_schedule(data)
     assert refused.value.problems == ["monday: 12:00-14:00 openplus overlaps 09:00-13:00 staffed"]
@@ -123,14 +122,21 @@ def test_overlap_is_refused_naming_both_windows() -> None:
 
 
 def test_all_semantic_problems_are_listed_together() -> None:
-    problems = schedule_problems({
-        "weekly": {"tuesday": [window("14:00", "12:00"), window("08:00", "10:00"),
-                               window("09:30", "11:00", "staffed")]},
-        "exceptions": [
-            {"date": "2026-12-24", "kind": "closure", "windows": [window("07:00", "12:00")]},
-            {"date": "2026-12-24", "kind": "special_hours", "windows": []},
-        ],
-    })
+    problems = schedule_problems(
+        {
+            "weekly": {
+                "tuesday": [
+                    window("14:00", "12:00"),
+                    window("08:00", "10:00"),
+                    window("09:30", "11:00", "staffed"),
+                ]
+            },
+            "exceptions": [
+                {"date": "2026-12-24", "kind": "closure", "windows": [window("07:00", "12:00")]},
+                {"date": "2026-12-24", "kind": "special_hours", "windows": []},
+            ],
+        }
+    )
     assert problems == [
         "tuesday: 14:00-12:00 openplus: start is not before end",
         "tuesday: 09:30-11:00 staffed overlaps 08:00-10:00 openplus",
@@ -140,14 +146,22 @@ def test_all_semantic_problems_are_listed_together() -> None:
 
 
 def test_structural_problems_name_their_place() -> None:
-    problems = schedule_problems({
-        "weekly": {"monday": [window("7:00", "22:00"), window("24:00", "24:00"),
-                              window("10:00", "24:01", "cleaning")]},
-        "holidays_closed": ["sinterklaas"],
-        "branch_colour": "blue",
-    })
-    assert problems[0] == ("weekly.monday.0.start: bad time '7:00': use HH:MM from 00:00 to "
-                           "23:59, or 24:00 as an end")
+    problems = schedule_problems(
+        {
+            "weekly": {
+                "monday": [
+                    window("7:00", "22:00"),
+                    window("24:00", "24:00"),
+                    window("10:00", "24:01", "cleaning"),
+                ]
+            },
+            "holidays_closed": ["sinterklaas"],
+            "branch_colour": "blue",
+        }
+    )
+    assert problems[0] == (
+        "weekly.monday.0.start: bad time '7:00': use HH:MM from 00:00 to 23:59, or 24:00 as an end"
+    )
     assert "weekly.monday.1.start: 24:00 can only be an end time" in problems
     assert any(p.startswith("weekly.monday.2.end: bad time '24:01'") for p in problems)
     assert any(p.startswith("weekly.monday.2.kind:") for p in problems)
@@ -167,8 +181,12 @@ def test_good_times() -> None:
 
 def test_valid_schedule_has_no_problems_and_json_text_is_accepted() -> None:
     assert schedule_problems(BEILEN.read_text()) == []
-    assert schedule_problems({"weekly": {"monday": [window("07:00", "12:00", "staffed"),
-                                                    window("12:00", "24:00")]}}) == []
+    assert (
+        schedule_problems(
+            {"weekly": {"monday": [window("07:00", "12:00", "staffed"), window("12:00", "24:00")]}}
+        )
+        == []
+    )
 
 
 # ---------------------------------------------------------------- mode at a moment
@@ -178,8 +196,11 @@ def test_mode_mid_window_with_edges_and_cause() -> None:
     schedule = load_schedule_file(BEILEN)
     now = mode_at(schedule, local(2026, 6, 3, 12, 0))  # a Wednesday, staffed 10:00-17:00
     assert now.mode is DoorMode.STAFFED
-    assert (now.since, now.until, now.cause) == (local(2026, 6, 3, 10, 0),
-                                                 local(2026, 6, 3, 17, 0), ModeCause(CauseKind.WEEKLY))
+    assert (now.since, now.until, now.cause) == (
+        local(2026, 6, 3, 10, 0),
+        local(2026, 6, 3, 17, 0),
+        ModeCause(CauseKind.WEEKLY),
+    )
     assert now.since.tzinfo is UTC
 
 
@@ -205,8 +226,11 @@ def test_next_change_across_midnight() -> None:
     late_monday = local(2026, 6, 1, 23, 30)
     assert next_change(schedule, late_monday) == (local(2026, 6, 2, 7, 0), DoorMode.OPENPLUS)
     now = mode_at(schedule, late_monday)
-    assert (now.mode, now.since, now.until) == (DoorMode.CLOSED, local(2026, 6, 1, 22, 0),
-                                                local(2026, 6, 2, 7, 0))
+    assert (now.mode, now.since, now.until) == (
+        DoorMode.CLOSED,
+        local(2026, 6, 1, 22, 0),
+        local(2026, 6, 2, 7, 0),
+    )
 
 
 def test_next_change_across_a_week() -> None:
@@ -217,12 +241,15 @@ def test_next_change_across_a_week() -> None:
 
 
 def test_windows_meeting_at_midnight_are_one_stretch() -> None:
-    schedule = parse_schedule({"weekly": {"monday": [window("22:00", "24:00")],
-                                          "tuesday": [window("00:00", "02:00")]}})
+    schedule = parse_schedule(
+        {"weekly": {"monday": [window("22:00", "24:00")], "tuesday": [window("00:00", "02:00")]}}
+    )
     now = mode_at(schedule, local(2026, 6, 1, 23, 0))
     assert (now.since, now.until) == (local(2026, 6, 1, 22, 0), local(2026, 6, 2, 2, 0))
     assert changes_between(schedule, local(2026, 6, 1, 12, 0), local(2026, 6, 2, 12, 0)) == [
-        (local(2026, 6, 1, 22, 0), DoorMode.OPENPLUS), (local(2026, 6, 2, 2, 0), DoorMode.CLOSED)]
+        (local(2026, 6, 1, 22, 0), DoorMode.OPENPLUS),
+        (local(2026, 6, 2, 2, 0), DoorMode.CLOSED),
+    ]
 
 
 def test_changes_between_is_start_exclusive_end_inclusive() -> None:
@@ -274,12 +301,23 @@ def test_holiday_not_switched_on_keeps_the_weekly_pattern() -> None:
 
 
 def test_exception_on_a_holiday_wins() -> None:
-    schedule = every_day(window("07:00", "22:00"), holidays_closed="all", exceptions=[
-        {"date": "2026-04-27", "kind": "special_hours", "note": "Koningsmarkt",
-         "windows": [window("10:00", "16:00", "staffed")]}])
+    schedule = every_day(
+        window("07:00", "22:00"),
+        holidays_closed="all",
+        exceptions=[
+            {
+                "date": "2026-04-27",
+                "kind": "special_hours",
+                "note": "Koningsmarkt",
+                "windows": [window("10:00", "16:00", "staffed")],
+            }
+        ],
+    )
     now = mode_at(schedule, local(2026, 4, 27, 12, 0))
-    assert (now.mode, now.cause) == (DoorMode.STAFFED,
-                                     ModeCause(CauseKind.SPECIAL_HOURS, note="Koningsmarkt"))
+    assert (now.mode, now.cause) == (
+        DoorMode.STAFFED,
+        ModeCause(CauseKind.SPECIAL_HOURS, note="Koningsmarkt"),
+    )
     assert mode_at(schedule, local(2026, 4, 27, 8, 0)).mode is DoorMode.CLOSED
     easter = mode_at(schedule, local(2026, 4, 5, 12, 0))
     assert (easter.mode, easter.cause.kind) == (DoorMode.CLOSURE, CauseKind.HOLIDAY)
@@ -295,13 +333,24 @@ def test_announced_closure() -> None:
 
 def test_a_cause_in_english_is_the_sentence_the_api_and_the_log_always_showed() -> None:
     koningsdag = holiday_on(date(2026, 4, 27), {"koningsdag"})
-    assert [str(cause) for cause in (
-        ModeCause(CauseKind.WEEKLY), ModeCause(CauseKind.HOLIDAY, holiday=koningsdag),
-        ModeCause(CauseKind.CLOSURE, note="Verbouwing"), ModeCause(CauseKind.CLOSURE),
-        ModeCause(CauseKind.SPECIAL_HOURS, note="Koningsmarkt"),
-        ModeCause(CauseKind.SPECIAL_HOURS))] == [
-        "weekly", "holiday: Koningsdag", "closure: Verbouwing", "closure",
-        "special hours: Koningsmarkt", "special hours"]
+    assert [
+        str(cause)
+        for cause in (
+            ModeCause(CauseKind.WEEKLY),
+            ModeCause(CauseKind.HOLIDAY, holiday=koningsdag),
+            ModeCause(CauseKind.CLOSURE, note="Verbouwing"),
+            ModeCause(CauseKind.CLOSURE),
+            ModeCause(CauseKind.SPECIAL_HOURS, note="Koningsmarkt"),
+            ModeCause(CauseKind.SPECIAL_HOURS),
+        )
+    ] == [
+        "weekly",
+        "holiday: Koningsdag",
+        "closure: Verbouwing",
+        "closure",
+        "special hours: Koningsmarkt",
+        "special hours",
+    ]
 
 
 # ---------------------------------------------------------------- daylight saving time
@@ -343,13 +392,16 @@ def test_october_window_inside_the_repeated_hour_is_not_doubled() -> None:
     schedule = one_date("2026-10-25", window("02:00", "02:30", "staffed"))
     day = (local(2026, 10, 25, 0, 0), local(2026, 10, 26, 0, 0))
     assert changes_between(schedule, *day) == [
-        (utc(2026, 10, 25, 0, 0), DoorMode.STAFFED), (utc(2026, 10, 25, 0, 30), DoorMode.CLOSED)]
+        (utc(2026, 10, 25, 0, 0), DoorMode.STAFFED),
+        (utc(2026, 10, 25, 0, 30), DoorMode.CLOSED),
+    ]
     assert mode_at(schedule, utc(2026, 10, 25, 1, 15)).mode is DoorMode.CLOSED  # 02:15 CET
 
 
 def test_march_window_starting_in_the_skipped_hour_starts_at_the_jump() -> None:
-    schedule = one_date("2026-03-29", window("01:00", "02:30", "staffed"),
-                        window("02:30", "05:00", "openplus"))
+    schedule = one_date(
+        "2026-03-29", window("01:00", "02:30", "staffed"), window("02:30", "05:00", "openplus")
+    )
     day = (local(2026, 3, 29, 0, 0), local(2026, 3, 30, 0, 0))
     assert changes_between(schedule, *day) == [
         (utc(2026, 3, 29, 0, 0), DoorMode.STAFFED),  # 01:00 CET
@@ -372,18 +424,27 @@ def test_beilen_dst_days_have_the_right_real_hours() -> None:
 
 def test_back_to_back_windows_give_the_same_modes_as_one_long_window():
     """Joined before any time is worked out (the door's recompute cost), never changing a mode."""
+
     def halves(minutes: range) -> list[dict]:
-        return [{"start": f"{m // 60:02d}:{m % 60:02d}",
-                 "end": "24:00" if m + 30 == 1440 else f"{(m + 30) // 60:02d}:{(m + 30) % 60:02d}",
-                 "kind": "openplus"} for m in minutes]
+        return [
+            {
+                "start": f"{m // 60:02d}:{m % 60:02d}",
+                "end": "24:00" if m + 30 == 1440 else f"{(m + 30) // 60:02d}:{(m + 30) % 60:02d}",
+                "kind": "openplus",
+            }
+            for m in minutes
+        ]
 
     days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
     sliced = parse_schedule({"weekly": {day: halves(range(420, 1320, 30)) for day in days}})
-    whole = parse_schedule({"weekly": {day: [{"start": "07:00", "end": "22:00", "kind": "openplus"}]
-                                       for day in days}})
-    for moment in (datetime(2026, 3, 29, 1, 30, tzinfo=UTC),   # the March DST day
-                   datetime(2026, 10, 25, 20, 59, tzinfo=UTC),  # the October one
-                   datetime(2026, 11, 25, 12, 0, tzinfo=UTC)):
+    whole = parse_schedule(
+        {"weekly": {day: [{"start": "07:00", "end": "22:00", "kind": "openplus"}] for day in days}}
+    )
+    for moment in (
+        datetime(2026, 3, 29, 1, 30, tzinfo=UTC),  # the March DST day
+        datetime(2026, 10, 25, 20, 59, tzinfo=UTC),  # the October one
+        datetime(2026, 11, 25, 12, 0, tzinfo=UTC),
+    ):
         assert mode_at(sliced, moment) == mode_at(whole, moment)
         assert next_change(sliced, moment) == next_change(whole, moment)
 
@@ -392,14 +453,22 @@ def test_whole_days_of_one_mode_give_the_same_edges_as_walking_every_change() ->
     """mode_at skips whole days of the current mode without time-zone arithmetic; its
     since/until must still be the changes a plain walk over every piece finds, across both
     DST changes, a switched-on holiday and an announced closure."""
-    schedule = parse_schedule({
-        "weekly": {"monday": [window("09:00", "17:00", "staffed")],
-                   "thursday": [window("00:00", "24:00")], "friday": [window("00:00", "24:00")],
-                   "saturday": [window("00:00", "24:00")], "sunday": [window("00:00", "24:00")]},
-        "exceptions": [{"date": "2026-10-24", "kind": "closure", "note": "verbouwing"},
-                       {"date": "2026-10-27", "kind": "closure"}],
-        "holidays_closed": ["koningsdag", "eerste_kerstdag"],
-    })
+    schedule = parse_schedule(
+        {
+            "weekly": {
+                "monday": [window("09:00", "17:00", "staffed")],
+                "thursday": [window("00:00", "24:00")],
+                "friday": [window("00:00", "24:00")],
+                "saturday": [window("00:00", "24:00")],
+                "sunday": [window("00:00", "24:00")],
+            },
+            "exceptions": [
+                {"date": "2026-10-24", "kind": "closure", "note": "verbouwing"},
+                {"date": "2026-10-27", "kind": "closure"},
+            ],
+            "holidays_closed": ["koningsdag", "eerste_kerstdag"],
+        }
+    )
     start = local(2026, 3, 1, 12)
     changes = changes_between(schedule, start - 60 * 24 * HOUR, start + 400 * 24 * HOUR)
     assert len(changes) > 100
@@ -421,28 +490,34 @@ def test_overlaps_are_found_by_one_sweep_each_window_named_once() -> None:
     problems = day_problems(monday, same)
     assert len(problems) == 95
     assert set(problems) == {"monday: 09:00-17:00 openplus overlaps 09:00-17:00 openplus"}
-    staggered = [Window(start="09:00", end="12:00", kind="staffed"),
-                 Window(start="08:00", end="18:00", kind="openplus"),
-                 Window(start="13:00", end="14:00", kind="staffed")]
+    staggered = [
+        Window(start="09:00", end="12:00", kind="staffed"),
+        Window(start="08:00", end="18:00", kind="openplus"),
+        Window(start="13:00", end="14:00", kind="staffed"),
+    ]
     assert day_problems(monday, staggered) == [
         "monday: 09:00-12:00 staffed overlaps 08:00-18:00 openplus",
-        "monday: 13:00-14:00 staffed overlaps 08:00-18:00 openplus"]
+        "monday: 13:00-14:00 staffed overlaps 08:00-18:00 openplus",
+    ]
 
 
 def test_a_refusal_names_the_first_fifty_problems_and_counts_the_rest() -> None:
-    problems = schedule_problems({"weekly": {day: [window("09:00", "17:00")] * 20
-                                             for day in WEEKDAYS}})
+    problems = schedule_problems({"weekly": {day: [window("09:00", "17:00")] * 20 for day in WEEKDAYS}})
     assert len(problems) == 51
     assert problems[-1] == f"and {7 * 19 - 50} more problems"
 
 
 def test_windows_per_day_and_exceptions_are_bounded() -> None:
-    halves = [window(f"{m // 60:02d}:{m % 60:02d}", f"{(m + 10) // 60:02d}:{(m + 10) % 60:02d}")
-              for m in range(0, 97 * 10, 10)]
+    halves = [
+        window(f"{m // 60:02d}:{m % 60:02d}", f"{(m + 10) // 60:02d}:{(m + 10) % 60:02d}")
+        for m in range(0, 97 * 10, 10)
+    ]
     problems = schedule_problems({"weekly": {"monday": halves}})
     assert problems == ["weekly.monday: List should have at most 96 items after validation, not 97"]
-    exceptions = [{"date": (date(2027, 1, 1) + timedelta(days=n)).isoformat(), "kind": "closure"}
-                  for n in range(801)]
+    exceptions = [
+        {"date": (date(2027, 1, 1) + timedelta(days=n)).isoformat(), "kind": "closure"} for n in range(801)
+    ]
     assert schedule_problems({"exceptions": exceptions}) == [
-        "exceptions: List should have at most 800 items after validation, not 801"]
+        "exceptions: List should have at most 800 items after validation, not 801"
+    ]
     assert schedule_problems({"exceptions": exceptions[:800]}) == []

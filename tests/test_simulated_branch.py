@@ -1,5 +1,6 @@
 """The whole service on simulated hardware: ptys speaking RDM6300 and scanner lines, Wiegand
 pulses on mock pins, and a real subprocess stopped by signals while the door is unlocked."""
+
 from __future__ import annotations
 
 import json
@@ -39,13 +40,18 @@ def branch(tmp_path, monkeypatch):
     monkeypatch.delenv("OPENPLUS_DOOR_DATA_DIR", raising=False)
     settings = parse_settings({"storage": {"data_dir": str(tmp_path)}}, "test")
     sim = SimulatedHardware.create(settings)
-    service = BranchService(sim.settings, Schedule(), pin_factory=sim.factory,
-                            mode_override=DoorMode.OPENPLUS)
+    service = BranchService(
+        sim.settings, Schedule(), pin_factory=sim.factory, mode_override=DoorMode.OPENPLUS
+    )
     from controller.services.members import MemberAdmin
+
     conn = service.runtime.connection()
-    MemberAdmin(service.runtime.members(conn), service.runtime.events(conn), service.runtime.clock,
-                "e").replace_list([(1, member_row_on(local_date(service.runtime.clock()), 1,
-                                                    cards=("29990000000001", "0005000001")))], "t")
+    MemberAdmin(
+        service.runtime.members(conn), service.runtime.events(conn), service.runtime.clock, "e"
+    ).replace_list(
+        [(1, member_row_on(local_date(service.runtime.clock()), 1, cards=("29990000000001", "0005000001")))],
+        "t",
+    )
     conn.close()
     changed = threading.Condition()
 
@@ -103,6 +109,7 @@ def test_forced_door_and_rex_through_the_mock_pins(branch):
     # for both before reading the log (the date guard once read it a moment too early).
     assert service.loop.wait_idle(WAIT) and service.writer.flush(WAIT)
     from contextlib import closing
+
     with closing(service.runtime.connection()) as conn:
         types = [e.type for e in service.runtime.events(conn).query(limit=20)]
     assert EventType.DOOR_FORCED in types and EventType.EXIT_REQUEST in types
@@ -131,8 +138,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_simulator(data_dir: Path, port: int = 0, unlock_seconds: float | None = None
-                    ) -> subprocess.Popen:
+def start_simulator(data_dir: Path, port: int = 0, unlock_seconds: float | None = None) -> subprocess.Popen:
     """`unlock_seconds`: a pulse long enough that a loaded machine's slow sign-in (argon2)
     still finds the door unlocked (a test of what a stop does mid-pulse)."""
     env = {**os.environ, "OPENPLUS_DOOR_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
@@ -142,23 +148,30 @@ def start_simulator(data_dir: Path, port: int = 0, unlock_seconds: float | None 
         config.write_text(f"[door]\nunlock_seconds = {unlock_seconds}\n")
         env["OPENPLUS_DOOR_CONFIG"] = str(config)
     return subprocess.Popen(
-        [sys.executable, "-m", "controller.cli.main", "simulate", "--members", "10",
-         "--port", str(port)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-        cwd=ROOT, text=True,
+        [sys.executable, "-m", "controller.cli.main", "simulate", "--members", "10", "--port", str(port)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=ROOT,
+        text=True,
     )
 
 
 def post_json(port: int, path: str, body: dict) -> dict:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)
 
 
 def get_json(port: int, path: str, token: str) -> dict:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
-                                     headers={"Authorization": f"Bearer {token}"})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {token}"}
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)
 
@@ -180,8 +193,7 @@ def wait_for_state(data_dir: Path, predicate, proc: subprocess.Popen) -> dict:
             break
         time.sleep(0.05)
     proc.kill()
-    raise AssertionError(f"state not reached; last {read_state(data_dir)}; output:\n"
-                         f"{proc.communicate()[0]}")
+    raise AssertionError(f"state not reached; last {read_state(data_dir)}; output:\n{proc.communicate()[0]}")
 
 
 def grant_in_subprocess(data_dir: Path, port: int = 0) -> subprocess.Popen:
@@ -216,10 +228,20 @@ def test_sigkill_during_a_pulse_then_relay_off_as_systemd_does(tmp_path):
     proc.kill()
     proc.communicate(timeout=20)
     assert read_state(tmp_path)["relay_unlocked"] is True  # nobody could lock it: it died
-    env = {**os.environ, "OPENPLUS_DOOR_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT),
-           "GPIOZERO_PIN_FACTORY": "mock"}
-    done = subprocess.run([sys.executable, "-m", "controller.cli.main", "relay-off"], env=env,
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    env = {
+        **os.environ,
+        "OPENPLUS_DOOR_DATA_DIR": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+        "GPIOZERO_PIN_FACTORY": "mock",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "controller.cli.main", "relay-off"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert read_state(tmp_path)["relay_unlocked"] is False
 

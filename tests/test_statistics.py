@@ -1,6 +1,7 @@
 """Statistics: access events rolled up into hourly counts without identities, which survive the
 purge of the events, count each event once however often the roll-up runs, and keep the
 branch's local hours across both DST changes."""
+
 from __future__ import annotations
 
 from contextlib import closing
@@ -57,7 +58,8 @@ def test_a_month_of_events_rolls_up_to_its_counts_per_day_hour_mode_reason_and_m
     assert len(march.buckets) == 31
     assert {b.start.date(): b.granted for b in march.buckets} == {
         MONTH_FIRST + timedelta(days=n): month.granted_per_day()[MONTH_FIRST + timedelta(days=n)]
-        for n in range(31)}
+        for n in range(31)
+    }
     assert march.granted == len(month.granted) and march.refused == len(month.refused)
     assert march.openplus == month.openplus() and march.staffed == march.granted - march.openplus
     assert dict(march.refusals) == dict(month.refusals())
@@ -83,9 +85,14 @@ def test_the_day_the_clocks_go_forward_has_23_hours_and_its_entries_in_local_hou
 def test_the_day_the_clocks_go_back_keeps_its_two_2_oclock_hours_apart(runtime):
     first = datetime(2026, 10, 25, 0, 30, tzinfo=UTC)  # 02:30 CEST
     second = datetime(2026, 10, 25, 1, 30, tzinfo=UTC)  # 02:30 CET, an hour later
-    write_events(runtime, [access_event(first, True, "openplus", "P0001"),
-                           access_event(second, True, "openplus", "P0002"),
-                           access_event(second, True, "openplus", "P0001")])
+    write_events(
+        runtime,
+        [
+            access_event(first, True, "openplus", "P0001"),
+            access_event(second, True, "openplus", "P0002"),
+            access_event(second, True, "openplus", "P0001"),
+        ],
+    )
     roll_up(runtime, datetime(2026, 10, 25, 12, 0, tzinfo=UTC))
     day = report(runtime, date(2026, 10, 25), date(2026, 10, 25), Grain.HOUR)
     assert len(day.buckets) == 25
@@ -123,7 +130,8 @@ def test_the_counts_survive_the_purge_of_the_events(runtime):
     assert roll_up(runtime, APRIL).events == 0
     after = report(runtime, MONTH_FIRST, MONTH_LAST)
     assert [(b.granted, b.refused, b.members) for b in after.buckets] == [
-        (b.granted, b.refused, b.members) for b in before.buckets]
+        (b.granted, b.refused, b.members) for b in before.buckets
+    ]
     assert after.members == before.members and after.refusals == before.refusals
 
 
@@ -144,8 +152,13 @@ def test_the_daily_purge_rolls_up_first(settings, clock):
     service = BranchService(sim.settings, parse_schedule({}), pin_factory=sim.factory, clock=clock)
     try:
         old = clock() - timedelta(days=200)
-        write_events(service.runtime, [access_event(old, True, "staffed", "P0001"),
-                                       access_event(old, False, "staffed", None, "wrong_pin")])
+        write_events(
+            service.runtime,
+            [
+                access_event(old, True, "staffed", "P0001"),
+                access_event(old, False, "staffed", None, "wrong_pin"),
+            ],
+        )
         assert service.purge_events() == 3
         gone = report(service.runtime, old.astimezone(BRANCH_TZ).date(), old.astimezone(BRANCH_TZ).date())
         assert (gone.granted, gone.refused, gone.staffed, gone.members) == (1, 1, 1, 1)
@@ -175,8 +188,9 @@ def test_no_patron_id_is_stored_and_digests_go_once_the_period_is_over(runtime):
 def test_people_counts_give_occupancy_over_the_day(runtime):
     day = date(2026, 3, 10)
     for hour, (came, left) in {9: (5, 1), 10: (3, 2), 12: (0, 5)}.items():
-        add_people_counts(runtime, "entrance", datetime.combine(day, time(hour, 10), tzinfo=BRANCH_TZ),
-                          came, left)
+        add_people_counts(
+            runtime, "entrance", datetime.combine(day, time(hour, 10), tzinfo=BRANCH_TZ), came, left
+        )
     result = report(runtime, day, day)
     assert result.has_people and (result.buckets[0].people_in, result.buckets[0].people_out) == (8, 8)
     assert result.occupancy[8] == 0 and result.occupancy[9] == 4 and result.occupancy[11] == 5
@@ -196,7 +210,9 @@ def test_weeks_and_months_cover_whole_periods_and_bad_ranges_are_refused(runtime
     assert (months.first, months.last, len(months.buckets)) == (MONTH_FIRST, MONTH_LAST, 1)
     assert months.buckets[0].members == months.members
     assert (period_start("week:2026-W13"), period_end("week:2026-W13")) == (
-        date(2026, 3, 23), date(2026, 3, 30))
+        date(2026, 3, 23),
+        date(2026, 3, 30),
+    )
     assert period_end("month:2026-12") == date(2027, 1, 1)
     with pytest.raises(BadPeriod, match="before the start"):
         report(runtime, date(2026, 3, 2), date(2026, 3, 1))
@@ -210,8 +226,15 @@ def test_the_csv_has_a_row_per_bucket_and_a_column_per_refusal_reason(runtime):
     roll_up(runtime, APRIL)
     lines = list(csv_text(report(runtime, MONTH_FIRST, MONTH_LAST)))
     header = lines[0].strip().split(",")
-    assert header[:7] == ["start", "end", "entries", "entries_openplus", "entries_staffed",
-                          "entries_other_modes", "refused"]
+    assert header[:7] == [
+        "start",
+        "end",
+        "entries",
+        "entries_openplus",
+        "entries_staffed",
+        "entries_other_modes",
+        "refused",
+    ]
     assert {h for h in header if h.startswith("refused_")} == {f"refused_{r}" for r in month.refusals()}
     assert len(lines) == 32
     first = dict(zip(header, lines[1].strip().split(","), strict=True))

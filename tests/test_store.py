@@ -1,4 +1,5 @@
 """Storage: WAL, migrations from an older schema, PIN key file, no plain PINs anywhere."""
+
 from __future__ import annotations
 
 import os
@@ -30,7 +31,8 @@ def test_database_made_by_an_older_schema_is_upgraded_with_its_data(tmp_path):
     with closing(sqlite3.connect(path)) as conn:
         conn.execute(
             "INSERT INTO members (patron_id, display_name, adult_on, valid_until, category, "
-            "updated_ms) VALUES ('OLD1', 'O.', '2000-01-01', '2030-01-01', 'member', 0)")
+            "updated_ms) VALUES ('OLD1', 'O.', '2000-01-01', '2030-01-01', 'member', 0)"
+        )
         conn.execute("INSERT INTO cards VALUES ('29990000000042', 1)")
         conn.execute("INSERT INTO events (ts_ms, type, door) VALUES (1, 'service', 'front')")
         conn.commit()
@@ -105,9 +107,11 @@ def test_no_plain_pin_or_full_card_in_the_database_file(runtime, clock):
 
     with closing(runtime.connection()) as conn:
         MemberAdmin(runtime.members(conn), runtime.events(conn), clock, "e").replace_list(
-            [(1, member_row(1, pin="918273"))], "test")
-        auth = Authorizer(runtime.members(conn), runtime.events(conn), runtime.hasher,
-                          runtime.settings.access, "e")
+            [(1, member_row(1, pin="918273"))], "test"
+        )
+        auth = Authorizer(
+            runtime.members(conn), runtime.events(conn), runtime.hasher, runtime.settings.access, "e"
+        )
         auth.authorize("29990000000001", "918273", "r", DoorMode.OPENPLUS, clock())
         auth.authorize("29990000000001", "564738", "r", DoorMode.OPENPLUS, clock())
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -123,22 +127,28 @@ def test_event_query_filters_and_cursor(tmp_path):
         log = EventLog(conn)
         start = datetime(2026, 3, 28, 12, tzinfo=UTC)
         for n in range(10):
-            log.record(Event(
-                type=EventType.ACCESS_REFUSED if n % 2 else EventType.ACCESS_GRANTED,
-                at=start + timedelta(hours=n), door="front",
-                reason="wrong_pin" if n % 2 else "granted", member_ref=f"P{n % 3}",
-            ))
+            log.record(
+                Event(
+                    type=EventType.ACCESS_REFUSED if n % 2 else EventType.ACCESS_GRANTED,
+                    at=start + timedelta(hours=n),
+                    door="front",
+                    reason="wrong_pin" if n % 2 else "granted",
+                    member_ref=f"P{n % 3}",
+                )
+            )
         first = log.query(limit=4)
         assert [e.at.hour for e in first] == [21, 20, 19, 18]
         rest = log.query(limit=100, before=EventCursor.after(first[-1]))
         assert len(rest) == 6 and rest[0].id == first[-1].id - 1
-        both = log.query(EventFilter(types=(EventType.ACCESS_REFUSED, EventType.ACCESS_GRANTED)),
-                         limit=3, before=EventCursor.after(first[0]))
+        both = log.query(
+            EventFilter(types=(EventType.ACCESS_REFUSED, EventType.ACCESS_GRANTED)),
+            limit=3,
+            before=EventCursor.after(first[0]),
+        )
         assert [e.at.hour for e in both] == [20, 19, 18]
         refused = log.query(EventFilter(types=(EventType.ACCESS_REFUSED,)))
         assert len(refused) == 5 and all(e.reason == "wrong_pin" for e in refused)
-        window = log.query(EventFilter(since=start + timedelta(hours=2),
-                                       until=start + timedelta(hours=5)))
+        window = log.query(EventFilter(since=start + timedelta(hours=2), until=start + timedelta(hours=5)))
         assert [e.at.hour for e in window] == [16, 15, 14]
         assert {e.member_ref for e in log.query(EventFilter(member_ref="P1"))} == {"P1"}
         assert log.purge(start + timedelta(hours=3)) == 3
@@ -151,12 +161,16 @@ def test_event_pages_with_equal_timestamps_neither_skip_nor_repeat(tmp_path):
         log = EventLog(conn)
         moment = datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
         for n in range(7):  # several events in one millisecond, two types interleaved
-            log.record(Event(EventType.DOOR_OPENED if n % 2 else EventType.DOOR_CLOSED,
-                             moment, "front", detail=str(n)))
+            log.record(
+                Event(
+                    EventType.DOOR_OPENED if n % 2 else EventType.DOOR_CLOSED, moment, "front", detail=str(n)
+                )
+            )
         seen, cursor = [], None
         while True:
-            page = log.query(EventFilter(types=(EventType.DOOR_OPENED, EventType.DOOR_CLOSED)),
-                             limit=2, before=cursor)
+            page = log.query(
+                EventFilter(types=(EventType.DOOR_OPENED, EventType.DOOR_CLOSED)), limit=2, before=cursor
+            )
             seen += [e.detail for e in page]
             if len(page) < 2:
                 break
@@ -187,10 +201,11 @@ def test_database_at_schema_6_gains_the_lms_pin_cache_with_its_data_kept(tmp_pat
         assert columns == ["card_digest", "pin_salt", "pin_hash", "checked_at_ms"]
         save_cached_pin(conn, CachedPin(b"c" * 32, b"s" * 16, b"h" * 32, checked))
         save_cached_pin(conn, CachedPin(b"c" * 32, b"t" * 16, b"i" * 32, checked))  # replaces
-        save_cached_pin(conn, CachedPin(b"d" * 32, b"s" * 16, b"h" * 32,
-                                        checked - timedelta(days=9)))
+        save_cached_pin(conn, CachedPin(b"d" * 32, b"s" * 16, b"h" * 32, checked - timedelta(days=9)))
         assert {(row.pin_salt, row.checked_at) for row in load_cached_pins(conn)} == {
-            (b"t" * 16, checked), (b"s" * 16, checked - timedelta(days=9))}
+            (b"t" * 16, checked),
+            (b"s" * 16, checked - timedelta(days=9)),
+        }
         assert purge_cached_pins(conn, checked - timedelta(days=7)) == 1
         assert delete_cached_pin(conn, b"c" * 32) and not delete_cached_pin(conn, b"c" * 32)
         assert load_cached_pins(conn) == []

@@ -1,5 +1,6 @@
 """The storage conventions of controller.store's docstring, checked: one time codec, the
 caller's transaction (savepoints inside it), the named queries, and no SQL outside the store."""
+
 from __future__ import annotations
 
 import ast
@@ -76,7 +77,8 @@ def _event(at: datetime, kind: EventType = EventType.DOOR_OPENED) -> Event:
 
 
 def test_a_transaction_inside_the_callers_is_a_savepoint_and_only_the_outer_one_commits(
-        conn: sqlite3.Connection, tmp_path: Path) -> None:
+    conn: sqlite3.Connection, tmp_path: Path
+) -> None:
     at = datetime(2026, 3, 1, 12, tzinfo=UTC)
     other = Database(tmp_path / "door.db").connect()  # another process's view
     with transaction(conn):
@@ -92,8 +94,7 @@ def test_a_transaction_inside_the_callers_is_a_savepoint_and_only_the_outer_one_
     other.close()
 
 
-def test_the_callers_rollback_undoes_what_a_store_method_did_in_its_own_transaction(
-        runtime, clock) -> None:
+def test_the_callers_rollback_undoes_what_a_store_method_did_in_its_own_transaction(runtime, clock) -> None:
     """MemberStore.add makes its rows one change; inside a use case's transaction that change
     is the use case's to keep or undo (the store commits nothing the caller began)."""
     with closing(runtime.connection()) as conn:
@@ -139,9 +140,9 @@ def test_event_log_gets_one_event_by_id_and_counts_by_type_since(conn) -> None:
     event = log.get(granted)
     assert event is not None and event.id == granted and event.at == midnight
     assert log.get(granted + 100) is None
-    assert log.count((EventType.ACCESS_GRANTED, EventType.ACCESS_REFUSED, EventType.ALARM),
-                     since=midnight) == {EventType.ACCESS_GRANTED: 1,
-                                         EventType.ACCESS_REFUSED: 1, EventType.ALARM: 0}
+    assert log.count(
+        (EventType.ACCESS_GRANTED, EventType.ACCESS_REFUSED, EventType.ALARM), since=midnight
+    ) == {EventType.ACCESS_GRANTED: 1, EventType.ACCESS_REFUSED: 1, EventType.ALARM: 0}
 
 
 def test_users_by_id_count_and_schema_version(conn) -> None:
@@ -150,8 +151,10 @@ def test_users_by_id_count_and_schema_version(conn) -> None:
     alice = users.add("alice", "hash", ["admin"], datetime(2026, 1, 1, tzinfo=UTC))
     assert users.get_by_id(alice.id) == alice and users.get_by_id(alice.id + 1) is None
     assert users.count() == 1
-    assert schema_version(conn) == Database(Path(conn.execute("PRAGMA database_list")
-                                                 .fetchone()[2])).schema_version()
+    assert (
+        schema_version(conn)
+        == Database(Path(conn.execute("PRAGMA database_list").fetchone()[2])).schema_version()
+    )
 
 
 def test_a_session_and_its_user_take_two_queries_not_three(conn) -> None:
@@ -185,10 +188,12 @@ def test_a_page_of_events_learns_which_have_footage_in_one_query(conn) -> None:
     log, footage = EventLog(conn), FootageStore(conn)
     base = datetime(2026, 3, 1, 12, tzinfo=UTC)
     own_clip, in_segment, in_open_segment, none = (
-        log.record(_event(base + timedelta(minutes=n))) for n in (0, 10, 20, 30))
+        log.record(_event(base + timedelta(minutes=n))) for n in (0, 10, 20, 30)
+    )
     footage.add_clip(own_clip, "clips/1.mp4", to_ms(base), to_ms(base) + 5000, 50, 1000)
-    footage.segment_finished("seg/a.mp4", to_ms(base + timedelta(minutes=5)),
-                             to_ms(base + timedelta(minutes=15)), 100, 2000)
+    footage.segment_finished(
+        "seg/a.mp4", to_ms(base + timedelta(minutes=5)), to_ms(base + timedelta(minutes=15)), 100, 2000
+    )
     footage.segment_started("seg/b.mp4", to_ms(base + timedelta(minutes=19)))  # still recording
     queries: list[str] = []
     conn.set_trace_callback(queries.append)
@@ -201,8 +206,10 @@ def test_a_page_of_events_learns_which_have_footage_in_one_query(conn) -> None:
 # --- no SQL outside controller/store -----------------------------------------------------
 # A statement: an upper-case keyword and more words after it ("DELETE" alone is an HTTP method;
 # a bare "COMMIT" would go through execute(), which the check catches on its own).
-SQL_START = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|REPLACE|PRAGMA|CREATE|DROP|ALTER|"
-                       r"BEGIN|SAVEPOINT|RELEASE|VACUUM|WITH)\s+\S")
+SQL_START = re.compile(
+    r"^\s*(SELECT|INSERT|UPDATE|DELETE|REPLACE|PRAGMA|CREATE|DROP|ALTER|"
+    r"BEGIN|SAVEPOINT|RELEASE|VACUUM|WITH)\s+\S"
+)
 SQL_CALLS = {"execute", "executemany", "executescript"}
 # (file, the call's receiver) -> why it is not SQL
 NOT_SQL = {
@@ -219,12 +226,14 @@ def sql_outside_the_store(root: Path = ROOT) -> list[str]:
             continue
         name = path.relative_to(root).as_posix()
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), name)):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) \
-                    and SQL_START.match(node.value):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL_START.match(node.value):
                 found.append(f"{name}:{node.lineno}: {node.value[:40]!r}")
-            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                    and node.func.attr in SQL_CALLS \
-                    and (name, ast.unparse(node.func.value)) not in NOT_SQL:
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in SQL_CALLS
+                and (name, ast.unparse(node.func.value)) not in NOT_SQL
+            ):
                 found.append(f"{name}:{node.lineno}: {ast.unparse(node.func)}(...)")
     return sorted(found)
 
@@ -238,12 +247,12 @@ def test_the_sql_check_finds_queries_and_cursor_calls_but_not_in_the_store(tmp_p
     (tmp_path / "controller" / "store").mkdir()
     (tmp_path / "controller" / "web" / "page.py").write_text(
         'rows = conn.execute("SELECT * FROM events")\n'
-        'conn.executemany(statement, rows)\n'
+        "conn.executemany(statement, rows)\n"
         'text = f"DELETE FROM x WHERE id = {n}"\n'
         'label = "Select a day"\n'
-        'methods = ("GET", "DELETE")\n')
-    (tmp_path / "controller" / "store" / "log.py").write_text(
-        'rows = conn.execute("SELECT * FROM events")\n')
+        'methods = ("GET", "DELETE")\n'
+    )
+    (tmp_path / "controller" / "store" / "log.py").write_text('rows = conn.execute("SELECT * FROM events")\n')
     assert sql_outside_the_store(tmp_path) == [
         "controller/web/page.py:1: 'SELECT * FROM events'",
         "controller/web/page.py:1: conn.execute(...)",

@@ -1,4 +1,5 @@
 """The one rule for typed text: what can hide or reorder text is refused, every script passes."""
+
 from __future__ import annotations
 
 import re
@@ -15,15 +16,18 @@ def test_names_of_every_script_pass(value: str) -> None:
     assert checked_text(value) == value
 
 
-@pytest.mark.parametrize(("value", "code"), [
-    ("evil\u202etxt.exe", "U+202E"),   # right-to-left override
-    ("\ufeffAnna", "U+FEFF"),           # byte-order mark
-    ("An\x00na", "U+0000"),             # NUL
-    ("Anna\nBob", "U+000A"),            # a line break in a one-line field
-    ("Zero\u200bwidth", "U+200B"),      # zero-width space
-    ("iso\u2066late", "U+2066"),        # left-to-right isolate
-    ("\ue000", "U+E000"),               # private use
-])
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        ("evil\u202etxt.exe", "U+202E"),  # right-to-left override
+        ("\ufeffAnna", "U+FEFF"),  # byte-order mark
+        ("An\x00na", "U+0000"),  # NUL
+        ("Anna\nBob", "U+000A"),  # a line break in a one-line field
+        ("Zero\u200bwidth", "U+200B"),  # zero-width space
+        ("iso\u2066late", "U+2066"),  # left-to-right isolate
+        ("\ue000", "U+E000"),  # private use
+    ],
+)
 def test_hiding_and_reordering_characters_are_refused_by_name(value: str, code: str) -> None:
     problem = text_problem(value)
     assert problem is not None and code in problem

@@ -4,6 +4,7 @@ controller.domain.timeline keeps them by schedule identity (a Schedule is unhash
 no WeakKeyDictionary); these tests pin both halves: reuse, and no leak or stale reuse
 once the schedule object is gone.
 """
+
 from __future__ import annotations
 
 import gc

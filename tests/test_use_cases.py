@@ -1,6 +1,7 @@
 """One service layer (issue 12): each admin use case is built in controller/services/use_cases.py
 and the API, the pages and the CLI all take it from there; what they print or show of the
 same thing comes from one function."""
+
 from __future__ import annotations
 
 import re
@@ -33,10 +34,11 @@ def constructions(source: str) -> list[str]:
 
 
 def test_the_use_cases_are_built_only_in_the_factory_module() -> None:
-    elsewhere = {str(path.relative_to(ROOT)): found
-                 for path in (ROOT / "controller").rglob("*.py")
-                 if path.relative_to(ROOT) != FACTORY
-                 and (found := constructions(path.read_text(encoding="utf-8")))}
+    elsewhere = {
+        str(path.relative_to(ROOT)): found
+        for path in (ROOT / "controller").rglob("*.py")
+        if path.relative_to(ROOT) != FACTORY and (found := constructions(path.read_text(encoding="utf-8")))
+    }
     assert elsewhere == {}
     built = set(constructions((ROOT / FACTORY).read_text(encoding="utf-8")))
     assert built == {"MemberAdmin", "UserAdmin", "FootageService"}
@@ -55,11 +57,11 @@ def test_member_admin_audits_for_the_configured_door(runtime: Runtime) -> None:
         admin.add(demo_members(1, local_date(runtime.clock()))[0], "cli:test")
         events = runtime.events(conn).query(limit=5)
     assert [(e.type, e.actor, e.door) for e in events] == [
-        (EventType.ADMIN_CHANGE, "cli:test", runtime.settings.branch.door)]
+        (EventType.ADMIN_CHANGE, "cli:test", runtime.settings.branch.door)
+    ]
 
 
-def test_the_footage_service_of_the_web_and_the_door_side_uses_one_directory(
-        runtime: Runtime) -> None:
+def test_the_footage_service_of_the_web_and_the_door_side_uses_one_directory(runtime: Runtime) -> None:
     footage = footage_service(runtime)
     assert footage.footage_dir == footage_dir(runtime.settings)
     assert footage_dir(runtime.settings) == runtime.settings.data_dir / "footage"
@@ -67,8 +69,9 @@ def test_the_footage_service_of_the_web_and_the_door_side_uses_one_directory(
 
 def test_mode_outlook_is_the_mode_now_and_its_next_change(clock: FakeClock) -> None:
     # The clock fixture's Wednesday 21:30 local: in Open+ hours, closing at 22:00.
-    schedule = parse_schedule({"weekly": {"wednesday": [
-        {"start": "08:00", "end": "22:00", "kind": "openplus"}]}})
+    schedule = parse_schedule(
+        {"weekly": {"wednesday": [{"start": "08:00", "end": "22:00", "kind": "openplus"}]}}
+    )
     now = clock()
     outlook = mode_outlook(schedule, now)
     assert outlook.at == now
@@ -79,20 +82,33 @@ def test_mode_outlook_is_the_mode_now_and_its_next_change(clock: FakeClock) -> N
 
 
 def test_cli_and_simulator_print_an_event_the_same_way(clock: FakeClock) -> None:
-    event = Event(type=EventType.ACCESS_REFUSED, at=clock(), door="entrance", reason="blocked",
-                  member_ref="P00042", card_hint="…0002")
+    event = Event(
+        type=EventType.ACCESS_REFUSED,
+        at=clock(),
+        door="entrance",
+        reason="blocked",
+        member_ref="P00042",
+        card_hint="…0002",
+    )
     line = event_line(event)
     assert "P00042" in line and "…0002" in line and "access_refused" in line
-    later = Event(type=EventType.ADMIN_CHANGE, at=clock() + timedelta(minutes=1), door="entrance",
-                  reason="member blocked", actor="cli:anna", detail="P00042 until=unblocked")
+    later = Event(
+        type=EventType.ADMIN_CHANGE,
+        at=clock() + timedelta(minutes=1),
+        door="entrance",
+        reason="member blocked",
+        actor="cli:anna",
+        detail="P00042 until=unblocked",
+    )
     assert "cli:anna" in event_line(later) and event_line(later).endswith("until=unblocked")
 
 
 def test_demo_card_lines_name_every_demo_card() -> None:
     lines = demo_card_lines()
     assert len(lines) == len(DEMO_CARDS)
-    assert all(card in line and what in line
-               for line, (card, what) in zip(lines, DEMO_CARDS.items(), strict=True))
+    assert all(
+        card in line and what in line for line, (card, what) in zip(lines, DEMO_CARDS.items(), strict=True)
+    )
 
 
 def test_the_cli_offers_exactly_the_enums_values() -> None:

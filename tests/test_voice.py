@@ -1,6 +1,7 @@
 """The voice (controller/door/voice.py, announcements.py, services/sounds.py): each door message
 and each scheduled announcement plays the right files, Dutch then English, at the right moment
 on an injected clock; a missing or broken file is an event and never reaches the door."""
+
 from __future__ import annotations
 
 import os
@@ -93,8 +94,7 @@ def sounds_dir(tmp_path: Path) -> Path:
     return tmp_path / "sounds"
 
 
-def make_voice(sounds_dir: Path, clock: FakeClock, **values: object
-               ) -> tuple[Voice, RecordingPlayer, Faults]:
+def make_voice(sounds_dir: Path, clock: FakeClock, **values: object) -> tuple[Voice, RecordingPlayer, Faults]:
     player, faults = RecordingPlayer(sounds_dir, clock), Faults()
     return Voice(voice_settings(sounds_dir, **values), player, faults, clock), player, faults
 
@@ -105,18 +105,22 @@ def test_each_message_has_its_catalog_key_as_sound_name() -> None:
     assert sound_name(PROMPT_PIN) == "prompt_pin"
     assert sound_name(closing_message(15)) == "closing_15"
     assert sound_name(DoorMessage("Welkom", "Welcome")) is None  # text from the door link
-    assert closing_message(15) == DoorMessage("De bibliotheek sluit over 15 minuten",
-                                              "The library closes in 15 minutes")
+    assert closing_message(15) == DoorMessage(
+        "De bibliotheek sluit over 15 minuten", "The library closes in 15 minutes"
+    )
 
 
-EVERY_DOOR_MESSAGE = ([door_message(reason) for reason in Reason]
-                      + [PROMPT_PIN, PROMPT_CARD, TIMED_OUT, DOOR_FREE, FAULT, CHECKING]
-                      + [closing_message(minutes) for minutes in (15, 10, 5)])
+EVERY_DOOR_MESSAGE = (
+    [door_message(reason) for reason in Reason]
+    + [PROMPT_PIN, PROMPT_CARD, TIMED_OUT, DOOR_FREE, FAULT, CHECKING]
+    + [closing_message(minutes) for minutes in (15, 10, 5)]
+)
 
 
 @pytest.mark.parametrize("message", EVERY_DOOR_MESSAGE, ids=lambda m: m.key + str(m.values))
 def test_each_door_message_plays_its_dutch_then_its_english_file(
-        message: DoorMessage, sounds_dir: Path, clock: FakeClock) -> None:
+    message: DoorMessage, sounds_dir: Path, clock: FakeClock
+) -> None:
     voice, player, faults = make_voice(sounds_dir, clock)
     voice.say(message)
     voice.run_pending()
@@ -126,14 +130,16 @@ def test_each_door_message_plays_its_dutch_then_its_english_file(
 
 
 def test_quiet_hours_play_at_the_quiet_volume_and_silence_plays_nothing(
-        sounds_dir: Path, clock: FakeClock) -> None:
+    sounds_dir: Path, clock: FakeClock
+) -> None:
     clock.now = datetime(2026, 11, 25, 22, 30, tzinfo=BRANCH_TZ).astimezone(UTC)
     voice, player, _ = make_voice(sounds_dir, clock, quiet_from="22:00", quiet_until="07:00")
     voice.say(PROMPT_PIN)
     voice.run_pending()
     assert player.played == []
-    voice, player, _ = make_voice(sounds_dir, clock, quiet_from="22:00", quiet_until="07:00",
-                                  quiet_volume=30, volume=90)
+    voice, player, _ = make_voice(
+        sounds_dir, clock, quiet_from="22:00", quiet_until="07:00", quiet_volume=30, volume=90
+    )
     voice.say(PROMPT_PIN)
     voice.run_pending()
     clock.now = datetime(2026, 11, 26, 7, 0, tzinfo=BRANCH_TZ).astimezone(UTC)
@@ -144,14 +150,20 @@ def test_quiet_hours_play_at_the_quiet_volume_and_silence_plays_nothing(
 
 def test_quiet_hours_across_midnight() -> None:
     quiet = VoiceSettings(quiet_from=time(22), quiet_until=time(7), quiet_volume=10, volume=70)
-    assert [quiet.volume_at(time(h, m)) for h, m in ((21, 59), (22, 0), (0, 0), (6, 59), (7, 0))] \
-        == [70, 10, 10, 10, 70]
+    assert [quiet.volume_at(time(h, m)) for h, m in ((21, 59), (22, 0), (0, 0), (6, 59), (7, 0))] == [
+        70,
+        10,
+        10,
+        10,
+        70,
+    ]
     day = VoiceSettings(quiet_from=time(12), quiet_until=time(13))
     assert day.is_quiet(time(12, 30)) and not day.is_quiet(time(13, 0))
 
 
 def test_a_missing_file_is_one_event_and_the_other_language_still_plays(
-        sounds_dir: Path, clock: FakeClock) -> None:
+    sounds_dir: Path, clock: FakeClock
+) -> None:
     (sounds_dir / "nl" / "wrong_pin.wav").unlink()
     voice, player, faults = make_voice(sounds_dir, clock)
     for _ in range(3):
@@ -171,7 +183,8 @@ def test_a_missing_file_is_one_event_and_the_other_language_still_plays(
 
 
 def test_a_player_failure_is_an_event_and_the_next_file_still_plays(
-        sounds_dir: Path, clock: FakeClock) -> None:
+    sounds_dir: Path, clock: FakeClock
+) -> None:
     voice, player, faults = make_voice(sounds_dir, clock)
     player.fail["nl/granted.wav"] = SoundError(OutputFaultReason.PLAYER_FAILED, "aplay exited with 1")
     voice.say(door_message(Reason.GRANTED))
@@ -196,7 +209,11 @@ def test_the_volume_scales_the_samples(tmp_path: Path) -> None:
     out.write_bytes(data)
     with wave.open(str(out)) as scaled:
         frames = scaled.readframes(3)
-    assert [int.from_bytes(frames[i:i + 2], "little", signed=True) for i in (0, 2, 4)] == [500, -1000, 15000]
+    assert [int.from_bytes(frames[i : i + 2], "little", signed=True) for i in (0, 2, 4)] == [
+        500,
+        -1000,
+        15000,
+    ]
     assert seconds == pytest.approx(3 / 8000)
 
 
@@ -206,10 +223,13 @@ def test_the_command_gets_the_wav_on_its_standard_input(tmp_path: Path) -> None:
     assert (tmp_path / "heard.wav").read_bytes() == scaled_wav(path, 100)[0]
 
 
-@pytest.mark.parametrize(("command", "says"), [
-    ("false", "exited with 1"),
-    ("no-such-player-here -q -", "cannot run no-such-player-here"),
-])
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        ("false", "exited with 1"),
+        ("no-such-player-here -q -", "cannot run no-such-player-here"),
+    ],
+)
 def test_a_failing_or_missing_player_is_a_sound_error(tmp_path: Path, command: str, says: str) -> None:
     path = write_wav(tmp_path / "a.wav", [1, 2])
     with pytest.raises(SoundError, match=says) as caught:
@@ -243,15 +263,27 @@ def test_each_scheduled_announcement_plays_at_its_moment(sounds_dir: Path) -> No
     """Wednesday: staffed until 18:00, Open+ 18:00-20:00, then closed. Reminders every 30
     minutes, closing warnings at 15, 10 and 5 minutes: wired as BranchService wires them."""
     clock = FakeClock(local(17, 0))
-    schedule = parse_schedule({"weekly": {"wednesday": [
-        {"start": "07:00", "end": "18:00", "kind": "staffed"},
-        {"start": "18:00", "end": "20:00", "kind": "openplus"}]}})
+    schedule = parse_schedule(
+        {
+            "weekly": {
+                "wednesday": [
+                    {"start": "07:00", "end": "18:00", "kind": "staffed"},
+                    {"start": "18:00", "end": "20:00", "kind": "openplus"},
+                ]
+            }
+        }
+    )
     voice, player, faults = make_voice(sounds_dir, clock, repeat_minutes=30)
     timers = ClockTimers(clock)  # never started: the test runs what is due
     announcements = Announcements(voice_settings(sounds_dir, repeat_minutes=30), timers, voice.say, clock)
-    switcher = ModeSwitcher(schedule, announcements.mode_now, clock=clock, timers=timers,
-                            closing_warning_minutes=[15, 10, 5],
-                            on_closing_warning=lambda minutes: voice.say(closing_message(minutes)))
+    switcher = ModeSwitcher(
+        schedule,
+        announcements.mode_now,
+        clock=clock,
+        timers=timers,
+        closing_warning_minutes=[15, 10, 5],
+        on_closing_warning=lambda minutes: voice.say(closing_message(minutes)),
+    )
     switcher.start()
     voice.run_pending()
     assert player.played == []  # started in staffed hours: nothing to announce
@@ -261,19 +293,25 @@ def test_each_scheduled_announcement_plays_at_its_moment(sounds_dir: Path) -> No
         timers.run_due()
         voice.run_pending()
     heard = [(file, to_local(at).strftime("%H:%M")) for file, at, _ in player.played]
-    expected = [("openplus_start", "18:00"), ("openplus_reminder", "18:30"),
-                ("openplus_reminder", "19:00"), ("openplus_reminder", "19:30"),
-                ("closing_15", "19:45"), ("closing_10", "19:50"), ("closing_5", "19:55"),
-                ("closed", "20:00")]
+    expected = [
+        ("openplus_start", "18:00"),
+        ("openplus_reminder", "18:30"),
+        ("openplus_reminder", "19:00"),
+        ("openplus_reminder", "19:30"),
+        ("closing_15", "19:45"),
+        ("closing_10", "19:50"),
+        ("closing_5", "19:55"),
+        ("closed", "20:00"),
+    ]
     assert heard == [(f"{lang}/{name}.wav", at) for name, at in expected for lang in ("nl", "en")]
     assert faults.seen == []
 
 
-def test_a_restart_during_openplus_announces_no_start_and_keeps_the_reminder_rhythm(
-        sounds_dir: Path) -> None:
+def test_a_restart_during_openplus_announces_no_start_and_keeps_the_reminder_rhythm(sounds_dir: Path) -> None:
     clock = FakeClock(local(18, 40))
-    schedule = parse_schedule({"weekly": {"wednesday": [
-        {"start": "18:00", "end": "20:00", "kind": "openplus"}]}})
+    schedule = parse_schedule(
+        {"weekly": {"wednesday": [{"start": "18:00", "end": "20:00", "kind": "openplus"}]}}
+    )
     voice, player, _ = make_voice(sounds_dir, clock)
     timers = ClockTimers(clock)
     announcements = Announcements(voice_settings(sounds_dir, repeat_minutes=30), timers, voice.say, clock)
@@ -285,13 +323,15 @@ def test_a_restart_during_openplus_announces_no_start_and_keeps_the_reminder_rhy
 
 def test_announcements_can_be_turned_off(sounds_dir: Path) -> None:
     clock = FakeClock(local(17, 0))
-    schedule = parse_schedule({"weekly": {"wednesday": [
-        {"start": "18:00", "end": "20:00", "kind": "openplus"}]}})
+    schedule = parse_schedule(
+        {"weekly": {"wednesday": [{"start": "18:00", "end": "20:00", "kind": "openplus"}]}}
+    )
     voice, player, _ = make_voice(sounds_dir, clock)
     timers = ClockTimers(clock)
     quiet = voice_settings(sounds_dir, announce_openplus_start=False, announce_closed=False)
-    ModeSwitcher(schedule, Announcements(quiet, timers, voice.say, clock).mode_now, clock=clock,
-                 timers=timers).start()
+    ModeSwitcher(
+        schedule, Announcements(quiet, timers, voice.say, clock).mode_now, clock=clock, timers=timers
+    ).start()
     for moment in (local(18, 0), local(20, 0)):
         clock.now = moment
         timers.run_due()
@@ -300,22 +340,27 @@ def test_announcements_can_be_turned_off(sounds_dir: Path) -> None:
 
 
 # --- configuration -----------------------------------------------------------------------------
-@pytest.mark.parametrize(("voice", "says"), [
-    ({"quiet_from": "22:00"}, "quiet_from and quiet_until go together"),
-    ({"quiet_from": "22:00", "quiet_until": "22:00"}, "the same time"),
-    ({"volume": 120}, "voice.volume"),
-    ({"repeat_minutes": -1}, "voice.repeat_minutes"),
-    ({"command": ""}, "voice.command"),
-    ({"loud": True}, "voice.loud: unknown key"),
-])
+@pytest.mark.parametrize(
+    ("voice", "says"),
+    [
+        ({"quiet_from": "22:00"}, "quiet_from and quiet_until go together"),
+        ({"quiet_from": "22:00", "quiet_until": "22:00"}, "the same time"),
+        ({"volume": 120}, "voice.volume"),
+        ({"repeat_minutes": -1}, "voice.repeat_minutes"),
+        ({"command": ""}, "voice.command"),
+        ({"loud": True}, "voice.loud: unknown key"),
+    ],
+)
 def test_bad_voice_settings_are_refused_by_name(voice: dict[str, object], says: str) -> None:
     with pytest.raises(ConfigError, match=says):
         parse_settings({"voice": voice}, "door.toml")
 
 
 def test_voice_settings_read_from_toml_times() -> None:
-    settings = parse_settings({"voice": {"enabled": True, "quiet_from": time(22, 0),
-                                         "quiet_until": "06:30", "repeat_minutes": 20}}, "door.toml")
+    settings = parse_settings(
+        {"voice": {"enabled": True, "quiet_from": time(22, 0), "quiet_until": "06:30", "repeat_minutes": 20}},
+        "door.toml",
+    )
     assert settings.voice.quiet_until == time(6, 30) and settings.voice.repeat_minutes == 20
 
 
@@ -338,13 +383,19 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.delenv("OPENPLUS_DOOR_CONFIG", raising=False)
     all_sounds(tmp_path / "sounds")
     (tmp_path / "sounds" / "nl" / "prompt_pin.wav").unlink()
-    return parse_settings({"storage": {"data_dir": str(tmp_path / "data")},
-                           "voice": {"enabled": True, "sounds_dir": str(tmp_path / "sounds")},
-                           "display": {"lcd": {"i2c_port": 19, "size": "16x2"}}}, "test")
+    return parse_settings(
+        {
+            "storage": {"data_dir": str(tmp_path / "data")},
+            "voice": {"enabled": True, "sounds_dir": str(tmp_path / "sounds")},
+            "display": {"lcd": {"i2c_port": 19, "size": "16x2"}},
+        },
+        "test",
+    )
 
 
 def test_the_wired_door_speaks_and_its_faults_are_events_that_never_stop_an_entry(
-        live_branch, clock: FakeClock, tmp_path: Path) -> None:
+    live_branch, clock: FakeClock, tmp_path: Path
+) -> None:
     sim, service = live_branch
     assert service.voice is not None and service.lcd is not None
     player = RecordingPlayer(tmp_path / "sounds", clock)
@@ -396,7 +447,8 @@ def test_without_espeak_ng_generation_says_what_to_install(tmp_path: Path) -> No
 
 
 def test_the_sounds_command_says_what_to_install_without_espeak_ng(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from controller.cli.main import main
 
     config = tmp_path / "door.toml"
@@ -409,14 +461,17 @@ def test_the_sounds_command_says_what_to_install_without_espeak_ng(
 
 @pytest.mark.slow  # espeak-ng speaks some 50 files: 1-2 s, more under load
 def test_the_sounds_command_fills_the_configured_directory(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed (./dev test installs Debian's espeak-ng as root)")
     from controller.cli.main import main
 
     config = tmp_path / "door.toml"
-    config.write_text(f"[voice]\nsounds_dir = '{tmp_path / 'sounds'}'\n[door]\nclosing_warning_minutes = [10]\n",
-                      encoding="utf-8")
+    config.write_text(
+        f"[voice]\nsounds_dir = '{tmp_path / 'sounds'}'\n[door]\nclosing_warning_minutes = [10]\n",
+        encoding="utf-8",
+    )
     assert main(["--config", str(config), "sounds", "generate"]) == 0
     assert "written, 0 already there" in capsys.readouterr().out
     assert (tmp_path / "sounds" / "en" / "closing_10.wav").is_file()

@@ -5,6 +5,7 @@ dark ellipses walking along straight paths (seen from above the door). The count
 horizontal middle of the picture; walking down is "in". Each walker knows whether it crosses,
 so a scene knows how many ins and outs a perfect counter would report.
 """
+
 from __future__ import annotations
 
 import math
@@ -45,12 +46,14 @@ class Walker:
 
     @property
     def end(self) -> int:
-        length = sum(math.hypot(x1 - x0, y1 - y0) for (x0, y0), (x1, y1) in zip(self.path, self.path[1:], strict=False))
+        length = sum(
+            math.hypot(x1 - x0, y1 - y0) for (x0, y0), (x1, y1) in zip(self.path, self.path[1:], strict=False)
+        )
         return self.start + math.ceil(length / SPEED) + 1
 
     @property
     def direction(self) -> str | None:
-        """"in" (top to bottom), "out" (bottom to top) or None (turns back or stays on one side)."""
+        """ "in" (top to bottom), "out" (bottom to top) or None (turns back or stays on one side)."""
         first, last = self.path[0][1], self.path[-1][1]
         if first < 0.5 < last:
             return "in"
@@ -97,9 +100,12 @@ class Scene:
         width, height = self.size
         rng = np.random.default_rng(self.seed)
         texture = rng.integers(70, 170, (height // 8, width // 8), np.uint8)
-        background = cv2.GaussianBlur(cv2.resize(texture, self.size, interpolation=cv2.INTER_LINEAR),
-                                      (5, 5), 0).astype(np.int16)
-        noise_pool = rng.normal(0, self.noise, (8, height, width)).astype(np.int16)  # cheap fresh-looking noise
+        background = cv2.GaussianBlur(
+            cv2.resize(texture, self.size, interpolation=cv2.INTER_LINEAR), (5, 5), 0
+        ).astype(np.int16)
+        noise_pool = rng.normal(0, self.noise, (8, height, width)).astype(
+            np.int16
+        )  # cheap fresh-looking noise
         axes = (round(PERSON[0] * width), round(PERSON[1] * height))
         for n in range(self.frame_count):
             picture = background.copy()

@@ -13,6 +13,7 @@ and talks to the web process over HTTP only:
 Each prints `running` once its first request has been answered, keeps going until its stdin
 closes, then prints one JSON line of counts and exits. Only httpx and the standard library.
 """
+
 from __future__ import annotations
 
 import json
@@ -58,8 +59,12 @@ def logins(url: str, stop: threading.Event) -> dict:
         transport = httpx.HTTPTransport(local_address=_address(k))
         try:
             with httpx.Client(transport=transport, timeout=120) as client:
-                status = str(client.post(url + TOKEN_PATH, json={
-                    "username": f"guess-{run}-{k}", "password": f"wrong-{k}-password"}).status_code)
+                status = str(
+                    client.post(
+                        url + TOKEN_PATH,
+                        json={"username": f"guess-{run}-{k}", "password": f"wrong-{k}-password"},
+                    ).status_code
+                )
         except httpx.HTTPError as exc:
             status = type(exc).__name__
         with lock:
@@ -78,26 +83,31 @@ def logins(url: str, stop: threading.Event) -> dict:
             waves += 1
             if waves == 1:
                 print("running", flush=True)
-    return {"waves": waves, "requests": k, "statuses": dict(statuses),
-            "request_p50_s": statistics.median(seconds) if seconds else None}
+    return {
+        "waves": waves,
+        "requests": k,
+        "statuses": dict(statuses),
+        "request_p50_s": statistics.median(seconds) if seconds else None,
+    }
 
 
-def schedule(url: str, username: str, password: str, paths: list[str],
-             stop: threading.Event) -> dict:
+def schedule(url: str, username: str, password: str, paths: list[str], stop: threading.Event) -> dict:
     bodies = [open(path, "rb").read() for path in paths]
-    with httpx.Client(base_url=url, timeout=120,
-                      transport=httpx.HTTPTransport(local_address="127.0.0.2")) as client:
+    with httpx.Client(
+        base_url=url, timeout=120, transport=httpx.HTTPTransport(local_address="127.0.0.2")
+    ) as client:
         answer = client.post(TOKEN_PATH, json={"username": username, "password": password})
         answer.raise_for_status()
-        headers = {"Authorization": f"Bearer {answer.json()['access_token']}",
-                   "Content-Type": "application/json"}
+        headers = {
+            "Authorization": f"Bearer {answer.json()['access_token']}",
+            "Content-Type": "application/json",
+        }
         statuses: Counter[str] = Counter()
         applied: Counter[str] = Counter()
         seconds: list[float] = []
         while not stop.is_set():
             started = time.perf_counter()
-            reply = client.put(SCHEDULE_PATH, content=bodies[len(seconds) % len(bodies)],
-                               headers=headers)
+            reply = client.put(SCHEDULE_PATH, content=bodies[len(seconds) % len(bodies)], headers=headers)
             seconds.append(time.perf_counter() - started)
             statuses[str(reply.status_code)] += 1
             if reply.status_code == 200:
@@ -107,9 +117,13 @@ def schedule(url: str, username: str, password: str, paths: list[str],
                     statuses["not_openplus"] += 1
             if len(seconds) == 1:
                 print("running", flush=True)
-    return {"uploads": len(seconds), "statuses": dict(statuses), "applied": dict(applied),
-            "upload_p50_s": statistics.median(seconds) if seconds else None,
-            "upload_max_s": max(seconds) if seconds else None}
+    return {
+        "uploads": len(seconds),
+        "statuses": dict(statuses),
+        "applied": dict(applied),
+        "upload_p50_s": statistics.median(seconds) if seconds else None,
+        "upload_max_s": max(seconds) if seconds else None,
+    }
 
 
 def main(argv: list[str]) -> None:

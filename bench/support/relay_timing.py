@@ -1,4 +1,5 @@
 """What the door benchmarks share: a mock pin that notes when the relay rose, and percentiles."""
+
 from __future__ import annotations
 
 import threading

@@ -4,6 +4,7 @@ connection and the use cases are controller/http/deps.py's, shared with the page
 Routers put `require_role(...)` in their own `dependencies=`, so every route behind them is
 checked; routes that need the name of who acts ask for `Actor` (cached per request).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -19,11 +20,21 @@ from controller.services.passwords import PasswordsBusy
 from controller.services.users import Role, effective_roles
 from controller.store.users import User
 
-__all__ = ["BUSY_RESPONSE", "Actor", "Conn", "CurrentUser", "Members", "Services", "Users",
-           "busy_is_503", "require_role"]
+__all__ = [
+    "BUSY_RESPONSE",
+    "Actor",
+    "Conn",
+    "CurrentUser",
+    "Members",
+    "Services",
+    "Users",
+    "busy_is_503",
+    "require_role",
+]
 
 bearer_scheme = HTTPBearer(
-    auto_error=False, scheme_name="bearer",
+    auto_error=False,
+    scheme_name="bearer",
     description="A token from POST /api/v1/auth/token or one an admin created (POST /api/v1/tokens).",
 )
 
@@ -66,8 +77,13 @@ def actor_name(user: CurrentUser) -> str:
 Actor = Annotated[str, Depends(actor_name)]
 
 
-BUSY_RESPONSE: dict[int | str, dict[str, Any]] = {503: {"model": ErrorOut, "description": "Too many passwords are being checked "
-                       "at once: try again after the seconds in Retry-After."}}
+BUSY_RESPONSE: dict[int | str, dict[str, Any]] = {
+    503: {
+        "model": ErrorOut,
+        "description": "Too many passwords are being checked "
+        "at once: try again after the seconds in Retry-After.",
+    }
+}
 
 
 @contextmanager
@@ -76,5 +92,6 @@ def busy_is_503() -> Iterator[None]:
     try:
         yield
     except PasswordsBusy as busy:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(busy),
-                            headers={"Retry-After": str(busy.retry_after)}) from None
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, str(busy), headers={"Retry-After": str(busy.retry_after)}
+        ) from None

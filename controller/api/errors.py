@@ -3,6 +3,7 @@
 No handler ever echoes request input: a refused PIN or password must not come back in
 the error body (pydantic's default 422 body would include it).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -55,6 +56,7 @@ def install_error_handlers(app: FastAPI) -> None:
     def simple(status: int):
         async def handle(request: Request, exc: Exception) -> JSONResponse:
             return _json(status, ErrorOut(detail=str(exc)))
+
         return handle
 
     @app.exception_handler(StarletteHTTPException)
@@ -63,8 +65,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _json(422, ErrorOut(detail="the request is not valid",
-                                   problems=first_problems(validation_sentences(exc.errors()))))
+        return _json(
+            422,
+            ErrorOut(
+                detail="the request is not valid", problems=first_problems(validation_sentences(exc.errors()))
+            ),
+        )
 
     @app.exception_handler(ImportRejected)
     async def import_rejected(request: Request, exc: ImportRejected) -> JSONResponse:
@@ -73,12 +79,19 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ScheduleInvalid)
     async def schedule_invalid(request: Request, exc: ScheduleInvalid) -> JSONResponse:
-        return _json(422, ErrorOut(detail="the schedule is not valid; nothing was changed",
-                                   problems=exc.problems))
+        return _json(
+            422, ErrorOut(detail="the schedule is not valid; nothing was changed", problems=exc.problems)
+        )
 
     for error, status in (
-        (MemberError, 409), (UserError, 409), (UnknownUser, 404), (UnknownToken, 404),
-        (UserInputError, 422), (CardFormatError, 422), (PinFormatError, 422),
-        (BadCursor, 400), (DoorUnavailable, 503),
+        (MemberError, 409),
+        (UserError, 409),
+        (UnknownUser, 404),
+        (UnknownToken, 404),
+        (UserInputError, 422),
+        (CardFormatError, 422),
+        (PinFormatError, 422),
+        (BadCursor, 400),
+        (DoorUnavailable, 503),
     ):
         app.add_exception_handler(error, simple(status))

@@ -6,6 +6,7 @@ body happens to be parsed (FastAPI for the routes, the login route by hand), one
 measures the nesting of every JSON body first, in linear time and without recursion, and
 answers 422 naming the problem. No route's body is nested more than a few levels.
 """
+
 from __future__ import annotations
 
 import re
@@ -40,7 +41,8 @@ def is_json(scope: Scope) -> bool:
         if name == b"content-type":
             media = value.split(b";")[0].strip().lower()
             return media == b"application/json" or (
-                media.startswith(b"application/") and media.endswith(b"+json"))
+                media.startswith(b"application/") and media.endswith(b"+json")
+            )
     return False
 
 
@@ -78,8 +80,11 @@ class JsonDepthLimit:
 def _replay(chunks: list[bytes], first: Message | None, receive: Receive) -> Receive:
     """A receive that gives back the body already read (or the message that ended it),
     then whatever comes next (a disconnect)."""
-    pending: list[Message] = [first] if first is not None else [
-        {"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+    pending: list[Message] = (
+        [first]
+        if first is not None
+        else [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+    )
 
     async def replay() -> Message:
         return pending.pop(0) if pending else await receive()
@@ -88,9 +93,19 @@ def _replay(chunks: list[bytes], first: Message | None, receive: Receive) -> Rec
 
 
 async def _refuse(depth: int, send: Send) -> None:
-    body = ErrorOut(detail="the request is not valid", problems=[
-        f"body: JSON nested {depth} levels deep; at most {MAX_JSON_DEPTH} are accepted"],
-    ).model_dump_json().encode()
-    await send({"type": "http.response.start", "status": 422, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    body = (
+        ErrorOut(
+            detail="the request is not valid",
+            problems=[f"body: JSON nested {depth} levels deep; at most {MAX_JSON_DEPTH} are accepted"],
+        )
+        .model_dump_json()
+        .encode()
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 422,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

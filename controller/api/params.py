@@ -2,6 +2,7 @@
 filters (times with an offset or in branch time). Here, not in the events router, because no
 router imports another (the footage routes take the same ids and times).
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -28,15 +29,22 @@ def _moment(value: datetime | None, name: str) -> datetime | None:
 
 
 def event_filters(
-    since: Annotated[StrictMoment | None, Query(
-        description=f"From (inclusive); ISO, with offset or local. {YEARS}",
-        examples=["2026-03-29T00:00"])] = None,
+    since: Annotated[
+        StrictMoment | None,
+        Query(
+            description=f"From (inclusive); ISO, with offset or local. {YEARS}", examples=["2026-03-29T00:00"]
+        ),
+    ] = None,
     until: Annotated[StrictMoment | None, Query(description=f"Up to (exclusive). {YEARS}")] = None,
     member: Annotated[str | None, Query(max_length=64, description="Patron id.")] = None,
     types: Annotated[list[EventType], Query(alias="type", description="Repeatable.")] = [],
     reason: Annotated[str | None, Query(max_length=64, examples=["wrong_pin"])] = None,
 ) -> EventFilter:
     """The query parameters shared by the page and the export."""
-    return EventFilter(since=_moment(since, "since"), until=_moment(until, "until"),
-                       member_ref=member or None, types=tuple(dict.fromkeys(types)),
-                       reason=reason or None)
+    return EventFilter(
+        since=_moment(since, "since"),
+        until=_moment(until, "until"),
+        member_ref=member or None,
+        types=tuple(dict.fromkeys(types)),
+        reason=reason or None,
+    )

@@ -1,5 +1,6 @@
 """Response pieces shared by the routers: times in both zones, a user, and the one error body
 (here, not in a router: no router imports another)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -16,8 +17,9 @@ class TimePoint(BaseModel):
     """One moment, as stored (UTC) and as the branch's clock shows it (Europe/Amsterdam)."""
 
     utc: datetime = Field(description="ISO 8601 in UTC.", examples=["2026-03-29T05:00:00Z"])
-    local: datetime = Field(description="ISO 8601 in Europe/Amsterdam, with its offset.",
-                            examples=["2026-03-29T07:00:00+02:00"])
+    local: datetime = Field(
+        description="ISO 8601 in Europe/Amsterdam, with its offset.", examples=["2026-03-29T07:00:00+02:00"]
+    )
 
     @classmethod
     def of(cls, moment: datetime) -> TimePoint:
@@ -39,9 +41,13 @@ class UserOut(BaseModel):
 
     @classmethod
     def of(cls, user: User) -> UserOut:
-        return cls(username=user.username, roles=sorted(Role(r) for r in user.roles if r in set(Role)),
-                   effective_roles=sorted(effective_roles(user.roles)), disabled=user.disabled,
-                   created_at=TimePoint.of(user.created_at))
+        return cls(
+            username=user.username,
+            roles=sorted(Role(r) for r in user.roles if r in set(Role)),
+            effective_roles=sorted(effective_roles(user.roles)),
+            disabled=user.disabled,
+            created_at=TimePoint.of(user.created_at),
+        )
 
 
 class RowProblem(BaseModel):
@@ -53,10 +59,12 @@ class ErrorOut(BaseModel):
     """Every 4xx/5xx answer: a message, plus the full list when there are several problems."""
 
     detail: str = Field(examples=["the request is not valid"])
-    problems: list[str] = Field(default_factory=list,
-                                examples=[["monday: 12:00-14:00 openplus overlaps 09:00-13:00 staffed"]])
-    rows: list[RowProblem] = Field(default_factory=list,
-                                   description="For a refused member import: every bad row.")
+    problems: list[str] = Field(
+        default_factory=list, examples=[["monday: 12:00-14:00 openplus overlaps 09:00-13:00 staffed"]]
+    )
+    rows: list[RowProblem] = Field(
+        default_factory=list, description="For a refused member import: every bad row."
+    )
 
 
 _DESCRIPTIONS = {
@@ -66,7 +74,7 @@ _DESCRIPTIONS = {
     404: "Not found.",
     409: "The change conflicts with what is stored.",
     413: "The request body is too large (over 1 MiB; the member import takes up to 20 MB): "
-         "the plain text `Content Too Large`, or the usual error body.",
+    "the plain text `Content Too Large`, or the usual error body.",
     415: "Unsupported content type.",
     422: "The request is not valid; `problems` (or `rows`) says why.",
     429: "Too many wrong passwords: wait for the seconds in Retry-After.",
@@ -83,7 +91,8 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries for error codes, all with the ErrorOut body (413 also as
     plain text). Every route that takes a body lists 413."""
     responses: dict[int | str, dict[str, Any]] = {
-        code: {"model": ErrorOut, "description": _DESCRIPTIONS[code]} for code in codes}
+        code: {"model": ErrorOut, "description": _DESCRIPTIONS[code]} for code in codes
+    }
     if 413 in responses:
         responses[413]["content"] = dict(_TOO_LARGE_AS_TEXT)
     return responses

@@ -1,4 +1,5 @@
 """Serving the app with uvicorn on a thread, so the door service owns the main thread and signals."""
+
 from __future__ import annotations
 
 import threading
@@ -14,13 +15,26 @@ class ApiServerError(Exception):
 class ApiServer:
     """uvicorn on its own thread; `stop()` asks it to finish and waits."""
 
-    def __init__(self, app: FastAPI, host: str, port: int, *, proxy_headers: bool = False,
-                 forwarded_allow_ips: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        app: FastAPI,
+        host: str,
+        port: int,
+        *,
+        proxy_headers: bool = False,
+        forwarded_allow_ips: list[str] | None = None,
+    ) -> None:
         """Proxy headers are off unless asked for (controller.cli.web.proxy_options): uvicorn's
         own default believes X-Forwarded-For from 127.0.0.1."""
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                                proxy_headers=proxy_headers,
-                                forwarded_allow_ips=forwarded_allow_ips or [])
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            proxy_headers=proxy_headers,
+            forwarded_allow_ips=forwarded_allow_ips or [],
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="api", daemon=True)
 

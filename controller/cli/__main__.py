@@ -4,6 +4,7 @@ On a fresh Pi the first command is `sudo python3 -m controller.cli install`, run
 checkout with the system's Python, which has none of the project's dependencies; `install`
 needs none of them (main() runs it before loading the settings).
 """
+
 import sys
 
 from controller.cli.main import main

@@ -1,4 +1,5 @@
 """What each `openplus-door` subcommand does; parsing lives in cli.py."""
+
 from __future__ import annotations
 
 import argparse
@@ -48,8 +49,9 @@ def members_import(args: argparse.Namespace, settings: Settings) -> int:
     runtime = Runtime.open(settings)
     with closing(runtime.connection()) as conn:
         try:
-            with tqdm(total=max(data.count(b"\n"), 1), unit="rows", desc="importing",
-                      disable=None, file=sys.stderr) as bar:
+            with tqdm(
+                total=max(data.count(b"\n"), 1), unit="rows", desc="importing", disable=None, file=sys.stderr
+            ) as bar:
                 counts = member_admin(runtime, conn).import_csv(
                     data, actor(), progress=bar.update, dry_run=args.dry_run
                 )
@@ -59,8 +61,10 @@ def members_import(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"  {error}", file=sys.stderr)
             return 1
     verb = "would be" if args.dry_run else "were"
-    print(f"{counts.added} added, {counts.updated} updated, {counts.unchanged} unchanged, "
-          f"{counts.removed} removed ({verb} changed; {args.file})")
+    print(
+        f"{counts.added} added, {counts.updated} updated, {counts.unchanged} unchanged, "
+        f"{counts.removed} removed ({verb} changed; {args.file})"
+    )
     return 0
 
 
@@ -78,20 +82,24 @@ def members_add(args: argparse.Namespace, settings: Settings) -> int:
     if birth_problem:
         raise UsageError(birth_problem)
     row = MemberRow(
-        patron_id=args.patron_id, display_name=args.name, cards=cards,
+        patron_id=args.patron_id,
+        display_name=args.name,
+        cards=cards,
         adult_on=adult_on(args.birth_date) if args.birth_date else today,
         valid_until=args.valid_until or default_valid_until(today),
         openplus_registered_on=None if args.not_registered else (args.registered or today),
         category=Category.STAFF if args.staff else Category.MEMBER,
-        guardian_consent=args.guardian_consent, more_time=args.more_time,
+        guardian_consent=args.guardian_consent,
+        more_time=args.more_time,
         pin=None if args.no_pin else read_pin(args),
     )
     return _change(runtime, lambda admin: admin.add(row, actor()), f"added {args.patron_id}")
 
 
 def members_remove(args: argparse.Namespace, settings: Settings) -> int:
-    return _change(Runtime.open(settings), lambda a: a.remove(args.patron_id, actor()),
-                   f"removed {args.patron_id}")
+    return _change(
+        Runtime.open(settings), lambda a: a.remove(args.patron_id, actor()), f"removed {args.patron_id}"
+    )
 
 
 def members_block(args: argparse.Namespace, settings: Settings) -> int:
@@ -99,9 +107,11 @@ def members_block(args: argparse.Namespace, settings: Settings) -> int:
     problem = note and block_note_problem(note)  # the API's rule (BlockIn.note)
     if problem:
         raise UsageError(f"--note: {problem}")
-    return _change(Runtime.open(settings),
-                   lambda a: a.block(args.patron_id, actor(), args.until, note),
-                   f"blocked {args.patron_id}" + (f" until {args.until}" if args.until else ""))
+    return _change(
+        Runtime.open(settings),
+        lambda a: a.block(args.patron_id, actor(), args.until, note),
+        f"blocked {args.patron_id}" + (f" until {args.until}" if args.until else ""),
+    )
 
 
 def members_flags(args: argparse.Namespace, settings: Settings) -> int:
@@ -109,22 +119,25 @@ def members_flags(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError("give --guardian-consent yes|no, --more-time yes|no or both")
     said = {"guardian_consent": args.guardian_consent, "more_time": args.more_time}
     flags = {name: value == "yes" for name, value in said.items() if value is not None}
-    return _change(Runtime.open(settings),
-                   lambda a: a.set_flags(args.patron_id, actor(), **flags),
-                   f"{args.patron_id}: " + ", ".join(f"{name.replace('_', ' ')} {said[name]}"
-                                                     for name in flags))
+    return _change(
+        Runtime.open(settings),
+        lambda a: a.set_flags(args.patron_id, actor(), **flags),
+        f"{args.patron_id}: " + ", ".join(f"{name.replace('_', ' ')} {said[name]}" for name in flags),
+    )
 
 
 def members_unblock(args: argparse.Namespace, settings: Settings) -> int:
-    return _change(Runtime.open(settings), lambda a: a.unblock(args.patron_id, actor()),
-                   f"unblocked {args.patron_id}")
+    return _change(
+        Runtime.open(settings), lambda a: a.unblock(args.patron_id, actor()), f"unblocked {args.patron_id}"
+    )
 
 
 def members_set_pin(args: argparse.Namespace, settings: Settings) -> int:
     runtime = Runtime.open(settings)
     pin = read_pin(args)
-    return _change(runtime, lambda a: a.set_pin(args.patron_id, pin, actor()),
-                   f"PIN set for {args.patron_id}")
+    return _change(
+        runtime, lambda a: a.set_pin(args.patron_id, pin, actor()), f"PIN set for {args.patron_id}"
+    )
 
 
 def _change(runtime: Runtime, change, done: str) -> int:
@@ -147,14 +160,18 @@ def members_list(args: argparse.Namespace, settings: Settings) -> int:
     lms = settings.lms.enabled
     for m in found:
         status = [m.category.value, *m.status(today, runtime.clock(), lms=lms)]
-        status += [flag for flag, on in (("guardian consent", m.guardian_consent),
-                                         ("more time", m.more_time)) if on]
+        status += [
+            flag for flag, on in (("guardian consent", m.guardian_consent), ("more time", m.more_time)) if on
+        ]
         if m.entry_blocked:  # security reads why and until when
-            status.append(f"blocked until {m.blocked_until or 'unblocked'}"
-                          + (f": {m.block_note}" if m.block_note else ""))
+            status.append(
+                f"blocked until {m.blocked_until or 'unblocked'}"
+                + (f": {m.block_note}" if m.block_note else "")
+            )
         cards = " ".join(card_hint(c) for c in m.cards)
-        print(f"{m.patron_id:<14} {m.display_name:<20} {cards:<14} until {m.valid_until}  "
-              f"{', '.join(status)}")
+        print(
+            f"{m.patron_id:<14} {m.display_name:<20} {cards:<14} until {m.valid_until}  {', '.join(status)}"
+        )
     return 0
 
 
@@ -163,11 +180,11 @@ def demo_members_command(args: argparse.Namespace, settings: Settings) -> int:
     rows = demo_members(args.count, local_date(runtime.clock()))
     with closing(runtime.connection()) as conn:
         counts = member_admin(runtime, conn).replace_list(list(enumerate(rows, start=1)), actor())
-    print(f"{args.count} demo members: {counts.added} added, {counts.updated} updated, "
-          f"{counts.removed} removed")
+    print(
+        f"{args.count} demo members: {counts.added} added, {counts.updated} updated, {counts.removed} removed"
+    )
     _print_demo_cards()
     return 0
-
 
 
 def _print_demo_cards() -> None:
@@ -180,11 +197,14 @@ def decide(args: argparse.Namespace, settings: Settings) -> int:
     now = args.at or runtime.clock()
     pin = args.pin if args.pin is not None else read_pin(args, confirm=False)
     with closing(runtime.connection()) as conn:
-        authorizer = Authorizer(runtime.members(conn), runtime.events(conn), runtime.hasher,
-                                settings.access, settings.branch.door)
+        authorizer = Authorizer(
+            runtime.members(conn), runtime.events(conn), runtime.hasher, settings.access, settings.branch.door
+        )
         decision = authorizer.authorize(args.card, pin, args.reader, DoorMode(args.mode), now)
-    print(f"{'GRANTED' if decision.granted else 'REFUSED'} ({decision.reason.value}) at "
-          f"{format_local(now)}: {door_message(decision.reason)}")
+    print(
+        f"{'GRANTED' if decision.granted else 'REFUSED'} ({decision.reason.value}) at "
+        f"{format_local(now)}: {door_message(decision.reason)}"
+    )
     return 0 if decision.granted else 1
 
 
@@ -193,8 +213,9 @@ def events_list(args: argparse.Namespace, settings: Settings) -> int:
     try:
         types = (EventType(args.type),) if args.type else ()
     except ValueError:
-        raise UsageError(f"unknown event type '{args.type}' (one of: "
-                         f"{', '.join(t.value for t in EventType)})") from None
+        raise UsageError(
+            f"unknown event type '{args.type}' (one of: {', '.join(t.value for t in EventType)})"
+        ) from None
     where = EventFilter(since=args.since, member_ref=args.member, types=types, reason=args.reason)
     with closing(runtime.connection()) as conn:
         for event in runtime.events(conn).query(where, limit=args.limit):
@@ -235,8 +256,9 @@ def pins_reset_all(args: argparse.Namespace, settings: Settings) -> int:
     """The way back from a lost PIN key: every PIN cleared, the key on disk (or a new one)
     bound to the database. Members then get a new PIN from staff (`members set-pin`)."""
     if not args.yes:
-        raise UsageError("this clears every member's PIN (each then needs a new one from staff);"
-                         " add --yes to do it")
+        raise UsageError(
+            "this clears every member's PIN (each then needs a new one from staff); add --yes to do it"
+        )
     cleared = reset_all_pins(settings, actor())
     print(f"{cleared} PIN(s) cleared; the PIN key in {settings.data_dir} is now the one in use")
     return 0

@@ -7,6 +7,7 @@ waits on the web side: `openplus-door web` (controller/cli/web.py) is another pr
 Under systemd it says READY=1 when the door is up, STOPPING=1 when it stops, and the door loop
 feeds the watchdog on every turn (controller/system/sd_notify.py).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,9 +60,11 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
     member_count = _demo_data(args, settings)
     sim = SimulatedHardware.create(settings, camera_video=settings.data_dir / "demo-camera.avi")
     mode = None if args.mode == "schedule" else DoorMode(args.mode)
-    banner = (f"Simulated branch '{settings.branch.name}' running; data in {settings.data_dir}.\n"
-              f"Demo sign-in: admin, manager or security, password {DEMO_PASSWORD}.\n"
-              f"Type `help` for commands.\n{help_text(args.lms)}")
+    banner = (
+        f"Simulated branch '{settings.branch.name}' running; data in {settings.data_dir}.\n"
+        f"Demo sign-in: admin, manager or security, password {DEMO_PASSWORD}.\n"
+        f"Type `help` for commands.\n{help_text(args.lms)}"
+    )
     branch_settings, lms = _with_screen(sim.settings, args.screen_port), None
     if args.lms:  # pysip2 is imported only here: without --lms nothing changes
         from controller.sim.demo_lms import DemoLms
@@ -71,11 +74,21 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
         if lms is not None:
             lms.start()
             branch_settings = lms.settings_for(branch_settings)
-            banner += "\n" + "\n".join(lms.demo_lines()) + (
-                f"\nOffline policy: {branch_settings.lms.offline_policy} (config [lms] offline_policy)")
-        return _run(branch_settings, args, pin_factory=sim.factory, mode=mode, banner=banner,
-                    console=lambda service: Console(service, sim, print, lms), cleanup=sim.close,
-                    web=not args.no_api)
+            banner += (
+                "\n"
+                + "\n".join(lms.demo_lines())
+                + (f"\nOffline policy: {branch_settings.lms.offline_policy} (config [lms] offline_policy)")
+            )
+        return _run(
+            branch_settings,
+            args,
+            pin_factory=sim.factory,
+            mode=mode,
+            banner=banner,
+            console=lambda service: Console(service, sim, print, lms),
+            cleanup=sim.close,
+            web=not args.no_api,
+        )
     finally:  # after the door has stopped (and with it its SIP2 connections)
         if lms is not None:
             lms.stop()
@@ -85,16 +98,25 @@ def _with_screen(settings: Settings, port: int | None) -> Settings:
     """`simulate --screen-port`: the door screen on that port (0: a free one), whatever [screen] says."""
     if port is None:
         return settings
-    return settings.model_copy(update={"screen": settings.screen.model_copy(
-        update={"enabled": True, "port": port})})
+    return settings.model_copy(
+        update={"screen": settings.screen.model_copy(update={"enabled": True, "port": port})}
+    )
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     """The real door alone: gpiozero's default pin factory (lgpio on a Pi) and the configured
     ports. The web pages are `openplus-door web`, another process (and systemd unit)."""
     configure_logging(settings.logging.level)
-    return _run(settings, args, pin_factory=None, mode=None, console=None, cleanup=None,
-                banner=f"openplus-door serving '{settings.branch.name}'", web=False)
+    return _run(
+        settings,
+        args,
+        pin_factory=None,
+        mode=None,
+        console=None,
+        cleanup=None,
+        banner=f"openplus-door serving '{settings.branch.name}'",
+        web=False,
+    )
 
 
 def _demo_data(args: argparse.Namespace, settings: Settings) -> int:
@@ -111,8 +133,7 @@ def _demo_data(args: argparse.Namespace, settings: Settings) -> int:
                 with transaction(conn):
                     store.save(load_schedule_file(EXAMPLE_SCHEDULE), runtime.clock(), "simulate")
             else:  # installed without the checkout: the door stays closed until one is stored
-                log.warning("no example schedule at %s: the simulated branch starts closed",
-                            EXAMPLE_SCHEDULE)
+                log.warning("no example schedule at %s: the simulated branch starts closed", EXAMPLE_SCHEDULE)
     if no_members:
         args.count = args.members
         demo_members_command(args, settings)
@@ -122,9 +143,17 @@ def _demo_data(args: argparse.Namespace, settings: Settings) -> int:
     return max(args.members, stored_members)
 
 
-def _run(settings: Settings, args: argparse.Namespace, *, pin_factory, mode: DoorMode | None,
-         console: Callable | None, banner: str, cleanup: Callable[[], None] | None,
-         web: bool) -> int:
+def _run(
+    settings: Settings,
+    args: argparse.Namespace,
+    *,
+    pin_factory,
+    mode: DoorMode | None,
+    console: Callable | None,
+    banner: str,
+    cleanup: Callable[[], None] | None,
+    web: bool,
+) -> int:
     def stop_on_signal(signum, frame):  # SIGTERM from systemd, or Ctrl-C: stop, once
         _ignore_stop_signals()  # a second one must not cut the stop (and the lock) short
         raise SystemExit(0)
@@ -136,8 +165,13 @@ def _run(settings: Settings, args: argparse.Namespace, *, pin_factory, mode: Doo
     with closing(runtime.connection()) as conn:
         schedule = load_schedule(conn)
     try:
-        service = BranchService(settings, schedule, pin_factory=pin_factory, mode_override=mode,
-                                on_turn=WatchdogFeeder.from_environment(notifier))
+        service = BranchService(
+            settings,
+            schedule,
+            pin_factory=pin_factory,
+            mode_override=mode,
+            on_turn=WatchdogFeeder.from_environment(notifier),
+        )
     except HardwareError as exc:
         raise UsageError(str(exc)) from None
 
@@ -158,8 +192,10 @@ def _run(settings: Settings, args: argparse.Namespace, *, pin_factory, mode: Doo
             web_child = WebChild(settings, args.config, args.host, args.port, out=print)
             port = web_child.start()
             pid = web_child.process.pid if web_child.process is not None else "?"
-            banner += (f"\nAdmin API and pages: http://{args.host}:{port}/ (API docs: /docs), "
-                       f"served by their own web process {pid}")
+            banner += (
+                f"\nAdmin API and pages: http://{args.host}:{port}/ (API docs: /docs), "
+                f"served by their own web process {pid}"
+            )
         print(banner, flush=True)
         asked_to_quit = person is not None and person.run(sys.stdin, prompt=sys.stdin.isatty())
         if not asked_to_quit and (person is None or not args.exit_at_eof):
@@ -171,8 +207,13 @@ def _run(settings: Settings, args: argparse.Namespace, *, pin_factory, mode: Doo
     return 0
 
 
-def _stop(notifier: Notifier, service: BranchService, link: DoorLinkServer,
-          web_child: WebChild | None, cleanup: Callable[[], None] | None) -> None:
+def _stop(
+    notifier: Notifier,
+    service: BranchService,
+    link: DoorLinkServer,
+    web_child: WebChild | None,
+    cleanup: Callable[[], None] | None,
+) -> None:
     """The door first (BranchService.stop locks the relay, then stops the readers, then the
     rest), then the link, then the web child: within STOP_SECONDS whatever it does."""
     started = time.monotonic()

@@ -3,6 +3,7 @@
 Run at install time (`./dev` does when espeak-ng is there); a library's own recordings in the
 sounds directory are kept unless --force.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,6 +19,8 @@ def sounds_generate(args: argparse.Namespace, settings: Settings) -> int:
         done = generate(sounds_dir, settings.door.closing_warning_minutes, force=args.force)
     except SoundsUnavailable as exc:
         raise UsageError(str(exc)) from None
-    print(f"{sounds_dir}: {len(done.written)} sound file(s) written, "
-          f"{len(done.kept)} already there and kept" + ("" if args.force else " (--force replaces them)"))
+    print(
+        f"{sounds_dir}: {len(done.written)} sound file(s) written, "
+        f"{len(done.kept)} already there and kept" + ("" if args.force else " (--force replaces them)")
+    )
     return 0

@@ -9,6 +9,7 @@ while the door is unreachable, /api/v1/door answers 503 and /api/v1/health says 
 This module imports the web stack only inside `web()`, so the door process that starts the
 child does not load FastAPI.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,8 +50,9 @@ def web(args: argparse.Namespace, settings: Settings) -> int:
     signal.signal(signal.SIGINT, on_signal)
     if getattr(args, "under_simulate", False):
         os.nice(CHILD_NICE)
-        threading.Thread(target=_stop_at_eof, args=(sys.stdin.fileno(), stop),
-                         name="parent-watch", daemon=True).start()
+        threading.Thread(
+            target=_stop_at_eof, args=(sys.stdin.fileno(), stop), name="parent-watch", daemon=True
+        ).start()
     nice_the_session(os.nice(0))
 
     from controller.api.server import ApiServer, ApiServerError
@@ -64,9 +66,14 @@ def web(args: argparse.Namespace, settings: Settings) -> int:
     runtime = Runtime.open(settings)
     door = DoorLinkClient(link_path(settings.data_dir))
     footage = footage_service(runtime)  # not started: the web side only looks up clips, keep marks
-    server = ApiServer(create_app(ApiServices(
-        runtime=runtime, door=door, schedule_changed=door.schedule_changed, footage=footage)),
-        args.host, args.port, **proxy_options(settings.web))
+    server = ApiServer(
+        create_app(
+            ApiServices(runtime=runtime, door=door, schedule_changed=door.schedule_changed, footage=footage)
+        ),
+        args.host,
+        args.port,
+        **proxy_options(settings.web),
+    )
     try:
         server.start()
     except ApiServerError as exc:
@@ -113,18 +120,38 @@ class WebChild:
     priority. Its output is passed through to ours; `port` is the port it serves on.
     """
 
-    def __init__(self, settings: Settings, config: Path | None, host: str, port: int,
-                 out: Callable[[str], None]) -> None:
-        env = {name: value for name, value in os.environ.items()  # systemd's are the door's
-               if name not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS",
-                               "LISTEN_PID", "LISTEN_FDNAMES")}
+    def __init__(
+        self, settings: Settings, config: Path | None, host: str, port: int, out: Callable[[str], None]
+    ) -> None:
+        env = {
+            name: value
+            for name, value in os.environ.items()  # systemd's are the door's
+            if name
+            not in (
+                "NOTIFY_SOCKET",
+                "WATCHDOG_USEC",
+                "WATCHDOG_PID",
+                "LISTEN_FDS",
+                "LISTEN_PID",
+                "LISTEN_FDNAMES",
+            )
+        }
         env["OPENPLUS_DOOR_DATA_DIR"] = str(settings.data_dir)
         if config is not None:
             env["OPENPLUS_DOOR_CONFIG"] = str(config)
         root = str(Path(__file__).resolve().parents[2])  # the checkout, above controller/
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-        self.command = [sys.executable, "-m", "controller.cli.main", "web", "--host", host,
-                        "--port", str(port), "--under-simulate"]
+        self.command = [
+            sys.executable,
+            "-m",
+            "controller.cli.main",
+            "web",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--under-simulate",
+        ]
         self._env = env
         self._out = out
         self._ready = threading.Event()
@@ -137,15 +164,23 @@ class WebChild:
         # Its own session: a Ctrl-C at the terminal reaches the door, which locks first and
         # then stops the child; the stdin pipe ends it if we die without stopping it.
         self.process = subprocess.Popen(
-            self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None,
-            env=self._env, text=True, bufsize=1, start_new_session=True)
+            self.command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=None,
+            env=self._env,
+            text=True,
+            bufsize=1,
+            start_new_session=True,
+        )
         threading.Thread(target=self._pass_output, name="web-output", daemon=True).start()
         # The output thread sets _ready on the ready line, or when the child's output ends.
         if not self._ready.wait(timeout) or self.port is None:
             self.stop(grace=0.5)
             code = self.process.returncode
-            raise WebChildError("the web process did not start" +
-                                (f" (exit code {code})" if code is not None else ""))
+            raise WebChildError(
+                "the web process did not start" + (f" (exit code {code})" if code is not None else "")
+            )
         return self.port
 
     def _pass_output(self) -> None:
@@ -161,8 +196,10 @@ class WebChild:
             self._out(f"[web] {line}")
         if self._ready.is_set() and not self._stopping:
             code = self.process.returncode if wait_exit(self.process, 1.0) else None
-            self._out(f"the web process ended (exit code {code}); the door carries on "
-                      "(restart the simulator for the pages)")
+            self._out(
+                f"the web process ended (exit code {code}); the door carries on "
+                "(restart the simulator for the pages)"
+            )
         self._ready.set()  # its output ended: it is gone (start() sees no port)
 
     def alive(self) -> bool:

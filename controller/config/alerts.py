@@ -21,6 +21,7 @@ listed on the Today page until security acknowledges it, channels or not.
     sender = "deur@example.org"
     recipients = ["beveiliging@example.org"]
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -105,7 +106,8 @@ class EmailChannel(Section):
     password: str = Field("", max_length=200, repr=False)
     sender: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
     recipients: list[Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]] = Field(
-        min_length=1, max_length=20)
+        min_length=1, max_length=20
+    )
     timeout_seconds: Timeout = 10.0
 
     @model_validator(mode="after")
@@ -121,8 +123,12 @@ class WebhookChannel(Section):
     """A JSON POST; the body's HMAC-SHA256 under `secret` is sent as X-OpenPlus-Signature."""
 
     url: str = Field(min_length=8, max_length=2000, pattern=r"^https?://")
-    secret: str = Field(min_length=16, max_length=200, repr=False,
-                        description="Shared with the receiver, which checks the signature.")
+    secret: str = Field(
+        min_length=16,
+        max_length=200,
+        repr=False,
+        description="Shared with the receiver, which checks the signature.",
+    )
     timeout_seconds: Timeout = 5.0
 
 
@@ -152,12 +158,17 @@ class AlertRule(Section):
 
     kinds: list[AlertKind] = Field(default_factory=lambda: list(AlertKind), min_length=1)
     reasons: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
-        default_factory=list, description="Only events with one of these reasons; empty: any.")
+        default_factory=list, description="Only events with one of these reasons; empty: any."
+    )
     modes: list[DoorMode] = Field(default_factory=list, description="Only in these door modes; empty: any.")
-    hours: list[str] = Field(default_factory=list, max_length=8,
-                             description="Only in these branch-local periods ('18:00-08:00'); empty: all day.")
-    channels: list[ChannelName] = Field(default_factory=list,
-                                        description="Where to; empty: every configured channel.")
+    hours: list[str] = Field(
+        default_factory=list,
+        max_length=8,
+        description="Only in these branch-local periods ('18:00-08:00'); empty: all day.",
+    )
+    channels: list[ChannelName] = Field(
+        default_factory=list, description="Where to; empty: every configured channel."
+    )
 
     _check_hours = field_validator("hours")(_windows)
 
@@ -167,19 +178,33 @@ class AlertSettings(Section):
 
     enabled: bool = Field(False, description="Raise alerts (door process) and list them on Today.")
     rules: list[AlertRule] = Field(default_factory=lambda: [AlertRule()], max_length=32)
-    quiet: list[str] = Field(default_factory=list, max_length=8,
-                             description="Branch-local periods in which alerts are listed but not sent.")
-    min_interval_minutes: float = Field(15.0, ge=0, le=1440, allow_inf_nan=False,
-                                        description="Per kind: at most one alert sent this often.")
+    quiet: list[str] = Field(
+        default_factory=list,
+        max_length=8,
+        description="Branch-local periods in which alerts are listed but not sent.",
+    )
+    min_interval_minutes: float = Field(
+        15.0, ge=0, le=1440, allow_inf_nan=False, description="Per kind: at most one alert sent this often."
+    )
     min_interval_by_kind: dict[AlertKind, Annotated[float, Field(ge=0, le=1440, allow_inf_nan=False)]] = (
-        Field(default_factory=dict))
-    expire_hours: float = Field(24.0, gt=0, le=24 * 14, allow_inf_nan=False,
-                                description="An alert not delivered by then is given up (logged).")
+        Field(default_factory=dict)
+    )
+    expire_hours: float = Field(
+        24.0,
+        gt=0,
+        le=24 * 14,
+        allow_inf_nan=False,
+        description="An alert not delivered by then is given up (logged).",
+    )
     retry_first_seconds: float = Field(5.0, gt=0, le=600, allow_inf_nan=False)
     retry_max_seconds: float = Field(600.0, gt=0, le=86400, allow_inf_nan=False)
     loop_late_seconds: float = Field(
-        3.0, ge=1, le=60, allow_inf_nan=False,
-        description="The door loop turns every 0.5 s at the least; this long without a turn is an alert.")
+        3.0,
+        ge=1,
+        le=60,
+        allow_inf_nan=False,
+        description="The door loop turns every 0.5 s at the least; this long without a turn is an alert.",
+    )
     email: EmailChannel | None = None
     webhook: WebhookChannel | None = None
     mqtt: MqttChannel | None = None

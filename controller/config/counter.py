@@ -10,6 +10,7 @@
 
 Absent: the door has no counter; occupancy, tailgating and the closing round are off.
 """
+
 from __future__ import annotations
 
 from pydantic import Field, model_validator
@@ -23,14 +24,26 @@ class CounterSettings(Section):
 
     a_pin: Pin = Field(description="The outside beam: broken first by someone coming in.")
     b_pin: Pin = Field(description="The inside beam: broken first by someone going out.")
-    broken_when_low: bool = Field(True, description="Pull-up, low while broken; false: pull-down, high while broken.")
-    timeout_seconds: float = Field(3.0, gt=0, le=60, allow_inf_nan=False,
-                                   description="A crossing not finished this long after it began counts nothing.")
-    flicker_ms: float = Field(30.0, ge=0, le=1000, allow_inf_nan=False,
-                              description="A beam broken for less than this is ignored.")
+    broken_when_low: bool = Field(
+        True, description="Pull-up, low while broken; false: pull-down, high while broken."
+    )
+    timeout_seconds: float = Field(
+        3.0,
+        gt=0,
+        le=60,
+        allow_inf_nan=False,
+        description="A crossing not finished this long after it began counts nothing.",
+    )
+    flicker_ms: float = Field(
+        30.0, ge=0, le=1000, allow_inf_nan=False, description="A beam broken for less than this is ignored."
+    )
     settle_seconds: float = Field(
-        2.0, ge=0, le=30, allow_inf_nan=False,
-        description="After the door shuts, crossings this long still count to the opening it closed.")
+        2.0,
+        ge=0,
+        le=30,
+        allow_inf_nan=False,
+        description="After the door shuts, crossings this long still count to the opening it closed.",
+    )
 
     @model_validator(mode="after")
     def _two_pins(self) -> CounterSettings:

@@ -6,6 +6,7 @@ config.py on where the file is, where the data lives and which pin is the lock; 
 answers here, in a module that imports only the standard library, makes them agree by
 construction instead of by copy.
 """
+
 from __future__ import annotations
 
 import os

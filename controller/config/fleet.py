@@ -6,6 +6,7 @@ with a last will "offline", and a heartbeat, under `<topic_prefix>/<branch>/...`
 the broker is reached over TLS with credentials of this branch alone, so one stolen controller
 cannot speak for another.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,19 +25,30 @@ class FleetSettings(Section):
     host: str = Field("localhost", min_length=1, max_length=253, description="The broker's host name.")
     port: int = Field(8883, ge=1, le=65535, description="The broker's port (8883: MQTT over TLS).")
     tls: bool = Field(True, description="Connect with TLS (checks the broker's certificate).")
-    ca_file: Path | None = Field(None, description="CA certificate(s) for the broker; the system's "
-                                 "when empty.")
+    ca_file: Path | None = Field(
+        None, description="CA certificate(s) for the broker; the system's when empty."
+    )
     username: str = Field("", max_length=256, description="This branch's own broker user.")
     password: str = Field("", max_length=1024, description="Its password.")
-    branch: str = Field("", pattern=r"^$|" + TOPIC_PART, description="This branch's id in topics "
-                        "and message ids; empty: [branch] door.")
+    branch: str = Field(
+        "",
+        pattern=r"^$|" + TOPIC_PART,
+        description="This branch's id in topics and message ids; empty: [branch] door.",
+    )
     topic_prefix: str = Field("openplus", pattern=TOPIC_PART, description="The first topic level.")
-    heartbeat_seconds: float = Field(60.0, ge=1, le=3600, allow_inf_nan=False,
-                                     description="How often a heartbeat is published.")
-    keepalive_seconds: int = Field(30, ge=5, le=3600, description="MQTT keepalive: a controller "
-                                   "silent 1.5 times this long is declared offline by its last will.")
-    reconnect_max_seconds: float = Field(30.0, ge=0.05, le=3600, allow_inf_nan=False,
-                                         description="Longest wait between connection attempts.")
+    heartbeat_seconds: float = Field(
+        60.0, ge=1, le=3600, allow_inf_nan=False, description="How often a heartbeat is published."
+    )
+    keepalive_seconds: int = Field(
+        30,
+        ge=5,
+        le=3600,
+        description="MQTT keepalive: a controller "
+        "silent 1.5 times this long is declared offline by its last will.",
+    )
+    reconnect_max_seconds: float = Field(
+        30.0, ge=0.05, le=3600, allow_inf_nan=False, description="Longest wait between connection attempts."
+    )
     keep_sent_days: int = Field(7, ge=0, le=365, description="Days sent messages stay in the outbox.")
 
     @model_validator(mode="after")

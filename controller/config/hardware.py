@@ -2,6 +2,7 @@
 
 The defaults match the README's wiring, so the demo runs with no file at all.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -96,13 +97,19 @@ class HardwareSettings(Section):
     lights: OutputPin | None = None
     alarm: OutputPin | None = None
     door_operator: OutputPin | None = Field(
-        None, description="Trigger input of an automatic door operator, pulsed after a grant and "
-        "by the open button (door.operator_pulse_seconds); absent: no operator.")
+        None,
+        description="Trigger input of an automatic door operator, pulsed after a grant and "
+        "by the open button (door.operator_pulse_seconds); absent: no operator.",
+    )
     open_button_pin: Pin | None = Field(
-        None, description="An 'open' push button inside (to ground, pull-up): starts the door "
-        "operator and lets people out like the exit button; absent: none.")
+        None,
+        description="An 'open' push button inside (to ground, pull-up): starts the door "
+        "operator and lets people out like the exit button; absent: none.",
+    )
     help_button_pin: Pin | None = Field(
-        None, description="A help push button at the entrance (to ground, pull-up): logs "
-        "help_requested and tells the member help was called; never unlocks. Absent: none.")
+        None,
+        description="A help push button at the entrance (to ground, pull-up): logs "
+        "help_requested and tells the member help was called; never unlocks. Absent: none.",
+    )
     counter: CounterSettings | None = None  # [hardware.counter]: the people counter's two beams
     readers: list[ReaderSettings] = Field(default_factory=_default_readers, min_length=1)

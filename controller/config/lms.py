@@ -5,6 +5,7 @@ always has. With it on, the library management system checks every card and PIN 
 the branch's eligibility rules read its answer, and the offline policy decides while the
 LMS does not answer in time.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -33,20 +34,26 @@ class LmsSettings(Section):
     login_password: str = Field("", max_length=64, repr=False)
     location: str = Field("", max_length=64, description="Location code sent with the login (CP).")
     institution: str = Field("", max_length=64, description="Institution id (AO).")
-    terminal_password: str = Field("", max_length=64, repr=False,
-                                   description="Terminal password (AC) on patron checks.")
-    check: Sip2Check = Field("patron_status",
-                             description="Patron Status (23/24) or Patron Information (63/64).")
+    terminal_password: str = Field(
+        "", max_length=64, repr=False, description="Terminal password (AC) on patron checks."
+    )
+    check: Sip2Check = Field(
+        "patron_status", description="Patron Status (23/24) or Patron Information (63/64)."
+    )
     charset: Charset = "cp850"
     connect_timeout_seconds: Seconds = 2.0
     reply_timeout_seconds: Seconds = Field(
-        2.0, description="The longest a member waits for the LMS before the offline policy decides.")
+        2.0, description="The longest a member waits for the LMS before the offline policy decides."
+    )
     connections: int = Field(2, ge=1, le=8, description="Kept-alive, logged-in connections.")
-    heartbeat_seconds: float = Field(60.0, ge=5, le=3600, allow_inf_nan=False,
-                                     description="SC status (99) on idle connections.")
+    heartbeat_seconds: float = Field(
+        60.0, ge=5, le=3600, allow_inf_nan=False, description="SC status (99) on idle connections."
+    )
     offline_policy: OfflinePolicy = Field(
-        "cached", description="deny: nobody; cached: a card and PIN the LMS accepted within "
-        "cache_days; allow-registered: anyone registered on the local list with a cached PIN.")
+        "cached",
+        description="deny: nobody; cached: a card and PIN the LMS accepted within "
+        "cache_days; allow-registered: anyone registered on the local list with a cached PIN.",
+    )
     cache_days: int = Field(7, ge=1, le=90, description="How long an accepted PIN is trusted offline.")
 
     @model_validator(mode="after")
@@ -63,22 +70,30 @@ class EligibilitySettings(Section):
 
     min_age: int = Field(18, ge=MIN_AGE_RANGE[0], le=MIN_AGE_RANGE[1], description="Minimum age for Open+.")
     open_plus_patron_classes: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(
-        default_factory=list, max_length=64,
+        default_factory=list,
+        max_length=64,
         description="Patron classes (PC) that mean 'registered for Open+'; empty: the local "
-        "list's registration decides.")
+        "list's registration decides.",
+    )
     barring_status_positions: list[Annotated[int, Field(ge=0, lt=STATUS_POSITIONS)]] = Field(
-        default_factory=list, max_length=STATUS_POSITIONS,
+        default_factory=list,
+        max_length=STATUS_POSITIONS,
         description="Patron-status positions (0-13) that bar entry; a borrowing block alone "
-        "does not by default.")
+        "does not by default.",
+    )
     card_lost_bars: bool = Field(True, description="Refuse a card the LMS reports lost (position 4).")
     check_expiry: bool = Field(True, description="Refuse when the LMS sends an expiry date (PA) in the past.")
     minors_need_consent: bool = Field(
-        True, description="Under 18 (and at least min_age) only with a guardian's consent in the local list.")
+        True, description="Under 18 (and at least min_age) only with a guardian's consent in the local list."
+    )
 
     def rules(self) -> EligibilityRules:
         """The domain's rules object the decision reads."""
         return EligibilityRules(
-            min_age=self.min_age, open_plus_classes=frozenset(self.open_plus_patron_classes),
+            min_age=self.min_age,
+            open_plus_classes=frozenset(self.open_plus_patron_classes),
             barring_positions=frozenset(self.barring_status_positions),
-            card_lost_bars=self.card_lost_bars, check_expiry=self.check_expiry,
-            minors_need_consent=self.minors_need_consent)
+            card_lost_bars=self.card_lost_bars,
+            check_expiry=self.check_expiry,
+            minors_need_consent=self.minors_need_consent,
+        )

@@ -9,6 +9,7 @@ can look with curl). The default list is empty: nobody is admitted by address un
 because a reverse proxy on this machine that is not in trusted_proxies makes every visitor
 look like 127.0.0.1.
 """
+
 from __future__ import annotations
 
 from pydantic import Field, IPvAnyNetwork
@@ -20,10 +21,15 @@ class MetricsSettings(Section):
     """`/metrics` and the disk check of `/api/v1/health`."""
 
     allow_from: list[IPvAnyNetwork] = Field(
-        default_factory=list, max_length=64,
+        default_factory=list,
+        max_length=64,
         description="Addresses or networks that may read /metrics without a token, e.g. "
-        "['192.0.2.10'] for the Prometheus server. Empty (the default): a security token only.")
+        "['192.0.2.10'] for the Prometheus server. Empty (the default): a security token only.",
+    )
     disk_low_mb: int = Field(
-        1000, ge=0, le=100_000_000,
+        1000,
+        ge=0,
+        le=100_000_000,
         description="/api/v1/health says the disk is low below this many MB free where the "
-        "footage goes (the camera itself stops at [camera] min_free_mb).")
+        "footage goes (the camera itself stops at [camera] min_free_mb).",
+    )

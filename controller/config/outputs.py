@@ -13,6 +13,7 @@ An offset is keyed `<mode>_start` or `<mode>_end` and moves the switch at that m
 here). The lights and alarm lines of [hardware] stay as they are (the door switches them);
 an output may use neither their pins nor any other pin of [hardware].
 """
+
 from __future__ import annotations
 
 import re
@@ -35,16 +36,19 @@ def _mode(value: str) -> DoorMode:
     try:
         return DoorMode(value)
     except ValueError:
-        raise PydanticCustomError("unknown_mode", "unknown mode '{value}': the modes are {modes}",
-                                  {"value": value, "modes": MODES}) from None
+        raise PydanticCustomError(
+            "unknown_mode", "unknown mode '{value}': the modes are {modes}", {"value": value, "modes": MODES}
+        ) from None
 
 
 def _edge_key(key: str) -> tuple[DoorMode, Edge]:
     mode, _, edge = key.rpartition("_")
     if edge not in (Edge.START, Edge.END):
         raise PydanticCustomError(
-            "unknown_offset", "offset '{key}': name it <mode>_start or <mode>_end, e.g. "
-            "openplus_end", {"key": key})
+            "unknown_offset",
+            "offset '{key}': name it <mode>_start or <mode>_end, e.g. openplus_end",
+            {"key": key},
+        )
     return _mode(mode), Edge(edge)
 
 
@@ -59,16 +63,24 @@ def pin_key(pin: int | str) -> int | str:
 class BuildingOutputSettings(Section):
     """One named output and when the schedule has it on."""
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$",
-                      description="Shown on the Today page and in the API's URL: a-z, 0-9, _ and -.")
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$",
+        description="Shown on the Today page and in the API's URL: a-z, 0-9, _ and -.",
+    )
     pin: Pin = Field(description="BCM number 0-53 or a name such as 'GPIO20'.")
-    active_high: bool = Field(True, description="The pin level that means on (many relay boards are active-low).")
-    on_in: list[str] = Field(default_factory=list, max_length=len(DoorMode),
-                             description=f"The modes in which it is on ({MODES}); off in the others.")
+    active_high: bool = Field(
+        True, description="The pin level that means on (many relay boards are active-low)."
+    )
+    on_in: list[str] = Field(
+        default_factory=list,
+        max_length=len(DoorMode),
+        description=f"The modes in which it is on ({MODES}); off in the others.",
+    )
     offsets: dict[str, int] = Field(
         default_factory=dict,
         description="Minutes a switch is moved, keyed <mode>_start or <mode>_end; negative is "
-                    f"before the mode change, positive after; at most {MAX_OFFSET_MINUTES} either way.")
+        f"before the mode change, positive after; at most {MAX_OFFSET_MINUTES} either way.",
+    )
 
     @field_validator("on_in")
     @classmethod
@@ -85,8 +97,10 @@ class BuildingOutputSettings(Section):
             _edge_key(key)
             if not -MAX_OFFSET_MINUTES <= minutes <= MAX_OFFSET_MINUTES:
                 raise PydanticCustomError(
-                    "offset_range", "offset {key} = {minutes}: at most {limit} minutes either way",
-                    {"key": key, "minutes": minutes, "limit": MAX_OFFSET_MINUTES})
+                    "offset_range",
+                    "offset {key} = {minutes}: at most {limit} minutes either way",
+                    {"key": key, "minutes": minutes, "limit": MAX_OFFSET_MINUTES},
+                )
         return value
 
     @model_validator(mode="after")
@@ -94,20 +108,28 @@ class BuildingOutputSettings(Section):
         """The end of one mode and the start of another with a different state would both move
         the switch between them; which should win is the library's to say, so say it once."""
         rules = self.rules()
-        for (left, left_edge) in rules.offsets:
-            for (entered, entered_edge) in rules.offsets:
-                if (left_edge is Edge.END and entered_edge is Edge.START and left is not entered
-                        and rules.is_on_in(left) != rules.is_on_in(entered)):
+        for left, left_edge in rules.offsets:
+            for entered, entered_edge in rules.offsets:
+                if (
+                    left_edge is Edge.END
+                    and entered_edge is Edge.START
+                    and left is not entered
+                    and rules.is_on_in(left) != rules.is_on_in(entered)
+                ):
                     raise PydanticCustomError(
-                        "offset_conflict", "offsets {a}_end and {b}_start both move the switch "
+                        "offset_conflict",
+                        "offsets {a}_end and {b}_start both move the switch "
                         "when {a} gives way to {b}: keep one",
-                        {"a": left.value, "b": entered.value})
+                        {"a": left.value, "b": entered.value},
+                    )
         return self
 
     def rules(self) -> OutputRules:
         """The planner's view (controller.domain.outputs)."""
-        return OutputRules(on_in=frozenset(DoorMode(mode) for mode in self.on_in),
-                           offsets={_edge_key(key): minutes for key, minutes in self.offsets.items()})
+        return OutputRules(
+            on_in=frozenset(DoorMode(mode) for mode in self.on_in),
+            offsets={_edge_key(key): minutes for key, minutes in self.offsets.items()},
+        )
 
 
 def _hardware_pins(section: Any) -> dict[int | str, str]:
@@ -121,33 +143,40 @@ def _hardware_pins(section: Any) -> dict[int | str, str]:
         elif isinstance(value, list):
             for index, item in enumerate(value):
                 walk(item, f"{where}[{index}]")
-        elif where.rsplit(".", 1)[-1].split("[")[0].endswith(("pin", "pins")) \
-                and isinstance(value, int | str) and not isinstance(value, bool):
+        elif (
+            where.rsplit(".", 1)[-1].split("[")[0].endswith(("pin", "pins"))
+            and isinstance(value, int | str)
+            and not isinstance(value, bool)
+        ):
             found.setdefault(pin_key(value), where)
 
     walk(section, "hardware")
     return found
 
 
-def _distinct(outputs: list[BuildingOutputSettings], info: ValidationInfo
-              ) -> list[BuildingOutputSettings]:
+def _distinct(outputs: list[BuildingOutputSettings], info: ValidationInfo) -> list[BuildingOutputSettings]:
     """No two outputs share a name or a pin, and none takes a pin of [hardware]."""
     hardware = _hardware_pins(info.data["hardware"]) if "hardware" in info.data else {}
     names: set[str] = set()
     pins: dict[int | str, str] = {}
     for output in outputs:
         if output.name in names:
-            raise PydanticCustomError("duplicate_output", "two outputs are named '{name}'",
-                                      {"name": output.name})
+            raise PydanticCustomError(
+                "duplicate_output", "two outputs are named '{name}'", {"name": output.name}
+            )
         names.add(output.name)
         key = pin_key(output.pin)
         user = pins.get(key) or hardware.get(key)
         if user is not None:
-            raise PydanticCustomError("pin_in_use", "output '{name}': pin {pin} is taken by {user}",
-                                      {"name": output.name, "pin": output.pin, "user": user})
+            raise PydanticCustomError(
+                "pin_in_use",
+                "output '{name}': pin {pin} is taken by {user}",
+                {"name": output.name, "pin": output.pin, "user": user},
+            )
         pins[key] = f"output '{output.name}'"
     return outputs
 
 
-BuildingOutputs = Annotated[list[BuildingOutputSettings], Field(max_length=MAX_OUTPUTS),
-                            AfterValidator(_distinct)]
+BuildingOutputs = Annotated[
+    list[BuildingOutputSettings], Field(max_length=MAX_OUTPUTS), AfterValidator(_distinct)
+]

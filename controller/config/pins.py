@@ -3,6 +3,7 @@
 In a module of its own so sections outside settings.py (the people counter) use the same
 check without importing settings.py, which imports them.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,5 +30,7 @@ def number_or_name(meaning: str, maximum: int) -> BeforeValidator:
     return BeforeValidator(check)
 
 
-Pin = Annotated[int | str, number_or_name(
-    f"a pin is a BCM number 0-{MAX_BCM_PIN} or a name such as 'GPIO17'", MAX_BCM_PIN)]
+Pin = Annotated[
+    int | str,
+    number_or_name(f"a pin is a BCM number 0-{MAX_BCM_PIN} or a name such as 'GPIO17'", MAX_BCM_PIN),
+]

@@ -1,4 +1,5 @@
 """The base of every configuration section: unknown keys are errors and values never change."""
+
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict

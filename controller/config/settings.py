@@ -3,6 +3,7 @@
 Every setting has a default so the demo runs with no file at all; a bad file stops start-up
 with a message naming the file, the key and the problem (`ConfigError`).
 """
+
 from __future__ import annotations
 
 import tomllib
@@ -65,9 +66,13 @@ HOUR_SECONDS = 60 * 60
 MAX_CAMERA_INDEX = 63  # /dev/video0 .. /dev/video63
 
 
-CameraSource = Annotated[int | str, number_or_name(
-    f"a camera number is 0-{MAX_CAMERA_INDEX}; a stream or file is a text such as "
-    "'rtsp://...'", MAX_CAMERA_INDEX)]
+CameraSource = Annotated[
+    int | str,
+    number_or_name(
+        f"a camera number is 0-{MAX_CAMERA_INDEX}; a stream or file is a text such as 'rtsp://...'",
+        MAX_CAMERA_INDEX,
+    ),
+]
 
 
 class AccessSettings(Section):
@@ -77,17 +82,25 @@ class AccessSettings(Section):
         False, description="Let staff/cleaner cards in outside opening hours and on closure days."
     )
     reader_failure_threshold: int = Field(
-        10, ge=2, le=1000,
-        description="Refusals at any of the door's readers within the window before they all slow down."
+        10,
+        ge=2,
+        le=1000,
+        description="Refusals at any of the door's readers within the window before they all slow down.",
     )
     reader_failure_window_seconds: int = Field(120, ge=10, le=DAY_SECONDS)
     reader_slowdown_seconds: float = Field(
-        5.0, gt=0, le=HOUR_SECONDS, allow_inf_nan=False,
-        description="First enforced pause; doubles per extra failure."
+        5.0,
+        gt=0,
+        le=HOUR_SECONDS,
+        allow_inf_nan=False,
+        description="First enforced pause; doubles per extra failure.",
     )
     reader_slowdown_max_seconds: float = Field(
-        120.0, gt=0, le=HOUR_SECONDS, allow_inf_nan=False,
-        description="The pause stops doubling here; at least reader_slowdown_seconds."
+        120.0,
+        gt=0,
+        le=HOUR_SECONDS,
+        allow_inf_nan=False,
+        description="The pause stops doubling here; at least reader_slowdown_seconds.",
     )
 
     @field_validator("reader_slowdown_max_seconds")
@@ -96,8 +109,8 @@ class AccessSettings(Section):
         first = info.data.get("reader_slowdown_seconds")  # absent when it was itself invalid
         if first is not None and value < first:
             raise PydanticCustomError(
-                "slowdown_order", "must be at least reader_slowdown_seconds ({first})",
-                {"first": first})
+                "slowdown_order", "must be at least reader_slowdown_seconds ({first})", {"first": first}
+            )
         return value
 
 
@@ -107,24 +120,57 @@ class EventSettings(Section):
 
 MORE_TIME_MAX_UNLOCK_SECONDS = 120
 # Each "more time" setting, the normal setting it may not be below, and its own upper bound.
-MORE_TIME_OF = {"more_time_unlock_seconds": "unlock_seconds",
-                "more_time_held_open_seconds": "held_open_seconds"}
-MORE_TIME_MAX = {"more_time_unlock_seconds": MORE_TIME_MAX_UNLOCK_SECONDS,
-                 "more_time_held_open_seconds": HOUR_SECONDS}
+MORE_TIME_OF = {
+    "more_time_unlock_seconds": "unlock_seconds",
+    "more_time_held_open_seconds": "held_open_seconds",
+}
+MORE_TIME_MAX = {
+    "more_time_unlock_seconds": MORE_TIME_MAX_UNLOCK_SECONDS,
+    "more_time_held_open_seconds": HOUR_SECONDS,
+}
 
 
 class DoorSettings(Section):
-    pin_timeout_seconds: float = Field(10.0, gt=0, le=120, allow_inf_nan=False, description="Quiet time before a half-typed PIN is dropped.")
+    pin_timeout_seconds: float = Field(
+        10.0, gt=0, le=120, allow_inf_nan=False, description="Quiet time before a half-typed PIN is dropped."
+    )
     realtime_priority: int = Field(
-        10, ge=0, le=49,
+        10,
+        ge=0,
+        le=49,
         description="Round-robin real-time priority of the door thread (0: normal scheduling). "
-                    "Needs root or the unit's LimitRTPRIO; refused, the door runs normally.")
-    unlock_seconds: float = Field(5.0, gt=0, le=60, allow_inf_nan=False, description="Relay on after a grant; ends early when the door opens and shuts.")
-    held_open_seconds: float = Field(30.0, gt=0, le=HOUR_SECONDS, allow_inf_nan=False, description="Open longer than this raises a held-open alarm.")
-    rex_grace_seconds: float = Field(10.0, gt=0, le=300, allow_inf_nan=False, description="After an exit request, opening the door is not 'forced'.")
+        "Needs root or the unit's LimitRTPRIO; refused, the door runs normally.",
+    )
+    unlock_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=60,
+        allow_inf_nan=False,
+        description="Relay on after a grant; ends early when the door opens and shuts.",
+    )
+    held_open_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=HOUR_SECONDS,
+        allow_inf_nan=False,
+        description="Open longer than this raises a held-open alarm.",
+    )
+    rex_grace_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        allow_inf_nan=False,
+        description="After an exit request, opening the door is not 'forced'.",
+    )
     rex_unlocks: bool = Field(True, description="The exit button also pulses the lock (needed for maglocks).")
     staffed_door_free: bool = Field(True, description="Hold the door unlocked during staffed hours.")
-    message_seconds: float = Field(4.0, gt=0, le=60, allow_inf_nan=False, description="How long a door message shows before the card prompt.")
+    message_seconds: float = Field(
+        4.0,
+        gt=0,
+        le=60,
+        allow_inf_nan=False,
+        description="How long a door message shows before the card prompt.",
+    )
     key_beep_seconds: float = Field(0.05, gt=0, le=1, allow_inf_nan=False)
     alarm_beep_seconds: float = Field(0.5, gt=0, le=10, allow_inf_nan=False)
     closing_warning_minutes: list[Annotated[int, Field(gt=0, le=240)]] = Field(
@@ -134,19 +180,36 @@ class DoorSettings(Section):
         "", description="Run at each closing warning, e.g. 'aplay /etc/openplus-door/closing-{minutes}.wav'."
     )
     operator_pulse_seconds: float = Field(
-        1.0, gt=0, le=30, allow_inf_nan=False,
-        description="How long the door operator's trigger output ([hardware.door_operator]) is on.")
+        1.0,
+        gt=0,
+        le=30,
+        allow_inf_nan=False,
+        description="How long the door operator's trigger output ([hardware.door_operator]) is on.",
+    )
     more_time_unlock_seconds: float = Field(
-        15.0, gt=0, le=MORE_TIME_MAX_UNLOCK_SECONDS, allow_inf_nan=False,
+        15.0,
+        gt=0,
+        le=MORE_TIME_MAX_UNLOCK_SECONDS,
+        allow_inf_nan=False,
         description="Unlock time for a member with 'more time'; at least unlock_seconds "
-                    "(left out, it follows a larger unlock_seconds).")
+        "(left out, it follows a larger unlock_seconds).",
+    )
     more_time_held_open_seconds: float = Field(
-        120.0, gt=0, le=HOUR_SECONDS, allow_inf_nan=False,
+        120.0,
+        gt=0,
+        le=HOUR_SECONDS,
+        allow_inf_nan=False,
         description="Held-open limit when a member with 'more time' opened the door; at least "
-                    "held_open_seconds (left out, it follows a larger held_open_seconds).")
+        "held_open_seconds (left out, it follows a larger held_open_seconds).",
+    )
     closing_round_minutes: float = Field(
-        10.0, ge=0, le=240, allow_inf_nan=False, description="With a people counter: how long after "
-        "Open+ ends the door waits for the last people to leave before alerting (it arms only when empty).")
+        10.0,
+        ge=0,
+        le=240,
+        allow_inf_nan=False,
+        description="With a people counter: how long after "
+        "Open+ ends the door waits for the last people to leave before alerting (it arms only when empty).",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -170,14 +233,17 @@ class DoorSettings(Section):
         normal = info.data.get(normal_key)  # absent when it was itself invalid
         if normal is not None and value < normal:
             raise PydanticCustomError(
-                "more_time_below_normal", "must be at least {normal_key} ({normal})",
-                {"normal_key": normal_key, "normal": normal})
+                "more_time_below_normal",
+                "must be at least {normal_key} ({normal})",
+                {"normal_key": normal_key, "normal": normal},
+            )
         return value
 
 
 class LoggingSettings(Section):
     level: LogLevel = Field(
-        "info", description="Least severe records written to stderr (the journal under systemd).")
+        "info", description="Least severe records written to stderr (the journal under systemd)."
+    )
 
 
 class CameraSettings(Section):
@@ -185,39 +251,72 @@ class CameraSettings(Section):
 
     enabled: bool = Field(False, description="Record at all; off by default so the demo needs no camera.")
     source: CameraSource = Field(
-        0, description="What cv2.VideoCapture opens: a camera index, an rtsp:// URL or a video file "
-        "(a file is replayed at its own frame rate, like a live camera).")
+        0,
+        description="What cv2.VideoCapture opens: a camera index, an rtsp:// URL or a video file "
+        "(a file is replayed at its own frame rate, like a live camera).",
+    )
     footage_dir: Path | None = Field(None, description="Where footage goes; default <data_dir>/footage.")
     segment_seconds: int = Field(300, ge=1, le=3600, description="Length of each continuous recording file.")
-    pre_event_seconds: float = Field(10.0, ge=0, le=60, allow_inf_nan=False, description="Clip footage kept from before an event.")
-    post_event_seconds: float = Field(10.0, ge=0, le=120, allow_inf_nan=False, description="Clip footage recorded after an event.")
+    pre_event_seconds: float = Field(
+        10.0, ge=0, le=60, allow_inf_nan=False, description="Clip footage kept from before an event."
+    )
+    post_event_seconds: float = Field(
+        10.0, ge=0, le=120, allow_inf_nan=False, description="Clip footage recorded after an event."
+    )
     max_width: int = Field(1280, ge=16, le=3840)
     max_height: int = Field(720, ge=16, le=2160)
-    max_fps: float = Field(10.0, gt=0, le=30, allow_inf_nan=False, description="Frames above this rate are skipped.")
+    max_fps: float = Field(
+        10.0, gt=0, le=30, allow_inf_nan=False, description="Frames above this rate are skipped."
+    )
     retention_days: int = Field(
-        7, ge=1, le=28, description="Footage older than this is deleted daily (Dutch DPA: at most 4 weeks).")
-    max_gb: float = Field(20.0, gt=0, le=100_000, allow_inf_nan=False, description="Disk quota for all footage; oldest segments go first.")
-    min_free_mb: int = Field(500, ge=0, le=100_000_000, description="Stop writing (camera fault) when the disk has less free.")
-    stall_seconds: float = Field(5.0, gt=0, le=300, allow_inf_nan=False, description="No frame for this long is a camera fault.")
-    retry_max_seconds: float = Field(60.0, gt=0, le=HOUR_SECONDS, allow_inf_nan=False, description="Longest wait between attempts to reopen the camera.")
+        7, ge=1, le=28, description="Footage older than this is deleted daily (Dutch DPA: at most 4 weeks)."
+    )
+    max_gb: float = Field(
+        20.0,
+        gt=0,
+        le=100_000,
+        allow_inf_nan=False,
+        description="Disk quota for all footage; oldest segments go first.",
+    )
+    min_free_mb: int = Field(
+        500, ge=0, le=100_000_000, description="Stop writing (camera fault) when the disk has less free."
+    )
+    stall_seconds: float = Field(
+        5.0, gt=0, le=300, allow_inf_nan=False, description="No frame for this long is a camera fault."
+    )
+    retry_max_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=HOUR_SECONDS,
+        allow_inf_nan=False,
+        description="Longest wait between attempts to reopen the camera.",
+    )
     record_alarms_any_time: bool = Field(
-        False, description="Also clip forced-door and held-open alarms outside Open+ hours.")
-    max_concurrent_clips: int = Field(4, ge=1, le=32, description="More events at once fall back to the segment.")
-    notify_queue_size: int = Field(256, ge=1, le=100_000, description="Event notices waiting for the recorder; more are dropped.")
+        False, description="Also clip forced-door and held-open alarms outside Open+ hours."
+    )
+    max_concurrent_clips: int = Field(
+        4, ge=1, le=32, description="More events at once fall back to the segment."
+    )
+    notify_queue_size: int = Field(
+        256, ge=1, le=100_000, description="Event notices waiting for the recorder; more are dropped."
+    )
     in_process: bool = Field(True, description="Run the recorder in its own process (else a thread).")
     loop_video_file: bool = Field(
-        False, description="Replay a video-file source from its start when it ends (the simulator's camera).")
+        False, description="Replay a video-file source from its start when it ends (the simulator's camera)."
+    )
 
 
 class WebSettings(Section):
     """The admin API and pages (`openplus-door web`)."""
 
     trusted_proxies: list[IPvAnyNetwork] = Field(
-        default_factory=list, max_length=64,
+        default_factory=list,
+        max_length=64,
         description="Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed, as "
         "addresses or networks (e.g. ['127.0.0.1'] for a proxy on this machine). Empty (the "
         "default): the headers are ignored, so no one can pick the address the sign-in "
-        "throttle counts and the events record.")
+        "throttle counts and the events record.",
+    )
 
 
 class Settings(Section):
@@ -242,7 +341,9 @@ class Settings(Section):
     privacy: PrivacySettings = PrivacySettings()
     metrics: MetricsSettings = MetricsSettings()
     fleet: FleetSettings = FleetSettings()  # [fleet]: publishing to the organisation's MQTT broker
-    outputs: BuildingOutputs = Field(default_factory=list)  # [[outputs]], after [hardware]: its pins are checked
+    outputs: BuildingOutputs = Field(
+        default_factory=list
+    )  # [[outputs]], after [hardware]: its pins are checked
 
     @property
     def data_dir(self) -> Path:

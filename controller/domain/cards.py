@@ -1,4 +1,5 @@
 """Card numbers: one normal form whatever reader or file they came from, and a safe hint for logs."""
+
 from __future__ import annotations
 
 import re

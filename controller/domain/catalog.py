@@ -9,6 +9,7 @@ Both files are read once, when this module is imported, so the door thread never
 disk for a message. A key that is missing, or a placeholder not given, raises `MissingText`
 naming the key and the language: a page or door message never shows a silent gap.
 """
+
 from __future__ import annotations
 
 import string
@@ -82,10 +83,8 @@ def render(key: str, lang: str = DEFAULT_LANGUAGE, /, **values: object) -> str:
     try:
         text = texts(lang)[key]
     except KeyError:
-        raise MissingText(f"no text {key!r} in {lang!r} (controller/domain/strings/{lang}.toml)"
-                          ) from None
+        raise MissingText(f"no text {key!r} in {lang!r} (controller/domain/strings/{lang}.toml)") from None
     try:
         return text.format(**values)
     except KeyError as missing:
-        raise MissingText(f"text {key!r} in {lang!r} needs the placeholder {missing.args[0]!r}"
-                          ) from None
+        raise MissingText(f"text {key!r} in {lang!r} needs the placeholder {missing.args[0]!r}") from None

@@ -5,6 +5,7 @@ seconds that only move forward: every deadline on the door (unlock pulse, PIN ti
 held-open, message, exit grace). A Pi has no RTC; an NTP step, `date -s` or a spoofed NTP
 answer moves wall time by hours, and a pulse measured on it would keep the lock open as long.
 """
+
 from __future__ import annotations
 
 import time

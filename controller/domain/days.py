@@ -9,6 +9,7 @@ A day is text in ISO form, YYYY-MM-DD, and nothing else: `{"until": 0}` once blo
 (the event log's and the footage list's `since` and `until`) is ISO text likewise: `since=7`
 was read as 7 seconds after 1970, though the schema asked for a date-time.
 """
+
 from __future__ import annotations
 
 import re
@@ -52,8 +53,9 @@ _YEAR_RANGE_SCHEMA = {"formatMinimum": f"{FIRST_YEAR}-01-01", "formatMaximum": L
 # Date fields taking only YYYY-MM-DD text in FIRST_YEAR..LAST_YEAR (say YEARS in their
 # description); the schema states the range too. OptionalDay takes null as well.
 StrictDay = Annotated[date, BeforeValidator(_strict_day), Field(json_schema_extra=_YEAR_RANGE_SCHEMA)]
-OptionalDay = Annotated[date | None, BeforeValidator(_strict_day),
-                        Field(json_schema_extra=_YEAR_RANGE_SCHEMA)]
+OptionalDay = Annotated[
+    date | None, BeforeValidator(_strict_day), Field(json_schema_extra=_YEAR_RANGE_SCHEMA)
+]
 
 
 def past_day_problem(name: str, day: date | None, today: date) -> str | None:
@@ -66,8 +68,10 @@ def past_day_problem(name: str, day: date | None, today: date) -> str | None:
 # ISO 8601 as the API takes it: minutes at least, optional seconds and fraction, optional offset
 # (without one, the time is branch-local). The schema states this pattern rather than the
 # `date-time` format, which demands seconds and an offset that the API does not.
-MOMENT_PATTERN = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,6})?)?"
-                  r"(Z|[+-][0-9]{2}:[0-9]{2})?$")
+MOMENT_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,6})?)?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})?$"
+)
 _ISO_MOMENT = re.compile(MOMENT_PATTERN)
 
 
@@ -76,11 +80,14 @@ def _strict_moment(value: Any) -> Any:
     if isinstance(value, datetime) or value is None:
         return value
     if not isinstance(value, str) or not _ISO_MOMENT.fullmatch(value):
-        raise ValueError("use a time as ISO text, YYYY-MM-DDTHH:MM with optional seconds and "
-                         "offset (e.g. 2026-03-29T07:00 or 2026-03-29T05:00:00Z), not a number")
+        raise ValueError(
+            "use a time as ISO text, YYYY-MM-DDTHH:MM with optional seconds and "
+            "offset (e.g. 2026-03-29T07:00 or 2026-03-29T05:00:00Z), not a number"
+        )
     return value
 
 
 # A time as ISO text only (say YEARS in the description; the range is checked where it is used).
-StrictMoment = Annotated[datetime, BeforeValidator(_strict_moment),
-                         WithJsonSchema({"type": "string", "pattern": MOMENT_PATTERN})]
+StrictMoment = Annotated[
+    datetime, BeforeValidator(_strict_moment), WithJsonSchema({"type": "string", "pattern": MOMENT_PATTERN})
+]

@@ -4,6 +4,7 @@ Order matters and is part of the contract: the mode first (nobody is asked about
 night), then the card, a lockout, the PIN (so a found card reveals nothing about its owner
 without the PIN), and only then the member's own status.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -55,9 +56,19 @@ class Decision:
 GRANT = Decision(True, Reason.GRANTED)
 # Decided after a right PIN (see the order above): whoever typed it knows the PIN, so a run of
 # wrong PINs and of lockouts ends, even when the member is refused for their own status.
-PIN_PROVEN = frozenset({Reason.GRANTED, Reason.BLOCKED, Reason.EXPIRED, Reason.NOT_REGISTERED,
-                        Reason.UNDER_18, Reason.UNDER_AGE, Reason.NO_GUARDIAN_CONSENT,
-                        Reason.CARD_LOST, Reason.LMS_REFUSED})
+PIN_PROVEN = frozenset(
+    {
+        Reason.GRANTED,
+        Reason.BLOCKED,
+        Reason.EXPIRED,
+        Reason.NOT_REGISTERED,
+        Reason.UNDER_18,
+        Reason.UNDER_AGE,
+        Reason.NO_GUARDIAN_CONSENT,
+        Reason.CARD_LOST,
+        Reason.LMS_REFUSED,
+    }
+)
 PinCheck = Callable[[Member, str], bool]
 
 
@@ -75,9 +86,7 @@ def decide(
     require_aware(now)
     is_staff = member is not None and member.category is Category.STAFF
     if mode.is_closed and not (is_staff and staff_allowed_when_closed):
-        return Decision.refuse(
-            Reason.BRANCH_CLOSED if mode is DoorMode.CLOSURE else Reason.OUTSIDE_HOURS
-        )
+        return Decision.refuse(Reason.BRANCH_CLOSED if mode is DoorMode.CLOSURE else Reason.OUTSIDE_HOURS)
     if member is None:
         return Decision.refuse(Reason.UNKNOWN_CARD)
     if member.locked_until is not None and now < member.locked_until:

@@ -9,6 +9,7 @@ reveals nothing without its PIN), then the patron's own status.
 
 Pure and clock-free: the caller passes today's local date.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -80,8 +81,14 @@ def local_birth_date(member: Member) -> date | None:
         return member.adult_on.replace(year=member.adult_on.year - ADULT_AGE, day=28)
 
 
-def judge(patron: LmsPatron, local: Member | None, rules: EligibilityRules,
-          today: date, *, guardian_consent: bool = False) -> Reason:
+def judge(
+    patron: LmsPatron,
+    local: Member | None,
+    rules: EligibilityRules,
+    today: date,
+    *,
+    guardian_consent: bool = False,
+) -> Reason:
     """GRANTED or the one reason to refuse; admits only when BL=Y and CQ=Y.
 
     `local`: the card's entry in the local list, if any (registration, birth date when the
@@ -109,15 +116,15 @@ def _flag(patron: LmsPatron, position: int) -> bool:
     return position < len(patron.status) and patron.status[position]
 
 
-def _registered(patron: LmsPatron, local: Member | None, rules: EligibilityRules,
-                today: date) -> bool:
+def _registered(patron: LmsPatron, local: Member | None, rules: EligibilityRules, today: date) -> bool:
     if rules.open_plus_classes and patron.patron_class in rules.open_plus_classes:
         return True
     return local is not None and local.is_registered_on(today)
 
 
-def _age_reason(patron: LmsPatron, local: Member | None, rules: EligibilityRules,
-                today: date, guardian_consent: bool) -> Reason:
+def _age_reason(
+    patron: LmsPatron, local: Member | None, rules: EligibilityRules, today: date, guardian_consent: bool
+) -> Reason:
     born = patron.birth_date or (local_birth_date(local) if local is not None else None)
     too_young = Reason.UNDER_18 if rules.min_age == ADULT_AGE else Reason.UNDER_AGE
     if born is None:

@@ -1,4 +1,5 @@
 """What the event log records: every attempt, door movement, alarm, mode change and admin change."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

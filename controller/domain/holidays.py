@@ -2,6 +2,7 @@
 
 Valid from 2014 on (Koningsdag replaced Koninginnedag, 30 April, that year).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

@@ -1,4 +1,5 @@
 """Members of the Open+ list: the record the decision reads, and the row an import or admin writes."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -96,8 +97,9 @@ class MemberRow(NamedTuple):
     pin: str | None = None  # plain PIN in transit only; never stored, never in the repr
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"{name}={value!r}" for name, value in zip(self._fields, self, strict=True)
-                          if name != "pin")
+        shown = ", ".join(
+            f"{name}={value!r}" for name, value in zip(self._fields, self, strict=True) if name != "pin"
+        )
         return f"MemberRow({shown})"
 
 
@@ -143,12 +145,14 @@ class Member:
         checked here, and still need one)."""
         locked = self.locked_until is not None and self.locked_until > now
         pin_needed = not lms or self.category is Category.STAFF
-        checks = ((MemberStatus.BLOCKED, self.is_blocked_on(today)),
-                  (MemberStatus.EXPIRED, self.valid_until < today),
-                  (MemberStatus.NOT_REGISTERED, not self.is_registered_on(today)),
-                  (MemberStatus.UNDER_18, not self.is_adult_on(today)),
-                  (MemberStatus.NO_PIN, pin_needed and not self.has_pin),
-                  (MemberStatus.PIN_LOCKED, locked))
+        checks = (
+            (MemberStatus.BLOCKED, self.is_blocked_on(today)),
+            (MemberStatus.EXPIRED, self.valid_until < today),
+            (MemberStatus.NOT_REGISTERED, not self.is_registered_on(today)),
+            (MemberStatus.UNDER_18, not self.is_adult_on(today)),
+            (MemberStatus.NO_PIN, pin_needed and not self.has_pin),
+            (MemberStatus.PIN_LOCKED, locked),
+        )
         return [status for status, applies in checks if applies]
 
 

@@ -4,6 +4,7 @@ The words are in the string catalog under `display.*` (controller/domain/strings
 DoorMessage carries both languages because the door's display shows them together. All fixed
 messages are built here once, at import, so the door thread only picks one.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -28,8 +29,12 @@ class DoorMessage:
     @classmethod
     def of(cls, key: str, **values: object) -> DoorMessage:
         """The catalog's text for `key` in both languages, placeholders filled from `values`."""
-        return cls(render(key, "nl", **values), render(key, "en", **values), key,
-                   tuple((name, str(value)) for name, value in sorted(values.items())))
+        return cls(
+            render(key, "nl", **values),
+            render(key, "en", **values),
+            key,
+            tuple((name, str(value)) for name, value in sorted(values.items())),
+        )
 
 
 DOOR_MESSAGES: dict[Reason, DoorMessage] = {

@@ -1,4 +1,5 @@
 """The door modes the schedule produces and the access decision reads."""
+
 from __future__ import annotations
 
 from enum import StrEnum

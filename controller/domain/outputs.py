@@ -13,6 +13,7 @@ start of the mode entered, else none. When offsets make switches overlap (PCs of
 before the end of an Open+ stretch that lasts 10), the switch of the later mode change wins, so
 the output always ends up as the latest change asked for.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
@@ -197,20 +198,29 @@ def next_switch(schedule: Schedule, rules: OutputRules, moment: datetime) -> Swi
         checked = candidate
 
 
-def plan_output(schedule: Schedule, rules: OutputRules, moment: datetime,
-                manual: ManualState | None = None) -> OutputPlan:
+def plan_output(
+    schedule: Schedule, rules: OutputRules, moment: datetime, manual: ManualState | None = None
+) -> OutputPlan:
     """The output at `moment`: a manual state while it holds, else the schedule's, with the
     next instant either changes."""
     moment = to_utc(moment)
     planned = planned_state(schedule, rules, moment)
     if manual is not None and manual.holds_at(moment):
-        return OutputPlan(on=manual.on, source=Source.MANUAL, planned_on=planned,
-                          next_at=manual.until,
-                          next_on=None if manual.until is None
-                          else planned_state(schedule, rules, manual.until))
+        return OutputPlan(
+            on=manual.on,
+            source=Source.MANUAL,
+            planned_on=planned,
+            next_at=manual.until,
+            next_on=None if manual.until is None else planned_state(schedule, rules, manual.until),
+        )
     switch = next_switch(schedule, rules, moment)
-    return OutputPlan(on=planned, source=Source.SCHEDULE, planned_on=planned,
-                      next_at=switch.at if switch else None, next_on=switch.on if switch else None)
+    return OutputPlan(
+        on=planned,
+        source=Source.SCHEDULE,
+        planned_on=planned,
+        next_at=switch.at if switch else None,
+        next_on=switch.on if switch else None,
+    )
 
 
 def manual_until(schedule: Schedule, rules: OutputRules, moment: datetime) -> datetime | None:
@@ -232,10 +242,15 @@ class OutputStatus:
     manual_by: str | None = None
 
     def to_json(self) -> dict[str, object]:
-        return {"name": self.name, "on": self.on, "source": self.source.value,
-                "planned_on": self.planned_on,
-                "next_at": self.next_at.isoformat() if self.next_at else None,
-                "next_on": self.next_on, "manual_by": self.manual_by}
+        return {
+            "name": self.name,
+            "on": self.on,
+            "source": self.source.value,
+            "planned_on": self.planned_on,
+            "next_at": self.next_at.isoformat() if self.next_at else None,
+            "next_on": self.next_on,
+            "manual_by": self.manual_by,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> OutputStatus:
@@ -245,7 +260,12 @@ class OutputStatus:
             raise TypeError("next_at")
         at = to_utc(datetime.fromisoformat(next_at)) if next_at else None  # naive: ValueError
         next_on, manual_by = data["next_on"], data["manual_by"]
-        return cls(name=str(data["name"]), on=bool(data["on"]), source=Source(str(data["source"])),
-                   planned_on=bool(data["planned_on"]), next_at=at,
-                   next_on=None if next_on is None else bool(next_on),
-                   manual_by=None if manual_by is None else str(manual_by))
+        return cls(
+            name=str(data["name"]),
+            on=bool(data["on"]),
+            source=Source(str(data["source"])),
+            planned_on=bool(data["planned_on"]),
+            next_at=at,
+            next_on=None if next_on is None else bool(next_on),
+            manual_by=None if manual_by is None else str(manual_by),
+        )

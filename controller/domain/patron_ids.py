@@ -7,6 +7,7 @@ system's export decides what its ids look like, and the API's member routes take
 address (`/members/A/1/block`, or `A%2F1`). The import once took ids that POST /members refused
 and that no API address could reach.
 """
+
 from __future__ import annotations
 
 import re
@@ -16,8 +17,9 @@ from controller.domain.text import text_problem
 PATRON_ID_MAX_LENGTH = 64
 # The same rule as a JSON-schema pattern (the length is stated apart, as min/maxLength).
 PATRON_ID_PATTERN = r"^[^\s\x00-\x1f\x7f]+$"
-PATRON_ID_RULE = (f"a patron id is 1 to {PATRON_ID_MAX_LENGTH} characters without spaces, "
-                  "control or invisible characters")
+PATRON_ID_RULE = (
+    f"a patron id is 1 to {PATRON_ID_MAX_LENGTH} characters without spaces, control or invisible characters"
+)
 _PRINTABLE_ASCII = re.compile(rf"[!-~]{{1,{PATRON_ID_MAX_LENGTH}}}")  # the usual id, at once
 
 

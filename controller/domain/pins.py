@@ -4,6 +4,7 @@ A 4-6 digit PIN has at most a million values, so any hash stored next to it fall
 guessing in seconds, however slow. What stops that is a key that is not in the database: a
 stolen database (or backup) alone reveals nothing. Online guessing is stopped by the lockout.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -94,19 +95,22 @@ class PinHasher:
         salts = os.urandom(SALT_BYTES * len(pins))
         digest, pairs = self._digest, []
         for n, pin in enumerate(pins):
-            salt = salts[n * SALT_BYTES:(n + 1) * SALT_BYTES]
+            salt = salts[n * SALT_BYTES : (n + 1) * SALT_BYTES]
             pairs.append((salt, digest(salt, pin)))
         return pairs
 
-    def unchanged_many(self, pins: Sequence[str], stored: Sequence[tuple[bytes | None, bytes | None]]
-                       ) -> list[bool]:
+    def unchanged_many(
+        self, pins: Sequence[str], stored: Sequence[tuple[bytes | None, bytes | None]]
+    ) -> list[bool]:
         """verify() for each PIN with its stored (salt, digest), for an import batch: which
         PINs are the stored ones, so need no fresh hash. The PINs are checked in one go."""
         if not all_pins(pins):
             return [self.verify(pin, *pair) for pin, pair in zip(pins, stored, strict=True)]
         digest, same = self._digest, hmac.compare_digest
-        return [bool(salt and known and same(digest(salt, pin), known))
-                for pin, (salt, known) in zip(pins, stored, strict=True)]
+        return [
+            bool(salt and known and same(digest(salt, pin), known))
+            for pin, (salt, known) in zip(pins, stored, strict=True)
+        ]
 
     def verify(self, pin: str, salt: bytes | None, digest: bytes | None) -> bool:
         """True only for a stored PIN that matches; no PIN stored means no match."""

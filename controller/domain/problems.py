@@ -7,6 +7,7 @@ are in the string catalog under `problem.<key>` (controller/domain/strings/*.tom
 named in front of the sentence, and code that needs to know where a problem belongs reads
 the place, never the sentence.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -68,9 +69,12 @@ class Problem(str):
 
 def _sentence(key: str, values: dict[str, str], lang: str) -> str:
     """The catalog's `problem.<key>` in `lang`, a window's kind ({kind}, {other_kind}) in words."""
-    said = {name: render(f"problem.kind.{value}", lang)
-            if name.endswith("kind") and has(f"problem.kind.{value}", lang) else value
-            for name, value in values.items()}
+    said = {
+        name: render(f"problem.kind.{value}", lang)
+        if name.endswith("kind") and has(f"problem.kind.{value}", lang)
+        else value
+        for name, value in values.items()
+    }
     return render(f"problem.{key}", lang, **said)
 
 

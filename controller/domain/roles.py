@@ -3,6 +3,7 @@
 Here, apart from the users service, so that the CLI's argument parser can offer them as
 choices without loading argon2 and the web stack first.
 """
+
 from __future__ import annotations
 
 from enum import StrEnum

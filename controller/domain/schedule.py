@@ -5,6 +5,7 @@ Europe/Amsterdam wall-clock times. What mode a schedule implies at a moment (loc
 UTC, the walk over days) lives in controller.domain.timeline, so that this module stays the
 document and its rules.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -39,13 +40,17 @@ class Window(BaseModel):
 
     model_config = _STRICT
 
-    start: str = Field(description='Local (Europe/Amsterdam) start time, "HH:MM", 00:00-23:59.',
-                       examples=["07:00"])
-    end: str = Field(description='Local end time, "HH:MM"; "24:00" means the end of the day. '
-                                 "Must be after start; windows never cross midnight.",
-                     examples=["22:00"])
+    start: str = Field(
+        description='Local (Europe/Amsterdam) start time, "HH:MM", 00:00-23:59.', examples=["07:00"]
+    )
+    end: str = Field(
+        description='Local end time, "HH:MM"; "24:00" means the end of the day. '
+        "Must be after start; windows never cross midnight.",
+        examples=["22:00"],
+    )
     kind: Literal["staffed", "openplus"] = Field(
-        description="staffed: staff present; openplus: unstaffed, card + PIN.")
+        description="staffed: staff present; openplus: unstaffed, card + PIN."
+    )
 
     @field_validator("start", "end")
     @classmethod
@@ -78,20 +83,27 @@ class WeeklyPattern(BaseModel):
 
     model_config = _STRICT
 
-    monday: list[Window] = Field(default_factory=list, max_length=MAX_WINDOWS_PER_DAY,
-                          description="Windows on Mondays.")
-    tuesday: list[Window] = Field(default_factory=list, max_length=MAX_WINDOWS_PER_DAY,
-                          description="Windows on Tuesdays.")
-    wednesday: list[Window] = Field(default_factory=list, max_length=MAX_WINDOWS_PER_DAY,
-                          description="Windows on Wednesdays.")
-    thursday: list[Window] = Field(default_factory=list, max_length=MAX_WINDOWS_PER_DAY,
-                          description="Windows on Thursdays.")
-    friday: list[Window] = Field(default_factory=list, max_length=MAX_WINDOWS_PER_DAY,
-                          description="Windows on Fridays.")
-    saturday: list[Window] = Field(default_factory=list, max_length=MAX_WINDOWS_PER_DAY,
-                          description="Windows on Saturdays.")
-    sunday: list[Window] = Field(default_factory=list, max_length=MAX_WINDOWS_PER_DAY,
-                          description="Windows on Sundays.")
+    monday: list[Window] = Field(
+        default_factory=list, max_length=MAX_WINDOWS_PER_DAY, description="Windows on Mondays."
+    )
+    tuesday: list[Window] = Field(
+        default_factory=list, max_length=MAX_WINDOWS_PER_DAY, description="Windows on Tuesdays."
+    )
+    wednesday: list[Window] = Field(
+        default_factory=list, max_length=MAX_WINDOWS_PER_DAY, description="Windows on Wednesdays."
+    )
+    thursday: list[Window] = Field(
+        default_factory=list, max_length=MAX_WINDOWS_PER_DAY, description="Windows on Thursdays."
+    )
+    friday: list[Window] = Field(
+        default_factory=list, max_length=MAX_WINDOWS_PER_DAY, description="Windows on Fridays."
+    )
+    saturday: list[Window] = Field(
+        default_factory=list, max_length=MAX_WINDOWS_PER_DAY, description="Windows on Saturdays."
+    )
+    sunday: list[Window] = Field(
+        default_factory=list, max_length=MAX_WINDOWS_PER_DAY, description="Windows on Sundays."
+    )
 
     def windows_on(self, day: date) -> list[Window]:
         return getattr(self, WEEKDAYS[day.weekday()])
@@ -104,13 +116,17 @@ class DateException(BaseModel):
 
     date: dt.date = Field(description="The local calendar date, YYYY-MM-DD.")
     kind: Literal["closure", "special_hours"] = Field(
-        description="closure: closed all day; special_hours: `windows` replace the weekly pattern.")
+        description="closure: closed all day; special_hours: `windows` replace the weekly pattern."
+    )
     windows: list[Window] = Field(
-        default_factory=list, max_length=MAX_WINDOWS_PER_DAY,
+        default_factory=list,
+        max_length=MAX_WINDOWS_PER_DAY,
         description="For special_hours: that day's windows (empty = closed all day, as CLOSED). "
-                    "Must be empty for a closure.")
-    note: str = Field(default="", max_length=200,
-                      description='Why, shown to staff and members, e.g. "Verbouwing".')
+        "Must be empty for a closure.",
+    )
+    note: str = Field(
+        default="", max_length=200, description='Why, shown to staff and members, e.g. "Verbouwing".'
+    )
 
 
 class Schedule(BaseModel):
@@ -118,15 +134,17 @@ class Schedule(BaseModel):
 
     model_config = _STRICT
 
-    weekly: WeeklyPattern = Field(default_factory=WeeklyPattern,
-                                  description="The ordinary week.")
+    weekly: WeeklyPattern = Field(default_factory=WeeklyPattern, description="The ordinary week.")
     exceptions: list[DateException] = Field(
-        default_factory=list, max_length=MAX_EXCEPTIONS,
-        description="Dated departures from the weekly pattern; one per date.")
+        default_factory=list,
+        max_length=MAX_EXCEPTIONS,
+        description="Dated departures from the weekly pattern; one per date.",
+    )
     holidays_closed: list[HolidayKey] = Field(
         default_factory=list,
         description="Keys of the Dutch public holidays on which the branch is closed all day "
-                    '(input may also be "all"). An exception on the same date wins over the holiday.')
+        '(input may also be "all"). An exception on the same date wins over the holiday.',
+    )
 
     @field_validator("holidays_closed", mode="before")
     @classmethod
@@ -176,18 +194,30 @@ def day_problems(where: Place, windows: list[Window]) -> list[Problem]:
     named once, with the earlier window reaching furthest, so a crafted day of thousands of
     windows costs milliseconds and a bounded answer, not a sentence per pair.
     """
-    problems = [Problem("schedule.start_not_before_end", where, start=window.start,
-                        end=window.end, kind=window.kind)
-                for window in windows if window.start_minute >= window.end_minute]
-    proper = sorted((window for window in windows if window.start_minute < window.end_minute),
-                    key=lambda window: (window.start_minute, window.end_minute))
+    problems = [
+        Problem("schedule.start_not_before_end", where, start=window.start, end=window.end, kind=window.kind)
+        for window in windows
+        if window.start_minute >= window.end_minute
+    ]
+    proper = sorted(
+        (window for window in windows if window.start_minute < window.end_minute),
+        key=lambda window: (window.start_minute, window.end_minute),
+    )
     furthest: Window | None = None
     for window in proper:
         if furthest is not None and window.start_minute < furthest.end_minute:
-            problems.append(Problem(
-                "schedule.overlap", where, start=window.start, end=window.end,
-                kind=window.kind, other_start=furthest.start, other_end=furthest.end,
-                other_kind=furthest.kind))
+            problems.append(
+                Problem(
+                    "schedule.overlap",
+                    where,
+                    start=window.start,
+                    end=window.end,
+                    kind=window.kind,
+                    other_start=furthest.start,
+                    other_end=furthest.end,
+                    other_kind=furthest.kind,
+                )
+            )
         if furthest is None or window.end_minute > furthest.end_minute:
             furthest = window
     return problems
@@ -197,8 +227,7 @@ def consistency_problems(schedule: Schedule) -> list[Problem]:
     """Every cross-field problem in a structurally valid schedule."""
     problems: list[Problem] = []
     for weekday in WEEKDAYS:
-        problems += day_problems(Place(("weekly", weekday), name=weekday),
-                                 getattr(schedule.weekly, weekday))
+        problems += day_problems(Place(("weekly", weekday), name=weekday), getattr(schedule.weekly, weekday))
     seen: set[date] = set()
     for index, exception in enumerate(schedule.exceptions):
         where = Place(("exceptions", index), name=exception.date.isoformat())
@@ -243,8 +272,9 @@ def parse_schedule(data: Mapping[str, Any] | str | bytes) -> Schedule:
             return Schedule.model_validate_json(data)
         return Schedule.model_validate(data)
     except ValidationError as error:
-        raise ScheduleInvalid(first_problems(
-            [sentence for item in error.errors() for sentence in _describe_error(item)])) from None
+        raise ScheduleInvalid(
+            first_problems([sentence for item in error.errors() for sentence in _describe_error(item)])
+        ) from None
 
 
 def load_schedule_file(path: Path) -> Schedule:

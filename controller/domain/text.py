@@ -5,6 +5,7 @@ characters (a byte-order mark, zero-width spaces, the bidi overrides and isolate
 "evil\u202eexe.txt" read as "eviltxt.exe") and unassigned or private code points. Letters,
 accents, digits, punctuation and spaces of every script pass.
 """
+
 from __future__ import annotations
 
 import unicodedata

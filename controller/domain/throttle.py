@@ -1,5 +1,6 @@
 """Slowing down guessing: a key (a reader, a username, a client address) that sees many
 failures in a short time is made to wait, longer with every further failure."""
+
 from __future__ import annotations
 
 from collections import deque

@@ -6,6 +6,7 @@ DST changes, holidays and exceptions, and walking them fast enough for the door 
 The walk's per-schedule day plans are cached here, keyed on the schedule object, so the
 schedule module needs nothing from this one and there is no import cycle.
 """
+
 from __future__ import annotations
 
 import weakref
@@ -143,19 +144,21 @@ class _DayPlans:
     """
 
     def __init__(self, schedule: Schedule) -> None:
-        self._weekly = tuple(_DayPlan(_joined(getattr(schedule.weekly, weekday)), WEEKLY)
-                             for weekday in WEEKDAYS)
-        self._exceptions = {exception.date: self._exception_plan(exception)
-                            for exception in schedule.exceptions}
+        self._weekly = tuple(
+            _DayPlan(_joined(getattr(schedule.weekly, weekday)), WEEKLY) for weekday in WEEKDAYS
+        )
+        self._exceptions = {
+            exception.date: self._exception_plan(exception) for exception in schedule.exceptions
+        }
         self._holiday_keys = schedule.holiday_keys()
 
     @staticmethod
     def _exception_plan(exception: DateException) -> _DayPlan:
         if exception.kind == "closure":
-            return _DayPlan(((0, MINUTES_PER_DAY, DoorMode.CLOSURE),),
-                            ModeCause(CauseKind.CLOSURE, note=exception.note))
-        return _DayPlan(_joined(exception.windows),
-                        ModeCause(CauseKind.SPECIAL_HOURS, note=exception.note))
+            return _DayPlan(
+                ((0, MINUTES_PER_DAY, DoorMode.CLOSURE),), ModeCause(CauseKind.CLOSURE, note=exception.note)
+            )
+        return _DayPlan(_joined(exception.windows), ModeCause(CauseKind.SPECIAL_HOURS, note=exception.note))
 
     def on(self, day: date) -> _DayPlan:
         """The plan of one local date: its exception, else its holiday, else its weekday."""
@@ -164,8 +167,9 @@ class _DayPlans:
             return exception
         holiday = holiday_on(day, self._holiday_keys)
         if holiday is not None:
-            return _DayPlan(((0, MINUTES_PER_DAY, DoorMode.CLOSURE),),
-                            ModeCause(CauseKind.HOLIDAY, holiday=holiday))
+            return _DayPlan(
+                ((0, MINUTES_PER_DAY, DoorMode.CLOSURE),), ModeCause(CauseKind.HOLIDAY, holiday=holiday)
+            )
         return self._weekly[day.weekday()]
 
 
@@ -216,8 +220,9 @@ def _joined(windows: list[Window]) -> tuple[tuple[int, int, DoorMode], ...]:
     mode lookup scan 400 days x 48 windows (over a second) in the door process.
     """
     joined: list[tuple[int, int, DoorMode]] = []
-    for start, end, mode in sorted((window.start_minute, window.end_minute, window.mode)
-                                   for window in windows):
+    for start, end, mode in sorted(
+        (window.start_minute, window.end_minute, window.mode) for window in windows
+    ):
         if joined and joined[-1][2] is mode and joined[-1][1] == start:
             joined[-1] = (joined[-1][0], end, mode)
         else:
@@ -278,8 +283,12 @@ def mode_at(schedule: Schedule, moment_utc: datetime) -> ModeNow:
     plans = _day_plans(schedule)
     piece = _piece_at(plans, to_utc(moment_utc))
     following = _end_of_mode(plans, piece)
-    return ModeNow(mode=piece.mode, since=_start_of_mode(plans, piece),
-                   until=following.start if following else None, cause=piece.cause)
+    return ModeNow(
+        mode=piece.mode,
+        since=_start_of_mode(plans, piece),
+        until=following.start if following else None,
+        cause=piece.cause,
+    )
 
 
 def next_change(schedule: Schedule, moment_utc: datetime) -> ModeChange | None:
@@ -304,4 +313,3 @@ def changes_between(schedule: Schedule, start: datetime, end: datetime) -> list[
         if piece.end > start:
             current = piece.mode
     return changes
-

@@ -8,6 +8,7 @@ injected clock: a test moves the clock, nothing sleeps. A restart in the middle 
 not announce a start; the reminders are counted from when Open+ began, so a restart keeps
 their rhythm.
 """
+
 from __future__ import annotations
 
 import logging
@@ -36,7 +37,10 @@ class Announcements:
     """Turns the schedule's mode changes into spoken announcements through `speak`."""
 
     def __init__(
-        self, settings: VoiceSettings, timers: ClockTimers, speak: Callable[[DoorMessage], None],
+        self,
+        settings: VoiceSettings,
+        timers: ClockTimers,
+        speak: Callable[[DoorMessage], None],
         clock: Clock,
     ) -> None:
         self._settings = settings
@@ -54,8 +58,11 @@ class Announcements:
             self._generation += 1
             self._timers.remove(REMINDER_TIMER)
             if now.mode is DoorMode.OPENPLUS:
-                if previous is not None and previous is not DoorMode.OPENPLUS \
-                        and self._settings.announce_openplus_start:
+                if (
+                    previous is not None
+                    and previous is not DoorMode.OPENPLUS
+                    and self._settings.announce_openplus_start
+                ):
                     self._speak(OPENPLUS_START)
                 self._plan_reminder(now, self._clock())
             elif previous is DoorMode.OPENPLUS and now.mode.is_closed and self._settings.announce_closed:
@@ -85,15 +92,18 @@ def closing_command(command: str, *, voice_on: bool) -> Callable[[int], None] | 
     if not command:
         return None
     if voice_on:
-        log.warning("door.closing_announcement_command is not run: [voice] speaks the closing "
-                    "warnings itself (sounds closing_<minutes>.wav); remove the command")
+        log.warning(
+            "door.closing_announcement_command is not run: [voice] speaks the closing "
+            "warnings itself (sounds closing_<minutes>.wav); remove the command"
+        )
         return None
 
     def play(minutes: int) -> None:
         args = [part.replace("{minutes}", str(minutes)) for part in shlex.split(command)]
         try:
-            subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+            subprocess.Popen(
+                args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
         except OSError as exc:
             log.warning("closing announcement failed: %s", exc)
 

@@ -9,6 +9,7 @@ thread (state file, page listeners, camera mode, console), schedule edges come f
 ClockTimers' thread as queued inputs. Nothing the door thread calls touches a lock held by
 the database, the web side or an observer.
 """
+
 from __future__ import annotations
 
 import logging
@@ -69,10 +70,16 @@ class BranchService:
     """Starts and stops everything one door needs; stop() always ends with the relay locked."""
 
     def __init__(
-        self, settings: Settings, schedule: Schedule, *, pin_factory: Factory | None,
-        clock: Clock = utc_now, mode_override: DoorMode | None = None,
+        self,
+        settings: Settings,
+        schedule: Schedule,
+        *,
+        pin_factory: Factory | None,
+        clock: Clock = utc_now,
+        mode_override: DoorMode | None = None,
         on_message: Callable[[DoorMessage], None] | None = None,
-        monotonic: Monotonic = monotonic, on_turn: Callable[[], None] | None = None,
+        monotonic: Monotonic = monotonic,
+        on_turn: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
         self.runtime = Runtime.open(settings, clock=clock)
@@ -85,17 +92,22 @@ class BranchService:
         self.hardware: DoorHardware = build_hardware(settings.hardware, pin_factory)
         self.footage = footage_service(self.runtime)  # start() starts it: this one records
         self.counters = DoorMetrics(monotonic)  # for /metrics and health, over the door link
-        self.writer = EventWriter(self.runtime.db, settings.data_dir / SPILL_FILE,
-                                  on_event_written=self._event_written)
+        self.writer = EventWriter(
+            self.runtime.db, settings.data_dir / SPILL_FILE, on_event_written=self._event_written
+        )
         self.observers = ObserverQueue()
         self.signal_queue = ObserverQueue(name="door-signals")  # LEDs and buzzer
         # The character LCD ([display.lcd]) and the voice ([voice]), each on a thread of its own.
-        self.lcd = (LcdOutput.from_settings(settings.display.lcd, self._output_fault)
-                    if settings.display.lcd is not None else None)
+        self.lcd = (
+            LcdOutput.from_settings(settings.display.lcd, self._output_fault)
+            if settings.display.lcd is not None
+            else None
+        )
         if self.lcd is not None:
             self.listeners.append(self.lcd.update)
-        self.voice = (Voice.from_settings(settings.voice, self._output_fault, clock)
-                      if settings.voice.enabled else None)
+        self.voice = (
+            Voice.from_settings(settings.voice, self._output_fault, clock) if settings.voice.enabled else None
+        )
         self.screen: DoorScreen | None = None  # the door screen page, when [screen] is enabled
         if settings.screen.enabled:
             self.screen = DoorScreen(settings.screen, ScreenFeed(settings.door.unlock_seconds, clock))
@@ -103,50 +115,91 @@ class BranchService:
         self._observed_mode: DoorMode | None = None  # the observer thread's own copy
         self._door_conn = self.runtime.connection()  # the door loop thread's, for reads only
         access = settings.access
-        lockouts = PinLockouts(access.max_wrong_pins, timedelta(minutes=access.lockout_minutes),
-                               self.writer.save, load_pin_failures(self._door_conn))
+        lockouts = PinLockouts(
+            access.max_wrong_pins,
+            timedelta(minutes=access.lockout_minutes),
+            self.writer.save,
+            load_pin_failures(self._door_conn),
+        )
         hw = self.hardware
         # The library system's answers go to the door loop (built below) like any input.
-        self.lms = open_lms_gate(self.runtime, lambda answer: self.loop.submit(answer),
-                                 self.writer, settings.branch.door)
+        self.lms = open_lms_gate(
+            self.runtime, lambda answer: self.loop.submit(answer), self.writer, settings.branch.door
+        )
         if self.lms is not None:
             self.lms.link.on_checked = self.counters.lms_checked
         self.authorizer = Authorizer(
-            self.runtime.members(self._door_conn), self.counters.decisions(self.writer),
-            self.runtime.hasher, access,
-            settings.branch.door, lockouts,
-            lms=(self.lms.link, self.lms.decider) if self.lms is not None else None)
+            self.runtime.members(self._door_conn),
+            self.counters.decisions(self.writer),
+            self.runtime.hasher,
+            access,
+            settings.branch.door,
+            lockouts,
+            lms=(self.lms.link, self.lms.decider) if self.lms is not None else None,
+        )
         self.authorizer.resume_throttle(clock())
         self.door = Door(
             self.authorizer,
-            DoorOutputs(relay=hw.relay, signals=QueuedSignals(hw.indicator, self.signal_queue),
-                        show=self._show, lights=hw.lights,
-                        alarm=hw.alarm, announce=self._announcer(), operator=hw.operator),
-            self.writer, settings.door, clock, settings.branch.door, on_change=self._changed,
-            monotonic=monotonic, counter=settings.hardware.counter,
+            DoorOutputs(
+                relay=hw.relay,
+                signals=QueuedSignals(hw.indicator, self.signal_queue),
+                show=self._show,
+                lights=hw.lights,
+                alarm=hw.alarm,
+                announce=self._announcer(),
+                operator=hw.operator,
+            ),
+            self.writer,
+            settings.door,
+            clock,
+            settings.branch.door,
+            on_change=self._changed,
+            monotonic=monotonic,
+            counter=settings.hardware.counter,
         )
-        self.loop = DoorLoop(self.door, monotonic, on_turn=on_turn,
-                             realtime_priority=settings.door.realtime_priority)
+        self.loop = DoorLoop(
+            self.door, monotonic, on_turn=on_turn, realtime_priority=settings.door.realtime_priority
+        )
         self.timers = ClockTimers(clock)  # the schedule runs on the same clock as the door
         self.daily = DailyJobs(settings, self.runtime, self.footage, self.timers, clock)
-        self.outputs = OutputsRunner.from_settings(settings.outputs, schedule, clock, self.timers, pin_factory)
-        self.announcements = (Announcements(settings.voice, self.timers, self.voice.say, clock)
-                              if self.voice is not None else None)
+        self.outputs = OutputsRunner.from_settings(
+            settings.outputs, schedule, clock, self.timers, pin_factory
+        )
+        self.announcements = (
+            Announcements(settings.voice, self.timers, self.voice.say, clock)
+            if self.voice is not None
+            else None
+        )
         # [alerts]: its own threads read new events from the database and send (a flag is all
         # the writer sets); it also logs a door loop that stops turning (door_loop_late).
-        self.alerts = AlertService(
-            self.runtime.db, settings.alerts, clock, settings.branch.door,
-            mode_now=lambda: self._snapshot.mode if self._snapshot is not None else None,
-            loop_age=self.loop.turn_age, record=self.writer.record,
-        ) if settings.alerts.enabled else None
+        self.alerts = (
+            AlertService(
+                self.runtime.db,
+                settings.alerts,
+                clock,
+                settings.branch.door,
+                mode_now=lambda: self._snapshot.mode if self._snapshot is not None else None,
+                loop_age=self.loop.turn_age,
+                record=self.writer.record,
+            )
+            if settings.alerts.enabled
+            else None
+        )
         if self.alerts is not None:
-            self.counters.gauges.set("alert_queue_length", self.alerts.queue_length,
-                                     "Alert deliveries waiting to be sent (every channel)")
+            self.counters.gauges.set(
+                "alert_queue_length",
+                self.alerts.queue_length,
+                "Alert deliveries waiting to be sent (every channel)",
+            )
         # [fleet] (off by default): events, state and heartbeat to the broker, on its own thread.
-        self.fleet = open_fleet(self.runtime, settings.fleet, clock, settings.branch.door,
-                                state=self.snapshot)
+        self.fleet = open_fleet(
+            self.runtime, settings.fleet, clock, settings.branch.door, state=self.snapshot
+        )
         self.switcher = ModeSwitcher(
-            schedule, self._mode_now, clock=clock, timers=self.timers,
+            schedule,
+            self._mode_now,
+            clock=clock,
+            timers=self.timers,
             closing_warning_minutes=settings.door.closing_warning_minutes,
             on_closing_warning=self._closing_warning,
         )
@@ -218,8 +271,11 @@ class BranchService:
 
     def wait_readers_connected(self, timeout: float) -> bool:
         """True once every serial-type reader has its port open (input sent earlier is lost)."""
-        return all(reader.wait_connected(timeout) for reader in self.hardware.readers
-                   if isinstance(reader, ConnectingReader))
+        return all(
+            reader.wait_connected(timeout)
+            for reader in self.hardware.readers
+            if isinstance(reader, ConnectingReader)
+        )
 
     # --- what the API and the simulator call ----------------------------------------------------
     def snapshot(self) -> DoorSnapshot | None:
@@ -227,9 +283,15 @@ class BranchService:
 
     def metrics_report(self) -> dict[str, Any]:
         """The door's counters and gauges for /metrics and /api/v1/health (the door link)."""
-        return self.counters.report(DoorParts(
-            readers=self.hardware.readers, writer=self.writer, footage=self.footage,
-            observers=self.observers, lms_enabled=self.lms is not None))
+        return self.counters.report(
+            DoorParts(
+                readers=self.hardware.readers,
+                writer=self.writer,
+                footage=self.footage,
+                observers=self.observers,
+                lms_enabled=self.lms is not None,
+            )
+        )
 
     def remote_unlock(self, actor: str) -> None:
         self.loop.submit(RemoteUnlock(actor))
@@ -312,15 +374,22 @@ class BranchService:
     def _announcer(self) -> Callable[[int], None] | None:
         """The closing announcement command, started from the observer thread (a fork can
         take milliseconds, and the door loop must not spend them) and never waited for."""
-        play = closing_command(self.settings.door.closing_announcement_command,
-                               voice_on=self.voice is not None)
+        play = closing_command(
+            self.settings.door.closing_announcement_command, voice_on=self.voice is not None
+        )
         return None if play is None else (lambda minutes: self.observers.post(play, minutes))
 
     def _output_fault(self, reason: OutputFaultReason, detail: str) -> None:
         """The LCD or the voice failed (their own threads): an event; the door goes on."""
-        self.writer.record(Event(type=EventType.OUTPUT_FAULT, at=self._clock(),
-                                 door=self.settings.branch.door, reason=reason.value, detail=detail))
+        self.writer.record(
+            Event(
+                type=EventType.OUTPUT_FAULT,
+                at=self._clock(),
+                door=self.settings.branch.door,
+                reason=reason.value,
+                detail=detail,
+            )
+        )
 
     def _record(self, kind: EventType, what: str) -> None:
-        self.writer.record(Event(type=kind, at=self._clock(), door=self.settings.branch.door,
-                                 reason=what))
+        self.writer.record(Event(type=kind, at=self._clock(), door=self.settings.branch.door, reason=what))

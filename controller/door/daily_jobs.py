@@ -5,6 +5,7 @@ deletes events past their retention, pseudonymises patron ids past theirs ([priv
 footage past its own. The backup runs on a thread of its own: a large database takes seconds,
 which the timers' thread (schedule edges, closing warnings) must not spend.
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,8 +41,9 @@ def next_daily_run(now: datetime, at: time) -> datetime:
 class DailyJobs:
     """Plans and runs the daily jobs of one door process."""
 
-    def __init__(self, settings: Settings, runtime: Runtime, footage: FootageService,
-                 timers: ClockTimers, clock: Clock) -> None:
+    def __init__(
+        self, settings: Settings, runtime: Runtime, footage: FootageService, timers: ClockTimers, clock: Clock
+    ) -> None:
         self.settings = settings
         self.runtime = runtime
         self.footage = footage
@@ -63,19 +65,20 @@ class DailyJobs:
             self._plan_retention()
 
     def _plan_retention(self) -> None:
-        self.timers.add(RETENTION_TIMER, next_daily_run(self._clock(), RETENTION_AT),
-                        self.apply_retention)
+        self.timers.add(RETENTION_TIMER, next_daily_run(self._clock(), RETENTION_AT), self.apply_retention)
 
     def _plan_backup(self) -> None:
         """The daily backup, run on a thread of its own: a large database takes seconds, which
         the timers' thread (schedule edges, closing warnings) must not spend."""
         if self.settings.backup.dir is not None:
-            self.timers.add(BACKUP_TIMER, next_daily_run(self._clock(), self.settings.backup.at),
-                            self._start_backup)
+            self.timers.add(
+                BACKUP_TIMER, next_daily_run(self._clock(), self.settings.backup.at), self._start_backup
+            )
 
     def _start_backup(self) -> None:
-        threading.Thread(target=run_daily_backup, args=(self.settings, self._clock),
-                         name="daily-backup", daemon=True).start()
+        threading.Thread(
+            target=run_daily_backup, args=(self.settings, self._clock), name="daily-backup", daemon=True
+        ).start()
         self._plan_backup()
 
     def purge_events(self) -> int:

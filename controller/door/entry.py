@@ -2,6 +2,7 @@
 and what the door does with it. A part of the door state machine (machine.py `Door`), kept
 in its own module; it runs on the door loop's thread like the rest of `Door`.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -8,6 +8,7 @@ operational error, e.g. a full disk) until the write lands, and never drops a co
 decision: when the queue is full, or at shutdown with writes still waiting, they are appended
 to a spill file (JSON lines) that is written back into the database at the next start.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,22 +44,30 @@ def _to_json(item: Write) -> str:
         fields = asdict(item) | {"type": item.type.value, "at": item.at.isoformat()}
         fields.pop("id")
         return json.dumps({"kind": "event", **fields})
-    return json.dumps({"kind": "pin_failures", "member_id": item.member_id,
-                       "failures": item.failures, "lockouts": item.lockouts,
-                       "locked_until": item.locked_until.isoformat() if item.locked_until else None})
+    return json.dumps(
+        {
+            "kind": "pin_failures",
+            "member_id": item.member_id,
+            "failures": item.failures,
+            "lockouts": item.lockouts,
+            "locked_until": item.locked_until.isoformat() if item.locked_until else None,
+        }
+    )
 
 
 def _from_json(line: str) -> Write:
     data = json.loads(line)
     kind = data.pop("kind")
     if kind == "event":
-        return Event(**{**data, "type": EventType(data["type"]),
-                        "at": datetime.fromisoformat(data["at"])})
+        return Event(**{**data, "type": EventType(data["type"]), "at": datetime.fromisoformat(data["at"])})
     if kind == "pin_failures":
         until = data["locked_until"]
-        return PinFailures(int(data["member_id"]), int(data["failures"]),
-                           datetime.fromisoformat(until) if until else None,
-                           int(data.get("lockouts", 0)))  # absent in files spilled before schema 6
+        return PinFailures(
+            int(data["member_id"]),
+            int(data["failures"]),
+            datetime.fromisoformat(until) if until else None,
+            int(data.get("lockouts", 0)),
+        )  # absent in files spilled before schema 6
     raise ValueError(f"unknown spilled write kind {kind!r}")
 
 
@@ -69,9 +78,15 @@ class EventWriter:
     (the camera asks for a clip then); it must be quick and its failures are only logged.
     """
 
-    def __init__(self, db: Database, spill_path: Path, *, queue_size: int = QUEUE_SIZE,
-                 busy_timeout: float = 0.5,
-                 on_event_written: Callable[[int, Event], None] | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        spill_path: Path,
+        *,
+        queue_size: int = QUEUE_SIZE,
+        busy_timeout: float = 0.5,
+        on_event_written: Callable[[int, Event], None] | None = None,
+    ) -> None:
         self._db = db
         self._spill_path = Path(spill_path)
         self._busy_timeout = busy_timeout
@@ -170,8 +185,7 @@ class EventWriter:
             except sqlite3.OperationalError as exc:  # locked, busy, disk full, I/O
                 self.retries += 1
                 if self.retries == 1 or self.retries % 100 == 0:
-                    log.warning("event write failed (%s); retrying, %d retries so far",
-                                exc, self.retries)
+                    log.warning("event write failed (%s); retrying, %d retries so far", exc, self.retries)
                 if self._stopping.wait(pause):
                     self._spill(batch)  # shutting down: keep them for the next start
                     self._done(len(batch))
@@ -222,12 +236,14 @@ class EventWriter:
                     handle.flush()
                     os.fsync(handle.fileno())
             except OSError:
-                log.exception("could not spill %d event write(s) to %s; they are lost",
-                              len(items), self._spill_path)
+                log.exception(
+                    "could not spill %d event write(s) to %s; they are lost", len(items), self._spill_path
+                )
                 return
             self.spilled += len(items)
-        log.warning("%d event write(s) kept in %s until the database takes them",
-                    len(items), self._spill_path)
+        log.warning(
+            "%d event write(s) kept in %s until the database takes them", len(items), self._spill_path
+        )
 
     def _replay_spill(self, conn: sqlite3.Connection) -> None:
         """Write back what an earlier run spilled. The file is renamed first (under the lock, a

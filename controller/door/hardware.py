@@ -3,6 +3,7 @@
 The pin factory is passed in: gpiozero's default (lgpio on a Pi) for `serve`, a MockFactory for
 `simulate`. Everything else is the same code, so the simulator runs the real drivers.
 """
+
 from __future__ import annotations
 
 import logging
@@ -87,9 +88,18 @@ class DoorHardware:
             return
         self._closed = True
         self.relay.close()  # locks before releasing the pin
-        for device in (self.operator, *self.readers, self.indicator, self.contact, self.rex,
-                       self.open_button, self.help_button, self.counter, self.lights,
-                       self.alarm):
+        for device in (
+            self.operator,
+            *self.readers,
+            self.indicator,
+            self.contact,
+            self.rex,
+            self.open_button,
+            self.help_button,
+            self.counter,
+            self.lights,
+            self.alarm,
+        ):
             if device is not None:
                 device.close()
 
@@ -98,15 +108,19 @@ def build_reader(config: ReaderSettings, pin_factory: Factory | None) -> Reader:
     """One reader driver from its config entry."""
     if isinstance(config, Rdm6300Reader):
         from drivers.readers.rdm6300 import Rdm6300Reader as Rdm6300Driver
+
         return Rdm6300Driver(config.name, config.port, baudrate=config.baudrate)
     if isinstance(config, BarcodeReader):
         from drivers.readers.barcode import SerialBarcodeReader
+
         return SerialBarcodeReader(config.name, config.port, baudrate=config.baudrate)
     if isinstance(config, WiegandReader):
         from drivers.readers.wiegand import WiegandReader as WiegandDriver
+
         return WiegandDriver(config.name, config.d0_pin, config.d1_pin, pin_factory=pin_factory)
     if isinstance(config, MatrixKeypadReader):
         from drivers.readers.matrix_keypad import MatrixKeypad
+
         return MatrixKeypad(config.name, config.row_pins, config.col_pins, pin_factory=pin_factory)
     if isinstance(config, KeyboardWedgeReader):
         try:
@@ -133,8 +147,7 @@ def _osdp_reader(config: OsdpReader) -> Reader:
         raise HardwareError(f"{path}: cannot read the OSDP key ({exc})") from None
     if len(scbk) != 16:
         raise HardwareError(f"{path}: OSDP key must be 16 bytes (32 hex digits)")
-    return OSDPReader(config.name, scbk, device=config.port, address=config.address,
-                      baudrate=config.baudrate)
+    return OSDPReader(config.name, scbk, device=config.port, address=config.address, baudrate=config.baudrate)
 
 
 def build_hardware(config: HardwareSettings, pin_factory: Factory | None) -> DoorHardware:
@@ -146,28 +159,62 @@ def build_hardware(config: HardwareSettings, pin_factory: Factory | None) -> Doo
         return device
 
     try:
-        relay = make(LockRelay(config.lock.pin, active_high=config.lock.active_high,
-                               pin_factory=pin_factory))
+        relay = make(LockRelay(config.lock.pin, active_high=config.lock.active_high, pin_factory=pin_factory))
         ind = config.indicator
-        indicator = make(Indicator(ind.green_pin, ind.red_pin, ind.buzzer_pin,
-                                   leds_active_high=ind.active_high,
-                                   buzzer_active_high=ind.active_high, pin_factory=pin_factory))
-        lights = make(Lights(config.lights.pin, active_high=config.lights.active_high,
-                             pin_factory=pin_factory)) if config.lights else None
-        alarm = make(AlarmPanel(config.alarm.pin, initial_armed=True,
-                                active_high=config.alarm.active_high,
-                                pin_factory=pin_factory)) if config.alarm else None
-        contact = make(DoorContact(config.door_contact_pin,
-                                   open_when_high=config.door_open_when_high,
-                                   pin_factory=pin_factory))
+        indicator = make(
+            Indicator(
+                ind.green_pin,
+                ind.red_pin,
+                ind.buzzer_pin,
+                leds_active_high=ind.active_high,
+                buzzer_active_high=ind.active_high,
+                pin_factory=pin_factory,
+            )
+        )
+        lights = (
+            make(Lights(config.lights.pin, active_high=config.lights.active_high, pin_factory=pin_factory))
+            if config.lights
+            else None
+        )
+        alarm = (
+            make(
+                AlarmPanel(
+                    config.alarm.pin,
+                    initial_armed=True,
+                    active_high=config.alarm.active_high,
+                    pin_factory=pin_factory,
+                )
+            )
+            if config.alarm
+            else None
+        )
+        contact = make(
+            DoorContact(
+                config.door_contact_pin, open_when_high=config.door_open_when_high, pin_factory=pin_factory
+            )
+        )
         rex = make(RexButton(config.rex_pin, pin_factory=pin_factory))
-        operator = make(DoorOperator(config.door_operator.pin,
-                                     active_high=config.door_operator.active_high,
-                                     pin_factory=pin_factory)) if config.door_operator else None
-        open_button = (make(OpenButton(config.open_button_pin, pin_factory=pin_factory))
-                       if config.open_button_pin is not None else None)
-        help_button = (make(HelpButton(config.help_button_pin, pin_factory=pin_factory))
-                       if config.help_button_pin is not None else None)
+        operator = (
+            make(
+                DoorOperator(
+                    config.door_operator.pin,
+                    active_high=config.door_operator.active_high,
+                    pin_factory=pin_factory,
+                )
+            )
+            if config.door_operator
+            else None
+        )
+        open_button = (
+            make(OpenButton(config.open_button_pin, pin_factory=pin_factory))
+            if config.open_button_pin is not None
+            else None
+        )
+        help_button = (
+            make(HelpButton(config.help_button_pin, pin_factory=pin_factory))
+            if config.help_button_pin is not None
+            else None
+        )
         counter = make(build_counter(config.counter, pin_factory)) if config.counter else None
         readers = [make(build_reader(reader, pin_factory)) for reader in config.readers]
     except HardwareError:
@@ -176,15 +223,21 @@ def build_hardware(config: HardwareSettings, pin_factory: Factory | None) -> Doo
     except Exception as exc:  # gpiozero's pin errors, serial setup errors
         _close_all(made)
         raise HardwareError(f"hardware setup failed: {type(exc).__name__}: {exc}") from exc
-    return DoorHardware(relay, indicator, contact, rex, readers, lights, alarm, operator,
-                        open_button, help_button, counter)
+    return DoorHardware(
+        relay, indicator, contact, rex, readers, lights, alarm, operator, open_button, help_button, counter
+    )
 
 
 def build_counter(config: CounterSettings, pin_factory: Factory | None) -> DirectionalCounter:
     """The people counter; BranchService points its crossings at the door loop."""
-    return DirectionalCounter(config.a_pin, config.b_pin, broken_when_low=config.broken_when_low,
-                              timeout_s=config.timeout_seconds,
-                              flicker_s=config.flicker_ms / 1000, pin_factory=pin_factory)
+    return DirectionalCounter(
+        config.a_pin,
+        config.b_pin,
+        broken_when_low=config.broken_when_low,
+        timeout_s=config.timeout_seconds,
+        flicker_s=config.flicker_ms / 1000,
+        pin_factory=pin_factory,
+    )
 
 
 def _close_all(devices: list[Any]) -> None:

@@ -7,6 +7,7 @@ Why a thread: one message is a few hundred I2C writes (tens of milliseconds on a
 would hold up the observer thread (state file, door screen) and must never touch the door
 thread. Only the newest messages matter, so the queue is short and drops the oldest.
 """
+
 from __future__ import annotations
 
 import time
@@ -32,16 +33,24 @@ class LcdOutput:
 
     @classmethod
     def from_settings(
-        cls, settings: LcdSettings, on_fault: Callable[[OutputFaultReason, str], None],
-        open_bus: Callable[[], I2cBus] | None = None, sleep: Callable[[float], None] = time.sleep,
+        cls,
+        settings: LcdSettings,
+        on_fault: Callable[[OutputFaultReason, str], None],
+        open_bus: Callable[[], I2cBus] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> LcdOutput:
         """The configured display; `on_fault` hears once per outage that it is unreachable.
         Tests pass their own bus and a `sleep` that skips the display's pauses."""
-        return cls(CharacterLcd(
-            open_bus or (lambda: open_i2c_bus(settings.i2c_port)), settings.address,
-            settings.cols, settings.rows,
-            on_fault=lambda detail: on_fault(OutputFaultReason.DISPLAY_UNREACHABLE, detail),
-            sleep=sleep))
+        return cls(
+            CharacterLcd(
+                open_bus or (lambda: open_i2c_bus(settings.i2c_port)),
+                settings.address,
+                settings.cols,
+                settings.rows,
+                on_fault=lambda detail: on_fault(OutputFaultReason.DISPLAY_UNREACHABLE, detail),
+                sleep=sleep,
+            )
+        )
 
     def update(self, snapshot: DoorSnapshot) -> None:
         """A page listener (on the observer thread): a changed message goes to the display;

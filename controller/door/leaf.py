@@ -6,6 +6,7 @@ door machine (machine.py) only tells and asks; the machine stays about credentia
 lock. Every time here is monotonic seconds (a wall-clock step must not stretch a limit).
 Not thread-safe: the door loop's one thread owns it, as it owns the Door.
 """
+
 from __future__ import annotations
 
 from controller.config.settings import DoorSettings
@@ -41,8 +42,7 @@ class DoorLeaf:
         a member with more time opened it, so it may stay open more_time_held_open_seconds."""
         t = self._mono()
         self.is_open, self._open_since, self._held_reported = True, t, False
-        self._held_limit = (self._cfg.more_time_held_open_seconds if more_time
-                            else self._cfg.held_open_seconds)
+        self._held_limit = self._cfg.more_time_held_open_seconds if more_time else self._cfg.held_open_seconds
         return granted or (self._exit_until is not None and t < self._exit_until)
 
     def give_more_time(self) -> None:

@@ -32,6 +32,7 @@ runs (null if unknown).
 Linux limits a socket path to 107 bytes; a longer path (deep data directories, pytest's
 temporary folders) is reached through the directory's file descriptor under /proc/self/fd.
 """
+
 from __future__ import annotations
 
 import json
@@ -77,12 +78,17 @@ def link_path(data_dir: Path, env: dict[str, str] | None = None) -> Path:
 
 # --- snapshots on the wire ---------------------------------------------------------------------
 def snapshot_to_json(snapshot: DoorSnapshot) -> dict[str, Any]:
-    return {"mode": snapshot.mode.value, "phase": snapshot.phase.value,
-            "relay_unlocked": snapshot.relay_unlocked, "door_open": snapshot.door_open,
-            "alarm": snapshot.alarm.value if snapshot.alarm else None,
-            "message": {"nl": snapshot.message.nl, "en": snapshot.message.en},
-            "pin_keys": snapshot.pin_keys, "at": snapshot.at.isoformat(),
-            "occupancy": snapshot.occupancy}
+    return {
+        "mode": snapshot.mode.value,
+        "phase": snapshot.phase.value,
+        "relay_unlocked": snapshot.relay_unlocked,
+        "door_open": snapshot.door_open,
+        "alarm": snapshot.alarm.value if snapshot.alarm else None,
+        "message": {"nl": snapshot.message.nl, "en": snapshot.message.en},
+        "pin_keys": snapshot.pin_keys,
+        "at": snapshot.at.isoformat(),
+        "occupancy": snapshot.occupancy,
+    }
 
 
 def snapshot_from_json(data: dict[str, Any]) -> DoorSnapshot:
@@ -97,12 +103,17 @@ def snapshot_from_json(data: dict[str, Any]) -> DoorSnapshot:
     occupancy = data.get("occupancy")  # absent from a door process older than the counter
     if occupancy is not None and (isinstance(occupancy, bool) or not isinstance(occupancy, int)):
         raise TypeError("occupancy")
-    return DoorSnapshot(mode=DoorMode(data["mode"]), phase=Phase(data["phase"]),
-                        relay_unlocked=bool(data["relay_unlocked"]),
-                        door_open=bool(data["door_open"]), alarm=alarm,
-                        message=DoorMessage(str(data["message"]["nl"]),
-                                            str(data["message"]["en"])),
-                        pin_keys=int(data["pin_keys"]), at=at, occupancy=occupancy)
+    return DoorSnapshot(
+        mode=DoorMode(data["mode"]),
+        phase=Phase(data["phase"]),
+        relay_unlocked=bool(data["relay_unlocked"]),
+        door_open=bool(data["door_open"]),
+        alarm=alarm,
+        message=DoorMessage(str(data["message"]["nl"]), str(data["message"]["en"])),
+        pin_keys=int(data["pin_keys"]),
+        at=at,
+        occupancy=occupancy,
+    )
 
 
 # --- long socket paths ---------------------------------------------------------------------------
@@ -143,4 +154,3 @@ def read_line(conn: socket.socket, limit: int, deadline: float) -> bytes | None:
             return data[:end]
         if len(data) > limit:
             return None
-

@@ -3,6 +3,7 @@
 Split from controller.door.link (what both ends share) and controller.door.link_server so
 that the web process loads only this and the shared module.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,9 @@ class DoorLinkClient:
     schedule reload); an unreachable or silent door raises DoorUnavailable.
     """
 
-    def __init__(self, path: Path, timeout: float = CLIENT_TIMEOUT,
-                 schedule_timeout: float = SCHEDULE_TIMEOUT) -> None:
+    def __init__(
+        self, path: Path, timeout: float = CLIENT_TIMEOUT, schedule_timeout: float = SCHEDULE_TIMEOUT
+    ) -> None:
         self.path = Path(path)
         self.timeout = timeout
         self.schedule_timeout = schedule_timeout
@@ -72,8 +74,10 @@ class DoorLinkClient:
             snapshot = snapshot_from_json(door) if door is not None else None
             loop = reply.get("loop") or {}
             alive, age = loop.get("alive"), loop.get("last_turn_age")
-            health = LoopHealth(alive=None if alive is None else bool(alive),
-                                last_turn_age=None if age is None else float(age))
+            health = LoopHealth(
+                alive=None if alive is None else bool(alive),
+                last_turn_age=None if age is None else float(age),
+            )
         except (KeyError, TypeError, ValueError, AttributeError):
             raise DoorUnavailable("the door process gave no readable state") from None
         return snapshot, health
@@ -98,7 +102,6 @@ class DoorLinkClient:
         if not isinstance(report, dict):
             raise DoorUnavailable("the door process gave no readable metrics")
         return report
-
 
     # --- building outputs ([[outputs]]) ---------------------------------------------------------
     def outputs(self) -> list[OutputStatus]:

@@ -12,6 +12,7 @@ queue; the schedule reload reads the database on the connection's thread, never 
 The socket file is made with mode 0600 (bound under a temporary name, chmod-ed, then renamed
 into place, so it is never reachable with looser permissions).
 """
+
 from __future__ import annotations
 
 import json
@@ -55,8 +56,11 @@ def loop_health(loop: object) -> LoopHealth:
     is_running = getattr(loop, "is_running", None)
     alive = bool(is_running()) if callable(is_running) else None
     last_turn = getattr(loop, "last_turn", None)
-    age = (max(0.0, time.monotonic() - last_turn)
-           if isinstance(last_turn, (int, float)) and not isinstance(last_turn, bool) else None)
+    age = (
+        max(0.0, time.monotonic() - last_turn)
+        if isinstance(last_turn, (int, float)) and not isinstance(last_turn, bool)
+        else None
+    )
     return LoopHealth(alive=alive, last_turn_age=age)
 
 
@@ -83,11 +87,18 @@ class DoorLinkError(Exception):
 class DoorLinkServer:
     """Serves the door link on a thread of the door process; `stop()` never waits on clients."""
 
-    def __init__(self, path: Path, door: LinkedDoor, load_schedule: Callable[[], Schedule], *,
-                 timeout: float = SERVER_TIMEOUT, max_connections: int = MAX_CONNECTIONS,
-                 reload_spacing: float = RELOAD_SPACING_SECONDS,
-                 monotonic: Callable[[], float] = time.monotonic,
-                 pause: Callable[[float], object] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        door: LinkedDoor,
+        load_schedule: Callable[[], Schedule],
+        *,
+        timeout: float = SERVER_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
+        reload_spacing: float = RELOAD_SPACING_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+        pause: Callable[[float], object] | None = None,
+    ) -> None:
         self.path = Path(path)
         self._door = door
         self._load_schedule = load_schedule
@@ -113,8 +124,7 @@ class DoorLinkServer:
     def start(self) -> None:
         self._listener = self._bind()
         self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
-        self._thread = threading.Thread(target=self._accept_forever, name="door-link",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._accept_forever, name="door-link", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -146,13 +156,11 @@ class DoorLinkServer:
             temporary = f".{path.name}.{os.getpid()}.tmp"
             with reachable(path) as (folder, dir_fd):
                 try:
-                    os.unlink(temporary if dir_fd is not None else path.parent / temporary,
-                              dir_fd=dir_fd)
+                    os.unlink(temporary if dir_fd is not None else path.parent / temporary, dir_fd=dir_fd)
                 except FileNotFoundError:
                     pass
                 sock.bind(f"{folder}/{temporary}")
-                os.chmod(temporary if dir_fd is not None else path.parent / temporary, 0o600,
-                         dir_fd=dir_fd)
+                os.chmod(temporary if dir_fd is not None else path.parent / temporary, 0o600, dir_fd=dir_fd)
                 sock.listen(MAX_CONNECTIONS)
                 if dir_fd is None:
                     os.rename(path.parent / temporary, path)
@@ -224,8 +232,7 @@ class DoorLinkServer:
             conn.close()
             return
         try:
-            threading.Thread(target=self._serve, args=(conn,), name="door-link-client",
-                             daemon=True).start()
+            threading.Thread(target=self._serve, args=(conn,), name="door-link-client", daemon=True).start()
         except RuntimeError:  # no thread to be had: turn the client away, keep accepting
             self._slots.release()
             conn.close()
@@ -237,8 +244,11 @@ class DoorLinkServer:
                 reply: dict[str, Any] = {"ok": False, "error": "not allowed"}
             else:
                 request = read_line(conn, MAX_REQUEST_BYTES, deadline)
-                reply = self._answer(request) if request is not None else {
-                    "ok": False, "error": "request too long or not one line"}
+                reply = (
+                    self._answer(request)
+                    if request is not None
+                    else {"ok": False, "error": "request too long or not one line"}
+                )
             conn.settimeout(self._timeout)
             conn.sendall(json_line(reply))
         except (OSError, ValueError):  # timeouts, resets, a client gone: nothing to tell it
@@ -267,8 +277,12 @@ class DoorLinkServer:
                 return {"ok": True, "metrics": self._door.metrics_report()}
             if op == "outputs":
                 runner = getattr(self._door, "outputs", None)  # BranchService's OutputsRunner
-                return {"ok": True, "outputs": [status.to_json() for status in runner.statuses()]
-                        if runner is not None else []}
+                return {
+                    "ok": True,
+                    "outputs": [status.to_json() for status in runner.statuses()]
+                    if runner is not None
+                    else [],
+                }
             if op == "set_output":
                 return self._set_output(request)
         except Exception:
@@ -279,8 +293,11 @@ class DoorLinkServer:
     def _state(self) -> dict[str, Any]:
         snapshot = self._door.snapshot()
         health = loop_health(self._door.loop)
-        return {"ok": True, "door": snapshot_to_json(snapshot) if snapshot is not None else None,
-                "loop": {"alive": health.alive, "last_turn_age": health.last_turn_age}}
+        return {
+            "ok": True,
+            "door": snapshot_to_json(snapshot) if snapshot is not None else None,
+            "loop": {"alive": health.alive, "last_turn_age": health.last_turn_age},
+        }
 
     def _unlock(self, actor: object) -> dict[str, Any]:
         if not isinstance(actor, str) or not actor.strip() or len(actor) > MAX_ACTOR_CHARS:
@@ -294,8 +311,12 @@ class DoorLinkServer:
         """A manager's switch of a building output; the web side has audited who asked."""
         name, state, actor = request.get("name"), request.get("state"), request.get("actor")
         runner = getattr(self._door, "outputs", None)
-        if not isinstance(name, str) or state not in ("on", "off", "auto") \
-                or not isinstance(actor, str) or not 0 < len(actor.strip()) <= MAX_ACTOR_CHARS:
+        if (
+            not isinstance(name, str)
+            or state not in ("on", "off", "auto")
+            or not isinstance(actor, str)
+            or not 0 < len(actor.strip()) <= MAX_ACTOR_CHARS
+        ):
             return {"ok": False, "error": "set_output needs a name, a state (on, off, auto) and an actor"}
         if runner is None:
             return {"ok": False, "error": "this door has no building outputs"}
@@ -331,8 +352,7 @@ _UCRED = struct.Struct("3i")  # pid, uid, gid
 def _peer_allowed(conn: socket.socket) -> bool:
     """Only our own user or root may talk to the door (the 0600 file says so too)."""
     try:
-        _pid, uid, _gid = _UCRED.unpack(conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
-                                                        _UCRED.size))
+        _pid, uid, _gid = _UCRED.unpack(conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size))
     except (OSError, AttributeError, struct.error):
         return False
     return uid in (os.getuid(), 0)

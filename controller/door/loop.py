@@ -6,6 +6,7 @@ and the loop carries on: the loop itself never ends until `stop()`. Each turn is
 the monotonic clock and reported to `on_turn` (the systemd watchdog feeder), so a loop that
 hangs or dies stops feeding the watchdog and gets the process restarted, relay off first.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,8 +27,13 @@ MAX_WAIT_SECONDS = 0.5  # the loop turns at least this often, input or not
 class DoorLoop:
     """Runs `door` on a thread; `submit` is the EventSink every reader and input is given."""
 
-    def __init__(self, door: Door, monotonic: Monotonic = monotonic,
-                 on_turn: Callable[[], None] | None = None, realtime_priority: int = 0) -> None:
+    def __init__(
+        self,
+        door: Door,
+        monotonic: Monotonic = monotonic,
+        on_turn: Callable[[], None] | None = None,
+        realtime_priority: int = 0,
+    ) -> None:
         self.door = door
         self._realtime_priority = realtime_priority
         self.realtime = False  # whether the thread got its real-time priority
@@ -121,9 +127,13 @@ class DoorLoop:
         try:
             os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(self._realtime_priority))
         except (OSError, AttributeError) as exc:  # not permitted, or not Linux
-            log.warning("door thread runs at normal priority (real-time priority %d refused: "
-                        "%s); give the unit LimitRTPRIO=%d", self._realtime_priority, exc,
-                        self._realtime_priority)
+            log.warning(
+                "door thread runs at normal priority (real-time priority %d refused: "
+                "%s); give the unit LimitRTPRIO=%d",
+                self._realtime_priority,
+                exc,
+                self._realtime_priority,
+            )
             return False
         return True
 

@@ -14,6 +14,7 @@ must not stretch a pulse); wall time only stamps events. And the door acts befor
 the relay moves first, events go to a sink that never blocks (the EventWriter's queue), and
 snapshots go to observers that cannot fail the door (`on_change` must not block either).
 """
+
 from __future__ import annotations
 
 import logging
@@ -51,15 +52,20 @@ from drivers.base import CardRead, KeyPress, ReaderFault
 log = logging.getLogger(__name__)
 
 
-
 class Door(EntryFlow):
     """Runs one door; not thread-safe by design: feed it from one loop thread only."""
 
     def __init__(
-        self, authorizer: Authorizer, outputs: DoorOutputs, events: EventSink,
-        settings: DoorSettings, clock: Clock, door_name: str,
+        self,
+        authorizer: Authorizer,
+        outputs: DoorOutputs,
+        events: EventSink,
+        settings: DoorSettings,
+        clock: Clock,
+        door_name: str,
         on_change: Callable[[DoorSnapshot], None] | None = None,
-        monotonic: Monotonic = monotonic, counter: CounterSettings | None = None,
+        monotonic: Monotonic = monotonic,
+        counter: CounterSettings | None = None,
     ) -> None:
         self._auth = authorizer
         self._out = outputs
@@ -84,8 +90,16 @@ class Door(EntryFlow):
         self._leaf = DoorLeaf(settings, monotonic)  # open or shut; forced and held open
         self._message = PROMPT_CARD
         self._message_until: float | None = None
-        self._counting = Counting(counter, settings, outputs, door_name, clock, monotonic,  # people
-                                  self._events.record, lambda message: self._say(message, hold=True))
+        self._counting = Counting(
+            counter,
+            settings,
+            outputs,
+            door_name,
+            clock,
+            monotonic,  # people
+            self._events.record,
+            lambda message: self._say(message, hold=True),
+        )
         self._out.relay.lock()
         self._publish()
 
@@ -118,8 +132,12 @@ class Door(EntryFlow):
         elif isinstance(item, ClosingWarning):
             self._closing_warning(item.minutes, now)
         elif isinstance(item, ReaderFault):
-            self._log(EventType.READER_FAULT, now, reason=item.kind,
-                      detail=f"reader={item.reader} {item.detail}".strip())
+            self._log(
+                EventType.READER_FAULT,
+                now,
+                reason=item.kind,
+                detail=f"reader={item.reader} {item.detail}".strip(),
+            )
         self.tick()
 
     def tick(self) -> None:
@@ -135,8 +153,7 @@ class Door(EntryFlow):
             self._reset_entry()
             self._say(messages.TIMED_OUT)
         if not self._door_free and self._leaf.held_open_now(t):
-            self._raise_alarm(DoorAlarm.HELD_OPEN, self._clock(),
-                              f"open for {self._leaf.held_limit:g} s")
+            self._raise_alarm(DoorAlarm.HELD_OPEN, self._clock(), f"open for {self._leaf.held_limit:g} s")
         if self._message_until is not None and t >= self._message_until:
             self._message, self._message_until = PROMPT_CARD, None
         self._counting.tick(t, shut=not self._leaf.is_open and self._unlock_until is None)
@@ -147,9 +164,19 @@ class Door(EntryFlow):
         then, or for the next input). A free door has no held-open limit: left in, it would
         stay due and the loop would never wait."""
         held = None if self._door_free else self._leaf.held_deadline()
-        times = [t for t in (self._pin_deadline, self._unlock_until, self._operator_until, held,
-                             self._message_until, self._lms_deadline,
-                                       self._counting.deadline()) if t is not None]
+        times = [
+            t
+            for t in (
+                self._pin_deadline,
+                self._unlock_until,
+                self._operator_until,
+                held,
+                self._message_until,
+                self._lms_deadline,
+                self._counting.deadline(),
+            )
+            if t is not None
+        ]
         return min(times) if times else None
 
     def assume_contact(self, is_open: bool) -> None:
@@ -166,8 +193,12 @@ class Door(EntryFlow):
         try:
             now = self._clock()
             self._say(messages.FAULT)
-            self._log(EventType.SERVICE, now, reason="fail_secure",
-                      detail=f"{type(error).__name__} in the door loop; relay locked")
+            self._log(
+                EventType.SERVICE,
+                now,
+                reason="fail_secure",
+                detail=f"{type(error).__name__} in the door loop; relay locked",
+            )
             self._publish()
         except Exception:  # the relay is locked; a broken log must not hide that
             log.exception("could not record the fail-secure event")
@@ -186,11 +217,17 @@ class Door(EntryFlow):
 
     def snapshot(self) -> DoorSnapshot:
         return DoorSnapshot(
-            mode=self.mode, phase=self.phase, relay_unlocked=self._out.relay.is_unlocked,
-            door_open=self._leaf.is_open, alarm=self._leaf.alarm, message=self._message,
-            pin_keys=len(self._keys), at=self._clock(),
-            unlock_seconds_left=(None if self._unlock_until is None
-                                 else max(0.0, self._unlock_until - self._mono())),
+            mode=self.mode,
+            phase=self.phase,
+            relay_unlocked=self._out.relay.is_unlocked,
+            door_open=self._leaf.is_open,
+            alarm=self._leaf.alarm,
+            message=self._message,
+            pin_keys=len(self._keys),
+            at=self._clock(),
+            unlock_seconds_left=(
+                None if self._unlock_until is None else max(0.0, self._unlock_until - self._mono())
+            ),
             occupancy=self._counting.occupancy,
         )
 
@@ -221,8 +258,9 @@ class Door(EntryFlow):
             return
         if is_open:
             in_pulse = self._unlock_until is not None
-            if self._leaf.opened(granted=in_pulse or self._door_free,
-                                 more_time=in_pulse and self._pulse_more_time):
+            if self._leaf.opened(
+                granted=in_pulse or self._door_free, more_time=in_pulse and self._pulse_more_time
+            ):
                 self._opened_in_pulse = self._unlock_until is not None
                 self._counting.door_opened(self.mode)
                 self._log(EventType.DOOR_OPENED, now)
@@ -269,8 +307,12 @@ class Door(EntryFlow):
         if change.mode is self.mode:
             return
         before, self.mode = self.mode, change.mode
-        self._log(EventType.MODE_CHANGED, now, reason=change.mode.value,
-                  detail=f"from {before.value}; {change.cause}".strip("; "))
+        self._log(
+            EventType.MODE_CHANGED,
+            now,
+            reason=change.mode.value,
+            detail=f"from {before.value}; {change.cause}".strip("; "),
+        )
         self._reset_entry()
         if self._door_free:
             self._out.relay.unlock()
@@ -283,8 +325,9 @@ class Door(EntryFlow):
             self._out.lights.off()
 
     def _closing_warning(self, minutes: int, now: datetime) -> None:
-        self._log(EventType.CLOSING_WARNING, now, reason=f"{minutes} min",
-                  detail=f"Open+ ends in {minutes} minutes")
+        self._log(
+            EventType.CLOSING_WARNING, now, reason=f"{minutes} min", detail=f"Open+ ends in {minutes} minutes"
+        )
         self._say(closing_message(minutes))
         self._out.signals.beep(self._cfg.alarm_beep_seconds, times=2)
         if self._out.announce is not None:
@@ -303,11 +346,17 @@ class Door(EntryFlow):
         self._out.show(message)
 
     def _log(
-        self, kind: EventType, now: datetime, *, reason: str | None = None, actor: str | None = None,
+        self,
+        kind: EventType,
+        now: datetime,
+        *,
+        reason: str | None = None,
+        actor: str | None = None,
         detail: str | None = None,
     ) -> None:
-        self._events.record(Event(type=kind, at=now, door=self._name, reason=reason, actor=actor,
-                                  detail=detail))
+        self._events.record(
+            Event(type=kind, at=now, door=self._name, reason=reason, actor=actor, detail=detail)
+        )
 
     def _publish(self) -> None:
         if self._on_change is not None:

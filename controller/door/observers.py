@@ -6,6 +6,7 @@ here, which returns at once; one thread runs the calls in order, each on its own
 failing or slow observer delays or loses only its own news, never the door. The queue is
 bounded: when observers fall that far behind, the oldest news is dropped (and counted).
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,8 +25,9 @@ class ObserverQueue:
 
     def __init__(self, queue_size: int = QUEUE_SIZE, name: str = "door-observers") -> None:
         self._name = name
-        self._queue: queue.Queue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = \
-            queue.Queue(maxsize=queue_size)
+        self._queue: queue.Queue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = queue.Queue(
+            maxsize=queue_size
+        )
         self._thread: threading.Thread | None = None
         self.dropped = 0
         self.failed = 0

@@ -18,6 +18,7 @@ it runs on the door thread, so a crossing costs an integer add and nothing else.
   that is the "building empty" confirmation, logged as `building_empty_confirmed`.
 Without a counter ([hardware.counter] absent) none of this runs and the door arms as before.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -54,9 +55,17 @@ class Opening:
 class Counting:
     """Occupancy, the current opening and the closing round of one door."""
 
-    def __init__(self, counter: CounterSettings | None, settings: DoorSettings,
-                 outputs: DoorOutputs, door: str, clock: Clock, monotonic: Monotonic,
-                 log: Log, say: Say) -> None:
+    def __init__(
+        self,
+        counter: CounterSettings | None,
+        settings: DoorSettings,
+        outputs: DoorOutputs,
+        door: str,
+        clock: Clock,
+        monotonic: Monotonic,
+        log: Log,
+        say: Say,
+    ) -> None:
         self.fitted = counter is not None
         self._settle = counter.settle_seconds if counter is not None else 0.0
         self._round_seconds = settings.closing_round_minutes * 60
@@ -123,13 +132,19 @@ class Counting:
         if self._round_alert_at is not None and t >= self._round_alert_at:
             self._round_alert_at = None
             self._alerted = True
-            self._event(EventType.OCCUPIED_AT_CLOSING, reason=None,
-                        detail=f"{self.inside} inside by the people counter; alarm not armed")
+            self._event(
+                EventType.OCCUPIED_AT_CLOSING,
+                reason=None,
+                detail=f"{self.inside} inside by the people counter; alarm not armed",
+            )
             self._announce()
 
     def deadline(self) -> float | None:
-        times = [t for t in (self._round_alert_at,
-                             self._opening.settle_until if self._opening else None) if t is not None]
+        times = [
+            t
+            for t in (self._round_alert_at, self._opening.settle_until if self._opening else None)
+            if t is not None
+        ]
         return min(times) if times else None
 
     # --- inside ---------------------------------------------------------------------------
@@ -145,11 +160,13 @@ class Counting:
     def _judge(self, opening: Opening) -> None:
         self._opening = None
         if opening.people_in > opening.grants:
-            self._event(EventType.TAILGATING, at=opening.last_in_at,
-                        detail=f"{opening.people_in} in on {opening.grants} grant(s)")
+            self._event(
+                EventType.TAILGATING,
+                at=opening.last_in_at,
+                detail=f"{opening.people_in} in on {opening.grants} grant(s)",
+            )
         elif opening.people_in < opening.grants:
-            self._event(EventType.GRANT_UNUSED,
-                        detail=f"{opening.people_in} in on {opening.grants} grant(s)")
+            self._event(EventType.GRANT_UNUSED, detail=f"{opening.people_in} in on {opening.grants} grant(s)")
 
     def _start_round(self) -> None:
         self.closing_round, self._alerted = True, False
@@ -160,12 +177,18 @@ class Counting:
         """The building is empty by the count, or staff say so: arm, lights off."""
         self.closing_round, self._round_alert_at = False, None
         if confirmed_by is not None:
-            self._event(EventType.BUILDING_EMPTY_CONFIRMED, card=confirmed_by,
-                        detail=f"staff card; {self.inside} inside by the count, reset to 0")
+            self._event(
+                EventType.BUILDING_EMPTY_CONFIRMED,
+                card=confirmed_by,
+                detail=f"staff card; {self.inside} inside by the count, reset to 0",
+            )
             self.inside = 0
         elif self._alerted:
-            self._event(EventType.OCCUPIED_AT_CLOSING, reason=CLEARED,
-                        detail="empty by the people counter; alarm armed")
+            self._event(
+                EventType.OCCUPIED_AT_CLOSING,
+                reason=CLEARED,
+                detail="empty by the people counter; alarm armed",
+            )
         if self._out.alarm is not None:
             self._out.alarm.arm()
         if self._out.lights is not None:
@@ -175,7 +198,22 @@ class Counting:
         self._say(CLOSING_ROUND)
         self._out.signals.beep(self._beep_seconds, times=2)
 
-    def _event(self, kind: EventType, *, at: datetime | None = None, reason: str | None = None,
-               card: str | None = None, detail: str | None = None) -> None:
-        self._log(Event(type=kind, at=at or self._clock(), door=self._door, reason=reason,
-                        card_hint=card_hint(card) if card is not None else None, detail=detail))
+    def _event(
+        self,
+        kind: EventType,
+        *,
+        at: datetime | None = None,
+        reason: str | None = None,
+        card: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        self._log(
+            Event(
+                type=kind,
+                at=at or self._clock(),
+                door=self._door,
+                reason=reason,
+                card_hint=card_hint(card) if card is not None else None,
+                detail=detail,
+            )
+        )

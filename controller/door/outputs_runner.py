@@ -9,6 +9,7 @@ link's for a manual switch), never on the door thread; a pin write is all they d
 
 A manual state lives in memory: a restart goes back to the schedule.
 """
+
 from __future__ import annotations
 
 import logging
@@ -64,15 +65,22 @@ class _Output:
     generation: int = 0
 
 
-def build_output_pins(outputs: Sequence[BuildingOutputSettings], schedule: Schedule, now: datetime,
-                      pin_factory: Factory | None) -> list[BuildingOutput]:
+def build_output_pins(
+    outputs: Sequence[BuildingOutputSettings], schedule: Schedule, now: datetime, pin_factory: Factory | None
+) -> list[BuildingOutput]:
     """Every output's pin, each starting in the state the schedule wants at `now`."""
     made: list[BuildingOutput] = []
     try:
         for config in outputs:
-            made.append(BuildingOutput(
-                config.name, config.pin, active_high=config.active_high, pin_factory=pin_factory,
-                initial_on=planned_state(schedule, config.rules(), now)))
+            made.append(
+                BuildingOutput(
+                    config.name,
+                    config.pin,
+                    active_high=config.active_high,
+                    pin_factory=pin_factory,
+                    initial_on=planned_state(schedule, config.rules(), now),
+                )
+            )
     except Exception as exc:  # gpiozero's pin errors: a pin in use, a name it does not know
         for pin in made:
             pin.close()
@@ -83,8 +91,14 @@ def build_output_pins(outputs: Sequence[BuildingOutputSettings], schedule: Sched
 class OutputsRunner:
     """Sets every building output at its switch times; thread-safe."""
 
-    def __init__(self, outputs: Sequence[tuple[str, OutputRules, OutputPin]], schedule: Schedule,
-                 *, clock: Clock, timers: ClockTimers) -> None:
+    def __init__(
+        self,
+        outputs: Sequence[tuple[str, OutputRules, OutputPin]],
+        schedule: Schedule,
+        *,
+        clock: Clock,
+        timers: ClockTimers,
+    ) -> None:
         self._outputs = {name: _Output(name, rules, pin) for name, rules, pin in outputs}
         self._schedule = schedule
         self._clock = clock
@@ -92,13 +106,17 @@ class OutputsRunner:
         self._lock = threading.RLock()
 
     @classmethod
-    def from_settings(cls, outputs: Sequence[BuildingOutputSettings], schedule: Schedule,
-                      clock: Clock, timers: ClockTimers,
-                      pin_factory: Factory | None) -> OutputsRunner:
+    def from_settings(
+        cls,
+        outputs: Sequence[BuildingOutputSettings],
+        schedule: Schedule,
+        clock: Clock,
+        timers: ClockTimers,
+        pin_factory: Factory | None,
+    ) -> OutputsRunner:
         """The runner of [[outputs]] with its pins (HardwareError: a pin cannot be had)."""
         pins = build_output_pins(outputs, schedule, clock(), pin_factory)
-        named = [(config.name, config.rules(), pin)
-                 for config, pin in zip(outputs, pins, strict=True)]
+        named = [(config.name, config.rules(), pin) for config, pin in zip(outputs, pins, strict=True)]
         return cls(named, schedule, clock=clock, timers=timers)
 
     @property
@@ -126,9 +144,12 @@ class OutputsRunner:
             now = self._clock()
             for output in self._outputs.values():
                 if output.manual is not None and output.manual.holds_at(now):
-                    output.manual = ManualState(output.manual.on, output.manual.since,
-                                                manual_until(schedule, output.rules, now),
-                                                output.manual.actor)
+                    output.manual = ManualState(
+                        output.manual.on,
+                        output.manual.since,
+                        manual_until(schedule, output.rules, now),
+                        output.manual.actor,
+                    )
             return self._apply_all()
 
     # --- reading and switching by hand ----------------------------------------------------------
@@ -147,8 +168,9 @@ class OutputsRunner:
             if choice == "auto":
                 output.manual = None
             else:
-                output.manual = ManualState(choice == "on", now,
-                                            manual_until(self._schedule, output.rules, now), actor)
+                output.manual = ManualState(
+                    choice == "on", now, manual_until(self._schedule, output.rules, now), actor
+                )
             log.info("output %s set %s by %s", name, choice, actor)
             return self._apply(output, now)
 
@@ -178,8 +200,9 @@ class OutputsRunner:
             log.info("output %s %s (%s)", output.name, "on" if plan.on else "off", plan.source.value)
         output.generation += 1
         due = plan.next_at or now + RECHECK_AFTER
-        self._timers.add(TIMER_PREFIX + output.name, due, self.run_switch, output.name,
-                         output.generation, due)
+        self._timers.add(
+            TIMER_PREFIX + output.name, due, self.run_switch, output.name, output.generation, due
+        )
         if plan.next_at is not None:
             log.debug("output %s next %s at %s", output.name, plan.next_on, format_local(plan.next_at))
         return self._status(output, now, plan)
@@ -188,6 +211,12 @@ class OutputsRunner:
         """The output as shown: the pin's own state, who decides it, and what comes next."""
         plan = plan or plan_output(self._schedule, output.rules, now, output.manual)
         manual = output.manual if output.manual is not None and output.manual.holds_at(now) else None
-        return OutputStatus(name=output.name, on=output.pin.is_on, source=plan.source,
-                            planned_on=plan.planned_on, next_at=plan.next_at,
-                            next_on=plan.next_on, manual_by=manual.actor if manual else None)
+        return OutputStatus(
+            name=output.name,
+            on=output.pin.is_on,
+            source=plan.source,
+            planned_on=plan.planned_on,
+            next_at=plan.next_at,
+            next_on=plan.next_on,
+            manual_by=manual.actor if manual else None,
+        )

@@ -3,6 +3,7 @@
 The door machine (machine.py) depends only on these small interfaces, so the hardware wiring,
 the simulator and the tests plug in their own relay, signals and display.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -61,9 +62,20 @@ class RemoteUnlock:
     actor: str
 
 
-DoorInput = (CardRead | KeyPress | ReaderFault | DoorContactChanged | ExitRequest
-             | OpenButtonPressed | HelpRequested | ModeChanged | ClosingWarning | RemoteUnlock
-             | LmsAnswer | PersonCrossed)  # PersonCrossed: the people counter (drivers/beams.py)
+DoorInput = (
+    CardRead
+    | KeyPress
+    | ReaderFault
+    | DoorContactChanged
+    | ExitRequest
+    | OpenButtonPressed
+    | HelpRequested
+    | ModeChanged
+    | ClosingWarning
+    | RemoteUnlock
+    | LmsAnswer
+    | PersonCrossed
+)  # PersonCrossed: the people counter (drivers/beams.py)
 
 
 # --- what the door drives ----------------------------------------------------------------

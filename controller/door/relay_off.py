@@ -9,6 +9,7 @@ which took seconds. A missing, unreadable or wrong value means the default (the 
 as config.py, from config_defaults.py) and a warning on stderr naming the problem: driving the
 default lock pin locked is better than leaving the door as the crash left it.
 """
+
 from __future__ import annotations
 
 import sys
@@ -55,13 +56,33 @@ def read_lock_target(path: Path | None, warn: Warn) -> LockTarget:
     where = str(path)
     lock = _table(raw, ("hardware", "lock"), where, warn)
     storage = _table(raw, ("storage",), where, warn)
-    pin = _value(lock, "pin", _is_pin, DEFAULT_LOCK_PIN, f"{where}: hardware.lock.pin",
-                 "a GPIO number or pin name", warn)
-    active_high = _value(lock, "active_high", lambda v: isinstance(v, bool),
-                         DEFAULT_LOCK_ACTIVE_HIGH, f"{where}: hardware.lock.active_high",
-                         "true or false", warn)
-    configured_dir = _value(storage, "data_dir", lambda v: isinstance(v, str) and v != "",
-                            DEFAULT_DATA_DIR, f"{where}: storage.data_dir", "a folder path", warn)
+    pin = _value(
+        lock,
+        "pin",
+        _is_pin,
+        DEFAULT_LOCK_PIN,
+        f"{where}: hardware.lock.pin",
+        "a GPIO number or pin name",
+        warn,
+    )
+    active_high = _value(
+        lock,
+        "active_high",
+        lambda v: isinstance(v, bool),
+        DEFAULT_LOCK_ACTIVE_HIGH,
+        f"{where}: hardware.lock.active_high",
+        "true or false",
+        warn,
+    )
+    configured_dir = _value(
+        storage,
+        "data_dir",
+        lambda v: isinstance(v, str) and v != "",
+        DEFAULT_DATA_DIR,
+        f"{where}: storage.data_dir",
+        "a folder path",
+        warn,
+    )
     return LockTarget(pin=pin, active_high=active_high, data_dir=resolve_data_dir(configured_dir))
 
 
@@ -81,14 +102,22 @@ def _table(raw: dict[str, Any], keys: tuple[str, ...], where: str, warn: Warn) -
     for depth, key in enumerate(keys):
         table = table.get(key, {})
         if not isinstance(table, dict):
-            warn(f"{where}: {'.'.join(keys[:depth + 1])}: expected a table, got {table!r}; "
-                 f"using the defaults")
+            warn(
+                f"{where}: {'.'.join(keys[: depth + 1])}: expected a table, got {table!r}; using the defaults"
+            )
             return {}
     return table
 
 
-def _value(table: dict[str, Any], key: str, valid: Callable[[Any], bool], default: Any,
-           name: str, expected: str, warn: Warn) -> Any:
+def _value(
+    table: dict[str, Any],
+    key: str,
+    valid: Callable[[Any], bool],
+    default: Any,
+    name: str,
+    expected: str,
+    warn: Warn,
+) -> Any:
     value = table.get(key, _MISSING)
     if value is _MISSING:
         return default
@@ -111,14 +140,20 @@ def _mark_stopped(data_dir: Path, warn: Warn) -> None:
     state = StateFile(data_dir / STATE_FILE)
     last = state.read() or {}
     try:
-        state.replace({**last, "relay_unlocked": False, "phase": "stopped",
-                       "at": datetime.now(UTC).isoformat()})
+        state.replace(
+            {**last, "relay_unlocked": False, "phase": "stopped", "at": datetime.now(UTC).isoformat()}
+        )
     except OSError as exc:  # the pin is locked; the bookkeeping failing must not fail the unit
         warn(f"could not update {state.path} ({exc})")
 
 
-def run(config: Path | None, *, pin_factory: Factory | None = None,
-        stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+def run(
+    config: Path | None,
+    *,
+    pin_factory: Factory | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
     """Drive the lock pin locked and record it; 0 when the pin was driven, 2 when it could not be.
 
     `config` is the --config flag (None: $OPENPLUS_DOOR_CONFIG, else the defaults), resolved

@@ -4,6 +4,7 @@ Other processes read it: the simulator's tests check from outside that the relay
 locked, and `relay-off` (systemd's ExecStopPost) marks the door locked after any stop.
 It never holds a card number or a PIN.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,10 +27,13 @@ class StateFile:
 
     def write(self, snapshot: DoorSnapshot) -> None:
         state = {
-            "mode": snapshot.mode.value, "phase": snapshot.phase.value,
-            "relay_unlocked": snapshot.relay_unlocked, "door_open": snapshot.door_open,
+            "mode": snapshot.mode.value,
+            "phase": snapshot.phase.value,
+            "relay_unlocked": snapshot.relay_unlocked,
+            "door_open": snapshot.door_open,
             "alarm": snapshot.alarm.value if snapshot.alarm else None,
-            "message_nl": snapshot.message.nl, "message_en": snapshot.message.en,
+            "message_nl": snapshot.message.nl,
+            "message_en": snapshot.message.en,
             "pin_keys": snapshot.pin_keys,
         }
         if state != self._last:

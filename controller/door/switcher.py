@@ -4,6 +4,7 @@ Each timer is a UTC instant computed by controller.domain.timeline, never a cron
 jobs in local time misfire or repeat around the DST changes. The timers read the same clock
 as everything else (controller.door.timers), so a test that freezes time freezes the schedule too.
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,7 +23,6 @@ log = logging.getLogger(__name__)
 
 # With no mode change in sight (e.g. an empty schedule) look again after this long.
 RECHECK_AFTER = timedelta(days=1)
-
 
 
 class ModeSwitcher:
@@ -127,11 +127,14 @@ class ModeSwitcher:
             self._current = current
             self._generation += 1
             self._plan(now, current)
-            log.info("door mode %s (%s) until %s", current.mode, current.cause,
-                     format_local(current.until) if current.until else "further notice")
+            log.info(
+                "door mode %s (%s) until %s",
+                current.mode,
+                current.cause,
+                format_local(current.until) if current.until else "further notice",
+            )
             self._safely(self._on_mode, current)
-            closing = (previous is not None and previous.mode is DoorMode.OPENPLUS
-                       and current.mode.is_closed)
+            closing = previous is not None and previous.mode is DoorMode.OPENPLUS and current.mode.is_closed
             if closing and self._on_closing is not None:
                 self._safely(self._on_closing, current)
             return current
@@ -142,16 +145,26 @@ class ModeSwitcher:
         change = next_change(self._schedule, now)
         generation = self._generation
         if change is None:
-            self._add(f"{self._job_prefix}:recheck", now + RECHECK_AFTER, self.run_edge,
-                      generation, now + RECHECK_AFTER)
+            self._add(
+                f"{self._job_prefix}:recheck",
+                now + RECHECK_AFTER,
+                self.run_edge,
+                generation,
+                now + RECHECK_AFTER,
+            )
             return
         self._add(f"{self._job_prefix}:edge", change.at, self.run_edge, generation, change.at)
         if current.mode is DoorMode.OPENPLUS and change.mode.is_closed:
             for minutes in self._warning_minutes:
                 warn_at = change.at - timedelta(minutes=minutes)
                 if warn_at >= now:
-                    self._add(f"{self._job_prefix}:closing-warning:{minutes}", warn_at,
-                              self.run_closing_warning, generation, minutes)
+                    self._add(
+                        f"{self._job_prefix}:closing-warning:{minutes}",
+                        warn_at,
+                        self.run_closing_warning,
+                        generation,
+                        minutes,
+                    )
 
     def _add(self, job_id: str, run_at: datetime, func: Callable[..., None], *args: Any) -> None:
         self._timers.add(job_id, run_at, func, *args)

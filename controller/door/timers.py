@@ -10,6 +10,7 @@ delays; a frozen test clock runs nothing until the test moves it.
 Timer callbacks run on the timer thread, never on the door thread; they must be quick (the
 mode switcher only queues an input for the door). A failing callback is logged and forgotten.
 """
+
 from __future__ import annotations
 
 import logging

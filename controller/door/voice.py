@@ -12,6 +12,7 @@ volume here). A missing file, a file that is no WAV, a player that is missing, f
 each becomes an `output_fault` event (once per file until it plays again), never an exception
 on the door's side. Quiet hours play at `quiet_volume` (0: not at all).
 """
+
 from __future__ import annotations
 
 import array
@@ -94,28 +95,43 @@ class CommandPlayer:
 
     def play(self, path: Path, volume: int) -> None:
         data, seconds = scaled_wav(path, volume)
-        args = [part.replace("{file}", str(path)).replace("{volume}", str(volume))
-                for part in shlex.split(self._command)]
+        args = [
+            part.replace("{file}", str(path)).replace("{volume}", str(volume))
+            for part in shlex.split(self._command)
+        ]
         try:
-            done = subprocess.run(args, input=data, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                  timeout=seconds + PLAY_MARGIN_SECONDS, check=False)
+            done = subprocess.run(
+                args,
+                input=data,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                timeout=seconds + PLAY_MARGIN_SECONDS,
+                check=False,
+            )
         except subprocess.TimeoutExpired:
-            raise SoundError(OutputFaultReason.PLAYER_FAILED,
-                             f"{args[0]} still playing {path.name} after {seconds + PLAY_MARGIN_SECONDS:.0f} s: stopped") from None
+            raise SoundError(
+                OutputFaultReason.PLAYER_FAILED,
+                f"{args[0]} still playing {path.name} after {seconds + PLAY_MARGIN_SECONDS:.0f} s: stopped",
+            ) from None
         except OSError as exc:
             raise SoundError(OutputFaultReason.PLAYER_FAILED, f"cannot run {args[0]}: {exc}") from None
         if done.returncode != 0:
             said = done.stderr.decode("utf-8", "replace").strip().splitlines()
-            raise SoundError(OutputFaultReason.PLAYER_FAILED,
-                             f"{args[0]} exited with {done.returncode} on {path.name}"
-                             + (f": {said[-1]}" if said else ""))
+            raise SoundError(
+                OutputFaultReason.PLAYER_FAILED,
+                f"{args[0]} exited with {done.returncode} on {path.name}" + (f": {said[-1]}" if said else ""),
+            )
 
 
 class Voice:
     """Speaks door messages and announcements; `say` returns at once, from any thread."""
 
     def __init__(
-        self, settings: VoiceSettings, player: Player, on_fault: FaultSink, clock: Clock,
+        self,
+        settings: VoiceSettings,
+        player: Player,
+        on_fault: FaultSink,
+        clock: Clock,
     ) -> None:
         self._settings = settings
         self._dir = settings.sounds
@@ -157,16 +173,20 @@ class Voice:
         for lang in LANGUAGES:  # Dutch, then English
             path = sound_path(self._dir, lang, name)
             if not path.is_file():
-                self._fault(OutputFaultReason.SOUND_MISSING, f"{lang}/{name}.wav",
-                            f"no sound file {path} (openplus-door sounds generate makes it)")
+                self._fault(
+                    OutputFaultReason.SOUND_MISSING,
+                    f"{lang}/{name}.wav",
+                    f"no sound file {path} (openplus-door sounds generate makes it)",
+                )
                 continue
             try:
                 self.player.play(path, volume)
             except SoundError as exc:
                 self._fault(exc.reason, f"{lang}/{name}.wav", str(exc))
                 continue
-            self._reported = {(reason, file) for reason, file in self._reported
-                              if file != f"{lang}/{name}.wav"}
+            self._reported = {
+                (reason, file) for reason, file in self._reported if file != f"{lang}/{name}.wav"
+            }
 
     def _fault(self, reason: OutputFaultReason, file: str, detail: str) -> None:
         """Log every time; an event once per file and kind until that file plays again."""

@@ -1,4 +1,5 @@
 """The 405 answer's Allow header, the same for the API and the pages."""
+
 from __future__ import annotations
 
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -16,9 +17,11 @@ def allowed_methods(request: Request) -> list[str]:
     whether each method would match fully needs nothing but Starlette's public matching.
     """
     routes = request.app.router.routes
-    return [method for method in HTTP_METHODS
-            if any(route.matches({**request.scope, "method": method})[0] is Match.FULL
-                   for route in routes)]
+    return [
+        method
+        for method in HTTP_METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
 
 
 def http_error_headers(request: Request, exc: StarletteHTTPException) -> dict[str, str] | None:

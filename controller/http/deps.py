@@ -6,6 +6,7 @@ connection dependency); FastAPI caches each per request, so a route, its role ch
 use case all work on the same connection. The use cases themselves are built in
 controller/services/use_cases.py, as for the CLI.
 """
+
 from __future__ import annotations
 
 import sqlite3

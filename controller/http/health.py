@@ -4,6 +4,7 @@
 It asks the door process over the door link (loop health, then its counters and gauges) and
 looks at the disk and the event writer's spill file itself, which works with the door down.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -57,8 +58,10 @@ def assess(services: ApiServices) -> Assessment:
         problems += [loop] if loop is not None else []
         problems += door_problems(report)
     spill = settings.data_dir / SPILL_FILE
-    local = [disk_problem(footage_folder(services), settings.metrics.disk_low_mb),
-             spill_problem([spill, spill.with_suffix(".replay")])]
+    local = [
+        disk_problem(footage_folder(services), settings.metrics.disk_low_mb),
+        spill_problem([spill, spill.with_suffix(".replay")]),
+    ]
     problems += [problem for problem in local if problem is not None]
     return Assessment(problems, report, reachable, age)
 

@@ -1,4 +1,5 @@
 """What the admin API needs from the rest of the service, passed in explicitly (no globals)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -9,6 +9,7 @@ The throttle counts refusals per door, across all its readers: counted per reade
 alternating the barcode scanner and the RFID reader reset it at every swap (15,720 attempts a
 day in the review of issue 11).
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -37,8 +38,13 @@ class Authorizer:
     """Decides one attempt at a time and records it; the caller supplies mode and time."""
 
     def __init__(
-        self, members: MemberStore, events: EventSink, hasher: PinHasher,
-        settings: AccessSettings, door: str, lockouts: PinLockouts | None = None,
+        self,
+        members: MemberStore,
+        events: EventSink,
+        hasher: PinHasher,
+        settings: AccessSettings,
+        door: str,
+        lockouts: PinLockouts | None = None,
         lms: tuple[LmsLink, LmsDecider] | None = None,
     ) -> None:
         """`lockouts`: the PIN counts (default: stored straight through `members`' connection).
@@ -49,7 +55,8 @@ class Authorizer:
         self._members = members
         self._events = events
         self._lockouts = lockouts or PinLockouts.stored_in(
-            members.connection, settings.max_wrong_pins, timedelta(minutes=settings.lockout_minutes))
+            members.connection, settings.max_wrong_pins, timedelta(minutes=settings.lockout_minutes)
+        )
         self._hasher = hasher
         self._settings = settings
         self._door = door
@@ -70,8 +77,9 @@ class Authorizer:
         """Count again the refusals that the event log holds within the throttle's window, at
         any of the door's readers. Enough of them to slow the door continue the slowdown that
         was under way: its alarm was raised before the restart."""
-        refusals = recent_refusals(self._members.connection, now - self._window,
-                                   tuple(reason.value for reason in _CYCLING_SIGNS))
+        refusals = recent_refusals(
+            self._members.connection, now - self._window, tuple(reason.value for reason in _CYCLING_SIGNS)
+        )
         for _reader, at in refusals:
             self._throttle.record_failure(self._door, at)
         if len(refusals) >= self._settings.reader_failure_threshold:
@@ -88,9 +96,7 @@ class Authorizer:
         """How long the door waits for the library system (None: no LMS link)."""
         return self._lms[0].timeout if self._lms is not None else None
 
-    def authorize(
-        self, raw_card: str, pin: str, reader: str, mode: DoorMode, now: datetime
-    ) -> Decision:
+    def authorize(self, raw_card: str, pin: str, reader: str, mode: DoorMode, now: datetime) -> Decision:
         """Decide from the local list alone (a branch without an LMS link, or a staff card)."""
         return self._decide_locally(self._lookup(raw_card), raw_card, pin, reader, mode, now)
 
@@ -106,47 +112,80 @@ class Authorizer:
         member = self._lookup(raw_card)
         if self._lms is not None and not pin and not mode.is_closed:
             return self._refuse_empty_pin(member, raw_card, reader, mode, now)
-        if self._lms is None or mode.is_closed or (
-                member is not None and (member.category is Category.STAFF
-                                        or (member.locked_until is not None
-                                            and now < member.locked_until))) \
-                or self._throttle.paused_until(self._door, now) is not None:
+        if (
+            self._lms is None
+            or mode.is_closed
+            or (
+                member is not None
+                and (
+                    member.category is Category.STAFF
+                    or (member.locked_until is not None and now < member.locked_until)
+                )
+            )
+            or self._throttle.paused_until(self._door, now) is not None
+        ):
             return self._decide_locally(member, raw_card, pin, reader, mode, now)
         try:
             card = normalise_card(raw_card)
         except CardFormatError:
             return self._decide_locally(None, raw_card, pin, reader, mode, now)
-        question = LmsQuestion(attempt=next(self._attempts), card=card, pin=pin, reader=reader,
-                               mode=mode, asked_at=now, local=member)
+        question = LmsQuestion(
+            attempt=next(self._attempts),
+            card=card,
+            pin=pin,
+            reader=reader,
+            mode=mode,
+            asked_at=now,
+            local=member,
+        )
         self._lms[0].ask(question)
         return question
 
-    def conclude(self, question: LmsQuestion, answer: LmsAnswer | None,
-                 now: datetime) -> Decision:
+    def conclude(self, question: LmsQuestion, answer: LmsAnswer | None, now: datetime) -> Decision:
         """The Decision for `question` from the LMS's answer, or from the offline policy when
         `answer` is None (the door's deadline passed) or carries no patron."""
         assert self._lms is not None, "conclude() follows a begin() that asked the LMS"
         verdict = self._lms[1].decide(question, answer, local_date(now), now)
         alarms: list[Event] = []
         decision = _with_more_time(
-            self._after(Decision(verdict.reason is Reason.GRANTED, verdict.reason),
-                        question.local, question.card, question.reader, now, alarms),
-            question.local)
-        self._log(decision, question.local, question.card, question.reader, question.mode, now,
-                  alarms, verdict.detail)
+            self._after(
+                Decision(verdict.reason is Reason.GRANTED, verdict.reason),
+                question.local,
+                question.card,
+                question.reader,
+                now,
+                alarms,
+            ),
+            question.local,
+        )
+        self._log(
+            decision,
+            question.local,
+            question.card,
+            question.reader,
+            question.mode,
+            now,
+            alarms,
+            verdict.detail,
+        )
         return decision
 
-    def _refuse_empty_pin(self, member: Member | None, raw_card: str, reader: str,
-                          mode: DoorMode, now: datetime) -> Decision:
+    def _refuse_empty_pin(
+        self, member: Member | None, raw_card: str, reader: str, mode: DoorMode, now: datetime
+    ) -> Decision:
         """`#` with no PIN typed: a wrong PIN, decided here (some LMSs accept a blank one)."""
         alarms: list[Event] = []
-        decision = self._after(Decision.refuse(Reason.WRONG_PIN), member, raw_card, reader, now,
-                               alarms)
+        decision = self._after(Decision.refuse(Reason.WRONG_PIN), member, raw_card, reader, now, alarms)
         self._log(decision, member, raw_card, reader, mode, now, alarms)
         return decision
 
     def _decide_locally(
-        self, member: Member | None, raw_card: str, pin: str, reader: str, mode: DoorMode,
+        self,
+        member: Member | None,
+        raw_card: str,
+        pin: str,
+        reader: str,
+        mode: DoorMode,
         now: datetime,
     ) -> Decision:
         alarms: list[Event] = []
@@ -154,11 +193,14 @@ class Authorizer:
             decision = Decision.refuse(Reason.READER_SLOWED)
         else:
             decision = decide(
-                member, pin, mode, now, pin_matches=self._pin_matches,
+                member,
+                pin,
+                mode,
+                now,
+                pin_matches=self._pin_matches,
                 staff_allowed_when_closed=self._settings.staff_allowed_when_closed,
             )
-            decision = _with_more_time(
-                self._after(decision, member, raw_card, reader, now, alarms), member)
+            decision = _with_more_time(self._after(decision, member, raw_card, reader, now, alarms), member)
         self._log(decision, member, raw_card, reader, mode, now, alarms)
         return decision
 
@@ -173,8 +215,13 @@ class Authorizer:
         return self._hasher.verify(pin, member.pin_salt, member.pin_hash)
 
     def _after(
-        self, decision: Decision, member: Member | None, raw_card: str, reader: str,
-        now: datetime, alarms: list[Event],
+        self,
+        decision: Decision,
+        member: Member | None,
+        raw_card: str,
+        reader: str,
+        now: datetime,
+        alarms: list[Event],
     ) -> Decision:
         """Keep lockout and throttle state; the wrong PIN that locks the card says so at once.
 
@@ -190,11 +237,16 @@ class Authorizer:
                 return decision
             in_a_row = self._lockouts.in_a_row(member)
             if in_a_row >= 2:
-                alarms.append(self._alarm(
-                    AlarmReason.PIN_LOCKOUTS_ESCALATING, now, member_ref=member.patron_id,
-                    card_hint=_hint(raw_card),
-                    detail=f"lockout {in_a_row} in a row, locked for "
-                           f"{(until - now).total_seconds() / 60:g} min"))
+                alarms.append(
+                    self._alarm(
+                        AlarmReason.PIN_LOCKOUTS_ESCALATING,
+                        now,
+                        member_ref=member.patron_id,
+                        card_hint=_hint(raw_card),
+                        detail=f"lockout {in_a_row} in a row, locked for "
+                        f"{(until - now).total_seconds() / 60:g} min",
+                    )
+                )
             return Decision.refuse(Reason.CARD_LOCKED)
         if decision.reason in PIN_PROVEN:
             self._lockouts.cleared(member)
@@ -212,31 +264,58 @@ class Authorizer:
         until = self._throttle.paused_until(self._door, now)
         if until is not None:
             self._slowdown_last = now
-            alarms.append(self._alarm(
-                AlarmReason.CARD_CYCLING, now,
-                detail=f"{READER_FIELD}{reader}: {self._settings.reader_failure_threshold} or "
-                       f"more refusals within {self._window.total_seconds():g} s; readers slowed "
-                       f"for {(until - now).total_seconds():g} s, doubling with each further one"))
+            alarms.append(
+                self._alarm(
+                    AlarmReason.CARD_CYCLING,
+                    now,
+                    detail=f"{READER_FIELD}{reader}: {self._settings.reader_failure_threshold} or "
+                    f"more refusals within {self._window.total_seconds():g} s; readers slowed "
+                    f"for {(until - now).total_seconds():g} s, doubling with each further one",
+                )
+            )
 
     def _alarm(
-        self, reason: AlarmReason, now: datetime, *, member_ref: str | None = None,
-        card_hint: str | None = None, detail: str | None = None,
+        self,
+        reason: AlarmReason,
+        now: datetime,
+        *,
+        member_ref: str | None = None,
+        card_hint: str | None = None,
+        detail: str | None = None,
     ) -> Event:
-        return Event(type=EventType.ALARM, at=now, door=self._door, reason=reason.value,
-                     member_ref=member_ref, card_hint=card_hint, detail=detail)
+        return Event(
+            type=EventType.ALARM,
+            at=now,
+            door=self._door,
+            reason=reason.value,
+            member_ref=member_ref,
+            card_hint=card_hint,
+            detail=detail,
+        )
 
     def _log(
-        self, decision: Decision, member: Member | None, raw_card: str, reader: str,
-        mode: DoorMode, now: datetime, alarms: list[Event], more: str | None = None,
+        self,
+        decision: Decision,
+        member: Member | None,
+        raw_card: str,
+        reader: str,
+        mode: DoorMode,
+        now: datetime,
+        alarms: list[Event],
+        more: str | None = None,
     ) -> None:
         """The attempt's event, then any alarm it raised (after it, as the log reads best)."""
-        self._events.record(Event(
-            type=EventType.ACCESS_GRANTED if decision.granted else EventType.ACCESS_REFUSED,
-            at=now, door=self._door, reason=decision.reason.value,
-            member_ref=member.patron_id if member else None,
-            card_hint=_hint(raw_card),
-            detail=f"{READER_FIELD}{reader} mode={mode.value}" + (f" {more}" if more else ""),
-        ))
+        self._events.record(
+            Event(
+                type=EventType.ACCESS_GRANTED if decision.granted else EventType.ACCESS_REFUSED,
+                at=now,
+                door=self._door,
+                reason=decision.reason.value,
+                member_ref=member.patron_id if member else None,
+                card_hint=_hint(raw_card),
+                detail=f"{READER_FIELD}{reader} mode={mode.value}" + (f" {more}" if more else ""),
+            )
+        )
         for alarm in alarms:
             self._events.record(alarm)
 

@@ -9,6 +9,7 @@ Why the key travels with the database: members' PINs are HMACs under pin.key, so
 without its own key is a list of PINs nobody can type (services.runtime refuses to start on
 it). Putting an archive back is controller.services.restore.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -72,11 +73,12 @@ class Manifest:
             data = json.loads(raw)
             manifest = cls(**{name: data[name] for name in cls.__dataclass_fields__})
         except (ValueError, KeyError, TypeError):
-            raise BackupError("the archive's manifest is damaged or not one openplus-door "
-                              "wrote") from None
+            raise BackupError("the archive's manifest is damaged or not one openplus-door wrote") from None
         if manifest.format > FORMAT:
-            raise BackupError(f"the archive has backup format {manifest.format}, newer than this "
-                              f"program reads ({FORMAT}); upgrade openplus-door first")
+            raise BackupError(
+                f"the archive has backup format {manifest.format}, newer than this "
+                f"program reads ({FORMAT}); upgrade openplus-door first"
+            )
         return manifest
 
 
@@ -95,8 +97,7 @@ def read_passphrase(path: Path) -> bytes:
     except (OSError, UnicodeDecodeError) as exc:
         raise BackupError(f"{path}: cannot read the passphrase file ({exc})") from None
     if mode & 0o077:
-        raise BackupError(f"{path}: the passphrase file is readable by others (mode {mode:o}); "
-                          "chmod 600 it")
+        raise BackupError(f"{path}: the passphrase file is readable by others (mode {mode:o}); chmod 600 it")
     if not text or not text[0].strip():
         raise BackupError(f"{path}: the passphrase file is empty")
     return text[0].strip().encode("utf-8")
@@ -104,21 +105,27 @@ def read_passphrase(path: Path) -> bytes:
 
 def backup_name(now: datetime, sealed: bool) -> str:
     """openplus-door-20261125T203000Z.tar.gz(.enc): UTC, so names sort by time across DST."""
-    return (NAME_PREFIX + to_utc(now).strftime("%Y%m%dT%H%M%SZ")
-            + (SEALED_SUFFIX if sealed else PLAIN_SUFFIX))
+    return NAME_PREFIX + to_utc(now).strftime("%Y%m%dT%H%M%SZ") + (SEALED_SUFFIX if sealed else PLAIN_SUFFIX)
 
 
 # --- making one -----------------------------------------------------------------------------
-def create_backup(settings: Settings, config_path: Path | None, out: Path,
-                  passphrase: bytes | None = None, clock: Clock = utc_now,
-                  actor: str = "door:daily-backup") -> Manifest:
+def create_backup(
+    settings: Settings,
+    config_path: Path | None,
+    out: Path,
+    passphrase: bytes | None = None,
+    clock: Clock = utc_now,
+    actor: str = "door:daily-backup",
+) -> Manifest:
     """Write an archive of the database, pin.key and the config file (if any) to `out`;
     audited (it holds every member's data): who, where, encrypted or not."""
     data_dir = settings.data_dir
     db_path, key_path = data_dir / DB_FILE, data_dir / PIN_KEY_FILE
     if not db_path.is_file():
-        raise BackupError(f"no database at {db_path}: nothing to back up (is storage.data_dir "
-                          "or OPENPLUS_DOOR_DATA_DIR the controller's?)")
+        raise BackupError(
+            f"no database at {db_path}: nothing to back up (is storage.data_dir "
+            "or OPENPLUS_DOOR_DATA_DIR the controller's?)"
+        )
     if not key_path.is_file():
         raise BackupError(f"no PIN key at {key_path}: start the service once, or restore it")
     key = _key_of(key_path.read_bytes(), str(key_path))
@@ -133,16 +140,22 @@ def create_backup(settings: Settings, config_path: Path | None, out: Path,
             version_now, stored = schema_version(conn), stored_fingerprint(conn)
         fingerprint = key.fingerprint()
         if stored is not None and stored != fingerprint:
-            raise BackupError(f"{key_path} is not the key this database's PINs were hashed with; "
-                              "a backup of the two could not be restored: fix the key first")
+            raise BackupError(
+                f"{key_path} is not the key this database's PINs were hashed with; "
+                "a backup of the two could not be restored: fix the key first"
+            )
         members = {DB_FILE: copy, PIN_KEY_FILE: key_path}
         if config_path is not None:
             members[CONFIG_MEMBER] = config_path
         manifest = Manifest(
-            format=FORMAT, schema_version=version_now, key_fingerprint=fingerprint.hex(),
-            created_at=clock().isoformat(), app_version=app_version(),
+            format=FORMAT,
+            schema_version=version_now,
+            key_fingerprint=fingerprint.hex(),
+            created_at=clock().isoformat(),
+            app_version=app_version(),
             branch=settings.branch.name,
-            files={name: _sha256(path) for name, path in members.items()})
+            files={name: _sha256(path) for name, path in members.items()},
+        )
         plain = staged / "archive.tar.gz"
         with new_file(plain) as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
             _add_bytes(tar, MANIFEST, json.dumps(asdict(manifest), indent=2).encode())
@@ -156,17 +169,29 @@ def create_backup(settings: Settings, config_path: Path | None, out: Path,
         fsync_file(final)
         os.replace(final, out)
     fsync_dir(out.parent)
-    _audit(db_path, settings, clock, actor, "backup made",
-           f"file={out.name} encrypted={'yes' if passphrase else 'no'} schema={version_now}")
+    _audit(
+        db_path,
+        settings,
+        clock,
+        actor,
+        "backup made",
+        f"file={out.name} encrypted={'yes' if passphrase else 'no'} schema={version_now}",
+    )
     return manifest
 
 
-def _audit(db_path: Path, settings: Settings, clock: Clock, actor: str, what: str,
-           detail: str) -> None:
+def _audit(db_path: Path, settings: Settings, clock: Clock, actor: str, what: str, detail: str) -> None:
     with closing(Database(db_path).connect()) as conn:
-        EventLog(conn).record(Event(type=EventType.ADMIN_CHANGE, at=clock(),
-                                    door=settings.branch.door, reason=what, actor=actor,
-                                    detail=detail))
+        EventLog(conn).record(
+            Event(
+                type=EventType.ADMIN_CHANGE,
+                at=clock(),
+                door=settings.branch.door,
+                reason=what,
+                actor=actor,
+                detail=detail,
+            )
+        )
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -205,8 +230,14 @@ def run_daily_backup(settings: Settings, clock: Clock = utc_now) -> Path | None:
     except (BackupError, DatabaseError, OSError, sqlite3.Error) as exc:
         log.error("daily backup failed: %s", exc)
         try:
-            _audit(settings.data_dir / DB_FILE, settings, clock, "door:daily-backup",
-                   "backup failed", str(exc)[:300])
+            _audit(
+                settings.data_dir / DB_FILE,
+                settings,
+                clock,
+                "door:daily-backup",
+                "backup failed",
+                str(exc)[:300],
+            )
         except (DatabaseError, OSError, sqlite3.Error):
             log.exception("the failed backup could not be audited either")
         return None
@@ -216,9 +247,13 @@ def run_daily_backup(settings: Settings, clock: Clock = utc_now) -> Path | None:
 
 def prune_backups(folder: Path, keep: int) -> list[Path]:
     """Delete all but the newest `keep` archives this job named (others' files are left)."""
-    ours = sorted(path for path in folder.iterdir() if path.is_file()
-                  and path.name.startswith(NAME_PREFIX)
-                  and path.name.endswith((PLAIN_SUFFIX, SEALED_SUFFIX)))
+    ours = sorted(
+        path
+        for path in folder.iterdir()
+        if path.is_file()
+        and path.name.startswith(NAME_PREFIX)
+        and path.name.endswith((PLAIN_SUFFIX, SEALED_SUFFIX))
+    )
     gone = ours[:-keep] if len(ours) > keep else []
     for path in gone:
         path.unlink(missing_ok=True)

@@ -3,6 +3,7 @@
 Deterministic, so the README can name cards to try: every demo PIN is 1234, and the first six
 patrons show each kind of member (see DEMO_CARDS).
 """
+
 from __future__ import annotations
 
 import random
@@ -46,15 +47,17 @@ def demo_members(count: int, today: date, seed: int = 2026) -> list[MemberRow]:
     for number in range(1, count + 1):
         kind = number if number <= 6 else rng.choices([1, 2, 3, 4, 5], [90, 2, 3, 4, 1])[0]
         initials = ".".join(rng.choice("ABCDEFGHIJKLMNOPRSTVWZ") for _ in range(2)) + "."
-        rows.append(MemberRow(
-            patron_id=f"DEMO{number:06d}",
-            display_name=f"{initials} (demo)",
-            cards=(barcode(number), rfid_tag(number)),
-            adult_on=NEVER if kind == 5 else today - timedelta(days=365 * rng.randint(1, 60)),
-            valid_until=today - timedelta(days=10) if kind == 3 else today + timedelta(days=365),
-            openplus_registered_on=None if kind == 4 else today - timedelta(days=rng.randint(1, 700)),
-            entry_blocked=kind == 2,
-            category=Category.STAFF if kind == 6 else Category.MEMBER,
-            pin=DEMO_PIN,
-        ))
+        rows.append(
+            MemberRow(
+                patron_id=f"DEMO{number:06d}",
+                display_name=f"{initials} (demo)",
+                cards=(barcode(number), rfid_tag(number)),
+                adult_on=NEVER if kind == 5 else today - timedelta(days=365 * rng.randint(1, 60)),
+                valid_until=today - timedelta(days=10) if kind == 3 else today + timedelta(days=365),
+                openplus_registered_on=None if kind == 4 else today - timedelta(days=rng.randint(1, 700)),
+                entry_blocked=kind == 2,
+                category=Category.STAFF if kind == 6 else Category.MEMBER,
+                pin=DEMO_PIN,
+            )
+        )
     return rows

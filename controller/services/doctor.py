@@ -10,6 +10,7 @@ Every contact with the machine goes through `Probes`, so the tests hand in fakes
 probes use gpiozero's pin factory, the file system, OpenCV, the SIP2 client and `timedatectl`/
 `systemctl`, each bounded by a timeout so that a hung camera or LMS cannot hang the doctor.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -74,18 +75,30 @@ class Doctor:
     def _service(self, unit: str) -> CheckResult:
         active = self._unit_active(unit)
         if active is None:
-            return CheckResult("service", Level.WARN, f"{unit}: unknown (no systemd to ask here)",
-                               "run the doctor on the installed Pi")
+            return CheckResult(
+                "service",
+                Level.WARN,
+                f"{unit}: unknown (no systemd to ask here)",
+                "run the doctor on the installed Pi",
+            )
         if active:
             return CheckResult("service", Level.OK, f"{unit} is running")
-        return CheckResult("service", Level.FAIL, f"{unit} is not running",
-                           f"sudo systemctl enable --now {unit}; `journalctl -u {unit} -n 50` says why it stopped")
+        return CheckResult(
+            "service",
+            Level.FAIL,
+            f"{unit} is not running",
+            f"sudo systemctl enable --now {unit}; `journalctl -u {unit} -n 50` says why it stopped",
+        )
 
     def _pins(self, door_running: bool) -> CheckResult:
         hardware = self.settings.hardware
         if door_running:
-            return CheckResult("pins", Level.OK, "not claimed: the running door service holds them",
-                               "stop the door (sudo systemctl stop openplus-door) to check them")
+            return CheckResult(
+                "pins",
+                Level.OK,
+                "not claimed: the running door service holds them",
+                "stop the door (sudo systemctl stop openplus-door) to check them",
+            )
         busy: list[str] = []
         try:
             try:
@@ -98,12 +111,20 @@ class Doctor:
                 except PinUnavailable as exc:
                     busy.append(f"GPIO{pin} ({role}): {exc}")
         except NoPinFactory as exc:
-            return CheckResult("pins", Level.FAIL, f"no GPIO pin factory: {exc}",
-                               "run on the Raspberry Pi; the venv needs lgpio (sudo openplus-door install)")
+            return CheckResult(
+                "pins",
+                Level.FAIL,
+                f"no GPIO pin factory: {exc}",
+                "run on the Raspberry Pi; the venv needs lgpio (sudo openplus-door install)",
+            )
         if busy:
-            return CheckResult("pins", Level.FAIL, "; ".join(busy),
-                               "free them (another program, or an overlay in /boot/firmware/config.txt; "
-                               "`pinctrl get N` shows a pin) or pick other pins in [hardware]")
+            return CheckResult(
+                "pins",
+                Level.FAIL,
+                "; ".join(busy),
+                "free them (another program, or an overlay in /boot/firmware/config.txt; "
+                "`pinctrl get N` shows a pin) or pick other pins in [hardware]",
+            )
         pins = [hardware.lock.pin, *(pin for pin, _ in _input_pins(self.settings))]
         return CheckResult("pins", Level.OK, "GPIO " + ", ".join(map(str, pins)) + " free")
 
@@ -116,9 +137,14 @@ class Doctor:
             if self.probes.device_exists(device):
                 results.append(CheckResult("serial", Level.OK, f"{device} (reader '{reader.name}') present"))
             else:
-                results.append(CheckResult("serial", Level.FAIL,
-                                           f"{device} (reader '{reader.name}') is missing",
-                                           _missing_device_fix(device, reader.name)))
+                results.append(
+                    CheckResult(
+                        "serial",
+                        Level.FAIL,
+                        f"{device} (reader '{reader.name}') is missing",
+                        _missing_device_fix(device, reader.name),
+                    )
+                )
         return results
 
     def _camera(self, door_running: bool) -> CheckResult:
@@ -129,9 +155,13 @@ class Doctor:
         if problem is None:
             return CheckResult("camera", Level.OK, f"camera {camera.source!r} gave a frame")
         held = " (the running door service may hold it: stop it and look again)" if door_running else ""
-        return CheckResult("camera", Level.FAIL, f"camera {camera.source!r} {problem}{held}",
-                           "check the cable or the stream address and [camera] source; "
-                           "`v4l2-ctl --list-devices` lists local cameras")
+        return CheckResult(
+            "camera",
+            Level.FAIL,
+            f"camera {camera.source!r} {problem}{held}",
+            "check the cable or the stream address and [camera] source; "
+            "`v4l2-ctl --list-devices` lists local cameras",
+        )
 
     def _lms(self) -> CheckResult:
         lms = self.settings.lms
@@ -141,16 +171,30 @@ class Doctor:
         try:
             answer = self.probes.lms_status(lms, self.lms_timeout)
         except Sip2LoginRefused as exc:
-            return CheckResult("lms", Level.FAIL, f"{where}: {exc}", "check [lms] login_user and login_password")
+            return CheckResult(
+                "lms", Level.FAIL, f"{where}: {exc}", "check [lms] login_user and login_password"
+            )
         except Sip2Timeout as exc:
-            return CheckResult("lms", Level.FAIL, f"{where}: {exc}",
-                               "check [lms] host, port and tls, and that the LMS's SIP2 service is up")
+            return CheckResult(
+                "lms",
+                Level.FAIL,
+                f"{where}: {exc}",
+                "check [lms] host, port and tls, and that the LMS's SIP2 service is up",
+            )
         except Sip2Error as exc:
-            return CheckResult("lms", Level.FAIL, f"{where}: {exc}",
-                               "check [lms] host and port, the network, and the LMS's firewall for this Pi")
+            return CheckResult(
+                "lms",
+                Level.FAIL,
+                f"{where}: {exc}",
+                "check [lms] host and port, the network, and the LMS's firewall for this Pi",
+            )
         level = Level.OK if answer == "online" else Level.WARN
-        return CheckResult("lms", level, f"{where} answered SC status: {answer}",
-                           "ask the library system's administrators why it is offline")
+        return CheckResult(
+            "lms",
+            level,
+            f"{where} answered SC status: {answer}",
+            "ask the library system's administrators why it is offline",
+        )
 
     def _clock(self) -> CheckResult:
         command = ["timedatectl", "show", "-p", "NTPSynchronized", "--value"]
@@ -159,24 +203,41 @@ class Doctor:
         except OSError:
             result = None
         if result is None or result.returncode != 0 or result.output not in ("yes", "no"):
-            return CheckResult("clock", Level.WARN, "synchronisation unknown (timedatectl did not say)",
-                               "check by hand that the time is right: `date`")
+            return CheckResult(
+                "clock",
+                Level.WARN,
+                "synchronisation unknown (timedatectl did not say)",
+                "check by hand that the time is right: `date`",
+            )
         if result.output == "yes":
             return CheckResult("clock", Level.OK, "synchronised (NTP)")
-        return CheckResult("clock", Level.FAIL, "not synchronised: opening hours, lockouts and footage "
-                           "times depend on it, and a Pi has no battery clock",
-                           "check the network and `timedatectl timesync-status` (NTP servers in "
-                           "/etc/systemd/timesyncd.conf)")
+        return CheckResult(
+            "clock",
+            Level.FAIL,
+            "not synchronised: opening hours, lockouts and footage "
+            "times depend on it, and a Pi has no battery clock",
+            "check the network and `timedatectl timesync-status` (NTP servers in "
+            "/etc/systemd/timesyncd.conf)",
+        )
 
     def _disk(self) -> list[CheckResult]:
         data_dir = self.settings.data_dir
         if not data_dir.is_dir():
-            return [CheckResult("disk", Level.FAIL, f"data directory {data_dir} is missing",
-                                "sudo openplus-door install (or point storage.data_dir at it)")]
+            return [
+                CheckResult(
+                    "disk",
+                    Level.FAIL,
+                    f"data directory {data_dir} is missing",
+                    "sudo openplus-door install (or point storage.data_dir at it)",
+                )
+            ]
         results = [self._free("data", data_dir, self.data_fail_bytes, self.data_warn_bytes)]
         if data_dir.stat().st_mode & 0o077:
-            results.append(CheckResult("disk", Level.WARN, f"{data_dir} is open to other users",
-                                       f"sudo chmod 700 {data_dir}"))
+            results.append(
+                CheckResult(
+                    "disk", Level.WARN, f"{data_dir} is open to other users", f"sudo chmod 700 {data_dir}"
+                )
+            )
         camera = self.settings.camera
         if camera.enabled:
             footage = _existing(camera.footage_dir or data_dir / "footage")
@@ -187,8 +248,9 @@ class Doctor:
     def _free(self, what: str, path: Path, fail_below: int, warn_below: int) -> CheckResult:
         usage = self.probes.disk(path)
         message = f"{what} ({path}): {_size(usage.free)} free of {_size(usage.total)}"
-        fix = (f"free space on {path}'s disk (old footage, logs: `journalctl --vacuum-size=100M`)"
-               + (" or lower [camera] max_gb" if what == "footage" else ""))
+        fix = f"free space on {path}'s disk (old footage, logs: `journalctl --vacuum-size=100M`)" + (
+            " or lower [camera] max_gb" if what == "footage" else ""
+        )
         if usage.free < fail_below:
             return CheckResult("disk", Level.FAIL, f"{message}, below {_size(fail_below)}", fix)
         if usage.free < warn_below:
@@ -203,18 +265,26 @@ class Doctor:
             return None
         # The state word on stdout; anything else ("System has not been booted with systemd")
         # means there is no service manager to ask.
-        states = {"active": True, "reloading": True, "inactive": False, "failed": False,
-                  "activating": False, "deactivating": False}
+        states = {
+            "active": True,
+            "reloading": True,
+            "inactive": False,
+            "failed": False,
+            "activating": False,
+            "deactivating": False,
+        }
         return states.get(result.output)
 
 
 def _input_pins(settings: Settings) -> list[tuple[int | str, str]]:
     """Every configured pin but the lock, with what it is for."""
     hardware = settings.hardware
-    pins: list[tuple[int | str, str]] = [(hardware.door_contact_pin, "door contact"),
-                                         (hardware.rex_pin, "exit button"),
-                                         (hardware.indicator.green_pin, "green LED"),
-                                         (hardware.indicator.red_pin, "red LED")]
+    pins: list[tuple[int | str, str]] = [
+        (hardware.door_contact_pin, "door contact"),
+        (hardware.rex_pin, "exit button"),
+        (hardware.indicator.green_pin, "green LED"),
+        (hardware.indicator.red_pin, "red LED"),
+    ]
     if hardware.indicator.buzzer_pin is not None:
         pins.append((hardware.indicator.buzzer_pin, "buzzer"))
     if hardware.lights is not None:
@@ -241,10 +311,14 @@ def _device_of(reader: ReaderSettings) -> str | None:
 
 def _missing_device_fix(device: str, name: str) -> str:
     if Path(device).name in ("serial0", "ttyAMA0", "ttyS0"):
-        return ("switch the Pi's UART on without a login console: sudo raspi-config nonint "
-                "do_serial_hw 0 && sudo raspi-config nonint do_serial_cons 1, then reboot")
-    return (f"plug reader '{name}' in, or set its port in [[hardware.readers]] "
-            "(`ls /dev/serial/by-id/` lists the connected USB serial devices)")
+        return (
+            "switch the Pi's UART on without a login console: sudo raspi-config nonint "
+            "do_serial_hw 0 && sudo raspi-config nonint do_serial_cons 1, then reboot"
+        )
+    return (
+        f"plug reader '{name}' in, or set its port in [[hardware.readers]] "
+        "(`ls /dev/serial/by-id/` lists the connected USB serial devices)"
+    )
 
 
 def _existing(path: Path) -> Path:
@@ -267,6 +341,5 @@ def render(results: Sequence[CheckResult]) -> str:
             lines.append(f"{'':16}fix: {result.fix}")
     fails = sum(result.level is Level.FAIL for result in results)
     warns = sum(result.level is Level.WARN for result in results)
-    lines.append("all checks passed" if not fails and not warns else
-                 f"{fails} to fix, {warns} to look at")
+    lines.append("all checks passed" if not fails and not warns else f"{fails} to fix, {warns} to look at")
     return "\n".join(lines)

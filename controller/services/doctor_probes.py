@@ -4,6 +4,7 @@ Each probe is bounded (a hung camera or LMS cannot hang the doctor) and read-onl
 lock pin, which is touched only as relay-off touches it (driven locked, then released). The
 tests replace `Probes`' members with fakes.
 """
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ CSV export streamed in batches.
 Why here and not in a router: the entries page and the API's /events share both, and the
 pages may not import the API.
 """
+
 from __future__ import annotations
 
 import base64
@@ -27,8 +28,19 @@ class BadCursor(ValueError):
 
 EXPORT_BATCH = 1000
 # decided_by last: columns added later go at the end, so existing spreadsheets keep their places.
-CSV_COLUMNS = ("id", "time_local", "time_utc", "type", "door", "reason", "member", "card_hint",
-               "actor", "detail", "decided_by")
+CSV_COLUMNS = (
+    "id",
+    "time_local",
+    "time_utc",
+    "type",
+    "door",
+    "reason",
+    "member",
+    "card_hint",
+    "actor",
+    "detail",
+    "decided_by",
+)
 _CURSOR_PREFIX = "e2:"
 # SQLite integers are signed 64-bit: a bigger id overflows inside the driver (once a 500), so
 # every id a request carries is bounded well inside that; no row ever gets an id this large.
@@ -54,8 +66,6 @@ def decode_cursor(cursor: str) -> EventCursor:
     return EventCursor(ts_ms, event_id)
 
 
-
-
 def csv_lines(runtime: Runtime, where: EventFilter, masked: bool = False) -> Iterator[str]:
     """The CSV export, batch by batch on its own connection (it outlives the request handler);
     the API and the entries page both stream it. `masked`: patron ids as masked_event shows
@@ -75,12 +85,18 @@ def csv_lines(runtime: Runtime, where: EventFilter, masked: bool = False) -> Ite
         log, before = EventLog(conn), None
         while True:
             batch = log.query(where, limit=EXPORT_BATCH, before=before)
-            for e in (map(masked_event, batch) if masked else batch):
-                writer.writerow([e.id, to_local(e.at).isoformat(sep=" "),
-                                 to_utc(e.at).isoformat(sep=" "), e.type.value, e.door,
-                                 *(_cell(v) for v in (e.reason, e.member_ref, e.card_hint,
-                                                      e.actor, e.detail)),
-                                 _decided_by(e)])
+            for e in map(masked_event, batch) if masked else batch:
+                writer.writerow(
+                    [
+                        e.id,
+                        to_local(e.at).isoformat(sep=" "),
+                        to_utc(e.at).isoformat(sep=" "),
+                        e.type.value,
+                        e.door,
+                        *(_cell(v) for v in (e.reason, e.member_ref, e.card_hint, e.actor, e.detail)),
+                        _decided_by(e),
+                    ]
+                )
             yield flush()
             if len(batch) < EXPORT_BATCH:
                 return
@@ -104,5 +120,7 @@ def event_line(event: Event) -> str:
     """One event as a line for a terminal, in branch time: `events list` and the simulator's
     `events` both print these. Who: the patron id of an entry, else the actor of a change."""
     who = event.member_ref or event.actor or ""
-    return (f"{format_local(event.at)}  {event.type.value:<15} {event.reason or '':<16} {who:<14} "
-            f"{event.card_hint or '':<6} {event.detail or ''}")
+    return (
+        f"{format_local(event.at)}  {event.type.value:<15} {event.reason or '':<16} {who:<14} "
+        f"{event.card_hint or '':<6} {event.detail or ''}"
+    )

@@ -4,6 +4,7 @@ Why a module of its own: a restore swaps in the database, the PIN key and the co
 and a half-done swap (a new database with the old key) is worse than none; the rules for
 that (write beside, fsync, keep the old file, rename, undo on failure) are here in one place.
 """
+
 from __future__ import annotations
 
 import errno

@@ -5,6 +5,7 @@ so the recorder (drivers/camera_process.py) can never delay a door decision. Eve
 recorder reports is turned into footage rows and CAMERA_FAULT events by `pump`, on the
 service's own thread.
 """
+
 from __future__ import annotations
 
 import logging
@@ -68,8 +69,13 @@ class FootageService:
     recorder's reports turned into rows and events, clip look-up, keep marks, retention, quota."""
 
     def __init__(
-        self, settings: CameraSettings, footage_dir: Path, connect: Callable[[], sqlite3.Connection],
-        door: str, clock: Clock = utc_now, config: RecorderConfig | None = None,
+        self,
+        settings: CameraSettings,
+        footage_dir: Path,
+        connect: Callable[[], sqlite3.Connection],
+        door: str,
+        clock: Clock = utc_now,
+        config: RecorderConfig | None = None,
         recorder_factory: Callable[[RecorderConfig], RecorderHandle] | None = None,
     ) -> None:
         """`config` overrides what settings give (tests inject sources); `recorder_factory`
@@ -83,9 +89,13 @@ class FootageService:
         self.retention = FootageRetention(settings, self.footage_dir, connect, clock)
         # A recorder process has its own copy of the clock: only the real one is shared there.
         self._config = config or recorder_config(
-            settings, self.footage_dir, utc_now if settings.in_process else clock)
-        self._recorder_factory = recorder_factory or (lambda cfg: RecorderHandle(
-            cfg, in_process=settings.in_process, notice_queue_size=settings.notify_queue_size))
+            settings, self.footage_dir, utc_now if settings.in_process else clock
+        )
+        self._recorder_factory = recorder_factory or (
+            lambda cfg: RecorderHandle(
+                cfg, in_process=settings.in_process, notice_queue_size=settings.notify_queue_size
+            )
+        )
         self._mode = DoorMode.CLOSED
         self._recorder: RecorderHandle | None = None
         self._restarted_at = 0.0
@@ -163,17 +173,30 @@ class FootageService:
             if isinstance(message, SegmentStarted):
                 store.segment_started(message.path, message.start_ms)
             elif isinstance(message, SegmentFinished):
-                store.segment_finished(message.path, message.start_ms, message.end_ms,
-                                       message.frames, message.bytes)
+                store.segment_finished(
+                    message.path, message.start_ms, message.end_ms, message.frames, message.bytes
+                )
                 self.frames_recorded += message.frames
             elif isinstance(message, ClipFinished):
-                store.add_clip(message.event_id, message.path, message.start_ms, message.end_ms,
-                               message.frames, message.bytes)
+                store.add_clip(
+                    message.event_id,
+                    message.path,
+                    message.start_ms,
+                    message.end_ms,
+                    message.frames,
+                    message.bytes,
+                )
             elif isinstance(message, CameraFault):
                 self.fault = None if message.kind == "recovered" else message.kind
-                EventLog(conn).record(Event(
-                    type=EventType.CAMERA_FAULT, at=from_ms(message.at_ms), door=self._door,
-                    reason=message.kind, detail=message.detail))
+                EventLog(conn).record(
+                    Event(
+                        type=EventType.CAMERA_FAULT,
+                        at=from_ms(message.at_ms),
+                        door=self._door,
+                        reason=message.kind,
+                        detail=message.detail,
+                    )
+                )
             elif isinstance(message, RecorderStopped):
                 self.recorder_counts = dict(message.counts)
         if isinstance(message, (SegmentFinished, ClipFinished)):
@@ -188,13 +211,23 @@ class FootageService:
             clip = store.clip(event_id)
             if clip is not None:
                 offset = (at_ms - clip.start_ms) / 1000 if at_ms is not None else 0.0
-                return FootageLocation("clip", self.footage_dir / clip.path, from_ms(clip.start_ms),
-                                       from_ms(clip.end_ms), max(0.0, offset))
+                return FootageLocation(
+                    "clip",
+                    self.footage_dir / clip.path,
+                    from_ms(clip.start_ms),
+                    from_ms(clip.end_ms),
+                    max(0.0, offset),
+                )
             segment = store.segment_covering(at_ms) if at_ms is not None else None
         if segment is None or segment.end_ms is None or at_ms is None:
             return None
-        return FootageLocation("segment", self.footage_dir / segment.path, from_ms(segment.start_ms),
-                               from_ms(segment.end_ms), (at_ms - segment.start_ms) / 1000)
+        return FootageLocation(
+            "segment",
+            self.footage_dir / segment.path,
+            from_ms(segment.start_ms),
+            from_ms(segment.end_ms),
+            (at_ms - segment.start_ms) / 1000,
+        )
 
     def events_with_footage(self, event_ids: list[int]) -> set[int]:
         """Which of these events clip_for_event would find footage for: one connection and one
@@ -206,20 +239,35 @@ class FootageService:
         """Keep an event's clip past retention and quota up to and including `until`."""
         if until < local_date(self._clock()):
             raise ValueError(f"keep-until date {until} is in the past")
-        self._set_keep(event_id, until, note, actor, "footage kept",
-                       f"event={event_id} until={until.isoformat()} note={note[:200]}")
+        self._set_keep(
+            event_id,
+            until,
+            note,
+            actor,
+            "footage kept",
+            f"event={event_id} until={until.isoformat()} note={note[:200]}",
+        )
 
     def unmark_keep(self, event_id: int, actor: str) -> None:
         self._set_keep(event_id, None, None, actor, "footage keep removed", f"event={event_id}")
 
-    def _set_keep(self, event_id: int, until: date | None, note: str | None, actor: str,
-                  what: str, detail: str) -> None:
+    def _set_keep(
+        self, event_id: int, until: date | None, note: str | None, actor: str, what: str, detail: str
+    ) -> None:
         """Set or clear the mark and audit it as an ADMIN_CHANGE naming the actor."""
         with closing(self._connect()) as conn, transaction(conn):  # the mark and its audit
             if not FootageStore(conn).set_keep(event_id, until, actor if until else None, note):
                 raise ClipNotFound(f"no clip for event {event_id}")
-            EventLog(conn).record(Event(type=EventType.ADMIN_CHANGE, at=self._clock(), door=self._door,
-                                        reason=what, actor=actor, detail=detail))
+            EventLog(conn).record(
+                Event(
+                    type=EventType.ADMIN_CHANGE,
+                    at=self._clock(),
+                    door=self._door,
+                    reason=what,
+                    actor=actor,
+                    detail=detail,
+                )
+            )
 
     def browser_copy(self, video: Path) -> Path:
         """A WebM copy of a recorded file that a browser's <video> can play, made on first ask.
@@ -266,8 +314,7 @@ class FootageService:
         if self._stopping.is_set() or time.monotonic() - self._restarted_at < RESTART_AFTER_SECONDS:
             return
         self._restarted_at = time.monotonic()
-        self.handle(CameraFault("recorder_died", "restarting the recorder",
-                                to_ms(self._clock())))
+        self.handle(CameraFault("recorder_died", "restarting the recorder", to_ms(self._clock())))
         for message in dead.stop(timeout=1.0):  # frees its pipe and queues
             self.handle(message)
         self._recorder = self._new_recorder()
@@ -282,8 +329,13 @@ class FootageService:
                     store.delete_segment(row.id)
                     continue
                 info = path.stat()
-                store.segment_finished(row.path, row.start_ms, max(row.start_ms, int(info.st_mtime * 1000)),
-                                       row.frames, info.st_size)
+                store.segment_finished(
+                    row.path,
+                    row.start_ms,
+                    max(row.start_ms, int(info.st_mtime * 1000)),
+                    row.frames,
+                    info.st_size,
+                )
 
 
 class CameraEventLog(EventLog):

@@ -1,5 +1,6 @@
 """When the camera records: the capture plan per door mode, which events get a clip, and the
 recorder's configuration from the settings. Pure rules, apart from the recorder's clock."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,8 +15,9 @@ from drivers.camera import RecorderConfig, SetCapture
 # shows who was trying.
 ALARM_EVENTS = frozenset({EventType.DOOR_FORCED, EventType.DOOR_HELD_OPEN, EventType.ALARM})
 # Tailgating (the people counter): the clip shows who came in on someone else's grant.
-CLIP_EVENTS = frozenset({EventType.ACCESS_GRANTED, EventType.ACCESS_REFUSED,
-                         EventType.TAILGATING}) | ALARM_EVENTS
+CLIP_EVENTS = (
+    frozenset({EventType.ACCESS_GRANTED, EventType.ACCESS_REFUSED, EventType.TAILGATING}) | ALARM_EVENTS
+)
 
 
 def capture_plan(mode: DoorMode, settings: CameraSettings) -> SetCapture:
@@ -32,10 +34,18 @@ def wants_clip(mode: DoorMode, kind: EventType, settings: CameraSettings) -> boo
 
 def recorder_config(settings: CameraSettings, footage_dir: Path, clock: Clock = utc_now) -> RecorderConfig:
     return RecorderConfig(
-        source=settings.source, footage_dir=footage_dir, segment_seconds=settings.segment_seconds,
-        pre_event_seconds=settings.pre_event_seconds, post_event_seconds=settings.post_event_seconds,
-        max_width=settings.max_width, max_height=settings.max_height, max_fps=settings.max_fps,
-        stall_seconds=settings.stall_seconds, retry_max_seconds=settings.retry_max_seconds,
+        source=settings.source,
+        footage_dir=footage_dir,
+        segment_seconds=settings.segment_seconds,
+        pre_event_seconds=settings.pre_event_seconds,
+        post_event_seconds=settings.post_event_seconds,
+        max_width=settings.max_width,
+        max_height=settings.max_height,
+        max_fps=settings.max_fps,
+        stall_seconds=settings.stall_seconds,
+        retry_max_seconds=settings.retry_max_seconds,
         min_free_bytes=settings.min_free_mb * 2**20,
         max_concurrent_clips=settings.max_concurrent_clips,
-        loop_video_file=settings.loop_video_file, clock=clock)
+        loop_video_file=settings.loop_video_file,
+        clock=clock,
+    )

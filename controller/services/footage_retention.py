@@ -4,6 +4,7 @@ FootageService (controller/services/footage.py) owns one of these and delegates 
 clips (keep marks) are never deleted here. A browser copy (`browser/<path>.webm`) goes with
 its original.
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,8 +44,13 @@ def browser_path(footage_dir: Path, relative: str) -> Path:
 class FootageRetention:
     """Retention, quota and erasure over the footage books and files of one footage_dir."""
 
-    def __init__(self, settings: CameraSettings, footage_dir: Path,
-                 connect: Callable[[], sqlite3.Connection], clock: Clock) -> None:
+    def __init__(
+        self,
+        settings: CameraSettings,
+        footage_dir: Path,
+        connect: Callable[[], sqlite3.Connection],
+        clock: Clock,
+    ) -> None:
         self._settings = settings
         self.footage_dir = footage_dir
         self._connect = connect

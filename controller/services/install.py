@@ -23,6 +23,7 @@ symlinks are made by hand exactly where `systemctl enable` puts them. Only the s
 is imported: on a fresh Pi this runs from the checkout with the system's python3, before any
 virtual environment exists.
 """
+
 from __future__ import annotations
 
 import os
@@ -141,8 +142,17 @@ class Installer:
 
     def _user(self) -> None:
         exists = self.user_exists or _user_exists
-        command = ["useradd", "--system", "--user-group", "--home-dir", str(DATA_DIR),
-                   "--no-create-home", "--shell", "/usr/sbin/nologin", USER]
+        command = [
+            "useradd",
+            "--system",
+            "--user-group",
+            "--home-dir",
+            str(DATA_DIR),
+            "--no-create-home",
+            "--shell",
+            "/usr/sbin/nologin",
+            USER,
+        ]
         if self.live and exists(USER):
             self._note(Status.UNCHANGED, f"system user {USER}")
         else:
@@ -161,8 +171,18 @@ class Installer:
         status = Status.UPDATED if (venv / "bin" / "python").exists() else Status.CREATED
         if status is Status.CREATED:
             self.run([self.options.python, "-m", "venv", str(venv)])
-        self.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                  "-c", str(self.source_file("constraints.txt")), str(self.options.source)])
+        self.run(
+            [
+                str(venv / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "-c",
+                str(self.source_file("constraints.txt")),
+                str(self.options.source),
+            ]
+        )
         stamp.write_text(wanted + "\n", encoding="utf-8")
         self._note(status, f"virtual environment {VENV_DIR} (openplus-door installed with pip)")
 
@@ -203,10 +223,11 @@ class Installer:
         if self.options.kiosk and self.at(USER_UNIT_DIR / KIOSK_UNIT).is_file():
             units.append((KIOSK_UNIT, USER_UNIT_DIR))
         for name, unit_dir in units:
-            links = [unit_dir / f"{target}.wants" / name
-                     for target in wanted_by(self.at(unit_dir / name))]
-            if all(self.at(link).is_symlink() and os.readlink(self.at(link)) == str(unit_dir / name)
-                   for link in links):
+            links = [unit_dir / f"{target}.wants" / name for target in wanted_by(self.at(unit_dir / name))]
+            if all(
+                self.at(link).is_symlink() and os.readlink(self.at(link)) == str(unit_dir / name)
+                for link in links
+            ):
                 self._note(Status.UNCHANGED, f"{name} enabled")
                 continue
             if self.live:
@@ -232,13 +253,20 @@ class Installer:
         return self.options.source / relative
 
     def _check_source(self) -> None:
-        needed = ["pyproject.toml", "constraints.txt", f"config/{CONFIG_NAME}",
-                  f"systemd/{JOURNALD_SOURCE}", *(f"systemd/{name}" for name in SYSTEM_UNITS)]
+        needed = [
+            "pyproject.toml",
+            "constraints.txt",
+            f"config/{CONFIG_NAME}",
+            f"systemd/{JOURNALD_SOURCE}",
+            *(f"systemd/{name}" for name in SYSTEM_UNITS),
+        ]
         missing = [name for name in needed if not self.source_file(name).is_file()]
         if missing:
-            raise InstallError(f"{self.options.source} is not an openplus-door checkout (no "
-                               f"{', '.join(missing)}): run the install from the checkout, or "
-                               "name it with --source")
+            raise InstallError(
+                f"{self.options.source} is not an openplus-door checkout (no "
+                f"{', '.join(missing)}): run the install from the checkout, or "
+                "name it with --source"
+            )
 
     def _directory(self, path: Path, mode: int, owner: tuple[str, str]) -> None:
         target = self.at(path)

@@ -3,6 +3,7 @@ would install from it (the installer's stamp in the venv, so a second run skips 
 
 Only the standard library, like controller/services/install.py.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,8 +28,9 @@ def source_hash(source: Path) -> str:
     digest = hashlib.sha256()
     files = [source / name for name in HASHED_FILES]
     for tree in HASHED_TREES:
-        files += sorted(path for path in (source / tree).rglob("*")
-                        if path.is_file() and "__pycache__" not in path.parts)
+        files += sorted(
+            path for path in (source / tree).rglob("*") if path.is_file() and "__pycache__" not in path.parts
+        )
     for path in files:
         if path.is_file():
             digest.update(str(path.relative_to(source)).encode() + b"\0" + path.read_bytes() + b"\0")

@@ -9,6 +9,7 @@ offline policy decides in its place.
 The link also watches the pool: losing every connection and getting one back are events, once
 each, so security can see when the door ran on its offline policy.
 """
+
 from __future__ import annotations
 
 import logging
@@ -57,16 +58,30 @@ class LmsAnswer:
 
 def to_patron(reply: PatronReply) -> LmsPatron:
     """The parts of a SIP2 reply the eligibility rules read (nothing else is kept)."""
-    return LmsPatron(valid_patron=reply.valid_patron, valid_pin=reply.valid_pin,
-                     status=tuple(reply.status), birth_date=reply.birth_date,
-                     patron_class=reply.patron_class or None, expires_on=reply.expiry)
+    return LmsPatron(
+        valid_patron=reply.valid_patron,
+        valid_pin=reply.valid_pin,
+        status=tuple(reply.status),
+        birth_date=reply.birth_date,
+        patron_class=reply.patron_class or None,
+        expires_on=reply.expiry,
+    )
 
 
 class LmsLink:
     """Asks the LMS without blocking the caller and reports the link going down and back."""
 
-    def __init__(self, pool: Sip2Pool, *, timeout: float, deliver: Callable[[LmsAnswer], None],
-                 events: EventSink, clock: Clock, door: str, workers: int = 2) -> None:
+    def __init__(
+        self,
+        pool: Sip2Pool,
+        *,
+        timeout: float,
+        deliver: Callable[[LmsAnswer], None],
+        events: EventSink,
+        clock: Clock,
+        door: str,
+        workers: int = 2,
+    ) -> None:
         """`deliver` is called on a worker thread with every answer (the door loop's submit);
         `events` must not block (the door's event writer)."""
         self._pool = pool
@@ -139,26 +154,38 @@ class LmsLink:
             return
         reason = LmsLinkReason.LMS_BACK if up else LmsLinkReason.LMS_LOST
         detail = None if up else str(self._pool.last_error or "no connection")
-        self._events.record(Event(type=EventType.LMS_LINK, at=self._clock(), door=self._door,
-                                  reason=reason.value, detail=detail))
-
+        self._events.record(
+            Event(
+                type=EventType.LMS_LINK, at=self._clock(), door=self._door, reason=reason.value, detail=detail
+            )
+        )
 
 
 def sip2_settings(settings: LmsSettings) -> Sip2Settings:
     """The SIP2 client's settings from `[lms]` (the pool's, and `doctor`'s one-off SC status)."""
     return Sip2Settings(
-        host=settings.host, port=settings.port, institution_id=settings.institution,
+        host=settings.host,
+        port=settings.port,
+        institution_id=settings.institution,
         terminal_password=settings.terminal_password,
-        login_user=settings.login_user or None, login_password=settings.login_password,
-        location_code=settings.location or None, charset=settings.charset, tls=settings.tls,
+        login_user=settings.login_user or None,
+        login_password=settings.login_password,
+        location_code=settings.location or None,
+        charset=settings.charset,
+        tls=settings.tls,
         ca_file=str(settings.ca_file) if settings.ca_file else None,
         connect_timeout=settings.connect_timeout_seconds,
         reply_timeout=settings.reply_timeout_seconds,
-        patron_message="63" if settings.check == "patron_information" else "23")
+        patron_message="63" if settings.check == "patron_information" else "23",
+    )
 
 
 def sip2_pool(settings: LmsSettings, clock: Clock) -> Sip2Pool:
     """The SIP2 pool `settings` describe; the transaction dates it sends are branch time."""
     sip2 = sip2_settings(settings)
-    return Sip2Pool(sip2, size=settings.connections, heartbeat_interval=settings.heartbeat_seconds,
-                    wall_clock=lambda: clock().astimezone(BRANCH_TZ).replace(tzinfo=None))
+    return Sip2Pool(
+        sip2,
+        size=settings.connections,
+        heartbeat_interval=settings.heartbeat_seconds,
+        wall_clock=lambda: clock().astimezone(BRANCH_TZ).replace(tzinfo=None),
+    )

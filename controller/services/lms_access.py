@@ -8,6 +8,7 @@ the PIN cache is read from memory and written behind), so the door never waits o
 Each decision says which path made it (`DecidedBy`): the event records it, so entries made
 while the LMS was out of reach stand out on the entries page and in exports.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -66,36 +67,51 @@ class LmsVerdict:
 class LmsDecider:
     """One branch's rules and offline policy; `decide` is called once per answered question."""
 
-    def __init__(self, rules: EligibilityRules, policy: OfflinePolicy, cache: PinCache,
-                 local_pin_matches: LocalPinCheck) -> None:
+    def __init__(
+        self,
+        rules: EligibilityRules,
+        policy: OfflinePolicy,
+        cache: PinCache,
+        local_pin_matches: LocalPinCheck,
+    ) -> None:
         self._rules = rules
         self._policy = policy
         self._cache = cache
         self._local_pin_matches = local_pin_matches
 
-    def decide(self, question: LmsQuestion, answer: LmsAnswer | None, today: date,
-               now: datetime) -> LmsVerdict:
+    def decide(
+        self, question: LmsQuestion, answer: LmsAnswer | None, today: date, now: datetime
+    ) -> LmsVerdict:
         """`answer` None: none came before the door's deadline (as good as a timeout)."""
         if answer is None or answer.patron is None:
-            return self._offline(question, today, now,
-                                 answer.failure if answer is not None else "timeout")
+            return self._offline(question, today, now, answer.failure if answer is not None else "timeout")
         local = question.local  # no local entry: no consent (a minor is never assumed to have it)
-        reason = judge(answer.patron, local, self._rules, today,
-                       guardian_consent=local is not None and local.guardian_consent)
+        reason = judge(
+            answer.patron,
+            local,
+            self._rules,
+            today,
+            guardian_consent=local is not None and local.guardian_consent,
+        )
         if reason is Reason.GRANTED:
             self._cache.remember(question.card, question.pin, now)
         elif reason in (Reason.WRONG_PIN, Reason.UNKNOWN_CARD, Reason.CARD_LOST):
             self._cache.forget(question.card)  # what the LMS now refuses is not kept for later
         return LmsVerdict(reason, DecidedBy.LMS)
 
-    def _offline(self, question: LmsQuestion, today: date, now: datetime,
-                 failure: str | None) -> LmsVerdict:
+    def _offline(self, question: LmsQuestion, today: date, now: datetime, failure: str | None) -> LmsVerdict:
         """The branch's offline policy (services/offline_policy.py) while the LMS is silent."""
         local = question.local
-        local_pin_matches = (self._local_pin_matches(local, question.pin)
-                             if local is not None and local.has_pin else None)
-        verdict = offline_verdict(self._policy, self._cache.check(question.card, question.pin, now),
-                                  local, today, local_pin_matches=local_pin_matches)
+        local_pin_matches = (
+            self._local_pin_matches(local, question.pin) if local is not None and local.has_pin else None
+        )
+        verdict = offline_verdict(
+            self._policy,
+            self._cache.check(question.card, question.pin, now),
+            local,
+            today,
+            local_pin_matches=local_pin_matches,
+        )
         return LmsVerdict(verdict.reason, verdict.path, failure)
 
 
@@ -116,8 +132,9 @@ class LmsGate:
         self.cache.close()
 
 
-def open_lms_gate(runtime: Runtime, deliver: Callable[[LmsAnswer], None], events: EventSink,
-                  door: str) -> LmsGate | None:
+def open_lms_gate(
+    runtime: Runtime, deliver: Callable[[LmsAnswer], None], events: EventSink, door: str
+) -> LmsGate | None:
     """The gate `runtime.settings.lms` describes, or None when the branch has no LMS link.
 
     `deliver` takes each answer to the door loop; `events` must not block (the EventWriter)."""
@@ -125,11 +142,20 @@ def open_lms_gate(runtime: Runtime, deliver: Callable[[LmsAnswer], None], events
     if not settings.lms.enabled:
         return None
     hasher = runtime.hasher
-    cache = LmsPinCache(hasher, runtime.connection, cache_days=settings.lms.cache_days,
-                        clock=runtime.clock)
-    link = LmsLink(sip2_pool(settings.lms, runtime.clock),
-                   timeout=settings.lms.reply_timeout_seconds, deliver=deliver, events=events,
-                   clock=runtime.clock, door=door, workers=settings.lms.connections)
-    decider = LmsDecider(settings.eligibility.rules(), settings.lms.offline_policy, cache,
-                         lambda member, pin: hasher.verify(pin, member.pin_salt, member.pin_hash))
+    cache = LmsPinCache(hasher, runtime.connection, cache_days=settings.lms.cache_days, clock=runtime.clock)
+    link = LmsLink(
+        sip2_pool(settings.lms, runtime.clock),
+        timeout=settings.lms.reply_timeout_seconds,
+        deliver=deliver,
+        events=events,
+        clock=runtime.clock,
+        door=door,
+        workers=settings.lms.connections,
+    )
+    decider = LmsDecider(
+        settings.eligibility.rules(),
+        settings.lms.offline_policy,
+        cache,
+        lambda member, pin: hasher.verify(pin, member.pin_salt, member.pin_hash),
+    )
     return LmsGate(link, decider, cache)

@@ -5,6 +5,7 @@ Here, not in a router: the Today page and GET /api/v1/lms say the same, and the 
 import the API. Everything is read from the settings and the event log (the door process owns
 the link itself; the web process only sees the `lms_link` events it logged).
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -60,10 +61,18 @@ def lms_overview(settings: Settings, conn: sqlite3.Connection, now: datetime) ->
     number of entries decided offline today (branch-local day)."""
     log = EventLog(conn)
     found = log.query(EventFilter(types=(EventType.LMS_LINK,)), limit=1)
-    change = (LinkChange(up=found[0].reason == LmsLinkReason.LMS_BACK.value, at=found[0].at,
-                         detail=found[0].detail) if found else None)
+    change = (
+        LinkChange(up=found[0].reason == LmsLinkReason.LMS_BACK.value, at=found[0].at, detail=found[0].detail)
+        if found
+        else None
+    )
     midnight = datetime.combine(local_date(now), time(0), tzinfo=BRANCH_TZ)
     offline_today = log.count_matching(decided_offline(EventFilter(since=midnight)))
-    return LmsOverview(enabled=settings.lms.enabled, offline_policy=settings.lms.offline_policy,
-                       cache_days=settings.lms.cache_days, eligibility=settings.eligibility,
-                       last_change=change, offline_today=offline_today)
+    return LmsOverview(
+        enabled=settings.lms.enabled,
+        offline_policy=settings.lms.offline_policy,
+        cache_days=settings.lms.cache_days,
+        eligibility=settings.eligibility,
+        last_change=change,
+        offline_today=offline_today,
+    )

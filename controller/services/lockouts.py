@@ -18,6 +18,7 @@ day) without a lockout since the last one ended: a member who mistypes twice in 
 not find a 30-minute lockout waiting, and a guesser gains nothing by waiting a day rather than
 sitting out a lockout of at most a day. The run is stored with the count, so a restart keeps it.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -45,21 +46,30 @@ class _Count:
 class PinLockouts:
     """Not thread-safe: the door loop's thread alone counts (it alone decides)."""
 
-    def __init__(self, max_wrong: int, lockout: timedelta, persist: Callable[[PinFailures], None],
-                 stored: dict[int, PinFailures] | None = None) -> None:
+    def __init__(
+        self,
+        max_wrong: int,
+        lockout: timedelta,
+        persist: Callable[[PinFailures], None],
+        stored: dict[int, PinFailures] | None = None,
+    ) -> None:
         self._max_wrong = max_wrong
         self._lockout = lockout
         self._max_lockout = max(lockout, MAX_LOCKOUT)
         self._persist = persist
-        self._counts = {member_id: _Count(row.failures, row.locked_until, UNKNOWN_SALT, row.lockouts)
-                        for member_id, row in (stored or {}).items()}
+        self._counts = {
+            member_id: _Count(row.failures, row.locked_until, UNKNOWN_SALT, row.lockouts)
+            for member_id, row in (stored or {}).items()
+        }
 
     @classmethod
     def stored_in(cls, conn: sqlite3.Connection, max_wrong: int, lockout: timedelta) -> PinLockouts:
         """Counts loaded from, and written straight back to, one connection (CLI and tests)."""
+
         def persist(item: PinFailures) -> None:
             with transaction(conn):
                 save_pin_failures(conn, item)
+
         return cls(max_wrong, lockout, persist, load_pin_failures(conn))
 
     def apply(self, member: Member) -> Member:
@@ -97,7 +107,7 @@ class PinLockouts:
 
     def _lockout_for(self, in_a_row: int) -> timedelta:
         doublings = min(in_a_row - 1, 32)  # 2**32 lockouts exceed any cap; bounds the number
-        return min(self._lockout * 2 ** doublings, self._max_lockout)
+        return min(self._lockout * 2**doublings, self._max_lockout)
 
     def _current(self, member: Member) -> _Count | None:
         count = self._counts.get(member.id)

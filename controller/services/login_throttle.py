@@ -10,6 +10,7 @@ Decision: a sign-in reserves its attempt (`reserve`: look and count as a failure
 lock) before the password is checked, and gives it back when the password was right. Looking
 before the slow hash and counting after it let 40 concurrent guesses all pass a limit of 20.
 """
+
 from __future__ import annotations
 
 import threading
@@ -54,8 +55,9 @@ class Reservation:
 class LoginThrottle:
     """Per-username and per-address failure counters; safe to share between request threads."""
 
-    def __init__(self, username_failures: int = USERNAME_FAILURES,
-                 address_failures: int = ADDRESS_FAILURES) -> None:
+    def __init__(
+        self, username_failures: int = USERNAME_FAILURES, address_failures: int = ADDRESS_FAILURES
+    ) -> None:
         self._lock = threading.Lock()
         self._by_username = FailureThrottle(username_failures, WINDOW, FIRST_PAUSE, MAX_PAUSE)
         self._by_address = FailureThrottle(address_failures, WINDOW, FIRST_PAUSE, MAX_PAUSE)
@@ -105,8 +107,14 @@ class LoginThrottle:
             self._by_username.clear(_key(username))
 
     def _paused_until(self, username: str, address: str, now: datetime) -> datetime | None:
-        pauses = [until for until in (self._by_username.paused_until(_key(username), now),
-                                      self._by_address.paused_until(address, now)) if until]
+        pauses = [
+            until
+            for until in (
+                self._by_username.paused_until(_key(username), now),
+                self._by_address.paused_until(address, now),
+            )
+            if until
+        ]
         return max(pauses, default=None)
 
 

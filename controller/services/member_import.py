@@ -9,6 +9,7 @@ rest, so that a file with a million bad rows gives a readable refusal and not a 
 This module reads the file (decoding, line ends, the header, the rows as a stream) and
 refuses it; what each field of a row must be is controller.services.member_import_rows.
 """
+
 from __future__ import annotations
 
 import csv
@@ -30,8 +31,16 @@ from controller.store.member_list import Duplicate, ImportStaging, StaffCard
 
 REQUIRED = ("patron_id", "cards", "name", "valid_until")
 AGE_COLUMNS = ("birth_date", "adult")  # at least one of these
-OPTIONAL = ("openplus_registered", "blocked", "blocked_until", "block_note", "category", "pin",
-            "guardian_consent", "more_time")
+OPTIONAL = (
+    "openplus_registered",
+    "blocked",
+    "blocked_until",
+    "block_note",
+    "category",
+    "pin",
+    "guardian_consent",
+    "more_time",
+)
 # Flags a manager may set on the pages: a file without their column leaves each listed
 # entry's stored value as it is (a new entry gets no), so that a nightly export that does
 # not know them does not undo what the branch set. A file with the column says it for all.
@@ -65,9 +74,7 @@ class ImportRejected(Exception):
         self.unlisted = unlisted
         self.total = len(errors) + unlisted
         listed = f", the first {len(errors)} listed" if unlisted else ""
-        super().__init__(
-            f"member list rejected: {self.total} problem(s){listed}; nothing was changed"
-        )
+        super().__init__(f"member list rejected: {self.total} problem(s){listed}; nothing was changed")
 
 
 class RowProblems:
@@ -90,12 +97,13 @@ class RowProblems:
         total = self.total + later_total
         if not total:
             return
-        listed = sorted([*self.kept, *later], key=lambda error: error.line)[:self.limit]
+        listed = sorted([*self.kept, *later], key=lambda error: error.line)[: self.limit]
         raise ImportRejected(listed, total - len(listed))
 
 
-def read_member_csv(source: MemberSource, today: date, problems: RowProblems,
-                    header_out: set[str] | None = None) -> Iterator[tuple[int, MemberRow]]:
+def read_member_csv(
+    source: MemberSource, today: date, problems: RowProblems, header_out: set[str] | None = None
+) -> Iterator[tuple[int, MemberRow]]:
     """(line, row) for every good row, read as a stream; bad rows go to `problems`.
 
     `today` turns an adult flag into a date and bounds birth dates. A header problem, a
@@ -132,8 +140,7 @@ def read_member_csv(source: MemberSource, today: date, problems: RowProblems,
             return
         if len(fields) != width:
             if any(f.strip() for f in fields):
-                problems.add(line, Problem("import.field_count", expected=width,
-                                           found=len(fields)))
+                problems.add(line, Problem("import.field_count", expected=width, found=len(fields)))
             continue
         row = row_of(fields, found)
         if row is None:
@@ -157,7 +164,7 @@ def parse_member_csv(data: bytes, today: date) -> list[tuple[int, MemberRow]]:
     with closing(sqlite3.connect(":memory:")) as conn:
         staging = ImportStaging(conn)
         for start in range(0, len(rows), BATCH_ROWS):
-            staging.add(rows[start:start + BATCH_ROWS])
+            staging.add(rows[start : start + BATCH_ROWS])
         refuse_staged(problems, *staging.duplicates(problems.limit))
     return rows
 
@@ -171,14 +178,14 @@ def refuse_staff_cards(staff_cards: list[StaffCard], total: int) -> None:
     """Raise ImportRejected when cards in the list belong to staff entries that stay."""
     if total:
         raise ImportRejected(
-            [RowError(c.line, Problem("import.staff_card", patron_id=c.staff_patron))
-             for c in staff_cards],
+            [RowError(c.line, Problem("import.staff_card", patron_id=c.staff_patron)) for c in staff_cards],
             total - len(staff_cards),
         )
 
 
-def batches(rows: Iterable[tuple[int, MemberRow]],
-            size: int = BATCH_ROWS) -> Iterator[list[tuple[int, MemberRow]]]:
+def batches(
+    rows: Iterable[tuple[int, MemberRow]], size: int = BATCH_ROWS
+) -> Iterator[list[tuple[int, MemberRow]]]:
     """The rows in lists of `size`: what one staging statement takes."""
     iterator = iter(rows)
     while batch := list(islice(iterator, size)):
@@ -187,11 +194,9 @@ def batches(rows: Iterable[tuple[int, MemberRow]],
 
 def _duplicate_error(duplicate: Duplicate) -> RowError:
     if duplicate.column == "patron_id":
-        problem = Problem("import.duplicate_patron", patron_id=duplicate.value,
-                          line=duplicate.first_line)
+        problem = Problem("import.duplicate_patron", patron_id=duplicate.value, line=duplicate.first_line)
     else:
-        problem = Problem("import.duplicate_card", card=card_hint(duplicate.value),
-                          line=duplicate.first_line)
+        problem = Problem("import.duplicate_card", card=card_hint(duplicate.value), line=duplicate.first_line)
     return RowError(duplicate.line, problem)
 
 
@@ -214,15 +219,16 @@ def _chain_first(first: str, rest: Iterator[str]) -> Iterator[str]:
 
 
 def _check_header(header: list[str]) -> None:
-    problems = [Problem("import.missing_column", column=name) for name in REQUIRED
-                if name not in header]
+    problems = [Problem("import.missing_column", column=name) for name in REQUIRED if name not in header]
     if not any(name in header for name in AGE_COLUMNS):
         problems.append(Problem("import.missing_age_column"))
     problems += [
         Problem("import.unknown_column", column=name, known=", ".join(KNOWN))
-        for name in header if name not in KNOWN
+        for name in header
+        if name not in KNOWN
     ]
-    problems += [Problem("import.column_twice", column=name)
-                 for name in sorted(set(header)) if header.count(name) > 1]
+    problems += [
+        Problem("import.column_twice", column=name) for name in sorted(set(header)) if header.count(name) > 1
+    ]
     if problems:
         raise ImportRejected([RowError(1, p) for p in problems])

@@ -5,6 +5,7 @@ stream of rows, refusing the whole file) because this is the other job: the rule
 field (patron id, name, cards, dates, flags, category, PIN) and the problems that name what is
 wrong, made quick for a million rows.
 """
+
 from __future__ import annotations
 
 import re
@@ -68,9 +69,11 @@ class Columns:
         self._valid_until_days: dict[str, date] = {}
         self._registered_days: dict[str, date] = {}
         self._blocked_until_days: dict[str, date] = {}
-        self._days = {"valid_until": self._valid_until_days,
-                      "openplus_registered": self._registered_days,
-                      "blocked_until": self._blocked_until_days}
+        self._days = {
+            "valid_until": self._valid_until_days,
+            "openplus_registered": self._registered_days,
+            "blocked_until": self._blocked_until_days,
+        }
         self._adult_on: dict[str, date] = {}
 
     def row(self, fields: list[str], problems: list[Problem]) -> MemberRow | None:
@@ -100,14 +103,13 @@ class Columns:
         cards = (text,) if _USUAL_CARD(text) else _cards(text, problems)
         text = values[self.valid_until]
         valid_until = self._valid_until_days.get(text) or self._date(
-            text, "valid_until", problems, required=True)
+            text, "valid_until", problems, required=True
+        )
         registered = blocked_until = None
         if self.registered is not None and (text := values[self.registered]):
-            registered = self._registered_days.get(text) or self._date(
-                text, "openplus_registered", problems)
+            registered = self._registered_days.get(text) or self._date(text, "openplus_registered", problems)
         if self.blocked_until is not None and (text := values[self.blocked_until]):
-            blocked_until = self._blocked_until_days.get(text) or self._date(
-                text, "blocked_until", problems)
+            blocked_until = self._blocked_until_days.get(text) or self._date(text, "blocked_until", problems)
         blocked = False
         if self.blocked is not None and (text := values[self.blocked]) not in NO:
             blocked = _flag(text, "blocked", problems)
@@ -134,13 +136,34 @@ class Columns:
             return None
         # Built by position with tuple.__new__ (what MemberRow(...) does, minus its Python
         # wrapper): a million rows make even keywords cost seconds.
-        return _new_tuple(MemberRow, (
-            patron_id, name, cards, adult_from, valid_until, registered,
-            blocked, blocked_until, category, note, consent, more_time, pin or None,
-        ))
+        return _new_tuple(
+            MemberRow,
+            (
+                patron_id,
+                name,
+                cards,
+                adult_from,
+                valid_until,
+                registered,
+                blocked,
+                blocked_until,
+                category,
+                note,
+                consent,
+                more_time,
+                pin or None,
+            ),
+        )
 
-    def _date(self, value: str, column: str, problems: list[Problem], required: bool = False,
-              first: date = FIRST_DAY, last: date = LAST_DAY) -> date | None:
+    def _date(
+        self,
+        value: str,
+        column: str,
+        problems: list[Problem],
+        required: bool = False,
+        first: date = FIRST_DAY,
+        last: date = LAST_DAY,
+    ) -> date | None:
         """_date, remembered by text when good (callers look in self._days first)."""
         day = _date(value, column, problems, required, first, last)
         if day is not None:
@@ -205,11 +228,11 @@ def _block_note(text: str, blocked: bool, problems: list[Problem]) -> str | None
     """The note on a row's entry block: one line of plain text (the API's rule), bounded, and
     only on a blocked row (a note is why a block was set; without one it explains nothing)."""
     if len(text) > BLOCK_NOTE_MAX_LENGTH:
-        problems.append(Problem("import.text.too_long", column="block_note",
-                                maximum=BLOCK_NOTE_MAX_LENGTH))
+        problems.append(Problem("import.text.too_long", column="block_note", maximum=BLOCK_NOTE_MAX_LENGTH))
     elif not text.isprintable() and (refused := _refused_character(text)):
-        problems.append(Problem("import.text.refused", column="block_note", position=refused[0],
-                                code=refused[1]))
+        problems.append(
+            Problem("import.text.refused", column="block_note", position=refused[0], code=refused[1])
+        )
     elif not blocked:
         problems.append(Problem("import.block.note_without"))
     else:
@@ -226,8 +249,14 @@ def _refused_character(text: str) -> tuple[int, str] | None:
     return None
 
 
-def _date(value: str, column: str, problems: list[Problem], required: bool = False,
-          first: date = FIRST_DAY, last: date = LAST_DAY) -> date | None:
+def _date(
+    value: str,
+    column: str,
+    problems: list[Problem],
+    required: bool = False,
+    first: date = FIRST_DAY,
+    last: date = LAST_DAY,
+) -> date | None:
     """The date in `value` (YYYY-MM-DD or DD-MM-YYYY) if it lies in first..last."""
     if not value:
         if required:
@@ -242,8 +271,15 @@ def _date(value: str, column: str, problems: list[Problem], required: bool = Fal
             problems.append(Problem("import.bad_date", column=column, value=value))
             return None
     if not first <= day <= last:
-        problems.append(Problem("import.date_out_of_range", column=column, value=value,
-                                first=first.isoformat(), last=last.isoformat()))
+        problems.append(
+            Problem(
+                "import.date_out_of_range",
+                column=column,
+                value=value,
+                first=first.isoformat(),
+                last=last.isoformat(),
+            )
+        )
         return None
     return day
 

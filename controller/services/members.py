@@ -2,6 +2,7 @@
 
 The CLI and the API both call these, so a change is audited the same way whoever makes it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
@@ -32,15 +33,20 @@ class MemberAdmin:
 
     def __init__(self, members: MemberStore, events: EventLog, clock: Clock, door: str) -> None:
         if events.connection is not members.connection:  # else the audit waits on the change
-            raise ValueError("MemberAdmin needs the member store and the event log on one "
-                             "connection: a change and its audit event are one transaction")
+            raise ValueError(
+                "MemberAdmin needs the member store and the event log on one "
+                "connection: a change and its audit event are one transaction"
+            )
         self._members = members
         self._events = events
         self._clock = clock
         self._door = door
 
     def import_csv(
-        self, data: MemberSource, actor: str, progress: Progress | None = None,
+        self,
+        data: MemberSource,
+        actor: str,
+        progress: Progress | None = None,
         dry_run: bool = False,
     ) -> ImportCounts:
         """Replace the list from an export (its bytes, or a binary file read as a stream);
@@ -56,8 +62,11 @@ class MemberAdmin:
         return self._replace(rows, problems, actor, progress, dry_run, header)
 
     def replace_list(
-        self, numbered: Iterable[tuple[int, MemberRow]], actor: str,
-        progress: Progress | None = None, dry_run: bool = False,
+        self,
+        numbered: Iterable[tuple[int, MemberRow]],
+        actor: str,
+        progress: Progress | None = None,
+        dry_run: bool = False,
     ) -> ImportCounts:
         """Make the stored list match already-validated (line, row) pairs, atomically;
         ImportRejected if a patron id or card is listed twice or kept by a staff entry.
@@ -65,8 +74,13 @@ class MemberAdmin:
         return self._replace(numbered, RowProblems(), actor, progress, dry_run, None)
 
     def _replace(
-        self, numbered: Iterable[tuple[int, MemberRow]], problems: RowProblems, actor: str,
-        progress: Progress | None, dry_run: bool, header: set[str] | None,
+        self,
+        numbered: Iterable[tuple[int, MemberRow]],
+        problems: RowProblems,
+        actor: str,
+        progress: Progress | None,
+        dry_run: bool,
+        header: set[str] | None,
     ) -> ImportCounts:
         """Stage the rows batch by batch and swap them in, all inside one transaction: the
         door keeps reading the old list until the commit, and a refusal changes nothing.
@@ -81,8 +95,12 @@ class MemberAdmin:
             counts = staged.apply(commit=not dry_run)
         if dry_run:
             return counts
-        self._audit(actor, "members imported", f"added={counts.added} updated={counts.updated} "
-                    f"unchanged={counts.unchanged} removed={counts.removed}")
+        self._audit(
+            actor,
+            "members imported",
+            f"added={counts.added} updated={counts.updated} "
+            f"unchanged={counts.unchanged} removed={counts.removed}",
+        )
         return counts
 
     # Each change and its audit event are one transaction (controller.store's rule): no
@@ -97,25 +115,45 @@ class MemberAdmin:
             self._members.remove(patron_id)
             self._audit(actor, "member removed", patron_id)
 
-    def block(self, patron_id: str, actor: str, until: date | None = None,
-              note: str | None = None) -> None:
+    def block(self, patron_id: str, actor: str, until: date | None = None, note: str | None = None) -> None:
         """Block entry until a day (or until unblocked), with the manager's note on why. The
         audit line says whether there is a note, not its words: they may be about a person."""
         with transaction(self._members.connection):
             self._members.set_blocked(patron_id, True, until, self._clock(), note)
-            self._audit(actor, "member blocked", f"{patron_id} until={until or 'unblocked'} "
-                        f"note={'yes' if note else 'no'}")
+            self._audit(
+                actor,
+                "member blocked",
+                f"{patron_id} until={until or 'unblocked'} note={'yes' if note else 'no'}",
+            )
 
-    def set_flags(self, patron_id: str, actor: str, *, guardian_consent: bool | None = None,
-                  more_time: bool | None = None) -> None:
+    def set_flags(
+        self,
+        patron_id: str,
+        actor: str,
+        *,
+        guardian_consent: bool | None = None,
+        more_time: bool | None = None,
+    ) -> None:
         """Set a guardian's consent and/or "more time" (None: unchanged); audited by name."""
         said = {"guardian_consent": guardian_consent, "more_time": more_time}
         with transaction(self._members.connection):
-            self._members.set_flags(patron_id, self._clock(), guardian_consent=guardian_consent,
-                                    more_time=more_time)
-            self._audit(actor, "member flags set", " ".join(
-                [patron_id, *(f"{name}={'yes' if value else 'no'}"
-                              for name, value in said.items() if value is not None)]))
+            self._members.set_flags(
+                patron_id, self._clock(), guardian_consent=guardian_consent, more_time=more_time
+            )
+            self._audit(
+                actor,
+                "member flags set",
+                " ".join(
+                    [
+                        patron_id,
+                        *(
+                            f"{name}={'yes' if value else 'no'}"
+                            for name, value in said.items()
+                            if value is not None
+                        ),
+                    ]
+                ),
+            )
 
     def unblock(self, patron_id: str, actor: str) -> None:
         with transaction(self._members.connection):
@@ -128,10 +166,16 @@ class MemberAdmin:
             self._audit(actor, "PIN set", patron_id)  # the PIN itself is never logged
 
     def _audit(self, actor: str, what: str, detail: str) -> None:
-        self._events.record(Event(
-            type=EventType.ADMIN_CHANGE, at=self._clock(), door=self._door, reason=what,
-            actor=actor, detail=detail,
-        ))
+        self._events.record(
+            Event(
+                type=EventType.ADMIN_CHANGE,
+                at=self._clock(),
+                door=self._door,
+                reason=what,
+                actor=actor,
+                detail=detail,
+            )
+        )
 
 
 def default_valid_until(today: date) -> date:

@@ -31,6 +31,7 @@ Decided on purpose:
   PIN, `wrong_pin` when one refutes it, else `lms_unavailable`.
 - **Staff cards are not this module's**: the local list decides them (`decide`) without the LMS.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -62,14 +63,26 @@ class OfflineVerdict(NamedTuple):
     path: DecidedBy
 
 
-def offline_decision(policy: OfflinePolicy, cached: bool | None, local: Member | None,
-                     today: date, *, local_pin_matches: bool | None) -> Reason:
+def offline_decision(
+    policy: OfflinePolicy,
+    cached: bool | None,
+    local: Member | None,
+    today: date,
+    *,
+    local_pin_matches: bool | None,
+) -> Reason:
     """The reason alone (see offline_verdict for which path decided)."""
     return offline_verdict(policy, cached, local, today, local_pin_matches=local_pin_matches).reason
 
 
-def offline_verdict(policy: OfflinePolicy, cached: bool | None, local: Member | None,
-                    today: date, *, local_pin_matches: bool | None) -> OfflineVerdict:
+def offline_verdict(
+    policy: OfflinePolicy,
+    cached: bool | None,
+    local: Member | None,
+    today: date,
+    *,
+    local_pin_matches: bool | None,
+) -> OfflineVerdict:
     """Grant or the one reason to refuse while the LMS does not answer, and which path decided.
 
     `cached`: LmsPinCache.check for the card and PIN (None: nothing fresh cached).
@@ -80,8 +93,7 @@ def offline_verdict(policy: OfflinePolicy, cached: bool | None, local: Member | 
     if policy == "deny":
         return OfflineVerdict(Reason.LMS_UNAVAILABLE, DecidedBy.DENY)
     if policy not in ("cached", "allow-registered"):
-        raise ValueError(f"unknown offline policy {policy!r}: expected deny, cached or "
-                         "allow-registered")
+        raise ValueError(f"unknown offline policy {policy!r}: expected deny, cached or allow-registered")
     use_local = policy == "allow-registered" and local is not None
     local_says = local_pin_matches if use_local else None
     if local is not None and local.is_blocked_on(today):

@@ -5,6 +5,7 @@ the door has switched, records an admin_change naming who did what: the door pro
 waits on the database for it. An output unknown to the config is refused here, before the
 door is asked, so a typo is a 404 and not a door that "refused".
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -40,18 +41,34 @@ def configured_outputs(runtime: Runtime) -> list[str]:
     return [output.name for output in runtime.settings.outputs]
 
 
-def switch_output(conn: sqlite3.Connection, runtime: Runtime, control: OutputControl, name: str,
-                  choice: OutputChoice, actor: str) -> OutputStatus:
+def switch_output(
+    conn: sqlite3.Connection,
+    runtime: Runtime,
+    control: OutputControl,
+    name: str,
+    choice: OutputChoice,
+    actor: str,
+) -> OutputStatus:
     """Switch `name` on or off until its next planned switch, or back to the schedule ("auto"),
     then audit it. Raises UnknownOutput for a name not in [[outputs]]; DoorUnavailable (from
     the link) when the door cannot be reached, and then nothing is recorded."""
     if name not in configured_outputs(runtime):
         raise UnknownOutput(f"no output named '{name}' in [[outputs]]")
     status = control.set_output(name, choice, actor)
-    until = (format_local(status.next_at) if status.next_at is not None else "further notice") \
-        if choice != "auto" else "the schedule"
+    until = (
+        (format_local(status.next_at) if status.next_at is not None else "further notice")
+        if choice != "auto"
+        else "the schedule"
+    )
     with transaction(conn):
-        EventLog(conn).record(Event(type=EventType.ADMIN_CHANGE, at=runtime.clock(),
-                                    door=runtime.settings.branch.door, reason=OUTPUT_SWITCHED,
-                                    actor=actor, detail=f"output={name} state={choice} until={until}"))
+        EventLog(conn).record(
+            Event(
+                type=EventType.ADMIN_CHANGE,
+                at=runtime.clock(),
+                door=runtime.settings.branch.door,
+                reason=OUTPUT_SWITCHED,
+                actor=actor,
+                detail=f"output={name} state={choice} until={until}",
+            )
+        )
     return status

@@ -2,6 +2,7 @@
 
 Sign-in (pages and API) and user admin hash and verify through one `Passwords`, so the
 memory a burst of logins may take is bounded in one place."""
+
 from __future__ import annotations
 
 import secrets
@@ -40,11 +41,15 @@ class Passwords:
 
     Tests pass a cheap PasswordHasher; `slots` and `wait_seconds` size the bound."""
 
-    def __init__(self, hasher: PasswordHasher | None = None, slots: int = HASH_SLOTS,
-                 wait_seconds: float = HASH_WAIT_SECONDS) -> None:
-        self._hasher = hasher or PasswordHasher(time_cost=PASSWORD_TIME_COST,
-                                                memory_cost=PASSWORD_MEMORY_KIB,
-                                                parallelism=PASSWORD_PARALLELISM)
+    def __init__(
+        self,
+        hasher: PasswordHasher | None = None,
+        slots: int = HASH_SLOTS,
+        wait_seconds: float = HASH_WAIT_SECONDS,
+    ) -> None:
+        self._hasher = hasher or PasswordHasher(
+            time_cost=PASSWORD_TIME_COST, memory_cost=PASSWORD_MEMORY_KIB, parallelism=PASSWORD_PARALLELISM
+        )
         self._dummy: str | None = None
         self._slots = threading.BoundedSemaphore(slots)
         self._wait_seconds = wait_seconds

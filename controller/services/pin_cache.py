@@ -17,6 +17,7 @@ Cost on the door thread: one HMAC for the card's digest, one for the PIN (PinHas
 `remember` adds a salt. A changed pin.key makes every row unreadable (no card digest matches),
 which is the same as an empty cache: no PIN turns wrong; the old rows age out with the purge.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -71,9 +72,16 @@ class LmsPinCache:
     Start with `start()` (load, purge, writer thread), stop with `close()`.
     """
 
-    def __init__(self, hasher: PinHasher, connect: Connect, *, cache_days: int,
-                 clock: Clock = utc_now, queue_size: int = QUEUE_SIZE,
-                 wake_seconds: float = WAKE_SECONDS) -> None:
+    def __init__(
+        self,
+        hasher: PinHasher,
+        connect: Connect,
+        *,
+        cache_days: int,
+        clock: Clock = utc_now,
+        queue_size: int = QUEUE_SIZE,
+        wake_seconds: float = WAKE_SECONDS,
+    ) -> None:
         if cache_days < 1:
             raise ValueError(f"cache_days must be at least 1, got {cache_days}")
         self._hasher = hasher
@@ -157,8 +165,11 @@ class LmsPinCache:
         kept (the keypad sends no other, and an LMS that said yes to an empty PIN must not
         make it a cached one); never raises on the door's path."""
         if not card or not is_pin(pin):
-            log.warning("LMS PIN cache: card %s not cached: %s", card_hint(card),
-                        "no card number" if not card else "the PIN is not 4-6 digits")
+            log.warning(
+                "LMS PIN cache: card %s not cached: %s",
+                card_hint(card),
+                "no card number" if not card else "the PIN is not 4-6 digits",
+            )
             return
         salt, pin_hash = self._hasher.hash(pin)
         entry = CachedPin(self._digest(card), salt, pin_hash, now)
@@ -206,8 +217,7 @@ class LmsPinCache:
             try:
                 self._queue.put_nowait((what, write))
             except queue.Full:
-                log.warning("LMS PIN cache: write queue full; %s not written (kept in memory)",
-                            what)
+                log.warning("LMS PIN cache: write queue full; %s not written (kept in memory)", what)
                 return
             self._pending += 1
 
@@ -232,8 +242,9 @@ class LmsPinCache:
             if conn is not None:
                 conn.close()
 
-    def _write(self, conn: sqlite3.Connection | None, what: str,
-               write: Callable[[sqlite3.Connection], object]) -> sqlite3.Connection | None:
+    def _write(
+        self, conn: sqlite3.Connection | None, what: str, write: Callable[[sqlite3.Connection], object]
+    ) -> sqlite3.Connection | None:
         """One write; a failure is logged and dropped, and the connection opened anew next time."""
         try:
             if conn is None:

@@ -15,6 +15,7 @@ gets the same pseudonym (visits per visitor can still be counted), and without t
 cannot be turned back into a patron id. It is a pseudonym, not anonymity: whoever holds
 pin.key and a patron id can recompute it, which docs/privacy.md says.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -97,33 +98,55 @@ def export_member(runtime: Runtime, patron_id: str, actor: str) -> dict[str, Any
         events = events_of(conn, patron_id)
         audit = audit_lines_about(conn, patron_id)
         clips = clips_of(conn, [e.id for e in events if e.id is not None])
-        runtime.events(conn).record(Event(
-            type=EventType.ADMIN_CHANGE, at=runtime.clock(), door=runtime.settings.branch.door,
-            reason="member data exported", actor=actor, detail=patron_id))
+        runtime.events(conn).record(
+            Event(
+                type=EventType.ADMIN_CHANGE,
+                at=runtime.clock(),
+                door=runtime.settings.branch.door,
+                reason="member data exported",
+                actor=actor,
+                detail=patron_id,
+            )
+        )
     settings = runtime.settings
     return {
         "exported_at": runtime.clock().isoformat(),
         "controller": {"branch": settings.branch.name, "door": settings.branch.door},
-        "retention": {"events_days": settings.events.retention_days,
-                      "patron_id_in_events_days": settings.privacy.member_ref_days,
-                      "footage_days": settings.camera.retention_days},
+        "retention": {
+            "events_days": settings.events.retention_days,
+            "patron_id_in_events_days": settings.privacy.member_ref_days,
+            "footage_days": settings.camera.retention_days,
+        },
         **_json_ready(record),
         "events": [_event_json(e) for e in events],
         "staff_changes": [_event_json(e) for e in audit],
-        "footage": [{"event_id": c["event_id"], "file": c["path"],
-                     "start": from_ms(c["start_ms"]).isoformat(),
-                     "end": from_ms(c["end_ms"]).isoformat(),
-                     "kept_for_incident_until": c["keep_until"]} for c in clips],
+        "footage": [
+            {
+                "event_id": c["event_id"],
+                "file": c["path"],
+                "start": from_ms(c["start_ms"]).isoformat(),
+                "end": from_ms(c["end_ms"]).isoformat(),
+                "kept_for_incident_until": c["keep_until"],
+            }
+            for c in clips
+        ],
         "not_included": "the PIN (only a keyed hash of it is stored, never shown); footage "
-                        "outside these clips (continuous recording, deleted after "
-                        f"{settings.camera.retention_days} days) is not indexed by person",
+        "outside these clips (continuous recording, deleted after "
+        f"{settings.camera.retention_days} days) is not indexed by person",
     }
 
 
 def _event_json(event: Event) -> dict[str, Any]:
-    return {"id": event.id, "at": event.at.isoformat(), "type": event.type.value,
-            "door": event.door, "reason": event.reason, "card_hint": event.card_hint,
-            "actor": event.actor, "detail": event.detail}
+    return {
+        "id": event.id,
+        "at": event.at.isoformat(),
+        "type": event.type.value,
+        "door": event.door,
+        "reason": event.reason,
+        "card_hint": event.card_hint,
+        "actor": event.actor,
+        "detail": event.detail,
+    }
 
 
 def _json_ready(value: Any) -> Any:
@@ -146,8 +169,7 @@ class Erased:
     clips_kept: int  # kept for an incident: deleted when their keep mark ends, by retention
 
 
-def erase_member(runtime: Runtime, patron_id: str, actor: str,
-                 footage: FootageService | None) -> Erased:
+def erase_member(runtime: Runtime, patron_id: str, actor: str, footage: FootageService | None) -> Erased:
     """Remove the member, pseudonymise their events and audit lines, forget the library
     system's cached PINs of their cards (one transaction, audited under the pseudonym), then
     delete their clips not kept for an incident (with `footage`: files and rows)."""
@@ -163,26 +185,37 @@ def erase_member(runtime: Runtime, patron_id: str, actor: str,
             events = replace_member_ref(conn, patron_id, pseudonym)
             audit = replace_in_audit_lines(conn, patron_id, pseudonym)
             runtime.members(conn).remove(patron_id)  # its cards and PIN counts go with it
-            forget_lms_cards(conn, [hmac.digest(card_key, card.encode("utf-8"), "sha256")
-                                    for card in record["cards"]])
+            forget_lms_cards(
+                conn, [hmac.digest(card_key, card.encode("utf-8"), "sha256") for card in record["cards"]]
+            )
         clips = clips_of(conn, event_ids)
     today = local_date(runtime.clock())
-    kept = [c["event_id"] for c in clips
-            if (until := day_from_text_or_none(c["keep_until"])) is not None and until >= today]
+    kept = [
+        c["event_id"]
+        for c in clips
+        if (until := day_from_text_or_none(c["keep_until"])) is not None and until >= today
+    ]
     doomed = [c["event_id"] for c in clips if c["event_id"] not in kept]
     deleted = footage.delete_clips(doomed, today) if footage is not None and doomed else 0
     with closing(runtime.connection()) as conn:
-        runtime.events(conn).record(Event(
-            type=EventType.ADMIN_CHANGE, at=runtime.clock(), door=runtime.settings.branch.door,
-            reason="member erased", actor=actor,
-            detail=f"{pseudonym} events={events} audit_lines={audit} clips_deleted={deleted} "
-                   f"clips_kept={len(kept)}"))
+        runtime.events(conn).record(
+            Event(
+                type=EventType.ADMIN_CHANGE,
+                at=runtime.clock(),
+                door=runtime.settings.branch.door,
+                reason="member erased",
+                actor=actor,
+                detail=f"{pseudonym} events={events} audit_lines={audit} clips_deleted={deleted} "
+                f"clips_kept={len(kept)}",
+            )
+        )
     return Erased(pseudonym, events, audit, deleted, len(kept))
 
 
 # --- the daily job --------------------------------------------------------------------------
-def pseudonymise_old_events(runtime: Runtime, days: int, clock: Clock = utc_now,
-                            batch: int = PSEUDONYMISE_BATCH) -> int:
+def pseudonymise_old_events(
+    runtime: Runtime, days: int, clock: Clock = utc_now, batch: int = PSEUDONYMISE_BATCH
+) -> int:
     """Events older than `days` name a pseudonym instead of the patron id (in batches, each
     its own transaction); how many rows changed."""
     key = pseudonym_key(runtime.hasher)
@@ -191,8 +224,9 @@ def pseudonymise_old_events(runtime: Runtime, days: int, clock: Clock = utc_now,
     with closing(runtime.connection()) as conn:
         while True:
             with transaction(conn):
-                changed = pseudonymise_before(conn, cutoff_ms, lambda ref: pseudonym_of(key, ref),
-                                              PSEUDONYM_PREFIX, batch)
+                changed = pseudonymise_before(
+                    conn, cutoff_ms, lambda ref: pseudonym_of(key, ref), PSEUDONYM_PREFIX, batch
+                )
             total += changed
             if changed == 0:
                 return total

@@ -5,6 +5,7 @@ schema than this program reads, before anything on disk is touched. Then the fil
 in all or nothing: each new file is written beside its target and fsynced, each old one is kept
 as `<name>.before-restore`, and a failure midway puts back those already swapped.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -42,9 +43,14 @@ class Restored:
     config_skipped: bool  # the archive has a config file but no config path was given
 
 
-def restore_backup(settings: Settings, config_path: Path | None, archive: Path,
-                   passphrase: bytes | None = None, clock: Clock = utc_now,
-                   actor: str = "cli") -> Restored:
+def restore_backup(
+    settings: Settings,
+    config_path: Path | None,
+    archive: Path,
+    passphrase: bytes | None = None,
+    clock: Clock = utc_now,
+    actor: str = "cli",
+) -> Restored:
     """Check the archive whole, then swap its files in all or nothing (see the module doc).
 
     Stop the door and web services first: a database in use is refused.
@@ -62,8 +68,14 @@ def restore_backup(settings: Settings, config_path: Path | None, archive: Path,
         _quiesce(data_dir / DB_FILE)
         kept = swap_in(targets)
     # Opening migrates an older schema to this program's; the restore is then audited in it.
-    _audit(data_dir / DB_FILE, settings, clock, actor, "backup restored",
-           f"file={archive.name} made={manifest.created_at} schema={manifest.schema_version}")
+    _audit(
+        data_dir / DB_FILE,
+        settings,
+        clock,
+        actor,
+        "backup restored",
+        f"file={archive.name} made={manifest.created_at} schema={manifest.schema_version}",
+    )
     return Restored(manifest, [target for _, target in targets], kept, config_skipped)
 
 
@@ -93,14 +105,14 @@ def _unpack(archive: Path, staged: Path, passphrase: bytes | None) -> tuple[Mani
                     raise BackupError(f"the archive names an unknown file {name!r}")
                 data = _member(tar, name)
                 if hashlib.sha256(data).hexdigest() != digest:
-                    raise BackupError(f"{name} in the archive does not match its checksum: the "
-                                      "archive is damaged")
+                    raise BackupError(
+                        f"{name} in the archive does not match its checksum: the archive is damaged"
+                    )
                 files[name] = staged / name
                 with new_file(files[name]) as target:
                     target.write(data)
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
-        raise BackupError(f"{archive} is not an openplus-door backup, or a damaged one "
-                          f"({exc})") from None
+        raise BackupError(f"{archive} is not an openplus-door backup, or a damaged one ({exc})") from None
     if DB_FILE not in files or PIN_KEY_FILE not in files:
         raise BackupError(f"{archive} lacks the database or the PIN key")
     return manifest, files
@@ -132,14 +144,18 @@ def _check_database(db: Path, key_file: Path, manifest: Manifest) -> None:
     except sqlite3.DatabaseError as exc:
         raise BackupError(f"the archive's database cannot be read ({exc})") from None
     if stored is not None and stored != key.fingerprint():
-        raise BackupError("the archive's pin.key is not the key its database's PINs were hashed "
-                          f"with (fingerprint {key.fingerprint().hex()[:12]}, the database names "
-                          f"{stored.hex()[:12]}); restoring it would make every PIN wrong")
+        raise BackupError(
+            "the archive's pin.key is not the key its database's PINs were hashed "
+            f"with (fingerprint {key.fingerprint().hex()[:12]}, the database names "
+            f"{stored.hex()[:12]}); restoring it would make every PIN wrong"
+        )
 
 
 def _newer(found: int) -> str:
-    return (f"the backup is from a newer schema ({found}) than this program reads "
-            f"({SCHEMA_VERSION}); upgrade openplus-door first, then restore")
+    return (
+        f"the backup is from a newer schema ({found}) than this program reads "
+        f"({SCHEMA_VERSION}); upgrade openplus-door first, then restore"
+    )
 
 
 def _check_config(path: Path) -> None:
@@ -158,7 +174,9 @@ def _quiesce(db_path: Path) -> None:
         busy = not checkpoint_and_truncate(conn)
     wal = db_path.with_name(db_path.name + "-wal")
     if busy or (wal.exists() and wal.stat().st_size > 0):
-        raise BackupError(f"{db_path} is in use: stop the door and web services first "
-                          "(systemctl stop openplus-door openplus-door-web)")
+        raise BackupError(
+            f"{db_path} is in use: stop the door and web services first "
+            "(systemctl stop openplus-door openplus-door-web)"
+        )
     for suffix in ("-wal", "-shm"):
         db_path.with_name(db_path.name + suffix).unlink(missing_ok=True)

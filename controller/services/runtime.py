@@ -1,4 +1,5 @@
 """Opening what every command and the service need: settings, database, PIN key, clock."""
+
 from __future__ import annotations
 
 import logging
@@ -75,15 +76,24 @@ def prepare_data_dir(data_dir: Path) -> Path:
         data_dir.mkdir(mode=DATA_DIR_MODE, parents=True, exist_ok=True)
         mode = stat.S_IMODE(data_dir.stat().st_mode)
     except FileExistsError:
-        raise DataDirError(f"data directory {data_dir} is a file, not a directory; move it "
-                           "away or set storage.data_dir to a directory") from None
+        raise DataDirError(
+            f"data directory {data_dir} is a file, not a directory; move it "
+            "away or set storage.data_dir to a directory"
+        ) from None
     except OSError as exc:
-        raise DataDirError(f"data directory {data_dir}: cannot create it ({exc.strerror}); "
-                           "create it for this user (mode 700) or set storage.data_dir") from None
+        raise DataDirError(
+            f"data directory {data_dir}: cannot create it ({exc.strerror}); "
+            "create it for this user (mode 700) or set storage.data_dir"
+        ) from None
     if mode & 0o077 and data_dir not in _warned_open_dirs:
         _warned_open_dirs.add(data_dir)
-        log.warning("data directory %s can be read by others (mode %o); it holds card numbers, "
-                    "names and token digests: chmod 700 %s", data_dir, mode, data_dir)
+        log.warning(
+            "data directory %s can be read by others (mode %o); it holds card numbers, "
+            "names and token digests: chmod 700 %s",
+            data_dir,
+            mode,
+            data_dir,
+        )
     return data_dir
 
 
@@ -96,9 +106,11 @@ def pin_hasher_for(conn: sqlite3.Connection, key_path: Path) -> PinHasher:
     replaced before any PIN was set).
     """
     if not key_path.exists() and pins_stored(conn):
-        raise PinKeyError(f"{key_path} is missing, but members' PINs were hashed with it: "
-                          f"copy the backup's pin.key to {key_path} (mode 600), or clear every "
-                          f"PIN with `{RESET_ALL_PINS}`")
+        raise PinKeyError(
+            f"{key_path} is missing, but members' PINs were hashed with it: "
+            f"copy the backup's pin.key to {key_path} (mode 600), or clear every "
+            f"PIN with `{RESET_ALL_PINS}`"
+        )
     hasher = PinHasher.from_key_file(key_path)
     fingerprint = hasher.fingerprint()
     if stored_fingerprint(conn) == fingerprint:
@@ -106,12 +118,17 @@ def pin_hasher_for(conn: sqlite3.Connection, key_path: Path) -> PinHasher:
     with transaction(conn):  # another process may be doing the same; decide under the lock
         stored = stored_fingerprint(conn)
         if stored is not None and stored != fingerprint and pins_stored(conn):
-            raise PinKeyError(f"{key_path} is not the key this database's PINs were hashed "
-                              f"with: copy the pin.key backed up with this database to "
-                              f"{key_path}, or clear every PIN with `{RESET_ALL_PINS}`")
+            raise PinKeyError(
+                f"{key_path} is not the key this database's PINs were hashed "
+                f"with: copy the pin.key backed up with this database to "
+                f"{key_path}, or clear every PIN with `{RESET_ALL_PINS}`"
+            )
         if stored is not None and stored != fingerprint:
-            log.warning("PIN key %s differs from the one last used with this database; no "
-                        "member has a PIN, so it is taken as the key from now on", key_path)
+            log.warning(
+                "PIN key %s differs from the one last used with this database; no "
+                "member has a PIN, so it is taken as the key from now on",
+                key_path,
+            )
         store_fingerprint(conn, fingerprint)
     return hasher
 
@@ -128,8 +145,14 @@ def reset_all_pins(settings: Settings, actor: str, clock: Clock = utc_now) -> in
         # against the wrong key.
         cleared = clear_all_pins(conn, now)
         store_fingerprint(conn, hasher.fingerprint())
-        EventLog(conn).record(Event(
-            type=EventType.ADMIN_CHANGE, at=now, door=settings.branch.door,
-            reason="all PINs reset", actor=actor,
-            detail=f"{cleared} PIN(s) cleared; PIN key {data_dir / PIN_KEY_FILE} bound"))
+        EventLog(conn).record(
+            Event(
+                type=EventType.ADMIN_CHANGE,
+                at=now,
+                door=settings.branch.door,
+                reason="all PINs reset",
+                actor=actor,
+                detail=f"{cleared} PIN(s) cleared; PIN key {data_dir / PIN_KEY_FILE} bound",
+            )
+        )
     return cleared

@@ -3,6 +3,7 @@
 One use case for the API, the pages (and any later adapter): what was saved and whether
 the door took it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -20,7 +21,10 @@ log = logging.getLogger(__name__)
 
 
 def replace_schedule(
-    runtime: Runtime, conn: sqlite3.Connection, schedule: Schedule, actor: str,
+    runtime: Runtime,
+    conn: sqlite3.Connection,
+    schedule: Schedule,
+    actor: str,
     schedule_changed: Callable[[Schedule], None],
 ) -> tuple[StoredSchedule, bool]:
     """Store a validated schedule with its audit event, then tell the running door.
@@ -31,9 +35,16 @@ def replace_schedule(
     now = runtime.clock()
     with transaction(conn):
         stored = ScheduleStore(conn).save(schedule, now, actor)
-        EventLog(conn).record(Event(
-            type=EventType.ADMIN_CHANGE, at=now, door=runtime.settings.branch.door,
-            reason="schedule replaced", actor=actor, detail=_summary(schedule)))
+        EventLog(conn).record(
+            Event(
+                type=EventType.ADMIN_CHANGE,
+                at=now,
+                door=runtime.settings.branch.door,
+                reason="schedule replaced",
+                actor=actor,
+                detail=_summary(schedule),
+            )
+        )
     try:
         schedule_changed(schedule)
     except Exception:
@@ -44,5 +55,7 @@ def replace_schedule(
 
 def _summary(schedule: Schedule) -> str:
     windows = sum(len(windows) for windows in schedule.weekly.model_dump().values())
-    return (f"weekly_windows={windows} exceptions={len(schedule.exceptions)} "
-            f"holidays_closed={len(schedule.holidays_closed)}")
+    return (
+        f"weekly_windows={windows} exceptions={len(schedule.exceptions)} "
+        f"holidays_closed={len(schedule.holidays_closed)}"
+    )

@@ -9,6 +9,7 @@ STREAM construction). A wrong passphrase fails on the first chunk.
 Layout: MAGIC, salt (16), scrypt log2 n, r, p (1 byte each), nonce prefix (7), then chunks,
 each a 4-byte big-endian length and that many bytes of ciphertext with its 16-byte tag.
 """
+
 from __future__ import annotations
 
 import os
@@ -70,8 +71,8 @@ def unseal(source: BinaryIO, target: BinaryIO, passphrase: bytes) -> None:
     head = source.read(len(MAGIC) + 16 + 3 + _PREFIX_BYTES)
     if not is_sealed(head) or len(head) < len(MAGIC) + 16 + 3 + _PREFIX_BYTES:
         raise SealError("not a sealed openplus-door file")
-    salt = head[len(MAGIC):len(MAGIC) + 16]
-    log2_n, r, p = head[len(MAGIC) + 16:len(MAGIC) + 19]
+    salt = head[len(MAGIC) : len(MAGIC) + 16]
+    log2_n, r, p = head[len(MAGIC) + 16 : len(MAGIC) + 19]
     if not (10 <= log2_n <= 20 and 1 <= r <= 16 and 1 <= p <= 4):
         raise SealError("the file's key parameters are out of range: it was altered")
     aead = _cipher(passphrase, salt, log2_n, r, p)

@@ -7,6 +7,7 @@ record its own; `generate` makes only the missing ones (Debian's espeak-ng reads
 text: `-v nl`, `-v en`), or all of them with `force`. A file is written whole beside its place
 and renamed in, so the door never plays half a file.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -76,8 +77,14 @@ Runner = Callable[[Sequence[str]], None]
 
 def _run_espeak(args: Sequence[str]) -> None:
     try:
-        done = subprocess.run(list(args), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, timeout=ESPEAK_TIMEOUT_SECONDS, check=False)
+        done = subprocess.run(
+            list(args),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=ESPEAK_TIMEOUT_SECONDS,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise SoundsUnavailable(f"{args[0]} failed: {exc}") from None
     if done.returncode != 0:
@@ -99,14 +106,20 @@ def espeak_available(espeak: str = ESPEAK) -> bool:
 
 
 def generate(
-    sounds_dir: Path, closing_minutes: Iterable[int], *, force: bool = False,
-    espeak: str = ESPEAK, run: Runner = _run_espeak,
+    sounds_dir: Path,
+    closing_minutes: Iterable[int],
+    *,
+    force: bool = False,
+    espeak: str = ESPEAK,
+    run: Runner = _run_espeak,
 ) -> Generated:
     """Write `<sounds_dir>/<lang>/<name>.wav` for every spoken message that has no file yet
     (every one with `force`), with espeak-ng reading the catalog's text in that language."""
     if shutil.which(espeak) is None:
-        raise SoundsUnavailable(f"{espeak} is not installed (Debian: sudo apt-get install espeak-ng); "
-                                "or put your own recordings in " + str(sounds_dir))
+        raise SoundsUnavailable(
+            f"{espeak} is not installed (Debian: sudo apt-get install espeak-ng); "
+            "or put your own recordings in " + str(sounds_dir)
+        )
     result = Generated()
     for name, message in spoken_messages(closing_minutes).items():
         for lang in LANGUAGES:

@@ -18,6 +18,7 @@ so digests of two months cannot be matched). Once a period is over (CLOSE_AFTER 
 digests are deleted and only the number stays; an event of a closed period that arrives late
 still counts as an entry, but no longer as a distinct member.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -136,11 +137,14 @@ def rollup_statistics(runtime: Runtime, clock: Clock) -> None:
     try:
         done = roll_up(runtime, clock())
     except Exception:
-        log.exception("statistics: roll-up failed; the events not rolled up are purged "
-                      "uncounted if past their retention")
+        log.exception(
+            "statistics: roll-up failed; the events not rolled up are purged "
+            "uncounted if past their retention"
+        )
         return
-    log.info("statistics: %d access event(s) rolled up, %d period(s) closed", done.events,
-             done.periods_closed)
+    log.info(
+        "statistics: %d access event(s) rolled up, %d period(s) closed", done.events, done.periods_closed
+    )
 
 
 def _one_batch(store: StatisticsStore, key: bytes, now: datetime) -> tuple[int, bool]:
@@ -162,8 +166,17 @@ def _one_batch(store: StatisticsStore, key: bytes, now: datetime) -> tuple[int, 
         granted = row.type == EventType.ACCESS_GRANTED.value
         mode = detail_field(row.detail, MODE_FIELD) or UNKNOWN_MODE
         outcome = GRANTED if granted else REFUSED
-        hours[HourKey(hour_key_ms(at), local.date().isoformat(), local.hour, row.door, mode,
-                      outcome, row.reason or outcome)] += 1
+        hours[
+            HourKey(
+                hour_key_ms(at),
+                local.date().isoformat(),
+                local.hour,
+                row.door,
+                mode,
+                outcome,
+                row.reason or outcome,
+            )
+        ] += 1
         if not granted or not row.member_ref:
             continue
         scopes = (ALL_MEMBERS, OPENPLUS_MEMBERS) if mode == DoorMode.OPENPLUS.value else (ALL_MEMBERS,)
@@ -192,13 +205,13 @@ def _close_periods(store: StatisticsStore, now: datetime) -> int:
     return len(closed)
 
 
-def add_people_counts(runtime: Runtime, door: str, at: datetime, people_in: int,
-                      people_out: int) -> None:
+def add_people_counts(runtime: Runtime, door: str, at: datetime, people_in: int, people_out: int) -> None:
     """The hook for a people counter (none is built yet): crossings at `door` in the local hour
     of `at`; the Statistics page then shows occupancy over the day from them."""
     if people_in < 0 or people_out < 0:
         raise ValueError(f"people counts cannot be negative: in {people_in}, out {people_out}")
     local = to_local(at)
     with closing(runtime.connection()) as conn, transaction(conn):
-        StatisticsStore(conn).add_people(hour_key_ms(at), local.date().isoformat(), local.hour,
-                                         door, people_in, people_out)
+        StatisticsStore(conn).add_people(
+            hour_key_ms(at), local.date().isoformat(), local.hour, door, people_in, people_out
+        )

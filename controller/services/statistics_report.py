@@ -7,6 +7,7 @@ for week and month the range is widened to whole weeks or months, so that a buck
 and its distinct members cover the same days. Distinct members exist per day, week and month
 only: a member who came in two weeks is one member in the month and one in each week.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -147,8 +148,7 @@ def widen(first: date, last: date, grain: Grain) -> tuple[date, date]:
     elif grain is Grain.MONTH:
         first, last = first.replace(day=1), next_month(last) - timedelta(days=1)
     if grain is Grain.HOUR and (last - first).days >= MAX_HOUR_DAYS:
-        raise BadPeriod("hours_too_long", f"hours are shown for at most {MAX_HOUR_DAYS} days",
-                        MAX_HOUR_DAYS)
+        raise BadPeriod("hours_too_long", f"hours are shown for at most {MAX_HOUR_DAYS} days", MAX_HOUR_DAYS)
     if (last - first).days >= MAX_DAYS:
         raise BadPeriod("too_long", f"a report spans at most {MAX_DAYS} days", MAX_DAYS)
     return first, last
@@ -176,10 +176,17 @@ def build_report(store: StatisticsStore, first: date, last: date, grain: Grain) 
             bucket.openplus_members = found.get((period, OPENPLUS_MEMBERS), 0)
     whole = _whole_period(first, last)
     totals = store.uniques([whole]) if whole else {}
-    return Report(first, last, grain, buckets, busiest, occupancy,
-                  totals.get((whole, ALL_MEMBERS), 0) if whole else None,
-                  totals.get((whole, OPENPLUS_MEMBERS), 0) if whole else None,
-                  store.rolled_up_at())
+    return Report(
+        first,
+        last,
+        grain,
+        buckets,
+        busiest,
+        occupancy,
+        totals.get((whole, ALL_MEMBERS), 0) if whole else None,
+        totals.get((whole, OPENPLUS_MEMBERS), 0) if whole else None,
+        store.rolled_up_at(),
+    )
 
 
 def csv_text(report: Report) -> Iterator[str]:
@@ -194,15 +201,39 @@ def csv_text(report: Report) -> Iterator[str]:
         writer.writerow(row)
         return out.getvalue()
 
-    yield line(["start", "end", "entries", "entries_openplus", "entries_staffed",
-                "entries_other_modes", "refused", *(f"refused_{r}" for r in reasons),
-                "distinct_members", "distinct_members_openplus", "people_in", "people_out"])
+    yield line(
+        [
+            "start",
+            "end",
+            "entries",
+            "entries_openplus",
+            "entries_staffed",
+            "entries_other_modes",
+            "refused",
+            *(f"refused_{r}" for r in reasons),
+            "distinct_members",
+            "distinct_members_openplus",
+            "people_in",
+            "people_out",
+        ]
+    )
     for b in report.buckets:
-        yield line([b.start.isoformat(), b.end.isoformat(), b.granted, b.openplus, b.staffed,
-                    b.other_modes, b.refused, *(b.refused_by_reason[r] for r in reasons),
-                    "" if b.members is None else b.members,
-                    "" if b.openplus_members is None else b.openplus_members,
-                    b.people_in, b.people_out])
+        yield line(
+            [
+                b.start.isoformat(),
+                b.end.isoformat(),
+                b.granted,
+                b.openplus,
+                b.staffed,
+                b.other_modes,
+                b.refused,
+                *(b.refused_by_reason[r] for r in reasons),
+                "" if b.members is None else b.members,
+                "" if b.openplus_members is None else b.openplus_members,
+                b.people_in,
+                b.people_out,
+            ]
+        )
 
 
 # --- buckets ------------------------------------------------------------------------------------
@@ -221,8 +252,13 @@ def _empty_buckets(first: date, last: date, grain: Grain) -> Iterator[Bucket]:
         return
     day = first
     while day < end_day:
-        following = (day + timedelta(days=1) if grain is Grain.DAY else
-                     day + timedelta(days=7) if grain is Grain.WEEK else next_month(day))
+        following = (
+            day + timedelta(days=1)
+            if grain is Grain.DAY
+            else day + timedelta(days=7)
+            if grain is Grain.WEEK
+            else next_month(day)
+        )
         yield Bucket(_midnight(day), _midnight(following))
         day = following
 
@@ -259,8 +295,9 @@ def _whole_period(first: date, last: date) -> str | None:
     return None
 
 
-def _people(store: StatisticsStore, first: date, last: date, grain: Grain,
-            buckets: list[Bucket], starts: list[int]) -> list[float | None]:
+def _people(
+    store: StatisticsStore, first: date, last: date, grain: Grain, buckets: list[Bucket], starts: list[int]
+) -> list[float | None]:
     """Add the people counter's crossings to the buckets; the average number inside at the end
     of each local hour over the days that have counts (None for an hour without any)."""
     rows = store.people(first, last)

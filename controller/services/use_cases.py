@@ -16,6 +16,7 @@ assembly in three adapters had already drifted apart before they were brought he
   door commands  the running door itself (a remote unlock is audited by the door loop):
                  controller.http.services.DoorControl
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -41,25 +42,32 @@ if TYPE_CHECKING:  # imported when built: it loads OpenCV, which no CLI member c
 
 def member_admin(runtime: Runtime, conn: sqlite3.Connection) -> MemberAdmin:
     """Member-list changes on one connection of an opened runtime, audited for this door."""
-    return MemberAdmin(runtime.members(conn), runtime.events(conn), runtime.clock,
-                       runtime.settings.branch.door)
+    return MemberAdmin(
+        runtime.members(conn), runtime.events(conn), runtime.clock, runtime.settings.branch.door
+    )
 
 
 def user_admin(runtime: Runtime, conn: sqlite3.Connection, passwords: Passwords) -> UserAdmin:
     """User, token and sign-in use cases on one connection of an opened runtime."""
-    return UserAdmin(UserStore(conn), runtime.events(conn), runtime.clock,
-                     runtime.settings.branch.door, passwords, conn)
+    return UserAdmin(
+        UserStore(conn), runtime.events(conn), runtime.clock, runtime.settings.branch.door, passwords, conn
+    )
 
 
-def create_user(runtime: Runtime, username: str, password: str, roles: Iterable[str],
-                actor: str, passwords: Passwords | None = None) -> User:
+def create_user(
+    runtime: Runtime,
+    username: str,
+    password: str,
+    roles: Iterable[str],
+    actor: str,
+    passwords: Passwords | None = None,
+) -> User:
     """For the CLI: add a user (e.g. the first admin); audited as ADMIN_CHANGE by `actor`.
 
     Raises UserInputError (bad name, short password, unknown role) or UserError (name taken).
     """
     with closing(runtime.connection()) as conn:
-        return user_admin(runtime, conn, passwords or Passwords()).create(
-            username, password, roles, actor)
+        return user_admin(runtime, conn, passwords or Passwords()).create(username, password, roles, actor)
 
 
 def footage_dir(settings: Settings) -> Path:
@@ -73,8 +81,9 @@ def footage_service(runtime: Runtime) -> FootageService:
     from controller.services.footage import FootageService
 
     settings = runtime.settings
-    return FootageService(settings.camera, footage_dir(settings), runtime.connection,
-                          settings.branch.door, runtime.clock)
+    return FootageService(
+        settings.camera, footage_dir(settings), runtime.connection, settings.branch.door, runtime.clock
+    )
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ tokens, settings). Decision: `admin` implies the other two, so one admin account
 always repair everything. Tokens are random strings shown once; only their SHA-256 digest
 is stored, so a copied database or backup holds no usable token.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -65,15 +66,15 @@ def effective_roles(roles: Iterable[str]) -> frozenset[Role]:
 
 def validate_username(username: str) -> str:
     if not USERNAME_RE.fullmatch(username):
-        raise UserInputError("username must be 2-64 characters: a-z, 0-9, '.', '_', '@', '-', "
-                             "starting with a letter or digit")
+        raise UserInputError(
+            "username must be 2-64 characters: a-z, 0-9, '.', '_', '@', '-', starting with a letter or digit"
+        )
     return username
 
 
 def validate_password(password: str) -> str:
     if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
-        raise UserInputError(f"password must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} "
-                             "characters")
+        raise UserInputError(f"password must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters")
     return password
 
 
@@ -113,8 +114,15 @@ class IssuedToken:
 class UserAdmin:
     """User and token changes by a named actor (`api:alice`, `cli:bob`), each audited."""
 
-    def __init__(self, store: UserStore, events: EventLog, clock: Clock, door: str,
-                 passwords: Passwords, conn: sqlite3.Connection) -> None:
+    def __init__(
+        self,
+        store: UserStore,
+        events: EventLog,
+        clock: Clock,
+        door: str,
+        passwords: Passwords,
+        conn: sqlite3.Connection,
+    ) -> None:
         self._store = store
         self._events = events
         self._clock = clock
@@ -179,15 +187,18 @@ class UserAdmin:
         return f"sessions_ended={sessions} tokens_ended={tokens}"
 
     # --- tokens ----------------------------------------------------------------------
-    def create_token(self, username: str, label: str, actor: str,
-                     ttl: timedelta | None) -> IssuedToken:
+    def create_token(self, username: str, label: str, actor: str, ttl: timedelta | None) -> IssuedToken:
         """A new token for `username`; the label is shown to admins, so it is plain text."""
         validate_label(label)
         with transaction(self._conn):
             user = self._require(username)
             issued = self._issue(user, label, ttl)
-            self._audit(actor, "token created", f"id={issued.token.id} user={username} "
-                        f"label={label} expires={_when(issued.token.expires_at)}")
+            self._audit(
+                actor,
+                "token created",
+                f"id={issued.token.id} user={username} "
+                f"label={label} expires={_when(issued.token.expires_at)}",
+            )
         return issued
 
     def revoke_token(self, token_id: int, actor: str) -> ApiToken:
@@ -195,12 +206,12 @@ class UserAdmin:
             token = self._store.token(token_id)
             if token is None or not self._store.revoke(token_id):
                 raise UnknownToken(f"no token with id {token_id}")
-            self._audit(actor, "token revoked", f"id={token_id} user={token.username} "
-                        f"label={token.label}")
+            self._audit(actor, "token revoked", f"id={token_id} user={token.username} label={token.label}")
         return token
 
-    def check_sign_in(self, username: str, password: str, address: str,
-                      throttle: LoginThrottle, via: str) -> User | None:
+    def check_sign_in(
+        self, username: str, password: str, address: str, throttle: LoginThrottle, via: str
+    ) -> User | None:
         """The enabled user for a right password, else None: the one password check of the API
         login and the sign-in page. Raises SignInPaused while `throttle` holds this username or
         client address; the password is then not checked at all. The attempt is counted before
@@ -224,10 +235,16 @@ class UserAdmin:
         if user is None:
             log.warning("refused %s sign-in for %r", via, shown)
             if reservation.pause_if_wrong is not None:
-                self._events.record(Event(
-                    type=EventType.SIGN_IN_PAUSED, at=now, door=self._door, reason=via,
-                    actor=f"{via}:{shown}",
-                    detail=f"address={address} until={_when(reservation.pause_if_wrong)}"))
+                self._events.record(
+                    Event(
+                        type=EventType.SIGN_IN_PAUSED,
+                        at=now,
+                        door=self._door,
+                        reason=via,
+                        actor=f"{via}:{shown}",
+                        detail=f"address={address} until={_when(reservation.pause_if_wrong)}",
+                    )
+                )
             return None
         if self._passwords.needs_rehash(user.password_hash):
             self._rehash(user, password)
@@ -244,8 +261,9 @@ class UserAdmin:
         with transaction(self._conn):  # not over a reset made meanwhile
             self._store.replace_password_hash(user.username, user.password_hash, new_hash)
 
-    def login(self, username: str, password: str, address: str, throttle: LoginThrottle,
-              ttl: timedelta) -> IssuedToken | None:
+    def login(
+        self, username: str, password: str, address: str, throttle: LoginThrottle, ttl: timedelta
+    ) -> IssuedToken | None:
         """A short-lived API token for a right password of an enabled user, else None."""
         user = self.check_sign_in(username, password, address, throttle, via="api")
         if user is None:
@@ -253,8 +271,11 @@ class UserAdmin:
         with transaction(self._conn):
             self._store.purge_expired(self._clock())
             issued = self._issue(user, LOGIN_LABEL, ttl)
-            self._audit(f"api:{username}", "login token issued",
-                        f"id={issued.token.id} expires={_when(issued.token.expires_at)}")
+            self._audit(
+                f"api:{username}",
+                "login token issued",
+                f"id={issued.token.id} expires={_when(issued.token.expires_at)}",
+            )
         return issued
 
     def authenticate(self, secret: str) -> User | None:
@@ -266,8 +287,7 @@ class UserAdmin:
     def _issue(self, user: User, label: str, ttl: timedelta | None) -> IssuedToken:
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         now = self._clock()
-        token = self._store.add_token(user.id, token_digest(secret), label, now,
-                                      now + ttl if ttl else None)
+        token = self._store.add_token(user.id, token_digest(secret), label, now, now + ttl if ttl else None)
         return IssuedToken(secret, token)
 
     def _require(self, username: str) -> User:
@@ -281,8 +301,16 @@ class UserAdmin:
             raise UserError(f"{user.username} is the last enabled admin; make another admin first")
 
     def _audit(self, actor: str, what: str, detail: str) -> None:
-        self._events.record(Event(type=EventType.ADMIN_CHANGE, at=self._clock(), door=self._door,
-                                  reason=what, actor=actor, detail=detail))
+        self._events.record(
+            Event(
+                type=EventType.ADMIN_CHANGE,
+                at=self._clock(),
+                door=self._door,
+                reason=what,
+                actor=actor,
+                detail=detail,
+            )
+        )
 
 
 def _names(roles: Iterable[str]) -> str:

@@ -1,4 +1,5 @@
 """The simulator's console: a person (or a script on stdin) acts at the simulated entrance."""
+
 from __future__ import annotations
 
 import threading
@@ -40,8 +41,13 @@ LMS_HELP = """  lms down | up   stop or start the demo library system (watch the
 class Console:
     """Reads commands line by line and prints what the door shows and does."""
 
-    def __init__(self, service: BranchService, sim: SimulatedHardware, out: Callable[[str], None],
-                 lms: DemoLms | None = None):
+    def __init__(
+        self,
+        service: BranchService,
+        sim: SimulatedHardware,
+        out: Callable[[str], None],
+        lms: DemoLms | None = None,
+    ):
         self._service = service
         self._sim = sim
         self._out = out
@@ -53,8 +59,15 @@ class Console:
         sim.at_rest()
 
     def _on_change(self, snapshot: DoorSnapshot) -> None:
-        shown = (snapshot.mode, snapshot.phase, snapshot.relay_unlocked, snapshot.door_open,
-                 snapshot.alarm, snapshot.message, snapshot.pin_keys)
+        shown = (
+            snapshot.mode,
+            snapshot.phase,
+            snapshot.relay_unlocked,
+            snapshot.door_open,
+            snapshot.alarm,
+            snapshot.message,
+            snapshot.pin_keys,
+        )
         if shown == self._last:
             return
         self._last = shown
@@ -62,8 +75,10 @@ class Console:
         door = "open" if snapshot.door_open else "closed"
         alarm = f" ALARM:{snapshot.alarm}" if snapshot.alarm else ""
         keys = f" PIN:{'*' * snapshot.pin_keys}" if snapshot.pin_keys else ""
-        self._out(f"[door] {snapshot.message}  | {snapshot.mode.value}, {snapshot.phase.value}, "
-                  f"relay {relay}, door {door}{alarm}{keys}")
+        self._out(
+            f"[door] {snapshot.message}  | {snapshot.mode.value}, {snapshot.phase.value}, "
+            f"relay {relay}, door {door}{alarm}{keys}"
+        )
         with self._changed:
             self._changed.notify_all()
 
@@ -101,8 +116,13 @@ class Console:
             service.loop.wait_idle(WAIT_SECONDS)
             self._wait_for_answer()
         elif command in ("open", "close", "rex", "inside", "helpbutton"):
-            {"open": sim.open_door, "close": sim.close_door, "rex": sim.press_rex,
-             "inside": sim.press_open_button, "helpbutton": sim.press_help_button}[command]()
+            {
+                "open": sim.open_door,
+                "close": sim.close_door,
+                "rex": sim.press_rex,
+                "inside": sim.press_open_button,
+                "helpbutton": sim.press_help_button,
+            }[command]()
             service.loop.wait_idle(WAIT_SECONDS)
         elif command == "walk" and arg in ("in", "out"):
             sim.walk(arg)

@@ -7,6 +7,7 @@ The branch then runs with `[lms]` pointed at it, so every card and PIN at the si
 goes over SIP2; `lms down` and `lms up` at the console stop and start it, to watch the offline
 policy decide. No real personal data: fake cards (prefix 2999), no names, made-up dates.
 """
+
 from __future__ import annotations
 
 import logging
@@ -48,9 +49,12 @@ def lms_record(card: str, row: MemberRow, today: date) -> DemoMember:
     signed up. A local entry block stays local (a manager's block, not the library's)."""
     born = _years_before(today, MINOR_AGE) if row.adult_on == NEVER else _years_before(row.adult_on, 18)
     return DemoMember(
-        card, row.pin or DEMO_PIN, birth_date=_sip_date(born),
+        card,
+        row.pin or DEMO_PIN,
+        birth_date=_sip_date(born),
         patron_class=OPEN_PLUS_CLASS if row.openplus_registered_on is not None else ORDINARY_CLASS,
-        expiry=_sip_date(row.valid_until))
+        expiry=_sip_date(row.valid_until),
+    )
 
 
 def lms_only_patrons(today: date) -> list[tuple[DemoMember, str]]:
@@ -58,24 +62,40 @@ def lms_only_patrons(today: date) -> list[tuple[DemoMember, str]]:
     adult, expiry = _sip_date(_years_before(today, 30)), _sip_date(today + timedelta(days=365))
     card = iter(barcode(number) for number in range(LMS_ONLY_FIRST, LMS_ONLY_FIRST + 10))
     return [
-        (DemoMember(next(card), DEMO_PIN, adult, OPEN_PLUS_CLASS, expiry),
-         "Open+ patron the library system alone knows: may enter"),
-        (DemoMember(next(card), DEMO_PIN, adult, OPEN_PLUS_CLASS, expiry, _status(CARD_LOST_POSITION)),
-         "card reported lost"),
-        (DemoMember(next(card), DEMO_PIN, _sip_date(_years_before(today, MINOR_AGE)), OPEN_PLUS_CLASS,
-                    expiry), f"under 18 (aged {MINOR_AGE})"),
-        (DemoMember(next(card), DEMO_PIN, adult, OPEN_PLUS_CLASS, _sip_date(today - timedelta(days=30))),
-         "membership expired"),
-        (DemoMember(next(card), DEMO_PIN, adult, ORDINARY_CLASS, expiry),
-         f"patron class {ORDINARY_CLASS}, not {OPEN_PLUS_CLASS}: not signed up for Open+"),
+        (
+            DemoMember(next(card), DEMO_PIN, adult, OPEN_PLUS_CLASS, expiry),
+            "Open+ patron the library system alone knows: may enter",
+        ),
+        (
+            DemoMember(next(card), DEMO_PIN, adult, OPEN_PLUS_CLASS, expiry, _status(CARD_LOST_POSITION)),
+            "card reported lost",
+        ),
+        (
+            DemoMember(
+                next(card), DEMO_PIN, _sip_date(_years_before(today, MINOR_AGE)), OPEN_PLUS_CLASS, expiry
+            ),
+            f"under 18 (aged {MINOR_AGE})",
+        ),
+        (
+            DemoMember(next(card), DEMO_PIN, adult, OPEN_PLUS_CLASS, _sip_date(today - timedelta(days=30))),
+            "membership expired",
+        ),
+        (
+            DemoMember(next(card), DEMO_PIN, adult, ORDINARY_CLASS, expiry),
+            f"patron class {ORDINARY_CLASS}, not {OPEN_PLUS_CLASS}: not signed up for Open+",
+        ),
     ]
 
 
 def lms_members(rows: Iterable[MemberRow], today: date) -> dict[str, DemoMember]:
     """Every card of the demo members (barcode and RFID tag) plus the LMS-only patrons. Staff
     cards are left out: the library system does not know a cleaner's card, the local list does."""
-    members = {card: lms_record(card, row, today)
-               for row in rows if row.category == Category.MEMBER for card in row.cards}
+    members = {
+        card: lms_record(card, row, today)
+        for row in rows
+        if row.category == Category.MEMBER
+        for card in row.cards
+    }
     members.update((patron.barcode, patron) for patron, _ in lms_only_patrons(today))
     return members
 
@@ -119,8 +139,7 @@ class DemoLms:
         if self.running:
             return f"the demo library system is already up on {HOST}:{self.port}"
         self._server.start()
-        return (f"demo library system UP on {HOST}:{self.port}; the door reconnects within "
-                "seconds")
+        return f"demo library system UP on {HOST}:{self.port}; the door reconnects within seconds"
 
     def status(self) -> str:
         state = "up" if self.running else "DOWN"
@@ -128,8 +147,11 @@ class DemoLms:
 
     def demo_lines(self) -> list[str]:
         """Where the demo library system is and whom it knows (after the demo cards' lines)."""
-        return [f"{self.status()}. It knows the demo members' cards (`demo` lists them) and these "
-                f"patrons only it knows (every PIN {DEMO_PIN}):", *lms_patron_lines(self.today)]
+        return [
+            f"{self.status()}. It knows the demo members' cards (`demo` lists them) and these "
+            f"patrons only it knows (every PIN {DEMO_PIN}):",
+            *lms_patron_lines(self.today),
+        ]
 
     def stop(self) -> None:
         self._server.stop()
@@ -139,10 +161,20 @@ class DemoLms:
         charset) and `[eligibility]` taking its Open+ patron class. The rest of both sections
         (offline policy, cache days, timeouts, age, ...) stays as configured, so a config file
         can try other policies against the demo."""
-        lms = settings.lms.model_validate({
-            **settings.lms.model_dump(), "enabled": True, "host": HOST, "port": self.port,
-            "tls": False, "ca_file": None, "login_user": LOGIN_USER, "login_password": LOGIN_PASSWORD,
-            "institution": INSTITUTION})
-        eligibility = settings.eligibility.model_validate({
-            **settings.eligibility.model_dump(), "open_plus_patron_classes": [OPEN_PLUS_CLASS]})
+        lms = settings.lms.model_validate(
+            {
+                **settings.lms.model_dump(),
+                "enabled": True,
+                "host": HOST,
+                "port": self.port,
+                "tls": False,
+                "ca_file": None,
+                "login_user": LOGIN_USER,
+                "login_password": LOGIN_PASSWORD,
+                "institution": INSTITUTION,
+            }
+        )
+        eligibility = settings.eligibility.model_validate(
+            {**settings.eligibility.model_dump(), "open_plus_patron_classes": [OPEN_PLUS_CLASS]}
+        )
         return settings.model_copy(update={"lms": lms, "eligibility": eligibility})

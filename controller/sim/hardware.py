@@ -4,6 +4,7 @@ Pins are gpiozero mock pins; the RFID reader and the barcode scanner are pseudo-
 simulator writes real RDM6300 frames and scanner lines into; the keypad is a Wiegand keypad
 whose D0/D1 pins get real 4-bit bursts. Nothing on the decision path knows it is simulated.
 """
+
 from __future__ import annotations
 
 import os
@@ -53,8 +54,15 @@ def demo_camera_video(path: Path, seconds: int = 30, fps: int = 10) -> Path:
             frame = np.full((height, width, 3), (60, 50, 40), dtype=np.uint8)
             x = (n * 8) % width
             cv2.rectangle(frame, (x, 120), (x + 60, 300), (40, 160, 220), -1)
-            cv2.putText(frame, f"openplus-door demo camera  frame {n:04d}", (20, 50),
-                        cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2)
+            cv2.putText(
+                frame,
+                f"openplus-door demo camera  frame {n:04d}",
+                (20, 50),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                0.8,
+                (255, 255, 255),
+                2,
+            )
             writer.write(frame)
     finally:
         writer.release()
@@ -94,27 +102,35 @@ class SimulatedHardware:
     settings: Settings
 
     @classmethod
-    def create(cls, settings: Settings, factory: MockFactory | None = None,
-               camera_video: Path | None = None) -> SimulatedHardware:
+    def create(
+        cls, settings: Settings, factory: MockFactory | None = None, camera_video: Path | None = None
+    ) -> SimulatedHardware:
         """Mock pins, two ptys and, with `camera_video`, a looping video file as the camera."""
         rfid, scanner = PseudoTerminal(), PseudoTerminal()
-        hardware = settings.hardware.model_copy(update={
-            "lights": settings.hardware.lights or OutputPin(pin=19),
-            "alarm": settings.hardware.alarm or OutputPin(pin=26),
-            "door_operator": settings.hardware.door_operator or OutputPin(pin=OPERATOR_PIN),
-            "open_button_pin": _or(settings.hardware.open_button_pin, OPEN_BUTTON_PIN),
-            "help_button_pin": _or(settings.hardware.help_button_pin, HELP_BUTTON_PIN),
-            "counter": settings.hardware.counter or CounterSettings(a_pin=BEAM_A, b_pin=BEAM_B),
-            "readers": [
-            Rdm6300Reader(type="rdm6300", name="rfid", port=rfid.path),
-            BarcodeReader(type="barcode", name="scanner", port=scanner.path),
-            WiegandReader(type="wiegand", name="keypad", d0_pin=KEYPAD_D0, d1_pin=KEYPAD_D1),
-        ]})
+        hardware = settings.hardware.model_copy(
+            update={
+                "lights": settings.hardware.lights or OutputPin(pin=19),
+                "alarm": settings.hardware.alarm or OutputPin(pin=26),
+                "door_operator": settings.hardware.door_operator or OutputPin(pin=OPERATOR_PIN),
+                "open_button_pin": _or(settings.hardware.open_button_pin, OPEN_BUTTON_PIN),
+                "help_button_pin": _or(settings.hardware.help_button_pin, HELP_BUTTON_PIN),
+                "counter": settings.hardware.counter or CounterSettings(a_pin=BEAM_A, b_pin=BEAM_B),
+                "readers": [
+                    Rdm6300Reader(type="rdm6300", name="rfid", port=rfid.path),
+                    BarcodeReader(type="barcode", name="scanner", port=scanner.path),
+                    WiegandReader(type="wiegand", name="keypad", d0_pin=KEYPAD_D0, d1_pin=KEYPAD_D1),
+                ],
+            }
+        )
         update: dict = {"hardware": hardware}
         if camera_video is not None and not settings.camera.enabled:
-            update["camera"] = settings.camera.model_copy(update={
-                "enabled": True, "source": str(demo_camera_video(camera_video)),
-                "loop_video_file": True})
+            update["camera"] = settings.camera.model_copy(
+                update={
+                    "enabled": True,
+                    "source": str(demo_camera_video(camera_video)),
+                    "loop_video_file": True,
+                }
+            )
         return cls(factory or MockFactory(), rfid, scanner, settings.model_copy(update=update))
 
     def at_rest(self) -> None:
@@ -197,16 +213,20 @@ class SimulatedHardware:
         """What a person sees and hears: relay, LEDs, buzzer, lights, alarm line, door operator."""
         hw = self.settings.hardware
         leds = hw.indicator.active_high
-        pins = {"relay": (hw.lock.pin, hw.lock.active_high),
-                "green": (hw.indicator.green_pin, leds), "red": (hw.indicator.red_pin, leds)}
+        pins = {
+            "relay": (hw.lock.pin, hw.lock.active_high),
+            "green": (hw.indicator.green_pin, leds),
+            "red": (hw.indicator.red_pin, leds),
+        }
         if hw.indicator.buzzer_pin is not None:
             pins["buzzer"] = (hw.indicator.buzzer_pin, leds)
-        for name, output in (("lights", hw.lights), ("alarm", hw.alarm),
-                             ("operator", hw.door_operator)):
+        for name, output in (("lights", hw.lights), ("alarm", hw.alarm), ("operator", hw.door_operator)):
             if output is not None:
                 pins[name] = (output.pin, output.active_high)
-        return {name: bool(self.factory.pin(number).state) == active_high
-                for name, (number, active_high) in pins.items()}
+        return {
+            name: bool(self.factory.pin(number).state) == active_high
+            for name, (number, active_high) in pins.items()
+        }
 
     def close(self) -> None:
         self.rfid.close()

@@ -9,6 +9,7 @@ still does all the framing, AY/AZ, resends (97) and login gating itself.
 Run it alone (the benchmark does): `python -m controller.sim.lms_server [--port N] [--login]` prints
 `listening PORT` and serves until killed.
 """
+
 from __future__ import annotations
 
 import sys
@@ -16,6 +17,7 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
 from anyio.abc import SocketAttribute
@@ -68,7 +70,9 @@ for _base, _extended in (
     (PatronInformationResponse, PatronInformationWithExtensions),
 ):
     _spec = spec_for_type(_base)
-    MESSAGE_SPECS_BY_TYPE[_extended] = MessageSpec(_spec.command_id, _extended, _spec.fields + EXTENSION_FIELDS)
+    MESSAGE_SPECS_BY_TYPE[_extended] = MessageSpec(
+        _spec.command_id, _extended, _spec.fields + EXTENSION_FIELDS
+    )
 
 
 @dataclass(frozen=True)
@@ -133,9 +137,12 @@ def build_server(
     def answer(barcode: str, pin: str | None) -> dict[str, object]:
         member = members.get(barcode)
         if member is None:
-            return {"patron_status": " " * 14, "valid_patron": "N",
-                    "valid_patron_password": "" if empty_cq_for_unknown else None,
-                    "screen_message": ("Onbekende pas",)}
+            return {
+                "patron_status": " " * 14,
+                "valid_patron": "N",
+                "valid_patron_password": "" if empty_cq_for_unknown else None,
+                "screen_message": ("Onbekende pas",),
+            }
         return {
             "patron_status": member.status,
             "valid_patron": "Y",
@@ -152,7 +159,9 @@ def build_server(
         return LoginResponse(ok="1" if accepted else "0")
 
     @server.route(SC_STATUS)
-    async def sc_status(req: SCStatusRequest, ctx: RequestContext[SCStatusRequest, ACSStatusResponse]) -> ACSStatusResponse:
+    async def sc_status(
+        req: SCStatusRequest, ctx: RequestContext[SCStatusRequest, ACSStatusResponse]
+    ) -> ACSStatusResponse:
         seen.add("99")
         return ctx.server.build_acs_status(req)
 
@@ -162,22 +171,41 @@ def build_server(
     ) -> PatronStatusResponse:
         seen.add("23")
         return PatronStatusWithExtensions(
-            language=req.language, transaction_date=ctx.now_18(), institution_id=req.institution_id,
-            patron_identifier=req.patron_identifier, personal_name="Demo Lid",
+            language=req.language,
+            transaction_date=ctx.now_18(),
+            institution_id=req.institution_id,
+            patron_identifier=req.patron_identifier,
+            personal_name="Demo Lid",
             **answer(req.patron_identifier, req.patron_password),  # type: ignore[arg-type]  # the msgspec model takes the field values as object
         )
 
     @server.route(PATRON_INFORMATION)
     async def patron_information(
-        req: PatronInformationRequest, ctx: RequestContext[PatronInformationRequest, PatronInformationResponse]
+        req: PatronInformationRequest,
+        ctx: RequestContext[PatronInformationRequest, PatronInformationResponse],
     ) -> PatronInformationResponse:
         seen.add("63")
-        counts = {name: "0000" for name in ("hold_items_count", "overdue_items_count", "charged_items_count",
-                                             "fine_items_count", "recall_items_count", "unavailable_holds_count")}
+        counts = {
+            name: "0000"
+            for name in (
+                "hold_items_count",
+                "overdue_items_count",
+                "charged_items_count",
+                "fine_items_count",
+                "recall_items_count",
+                "unavailable_holds_count",
+            )
+        }
+        # The msgspec model takes its field values untyped here: counts and the answer's fields.
+        fields: dict[str, Any] = {**counts, **answer(req.patron_identifier, req.patron_password)}
         return PatronInformationWithExtensions(
-            language=req.language, transaction_date=ctx.now_18(), institution_id=req.institution_id,
-            patron_identifier=req.patron_identifier, personal_name="Demo Lid", home_address="Dorpsstraat 1",
-            **counts, **answer(req.patron_identifier, req.patron_password),  # type: ignore[arg-type]  # the msgspec model takes the field values as object
+            language=req.language,
+            transaction_date=ctx.now_18(),
+            institution_id=req.institution_id,
+            patron_identifier=req.patron_identifier,
+            personal_name="Demo Lid",
+            home_address="Dorpsstraat 1",
+            **fields,
         )
 
     server.seen = seen  # type: ignore[attr-defined]  # the tests' record, carried on pysip2's server

@@ -22,6 +22,7 @@ The conventions every store here follows:
 - **Write locks stay short**: slow work that is not part of the change (password hashing,
   footage files) happens before `transaction()`, not inside it.
 """
+
 from controller.store.db import SCHEMA_VERSION, Database
 
 __all__ = ["Database", "SCHEMA_VERSION"]

@@ -6,6 +6,7 @@ datetimes. Days are stored as ISO text (YYYY-MM-DD), which sorts and compares li
 Why one module: the same conversion was written ten times, and a copy that rounds or reads a
 naive datetime differently would make a cursor, a retention cut-off or a keep mark miss by one.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
@@ -19,8 +20,10 @@ def to_ms(moment: datetime) -> int:
     a float that can land a hair below the millisecond). A naive datetime is refused rather than
     read as the machine's local time: every moment this program handles is aware."""
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"naive datetime {moment.isoformat()} cannot be stored: give it a "
-                         "time zone (the controller's moments are aware)")
+        raise ValueError(
+            f"naive datetime {moment.isoformat()} cannot be stored: give it a "
+            "time zone (the controller's moments are aware)"
+        )
     return (moment - _EPOCH) // _ONE_MS
 
 

@@ -1,4 +1,5 @@
 """Opening the database: WAL mode, foreign keys on, schema migrated to the newest version."""
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,16 @@ class DataDirError(DatabaseError):
 
 # SQLite's answers that mean "this file or directory cannot be used as it is", as opposed to a
 # fault in the program; each becomes one line naming the path and what to do.
-_UNUSABLE = ("SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_PERM", "SQLITE_AUTH", "SQLITE_IOERR",
-             "SQLITE_NOTADB", "SQLITE_CORRUPT", "SQLITE_FULL")
+_UNUSABLE = (
+    "SQLITE_CANTOPEN",
+    "SQLITE_READONLY",
+    "SQLITE_PERM",
+    "SQLITE_AUTH",
+    "SQLITE_IOERR",
+    "SQLITE_NOTADB",
+    "SQLITE_CORRUPT",
+    "SQLITE_FULL",
+)
 
 
 def inserted_id(cursor: sqlite3.Cursor) -> int:
@@ -44,9 +53,11 @@ class Database:
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
-            raise DataDirError(f"{self.path.parent}: cannot create the data directory "
-                               f"({exc.strerror}); create it for {this_user()} (mode 700) or "
-                               "set storage.data_dir") from None
+            raise DataDirError(
+                f"{self.path.parent}: cannot create the data directory "
+                f"({exc.strerror}); create it for {this_user()} (mode 700) or "
+                "set storage.data_dir"
+            ) from None
         try:
             with closing(self.connect()) as conn:
                 conn.execute("PRAGMA journal_mode=WAL")
@@ -63,8 +74,7 @@ class Database:
         statements goes in `transaction()`). `busy_timeout` is how long a statement waits for
         another connection's write lock before `database is locked`; the door's event writer
         asks for a short one, because it retries on its own."""
-        conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None,
-                               check_same_thread=False)
+        conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA synchronous=NORMAL")
@@ -111,17 +121,22 @@ def database_error(path: Path, exc: sqlite3.Error) -> DatabaseError | None:
     if path.is_dir():
         return DataDirError(f"{path} is a directory, not the database; move it away")
     if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")):
-        return DatabaseError(f"{path}: not a database, or a damaged one ({exc}); restore it "
-                             "from the backup, with its pin.key")
+        return DatabaseError(
+            f"{path}: not a database, or a damaged one ({exc}); restore it from the backup, with its pin.key"
+        )
     if name.startswith("SQLITE_FULL"):
         return DatabaseError(f"{path}: the disk is full; make room on it")
     if name.startswith("SQLITE_READONLY"):
-        return DataDirError(f"{path}: the database cannot be written ({exc}); {user} needs "
-                            f"write access to it, its -wal and -shm files and {where} "
-                            "(chown/chmod them, or run as their owner)")
-    return DataDirError(f"{path}: cannot open the database ({exc}); {user} needs read and "
-                        f"write access to {where} and the files in it (chown/chmod them, or run "
-                        "as their owner)")
+        return DataDirError(
+            f"{path}: the database cannot be written ({exc}); {user} needs "
+            f"write access to it, its -wal and -shm files and {where} "
+            "(chown/chmod them, or run as their owner)"
+        )
+    return DataDirError(
+        f"{path}: cannot open the database ({exc}); {user} needs read and "
+        f"write access to {where} and the files in it (chown/chmod them, or run "
+        "as their owner)"
+    )
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

@@ -1,4 +1,5 @@
 """The event log table: append, filter with a cursor, and purge by retention."""
+
 from __future__ import annotations
 
 import re
@@ -54,15 +55,27 @@ class EventLog:
         return self._conn
 
     def record(self, event: Event) -> int:
-        return inserted_id(self._conn.execute(
-            "INSERT INTO events (ts_ms, type, door, reason, member_ref, card_hint, actor, detail) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (to_ms(event.at), event.type.value, event.door, event.reason, event.member_ref,
-             event.card_hint, event.actor, event.detail),
-        ))
+        return inserted_id(
+            self._conn.execute(
+                "INSERT INTO events (ts_ms, type, door, reason, member_ref, card_hint, actor, detail) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    to_ms(event.at),
+                    event.type.value,
+                    event.door,
+                    event.reason,
+                    event.member_ref,
+                    event.card_hint,
+                    event.actor,
+                    event.detail,
+                ),
+            )
+        )
 
     def query(
-        self, where: EventFilter = EventFilter(), limit: int = 50,
+        self,
+        where: EventFilter = EventFilter(),
+        limit: int = 50,
         before: EventCursor | None = None,
     ) -> list[Event]:
         """Up to `limit` events matching `where`, newest first, older than `before`."""
@@ -106,10 +119,12 @@ class EventLog:
     def count(self, types: tuple[EventType, ...], since: datetime) -> dict[EventType, int]:
         """How many events of each of `types` from `since` on (inclusive); one indexed count
         per type on the (type, ts_ms) index, so a busy day costs no more than a quiet one."""
-        return {kind: self._conn.execute(
-                    "SELECT COUNT(*) FROM events WHERE type = ? AND ts_ms >= ?",
-                    (kind.value, to_ms(since))).fetchone()[0]
-                for kind in types}
+        return {
+            kind: self._conn.execute(
+                "SELECT COUNT(*) FROM events WHERE type = ? AND ts_ms >= ?", (kind.value, to_ms(since))
+            ).fetchone()[0]
+            for kind in types
+        }
 
     def count_matching(self, where: EventFilter) -> int:
         """How many events match `where` (its times and every filter; one COUNT per type)."""
@@ -125,15 +140,14 @@ class EventLog:
         sql = "SELECT COUNT(*) FROM events"
         if not where.types:
             return int(self._conn.execute(sql + _where(clauses), params).fetchone()[0])
-        return sum(int(self._conn.execute(sql + _where([*clauses, "type = ?"]),
-                                          (*params, kind.value)).fetchone()[0])
-                   for kind in where.types)
+        return sum(
+            int(self._conn.execute(sql + _where([*clauses, "type = ?"]), (*params, kind.value)).fetchone()[0])
+            for kind in where.types
+        )
 
     def purge(self, older_than: datetime) -> int:
         """Delete events before `older_than` (one statement); returns how many went."""
-        return self._conn.execute(
-            "DELETE FROM events WHERE ts_ms < ?", (to_ms(older_than),)
-        ).rowcount
+        return self._conn.execute("DELETE FROM events WHERE ts_ms < ?", (to_ms(older_than),)).rowcount
 
 
 READER_FIELD = "reader="  # how a decision's detail names its reader: "reader=rfid mode=openplus"
@@ -143,16 +157,19 @@ def detail_field(detail: str | None, field: str) -> str | None:
     """The value of `field` ("reader=", "decided_by=") in an event's detail, or None: the one
     reader of the `name=value` words the door writes there, separated by spaces."""
     word = next((w for w in (detail or "").split() if w.startswith(field)), None)
-    return word[len(field):] if word is not None else None
+    return word[len(field) :] if word is not None else None
 
 
-def recent_refusals(conn: sqlite3.Connection, since: datetime,
-                    reasons: tuple[str, ...]) -> list[tuple[str, datetime]]:
+def recent_refusals(
+    conn: sqlite3.Connection, since: datetime, reasons: tuple[str, ...]
+) -> list[tuple[str, datetime]]:
     """(reader, time) of each access refusal for one of `reasons` since `since`, oldest first."""
     marks = ",".join("?" * len(reasons))
     rows = conn.execute(
         f"SELECT ts_ms, detail FROM events WHERE type = ? AND ts_ms >= ? AND reason IN ({marks}) "
-        "ORDER BY ts_ms", (EventType.ACCESS_REFUSED.value, to_ms(since), *reasons)).fetchall()
+        "ORDER BY ts_ms",
+        (EventType.ACCESS_REFUSED.value, to_ms(since), *reasons),
+    ).fetchall()
     found = []
     for ts_ms, detail in rows:
         reader = detail_field(detail, READER_FIELD)
@@ -173,8 +190,7 @@ def _match(where: EventFilter, clauses: list[str], params: list[int | str]) -> N
         # A whole word: padded with spaces, so "x=a" does not match "x=ab"; LIKE's own
         # wildcards (and the escape) in a word are escaped.
         words = [" " + re.sub(r"([\\%_])", r"\\\1", word) + " " for word in where.detail_any_of]
-        clauses.append("(" + " OR ".join(["(' ' || detail || ' ') LIKE ? ESCAPE '\\'"] * len(words))
-                       + ")")
+        clauses.append("(" + " OR ".join(["(' ' || detail || ' ') LIKE ? ESCAPE '\\'"] * len(words)) + ")")
         params.extend(f"%{word}%" for word in words)
 
 
@@ -184,8 +200,13 @@ def _where(clauses: list[str]) -> str:
 
 def _event(row: sqlite3.Row) -> Event:
     return Event(
-        id=row["id"], type=EventType(row["type"]),
-        at=from_ms(row["ts_ms"]), door=row["door"],
-        reason=row["reason"], member_ref=row["member_ref"], card_hint=row["card_hint"],
-        actor=row["actor"], detail=row["detail"],
+        id=row["id"],
+        type=EventType(row["type"]),
+        at=from_ms(row["ts_ms"]),
+        door=row["door"],
+        reason=row["reason"],
+        member_ref=row["member_ref"],
+        card_hint=row["card_hint"],
+        actor=row["actor"],
+        detail=row["detail"],
     )

@@ -5,6 +5,7 @@ an event becomes exactly one row however often the process stops; the row's `sen
 only once the broker's PUBACK came. Each thread (the filler/publisher, a test) uses its own
 connection.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,9 +51,11 @@ class FleetOutbox:
         return None if row is None or row[0] is None else int(row[0])
 
     def set_cursor(self, event_id: int) -> None:
-        self._conn.execute("INSERT INTO fleet_cursor (id, last_event_id) VALUES (1, ?) "
-                           "ON CONFLICT(id) DO UPDATE SET last_event_id = excluded.last_event_id",
-                           (event_id,))
+        self._conn.execute(
+            "INSERT INTO fleet_cursor (id, last_event_id) VALUES (1, ?) "
+            "ON CONFLICT(id) DO UPDATE SET last_event_id = excluded.last_event_id",
+            (event_id,),
+        )
 
     def newest_event_id(self) -> int:
         return int(self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0])
@@ -60,33 +63,53 @@ class FleetOutbox:
     def events_after(self, event_id: int, limit: int) -> list[SourceEvent]:
         rows = self._conn.execute(
             "SELECT id, ts_ms, type, door, reason, member_ref, card_hint, detail FROM events "
-            "WHERE id > ? ORDER BY id LIMIT ?", (event_id, limit)).fetchall()
-        return [SourceEvent(id=r[0], at=from_ms(r[1]), type=r[2], door=r[3], reason=r[4],
-                            member_ref=r[5], card_hint=r[6], detail=r[7]) for r in rows]
+            "WHERE id > ? ORDER BY id LIMIT ?",
+            (event_id, limit),
+        ).fetchall()
+        return [
+            SourceEvent(
+                id=r[0],
+                at=from_ms(r[1]),
+                type=r[2],
+                door=r[3],
+                reason=r[4],
+                member_ref=r[5],
+                card_hint=r[6],
+                detail=r[7],
+            )
+            for r in rows
+        ]
 
     # --- the outbox -----------------------------------------------------------------------------
     def add(self, topic: str, payload: dict[str, Any], at: datetime) -> int:
         cursor = self._conn.execute(
             "INSERT INTO fleet_outbox (topic, payload, created_ms) VALUES (?, ?, ?)",
-            (topic, json.dumps(payload, separators=(",", ":"), sort_keys=True), to_ms(at)))
+            (topic, json.dumps(payload, separators=(",", ":"), sort_keys=True), to_ms(at)),
+        )
         return int(cursor.lastrowid or 0)
 
     def unsent(self, after_id: int, limit: int) -> list[OutboxRow]:
         """Unsent rows with an id above `after_id`, oldest first."""
         rows = self._conn.execute(
             "SELECT id, topic, payload FROM fleet_outbox WHERE sent_ms IS NULL AND id > ? "
-            "ORDER BY id LIMIT ?", (after_id, limit)).fetchall()
+            "ORDER BY id LIMIT ?",
+            (after_id, limit),
+        ).fetchall()
         return [OutboxRow(id=r[0], topic=r[1], payload=r[2]) for r in rows]
 
     def mark_sent(self, row_ids: list[int], at: datetime) -> None:
-        self._conn.executemany("UPDATE fleet_outbox SET sent_ms = ? WHERE id = ? AND sent_ms IS NULL",
-                               [(to_ms(at), row_id) for row_id in row_ids])
+        self._conn.executemany(
+            "UPDATE fleet_outbox SET sent_ms = ? WHERE id = ? AND sent_ms IS NULL",
+            [(to_ms(at), row_id) for row_id in row_ids],
+        )
 
     def waiting(self) -> int:
-        return int(self._conn.execute(
-            "SELECT COUNT(*) FROM fleet_outbox WHERE sent_ms IS NULL").fetchone()[0])
+        return int(
+            self._conn.execute("SELECT COUNT(*) FROM fleet_outbox WHERE sent_ms IS NULL").fetchone()[0]
+        )
 
     def purge_sent_before(self, before: datetime) -> int:
         """Forget rows the broker took before `before` (kept a while to look into)."""
-        return self._conn.execute("DELETE FROM fleet_outbox WHERE sent_ms IS NOT NULL AND sent_ms < ?",
-                                  (to_ms(before),)).rowcount
+        return self._conn.execute(
+            "DELETE FROM fleet_outbox WHERE sent_ms IS NOT NULL AND sent_ms < ?", (to_ms(before),)
+        ).rowcount

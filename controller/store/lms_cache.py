@@ -10,6 +10,7 @@ local list have no business in this file), the PIN a salted keyed hash as member
 Each function is one statement: atomic on its own, so none needs the caller's transaction
 (see the package docstring).
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -32,9 +33,10 @@ class CachedPin:
 
 def load_cached_pins(conn: sqlite3.Connection) -> list[CachedPin]:
     """Every cached card, in one query (the cache reads them into memory at start)."""
-    return [CachedPin(bytes(row[0]), bytes(row[1]), bytes(row[2]), from_ms(row[3]))
-            for row in conn.execute("SELECT card_digest, pin_salt, pin_hash, checked_at_ms "
-                                    "FROM lms_pin_cache")]
+    return [
+        CachedPin(bytes(row[0]), bytes(row[1]), bytes(row[2]), from_ms(row[3]))
+        for row in conn.execute("SELECT card_digest, pin_salt, pin_hash, checked_at_ms FROM lms_pin_cache")
+    ]
 
 
 def save_cached_pin(conn: sqlite3.Connection, entry: CachedPin) -> None:
@@ -44,16 +46,17 @@ def save_cached_pin(conn: sqlite3.Connection, entry: CachedPin) -> None:
         "VALUES (?, ?, ?, ?) ON CONFLICT (card_digest) DO UPDATE SET "
         "pin_salt = excluded.pin_salt, pin_hash = excluded.pin_hash, "
         "checked_at_ms = excluded.checked_at_ms",
-        (entry.card_digest, entry.pin_salt, entry.pin_hash, to_ms(entry.checked_at)))
+        (entry.card_digest, entry.pin_salt, entry.pin_hash, to_ms(entry.checked_at)),
+    )
 
 
 def delete_cached_pin(conn: sqlite3.Connection, card_digest: bytes) -> bool:
     """Drop a card's cached PIN; whether there was one."""
-    return conn.execute("DELETE FROM lms_pin_cache WHERE card_digest = ?",
-                        (card_digest,)).rowcount > 0
+    return conn.execute("DELETE FROM lms_pin_cache WHERE card_digest = ?", (card_digest,)).rowcount > 0
 
 
 def purge_cached_pins(conn: sqlite3.Connection, checked_before: datetime) -> int:
     """Drop every cached PIN the LMS last accepted before `checked_before`; how many."""
-    return conn.execute("DELETE FROM lms_pin_cache WHERE checked_at_ms < ?",
-                        (to_ms(checked_before),)).rowcount
+    return conn.execute(
+        "DELETE FROM lms_pin_cache WHERE checked_at_ms < ?", (to_ms(checked_before),)
+    ).rowcount

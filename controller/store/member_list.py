@@ -5,6 +5,7 @@ a million-row list goes through TEMP tables batch by batch, so memory does not g
 and is applied with a few set-wise statements. MemberStore.list_import opens the one
 transaction it runs in.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -75,16 +76,16 @@ class _Kept:
         first = _FIELDS - len(self._positions)
         # The first kept position when the kept fields are the last ones (the usual case),
         # else None; None too when nothing is kept.
-        self.suffix_from = (first if self._positions and self._positions == set(
-            range(first, _FIELDS)) else None)
+        self.suffix_from = (
+            first if self._positions and self._positions == set(range(first, _FIELDS)) else None
+        )
 
     def __bool__(self) -> bool:
         return bool(self._positions)
 
     def stored_into(self, fields: tuple, before: tuple) -> tuple:
         """`fields` with the stored values (from _stored's tuple `before`) where kept."""
-        return tuple(before[2 + n] if n in self._positions else value
-                     for n, value in enumerate(fields))
+        return tuple(before[2 + n] if n in self._positions else value for n, value in enumerate(fields))
 
 
 class ImportStaging:
@@ -107,8 +108,10 @@ class ImportStaging:
             f"patron_id TEXT NOT NULL, {MEMBER_COLUMNS}, member_id INTEGER, is_new INTEGER NOT NULL, "
             "changed INTEGER NOT NULL, cards_changed INTEGER NOT NULL, pin_salt BLOB, pin_hash BLOB)"
         )
-        conn.execute("CREATE TEMP TABLE import_cards (id INTEGER PRIMARY KEY, "
-                     "row_id INTEGER NOT NULL, card TEXT NOT NULL)")
+        conn.execute(
+            "CREATE TEMP TABLE import_cards (id INTEGER PRIMARY KEY, "
+            "row_id INTEGER NOT NULL, card TEXT NOT NULL)"
+        )
 
     @property
     def rows(self) -> int:
@@ -129,8 +132,10 @@ class ImportStaging:
         """Stage (line, row) pairs as new entries without a PIN: enough to find duplicates."""
         first = self.reserve(len(batch))
         self.write(
-            [(first + n, line, row.patron_id, *field_values(row), None, 1, 0, 1, None, None)
-             for n, (line, row) in enumerate(batch)],
+            [
+                (first + n, line, row.patron_id, *field_values(row), None, 1, 0, 1, None, None)
+                for n, (line, row) in enumerate(batch)
+            ],
             [(first + n, card) for n, (_, row) in enumerate(batch) for card in row.cards],
         )
 
@@ -142,8 +147,10 @@ class ImportStaging:
         if self._indexed:
             return
         self._unique = True
-        for index, table, column in (("import_rows_patron", "import_rows", "patron_id"),
-                                     ("import_cards_card", "import_cards", "card")):
+        for index, table, column in (
+            ("import_rows_patron", "import_rows", "patron_id"),
+            ("import_cards_card", "import_cards", "card"),
+        ):
             try:
                 self._conn.execute(f"CREATE UNIQUE INDEX temp.{index} ON {table} ({column})")
             except sqlite3.IntegrityError:
@@ -157,22 +164,30 @@ class ImportStaging:
         self.index()
         if self._unique:
             return [], 0
-        found = [Duplicate(row[0], "patron_id", row[1], row[2]) for row in self._conn.execute(
-            "SELECT r.line, r.patron_id, f.line FROM temp.import_rows r JOIN ("
-            "  SELECT patron_id, MIN(id) AS first_id FROM temp.import_rows"
-            "  GROUP BY patron_id HAVING COUNT(*) > 1"
-            ") d ON d.patron_id = r.patron_id JOIN temp.import_rows f ON f.id = d.first_id "
-            "WHERE r.id > d.first_id ORDER BY r.id LIMIT ?", (limit,),
-        )]
-        found += [Duplicate(row[0], "card", row[1], row[2]) for row in self._conn.execute(
-            "SELECT r.line, c.card, f.line FROM temp.import_cards c JOIN ("
-            "  SELECT card, MIN(id) AS first_id FROM temp.import_cards"
-            "  GROUP BY card HAVING COUNT(*) > 1"
-            ") d ON d.card = c.card JOIN temp.import_cards fc ON fc.id = d.first_id "
-            "JOIN temp.import_rows r ON r.id = c.row_id "
-            "JOIN temp.import_rows f ON f.id = fc.row_id "
-            "WHERE c.id > d.first_id ORDER BY c.id LIMIT ?", (limit,),
-        )]
+        found = [
+            Duplicate(row[0], "patron_id", row[1], row[2])
+            for row in self._conn.execute(
+                "SELECT r.line, r.patron_id, f.line FROM temp.import_rows r JOIN ("
+                "  SELECT patron_id, MIN(id) AS first_id FROM temp.import_rows"
+                "  GROUP BY patron_id HAVING COUNT(*) > 1"
+                ") d ON d.patron_id = r.patron_id JOIN temp.import_rows f ON f.id = d.first_id "
+                "WHERE r.id > d.first_id ORDER BY r.id LIMIT ?",
+                (limit,),
+            )
+        ]
+        found += [
+            Duplicate(row[0], "card", row[1], row[2])
+            for row in self._conn.execute(
+                "SELECT r.line, c.card, f.line FROM temp.import_cards c JOIN ("
+                "  SELECT card, MIN(id) AS first_id FROM temp.import_cards"
+                "  GROUP BY card HAVING COUNT(*) > 1"
+                ") d ON d.card = c.card JOIN temp.import_cards fc ON fc.id = d.first_id "
+                "JOIN temp.import_rows r ON r.id = c.row_id "
+                "JOIN temp.import_rows f ON f.id = fc.row_id "
+                "WHERE c.id > d.first_id ORDER BY c.id LIMIT ?",
+                (limit,),
+            )
+        ]
         found.sort(key=lambda d: (d.line, d.column != "patron_id"))
         total = len(found)
         if total >= limit:  # there may be more than were fetched: count them
@@ -207,8 +222,7 @@ class ListImport:
         self.applied = False
         # New entries get their ids now (as SQLite would: after the highest), so that their
         # cards can be written without looking each new entry up again.
-        self._next_member_id = conn.execute(
-            "SELECT coalesce(max(id), 0) + 1 FROM members").fetchone()[0]
+        self._next_member_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM members").fetchone()[0]
 
     def add(self, batch: Sequence[tuple[int, MemberRow]], kept: Collection[str] = ()) -> None:
         """Stage one batch of (line, row) pairs, deciding per row what applying will do.
@@ -232,19 +246,27 @@ class ListImport:
             fields = field_values(row)
             before = stored.get(row.patron_id)
             if before is None:
-                plans.append([first + n, line, row, fields, next_member_id, 1, 0, 1,
-                              bool(row.pin)])
+                plans.append([first + n, line, row, fields, next_member_id, 1, 0, 1, bool(row.pin)])
                 next_member_id += 1
                 continue
             if keep_from is not None:
-                fields = fields[:keep_from] + before[2 + keep_from:stored_to]
+                fields = fields[:keep_from] + before[2 + keep_from : stored_to]
             elif keep_any:
                 fields = keep.stored_into(fields, before)
             member_id = before[0]
             cards = stored_cards.get(member_id, ())
             cards_changed = cards != row.cards and set(cards) != set(row.cards)
-            plan = [first + n, line, row, fields, member_id, 0,
-                    cards_changed or before[_STORED_FIELDS] != fields, cards_changed, False]
+            plan = [
+                first + n,
+                line,
+                row,
+                fields,
+                member_id,
+                0,
+                cards_changed or before[_STORED_FIELDS] != fields,
+                cards_changed,
+                False,
+            ]
             plans.append(plan)
             if row.pin is not None:
                 checks.append(plan)
@@ -252,32 +274,45 @@ class ListImport:
         self._next_member_id = next_member_id
         if checks:
             same = self._hasher.unchanged_many(
-                [plan[2].pin for plan in checks],
-                [stored[plan[2].patron_id][_STORED_PIN] for plan in checks])
+                [plan[2].pin for plan in checks], [stored[plan[2].patron_id][_STORED_PIN] for plan in checks]
+            )
             for plan, unchanged in zip(checks, same, strict=True):
                 if not unchanged:
                     plan[6] = plan[8] = True
         self._updated += sum(1 for plan in plans if plan[6] and not plan[5])
         hashes = iter(self._hasher.hash_many([plan[2].pin for plan in plans if plan[8]]))
         self.staging.write(
-            [(staged, line, row.patron_id, *fields, member_id, is_new, changed, cards_changed,
-              *(next(hashes) if fresh else _NO_PIN))
-             for staged, line, row, fields, member_id, is_new, changed, cards_changed, fresh
-             in plans],
+            [
+                (
+                    staged,
+                    line,
+                    row.patron_id,
+                    *fields,
+                    member_id,
+                    is_new,
+                    changed,
+                    cards_changed,
+                    *(next(hashes) if fresh else _NO_PIN),
+                )
+                for staged, line, row, fields, member_id, is_new, changed, cards_changed, fresh in plans
+            ],
             [(plan[0], card) for plan in plans for card in plan[2].cards],  # every card: see duplicates()
         )
 
-    def _stored(self, batch: Sequence[tuple[int, MemberRow]]
-                ) -> tuple[dict[str, tuple], dict[int, tuple[str, ...]]]:
+    def _stored(
+        self, batch: Sequence[tuple[int, MemberRow]]
+    ) -> tuple[dict[str, tuple], dict[int, tuple[str, ...]]]:
         """The stored entries the batch names, by patron id (id, patron_id, MEMBER_COLUMNS,
         pin_salt, pin_hash), and their cards by member id: one query each per batch."""
         patrons = [row.patron_id for _, row in batch]
         query = self._conn.cursor()
         query.row_factory = None  # plain tuples: a million sqlite3.Row objects cost seconds
         stored = {
-            found[1]: found for found in query.execute(
+            found[1]: found
+            for found in query.execute(
                 f"SELECT id, patron_id, {MEMBER_COLUMNS}, pin_salt, pin_hash FROM members "
-                f"WHERE patron_id IN ({','.join('?' * len(patrons))})", patrons,
+                f"WHERE patron_id IN ({','.join('?' * len(patrons))})",
+                patrons,
             )
         }
         cards: dict[int, list[str]] = {}
@@ -304,8 +339,12 @@ class ListImport:
             "WHERE m.category = 'staff' "
             "AND m.patron_id NOT IN (SELECT patron_id FROM temp.import_rows)"
         )
-        found = [StaffCard(*row) for row in self._conn.execute(
-            f"SELECT r.line, ic.card, m.patron_id {query} ORDER BY ic.id LIMIT ?", (limit,))]
+        found = [
+            StaffCard(*row)
+            for row in self._conn.execute(
+                f"SELECT r.line, ic.card, m.patron_id {query} ORDER BY ic.id LIMIT ?", (limit,)
+            )
+        ]
         return found, self._conn.execute(f"SELECT COUNT(*) {query}").fetchone()[0]
 
     def apply(self, commit: bool = True) -> ImportCounts:
@@ -315,16 +354,20 @@ class ListImport:
         deleted before any card is written.
         """
         self.staging.index()
-        unlisted = ("FROM members WHERE category = 'member' "
-                    "AND patron_id NOT IN (SELECT patron_id FROM temp.import_rows)")
+        unlisted = (
+            "FROM members WHERE category = 'member' "
+            "AND patron_id NOT IN (SELECT patron_id FROM temp.import_rows)"
+        )
         unchanged = self.staging.rows - self._added - self._updated
         if not commit:
             removed = self._conn.execute(f"SELECT COUNT(*) {unlisted}").fetchone()[0]
             return ImportCounts(self._added, self._updated, unchanged, removed)
         execute = self._conn.execute
         removed = execute(f"DELETE {unlisted}").rowcount
-        execute("DELETE FROM cards WHERE member_id IN (SELECT member_id FROM temp.import_rows "
-                "WHERE cards_changed AND NOT is_new)")
+        execute(
+            "DELETE FROM cards WHERE member_id IN (SELECT member_id FROM temp.import_rows "
+            "WHERE cards_changed AND NOT is_new)"
+        )
         execute(
             f"UPDATE members SET {_FIELD_ASSIGNMENTS}, "
             "pin_salt = coalesce(r.pin_salt, members.pin_salt), "

@@ -4,6 +4,7 @@ Shared by the single changes (controller.store.members) and the staged whole-lis
 (controller.store.member_list), which write the same columns in the same form; here so that
 neither of those modules imports the other's internals.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -48,8 +49,14 @@ def field_values(row: MemberRow) -> tuple:
     """The row's MEMBER_COLUMNS as stored; called once per row of an import, so quick."""
     texts = _DAY_TEXTS
     return (
-        row.display_name, texts[row.adult_on], texts[row.openplus_registered_on],
-        texts[row.valid_until], int(row.entry_blocked), texts[row.blocked_until],
+        row.display_name,
+        texts[row.adult_on],
+        texts[row.openplus_registered_on],
+        texts[row.valid_until],
+        int(row.entry_blocked),
+        texts[row.blocked_until],
         str(row.category),  # a StrEnum's str() is its value, quicker than .value
-        row.block_note, int(row.guardian_consent), int(row.more_time),
+        row.block_note,
+        int(row.guardian_consent),
+        int(row.more_time),
     )

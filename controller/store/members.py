@@ -3,6 +3,7 @@
 The staged whole-list import lives in controller.store.member_list; list_import() here opens
 its transaction. The stored form of a member's fields is controller.store.member_rows.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -82,10 +83,11 @@ class MemberStore:
         """Each member's cards, sorted, in one query for a whole page (not one per member)."""
         cards: dict[int, list[str]] = {}
         for chunk in range(0, len(member_ids), _IDS_PER_QUERY):
-            ids = member_ids[chunk:chunk + _IDS_PER_QUERY]
+            ids = member_ids[chunk : chunk + _IDS_PER_QUERY]
             for member_id, card in self._conn.execute(
                 f"SELECT member_id, card FROM cards WHERE member_id IN ({','.join('?' * len(ids))}) "
-                "ORDER BY member_id, card", ids,
+                "ORDER BY member_id, card",
+                ids,
             ):
                 cards.setdefault(member_id, []).append(card)
         return {member_id: tuple(owned) for member_id, owned in cards.items()}
@@ -95,33 +97,40 @@ class MemberStore:
         if cards is None:
             cards = self._cards_of([row["id"]]).get(row["id"], ())
         return Member(
-            id=row["id"], patron_id=row["patron_id"], display_name=row["display_name"],
-            cards=cards, adult_on=day_from_text(row["adult_on"]),
+            id=row["id"],
+            patron_id=row["patron_id"],
+            display_name=row["display_name"],
+            cards=cards,
+            adult_on=day_from_text(row["adult_on"]),
             valid_until=day_from_text(row["valid_until"]),
             openplus_registered_on=day_from_text_or_none(row["openplus_registered_on"]),
             entry_blocked=bool(row["entry_blocked"]),
             blocked_until=day_from_text_or_none(row["blocked_until"]),
-            category=Category(row["category"]), pin_salt=row["pin_salt"], pin_hash=row["pin_hash"],
+            category=Category(row["category"]),
+            pin_salt=row["pin_salt"],
+            pin_hash=row["pin_hash"],
             locked_until=from_ms_or_none(row["locked_until_ms"]),
-            block_note=row["block_note"], guardian_consent=bool(row["guardian_consent"]),
+            block_note=row["block_note"],
+            guardian_consent=bool(row["guardian_consent"]),
             more_time=bool(row["more_time"]),
         )
 
     # --- single changes ----------------------------------------------------------------
     def add(self, row: MemberRow, now: datetime) -> Member:
         with transaction(self._conn):
-            if self._conn.execute(
-                "SELECT 1 FROM members WHERE patron_id = ?", (row.patron_id,)
-            ).fetchone():
+            if self._conn.execute("SELECT 1 FROM members WHERE patron_id = ?", (row.patron_id,)).fetchone():
                 raise MemberError(f"patron {row.patron_id} is already on the list")
             twice = card_listed_twice(row.cards)
             if twice:
                 raise MemberError(twice)
             taken = self._card_owners(row.cards)
             if taken:
-                raise MemberError(", ".join(
-                    f"card {card_hint(card)} already belongs to patron {owner}"
-                    for card, owner in sorted(taken.items())))
+                raise MemberError(
+                    ", ".join(
+                        f"card {card_hint(card)} already belongs to patron {owner}"
+                        for card, owner in sorted(taken.items())
+                    )
+                )
             self._insert(row, now)
         added = self.get(row.patron_id)
         assert added is not None, "the entry was just written in this connection"
@@ -129,31 +138,43 @@ class MemberStore:
 
     def remove(self, patron_id: str) -> None:
         with transaction(self._conn):
-            if not self._conn.execute(
-                "DELETE FROM members WHERE patron_id = ?", (patron_id,)
-            ).rowcount:
+            if not self._conn.execute("DELETE FROM members WHERE patron_id = ?", (patron_id,)).rowcount:
                 raise MemberError(f"patron {patron_id} is not on the list")
 
-    def set_blocked(self, patron_id: str, blocked: bool, until: date | None, now: datetime,
-                    note: str | None = None) -> None:
+    def set_blocked(
+        self, patron_id: str, blocked: bool, until: date | None, now: datetime, note: str | None = None
+    ) -> None:
         """Block (until a day, or until unblocked, with the manager's note) or unblock; an
         unblock drops the end date and the note, which belonged to the block."""
         self._update_one(
-            patron_id, "entry_blocked = ?, blocked_until = ?, block_note = ?",
-            (int(blocked), day_text_or_none(until) if blocked else None,
-             (note or None) if blocked else None), now,
+            patron_id,
+            "entry_blocked = ?, blocked_until = ?, block_note = ?",
+            (int(blocked), day_text_or_none(until) if blocked else None, (note or None) if blocked else None),
+            now,
         )
 
-    def set_flags(self, patron_id: str, now: datetime, *, guardian_consent: bool | None = None,
-                  more_time: bool | None = None) -> None:
+    def set_flags(
+        self,
+        patron_id: str,
+        now: datetime,
+        *,
+        guardian_consent: bool | None = None,
+        more_time: bool | None = None,
+    ) -> None:
         """Set the flags given (None: leave it as stored); MemberError for an unknown patron."""
-        changes = [(column, int(value)) for column, value in
-                   (("guardian_consent", guardian_consent), ("more_time", more_time))
-                   if value is not None]
+        changes = [
+            (column, int(value))
+            for column, value in (("guardian_consent", guardian_consent), ("more_time", more_time))
+            if value is not None
+        ]
         if not changes:
             raise ValueError("set_flags needs guardian_consent or more_time")
-        self._update_one(patron_id, ", ".join(f"{column} = ?" for column, _ in changes),
-                         tuple(value for _, value in changes), now)
+        self._update_one(
+            patron_id,
+            ", ".join(f"{column} = ?" for column, _ in changes),
+            tuple(value for _, value in changes),
+            now,
+        )
 
     def set_pin(self, patron_id: str, pin: str, now: datetime) -> None:
         """A new PIN also lifts a PIN lockout: the member proved who they are to staff."""
@@ -165,9 +186,7 @@ class MemberStore:
     def _update_one(self, patron_id: str, assignments: str, values: tuple, now: datetime) -> int:
         """Update one member's columns; its id. MemberError when there is no such patron."""
         with transaction(self._conn):
-            row = self._conn.execute(
-                "SELECT id FROM members WHERE patron_id = ?", (patron_id,)
-            ).fetchone()
+            row = self._conn.execute("SELECT id FROM members WHERE patron_id = ?", (patron_id,)).fetchone()
             if row is None:
                 raise MemberError(f"patron {patron_id} is not on the list")
             self._conn.execute(
@@ -201,11 +220,13 @@ class MemberStore:
 
     def _insert(self, row: MemberRow, now: datetime) -> int:
         salt, digest = self._hasher.hash(row.pin) if row.pin else (None, None)
-        member_id = inserted_id(self._conn.execute(
-            f"INSERT INTO members (patron_id, {MEMBER_COLUMNS}, pin_salt, pin_hash, updated_ms) "
-            f"VALUES ({', '.join('?' * (len(MEMBER_FIELDS) + 4))})",
-            (row.patron_id, *field_values(row), salt, digest, epoch_ms(now)),
-        ))
+        member_id = inserted_id(
+            self._conn.execute(
+                f"INSERT INTO members (patron_id, {MEMBER_COLUMNS}, pin_salt, pin_hash, updated_ms) "
+                f"VALUES ({', '.join('?' * (len(MEMBER_FIELDS) + 4))})",
+                (row.patron_id, *field_values(row), salt, digest, epoch_ms(now)),
+            )
+        )
         self._conn.executemany(
             "INSERT INTO cards (card, member_id) VALUES (?, ?)",
             ((card, member_id) for card in row.cards),
@@ -215,7 +236,10 @@ class MemberStore:
     def _card_owners(self, cards: Sequence[str]) -> dict[str, str]:
         """card -> patron id for those of `cards` that already belong to an entry."""
         marks = ",".join("?" * len(cards))
-        return dict(self._conn.execute(
-            "SELECT c.card, m.patron_id FROM cards c "
-            f"JOIN members m ON m.id = c.member_id WHERE c.card IN ({marks})", cards,
-        ).fetchall())
+        return dict(
+            self._conn.execute(
+                "SELECT c.card, m.patron_id FROM cards c "
+                f"JOIN members m ON m.id = c.member_id WHERE c.card IN ({marks})",
+                cards,
+            ).fetchall()
+        )

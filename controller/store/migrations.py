@@ -2,6 +2,7 @@
 
 Version N is reached by running migrations[0..N-1] in order; each runs in one transaction.
 """
+
 from __future__ import annotations
 
 MIGRATIONS: list[str] = [

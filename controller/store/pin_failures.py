@@ -3,6 +3,7 @@
 Why a module of its own: the door never reads these on its thread; the EventWriter saves them
 and the service loads them once at start. They are not member data an admin edits.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -27,8 +28,12 @@ class PinFailures:
 def save_pin_failures(conn: sqlite3.Connection, item: PinFailures) -> None:
     """Store a member's counts (write-behind, in the caller's transaction); nothing to keep
     deletes the row. A member removed meanwhile is skipped."""
-    member_id, failures, locked_until, lockouts = (item.member_id, item.failures,
-                                                   item.locked_until, item.lockouts)
+    member_id, failures, locked_until, lockouts = (
+        item.member_id,
+        item.failures,
+        item.locked_until,
+        item.lockouts,
+    )
     if failures == 0 and locked_until is None and lockouts == 0:
         conn.execute("DELETE FROM pin_failures WHERE member_id = ?", (member_id,))
         return
@@ -44,8 +49,6 @@ def save_pin_failures(conn: sqlite3.Connection, item: PinFailures) -> None:
 def load_pin_failures(conn: sqlite3.Connection) -> dict[int, PinFailures]:
     """Every stored wrong-PIN count and lockout, by member id (the door loads them at start)."""
     return {
-        row[0]: PinFailures(
-            row[0], row[1], from_ms_or_none(row[2]), row[3])
-        for row in conn.execute(
-            "SELECT member_id, failures, locked_until_ms, lockouts FROM pin_failures")
+        row[0]: PinFailures(row[0], row[1], from_ms_or_none(row[2]), row[3])
+        for row in conn.execute("SELECT member_id, failures, locked_until_ms, lockouts FROM pin_failures")
     }

@@ -4,6 +4,7 @@ Why a module of its own: the key file lives beside the database, never inside it
 database keeps is its fingerprint, so that a start with another key is refused while PINs
 hashed with the old one are stored (controller.services.runtime.pin_hasher_for decides).
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -14,8 +15,9 @@ from controller.store.codec import to_ms
 
 def pins_stored(conn: sqlite3.Connection) -> bool:
     """Whether any member has a PIN (hashed with the key the fingerprint names)."""
-    return bool(conn.execute(
-        "SELECT EXISTS (SELECT 1 FROM members WHERE pin_hash IS NOT NULL)").fetchone()[0])
+    return bool(
+        conn.execute("SELECT EXISTS (SELECT 1 FROM members WHERE pin_hash IS NOT NULL)").fetchone()[0]
+    )
 
 
 def stored_fingerprint(conn: sqlite3.Connection) -> bytes | None:
@@ -26,9 +28,11 @@ def stored_fingerprint(conn: sqlite3.Connection) -> bytes | None:
 
 def store_fingerprint(conn: sqlite3.Connection, fingerprint: bytes) -> None:
     """Bind a key to this database by its fingerprint (replacing the one stored)."""
-    conn.execute("INSERT INTO pin_key (id, fingerprint) VALUES (1, ?) "
-                 "ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint",
-                 (fingerprint,))
+    conn.execute(
+        "INSERT INTO pin_key (id, fingerprint) VALUES (1, ?) "
+        "ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint",
+        (fingerprint,),
+    )
 
 
 def clear_all_pins(conn: sqlite3.Connection, now: datetime) -> int:
@@ -36,7 +40,8 @@ def clear_all_pins(conn: sqlite3.Connection, now: datetime) -> int:
     checked against a key that is gone); how many PINs were cleared. Several statements: call
     it inside the caller's `transaction()`."""
     cleared = conn.execute(
-        "UPDATE members SET pin_salt = NULL, pin_hash = NULL, updated_ms = ? "
-        "WHERE pin_hash IS NOT NULL", (to_ms(now),)).rowcount
+        "UPDATE members SET pin_salt = NULL, pin_hash = NULL, updated_ms = ? WHERE pin_hash IS NOT NULL",
+        (to_ms(now),),
+    ).rowcount
     conn.execute("DELETE FROM pin_failures")
     return cleared

@@ -4,6 +4,7 @@ With no row stored yet the schedule is EMPTY: no windows, no holidays, so the do
 CLOSED at all times. The Beilen example (config/beilen-schedule.json) is never loaded
 behind anyone's back: a branch opens only after someone has stored its own schedule.
 """
+
 from __future__ import annotations
 
 import sqlite3

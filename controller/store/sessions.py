@@ -3,6 +3,7 @@
 The cookie carries a random secret; only its SHA-256 digest is stored, so a copied database
 holds no usable session. Expiry rules (idle time, absolute end) live in controller.web.sessions.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -29,9 +30,14 @@ class SessionRow:
 
 
 def _row(row: sqlite3.Row) -> SessionRow:
-    return SessionRow(id=row["id"], user_id=row["user_id"], csrf_token=row["csrf_token"],
-                      created_at=from_ms(row["created_ms"]), last_seen_at=from_ms(row["last_seen_ms"]),
-                      expires_at=from_ms(row["expires_ms"]))
+    return SessionRow(
+        id=row["id"],
+        user_id=row["user_id"],
+        csrf_token=row["csrf_token"],
+        created_at=from_ms(row["created_ms"]),
+        last_seen_at=from_ms(row["last_seen_ms"]),
+        expires_at=from_ms(row["expires_ms"]),
+    )
 
 
 class SessionStore:
@@ -40,12 +46,12 @@ class SessionStore:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
-    def add(self, digest: bytes, user_id: int, csrf_token: str, now: datetime,
-            expires_at: datetime) -> None:
+    def add(self, digest: bytes, user_id: int, csrf_token: str, now: datetime, expires_at: datetime) -> None:
         self._conn.execute(
             "INSERT INTO web_sessions (digest, user_id, csrf_token, created_ms, last_seen_ms, "
             "expires_ms) VALUES (?, ?, ?, ?, ?, ?)",
-            (digest, user_id, csrf_token, to_ms(now), to_ms(now), to_ms(expires_at)))
+            (digest, user_id, csrf_token, to_ms(now), to_ms(now), to_ms(expires_at)),
+        )
 
     def find(self, digest: bytes) -> tuple[SessionRow, User] | None:
         """The session with this digest and its user (enabled or not), or None."""
@@ -57,8 +63,7 @@ class SessionStore:
         return (session, user) if user else None
 
     def touch(self, session_id: int, now: datetime) -> None:
-        self._conn.execute("UPDATE web_sessions SET last_seen_ms = ? WHERE id = ?",
-                           (to_ms(now), session_id))
+        self._conn.execute("UPDATE web_sessions SET last_seen_ms = ? WHERE id = ?", (to_ms(now), session_id))
 
     def delete(self, session_id: int) -> None:
         self._conn.execute("DELETE FROM web_sessions WHERE id = ?", (session_id,))
@@ -70,4 +75,5 @@ class SessionStore:
         """Drop sessions past their absolute end or idle since before `idle_before`."""
         return self._conn.execute(
             "DELETE FROM web_sessions WHERE expires_ms <= ? OR last_seen_ms < ?",
-            (to_ms(now), to_ms(idle_before))).rowcount
+            (to_ms(now), to_ms(idle_before)),
+        ).rowcount

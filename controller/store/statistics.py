@@ -13,6 +13,7 @@
 
 The caller owns the transaction (see the controller.store docstring).
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -94,16 +95,18 @@ class StatisticsStore:
     # --- the roll-up's side ----------------------------------------------------------------
     def cursor(self) -> RollupCursor:
         row = self._conn.execute(
-            "SELECT last_event_id, closed_through FROM stats_rollup WHERE id = 1").fetchone()
+            "SELECT last_event_id, closed_through FROM stats_rollup WHERE id = 1"
+        ).fetchone()
         return RollupCursor(int(row[0]), date.fromisoformat(row[1]) if row[1] else None)
 
     def move_cursor(self, last_event_id: int, now: datetime) -> None:
-        self._conn.execute("UPDATE stats_rollup SET last_event_id = ?, rolled_at_ms = ? "
-                           "WHERE id = 1", (last_event_id, to_ms(now)))
+        self._conn.execute(
+            "UPDATE stats_rollup SET last_event_id = ?, rolled_at_ms = ? WHERE id = 1",
+            (last_event_id, to_ms(now)),
+        )
 
     def mark_closed(self, through: date) -> None:
-        self._conn.execute("UPDATE stats_rollup SET closed_through = ? WHERE id = 1",
-                           (through.isoformat(),))
+        self._conn.execute("UPDATE stats_rollup SET closed_through = ? WHERE id = 1", (through.isoformat(),))
 
     def events_after(self, event_id: int, types: tuple[str, ...], limit: int) -> list[RawEntry]:
         """The events of `types` among the `limit` ids after `event_id`, in id order (a window
@@ -112,7 +115,8 @@ class StatisticsStore:
         rows = self._conn.execute(
             "SELECT id, ts_ms, type, door, reason, member_ref, detail FROM events "
             f"WHERE id > ? AND id <= ? AND type IN ({marks}) ORDER BY id",
-            (event_id, event_id + limit, *types)).fetchall()
+            (event_id, event_id + limit, *types),
+        ).fetchall()
         return [RawEntry(*row) for row in rows]
 
     def newest_event_id(self) -> int:
@@ -123,30 +127,37 @@ class StatisticsStore:
             "INSERT INTO stats_hours (hour_ms, day, hour, door, mode, outcome, reason, count) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hour_ms, door, mode, outcome, reason) "
             "DO UPDATE SET count = count + excluded.count",
-            [(k.hour_ms, k.day, k.hour, k.door, k.mode, k.outcome, k.reason, n)
-             for k, n in counts.items()])
+            [(k.hour_ms, k.day, k.hour, k.door, k.mode, k.outcome, k.reason, n) for k, n in counts.items()],
+        )
 
-    def add_people(self, hour_ms: int, day: str, hour: int, door: str, people_in: int,
-                   people_out: int) -> None:
+    def add_people(
+        self, hour_ms: int, day: str, hour: int, door: str, people_in: int, people_out: int
+    ) -> None:
         """The people counter's hook: add crossings to an hour (none is built yet)."""
         self._conn.execute(
             "INSERT INTO stats_people (hour_ms, day, hour, door, people_in, people_out) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (hour_ms, door) DO UPDATE SET "
             "people_in = people_in + excluded.people_in, "
             "people_out = people_out + excluded.people_out",
-            (hour_ms, day, hour, door, people_in, people_out))
+            (hour_ms, day, hour, door, people_in, people_out),
+        )
 
     def remember(self, period: str, scope: str, digest: bytes) -> bool:
         """Note a member's digest in a period; True when it is new there (count them once)."""
-        return self._conn.execute(
-            "INSERT OR IGNORE INTO stats_seen (period, scope, digest) VALUES (?, ?, ?)",
-            (period, scope, digest)).rowcount == 1
+        return (
+            self._conn.execute(
+                "INSERT OR IGNORE INTO stats_seen (period, scope, digest) VALUES (?, ?, ?)",
+                (period, scope, digest),
+            ).rowcount
+            == 1
+        )
 
     def add_uniques(self, counts: dict[tuple[str, str], int]) -> None:
         self._conn.executemany(
             "INSERT INTO stats_uniques (period, scope, members) VALUES (?, ?, ?) "
             "ON CONFLICT (period, scope) DO UPDATE SET members = members + excluded.members",
-            [(period, scope, n) for (period, scope), n in counts.items()])
+            [(period, scope, n) for (period, scope), n in counts.items()],
+        )
 
     def open_periods(self) -> list[str]:
         """The periods whose digests are still kept."""
@@ -154,23 +165,27 @@ class StatisticsStore:
 
     def forget_digests(self, periods: Iterable[str]) -> int:
         """Drop the digests of closed periods; their counts stay. How many rows went."""
-        return sum(self._conn.execute("DELETE FROM stats_seen WHERE period = ?",
-                                      (period,)).rowcount for period in periods)
+        return sum(
+            self._conn.execute("DELETE FROM stats_seen WHERE period = ?", (period,)).rowcount
+            for period in periods
+        )
 
     # --- the pages' side -------------------------------------------------------------------
     def hours(self, first: date, last: date) -> Iterator[HourCount]:
         """Every stats_hours row of the local days first..last (inclusive), oldest first."""
         for row in self._conn.execute(
-                "SELECT hour_ms, day, hour, door, mode, outcome, reason, count FROM stats_hours "
-                "WHERE day >= ? AND day <= ? ORDER BY hour_ms",
-                (first.isoformat(), last.isoformat())):
+            "SELECT hour_ms, day, hour, door, mode, outcome, reason, count FROM stats_hours "
+            "WHERE day >= ? AND day <= ? ORDER BY hour_ms",
+            (first.isoformat(), last.isoformat()),
+        ):
             yield HourCount(row[0], date.fromisoformat(row[1]), *row[2:])
 
     def people(self, first: date, last: date) -> list[PeopleCount]:
         rows = self._conn.execute(
             "SELECT hour_ms, day, hour, door, people_in, people_out FROM stats_people "
             "WHERE day >= ? AND day <= ? ORDER BY hour_ms",
-            (first.isoformat(), last.isoformat())).fetchall()
+            (first.isoformat(), last.isoformat()),
+        ).fetchall()
         return [PeopleCount(row[0], date.fromisoformat(row[1]), *row[2:]) for row in rows]
 
     def uniques(self, periods: Iterable[str]) -> dict[tuple[str, str], int]:
@@ -178,11 +193,11 @@ class StatisticsStore:
         wanted = list(periods)
         found: dict[tuple[str, str], int] = {}
         for start in range(0, len(wanted), 500):  # SQLite's limit on parameters
-            chunk = wanted[start:start + 500]
+            chunk = wanted[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for period, scope, members in self._conn.execute(
-                    f"SELECT period, scope, members FROM stats_uniques WHERE period IN ({marks})",
-                    chunk):
+                f"SELECT period, scope, members FROM stats_uniques WHERE period IN ({marks})", chunk
+            ):
                 found[(period, scope)] = int(members)
         return found
 

@@ -3,6 +3,7 @@
 Only hashes are stored: an argon2id string per user, a SHA-256 digest per token. Rules
 (roles, the last admin, password strength) live in controller.services.users, not here.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -30,8 +31,10 @@ class User:
     password_hash: str = ""  # argon2id string; never shown, needed only to verify
 
     def __repr__(self) -> str:  # keep the hash out of logs and tracebacks
-        return (f"User(id={self.id}, username={self.username!r}, roles={sorted(self.roles)}, "
-                f"disabled={self.disabled})")
+        return (
+            f"User(id={self.id}, username={self.username!r}, roles={sorted(self.roles)}, "
+            f"disabled={self.disabled})"
+        )
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,10 @@ def _roles_text(roles: Iterable[str]) -> str:
 
 def _user(row: sqlite3.Row) -> User:
     return User(
-        id=row["id"], username=row["username"],
-        roles=frozenset(filter(None, row["roles"].split(","))), disabled=bool(row["disabled"]),
+        id=row["id"],
+        username=row["username"],
+        roles=frozenset(filter(None, row["roles"].split(","))),
+        disabled=bool(row["disabled"]),
         created_at=from_ms(row["created_ms"]),
         password_hash=row["password_hash"],
     )
@@ -61,9 +66,12 @@ def _user(row: sqlite3.Row) -> User:
 
 def _token(row: sqlite3.Row) -> ApiToken:
     return ApiToken(
-        id=row["id"], username=row["username"], label=row["label"],
+        id=row["id"],
+        username=row["username"],
+        label=row["label"],
         created_at=from_ms(row["created_ms"]),
-        expires_at=from_ms_or_none(row["expires_ms"]), last_used_at=from_ms_or_none(row["last_used_ms"]),
+        expires_at=from_ms_or_none(row["expires_ms"]),
+        last_used_at=from_ms_or_none(row["last_used_ms"]),
     )
 
 
@@ -99,31 +107,31 @@ class UserStore:
     def add(self, username: str, password_hash: str, roles: Iterable[str], now: datetime) -> User:
         """Insert a user; sqlite3.IntegrityError when the name is taken."""
         self._conn.execute(
-            "INSERT INTO users (username, password_hash, roles, disabled, created_ms) "
-            "VALUES (?, ?, ?, 0, ?)", (username, password_hash, _roles_text(roles), to_ms(now)),
+            "INSERT INTO users (username, password_hash, roles, disabled, created_ms) VALUES (?, ?, ?, 0, ?)",
+            (username, password_hash, _roles_text(roles), to_ms(now)),
         )
         user = self.get(username)
         assert user is not None  # just inserted on this connection
         return user
 
     def set_roles(self, username: str, roles: Iterable[str]) -> None:
-        self._conn.execute("UPDATE users SET roles = ? WHERE username = ?",
-                           (_roles_text(roles), username))
+        self._conn.execute("UPDATE users SET roles = ? WHERE username = ?", (_roles_text(roles), username))
 
     def set_password_hash(self, username: str, password_hash: str) -> None:
-        self._conn.execute("UPDATE users SET password_hash = ? WHERE username = ?",
-                           (password_hash, username))
+        self._conn.execute("UPDATE users SET password_hash = ? WHERE username = ?", (password_hash, username))
 
     def replace_password_hash(self, username: str, old_hash: str, new_hash: str) -> bool:
         """Swap in `new_hash` only while `old_hash` is still stored (a rehash must not undo a
         password reset that happened meanwhile); whether it was swapped."""
-        return bool(self._conn.execute(
-            "UPDATE users SET password_hash = ? WHERE username = ? AND password_hash = ?",
-            (new_hash, username, old_hash)).rowcount)
+        return bool(
+            self._conn.execute(
+                "UPDATE users SET password_hash = ? WHERE username = ? AND password_hash = ?",
+                (new_hash, username, old_hash),
+            ).rowcount
+        )
 
     def set_disabled(self, username: str, disabled: bool) -> None:
-        self._conn.execute("UPDATE users SET disabled = ? WHERE username = ?",
-                           (int(disabled), username))
+        self._conn.execute("UPDATE users SET disabled = ? WHERE username = ?", (int(disabled), username))
 
     def enabled_admins(self) -> builtins.list[str]:  # `list` here is the method above
         return [user.username for user in self.list() if "admin" in user.roles and not user.disabled]
@@ -132,11 +140,13 @@ class UserStore:
     def add_token(
         self, user_id: int, digest: bytes, label: str, now: datetime, expires_at: datetime | None
     ) -> ApiToken:
-        token_id = inserted_id(self._conn.execute(
-            "INSERT INTO api_tokens (user_id, token_hash, label, created_ms, expires_ms) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (user_id, digest, label, to_ms(now), to_ms_or_none(expires_at)),
-        ))
+        token_id = inserted_id(
+            self._conn.execute(
+                "INSERT INTO api_tokens (user_id, token_hash, label, created_ms, expires_ms) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (user_id, digest, label, to_ms(now), to_ms_or_none(expires_at)),
+            )
+        )
         token = self.token(token_id)
         assert token is not None  # just inserted on this connection
         return token
@@ -149,23 +159,23 @@ class UserStore:
         if username is None:
             rows = self._conn.execute(f"{_TOKEN_SELECT} ORDER BY t.id")
         else:
-            rows = self._conn.execute(f"{_TOKEN_SELECT} WHERE u.username = ? ORDER BY t.id",
-                                      (username,))
+            rows = self._conn.execute(f"{_TOKEN_SELECT} WHERE u.username = ? ORDER BY t.id", (username,))
         return [_token(row) for row in rows]
 
     def owner_of(self, digest: bytes, now: datetime) -> tuple[User, ApiToken] | None:
         """The enabled user behind an unexpired token digest, and the token; marks it used."""
         row = self._conn.execute(
             "SELECT t.id AS token_id, t.last_used_ms, t.expires_ms, u.* FROM api_tokens t "
-            "JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?", (digest,),
+            "JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
+            (digest,),
         ).fetchone()
         now_ms = to_ms(now)
-        if row is None or row["disabled"] or (row["expires_ms"] is not None
-                                              and row["expires_ms"] <= now_ms):
+        if row is None or row["disabled"] or (row["expires_ms"] is not None and row["expires_ms"] <= now_ms):
             return None
         if row["last_used_ms"] is None or now_ms - row["last_used_ms"] >= TOKEN_TOUCH_INTERVAL_MS:
-            self._conn.execute("UPDATE api_tokens SET last_used_ms = ? WHERE id = ?",
-                               (now_ms, row["token_id"]))
+            self._conn.execute(
+                "UPDATE api_tokens SET last_used_ms = ? WHERE id = ?", (now_ms, row["token_id"])
+            )
         token = self.token(row["token_id"])
         assert token is not None  # the row above joined it
         return _user(row), token

@@ -15,6 +15,7 @@ A log call never waits for stderr: the root logger only puts the record on an un
 and a listener thread writes it out. A journald that falls behind (or a full pipe) would
 otherwise block whichever thread logged, the door loop included.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -35,8 +36,7 @@ LEVELS: tuple[str, ...] = get_args(LogLevel)
 # Card numbers are 8 to 14 digits (cards.py); a longer run is masked too: safer than a gap.
 _CARD_LIKE = re.compile(r"\d{8,}")
 # syslog priorities (sd-daemon(3)): journald turns a `<N>` line prefix into PRIORITY=N.
-_PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3,
-             logging.CRITICAL: 2}
+_PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
 
 
 def mask_card_numbers(text: str) -> str:
@@ -122,8 +122,9 @@ def stream_is_journal(stream: TextIO, environ: Mapping[str, str]) -> bool:
     return (status.st_dev, status.st_ino) == (device, inode)
 
 
-def configure_logging(level: str, *, stream: TextIO | None = None,
-                      environ: Mapping[str, str] | None = None) -> logging.Handler:
+def configure_logging(
+    level: str, *, stream: TextIO | None = None, environ: Mapping[str, str] | None = None
+) -> logging.Handler:
     """Send every logger's records at `level` and above to stderr (or `stream`), masked.
 
     Call it once at the start of a long-running command; calling it again replaces the
@@ -136,8 +137,11 @@ def configure_logging(level: str, *, stream: TextIO | None = None,
     out = stream if stream is not None else sys.stderr
     handler = _StderrHandler(out)
     journal = stream_is_journal(out, os.environ if environ is None else environ)
-    handler.setFormatter(JournalFormatter() if journal else
-                         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        JournalFormatter()
+        if journal
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
     handler.addFilter(CardNumberFilter())
     root = logging.getLogger()
     _stop_listener()

@@ -10,6 +10,7 @@ that stops turning (dead thread, or stuck in a call) stops feeding, and systemd 
 service (relay off first, through `ExecStopPost`). Sending never blocks and never raises, so
 feeding cannot delay or break the door.
 """
+
 from __future__ import annotations
 
 import logging
@@ -106,8 +107,9 @@ class WatchdogFeeder:
     Cheap enough for every turn: a clock read and a comparison; a datagram only when due.
     """
 
-    def __init__(self, notifier: Notifier, period: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, notifier: Notifier, period: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._notifier = notifier
         self.period = period
         self._clock = clock
@@ -115,8 +117,9 @@ class WatchdogFeeder:
         self.sent = 0
 
     @classmethod
-    def from_environment(cls, notifier: Notifier,
-                         env: Mapping[str, str] | None = None) -> WatchdogFeeder | None:
+    def from_environment(
+        cls, notifier: Notifier, env: Mapping[str, str] | None = None
+    ) -> WatchdogFeeder | None:
         """A feeder pinging every WatchdogSec/3, or None when systemd set no watchdog."""
         seconds = watchdog_seconds(env)
         if seconds is None or not notifier.enabled:

@@ -3,6 +3,7 @@
 Server-rendered Jinja2 templates in Dutch (English by a switch), one small CSS file and a
 little JavaScript for Today's self-update; no build step. `install_web(app)` adds them.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,8 +16,15 @@ from controller.web.pages import new_state
 from controller.web.routers import entries, members, schedule, signin, statistics, today, users
 
 STATIC_DIR = Path(__file__).parent / "static"
-ROUTERS = (signin.router, today.router, schedule.router, entries.router, members.router,
-           statistics.router, users.router)
+ROUTERS = (
+    signin.router,
+    today.router,
+    schedule.router,
+    entries.router,
+    members.router,
+    statistics.router,
+    users.router,
+)
 
 
 def install_web(app: FastAPI) -> None:

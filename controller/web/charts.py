@@ -5,6 +5,7 @@ in, so they print, work without JavaScript and are read by screen readers from t
 description (every chart also has its numbers in a table under it). Colours come from CSS
 classes in static/statistics.css (the CSP allows no inline styles).
 """
+
 from __future__ import annotations
 
 import math
@@ -84,11 +85,24 @@ def number(value: float) -> str:
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
 
 
-def bar_chart(chart_id: str, title: str, desc: str, categories: list[str],
-              series: list[Series], width: int = WIDTH, height: int = HEIGHT) -> Chart:
+def bar_chart(
+    chart_id: str,
+    title: str,
+    desc: str,
+    categories: list[str],
+    series: list[Series],
+    width: int = WIDTH,
+    height: int = HEIGHT,
+) -> Chart:
     """Vertical bars, one per category, the series stacked bottom up."""
-    chart = Chart(chart_id, title, desc, width, height,
-                  legend=[(s.css, s.name) for s in series] if len(series) > 1 else [])
+    chart = Chart(
+        chart_id,
+        title,
+        desc,
+        width,
+        height,
+        legend=[(s.css, s.name) for s in series] if len(series) > 1 else [],
+    )
     plot_w, plot_h = width - LEFT - RIGHT, height - TOP - BOTTOM
     totals = [sum(s.values[i] for s in series) for i in range(len(categories))]
     top = nice_ceiling(max(totals, default=0))
@@ -112,15 +126,24 @@ def bar_chart(chart_id: str, title: str, desc: str, categories: list[str],
                 continue
             h = plot_h * value / top
             base -= h
-            chart.rects.append(Rect(round(x, 2), round(base, 2), round(bar, 2), round(h, 2), s.css,
-                                    f"{category}: {s.name} {number(value)}"))
+            chart.rects.append(
+                Rect(
+                    round(x, 2),
+                    round(base, 2),
+                    round(bar, 2),
+                    round(h, 2),
+                    s.css,
+                    f"{category}: {s.name} {number(value)}",
+                )
+            )
         if i % every == 0:
             chart.texts.append(Text(round(x + bar / 2, 2), height - BOTTOM + 18, category))
     return chart
 
 
-def hbar_chart(chart_id: str, title: str, desc: str, rows: list[tuple[str, float]], css: str,
-               width: int = WIDTH) -> Chart:
+def hbar_chart(
+    chart_id: str, title: str, desc: str, rows: list[tuple[str, float]], css: str, width: int = WIDTH
+) -> Chart:
     """Horizontal bars, one per (name, value) row, for long category names (refusal reasons)."""
     height = TOP + BOTTOM + H_BAR * max(len(rows), 1)
     chart = Chart(chart_id, title, desc, width, height)
@@ -130,9 +153,9 @@ def hbar_chart(chart_id: str, title: str, desc: str, rows: list[tuple[str, float
         y = TOP + i * H_BAR
         w = plot_w * value / top
         chart.texts.append(Text(H_LABEL_WIDTH - 8, y + H_BAR * 0.65, name, "end"))
-        chart.rects.append(Rect(H_LABEL_WIDTH, y + 3, round(max(w, 1.0), 2), H_BAR - 6, css,
-                                f"{name}: {number(value)}"))
-        chart.texts.append(Text(round(H_LABEL_WIDTH + w + 6, 2), y + H_BAR * 0.65, number(value),
-                                "start"))
+        chart.rects.append(
+            Rect(H_LABEL_WIDTH, y + 3, round(max(w, 1.0), 2), H_BAR - 6, css, f"{name}: {number(value)}")
+        )
+        chart.texts.append(Text(round(H_LABEL_WIDTH + w + 6, 2), y + H_BAR * 0.65, number(value), "start"))
     chart.lines.append(Line(H_LABEL_WIDTH, TOP, H_LABEL_WIDTH, TOP + H_BAR * max(len(rows), 1)))
     return chart

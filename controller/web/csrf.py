@@ -4,6 +4,7 @@ Signed-in forms carry the session's own token (stored with the session). The sig
 no session yet, so it uses a double-submit token: the same random value in a short-lived
 HttpOnly cookie and in the hidden field. SameSite=Lax cookies are a second line, not the only one.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -50,8 +51,15 @@ def signin_token(request: Request) -> str:
 
 
 def remember_signin_token(request: Request, response: Response, token: str) -> None:
-    response.set_cookie(SIGNIN_COOKIE, token, max_age=SIGNIN_COOKIE_SECONDS, path="/",
-                        httponly=True, samesite="lax", secure=is_https(request))
+    response.set_cookie(
+        SIGNIN_COOKIE,
+        token,
+        max_age=SIGNIN_COOKIE_SECONDS,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=is_https(request),
+    )
 
 
 async def check_signin_form(request: Request) -> None:

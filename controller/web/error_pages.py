@@ -4,6 +4,7 @@ The pages share one app with the JSON API, so the request-validation and HTTP er
 are shared too: a request to a page route (they are left out of the OpenAPI schema), or one
 from a browser to no route at all, gets a page; every other request keeps the API's JSON.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -42,8 +43,7 @@ def install_error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(PageForbidden)
     async def forbidden(request: Request, exc: PageForbidden) -> Response:
-        return _error_page(request, 403, "error.forbidden.title", "error.forbidden.text",
-                           role=str(exc.role))
+        return _error_page(request, 403, "error.forbidden.title", "error.forbidden.text", role=str(exc.role))
 
     @app.exception_handler(CsrfRefused)
     async def csrf_refused(request: Request, exc: CsrfRefused) -> Response:
@@ -55,21 +55,21 @@ def install_error_pages(app: FastAPI) -> None:
 
     async def bad_form(request: Request, exc: RequestValidationError) -> Response:
         fields = sorted({str(error["loc"][-1]) for error in exc.errors() if error.get("loc")})
-        return _error_page(request, 422, "error.bad_form.title", "error.bad_form.text",
-                           fields=", ".join(fields) or "-")
+        return _error_page(
+            request, 422, "error.bad_form.title", "error.bad_form.text", fields=", ".join(fields) or "-"
+        )
 
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404:
             return _error_page(request, 404, "error.not_found", "error.not_found")
-        page = _error_page(request, exc.status_code, "error.http.title", "error.http.text",
-                           status=exc.status_code)
+        page = _error_page(
+            request, exc.status_code, "error.http.title", "error.http.text", status=exc.status_code
+        )
         page.headers.update(http_error_headers(request, exc) or {})  # a 405's Allow, say
         return page
 
-    for error, page_handler in ((RequestValidationError, bad_form),
-                                (StarletteHTTPException, http_error)):
-        app.add_exception_handler(error, _pages_or_api(page_handler,
-                                                       app.exception_handlers[error]))
+    for error, page_handler in ((RequestValidationError, bad_form), (StarletteHTTPException, http_error)):
+        app.add_exception_handler(error, _pages_or_api(page_handler, app.exception_handlers[error]))
 
 
 def _pages_or_api(page_handler: Handler, api_handler: AnyHandler) -> Handler:
@@ -78,6 +78,7 @@ def _pages_or_api(page_handler: Handler, api_handler: AnyHandler) -> Handler:
             return await page_handler(request, exc)
         response = api_handler(request, exc)
         return await response if inspect.isawaitable(response) else response
+
     return handle
 
 
@@ -92,24 +93,37 @@ def busy_page(request: Request, viewer: Viewer | None, busy: PasswordsBusy) -> R
     """503 'busy, try again in N seconds' when every password-hash slot stayed taken (the
     form's input is not kept: nothing was checked or changed). The sign-in and users pages
     both answer with it."""
-    response = render(request, "error.html", viewer, status_code=503,
-                      title_key="error.busy.title", message_key="error.busy.text",
-                      values={"seconds": busy.retry_after})
+    response = render(
+        request,
+        "error.html",
+        viewer,
+        status_code=503,
+        title_key="error.busy.title",
+        message_key="error.busy.text",
+        values={"seconds": busy.retry_after},
+    )
     response.headers["Retry-After"] = str(busy.retry_after)
     return response
 
 
-def _error_page(request: Request, status_code: int, title_key: str, message_key: str,
-                **values: Any) -> Response:
-    return render(request, "error.html", _viewer_or_none(request), status_code=status_code,
-                  title_key=title_key, message_key=message_key, values=values)
+def _error_page(
+    request: Request, status_code: int, title_key: str, message_key: str, **values: Any
+) -> Response:
+    return render(
+        request,
+        "error.html",
+        _viewer_or_none(request),
+        status_code=status_code,
+        title_key=title_key,
+        message_key=message_key,
+        values=values,
+    )
 
 
 def _viewer_or_none(request: Request) -> Viewer | None:
     """For the menu of an error page only."""
     conn = services_of(request).runtime.connection()
     try:
-        return Sessions(conn, services_of(request).runtime.clock).resolve(
-            request.cookies.get(SESSION_COOKIE))
+        return Sessions(conn, services_of(request).runtime.clock).resolve(request.cookies.get(SESSION_COOKIE))
     finally:
         conn.close()

@@ -3,6 +3,7 @@ from the string catalog (controller/domain/catalog.py, strings/nl.toml and en.to
 
 Problems from the core (schedule problems, import row reasons) are translated by `t.problem`.
 """
+
 from __future__ import annotations
 
 from fastapi import Request

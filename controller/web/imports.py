@@ -3,6 +3,7 @@
 Decision: the uploaded export may hold PINs, so it is never written to disk nor sent back to
 the browser; it waits here (bound to the session that uploaded it) for at most a few minutes.
 """
+
 from __future__ import annotations
 
 import secrets

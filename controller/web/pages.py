@@ -5,6 +5,7 @@ Routers ask for `Page(role)` (a Viewer of that role, else 403 page) and `Form(ro
 plus a CSRF check), so no page can forget either. No module-level state: the templates and the
 pending imports hang off the app (`app.state.web`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -31,18 +32,21 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 # Pages load their CSS and JS from /static only: no inline script can run.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; media-src 'self'; "
-                               "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 # The menu: (path, string key, the roles of which one is needed; empty for anyone signed in).
-NAV = (("/today", "nav.today", ()), ("/schedule", "nav.schedule", (Role.MANAGER,)),
-       ("/entries", "nav.entries", (Role.SECURITY,)),
-       ("/members", "nav.members", (Role.MANAGER, Role.SECURITY)),  # security reads blocks
-       ("/statistics", "nav.statistics", (Role.MANAGER, Role.SECURITY)),
-       ("/users", "nav.users", (Role.ADMIN,)))
+NAV = (
+    ("/today", "nav.today", ()),
+    ("/schedule", "nav.schedule", (Role.MANAGER,)),
+    ("/entries", "nav.entries", (Role.SECURITY,)),
+    ("/members", "nav.members", (Role.MANAGER, Role.SECURITY)),  # security reads blocks
+    ("/statistics", "nav.statistics", (Role.MANAGER, Role.SECURITY)),
+    ("/users", "nav.users", (Role.ADMIN,)),
+)
 
 
 @dataclass
@@ -91,8 +95,7 @@ def web_state(request: Request) -> WebState:
 
 
 def current_viewer(request: Request, conn: Conn) -> Viewer:
-    viewer = Sessions(conn, services_of(request).runtime.clock).resolve(
-        request.cookies.get(SESSION_COOKIE))
+    viewer = Sessions(conn, services_of(request).runtime.clock).resolve(request.cookies.get(SESSION_COOKIE))
     if viewer is None:
         raise SignInRequired()
     return viewer
@@ -139,16 +142,29 @@ AdminForm = Annotated[Viewer, Depends(form(Role.ADMIN))]
 AnyForm = Annotated[Viewer, Depends(form(None))]
 
 
-def render(request: Request, template: str, viewer: Viewer | None, status_code: int = 200,
-           **context: Any) -> HTMLResponse:
+def render(
+    request: Request, template: str, viewer: Viewer | None, status_code: int = 200, **context: Any
+) -> HTMLResponse:
     """A page in the viewer's language, with the menu their roles allow and safe headers."""
     lang = language_of(request)
-    nav = [(path, key) for path, key, roles in NAV
-           if viewer is not None and (not roles or any(viewer.may(role) for role in roles))]
+    nav = [
+        (path, key)
+        for path, key, roles in NAV
+        if viewer is not None and (not roles or any(viewer.may(role) for role in roles))
+    ]
     response = web_state(request).templates.TemplateResponse(
-        request, template, {"t": Translator(lang), "lang": lang, "viewer": viewer, "nav": nav,
-                            "here": request.url.path, **context},
-        status_code=status_code)
+        request,
+        template,
+        {
+            "t": Translator(lang),
+            "lang": lang,
+            "viewer": viewer,
+            "nav": nav,
+            "here": request.url.path,
+            **context,
+        },
+        status_code=status_code,
+    )
     response.headers.update(SECURITY_HEADERS)
     return response
 

@@ -4,6 +4,7 @@ What was typed is kept as typed (a bad time stays in its field); only `document(
 rows into the schedule document that controller.domain.schedule validates. Blank rows are ignored,
 so "add row" can always offer an empty one.
 """
+
 from __future__ import annotations
 
 import re
@@ -57,16 +58,18 @@ class ScheduleForm:
     def of(cls, schedule: Schedule) -> ScheduleForm:
         form = cls()
         for day in WEEKDAYS:
-            form.weekly[day] = [WindowRow(w.start, w.end, w.kind)
-                                for w in sorted(getattr(schedule.weekly, day),
-                                                key=lambda w: w.start_minute)]
+            form.weekly[day] = [
+                WindowRow(w.start, w.end, w.kind)
+                for w in sorted(getattr(schedule.weekly, day), key=lambda w: w.start_minute)
+            ]
         for exception in sorted(schedule.exceptions, key=lambda e: e.date):
             day = exception.date.isoformat()
             if exception.kind == "closure" or not exception.windows:
                 form.exceptions.append(ExceptionRow(day, exception.kind, note=exception.note))
             for window in exception.windows:
-                form.exceptions.append(ExceptionRow(day, exception.kind, window.start, window.end,
-                                                    window.kind, exception.note))
+                form.exceptions.append(
+                    ExceptionRow(day, exception.kind, window.start, window.end, window.kind, exception.note)
+                )
         form.holidays = set(schedule.holidays_closed)
         return form
 
@@ -75,14 +78,30 @@ class ScheduleForm:
         """From the posted fields `monday-0-start`, `exc-2-date`, ... (rows in index order)."""
         form = cls()
         for day in WEEKDAYS:
-            form.weekly[day] = [WindowRow(fields.get(f"{day}-{i}-start", ""),
-                                          fields.get(f"{day}-{i}-end", ""),
-                                          fields.get(f"{day}-{i}-kind", "openplus"))
-                                for i in _indexes(fields, day)]
-        form.exceptions = [ExceptionRow(*(fields.get(f"exc-{i}-{name}", default) for name, default in
-                                          (("date", ""), ("kind", "closure"), ("start", ""),
-                                           ("end", ""), ("window_kind", "openplus"), ("note", ""))))
-                           for i in _indexes(fields, "exc")]
+            form.weekly[day] = [
+                WindowRow(
+                    fields.get(f"{day}-{i}-start", ""),
+                    fields.get(f"{day}-{i}-end", ""),
+                    fields.get(f"{day}-{i}-kind", "openplus"),
+                )
+                for i in _indexes(fields, day)
+            ]
+        form.exceptions = [
+            ExceptionRow(
+                *(
+                    fields.get(f"exc-{i}-{name}", default)
+                    for name, default in (
+                        ("date", ""),
+                        ("kind", "closure"),
+                        ("start", ""),
+                        ("end", ""),
+                        ("window_kind", "openplus"),
+                        ("note", ""),
+                    )
+                )
+            )
+            for i in _indexes(fields, "exc")
+        ]
         form.holidays = {key for key in holidays if key in HOLIDAY_KEYS}
         return form
 
@@ -103,18 +122,26 @@ class ScheduleForm:
 
     def document(self) -> dict[str, Any]:
         """The schedule document for parse_schedule; blank rows left out, dates grouped."""
-        weekly = {day: [{"start": r.start.strip(), "end": r.end.strip(), "kind": r.kind}
-                        for r in rows if not r.is_blank()] for day, rows in self.weekly.items()}
+        weekly = {
+            day: [
+                {"start": r.start.strip(), "end": r.end.strip(), "kind": r.kind}
+                for r in rows
+                if not r.is_blank()
+            ]
+            for day, rows in self.weekly.items()
+        }
         grouped: dict[tuple[str, str], dict[str, Any]] = {}
         for row in self.exceptions:
             if row.is_blank():
                 continue
             key = (row.date.strip(), row.kind)
-            exception = grouped.setdefault(key, {"date": row.date.strip(), "kind": row.kind,
-                                                 "windows": [], "note": row.note.strip()})
+            exception = grouped.setdefault(
+                key, {"date": row.date.strip(), "kind": row.kind, "windows": [], "note": row.note.strip()}
+            )
             if row.kind == "special_hours" and (row.start.strip() or row.end.strip()):
-                exception["windows"].append({"start": row.start.strip(), "end": row.end.strip(),
-                                             "kind": row.window_kind})
+                exception["windows"].append(
+                    {"start": row.start.strip(), "end": row.end.strip(), "kind": row.window_kind}
+                )
         holidays = [key for key in HOLIDAY_KEYS if key in self.holidays]
         return {"weekly": weekly, "exceptions": list(grouped.values()), "holidays_closed": holidays}
 

@@ -5,6 +5,7 @@ out, a disabled user or a password reset ends them at once, and no extra depende
 The cookie is HttpOnly and SameSite=Lax; it is Secure whenever the page was served over https
 (plain http stays usable for the simulator on 127.0.0.1).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -100,10 +101,16 @@ def is_https(request: Request) -> bool:
 
 
 def set_session_cookie(response: Response, request: Request, secret: str) -> None:
-    response.set_cookie(SESSION_COOKIE, secret, max_age=int(SESSION_MAX.total_seconds()),
-                        path="/", httponly=True, samesite="lax", secure=is_https(request))
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        max_age=int(SESSION_MAX.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=is_https(request),
+    )
 
 
 def clear_session_cookie(response: Response, request: Request) -> None:
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax",
-                           secure=is_https(request))
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=is_https(request))

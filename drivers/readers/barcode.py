@@ -3,6 +3,7 @@
 `check_card_line` is the one validation for typed-in card numbers; the keyboard wedge reader
 uses it too. It only strips whitespace: normalising card numbers is the controller's job.
 """
+
 from __future__ import annotations
 
 import time
@@ -120,8 +121,7 @@ class SerialBarcodeReader(StreamCardReader[bytes]):
         super().__init__(
             name,
             open_source=partial(SerialByteSource, port, baudrate),
-            decoder=GapResync(BarcodeLineDecoder(min_digits, max_digits), line_gap_seconds,
-                              gap_monotonic),
+            decoder=GapResync(BarcodeLineDecoder(min_digits, max_digits), line_gap_seconds, gap_monotonic),
             repeat_filter=RepeatFilter(repeat_seconds, monotonic),
             retry_seconds=retry_seconds,
         )

@@ -8,6 +8,7 @@ reading a real input device is not covered end-to-end by the test suite; the key
 decoder is tested by feeding it `evdev.InputEvent` objects. On the Pi, check the device part
 by hand: `evtest` to find the device, then run the reader and scan a card.
 """
+
 from __future__ import annotations
 
 import errno

@@ -11,6 +11,7 @@ callbacks (and the mock pin factory does not implement it): a key counts as pres
 has read pressed in consecutive scans spanning at least `debounce_s`, and as released the same
 way. One KeyPress per press; holding a key does not repeat it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -86,11 +87,18 @@ class MatrixKeypad:
     '0'-'9', '*', '#' are scanned but counted as dropped ('unmapped_key'), never emitted.
     """
 
-    def __init__(self, name: str, row_pins: Sequence[int | str], col_pins: Sequence[int | str],
-                 *, keymap: Sequence[str] | None = None, pin_factory: Factory | None = None,
-                 debounce_s: float = DEFAULT_DEBOUNCE_S,
-                 scan_interval_s: float = DEFAULT_SCAN_INTERVAL_S,
-                 monotonic: Monotonic = time.monotonic) -> None:
+    def __init__(
+        self,
+        name: str,
+        row_pins: Sequence[int | str],
+        col_pins: Sequence[int | str],
+        *,
+        keymap: Sequence[str] | None = None,
+        pin_factory: Factory | None = None,
+        debounce_s: float = DEFAULT_DEBOUNCE_S,
+        scan_interval_s: float = DEFAULT_SCAN_INTERVAL_S,
+        monotonic: Monotonic = time.monotonic,
+    ) -> None:
         if keymap is None:
             keymap = KEYMAP_4X3 if len(col_pins) == 3 else KEYMAP_4X4
         self.keymap = _validate_keymap(keymap, len(row_pins), len(col_pins))
@@ -110,8 +118,9 @@ class MatrixKeypad:
         try:
             for pin in row_pins:
                 # active-low: "on" drives the row low; initial_value=False = idle high.
-                self._rows.append(DigitalOutputDevice(
-                    pin, active_high=False, initial_value=False, pin_factory=pin_factory))
+                self._rows.append(
+                    DigitalOutputDevice(pin, active_high=False, initial_value=False, pin_factory=pin_factory)
+                )
             for pin in col_pins:
                 self._cols.append(DigitalInputDevice(pin, pull_up=True, pin_factory=pin_factory))
         except Exception:
@@ -143,8 +152,7 @@ class MatrixKeypad:
         if self._thread is not None:
             raise RuntimeError(f"keypad {self.name} already started")
         self._sink = sink
-        self._thread = threading.Thread(
-            target=self._run_scanner, name=f"keypad-{self.name}", daemon=True)
+        self._thread = threading.Thread(target=self._run_scanner, name=f"keypad-{self.name}", daemon=True)
         self._thread.start()
 
     def close(self) -> None:

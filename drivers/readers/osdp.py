@@ -10,6 +10,7 @@ Facts pinned against libosdp 3.2.9 (see tests/drivers/test_osdp.py):
 - After going offline libosdp waits 300 s before retrying; we restart the link sooner.
 - A channel method that raises kills the refresh thread, so `SerialChannel` never raises.
 """
+
 from __future__ import annotations
 
 import logging
@@ -230,16 +231,31 @@ class OSDPReader:
         color = CommandLEDColor.Green if granted else CommandLEDColor.Red
         commands = []
         if self._reader_has(cp, Capability.LEDControl):
-            commands.append({
-                "command": Command.LED, "reader": 0, "led_number": 0, "temporary": True,
-                "control_code": 2, "on_color": color, "off_color": CommandLEDColor.Black,
-                "on_count": 20, "off_count": 0, "timer_count": 20,
-            })
+            commands.append(
+                {
+                    "command": Command.LED,
+                    "reader": 0,
+                    "led_number": 0,
+                    "temporary": True,
+                    "control_code": 2,
+                    "on_color": color,
+                    "off_color": CommandLEDColor.Black,
+                    "on_count": 20,
+                    "off_count": 0,
+                    "timer_count": 20,
+                }
+            )
         if self._reader_has(cp, Capability.AudibleControl):
-            commands.append({
-                "command": Command.Buzzer, "reader": 0, "control_code": 2,
-                "on_count": 2, "off_count": 1, "rep_count": 1 if granted else 3,
-            })
+            commands.append(
+                {
+                    "command": Command.Buzzer,
+                    "reader": 0,
+                    "control_code": 2,
+                    "on_count": 2,
+                    "off_count": 1,
+                    "rep_count": 1 if granted else 3,
+                }
+            )
         results = [cp.submit_command(self.address, command) for command in commands]
         return bool(results) and all(results)
 

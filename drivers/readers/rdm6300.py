@@ -4,6 +4,7 @@ Frame: STX 0x02, 10 ASCII hex (2 version + 8 tag id), 2 ASCII hex checksum = XOR
 data bytes, ETX 0x03. The card number is the 32-bit tag id as 10-digit zero-padded decimal,
 the way these cards are printed (data 67003B51C6 -> "0003887558").
 """
+
 from __future__ import annotations
 
 import time

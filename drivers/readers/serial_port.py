@@ -10,6 +10,7 @@ the lock's relay switching, a scanner plugged in) can leave a partial line or fr
 that would be glued onto the next real scan and spoil it. `GapResync` ends such a leftover
 after a pause in the stream, so the next scan starts clean; the decoders bound their buffers.
 """
+
 from __future__ import annotations
 
 import logging
@@ -74,8 +75,12 @@ class GapResync(Generic[ChunkT]):
     the pause in the stream, give or take the thread's scheduling.
     """
 
-    def __init__(self, decoder: ResyncingDecoder[ChunkT], gap_seconds: float = LINE_GAP_SECONDS,
-                 monotonic: Monotonic = time.monotonic) -> None:
+    def __init__(
+        self,
+        decoder: ResyncingDecoder[ChunkT],
+        gap_seconds: float = LINE_GAP_SECONDS,
+        monotonic: Monotonic = time.monotonic,
+    ) -> None:
         self.decoder = decoder
         self._gap_seconds = gap_seconds
         self._monotonic = monotonic

@@ -14,6 +14,7 @@ Two parts, so the decoding can be tested without threads or real time:
 Caveat: catching 50 us pulses from Python depends on the pin factory's edge callbacks
 (lgpio on a Pi queues edges with timestamps); the mock pin factory proves the logic only.
 """
+
 from __future__ import annotations
 
 import logging
@@ -100,8 +101,9 @@ class WiegandDecoder:
     Pure and single-threaded: the caller supplies `now` (monotonic seconds) and serialises calls.
     """
 
-    def __init__(self, reader: str, *, gap_s: float = DEFAULT_GAP_S,
-                 stats: ReaderStats | None = None) -> None:
+    def __init__(
+        self, reader: str, *, gap_s: float = DEFAULT_GAP_S, stats: ReaderStats | None = None
+    ) -> None:
         if gap_s <= 0:
             raise ValueError("gap_s must be positive")
         self.reader = reader
@@ -162,9 +164,16 @@ class WiegandReader:
     5 V: put a level shifter or divider in between). A bit is recorded on each falling edge.
     """
 
-    def __init__(self, name: str, d0_pin: int | str, d1_pin: int | str, *,
-                 pin_factory: Factory | None = None, gap_s: float = DEFAULT_GAP_S,
-                 monotonic: Monotonic = time.monotonic) -> None:
+    def __init__(
+        self,
+        name: str,
+        d0_pin: int | str,
+        d1_pin: int | str,
+        *,
+        pin_factory: Factory | None = None,
+        gap_s: float = DEFAULT_GAP_S,
+        monotonic: Monotonic = time.monotonic,
+    ) -> None:
         self.name = name
         self.stats = ReaderStats()
         self._decoder = WiegandDecoder(name, gap_s=gap_s, stats=self.stats)
@@ -186,8 +195,7 @@ class WiegandReader:
         if self._thread is not None:
             raise RuntimeError(f"wiegand reader {self.name} already started")
         self._sink = sink
-        self._thread = threading.Thread(
-            target=self._run_gap_timer, name=f"wiegand-{self.name}", daemon=True)
+        self._thread = threading.Thread(target=self._run_gap_timer, name=f"wiegand-{self.name}", daemon=True)
         self._thread.start()
         self._d0.when_activated = self._on_d0
         self._d1.when_activated = self._on_d1

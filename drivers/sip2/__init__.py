@@ -13,6 +13,7 @@ The interface the controller uses:
 is one of the REASON_* codes in errors.py. Everything else about admitting (status positions,
 age from birth_date, patron_class, expiry) is the controller's eligibility rules.
 """
+
 from drivers.sip2.codec import CARD_LOST_POSITION, STATUS_POSITIONS, PatronReply, credentials_accepted
 from drivers.sip2.connection import Sip2Settings
 from drivers.sip2.errors import LmsUnavailable

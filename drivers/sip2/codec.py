@@ -10,6 +10,7 @@ Only what the door needs is encoded (login 93, SC status 99, patron status 23, p
 information 63, ACS resend 97) and parsed (94, 98, 24, 64, SC resend 96). Pure functions: no
 I/O, no clock (the caller passes the transaction time).
 """
+
 from __future__ import annotations
 
 import codecs
@@ -78,9 +79,7 @@ def _check_sequence(sequence: int) -> None:
 # --- requests ------------------------------------------------------------------------------
 
 
-def encode_login(
-    user: str, password: str, location: str | None, *, sequence: int, charset: str
-) -> bytes:
+def encode_login(user: str, password: str, location: str | None, *, sequence: int, charset: str) -> bytes:
     """Login 93: plain-text user id (CN) and password (CO), optional location code (CP)."""
     _check_sequence(sequence)
     body = b"9300" + _field("CN", "SIP2 login user", user, charset)
@@ -96,9 +95,7 @@ def encode_sc_status(*, sequence: int, charset: str, status_code: str = "0") -> 
     return _framed(f"99{status_code}000{PROTOCOL_VERSION}".encode("ascii"), sequence)
 
 
-def _patron_fields(
-    institution: str, barcode: str, pin: str, terminal_password: str, charset: str
-) -> bytes:
+def _patron_fields(institution: str, barcode: str, pin: str, terminal_password: str, charset: str) -> bytes:
     if not barcode:
         raise ValueError("a patron check needs a card number")
     if not pin:

@@ -7,6 +7,7 @@ to resend (97) and then fails; an LMS that asks us to resend (96) gets our reque
 After any failure the connection is in an unknown state and must be closed (the pool does).
 Not thread-safe: one caller at a time (the pool hands each connection to one check).
 """
+
 from __future__ import annotations
 
 import select
@@ -121,7 +122,9 @@ class Sip2Connection:
         except TimeoutError:
             raise Sip2Timeout(f"connecting to the LMS at {settings.host}:{settings.port} timed out") from None
         except OSError as error:
-            raise Sip2Unreachable(f"cannot connect to the LMS at {settings.host}:{settings.port}: {error.strerror or error}") from None
+            raise Sip2Unreachable(
+                f"cannot connect to the LMS at {settings.host}:{settings.port}: {error.strerror or error}"
+            ) from None
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # one small frame each way
         if settings.tls:
             try:
@@ -149,18 +152,27 @@ class Sip2Connection:
         settings = self.settings
         assert settings.login_user is not None
         reply = self._exchange(
-            lambda seq: encode_login(settings.login_user or "", settings.login_password, settings.location_code,
-                                     sequence=seq, charset=settings.charset),
+            lambda seq: encode_login(
+                settings.login_user or "",
+                settings.login_password,
+                settings.location_code,
+                sequence=seq,
+                charset=settings.charset,
+            ),
             deadline,
         )
         if not isinstance(reply, LoginReply):
             raise Sip2ProtocolError(f"the LMS answered the login with {type(reply).__name__}, not 94")
         if not reply.ok:
-            raise Sip2LoginRefused("the LMS refused the SIP2 login (94 with ok=0): check the SIP2 user and password")
+            raise Sip2LoginRefused(
+                "the LMS refused the SIP2 login (94 with ok=0): check the SIP2 user and password"
+            )
 
     def sc_status(self, deadline: float) -> AcsStatus:
         """99 -> 98: the LMS's status; also the keep-alive heartbeat."""
-        reply = self._exchange(lambda seq: encode_sc_status(sequence=seq, charset=self.settings.charset), deadline)
+        reply = self._exchange(
+            lambda seq: encode_sc_status(sequence=seq, charset=self.settings.charset), deadline
+        )
         if not isinstance(reply, AcsStatus):
             raise Sip2ProtocolError(f"the LMS answered SC status with {type(reply).__name__}, not 98")
         return reply
@@ -171,19 +183,30 @@ class Sip2Connection:
         encode = encode_patron_status if settings.patron_message == "23" else encode_patron_information
 
         def build(seq: int) -> bytes:
-            return encode(institution=settings.institution_id, barcode=barcode, pin=pin,
-                          terminal_password=settings.terminal_password, language=settings.language,
-                          moment=moment, sequence=seq, charset=settings.charset)
+            return encode(
+                institution=settings.institution_id,
+                barcode=barcode,
+                pin=pin,
+                terminal_password=settings.terminal_password,
+                language=settings.language,
+                moment=moment,
+                sequence=seq,
+                charset=settings.charset,
+            )
 
         reply = self._exchange(build, deadline, barcode=barcode)
         expected = "24" if settings.patron_message == "23" else "64"
         if not isinstance(reply, PatronReply) or reply.command != expected:
-            raise Sip2ProtocolError(f"the LMS answered {settings.patron_message} with something other than {expected}")
+            raise Sip2ProtocolError(
+                f"the LMS answered {settings.patron_message} with something other than {expected}"
+            )
         return reply
 
     # --- transport --------------------------------------------------------------------------
 
-    def _exchange(self, build: Callable[[int], bytes], deadline: float, *, barcode: str | None = None) -> Reply:
+    def _exchange(
+        self, build: Callable[[int], bytes], deadline: float, *, barcode: str | None = None
+    ) -> Reply:
         """Send one request, return its verified reply: at most one 97 for a damaged reply and
         one resend of our request when the LMS answers 96."""
         if self.closed:
@@ -205,12 +228,16 @@ class Sip2Connection:
                 continue
             if isinstance(decoded.message, ResendRequest):
                 if resent_request:
-                    raise Sip2ProtocolError("the LMS asked twice for a resend (96): it cannot read our frames")
+                    raise Sip2ProtocolError(
+                        "the LMS asked twice for a resend (96): it cannot read our frames"
+                    )
                 resent_request = True
                 self._send(frame, deadline)
                 continue
             if decoded.sequence is not None and decoded.sequence != sequence:
-                raise Sip2ProtocolError(f"reply has sequence AY{decoded.sequence}, the request had AY{sequence}")
+                raise Sip2ProtocolError(
+                    f"reply has sequence AY{decoded.sequence}, the request had AY{sequence}"
+                )
             return decoded.message
 
     def _send(self, frame: bytes, deadline: float) -> None:
@@ -246,12 +273,15 @@ class Sip2Connection:
             except TimeoutError:
                 raise Sip2Timeout("the LMS did not answer in time") from None
             except OSError as error:
-                raise Sip2Closed(f"reading from the LMS failed: {error.strerror or error}",
-                                 reply_started=bool(self._buffer)) from None
+                raise Sip2Closed(
+                    f"reading from the LMS failed: {error.strerror or error}",
+                    reply_started=bool(self._buffer),
+                ) from None
             if not data:
                 started = bool(self._buffer)
-                raise Sip2Closed("the LMS closed the connection" + (" mid-reply" if started else ""),
-                                 reply_started=started)
+                raise Sip2Closed(
+                    "the LMS closed the connection" + (" mid-reply" if started else ""), reply_started=started
+                )
             self._buffer += data
 
     def peer_closed(self) -> bool:

@@ -5,6 +5,7 @@ connection; the pool turns every one of them into `LmsUnavailable` with a short 
 because to the door they all mean the same thing: the LMS did not answer in time, so the
 branch's offline policy decides. No message here ever carries a card number or a PIN.
 """
+
 from __future__ import annotations
 
 

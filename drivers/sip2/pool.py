@@ -9,6 +9,7 @@ reply must not answer the next check) and raises LmsUnavailable: the door's offl
 decides then. When no connection is up or being opened, a check fails at once instead of
 waiting out its timeout. Thread-safe: the door calls it from a worker thread.
 """
+
 from __future__ import annotations
 
 import logging
@@ -141,9 +142,16 @@ class Sip2Pool:
 
     def _validate(self, barcode: str, pin: str) -> None:
         """ValueError for input the codec would refuse, raised before borrowing a connection."""
-        encode_patron_status(institution=self.settings.institution_id, barcode=barcode, pin=pin,
-                             terminal_password=self.settings.terminal_password, language=self.settings.language,
-                             moment=datetime(2000, 1, 1), sequence=0, charset=self.settings.charset)
+        encode_patron_status(
+            institution=self.settings.institution_id,
+            barcode=barcode,
+            pin=pin,
+            terminal_password=self.settings.terminal_password,
+            language=self.settings.language,
+            moment=datetime(2000, 1, 1),
+            sequence=0,
+            charset=self.settings.charset,
+        )
 
     def _acquire(self, deadline: float) -> Sip2Connection:
         with self._cond:
@@ -235,7 +243,9 @@ class Sip2Pool:
             try:
                 connection = self._open_one()
             except Sip2Error as error:
-                log.warning("SIP2 connection to %s:%s failed: %s", self.settings.host, self.settings.port, error)
+                log.warning(
+                    "SIP2 connection to %s:%s failed: %s", self.settings.host, self.settings.port, error
+                )
                 with self._cond:
                     self.last_error = str(error)
                     self._waiting += self._opening

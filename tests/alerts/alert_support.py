@@ -1,4 +1,5 @@
 """Building alert services on a scratch database, and the events each alert kind comes from."""
+
 from __future__ import annotations
 
 from contextlib import closing
@@ -36,21 +37,37 @@ KIND_EVENTS: dict[AlertKind, tuple[str, str | None]] = {
     AlertKind.OCCUPIED_AT_CLOSING: ("occupied_at_closing", None),
 }
 NOT_ALERTS: list[tuple[str, str | None]] = [
-    ("access_granted", "granted"), ("reader_fault", "reconnected"), ("camera_fault", "recovered"),
-    ("lms_link", "lms_back"), ("service", "fail_secure"), ("alarm", "something_new"),
-    ("mode_changed", None), ("occupied_at_closing", "recovered"), ("grant_unused", None),
+    ("access_granted", "granted"),
+    ("reader_fault", "reconnected"),
+    ("camera_fault", "recovered"),
+    ("lms_link", "lms_back"),
+    ("service", "fail_secure"),
+    ("alarm", "something_new"),
+    ("mode_changed", None),
+    ("occupied_at_closing", "recovered"),
+    ("grant_unused", None),
 ]
 
 
-def settings(smtp: SmtpPeer | None = None, webhook: WebhookPeer | None = None,
-             broker: Broker | None = None, **more: Any) -> AlertSettings:
+def settings(
+    smtp: SmtpPeer | None = None,
+    webhook: WebhookPeer | None = None,
+    broker: Broker | None = None,
+    **more: Any,
+) -> AlertSettings:
     """Alerts on, no quiet period, retries after 5 s doubling, with the given peers."""
     values: dict[str, Any] = {"enabled": True, "retry_first_seconds": 5, "retry_max_seconds": 60}
     if smtp is not None:
-        values["email"] = {"host": "127.0.0.1", "port": smtp.port, "ca_file": str(smtp.cert),
-                           "username": SMTP_USER, "password": SMTP_PASSWORD,
-                           "sender": "deur@bieb.example", "recipients": ["security@bieb.example"],
-                           "timeout_seconds": 5}
+        values["email"] = {
+            "host": "127.0.0.1",
+            "port": smtp.port,
+            "ca_file": str(smtp.cert),
+            "username": SMTP_USER,
+            "password": SMTP_PASSWORD,
+            "sender": "deur@bieb.example",
+            "recipients": ["security@bieb.example"],
+            "timeout_seconds": 5,
+        }
     if webhook is not None:
         values["webhook"] = {"url": webhook.url, "secret": WEBHOOK_SECRET, "timeout_seconds": 5}
     if broker is not None:
@@ -58,15 +75,20 @@ def settings(smtp: SmtpPeer | None = None, webhook: WebhookPeer | None = None,
     return AlertSettings.model_validate(values | more)
 
 
-def record(db: Database, kind: str, reason: str | None, at: datetime,
-           detail: str | None = None) -> int:
+def record(db: Database, kind: str, reason: str | None, at: datetime, detail: str | None = None) -> int:
     with closing(db.connect()) as conn:
-        return EventLog(conn).record(Event(type=EventType(kind), at=at, door=DOOR, reason=reason,
-                                           detail=detail))
+        return EventLog(conn).record(
+            Event(type=EventType(kind), at=at, door=DOOR, reason=reason, detail=detail)
+        )
 
 
-def service(db: Database, alert_settings: AlertSettings, clock: FakeClock,
-            channels: list[AlertChannel] | None = None, **hooks: Any) -> AlertService:
+def service(
+    db: Database,
+    alert_settings: AlertSettings,
+    clock: FakeClock,
+    channels: list[AlertChannel] | None = None,
+    **hooks: Any,
+) -> AlertService:
     return AlertService(db, alert_settings, clock, DOOR, channels=channels, **hooks)
 
 

@@ -2,6 +2,7 @@
 (aiosmtpd), an HTTP receiver that checks the webhook's HMAC (stdlib http.server) and a
 Mosquitto broker (the `broker` fixture in tests/conftest.py, tests/mqtt_support.py), each able
 to go down and come back on the same port."""
+
 from __future__ import annotations
 
 import email
@@ -46,9 +47,29 @@ def tls_files(tmp_path: Path) -> tuple[Path, Path]:
         pytest.skip("openssl is not installed")
     cert, key = tmp_path / "smtp.pem", tmp_path / "smtp.key"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 
@@ -63,10 +84,14 @@ class MailHandler:
         return "250 OK"
 
 
-def _login(server: SmtpServer, session: Session, envelope: Envelope, mechanism: str,
-           auth_data: Any) -> AuthResult:
-    ok = (isinstance(auth_data, LoginPassword) and auth_data.login == SMTP_USER.encode()
-          and auth_data.password == SMTP_PASSWORD.encode())
+def _login(
+    server: SmtpServer, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+) -> AuthResult:
+    ok = (
+        isinstance(auth_data, LoginPassword)
+        and auth_data.login == SMTP_USER.encode()
+        and auth_data.password == SMTP_PASSWORD.encode()
+    )
     return AuthResult(success=ok)
 
 
@@ -83,9 +108,15 @@ class SmtpPeer:
 
     def start(self) -> None:
         self._controller = Controller(
-            MailHandler(self.mails), hostname="127.0.0.1", port=self.port,
-            tls_context=self._context, require_starttls=True, authenticator=_login,
-            auth_require_tls=True, ready_timeout=HANG_GUARD)
+            MailHandler(self.mails),
+            hostname="127.0.0.1",
+            port=self.port,
+            tls_context=self._context,
+            require_starttls=True,
+            authenticator=_login,
+            auth_require_tls=True,
+            ready_timeout=HANG_GUARD,
+        )
         self._controller.start()
 
     def stop(self) -> None:
@@ -120,8 +151,7 @@ class WebhookPeer:
                     self.send_response(503)
                     self.end_headers()
                     return
-                expected = "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), body,
-                                                hashlib.sha256).hexdigest()
+                expected = "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
                 if not hmac.compare_digest(self.headers.get("X-OpenPlus-Signature", ""), expected):
                     peer.bad_signatures += 1
                     self.send_response(401)

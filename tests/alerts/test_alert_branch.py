@@ -1,4 +1,5 @@
 """The wired door process: a forced door reaches the webhook from the alert service's threads."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,8 +15,13 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, webhook: WebhookPe
     """tests/conftest.py's settings with [alerts] on and the webhook receiver as channel."""
     monkeypatch.delenv("OPENPLUS_DOOR_DATA_DIR", raising=False)
     monkeypatch.delenv("OPENPLUS_DOOR_CONFIG", raising=False)
-    return parse_settings({"storage": {"data_dir": str(tmp_path / "data")}, "alerts": {
-        "enabled": True, "webhook": {"url": webhook.url, "secret": WEBHOOK_SECRET}}}, "test")
+    return parse_settings(
+        {
+            "storage": {"data_dir": str(tmp_path / "data")},
+            "alerts": {"enabled": True, "webhook": {"url": webhook.url, "secret": WEBHOOK_SECRET}},
+        },
+        "test",
+    )
 
 
 def test_a_forced_door_is_sent_by_the_running_branch(live_branch, webhook: WebhookPeer) -> None:
@@ -25,7 +31,6 @@ def test_a_forced_door_is_sent_by_the_running_branch(live_branch, webhook: Webho
     hook = webhook.received.wait_for(1)[0]
     assert (hook["kind"], hook["door"]) == ("door_forced", service.settings.branch.door)
     assert "Door forced" in hook["text_en"]
-
 
 
 def test_the_alert_queue_length_is_a_door_gauge(live_branch, webhook: WebhookPeer) -> None:

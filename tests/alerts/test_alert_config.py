@@ -1,4 +1,5 @@
 """The [alerts] section: rules, quiet periods, rate limits and channels, refused by name when wrong."""
+
 from __future__ import annotations
 
 from datetime import time
@@ -19,33 +20,49 @@ def test_off_by_default_with_one_rule_for_every_kind() -> None:
 
 
 def test_a_full_section_is_read() -> None:
-    settings = parse_settings({"alerts": {
-        "enabled": True, "quiet": ["12:00-13:00"], "min_interval_minutes": 10,
-        "min_interval_by_kind": {"door_forced": 1},
-        "rules": [{"kinds": ["door_forced"], "modes": ["openplus"], "hours": ["18:00-08:00"],
-                   "channels": ["email"]}],
-        "email": EMAIL,
-        "webhook": {"url": "https://hooks.example.org/door", "secret": "s" * 32},
-        "mqtt": {"host": "broker.example.org", "topic": "library/{door}/alerts"},
-    }}, "test")
+    settings = parse_settings(
+        {
+            "alerts": {
+                "enabled": True,
+                "quiet": ["12:00-13:00"],
+                "min_interval_minutes": 10,
+                "min_interval_by_kind": {"door_forced": 1},
+                "rules": [
+                    {
+                        "kinds": ["door_forced"],
+                        "modes": ["openplus"],
+                        "hours": ["18:00-08:00"],
+                        "channels": ["email"],
+                    }
+                ],
+                "email": EMAIL,
+                "webhook": {"url": "https://hooks.example.org/door", "secret": "s" * 32},
+                "mqtt": {"host": "broker.example.org", "topic": "library/{door}/alerts"},
+            }
+        },
+        "test",
+    )
     alerts = settings.alerts
     assert alerts.configured_channels == ("email", "webhook", "mqtt")
     assert alerts.min_interval(AlertKind.DOOR_FORCED) == 1
     assert alerts.min_interval(AlertKind.LMS_LOST) == 10
 
 
-@pytest.mark.parametrize(("section", "named"), [
-    ({"rules": [{"channels": ["email"]}]}, "[alerts.email] is not set"),
-    ({"quiet": ["25:00-01:00"]}, "not a period of the day"),
-    ({"quiet": ["08:00-08:00"]}, "same time"),
-    ({"rules": [{"kinds": ["door_exploded"]}]}, "alerts.rules.0.kinds.0"),
-    ({"webhook": {"url": "https://x.example", "secret": "short"}}, "alerts.webhook.secret"),
-    ({"webhook": {"url": "ftp://x.example/a", "secret": "s" * 20}}, "alerts.webhook.url"),
-    ({"mqtt": {"host": "b", "topic": "a/#"}}, "wildcards"),
-    ({"email": {**EMAIL, "username": "u"}}, "username and password go together"),
-    ({"email": {**EMAIL, "username": "u", "password": "p", "starttls": False}}, "needs starttls"),
-    ({"surprise": 1}, "alerts.surprise: unknown key"),
-])
+@pytest.mark.parametrize(
+    ("section", "named"),
+    [
+        ({"rules": [{"channels": ["email"]}]}, "[alerts.email] is not set"),
+        ({"quiet": ["25:00-01:00"]}, "not a period of the day"),
+        ({"quiet": ["08:00-08:00"]}, "same time"),
+        ({"rules": [{"kinds": ["door_exploded"]}]}, "alerts.rules.0.kinds.0"),
+        ({"webhook": {"url": "https://x.example", "secret": "short"}}, "alerts.webhook.secret"),
+        ({"webhook": {"url": "ftp://x.example/a", "secret": "s" * 20}}, "alerts.webhook.url"),
+        ({"mqtt": {"host": "b", "topic": "a/#"}}, "wildcards"),
+        ({"email": {**EMAIL, "username": "u"}}, "username and password go together"),
+        ({"email": {**EMAIL, "username": "u", "password": "p", "starttls": False}}, "needs starttls"),
+        ({"surprise": 1}, "alerts.surprise: unknown key"),
+    ],
+)
 def test_bad_settings_are_refused_by_name(section: dict[str, Any], named: str) -> None:
     with pytest.raises(ConfigError) as refused:
         parse_settings({"alerts": section}, "test")

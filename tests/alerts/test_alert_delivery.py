@@ -1,5 +1,6 @@
 """Alerts through real peers on loopback: every kind delivered once by email (STARTTLS and login),
 webhook (HMAC checked) and MQTT (QoS 1), a channel down and back, and a restart in between."""
+
 from __future__ import annotations
 
 import threading
@@ -41,11 +42,13 @@ def raise_every_kind(tmp_path: Path, db, alerts, clock: FakeClock) -> None:
 
 
 def test_each_kind_is_delivered_once_on_every_channel(
-        tmp_path: Path, clock: FakeClock, smtp: SmtpPeer, webhook: WebhookPeer, broker: Broker) -> None:
+    tmp_path: Path, clock: FakeClock, smtp: SmtpPeer, webhook: WebhookPeer, broker: Broker
+) -> None:
     db = open_db(tmp_path)
     late = settings(smtp, webhook, broker)
     with closing(db.connect()) as conn:
         from controller.store.events import EventLog
+
         recorder = EventLog(conn)
         alerts = service(db, late, clock, loop_age=lambda: 9.0, record=recorder.record)
         raise_every_kind(tmp_path, db, alerts, clock)
@@ -70,10 +73,14 @@ def test_each_kind_is_delivered_once_on_every_channel(
 
 
 def test_same_kind_within_the_interval_folds_into_one_alert(
-        tmp_path: Path, clock: FakeClock, webhook: WebhookPeer) -> None:
+    tmp_path: Path, clock: FakeClock, webhook: WebhookPeer
+) -> None:
     db = open_db(tmp_path)
-    alerts = service(db, settings(webhook=webhook, min_interval_minutes=15,
-                                  min_interval_by_kind={"reader_fault": 0}), clock)
+    alerts = service(
+        db,
+        settings(webhook=webhook, min_interval_minutes=15, min_interval_by_kind={"reader_fault": 0}),
+        clock,
+    )
     first = clock()
     record(db, "door_forced", None, first)
     record(db, "door_forced", None, first + timedelta(minutes=1))
@@ -85,21 +92,31 @@ def test_same_kind_within_the_interval_folds_into_one_alert(
     forced = [row for row in alert_rows(db) if row.kind == "door_forced"]
     assert [row.repeats for row in forced] == [2, 0]
     assert sorted(h["kind"] for h in webhook.received.wait_for(4)) == [
-        "door_forced", "door_forced", "reader_fault", "reader_fault"]
+        "door_forced",
+        "door_forced",
+        "reader_fault",
+        "reader_fault",
+    ]
 
 
 def test_quiet_periods_and_rules_list_without_sending(
-        tmp_path: Path, clock: FakeClock, webhook: WebhookPeer) -> None:
+    tmp_path: Path, clock: FakeClock, webhook: WebhookPeer
+) -> None:
     db = open_db(tmp_path)
-    rules = [{"kinds": ["door_forced"], "hours": ["13:00-15:00"]},  # 14:00 branch time: matches
-             {"kinds": ["lms_lost"], "modes": ["openplus"]}]  # the door's mode is unknown here
+    rules = [
+        {"kinds": ["door_forced"], "hours": ["13:00-15:00"]},  # 14:00 branch time: matches
+        {"kinds": ["lms_lost"], "modes": ["openplus"]},
+    ]  # the door's mode is unknown here
     alerts = service(db, settings(webhook=webhook, rules=rules), clock)
     record(db, "door_forced", None, clock())
     record(db, "lms_link", "lms_lost", clock())
     record(db, "door_held_open", None, clock())  # no rule names it
     assert pass_once(db, alerts) == 1
     assert [(r.kind, r.sent) for r in alert_rows(db)] == [
-        ("door_forced", True), ("lms_lost", False), ("door_held_open", False)]
+        ("door_forced", True),
+        ("lms_lost", False),
+        ("door_held_open", False),
+    ]
 
     quiet = service(db, settings(webhook=webhook, quiet=["14:30-15:30"]), clock)
     record(db, "door_forced", None, clock.advance(hours=1))
@@ -108,7 +125,8 @@ def test_quiet_periods_and_rules_list_without_sending(
 
 
 def test_a_channel_down_then_back_gets_its_alerts_after(
-        tmp_path: Path, clock: FakeClock, smtp: SmtpPeer, webhook: WebhookPeer, broker: Broker) -> None:
+    tmp_path: Path, clock: FakeClock, smtp: SmtpPeer, webhook: WebhookPeer, broker: Broker
+) -> None:
     db = open_db(tmp_path)
     alert_settings = settings(smtp, webhook, broker)
     alerts = service(db, alert_settings, clock)
@@ -120,7 +138,10 @@ def test_a_channel_down_then_back_gets_its_alerts_after(
     with closing(db.connect()) as conn:
         tries = AlertStore(conn).deliveries(alert_rows(db)[0].id)
     assert {name: (done, attempts) for name, (done, attempts, _) in tries.items()} == {
-        "email": (False, 1), "webhook": (False, 1), "mqtt": (False, 1)}
+        "email": (False, 1),
+        "webhook": (False, 1),
+        "mqtt": (False, 1),
+    }
     assert "503" in (tries["webhook"][2] or "")
 
     smtp.start()
@@ -136,7 +157,8 @@ def test_a_channel_down_then_back_gets_its_alerts_after(
 
 
 def test_backoff_doubles_up_to_its_cap_and_an_alert_expires(
-        tmp_path: Path, clock: FakeClock, webhook: WebhookPeer) -> None:
+    tmp_path: Path, clock: FakeClock, webhook: WebhookPeer
+) -> None:
     alert_settings = settings(webhook=webhook, expire_hours=1)
     assert [backoff(alert_settings, n).total_seconds() for n in (1, 2, 3, 4, 5)] == [5, 10, 20, 40, 60]
     db = open_db(tmp_path)
@@ -153,7 +175,8 @@ def test_backoff_doubles_up_to_its_cap_and_an_alert_expires(
 
 
 def test_a_channel_that_is_down_holds_up_no_other(
-        tmp_path: Path, clock: FakeClock, smtp: SmtpPeer, webhook: WebhookPeer) -> None:
+    tmp_path: Path, clock: FakeClock, smtp: SmtpPeer, webhook: WebhookPeer
+) -> None:
     """On the threads: the mail server refuses, the webhook gets its alert anyway."""
     db = open_db(tmp_path)
     smtp.stop()
@@ -170,7 +193,8 @@ def test_a_channel_that_is_down_holds_up_no_other(
 
 @pytest.mark.parametrize("read_before_stop", [True, False], ids=["queued", "not-yet-read"])
 def test_undelivered_alerts_survive_a_restart(
-        tmp_path: Path, clock: FakeClock, webhook: WebhookPeer, read_before_stop: bool) -> None:
+    tmp_path: Path, clock: FakeClock, webhook: WebhookPeer, read_before_stop: bool
+) -> None:
     db = open_db(tmp_path)
     webhook.failing = True
     first = service(db, settings(webhook=webhook), clock)
@@ -197,8 +221,13 @@ def test_undelivered_alerts_survive_a_restart(
 def test_the_door_loop_late_is_logged_once_per_episode(tmp_path: Path, clock: FakeClock) -> None:
     age = [0.4]
     logged: list[str | None] = []
-    alerts = service(open_db(tmp_path), settings(), clock, loop_age=lambda: age[0],
-                     record=lambda event: logged.append(event.reason))
+    alerts = service(
+        open_db(tmp_path),
+        settings(),
+        clock,
+        loop_age=lambda: age[0],
+        record=lambda event: logged.append(event.reason),
+    )
     assert not alerts.watch.check_loop()
     age[0] = 3.5
     assert alerts.watch.check_loop() and not alerts.watch.check_loop()

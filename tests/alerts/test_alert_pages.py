@@ -1,4 +1,5 @@
 """Open alerts in the API and on the Today page; security acknowledges one, audited."""
+
 from __future__ import annotations
 
 from contextlib import closing
@@ -22,7 +23,7 @@ def api(runtime: Runtime) -> Api:
 def alerts_section(page: str) -> str:
     """The Today page's open-alerts card (the alarms card above names events alike)."""
     start = page.index('aria-labelledby="alerts-h"')
-    return page[start:page.index("</section>", start)]
+    return page[start : page.index("</section>", start)]
 
 
 def raise_alerts(runtime: Runtime, clock: FakeClock) -> None:
@@ -40,7 +41,9 @@ def test_security_lists_and_acknowledges_alerts(api: Api, runtime: Runtime, cloc
     assert listed.status_code == 200
     alerts = listed.json()
     assert [(a["kind"], a["what"], a["sent"]) for a in alerts] == [
-        ("lms_lost", "Bibliotheeksysteem onbereikbaar", False), ("door_forced", "Deur geforceerd", False)]
+        ("lms_lost", "Bibliotheeksysteem onbereikbaar", False),
+        ("door_forced", "Deur geforceerd", False),
+    ]
     assert alerts[0]["detail"] == "connect timed out" and alerts[0]["deliveries"] == []
 
     forced = alerts[1]["id"]
@@ -50,7 +53,8 @@ def test_security_lists_and_acknowledges_alerts(api: Api, runtime: Runtime, cloc
     again = api.client.post(f"/api/v1/alerts/{forced}/ack", headers=api.auth("sec"))
     assert again.status_code == 404 and "no open alert" in again.json()["detail"]
     assert [a["kind"] for a in api.client.get("/api/v1/alerts", headers=api.auth("sec")).json()] == [
-        "lms_lost"]
+        "lms_lost"
+    ]
     audit = events_of(runtime, "type = 'admin_change' AND reason = 'alert_acknowledged'")
     assert [(e["actor"], e["detail"]) for e in audit] == [("api:sec", f"alert={forced} kind=door_forced")]
 
@@ -62,8 +66,7 @@ def test_alerts_are_security_s_and_a_bad_id_is_refused(api: Api) -> None:
     assert api.client.get("/api/v1/alerts?limit=0", headers=api.auth("sec")).status_code == 422
 
 
-def test_today_lists_open_alerts_and_acknowledges_one(api: Api, runtime: Runtime,
-                                                      clock: FakeClock) -> None:
+def test_today_lists_open_alerts_and_acknowledges_one(api: Api, runtime: Runtime, clock: FakeClock) -> None:
     raise_alerts(runtime, clock)
     sign_in(api.client, "sec")
     page = api.client.get("/today").text
@@ -72,25 +75,33 @@ def test_today_lists_open_alerts_and_acknowledges_one(api: Api, runtime: Runtime
     assert "niet verstuurd (alleen getoond)" in section
     with closing(runtime.connection()) as conn:
         forced = conn.execute("SELECT id FROM alerts WHERE kind = 'door_forced'").fetchone()[0]
-    posted = api.client.post("/today/alerts/ack", data={"alert_id": str(forced), "csrf_token": csrf_of(page)},
-                             follow_redirects=False)
+    posted = api.client.post(
+        "/today/alerts/ack",
+        data={"alert_id": str(forced), "csrf_token": csrf_of(page)},
+        follow_redirects=False,
+    )
     assert posted.status_code == 303 and posted.headers["location"] == "/today"
     page = api.client.get("/today").text
     section = alerts_section(page)
     assert "Deur geforceerd" not in section and "Bibliotheeksysteem onbereikbaar" in section
     actors = [e["actor"] for e in events_of(runtime, "reason = 'alert_acknowledged'")]
     assert actors and actors[0].endswith("sec")
-    gone = api.client.post("/today/alerts/ack", data={"alert_id": str(forced), "csrf_token": csrf_of(page)},
-                           follow_redirects=False)
+    gone = api.client.post(
+        "/today/alerts/ack",
+        data={"alert_id": str(forced), "csrf_token": csrf_of(page)},
+        follow_redirects=False,
+    )
     assert gone.status_code == 404
 
 
-def test_a_manager_sees_no_alerts_and_cannot_acknowledge(api: Api, runtime: Runtime,
-                                                         clock: FakeClock) -> None:
+def test_a_manager_sees_no_alerts_and_cannot_acknowledge(
+    api: Api, runtime: Runtime, clock: FakeClock
+) -> None:
     raise_alerts(runtime, clock)
     sign_in(api.client, "manny")
     page = api.client.get("/today").text
     assert "Open meldingen" not in page
-    refused = api.client.post("/today/alerts/ack", data={"alert_id": "1", "csrf_token": csrf_of(page)},
-                              follow_redirects=False)
+    refused = api.client.post(
+        "/today/alerts/ack", data={"alert_id": "1", "csrf_token": csrf_of(page)}, follow_redirects=False
+    )
     assert refused.status_code == 403

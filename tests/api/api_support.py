@@ -3,6 +3,7 @@
 The door double stands in for the door loop only (the API's one outside collaborator);
 everything else (SQLite, MemberAdmin, argon2, the schedule code) is the real thing.
 """
+
 from __future__ import annotations
 
 from contextlib import closing
@@ -48,9 +49,16 @@ class StubDoor:
     def snapshot(self) -> DoorSnapshot | None:
         if not self.running:
             return None
-        return DoorSnapshot(mode=DoorMode.OPENPLUS, phase=Phase.IDLE, relay_unlocked=False,
-                            door_open=self.alarm is not None, alarm=self.alarm, message=PROMPT_CARD, pin_keys=0,
-                            at=self.clock())  # type: ignore[operator]
+        return DoorSnapshot(
+            mode=DoorMode.OPENPLUS,
+            phase=Phase.IDLE,
+            relay_unlocked=False,
+            door_open=self.alarm is not None,
+            alarm=self.alarm,
+            message=PROMPT_CARD,
+            pin_keys=0,
+            at=self.clock(),
+        )  # type: ignore[operator]
 
     def loop_health(self) -> LoopHealth:
         if not self.running:
@@ -87,10 +95,12 @@ def build_api(runtime: Runtime, passwords: Passwords | None = None) -> Api:
     passwords = passwords or Passwords(CHEAP_PASSWORDS)
     door = StubDoor(runtime.clock)
     changes: list[Schedule] = []
-    footage = FootageService(CameraSettings(), runtime.settings.data_dir / "footage",
-                             runtime.connection, "entrance", runtime.clock)
-    services = ApiServices(runtime=runtime, door=door, schedule_changed=changes.append,
-                           passwords=passwords, footage=footage)
+    footage = FootageService(
+        CameraSettings(), runtime.settings.data_dir / "footage", runtime.connection, "entrance", runtime.clock
+    )
+    services = ApiServices(
+        runtime=runtime, door=door, schedule_changed=changes.append, passwords=passwords, footage=footage
+    )
     tokens = {}
     with closing(runtime.connection()) as conn:
         admin = user_admin(runtime, conn, passwords)
@@ -103,8 +113,9 @@ def build_api(runtime: Runtime, passwords: Passwords | None = None) -> Api:
 
 def events_of(runtime: Runtime, sql_where: str = "1=1", params: tuple = ()) -> list[dict]:
     with closing(runtime.connection()) as conn:
-        return [dict(row) for row in conn.execute(
-            f"SELECT * FROM events WHERE {sql_where} ORDER BY id", params)]
+        return [
+            dict(row) for row in conn.execute(f"SELECT * FROM events WHERE {sql_where} ORDER BY id", params)
+        ]
 
 
 def at(iso: str) -> datetime:

@@ -1,4 +1,5 @@
 """Fixtures for the admin API tests (builders live in api_support.py)."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Events (filters, cursor pages, CSV export) and the door (state, remote unlock) via the API."""
+
 from __future__ import annotations
 
 import csv
@@ -20,11 +21,20 @@ def seed(runtime: Runtime, later: timedelta = timedelta(0)) -> list[int]:
     kinds = [EventType.ACCESS_GRANTED, EventType.ACCESS_REFUSED, EventType.DOOR_OPENED]
     with closing(runtime.connection()) as conn:
         log = EventLog(conn)
-        return [log.record(Event(
-            type=kinds[n % 3], at=T0 + later + timedelta(minutes=30 * n), door="entrance",
-            reason="wrong_pin" if kinds[n % 3] is EventType.ACCESS_REFUSED else None,
-            member_ref=f"P{n % 2}", card_hint="…1234", detail="=cmd|' /C calc'!A0" if n == 5 else None,
-        )) for n in range(12)]
+        return [
+            log.record(
+                Event(
+                    type=kinds[n % 3],
+                    at=T0 + later + timedelta(minutes=30 * n),
+                    door="entrance",
+                    reason="wrong_pin" if kinds[n % 3] is EventType.ACCESS_REFUSED else None,
+                    member_ref=f"P{n % 2}",
+                    card_hint="…1234",
+                    detail="=cmd|' /C calc'!A0" if n == 5 else None,
+                )
+            )
+            for n in range(12)
+        ]
 
 
 def page(api: Api, query: str = "", user: str = "sec") -> dict:
@@ -47,12 +57,13 @@ def test_filters_and_both_times(api: Api, runtime: Runtime) -> None:
     # The second pass is reached with an explicit offset.
     window = page(api, "since=2026-10-25T02:30&until=2026-10-25T02:30:00%2B01:00")["events"]
     assert [e["at"]["local"] for e in reversed(window)] == [
-        "2026-10-25T02:30:00+02:00", "2026-10-25T02:00:00+01:00"]
+        "2026-10-25T02:30:00+02:00",
+        "2026-10-25T02:00:00+01:00",
+    ]
     assert page(api, "since=2026-10-25T00:30:00Z&until=2026-10-25T01:00:00Z")["events"][0]["id"] == ids[5]
 
 
-def test_cursor_pages_cover_everything_once_even_while_events_arrive(
-        api: Api, runtime: Runtime) -> None:
+def test_cursor_pages_cover_everything_once_even_while_events_arrive(api: Api, runtime: Runtime) -> None:
     ids = seed(runtime)
     seen, cursor = [], None
     while True:
@@ -86,8 +97,19 @@ def test_csv_export_streams_the_same_filter_with_local_and_utc(api: Api, runtime
     text = response.content.decode("utf-8")
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
-    assert rows[0] == ["id", "time_local", "time_utc", "type", "door", "reason", "member",
-                       "card_hint", "actor", "detail", "decided_by"]
+    assert rows[0] == [
+        "id",
+        "time_local",
+        "time_utc",
+        "type",
+        "door",
+        "reason",
+        "member",
+        "card_hint",
+        "actor",
+        "detail",
+        "decided_by",
+    ]
     assert [int(r[0]) for r in rows[1:]] == [ids[n] for n in (11, 9, 7, 5, 3, 1)]
     assert rows[-1][1:3] == ["2026-10-25 00:30:00+02:00", "2026-10-24 22:30:00+00:00"]
     assert rows[4][9] == "'=cmd|' /C calc'!A0"  # never a live spreadsheet formula
@@ -100,18 +122,24 @@ def test_a_big_export_comes_in_batches(api: Api, runtime: Runtime) -> None:
         for n in range(2500):
             log.record(Event(type=EventType.DOOR_CLOSED, at=T0 + timedelta(seconds=n), door="e"))
         conn.execute("COMMIT")
-    lines = api.client.get("/api/v1/events/export.csv?type=door_closed",
-                           headers=api.auth("sec")).text.splitlines()
+    lines = api.client.get(
+        "/api/v1/events/export.csv?type=door_closed", headers=api.auth("sec")
+    ).text.splitlines()
     assert len(lines) == 2501 and len(set(lines)) == 2501
 
 
 def test_door_state_as_json(api: Api) -> None:
     state = api.client.get("/api/v1/door", headers=api.auth("sec")).json()
-    assert state == {"mode": "openplus", "phase": "idle", "relay_unlocked": False,
-                     "door_open": False, "alarm": None,
-                     "message": {"nl": "Houd uw pas voor de lezer", "en": "Hold your card to the reader"},
-                     "at": {"utc": "2026-11-25T20:30:00Z", "local": "2026-11-25T21:30:00+01:00"},
-                     "occupancy": None}  # no people counter
+    assert state == {
+        "mode": "openplus",
+        "phase": "idle",
+        "relay_unlocked": False,
+        "door_open": False,
+        "alarm": None,
+        "message": {"nl": "Houd uw pas voor de lezer", "en": "Hold your card to the reader"},
+        "at": {"utc": "2026-11-25T20:30:00Z", "local": "2026-11-25T21:30:00+01:00"},
+        "occupancy": None,
+    }  # no people counter
 
 
 def test_the_door_alarm_is_one_of_the_documented_kinds_by_its_string(api: Api) -> None:
@@ -140,14 +168,27 @@ def test_since_and_until_take_iso_text_only_as_the_document_says(api: Api) -> No
     pattern, for the event log, its export and the footage list."""
     schema = api.client.get("/openapi.json").json()
     for path in ("/api/v1/events", "/api/v1/events/export.csv", "/api/v1/footage/segments"):
-        for query in ("since=7", "since=0.5", "until=1700000000", "since=1.175494351e-38",
-                      "until=-5.2e-182", "since=2026-03-29", "since=2026-03-29T07"):
+        for query in (
+            "since=7",
+            "since=0.5",
+            "until=1700000000",
+            "since=1.175494351e-38",
+            "until=-5.2e-182",
+            "since=2026-03-29",
+            "since=2026-03-29T07",
+        ):
             response = api.client.get(f"{path}?{query}", headers=api.auth("admin"))
             assert response.status_code == 422, (path, query)
             assert "use a time as ISO text" in response.json()["problems"][0], (path, query)
-        for query in ("since=2026-03-29T07:00", "since=2026-03-29 07:00:30.5",
-                      "until=2026-03-29T05:00:00Z", "until=2026-03-29T07:00:00%2B02:00"):
+        for query in (
+            "since=2026-03-29T07:00",
+            "since=2026-03-29 07:00:30.5",
+            "until=2026-03-29T05:00:00Z",
+            "until=2026-03-29T07:00:00%2B02:00",
+        ):
             assert api.client.get(f"{path}?{query}", headers=api.auth("admin")).status_code == 200, (
-                path, query)
+                path,
+                query,
+            )
         since = next(p for p in schema["paths"][path]["get"]["parameters"] if p["name"] == "since")
         assert since["schema"]["anyOf"][0] == {"type": "string", "pattern": MOMENT_PATTERN}

@@ -1,4 +1,5 @@
 """Footage endpoints: an event's clip (seekable with Range), segments, audited keep marks."""
+
 from __future__ import annotations
 
 from contextlib import closing
@@ -30,8 +31,9 @@ def recorded_event(api: Api, runtime: Runtime) -> int:
     now = runtime.clock()
     ms = int(now.timestamp() * 1000)
     with closing(runtime.connection()) as conn:
-        event_id = EventLog(conn).record(Event(EventType.ACCESS_REFUSED, now, "entrance",
-                                               reason="wrong_pin", member_ref="P1"))
+        event_id = EventLog(conn).record(
+            Event(EventType.ACCESS_REFUSED, now, "entrance", reason="wrong_pin", member_ref="P1")
+        )
         store = FootageStore(conn)
         size = write_video(footage_dir / "clip-1.avi")
         store.add_clip(event_id, "clip-1.avi", ms - 1000, ms + 1000, 20, size)
@@ -64,22 +66,30 @@ def test_keep_mark_is_audited_and_validated(api: Api, runtime: Runtime) -> None:
     event_id = recorded_event(api, runtime)
     until = (runtime.clock() + timedelta(days=60)).date().isoformat()
     url = f"/api/v1/footage/events/{event_id}/keep"
-    assert api.client.put(url, json={"until": until, "note": "incident 7"},
-                          headers=api.auth("sec")).status_code == 204
+    assert (
+        api.client.put(url, json={"until": until, "note": "incident 7"}, headers=api.auth("sec")).status_code
+        == 204
+    )
     with closing(runtime.connection()) as conn:
         assert FootageStore(conn).clip(event_id).keep_until == date.fromisoformat(until)
         audit = EventLog(conn).query(limit=1)[0]
     assert audit.type is EventType.ADMIN_CHANGE and audit.actor == "api:sec"
     assert api.client.put(url, json={"until": "2020-01-01"}, headers=api.auth("sec")).status_code == 422
     assert api.client.delete(url, headers=api.auth("sec")).status_code == 204
-    assert api.client.put("/api/v1/footage/events/999999/keep", json={"until": until},
-                          headers=api.auth("sec")).status_code == 404
+    assert (
+        api.client.put(
+            "/api/v1/footage/events/999999/keep", json={"until": until}, headers=api.auth("sec")
+        ).status_code
+        == 404
+    )
 
 
 def test_footage_is_for_security_only(api: Api, runtime: Runtime) -> None:
     event_id = recorded_event(api, runtime)
-    assert api.client.get(f"/api/v1/footage/events/{event_id}/video",
-                          headers=api.auth("manny")).status_code == 403
+    assert (
+        api.client.get(f"/api/v1/footage/events/{event_id}/video", headers=api.auth("manny")).status_code
+        == 403
+    )
     assert api.client.get(f"/api/v1/footage/events/{event_id}/video").status_code == 401
     assert api.client.get("/api/v1/footage/events/424242", headers=api.auth("sec")).status_code == 404
 
@@ -103,19 +113,27 @@ def test_browser_copy_is_webm_that_opencv_reads_back(api: Api, runtime: Runtime)
 
 
 @pytest.mark.parametrize("too_big", [2**63, 2**64])
-@pytest.mark.parametrize("method, path", [
-    ("GET", "/api/v1/footage/segments/{id}/video"),
-    ("GET", "/api/v1/footage/events/{id}"),
-    ("GET", "/api/v1/footage/events/{id}/video"),
-    ("GET", "/api/v1/footage/events/{id}/video.webm"),
-    ("PUT", "/api/v1/footage/events/{id}/keep"),
-    ("DELETE", "/api/v1/footage/events/{id}/keep"),
-])
-def test_ids_beyond_what_sqlite_stores_are_422_not_500(api: Api, method: str, path: str,
-                                                       too_big: int) -> None:
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/api/v1/footage/segments/{id}/video"),
+        ("GET", "/api/v1/footage/events/{id}"),
+        ("GET", "/api/v1/footage/events/{id}/video"),
+        ("GET", "/api/v1/footage/events/{id}/video.webm"),
+        ("PUT", "/api/v1/footage/events/{id}/keep"),
+        ("DELETE", "/api/v1/footage/events/{id}/keep"),
+    ],
+)
+def test_ids_beyond_what_sqlite_stores_are_422_not_500(
+    api: Api, method: str, path: str, too_big: int
+) -> None:
     """SQLite integers are signed 64-bit: a bigger id once overflowed into a 500."""
-    response = api.client.request(method, path.format(id=too_big), headers=api.auth("sec"),
-                                  json={"until": "2027-01-01"} if method == "PUT" else None)
+    response = api.client.request(
+        method,
+        path.format(id=too_big),
+        headers=api.auth("sec"),
+        json={"until": "2027-01-01"} if method == "PUT" else None,
+    )
     assert response.status_code == 422, response.text
     assert "less than or equal to" in response.text
 

@@ -1,6 +1,7 @@
 """GET /api/v1/health names what is degraded: from the door process's report (a door double
 here; tests/test_metrics.py has the real door over the link) and from what the web process
 sees itself (the disk, the event writer's spill file)."""
+
 from __future__ import annotations
 
 from controller.config.settings import parse_settings
@@ -50,8 +51,10 @@ def test_each_degraded_part_is_named(runtime):
 
 def test_a_part_that_is_off_is_not_a_problem(runtime):
     api = build_api(runtime)
-    api.door.report = {"camera": {"enabled": False, "fault": "stalled"},
-                       "lms": {"enabled": False, "up": False}}
+    api.door.report = {
+        "camera": {"enabled": False, "fault": "stalled"},
+        "lms": {"enabled": False, "up": False},
+    }
     assert api.client.get("/api/v1/health").json()["status"] == "ok"
 
 
@@ -67,8 +70,9 @@ def test_spilled_events_are_named_even_with_the_door_down(runtime):
 
 def test_a_low_disk_for_footage_is_named(tmp_path, clock):
     # Asking for more free space than any test machine has makes the real disk "low".
-    settings = parse_settings({"storage": {"data_dir": str(tmp_path / "data")},
-                               "metrics": {"disk_low_mb": 100_000_000}}, "test")
+    settings = parse_settings(
+        {"storage": {"data_dir": str(tmp_path / "data")}, "metrics": {"disk_low_mb": 100_000_000}}, "test"
+    )
     api = build_api(Runtime.open(settings, clock=clock))
     body = api.client.get("/api/v1/health").json()
     assert body["status"] == "degraded" and names(body) == ["disk_low"]

@@ -2,6 +2,7 @@
 
 Driven through the app as uvicorn wraps it (`uvicorn.Config(...).load()` with the options
 `openplus-door web` passes), from a client at 127.0.0.1 like any local process."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,17 +24,24 @@ def served(api: Api, web_section: dict) -> TestClient:
 
 
 def wrong_login(client: TestClient, username: str, forwarded_for: str) -> int:
-    return client.post("/api/v1/auth/token", json={"username": username, "password": "not it!"},
-                       headers={"X-Forwarded-For": forwarded_for}).status_code
+    return client.post(
+        "/api/v1/auth/token",
+        json={"username": username, "password": "not it!"},
+        headers={"X-Forwarded-For": forwarded_for},
+    ).status_code
 
 
-@pytest.mark.parametrize(("web_section", "counted_as", "second"), [
-    ({}, "127.0.0.1", 429),  # default: the header is ignored, the next address is still paused
-    ({"trusted_proxies": ["127.0.0.1"]}, "203.0.113.9", 401),
-    ({"trusted_proxies": ["127.0.0.0/8", "::1"]}, "203.0.113.9", 401),
-])
+@pytest.mark.parametrize(
+    ("web_section", "counted_as", "second"),
+    [
+        ({}, "127.0.0.1", 429),  # default: the header is ignored, the next address is still paused
+        ({"trusted_proxies": ["127.0.0.1"]}, "203.0.113.9", 401),
+        ({"trusted_proxies": ["127.0.0.0/8", "::1"]}, "203.0.113.9", 401),
+    ],
+)
 def test_a_forwarded_address_counts_only_behind_a_trusted_proxy(
-        api: Api, web_section: dict, counted_as: str, second: int) -> None:
+    api: Api, web_section: dict, counted_as: str, second: int
+) -> None:
     api.services.login_throttle = LoginThrottle(address_failures=1)  # one wrong try per address
     client = served(api, web_section)
     assert wrong_login(client, "manny", "203.0.113.9") == 401
@@ -44,7 +52,9 @@ def test_a_forwarded_address_counts_only_behind_a_trusted_proxy(
 
 def test_no_proxies_means_no_proxy_headers_at_all() -> None:
     assert proxy_options(parse_settings({}, "test").web) == {
-        "proxy_headers": False, "forwarded_allow_ips": []}
+        "proxy_headers": False,
+        "forwarded_allow_ips": [],
+    }
 
 
 def test_a_trusted_proxy_that_is_not_an_address_is_refused() -> None:

@@ -1,4 +1,5 @@
 """Who may call what: every route in the app, with no token, the wrong role and the right one."""
+
 from __future__ import annotations
 
 import re
@@ -93,8 +94,7 @@ def test_health_is_open_and_says_little(api: Api) -> None:
     assert body["status"] == "ok" and body["reason"] is None
     assert body["door_last_turn_seconds"] == 0.1
     assert body["problems"] == []
-    assert set(body) == {"status", "reason", "problems", "door_last_turn_seconds",
-                         "schema_version", "time"}
+    assert set(body) == {"status", "reason", "problems", "door_last_turn_seconds", "schema_version", "time"}
 
 
 def test_health_is_degraded_when_the_door_is_late_and_down_when_gone_both_200(api: Api) -> None:
@@ -103,8 +103,9 @@ def test_health_is_degraded_when_the_door_is_late_and_down_when_gone_both_200(ap
     assert late.status_code == 200
     assert late.json()["status"] == "degraded"
     assert late.json()["reason"] == "the door loop last turned 7.2 s ago"
-    assert late.json()["problems"] == [{"name": "door_loop_late",
-                                        "detail": "the door loop last turned 7.2 s ago"}]
+    assert late.json()["problems"] == [
+        {"name": "door_loop_late", "detail": "the door loop last turned 7.2 s ago"}
+    ]
     api.door.running = False
     gone = api.client.get("/api/v1/health")
     assert gone.status_code == 200
@@ -136,10 +137,13 @@ def test_login_by_json_and_by_form_gives_a_12_hour_token(api: Api, clock) -> Non
     assert api.client.get("/api/v1/mode", headers=headers).status_code == 401
 
 
-@pytest.mark.parametrize("credentials", [
-    {"username": "manny", "password": "wrong password!"},
-    {"username": "ghost", "password": PASSWORD},
-])
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        {"username": "manny", "password": "wrong password!"},
+        {"username": "ghost", "password": PASSWORD},
+    ],
+)
 def test_login_refused_without_saying_which_part_was_wrong(api: Api, credentials) -> None:
     response = api.client.post("/api/v1/auth/token", json=credentials)
     assert response.status_code == 401
@@ -155,8 +159,10 @@ def test_guessing_passwords_pauses_the_login_for_that_name_and_leaves_an_alarm(a
     paused = api.client.post("/api/v1/auth/token", json=right)
     assert paused.status_code == 429  # even the right password waits: the pause is not an oracle
     assert paused.headers["Retry-After"] == "30"
-    assert api.client.post("/api/v1/auth/token",
-                           json={"username": "sec", "password": PASSWORD}).status_code == 200
+    assert (
+        api.client.post("/api/v1/auth/token", json={"username": "sec", "password": PASSWORD}).status_code
+        == 200
+    )
     [event] = events_of(api.services.runtime, "type = 'sign_in_paused'")
     assert event["actor"] == "api:manny" and "address=testclient" in event["detail"]
     assert "guess" not in str(event)
@@ -165,16 +171,25 @@ def test_guessing_passwords_pauses_the_login_for_that_name_and_leaves_an_alarm(a
 
 
 def test_login_bad_bodies_are_4xx(api: Api) -> None:
-    assert api.client.post("/api/v1/auth/token", content=b"{", headers={
-        "Content-Type": "application/json"}).status_code == 422
+    assert (
+        api.client.post(
+            "/api/v1/auth/token", content=b"{", headers={"Content-Type": "application/json"}
+        ).status_code
+        == 422
+    )
     assert api.client.post("/api/v1/auth/token", json=["manny"]).status_code == 422
-    assert api.client.post("/api/v1/auth/token", content=b"x", headers={
-        "Content-Type": "text/plain"}).status_code == 415
+    assert (
+        api.client.post(
+            "/api/v1/auth/token", content=b"x", headers={"Content-Type": "text/plain"}
+        ).status_code
+        == 415
+    )
 
 
 def test_disabled_user_and_revoked_token_stop_working_at_once(api: Api) -> None:
-    created = api.client.post("/api/v1/tokens", headers=api.auth("admin"),
-                              json={"username": "sec", "label": "wall display"}).json()
+    created = api.client.post(
+        "/api/v1/tokens", headers=api.auth("admin"), json={"username": "sec", "label": "wall display"}
+    ).json()
     headers = {"Authorization": f"Bearer {created['token']}"}
     assert api.client.get("/api/v1/door", headers=headers).status_code == 200
     revoked = api.client.delete(f"/api/v1/tokens/{created['info']['id']}", headers=api.auth("admin"))
@@ -186,13 +201,18 @@ def test_disabled_user_and_revoked_token_stop_working_at_once(api: Api) -> None:
     api.client.post("/api/v1/users/sec/enable", headers=api.auth("admin"))
     assert api.client.get("/api/v1/door", headers=api.auth("sec")).status_code == 401  # ended
     login = api.client.post("/api/v1/auth/token", json={"username": "sec", "password": PASSWORD})
-    assert api.client.get("/api/v1/door", headers={
-        "Authorization": f"Bearer {login.json()['access_token']}"}).status_code == 200
+    assert (
+        api.client.get(
+            "/api/v1/door", headers={"Authorization": f"Bearer {login.json()['access_token']}"}
+        ).status_code
+        == 200
+    )
 
 
 def test_roles_change_what_a_token_may_do(api: Api) -> None:
     assert api.client.get("/api/v1/events", headers=api.auth("manny")).status_code == 403
-    response = api.client.put("/api/v1/users/manny/roles", headers=api.auth("admin"),
-                              json={"roles": ["manager", "security"]})
+    response = api.client.put(
+        "/api/v1/users/manny/roles", headers=api.auth("admin"), json={"roles": ["manager", "security"]}
+    )
     assert response.json()["roles"] == ["manager", "security"]
     assert api.client.get("/api/v1/events", headers=api.auth("manny")).status_code == 200

@@ -1,4 +1,5 @@
 """Schedule, holidays, /mode and /schedule/preview through the API, DST nights included."""
+
 from __future__ import annotations
 
 from contextlib import closing
@@ -48,15 +49,21 @@ def test_replace_stores_audits_and_tells_the_service(api: Api, runtime: Runtime)
     assert get(api, "/api/v1/schedule")["schedule"] == document
     audit = events_of(runtime, "type = 'admin_change' AND reason = 'schedule replaced'")
     assert [(e["actor"], e["detail"]) for e in audit] == [
-        ("api:manny", "weekly_windows=19 exceptions=3 holidays_closed=9")]
+        ("api:manny", "weekly_windows=19 exceptions=3 holidays_closed=9")
+    ]
 
 
-def test_overlapping_windows_are_refused_naming_both_and_nothing_changes(
-        api: Api, runtime: Runtime) -> None:
+def test_overlapping_windows_are_refused_naming_both_and_nothing_changes(api: Api, runtime: Runtime) -> None:
     assert put_schedule(api, NIGHT_WINDOW).status_code == 200
-    bad = {"weekly": {"monday": [{"start": "09:00", "end": "13:00", "kind": "staffed"},
-                                 {"start": "12:00", "end": "14:00", "kind": "openplus"}],
-                      "tuesday": [{"start": "10:00", "end": "09:00", "kind": "staffed"}]}}
+    bad = {
+        "weekly": {
+            "monday": [
+                {"start": "09:00", "end": "13:00", "kind": "staffed"},
+                {"start": "12:00", "end": "14:00", "kind": "openplus"},
+            ],
+            "tuesday": [{"start": "10:00", "end": "09:00", "kind": "staffed"}],
+        }
+    }
     response = put_schedule(api, bad)
     assert response.status_code == 422
     problems = response.json()["problems"]
@@ -73,8 +80,9 @@ def test_overlapping_windows_are_refused_naming_both_and_nothing_changes(
 
 
 def test_structural_problems_are_sentences_without_the_body_prefix(api: Api) -> None:
-    response = put_schedule(api, {"weekly": {"monday": [{"start": "9:00", "end": "13:00",
-                                                         "kind": "staffed"}]}, "colour": "red"})
+    response = put_schedule(
+        api, {"weekly": {"monday": [{"start": "9:00", "end": "13:00", "kind": "staffed"}]}, "colour": "red"}
+    )
     assert response.status_code == 422
     problems = response.json()["problems"]
     assert any(p.startswith("weekly.monday.0.start: bad time '9:00'") for p in problems), problems
@@ -92,22 +100,32 @@ def test_a_failing_service_callback_still_stores_but_says_not_applied(api: Api) 
 
 
 def test_holidays_switched_on_close_the_day(api: Api, clock: FakeClock) -> None:
-    put_schedule(api, {"weekly": {"monday": [{"start": "07:00", "end": "22:00", "kind": "openplus"}]},
-                       "holidays_closed": ["koningsdag"]})
+    put_schedule(
+        api,
+        {
+            "weekly": {"monday": [{"start": "07:00", "end": "22:00", "kind": "openplus"}]},
+            "holidays_closed": ["koningsdag"],
+        },
+    )
     clock.now = at("2026-04-27T08:00:00+00:00")  # Monday 27 April 2026, 10:00 local
     mode = get(api, "/api/v1/mode")
     assert (mode["mode"], mode["cause"]) == ("closure", "holiday: Koningsdag")
     assert mode["since"]["local"] == "2026-04-27T00:00:00+02:00"
-    assert mode["next_change"] == {"at": {"utc": "2026-04-27T22:00:00Z",  # closure ends at midnight
-                                          "local": "2026-04-28T00:00:00+02:00"}, "mode": "closed"}
+    assert mode["next_change"] == {
+        "at": {
+            "utc": "2026-04-27T22:00:00Z",  # closure ends at midnight
+            "local": "2026-04-28T00:00:00+02:00",
+        },
+        "mode": "closed",
+    }
     listed = get(api, "/api/v1/schedule/holidays?year=2026")["holidays"]
     assert [(h["key"], h["date"], h["closed"]) for h in listed if h["closed"]] == [
-        ("koningsdag", "2026-04-27", True)]
+        ("koningsdag", "2026-04-27", True)
+    ]
     assert len(listed) == 11 and listed[0]["name_nl"] == "Nieuwjaarsdag"
     in_2025 = get(api, "/api/v1/schedule/holidays?year=2025")["holidays"]
     assert ("koningsdag", "2025-04-26") in [(h["key"], h["date"]) for h in in_2025]  # 27th a Sunday
-    assert api.client.get("/api/v1/schedule/holidays?year=1999",
-                          headers=api.auth("manny")).status_code == 422
+    assert api.client.get("/api/v1/schedule/holidays?year=1999", headers=api.auth("manny")).status_code == 422
 
 
 def test_mode_and_preview_on_the_march_dst_night(api: Api, clock: FakeClock) -> None:
@@ -116,12 +134,16 @@ def test_mode_and_preview_on_the_march_dst_night(api: Api, clock: FakeClock) -> 
     mode = get(api, "/api/v1/mode")
     assert mode["mode"] == "openplus"
     assert mode["since"] == {"utc": "2026-03-29T00:00:00Z", "local": "2026-03-29T01:00:00+01:00"}
-    assert mode["next_change"]["at"] == {"utc": "2026-03-29T03:00:00Z",
-                                         "local": "2026-03-29T05:00:00+02:00"}  # 3 h, not 4
+    assert mode["next_change"]["at"] == {
+        "utc": "2026-03-29T03:00:00Z",
+        "local": "2026-03-29T05:00:00+02:00",
+    }  # 3 h, not 4
     clock.now = at("2026-03-28T12:00:00+00:00")
     changes = get(api, "/api/v1/schedule/preview?days=2")["changes"]
     assert [(c["at"]["local"], c["mode"]) for c in changes] == [
-        ("2026-03-29T01:00:00+01:00", "openplus"), ("2026-03-29T05:00:00+02:00", "closed")]
+        ("2026-03-29T01:00:00+01:00", "openplus"),
+        ("2026-03-29T05:00:00+02:00", "closed"),
+    ]
 
 
 def test_mode_and_preview_on_the_october_dst_night(api: Api, clock: FakeClock) -> None:
@@ -131,13 +153,17 @@ def test_mode_and_preview_on_the_october_dst_night(api: Api, clock: FakeClock) -
     assert mode["at"]["local"] == "2026-10-25T02:30:00+01:00"
     assert mode["mode"] == "openplus"
     assert mode["since"] == {"utc": "2026-10-24T23:00:00Z", "local": "2026-10-25T01:00:00+02:00"}
-    assert mode["next_change"]["at"] == {"utc": "2026-10-25T04:00:00Z",
-                                         "local": "2026-10-25T05:00:00+01:00"}  # 5 h, not 4
+    assert mode["next_change"]["at"] == {
+        "utc": "2026-10-25T04:00:00Z",
+        "local": "2026-10-25T05:00:00+01:00",
+    }  # 5 h, not 4
     clock.now = at("2026-10-24T12:00:00+00:00")
     preview = get(api, "/api/v1/schedule/preview?days=2")
     assert preview["end"]["local"] == "2026-10-26T13:00:00+01:00"  # 48 h later, an hour less on the wall
     assert [(c["at"]["utc"], c["mode"], c["cause"]) for c in preview["changes"]] == [
-        ("2026-10-24T23:00:00Z", "openplus", "weekly"), ("2026-10-25T04:00:00Z", "closed", "weekly")]
+        ("2026-10-24T23:00:00Z", "openplus", "weekly"),
+        ("2026-10-25T04:00:00Z", "closed", "weekly"),
+    ]
 
 
 def test_preview_days_are_bounded(api: Api) -> None:
@@ -148,7 +174,8 @@ def test_preview_days_are_bounded(api: Api) -> None:
 
 
 def test_a_restart_in_the_middle_of_a_window_knows_the_mode_at_once(
-        api: Api, runtime: Runtime, clock: FakeClock) -> None:
+    api: Api, runtime: Runtime, clock: FakeClock
+) -> None:
     put_schedule(api, load_schedule_file(BEILEN).model_dump(mode="json"))
     clock.now = at("2026-11-26T19:15:00+00:00")  # Thursday 20:15 local: Open+ from 20:00
     restarted = Runtime.open(runtime.settings, clock=clock)
@@ -167,19 +194,35 @@ def test_a_crafted_day_of_thousands_of_windows_gets_a_small_refusal(api: Api) ->
     response = put_schedule(api, crafted)
     assert response.status_code == 422
     assert response.json()["problems"] == [
-        "weekly.monday: List should have at most 96 items after validation, not 3000"]
-    overlapping = {"weekly": {day: [{"start": "09:00", "end": "17:00", "kind": "openplus"}] * 96
-                              for day in ("monday", "tuesday")}}
+        "weekly.monday: List should have at most 96 items after validation, not 3000"
+    ]
+    overlapping = {
+        "weekly": {
+            day: [{"start": "09:00", "end": "17:00", "kind": "openplus"}] * 96
+            for day in ("monday", "tuesday")
+        }
+    }
     response = put_schedule(api, overlapping)
     assert response.status_code == 422 and len(response.content) < 10_000
     assert response.json()["problems"][-1] == "and 140 more problems"
 
 
 def test_the_cause_is_also_a_value_a_client_can_say_in_its_own_words(api: Api, clock: FakeClock) -> None:
-    put_schedule(api, {"weekly": {"monday": [{"start": "07:00", "end": "22:00", "kind": "openplus"}]},
-                       "holidays_closed": ["koningsdag"],
-                       "exceptions": [{"date": "2026-04-28", "kind": "special_hours", "note": "Markt",
-                                       "windows": [{"start": "10:00", "end": "16:00", "kind": "staffed"}]}]})
+    put_schedule(
+        api,
+        {
+            "weekly": {"monday": [{"start": "07:00", "end": "22:00", "kind": "openplus"}]},
+            "holidays_closed": ["koningsdag"],
+            "exceptions": [
+                {
+                    "date": "2026-04-28",
+                    "kind": "special_hours",
+                    "note": "Markt",
+                    "windows": [{"start": "10:00", "end": "16:00", "kind": "staffed"}],
+                }
+            ],
+        },
+    )
     clock.now = at("2026-04-27T08:00:00+00:00")  # Koningsdag, 10:00 local
     mode = get(api, "/api/v1/mode")
     assert (mode["cause"], mode["cause_kind"]) == ("holiday: Koningsdag", "holiday")
@@ -187,5 +230,6 @@ def test_the_cause_is_also_a_value_a_client_can_say_in_its_own_words(api: Api, c
     assert [(c["at"]["local"], c["cause"], c["cause_kind"]) for c in changes][:3] == [
         ("2026-04-28T00:00:00+02:00", "special hours: Markt", "special_hours"),
         ("2026-04-28T10:00:00+02:00", "special hours: Markt", "special_hours"),
-        ("2026-04-28T16:00:00+02:00", "special hours: Markt", "special_hours")]
+        ("2026-04-28T16:00:00+02:00", "special hours: Markt", "special_hours"),
+    ]
     assert changes[3]["cause_kind"] == "weekly"  # Monday 4 May, 07:00

@@ -16,6 +16,7 @@ valid by the document; negative: invalid by it), about 2 and 3 minutes on a 2-co
 most of it generating. Marked slow, so the whole-suite run of `./dev test` (what `.ci/run`
 runs) includes it and the faketime date guard leaves it out.
 """
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -47,19 +48,34 @@ pytestmark = pytest.mark.slow  # minutes: left out of the date guard, run by the
 
 # Never a 5xx; every answer (status, content type, headers, body) as the OpenAPI document says;
 # a request the document calls invalid is refused (4xx), so the document states the real rules.
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_headers_conformance, response_schema_conformance, negative_data_rejection]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+]
 EXAMPLES_PER_OPERATION = 200  # in each generation mode (issue 11: at least 200 per operation)
 
 # Operations where a generation mode has nothing to generate, so hypothesis reports them
 # Unsatisfiable: negative mode needs an input to make invalid, and these take none.
 NOTHING_TO_GENERATE = {
     GenerationMode.POSITIVE: frozenset(),
-    GenerationMode.NEGATIVE: frozenset({
-        "GET /api/v1/health", "GET /api/v1/auth/me", "GET /api/v1/schedule",
-        "GET /api/v1/mode", "GET /api/v1/door", "POST /api/v1/door/unlock",
-        "GET /api/v1/users", "GET /api/v1/lms", "GET /metrics", "GET /api/v1/outputs",
-    }),
+    GenerationMode.NEGATIVE: frozenset(
+        {
+            "GET /api/v1/health",
+            "GET /api/v1/auth/me",
+            "GET /api/v1/schedule",
+            "GET /api/v1/mode",
+            "GET /api/v1/door",
+            "POST /api/v1/door/unlock",
+            "GET /api/v1/users",
+            "GET /api/v1/lms",
+            "GET /metrics",
+            "GET /api/v1/outputs",
+        }
+    ),
 }
 WHO_AM_I = "/api/v1/auth/me"
 
@@ -106,8 +122,12 @@ class AdminToken:
 def operations_in_document(api: Api) -> set[str]:
     """'METHOD /path' for every operation the app's OpenAPI document lists."""
     document = api.client.get("/openapi.json").json()
-    return {f"{method.upper()} {path}" for path, item in document["paths"].items()
-            for method in item if method in {"get", "put", "post", "delete", "patch"}}
+    return {
+        f"{method.upper()} {path}"
+        for path, item in document["paths"].items()
+        for method in item
+        if method in {"get", "put", "post", "delete", "patch"}
+    }
 
 
 @dataclass
@@ -120,13 +140,19 @@ class GeneratedRun:
     token_renewals: int = 0  # how often a generated request took the admin's token away
 
 
-def conformance_test(operation: APIOperation, mode: GenerationMode, examples: int,
-                     token: AdminToken, statuses: Counter[int]) -> Callable[[], None]:
+def conformance_test(
+    operation: APIOperation, mode: GenerationMode, examples: int, token: AdminToken, statuses: Counter[int]
+) -> Callable[[], None]:
     """A hypothesis test calling `operation` with generated cases, counting the statuses."""
 
     @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(max_examples=examples, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck), derandomize=True)
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,
+    )
     def conforms(case: Case) -> None:
         try:
             statuses[case.call_and_validate(checks=CHECKS).status_code] += 1
@@ -137,8 +163,9 @@ def conformance_test(operation: APIOperation, mode: GenerationMode, examples: in
     return conforms
 
 
-def run_generated_requests(api: Api, mode: GenerationMode, examples: int = EXAMPLES_PER_OPERATION,
-                           only: Collection[str] = ()) -> GeneratedRun:
+def run_generated_requests(
+    api: Api, mode: GenerationMode, examples: int = EXAMPLES_PER_OPERATION, only: Collection[str] = ()
+) -> GeneratedRun:
     """Up to `examples` generated requests per operation of the document, in `mode`; `only`
     names the operations to run ('METHOD /path'), for chasing one failure by hand."""
     run = GeneratedRun()
@@ -178,12 +205,14 @@ def run_generated_requests(api: Api, mode: GenerationMode, examples: int = EXAMP
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_generated_requests_never_get_a_server_error(
-        runtime: Runtime, mode: GenerationMode, hypothesis_storage_outside_the_repository: Path) -> None:
+    runtime: Runtime, mode: GenerationMode, hypothesis_storage_outside_the_repository: Path
+) -> None:
     api = build_api(runtime)
     run = run_generated_requests(api, mode)
     assert not run.failures, "\n\n".join(run.failures)
     assert run.exercised == operations_in_document(api) - NOTHING_TO_GENERATE[mode]
     # Authenticated throughout: the only 401s are wrong passwords at the open login.
     assert {label for label, statuses in run.statuses.items() if 401 in statuses} <= {
-        "POST /api/v1/auth/token"}
+        "POST /api/v1/auth/token"
+    }
     assert storage_directory().path == hypothesis_storage_outside_the_repository

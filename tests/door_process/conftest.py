@@ -1,6 +1,7 @@
 """Fixtures for the door in its own process: a systemd notify socket to listen on, a simulated
 door in this process, and `openplus-door simulate` (door + web child) in a subprocess whose
 console output is read line by line as it comes."""
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,14 @@ DEMO_CARD, DEMO_PIN = "29990000000001", "1234"
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Nothing from the developer's shell or a systemd session leaks into these tests."""
-    for name in ("OPENPLUS_DOOR_CONFIG", "OPENPLUS_DOOR_DATA_DIR", "OPENPLUS_DOOR_LINK",
-                 "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
+    for name in (
+        "OPENPLUS_DOOR_CONFIG",
+        "OPENPLUS_DOOR_DATA_DIR",
+        "OPENPLUS_DOOR_LINK",
+        "NOTIFY_SOCKET",
+        "WATCHDOG_USEC",
+        "WATCHDOG_PID",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -111,13 +118,19 @@ def make_local_door(tmp_path: Path) -> Iterator[Callable[..., LocalDoor]]:
     def make(**service_options) -> LocalDoor:
         settings = parse_settings({"storage": {"data_dir": str(tmp_path / "data")}}, "test")
         sim = SimulatedHardware.create(settings)
-        service = BranchService(sim.settings, Schedule(), pin_factory=sim.factory,
-                                mode_override=DoorMode.OPENPLUS, **service_options)
+        service = BranchService(
+            sim.settings,
+            Schedule(),
+            pin_factory=sim.factory,
+            mode_override=DoorMode.OPENPLUS,
+            **service_options,
+        )
         with closing(service.runtime.connection()) as conn:
-            MemberAdmin(service.runtime.members(conn), service.runtime.events(conn),
-                        service.runtime.clock, "e").replace_list(
-                [(1, member_row_on(local_date(service.runtime.clock()), 1, cards=(DEMO_CARD,)))],
-                "test")
+            MemberAdmin(
+                service.runtime.members(conn), service.runtime.events(conn), service.runtime.clock, "e"
+            ).replace_list(
+                [(1, member_row_on(local_date(service.runtime.clock()), 1, cards=(DEMO_CARD,)))], "test"
+            )
         changed = threading.Condition()
 
         def notify(_snapshot) -> None:
@@ -131,8 +144,9 @@ def make_local_door(tmp_path: Path) -> Iterator[Callable[..., LocalDoor]]:
 
         def wait_for(predicate) -> bool:
             with changed:
-                return changed.wait_for(lambda: service.snapshot() is not None
-                                        and predicate(service.snapshot()), WAIT)
+                return changed.wait_for(
+                    lambda: service.snapshot() is not None and predicate(service.snapshot()), WAIT
+                )
 
         door = LocalDoor(sim, service, wait_for)
         made.append(door)
@@ -174,9 +188,11 @@ class SimulatedBranch:
         self.proc.stdin.write("".join(f"{command}\n" for command in commands))
         self.proc.stdin.flush()
 
-    def wait_line(self, predicate: Callable[[str], bool], after: int = 0,
-                  timeout: float = WAIT) -> tuple[int, float, str]:
+    def wait_line(
+        self, predicate: Callable[[str], bool], after: int = 0, timeout: float = WAIT
+    ) -> tuple[int, float, str]:
         """(index, time, text) of the first output line from index `after` on that matches."""
+
         def found():
             for index in range(after, len(self.lines)):
                 if predicate(self.lines[index][1]):
@@ -213,7 +229,8 @@ class SimulatedBranch:
         request = urllib.request.Request(
             f"http://127.0.0.1:{self.port}/api/v1/auth/token",
             data=json.dumps({"username": user, "password": "openplus-demo"}).encode(),
-            headers={"Content-Type": "application/json"})
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.load(response)["access_token"]
 
@@ -228,19 +245,38 @@ def start_branch(tmp_path: Path) -> Iterator[Callable[..., SimulatedBranch]]:
         data_dir = tmp_path / "data"
         config = tmp_path / "door.toml"
         config.write_text(f"[door]\nunlock_seconds = {PULSE_SECONDS}\n", encoding="utf-8")
-        full_env = {**os.environ, "OPENPLUS_DOOR_DATA_DIR": str(data_dir),
-                    "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",  # lines as they happen
-                    **(env or {})}
+        full_env = {
+            **os.environ,
+            "OPENPLUS_DOOR_DATA_DIR": str(data_dir),
+            "PYTHONPATH": str(ROOT),
+            "PYTHONUNBUFFERED": "1",  # lines as they happen
+            **(env or {}),
+        }
         proc = subprocess.Popen(
-            [sys.executable, "-m", "controller.cli.main", "--config", str(config), "simulate",
-             "--members", "10", "--port", "0", *args],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            env=full_env, cwd=ROOT, text=True)
+            [
+                sys.executable,
+                "-m",
+                "controller.cli.main",
+                "--config",
+                str(config),
+                "simulate",
+                "--members",
+                "10",
+                "--port",
+                "0",
+                *args,
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+            cwd=ROOT,
+            text=True,
+        )
         branch = SimulatedBranch(proc, data_dir)
         started.append(branch)
         threading.Thread(target=branch.read_output, daemon=True).start()
-        _, _, banner = branch.wait_line(lambda text: bool(_WEB_URL.search(text)),
-                                        timeout=START_WAIT)
+        _, _, banner = branch.wait_line(lambda text: bool(_WEB_URL.search(text)), timeout=START_WAIT)
         match = _WEB_URL.search(banner)
         assert match is not None
         branch.port, branch.web_pid = int(match.group(1)), int(match.group(2))

@@ -1,5 +1,6 @@
 """The door link between the door process and the web process: the real server on a real
 door (mock pins), the real client, and the API built on that client."""
+
 from __future__ import annotations
 
 import json
@@ -98,9 +99,16 @@ def test_state_over_the_link_is_the_door_snapshot_and_the_loop_health(linked):
 
 
 def test_the_alarm_kind_crosses_the_wire_as_its_string_and_comes_back_typed():
-    alarmed = DoorSnapshot(mode=DoorMode.OPENPLUS, phase=Phase.IDLE, relay_unlocked=False,
-                           door_open=True, alarm=DoorAlarm.HELD_OPEN, message=PROMPT_CARD,
-                           pin_keys=0, at=datetime(2026, 3, 29, 1, 30, tzinfo=UTC))
+    alarmed = DoorSnapshot(
+        mode=DoorMode.OPENPLUS,
+        phase=Phase.IDLE,
+        relay_unlocked=False,
+        door_open=True,
+        alarm=DoorAlarm.HELD_OPEN,
+        message=PROMPT_CARD,
+        pin_keys=0,
+        at=datetime(2026, 3, 29, 1, 30, tzinfo=UTC),
+    )
     wire = json.loads(json.dumps(snapshot_to_json(alarmed)))
     assert wire["alarm"] == "held_open"
     assert snapshot_from_json(wire).alarm is DoorAlarm.HELD_OPEN
@@ -117,8 +125,7 @@ def test_remote_unlock_over_the_link_is_audited_with_the_actor(linked):
 
     def recorded():
         with closing(runtime.connection()) as conn:
-            return [e for e in runtime.events(conn).query(limit=50)
-                    if e.type is EventType.REMOTE_UNLOCK]
+            return [e for e in runtime.events(conn).query(limit=50) if e.type is EventType.REMOTE_UNLOCK]
 
     assert wait_until(lambda: recorded())
     assert [e.actor for e in recorded()] == ["api:sec"]
@@ -254,18 +261,24 @@ def test_link_path_is_in_the_data_dir_unless_the_environment_says_otherwise(tmp_
 def api_on(runtime, client: DoorLinkClient) -> TestClient:
     passwords = Passwords(CHEAP_PASSWORDS)
     with closing(runtime.connection()) as conn:
-        user_admin(runtime, conn, passwords).create("sec", "correct horse battery",
-                                                    ["security"], "test")
-    footage = FootageService(CameraSettings(), runtime.settings.data_dir / "footage",
-                             runtime.connection, "entrance", runtime.clock)
-    app = create_app(ApiServices(runtime=runtime, door=client, passwords=passwords,
-                                 schedule_changed=client.schedule_changed, footage=footage))
+        user_admin(runtime, conn, passwords).create("sec", "correct horse battery", ["security"], "test")
+    footage = FootageService(
+        CameraSettings(), runtime.settings.data_dir / "footage", runtime.connection, "entrance", runtime.clock
+    )
+    app = create_app(
+        ApiServices(
+            runtime=runtime,
+            door=client,
+            passwords=passwords,
+            schedule_changed=client.schedule_changed,
+            footage=footage,
+        )
+    )
     return TestClient(app)
 
 
 def sign_in(api: TestClient) -> dict[str, str]:
-    token = api.post("/api/v1/auth/token", json={"username": "sec",
-                                                 "password": "correct horse battery"})
+    token = api.post("/api/v1/auth/token", json={"username": "sec", "password": "correct horse battery"})
     return {"Authorization": f"Bearer {token.json()['access_token']}"}
 
 
@@ -300,9 +313,9 @@ def test_a_schedule_saved_while_the_door_is_down_is_still_saved(runtime, tmp_pat
     api = api_on(runtime, DoorLinkClient(tmp_path / "door.sock"))
     with closing(runtime.connection()) as conn:
         user_admin(runtime, conn, Passwords(CHEAP_PASSWORDS)).create(
-            "manny", "correct horse battery", ["manager"], "test")
-    token = api.post("/api/v1/auth/token", json={"username": "manny",
-                                                 "password": "correct horse battery"})
+            "manny", "correct horse battery", ["manager"], "test"
+        )
+    token = api.post("/api/v1/auth/token", json={"username": "manny", "password": "correct horse battery"})
     auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
     body = {"weekly": {"monday": [{"start": "09:00", "end": "17:00", "kind": "staffed"}]}}
     saved = api.put("/api/v1/schedule", headers=auth, json=body)
@@ -365,8 +378,7 @@ def test_schedule_changes_arriving_during_a_reload_share_the_next_one(tmp_path) 
     first = threading.Thread(target=lambda: answers.append(server._reload_schedule()))
     first.start()
     assert loading.wait(5)  # the first reload is reading; nine more arrive
-    rest = [threading.Thread(target=lambda: answers.append(server._reload_schedule()))
-            for _ in range(9)]
+    rest = [threading.Thread(target=lambda: answers.append(server._reload_schedule())) for _ in range(9)]
     for thread in rest:
         thread.start()
     deadline = time.monotonic() + 5  # all nine counted (they then wait on the reload lock)
@@ -391,8 +403,9 @@ def test_reloads_start_at_least_the_spacing_apart(tmp_path) -> None:
         now[0] += seconds
 
     door = CountingDoor()
-    server = DoorLinkServer(tmp_path / "link", door, Schedule, reload_spacing=0.25,
-                            monotonic=lambda: now[0], pause=pause)
+    server = DoorLinkServer(
+        tmp_path / "link", door, Schedule, reload_spacing=0.25, monotonic=lambda: now[0], pause=pause
+    )
     server._reload_schedule()
     now[0] += 0.1
     server._reload_schedule()

@@ -1,6 +1,7 @@
 """The door in its own process: `openplus-door simulate` runs the door (mock pins, ptys) and the
 web pages as a child process. The web side can die or hang without the door noticing, and
 SIGTERM ends the door process within 3 s with the relay locked, whatever the web side does."""
+
 from __future__ import annotations
 
 import os
@@ -97,8 +98,7 @@ def test_web_is_its_own_lower_priority_process_serving_the_door_over_the_link(st
     assert 0 <= health["door_last_turn_seconds"] < 1.0
 
 
-def test_web_killed_while_a_member_enters_the_door_gives_the_full_pulse_and_grants_again(
-        start_branch):
+def test_web_killed_while_a_member_enters_the_door_gives_the_full_pulse_and_grants_again(start_branch):
     branch = start_branch()
     mark = len(branch.lines)
     branch.send(f"card {DEMO_CARD}")
@@ -167,10 +167,10 @@ def test_the_web_child_ends_when_the_door_process_is_killed(start_branch):
     assert wait_gone(branch.web_pid), "the web process outlived the door process"
 
 
-def test_systemd_hears_ready_the_watchdog_while_the_door_turns_and_stopping(
-        start_branch, notify_socket):
-    branch = start_branch({"NOTIFY_SOCKET": notify_socket.address,
-                           "WATCHDOG_USEC": "1500000"})  # a ping at most every 0.5 s
+def test_systemd_hears_ready_the_watchdog_while_the_door_turns_and_stopping(start_branch, notify_socket):
+    branch = start_branch(
+        {"NOTIFY_SOCKET": notify_socket.address, "WATCHDOG_USEC": "1500000"}
+    )  # a ping at most every 0.5 s
     seen = notify_socket.wait_for("READY=1")
     assert all("WATCHDOG=1" == m or m.startswith("READY=1") for m in seen), seen
     for _ in range(3):

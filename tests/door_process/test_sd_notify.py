@@ -1,5 +1,6 @@
 """systemd's notify protocol against a real datagram socket, and the watchdog fed by the real
 door loop: pings while it turns, none while it is stuck."""
+
 from __future__ import annotations
 
 import os
@@ -59,8 +60,8 @@ def test_watchdog_interval_from_the_environment():
 def test_the_feeder_pings_at_most_every_third_of_the_watchdog_period(notify_socket):
     now = [100.0]
     feeder = WatchdogFeeder.from_environment(
-        Notifier(notify_socket.address),
-        {"NOTIFY_SOCKET": notify_socket.address, "WATCHDOG_USEC": "9000000"})
+        Notifier(notify_socket.address), {"NOTIFY_SOCKET": notify_socket.address, "WATCHDOG_USEC": "9000000"}
+    )
     assert feeder is not None and feeder.period == 3.0
     feeder._clock = lambda: now[0]
     for step in (0.0, 0.5, 1.0, 2.9, 3.0, 3.1, 5.9, 6.0):  # turns, with the time of each
@@ -72,8 +73,7 @@ def test_the_feeder_pings_at_most_every_third_of_the_watchdog_period(notify_sock
 
 
 @pytest.mark.slow  # listens to 2 s of silence from the stuck loop
-def test_the_door_loop_feeds_the_watchdog_while_it_turns_and_not_while_stuck(
-        notify_socket, make_local_door):
+def test_the_door_loop_feeds_the_watchdog_while_it_turns_and_not_while_stuck(notify_socket, make_local_door):
     feeder = WatchdogFeeder(Notifier(notify_socket.address), period=0.0)  # every turn
     door = make_local_door(on_turn=feeder)
     notify_socket.wait_for("WATCHDOG=1")

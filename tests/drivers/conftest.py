@@ -4,6 +4,7 @@ A pty pair stands in for a USB serial reader: the driver opens the slave with th
 pyserial, the test writes the device's real bytes to the master. The driver is given a
 symlink to the slave, so the test can make the port vanish and come back like /dev/ttyUSB0.
 """
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ test) in tests/conftest.py, the fake clock and event queue in tests/drivers/conf
 
 The factory is passed to devices explicitly; `Device.pin_factory` is never touched.
 """
+
 from __future__ import annotations
 
 import threading
@@ -42,8 +43,14 @@ class AdvancingClock(Protocol):
     def advance(self, seconds: float) -> None: ...
 
 
-def pulse_wiegand(factory: MockFactory, d0: int, d1: int, bits: Sequence[int],
-                  clock: AdvancingClock | None = None, bit_spacing_s: float = 0.002) -> None:
+def pulse_wiegand(
+    factory: MockFactory,
+    d0: int,
+    d1: int,
+    bits: Sequence[int],
+    clock: AdvancingClock | None = None,
+    bit_spacing_s: float = 0.002,
+) -> None:
     """Send `bits` as active-low pulses: D0 for a 0, D1 for a 1 (advancing `clock` per bit)."""
     for bit in bits:
         pin = factory.pin(d1 if bit else d0)
@@ -74,8 +81,7 @@ class KeypadMatrix:
     pull-up keeps it high. Create it before the keypad device so the row pins are ours.
     """
 
-    def __init__(self, factory: MockFactory, row_pins: Sequence[int],
-                 col_pins: Sequence[int]) -> None:
+    def __init__(self, factory: MockFactory, row_pins: Sequence[int], col_pins: Sequence[int]) -> None:
         self.pressed: set[tuple[int, int]] = set()
         self.cols = [factory.pin(pin) for pin in col_pins]
         self.rows = [factory.pin(pin, pin_class=KeypadRowPin, matrix=self) for pin in row_pins]
@@ -92,7 +98,8 @@ class KeypadMatrix:
         rows = getattr(self, "rows", [])
         for c, col_pin in enumerate(self.cols):
             connected_low = any(
-                (r, c) in self.pressed and not row_pin.state for r, row_pin in enumerate(rows))
+                (r, c) in self.pressed and not row_pin.state for r, row_pin in enumerate(rows)
+            )
             if connected_low:
                 col_pin.drive_low()
             else:

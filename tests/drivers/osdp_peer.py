@@ -4,6 +4,7 @@
 a failed RS-485 adapter); `PtyPdChannel` puts the PD on the master of a `PluggablePty` so
 the driver's real pyserial `SerialChannel` talks to it through the slave's path.
 """
+
 from __future__ import annotations
 
 import os
@@ -120,8 +121,9 @@ class PtyPdChannel(Channel):
 class ReaderPeer:
     """A libosdp PD standing in for an OSDP reader: sends card/key events, records CP commands."""
 
-    def __init__(self, channel: Channel, scbk: bytes, address: int = 0, *,
-                 led: bool = True, buzzer: bool = True) -> None:
+    def __init__(
+        self, channel: Channel, scbk: bytes, address: int = 0, *, led: bool = True, buzzer: bool = True
+    ) -> None:
         capabilities = []
         if led:
             capabilities.append((Capability.LEDControl, 1, 1))
@@ -145,8 +147,16 @@ class ReaderPeer:
         """Report a card read as raw bits ('0'/'1' string, first bit first)."""
         padding = -len(bits) % 8
         data = (int(bits, 2) << padding).to_bytes((len(bits) + padding) // 8, "big")
-        self._submit({"event": Event.CardRead, "reader_no": 0, "format": card_format,
-                      "direction": 0, "length": len(bits), "data": data})
+        self._submit(
+            {
+                "event": Event.CardRead,
+                "reader_no": 0,
+                "format": card_format,
+                "direction": 0,
+                "length": len(bits),
+                "data": data,
+            }
+        )
 
     def keys(self, data: bytes) -> None:
         """Report keypad bytes exactly as an osdp_KEYPAD reply carries them."""

@@ -1,4 +1,5 @@
 """Serial barcode scanner: line validation, the CR/LF line decoder, and the reader over a pty."""
+
 from __future__ import annotations
 
 import pytest
@@ -105,8 +106,14 @@ def test_a_pause_after_an_overlong_run_does_not_count_it_twice() -> None:
 
 
 def start_scanner(start_reader, events, path: str, clock, gap_clock=None) -> SerialBarcodeReader:
-    reader = SerialBarcodeReader(READER, path, repeat_seconds=1.0, monotonic=clock, retry_seconds=0.02,
-                                 gap_monotonic=gap_clock or FakeMonotonic())
+    reader = SerialBarcodeReader(
+        READER,
+        path,
+        repeat_seconds=1.0,
+        monotonic=clock,
+        retry_seconds=0.02,
+        gap_monotonic=gap_clock or FakeMonotonic(),
+    )
     start_reader(reader, events)
     assert reader.wait_connected(2.0)
     return reader
@@ -155,9 +162,7 @@ def test_scan_over_serial_emits_card_read(start_reader, events, pty_port, fake_m
     assert reader.stats.frames_ok == 1
 
 
-def test_bad_lines_over_serial_are_counted_never_read(
-    start_reader, events, pty_port, fake_monotonic
-) -> None:
+def test_bad_lines_over_serial_are_counted_never_read(start_reader, events, pty_port, fake_monotonic) -> None:
     reader = start_scanner(start_reader, events, pty_port.path, fake_monotonic)
     pty_port.write(b"20123456789O12\r\n")  # letter O, not zero
     pty_port.write(b"12\r\n")

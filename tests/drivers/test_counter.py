@@ -1,5 +1,6 @@
 """The directional beam counter on mock pins: in, out, two in one opening, a flicker, an
 incomplete sequence, turning back; counts exact. Times from a fake clock, never slept."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -19,9 +20,15 @@ class Doorway:
         self.factory = factory
         self.t = 100.0
         self.crossed: list[PersonCrossed] = []
-        self.counter = DirectionalCounter(A, B, on_crossed=self.crossed.append,
-                                          monotonic=lambda: self.t, clock=lambda: WALL,
-                                          pin_factory=factory, **kwargs)
+        self.counter = DirectionalCounter(
+            A,
+            B,
+            on_crossed=self.crossed.append,
+            monotonic=lambda: self.t,
+            clock=lambda: WALL,
+            pin_factory=factory,
+            **kwargs,
+        )
         for pin in (A, B):
             factory.pin(pin).drive_high()  # beams intact
 
@@ -118,8 +125,14 @@ def test_pulse_outputs_a_then_b_count_in(mock_factory) -> None:
 def test_active_high_beams(mock_factory) -> None:
     crossed: list[PersonCrossed] = []
     t = [0.0]
-    counter = DirectionalCounter(A, B, on_crossed=crossed.append, broken_when_low=False,
-                                 monotonic=lambda: t[0], pin_factory=mock_factory)
+    counter = DirectionalCounter(
+        A,
+        B,
+        on_crossed=crossed.append,
+        broken_when_low=False,
+        monotonic=lambda: t[0],
+        pin_factory=mock_factory,
+    )
     try:
         for pin, high in ((A, True), (B, True), (A, False), (B, False)):
             t[0] += 0.2

@@ -1,4 +1,5 @@
 """Door contact and REX button through mock pins (callbacks run synchronously on drive_*)."""
+
 from __future__ import annotations
 
 import pytest
@@ -24,8 +25,13 @@ def recorder() -> Recorder:
 
 
 def make_contact(factory, recorder: Recorder, **kwargs) -> DoorContact:
-    return DoorContact(CONTACT, on_opened=recorder.make("opened"),
-                       on_closed=recorder.make("closed"), pin_factory=factory, **kwargs)
+    return DoorContact(
+        CONTACT,
+        on_opened=recorder.make("opened"),
+        on_closed=recorder.make("closed"),
+        pin_factory=factory,
+        **kwargs,
+    )
 
 
 def test_nc_contact_to_ground_reads_open_when_high(mock_factory, recorder) -> None:

@@ -1,4 +1,5 @@
 """Matrix keypad: scanning through mock pins wired as a key matrix, debounce on a fake clock."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,8 +24,9 @@ SCAN = 0.01
 def make_keypad(factory, cols, keymap=None):
     """The matrix first (it owns the row pins), then the keypad on the same pins."""
     matrix = KeypadMatrix(factory, ROWS, cols)
-    keypad = MatrixKeypad("pinpad", ROWS, cols, keymap=keymap, pin_factory=factory,
-                          debounce_s=DEBOUNCE, scan_interval_s=SCAN)
+    keypad = MatrixKeypad(
+        "pinpad", ROWS, cols, keymap=keymap, pin_factory=factory, debounce_s=DEBOUNCE, scan_interval_s=SCAN
+    )
     return matrix, keypad
 
 
@@ -149,8 +151,7 @@ def test_keymap_shape_must_match_the_pins(mock_factory) -> None:
     with pytest.raises(ValueError):
         MatrixKeypad("pinpad", ROWS, COLS_4X3, keymap=("123", "456"), pin_factory=mock_factory)
     with pytest.raises(ValueError):
-        MatrixKeypad("pinpad", ROWS, COLS_4X3, keymap=KEYMAP_4X3[:3] + ("*0#D",),
-                     pin_factory=mock_factory)
+        MatrixKeypad("pinpad", ROWS, COLS_4X3, keymap=KEYMAP_4X3[:3] + ("*0#D",), pin_factory=mock_factory)
 
 
 def test_debouncer_zero_accepts_a_single_reading() -> None:

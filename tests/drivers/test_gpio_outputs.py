@@ -1,4 +1,5 @@
 """Outputs through mock pins: the relay is locked from the first instant, signals never block."""
+
 from __future__ import annotations
 
 import time
@@ -18,9 +19,9 @@ def level(factory, pin: int) -> bool:
 
 # --- lock relay ---------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("active_high, locked_level", [(True, False), (False, True)])
-def test_relay_is_locked_from_construction(mock_factory, active_high: bool,
-                                           locked_level: bool) -> None:
+def test_relay_is_locked_from_construction(mock_factory, active_high: bool, locked_level: bool) -> None:
     relay = LockRelay(RELAY, active_high=active_high, pin_factory=mock_factory)
     try:
         pin = mock_factory.pin(RELAY)
@@ -56,11 +57,9 @@ def test_relay_close_locks_first(mock_factory) -> None:
 
 
 @pytest.mark.parametrize("active_high", [True, False])
-def test_relay_off_drives_a_left_unlocked_pin_to_locked_and_frees_it(
-        mock_factory, active_high: bool) -> None:
+def test_relay_off_drives_a_left_unlocked_pin_to_locked_and_frees_it(mock_factory, active_high: bool) -> None:
     # A crashed service: the pin was released while at the unlocking level.
-    OutputDevice(RELAY, active_high=active_high, initial_value=True,
-                 pin_factory=mock_factory).close()
+    OutputDevice(RELAY, active_high=active_high, initial_value=True, pin_factory=mock_factory).close()
     assert level(mock_factory, RELAY) == active_high
 
     relay_off(RELAY, active_high=active_high, pin_factory=mock_factory)
@@ -70,6 +69,7 @@ def test_relay_off_drives_a_left_unlocked_pin_to_locked_and_frees_it(
 
 
 # --- indicator ------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def indicator(mock_factory):
@@ -83,8 +83,9 @@ def test_indicator_starts_all_off(indicator, mock_factory) -> None:
 
 
 def test_indicator_active_low_starts_off_at_high_level(mock_factory) -> None:
-    device = Indicator(GREEN, RED, BUZZER, leds_active_high=False, buzzer_active_high=False,
-                       pin_factory=mock_factory)
+    device = Indicator(
+        GREEN, RED, BUZZER, leds_active_high=False, buzzer_active_high=False, pin_factory=mock_factory
+    )
     try:
         assert [level(mock_factory, p) for p in (GREEN, RED, BUZZER)] == [True, True, True]
     finally:
@@ -140,6 +141,7 @@ def test_indicator_without_buzzer_ignores_beeps(mock_factory) -> None:
 
 # --- lights and alarm -------------------------------------------------------------------------
 
+
 def test_lights_start_off_and_switch(mock_factory) -> None:
     lights = Lights(LIGHTS, pin_factory=mock_factory)
     try:
@@ -152,12 +154,14 @@ def test_lights_start_off_and_switch(mock_factory) -> None:
         lights.close()
 
 
-@pytest.mark.parametrize("initial_armed, active_high, expected_level", [
-    (True, True, True), (False, True, False), (True, False, False), (False, False, True)])
-def test_alarm_panel_initial_state_is_explicit(mock_factory, initial_armed: bool,
-                                               active_high: bool, expected_level: bool) -> None:
-    panel = AlarmPanel(ALARM, initial_armed=initial_armed, active_high=active_high,
-                       pin_factory=mock_factory)
+@pytest.mark.parametrize(
+    "initial_armed, active_high, expected_level",
+    [(True, True, True), (False, True, False), (True, False, False), (False, False, True)],
+)
+def test_alarm_panel_initial_state_is_explicit(
+    mock_factory, initial_armed: bool, active_high: bool, expected_level: bool
+) -> None:
+    panel = AlarmPanel(ALARM, initial_armed=initial_armed, active_high=active_high, pin_factory=mock_factory)
     try:
         assert level(mock_factory, ALARM) == expected_level
         assert panel.is_armed == initial_armed

@@ -1,4 +1,5 @@
 """Wiegand: the pure decoder with a fake clock, and the reader end-to-end through mock pins."""
+
 from __future__ import annotations
 
 import logging
@@ -69,6 +70,7 @@ def decode(frame: list[int], decoder: WiegandDecoder | None = None):
 
 # --- pure decoder: cards ----------------------------------------------------------------
 
+
 def test_hand_worked_26_bit_frame_decodes_to_facility_and_card() -> None:
     event, decoder = decode(bits(H10301_123_45678))
     assert event == CardRead(card="12345678", reader="door")
@@ -81,31 +83,35 @@ def test_hand_worked_34_bit_frame_decodes_to_facility_and_card() -> None:
     assert event == CardRead(card="0123456789", reader="door")
 
 
-@pytest.mark.parametrize("facility, card, expected", [
-    (0, 0, "00000000"), (255, 65535, "25565535"), (1, 2, "00100002")])
+@pytest.mark.parametrize(
+    "facility, card, expected", [(0, 0, "00000000"), (255, 65535, "25565535"), (1, 2, "00100002")]
+)
 def test_26_bit_zero_padding_and_limits(facility: int, card: int, expected: str) -> None:
     assert decode(h10301(facility, card))[0] == CardRead(card=expected, reader="door")
 
 
-@pytest.mark.parametrize("facility, card, expected", [
-    (0, 0, "0000000000"), (65535, 65535, "6553565535"), (7, 42, "0000700042")])
+@pytest.mark.parametrize(
+    "facility, card, expected", [(0, 0, "0000000000"), (65535, 65535, "6553565535"), (7, 42, "0000700042")]
+)
 def test_34_bit_zero_padding_and_limits(facility: int, card: int, expected: str) -> None:
     assert decode(h10306(facility, card))[0] == CardRead(card=expected, reader="door")
 
 
-@pytest.mark.parametrize("frame, index, reason", [
-    (bits(H10301_123_45678), 0, DROP_EVEN_PARITY),   # the even parity bit itself
-    (bits(H10301_123_45678), 5, DROP_EVEN_PARITY),   # a facility bit
-    (bits(H10301_123_45678), 12, DROP_EVEN_PARITY),  # last bit under even parity
-    (bits(H10301_123_45678), 13, DROP_ODD_PARITY),   # first bit under odd parity
-    (bits(H10301_123_45678), 25, DROP_ODD_PARITY),   # the odd parity bit itself
-    (bits(H10306_1234_56789), 0, DROP_EVEN_PARITY),
-    (bits(H10306_1234_56789), 16, DROP_EVEN_PARITY),
-    (bits(H10306_1234_56789), 17, DROP_ODD_PARITY),
-    (bits(H10306_1234_56789), 33, DROP_ODD_PARITY),
-])
-def test_parity_errors_are_dropped_with_reason(frame: list[int], index: int,
-                                               reason: str) -> None:
+@pytest.mark.parametrize(
+    "frame, index, reason",
+    [
+        (bits(H10301_123_45678), 0, DROP_EVEN_PARITY),  # the even parity bit itself
+        (bits(H10301_123_45678), 5, DROP_EVEN_PARITY),  # a facility bit
+        (bits(H10301_123_45678), 12, DROP_EVEN_PARITY),  # last bit under even parity
+        (bits(H10301_123_45678), 13, DROP_ODD_PARITY),  # first bit under odd parity
+        (bits(H10301_123_45678), 25, DROP_ODD_PARITY),  # the odd parity bit itself
+        (bits(H10306_1234_56789), 0, DROP_EVEN_PARITY),
+        (bits(H10306_1234_56789), 16, DROP_EVEN_PARITY),
+        (bits(H10306_1234_56789), 17, DROP_ODD_PARITY),
+        (bits(H10306_1234_56789), 33, DROP_ODD_PARITY),
+    ],
+)
+def test_parity_errors_are_dropped_with_reason(frame: list[int], index: int, reason: str) -> None:
     event, decoder = decode(flip(frame, index))
     assert event is None
     assert decoder.stats.frames_ok == 0
@@ -135,6 +141,7 @@ def test_dropped_card_frame_is_not_logged_as_a_number(caplog: pytest.LogCaptureF
 
 
 # --- pure decoder: keypad bursts --------------------------------------------------------
+
 
 @pytest.mark.parametrize("code, key", [(n, str(n)) for n in range(10)] + [(10, "*"), (11, "#")])
 def test_4_bit_keypad_codes(code: int, key: str) -> None:
@@ -166,6 +173,7 @@ def test_keycodes_12_to_15_are_dropped(frame: str) -> None:
 
 
 # --- pure decoder: the quiet gap ---------------------------------------------------------
+
 
 def test_frame_is_not_finished_before_the_gap() -> None:
     decoder = WiegandDecoder("door", gap_s=GAP)
@@ -204,18 +212,17 @@ def test_a_pause_inside_a_frame_splits_it_into_two_bad_frames() -> None:
 
 # --- the reader through mock pins --------------------------------------------------------
 
+
 @pytest.fixture
 def reader(mock_factory, fake_monotonic, events):
     """A started reader on the fake clock; `events` and `fake_monotonic` come from conftest."""
-    device = WiegandReader("front", D0, D1, pin_factory=mock_factory, gap_s=GAP,
-                           monotonic=fake_monotonic)
+    device = WiegandReader("front", D0, D1, pin_factory=mock_factory, gap_s=GAP, monotonic=fake_monotonic)
     device.start(events)
     yield device
     device.close()
 
 
-def test_reader_decodes_a_card_from_pin_pulses(mock_factory, reader,
-                                               fake_monotonic, events) -> None:
+def test_reader_decodes_a_card_from_pin_pulses(mock_factory, reader, fake_monotonic, events) -> None:
     pulse_wiegand(mock_factory, D0, D1, h10301(123, 45678), fake_monotonic)
     events.assert_empty()  # not finished: the clock has not passed the gap
     fake_monotonic.advance(GAP)
@@ -224,8 +231,7 @@ def test_reader_decodes_a_card_from_pin_pulses(mock_factory, reader,
     assert reader.stats.frames_ok == 1
 
 
-def test_reader_decodes_keypad_bursts_from_pin_pulses(mock_factory, reader,
-                                                      fake_monotonic, events) -> None:
+def test_reader_decodes_keypad_bursts_from_pin_pulses(mock_factory, reader, fake_monotonic, events) -> None:
     for frame in ("1011", "01011010", "1010", "01001011"):  # #, * (8-bit), *, # (8-bit)
         pulse_wiegand(mock_factory, D0, D1, bits(frame), fake_monotonic)
         fake_monotonic.advance(GAP)
@@ -234,8 +240,7 @@ def test_reader_decodes_keypad_bursts_from_pin_pulses(mock_factory, reader,
     assert keys == ["#", "*", "*", "#"]
 
 
-def test_reader_counts_a_bad_frame_and_emits_nothing(mock_factory, reader,
-                                                     fake_monotonic, events) -> None:
+def test_reader_counts_a_bad_frame_and_emits_nothing(mock_factory, reader, fake_monotonic, events) -> None:
     pulse_wiegand(mock_factory, D0, D1, flip(h10306(1234, 56789), 20), fake_monotonic)
     fake_monotonic.advance(GAP)
     reader.poll()
@@ -245,8 +250,7 @@ def test_reader_counts_a_bad_frame_and_emits_nothing(mock_factory, reader,
 
 def test_reader_timer_thread_ends_the_frame_on_its_own(mock_factory, events) -> None:
     """Real clock and a short gap: the reader's own thread must flush without poll()."""
-    device = WiegandReader("side", D0, D1, pin_factory=mock_factory, gap_s=0.01,
-                           monotonic=time.monotonic)
+    device = WiegandReader("side", D0, D1, pin_factory=mock_factory, gap_s=0.01, monotonic=time.monotonic)
     device.start(events)
     try:
         pulse_wiegand(mock_factory, D0, D1, h10301(5, 4321))

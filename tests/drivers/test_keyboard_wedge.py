@@ -4,6 +4,7 @@
 grabbing and reading a real device is untested here. What can run for real: opening a missing
 device fails the way the reconnect loop expects.
 """
+
 from __future__ import annotations
 
 import time

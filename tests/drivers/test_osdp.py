@@ -4,6 +4,7 @@ Both ends run in this process, joined by an in-memory loopback (or a pty with th
 pyserial on the driver's side), with the AES secure channel on. Waits are on queues and
 events with timeouts; the only fixed waits are the short windows that prove a negative.
 """
+
 from __future__ import annotations
 
 import logging
@@ -91,7 +92,11 @@ def test_card_and_keys_arrive_over_the_secure_channel(line, peer_on, start_reade
     assert events.next(WAIT) == CARD_26
     peer.keys(b"12\x7f\x0d")  # osdp_KEYPAD: '*' travels as DEL, '#' as CR
     assert [events.next(WAIT) for _ in range(4)] == [
-        KeyPress("1", NAME), KeyPress("2", NAME), KeyPress("*", NAME), KeyPress("#", NAME)]
+        KeyPress("1", NAME),
+        KeyPress("2", NAME),
+        KeyPress("*", NAME),
+        KeyPress("#", NAME),
+    ]
     peer.card(H10306_1234_56789)
     assert events.next(WAIT) == CARD_34
 
@@ -122,10 +127,18 @@ def test_libosdp_pd_itself_refuses_ascii_and_unknown_card_formats(line, peer_on,
     peer = peer_on(line.pd_end)
     reader = secure_reader(start_reader, events, line.cp_end)
 
-    peer._submit({"event": Event.CardRead, "reader_no": 0, "format": CardFormat.ASCII,
-                  "direction": 0, "data": b"12345678"})
-    peer._submit({"event": Event.CardRead, "reader_no": 0, "format": 7,
-                  "direction": 0, "length": 8, "data": b"\x01"})
+    peer._submit(
+        {
+            "event": Event.CardRead,
+            "reader_no": 0,
+            "format": CardFormat.ASCII,
+            "direction": 0,
+            "data": b"12345678",
+        }
+    )
+    peer._submit(
+        {"event": Event.CardRead, "reader_no": 0, "format": 7, "direction": 0, "length": 8, "data": b"\x01"}
+    )
     peer.card(H10301_123_45678)
     assert events.until(CARD_26, timeout=WAIT) == []
     assert reader.stats.frames_dropped == 0
@@ -146,10 +159,10 @@ def test_wrong_scbk_means_no_session_and_no_card_reads(line, peer_on, start_read
 
 
 def test_line_failure_reports_disconnect_and_the_driver_retries_before_libosdp_would(
-        line, peer_on, start_reader, events, fake_monotonic):
+    line, peer_on, start_reader, events, fake_monotonic
+):
     peer = peer_on(line.pd_end)
-    reader = secure_reader(start_reader, events, line.cp_end,
-                           retry_after_s=10.0, monotonic=fake_monotonic)
+    reader = secure_reader(start_reader, events, line.cp_end, retry_after_s=10.0, monotonic=fake_monotonic)
 
     line.cut()
     fault = events.next(WAIT)
@@ -170,8 +183,7 @@ def test_indicate_drives_the_led_and_buzzer(line, peer_on, start_reader, events)
 
     assert reader.indicate(granted=True)
     led, buzzer = peer.next_command(WAIT), peer.next_command(WAIT)
-    assert (led["command"], led["on_color"], led["temporary"]) == (
-        Command.LED, CommandLEDColor.Green, True)
+    assert (led["command"], led["on_color"], led["temporary"]) == (Command.LED, CommandLEDColor.Green, True)
     assert (buzzer["command"], buzzer["rep_count"]) == (Command.Buzzer, 1)
 
     assert reader.indicate(granted=False)
@@ -230,8 +242,12 @@ def test_a_dead_refresh_thread_is_reported_not_silent(start_reader, events):
 
 def test_serial_port_end_to_end_unplug_and_replug(pty, peer_on, start_reader, events, fake_monotonic):
     peer = peer_on(PtyPdChannel(pty.master))
-    reader = start_reader(OSDPReader(NAME, SCBK, device=pty.path, address=ADDRESS,
-                                     retry_after_s=10.0, monotonic=fake_monotonic), events)
+    reader = start_reader(
+        OSDPReader(
+            NAME, SCBK, device=pty.path, address=ADDRESS, retry_after_s=10.0, monotonic=fake_monotonic
+        ),
+        events,
+    )
     assert reader.wait_until_secure(WAIT)
     peer.card(H10306_1234_56789)
     assert events.next(WAIT) == CARD_34
@@ -257,45 +273,66 @@ def test_serial_port_end_to_end_unplug_and_replug(pty, peer_on, start_reader, ev
 def raw(bits: str, card_format: int = CardFormat.Wiegand, direction: int = 0) -> dict:
     padding = -len(bits) % 8
     data = (int(bits, 2) << padding).to_bytes((len(bits) + padding) // 8, "big")
-    return {"event": Event.CardRead, "format": card_format, "direction": direction,
-            "length": len(bits), "data": data}
+    return {
+        "event": Event.CardRead,
+        "format": card_format,
+        "direction": direction,
+        "length": len(bits),
+        "data": data,
+    }
 
 
 def ascii_card(data: bytes) -> dict:
     return {"event": Event.CardRead, "format": CardFormat.ASCII, "direction": 0, "data": data}
 
 
-@pytest.mark.parametrize("event, expected", [
-    (raw(H10301_123_45678), CARD_26),
-    (raw(H10306_1234_56789), CARD_34),
-    (raw(H10301_123_45678, CardFormat.Unspecified), CARD_26),
-    (raw("1011"), KeyPress("#", NAME)),  # 4-bit Wiegand key, as the Wiegand driver reads it
-    (ascii_card(b"0012345678\r\n"), CardRead("0012345678", NAME)),
-])
+@pytest.mark.parametrize(
+    "event, expected",
+    [
+        (raw(H10301_123_45678), CARD_26),
+        (raw(H10306_1234_56789), CARD_34),
+        (raw(H10301_123_45678, CardFormat.Unspecified), CARD_26),
+        (raw("1011"), KeyPress("#", NAME)),  # 4-bit Wiegand key, as the Wiegand driver reads it
+        (ascii_card(b"0012345678\r\n"), CardRead("0012345678", NAME)),
+    ],
+)
 def test_decode_card_read(event, expected):
     assert decode_card_read(event, NAME) == expected
 
 
-@pytest.mark.parametrize("event, reason", [
-    (raw("0" + H10301_123_45678[1:]), "bad_even_parity"),
-    (raw(H10301_123_45678[:-1] + "0"), "bad_odd_parity"),
-    (raw("1" * 30), "bad_bit_count"),
-    (raw(H10301_123_45678, direction=1), "reverse_read"),
-    ({**raw(H10301_123_45678), "data": b"\xff\xff"}, "short_data"),
-    (ascii_card(b"12A45678"), "ascii_not_digits"),
-    (ascii_card(b""), "ascii_not_digits"),
-    ({**ascii_card(b"12345678"), "format": 9}, "unknown_card_format"),
-])
+@pytest.mark.parametrize(
+    "event, reason",
+    [
+        (raw("0" + H10301_123_45678[1:]), "bad_even_parity"),
+        (raw(H10301_123_45678[:-1] + "0"), "bad_odd_parity"),
+        (raw("1" * 30), "bad_bit_count"),
+        (raw(H10301_123_45678, direction=1), "reverse_read"),
+        ({**raw(H10301_123_45678), "data": b"\xff\xff"}, "short_data"),
+        (ascii_card(b"12A45678"), "ascii_not_digits"),
+        (ascii_card(b""), "ascii_not_digits"),
+        ({**ascii_card(b"12345678"), "format": 9}, "unknown_card_format"),
+    ],
+)
 def test_decode_card_read_drops_garbage_with_a_reason(event, reason):
     with pytest.raises((CardDataError, WiegandFrameError)) as raised:
         decode_card_read(event, NAME)
     assert raised.value.reason == reason
 
 
-@pytest.mark.parametrize("value, key", [
-    (ord("0"), "0"), (ord("9"), "9"), (0x7F, "*"), (0x0D, "#"), (ord("*"), "*"), (ord("#"), "#"),
-    (ord("A"), None), (0x00, None), (0xFF, None),
-])
+@pytest.mark.parametrize(
+    "value, key",
+    [
+        (ord("0"), "0"),
+        (ord("9"), "9"),
+        (0x7F, "*"),
+        (0x0D, "#"),
+        (ord("*"), "*"),
+        (ord("#"), "#"),
+        (ord("A"), None),
+        (0x00, None),
+        (0xFF, None),
+    ],
+)
 def test_key_from_byte(value, key):
     assert key_from_byte(value) == key
 

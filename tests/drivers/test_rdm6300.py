@@ -1,4 +1,5 @@
 """RDM6300 / EM4100: the pure frame decoder, then the real reader over a pty speaking the protocol."""
+
 from __future__ import annotations
 
 import threading
@@ -64,9 +65,7 @@ def test_lowercase_hex_is_accepted() -> None:
         (b"\xff\x00\x13 noise \x03\x03", "noise"),
     ],
 )
-def test_broken_input_is_dropped_with_reason_and_next_frame_still_reads(
-    garbage: bytes, reason: str
-) -> None:
+def test_broken_input_is_dropped_with_reason_and_next_frame_still_reads(garbage: bytes, reason: str) -> None:
     decoder = Em4100FrameDecoder()
     assert decoder.feed(garbage + CARD_B_FRAME) == [Dropped(reason), CARD_B]
 
@@ -112,8 +111,14 @@ def held_card_clock(fake_monotonic):
 
 
 def start_rdm6300(start_reader, events, path: str, clock, gap_clock=None) -> Rdm6300Reader:
-    reader = Rdm6300Reader(READER, path, holdoff_seconds=1.0, monotonic=clock, retry_seconds=0.02,
-                           gap_monotonic=gap_clock or FakeMonotonic())
+    reader = Rdm6300Reader(
+        READER,
+        path,
+        holdoff_seconds=1.0,
+        monotonic=clock,
+        retry_seconds=0.02,
+        gap_monotonic=gap_clock or FakeMonotonic(),
+    )
     start_reader(reader, events)
     return reader
 

@@ -1,6 +1,7 @@
 """The reader protocols name what the door service may call (layout-review S13): a reader that
 opens its device after start() says so by being a ConnectingReader, not by having a method the
 service probes for with hasattr."""
+
 from __future__ import annotations
 
 from drivers.base import ConnectingReader, EventSink, ReaderStats

@@ -1,5 +1,6 @@
 """The fleet tests' pieces: a broker that survives restarts, a door database, a publisher on
 an injected clock, events written as the door writes them, and a second subscriber."""
+
 from __future__ import annotations
 
 import json
@@ -52,25 +53,36 @@ def db(tmp_path: Path) -> Database:
 
 
 def fleet_settings(broker: Broker, **values: Any) -> FleetSettings:
-    return FleetSettings(enabled=True, host="127.0.0.1", port=broker.port, tls=False,
-                         reconnect_max_seconds=0.2, **values)
+    return FleetSettings(
+        enabled=True, host="127.0.0.1", port=broker.port, tls=False, reconnect_max_seconds=0.2, **values
+    )
 
 
 def publisher(db: Database, broker: Broker, clock: FakeClock, **hooks: Any) -> FleetPublisher:
-    return FleetPublisher(db, fleet_settings(broker), clock, BRANCH, KEY, version="9.9.9",
-                          **hooks)
+    return FleetPublisher(db, fleet_settings(broker), clock, BRANCH, KEY, version="9.9.9", **hooks)
 
 
-def write_events(db: Database, clock: FakeClock, count: int, *,
-                 after: Callable[[], None] = lambda: None) -> list[int]:
+def write_events(
+    db: Database, clock: FakeClock, count: int, *, after: Callable[[], None] = lambda: None
+) -> list[int]:
     """`count` granted entries as the door writes them; their event ids."""
     ids = []
     with closing(db.connect()) as conn:
         log = EventLog(conn)
         for n in range(count):
-            ids.append(log.record(Event(type=EventType.ACCESS_GRANTED, at=clock(), door="front",
-                                        reason="member", member_ref=f"P{n:05d}",
-                                        card_hint="…1234", detail="openplus")))
+            ids.append(
+                log.record(
+                    Event(
+                        type=EventType.ACCESS_GRANTED,
+                        at=clock(),
+                        door="front",
+                        reason="member",
+                        member_ref=f"P{n:05d}",
+                        card_hint="…1234",
+                        detail="openplus",
+                    )
+                )
+            )
             after()
     return ids
 

@@ -1,6 +1,7 @@
 """Each controller publishes to a real Mosquitto (issue 17): events with their ids, pseudonymised;
 the retained state and the last will; a heartbeat on the injected clock; the broker stopped
 mid-burst and a day offline: no event lost, none duplicated once the ids are compared."""
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,9 @@ def waiting(db: Database) -> int:
         return FleetOutbox(conn).waiting()
 
 
-def test_events_arrive_with_their_ids_and_no_patron_id(db: Database, fleet_broker: Broker,
-                                                        clock: FakeClock) -> None:
+def test_events_arrive_with_their_ids_and_no_patron_id(
+    db: Database, fleet_broker: Broker, clock: FakeClock
+) -> None:
     fleet = publisher(db, fleet_broker, clock)
     fleet.start()
     try:
@@ -57,7 +59,8 @@ def test_events_arrive_with_their_ids_and_no_patron_id(db: Database, fleet_broke
 
 
 def test_events_written_before_the_first_start_are_not_sent_and_a_restart_sends_each_once(
-        db: Database, fleet_broker: Broker, clock: FakeClock) -> None:
+    db: Database, fleet_broker: Broker, clock: FakeClock
+) -> None:
     write_events(db, clock, 3)  # the past before the fleet was enabled
     fleet = publisher(db, fleet_broker, clock)
     fleet.start()
@@ -76,31 +79,43 @@ def test_events_written_before_the_first_start_are_not_sent_and_a_restart_sends_
 
 
 def test_retained_state_follows_the_door_and_a_vanished_controller_is_offline(
-        db: Database, fleet_broker: Broker, clock: FakeClock) -> None:
+    db: Database, fleet_broker: Broker, clock: FakeClock
+) -> None:
     snapshot = Snapshot(occupancy=3)
-    fleet = publisher(db, fleet_broker, clock, state=lambda: snapshot,
-                      lms_contact=lambda: clock() - timedelta(minutes=2))
+    fleet = publisher(
+        db, fleet_broker, clock, state=lambda: snapshot, lms_contact=lambda: clock() - timedelta(minutes=2)
+    )
     fleet.start()
     try:
         fleet_broker.messages.wait_until(
-            lambda items: any(t == STATE and p.get("occupancy") == 3 for t, p in items))
+            lambda items: any(t == STATE and p.get("occupancy") == 3 for t, p in items)
+        )
         state = retained_state(fleet_broker, STATE)
-        assert state == {"v": 1, "branch": BRANCH, "state": "online", "version": "9.9.9",
-                         "mode": "openplus", "door": "closed", "alarms": [], "occupancy": 3,
-                         "last_lms_contact": "2026-06-10T11:58:00Z"}
+        assert state == {
+            "v": 1,
+            "branch": BRANCH,
+            "state": "online",
+            "version": "9.9.9",
+            "mode": "openplus",
+            "door": "closed",
+            "alarms": [],
+            "occupancy": 3,
+            "last_lms_contact": "2026-06-10T11:58:00Z",
+        }
         snapshot = Snapshot(door_open=True, alarm=DoorAlarm.FORCED, occupancy=4)
         fleet_broker.messages.wait_until(
-            lambda items: any(t == STATE and p.get("alarms") == ["forced"] for t, p in items))
+            lambda items: any(t == STATE and p.get("alarms") == ["forced"] for t, p in items)
+        )
         assert retained_state(fleet_broker, STATE)["door"] == "open"
     finally:
         fleet.stop(HANG_GUARD, clean=False)  # a power cut: no DISCONNECT
     fleet_broker.messages.wait_until(
-        lambda items: any(t == STATE and p["state"] == "offline" for t, p in items))
+        lambda items: any(t == STATE and p["state"] == "offline" for t, p in items)
+    )
     assert retained_state(fleet_broker, STATE) == {"v": 1, "branch": BRANCH, "state": "offline"}
 
 
-def test_a_clean_stop_says_offline_itself(db: Database, fleet_broker: Broker,
-                                          clock: FakeClock) -> None:
+def test_a_clean_stop_says_offline_itself(db: Database, fleet_broker: Broker, clock: FakeClock) -> None:
     fleet = publisher(db, fleet_broker, clock)
     fleet.start()
     assert fleet.connected.wait(HANG_GUARD)
@@ -109,25 +124,28 @@ def test_a_clean_stop_says_offline_itself(db: Database, fleet_broker: Broker,
     assert retained_state(fleet_broker, STATE)["state"] == "offline"
 
 
-def test_heartbeat_on_the_injected_clock(db: Database, fleet_broker: Broker,
-                                         clock: FakeClock) -> None:
+def test_heartbeat_on_the_injected_clock(db: Database, fleet_broker: Broker, clock: FakeClock) -> None:
     fleet = publisher(db, fleet_broker, clock)
     fleet.start()
     beats = f"openplus/{BRANCH}/heartbeat"
     try:
         first = fleet_broker.messages.wait_until(lambda items: any(t == beats for t, p in items))
         clock.advance(seconds=60)  # [fleet] heartbeat_seconds' default
-        got = fleet_broker.messages.wait_until(
-            lambda items: sum(t == beats for t, p in items) >= 2)
+        got = fleet_broker.messages.wait_until(lambda items: sum(t == beats for t, p in items) >= 2)
     finally:
         fleet.stop(HANG_GUARD)
     assert [p for t, p in first if t == beats][0]["at"] == "2026-06-10T12:00:00Z"
-    assert [p for t, p in got if t == beats][1] == {"v": 1, "branch": BRANCH, "outbox": 0,
-                                                    "at": "2026-06-10T12:01:00Z"}
+    assert [p for t, p in got if t == beats][1] == {
+        "v": 1,
+        "branch": BRANCH,
+        "outbox": 0,
+        "at": "2026-06-10T12:01:00Z",
+    }
 
 
 def test_broker_stopped_mid_burst_loses_nothing_and_duplicates_nothing(
-        db: Database, fleet_broker: Broker, clock: FakeClock) -> None:
+    db: Database, fleet_broker: Broker, clock: FakeClock
+) -> None:
     fleet = publisher(db, fleet_broker, clock)
     fleet.start()
     try:
@@ -180,6 +198,7 @@ def _wait(check: object) -> bool:
     """Wait for a condition the publisher's thread brings about (the hang guard bounds it)."""
     import threading
     import time
+
     deadline = time.monotonic() + HANG_GUARD
     polled = threading.Event()
     while time.monotonic() < deadline:

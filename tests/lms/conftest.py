@@ -1,5 +1,6 @@
 """Fixtures for the SIP2 client tests: the real pysip2 server on loopback (with and without
 login), the fault-injecting proxy in front of it, and pools that are closed after each test."""
+
 from __future__ import annotations
 
 import queue
@@ -68,10 +69,29 @@ def tls_files(tmp_path: Path) -> tuple[Path, Path]:
         pytest.skip("openssl is not installed")
     cert, key = tmp_path / "lms.pem", tmp_path / "lms.key"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True, timeout=HANG_GUARD,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=HANG_GUARD,
     )
     return cert, key
 
@@ -104,7 +124,9 @@ def make_pool() -> Iterator[Callable[..., Sip2Pool]]:
         pools.append(pool)
         pool.start()
         if ready:
-            assert pool.wait_ready(HANG_GUARD, connections=pool.size), f"pool never connected: {pool.last_error}"
+            assert pool.wait_ready(HANG_GUARD, connections=pool.size), (
+                f"pool never connected: {pool.last_error}"
+            )
         return pool
 
     yield make
@@ -136,9 +158,18 @@ class MemoryPinCache:
 class LmsDoorBench:
     """A door on mock pins whose Authorizer asks the pysip2 server through the fault proxy."""
 
-    def __init__(self, runtime: Any, clock: Any, factory: Any, server: RunningServer,
-                 proxy: FaultProxy, *, rules: EligibilityRules, policy: str,
-                 reply_timeout: float) -> None:
+    def __init__(
+        self,
+        runtime: Any,
+        clock: Any,
+        factory: Any,
+        server: RunningServer,
+        proxy: FaultProxy,
+        *,
+        rules: EligibilityRules,
+        policy: str,
+        reply_timeout: float,
+    ) -> None:
         self.runtime, self.clock, self.factory = runtime, clock, factory
         self.server, self.proxy = server, proxy
         self.conn = runtime.connection()
@@ -146,19 +177,47 @@ class LmsDoorBench:
         self.link_events: list[Event] = []
         self.messages: list[DoorMessage] = []
         self.cache = MemoryPinCache()
-        settings = LmsSettings(enabled=True, port=proxy.port, institution="BIB",
-                               reply_timeout_seconds=reply_timeout, offline_policy=policy)
+        settings = LmsSettings(
+            enabled=True,
+            port=proxy.port,
+            institution="BIB",
+            reply_timeout_seconds=reply_timeout,
+            offline_policy=policy,
+        )
         self.pool = sip2_pool(settings, clock)
-        self.link = LmsLink(self.pool, timeout=reply_timeout, deliver=self._deliver,
-                            events=_ListSink(self.link_events), clock=clock, door="entrance")
+        self.link = LmsLink(
+            self.pool,
+            timeout=reply_timeout,
+            deliver=self._deliver,
+            events=_ListSink(self.link_events),
+            clock=clock,
+            door="entrance",
+        )
         hasher = runtime.hasher
-        decider = LmsDecider(rules, policy, self.cache,  # type: ignore[arg-type]
-                             lambda member, pin: hasher.verify(pin, member.pin_salt, member.pin_hash))
-        authorizer = Authorizer(runtime.members(self.conn), self.events, hasher,
-                                runtime.settings.access, "entrance", lms=(self.link, decider))
+        decider = LmsDecider(
+            rules,
+            policy,
+            self.cache,  # type: ignore[arg-type]
+            lambda member, pin: hasher.verify(pin, member.pin_salt, member.pin_hash),
+        )
+        authorizer = Authorizer(
+            runtime.members(self.conn),
+            self.events,
+            hasher,
+            runtime.settings.access,
+            "entrance",
+            lms=(self.link, decider),
+        )
         self.relay = LockRelay(RELAY_PIN, pin_factory=factory)
-        self.door = Door(authorizer, DoorOutputs(self.relay, _Signals(), self.messages.append),
-                         self.events, DoorSettings(), clock, "entrance", monotonic=clock.monotonic)
+        self.door = Door(
+            authorizer,
+            DoorOutputs(self.relay, _Signals(), self.messages.append),
+            self.events,
+            DoorSettings(),
+            clock,
+            "entrance",
+            monotonic=clock.monotonic,
+        )
         self.loop = DoorLoop(self.door, clock.monotonic)
         self._answers: queue.Queue[LmsAnswer] = queue.Queue()
         self.link.start()
@@ -229,17 +288,25 @@ class _Signals:
 
 
 @pytest.fixture
-def lms_door(runtime: Any, clock: Any, mock_factory: Any, lms: RunningServer,
-             proxy: FaultProxy) -> Iterator[Callable[..., LmsDoorBench]]:
+def lms_door(
+    runtime: Any, clock: Any, mock_factory: Any, lms: RunningServer, proxy: FaultProxy
+) -> Iterator[Callable[..., LmsDoorBench]]:
     """Build the door bench (rules default: patron class OPENPLUS means registered)."""
     benches: list[LmsDoorBench] = []
 
-    def make(*, rules: EligibilityRules | None = None, policy: str = "cached",
-             reply_timeout: float = 1.0) -> LmsDoorBench:
+    def make(
+        *, rules: EligibilityRules | None = None, policy: str = "cached", reply_timeout: float = 1.0
+    ) -> LmsDoorBench:
         bench = LmsDoorBench(
-            runtime, clock, mock_factory, lms, proxy,
+            runtime,
+            clock,
+            mock_factory,
+            lms,
+            proxy,
             rules=rules or EligibilityRules(open_plus_classes=frozenset({"OPENPLUS"})),
-            policy=policy, reply_timeout=reply_timeout)
+            policy=policy,
+            reply_timeout=reply_timeout,
+        )
         benches.append(bench)
         return bench
 

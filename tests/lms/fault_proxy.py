@@ -5,6 +5,7 @@ through the current fault: damaged checksum, swallowed (silence), cut off with t
 closed, replaced by garbage, or the request answered with a 96 before the server sees it.
 Optionally the client side speaks TLS, so the client's TLS path meets a real handshake.
 """
+
 from __future__ import annotations
 
 import socket
@@ -131,7 +132,7 @@ class FaultProxy:
                 elif fault == GARBAGE:
                     client.sendall(b"\xff\xfe\x01<html>502 Bad Gateway</html>\r")
                 elif fault == GARBLED_FRAME:
-                    client.sendall(_checksummed(b"24@@garbled@@AY" + frame[frame.rfind(b"AY") + 2:][:1]))
+                    client.sendall(_checksummed(b"24@@garbled@@AY" + frame[frame.rfind(b"AY") + 2 :][:1]))
                 else:
                     client.sendall(frame)
             except OSError:

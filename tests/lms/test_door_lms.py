@@ -5,6 +5,7 @@ Each case ends in a decision, an event saying which path decided, a door message
 loop that is still running. The answer arrives on a pool worker; the tests wait for it with
 the loop's own `run_once` (bounded by HANG_GUARD), never by sleeping.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -44,21 +45,31 @@ def test_a_member_the_lms_accepts_is_let_in(lms_door):
     assert bench.cache.check(GOOD, PIN[GOOD], bench.clock()) is True
 
 
-@pytest.mark.parametrize(("card", "pin", "rules", "reason"), [
-    (GOOD, "9999", EligibilityRules(), Reason.WRONG_PIN),
-    ("29990000009999", "1234", EligibilityRules(), Reason.UNKNOWN_CARD),
-    (LOST, PIN[LOST], EligibilityRules(), Reason.CARD_LOST),
-    (YOUNG, PIN[YOUNG], EligibilityRules(), Reason.NOT_REGISTERED),  # class JEUGD is not Open+
-    (YOUNG, PIN[YOUNG], EligibilityRules(open_plus_classes=frozenset({"OPENPLUS", "JEUGD"})),
-     Reason.UNDER_18),
-    (YOUNG, PIN[YOUNG], EligibilityRules(min_age=13, minors_need_consent=True,
-                                         open_plus_classes=frozenset({"JEUGD"})),
-     Reason.UNDER_AGE),  # born 2014: 12 at the bench's date
-    (EXPIRED, PIN[EXPIRED], EligibilityRules(), Reason.EXPIRED),
-    (FINES, PIN[FINES], EligibilityRules(), Reason.GRANTED),  # a borrowing block alone: in
-    (FINES, PIN[FINES], EligibilityRules(barring_positions=frozenset({10})), Reason.LMS_REFUSED),
-    (BARE, PIN[BARE], EligibilityRules(), Reason.NOT_REGISTERED),  # no class, not on the list
-])
+@pytest.mark.parametrize(
+    ("card", "pin", "rules", "reason"),
+    [
+        (GOOD, "9999", EligibilityRules(), Reason.WRONG_PIN),
+        ("29990000009999", "1234", EligibilityRules(), Reason.UNKNOWN_CARD),
+        (LOST, PIN[LOST], EligibilityRules(), Reason.CARD_LOST),
+        (YOUNG, PIN[YOUNG], EligibilityRules(), Reason.NOT_REGISTERED),  # class JEUGD is not Open+
+        (
+            YOUNG,
+            PIN[YOUNG],
+            EligibilityRules(open_plus_classes=frozenset({"OPENPLUS", "JEUGD"})),
+            Reason.UNDER_18,
+        ),
+        (
+            YOUNG,
+            PIN[YOUNG],
+            EligibilityRules(min_age=13, minors_need_consent=True, open_plus_classes=frozenset({"JEUGD"})),
+            Reason.UNDER_AGE,
+        ),  # born 2014: 12 at the bench's date
+        (EXPIRED, PIN[EXPIRED], EligibilityRules(), Reason.EXPIRED),
+        (FINES, PIN[FINES], EligibilityRules(), Reason.GRANTED),  # a borrowing block alone: in
+        (FINES, PIN[FINES], EligibilityRules(barring_positions=frozenset({10})), Reason.LMS_REFUSED),
+        (BARE, PIN[BARE], EligibilityRules(), Reason.NOT_REGISTERED),  # no class, not on the list
+    ],
+)
 def test_each_lms_answer_ends_in_its_reason_and_message(lms_door, card, pin, rules, reason):
     if not rules.open_plus_classes:
         rules = replace(rules, open_plus_classes=frozenset({"OPENPLUS"}))
@@ -80,8 +91,9 @@ def test_an_empty_pin_is_never_sent_to_the_lms(lms_door):
     assert bench.proxy.requests_starting(b"23") == 0
 
 
-@pytest.mark.parametrize("fault", [faults.SILENCE, faults.GARBAGE, faults.GARBLED_FRAME,
-                                   faults.BAD_CHECKSUM_ALWAYS])
+@pytest.mark.parametrize(
+    "fault", [faults.SILENCE, faults.GARBAGE, faults.GARBLED_FRAME, faults.BAD_CHECKSUM_ALWAYS]
+)
 def test_without_an_answer_the_deny_policy_refuses_and_says_why(lms_door, fault):
     bench = lms_door(policy="deny")
     bench.proxy.set_fault(fault)
@@ -103,8 +115,10 @@ def test_a_connection_closed_mid_reply_ends_in_a_decision_and_the_loop_goes_on(l
     bench.enter(GOOD, PIN[GOOD])
     bench.wait_answer()
     event = bench.last_access()
-    assert (event.reason, decided_by(bench)) in {(Reason.GRANTED, DecidedBy.LMS),
-                                                 (Reason.LMS_UNAVAILABLE, DecidedBy.DENY)}
+    assert (event.reason, decided_by(bench)) in {
+        (Reason.GRANTED, DecidedBy.LMS),
+        (Reason.LMS_UNAVAILABLE, DecidedBy.DENY),
+    }
     assert bench.relay_on is (event.reason == Reason.GRANTED)
     bench.after(10)  # any pulse ends; the next member gets in as before
     assert bench.pool.wait_ready(HANG_GUARD)
@@ -196,4 +210,3 @@ def test_staff_cards_and_a_closed_branch_never_wait_for_the_lms(lms_door):
     assert bench.last_access().reason == Reason.OUTSIDE_HOURS
     assert bench.proxy.requests_starting(b"23") == 0
     assert bench.messages[-1] != PROMPT_PIN
-

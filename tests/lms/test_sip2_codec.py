@@ -1,5 +1,6 @@
 """The SIP2 codec against pysip2's independent codec: our requests decode there, its replies
 decode here, and damaged frames fail with an error that names the damage."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -34,8 +35,15 @@ from drivers.sip2.codec import (
 from drivers.sip2.errors import Sip2ChecksumError, Sip2ProtocolError
 
 MOMENT = datetime(2026, 12, 3, 21, 5, 9)
-PATRON = {"institution": "BIB", "barcode": "29990000000001", "pin": "1234", "terminal_password": "tp",
-          "language": "019", "moment": MOMENT, "charset": "cp850"}
+PATRON = {
+    "institution": "BIB",
+    "barcode": "29990000000001",
+    "pin": "1234",
+    "terminal_password": "tp",
+    "language": "019",
+    "moment": MOMENT,
+    "charset": "cp850",
+}
 
 
 def test_checksum_is_the_twos_complement_of_the_byte_sum() -> None:
@@ -52,7 +60,11 @@ def test_patron_status_request_decodes_in_pysip2_with_sequence_and_pin() -> None
     assert decoded.sequence_number == 3 and decoded.checksum is not None
     message = decoded.message
     assert isinstance(message, PatronStatusRequest)
-    assert (message.patron_identifier, message.patron_password, message.terminal_password) == ("29990000000001", "1234", "tp")
+    assert (message.patron_identifier, message.patron_password, message.terminal_password) == (
+        "29990000000001",
+        "1234",
+        "tp",
+    )
     assert message.transaction_date == "20261203    210509" and message.language == "019"
 
 
@@ -100,15 +112,29 @@ def _reply(message: object, sequence: int = 4, charset: str = "cp850") -> bytes:
 
 
 def _patron_24(**fields: object) -> PatronStatusWithExtensions:
-    base: dict[str, object] = {"patron_status": " " * 14, "language": "000", "transaction_date": "20261203    210509",
-                               "institution_id": "BIB", "patron_identifier": "29990000000001", "personal_name": "Jan"}
+    base: dict[str, object] = {
+        "patron_status": " " * 14,
+        "language": "000",
+        "transaction_date": "20261203    210509",
+        "institution_id": "BIB",
+        "patron_identifier": "29990000000001",
+        "personal_name": "Jan",
+    }
     return PatronStatusWithExtensions(**{**base, **fields})  # type: ignore[arg-type]
 
 
 def test_patron_status_reply_keeps_the_decision_fields_and_no_name() -> None:
-    frame = _reply(_patron_24(patron_status="    Y    Y    ", valid_patron="Y", valid_patron_password="Y",
-                              birth_date="20100315", patron_class="JEUGD", expiry="20271231    000000",
-                              screen_message=("Welkom", "Tweede regel")))
+    frame = _reply(
+        _patron_24(
+            patron_status="    Y    Y    ",
+            valid_patron="Y",
+            valid_patron_password="Y",
+            birth_date="20100315",
+            patron_class="JEUGD",
+            expiry="20271231    000000",
+            screen_message=("Welkom", "Tweede regel"),
+        )
+    )
     decoded = decode_reply(frame, "cp850", barcode="29990000000001")
     assert decoded.sequence == 4
     reply = decoded.message
@@ -121,12 +147,26 @@ def test_patron_status_reply_keeps_the_decision_fields_and_no_name() -> None:
 
 
 def test_patron_information_reply_parses_and_drops_the_address() -> None:
-    frame = _reply(PatronInformationWithExtensions(
-        patron_status=" " * 14, language="000", transaction_date="20261203    210509",
-        hold_items_count="0001", overdue_items_count="0000", charged_items_count="0002", fine_items_count="0000",
-        recall_items_count="0000", unavailable_holds_count="0000", institution_id="BIB",
-        patron_identifier="29990000000001", personal_name="Jan", home_address="Dorpsstraat 1",
-        valid_patron="Y", valid_patron_password="N", birth_date="1990-05-01"))
+    frame = _reply(
+        PatronInformationWithExtensions(
+            patron_status=" " * 14,
+            language="000",
+            transaction_date="20261203    210509",
+            hold_items_count="0001",
+            overdue_items_count="0000",
+            charged_items_count="0002",
+            fine_items_count="0000",
+            recall_items_count="0000",
+            unavailable_holds_count="0000",
+            institution_id="BIB",
+            patron_identifier="29990000000001",
+            personal_name="Jan",
+            home_address="Dorpsstraat 1",
+            valid_patron="Y",
+            valid_patron_password="N",
+            birth_date="1990-05-01",
+        )
+    )
     reply = decode_reply(frame, "cp850").message
     assert isinstance(reply, PatronReply) and reply.command == "64"
     assert reply.valid_pin is False and reply.birth_date == date(1990, 5, 1) and reply.expiry is None
@@ -155,12 +195,27 @@ def test_screen_messages_decode_in_the_configured_charset(charset: str) -> None:
 def test_login_status_and_resend_replies() -> None:
     assert decode_reply(_reply(LoginResponse(ok="1")), "cp850").message == LoginReply(ok=True)
     assert decode_reply(_reply(LoginResponse(ok="0")), "cp850").message == LoginReply(ok=False)
-    status = ACSStatusResponse(online_status="Y", checkin_ok="N", checkout_ok="N", acs_renewal_policy="N",
-                               status_update_ok="N", offline_ok="Y", timeout_period="030", retries_allowed="003",
-                               date_time_sync="20261203    210509", protocol_version="2.00", institution_id="BIB",
-                               supported_messages="Y" * 16)
+    status = ACSStatusResponse(
+        online_status="Y",
+        checkin_ok="N",
+        checkout_ok="N",
+        acs_renewal_policy="N",
+        status_update_ok="N",
+        offline_ok="Y",
+        timeout_period="030",
+        retries_allowed="003",
+        date_time_sync="20261203    210509",
+        protocol_version="2.00",
+        institution_id="BIB",
+        supported_messages="Y" * 16,
+    )
     acs = decode_reply(_reply(status), "cp850").message
-    assert isinstance(acs, AcsStatus) and acs.online and acs.institution_id == "BIB" and acs.protocol_version == "2.00"
+    assert (
+        isinstance(acs, AcsStatus)
+        and acs.online
+        and acs.institution_id == "BIB"
+        and acs.protocol_version == "2.00"
+    )
     resend = decode_reply(encode_message(RequestSCResend(), checksum=True), "cp850")
     assert resend.message == ResendRequest() and resend.sequence is None
 

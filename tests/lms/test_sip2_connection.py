@@ -1,6 +1,7 @@
 """One SIP2 connection against the real pysip2 server: login, SC status, both patron messages,
 sequence numbers, the two resend paths (97 for a damaged reply, our request again after a 96),
 and TLS with a CA file."""
+
 from __future__ import annotations
 
 import time
@@ -58,7 +59,7 @@ def test_sequence_numbers_count_0_to_9_and_wrap(proxy: FaultProxy) -> None:
             connection.sc_status(_deadline())
     finally:
         connection.close()
-    digits = [frame[frame.rindex(b"AY") + 2:][:1].decode() for frame in proxy.requests]
+    digits = [frame[frame.rindex(b"AY") + 2 :][:1].decode() for frame in proxy.requests]
     assert digits == [str(n % 10) for n in range(11)]
 
 

@@ -1,6 +1,7 @@
 """The pooled patron check against the real pysip2 server, and through the fault proxy for a
 misbehaving one: every answer the door can get, and every way the LMS can fail, ending in a
 typed reply or LmsUnavailable within the timeout; the pool recovers after each failure."""
+
 from __future__ import annotations
 
 import threading
@@ -42,7 +43,11 @@ def test_valid_card_and_pin(pool: Sip2Pool) -> None:
     assert reply.command == ("24" if pool.settings.patron_message == "23" else "64")
     assert reply.valid_patron is True and reply.valid_pin is True and credentials_accepted(reply)
     assert reply.status == (False,) * 14 and not reply.card_lost
-    assert (reply.birth_date, reply.patron_class, reply.expiry) == (date(1990, 5, 1), "OPENPLUS", date(2030, 1, 1))
+    assert (reply.birth_date, reply.patron_class, reply.expiry) == (
+        date(1990, 5, 1),
+        "OPENPLUS",
+        date(2030, 1, 1),
+    )
 
 
 def test_wrong_pin(pool: Sip2Pool) -> None:
@@ -60,7 +65,9 @@ def test_unknown_card_with_an_empty_cq(make_pool: MakePool) -> None:
     running = RunningServer(build_server(empty_cq_for_unknown=True))
     running.start()
     try:
-        reply = make_pool(settings_for(running.port)).check_patron("29990000009999", "1234", timeout=HANG_GUARD)
+        reply = make_pool(settings_for(running.port)).check_patron(
+            "29990000009999", "1234", timeout=HANG_GUARD
+        )
     finally:
         running.stop()
     assert reply.valid_patron is False and reply.valid_pin is None and not credentials_accepted(reply)
@@ -105,8 +112,12 @@ def test_login_then_checks(lms_with_login: RunningServer, make_pool: MakePool) -
     assert lms_with_login.seen.count("93") == 2 and lms_with_login.seen.count("99") == 2
 
 
-def test_a_refused_login_leaves_the_pool_unconnected(lms_with_login: RunningServer, make_pool: MakePool) -> None:
-    pool = make_pool(settings_for(lms_with_login.port, login_user="door", login_password="wrong"), ready=False)
+def test_a_refused_login_leaves_the_pool_unconnected(
+    lms_with_login: RunningServer, make_pool: MakePool
+) -> None:
+    pool = make_pool(
+        settings_for(lms_with_login.port, login_user="door", login_password="wrong"), ready=False
+    )
     assert not pool.wait_ready(0.5)
     with pytest.raises(LmsUnavailable) as failure:
         pool.check_patron(VALID, PINS[VALID], timeout=HANG_GUARD)
@@ -126,7 +137,9 @@ def _recovers(pool: Sip2Pool, proxy: FaultProxy) -> None:
     assert credentials_accepted(pool.check_patron(VALID, PINS[VALID], timeout=HANG_GUARD))
 
 
-def test_a_damaged_reply_is_resent_once_and_the_check_succeeds(proxy: FaultProxy, make_pool: MakePool) -> None:
+def test_a_damaged_reply_is_resent_once_and_the_check_succeeds(
+    proxy: FaultProxy, make_pool: MakePool
+) -> None:
     pool = make_pool(settings_for(proxy.port), size=1)
     proxy.set_fault(faults.BAD_CHECKSUM_ONCE)
     assert credentials_accepted(pool.check_patron(VALID, PINS[VALID], timeout=HANG_GUARD))
@@ -160,7 +173,9 @@ def test_the_connection_closed_mid_reply(proxy: FaultProxy, make_pool: MakePool)
     _recovers(pool, proxy)
 
 
-@pytest.mark.parametrize(("fault", "reason"), [(faults.GARBAGE, REASON_GARBLED), (faults.GARBLED_FRAME, REASON_GARBLED)])
+@pytest.mark.parametrize(
+    ("fault", "reason"), [(faults.GARBAGE, REASON_GARBLED), (faults.GARBLED_FRAME, REASON_GARBLED)]
+)
 def test_a_garbled_reply(proxy: FaultProxy, make_pool: MakePool, fault: str, reason: str) -> None:
     pool = make_pool(settings_for(proxy.port), size=1)
     proxy.set_fault(fault)

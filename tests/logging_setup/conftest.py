@@ -1,4 +1,5 @@
 """Fixtures for the logging set-up: the root logger put back as it was, and streams to log to."""
+
 from __future__ import annotations
 
 import io
@@ -18,6 +19,7 @@ def restore_root_logger() -> Iterator[None]:
     handlers, level = list(root.handlers), root.level
     yield
     from controller.system.logging_setup import _stop_listener
+
     _stop_listener()
     for handler in root.handlers:
         if handler not in handlers:

@@ -1,4 +1,5 @@
 """Logging: configured once for the long-running commands, journal-friendly, no full card numbers."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,14 +16,17 @@ from controller.system.logging_setup import CardNumberFilter, configure_logging,
 log = logging.getLogger("controller.test")
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("card 29990000000001 refused", "card …0001 refused"),
-    ("tag 0005000002 and card 12345678", "tag …0002 and card …5678"),
-    ("a 20-digit run 12345678901234567890", "a 20-digit run …7890"),
-    ("seven digits 1234567 stay", "seven digits 1234567 stay"),
-    ("PIN length 4, reader rfid, 2026-11-25 21:30", "PIN length 4, reader rfid, 2026-11-25 21:30"),
-    ("http://127.0.0.1:8000/ and 192.168.100.200", "http://127.0.0.1:8000/ and 192.168.100.200"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("card 29990000000001 refused", "card …0001 refused"),
+        ("tag 0005000002 and card 12345678", "tag …0002 and card …5678"),
+        ("a 20-digit run 12345678901234567890", "a 20-digit run …7890"),
+        ("seven digits 1234567 stay", "seven digits 1234567 stay"),
+        ("PIN length 4, reader rfid, 2026-11-25 21:30", "PIN length 4, reader rfid, 2026-11-25 21:30"),
+        ("http://127.0.0.1:8000/ and 192.168.100.200", "http://127.0.0.1:8000/ and 192.168.100.200"),
+    ],
+)
 def test_card_like_digit_runs_keep_only_their_last_four(text, expected):
     assert mask_card_numbers(text) == expected
 
@@ -45,8 +49,9 @@ def test_card_numbers_are_masked_in_messages_arguments_and_tracebacks(stream):
 def test_the_filter_lets_a_broken_log_call_through_without_raising():
     """logging itself reports the bad arguments when it formats; the caller (maybe the door
     thread) must not get an exception from the filter."""
-    record = logging.LogRecord("controller.test", logging.INFO, __file__, 1,
-                               "two placeholders %s %s", ("29990000000001",), None)
+    record = logging.LogRecord(
+        "controller.test", logging.INFO, __file__, 1, "two placeholders %s %s", ("29990000000001",), None
+    )
     assert CardNumberFilter().filter(record) is True
 
 
@@ -54,8 +59,11 @@ def test_plain_stderr_lines_carry_a_timestamp_and_the_level(stream):
     configure_logging("info", stream=stream, environ={})
     log.info("door says hello")
     flush_logs()
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO controller\.test: door says "
-                        r"hello\n", stream.getvalue())
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO controller\.test: door says "
+        r"hello\n",
+        stream.getvalue(),
+    )
 
 
 def test_journal_lines_carry_the_priority_and_no_timestamp(journal):
@@ -67,8 +75,9 @@ def test_journal_lines_carry_the_priority_and_no_timestamp(journal):
     log.error("e")
     flush_logs()
     file.seek(0)
-    assert file.read() == ("<7>controller.test: d\n<6>controller.test: i\n"
-                           "<4>controller.test: w\n<3>controller.test: e\n")
+    assert file.read() == (
+        "<7>controller.test: d\n<6>controller.test: i\n<4>controller.test: w\n<3>controller.test: e\n"
+    )
 
 
 def test_journal_stream_of_another_file_is_not_the_journal(journal, stream):
@@ -108,8 +117,7 @@ def test_a_log_call_never_waits_for_a_stuck_stderr():
     stuck = StuckStream()
     configure_logging("info", stream=stuck, environ={})
     done = threading.Event()
-    threading.Thread(target=lambda: (log.warning("one"), log.warning("two"), done.set()),
-                     daemon=True).start()
+    threading.Thread(target=lambda: (log.warning("one"), log.warning("two"), done.set()), daemon=True).start()
     assert done.wait(2), "a log call blocked on the stream"
     stuck.release.set()
     flush_logs()
@@ -122,10 +130,8 @@ def test_unknown_level_is_refused():
 
 
 @pytest.mark.parametrize("command", ["serve", "simulate"])
-def test_serve_and_simulate_configure_logging_first_from_the_config(command, tmp_path,
-                                                                     monkeypatch):
-    settings = parse_settings({"storage": {"data_dir": str(tmp_path)},
-                               "logging": {"level": "debug"}}, "test")
+def test_serve_and_simulate_configure_logging_first_from_the_config(command, tmp_path, monkeypatch):
+    settings = parse_settings({"storage": {"data_dir": str(tmp_path)}, "logging": {"level": "debug"}}, "test")
     levels = []
 
     class Configured(Exception):

@@ -1,6 +1,7 @@
 """Fixtures for `relay-off`: a clean environment, config files, and the command run in a
 subprocess the way systemd runs it (mock pins through GPIOZERO_PIN_FACTORY). The in-process
 tests pass tests/conftest.py's `mock_factory` to relay-off explicitly."""
+
 from __future__ import annotations
 
 import json
@@ -31,14 +32,16 @@ def data_dir(tmp_path: Path) -> Path:
     """A data directory whose state file says a crashed service left the relay unlocked."""
     folder = tmp_path / "data"
     folder.mkdir()
-    (folder / STATE_FILE).write_text(json.dumps(
-        {"relay_unlocked": True, "phase": "unlocked", "mode": "openplus"}), encoding="utf-8")
+    (folder / STATE_FILE).write_text(
+        json.dumps({"relay_unlocked": True, "phase": "unlocked", "mode": "openplus"}), encoding="utf-8"
+    )
     return folder
 
 
 @pytest.fixture
 def write_config(tmp_path: Path) -> Callable[[str | bytes, str], Path]:
     """Write a config file under tmp_path and return its path."""
+
     def write(content: str | bytes, name: str = "door.toml") -> Path:
         path = tmp_path / name
         if isinstance(content, bytes):
@@ -46,6 +49,7 @@ def write_config(tmp_path: Path) -> Callable[[str | bytes, str], Path]:
         else:
             path.write_text(content, encoding="utf-8")
         return path
+
     return write
 
 
@@ -62,13 +66,29 @@ def run_relay_off(tmp_path: Path, data_dir: Path) -> Callable[..., subprocess.Co
     main) or "module" (`python -m controller.cli.main`). Extra interpreter flags go in `python_args`.
     No bytecode is written, so the run leaves the checkout untouched.
     """
-    def run(*cli_args: str, launch: str = "console", python_args: tuple[str, ...] = (),
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+
+    def run(
+        *cli_args: str,
+        launch: str = "console",
+        python_args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess:
         entry = ["-c", CONSOLE_SCRIPT] if launch == "console" else ["-m", "controller.cli.main"]
-        environment = {**os.environ, "GPIOZERO_PIN_FACTORY": "mock",
-                       "OPENPLUS_DOOR_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT),
-                       "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}  # clean_env ran
-        return subprocess.run([sys.executable, *python_args, *entry, *cli_args],
-                              env=environment, cwd=tmp_path, capture_output=True, text=True,
-                              timeout=60)
+        environment = {
+            **os.environ,
+            "GPIOZERO_PIN_FACTORY": "mock",
+            "OPENPLUS_DOOR_DATA_DIR": str(data_dir),
+            "PYTHONPATH": str(ROOT),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            **(env or {}),
+        }  # clean_env ran
+        return subprocess.run(
+            [sys.executable, *python_args, *entry, *cli_args],
+            env=environment,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
     return run

@@ -5,6 +5,7 @@ and modes produce, and the door process stopped (SIGTERM: `down`; SIGKILL: the p
 watchdog), where the page must say "Storing" within 5 s. Screenshots at 800x480 and 1280x720
 go to OPENPLUS_SCREENSHOT_DIR when it is set (README "Door screen" links docs/door-screen-*.png),
 else to a temporary folder."""
+
 from __future__ import annotations
 
 import os
@@ -47,17 +48,39 @@ def simulator(tmp_path: Path) -> Iterator[Callable[..., tuple[SimulatedBranch, s
 
     def start(screen_port: int = 0) -> tuple[SimulatedBranch, str]:
         config = tmp_path / "door.toml"
-        config.write_text(f"[door]\nunlock_seconds = {UNLOCK_SECONDS}\n[access]\n"
-                          f"max_wrong_pins = {MAX_WRONG_PINS}\nreader_failure_threshold = 100\n",
-                          encoding="utf-8")
-        env = {**os.environ, "OPENPLUS_DOOR_DATA_DIR": str(tmp_path / "data"),
-               "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+        config.write_text(
+            f"[door]\nunlock_seconds = {UNLOCK_SECONDS}\n[access]\n"
+            f"max_wrong_pins = {MAX_WRONG_PINS}\nreader_failure_threshold = 100\n",
+            encoding="utf-8",
+        )
+        env = {
+            **os.environ,
+            "OPENPLUS_DOOR_DATA_DIR": str(tmp_path / "data"),
+            "PYTHONPATH": str(ROOT),
+            "PYTHONUNBUFFERED": "1",
+        }
         env.pop("OPENPLUS_DOOR_CONFIG", None)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "controller.cli.main", "--config", str(config), "simulate",
-             "--members", "10", "--no-api", "--screen-port", str(screen_port)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-            cwd=ROOT, text=True)
+            [
+                sys.executable,
+                "-m",
+                "controller.cli.main",
+                "--config",
+                str(config),
+                "simulate",
+                "--members",
+                "10",
+                "--no-api",
+                "--screen-port",
+                str(screen_port),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=ROOT,
+            text=True,
+        )
         branch = SimulatedBranch(proc, tmp_path / "data")
         started.append(branch)
         threading.Thread(target=branch.read_output, daemon=True).start()
@@ -100,10 +123,10 @@ def shown(driver: WebDriver) -> dict[str, str]:
 
 def wait_shown(driver: WebDriver, what: str, **wanted: object) -> dict[str, str]:
     """Wait until every key of `wanted` shows its value (a callable value: a predicate)."""
+
     def matches(d: WebDriver) -> dict[str, str] | None:
         now = shown(d)
-        ok = all(value(now[key]) if callable(value) else now[key] == value
-                 for key, value in wanted.items())
+        ok = all(value(now[key]) if callable(value) else now[key] == value for key, value in wanted.items())
         return now if ok else None
 
     try:
@@ -114,8 +137,10 @@ def wait_shown(driver: WebDriver, what: str, **wanted: object) -> dict[str, str]
 
 def screen_size(driver: WebDriver, size: str) -> None:
     width, height = SIZES[size]
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+    )
 
 
 def fits(driver: WebDriver) -> bool:
@@ -124,7 +149,8 @@ def fits(driver: WebDriver) -> bool:
         "const words = document.querySelector('.words').getBoundingClientRect();"
         "return document.documentElement.scrollHeight <= window.innerHeight"
         " && document.documentElement.scrollWidth <= window.innerWidth"
-        " && words.bottom <= window.innerHeight && words.right <= window.innerWidth;")
+        " && words.bottom <= window.innerHeight && words.right <= window.innerWidth;"
+    )
 
 
 def screenshots(driver: WebDriver, folder: Path, name: str) -> None:
@@ -144,7 +170,8 @@ def refused(reason: Reason) -> dict[str, object]:
 
 # --- scenarios ---------------------------------------------------------------------------------
 def test_the_screen_follows_the_door_and_says_storing_when_the_door_process_is_killed(
-        simulator, browser: WebDriver, shots: Path) -> None:
+    simulator, browser: WebDriver, shots: Path
+) -> None:
     branch, url = simulator()
     screen_size(browser, "800x480")
     browser.get(url)
@@ -161,15 +188,24 @@ def test_the_screen_follows_the_door_and_says_storing_when_the_door_process_is_k
     screenshots(browser, shots, "refused")
 
     branch.send(f"keys {DEMO_PIN}#")
-    granted = wait_shown(browser, "right PIN", picture="door", nl=door_message(Reason.GRANTED).nl,
-                         countdown=lambda text: bool(re.search(r"nog [1-3] seconden / .* [1-3] seconds", text)))
+    granted = wait_shown(
+        browser,
+        "right PIN",
+        picture="door",
+        nl=door_message(Reason.GRANTED).nl,
+        countdown=lambda text: bool(re.search(r"nog [1-3] seconden / .* [1-3] seconds", text)),
+    )
     assert granted["pin"] == ""
     screenshots(browser, shots, "open")
     wait_shown(browser, "the pulse ran out", countdown="", picture="card")  # relocked, at rest
 
-    for card, reason in ((barcode(2), Reason.BLOCKED), (barcode(3), Reason.EXPIRED),
-                         (barcode(4), Reason.NOT_REGISTERED), (barcode(5), Reason.UNDER_18),
-                         ("29998888777766", Reason.UNKNOWN_CARD)):
+    for card, reason in (
+        (barcode(2), Reason.BLOCKED),
+        (barcode(3), Reason.EXPIRED),
+        (barcode(4), Reason.NOT_REGISTERED),
+        (barcode(5), Reason.UNDER_18),
+        ("29998888777766", Reason.UNKNOWN_CARD),
+    ):
         branch.send(f"card {card}", f"keys {DEMO_PIN}#")
         wait_shown(browser, reason.value, **refused(reason))
         assert fits(browser), f"{reason.value} does not fit 800x480"
@@ -189,7 +225,8 @@ def test_the_screen_follows_the_door_and_says_storing_when_the_door_process_is_k
 
 
 def test_a_stopped_door_process_says_storing_at_once_and_a_restarted_one_comes_back(
-        simulator, browser: WebDriver) -> None:
+    simulator, browser: WebDriver
+) -> None:
     branch, url = simulator()
     browser.get(url)
     wait_shown(browser, "idle", picture="card", offline=False)

@@ -1,5 +1,6 @@
 """The kiosk's systemd user unit: Chromium in kiosk mode on the door screen's loopback URL,
 after the graphical session; `systemd-analyze verify` finds nothing to say about it."""
+
 from __future__ import annotations
 
 import re
@@ -36,6 +37,7 @@ def test_no_address_in_the_unit_but_loopback() -> None:
 @pytest.mark.skipif(NO_VERIFY, reason="systemd-analyze is not installed (Debian package `systemd`)")
 def test_systemd_analyze_verify_passes_on_the_kiosk_unit() -> None:
     assert SYSTEMD_ANALYZE, "systemd-analyze is missing: apt-get install systemd"
-    done = subprocess.run([SYSTEMD_ANALYZE, "verify", str(UNITS / SCREEN_UNIT)], capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [SYSTEMD_ANALYZE, "verify", str(UNITS / SCREEN_UNIT)], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0 and not (done.stdout + done.stderr).strip(), done.stdout + done.stderr

@@ -1,4 +1,5 @@
 """Fixtures for the web page tests (builders live in web_support.py)."""
+
 from __future__ import annotations
 
 import pytest

@@ -2,6 +2,7 @@
 served by uvicorn on 127.0.0.1, on a temporary data directory. Takes the screenshots that
 docs/pages.md shows (desktop 1280x900 and phone 375x812): into pytest's temporary directory, or
 into OPENPLUS_SCREENSHOT_DIR when that is set (docs/pages.md: how to refresh docs/screenshots)."""
+
 from __future__ import annotations
 
 import shutil
@@ -50,15 +51,21 @@ class Branch:
 
     def __init__(self, data_dir: Path) -> None:
         self.clock = FakeClock(NOW)
-        self.runtime = Runtime.open(parse_settings({"storage": {"data_dir": str(data_dir)}}, "e2e"),
-                                    clock=self.clock)
+        self.runtime = Runtime.open(
+            parse_settings({"storage": {"data_dir": str(data_dir)}}, "e2e"), clock=self.clock
+        )
         self.footage_dir = data_dir / "footage"
         self.door = FollowingDoor(self.clock)
         passwords = Passwords(CHEAP_PASSWORDS)
         self.services = ApiServices(
-            runtime=self.runtime, door=self.door, schedule_changed=self.door.schedule_changed,
-            passwords=passwords, footage=FootageService(
-                CameraSettings(), self.footage_dir, self.runtime.connection, "entrance", self.clock))
+            runtime=self.runtime,
+            door=self.door,
+            schedule_changed=self.door.schedule_changed,
+            passwords=passwords,
+            footage=FootageService(
+                CameraSettings(), self.footage_dir, self.runtime.connection, "entrance", self.clock
+            ),
+        )
         with closing(self.runtime.connection()) as conn:
             admin = user_admin(self.runtime, conn, passwords)
             for name, role in ROLE_USERS.items():
@@ -112,15 +119,19 @@ def click_through(driver: WebDriver, element: WebElement) -> None:
     element.click()
     WebDriverWait(driver, WAIT, ignored_exceptions=(WebDriverException,)).until(
         lambda d: d.execute_script(
-            "return window.opdPageLeft === undefined && document.readyState === 'complete';"),
-        "the click did not load a new page")
+            "return window.opdPageLeft === undefined && document.readyState === 'complete';"
+        ),
+        "the click did not load a new page",
+    )
 
 
 def screenshots(driver: WebDriver, folder: Path, name: str) -> None:
     """The page at both widths (the viewport is emulated exactly, then put back)."""
     for size, (width, height, mobile) in SIZES.items():
-        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-            "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
+        )
         driver.execute_script("window.scrollTo(0, 0)")
         assert driver.save_screenshot(str(folder / f"{name}-{size}.png"))
     driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
@@ -143,7 +154,9 @@ def status_of(driver: WebDriver, path: str) -> int:
     """The HTTP status of a GET made by the page itself, with its session cookie."""
     return driver.execute_async_script(
         "const done = arguments[arguments.length - 1];"
-        "fetch(arguments[0], {credentials: 'same-origin'}).then(r => done(r.status));", path)
+        "fetch(arguments[0], {credentials: 'same-origin'}).then(r => done(r.status));",
+        path,
+    )
 
 
 # --- scenarios (in file order: one browser and one server for all) -----------------------------
@@ -158,7 +171,8 @@ def test_sign_in_page_then_today(browser: WebDriver, branch: Branch, shots: Path
 
 
 def test_schedule_edit_shows_the_problem_at_its_day_keeps_the_input_and_then_changes_the_mode(
-        browser: WebDriver, branch: Branch, shots: Path) -> None:
+    browser: WebDriver, branch: Branch, shots: Path
+) -> None:
     sign_in_as(browser, branch, "manny")
     go(browser, branch, "/schedule")
     for _ in range(2):  # two windows on Wednesday (the button keeps what is typed)
@@ -170,8 +184,11 @@ def test_schedule_edit_shows_the_problem_at_its_day_keeps_the_input_and_then_cha
     browser.find_element(By.ID, "wednesday-1-start").send_keys("12:00")
     browser.find_element(By.ID, "wednesday-1-end").send_keys("22:00")
     click_through(browser, browser.find_element(By.CSS_SELECTOR, "button.primary[value=save]"))
-    problems = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#day-wednesday .problems"),
-                        "the overlap is not shown at Wednesday")
+    problems = wait_for(
+        browser,
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#day-wednesday .problems"),
+        "the overlap is not shown at Wednesday",
+    )
     assert "overlapt met" in problems[0].text
     assert browser.find_element(By.ID, "wednesday-1-start").get_attribute("value") == "12:00"
     assert branch.door.schedule.weekly.wednesday == []  # nothing saved
@@ -191,8 +208,9 @@ def test_schedule_edit_shows_the_problem_at_its_day_keeps_the_input_and_then_cha
     assert "22:00" in text_of(browser, "[data-field=next]")
 
 
-def test_import_with_a_bad_row_lists_it_and_changes_nothing(browser: WebDriver, branch: Branch,
-                                                             shots: Path, tmp_path: Path) -> None:
+def test_import_with_a_bad_row_lists_it_and_changes_nothing(
+    browser: WebDriver, branch: Branch, shots: Path, tmp_path: Path
+) -> None:
     good = tmp_path / "good.csv"
     good.write_bytes(member_csv(GOOD_ROWS))
     bad = tmp_path / "export.csv"
@@ -203,7 +221,9 @@ def test_import_with_a_bad_row_lists_it_and_changes_nothing(browser: WebDriver, 
     browser.find_element(By.ID, "import-file").send_keys(str(bad))
     click_through(browser, browser.find_element(By.CSS_SELECTOR, "form[action='/members/import'] button"))
     table = wait_for(browser, lambda d: d.find_elements(By.ID, "bad-rows"), "bad rows not listed")[0]
-    lines = [row.find_element(By.TAG_NAME, "td").text for row in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
+    lines = [
+        row.find_element(By.TAG_NAME, "td").text for row in table.find_elements(By.CSS_SELECTOR, "tbody tr")
+    ]
     assert "7" in lines and "8" in lines  # header is line 1: the bad row and the duplicate
     assert "patron_id P0001 staat er twee keer in" in table.text
     assert not browser.find_elements(By.ID, "confirm-import")
@@ -225,15 +245,25 @@ def test_import_with_a_bad_row_lists_it_and_changes_nothing(browser: WebDriver, 
     screenshots(browser, shots, "members")
 
 
-def test_an_entry_plays_its_clip_in_the_page(browser: WebDriver, branch: Branch,
-                                             shots: Path) -> None:
+def test_an_entry_plays_its_clip_in_the_page(browser: WebDriver, branch: Branch, shots: Path) -> None:
     clip_start = NOW - timedelta(minutes=20)
-    granted = record_event(branch.runtime, EventType.ACCESS_GRANTED, clip_start + timedelta(seconds=1),
-                           reason="granted", member_ref="P0003", card_hint="0003")
+    granted = record_event(
+        branch.runtime,
+        EventType.ACCESS_GRANTED,
+        clip_start + timedelta(seconds=1),
+        reason="granted",
+        member_ref="P0003",
+        card_hint="0003",
+    )
     register_clip(branch.runtime, branch.footage_dir, granted, clip_start, seconds=2.0)
     for minutes, reason in ((50, "wrong_pin"), (40, "outside_hours"), (30, "unknown_card")):
-        record_event(branch.runtime, EventType.ACCESS_REFUSED, NOW - timedelta(minutes=minutes),
-                     reason=reason, card_hint="1234")
+        record_event(
+            branch.runtime,
+            EventType.ACCESS_REFUSED,
+            NOW - timedelta(minutes=minutes),
+            reason=reason,
+            card_hint="1234",
+        )
     record_event(branch.runtime, EventType.DOOR_FORCED, NOW - timedelta(minutes=10), reason="forced")
     sign_in_as(browser, branch, "sec")
     assert text_of(browser, "[data-field=granted]") == "1"
@@ -248,22 +278,26 @@ def test_an_entry_plays_its_clip_in_the_page(browser: WebDriver, branch: Branch,
     click_through(browser, browser.find_element(By.CSS_SELECTOR, f"a[href='/entries/{granted}']"))
     video = wait_for(browser, lambda d: d.find_elements(By.ID, "clip"), "no video element")[0]
     assert video.get_attribute("src").endswith(f"/entries/{granted}/video#t=1.0")
-    loaded = wait_for(browser, lambda d: d.execute_script(
-        "const v = document.getElementById('clip');"
-        "return v.readyState >= 1 && v.duration > 0 ? [v.readyState, v.duration, v.currentTime] : null;"),
-        "the clip did not load in the <video> element")
+    loaded = wait_for(
+        browser,
+        lambda d: d.execute_script(
+            "const v = document.getElementById('clip');"
+            "return v.readyState >= 1 && v.duration > 0 ? [v.readyState, v.duration, v.currentTime] : null;"
+        ),
+        "the clip did not load in the <video> element",
+    )
     assert 1.5 <= loaded[1] <= 2.5  # the 2 s clip
     assert loaded[2] == pytest.approx(1.0, abs=0.2)  # started at the event (#t=1.0)
     assert browser.find_element(By.ID, "cannot-play").get_attribute("hidden") is not None
     browser.execute_async_script(  # a still frame at the event, not wherever playback got to
         "const v = document.getElementById('clip'), done = arguments[arguments.length - 1];"
         "v.pause(); v.addEventListener('seeked', () => done(v.currentTime), {once: true});"
-        "v.currentTime = 1.0;")
+        "v.currentTime = 1.0;"
+    )
     screenshots(browser, shots, "entry-clip")
 
 
-def test_a_manager_is_refused_the_security_pages(browser: WebDriver, branch: Branch,
-                                                 shots: Path) -> None:
+def test_a_manager_is_refused_the_security_pages(browser: WebDriver, branch: Branch, shots: Path) -> None:
     sign_in_as(browser, branch, "manny")
     for path in ("/entries", "/entries/export.csv", "/entries/1", "/entries/1/video", "/users"):
         assert status_of(browser, path) == 403, path
@@ -278,11 +312,17 @@ def test_admin_users_page_in_english(browser: WebDriver, branch: Branch, shots: 
     sign_in_as(browser, branch, "admin")
     go(browser, branch, "/users")
     click_through(browser, browser.find_element(By.CSS_SELECTOR, "a[href^='/lang?to=en']"))
-    wait_for(browser, lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en",
-             "the language switch did not switch")
+    wait_for(
+        browser,
+        lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en",
+        "the language switch did not switch",
+    )
     assert text_of(browser, "h1") == "Users"
     assert "camera wall" in text_of(browser, "#tokens")
     screenshots(browser, shots, "users")
     click_through(browser, browser.find_element(By.CSS_SELECTOR, "a[href^='/lang?to=nl']"))
-    wait_for(browser, lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "nl",
-             "could not switch back")
+    wait_for(
+        browser,
+        lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "nl",
+        "could not switch back",
+    )

@@ -1,5 +1,6 @@
 """The library system on the pages: entries decided offline are marked and can be filtered, and
 the Today page shows the link, today's offline entries, the offline policy and the rules."""
+
 from __future__ import annotations
 
 import csv
@@ -21,26 +22,50 @@ READ = "reader=rfid mode=openplus"
 
 def record_decisions(runtime: Runtime, at: datetime) -> None:
     """One access event per path that can decide on an LMS branch, and one from before it."""
-    record_event(runtime, EventType.ACCESS_GRANTED, at, reason="granted", member_ref="by-lms",
-                 detail=f"{READ} decided_by=lms")
-    record_event(runtime, EventType.ACCESS_GRANTED, at, reason="granted", member_ref="by-cache",
-                 detail=f"{READ} decided_by=offline_cache lms=timeout")
-    record_event(runtime, EventType.ACCESS_GRANTED, at, reason="granted", member_ref="by-list",
-                 detail=f"{READ} decided_by=offline_local lms=closed")
-    record_event(runtime, EventType.ACCESS_REFUSED, at, reason="lms_unavailable",
-                 member_ref="by-nobody", detail=f"{READ} decided_by=offline_deny lms=timeout")
-    record_event(runtime, EventType.ACCESS_GRANTED, at, reason="granted", member_ref="no-lms",
-                 detail=READ)
+    record_event(
+        runtime,
+        EventType.ACCESS_GRANTED,
+        at,
+        reason="granted",
+        member_ref="by-lms",
+        detail=f"{READ} decided_by=lms",
+    )
+    record_event(
+        runtime,
+        EventType.ACCESS_GRANTED,
+        at,
+        reason="granted",
+        member_ref="by-cache",
+        detail=f"{READ} decided_by=offline_cache lms=timeout",
+    )
+    record_event(
+        runtime,
+        EventType.ACCESS_GRANTED,
+        at,
+        reason="granted",
+        member_ref="by-list",
+        detail=f"{READ} decided_by=offline_local lms=closed",
+    )
+    record_event(
+        runtime,
+        EventType.ACCESS_REFUSED,
+        at,
+        reason="lms_unavailable",
+        member_ref="by-nobody",
+        detail=f"{READ} decided_by=offline_deny lms=timeout",
+    )
+    record_event(runtime, EventType.ACCESS_GRANTED, at, reason="granted", member_ref="no-lms", detail=READ)
 
 
 def row_of(page: str, patron: str) -> str:
     """The table row that names `patron`."""
     start = page.index(f">{patron}</td>")
-    return page[page.rindex("<tr", 0, start):page.index("</tr>", start)]
+    return page[page.rindex("<tr", 0, start) : page.index("</tr>", start)]
 
 
-def test_an_entry_decided_offline_is_marked_with_its_path(web: Api, runtime: Runtime,
-                                                           clock: FakeClock) -> None:
+def test_an_entry_decided_offline_is_marked_with_its_path(
+    web: Api, runtime: Runtime, clock: FakeClock
+) -> None:
     record_decisions(runtime, clock())
     sign_in(web.client, "admin")  # sees patron ids whole: the rows are told apart by them
     page = web.client.get("/entries").text
@@ -54,12 +79,16 @@ def test_an_entry_decided_offline_is_marked_with_its_path(web: Api, runtime: Run
 
 
 def test_the_offline_filter_shows_only_entries_decided_offline_and_the_csv_follows(
-        web: Api, runtime: Runtime, clock: FakeClock) -> None:
+    web: Api, runtime: Runtime, clock: FakeClock
+) -> None:
     record_decisions(runtime, clock())
     sign_in(web.client, "admin")  # sees patron ids whole: the rows are told apart by them
     page = web.client.get("/entries?offline=1").text
-    shown = {patron for patron in ("by-lms", "by-cache", "by-list", "by-nobody", "no-lms")
-             if f">{patron}</td>" in page}
+    shown = {
+        patron
+        for patron in ("by-lms", "by-cache", "by-list", "by-nobody", "no-lms")
+        if f">{patron}</td>" in page
+    }
     assert shown == {"by-cache", "by-list", "by-nobody"}
     assert '<option value="1" selected>' in page  # the filter stays as chosen
     refused = web.client.get("/entries?offline=1&result=refused").text
@@ -67,20 +96,29 @@ def test_the_offline_filter_shows_only_entries_decided_offline_and_the_csv_follo
     export = web.client.get("/entries/export.csv?offline=1")
     rows = list(csv.DictReader(io.StringIO(export.text.lstrip("\ufeff")), delimiter=";"))
     assert {row["member"]: row["decided_by"] for row in rows} == {
-        "by-cache": "offline_cache", "by-list": "offline_local", "by-nobody": "offline_deny"}
+        "by-cache": "offline_cache",
+        "by-list": "offline_local",
+        "by-nobody": "offline_deny",
+    }
 
 
-def test_the_csv_says_which_path_decided_each_entry(web: Api, runtime: Runtime,
-                                                    clock: FakeClock) -> None:
+def test_the_csv_says_which_path_decided_each_entry(web: Api, runtime: Runtime, clock: FakeClock) -> None:
     record_decisions(runtime, clock())
     sign_in(web.client, "admin")  # sees patron ids whole: the rows are told apart by them
     export = web.client.get("/entries/export.csv?result=granted")
     refused = web.client.get("/entries/export.csv?result=refused")
-    rows = [row for text in (export.text, refused.text)
-            for row in csv.DictReader(io.StringIO(text.lstrip("\ufeff")), delimiter=";")]
+    rows = [
+        row
+        for text in (export.text, refused.text)
+        for row in csv.DictReader(io.StringIO(text.lstrip("\ufeff")), delimiter=";")
+    ]
     assert {row["member"]: row["decided_by"] for row in rows} == {
-        "by-lms": "lms", "by-cache": "offline_cache", "by-list": "offline_local",
-        "by-nobody": "offline_deny", "no-lms": ""}
+        "by-lms": "lms",
+        "by-cache": "offline_cache",
+        "by-list": "offline_local",
+        "by-nobody": "offline_deny",
+        "no-lms": "",
+    }
 
 
 def test_today_has_no_library_system_block_on_a_branch_without_one(web: Api) -> None:
@@ -92,26 +130,39 @@ def test_today_has_no_library_system_block_on_a_branch_without_one(web: Api) -> 
 @pytest.fixture
 def lms_runtime(tmp_path: Path, clock: FakeClock) -> Runtime:
     """A branch linked to its LMS: offline policy deny, its own eligibility rules."""
-    settings = parse_settings({
-        "storage": {"data_dir": str(tmp_path / "data")},
-        "lms": {"enabled": True, "offline_policy": "deny"},
-        "eligibility": {"min_age": 16, "barring_status_positions": [10, 6],
-                        "open_plus_patron_classes": ["OPEN", "STAFF"], "check_expiry": False},
-    }, "test")
+    settings = parse_settings(
+        {
+            "storage": {"data_dir": str(tmp_path / "data")},
+            "lms": {"enabled": True, "offline_policy": "deny"},
+            "eligibility": {
+                "min_age": 16,
+                "barring_status_positions": [10, 6],
+                "open_plus_patron_classes": ["OPEN", "STAFF"],
+                "check_expiry": False,
+            },
+        },
+        "test",
+    )
     return Runtime.open(settings, clock=clock)
 
 
 def test_today_shows_the_link_the_offline_entries_and_the_rules(
-        lms_runtime: Runtime, clock: FakeClock) -> None:
+    lms_runtime: Runtime, clock: FakeClock
+) -> None:
     web = build_api(lms_runtime)
     # Midnight in Amsterdam is 23:00 UTC the day before: an entry at 22:30 UTC is yesterday's.
     record_decisions(lms_runtime, datetime.fromisoformat("2026-11-24T22:30:00+00:00"))
     record_decisions(lms_runtime, clock())
-    record_event(lms_runtime, EventType.LMS_LINK, datetime.fromisoformat("2026-11-25T13:05:00+00:00"),
-                 reason=LmsLinkReason.LMS_LOST.value, detail="connect timed out")
+    record_event(
+        lms_runtime,
+        EventType.LMS_LINK,
+        datetime.fromisoformat("2026-11-25T13:05:00+00:00"),
+        reason=LmsLinkReason.LMS_LOST.value,
+        detail="connect timed out",
+    )
     sign_in(web.client, "sec")
     page = web.client.get("/today").text
-    block = page[page.index('id="lms-h"'):]
+    block = page[page.index('id="lms-h"') :]
     assert "Niet bereikbaar sinds 2026-11-25 14:05" in block  # local time (UTC+1)
     assert '/entries?offline=1&amp;start=2026-11-25&amp;end=2026-11-25">3</a>' in block
     assert "Niemand komt binnen" in block
@@ -120,15 +171,17 @@ def test_today_shows_the_link_the_offline_entries_and_the_rules(
     assert "6: te veel te laat; 10: te hoge boetes" in block
     assert "De vervaldatum uit het bibliotheeksysteem wordt niet gecontroleerd." in block
     assert "[lms] en [eligibility]" in block
-    record_event(lms_runtime, EventType.LMS_LINK, clock.advance(minutes=5),
-                 reason=LmsLinkReason.LMS_BACK.value)
+    record_event(
+        lms_runtime, EventType.LMS_LINK, clock.advance(minutes=5), reason=LmsLinkReason.LMS_BACK.value
+    )
     status = web.client.get("/today/status.json").json()
     assert status["lms_link"] == "Verbonden sinds 2026-11-25 21:35"
     assert status["lms_offline_today"] == 3
 
 
 def test_a_manager_sees_the_block_without_a_link_to_the_entries(
-        lms_runtime: Runtime, clock: FakeClock) -> None:
+    lms_runtime: Runtime, clock: FakeClock
+) -> None:
     web = build_api(lms_runtime)
     sign_in(web.client, "manny")
     web.client.get("/lang?to=en&next=/today")
@@ -139,7 +192,8 @@ def test_a_manager_sees_the_block_without_a_link_to_the_entries(
 
 
 def test_a_branch_that_had_an_lms_link_still_shows_its_last_change(
-        web: Api, runtime: Runtime, clock: FakeClock) -> None:
+    web: Api, runtime: Runtime, clock: FakeClock
+) -> None:
     record_event(runtime, EventType.LMS_LINK, clock(), reason=LmsLinkReason.LMS_LOST.value)
     sign_in(web.client, "sec")
     block = web.client.get("/today").text.split('id="lms-h"', 1)[1]

@@ -3,6 +3,7 @@ a generated month of events (tests/statistics_support.py), served by uvicorn on 
 the charts drawn, their accessible names, the tables, the month page as printed. The
 screenshot docs/statistics.png comes from here: written into OPENPLUS_SCREENSHOT_DIR when that
 is set (`OPENPLUS_SCREENSHOT_DIR=docs`), else into pytest's temporary directory."""
+
 from __future__ import annotations
 
 import shutil
@@ -41,12 +42,17 @@ class Branch:
 
     def __init__(self, data_dir: Path) -> None:
         self.clock = FakeClock(NOW)
-        self.runtime = Runtime.open(parse_settings({"storage": {"data_dir": str(data_dir)}}, "e2e"),
-                                    clock=self.clock)
+        self.runtime = Runtime.open(
+            parse_settings({"storage": {"data_dir": str(data_dir)}}, "e2e"), clock=self.clock
+        )
         self.door = FollowingDoor(self.clock)
         passwords = Passwords(CHEAP_PASSWORDS)
-        self.services = ApiServices(runtime=self.runtime, door=self.door,
-                                    schedule_changed=self.door.schedule_changed, passwords=passwords)
+        self.services = ApiServices(
+            runtime=self.runtime,
+            door=self.door,
+            schedule_changed=self.door.schedule_changed,
+            passwords=passwords,
+        )
         with closing(self.runtime.connection()) as conn:
             admin = user_admin(self.runtime, conn, passwords)
             for name, role in ROLE_USERS.items():
@@ -77,7 +83,8 @@ def browser() -> Iterator[WebDriver]:
 def go(driver: WebDriver, branch: Branch, path: str) -> None:
     driver.get(branch.base + path)
     WebDriverWait(driver, WAIT).until(
-        lambda d: d.execute_script("return document.readyState") == "complete", f"{path} did not load")
+        lambda d: d.execute_script("return document.readyState") == "complete", f"{path} did not load"
+    )
 
 
 def sign_in(driver: WebDriver, branch: Branch, user: str) -> None:
@@ -88,8 +95,9 @@ def sign_in(driver: WebDriver, branch: Branch, user: str) -> None:
     WebDriverWait(driver, WAIT).until(lambda d: d.current_url.endswith("/today"), "not signed in")
 
 
-def test_the_statistics_page_draws_a_month(browser: WebDriver, branch: Branch,
-                                           tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_the_statistics_page_draws_a_month(
+    browser: WebDriver, branch: Branch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     sign_in(browser, branch, "manny")
     browser.find_element(By.CSS_SELECTOR, "nav a[href='/statistics']").click()
     WebDriverWait(browser, WAIT).until(lambda d: d.current_url.endswith("/statistics"), "no page")
@@ -97,15 +105,16 @@ def test_the_statistics_page_draws_a_month(browser: WebDriver, branch: Branch,
     go(browser, branch, "/statistics?start=2026-03-01&end=2026-03-31&by=day")
     entries = browser.find_element(By.CSS_SELECTOR, "#chart-entries svg")
     assert entries.get_attribute("role") == "img"
-    assert entries.find_element(By.TAG_NAME, "title").get_attribute("textContent") == \
-        "Binnenkomsten per periode"
+    assert (
+        entries.find_element(By.TAG_NAME, "title").get_attribute("textContent") == "Binnenkomsten per periode"
+    )
     assert f"{len(branch.month.granted)} binnenkomsten" in entries.find_element(
-        By.TAG_NAME, "desc").get_attribute("textContent")
+        By.TAG_NAME, "desc"
+    ).get_attribute("textContent")
     # Drawn, not just sent: the bars have a size on screen, stacked Open+ on staffed.
     bars = browser.find_elements(By.CSS_SELECTOR, "#chart-entries rect.bar-openplus")
     assert len(bars) == 31 and all(bar.rect["height"] > 0 for bar in bars)
-    colour = browser.execute_script(
-        "return getComputedStyle(arguments[0]).fill", bars[0])
+    colour = browser.execute_script("return getComputedStyle(arguments[0]).fill", bars[0])
     assert colour == "rgb(0, 114, 178)"  # from statistics.css: the CSP allowed the stylesheet
     assert len(browser.find_elements(By.CSS_SELECTOR, "#chart-hours rect")) == 15  # 08-21, 01, 03
     assert browser.find_elements(By.CSS_SELECTOR, "#chart-refusals rect")
@@ -117,8 +126,15 @@ def test_the_statistics_page_draws_a_month(browser: WebDriver, branch: Branch,
     browser.find_element(By.CSS_SELECTOR, "section[aria-labelledby=h-entries] summary").click()
     browser.execute_script("window.scrollTo(0, 0)")
     shots = shots_folder(tmp_path_factory)
-    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {  # the totals and two charts
-        "width": 1280, "height": 1500, "deviceScaleFactor": 1, "mobile": False})
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {  # the totals and two charts
+            "width": 1280,
+            "height": 1500,
+            "deviceScaleFactor": 1,
+            "mobile": False,
+        },
+    )
     try:
         assert browser.save_screenshot(str(shots / "statistics.png"))
     finally:

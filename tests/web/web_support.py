@@ -1,5 +1,6 @@
 """Builders for the web page tests: sign in through the real form, read a form's CSRF token,
 seed events and a real video clip, and a door double whose mode follows the saved schedule."""
+
 from __future__ import annotations
 
 import re
@@ -36,9 +37,11 @@ def csrf_of(html: str) -> str:
 def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> str:
     """Sign in through the form; returns the session's CSRF token (from the landing page)."""
     token = csrf_of(client.get("/signin").text)
-    response = client.post("/signin", data={"username": username, "password": password,
-                                             "csrf_token": token, "next": "/today"},
-                           follow_redirects=False)
+    response = client.post(
+        "/signin",
+        data={"username": username, "password": password, "csrf_token": token, "next": "/today"},
+        follow_redirects=False,
+    )
     assert response.status_code == 303, response.text
     return csrf_of(client.get("/today").text)
 
@@ -56,9 +59,16 @@ class FollowingDoor:
 
     def snapshot(self) -> DoorSnapshot | None:
         now = self.clock()  # type: ignore[operator]
-        return DoorSnapshot(mode=mode_at(self.schedule, now).mode, phase=Phase.IDLE,
-                            relay_unlocked=False, door_open=self.alarm is not None,
-                            alarm=self.alarm, message=PROMPT_CARD, pin_keys=0, at=now)
+        return DoorSnapshot(
+            mode=mode_at(self.schedule, now).mode,
+            phase=Phase.IDLE,
+            relay_unlocked=False,
+            door_open=self.alarm is not None,
+            alarm=self.alarm,
+            message=PROMPT_CARD,
+            pin_keys=0,
+            at=now,
+        )
 
     def loop_health(self) -> LoopHealth:
         return LoopHealth(alive=True, last_turn_age=0.1)
@@ -80,22 +90,33 @@ def write_clip(path: Path, seconds: float = 2.0, fps: int = 10, fourcc: str = "V
     frames = int(seconds * fps)
     for i in range(frames):
         frame = np.full((240, 320, 3), 40, np.uint8)
-        frame[:, (i * 15) % 300:(i * 15) % 300 + 20] = (0, 200, 255)
+        frame[:, (i * 15) % 300 : (i * 15) % 300 + 20] = (0, 200, 255)
         writer.write(frame)
     writer.release()
     return frames
 
 
-def register_clip(runtime: Runtime, footage_dir: Path, event_id: int, start: datetime,
-                  seconds: float = 2.0, fourcc: str = "VP80") -> Path:
+def register_clip(
+    runtime: Runtime,
+    footage_dir: Path,
+    event_id: int,
+    start: datetime,
+    seconds: float = 2.0,
+    fourcc: str = "VP80",
+) -> Path:
     """A clip file for an event, booked in event_clips the way the recorder's reports are."""
     relative = f"clips/event-{event_id}.{'webm' if fourcc == 'VP80' else 'mp4'}"
     frames = write_clip(footage_dir / relative, seconds, fourcc=fourcc)
     start_ms = int(start.timestamp() * 1000)
     with closing(runtime.connection()) as conn:
-        FootageStore(conn).add_clip(event_id, relative, start_ms,
-                                    start_ms + int(seconds * 1000), frames,
-                                    (footage_dir / relative).stat().st_size)
+        FootageStore(conn).add_clip(
+            event_id,
+            relative,
+            start_ms,
+            start_ms + int(seconds * 1000),
+            frames,
+            (footage_dir / relative).stat().st_size,
+        )
     return footage_dir / relative
 
 

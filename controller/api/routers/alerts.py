@@ -5,6 +5,7 @@ webhook or MQTT; an alert stays open here and on the Today page until someone ac
 it. Acknowledging does not stop a delivery still under way: someone elsewhere may not have
 been told yet.
 """
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -21,9 +22,12 @@ from controller.services.events import MAX_ID
 from controller.services.users import Role
 from controller.store.alerts import AlertRow
 
-router = APIRouter(prefix="/alerts", tags=["alerts"],
-                   dependencies=[Depends(require_role(Role.SECURITY))],
-                   responses=error_responses(401, 403, 422))
+router = APIRouter(
+    prefix="/alerts",
+    tags=["alerts"],
+    dependencies=[Depends(require_role(Role.SECURITY))],
+    responses=error_responses(401, 403, 422),
+)
 
 AlertId = Annotated[int, Path(ge=1, le=MAX_ID, description="An alert's id (from GET /alerts).")]
 
@@ -38,8 +42,9 @@ class DeliveryOut(BaseModel):
 class AlertOut(BaseModel):
     id: int
     kind: AlertKind
-    what: str = Field(description="The kind in Dutch words, as the mail's subject says it.",
-                      examples=["Deur geforceerd"])
+    what: str = Field(
+        description="The kind in Dutch words, as the mail's subject says it.", examples=["Deur geforceerd"]
+    )
     door: str
     at: TimePoint
     reason: str | None
@@ -53,13 +58,24 @@ class AlertOut(BaseModel):
 
     @classmethod
     def of(cls, row: AlertRow, deliveries: dict[str, tuple[bool, int, str | None]]) -> AlertOut:
-        return cls(id=row.id, kind=AlertKind(row.kind), what=AlertMessage.of(row).what("nl"),
-                   door=row.door, at=TimePoint.of(row.at), reason=row.reason, detail=row.detail,
-                   event_id=row.event_id, repeats=row.repeats, sent=row.sent,
-                   acknowledged_at=TimePoint.maybe(row.acked_at), acknowledged_by=row.acked_by,
-                   deliveries=[DeliveryOut(channel=name, delivered=done, attempts=tries,
-                                           last_error=error)
-                               for name, (done, tries, error) in sorted(deliveries.items())])
+        return cls(
+            id=row.id,
+            kind=AlertKind(row.kind),
+            what=AlertMessage.of(row).what("nl"),
+            door=row.door,
+            at=TimePoint.of(row.at),
+            reason=row.reason,
+            detail=row.detail,
+            event_id=row.event_id,
+            repeats=row.repeats,
+            sent=row.sent,
+            acknowledged_at=TimePoint.maybe(row.acked_at),
+            acknowledged_by=row.acked_by,
+            deliveries=[
+                DeliveryOut(channel=name, delivered=done, attempts=tries, last_error=error)
+                for name, (done, tries, error) in sorted(deliveries.items())
+            ],
+        )
 
     @classmethod
     def of_view(cls, view: AlertView) -> AlertOut:
@@ -67,13 +83,16 @@ class AlertOut(BaseModel):
 
 
 @router.get("", response_model=list[AlertOut], summary="Open alerts, newest first")
-def list_alerts(conn: Conn, limit: Annotated[int, Query(ge=1, le=OPEN_LIMIT)] = OPEN_LIMIT
-                ) -> list[AlertOut]:
+def list_alerts(conn: Conn, limit: Annotated[int, Query(ge=1, le=OPEN_LIMIT)] = OPEN_LIMIT) -> list[AlertOut]:
     return [AlertOut.of_view(view) for view in open_alerts(conn, limit)]
 
 
-@router.post("/{alert_id}/ack", response_model=AlertOut, responses=error_responses(404),
-             summary="Acknowledge an open alert (audited)")
+@router.post(
+    "/{alert_id}/ack",
+    response_model=AlertOut,
+    responses=error_responses(404),
+    summary="Acknowledge an open alert (audited)",
+)
 def ack_alert(alert_id: AlertId, services: Services, conn: Conn, actor: Actor) -> AlertOut:
     runtime = services.runtime
     try:

@@ -5,6 +5,7 @@ give every event's time in UTC and local. Pages run newest first and never shift
 cursor is the (time, id) of the last event seen, so new events arriving meanwhile do not
 repeat rows.
 """
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -25,9 +26,12 @@ from controller.services.privacy import masked_event
 from controller.services.users import Role, effective_roles
 from controller.store.events import EventCursor, EventFilter, EventLog
 
-router = APIRouter(prefix="/events", tags=["events"],
-                   dependencies=[Depends(require_role(Role.SECURITY))],
-                   responses=error_responses(401, 403, 422))
+router = APIRouter(
+    prefix="/events",
+    tags=["events"],
+    dependencies=[Depends(require_role(Role.SECURITY))],
+    responses=error_responses(401, 403, 422),
+)
 
 MAX_PAGE = 500
 
@@ -38,23 +42,34 @@ class EventOut(BaseModel):
     type: EventType
     door: str
     reason: str | None
-    member_ref: str | None = Field(description="Patron id; never a card number. Masked "
-                                   "(`***01`) unless the caller holds the manager role; "
-                                   "`pseudo:...` once pseudonymised ([privacy] member_ref_days).")
+    member_ref: str | None = Field(
+        description="Patron id; never a card number. Masked "
+        "(`***01`) unless the caller holds the manager role; "
+        "`pseudo:...` once pseudonymised ([privacy] member_ref_days)."
+    )
     card_hint: str | None = Field(description="Last digits of the card only.")
     actor: str | None = Field(examples=["api:anna.b"])
     detail: str | None
     decided_by: DecidedBy | None = Field(
         description="On a branch linked to its library system, which path decided an access "
         "event: `lms` (its answer), or offline without it: `offline_cache` (a PIN it accepted "
-        "lately), `offline_local` (the local list), `offline_deny` (refused). Null otherwise.")
+        "lately), `offline_local` (the local list), `offline_deny` (refused). Null otherwise."
+    )
 
     @classmethod
     def of(cls, event: Event) -> EventOut:
-        return cls(id=event.id, at=TimePoint.of(event.at), type=event.type, door=event.door,
-                   reason=event.reason, member_ref=event.member_ref, card_hint=event.card_hint,
-                   actor=event.actor, detail=event.detail,
-                   decided_by=decided_by_of(event.detail))
+        return cls(
+            id=event.id,
+            at=TimePoint.of(event.at),
+            type=event.type,
+            door=event.door,
+            reason=event.reason,
+            member_ref=event.member_ref,
+            card_hint=event.card_hint,
+            actor=event.actor,
+            detail=event.detail,
+            decided_by=decided_by_of(event.detail),
+        )
 
 
 class EventPage(BaseModel):
@@ -65,10 +80,16 @@ class EventPage(BaseModel):
 Where = Annotated[EventFilter, Depends(event_filters)]
 
 
-@router.get("", response_model=EventPage, responses=error_responses(400),
-            summary="Events, newest first, filtered; follow `next` for older ones")
+@router.get(
+    "",
+    response_model=EventPage,
+    responses=error_responses(400),
+    summary="Events, newest first, filtered; follow `next` for older ones",
+)
 def list_events(
-    where: Where, conn: Conn, user: CurrentUser,
+    where: Where,
+    conn: Conn,
+    user: CurrentUser,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(max_length=64, description="`next` of the previous page.")] = None,
 ) -> EventPage:
@@ -78,20 +99,31 @@ def list_events(
     more = len(found) > limit
     if _masked(user):
         page = [masked_event(e) for e in page]
-    return EventPage(events=[EventOut.of(e) for e in page],
-                     next=encode_cursor(EventCursor.after(page[-1])) if more else None)
+    return EventPage(
+        events=[EventOut.of(e) for e in page],
+        next=encode_cursor(EventCursor.after(page[-1])) if more else None,
+    )
 
 
-@router.get("/export.csv", response_class=StreamingResponse, responses={
-    **error_responses(400),
-    200: {"description": "CSV (UTF-8 with BOM, `;`-separated), newest first.",
-          "content": {"text/csv": {"schema": {"type": "string"}}}}},
-    summary="The same filters as a CSV download (streamed)")
+@router.get(
+    "/export.csv",
+    response_class=StreamingResponse,
+    responses={
+        **error_responses(400),
+        200: {
+            "description": "CSV (UTF-8 with BOM, `;`-separated), newest first.",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        },
+    },
+    summary="The same filters as a CSV download (streamed)",
+)
 def export_events(where: Where, services: Services, user: CurrentUser) -> StreamingResponse:
     stamp = to_local(services.runtime.clock()).strftime("%Y%m%d-%H%M")
     return StreamingResponse(
-        csv_lines(services.runtime, where, _masked(user)), media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="events-{stamp}.csv"'})
+        csv_lines(services.runtime, where, _masked(user)),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="events-{stamp}.csv"'},
+    )
 
 
 def _masked(user: CurrentUser) -> bool:

@@ -3,6 +3,7 @@
 Video is served as a file response, which answers HTTP Range requests, so a browser's video
 player can seek. Keep marks are audited (ADMIN_CHANGE naming who set them).
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -23,9 +24,12 @@ from controller.services.users import Role
 from controller.store.codec import from_ms, to_ms
 from controller.store.footage import FootageStore, SegmentRow
 
-router = APIRouter(prefix="/footage", tags=["footage"],
-                   dependencies=[Depends(require_role(Role.SECURITY))],
-                   responses=error_responses(401, 403, 404, 422))
+router = APIRouter(
+    prefix="/footage",
+    tags=["footage"],
+    dependencies=[Depends(require_role(Role.SECURITY))],
+    responses=error_responses(401, 403, 404, 422),
+)
 
 SegmentId = Annotated[int, Path(ge=1, le=MAX_ID, description="A segment's id (from /segments).")]
 VIDEO_TYPES = {".mp4": "video/mp4", ".avi": "video/x-msvideo", ".webm": "video/webm"}
@@ -42,9 +46,14 @@ class SegmentOut(BaseModel):
     @classmethod
     def of(cls, row: SegmentRow) -> SegmentOut:
         assert row.end_ms is not None
-        return cls(id=row.id, start=TimePoint.of(from_ms(row.start_ms)),
-                   end=TimePoint.of(from_ms(row.end_ms)), frames=row.frames, bytes=row.bytes,
-                   video_url=f"/api/v1/footage/segments/{row.id}/video")
+        return cls(
+            id=row.id,
+            start=TimePoint.of(from_ms(row.start_ms)),
+            end=TimePoint.of(from_ms(row.end_ms)),
+            frames=row.frames,
+            bytes=row.bytes,
+            video_url=f"/api/v1/footage/segments/{row.id}/video",
+        )
 
 
 class EventFootageOut(BaseModel):
@@ -56,13 +65,15 @@ class EventFootageOut(BaseModel):
     video_url: str = Field(examples=["/api/v1/footage/events/42/video"])
     browser_video_url: str = Field(
         description="The same video as WebM, which a browser's <video> plays (made on first ask).",
-        examples=["/api/v1/footage/events/42/video.webm"])
+        examples=["/api/v1/footage/events/42/video.webm"],
+    )
 
 
 class KeepIn(BaseModel):
-    until: StrictDay = Field(description=f"Keep the clip up to and including this day, "
-                                         f"YYYY-MM-DD, today or later. {YEARS}",
-                             examples=["2026-12-31"])
+    until: StrictDay = Field(
+        description=f"Keep the clip up to and including this day, YYYY-MM-DD, today or later. {YEARS}",
+        examples=["2026-12-31"],
+    )
     note: str = Field("", max_length=500, description="Why (incident number, ...).")
 
 
@@ -80,15 +91,22 @@ def _video(path) -> FileResponse:
     return FileResponse(path, media_type=VIDEO_TYPES.get(path.suffix, "application/octet-stream"))
 
 
-_VIDEO_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"description": "The video; Range requests give 206.",
-                         "content": {"video/mp4": {}, "video/x-msvideo": {}, "video/webm": {}}}}
+_VIDEO_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The video; Range requests give 206.",
+        "content": {"video/mp4": {}, "video/x-msvideo": {}, "video/webm": {}},
+    }
+}
 
 
 @router.get("/segments", response_model=list[SegmentOut], summary="Recorded segments, newest first")
 def list_segments(
-    services: Services, conn: Conn,
-    since: Annotated[StrictMoment | None, Query(
-        description=f"Default: a day before `until`. ISO, with offset or local. {YEARS}")] = None,
+    services: Services,
+    conn: Conn,
+    since: Annotated[
+        StrictMoment | None,
+        Query(description=f"Default: a day before `until`. ISO, with offset or local. {YEARS}"),
+    ] = None,
     until: Annotated[StrictMoment | None, Query(description=f"Default: now. {YEARS}")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[SegmentOut]:
@@ -100,8 +118,12 @@ def list_segments(
     return [SegmentOut.of(row) for row in rows]
 
 
-@router.get("/segments/{segment_id}/video", response_class=FileResponse, responses=_VIDEO_RESPONSE,
-            summary="One segment's video file")
+@router.get(
+    "/segments/{segment_id}/video",
+    response_class=FileResponse,
+    responses=_VIDEO_RESPONSE,
+    summary="One segment's video file",
+)
 def segment_video(segment_id: SegmentId, services: Services, conn: Conn) -> FileResponse:
     footage = _footage(services)
     row = FootageStore(conn).segment(segment_id)
@@ -110,20 +132,32 @@ def segment_video(segment_id: SegmentId, services: Services, conn: Conn) -> File
     return _video(footage.footage_dir / row.path)
 
 
-@router.get("/events/{event_id}", response_model=EventFootageOut,
-            summary="Where an event can be seen: its clip, or a segment and the offset to play")
+@router.get(
+    "/events/{event_id}",
+    response_model=EventFootageOut,
+    summary="Where an event can be seen: its clip, or a segment and the offset to play",
+)
 def event_footage(event_id: EventId, services: Services) -> EventFootageOut:
     location = _footage(services).clip_for_event(event_id)
     if location is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no footage of event {event_id}")
-    return EventFootageOut(event_id=event_id, kind=location.kind, start=TimePoint.of(location.start),
-                           end=TimePoint.of(location.end), offset_seconds=location.offset_seconds,
-                           video_url=f"/api/v1/footage/events/{event_id}/video",
-                           browser_video_url=f"/api/v1/footage/events/{event_id}/video.webm")
+    return EventFootageOut(
+        event_id=event_id,
+        kind=location.kind,
+        start=TimePoint.of(location.start),
+        end=TimePoint.of(location.end),
+        offset_seconds=location.offset_seconds,
+        video_url=f"/api/v1/footage/events/{event_id}/video",
+        browser_video_url=f"/api/v1/footage/events/{event_id}/video.webm",
+    )
 
 
-@router.get("/events/{event_id}/video", response_class=FileResponse, responses=_VIDEO_RESPONSE,
-            summary="The video showing an event (seek to offset_seconds for a segment)")
+@router.get(
+    "/events/{event_id}/video",
+    response_class=FileResponse,
+    responses=_VIDEO_RESPONSE,
+    summary="The video showing an event (seek to offset_seconds for a segment)",
+)
 def event_video(event_id: EventId, services: Services) -> FileResponse:
     location = _footage(services).clip_for_event(event_id)
     if location is None:
@@ -131,8 +165,12 @@ def event_video(event_id: EventId, services: Services) -> FileResponse:
     return _video(location.path)
 
 
-@router.get("/events/{event_id}/video.webm", response_class=FileResponse,
-            responses=_VIDEO_RESPONSE, summary="The event's video as WebM for a browser's player")
+@router.get(
+    "/events/{event_id}/video.webm",
+    response_class=FileResponse,
+    responses=_VIDEO_RESPONSE,
+    summary="The event's video as WebM for a browser's player",
+)
 def event_browser_video(event_id: EventId, services: Services) -> FileResponse:
     footage = _footage(services)
     location = footage.clip_for_event(event_id)
@@ -141,8 +179,12 @@ def event_browser_video(event_id: EventId, services: Services) -> FileResponse:
     return _video(footage.browser_copy(location.path))
 
 
-@router.put("/events/{event_id}/keep", status_code=status.HTTP_204_NO_CONTENT,
-            responses=error_responses(400, 413, 422), summary="Keep an event's clip past retention (incident)")
+@router.put(
+    "/events/{event_id}/keep",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(400, 413, 422),
+    summary="Keep an event's clip past retention (incident)",
+)
 def keep_clip(event_id: EventId, body: KeepIn, services: Services, actor: Actor) -> None:
     try:
         _footage(services).mark_keep(event_id, body.until, actor, body.note)
@@ -152,8 +194,11 @@ def keep_clip(event_id: EventId, body: KeepIn, services: Services, actor: Actor)
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
 
 
-@router.delete("/events/{event_id}/keep", status_code=status.HTTP_204_NO_CONTENT,
-               summary="Remove a keep mark; retention applies again")
+@router.delete(
+    "/events/{event_id}/keep",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove a keep mark; retention applies again",
+)
 def unkeep_clip(event_id: EventId, services: Services, actor: Actor) -> None:
     try:
         _footage(services).unmark_keep(event_id, actor)

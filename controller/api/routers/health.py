@@ -8,6 +8,7 @@ file), else `ok`. `problems` names each (controller/services/metrics/health.py's
 ProblemName); `reason` is the first one's detail, as before. Nothing personal is in it: it is
 open to anyone who reaches the web process.
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -31,25 +32,36 @@ class ProblemOut(BaseModel):
 
 class HealthOut(BaseModel):
     status: Literal["ok", "degraded", "down"] = Field(
-        description="down: the door cannot admit anyone; degraded: something else is wrong.")
-    reason: str | None = Field(description="The first problem's detail; null when ok.",
-                               examples=["the door loop last turned 7.3 s ago"])
+        description="down: the door cannot admit anyone; degraded: something else is wrong."
+    )
+    reason: str | None = Field(
+        description="The first problem's detail; null when ok.",
+        examples=["the door loop last turned 7.3 s ago"],
+    )
     problems: list[ProblemOut] = Field(description="Everything wrong, each by name; empty when ok.")
     door_last_turn_seconds: float | None = Field(
         description="Seconds since the door loop last turned; null when the door is not "
-                    "reachable or does not say.", examples=[0.2])
+        "reachable or does not say.",
+        examples=[0.2],
+    )
     schema_version: int
     time: TimePoint
 
 
-@router.get("", response_model=HealthOut,
-            summary="Is the API up, its database readable, the door turning; what is degraded?")
+@router.get(
+    "",
+    response_model=HealthOut,
+    summary="Is the API up, its database readable, the door turning; what is degraded?",
+)
 def health(services: Services, conn: Conn) -> HealthOut:
     version = schema_version(conn)  # on the request's connection: proves the database reads
     found = assess(services)
     age = found.last_turn_age
-    return HealthOut(status=found.status,
-                     reason=found.problems[0].detail if found.problems else None,
-                     problems=[ProblemOut(name=p.name, detail=p.detail) for p in found.problems],
-                     door_last_turn_seconds=None if age is None else round(age, 3),
-                     schema_version=version, time=TimePoint.of(services.runtime.clock()))
+    return HealthOut(
+        status=found.status,
+        reason=found.problems[0].detail if found.problems else None,
+        problems=[ProblemOut(name=p.name, detail=p.detail) for p in found.problems],
+        door_last_turn_seconds=None if age is None else round(age, 3),
+        schema_version=version,
+        time=TimePoint.of(services.runtime.clock()),
+    )

@@ -5,6 +5,7 @@ system does not answer (the offline policy), the eligibility rules, the link's l
 (from its `lms_link` events) and how many entries were decided offline today. All of it is
 set in the config file ([lms], [eligibility]); the Today page shows the same.
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -18,9 +19,12 @@ from controller.config.lms import EligibilitySettings, OfflinePolicy
 from controller.services.lms_overview import LinkChange, lms_overview
 from controller.services.users import Role
 
-router = APIRouter(prefix="/lms", tags=["lms"],
-                   dependencies=[Depends(require_role(Role.SECURITY))],
-                   responses=error_responses(401, 403))
+router = APIRouter(
+    prefix="/lms",
+    tags=["lms"],
+    dependencies=[Depends(require_role(Role.SECURITY))],
+    responses=error_responses(401, 403),
+)
 
 
 class EligibilityOut(BaseModel):
@@ -29,21 +33,27 @@ class EligibilityOut(BaseModel):
     min_age: int = Field(description="Minimum age for Open+ (13-21).", examples=[18])
     open_plus_patron_classes: list[str] = Field(
         description="Patron classes (SIP2 PC) that mean 'registered for Open+'; empty: the "
-        "local list's registration decides.")
+        "local list's registration decides."
+    )
     barring_status_positions: list[int] = Field(
-        description="Patron-status positions (0-13) that refuse entry.", examples=[[6, 10]])
+        description="Patron-status positions (0-13) that refuse entry.", examples=[[6, 10]]
+    )
     card_lost_bars: bool = Field(description="A card the LMS reports lost (position 4) is refused.")
     check_expiry: bool = Field(description="An expiry date (PA) in the past is refused.")
     minors_need_consent: bool = Field(
-        description="Under 18 only with a guardian's consent in the local list.")
+        description="Under 18 only with a guardian's consent in the local list."
+    )
 
     @classmethod
     def of(cls, rules: EligibilitySettings) -> EligibilityOut:
-        return cls(min_age=rules.min_age,
-                   open_plus_patron_classes=list(rules.open_plus_patron_classes),
-                   barring_status_positions=sorted(rules.barring_status_positions),
-                   card_lost_bars=rules.card_lost_bars, check_expiry=rules.check_expiry,
-                   minors_need_consent=rules.minors_need_consent)
+        return cls(
+            min_age=rules.min_age,
+            open_plus_patron_classes=list(rules.open_plus_patron_classes),
+            barring_status_positions=sorted(rules.barring_status_positions),
+            card_lost_bars=rules.card_lost_bars,
+            check_expiry=rules.check_expiry,
+            minors_need_consent=rules.minors_need_consent,
+        )
 
 
 class LinkChangeOut(BaseModel):
@@ -51,13 +61,13 @@ class LinkChangeOut(BaseModel):
 
     state: Literal["up", "down"] = Field(description="down: lost (`lms_lost`); up: back (`lms_back`).")
     at: TimePoint
-    detail: str | None = Field(description="Why it was lost, as the connection said; null when back.",
-                               examples=["connect timed out"])
+    detail: str | None = Field(
+        description="Why it was lost, as the connection said; null when back.", examples=["connect timed out"]
+    )
 
     @classmethod
     def of(cls, change: LinkChange) -> LinkChangeOut:
-        return cls(state="up" if change.up else "down", at=TimePoint.of(change.at),
-                   detail=change.detail)
+        return cls(state="up" if change.up else "down", at=TimePoint.of(change.at), detail=change.detail)
 
 
 class LmsOut(BaseModel):
@@ -65,23 +75,32 @@ class LmsOut(BaseModel):
     offline_policy: OfflinePolicy = Field(
         description="While the library system does not answer in time: `deny` nobody; `cached` "
         "a card and PIN it accepted within `cache_days`; `allow-registered` also members the "
-        "local list registers, with that list's PIN.")
+        "local list registers, with that list's PIN."
+    )
     cache_days: int = Field(description="How long an accepted PIN is trusted offline.")
     eligibility: EligibilityOut
     last_link_change: LinkChangeOut | None = Field(
-        description="Null when the link never went down (or the branch never had one).")
+        description="Null when the link never went down (or the branch never had one)."
+    )
     offline_entries_today: int = Field(
-        description="Access events decided without the library system since local midnight.")
+        description="Access events decided without the library system since local midnight."
+    )
 
 
-@router.get("", response_model=LmsOut,
-            summary="The library-system link: settings, last link change, entries decided offline today")
+@router.get(
+    "",
+    response_model=LmsOut,
+    summary="The library-system link: settings, last link change, entries decided offline today",
+)
 def lms_status(services: Services, conn: Conn) -> LmsOut:
     runtime = services.runtime
     overview = lms_overview(runtime.settings, conn, runtime.clock())
     change = overview.last_change
-    return LmsOut(enabled=overview.enabled, offline_policy=overview.offline_policy,
-                  cache_days=overview.cache_days,
-                  eligibility=EligibilityOut.of(overview.eligibility),
-                  last_link_change=LinkChangeOut.of(change) if change is not None else None,
-                  offline_entries_today=overview.offline_today)
+    return LmsOut(
+        enabled=overview.enabled,
+        offline_policy=overview.offline_policy,
+        cache_days=overview.cache_days,
+        eligibility=EligibilityOut.of(overview.eligibility),
+        last_link_change=LinkChangeOut.of(change) if change is not None else None,
+        offline_entries_today=overview.offline_today,
+    )

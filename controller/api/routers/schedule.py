@@ -4,6 +4,7 @@ A replace is validated whole (422 lists every problem, nothing stored), stored w
 ADMIN_CHANGE event in one transaction, then handed to the service so the door's mode is
 recomputed at once. With nothing stored the schedule is empty: CLOSED around the clock.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -40,8 +41,12 @@ class ScheduleStateOut(BaseModel):
 
     @classmethod
     def of(cls, stored: StoredSchedule) -> ScheduleStateOut:
-        return cls(schedule=stored.schedule, stored=not stored.is_default,
-                   updated_at=TimePoint.maybe(stored.updated_at), updated_by=stored.updated_by)
+        return cls(
+            schedule=stored.schedule,
+            stored=not stored.is_default,
+            updated_at=TimePoint.maybe(stored.updated_at),
+            updated_by=stored.updated_by,
+        )
 
 
 class NextChangeOut(BaseModel):
@@ -53,8 +58,9 @@ class ModeOut(BaseModel):
     at: TimePoint = Field(description="The moment this answer is for (now).")
     mode: DoorMode
     cause: str = Field(examples=["weekly", "holiday: Koningsdag", "closure: Verbouwing"])
-    cause_kind: CauseKind = Field(description="The cause as a value, for clients that say it "
-                                              "in their own words.")
+    cause_kind: CauseKind = Field(
+        description="The cause as a value, for clients that say it in their own words."
+    )
     since: TimePoint | None = Field(description="When this mode began; null beyond 400 days.")
     next_change: NextChangeOut | None = Field(description="null: no change within 400 days.")
 
@@ -91,8 +97,7 @@ class ChangeOut(BaseModel):
     @classmethod
     def of(cls, schedule: Schedule, change: ModeChange) -> ChangeOut:
         cause = mode_at(schedule, change.at).cause
-        return cls(at=TimePoint.of(change.at), mode=change.mode, cause=str(cause),
-                   cause_kind=cause.kind)
+        return cls(at=TimePoint.of(change.at), mode=change.mode, cause=str(cause), cause_kind=cause.kind)
 
 
 class PreviewOut(BaseModel):
@@ -104,11 +109,14 @@ class PreviewOut(BaseModel):
 def mode_now(schedule: Schedule, services: Services) -> ModeOut:
     outlook = mode_outlook(schedule, services.runtime.clock())
     current, change = outlook.current, outlook.next
-    return ModeOut(at=TimePoint.of(outlook.at), mode=current.mode, cause=str(current.cause),
-                   cause_kind=current.cause.kind,
-                   since=TimePoint.maybe(current.since),
-                   next_change=NextChangeOut(at=TimePoint.of(change.at), mode=change.mode)
-                   if change else None)
+    return ModeOut(
+        at=TimePoint.of(outlook.at),
+        mode=current.mode,
+        cause=str(current.cause),
+        cause_kind=current.cause.kind,
+        since=TimePoint.maybe(current.since),
+        next_change=NextChangeOut(at=TimePoint.of(change.at), mode=change.mode) if change else None,
+    )
 
 
 @router.get("", response_model=ScheduleStateOut, summary="The schedule in force")
@@ -116,17 +124,24 @@ def get_schedule(conn: Conn) -> ScheduleStateOut:
     return ScheduleStateOut.of(ScheduleStore(conn).load())
 
 
-@router.put("", response_model=SavedOut, responses=error_responses(413),
-            summary="Replace the schedule (validated whole)")
+@router.put(
+    "",
+    response_model=SavedOut,
+    responses=error_responses(413),
+    summary="Replace the schedule (validated whole)",
+)
 def replace_schedule(schedule: Schedule, services: Services, conn: Conn, actor: Actor) -> SavedOut:
-    stored, applied = store_schedule(services.runtime, conn, schedule, actor,
-                                     services.schedule_changed)
+    stored, applied = store_schedule(services.runtime, conn, schedule, actor, services.schedule_changed)
     state = ScheduleStateOut.of(stored)
     return SavedOut(**dict(state), mode=mode_now(schedule, services), applied=applied)
 
 
-@router.post("/validate", response_model=ValidationOut, responses=error_responses(413),
-             summary="Check a schedule document without storing it")
+@router.post(
+    "/validate",
+    response_model=ValidationOut,
+    responses=error_responses(413),
+    summary="Check a schedule document without storing it",
+)
 def validate_schedule(
     document: Annotated[dict[str, Any], Body(description="A schedule document (as for PUT).")],
 ) -> ValidationOut:
@@ -134,23 +149,33 @@ def validate_schedule(
     return ValidationOut(valid=not problems, problems=problems)
 
 
-@router.get("/holidays", response_model=HolidaysOut,
-            summary="Dutch public holidays of a year, with the schedule's keys")
-def holidays(conn: Conn, services: Services,
-             year: Annotated[int | None, Query(ge=2014, le=2100,
-                                               description="Default: this year.")] = None,
-             ) -> HolidaysOut:
+@router.get(
+    "/holidays",
+    response_model=HolidaysOut,
+    summary="Dutch public holidays of a year, with the schedule's keys",
+)
+def holidays(
+    conn: Conn,
+    services: Services,
+    year: Annotated[int | None, Query(ge=2014, le=2100, description="Default: this year.")] = None,
+) -> HolidaysOut:
     year = year or services.runtime.clock().year
     closed = ScheduleStore(conn).load().schedule.holiday_keys()
-    return HolidaysOut(year=year, holidays=[
-        HolidayOut(key=h.key, date=h.day, name_nl=h.name_nl, name_en=h.name_en,
-                   closed=h.key in closed) for h in dutch_holidays(year)])
+    return HolidaysOut(
+        year=year,
+        holidays=[
+            HolidayOut(key=h.key, date=h.day, name_nl=h.name_nl, name_en=h.name_en, closed=h.key in closed)
+            for h in dutch_holidays(year)
+        ],
+    )
 
 
-@router.get("/preview", response_model=PreviewOut,
-            summary="Every mode change in the next N days (DST-correct)")
-def preview(conn: Conn, services: Services,
-            days: Annotated[int, Query(ge=1, le=MAX_PREVIEW_DAYS)] = 14) -> PreviewOut:
+@router.get(
+    "/preview", response_model=PreviewOut, summary="Every mode change in the next N days (DST-correct)"
+)
+def preview(
+    conn: Conn, services: Services, days: Annotated[int, Query(ge=1, le=MAX_PREVIEW_DAYS)] = 14
+) -> PreviewOut:
     schedule = ScheduleStore(conn).load().schedule
     start = services.runtime.clock()
     end = start + timedelta(days=days)
@@ -161,4 +186,3 @@ def preview(conn: Conn, services: Services,
 @mode_router.get("", response_model=ModeOut, summary="The door mode now, why, and what comes next")
 def current_mode(conn: Conn, services: Services) -> ModeOut:
     return mode_now(ScheduleStore(conn).load().schedule, services)
-

@@ -6,6 +6,7 @@ message in both languages, the PIN as a count of dots, a countdown) and any numb
 streams wait for the next version. Neither the door nor the observer thread ever waits on a
 browser: a slow stream only misses versions in between, never the latest.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,9 @@ class Tone(StrEnum):
     BAD = "bad"
 
 
-REFUSALS = frozenset(door_message(reason) for reason in Reason
-                     if reason not in (Reason.GRANTED, Reason.READER_SLOWED)) | {messages.FAULT}
+REFUSALS = frozenset(
+    door_message(reason) for reason in Reason if reason not in (Reason.GRANTED, Reason.READER_SLOWED)
+) | {messages.FAULT}
 # Help has been called (the help button): wait, someone is coming.
 WAITS = frozenset({messages.CHECKING, door_message(Reason.READER_SLOWED), messages.HELP_REQUESTED})
 OPEN_DOOR = frozenset({door_message(Reason.GRANTED), messages.DOOR_FREE})
@@ -117,8 +119,9 @@ class ScreenFeed:
                 self._unlocked_at = snapshot.at
         else:
             self._unlocked_at = None
-        if self._closing_at is not None and (snapshot.mode is not self._closing_mode
-                                             or snapshot.at >= self._closing_at):
+        if self._closing_at is not None and (
+            snapshot.mode is not self._closing_mode or snapshot.at >= self._closing_at
+        ):
             self._closing_at = None  # Open+ has ended (or the mode changed by hand)
         self._snapshot = snapshot
         self._publish(snapshot.at)
@@ -162,13 +165,19 @@ class ScreenFeed:
         if self._unlocked_at is not None:  # the door's own count (longer for "more time")
             unlock = snapshot.unlock_seconds_left
             if unlock is None:  # a snapshot without it: counted from the start of the pulse
-                unlock = max(0.0, self._unlock_seconds
-                             - (snapshot.at - self._unlocked_at).total_seconds())
-        closing = (max(0.0, (self._closing_at - now).total_seconds())
-                   if self._closing_at is not None else None)
+                unlock = max(0.0, self._unlock_seconds - (snapshot.at - self._unlocked_at).total_seconds())
+        closing = max(0.0, (self._closing_at - now).total_seconds()) if self._closing_at is not None else None
         pin_keys = snapshot.pin_keys if snapshot.phase is Phase.AWAITING_PIN else None
-        shown = (picture, tone, message, snapshot.mode, snapshot.phase, pin_keys,
-                 self._unlocked_at, self._closing_at)
+        shown = (
+            picture,
+            tone,
+            message,
+            snapshot.mode,
+            snapshot.phase,
+            pin_keys,
+            self._unlocked_at,
+            self._closing_at,
+        )
         if shown == self._shown:
             return  # a tick that changed nothing on the screen
         self._shown = shown
@@ -176,10 +185,18 @@ class ScreenFeed:
         with self._changed:
             version = self._state.version + 1 if self._state is not None else 1
             self._state = ScreenState(
-                version=version, picture=picture, tone=tone, nl=message.nl, en=message.en,
-                mode=mode, mode_nl=render(f"mode.{mode}", "nl"), mode_en=render(f"mode.{mode}", "en"),
-                phase=snapshot.phase.value, pin_keys=pin_keys,
+                version=version,
+                picture=picture,
+                tone=tone,
+                nl=message.nl,
+                en=message.en,
+                mode=mode,
+                mode_nl=render(f"mode.{mode}", "nl"),
+                mode_en=render(f"mode.{mode}", "en"),
+                phase=snapshot.phase.value,
+                pin_keys=pin_keys,
                 unlock_seconds=None if unlock is None else round(unlock, 2),
-                closing_seconds=None if closing is None else round(closing, 1))
+                closing_seconds=None if closing is None else round(closing, 1),
+            )
             self._json = self._state.to_json()
             self._changed.notify_all()

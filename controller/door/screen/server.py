@@ -7,6 +7,7 @@ the current state at once, every new version as it comes, a beat every heartbeat
 the page notices a door process that died without closing the connection, and `down` when the
 door process stops. The browser's EventSource reconnects by itself.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,10 @@ from controller.door.screen.feed import ScreenFeed
 
 log = logging.getLogger(__name__)
 
-STATIC = {"/screen.css": ("screen.css", "text/css; charset=utf-8"),
-          "/screen.js": ("screen.js", "text/javascript; charset=utf-8")}
+STATIC = {
+    "/screen.css": ("screen.css", "text/css; charset=utf-8"),
+    "/screen.js": ("screen.js", "text/javascript; charset=utf-8"),
+}
 # The page's own words, from the string catalog; placeholders stay for the script to fill.
 PAGE_TEXTS = {
     "title": ("screen.title", {}),
@@ -38,7 +41,7 @@ PAGE_TEXTS = {
 }
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
-                               "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'",
+    "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
@@ -47,8 +50,10 @@ RETRY_MS = 1000  # how soon EventSource tries again after the stream ends
 
 
 def page_texts() -> dict[str, dict[str, str]]:
-    return {name: {lang: render(key, lang, **values) for lang in ("nl", "en")}
-            for name, (key, values) in PAGE_TEXTS.items()}
+    return {
+        name: {lang: render(key, lang, **values) for lang in ("nl", "en")}
+        for name, (key, values) in PAGE_TEXTS.items()
+    }
 
 
 @cache
@@ -61,9 +66,12 @@ def render_page(settings: ScreenSettings) -> str:
     texts = page_texts()
     embedded = json.dumps(texts, ensure_ascii=False).replace("</", "<\\/")
     return Template(_static("page.html")).substitute(
-        title=_escape(texts["title"]["nl"]), offline_nl=_escape(texts["offline"]["nl"]),
-        offline_en=_escape(texts["offline"]["en"]), texts=embedded,
-        offline_after_ms=int(settings.offline_after_seconds * 1000))
+        title=_escape(texts["title"]["nl"]),
+        offline_nl=_escape(texts["offline"]["nl"]),
+        offline_en=_escape(texts["offline"]["en"]),
+        texts=embedded,
+        offline_after_ms=int(settings.offline_after_seconds * 1000),
+    )
 
 
 def _escape(text: str) -> str:
@@ -99,8 +107,9 @@ class DoorScreen:
         server.screen = self
         server.page = render_page(self.settings)
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="door-screen", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="door-screen", daemon=True
+        )
         self._thread.start()
         log.info("door screen at %s", self.url)
 
@@ -109,8 +118,7 @@ class DoorScreen:
         try:
             self.start()
         except OSError as exc:
-            log.error("door screen not served on %s:%d: %s", self.settings.host,
-                      self.settings.port, exc)
+            log.error("door screen not served on %s:%d: %s", self.settings.host, self.settings.port, exc)
             return False
         return True
 
@@ -160,8 +168,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.OK, kind, _static(name))
         elif path == "/state":
             state = self.server.screen.feed.current()
-            self._send(HTTPStatus.OK, "application/json",
-                       state.to_json() if state is not None else "null")
+            self._send(HTTPStatus.OK, "application/json", state.to_json() if state is not None else "null")
         elif path == "/events":
             self._stream()
         else:

@@ -5,6 +5,7 @@ retries by itself: the sender behind it keeps the alert in the persisted queue a
 again later with exponential backoff, so retries survive a restart and one channel's outage
 holds up only that channel's thread. Each send is bounded by the channel's timeout.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -90,11 +91,16 @@ class WebhookAlerts:
     def send(self, alert: AlertMessage) -> None:
         body = alert.json_body()
         request = urllib.request.Request(
-            self.settings.url, data=body, method="POST",
-            headers={"Content-Type": "application/json; charset=utf-8",
-                     "User-Agent": "openplus-door-alerts",
-                     SIGNATURE_HEADER: signature(self.settings.secret, body),
-                     ALERT_ID_HEADER: str(alert.id)})
+            self.settings.url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json; charset=utf-8",
+                "User-Agent": "openplus-door-alerts",
+                SIGNATURE_HEADER: signature(self.settings.secret, body),
+                ALERT_ID_HEADER: str(alert.id),
+            },
+        )
         try:
             with urllib.request.urlopen(request, timeout=self.settings.timeout_seconds) as answer:
                 status = answer.status

@@ -3,6 +3,7 @@
 No card number or PIN is ever in an alert: events hold neither (only a card's last digits,
 which an alert does not copy), and the member's patron id is not read here either.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,16 @@ class AlertMessage:
 
     @classmethod
     def of(cls, row: AlertRow) -> AlertMessage:
-        return cls(id=row.id, kind=row.kind, door=row.door, at=row.at, reason=row.reason,
-                   detail=row.detail, repeats=row.repeats, event_id=row.event_id)
+        return cls(
+            id=row.id,
+            kind=row.kind,
+            door=row.door,
+            at=row.at,
+            reason=row.reason,
+            detail=row.detail,
+            repeats=row.repeats,
+            event_id=row.event_id,
+        )
 
     def what(self, lang: str) -> str:
         """The kind in words, e.g. 'Deur geforceerd' / 'Door forced'."""
@@ -51,9 +60,18 @@ class AlertMessage:
         return f"{self.text('nl')}\n\n{self.text('en')}\n"
 
     def as_dict(self) -> dict[str, object]:
-        return {"id": self.id, "kind": self.kind, "door": self.door, "at": self.at.isoformat(),
-                "reason": self.reason, "detail": self.detail, "repeats": self.repeats,
-                "event_id": self.event_id, "text_nl": self.text("nl"), "text_en": self.text("en")}
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "door": self.door,
+            "at": self.at.isoformat(),
+            "reason": self.reason,
+            "detail": self.detail,
+            "repeats": self.repeats,
+            "event_id": self.event_id,
+            "text_nl": self.text("nl"),
+            "text_en": self.text("en"),
+        }
 
     def json_body(self) -> bytes:
         return json.dumps(self.as_dict(), ensure_ascii=False, sort_keys=True).encode("utf-8")

@@ -5,6 +5,7 @@ its own thread and reconnect logic for no gain. QoS 1 means the broker acknowled
 message (PUBACK) before `send` returns; without that within the timeout the alert stays in
 the queue and is sent again later (a subscriber may then see it twice: the `id` says so).
 """
+
 from __future__ import annotations
 
 import paho.mqtt.client as mqtt
@@ -42,8 +43,10 @@ class MqttAlerts:
             info = client.publish(self.topic, alert.json_body(), qos=QOS)
             info.wait_for_publish(timeout=s.timeout_seconds)
             if not info.is_published():
-                raise ChannelError(f"MQTT broker {s.host}:{s.port} did not acknowledge the "
-                                   f"alert within {s.timeout_seconds:g} s (rc {info.rc})")
+                raise ChannelError(
+                    f"MQTT broker {s.host}:{s.port} did not acknowledge the "
+                    f"alert within {s.timeout_seconds:g} s (rc {info.rc})"
+                )
         except (RuntimeError, ValueError) as exc:  # paho: not connected, queue full
             raise ChannelError(f"MQTT publish failed: {exc}") from exc
         finally:

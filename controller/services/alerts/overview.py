@@ -1,4 +1,5 @@
 """What the Today page and the API read about alerts, and acknowledging one (audited)."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -29,8 +30,7 @@ def open_alerts(conn: sqlite3.Connection, limit: int = OPEN_LIMIT) -> list[Alert
     return [AlertView(row, store.deliveries(row.id)) for row in store.open_alerts(limit)]
 
 
-def acknowledge(conn: sqlite3.Connection, alert_id: int, actor: str, clock: Clock,
-                door: str) -> AlertView:
+def acknowledge(conn: sqlite3.Connection, alert_id: int, actor: str, clock: Clock, door: str) -> AlertView:
     """Mark an open alert seen by `actor`, audited as an admin_change in the same transaction.
     Delivery goes on: a person elsewhere may not have been told yet."""
     with transaction(conn):
@@ -40,7 +40,14 @@ def acknowledge(conn: sqlite3.Connection, alert_id: int, actor: str, clock: Cloc
             raise AlertNotOpen(f"no open alert {alert_id} (unknown, or acknowledged already)")
         row = store.get(alert_id)
         assert row is not None
-        EventLog(conn).record(Event(type=EventType.ADMIN_CHANGE, at=now, door=door,
-                                    reason="alert_acknowledged", actor=actor,
-                                    detail=f"alert={alert_id} kind={row.kind}"))
+        EventLog(conn).record(
+            Event(
+                type=EventType.ADMIN_CHANGE,
+                at=now,
+                door=door,
+                reason="alert_acknowledged",
+                actor=actor,
+                detail=f"alert={alert_id} kind={row.kind}",
+            )
+        )
         return AlertView(row, store.deliveries(alert_id))

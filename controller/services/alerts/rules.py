@@ -4,6 +4,7 @@ Events are matched by their stored values (type and reason text), not by enum me
 event type another part adds (the help button's `help_requested`) needs no import here, and
 events written by the web process or the camera's pump count the same as the door's.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -60,8 +61,9 @@ class Verdict:
     why_not: str | None = None  # "quiet", "no rule", "rate limit": why nothing is sent
 
 
-def channels_for(settings: AlertSettings, kind: AlertKind, reason: str | None, at: datetime,
-                 mode: DoorMode | None) -> tuple[ChannelName, ...]:
+def channels_for(
+    settings: AlertSettings, kind: AlertKind, reason: str | None, at: datetime, mode: DoorMode | None
+) -> tuple[ChannelName, ...]:
     """The configured channels of every rule that matches (kind, reason, door mode, time)."""
     local = to_local(at).time()
     chosen: set[ChannelName] = set()
@@ -78,8 +80,14 @@ def channels_for(settings: AlertSettings, kind: AlertKind, reason: str | None, a
     return tuple(name for name in settings.configured_channels if name in chosen)
 
 
-def decide(settings: AlertSettings, kind: AlertKind, reason: str | None, at: datetime,
-           mode: DoorMode | None, last_sent_at: datetime | None) -> Verdict:
+def decide(
+    settings: AlertSettings,
+    kind: AlertKind,
+    reason: str | None,
+    at: datetime,
+    mode: DoorMode | None,
+    last_sent_at: datetime | None,
+) -> Verdict:
     """Whether an alert raised at `at` goes out: rules, then quiet periods, then the rate limit
     (at most one sent per kind in min_interval; more fold into that one as repeats)."""
     channels = channels_for(settings, kind, reason, at, mode)

@@ -6,6 +6,7 @@ again after an exponential backoff (retry_first_seconds, doubling, at most
 retry_max_seconds) until it is delivered or its alert expires; times come from the injected
 clock, so tests move time instead of sleeping.
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,8 +35,7 @@ def backoff(settings: AlertSettings, attempts: int) -> timedelta:
 class ChannelSender:
     """`send_due()` does one pass (tests call it directly); `start()` runs passes on a thread."""
 
-    def __init__(self, channel: AlertChannel, db: Database, settings: AlertSettings,
-                 clock: Clock) -> None:
+    def __init__(self, channel: AlertChannel, db: Database, settings: AlertSettings, clock: Clock) -> None:
         self.channel = channel
         self._db = db
         self._settings = settings
@@ -64,8 +64,12 @@ class ChannelSender:
             return 0  # deleted meanwhile (cascade removes the delivery too)
         if now >= delivery.expires_at:
             store.give_up(delivery.alert_id, self.channel.name, now)
-            log.error("alert %d (%s) not delivered by %s before it expired; given up",
-                      row.id, row.kind, self.channel.name)
+            log.error(
+                "alert %d (%s) not delivered by %s before it expired; given up",
+                row.id,
+                row.kind,
+                self.channel.name,
+            )
             return 0
         try:
             self.channel.send(AlertMessage.of(row))
@@ -88,8 +92,7 @@ class ChannelSender:
         retry_at = self._clock() + backoff(self._settings, delivery.attempts + 1)
         store.failed(delivery.alert_id, self.channel.name, error, retry_at)
         if not self._failing:
-            log.warning("alert channel %s down (%s); alerts wait in the queue", self.channel.name,
-                        error)
+            log.warning("alert channel %s down (%s); alerts wait in the queue", self.channel.name, error)
             self._failing = True
 
     # --- the thread -------------------------------------------------------------------------
@@ -99,8 +102,7 @@ class ChannelSender:
 
     def start(self) -> None:
         self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name=f"alerts-{self.channel.name}",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"alerts-{self.channel.name}", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float) -> None:

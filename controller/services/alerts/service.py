@@ -4,6 +4,7 @@
 in the queue for the next start), `wake()` is what the door's EventWriter calls after each
 write. Nothing here is called from the door thread.
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,15 +36,30 @@ def build_channels(settings: AlertSettings, door: str) -> list[AlertChannel]:
 
 
 class AlertService:
-    def __init__(self, db: Database, settings: AlertSettings, clock: Clock, door: str, *,
-                 channels: list[AlertChannel] | None = None,
-                 mode_now: Callable[[], DoorMode | None] = lambda: None,
-                 loop_age: Callable[[], float] | None = None,
-                 record: Callable[[Event], object] | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: AlertSettings,
+        clock: Clock,
+        door: str,
+        *,
+        channels: list[AlertChannel] | None = None,
+        mode_now: Callable[[], DoorMode | None] = lambda: None,
+        loop_age: Callable[[], float] | None = None,
+        record: Callable[[Event], object] | None = None,
+    ) -> None:
         chosen = build_channels(settings, door) if channels is None else channels
         self.senders = [ChannelSender(channel, db, settings, clock) for channel in chosen]
-        self.watch = AlertWatch(db, settings, clock, door, mode_now=mode_now, loop_age=loop_age,
-                                record=record, on_queued=self._wake_senders)
+        self.watch = AlertWatch(
+            db,
+            settings,
+            clock,
+            door,
+            mode_now=mode_now,
+            loop_age=loop_age,
+            record=record,
+            on_queued=self._wake_senders,
+        )
 
     def _wake_senders(self) -> None:
         for sender in self.senders:
@@ -66,8 +82,10 @@ class AlertService:
         for sender in self.senders:
             sender.start()
         self.watch.start()
-        log.info("alerts on: channels %s", ", ".join(s.channel.name for s in self.senders)
-                 or "none (listed on Today only)")
+        log.info(
+            "alerts on: channels %s",
+            ", ".join(s.channel.name for s in self.senders) or "none (listed on Today only)",
+        )
 
     def stop(self, timeout: float = 1.0) -> None:
         self.watch.stop(timeout)

@@ -12,6 +12,7 @@ It also watches the door loop: a loop that has not turned for loop_late_seconds 
 every 0.5 s at the least) is logged as a `service` event `door_loop_late`, once until it turns
 on time again, and that event becomes an alert like any other.
 """
+
 from __future__ import annotations
 
 import logging
@@ -37,11 +38,18 @@ POLL_SECONDS = 1.0  # events written elsewhere (web process, camera pump) are se
 class AlertWatch:
     """`poll_once(conn)` raises the alerts of the events written since the last call."""
 
-    def __init__(self, db: Database, settings: AlertSettings, clock: Clock, door: str, *,
-                 mode_now: Callable[[], DoorMode | None] = lambda: None,
-                 loop_age: Callable[[], float] | None = None,
-                 record: Callable[[Event], object] | None = None,
-                 on_queued: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: AlertSettings,
+        clock: Clock,
+        door: str,
+        *,
+        mode_now: Callable[[], DoorMode | None] = lambda: None,
+        loop_age: Callable[[], float] | None = None,
+        record: Callable[[Event], object] | None = None,
+        on_queued: Callable[[], None] = lambda: None,
+    ) -> None:
         self._db = db
         self._settings = settings
         self._clock = clock
@@ -90,21 +98,38 @@ class AlertWatch:
             if since is not None:
                 detail = f"silent since {to_local(since).strftime('%Y-%m-%d %H:%M:%S')}"
         last = store.last_sent_of_kind(kind.value)
-        verdict = decide(self._settings, kind, event.reason, event.at, self._mode_now(),
-                         last.at if last is not None else None)
+        verdict = decide(
+            self._settings,
+            kind,
+            event.reason,
+            event.at,
+            self._mode_now(),
+            last.at if last is not None else None,
+        )
         if verdict.why_not == "rate limit" and last is not None:
             store.add_repeat(last.id)
             log.info("alert %s folded into alert %d (rate limit)", kind.value, last.id)
             return None
-        alert_id = store.add(kind=kind.value, event_id=event.id, door=event.door,
-                             reason=event.reason, detail=detail, at=event.at,
-                             sent=bool(verdict.channels))
+        alert_id = store.add(
+            kind=kind.value,
+            event_id=event.id,
+            door=event.door,
+            reason=event.reason,
+            detail=detail,
+            at=event.at,
+            sent=bool(verdict.channels),
+        )
         now = self._clock()
         expires = now + timedelta(hours=self._settings.expire_hours)
         for channel in verdict.channels:
             store.queue(alert_id, channel, now, expires)
-        log.warning("alert %d: %s (event %d)%s", alert_id, kind.value, event.id,
-                    f"; not sent: {verdict.why_not}" if verdict.why_not else "")
+        log.warning(
+            "alert %d: %s (event %d)%s",
+            alert_id,
+            kind.value,
+            event.id,
+            f"; not sent: {verdict.why_not}" if verdict.why_not else "",
+        )
         return alert_id, bool(verdict.channels)
 
     def check_loop(self) -> bool:
@@ -118,8 +143,15 @@ class AlertWatch:
         if self._loop_late:
             return False
         self._loop_late = True
-        self._record(Event(type=EventType.SERVICE, at=self._clock(), door=self._door,
-                           reason=LOOP_LATE_REASON, detail=f"no turn for {age:.1f} s"))
+        self._record(
+            Event(
+                type=EventType.SERVICE,
+                at=self._clock(),
+                door=self._door,
+                reason=LOOP_LATE_REASON,
+                detail=f"no turn for {age:.1f} s",
+            )
+        )
         log.error("door loop has not turned for %.1f s", age)
         return True
 

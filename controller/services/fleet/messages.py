@@ -12,6 +12,7 @@ pseudonym of the patron id (services/privacy.pseudonym_of: the same member gets 
 pseudonym, so the console can count visitors, and nobody without pin.key can turn it back).
 A member change's audit line names the patron as its first word: that word is pseudonymised too.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -92,16 +93,25 @@ def _text(value: object | None) -> str | None:
     return None if value is None else str(getattr(value, "value", value))
 
 
-def state_message(branch: str, snapshot: DoorState | None, version: str,
-                  lms_contact: datetime | None) -> dict[str, Any]:
+def state_message(
+    branch: str, snapshot: DoorState | None, version: str, lms_contact: datetime | None
+) -> dict[str, Any]:
     """The retained `online` state; the door's fields are null until the door reported."""
-    message: dict[str, Any] = {"v": FORMAT, "branch": branch, "state": "online",
-                               "version": version, "last_lms_contact": iso(lms_contact),
-                               "mode": None, "door": None, "alarms": []}
+    message: dict[str, Any] = {
+        "v": FORMAT,
+        "branch": branch,
+        "state": "online",
+        "version": version,
+        "last_lms_contact": iso(lms_contact),
+        "mode": None,
+        "door": None,
+        "alarms": [],
+    }
     if snapshot is not None:
         message["mode"] = _text(snapshot.mode)
-        message["door"] = ("open" if snapshot.door_open
-                           else "unlocked" if snapshot.relay_unlocked else "closed")
+        message["door"] = (
+            "open" if snapshot.door_open else "unlocked" if snapshot.relay_unlocked else "closed"
+        )
         alarm = _text(snapshot.alarm)
         message["alarms"] = [alarm] if alarm else []
         if snapshot.occupancy is not None:

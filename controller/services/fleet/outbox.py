@@ -6,6 +6,7 @@ same transaction as the rows it adds, so after a crash or a restart it goes on w
 stopped: every event becomes exactly one outbox row. It fills while the broker is down too: the
 outbox is what survives the event log's retention.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -52,8 +53,7 @@ class OutboxFiller:
                 events = box.events_after(after, BATCH)
                 now = self._clock()
                 for event in events:
-                    box.add(self._topics.events,
-                            event_message(self._topics.branch, event, self._key), now)
+                    box.add(self._topics.events, event_message(self._topics.branch, event, self._key), now)
                 if events:
                     box.set_cursor(events[-1].id)
             added += len(events)

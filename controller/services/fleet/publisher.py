@@ -15,6 +15,7 @@ here, so the PUBACKs are written to the database on this thread's connection, wi
 
 The door never waits for any of this: the event writer only sets a flag (`wake()`).
 """
+
 from __future__ import annotations
 
 import json
@@ -62,10 +63,18 @@ def _json(payload: dict[str, Any]) -> str:
 class FleetPublisher:
     """Started and stopped by the door process; `wake()` after an event was written."""
 
-    def __init__(self, db: Database, settings: FleetSettings, clock: Clock, branch: str,
-                 key: bytes, *, version: str,
-                 state: Callable[[], DoorState | None] = lambda: None,
-                 lms_contact: Callable[[], datetime | None] = lambda: None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: FleetSettings,
+        clock: Clock,
+        branch: str,
+        key: bytes,
+        *,
+        version: str,
+        state: Callable[[], DoorState | None] = lambda: None,
+        lms_contact: Callable[[], datetime | None] = lambda: None,
+    ) -> None:
         self._db = db
         self._settings = settings
         self._clock = clock
@@ -141,16 +150,16 @@ class FleetPublisher:
 
     def _connect(self) -> None:
         s = self._settings
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"openplus-door-{self.topics.branch}",
-                             clean_session=True)
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"openplus-door-{self.topics.branch}", clean_session=True
+        )
         client.max_inflight_messages_set(WINDOW)
         client.max_queued_messages_set(0)
         if s.username:
             client.username_pw_set(s.username, s.password)
         if s.tls:
             client.tls_set_context(tls_context(s.ca_file))
-        client.will_set(self.topics.state, _json(offline_message(self.topics.branch)), qos=QOS,
-                        retain=True)
+        client.will_set(self.topics.state, _json(offline_message(self.topics.branch)), qos=QOS, retain=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
@@ -183,8 +192,9 @@ class FleetPublisher:
         self._retry_later(why)
 
     # --- paho's callbacks (on this thread, inside client.loop) -----------------------------------
-    def _on_connect(self, client: mqtt.Client, userdata: object, flags: object,
-                    reason: Any, properties: object) -> None:
+    def _on_connect(
+        self, client: mqtt.Client, userdata: object, flags: object, reason: Any, properties: object
+    ) -> None:
         if reason.is_failure:
             self._drop(f"broker refused the connection ({reason})")
             return
@@ -194,13 +204,15 @@ class FleetPublisher:
         self._next_heartbeat = self._clock()
         self.connected.set()
 
-    def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object,
-                       reason: Any, properties: object) -> None:
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: object, flags: object, reason: Any, properties: object
+    ) -> None:
         if client is self._client:
             self._drop(f"connection lost ({reason})")
 
-    def _on_publish(self, client: mqtt.Client, userdata: object, mid: int,
-                    reason: Any, properties: object) -> None:
+    def _on_publish(
+        self, client: mqtt.Client, userdata: object, mid: int, reason: Any, properties: object
+    ) -> None:
         row_id = self._inflight.pop(mid, None)
         if row_id is not None:
             self._acked.append(row_id)
@@ -244,8 +256,7 @@ class FleetPublisher:
             self._handed_up_to = row.id
 
     def _publish_state(self, client: mqtt.Client) -> None:
-        payload = _json(state_message(self.topics.branch, self._state(), self._version,
-                                      self._lms_contact()))
+        payload = _json(state_message(self.topics.branch, self._state(), self._version, self._lms_contact()))
         if payload != self._published_state:
             info = client.publish(self.topics.state, payload, qos=QOS, retain=True)
             if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
@@ -256,8 +267,9 @@ class FleetPublisher:
         if self._next_heartbeat is None or now < self._next_heartbeat:
             return
         waiting = FleetOutbox(conn).waiting()
-        client.publish(self.topics.heartbeat, _json(heartbeat_message(self.topics.branch, now,
-                                                                      waiting)), qos=0)
+        client.publish(
+            self.topics.heartbeat, _json(heartbeat_message(self.topics.branch, now, waiting)), qos=0
+        )
         self._next_heartbeat = now + timedelta(seconds=self._settings.heartbeat_seconds)
 
     def _close(self, conn: sqlite3.Connection) -> None:
@@ -266,8 +278,9 @@ class FleetPublisher:
         if client is None:
             return
         if self._clean_stop and self._session:
-            info = client.publish(self.topics.state, _json(offline_message(self.topics.branch)),
-                                  qos=QOS, retain=True)
+            info = client.publish(
+                self.topics.state, _json(offline_message(self.topics.branch)), qos=QOS, retain=True
+            )
             deadline = time.monotonic() + 1.0
             while not info.is_published() and time.monotonic() < deadline:
                 if client.loop(timeout=LOOP_SECONDS) != MQTTErrorCode.MQTT_ERR_SUCCESS:
@@ -282,14 +295,26 @@ class FleetPublisher:
         self.connected.clear()
 
 
-
-def open_fleet(runtime: Runtime, settings: FleetSettings, clock: Clock, door: str, *,
-               state: Callable[[], DoorState | None] = lambda: None,
-               lms_contact: Callable[[], datetime | None] = lambda: None) -> FleetPublisher | None:
+def open_fleet(
+    runtime: Runtime,
+    settings: FleetSettings,
+    clock: Clock,
+    door: str,
+    *,
+    state: Callable[[], DoorState | None] = lambda: None,
+    lms_contact: Callable[[], datetime | None] = lambda: None,
+) -> FleetPublisher | None:
     """The door process's publisher when [fleet] is enabled (branch id: [fleet] branch, else
     the door's name); None when it is not."""
     if not settings.enabled:
         return None
-    return FleetPublisher(runtime.db, settings, clock, settings.branch or door,
-                          pseudonym_key(runtime.hasher), version=app_version(), state=state,
-                          lms_contact=lms_contact)
+    return FleetPublisher(
+        runtime.db,
+        settings,
+        clock,
+        settings.branch or door,
+        pseudonym_key(runtime.hasher),
+        version=app_version(),
+        state=state,
+        lms_contact=lms_contact,
+    )

@@ -18,6 +18,7 @@ Who writes what, so the door thread never waits here:
 Every label value comes from a closed set (a decision Reason, an alarm kind, a configured
 reader name, a SIP2 failure code): anything else is counted as "other".
 """
+
 from __future__ import annotations
 
 import re
@@ -143,14 +144,18 @@ class DoorMetrics:
                 reason = event.reason if event.reason in REASONS else OTHER
                 _add(self.entries, (result, str(reason)))
             elif event.type in (EventType.DOOR_FORCED, EventType.DOOR_HELD_OPEN):
-                _add(self.alarms, (DoorAlarm.FORCED if event.type is EventType.DOOR_FORCED
-                                   else DoorAlarm.HELD_OPEN).value)
+                _add(
+                    self.alarms,
+                    (DoorAlarm.FORCED if event.type is EventType.DOOR_FORCED else DoorAlarm.HELD_OPEN).value,
+                )
             elif event.type is EventType.ALARM:
                 _add(self.alarms, event.reason if event.reason in ALARM_KINDS else OTHER)
             elif event.type is EventType.READER_FAULT:
                 self._reader_fault(event)
             elif event.type is EventType.LMS_LINK and event.reason in (
-                    LmsLinkReason.LMS_LOST.value, LmsLinkReason.LMS_BACK.value):
+                LmsLinkReason.LMS_LOST.value,
+                LmsLinkReason.LMS_BACK.value,
+            ):
                 self.lms_up = event.reason == LmsLinkReason.LMS_BACK.value
 
     def _reader_fault(self, event: Event) -> None:
@@ -176,16 +181,25 @@ class DoorMetrics:
             entries = [{"result": r, "reason": why, "count": n} for (r, why), n in self.entries.items()]
             faults = [{"reader": r, "kind": k, "count": n} for (r, k), n in self.reader_faults.items()]
             alarms, down = dict(self.alarms), set(self.readers_down)
-            lms = {"enabled": parts.lms_enabled, "up": self.lms_up, "checks": dict(self.lms_checks),
-                   "latency": self.lms_latency.to_json()}
+            lms = {
+                "enabled": parts.lms_enabled,
+                "up": self.lms_up,
+                "checks": dict(self.lms_checks),
+                "latency": self.lms_latency.to_json(),
+            }
         return {
-            "entries": entries, "alarms": alarms, "reader_faults": faults,
+            "entries": entries,
+            "alarms": alarms,
+            "reader_faults": faults,
             "readers": [_reader_report(reader, down) for reader in parts.readers],
-            "decision_latency": self.decision_latency.to_json(), "lms": lms,
+            "decision_latency": self.decision_latency.to_json(),
+            "lms": lms,
             "camera": _camera_report(parts.footage),
-            "event_writer": {"waiting": _number(parts.writer, "waiting"),
-                             "spilled": _number(parts.writer, "spilled"),
-                             "retries": _number(parts.writer, "retries")},
+            "event_writer": {
+                "waiting": _number(parts.writer, "waiting"),
+                "spilled": _number(parts.writer, "spilled"),
+                "retries": _number(parts.writer, "retries"),
+            },
             "observers_dropped": _number(parts.observers, "dropped"),
             "gauges": self.gauges.read_all(),
         }
@@ -231,13 +245,20 @@ def _number(source: Any, name: str) -> float | None:
 
 def _reader_report(reader: StatsReader, down: set[str]) -> dict[str, Any]:
     stats = getattr(reader, "stats", None)
-    return {"name": reader.name, "connected": reader.name not in down,
-            "frames_ok": _number(stats, "frames_ok"), "frames_dropped": _number(stats, "frames_dropped")}
+    return {
+        "name": reader.name,
+        "connected": reader.name not in down,
+        "frames_ok": _number(stats, "frames_ok"),
+        "frames_dropped": _number(stats, "frames_dropped"),
+    }
 
 
 def _camera_report(footage: Any) -> dict[str, Any]:
     enabled = bool(footage is not None and getattr(footage, "recording", False))
     fault = getattr(footage, "fault", None) if enabled else None
-    return {"enabled": enabled, "fault": _label(fault) if isinstance(fault, str) else None,
-            "frames": _number(footage, "frames_recorded"),
-            "clip_requests_dropped": _number(footage, "notices_dropped")}
+    return {
+        "enabled": enabled,
+        "fault": _label(fault) if isinstance(fault, str) else None,
+        "frames": _number(footage, "frames_recorded"),
+        "clip_requests_dropped": _number(footage, "notices_dropped"),
+    }

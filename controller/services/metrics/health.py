@@ -6,6 +6,7 @@ down" without parsing sentences. Each Problem has a stable `name` (ProblemName) 
 for people. `status` is "down" when the door cannot admit anyone (its process unreachable or
 its loop stopped), "degraded" for any other problem, else "ok".
 """
+
 from __future__ import annotations
 
 import shutil
@@ -58,19 +59,24 @@ def loop_problem(alive: bool | None, age: float | None) -> Problem | None:
 def door_problems(report: dict[str, Any]) -> list[Problem]:
     """What the door process's report (DoorMetrics.report) says is wrong; a part it does not
     mention (an older door process, a stub) is taken as fine."""
-    problems = [Problem(ProblemName.READER_DISCONNECTED, f"reader {reader.get('name')} is disconnected")
-                for reader in _list(report.get("readers")) if reader.get("connected") is False]
+    problems = [
+        Problem(ProblemName.READER_DISCONNECTED, f"reader {reader.get('name')} is disconnected")
+        for reader in _list(report.get("readers"))
+        if reader.get("connected") is False
+    ]
     camera = _dict(report.get("camera"))
     if camera.get("enabled") and camera.get("fault"):
         problems.append(Problem(ProblemName.CAMERA_FAULTED, f"camera fault: {camera['fault']}"))
     lms = _dict(report.get("lms"))
     if lms.get("enabled") and lms.get("up") is False:
-        problems.append(Problem(ProblemName.LMS_DOWN,
-                                "the library system is out of reach; the offline policy decides"))
+        problems.append(
+            Problem(ProblemName.LMS_DOWN, "the library system is out of reach; the offline policy decides")
+        )
     waiting = _dict(report.get("event_writer")).get("waiting")
     if isinstance(waiting, (int, float)) and waiting > BACKLOG_WRITES:
-        problems.append(Problem(ProblemName.EVENT_BACKLOG,
-                                f"{waiting:.0f} event writes wait for the database"))
+        problems.append(
+            Problem(ProblemName.EVENT_BACKLOG, f"{waiting:.0f} event writes wait for the database")
+        )
     return problems
 
 
@@ -80,8 +86,7 @@ def disk_problem(folder: Path, low_mb: int) -> Problem | None:
     free = free_bytes(folder)
     if free is None or free >= low_mb * 1024 * 1024:
         return None
-    return Problem(ProblemName.DISK_LOW, f"{free // (1024 * 1024)} MB free for {folder} "
-                                         f"(below {low_mb} MB)")
+    return Problem(ProblemName.DISK_LOW, f"{free // (1024 * 1024)} MB free for {folder} (below {low_mb} MB)")
 
 
 def free_bytes(folder: Path) -> int | None:

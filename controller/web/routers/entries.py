@@ -9,6 +9,7 @@ Recorded files are served as the footage service's WebM copy (made on first view
 On a branch linked to its library system, an entry decided without it (the offline policy:
 cached PIN, local list, or refused) is marked with the path, and `offline=1` shows only those.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -55,25 +56,37 @@ class EntryFilters:
     offline: str = ""  # "1": only entries decided without the library system
 
     def bad_dates(self) -> list[str]:
-        return [name for name, value in (("start", self.start), ("end", self.end))
-                if value and _day(value) is None]
+        return [
+            name
+            for name, value in (("start", self.start), ("end", self.end))
+            if value and _day(value) is None
+        ]
 
     def event_filter(self) -> EventFilter:
         start, end = _day(self.start), _day(self.end)
         where = EventFilter(
             since=datetime.combine(start, time(0), tzinfo=BRANCH_TZ) if start else None,
-            until=datetime.combine(end + timedelta(days=1), time(0), tzinfo=BRANCH_TZ)
-            if end else None,
+            until=datetime.combine(end + timedelta(days=1), time(0), tzinfo=BRANCH_TZ) if end else None,
             member_ref=self.member.strip() or None,
             types=RESULT_TYPES.get(self.result, ()),
-            reason=self.reason if self.reason in REASONS else None)
+            reason=self.reason if self.reason in REASONS else None,
+        )
         return decided_offline(where) if self.offline else where
 
     def query(self, **extra: str) -> str:
-        values = {k: v for k, v in (("start", self.start), ("end", self.end),
-                                    ("member", self.member), ("result", self.result),
-                                    ("reason", self.reason), ("offline", self.offline),
-                                    *extra.items()) if v}
+        values = {
+            k: v
+            for k, v in (
+                ("start", self.start),
+                ("end", self.end),
+                ("member", self.member),
+                ("result", self.result),
+                ("reason", self.reason),
+                ("offline", self.offline),
+                *extra.items(),
+            )
+            if v
+        }
         return urlencode(values)
 
 
@@ -81,10 +94,10 @@ def _day(text: str) -> date | None:
     return iso_day(text)  # YYYY-MM-DD in the years the API takes, or None
 
 
-def _filters(start: str = "", end: str = "", member: str = "", result: str = "",
-             reason: str = "", offline: str = "") -> EntryFilters:
-    return EntryFilters(start[:10], end[:10], member[:64], result[:16], reason[:32],
-                        "1" if offline else "")
+def _filters(
+    start: str = "", end: str = "", member: str = "", result: str = "", reason: str = "", offline: str = ""
+) -> EntryFilters:
+    return EntryFilters(start[:10], end[:10], member[:64], result[:16], reason[:32], "1" if offline else "")
 
 
 def offline_marks(rows: list[Event]) -> dict[int, str]:
@@ -115,9 +128,18 @@ def _clip(request: Request, event_id: int) -> FootageLocation | None:
 
 
 @router.get("/entries")
-def entries_page(request: Request, viewer: SecurityPage, conn: Conn, start: str = "",
-                 end: str = "", member: str = "", result: str = "", reason: str = "",
-                 offline: str = "", cursor: str = "") -> Response:
+def entries_page(
+    request: Request,
+    viewer: SecurityPage,
+    conn: Conn,
+    start: str = "",
+    end: str = "",
+    member: str = "",
+    result: str = "",
+    reason: str = "",
+    offline: str = "",
+    cursor: str = "",
+) -> Response:
     filters = _filters(start, end, member, result, reason, offline)
     before: EventCursor | None = None
     if cursor:
@@ -126,31 +148,54 @@ def entries_page(request: Request, viewer: SecurityPage, conn: Conn, start: str 
         except BadCursor:
             before = None
     bad = filters.bad_dates()
-    found = [] if bad else EventLog(conn).query(filters.event_filter(), limit=PAGE_SIZE + 1,
-                                                before=before)
+    found = [] if bad else EventLog(conn).query(filters.event_filter(), limit=PAGE_SIZE + 1, before=before)
     rows = found[:PAGE_SIZE] if viewer.may(Role.MANAGER) else [masked_event(e) for e in found[:PAGE_SIZE]]
-    older = (filters.query(cursor=encode_cursor(EventCursor.after(rows[-1])))
-             if len(found) > PAGE_SIZE else None)
+    older = (
+        filters.query(cursor=encode_cursor(EventCursor.after(rows[-1]))) if len(found) > PAGE_SIZE else None
+    )
     footage = services_of(request).footage
-    with_clip = footage.events_with_footage(
-        [e.id for e in rows if e.type in CLIP_EVENTS and e.id is not None]) if footage else set()
-    return render(request, "entries.html", viewer, status_code=422 if bad else 200,
-                  filters=filters, bad=bad, rows=rows, older=older, first_page=cursor != "",
-                  with_clip=with_clip, offline=offline_marks(rows), reasons=REASONS,
-                  export=filters.query(),
-                  newest=filters.query())
+    with_clip = (
+        footage.events_with_footage([e.id for e in rows if e.type in CLIP_EVENTS and e.id is not None])
+        if footage
+        else set()
+    )
+    return render(
+        request,
+        "entries.html",
+        viewer,
+        status_code=422 if bad else 200,
+        filters=filters,
+        bad=bad,
+        rows=rows,
+        older=older,
+        first_page=cursor != "",
+        with_clip=with_clip,
+        offline=offline_marks(rows),
+        reasons=REASONS,
+        export=filters.query(),
+        newest=filters.query(),
+    )
 
 
 @router.get("/entries/export.csv")
-def export_entries(request: Request, viewer: SecurityPage, start: str = "", end: str = "",
-                   member: str = "", result: str = "", reason: str = "",
-                   offline: str = "") -> Response:
+def export_entries(
+    request: Request,
+    viewer: SecurityPage,
+    start: str = "",
+    end: str = "",
+    member: str = "",
+    result: str = "",
+    reason: str = "",
+    offline: str = "",
+) -> Response:
     filters = _filters(start, end, member, result, reason, offline)
     runtime = services_of(request).runtime
     stamp = to_local(runtime.clock()).strftime("%Y%m%d-%H%M")
     return StreamingResponse(
-        csv_lines(runtime, filters.event_filter(), not viewer.may(Role.MANAGER)), media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="events-{stamp}.csv"'})
+        csv_lines(runtime, filters.event_filter(), not viewer.may(Role.MANAGER)),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="events-{stamp}.csv"'},
+    )
 
 
 @router.get("/entries/{event_id}")
@@ -162,8 +207,14 @@ def entry_page(request: Request, viewer: SecurityPage, conn: Conn, event_id: Ent
     fragment = f"#t={location.offset_seconds:.1f}" if location and location.offset_seconds > 0 else ""
     if not viewer.may(Role.MANAGER):  # patron ids are the manager's (docs/privacy.md)
         event = masked_event(event)
-    return render(request, "entry.html", viewer, event=event, location=location,
-                  video_src=f"/entries/{event_id}/video{fragment}" if location else None)
+    return render(
+        request,
+        "entry.html",
+        viewer,
+        event=event,
+        location=location,
+        video_src=f"/entries/{event_id}/video{fragment}" if location else None,
+    )
 
 
 @router.get("/entries/{event_id}/video")
@@ -173,5 +224,9 @@ def entry_video(request: Request, viewer: SecurityPage, event_id: EntryId) -> Re
     if footage is None or location is None or not location.path.is_file():
         raise PageNotFound()
     # The recorder writes mp4v/MJPG, which browsers don't play: a WebM copy, made once.
-    return FileResponse(footage.browser_copy(location.path), media_type="video/webm", headers={"Cache-Control": "private, max-age=300"},
-                        content_disposition_type="inline")
+    return FileResponse(
+        footage.browser_copy(location.path),
+        media_type="video/webm",
+        headers={"Cache-Control": "private, max-age=300"},
+        content_disposition_type="inline",
+    )

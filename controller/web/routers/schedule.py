@@ -4,6 +4,7 @@ Buttons that add or remove a row post the whole form and get it back with the ch
 nothing typed is lost and no JavaScript is needed. Saving goes through the API's own replace
 (stored with an audit event in one transaction, then services.schedule_changed at once).
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -27,22 +28,43 @@ PREVIEW_DAYS = 14
 
 def _preview(schedule: Schedule, request: Request) -> list[dict]:
     now = services_of(request).runtime.clock()
-    return [{"at": change.at, "mode": change.mode.value, "cause": mode_at(schedule, change.at).cause}
-            for change in changes_between(schedule, now, now + timedelta(days=PREVIEW_DAYS))]
+    return [
+        {"at": change.at, "mode": change.mode.value, "cause": mode_at(schedule, change.at).cause}
+        for change in changes_between(schedule, now, now + timedelta(days=PREVIEW_DAYS))
+    ]
 
 
-def _page(request: Request, viewer: Viewer, conn, form: ScheduleForm, status_code: int = 200,
-          problems: dict[str, list[str]] | None = None, saved: bool = False) -> Response:
+def _page(
+    request: Request,
+    viewer: Viewer,
+    conn,
+    form: ScheduleForm,
+    status_code: int = 200,
+    problems: dict[str, list[str]] | None = None,
+    saved: bool = False,
+) -> Response:
     services = services_of(request)
     stored = ScheduleStore(conn).load()
     now = services.runtime.clock()
     year = now.year
     holidays = {h.key: h for h in dutch_holidays(year)}  # this year's names and dates
     upcoming = {h.key: h for h in dutch_holidays(year + 1)}
-    return render(request, "schedule.html", viewer, status_code=status_code, form=form,
-                  weekdays=WEEKDAYS, problems=problems or {}, saved=saved, stored=stored,
-                  mode=mode_outlook(stored.schedule, now).current, preview=_preview(stored.schedule, request),
-                  holidays=holidays, upcoming=upcoming, preview_days=PREVIEW_DAYS)
+    return render(
+        request,
+        "schedule.html",
+        viewer,
+        status_code=status_code,
+        form=form,
+        weekdays=WEEKDAYS,
+        problems=problems or {},
+        saved=saved,
+        stored=stored,
+        mode=mode_outlook(stored.schedule, now).current,
+        preview=_preview(stored.schedule, request),
+        holidays=holidays,
+        upcoming=upcoming,
+        preview_days=PREVIEW_DAYS,
+    )
 
 
 @router.get("/schedule")
@@ -62,8 +84,7 @@ def schedule_post(request: Request, viewer: ManagerForm, conn: Conn, posted: Pos
     try:
         schedule = parse_schedule(form.document())
     except ScheduleInvalid as invalid:
-        return _page(request, viewer, conn, form, status_code=422,
-                     problems=place_problems(invalid.problems))
+        return _page(request, viewer, conn, form, status_code=422, problems=place_problems(invalid.problems))
     services = services_of(request)
     replace_schedule(services.runtime, conn, schedule, viewer.actor, services.schedule_changed)
     return redirect("/schedule?saved=1")

@@ -1,4 +1,5 @@
 """Sign in, sign out and the language switch: the only pages that need no session."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -36,26 +37,46 @@ def signin_page(request: Request, next: str = "/today", out: bool = False) -> Re
     return _signin_form(request, safe_next(next), signed_out=out)
 
 
-def _signin_form(request: Request, next: str, failed: bool = False, signed_out: bool = False,
-                 username: str = "", paused_minutes: int | None = None) -> Response:
+def _signin_form(
+    request: Request,
+    next: str,
+    failed: bool = False,
+    signed_out: bool = False,
+    username: str = "",
+    paused_minutes: int | None = None,
+) -> Response:
     token = signin_token(request)
     status_code = 429 if paused_minutes else 401 if failed else 200
-    response = render(request, "signin.html", None, status_code=status_code,
-                      signin_token=token, next=next, failed=failed, signed_out=signed_out,
-                      username=username, paused_minutes=paused_minutes)
+    response = render(
+        request,
+        "signin.html",
+        None,
+        status_code=status_code,
+        signin_token=token,
+        next=next,
+        failed=failed,
+        signed_out=signed_out,
+        username=username,
+        paused_minutes=paused_minutes,
+    )
     remember_signin_token(request, response, token)
     return response
 
 
 @router.post("/signin", dependencies=[Depends(check_signin_form)])
-def sign_in(request: Request, conn: Conn, users: Users,
-            username: Annotated[str, Form(max_length=64)] = "",
-            password: Annotated[str, Form(max_length=MAX_PASSWORD_LENGTH)] = "",
-            next: Annotated[str, Form(max_length=2000)] = "/today") -> Response:
+def sign_in(
+    request: Request,
+    conn: Conn,
+    users: Users,
+    username: Annotated[str, Form(max_length=64)] = "",
+    password: Annotated[str, Form(max_length=MAX_PASSWORD_LENGTH)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/today",
+) -> Response:
     services = services_of(request)
     try:
         user = users.check_sign_in(
-            username.strip(), password, client_address(request), services.login_throttle, via="web")
+            username.strip(), password, client_address(request), services.login_throttle, via="web"
+        )
     except SignInPaused as paused:
         minutes = -(-paused.retry_after(services.runtime.clock()) // 60)
         return _signin_form(request, safe_next(next), paused_minutes=minutes, username=username)
@@ -82,6 +103,12 @@ def switch_language(request: Request, to: str = "nl", next: str = "/today") -> R
     """A preference only (no data changes), so a plain link may set it."""
     response = redirect(safe_next(next))
     if to in LANGUAGES:
-        response.set_cookie(LANG_COOKIE, to, max_age=365 * 24 * 3600, path="/",
-                            samesite="lax", secure=request.url.scheme == "https")
+        response.set_cookie(
+            LANG_COOKIE,
+            to,
+            max_age=365 * 24 * 3600,
+            path="/",
+            samesite="lax",
+            secure=request.url.scheme == "https",
+        )
     return response

@@ -7,6 +7,7 @@ Everything is read from the rolled-up counts (controller/services/statistics.py)
 after the events are purged; opening a page first rolls up what the door logged since the
 last roll-up, so the figures are current.
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,19 +36,38 @@ router = APIRouter(include_in_schema=False)
 
 # The parts of an entries bar: (CSS class, string key); "other" is closed or closure hours
 # (a staff card) and events from before the door mode was logged.
-MODE_PARTS = (("bar-openplus", "mode.openplus"), ("bar-staffed", "mode.staffed"),
-              ("bar-other", "statistics.other_modes"))
+MODE_PARTS = (
+    ("bar-openplus", "mode.openplus"),
+    ("bar-staffed", "mode.staffed"),
+    ("bar-other", "statistics.other_modes"),
+)
 
 # Keys spelled out (not built from the value), so the catalog's test sees each in use.
-GRAIN_KEYS = {Grain.HOUR: "statistics.grain.hour", Grain.DAY: "statistics.grain.day",
-              Grain.WEEK: "statistics.grain.week", Grain.MONTH: "statistics.grain.month"}
-BAD_PERIOD_KEYS = {"end_before_start": "statistics.bad.end_before_start",
-                   "hours_too_long": "statistics.bad.hours_too_long",
-                   "too_long": "statistics.bad.too_long"}
-MONTH_KEYS = ("statistics.months.m01", "statistics.months.m02", "statistics.months.m03",
-              "statistics.months.m04", "statistics.months.m05", "statistics.months.m06",
-              "statistics.months.m07", "statistics.months.m08", "statistics.months.m09",
-              "statistics.months.m10", "statistics.months.m11", "statistics.months.m12")
+GRAIN_KEYS = {
+    Grain.HOUR: "statistics.grain.hour",
+    Grain.DAY: "statistics.grain.day",
+    Grain.WEEK: "statistics.grain.week",
+    Grain.MONTH: "statistics.grain.month",
+}
+BAD_PERIOD_KEYS = {
+    "end_before_start": "statistics.bad.end_before_start",
+    "hours_too_long": "statistics.bad.hours_too_long",
+    "too_long": "statistics.bad.too_long",
+}
+MONTH_KEYS = (
+    "statistics.months.m01",
+    "statistics.months.m02",
+    "statistics.months.m03",
+    "statistics.months.m04",
+    "statistics.months.m05",
+    "statistics.months.m06",
+    "statistics.months.m07",
+    "statistics.months.m08",
+    "statistics.months.m09",
+    "statistics.months.m10",
+    "statistics.months.m11",
+    "statistics.months.m12",
+)
 
 
 def _statistics_viewer(viewer: AnyViewer) -> Viewer:
@@ -83,8 +103,9 @@ def _range(runtime: Runtime, start: str, end: str, by: str) -> tuple[date, date,
     return first, last, grain, None
 
 
-def _report(conn: sqlite3.Connection, first: date, last: date, grain: Grain,
-            t: Translator) -> tuple[Report | None, str | None]:
+def _report(
+    conn: sqlite3.Connection, first: date, last: date, grain: Grain, t: Translator
+) -> tuple[Report | None, str | None]:
     """The report, or what is wrong with the period in the viewer's language."""
     try:
         return build_report(StatisticsStore(conn), first, last, grain), None
@@ -108,51 +129,81 @@ def charts(t: Translator, report: Report) -> dict[str, Chart]:
     """The page's charts: entries per bucket by mode, busiest hours, refusals, occupancy."""
     names = [_label(t, report, i) for i in range(len(report.buckets))]
     parts = (lambda b: b.openplus, lambda b: b.staffed, lambda b: b.other_modes)
-    series = [Series(t(key), css, [float(get(b)) for b in report.buckets])
-              for (css, key), get in zip(MODE_PARTS, parts, strict=True)]
+    series = [
+        Series(t(key), css, [float(get(b)) for b in report.buckets])
+        for (css, key), get in zip(MODE_PARTS, parts, strict=True)
+    ]
     found = {
-        "entries": bar_chart("chart-entries", t("statistics.entries_title"),
-                             t("statistics.entries_desc", entries=report.granted,
-                               openplus=report.openplus, staffed=report.staffed), names, series),
-        "hours": bar_chart("chart-hours", t("statistics.hours_title"),
-                           t("statistics.hours_desc", hours=", ".join(
-                               f"{h:02d}:00" for h in report.busiest_hours) or "-"),
-                           [f"{h:02d}" for h in range(24)],
-                           [Series(t("statistics.entries"), "bar-hours",
-                                   [float(n) for n in report.busiest])]),
-        "refusals": hbar_chart("chart-refusals", t("statistics.refusals_title"),
-                               t("statistics.refusals_desc", refused=report.refused),
-                               [(t.reason(reason), float(n)) for reason, n in report.refusals],
-                               "bar-refused"),
+        "entries": bar_chart(
+            "chart-entries",
+            t("statistics.entries_title"),
+            t(
+                "statistics.entries_desc",
+                entries=report.granted,
+                openplus=report.openplus,
+                staffed=report.staffed,
+            ),
+            names,
+            series,
+        ),
+        "hours": bar_chart(
+            "chart-hours",
+            t("statistics.hours_title"),
+            t("statistics.hours_desc", hours=", ".join(f"{h:02d}:00" for h in report.busiest_hours) or "-"),
+            [f"{h:02d}" for h in range(24)],
+            [Series(t("statistics.entries"), "bar-hours", [float(n) for n in report.busiest])],
+        ),
+        "refusals": hbar_chart(
+            "chart-refusals",
+            t("statistics.refusals_title"),
+            t("statistics.refusals_desc", refused=report.refused),
+            [(t.reason(reason), float(n)) for reason, n in report.refusals],
+            "bar-refused",
+        ),
     }
     if report.has_people:
         found["occupancy"] = bar_chart(
-            "chart-occupancy", t("statistics.occupancy_title"), t("statistics.occupancy_desc"),
+            "chart-occupancy",
+            t("statistics.occupancy_title"),
+            t("statistics.occupancy_desc"),
             [f"{h:02d}" for h in range(24)],
-            [Series(t("statistics.inside"), "bar-inside",
-                    [max(v or 0.0, 0.0) for v in report.occupancy])])
+            [Series(t("statistics.inside"), "bar-inside", [max(v or 0.0, 0.0) for v in report.occupancy])],
+        )
     return found
 
 
 @router.get("/statistics")
-def statistics_page(request: Request, viewer: StatisticsPage, conn: Conn, start: str = "",
-                    end: str = "", by: str = "") -> Response:
+def statistics_page(
+    request: Request, viewer: StatisticsPage, conn: Conn, start: str = "", end: str = "", by: str = ""
+) -> Response:
     runtime = services_of(request).runtime
     _rolled_up(runtime)
     first, last, grain, bad = _range(runtime, start, end, by)
     t = Translator(language_of(request))
     report, problem = (None, None) if bad else _report(conn, first, last, grain, t)
     query = urlencode({"start": first.isoformat(), "end": last.isoformat(), "by": grain.value})
-    return render(request, "statistics.html", viewer, status_code=422 if bad or problem else 200,
-                  report=report, bad=bad, problem=problem, start=start[:10] or first.isoformat(),
-                  end=end[:10] or last.isoformat(), grain=grain.value, grains=[(g.value, GRAIN_KEYS[g]) for g in Grain],
-                  charts=charts(t, report) if report else {}, query=query,
-                  month=first.strftime("%Y-%m"))
+    return render(
+        request,
+        "statistics.html",
+        viewer,
+        status_code=422 if bad or problem else 200,
+        report=report,
+        bad=bad,
+        problem=problem,
+        start=start[:10] or first.isoformat(),
+        end=end[:10] or last.isoformat(),
+        grain=grain.value,
+        grains=[(g.value, GRAIN_KEYS[g]) for g in Grain],
+        charts=charts(t, report) if report else {},
+        query=query,
+        month=first.strftime("%Y-%m"),
+    )
 
 
 @router.get("/statistics/export.csv")
-def export_statistics(request: Request, viewer: StatisticsPage, conn: Conn, start: str = "",
-                      end: str = "", by: str = "") -> Response:
+def export_statistics(
+    request: Request, viewer: StatisticsPage, conn: Conn, start: str = "", end: str = "", by: str = ""
+) -> Response:
     runtime = services_of(request).runtime
     _rolled_up(runtime)
     first, last, grain, bad = _range(runtime, start, end, by)
@@ -162,8 +213,11 @@ def export_statistics(request: Request, viewer: StatisticsPage, conn: Conn, star
         message = problem or t(bad or "statistics.bad_date")
         return PlainTextResponse(message + "\n", status_code=422)
     name = f"statistics-{report.first.isoformat()}-{report.last.isoformat()}-{grain.value}.csv"
-    return StreamingResponse(csv_text(report), media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return StreamingResponse(
+        csv_text(report),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @router.get("/statistics/month")
@@ -179,9 +233,19 @@ def month_page(request: Request, viewer: StatisticsPage, conn: Conn, month: str 
     days = build_report(StatisticsStore(conn), report.first, report.last, Grain.DAY)
     t = Translator(language_of(request))
     previous = (first - timedelta(days=1)).replace(day=1)
-    return render(request, "statistics_month.html", viewer, status_code=422 if bad else 200,
-                  bad=bad, report=report, days=days, charts=charts(t, days), print_tables=True,
-                  busiest=", ".join(f"{h:02d}:00-{h + 1:02d}:00" for h in report.busiest_hours),
-                  month_name=t(MONTH_KEYS[first.month - 1], year=first.year),
-                  previous=previous.strftime("%Y-%m"), following=next_month(first).strftime("%Y-%m"),
-                  branch=runtime.settings.branch.name)
+    return render(
+        request,
+        "statistics_month.html",
+        viewer,
+        status_code=422 if bad else 200,
+        bad=bad,
+        report=report,
+        days=days,
+        charts=charts(t, days),
+        print_tables=True,
+        busiest=", ".join(f"{h:02d}:00-{h + 1:02d}:00" for h in report.busiest_hours),
+        month_name=t(MONTH_KEYS[first.month - 1], year=first.year),
+        previous=previous.strftime("%Y-%m"),
+        following=next_month(first).strftime("%Y-%m"),
+        branch=runtime.settings.branch.name,
+    )
