@@ -4,9 +4,7 @@ login), the fault-injecting proxy in front of it, and pools that are closed afte
 from __future__ import annotations
 
 import queue
-import shutil
 import ssl
-import subprocess
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -60,40 +58,6 @@ def proxy(lms: RunningServer) -> Iterator[FaultProxy]:
     fault_proxy = FaultProxy(lms.port)
     yield fault_proxy
     fault_proxy.close()
-
-
-@pytest.fixture
-def tls_files(tmp_path: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 and its key (openssl CLI)."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
-    cert, key = tmp_path / "lms.pem", tmp_path / "lms.key"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-days",
-            "2",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-        timeout=HANG_GUARD,
-    )
-    return cert, key
 
 
 @pytest.fixture
