@@ -1,5 +1,6 @@
-"""A real Mosquitto broker for the tests (Debian's `mosquitto`, started on a free loopback
-port), a subscriber to every topic collecting messages, and a wait that ends on a condition.
+"""A real Mosquitto broker for the tests (Debian's `mosquitto` on a free loopback port, started
+by controller/sim/mosquitto.py, which bench/fleet.py uses too), a subscriber to every topic
+collecting messages, and a wait that ends on a condition.
 
 Moved here from tests/alerts/conftest.py so the alerts and the fleet tests share one broker;
 the `broker` fixture is in tests/conftest.py. `persistent=True` (the fleet's outage tests)
@@ -9,28 +10,21 @@ queued for it survive the broker's stop (SIGTERM: Mosquitto saves on the way out
 
 from __future__ import annotations
 
-import getpass
 import json
-import shutil
-import socket
-import subprocess
 import threading
-import time
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from controller.sim.mosquitto import Mosquitto, free_port, mosquitto_binary
+
+__all__ = ["HANG_GUARD", "Broker", "Collector", "free_port", "mosquitto_binary"]
+
 HANG_GUARD = 10.0  # seconds: only ever reached when something is broken
 
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Collector(Generic[T]):
@@ -59,55 +53,15 @@ class Collector(Generic[T]):
             return list(self.items)
 
 
-def mosquitto_binary() -> str | None:
-    return shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/sbin")
-
-
-class Broker:
-    """A real Mosquitto on loopback, and a subscriber to every topic collecting messages."""
+class Broker(Mosquitto):
+    """A real Mosquitto on loopback (controller/sim/mosquitto.py), and a subscriber to every
+    topic collecting messages."""
 
     def __init__(self, binary: str, config_dir: Path, *, persistent: bool = False) -> None:
-        self.binary = binary
-        self.port = free_port()
-        self.persistent = persistent
-        self.config = config_dir / "mosquitto.conf"
-        # `user`: started as root Mosquitto would drop to the user 'mosquitto', which cannot
-        # write its persistence file into the test's directory.
-        persistence = (
-            f"persistence true\npersistence_location {config_dir}/\n"
-            f"user {getpass.getuser()}\n"
-            "max_queued_messages 0\nmax_inflight_messages 0\n"
-            if persistent
-            else "persistence false\n"
-        )
-        self.config.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n" + persistence, encoding="utf-8"
-        )
+        super().__init__(binary, config_dir, persistent=persistent)
         self.messages: Collector[tuple[str, dict[str, Any]]] = Collector()
-        self._process: subprocess.Popen[bytes] | None = None
         self._subscriber: mqtt.Client | None = None
         self._subscribed = threading.Event()
-
-    def start(self) -> None:
-        self._process = subprocess.Popen(
-            [self.binary, "-c", str(self.config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + HANG_GUARD
-        while True:  # until it listens (a condition, not a pause: each try is a connect)
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                if time.monotonic() > deadline or self._process.poll() is not None:
-                    raise AssertionError("mosquitto did not start listening") from None
-                self._stopped_wait(0.05)
-
-    def _stopped_wait(self, seconds: float) -> None:
-        assert self._process is not None
-        try:
-            self._process.wait(seconds)
-        except subprocess.TimeoutExpired:
-            pass
 
     def subscribe(self) -> None:
         """Subscribe to '#' and wait until the broker confirmed it. A persistent subscriber
@@ -127,11 +81,8 @@ class Broker:
 
     def stop_process(self) -> None:
         """The broker goes down (SIGTERM); the subscriber stays and reconnects when it is back."""
-        if self._process is not None:
-            self._subscribed.clear()
-            self._process.terminate()
-            self._process.wait(HANG_GUARD)
-            self._process = None
+        self._subscribed.clear()
+        super().stop_process()
 
     def wait_resubscribed(self) -> None:
         assert self._subscribed.wait(HANG_GUARD), "the test subscriber did not come back"
