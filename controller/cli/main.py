@@ -21,6 +21,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from controller.cli.fleet import add_parsers as add_fleet_parsers
 from controller.cli.install import add_parsers as add_install_parsers
 from controller.domain.clock import BRANCH_TZ, to_utc
 from controller.domain.modes import DoorMode
@@ -305,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password-stdin", action="store_true", help="read it from standard input")
     p.set_defaults(run=cmd.users_add)
     add_install_parsers(sub)  # install, doctor
+    add_fleet_parsers(sub)  # fleet keygen, ...
     return parser
 
 

@@ -4,7 +4,8 @@ Off by default: a door is fully autonomous and needs no broker. Enabled, the doo
 publishes its events (pseudonymised, from a persisted outbox, QoS 1), a retained state message
 with a last will "offline", and a heartbeat, under `<topic_prefix>/<branch>/...`. In production
 the broker is reached over TLS with credentials of this branch alone, so one stolen controller
-cannot speak for another.
+cannot speak for another. Commands from the console (schedule, blocks, members, rules,
+unlock) are applied only when signed by the key whose public half is `command_key_file`.
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ class FleetSettings(Section):
         30.0, ge=0.05, le=3600, allow_inf_nan=False, description="Longest wait between connection attempts."
     )
     keep_sent_days: int = Field(7, ge=0, le=365, description="Days sent messages stay in the outbox.")
+    command_key_file: Path | None = Field(
+        None,
+        description="The fleet's public key (fleet.pub from `openplus-door fleet keygen`): "
+        "commands signed with its private key are applied; empty: every command is refused.",
+    )
 
     @model_validator(mode="after")
     def _credentials_whole(self) -> FleetSettings:

@@ -305,6 +305,7 @@ def generate_keys(directory: Path) -> tuple[Path, Path]:
         handle.write(private_pem)
     os.chmod(private_path, 0o600)  # whatever the umask
     public_path.write_bytes(public_pem)
+    os.chmod(public_path, 0o644)  # public: the service user of a branch reads its copy
     return private_path, public_path
 
 
