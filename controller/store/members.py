@@ -145,10 +145,11 @@ class MemberStore:
         self, patron_id: str, blocked: bool, until: date | None, now: datetime, note: str | None = None
     ) -> None:
         """Block (until a day, or until unblocked, with the manager's note) or unblock; an
-        unblock drops the end date and the note, which belonged to the block."""
+        unblock drops the end date and the note, which belonged to the block. Either is the
+        branch's own word, so a mark that the fleet's shared list set the block goes too."""
         self._update_one(
             patron_id,
-            "entry_blocked = ?, blocked_until = ?, block_note = ?",
+            "entry_blocked = ?, blocked_until = ?, block_note = ?, block_source = NULL",
             (int(blocked), day_text_or_none(until) if blocked else None, (note or None) if blocked else None),
             now,
         )

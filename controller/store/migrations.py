@@ -251,4 +251,17 @@ MIGRATIONS: list[str] = [
     );
     INSERT INTO fleet_cursor (id, last_event_id) VALUES (1, NULL);
     """,
+    # 12: fleet commands (issue 17): the last version applied of each kind (a restart still
+    # refuses a replay), with the body of the last `rules` (applied again at start), and which
+    # entry blocks came from the fleet's shared list (a new list replaces only those).
+    """
+    CREATE TABLE fleet_applied (
+        kind TEXT PRIMARY KEY,
+        version INTEGER NOT NULL,
+        command_id TEXT NOT NULL,
+        applied_ms INTEGER NOT NULL,
+        body TEXT NOT NULL                  -- JSON, as the command carried it
+    ) WITHOUT ROWID;
+    ALTER TABLE members ADD COLUMN block_source TEXT;  -- 'fleet': the shared list; NULL: local
+    """,
 ]
