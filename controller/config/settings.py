@@ -22,6 +22,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from controller.config.alerts import AlertSettings
 from controller.config.backup import BackupSettings
+from controller.config.counter import Counting, CountingSettings
 from controller.config.defaults import (
     DATA_DIR_ENV,
     DEFAULT_DATA_DIR,
@@ -329,6 +330,7 @@ class Settings(Section):
     door: DoorSettings = DoorSettings()
     hardware: HardwareSettings = HardwareSettings()
     camera: CameraSettings = CameraSettings()
+    counter: Counting = CountingSettings()  # [counter], after [hardware] and [camera]: it checks them
     logging: LoggingSettings = LoggingSettings()
     web: WebSettings = WebSettings()
     lms: LmsSettings = LmsSettings()

@@ -20,6 +20,7 @@ from typing import Any
 
 from gpiozero.pins import Factory
 
+from controller.config.counter import people_counter
 from controller.config.settings import Settings
 from controller.domain.clock import Clock, Monotonic, monotonic, utc_now
 from controller.domain.events import Event, EventType, OutputFaultReason
@@ -28,6 +29,7 @@ from controller.domain.modes import DoorMode
 from controller.domain.schedule import Schedule
 from controller.domain.timeline import ModeNow
 from controller.door.announcements import Announcements, closing_command
+from controller.door.camera_counting import open_camera_counting
 from controller.door.daily_jobs import DailyJobs
 from controller.door.event_writer import SPILL_FILE, EventWriter
 from controller.door.hardware import DoorHardware, build_hardware
@@ -155,11 +157,12 @@ class BranchService:
             settings.branch.door,
             on_change=self._changed,
             monotonic=monotonic,
-            counter=settings.hardware.counter,
+            counter=people_counter(settings.counter, settings.hardware.counter),
         )
         self.loop = DoorLoop(
             self.door, monotonic, on_turn=on_turn, realtime_priority=settings.door.realtime_priority
         )
+        self.camera_counting = open_camera_counting(settings, self.loop.submit, self.writer.record, clock)
         self.timers = ClockTimers(clock)  # the schedule runs on the same clock as the door
         self.daily = DailyJobs(settings, self.runtime, self.footage, self.timers, clock)
         self.outputs = OutputsRunner.from_settings(
@@ -236,6 +239,8 @@ class BranchService:
         else:
             self.loop.submit(ModeChanged(self._mode_override, "set by hand"))
         self.outputs.start()  # [[outputs]]: each in its state now, switches planned
+        if self.camera_counting is not None:  # after the mode: its first crossing finds it set
+            self.camera_counting.start()
         self.daily.plan()
         self.timers.start()
 
@@ -258,7 +263,7 @@ class BranchService:
             if self.lms is not None:
                 self.lms.close()
             self.signal_queue.stop(timeout=0.3)
-            for output in (self.lcd, self.voice):
+            for output in (self.lcd, self.voice, self.camera_counting):
                 if output is not None:
                     output.stop(timeout=0.3)
             self.hardware.close()

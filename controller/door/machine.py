@@ -21,7 +21,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from controller.config.counter import CounterSettings
+from controller.config.counter import PeopleCounter
 from controller.config.settings import DoorSettings
 from controller.domain import messages
 from controller.domain.clock import Clock, Monotonic, monotonic
@@ -65,7 +65,7 @@ class Door(EntryFlow):
         door_name: str,
         on_change: Callable[[DoorSnapshot], None] | None = None,
         monotonic: Monotonic = monotonic,
-        counter: CounterSettings | None = None,
+        counter: PeopleCounter | None = None,
     ) -> None:
         self._auth = authorizer
         self._out = outputs

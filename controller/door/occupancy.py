@@ -16,7 +16,8 @@ it runs on the door thread, so a crossing costs an integer add and nothing else.
   it logs `occupied_at_closing` (an alert) and says it again. It arms when the count reaches
   0, or when a staff card is granted at the door (only staff are granted while closed):
   that is the "building empty" confirmation, logged as `building_empty_confirmed`.
-Without a counter ([hardware.counter] absent) none of this runs and the door arms as before.
+Crossings come from the beams or the camera line counter ([counter] source), both as
+PersonCrossed inputs. Without a counter none of this runs and the door arms as before.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from controller.config.counter import CounterSettings
+from controller.config.counter import PeopleCounter
 from controller.config.settings import DoorSettings
 from controller.domain.cards import card_hint
 from controller.domain.clock import Clock, Monotonic
@@ -57,7 +58,7 @@ class Counting:
 
     def __init__(
         self,
-        counter: CounterSettings | None,
+        counter: PeopleCounter | None,
         settings: DoorSettings,
         outputs: DoorOutputs,
         door: str,
