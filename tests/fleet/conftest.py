@@ -18,6 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from controller.config.fleet import FleetSettings
 from controller.domain.events import Event, EventType
 from controller.services.fleet.publisher import FleetPublisher
+from controller.sim.fleet import SimFleet
 from controller.store.db import Database
 from controller.store.events import EventLog
 from tests.conftest import FakeClock
@@ -112,3 +113,23 @@ def retained_state(broker: Broker, topic: str) -> dict[str, Any]:
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+@pytest.fixture
+def sim_fleet(tmp_path: Path, fleet_broker: Broker, clock: FakeClock) -> Iterator[Callable[..., SimFleet]]:
+    """`sim_fleet(50)`: that many simulated controllers (controller/sim/fleet.py) started
+    against `fleet_broker` on the test's clock, each connected; all stopped at the end."""
+    started: list[SimFleet] = []
+
+    def start(count: int, **options: Any) -> SimFleet:
+        fleet = SimFleet(
+            tmp_path / f"fleet{len(started)}", count, fleet_settings(fleet_broker), clock, **options
+        )
+        started.append(fleet)
+        fleet.start()
+        assert fleet.wait_connected(HANG_GUARD), f"{fleet.connected()} of {count} controllers connected"
+        return fleet
+
+    yield start
+    for fleet in started:
+        fleet.stop()
