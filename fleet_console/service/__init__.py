@@ -1,0 +1,1 @@
+"""The console's use cases: taking in what the branches publish, sending signed commands."""
