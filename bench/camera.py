@@ -32,7 +32,7 @@ from controller.services.footage_plan import recorder_config
 from controller.services.members import MemberAdmin
 from controller.services.runtime import Runtime
 from controller.store.footage import FootageStore
-from drivers.camera import CameraFault, SegmentStarted, SetCapture
+from drivers.camera_messages import CameraFault, SegmentStarted, SetCapture
 from drivers.camera_process import RecorderHandle
 
 SIZE, FPS, SECONDS = (1280, 720), 10, 10

@@ -33,8 +33,8 @@ from typing import Any
 
 import cv2
 
-from drivers.camera import Clock, FrameSource, is_file_source, open_source, to_ms, utc_now
 from drivers.camera_files import FrameRateCap
+from drivers.camera_messages import Clock, FrameSource, is_file_source, open_source, to_ms, utc_now
 from drivers.line_counter import CounterConfig, Crossing, LineCounter
 
 COUNTER_NICENESS = 10  # like the recorder: the door's process comes first

@@ -13,18 +13,18 @@ import cv2
 import numpy as np
 import pytest
 
-from drivers.camera import (
+from drivers.camera import Recorder
+from drivers.camera_files import Codec, FrameRing, probe_codec
+from drivers.camera_messages import (
     CameraFault,
     ClipFinished,
     ClipRequest,
-    Recorder,
     RecorderConfig,
     RecorderStopped,
     SegmentFinished,
     SegmentStarted,
     SetCapture,
 )
-from drivers.camera_files import Codec, FrameRing, probe_codec
 from drivers.camera_process import RecorderHandle
 
 WIDTH, HEIGHT, FPS = 320, 240, 10
@@ -325,7 +325,7 @@ def test_recorder_process_reads_a_video_file_end_to_end(tmp_path):
 
 @pytest.mark.slow  # the non-looping run waits out its 2 s frame timeout
 def test_a_looping_video_file_starts_again_instead_of_failing(tmp_path):
-    from drivers.camera_process import CaptureThread
+    from drivers.camera_loop import CaptureThread
 
     source = write_test_video(tmp_path / "short.avi", 5, fps=1000)  # paced at 1 ms a frame
     frames: queue.Queue = queue.Queue()

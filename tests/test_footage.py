@@ -24,16 +24,16 @@ from controller.services.footage_plan import recorder_config
 from controller.services.members import MemberAdmin
 from controller.store.events import EventFilter, EventLog
 from controller.store.footage import FootageStore
-from drivers.camera import (
+from drivers.camera import Recorder
+from drivers.camera_files import probe_codec
+from drivers.camera_messages import (
     CameraFault,
     ClipRequest,
-    Recorder,
     SegmentFinished,
     SegmentStarted,
     SetCapture,
     to_ms,
 )
-from drivers.camera_files import probe_codec
 from tests.helpers import member_row
 from tests.test_camera import (
     StallingCapture,

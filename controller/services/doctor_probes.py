@@ -90,7 +90,7 @@ def read_one_frame(source: int | str, timeout: float) -> str | None:
     outcome: list[str | None] = []
 
     def grab() -> None:
-        from drivers.camera import open_source
+        from drivers.camera_messages import open_source
 
         capture = open_source(source, timeout_ms=int(timeout * 1000))
         try:

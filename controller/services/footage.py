@@ -30,7 +30,7 @@ from controller.store.codec import from_ms
 from controller.store.db import transaction
 from controller.store.events import EventLog
 from controller.store.footage import FootageStore
-from drivers.camera import (
+from drivers.camera_messages import (
     CameraFault,
     ClipFinished,
     ClipRequest,
@@ -41,7 +41,6 @@ from drivers.camera import (
     SegmentStarted,
     to_ms,
 )
-from drivers.camera_files import transcode_for_browser
 from drivers.camera_process import RecorderHandle
 
 log = logging.getLogger(__name__)
@@ -277,6 +276,10 @@ class FootageService:
         if video.suffix == ".webm":
             return video
         copy = browser_path(self.footage_dir, video.relative_to(self.footage_dir).as_posix())
+        # OpenCV is loaded on the first transcode (in the web process, which serves the video),
+        # never at import: the door process imports this module too and never handles frames.
+        from drivers.camera_files import transcode_for_browser
+
         with self._transcode_lock:  # two viewers of one clip encode it once
             if not copy.is_file() or copy.stat().st_mtime < video.stat().st_mtime:
                 transcode_for_browser(video, copy)

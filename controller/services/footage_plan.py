@@ -9,7 +9,7 @@ from controller.config.settings import CameraSettings
 from controller.domain.clock import Clock, utc_now
 from controller.domain.events import EventType
 from controller.domain.modes import DoorMode
-from drivers.camera import RecorderConfig, SetCapture
+from drivers.camera_messages import RecorderConfig, SetCapture
 
 # Alarms include `alarm` (guessing at the door: escalating lockouts, card cycling): the clip
 # shows who was trying.

@@ -19,7 +19,7 @@ from typing import TypeVar
 from controller.config.settings import CameraSettings
 from controller.domain.clock import Clock, local_date
 from controller.store.footage import ClipRow, FootageStore, SegmentRow
-from drivers.camera import to_ms
+from drivers.camera_messages import to_ms
 
 log = logging.getLogger(__name__)
 
