@@ -7,14 +7,15 @@ whose D0/D1 pins get real 4-bit bursts. Nothing on the decision path knows it is
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
 import os
 import threading
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
-import numpy as np
-from gpiozero.pins.mock import MockFactory
+from gpiozero.pins.mock import MockFactory, MockPin, PinState
 
 from controller.config.counter import CounterSettings
 from controller.config.hardware import BarcodeReader, OutputPin, Rdm6300Reader, WiegandReader
@@ -27,6 +28,30 @@ BEAM_A, BEAM_B = 7, 8  # the people counter's outside and inside beams
 BEAM_STEP_SECONDS = 0.05  # between beam edges: each beam is broken longer than a flicker
 KEY_GAP_SECONDS = 0.06  # longer than the Wiegand frame gap, so each key is its own burst
 KEYCODES = {**{str(d): d for d in range(10)}, "*": 10, "#": 11}
+PIN_HISTORY = 64  # level changes a simulated pin remembers (a key is 8 edges on D0/D1)
+
+log = logging.getLogger(__name__)
+
+
+class BoundedMockPin(MockPin):
+    """A gpiozero mock pin that remembers its last PIN_HISTORY level changes, not every one.
+
+    MockPin appends each change to `states` (for a test's assert_states) and never forgets:
+    a simulator left running grows with every key and door movement (bench/memory.py measured
+    +4.6 MB per 1,000 entries). The simulator asserts nothing on that history, so it keeps a
+    window; the drivers see the same pin either way.
+    """
+
+    states: deque[PinState]
+
+    def clear_states(self) -> None:
+        super().clear_states()
+        self.states = deque(self.states, maxlen=PIN_HISTORY)
+
+
+def simulator_pin_factory() -> MockFactory:
+    """The simulator's mock pins: gpiozero's, with a bounded history."""
+    return MockFactory(pin_class=BoundedMockPin)
 
 
 def rdm6300_frame(tag: int, version: int = 0) -> bytes:
@@ -44,9 +69,28 @@ def wiegand_key_bits(key: str) -> list[int]:
 
 
 def demo_camera_video(path: Path, seconds: int = 30, fps: int = 10) -> Path:
-    """A test-pattern 'entrance camera' video (made once): a moving bar and a frame counter."""
+    """A test-pattern 'entrance camera' video (made once): a moving bar and a frame counter.
+
+    Drawn in a child process: OpenCV and NumPy, once imported, stay in a process's memory for
+    good (~75 MB), and this one is the door's, which never handles a frame itself.
+    """
     if path.is_file():
         return path
+    maker = multiprocessing.get_context("spawn").Process(
+        target=write_demo_video, args=(path, seconds, fps), name="demo-camera-video"
+    )
+    maker.start()
+    maker.join()
+    if maker.exitcode != 0:  # the recorder will report the missing file as a camera fault
+        log.warning("could not write the demo camera video %s (exit code %s)", path, maker.exitcode)
+    return path
+
+
+def write_demo_video(path: Path, seconds: int, fps: int) -> None:
+    """The demo video's frames (in demo_camera_video's child process)."""
+    import cv2
+    import numpy as np
+
     width, height = 640, 360
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (width, height))
     try:
@@ -66,7 +110,6 @@ def demo_camera_video(path: Path, seconds: int = 30, fps: int = 10) -> Path:
             writer.write(frame)
     finally:
         writer.release()
-    return path
 
 
 def _or(pin: int | str | None, default: int) -> int | str:
@@ -131,7 +174,7 @@ class SimulatedHardware:
                     "loop_video_file": True,
                 }
             )
-        return cls(factory or MockFactory(), rfid, scanner, settings.model_copy(update=update))
+        return cls(factory or simulator_pin_factory(), rfid, scanner, settings.model_copy(update=update))
 
     def at_rest(self) -> None:
         """Door shut, keypad lines idle: call once the devices exist (their pull-ups set levels)."""
