@@ -8,8 +8,6 @@ import sys
 from contextlib import closing
 from datetime import timedelta
 
-from tqdm import tqdm  # type: ignore[import-untyped]  # no hints in tqdm; types-tqdm is not a dependency
-
 from controller.cli.main import UsageError, actor, read_pin
 from controller.config.settings import Settings
 from controller.domain.cards import CardFormatError, card_hint, normalise_card
@@ -42,6 +40,9 @@ def check_config(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def members_import(args: argparse.Namespace, settings: Settings) -> int:
+    # Here, not at the top: `simulate` and `serve` import this module and never show a bar.
+    from tqdm import tqdm  # type: ignore[import-untyped]  # no hints in tqdm; types-tqdm is not a dependency
+
     try:
         data = args.file.read_bytes()
     except OSError as exc:

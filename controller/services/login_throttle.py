@@ -16,10 +16,12 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-from starlette.requests import Request
+from typing import TYPE_CHECKING
 
 from controller.domain.throttle import FailureThrottle
+
+if TYPE_CHECKING:  # a hint only: the door process imports this module and never loads Starlette
+    from starlette.requests import Request
 
 WINDOW = timedelta(minutes=15)
 FIRST_PAUSE = timedelta(seconds=30)
