@@ -58,6 +58,15 @@ def status_kb(pid: int, field: str) -> int | None:
     return None
 
 
+def loads(pid: int, library: str) -> str:
+    """'yes' when a shared library whose path contains `library` is mapped into the process
+    (how a module like cv2, once imported, shows from outside), else 'no'."""
+    try:
+        return "yes" if f"/{library}" in Path(f"/proc/{pid}/maps").read_text() else "no"
+    except OSError:
+        return "gone"
+
+
 def children(pid: int) -> list[int]:
     """The child processes of `pid` (every thread's list: a child belongs to the thread that
     forked it)."""
@@ -223,6 +232,8 @@ def main() -> int:
                 "web_peak_rss": (megabytes(status_kb(sim.web_pid, "VmHWM")), "MB"),
                 "web_rss": (megabytes(status_kb(sim.web_pid, "VmRSS")), f"MB (target < {WEB_TARGET_MB})"),
                 **{f"{role(pid)}_rss": (megabytes(status_kb(pid, "VmRSS")), "MB") for pid in recorders},
+                "door_loads_opencv": (loads(door_pid, "cv2"), ""),
+                "door_loads_numpy": (loads(door_pid, "numpy"), ""),
                 "door_peak_rss": (megabytes(status_kb(door_pid, "VmHWM")), "MB"),
                 "door_rss": (megabytes(status_kb(door_pid, "VmRSS")), f"MB (target < {DOOR_TARGET_MB})"),
             }
