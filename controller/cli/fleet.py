@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from controller.cli.fleet_simulate import add_simulate_arguments
+
 if TYPE_CHECKING:
     from controller.config.settings import Settings
 
@@ -37,8 +39,41 @@ def add_keygen(fleet: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.set_defaults(run=lazy(__name__, "keygen"))
 
 
+def add_simulate(fleet: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = fleet.add_parser(
+        "simulate",
+        help="run N simulated branches in this process, publishing to the fleet's broker (demo, tests)",
+    )
+    add_simulate_arguments(p)
+    p.set_defaults(run=lazy("controller.cli.fleet_simulate", "simulate"))
+
+
+def add_serve(fleet: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = fleet.add_parser(
+        "serve", help="run the fleet console: every branch on one page, signed commands to many"
+    )
+    p.add_argument(
+        "--console-config", type=Path, metavar="FILE", help="the console's TOML ([console], [broker])"
+    )
+    p.add_argument("--data-dir", type=Path, help="the console's database directory (default: [console] data_dir)")
+    p.add_argument("--host", default="127.0.0.1", help="address of the console's pages")
+    p.add_argument("--port", type=int, default=8100, help="0 picks a free port")
+    p.set_defaults(run=lazy(__name__, "serve"))
+    p = fleet.add_parser("user-add", help="add a fleet console user (the password is typed twice)")
+    p.add_argument("username")
+    p.add_argument("--role", action="append", required=True, choices=("manager", "security", "admin"))
+    p.add_argument("--console-config", type=Path, metavar="FILE")
+    p.add_argument("--data-dir", type=Path)
+    p.add_argument("--password-stdin", action="store_true", help="read it from standard input")
+    p.set_defaults(run=lazy(__name__, "console_user_add"))
+
+
 # Add a subcommand here: a function taking the `fleet` group's subparsers.
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [add_keygen]
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
+    add_keygen,
+    add_simulate,
+    add_serve,
+]
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -61,3 +96,34 @@ def keygen(args: argparse.Namespace, settings: Settings) -> int:
     print(f"private key: {private_path} (keep it on the console only; mode 600)")
     print(f"public key:  {public_path} (copy it to each branch: [fleet] command_key_file = ...)")
     return 0
+
+
+def serve(args: argparse.Namespace, settings: Settings) -> int:
+    """The console (fleet_console.serve); the branch's own config is not used."""
+    from controller.cli.main import UsageError
+    from fleet_console.serve import ConsoleUsageError
+    from fleet_console.serve import serve as serve_console
+
+    try:
+        return serve_console(args)
+    except ConsoleUsageError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def console_user_add(args: argparse.Namespace, settings: Settings) -> int:
+    import getpass
+    import sys
+
+    from controller.cli.main import UsageError
+    from fleet_console.serve import ConsoleUsageError, user_add
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Password again: ") != password:
+            raise UsageError("the two passwords differ")
+    try:
+        return user_add(args, password)
+    except ConsoleUsageError as exc:
+        raise UsageError(str(exc)) from None
