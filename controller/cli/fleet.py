@@ -14,8 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from controller.cli.fleet_simulate import add_simulate_arguments
-
 if TYPE_CHECKING:
     from controller.config.settings import Settings
 
@@ -39,15 +37,6 @@ def add_keygen(fleet: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.set_defaults(run=lazy(__name__, "keygen"))
 
 
-def add_simulate(fleet: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = fleet.add_parser(
-        "simulate",
-        help="run N simulated branches in this process, publishing to the fleet's broker (demo, tests)",
-    )
-    add_simulate_arguments(p)
-    p.set_defaults(run=lazy("controller.cli.fleet_simulate", "simulate"))
-
-
 def add_serve(fleet: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = fleet.add_parser(
         "serve", help="run the fleet console: every branch on one page, signed commands to many"
@@ -69,11 +58,7 @@ def add_serve(fleet: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 # Add a subcommand here: a function taking the `fleet` group's subparsers.
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
-    add_keygen,
-    add_simulate,
-    add_serve,
-]
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [add_keygen, add_serve]
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
