@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from controller.cli.fleet_simulate import add_simulate_arguments
 
 if TYPE_CHECKING:
     from controller.config.settings import Settings
@@ -37,6 +40,15 @@ def add_keygen(fleet: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.set_defaults(run=lazy(__name__, "keygen"))
 
 
+def add_simulate(fleet: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = fleet.add_parser(
+        "simulate",
+        help="run N simulated branches in this process, publishing to the fleet's broker (demo, tests)",
+    )
+    add_simulate_arguments(p)
+    p.set_defaults(run=lazy("controller.cli.fleet_simulate", "simulate"))
+
+
 def add_serve(fleet: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = fleet.add_parser(
         "serve", help="run the fleet console: every branch on one page, signed commands to many"
@@ -58,7 +70,11 @@ def add_serve(fleet: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 # Add a subcommand here: a function taking the `fleet` group's subparsers.
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [add_keygen, add_serve]
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
+    add_keygen,
+    add_simulate,
+    add_serve,
+]
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,13 +87,15 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def keygen(args: argparse.Namespace, settings: Settings) -> int:
-    from controller.cli.main import UsageError
+    # Not main.UsageError: main imports this module for add_parsers (no cycle), so the
+    # refusal is printed here in main's words.
     from controller.services.fleet.commands import KeyFileError, generate_keys
 
     try:
         private_path, public_path = generate_keys(args.out)
     except KeyFileError as exc:
-        raise UsageError(str(exc)) from None
+        print(f"openplus-door: {exc}", file=sys.stderr)
+        return 2
     print(f"private key: {private_path} (keep it on the console only; mode 600)")
     print(f"public key:  {public_path} (copy it to each branch: [fleet] command_key_file = ...)")
     return 0

@@ -8,11 +8,8 @@ Each SimController is a branch's fleet side for real, its door simulated:
 - the door's own EventWriter (door/event_writer.py: a queue and a thread, the spill file),
   whose "event written" hook wakes the publisher exactly as the door process does;
 - a real FleetPublisher (outbox, QoS 1, retained state with its last will, heartbeat);
-- an EntrySource standing in for the card reader and the door: demo members
-  (services/demo.py: "DEMO000001", fake initials, the 2999... cards; nothing that looks like
-  a real patron) decided by the pure `decide` of the real door, logged with the fields the
-  door's Authorizer and DoorMachine write (access_granted/refused with its reason, card hint
-  and "reader=... mode=..." detail; a grant followed by door_opened and door_closed).
+- an EntrySource (fleet_door.py) standing in for the card reader and the door: demo members
+  decided by the door's pure `decide`, logged as the door logs them.
 
 Deliberately not simulated: gpiozero doors, readers and pins (the simulator in
 controller/sim/hardware.py has those, at ~10 MB and a handful of threads per door; 50 of them
@@ -32,30 +29,22 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
-from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 from controller.config.fleet import FleetSettings
-from controller.domain.cards import card_hint
 from controller.domain.clock import Clock, local_date
-from controller.domain.decision import decide
-from controller.domain.events import DoorAlarm, Event, EventType
-from controller.domain.members import Member, MemberRow
-from controller.domain.modes import DoorMode
+from controller.domain.events import Event
 from controller.door.event_writer import SPILL_FILE, EventWriter
-from controller.services.demo import DEMO_PIN, demo_members
 from controller.services.fleet.publisher import FleetPublisher
+from controller.sim.fleet_door import EntrySource, SimDoor
 from controller.sim.mosquitto import free_port
 from controller.store.db import Database
-from controller.store.events import READER_FIELD
 from controller.store.fleet_outbox import FleetOutbox
 
 SIM_VERSION = "sim"  # the `version` a simulated controller reports in its state
 STOP_SECONDS = 5.0  # the longest a controller's threads get to finish on stop
-WRONG_PIN_SHARE = 0.04  # attempts where the member mistypes the PIN
-UNKNOWN_CARD_SHARE = 0.02  # a card this branch does not know (another library's, a bank card)
-UNKNOWN_CARD = "2999999999999"  # one unknown card for all: its hint is the same in every log
+TICK_SECONDS = 1.0  # `run`: how often the branches get their attempts
+DRAIN_POLL_SECONDS = 0.05
 
 
 def branch_name(number: int) -> str:
@@ -67,75 +56,6 @@ def sim_key(branch: str) -> bytes:
     """The branch's pseudonym key. A real controller derives it from its pin.key (services/
     privacy.pseudonym_key); a simulated one has no PIN key, so it is derived from its id."""
     return hashlib.sha256(f"openplus-door simulated branch {branch}".encode()).digest()
-
-
-@dataclass
-class SimDoor:
-    """The door's fields the state message reads (messages.DoorState): a closed door in
-    Open+ mode, no alarm and no people counter."""
-
-    mode: DoorMode = DoorMode.OPENPLUS
-    door_open: bool = False
-    relay_unlocked: bool = False
-    alarm: DoorAlarm | None = None
-    occupancy: int | None = None
-
-
-def _member(number: int, row: MemberRow) -> Member:
-    return Member(
-        id=number,
-        patron_id=row.patron_id,
-        display_name=row.display_name,
-        cards=row.cards,
-        adult_on=row.adult_on,
-        valid_until=row.valid_until,
-        openplus_registered_on=row.openplus_registered_on,
-        entry_blocked=row.entry_blocked,
-        blocked_until=row.blocked_until,
-        category=row.category,
-    )
-
-
-class EntrySource:
-    """Attempts at one branch's door: who comes, which reader, which PIN, and what the door
-    logs for it. Deterministic for a seed, so a run can be repeated."""
-
-    def __init__(self, door: str, today: date, *, members: int, seed: int) -> None:
-        self._door = door
-        self._rng = random.Random(seed)
-        self._members = [_member(n, row) for n, row in enumerate(demo_members(members, today), start=1)]
-
-    def attempt(self, now: Clock) -> list[Event]:
-        """One member at the door: the access event and, for a grant, the door's opening and
-        closing; all stamped `now()`."""
-        rng = self._rng
-        at = now()
-        member: Member | None = rng.choice(self._members)
-        if rng.random() < UNKNOWN_CARD_SHARE:
-            member, card, reader = None, UNKNOWN_CARD, "rfid"
-        else:
-            assert member is not None
-            rfid = rng.random() < 0.7
-            card, reader = member.cards[1 if rfid else 0], "rfid" if rfid else "barcode"
-        pin = "0000" if rng.random() < WRONG_PIN_SHARE else DEMO_PIN
-        decision = decide(member, pin, DoorMode.OPENPLUS, at, pin_matches=lambda _m, typed: typed == DEMO_PIN)
-        events = [
-            Event(
-                type=EventType.ACCESS_GRANTED if decision.granted else EventType.ACCESS_REFUSED,
-                at=at,
-                door=self._door,
-                reason=decision.reason.value,
-                member_ref=member.patron_id if member else None,
-                card_hint=card_hint(card),
-                detail=f"{READER_FIELD}{reader} mode={DoorMode.OPENPLUS.value}",
-            )
-        ]
-        if decision.granted:
-            events += [
-                Event(type=kind, at=at, door=self._door)
-                for kind in (EventType.DOOR_OPENED, EventType.DOOR_CLOSED)
-            ]
-        return events
 
 
 class SimController:
@@ -297,3 +217,48 @@ class SimFleet:
 
     def sent(self) -> int:
         return sum(controller.sent for controller in self.controllers)
+
+    def drain(self, timeout: float) -> bool:
+        """True once every event written is acknowledged by the broker (a clean stop leaves
+        nothing in the outboxes), within `timeout` seconds in all."""
+        deadline = time.monotonic() + timeout
+        if not self.flush(timeout):
+            return False
+        pause = threading.Event()
+        while any(controller.waiting() for controller in self.controllers):
+            if time.monotonic() > deadline:
+                return False
+            pause.wait(DRAIN_POLL_SECONDS)
+        return True
+
+    def status(self) -> str:
+        written = sum(len(controller.event_ids()) for controller in self.controllers)
+        return (
+            f"{len(self)} branches, {self.connected()} connected; "
+            f"{written} events written, {self.sent()} acknowledged by the broker"
+        )
+
+    def run(
+        self,
+        attempts_per_minute: float,
+        stop: threading.Event,
+        *,
+        report: Callable[[str], None],
+        report_seconds: float = 10.0,
+        seed: int = 2026,
+    ) -> None:
+        """Entries in real time until `stop` is set: each second every branch gets on average
+        attempts_per_minute / 60 attempts (a random draw, so the branches do not march in
+        step); `report(status)` every report_seconds."""
+        rng = random.Random(seed)
+        per_tick = attempts_per_minute / 60 * TICK_SECONDS
+        whole, part = int(per_tick), per_tick - int(per_tick)
+        next_report = time.monotonic() + report_seconds
+        while True:  # the first tick always: a run set to stop at once still has entries
+            for controller in self.controllers:
+                controller.enter(whole + (rng.random() < part))
+            if time.monotonic() >= next_report:
+                report(self.status())
+                next_report += report_seconds
+            if stop.wait(TICK_SECONDS):
+                return

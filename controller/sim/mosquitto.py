@@ -35,9 +35,11 @@ class MosquittoError(Exception):
 class Mosquitto:
     """One Mosquitto process on 127.0.0.1:`port`, its configuration in `config_dir`."""
 
-    def __init__(self, binary: str, config_dir: Path, *, persistent: bool = False) -> None:
+    def __init__(
+        self, binary: str, config_dir: Path, *, persistent: bool = False, port: int | None = None
+    ) -> None:
         self.binary = binary
-        self.port = free_port()
+        self.port = port or free_port()
         self.persistent = persistent
         self.config = config_dir / "mosquitto.conf"
         # `user`: started as root Mosquitto would drop to the user 'mosquitto', which cannot

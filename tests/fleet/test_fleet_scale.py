@@ -7,18 +7,21 @@ cut off for a simulated day (injected clock) catches up."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from controller.cli.main import main
 from controller.services.fleet.publisher import WINDOW
 from controller.sim.fleet import SimController, SimFleet
 from tests.conftest import FakeClock
-from tests.mqtt_support import HANG_GUARD, Broker
+from tests.mqtt_support import HANG_GUARD, Broker, mosquitto_binary
 
 pytestmark = pytest.mark.slow  # 50 controllers and a broker: seconds per test
 
@@ -150,3 +153,48 @@ def test_a_controller_cut_off_for_a_day_catches_up(
     assert wait_for(lambda: offline.waiting() == 0)
     last_state = [p for t, p in got if t == f"openplus/{offline.branch}/state"][-1]
     assert last_state["state"] == "online"
+
+
+def test_fleet_simulate_command_publishes_from_every_branch(
+    fleet_broker: Broker, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["fleet", "simulate", "--branches", "3", "--rate", "600", "--seconds", "1"]
+    argv += ["--host", "127.0.0.1", "--port", str(fleet_broker.port), "--no-tls"]
+    assert main([*argv, "--data-dir", str(tmp_path / "sim")]) == 0
+
+    out = capsys.readouterr().out
+    written = re.search(r"(\d+) events written, (\d+) acknowledged", out)
+    assert written and written[1] == written[2] and int(written[1]) >= 3 * 10, out
+    got = fleet_broker.messages.wait_for(int(written[1]))
+    assert {i.split("/")[0] for i in event_ids(got)} == {"sim-001", "sim-002", "sim-003"}
+    assert sorted(path.name for path in (tmp_path / "sim").iterdir()) == ["sim-001", "sim-002", "sim-003"]
+
+
+def test_fleet_simulate_command_with_its_own_broker(capsys: pytest.CaptureFixture[str]) -> None:
+    if mosquitto_binary() is None:
+        pytest.skip("mosquitto is not installed (Debian package mosquitto; ./dev installs it)")
+    argv = ["fleet", "simulate", "--branches", "2", "--rate", "120", "--seconds", "0.5", "--local-broker"]
+    assert main(argv) == 0
+    written = re.search(r"(\d+) events written, (\d+) acknowledged", capsys.readouterr().out)
+    assert written and written[1] == written[2] != "0"
+
+
+@pytest.mark.parametrize(
+    ("argv", "problem"),
+    [
+        (["--branches", "0"], "'0' is not a number of branches from 1 to 500"),
+        (["--branches", "many"], "'many' is not a number of branches"),
+        (["--rate", "-1"], "'-1' is not a number of attempts per minute from 0 to 600"),
+    ],
+)
+def test_fleet_simulate_refuses_bad_numbers(
+    argv: list[str], problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["fleet", "simulate", *argv])
+    assert stopped.value.code == 2 and problem in capsys.readouterr().err
+
+
+def test_fleet_simulate_names_a_bad_port(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["fleet", "simulate", "--port", "70000", "--no-tls"]) == 2
+    assert "--port 70000 is not a port (1..65535)" in capsys.readouterr().err
