@@ -408,7 +408,7 @@ def test_the_branch_sets_its_outputs_at_start_and_on_a_schedule_change(tmp_path,
                     "on_in": ["staffed", "openplus"],
                     "offsets": {"openplus_end": -15},
                 },
-                {"name": "lights", "pin": 9, "on_in": ["openplus"], "offsets": {"openplus_start": -10}},
+                {"name": "extra-lights", "pin": 9, "on_in": ["openplus"], "offsets": {"openplus_start": -10}},
             ],
         },
         "test",
@@ -424,7 +424,13 @@ def test_the_branch_sets_its_outputs_at_start_and_on_a_schedule_change(tmp_path,
     try:
         assert (sim.factory.pin(25).state, sim.factory.pin(9).state) == (False, True)
         service.schedule_changed(Schedule())  # closed every day from now on
-        assert [status.on for status in service.outputs.statuses()] == [False, False]
+        # pcs, extra-lights, and the simulator's lights and alarm lines ([hardware]): armed now
+        assert [(s.name, s.on) for s in service.outputs.statuses()] == [
+            ("pcs", False),
+            ("extra-lights", False),
+            ("lights", False),
+            ("alarm", True),
+        ]
     finally:
         service.stop()
         sim.close()

@@ -47,7 +47,8 @@ def test_configured_devices_are_built_with_the_relay_locked(factory):
         try:
             assert [type(r) for r in built.readers] == [Rdm6300Reader, WiegandReader, MatrixKeypad]
             assert factory.pin(17).state == 1  # active-low relay: high is locked
-            assert not built.relay.is_unlocked and built.alarm is None and built.lights is not None
+            assert not built.relay.is_unlocked
+            assert factory.pin(19).function == "input"  # [hardware.lights] is a building output now
         finally:
             built.relay.unlock()
             built.close()

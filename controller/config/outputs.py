@@ -10,14 +10,28 @@ switches per door mode, each on its own GPIO pin.
 
 An offset is keyed `<mode>_start` or `<mode>_end` and moves the switch at that mode change
 (controller.domain.outputs says which wins when both ends could apply, and why that is refused
-here). The lights and alarm lines of [hardware] stay as they are (the door switches them);
-an output may use neither their pins nor any other pin of [hardware].
+here). An output may use no pin of [hardware].
+
+The door's lights and intruder-alarm lines are two of these outputs, marked with a role:
+
+    [[outputs]]
+    name = "alarm"
+    pin = 26
+    role = "alarm"                   # armed while on; never armed while the people counter
+    on_in = ["closed", "closure"]    #   says someone is inside, unless a staff card confirms
+    offsets = { openplus_end = 5 }   # arm 5 minutes after Open+ ends
+
+A `role = "lights"` output is also switched on by the door at an Open+ grant and kept on by
+the closing round. The old `[hardware.lights]` / `[hardware.alarm]` keys are still read: each
+becomes the output "lights" (on when the door says) or "alarm" (armed in closed modes), as
+`door_lines` says; both a key and a role output, or the key and an output already named so,
+are refused naming the key.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -28,6 +42,8 @@ from controller.domain.modes import DoorMode
 from controller.domain.outputs import MAX_OFFSET_MINUTES, Edge, OutputRules
 
 MAX_OUTPUTS = 32
+Role = Literal["lights", "alarm"]
+ROLES: tuple[Role, ...] = ("lights", "alarm")
 MODES = ", ".join(mode.value for mode in DoorMode)
 _GPIO_NAME = re.compile(r"(?:GPIO|BCM)(\d+)", re.IGNORECASE)
 
@@ -80,6 +96,11 @@ class BuildingOutputSettings(Section):
         default_factory=dict,
         description="Minutes a switch is moved, keyed <mode>_start or <mode>_end; negative is "
         f"before the mode change, positive after; at most {MAX_OFFSET_MINUTES} either way.",
+    )
+    role: Role | None = Field(
+        None,
+        description="lights: the door also has it on at an Open+ grant and in the closing round; "
+        "alarm: the intruder alarm's arm line, held off while someone is inside by the count.",
     )
 
     @field_validator("on_in")
@@ -157,6 +178,7 @@ def _hardware_pins(section: Any) -> dict[int | str, str]:
 def _distinct(outputs: list[BuildingOutputSettings], info: ValidationInfo) -> list[BuildingOutputSettings]:
     """No two outputs share a name or a pin, and none takes a pin of [hardware]."""
     hardware = _hardware_pins(info.data["hardware"]) if "hardware" in info.data else {}
+    _one_per_role(outputs, info.data.get("hardware"))
     names: set[str] = set()
     pins: dict[int | str, str] = {}
     for output in outputs:
@@ -180,3 +202,49 @@ def _distinct(outputs: list[BuildingOutputSettings], info: ValidationInfo) -> li
 BuildingOutputs = Annotated[
     list[BuildingOutputSettings], Field(max_length=MAX_OUTPUTS), AfterValidator(_distinct)
 ]
+
+
+def _one_per_role(outputs: list[BuildingOutputSettings], hardware: Any) -> None:
+    """One lights and one alarm line at most, whether from [hardware] or [[outputs]]."""
+    for role in ROLES:
+        having = [output.name for output in outputs if output.role == role]
+        if len(having) > 1:
+            raise PydanticCustomError(
+                "duplicate_role", "outputs {names} both have role = '{role}'", {"names": having, "role": role}
+            )
+        if getattr(hardware, role, None) is None:
+            continue
+        if having:
+            raise PydanticCustomError(
+                "role_twice",
+                "hardware.{role} and output '{name}' (role = '{role}') both drive the {role} line: "
+                "remove hardware.{role} (its pin and active_high go in the output)",
+                {"role": role, "name": having[0]},
+            )
+        if any(output.name == role for output in outputs):
+            raise PydanticCustomError(
+                "role_name_taken",
+                "hardware.{role} becomes the output '{role}', and an output has that name: rename "
+                "it, or move hardware.{role} into it with role = '{role}'",
+                {"role": role},
+            )
+
+
+def door_lines(outputs: list[BuildingOutputSettings], hardware: Any) -> list[BuildingOutputSettings]:
+    """[[outputs]] plus the old [hardware.lights] / [hardware.alarm] as the outputs 'lights'
+    (on only when the door says) and 'alarm' (armed in the closed modes). A role already in
+    [[outputs]] wins (a validated config never has both; the simulator adds its own lines)."""
+    lines = list(outputs)
+    taken = {output.role for output in outputs}
+    closed = [mode.value for mode in DoorMode if mode.is_closed]
+    for role, on_in in (("lights", []), ("alarm", closed)):
+        line = getattr(hardware, role, None)
+        if line is not None and role not in taken:
+            if any(output.name == role for output in outputs):  # parse_settings refuses this
+                raise ValueError(f"hardware.{role} becomes the output '{role}', and an output has that name")
+            lines.append(
+                BuildingOutputSettings(
+                    name=role, pin=line.pin, active_high=line.active_high, on_in=on_in, role=role
+                )
+            )
+    return lines

@@ -140,14 +140,16 @@ class BranchService:
             lms=(self.lms.link, self.lms.decider) if self.lms is not None else None,
         )
         self.authorizer.resume_throttle(clock())
+        self.timers = ClockTimers(clock)  # the schedule runs on the same clock as the door
+        self.outputs = OutputsRunner.for_branch(settings, schedule, clock, self.timers, pin_factory)
         self.door = Door(
             self.authorizer,
             DoorOutputs(
                 relay=hw.relay,
                 signals=QueuedSignals(hw.indicator, self.signal_queue),
                 show=self._show,
-                lights=hw.lights,
-                alarm=hw.alarm,
+                lights=self.outputs.door_line("lights"),
+                alarm=self.outputs.door_line("alarm"),
                 announce=self._announcer(),
                 operator=hw.operator,
             ),
@@ -163,11 +165,7 @@ class BranchService:
             self.door, monotonic, on_turn=on_turn, realtime_priority=settings.door.realtime_priority
         )
         self.camera_counting = open_camera_counting(settings, self.loop.submit, self.writer.record, clock)
-        self.timers = ClockTimers(clock)  # the schedule runs on the same clock as the door
         self.daily = DailyJobs(settings, self.runtime, self.footage, self.timers, clock)
-        self.outputs = OutputsRunner.from_settings(
-            settings.outputs, schedule, clock, self.timers, pin_factory
-        )
         self.announcements = (
             Announcements(settings.voice, self.timers, self.voice.say, clock)
             if self.voice is not None

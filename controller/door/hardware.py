@@ -1,5 +1,8 @@
 """Building the door's devices from the [hardware] config: which pins, polarities and readers.
 
+The lights and alarm lines are building outputs now (controller.door.outputs_runner builds
+them, [hardware.lights] / [hardware.alarm] included: controller.config.outputs.door_lines).
+
 The pin factory is passed in: gpiozero's default (lgpio on a Pi) for `serve`, a MockFactory for
 `simulate`. Everything else is the same code, so the simulator runs the real drivers.
 """
@@ -35,7 +38,7 @@ from controller.door.ports import (
 from drivers.base import Reader
 from drivers.beams import DirectionalCounter
 from drivers.inputs import DoorContact, HelpButton, OpenButton, RexButton
-from drivers.outputs import AlarmPanel, DoorOperator, Indicator, Lights, LockRelay
+from drivers.outputs import DoorOperator, Indicator, LockRelay
 
 
 class HardwareError(Exception):
@@ -54,8 +57,6 @@ class DoorHardware:
     contact: DoorContact
     rex: RexButton
     readers: list[Reader]
-    lights: Lights | None = None
-    alarm: AlarmPanel | None = None
     operator: DoorOperator | None = None  # the automatic door operator's trigger
     open_button: OpenButton | None = None  # inside: starts the operator, lets people out
     help_button: HelpButton | None = None  # at the entrance
@@ -97,8 +98,6 @@ class DoorHardware:
             self.open_button,
             self.help_button,
             self.counter,
-            self.lights,
-            self.alarm,
         ):
             if device is not None:
                 device.close()
@@ -171,23 +170,6 @@ def build_hardware(config: HardwareSettings, pin_factory: Factory | None) -> Doo
                 pin_factory=pin_factory,
             )
         )
-        lights = (
-            make(Lights(config.lights.pin, active_high=config.lights.active_high, pin_factory=pin_factory))
-            if config.lights
-            else None
-        )
-        alarm = (
-            make(
-                AlarmPanel(
-                    config.alarm.pin,
-                    initial_armed=True,
-                    active_high=config.alarm.active_high,
-                    pin_factory=pin_factory,
-                )
-            )
-            if config.alarm
-            else None
-        )
         contact = make(
             DoorContact(
                 config.door_contact_pin, open_when_high=config.door_open_when_high, pin_factory=pin_factory
@@ -224,7 +206,7 @@ def build_hardware(config: HardwareSettings, pin_factory: Factory | None) -> Doo
         _close_all(made)
         raise HardwareError(f"hardware setup failed: {type(exc).__name__}: {exc}") from exc
     return DoorHardware(
-        relay, indicator, contact, rex, readers, lights, alarm, operator, open_button, help_button, counter
+        relay, indicator, contact, rex, readers, operator, open_button, help_button, counter
     )
 
 

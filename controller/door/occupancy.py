@@ -16,6 +16,9 @@ it runs on the door thread, so a crossing costs an integer add and nothing else.
   it logs `occupied_at_closing` (an alert) and says it again. It arms when the count reaches
   0, or when a staff card is granted at the door (only staff are granted while closed):
   that is the "building empty" confirmation, logged as `building_empty_confirmed`.
+* The alarm as a building output (`role = "alarm"`, a HeldAlarm): the schedule arms it, so
+  the door holds it off instead, from the moment someone is inside in Open+ (before the mode
+  change that arms it can come) until the count is 0 or a staff card confirms.
 Crossings come from the beams or the camera line counter ([counter] source), both as
 PersonCrossed inputs. Without a counter none of this runs and the door arms as before.
 """
@@ -25,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 from controller.config.counter import PeopleCounter
 from controller.config.settings import DoorSettings
@@ -41,6 +45,14 @@ CLEARED = "recovered"  # the reason of the occupied_at_closing that says it is o
 
 Log = Callable[[Event], object]  # EventSink.record
 Say = Callable[[DoorMessage], None]
+
+
+@runtime_checkable
+class HeldAlarm(Protocol):
+    """An alarm line the schedule arms (controller.door.outputs_runner.DoorLine): the door
+    can only hold it off."""
+
+    def hold_off(self, held: bool) -> None: ...
 
 
 @dataclass
@@ -78,6 +90,7 @@ class Counting:
         self._round_alert_at: float | None = None  # monotonic; the round's alert is due
         self.closing_round = False  # the alarm waits for an empty building
         self._alerted = False
+        self._mode = DoorMode.CLOSED
 
     @property
     def occupancy(self) -> int | None:
@@ -95,6 +108,7 @@ class Counting:
             self.inside -= 1
         if self.closing_round and self.inside == 0:
             self._end_round(confirmed_by=None)
+        self._hold_alarm()
 
     def granted(self, mode: DoorMode, card: str | None) -> None:
         """A grant (or a remote unlock: `card` None). While closing, a granted card is staff
@@ -112,12 +126,14 @@ class Counting:
         """True: the door must not arm the alarm or switch the lights off (the round does,
         once the building is empty)."""
         self._opening = None  # an opening across a mode change is not judged
+        self._mode = after
         if after is DoorMode.OPENPLUS and before is not DoorMode.OPENPLUS:
             self.inside = 0
         if not after.is_closed:
             self.closing_round, self._round_alert_at = False, None
         elif self.fitted and before is DoorMode.OPENPLUS and self.inside > 0:
             self._start_round()
+        self._hold_alarm()
         return self.closing_round
 
     def tick(self, t: float, shut: bool) -> None:
@@ -172,7 +188,16 @@ class Counting:
     def _start_round(self) -> None:
         self.closing_round, self._alerted = True, False
         self._round_alert_at = self._mono() + self._round_seconds
+        if self._out.lights is not None:
+            self._out.lights.on()  # whatever the schedule says: nobody is left in the dark
         self._announce()
+
+    def _hold_alarm(self) -> None:
+        """Hold an alarm the schedule arms off while the count says someone is inside: in Open+
+        (its end may arm it) and through the closing round."""
+        if isinstance(self._out.alarm, HeldAlarm):
+            inside = self._mode is DoorMode.OPENPLUS and self.inside > 0
+            self._out.alarm.hold_off(self.fitted and (self.closing_round or inside))
 
     def _end_round(self, confirmed_by: str | None) -> None:
         """The building is empty by the count, or staff say so: arm, lights off."""
@@ -192,6 +217,7 @@ class Counting:
             )
         if self._out.alarm is not None:
             self._out.alarm.arm()
+        self._hold_alarm()
         if self._out.lights is not None:
             self._out.lights.off()
 

@@ -8,6 +8,12 @@ output in its new state at once. Callbacks run on the timers' thread or the call
 link's for a manual switch), never on the door thread; a pin write is all they do.
 
 A manual state lives in memory: a restart goes back to the schedule.
+
+The door's lights and alarm lines are outputs with a role (controller.config.outputs): their
+pin is a `DoorLine`, which the runner sets as any pin and the door reaches as its lights
+switch or alarm: the door can hold the lights on (an Open+ grant, the closing round) and hold
+the alarm off while the count says someone is inside (controller.door.occupancy). So the
+schedule, a manager or an offset never arm the alarm on someone inside.
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ from typing import Literal, Protocol
 
 from gpiozero.pins import Factory
 
-from controller.config.outputs import BuildingOutputSettings
+from controller.config.outputs import BuildingOutputSettings, Role, door_lines
+from controller.config.settings import Settings
 from controller.domain.clock import Clock, format_local
 from controller.domain.outputs import (
     ManualState,
@@ -54,6 +61,62 @@ class OutputPin(Protocol):
     def is_on(self) -> bool: ...
 
     def close(self) -> None: ...
+
+
+class DoorLine:
+    """The pin of a role output: what the runner wants, combined with what the door holds.
+
+    lights: on when the runner or the door wants them on. alarm: armed when the runner wants
+    it armed and the door does not hold it off. A lock guards the pair and the pin write (a
+    few microseconds): the runner's thread and the door's may both set it.
+    """
+
+    def __init__(self, pin: OutputPin, role: Role) -> None:
+        self._pin, self.role = pin, role
+        self._wanted = pin.is_on
+        self._door = False  # lights: the door holds them on; alarm: the door holds it off
+        self._lock = threading.Lock()
+
+    # --- the runner's side (OutputPin) ---
+    def set(self, on: bool) -> None:
+        with self._lock:
+            self._wanted = on
+            self._write()
+
+    @property
+    def is_on(self) -> bool:
+        return self._pin.is_on
+
+    def close(self) -> None:
+        self._pin.close()
+
+    # --- the door's side: lights (Switch) ---
+    def on(self) -> None:
+        self._hold(True)
+
+    def off(self) -> None:
+        self._hold(False)
+
+    # --- the door's side: alarm (Alarm, HeldAlarm) ---
+    def arm(self) -> None:
+        """Nothing to do: the schedule arms it; the door only holds it off (hold_off)."""
+
+    def disarm(self) -> None:
+        """Nothing to do: the schedule disarms it."""
+
+    def hold_off(self, held: bool) -> None:
+        self._hold(held)
+
+    def _hold(self, door: bool) -> None:
+        with self._lock:
+            self._door = door
+            self._write()
+
+    def _write(self) -> None:
+        level = (self._wanted or self._door) if self.role == "lights" else (self._wanted and not self._door)
+        if self._pin.is_on != level:
+            self._pin.set(level)
+            log.info("%s %s (door %s)", self.role, "on" if level else "off", "holds" if self._door else "free")
 
 
 @dataclass
@@ -116,12 +179,28 @@ class OutputsRunner:
     ) -> OutputsRunner:
         """The runner of [[outputs]] with its pins (HardwareError: a pin cannot be had)."""
         pins = build_output_pins(outputs, schedule, clock(), pin_factory)
-        named = [(config.name, config.rules(), pin) for config, pin in zip(outputs, pins, strict=True)]
+        named = [
+            (config.name, config.rules(), DoorLine(pin, config.role) if config.role else pin)
+            for config, pin in zip(outputs, pins, strict=True)
+        ]
         return cls(named, schedule, clock=clock, timers=timers)
+
+    @classmethod
+    def for_branch(
+        cls, settings: Settings, schedule: Schedule, clock: Clock, timers: ClockTimers, pin_factory: Factory | None
+    ) -> OutputsRunner:
+        """[[outputs]] with the door's lights and alarm lines (old [hardware] keys included)."""
+        outputs = door_lines(settings.outputs, settings.hardware)
+        return cls.from_settings(outputs, schedule, clock, timers, pin_factory)
 
     @property
     def names(self) -> list[str]:
         return list(self._outputs)
+
+    def door_line(self, role: Role) -> DoorLine | None:
+        """The lights or alarm line, for the door to hold (None: no output has that role)."""
+        lines = [o.pin for o in self._outputs.values() if isinstance(o.pin, DoorLine) and o.pin.role == role]
+        return lines[0] if lines else None
 
     # --- life cycle ----------------------------------------------------------------------------
     def start(self) -> list[OutputStatus]:
@@ -195,7 +274,9 @@ class OutputsRunner:
             log.info("output %s: manual state by %s ends", output.name, output.manual.actor)
             output.manual = None
         plan = plan_output(self._schedule, output.rules, now, output.manual)
-        if output.pin.is_on != plan.on:
+        if isinstance(output.pin, DoorLine):
+            output.pin.set(plan.on)  # what the runner wants, whatever the door holds now
+        elif output.pin.is_on != plan.on:
             output.pin.set(plan.on)
             log.info("output %s %s (%s)", output.name, "on" if plan.on else "off", plan.source.value)
         output.generation += 1

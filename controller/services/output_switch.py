@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Literal, Protocol, runtime_checkable
 
+from controller.config.outputs import door_lines
 from controller.domain.clock import format_local
 from controller.domain.events import Event, EventType
 from controller.domain.outputs import OutputStatus, UnknownOutput
@@ -37,8 +38,8 @@ def output_control(door: object) -> OutputControl | None:
 
 
 def configured_outputs(runtime: Runtime) -> list[str]:
-    """The names in [[outputs]], in the config's order."""
-    return [output.name for output in runtime.settings.outputs]
+    """The names in [[outputs]], in the config's order, and the old [hardware] lights/alarm."""
+    return [output.name for output in door_lines(runtime.settings.outputs, runtime.settings.hardware)]
 
 
 def switch_output(
