@@ -28,10 +28,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import cv2
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 Direction = Literal["in", "out"]
 
@@ -158,6 +158,10 @@ class LineCounter:
     def __init__(
         self, config: CounterConfig | None = None, on_crossing: Callable[[Crossing], None] | None = None
     ) -> None:
+        # OpenCV is imported where frames are handled (here and below), not at the top: the door
+        # process imports this module for CounterConfig and must not load it (~75 MB).
+        import cv2
+
         self.config = config or CounterConfig()
         self._on_crossing = on_crossing
         self._subtractor = cv2.createBackgroundSubtractorMOG2(
@@ -184,6 +188,8 @@ class LineCounter:
     def _prepare(self, frame: np.ndarray) -> np.ndarray:
         if frame.ndim != 2 and not (frame.ndim == 3 and frame.shape[2] in (3, 4)):
             raise ValueError(f"counter frame of shape {frame.shape}: expected grey or BGR(A)")
+        import cv2  # loaded by __init__ already: a dictionary look-up a frame
+
         if self._size is None:
             height, width = frame.shape[:2]
             scale = min(1.0, self.config.process_width / width)
@@ -200,6 +206,8 @@ class LineCounter:
 
     def blobs(self, mask: np.ndarray) -> list[Blob]:
         """The people-sized foreground blobs of a MOG2 mask, after opening and closing."""
+        import cv2  # loaded by __init__ already
+
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self._open)
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self._close)
         count, _labels, stats, centroids = cv2.connectedComponentsWithStats(mask, connectivity=8)

@@ -31,9 +31,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import cv2
-
-from drivers.camera_files import FrameRateCap
 from drivers.camera_messages import Clock, FrameSource, is_file_source, open_source, to_ms, utc_now
 from drivers.line_counter import CounterConfig, Crossing, LineCounter
 
@@ -79,6 +76,10 @@ CounterMessage = Crossing | CounterFault | CounterStopped
 def run_counter(config: CounterRunnerConfig, output: Any, stop: Any, parent_pid: int | None = None) -> None:
     """Entry point of the counter process (or a thread): count until `stop` is set, the file
     ends, or (in its own process) the parent `parent_pid` is gone; CounterStopped goes last."""
+    # OpenCV is imported here, in the counter, not at the top: the door process imports this
+    # module for CounterProcess and its messages and must not load it (~75 MB).
+    import cv2
+
     if parent_pid is not None:
         os.nice(COUNTER_NICENESS)
         cv2.setNumThreads(1)
@@ -139,6 +140,10 @@ def _count(
 ) -> tuple[int, bool]:
     """Reads frames into the counter until the source ends (True), or `stop` is set or the
     parent process is gone (False)."""
+    import cv2
+
+    from drivers.camera_files import FrameRateCap
+
     from_file = is_file_source(config.source)
     opened_ms = to_ms(config.clock())
     rate = FrameRateCap(config.max_fps)

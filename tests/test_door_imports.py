@@ -21,7 +21,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 # What `openplus-door serve` and `openplus-door simulate` import (controller/cli/run.py; the
-# simulator's modules are imported by its handler), and the camera's door side they start.
+# simulator's modules are imported by its handler), the camera's door side they start, and what
+# controller/door/camera_counting.py imports once a camera counter is configured.
 DOOR_MODULES = [
     "controller.cli.main",
     "controller.cli.run",
@@ -31,6 +32,8 @@ DOOR_MODULES = [
     "controller.services.footage",
     "drivers.camera_messages",
     "drivers.camera_process",
+    "drivers.line_counter",
+    "drivers.line_counter_runner",
 ]
 # Frame handling (OpenCV, NumPy, PyAV), the web stack, and the import command's progress bar.
 NOT_IN_THE_DOOR = ["cv2", "numpy", "av", "fastapi", "starlette", "uvicorn", "jinja2", "prometheus_client"]
@@ -60,7 +63,7 @@ def test_the_door_process_loads_no_opencv_numpy_or_web_stack() -> None:
 
 @pytest.mark.parametrize(
     ("module", "heavy"),
-    [("drivers.camera_loop", "cv2"), ("controller.api.server", "fastapi")],
+    [("drivers.camera_loop", "cv2"), ("drivers.camera", "numpy"), ("controller.api.server", "fastapi")],
 )
 def test_the_check_sees_a_heavy_import(module: str, heavy: str) -> None:
     """The same check on modules that do need them: proof it would catch one on the door side."""
