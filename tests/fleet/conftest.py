@@ -21,7 +21,9 @@ from controller.services.fleet.publisher import FleetPublisher
 from controller.sim.fleet import SimFleet
 from controller.store.db import Database
 from controller.store.events import EventLog
+from fleet_console.service.runtime import ConsoleRuntime
 from tests.conftest import FakeClock
+from tests.fleet_console.conftest import started_console
 from tests.mqtt_support import HANG_GUARD, Broker, mosquitto_binary
 
 BRANCH = "assen"
@@ -133,3 +135,11 @@ def sim_fleet(tmp_path: Path, fleet_broker: Broker, clock: FakeClock) -> Iterato
     yield start
     for fleet in started:
         fleet.stop()
+
+
+@pytest.fixture
+def fleet_console(tmp_path: Path, fleet_broker: Broker, clock: FakeClock) -> Iterator[ConsoleRuntime]:
+    """The fleet console (fleet_console/: its own database, a fresh fleet key pair in
+    tmp_path/keys, its link subscribed to `fleet_broker` with a persistent session)."""
+    with started_console(tmp_path, clock, fleet_broker.port) as console:
+        yield console

@@ -1,8 +1,9 @@
 """The fleet at scale (issue 17): 50 simulated controllers (controller/sim/fleet.py: each its
 own database, event writer and real FleetPublisher) in this process against a real Mosquitto,
-and a subscriber to everything: state and events from all arrive; the broker stopped mid-burst
-and restarted loses no event and, once repeats are dropped by id, duplicates none; a controller
-cut off for a simulated day (injected clock) catches up."""
+the fleet console's ingest (fleet_console/) and a test subscriber to everything on the wire:
+state and events from all arrive; the broker stopped mid-burst and restarted loses no event and
+the console stores none twice (ids); a controller cut off for a simulated day (injected clock)
+catches up. And `openplus-door fleet simulate`, which runs the same controllers."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,8 @@ import pytest
 from controller.cli.main import main
 from controller.services.fleet.publisher import WINDOW
 from controller.sim.fleet import SimController, SimFleet
+from fleet_console.service.runtime import ConsoleRuntime
+from fleet_console.store.branches import BranchStore
 from tests.conftest import FakeClock
 from tests.mqtt_support import HANG_GUARD, Broker, mosquitto_binary
 
@@ -57,6 +61,17 @@ def branches(fleet: SimFleet) -> set[str]:
     return {controller.branch for controller in fleet}
 
 
+def stored_ids(console: ConsoleRuntime) -> list[str]:
+    """The event ids in the console's database, a row each (a duplicate would be two)."""
+    with closing(console.connection()) as conn:
+        return [row[0] for row in conn.execute("SELECT msg_id FROM fleet_events")]
+
+
+def online_at_console(console: ConsoleRuntime) -> set[str]:
+    with closing(console.connection()) as conn:
+        return {row.id for row in BranchStore(conn).all() if row.online}
+
+
 def wait_for(check: Callable[[], bool], timeout: float = HANG_GUARD) -> bool:
     """Wait for a condition the controllers' threads bring about."""
     deadline = time.monotonic() + timeout
@@ -69,7 +84,7 @@ def wait_for(check: Callable[[], bool], timeout: float = HANG_GUARD) -> bool:
 
 
 def test_state_and_events_from_50_controllers_arrive(
-    sim_fleet: Callable[..., SimFleet], fleet_broker: Broker
+    sim_fleet: Callable[..., SimFleet], fleet_broker: Broker, fleet_console: ConsoleRuntime
 ) -> None:
     fleet = sim_fleet(BRANCHES)
     fleet.burst(4)
@@ -85,10 +100,13 @@ def test_state_and_events_from_50_controllers_arrive(
     assert all(e["member"] is None or e["member"].startswith("pseudo:") for e in events)
     assert "DEMO0" not in json.dumps(events)  # the (demo) patron ids never leave a branch
     assert wait_for(lambda: all(controller.waiting() == 0 for controller in fleet))  # PUBACKs
+    assert wait_for(lambda: len(stored_ids(fleet_console)) == len(expected), ARRIVAL_GUARD)
+    assert set(stored_ids(fleet_console)) == expected
+    assert wait_for(lambda: online_at_console(fleet_console) == branches(fleet))
 
 
 def test_broker_stopped_mid_burst_loses_no_event_and_duplicates_none(
-    sim_fleet: Callable[..., SimFleet], fleet_broker: Broker
+    sim_fleet: Callable[..., SimFleet], fleet_broker: Broker, fleet_console: ConsoleRuntime
 ) -> None:
     fleet = sim_fleet(BRANCHES)
     fleet.burst(20)
@@ -115,6 +133,10 @@ def test_broker_stopped_mid_burst_loses_no_event_and_duplicates_none(
     by_id = {p["id"]: p for t, p in got if t.endswith("/events")}
     assert all(p == by_id[p["id"]] for t, p in got if t.endswith("/events"))
     assert wait_for(lambda: all(controller.waiting() == 0 for controller in fleet))
+    # The console (its persistent session kept what came while it was cut off) stores each once.
+    assert wait_for(lambda: set(stored_ids(fleet_console)) >= expected, ARRIVAL_GUARD)
+    stored = stored_ids(fleet_console)
+    assert len(stored) == len(set(stored)) and set(stored) == expected
 
 
 def day_offline(fleet: SimFleet, offline: SimController, clock: FakeClock) -> None:
@@ -130,12 +152,13 @@ def day_offline(fleet: SimFleet, offline: SimController, clock: FakeClock) -> No
 
 
 def test_a_controller_cut_off_for_a_day_catches_up(
-    sim_fleet: Callable[..., SimFleet], fleet_broker: Broker, clock: FakeClock
+    sim_fleet: Callable[..., SimFleet], fleet_broker: Broker, fleet_console: ConsoleRuntime, clock: FakeClock
 ) -> None:
     fleet = sim_fleet(BRANCHES)
     offline = fleet.controllers[7]
     offline.disconnect()
     fleet_broker.messages.wait_until(lambda items: offline.branch in states(items, "offline"))
+    assert wait_for(lambda: offline.branch not in online_at_console(fleet_console))
 
     day_offline(fleet, offline, clock)
     assert fleet.flush()
@@ -153,6 +176,8 @@ def test_a_controller_cut_off_for_a_day_catches_up(
     assert wait_for(lambda: offline.waiting() == 0)
     last_state = [p for t, p in got if t == f"openplus/{offline.branch}/state"][-1]
     assert last_state["state"] == "online"
+    assert wait_for(lambda: set(held) <= set(stored_ids(fleet_console)), ARRIVAL_GUARD)
+    assert wait_for(lambda: offline.branch in online_at_console(fleet_console))
 
 
 def test_fleet_simulate_command_publishes_from_every_branch(
