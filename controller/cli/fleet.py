@@ -20,6 +20,7 @@ from controller.cli.fleet_simulate import add_simulate_arguments
 if TYPE_CHECKING:
     from controller.config.settings import Settings
 
+
 def lazy(module: str, name: str) -> Callable[[argparse.Namespace, Settings], int]:
     """The handler `name` of `module`, imported when the command runs."""
 
@@ -86,16 +87,21 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         add(fleet)
 
 
+def refused(message: str) -> int:
+    """A value the command cannot use, said as main() says a UsageError (exit 2). Not main's
+    UsageError itself: main imports this module for add_parsers, and this one must not
+    import main back (tests/test_layout.py: no import cycles)."""
+    print(f"openplus-door: {message}", file=sys.stderr)
+    return 2
+
+
 def keygen(args: argparse.Namespace, settings: Settings) -> int:
-    # Not main.UsageError: main imports this module for add_parsers (no cycle), so the
-    # refusal is printed here in main's words.
     from controller.services.fleet.commands import KeyFileError, generate_keys
 
     try:
         private_path, public_path = generate_keys(args.out)
     except KeyFileError as exc:
-        print(f"openplus-door: {exc}", file=sys.stderr)
-        return 2
+        return refused(str(exc))
     print(f"private key: {private_path} (keep it on the console only; mode 600)")
     print(f"public key:  {public_path} (copy it to each branch: [fleet] command_key_file = ...)")
     return 0
@@ -103,21 +109,18 @@ def keygen(args: argparse.Namespace, settings: Settings) -> int:
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     """The console (fleet_console.serve); the branch's own config is not used."""
-    from controller.cli.main import UsageError
     from fleet_console.serve import ConsoleUsageError
     from fleet_console.serve import serve as serve_console
 
     try:
         return serve_console(args)
     except ConsoleUsageError as exc:
-        raise UsageError(str(exc)) from None
+        return refused(str(exc))
 
 
 def console_user_add(args: argparse.Namespace, settings: Settings) -> int:
     import getpass
-    import sys
 
-    from controller.cli.main import UsageError
     from fleet_console.serve import ConsoleUsageError, user_add
 
     if args.password_stdin:
@@ -125,8 +128,8 @@ def console_user_add(args: argparse.Namespace, settings: Settings) -> int:
     else:
         password = getpass.getpass("Password: ")
         if getpass.getpass("Password again: ") != password:
-            raise UsageError("the two passwords differ")
+            return refused("the two passwords differ")
     try:
         return user_add(args, password)
     except ConsoleUsageError as exc:
-        raise UsageError(str(exc)) from None
+        return refused(str(exc))
