@@ -38,6 +38,9 @@ class ConsoleSection(Section):
         None, description="The fleet's Ed25519 private key (PEM); without it nothing can be sent."
     )
     data_dir: Path = Field(DEFAULT_DATA_DIR, description="Where the console keeps its database.")
+    keep_events_days: int = Field(
+        90, ge=1, le=3650, description="Days the branches' events are kept (open alerts stay until closed)."
+    )
     door_name: str = Field(
         "console", min_length=1, max_length=64, description="How the console's own audit events name it."
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from datetime import timedelta
 
 from controller.domain.clock import Clock
 from controller.store.db import transaction
@@ -20,6 +21,8 @@ from fleet_console.store.fleet_events import FleetEvent, FleetEventStore, Ingest
 log = logging.getLogger(__name__)
 
 RECEIVED, DUPLICATE, UNKNOWN_ACK, FAILED = "received", "duplicate", "unknown_ack", "failed"
+LOGGED_IN_FULL = 20  # malformed messages logged one by one; after that every LOG_EVERY-th
+LOG_EVERY = 1000  # (a flood from the broker must not fill the disk with the same line)
 
 
 def malformed_name(kind: str) -> str:
@@ -33,13 +36,21 @@ class Ingest:
         self._conn = conn
         self._prefix = prefix
         self._clock = clock
+        self.malformed = 0  # since start, for the log's rate limit
 
     def handle(self, topic: str, payload: bytes) -> str:
         """What became of the message: received, duplicate, unknown_ack, malformed:<kind>, failed."""
         try:
             incoming = parse(topic, payload, self._prefix)
         except Malformed as bad:
-            log.warning("fleet console: malformed message dropped (%s): %s", bad.kind, bad.reason)
+            self.malformed += 1
+            if self.malformed <= LOGGED_IN_FULL or self.malformed % LOG_EVERY == 0:
+                log.warning(
+                    "fleet console: malformed message dropped (%s, %d since start): %s",
+                    bad.kind,
+                    self.malformed,
+                    bad.reason,
+                )
             return self._count(malformed_name(bad.kind))
         try:
             with transaction(self._conn):
@@ -91,3 +102,9 @@ class Ingest:
             ):
                 return UNKNOWN_ACK  # answered already (a resend), or not a command of this console
         return RECEIVED
+
+
+def purge_old_events(conn: sqlite3.Connection, clock: Clock, keep_days: int) -> int:
+    """The retention of the console's copy of the events: older than `keep_days` goes."""
+    with transaction(conn):
+        return FleetEventStore(conn).purge_before(clock() - timedelta(days=keep_days))

@@ -27,7 +27,7 @@ from controller.domain.clock import Clock
 from controller.services.alerts.channels import tls_context
 from controller.store.db import Database, transaction
 from fleet_console.config import BrokerSettings
-from fleet_console.service.ingest import Ingest
+from fleet_console.service.ingest import Ingest, purge_old_events
 from fleet_console.store.commands import CommandStore
 
 log = logging.getLogger(__name__)
@@ -37,12 +37,14 @@ WINDOW = 100  # command envelopes in flight
 LOOP_SECONDS = 0.05
 IDLE_SECONDS = 1.0  # unpublished commands written by another process are seen this fast
 FIRST_RETRY_SECONDS = 0.1
+PURGE_SECONDS = 3600.0  # old events are deleted this often
 SUBSCRIPTIONS = (("state", 1), ("heartbeat", 0), ("events", 1), ("acks", 1))
 
 
 class FleetLink:
-    def __init__(self, db: Database, settings: BrokerSettings, clock: Clock) -> None:
+    def __init__(self, db: Database, settings: BrokerSettings, clock: Clock, keep_events_days: int = 90) -> None:
         self._db = db
+        self._keep_events_days = keep_events_days
         self._settings = settings
         self._clock = clock
         self._wake = threading.Event()
@@ -80,8 +82,14 @@ class FleetLink:
     def _run(self) -> None:
         conn = self._db.connect()
         self._ingest = Ingest(conn, self._settings.topic_prefix, self._clock)
+        purged_at = -PURGE_SECONDS
         try:
             while not self._stopping.is_set():
+                if time.monotonic() - purged_at >= PURGE_SECONDS:
+                    purged_at = time.monotonic()
+                    self._guarded(
+                        lambda: purge_old_events(conn, self._clock, self._keep_events_days), "purge old events"
+                    )
                 if self._client is None and time.monotonic() >= self._retry_at:
                     self._connect()
                 if self._client is not None:

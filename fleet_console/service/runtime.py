@@ -59,7 +59,9 @@ class ConsoleRuntime:
         )
 
     def start_link(self) -> FleetLink:
-        self.link = FleetLink(self.db, self.settings.broker, self.clock)
+        self.link = FleetLink(
+            self.db, self.settings.broker, self.clock, self.settings.console.keep_events_days
+        )
         self.link.start()
         return self.link
 

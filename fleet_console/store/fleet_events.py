@@ -147,6 +147,14 @@ class FleetEventStore:
         )
         return cursor.rowcount == 1
 
+    def purge_before(self, cutoff: datetime) -> int:
+        """Delete events older than `cutoff`, except alerts nobody has closed yet."""
+        cursor = self._conn.execute(
+            "DELETE FROM fleet_events WHERE ts_ms < ? AND NOT (alert = 1 AND closed_ms IS NULL)",
+            (to_ms(cutoff),),
+        )
+        return cursor.rowcount
+
     def count(self) -> int:
         return int(self._conn.execute("SELECT COUNT(*) FROM fleet_events").fetchone()[0])
 

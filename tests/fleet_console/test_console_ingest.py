@@ -4,10 +4,14 @@ resent event is stored once; malformed messages are counted and never stop the i
 
 from __future__ import annotations
 
+import json
+import logging
 from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
+
+import pytest
 
 from controller.domain.events import EventType
 from controller.services.fleet.messages import (
@@ -18,7 +22,7 @@ from controller.services.fleet.messages import (
 )
 from controller.store.fleet_outbox import SourceEvent
 from fleet_console.service.incoming import MAX_MESSAGE_BYTES
-from fleet_console.service.ingest import Ingest
+from fleet_console.service.ingest import LOG_EVERY, LOGGED_IN_FULL, Ingest, purge_old_events
 from fleet_console.service.runtime import ConsoleRuntime
 from fleet_console.store.branches import BranchStore
 from fleet_console.store.fleet_events import FleetEventStore, IngestCounts
@@ -117,3 +121,30 @@ def test_a_message_on_an_unexpected_topic_is_malformed_not_stored(tmp_path: Path
         assert ingest.handle("other/assen/events", b"{}") == "malformed:topic"
         assert ingest.handle(f"{PREFIX}/a b/events", b"{}") == "malformed:topic"
         assert FleetEventStore(conn).count() == 0 and BranchStore(conn).all() == []
+
+
+def test_events_older_than_the_retention_go_but_open_alerts_stay(tmp_path: Path, clock: FakeClock) -> None:
+    console = open_console(tmp_path, clock, None)
+    with closing(console.connection()) as conn:
+        ingest = Ingest(conn, PREFIX, clock)
+        for message in (event("assen", 1), event("assen", 3), event("assen", 4, EventType.DOOR_FORCED)):
+            assert ingest.handle(f"{PREFIX}/assen/events", json.dumps(message).encode()) == "received"
+        clock.advance(days=90, minutes=-2)  # the cut-off falls between events 1 and 3
+        assert purge_old_events(conn, clock, keep_days=90) == 1  # 3; the open alert 4 stays
+        assert [e.msg_id for e in FleetEventStore(conn).log([], 10)] == ["assen/1", "assen/4"]
+        FleetEventStore(conn).close_alert("assen/4", "sam", clock())
+        assert purge_old_events(conn, clock, keep_days=90) == 1
+        assert [e.msg_id for e in FleetEventStore(conn).log([], 10)] == ["assen/1"]
+
+
+def test_a_flood_of_malformed_messages_is_counted_in_full_but_logged_sparingly(
+    tmp_path: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    console = open_console(tmp_path, clock, None)
+    with closing(console.connection()) as conn:
+        ingest = Ingest(conn, PREFIX, clock)
+        with caplog.at_level(logging.WARNING, logger="fleet_console.service.ingest"):
+            for _ in range(LOG_EVERY):
+                ingest.handle(f"{PREFIX}/assen/events", b"nope")
+        assert IngestCounts(conn).all() == {"malformed:not_json": LOG_EVERY}
+    assert len(caplog.records) == LOGGED_IN_FULL + 1
