@@ -53,6 +53,7 @@ class AlertKind(StrEnum):
     CONTROLLER_BACK = "controller_back"  # the door process started after an unclean stop
     TAILGATING = "tailgating"  # more people in than grants in one door opening (people counter)
     OCCUPIED_AT_CLOSING = "occupied_at_closing"  # someone inside after the closing round
+    FLEET_COMMAND_REFUSED = "fleet_command_refused"  # a fleet command refused (signature, replay, ...)
 
 
 ChannelName = Literal["email", "webhook", "mqtt"]

@@ -53,7 +53,7 @@ from controller.door.timers import ClockTimers
 from controller.door.voice import Voice
 from controller.services.access import Authorizer
 from controller.services.alerts.service import AlertService
-from controller.services.fleet.publisher import open_fleet
+from controller.services.fleet.subscriber import open_branch_fleet
 from controller.services.footage_plan import CLIP_EVENTS
 from controller.services.lms_access import open_lms_gate
 from controller.services.lockouts import PinLockouts
@@ -192,10 +192,9 @@ class BranchService:
                 self.alerts.queue_length,
                 "Alert deliveries waiting to be sent (every channel)",
             )
-        # [fleet] (off by default): events, state and heartbeat to the broker, on its own thread.
-        self.fleet = open_fleet(
-            self.runtime, settings.fleet, clock, settings.branch.door, state=self.snapshot
-        )
+        # [fleet] (off by default): events, state and heartbeat to the broker, on its own thread;
+        # the console's signed commands applied on another (services/fleet/subscriber.py).
+        self.fleet = open_branch_fleet(self.runtime, settings.fleet, clock, settings.branch.door, self)
         self.switcher = ModeSwitcher(
             schedule,
             self._mode_now,

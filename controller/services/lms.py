@@ -98,6 +98,10 @@ class LmsLink:
         # Told each check's seconds and failure code (None: answered), on the worker thread:
         # the door process's /metrics counters (DoorMetrics.lms_checked). Must be quick.
         self.on_checked: Callable[[float, str | None], None] | None = None
+        # When the LMS was last known to answer: a patron answer, or the pool holding a
+        # connection (it logs in and keeps each one alive with SC status heartbeats, and drops
+        # the ones that stop answering). The fleet's state message reports it.
+        self.last_contact: datetime | None = None
 
     @property
     def timeout(self) -> float:
@@ -148,6 +152,8 @@ class LmsLink:
 
     def note_link(self, up: bool) -> None:
         """Log the link going down or coming back, once per change (the first look sets it)."""
+        if up:
+            self.last_contact = self._clock()
         with self._lock:
             before, self._up = self._up, up
         if before is None and up or before == up:

@@ -79,6 +79,11 @@ class LmsDecider:
         self._cache = cache
         self._local_pin_matches = local_pin_matches
 
+    def replace_rules(self, rules: EligibilityRules) -> None:
+        """New rules (the fleet's `rules` command); the next decision reads them (one
+        attribute swap: the door thread never sees half of them)."""
+        self._rules = rules
+
     def decide(
         self, question: LmsQuestion, answer: LmsAnswer | None, today: date, now: datetime
     ) -> LmsVerdict:

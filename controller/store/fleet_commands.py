@@ -70,3 +70,10 @@ class FleetApplied:
 
     def mark_fleet_block(self, patron_id: str) -> None:
         self._conn.execute("UPDATE members SET block_source = ? WHERE patron_id = ?", (FLEET_SOURCE, patron_id))
+
+    def keep_pin(self, patron_id: str, salt: bytes | None, digest: bytes | None) -> None:
+        """Put back the PIN hash an updated entry had (the fleet's rows carry no PINs: a
+        member's PIN is set at the branch, and an update of their entry must not drop it)."""
+        self._conn.execute(
+            "UPDATE members SET pin_salt = ?, pin_hash = ? WHERE patron_id = ?", (salt, digest, patron_id)
+        )

@@ -39,6 +39,7 @@ _BY_REASON: dict[tuple[str, str], AlertKind] = {
     ("alarm", "pin_lockouts_escalating"): AlertKind.LOCKOUTS_ESCALATING,
     ("lms_link", "lms_lost"): AlertKind.LMS_LOST,
     ("service", LOOP_LATE_REASON): AlertKind.DOOR_LOOP_LATE,
+    ("admin_change", "fleet_command_refused"): AlertKind.FLEET_COMMAND_REFUSED,  # services/fleet
 }
 
 

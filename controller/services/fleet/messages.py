@@ -51,6 +51,16 @@ class Topics:
     def heartbeat(self) -> str:
         return self._of("heartbeat")
 
+    @property
+    def commands(self) -> str:
+        """The console's signed commands to this branch (services/fleet/commands.py)."""
+        return self._of("commands")
+
+    @property
+    def acks(self) -> str:
+        """This branch's answer to each command: applied or refused."""
+        return self._of("acks")
+
 
 def event_message(branch: str, event: SourceEvent, key: bytes) -> dict[str, Any]:
     """The event as the fleet sees it: no patron id, no full card number (there is none)."""
