@@ -60,9 +60,12 @@ class EventIn(_In):
 
 
 class AckIn(_In):
-    command: str = Field(pattern=r"^[0-9a-f]{32}$")
-    kind: str = Field(max_length=32)
-    version: int = Field(gt=0)
+    """A branch's answer. For a refused command, id, kind and version are what the envelope
+    claimed, as far as it could be read: any text, or null."""
+
+    command: str | None = Field(None, max_length=200)
+    kind: str | None = Field(None, max_length=64)
+    version: int | None = None
     status: Literal["applied", "refused"]
     reason: str | None = Field(None, max_length=_TEXT)
     at: AwareDatetime

@@ -97,10 +97,10 @@ class Ingest:
                 return DUPLICATE
         elif isinstance(message, AckIn):
             branches.seen(incoming.branch, now)
-            if not CommandStore(self._conn).acknowledge(
+            if message.command is None or not CommandStore(self._conn).acknowledge(
                 message.command, incoming.branch, message.status, message.reason, now
             ):
-                return UNKNOWN_ACK  # answered already (a resend), or not a command of this console
+                return UNKNOWN_ACK  # nothing new (a resend), or no command of this console
         return RECEIVED
 
 

@@ -1,8 +1,10 @@
 """Commands the console sent, one signed envelope per target branch, and what each branch said.
 
 A target is `pending` until its branch acknowledges: `applied` or `refused` (with the reason).
-The first answer stands: a command delivered twice (a resend after a lost PUBACK) is refused the
-second time as "stale or replayed", and that must not hide that the first one was applied.
+An `applied` is final: a command delivered twice (a resend after a lost PUBACK) is refused the
+second time as "stale or replayed", and that must not hide that the first one was applied. A
+`refused` is not: the refusal of a tampered copy names the id it claims, and the genuine command
+applied after it must still show as applied (only a correctly signed command is ever applied).
 """
 
 from __future__ import annotations
@@ -128,11 +130,13 @@ class CommandStore:
     def acknowledge(
         self, command_id: str, branch: str, status: str, reason: str | None, now: datetime
     ) -> bool:
-        """Record a branch's answer; False when there is no such target or it answered already."""
+        """Record a branch's answer; False when there is no such target, or the answer changes
+        nothing (it was applied already, or refused again)."""
         cursor = self._conn.execute(
             "UPDATE command_targets SET status = ?, reason = ?, acked_ms = ? "
-            "WHERE command_id = ? AND branch = ? AND status = 'pending'",
-            (status, reason, to_ms(now), command_id, branch),
+            "WHERE command_id = ? AND branch = ? "
+            "AND (status = 'pending' OR (status = 'refused' AND ? = 'applied'))",
+            (status, reason, to_ms(now), command_id, branch, status),
         )
         return cursor.rowcount == 1
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from controller.services.fleet.commands import CommandRefused, load_public_key, verify
+from fleet_console.service.ingest import Ingest
 from fleet_console.service.runtime import ConsoleRuntime
 from fleet_console.service.send import MAX_TARGETS, SendRefused, send_command
 from fleet_console.store.branches import BranchStore
@@ -145,3 +146,24 @@ def test_without_a_key_nothing_is_sent(tmp_path: Path, clock: FakeClock) -> None
     console.key = None
     with pytest.raises(SendRefused, match="key_file"):
         send(console, ["assen"])
+
+
+def test_a_refusal_of_a_tampered_copy_does_not_hide_the_genuine_command_applied_after_it(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    console = open_console(tmp_path, clock, None)
+    command_id = send(console, ["assen"])
+    unreadable = ack("assen", command_id, "refused", "not JSON") | {"command": None, "kind": None, "version": None}
+    with closing(console.connection()) as conn:
+        ingest = Ingest(conn, PREFIX, clock)
+
+        def take(body: dict[str, Any]) -> str:
+            return ingest.handle(f"{PREFIX}/{body['branch']}/acks", json.dumps(body).encode())
+
+        assert take(unreadable) == "unknown_ack"  # nothing to attach it to; not malformed either
+        assert take(ack("assen", command_id, "refused", "bad signature")) == "received"
+        assert take(ack("assen", command_id, "applied")) == "received"
+        assert take(ack("assen", command_id, "refused", "stale or replayed")) == "unknown_ack"
+        assert take(ack("emmen", command_id, "applied")) == "unknown_ack"  # not sent to emmen
+        [target] = CommandStore(conn).targets(command_id)
+        assert (target.status, target.reason) == ("applied", None)

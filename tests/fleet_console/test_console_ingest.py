@@ -99,7 +99,7 @@ def test_malformed_messages_are_counted_and_the_ingest_goes_on(
         (f"{PREFIX}/assen/events", {**event("assen", 1), "id": "emmen/1"}),
         (f"{PREFIX}/assen/state", state_message("emmen", None, "1", None)),  # another branch's name
         (f"{PREFIX}/assen/heartbeat", {"v": 1, "branch": "assen", "at": "2026-06-10T10:00:00", "outbox": 1}),
-        (f"{PREFIX}/assen/acks", {"v": 1, "branch": "assen", "command": "../../etc", "status": "applied"}),
+        (f"{PREFIX}/assen/acks", {"v": 1, "branch": "assen", "command": "c" * 201, "status": "applied"}),
     ]
     for topic, payload in bad:
         branch_client.publish(topic, payload)
