@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from gpiozero.pins.mock import MockFactory
@@ -170,3 +172,44 @@ def tls_files(tmp_path: Path) -> tuple[Path, Path]:
         timeout=30,
     )
     return cert, key
+
+
+# --- a wired branch with the people counter's beams (test_occupancy, test_statistics_people) ---
+NO_PAUSE = threading.Event()  # the simulated walk's pause between beam edges: none
+NO_PAUSE.set()
+
+
+@pytest.fixture
+def counted_branch(settings: Settings, clock: FakeClock) -> Iterator[tuple[Any, Any]]:
+    """BranchService on simulated hardware, in Open+, with beams that know no flicker time: the
+    driver keeps real monotonic time, and the simulated walk's edges come without a real pause."""
+    from contextlib import closing
+
+    from controller.domain.modes import DoorMode
+    from controller.domain.schedule import Schedule
+    from controller.door.branch import BranchService
+    from controller.services.members import MemberAdmin
+    from controller.sim.hardware import SimulatedHardware
+    from tests.helpers import member_row
+
+    raw = settings.model_dump(mode="json")
+    raw["hardware"]["counter"] = {"a_pin": 7, "b_pin": 8, "flicker_ms": 0}
+    sim = SimulatedHardware.create(parse_settings(raw, "test"), MockFactory())
+    service = BranchService(
+        sim.settings,
+        Schedule(),
+        pin_factory=sim.factory,
+        clock=clock,
+        monotonic=clock.monotonic,
+        mode_override=DoorMode.OPENPLUS,
+    )
+    with closing(service.runtime.connection()) as conn:
+        MemberAdmin(service.runtime.members(conn), service.runtime.events(conn), clock, "e").replace_list(
+            [(1, member_row(1))], "test"
+        )
+    sim.at_rest()
+    service.start()
+    assert service.loop.wait_idle(5)
+    yield sim, service
+    service.stop()
+    sim.close()

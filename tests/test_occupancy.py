@@ -3,11 +3,7 @@ pins and a FakeClock; the wired branch and the simulator's console with the beam
 
 from __future__ import annotations
 
-import threading
-from contextlib import closing
-
 import pytest
-from gpiozero.pins.mock import MockFactory
 
 from controller.config.counter import CounterSettings
 from controller.config.settings import AccessSettings, ConfigError, DoorSettings, parse_settings
@@ -21,9 +17,9 @@ from controller.door.occupancy import CLOSING_ROUND
 from controller.door.ports import DoorContactChanged, DoorOutputs, ModeChanged, RemoteUnlock
 from controller.services.access import Authorizer
 from controller.services.footage_plan import CLIP_EVENTS
-from controller.services.members import MemberAdmin
 from controller.sim.console import Console
 from drivers.beams import PersonCrossed
+from tests.conftest import NO_PAUSE
 from tests.helpers import member_row
 from tests.test_door import ALARM, CARD, LIGHTS, Bench
 
@@ -288,42 +284,7 @@ def test_the_door_link_carries_occupancy(bench) -> None:
         snapshot_from_json({**snapshot_to_json(bench.door.snapshot()), "occupancy": "2"})
 
 
-# --- the wired branch and the simulator -----------------------------------------------------
-@pytest.fixture
-def counted_branch(settings, clock):
-    """BranchService on simulated hardware with beams that know no flicker time: the driver
-    keeps real monotonic time, and the simulated walk's edges come without a real pause."""
-    from controller.domain.schedule import Schedule
-    from controller.door.branch import BranchService
-    from controller.sim.hardware import SimulatedHardware
-
-    raw = settings.model_dump(mode="json")
-    raw["hardware"]["counter"] = {"a_pin": 7, "b_pin": 8, "flicker_ms": 0}
-    sim = SimulatedHardware.create(parse_settings(raw, "test"), MockFactory())
-    service = BranchService(
-        sim.settings,
-        Schedule(),
-        pin_factory=sim.factory,
-        clock=clock,
-        monotonic=clock.monotonic,
-        mode_override=DoorMode.OPENPLUS,
-    )
-    with closing(service.runtime.connection()) as conn:
-        MemberAdmin(service.runtime.members(conn), service.runtime.events(conn), clock, "e").replace_list(
-            [(1, member_row(1))], "test"
-        )
-    sim.at_rest()
-    service.start()
-    assert service.loop.wait_idle(5)
-    yield sim, service
-    service.stop()
-    sim.close()
-
-
-NO_PAUSE = threading.Event()
-NO_PAUSE.set()
-
-
+# --- the wired branch and the simulator (tests/conftest.py: counted_branch, NO_PAUSE) ---------
 def test_the_wired_branch_counts_beams_and_clips_tailgating(counted_branch, clock) -> None:
     sim, service = counted_branch
     clipped: list[EventType] = []

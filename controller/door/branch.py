@@ -59,6 +59,7 @@ from controller.services.lms_access import open_lms_gate
 from controller.services.lockouts import PinLockouts
 from controller.services.metrics import DoorMetrics, DoorParts
 from controller.services.runtime import Runtime
+from controller.services.statistics_people import PeopleTally
 from controller.services.use_cases import footage_service
 from controller.store.pin_failures import load_pin_failures
 from drivers.base import ConnectingReader, InputEvent
@@ -164,7 +165,8 @@ class BranchService:
         self.loop = DoorLoop(
             self.door, monotonic, on_turn=on_turn, realtime_priority=settings.door.realtime_priority
         )
-        self.camera_counting = open_camera_counting(settings, self.loop.submit, self.writer.record, clock)
+        self.tally = PeopleTally(self.runtime, settings.branch.door, self.loop.submit)  # and statistics
+        self.camera_counting = open_camera_counting(settings, self.tally.submit, self.writer.record, clock)
         self.daily = DailyJobs(settings, self.runtime, self.footage, self.timers, clock)
         self.announcements = (
             Announcements(settings.voice, self.timers, self.voice.say, clock)
@@ -212,11 +214,11 @@ class BranchService:
         sys.setswitchinterval(GIL_SWITCH_SECONDS)
         hw = self.hardware
         self.door.assume_contact(hw.contact.is_open)
-        hw.connect_inputs(self.loop.submit, self._clock)
+        hw.connect_inputs(self.tally.submit, self._clock)  # crossings also into the statistics
         self.writer.start()
         self.observers.start()
         self.signal_queue.start()
-        for output in (self.lcd, self.voice):
+        for output in (self.lcd, self.voice, self.tally):
             if output is not None:
                 output.start()
         self._start_screen()
@@ -260,7 +262,7 @@ class BranchService:
             if self.lms is not None:
                 self.lms.close()
             self.signal_queue.stop(timeout=0.3)
-            for output in (self.lcd, self.voice, self.camera_counting):
+            for output in (self.lcd, self.voice, self.camera_counting, self.tally):
                 if output is not None:
                     output.stop(timeout=0.3)
             self.hardware.close()

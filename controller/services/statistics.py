@@ -206,8 +206,9 @@ def _close_periods(store: StatisticsStore, now: datetime) -> int:
 
 
 def add_people_counts(runtime: Runtime, door: str, at: datetime, people_in: int, people_out: int) -> None:
-    """The hook for a people counter (none is built yet): crossings at `door` in the local hour
-    of `at`; the Statistics page then shows occupancy over the day from them."""
+    """Crossings at `door` in the local hour of `at`, added at once (the door process adds its
+    counters' crossings in batches: controller.services.statistics_people.PeopleTally); the
+    Statistics page shows people in/out and occupancy over the day from them."""
     if people_in < 0 or people_out < 0:
         raise ValueError(f"people counts cannot be negative: in {people_in}, out {people_out}")
     local = to_local(at)

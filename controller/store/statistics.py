@@ -3,8 +3,8 @@
 - stats_hours: per branch-local hour (keyed by the hour's start in UTC ms: Amsterdam's offsets
   are whole hours, so a UTC hour is a local hour, and the October day's two 02:00 hours stay
   two rows), door, door mode, outcome (granted/refused) and reason: how many.
-- stats_people: the people counter's in/out per hour and door (a hook: filled once a counter
-  is fitted; the page shows occupancy from it).
+- stats_people: the people counter's in/out per hour and door (the beams' or the camera's
+  crossings, by controller.services.statistics_people; the page shows occupancy from it).
 - stats_uniques: distinct members per period ('day:2026-03-05', 'week:2026-W10',
   'month:2026-03') and scope ('all', or 'openplus' for Open+ hours).
 - stats_seen: which keyed digests a still-open period has counted, so a member is counted once;
@@ -133,7 +133,7 @@ class StatisticsStore:
     def add_people(
         self, hour_ms: int, day: str, hour: int, door: str, people_in: int, people_out: int
     ) -> None:
-        """The people counter's hook: add crossings to an hour (none is built yet)."""
+        """Add crossings to an hour (the people counter's, in batches)."""
         self._conn.execute(
             "INSERT INTO stats_people (hour_ms, day, hour, door, people_in, people_out) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (hour_ms, door) DO UPDATE SET "
