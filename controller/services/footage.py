@@ -41,6 +41,7 @@ from drivers.camera_messages import (
     SegmentStarted,
     to_ms,
 )
+from drivers.camera_mp4 import plays_in_browser
 from drivers.camera_process import RecorderHandle
 
 log = logging.getLogger(__name__)
@@ -272,8 +273,9 @@ class FootageService:
         """A WebM copy of a recorded file that a browser's <video> can play, made on first ask.
 
         Kept beside the footage (`browser/<same path>.webm`) and deleted with its original.
+        H.264 in MP4 (stream copy, drivers/camera_copy.py) plays as it is: no copy.
         """
-        if video.suffix == ".webm":
+        if video.suffix == ".webm" or plays_in_browser(video):
             return video
         copy = browser_path(self.footage_dir, video.relative_to(self.footage_dir).as_posix())
         # OpenCV is loaded on the first transcode (in the web process, which serves the video),

@@ -7,6 +7,7 @@ import html
 import logging
 import re
 from contextlib import closing
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,6 +18,7 @@ from controller.domain.problems import Place, Problem
 from controller.domain.schedule import parse_schedule
 from controller.domain.timeline import CauseKind
 from controller.services.runtime import Runtime
+from controller.store.footage import FootageStore
 from controller.store.schedule import ScheduleStore
 from controller.web.schedule_form import EXCEPTIONS, ScheduleForm, place_problems
 from tests.api.api_support import Api, events_of
@@ -461,6 +463,29 @@ def test_a_recorded_mp4v_clip_is_served_as_a_webm_copy(web: Api, runtime: Runtim
     video = web.client.get(f"/entries/{event_id}/video")
     assert video.status_code == 200 and video.headers["content-type"] == "video/webm"
     assert video.content[:4] == b"\x1a\x45\xdf\xa3"  # the EBML magic of a WebM file
+
+
+def test_a_stream_copied_h264_clip_is_served_as_it_is(
+    web: Api, runtime: Runtime, clock: FakeClock, tmp_path: Path
+) -> None:
+    """The stream-copy recorder's MP4 holds the camera's H.264: the browser gets those bytes."""
+    from tests.h264_support import write_h264
+
+    event_id = record_event(runtime, EventType.ACCESS_GRANTED, clock(), reason="granted")
+    footage_dir = runtime.settings.data_dir / "footage"
+    path = write_h264(tmp_path / "camera.mp4", 10)
+    start_ms = int(clock().timestamp() * 1000)
+    (footage_dir / "clips").mkdir(parents=True, exist_ok=True)
+    clip = footage_dir / f"clips/event-{event_id}.mp4"
+    clip.write_bytes(path.read_bytes())
+    with closing(runtime.connection()) as conn:
+        relative = clip.relative_to(footage_dir).as_posix()
+        FootageStore(conn).add_clip(event_id, relative, start_ms, start_ms + 400, 10, clip.stat().st_size)
+    sign_in(web.client, "sec")
+    video = web.client.get(f"/entries/{event_id}/video")
+    assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
+    assert video.content == clip.read_bytes()  # no WebM transcode
+    assert not (footage_dir / "browser").exists()
 
 
 def test_the_schedule_cause_is_said_in_the_pages_language(

@@ -223,10 +223,11 @@ def entry_video(request: Request, viewer: SecurityPage, event_id: EntryId) -> Re
     location = _clip(request, event_id)
     if footage is None or location is None or not location.path.is_file():
         raise PageNotFound()
-    # The recorder writes mp4v/MJPG, which browsers don't play: a WebM copy, made once.
+    # OpenCV's mp4v/MJPG get a WebM copy, made once; stream-copied H.264 MP4 plays as it is.
+    video = footage.browser_copy(location.path)
     return FileResponse(
-        footage.browser_copy(location.path),
-        media_type="video/webm",
+        video,
+        media_type="video/mp4" if video.suffix == ".mp4" else "video/webm",
         headers={"Cache-Control": "private, max-age=300"},
         content_disposition_type="inline",
     )
