@@ -12,7 +12,7 @@ import os
 import queue
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -31,6 +31,10 @@ from drivers.camera_messages import (
     is_file_source,
     to_ms,
 )
+
+if TYPE_CHECKING:  # imported when used: av is loaded only by a recorder in copy mode
+    from drivers.camera_copy import CopyRecorder
+    from drivers.camera_stream import PacketCapture
 
 log = logging.getLogger(__name__)
 
@@ -118,16 +122,23 @@ class RecorderLoop:
     def __init__(self, config: RecorderConfig, emit: Emit) -> None:
         self._cfg = config
         self._emit = emit
-        try:
-            codec = probe_codec(config.footage_dir)
-        except (OSError, cv2.error) as exc:
-            emit(CameraFault("write_error", f"codec probe: {exc}", to_ms(config.clock())))
-            codec = CODECS[-1]
-        self.recorder = Recorder(config, codec, emit)
-        self._frames: queue.Queue[tuple[int, np.ndarray]] = queue.Queue(
-            maxsize=max(2, int(2 * config.max_fps))
+        self.recorder: Recorder | CopyRecorder
+        if config.mode == "copy":  # the camera's own H.264 packets, stored as they come (PyAV)
+            from drivers.camera_copy import CopyRecorder
+
+            self.recorder = CopyRecorder(config, emit)
+        else:
+            try:
+                codec = probe_codec(config.footage_dir)
+            except (OSError, cv2.error) as exc:
+                emit(CameraFault("write_error", f"codec probe: {exc}", to_ms(config.clock())))
+                codec = CODECS[-1]
+            self.recorder = Recorder(config, codec, emit)
+        # Packets are small and none may go (a lost one smears the picture): room for 10 s.
+        self._frames: queue.Queue[tuple[int, Any]] = queue.Queue(
+            maxsize=300 if config.mode == "copy" else max(2, int(2 * config.max_fps))
         )
-        self._capture: CaptureThread | None = None
+        self._capture: CaptureThread | PacketCapture | None = None
         self._wanted = False
         self._retry_at = 0.0
         self._backoff = config.retry_first_seconds
@@ -175,9 +186,16 @@ class RecorderLoop:
             elif now - self._last_frame_at > self._cfg.stall_seconds:
                 self._faulted("stalled", f"no frame for {self._cfg.stall_seconds:g} s", now)
         if self._wanted and self._capture is None and now >= self._retry_at:
-            self._capture = CaptureThread(self._cfg, self._frames)
+            self._capture = self._new_capture()
             self._last_frame_at = now
             self._capture.start()
+
+    def _new_capture(self) -> CaptureThread | PacketCapture:
+        if self._cfg.mode == "copy":
+            from drivers.camera_stream import PacketCapture
+
+            return PacketCapture(self._cfg, self._frames)
+        return CaptureThread(self._cfg, self._frames)
 
     def _faulted(self, kind: str, detail: str, now: float) -> None:
         self._drop_capture()
@@ -210,7 +228,7 @@ class RecorderLoop:
             except queue.Empty:
                 return
 
-    def _frame_arrived(self, at_ms: int, image: np.ndarray) -> None:
+    def _frame_arrived(self, at_ms: int, image: Any) -> None:  # a frame, or a packet in copy mode
         self._last_frame_at = self._cfg.monotonic()
         if self._fault is not None:
             self._fault = None

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
     import numpy as np
@@ -158,6 +158,9 @@ class RecorderConfig:
     max_concurrent_clips: int = 4
     ring_jpeg_quality: int = 85
     loop_video_file: bool = False  # replay a file source from its start when it ends
+    # "copy": the camera's H.264 packets stored as they come (drivers/camera_copy.py);
+    # "decode": OpenCV decodes, resizes and re-encodes each frame (drivers/camera.py).
+    mode: Literal["copy", "decode"] = "decode"
     clock: Clock = utc_now
     monotonic: Callable[[], float] = time.monotonic
     open_source: Callable[[int | str], FrameSource] = open_source

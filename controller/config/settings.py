@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     Field,
@@ -253,8 +253,14 @@ class CameraSettings(Section):
     enabled: bool = Field(False, description="Record at all; off by default so the demo needs no camera.")
     source: CameraSource = Field(
         0,
-        description="What cv2.VideoCapture opens: a camera index, an rtsp:// URL or a video file "
+        description="What the recorder opens: a camera index, an rtsp:// URL or a video file "
         "(a file is replayed at its own frame rate, like a live camera).",
+    )
+    mode: Literal["auto", "copy", "decode"] = Field(
+        "auto",
+        description="copy: the IP camera's H.264 stored as it comes (PyAV, no re-encoding, plays "
+        "in browsers; max_width/height/fps do not apply); decode: OpenCV re-encodes each frame "
+        "(USB cameras); auto: copy for an rtsp:// or rtsps:// source, decode otherwise.",
     )
     footage_dir: Path | None = Field(None, description="Where footage goes; default <data_dir>/footage.")
     segment_seconds: int = Field(300, ge=1, le=3600, description="Length of each continuous recording file.")

@@ -4,6 +4,7 @@ recorder's configuration from the settings. Pure rules, apart from the recorder'
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from controller.config.settings import CameraSettings
 from controller.domain.clock import Clock, utc_now
@@ -32,6 +33,15 @@ def wants_clip(mode: DoorMode, kind: EventType, settings: CameraSettings) -> boo
     return settings.record_alarms_any_time and kind in ALARM_EVENTS
 
 
+def recording_mode(settings: CameraSettings) -> Literal["copy", "decode"]:
+    """How the recorder stores video: an IP camera's stream (rtsp://) is copied as it comes, a
+    USB camera (a number) or a file is decoded and re-encoded, unless the settings say which."""
+    if settings.mode != "auto":
+        return settings.mode
+    stream = isinstance(settings.source, str) and settings.source.lower().startswith(("rtsp://", "rtsps://"))
+    return "copy" if stream else "decode"
+
+
 def recorder_config(settings: CameraSettings, footage_dir: Path, clock: Clock = utc_now) -> RecorderConfig:
     return RecorderConfig(
         source=settings.source,
@@ -47,5 +57,6 @@ def recorder_config(settings: CameraSettings, footage_dir: Path, clock: Clock = 
         min_free_bytes=settings.min_free_mb * 2**20,
         max_concurrent_clips=settings.max_concurrent_clips,
         loop_video_file=settings.loop_video_file,
+        mode=recording_mode(settings),
         clock=clock,
     )
