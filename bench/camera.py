@@ -1,9 +1,11 @@
-"""What recording costs: recorder CPU per recorded second at 1280x720 10 fps, and the delay the
-running recorder adds to a door decision (p99 with vs without it).
+"""What recording costs: recorder CPU per recorded second at 1280x720 10 fps, the delay the
+running recorder adds to a door decision (p99 with vs without it), and an IP camera's 1080p
+H.264 stream (a generated file, replayed at its own pace as RTSP would deliver it) recorded both
+ways: decoded and re-encoded by the OpenCV path, and copied as it comes (drivers/camera_copy.py).
 
-Prints `name: value unit` lines; the last line is the headline (decision_added_p99_ms).
-Target: under 5 ms added at p99. Linux only (reads the recorder's CPU from /proc).
-Takes about 40 s.
+Prints `name: value unit` lines; the last line is the headline (copy_cpu_per_recorded_s).
+Targets: under 5 ms added at p99; stream copy under 0.02 s/s. Linux only (reads the
+recorder's CPU from /proc). Takes about 70 s.
 """
 
 from __future__ import annotations
@@ -34,8 +36,11 @@ from controller.services.runtime import Runtime
 from controller.store.footage import FootageStore
 from drivers.camera_messages import CameraFault, SegmentStarted, SetCapture
 from drivers.camera_process import RecorderHandle
+from tests.h264_support import write_h264
 
 SIZE, FPS, SECONDS = (1280, 720), 10, 10
+# An IP camera's main stream: 1080p, 25 fps, a keyframe every 2 s, ~4 Mbit/s asked of the encoder.
+CAMERA_SIZE, CAMERA_FPS, CAMERA_GOP, CAMERA_BITS = (1920, 1080), 25, 50, 4_000_000
 MEMBERS = 20_000
 DECISION_SECONDS, DECISION_GAP = 8.0, 0.004
 
@@ -67,9 +72,9 @@ def wait_for(handle: RecorderHandle, kind: type, timeout: float) -> object:
     return message
 
 
-def recorder_cpu(source: Path, footage: Path) -> tuple[float, int]:
+def recorder_cpu(source: Path, footage: Path, mode: str = "decode") -> tuple[float, int]:
     """Recorder-process CPU seconds from the first frame to the end of the video, and bytes."""
-    config = recorder_config(CameraSettings(source=str(source)), footage)
+    config = recorder_config(CameraSettings(source=str(source), mode=mode), footage)
     handle = RecorderHandle(replace(config, retry_first_seconds=60), in_process=True)
     handle.start()
     handle.send(SetCapture(capture=True, segments=True))
@@ -143,6 +148,12 @@ def main() -> None:
         source = write_pattern(tmp / "pattern-720p.mp4", SECONDS)
         cpu, size = recorder_cpu(source, tmp / "cpu-footage")
         p99_without, p99_with, dropped = decision_p99(tmp, source)
+        camera = write_h264(
+            tmp / "camera-1080p.mp4", SECONDS * CAMERA_FPS, CAMERA_SIZE, CAMERA_FPS, CAMERA_GOP, CAMERA_BITS
+        )
+        camera_bits = camera.stat().st_size * 8 / SECONDS
+        decoded_cpu, _ = recorder_cpu(camera, tmp / "decode-footage", "decode")
+        copied_cpu, copied_size = recorder_cpu(camera, tmp / "copy-footage", "copy")
     print(f"resolution: {SIZE[0]}x{SIZE[1]} px")
     print(f"frame_rate: {FPS} fps")
     print(f"recorder_cpu_per_recorded_s: {cpu / SECONDS:.3f} s/s")
@@ -151,6 +162,12 @@ def main() -> None:
     print(f"decision_p99_with_recorder_ms: {p99_with:.3f} ms")
     print(f"clip_notices_dropped: {dropped} count")
     print(f"decision_added_p99_ms: {p99_with - p99_without:.3f} ms")
+    print(f"camera_stream: {CAMERA_SIZE[0]}x{CAMERA_SIZE[1]} px")
+    print(f"camera_stream_rate: {CAMERA_FPS} fps")
+    print(f"camera_stream_bitrate: {camera_bits / 1e6:.2f} Mbit/s")
+    print(f"opencv_cpu_per_recorded_s: {decoded_cpu / SECONDS:.3f} s/s")
+    print(f"copy_footage_per_hour: {copied_size / SECONDS * 3600 / 1e9:.2f} GB")
+    print(f"copy_cpu_per_recorded_s: {copied_cpu / SECONDS:.4f} s/s")
 
 
 if __name__ == "__main__":
