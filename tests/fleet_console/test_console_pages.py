@@ -183,3 +183,16 @@ def test_a_malformed_message_shows_in_the_overview_count(console) -> None:
     page = signed_in(console, "sam").get("/overview").text
     assert re.search(r'id="malformed">1 malformed', page)
     assert f"{PREFIX}/assen/events" not in page and "not json" not in page  # no topic or payload
+
+
+def test_an_oversized_form_is_refused_before_any_page_code_runs(console) -> None:
+    client = signed_in(console, "mia")
+    token = csrf_of(client.get("/send/blocks").text)
+    many = client.post("/send/blocks", data={"csrf_token": token, "blocks": "P1;;x", "branch": [f"b{n}" for n in range(1200)]})
+    assert many.status_code == 400 and "Request refused" in many.text  # Starlette's 1000 fields
+    huge = client.post(
+        "/send/blocks", content=b"x" * (2 * 1024 * 1024), headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert huge.status_code == 413
+    with closing(console.connection()) as conn:
+        assert CommandStore(conn).recent(5) == []
