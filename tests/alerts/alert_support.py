@@ -35,6 +35,7 @@ KIND_EVENTS: dict[AlertKind, tuple[str, str | None]] = {
     AlertKind.SIGN_IN_PAUSED: ("sign_in_paused", None),
     AlertKind.TAILGATING: ("tailgating", None),
     AlertKind.OCCUPIED_AT_CLOSING: ("occupied_at_closing", None),
+    AlertKind.FLEET_COMMAND_REFUSED: ("admin_change", "fleet_command_refused"),
 }
 NOT_ALERTS: list[tuple[str, str | None]] = [
     ("access_granted", "granted"),
@@ -46,6 +47,7 @@ NOT_ALERTS: list[tuple[str, str | None]] = [
     ("mode_changed", None),
     ("occupied_at_closing", "recovered"),
     ("grant_unused", None),
+    ("admin_change", "fleet_command_applied"),
 ]
 
 
