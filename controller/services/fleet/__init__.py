@@ -1,4 +1,5 @@
-"""The fleet (issue 17), first slice: each controller publishes to the organisation's MQTT broker.
+"""The fleet (issue 17): each controller publishes to the organisation's MQTT broker and applies
+the console's signed commands.
 
     events table ──> outbox.OutboxFiller (cursor in the same transaction, pseudonymised)
                        └─> fleet_outbox (store/fleet_outbox.py: kept until the broker's PUBACK)
@@ -7,6 +8,13 @@
                                    ├─ <prefix>/<branch>/state      retained; last will "offline"
                                    └─ <prefix>/<branch>/heartbeat
 
-messages.py says what each message holds. Not built yet: commands to the branch, the console,
-`fleet simulate --branches`. See README "Fleet (MQTT)".
+    <prefix>/<branch>/commands ──> subscriber.FleetSubscriber (its own thread, persistent session)
+                                     └─> apply_handler.CommandHandler: commands.verify (signature,
+                                         branch, expiry, version per kind), apply.CommandApplier
+                                         (the branch's use cases), version, audit and ack in one
+                                         transaction; the ack leaves through fleet_outbox
+                                         (<prefix>/<branch>/acks)
+
+messages.py says what each message holds, commands.py the commands' signed format. The
+console is fleet_console/, the simulation controller/sim/fleet.py. See README "Fleet (MQTT)".
 """
