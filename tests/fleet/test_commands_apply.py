@@ -186,6 +186,8 @@ def test_tampered_and_replayed_commands_are_refused_audited_and_alerted(runtime,
         event = EventRow(row[0], from_ms(row[1]), row[2], row[3], row[4], row[5])
         assert kind_of(event, lambda: None) is AlertKind.FLEET_COMMAND_REFUSED
     assert [ack["status"] for ack in acks(conn)] == ["applied", "refused", "refused"]
+    actors = [actor for reason, actor, _ in audit(conn) if reason == "fleet_command_refused"]
+    assert actors == ["fleet:anna", "fleet:unverified"]  # a forged envelope's "by" is no name
     assert acks(conn)[1]["command"] == json.loads(payload)["id"]
 
 

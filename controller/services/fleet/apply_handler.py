@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from controller.domain.clock import Clock
 from controller.domain.events import Event, EventType
 from controller.services.fleet.apply import AfterCommit, CommandApplier, DoorHooks, fleet_actor, rules_of
-from controller.services.fleet.commands import FORMAT, CommandRefused, iso_z, verify
+from controller.services.fleet.commands import FORMAT, Command, CommandRefused, iso_z, verify
 from controller.services.fleet.messages import Topics
 from controller.services.runtime import Runtime
 from controller.store.db import transaction
@@ -90,6 +90,7 @@ class CommandHandler:
         after: list[AfterCommit] = []
         with transaction(conn):
             applied = FleetApplied(conn)
+            command: Command | None = None
             try:
                 command = verify(payload, self._key, self._topics.branch, applied.last_versions(), now)
                 with transaction(conn):  # a savepoint: a refusal midway undoes the partial change
@@ -98,12 +99,15 @@ class CommandHandler:
                 outcome = Outcome("applied", command.id, command.kind, command.version, command.by)
             except CommandRefused as refused:
                 after = []
+                # Who sent it is known only from a signed envelope; an unsigned claim is not a name.
+                signed = command is not None or refused.signed
+                claimed_by = _text(refused.claim("by"))
                 outcome = Outcome(
                     "refused",
-                    _text(refused.claim("id")),
-                    _text(refused.claim("kind")),
-                    _number(refused.claim("version")),
-                    _text(refused.claim("by")),
+                    _text(refused.claim("id")) if command is None else command.id,
+                    _text(refused.claim("kind")) if command is None else command.kind,
+                    _number(refused.claim("version")) if command is None else command.version,
+                    (command.by if command is not None else claimed_by) if signed else "unverified",
                     refused.reason,
                 )
             self._audit(conn, outcome, now)

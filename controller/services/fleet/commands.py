@@ -59,6 +59,11 @@ class CommandRefused(Exception):
         self.reason = reason
         self.claimed: dict[str, Any] = dict(claimed or {})
 
+    @property
+    def signed(self) -> bool:
+        """Whether the fleet key signed the envelope (so its claims are the console's)."""
+        return self.claimed.get("signed") is True
+
     def claim(self, field: str) -> Any:
         value = self.claimed.get(field)
         return value if isinstance(value, str | int) and not isinstance(value, bool) else None
@@ -154,6 +159,7 @@ def verify(
     if public_key is None:
         raise CommandRefused("no fleet public key configured ([fleet] command_key_file)", claimed)
     _check_signature(envelope, public_key, claimed)
+    claimed["signed"] = True  # from here on, what the envelope says is the console's word
     command = _parse(envelope, claimed)
     if command.branch != branch:
         raise CommandRefused(f"addressed to branch {command.branch!r}, this is {branch!r}", claimed)

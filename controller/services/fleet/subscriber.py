@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -83,7 +84,7 @@ class FleetSubscriber:
         self._thread: threading.Thread | None = None
         self._client: mqtt.Client | None = None
         self.connected = threading.Event()  # set while subscribed (tests, health)
-        self.handled: list[Outcome] = []  # since start, newest last (tests; a few a day)
+        self.handled: deque[Outcome] = deque(maxlen=100)  # the newest, last (tests, a look)
 
     @property
     def client_id(self) -> str:
