@@ -188,11 +188,10 @@ def test_the_recorder_copies_a_camera_stream_end_to_end(tmp_path):
         fault = handle.next_message(CameraFault, 10)  # the file ends: the camera stopped
         assert fault is not None and fault.kind == "no_frames" and "the stream ended" in fault.detail
     finally:
-        left = handle.stop()
+        handle.stop()
     segments = sorted((tmp_path / "footage" / "segments").rglob("*.mp4"))
     assert sum(decoded_frames(s) for s in segments) == 25
     assert [bytes(p) for s in segments for p in packets_of(s)] == [bytes(p) for p in packets_of(source)]
-    assert any(isinstance(m, SegmentFinished) for m in left) or segments
 
 
 def test_a_camera_that_is_not_there_is_a_clear_fault_without_its_password(tmp_path, caplog):
