@@ -3,6 +3,8 @@ pins and a FakeClock; the wired branch and the simulator's console with the beam
 
 from __future__ import annotations
 
+from contextlib import closing
+
 import pytest
 
 from controller.config.counter import CounterSettings
@@ -312,3 +314,25 @@ def test_the_console_walks_people_in_and_out_and_shows_them(counted_branch) -> N
     assert lines[-2] == "inside: 1 (people counter)" and lines[-1].startswith("outputs: ")
     console.execute("help")
     assert any(line.lstrip().startswith("walk in") for line in lines[-1].splitlines())
+
+
+def test_the_console_walks_a_member_let_in_past_the_beams(counted_branch, clock) -> None:
+    """`card` + `keys` as in the demo: the member let in walks in, so the count shows them and
+    the opening logs no grant_unused; a refused card walks nobody in."""
+    sim, service = counted_branch
+    lines: list[str] = []
+    console = Console(service, sim, lines.append)
+    console.execute("card 29990000000001")
+    console.execute("keys 1234#")
+    assert "(the member walks in past the people counter)" in lines
+    assert service.snapshot().occupancy == 1  # type: ignore[union-attr]
+    clock.advance(seconds=DoorSettings().unlock_seconds + COUNTER.settle_seconds)
+    service.loop.submit(ModeChanged(DoorMode.OPENPLUS))  # a turn, to see the deadlines passed
+    assert service.loop.wait_idle(5) and service.writer.flush(5)
+    with closing(service.runtime.connection()) as conn:
+        kinds = [e.type for e in service.runtime.events(conn).query(limit=50)]
+    assert EventType.ACCESS_GRANTED in kinds and EventType.GRANT_UNUSED not in kinds
+    assert EventType.TAILGATING not in kinds
+    console.execute("card 29990000000001")
+    console.execute("keys 9999#")  # a wrong PIN: refused
+    assert service.snapshot().occupancy == 1  # type: ignore[union-attr]

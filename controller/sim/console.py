@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from controller.domain.modes import DoorMode
 from controller.door.branch import BranchService
-from controller.door.ports import DoorSnapshot
+from controller.door.ports import DoorSnapshot, Phase
 from controller.services.demo import DEMO_PIN, demo_card_lines
 from controller.services.events import event_line
 from controller.sim.hardware import SimulatedHardware
@@ -21,7 +21,8 @@ WAIT_SECONDS = 3.0  # longer than the LMS's default reply timeout (2 s) plus the
 CHECKING_PHASE = "checking"  # the door's phase while the library system checks card and PIN
 
 HELP = f"""commands:
-  card NUMBER     hold a card to the reader (10-digit tag: RFID reader; else barcode scanner)
+  card NUMBER     hold a card to the reader (10-digit tag: RFID reader; else barcode scanner);
+                  a member let in walks in past the people counter
   keys KEYS       type on the keypad, e.g. `keys 1234#` (* clears, # submits)
   open | close    open or close the door
   rex             press the exit button inside
@@ -104,17 +105,21 @@ class Console:
         arg = arg.strip()
         sim, service = self._sim, self._service
         if command == "card" and arg:
+            pulse_before = self._in_pulse()
             with self._changed:
                 self._out(f"(card held to the {sim.present_card(arg)})")
                 self._changed.wait(WAIT_SECONDS)  # the reader thread delivers it
             service.loop.wait_idle(WAIT_SECONDS)
+            self._walk_in_if_let_in(pulse_before)
         elif command == "keys" and arg:
             if any(key not in "0123456789*#" for key in arg):
                 self._out(f"not keypad keys: {arg!r}")
                 return True
+            pulse_before = self._in_pulse()
             sim.press_keys(arg)
             service.loop.wait_idle(WAIT_SECONDS)
             self._wait_for_answer()
+            self._walk_in_if_let_in(pulse_before)
         elif command in ("open", "close", "rex", "inside", "helpbutton"):
             {
                 "open": sim.open_door,
@@ -161,6 +166,20 @@ class Console:
         offline policy's decision, as it would for a person at the door."""
         with self._changed:
             self._changed.wait_for(self._answered, WAIT_SECONDS)
+        self._service.loop.wait_idle(WAIT_SECONDS)
+
+    def _in_pulse(self) -> bool:
+        snapshot = self._service.snapshot()
+        return snapshot is not None and snapshot.phase is Phase.UNLOCKED
+
+    def _walk_in_if_let_in(self, pulse_before: bool) -> None:
+        """A member just let in walks in past the people counter's beams, so the demo shows
+        them inside and logs no grant_unused (the door itself still moves on `open`/`close`)."""
+        snapshot = self._service.snapshot()
+        if pulse_before or snapshot is None or snapshot.occupancy is None or not self._in_pulse():
+            return
+        self._out("(the member walks in past the people counter)")
+        self._sim.walk("in")
         self._service.loop.wait_idle(WAIT_SECONDS)
 
     def _answered(self) -> bool:
