@@ -29,8 +29,20 @@ LIGHTS_PIN, ALARM_PIN = 12, 16  # free on test_door's bench
 # Staffed 09-17, Open+ 17-22 local. Lights on in Open+ from 10 minutes before it starts; the
 # alarm armed in the closed modes from 5 minutes after Open+ ends (the last ones walk out).
 LINES = [
-    {"name": "hall", "pin": LIGHTS_PIN, "role": "lights", "on_in": ["openplus"], "offsets": {"openplus_start": -10}},
-    {"name": "alarm", "pin": ALARM_PIN, "role": "alarm", "on_in": ["closed", "closure"], "offsets": {"openplus_end": 5}},
+    {
+        "name": "hall",
+        "pin": LIGHTS_PIN,
+        "role": "lights",
+        "on_in": ["openplus"],
+        "offsets": {"openplus_start": -10},
+    },
+    {
+        "name": "alarm",
+        "pin": ALARM_PIN,
+        "role": "alarm",
+        "on_in": ["closed", "closure"],
+        "offsets": {"openplus_end": 5},
+    },
 ]
 
 
@@ -58,7 +70,9 @@ def lines_bench(runtime, clock, factory) -> tuple[Bench, OutputsRunner, ClockTim
             AccessSettings(staff_allowed_when_closed=True),
             "entrance",
         ),
-        DoorOutputs(relay, signals, bench.messages.append, runner.door_line("lights"), runner.door_line("alarm")),
+        DoorOutputs(
+            relay, signals, bench.messages.append, runner.door_line("lights"), runner.door_line("alarm")
+        ),
         bench.events,
         DoorSettings(closing_round_minutes=10),
         clock,
@@ -204,7 +218,9 @@ def test_a_restart_mid_window_then_the_switch_comes_on_time(mock_factory) -> Non
 
 # --- the old [hardware] keys ------------------------------------------------------------------------
 def test_the_old_hardware_keys_become_the_outputs_lights_and_alarm(clock, mock_factory) -> None:
-    runner, timers = runner_at(clock, mock_factory, [], {"lights": {"pin": LIGHTS_PIN}, "alarm": {"pin": ALARM_PIN}})
+    runner, timers = runner_at(
+        clock, mock_factory, [], {"lights": {"pin": LIGHTS_PIN}, "alarm": {"pin": ALARM_PIN}}
+    )
     try:
         assert runner.names == ["lights", "alarm"]
         assert runner.door_line("lights") is not None and runner.door_line("alarm") is not None
@@ -228,7 +244,12 @@ def test_the_old_hardware_keys_become_the_outputs_lights_and_alarm(clock, mock_f
             "hardware.lights becomes the output 'lights', and an output has that name",
         ),
         (
-            {"outputs": [{"name": "a", "pin": 12, "role": "alarm"}, {"name": "b", "pin": 16, "role": "alarm"}]},
+            {
+                "outputs": [
+                    {"name": "a", "pin": 12, "role": "alarm"},
+                    {"name": "b", "pin": 16, "role": "alarm"},
+                ]
+            },
             "both have role = 'alarm'",
         ),
         ({"outputs": [{"name": "a", "pin": 12, "role": "siren"}]}, "outputs.0.role"),

@@ -143,7 +143,6 @@ class CameraCounting:
         )
 
 
-
 def open_camera_counting(
     settings: Settings, submit: Callable[[DoorInput], None], record: Callable[[Event], object], clock: Clock
 ) -> CameraCounting | None:

@@ -205,9 +205,7 @@ def build_hardware(config: HardwareSettings, pin_factory: Factory | None) -> Doo
     except Exception as exc:  # gpiozero's pin errors, serial setup errors
         _close_all(made)
         raise HardwareError(f"hardware setup failed: {type(exc).__name__}: {exc}") from exc
-    return DoorHardware(
-        relay, indicator, contact, rex, readers, operator, open_button, help_button, counter
-    )
+    return DoorHardware(relay, indicator, contact, rex, readers, operator, open_button, help_button, counter)
 
 
 def build_counter(config: CounterSettings, pin_factory: Factory | None) -> DirectionalCounter:

@@ -116,7 +116,9 @@ class DoorLine:
         level = (self._wanted or self._door) if self.role == "lights" else (self._wanted and not self._door)
         if self._pin.is_on != level:
             self._pin.set(level)
-            log.info("%s %s (door %s)", self.role, "on" if level else "off", "holds" if self._door else "free")
+            log.info(
+                "%s %s (door %s)", self.role, "on" if level else "off", "holds" if self._door else "free"
+            )
 
 
 @dataclass
@@ -187,7 +189,12 @@ class OutputsRunner:
 
     @classmethod
     def for_branch(
-        cls, settings: Settings, schedule: Schedule, clock: Clock, timers: ClockTimers, pin_factory: Factory | None
+        cls,
+        settings: Settings,
+        schedule: Schedule,
+        clock: Clock,
+        timers: ClockTimers,
+        pin_factory: Factory | None,
     ) -> OutputsRunner:
         """[[outputs]] with the door's lights and alarm lines (old [hardware] keys included)."""
         outputs = door_lines(settings.outputs, settings.hardware)
