@@ -175,3 +175,30 @@ def test_a_camera_crossing_is_the_same_input_as_a_beam_crossing() -> None:
     [crossing] = got
     assert isinstance(crossing, PersonCrossed) and crossing.direction == "out"
     assert crossing.at.timestamp() == 1_764_000_000.0
+
+
+@pytest.mark.slow
+def test_the_counter_runs_in_a_process_of_its_own(tmp_path: Path, clock) -> None:
+    """in_process (the default): spawned, OpenCV in the child; the crossings still reach `submit`."""
+    import os
+    import threading
+
+    path = side_by_side().write(tmp_path / "door.mp4")
+    got: list[PersonCrossed] = []
+    pids: set[int] = set()
+    threads: set[str] = set()
+
+    def submit(item) -> None:
+        threads.add(threading.current_thread().name)
+        got.append(item)
+
+    config = CameraCounterSettings(source=str(path))
+    counting = CameraCounting(config, str(path), submit, lambda event: None, "entrance", clock)
+    counting.start()
+    try:
+        pids.add(counting._process._worker.pid)
+        assert counting.wait_ended(120) and counting.stopped.reason == "source_ended"
+    finally:
+        counting.stop()
+    assert [c.direction for c in got] == ["in", "in"] and threads == {"camera-counting"}
+    assert os.getpid() not in pids
