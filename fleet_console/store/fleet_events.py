@@ -31,7 +31,13 @@ ALERT_TYPES = frozenset(
 
 
 def is_alert(event_type: str, reason: str | None) -> bool:
-    return event_type in ALERT_TYPES or (event_type == EventType.LMS_LINK.value and reason == "lms_lost")
+    return (
+        event_type in ALERT_TYPES
+        or (event_type == EventType.LMS_LINK.value and reason == "lms_lost")
+        # A command the branch refused (bad signature, replay, ...) is its audit line, an
+        # admin_change with this reason (services/fleet/apply_handler.REFUSED_REASON).
+        or (event_type == EventType.ADMIN_CHANGE.value and reason == "fleet_command_refused")
+    )
 
 
 @dataclass(frozen=True)
