@@ -4,18 +4,23 @@
 bench/fleet.py all use this module, so what the tests prove is what the demo and the bench run.
 
 Each SimController is a branch's fleet side for real, its door simulated:
-- its own data directory and SQLite database (the real migrations, the real event log);
+- its own data directory, SQLite database (the real migrations, the real event log) and
+  pin.key, opened as Runtime.open does;
 - the door's own EventWriter (door/event_writer.py: a queue and a thread, the spill file),
   whose "event written" hook wakes the publisher exactly as the door process does;
-- a real FleetPublisher (outbox, QoS 1, retained state with its last will, heartbeat);
+- a real FleetPublisher (outbox, QoS 1, retained state with its last will, heartbeat) and
+  the real command subscriber (services/fleet/subscriber.py: signed commands verified,
+  applied through the branch's use cases, acked through the outbox), which tells the SimDoor
+  what the running door would be told;
 - an EntrySource (fleet_door.py) standing in for the card reader and the door: demo members
   decided by the door's pure `decide`, logged as the door logs them.
 
 Deliberately not simulated: gpiozero doors, readers and pins (the simulator in
 controller/sim/hardware.py has those, at ~10 MB and a handful of threads per door; 50 of them
 would test gpiozero, not the fleet), the PIN hasher (argon2 at 64 MiB per hash: the source
-compares the demo PIN in plain) and the LMS. So a controller costs two threads (event writer,
-publisher) and two SQLite connections, and 50 fit in one process on a small machine.
+compares the demo PIN in plain), the LMS and the alert watch. So a controller costs three
+threads (event writer, publisher, command subscriber) and three SQLite connections, and 50 fit
+in one process on a small machine.
 
 Time comes from the injected clock (`Clock`): entries are stamped with it and the publisher's
 heartbeat follows it, so a test or the bench can pass a simulated day in no time.
@@ -23,19 +28,24 @@ heartbeat follows it, so a test or the bench can pass a simulated day in no time
 
 from __future__ import annotations
 
-import hashlib
 import random
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from controller.config.fleet import FleetSettings
-from controller.domain.clock import Clock, local_date
+from controller.config.settings import BranchSettings, Settings, StorageSettings
+from controller.domain.clock import Clock, local_date, utc_now
 from controller.domain.events import Event
 from controller.door.event_writer import SPILL_FILE, EventWriter
+from controller.services.fleet.apply import DoorHooks
 from controller.services.fleet.publisher import FleetPublisher
+from controller.services.fleet.subscriber import FleetSubscriber, open_fleet_commands
+from controller.services.privacy import pseudonym_key
+from controller.services.runtime import DB_FILE, PIN_KEY_FILE, Runtime, pin_hasher_for, prepare_data_dir
 from controller.sim.fleet_door import EntrySource, SimDoor
 from controller.sim.mosquitto import free_port
 from controller.store.db import Database
@@ -47,19 +57,46 @@ TICK_SECONDS = 1.0  # `run`: how often the branches get their attempts
 DRAIN_POLL_SECONDS = 0.05
 
 
+class SimClock:
+    """Wall time running with the real clock, which the simulation can move ahead: a day
+    offline passes in no time while heartbeats and timeouts keep their real pace (the CLI
+    and bench/fleet.py; the tests use their FakeClock)."""
+
+    def __init__(self, now: Clock = utc_now) -> None:
+        self._now = now
+        self._ahead = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return self._now() + self._ahead
+
+    def advance(self, **delta: float) -> datetime:
+        self._ahead += timedelta(**delta)
+        return self()
+
+
 def branch_name(number: int) -> str:
     """The n-th simulated branch's id (a topic level): sim-001, sim-002, ..."""
     return f"sim-{number:03d}"
 
 
-def sim_key(branch: str) -> bytes:
-    """The branch's pseudonym key. A real controller derives it from its pin.key (services/
-    privacy.pseudonym_key); a simulated one has no PIN key, so it is derived from its id."""
-    return hashlib.sha256(f"openplus-door simulated branch {branch}".encode()).digest()
+def _runtime(branch: str, data_dir: Path, fleet: FleetSettings, clock: Clock) -> Runtime:
+    """The branch's Runtime as Runtime.open makes it (data directory 0700, migrated database,
+    its own pin.key, from which the events' pseudonym key comes), for this directory: not
+    through Settings.data_dir, which $OPENPLUS_DOOR_DATA_DIR would point at one directory for
+    all branches."""
+    settings = Settings(
+        branch=BranchSettings(door=branch), storage=StorageSettings(data_dir=data_dir), fleet=fleet
+    )
+    prepare_data_dir(data_dir)
+    db = Database(data_dir / DB_FILE)
+    with closing(db.connect()) as conn:
+        hasher = pin_hasher_for(conn, data_dir / PIN_KEY_FILE)
+    return Runtime(settings=settings, db=db, hasher=hasher, clock=clock)
 
 
 class SimController:
-    """One simulated branch: its database, event writer, fleet publisher and entry source."""
+    """One simulated branch: its data directory and database, event writer, fleet publisher,
+    command subscriber and entry source."""
 
     def __init__(
         self,
@@ -75,13 +112,15 @@ class SimController:
         self.data_dir = data_dir
         self._settings = settings
         self._clock = clock
-        self.db = Database(data_dir / "door.db")
+        self.runtime = _runtime(branch, data_dir, settings, clock)
+        self.db = self.runtime.db
         self.door = SimDoor()
-        self.source = EntrySource("front", local_date(clock()), members=members, seed=seed)
+        self.source = EntrySource(branch, local_date(clock()), members=members, seed=seed)
         self._ids_lock = threading.Lock()
         self._written: list[int] = []
         self.writer = EventWriter(self.db, data_dir / SPILL_FILE, on_event_written=self._event_written)
         self.publisher = self._new_publisher()
+        self.commands = self._new_subscriber()
 
     def _new_publisher(self, settings: FleetSettings | None = None) -> FleetPublisher:
         return FleetPublisher(
@@ -89,9 +128,16 @@ class SimController:
             settings or self._settings,
             self._clock,
             self.branch,
-            sim_key(self.branch),
+            pseudonym_key(self.runtime.hasher),
             version=SIM_VERSION,
             state=lambda: self.door,
+        )
+
+    def _new_subscriber(self) -> FleetSubscriber:
+        """The door process's command subscriber; the door it tells is the SimDoor."""
+        hooks = DoorHooks(self.door.schedule_changed, self.door.remote_unlock, self.door.rules_changed)
+        return open_fleet_commands(
+            self.runtime, self._settings, self._clock, self.branch, hooks, lambda: self.publisher.wake()
         )
 
     def _event_written(self, event_id: int, event: Event) -> None:
@@ -104,28 +150,42 @@ class SimController:
     def start(self) -> None:
         self.writer.start()
         self.publisher.start()
+        self.commands.start()
 
     def stop(self, *, clean: bool = True) -> None:
+        self.commands.stop(STOP_SECONDS)  # its session, and what is queued for it, stays
         self.publisher.stop(STOP_SECONDS, clean=clean)
         self.writer.stop(STOP_SECONDS)
 
+    def wait_connected(self, timeout: float) -> bool:
+        """Publishing and subscribed to its commands (a command sent before the subscriber's
+        first session would find no session to queue in)."""
+        deadline = time.monotonic() + timeout
+        return self.publisher.connected.wait(timeout) and self.commands.connected.wait(
+            max(0.0, deadline - time.monotonic())
+        )
+
     def disconnect(self) -> None:
-        """The branch's network is gone, the door goes on: the session drops without a word
-        (the broker sends the last will) and the publisher keeps filling its outbox while
-        its connection attempts fail (it is pointed at a loopback port nobody listens on)."""
+        """The branch's network is gone, the door goes on: the publisher's session drops
+        without a word (the broker sends the last will) and it keeps filling its outbox while
+        its connection attempts fail (pointed at a loopback port nobody listens on); the
+        command subscriber is gone, its persistent session keeps what the console sends."""
+        self.commands.stop(STOP_SECONDS)
         self.publisher.stop(STOP_SECONDS, clean=False)
         nowhere = self._settings.model_copy(update={"host": "127.0.0.1", "port": free_port()})
         self.publisher = self._new_publisher(nowhere)
         self.publisher.start()
 
     def reconnect(self) -> None:
-        """The network is back: the publisher reaches the broker and sends what waited."""
+        """The network is back: the outbox goes out, the queued commands come in."""
         self.publisher.stop(STOP_SECONDS, clean=False)
         self.publisher = self._new_publisher()
         self.publisher.start()
+        self.commands = self._new_subscriber()
+        self.commands.start()
 
     def waiting(self) -> int:
-        """Events in the outbox the broker has not acknowledged yet."""
+        """Events and acks in the outbox the broker has not acknowledged yet."""
         with closing(self.db.connect()) as conn:
             return FleetOutbox(conn).waiting()
 
@@ -194,11 +254,9 @@ class SimFleet:
         return sum(c.publisher.connected.is_set() for c in self.controllers)
 
     def wait_connected(self, timeout: float) -> bool:
-        """True once every controller has a session, within `timeout` seconds in all."""
+        """True once every controller publishes and is subscribed, within `timeout` s in all."""
         deadline = time.monotonic() + timeout
-        return all(
-            c.publisher.connected.wait(max(0.0, deadline - time.monotonic())) for c in self.controllers
-        )
+        return all(c.wait_connected(max(0.0, deadline - time.monotonic())) for c in self.controllers)
 
     def burst(self, attempts_per_branch: int) -> int:
         """Every branch gets `attempts_per_branch` attempts, taken in turns (branch 1, 2, ...,

@@ -12,15 +12,17 @@ process cannot afford it, and the fleet does not see PINs anyway).
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from controller.domain.cards import card_hint
 from controller.domain.clock import Clock
 from controller.domain.decision import decide
+from controller.domain.eligibility import EligibilityRules
 from controller.domain.events import DoorAlarm, Event, EventType
 from controller.domain.members import Member, MemberRow
 from controller.domain.modes import DoorMode
+from controller.domain.schedule import Schedule
 from controller.services.demo import DEMO_PIN, demo_members
 from controller.store.events import READER_FIELD
 
@@ -32,13 +34,26 @@ UNKNOWN_CARD = "2999999999999"  # one unknown card for all: its hint is the same
 @dataclass
 class SimDoor:
     """The door's fields the state message reads (messages.DoorState): a closed door in
-    Open+ mode, no alarm and no people counter."""
+    Open+ mode, no alarm and no people counter; and what the fleet's commands told it (the
+    door process's hooks: services/fleet/apply.DoorHooks), kept for the tests to read."""
 
     mode: DoorMode = DoorMode.OPENPLUS
     door_open: bool = False
     relay_unlocked: bool = False
     alarm: DoorAlarm | None = None
     occupancy: int | None = None
+    schedules: list[Schedule] = field(default_factory=list)
+    unlocks: list[str] = field(default_factory=list)
+    rules: list[EligibilityRules] = field(default_factory=list)
+
+    def schedule_changed(self, schedule: Schedule) -> None:
+        self.schedules.append(schedule)
+
+    def remote_unlock(self, actor: str) -> None:
+        self.unlocks.append(actor)
+
+    def rules_changed(self, rules: EligibilityRules) -> None:
+        self.rules.append(rules)
 
 
 def _member(number: int, row: MemberRow) -> Member:

@@ -120,13 +120,13 @@ def retained_state(broker: Broker, topic: str) -> dict[str, Any]:
 @pytest.fixture
 def sim_fleet(tmp_path: Path, fleet_broker: Broker, clock: FakeClock) -> Iterator[Callable[..., SimFleet]]:
     """`sim_fleet(50)`: that many simulated controllers (controller/sim/fleet.py) started
-    against `fleet_broker` on the test's clock, each connected; all stopped at the end."""
+    against `fleet_broker` on the test's clock, each connected; all stopped at the end.
+    `command_key`: the fleet's public key they accept commands signed by."""
     started: list[SimFleet] = []
 
-    def start(count: int, **options: Any) -> SimFleet:
-        fleet = SimFleet(
-            tmp_path / f"fleet{len(started)}", count, fleet_settings(fleet_broker), clock, **options
-        )
+    def start(count: int, *, command_key: Path | None = None, **options: Any) -> SimFleet:
+        settings = fleet_settings(fleet_broker, command_key_file=command_key)
+        fleet = SimFleet(tmp_path / f"fleet{len(started)}", count, settings, clock, **options)
         started.append(fleet)
         fleet.start()
         assert fleet.wait_connected(HANG_GUARD), f"{fleet.connected()} of {count} controllers connected"

@@ -20,11 +20,20 @@ from typing import Any
 import pytest
 
 from controller.cli.main import main
+from controller.config.alerts import AlertKind
+from controller.services.alerts.rules import kind_of
+from controller.services.fleet.commands import PUBLIC_KEY_FILE
 from controller.services.fleet.publisher import WINDOW
 from controller.sim.fleet import SimController, SimFleet
+from controller.store.alerts import AlertStore, EventRow
+from controller.store.schedule import ScheduleStore
 from fleet_console.service.runtime import ConsoleRuntime
+from fleet_console.service.send import send_command
 from fleet_console.store.branches import BranchStore
+from fleet_console.store.commands import CommandStore
+from fleet_console.store.fleet_events import FleetEventStore
 from tests.conftest import FakeClock
+from tests.fleet_console.conftest import BranchClient
 from tests.mqtt_support import HANG_GUARD, Broker, mosquitto_binary
 
 pytestmark = pytest.mark.slow  # 50 controllers and a broker: seconds per test
@@ -223,3 +232,90 @@ def test_fleet_simulate_refuses_bad_numbers(
 def test_fleet_simulate_names_a_bad_port(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["fleet", "simulate", "--port", "70000", "--no-tls"]) == 2
     assert "--port 70000 is not a port (1..65535)" in capsys.readouterr().err
+
+
+SCHEDULE = {"weekly": {"monday": [{"start": "08:00", "end": "22:00", "kind": "openplus"}]}}
+
+
+def send(console: ConsoleRuntime, kind: str, body: dict[str, Any], targets: list[str]) -> str:
+    """As the console's pages send: signed envelopes stored, the link woken."""
+    with closing(console.connection()) as conn:
+        command = send_command(
+            conn, console.clock, console.key, kind=kind, body=body, targets=targets, by="anna"
+        )
+    console.wake_link()
+    return command
+
+
+def answers(console: ConsoleRuntime, command: str) -> Counter[str]:
+    with closing(console.connection()) as conn:
+        return Counter(target.status for target in CommandStore(conn).targets(command))
+
+
+def audit(controller: SimController, reason: str) -> list[EventRow]:
+    """The branch's own log: the admin_change events of the fleet's commands with `reason`."""
+    with closing(controller.db.connect()) as conn:
+        rows = AlertStore(conn).events_after(0, 100_000)
+    return [row for row in rows if row.type == "admin_change" and row.reason == reason]
+
+
+def test_a_schedule_sent_to_all_50_is_applied_by_all_and_acknowledged(
+    sim_fleet: Callable[..., SimFleet], fleet_console: ConsoleRuntime, tmp_path: Path
+) -> None:
+    fleet = sim_fleet(BRANCHES, command_key=tmp_path / "keys" / PUBLIC_KEY_FILE)
+    away = fleet.controllers[-1]
+    away.disconnect()  # cut off when the schedule is sent: its persistent session queues it
+    command = send(fleet_console, "schedule", SCHEDULE, sorted(branches(fleet)))
+
+    assert wait_for(lambda: answers(fleet_console, command)["applied"] == BRANCHES - 1, ARRIVAL_GUARD)
+    assert answers(fleet_console, command) == Counter(applied=BRANCHES - 1, pending=1)
+    away.reconnect()
+    assert wait_for(lambda: answers(fleet_console, command) == Counter(applied=BRANCHES), ARRIVAL_GUARD)
+    for controller in fleet:
+        with closing(controller.db.connect()) as conn:
+            stored = ScheduleStore(conn).load()
+        assert stored.schedule.weekly.monday[0].end == "22:00" and stored.updated_by == "fleet:anna"
+        assert controller.door.schedules == [stored.schedule]  # the running door was told
+        assert [row.detail for row in audit(controller, "fleet_command_applied")] == [
+            f"schedule version 1 id {command}"
+        ]
+
+
+def test_a_tampered_or_replayed_command_is_refused_and_alerted(
+    sim_fleet: Callable[..., SimFleet], fleet_console: ConsoleRuntime, fleet_broker: Broker, tmp_path: Path
+) -> None:
+    fleet = sim_fleet(BRANCHES, command_key=tmp_path / "keys" / PUBLIC_KEY_FILE)
+    command = send(fleet_console, "schedule", SCHEDULE, sorted(branches(fleet)))
+    assert wait_for(lambda: answers(fleet_console, command) == Counter(applied=BRANCHES), ARRIVAL_GUARD)
+    with closing(fleet_console.connection()) as conn:
+        sent = {target.branch: target.payload for target in CommandStore(conn).targets(command)}
+    replayed, tampered = fleet.controllers[3], fleet.controllers[4]
+    forged = json.loads(sent[tampered.branch])
+    forged["body"]["weekly"]["monday"][0]["end"] = "23:59"  # the signature is the console's
+    forged["version"] += 1  # and newer, so only the signature can stop it
+    attacker = BranchClient(fleet_broker.port, "attacker")
+    try:
+        attacker.publish(f"openplus/{replayed.branch}/commands", sent[replayed.branch])
+        attacker.publish(f"openplus/{tampered.branch}/commands", json.dumps(forged))
+    finally:
+        attacker.close()
+
+    acks = fleet_broker.messages.wait_until(
+        lambda items: sum(t.endswith("/acks") and p["status"] == "refused" for t, p in items) >= 2
+    )
+    refused = {p["branch"]: p for t, p in acks if t.endswith("/acks") and p["status"] == "refused"}
+    assert "stale or replayed" in refused[replayed.branch]["reason"]
+    assert "bad signature" in refused[tampered.branch]["reason"]
+    for controller in (replayed, tampered):
+        assert len(controller.door.schedules) == 1  # the door was told of the real one only
+        [event] = audit(controller, "fleet_command_refused")
+        assert kind_of(event, lambda: None) is AlertKind.FLEET_COMMAND_REFUSED  # the branch's alert
+    with closing(tampered.db.connect()) as conn:
+        assert ScheduleStore(conn).load().schedule.weekly.monday[0].end == "22:00"
+
+    def console_alerts() -> set[str]:
+        with closing(fleet_console.connection()) as conn:
+            return {alert.branch for alert in FleetEventStore(conn).open_alerts(100)}
+
+    assert wait_for(lambda: console_alerts() == {replayed.branch, tampered.branch}, ARRIVAL_GUARD)
+    assert answers(fleet_console, command) == Counter(applied=BRANCHES)  # the first answer stands
