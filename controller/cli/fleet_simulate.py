@@ -3,12 +3,13 @@ publishing to the fleet's broker, for the demo and for trying a console (issue 1
 
 The controllers are controller/sim/fleet.py's (the tests and bench/fleet.py run the same code):
 each has its own database under --data-dir (a temporary directory, removed at the end, unless
-given), the door's event writer and a real FleetPublisher; entries come in real time at --rate
-per branch. The broker is [fleet] host/port/tls/credentials, or --host/--port/--no-tls, or with
---local-broker a Mosquitto of its own on a free loopback port (Debian's mosquitto). All the
-simulated branches use the one [fleet] username: a broker whose ACL gives each branch its own
-user lets only one of them in. As cli/fleet.py, which adds these arguments to its group, it
-imports only the standard library at the top.
+given), the door's event writer, a real FleetPublisher and the command subscriber (commands
+signed by the key whose public half is --command-key are applied and acknowledged); entries
+come in real time at --rate per branch. The broker is [fleet] host/port/tls/credentials, or
+--host/--port/--no-tls, or with --local-broker a Mosquitto of its own on a free loopback port
+(Debian's mosquitto). All the simulated branches use the one [fleet] username: a broker whose
+ACL gives each branch its own user lets only one of them in. As cli/fleet.py, which adds these
+arguments to its group, it imports only the standard library at the top.
 """
 
 from __future__ import annotations
@@ -65,6 +66,13 @@ def add_simulate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, help="its port (default: [fleet] port)")
     p.add_argument("--no-tls", action="store_true", help="plain MQTT (a broker on loopback)")
     p.add_argument(
+        "--command-key",
+        type=Path,
+        metavar="FILE",
+        help="the fleet's public key (fleet.pub) the branches accept commands signed by "
+        "(default: [fleet] command_key_file; without one every command is refused)",
+    )
+    p.add_argument(
         "--local-broker",
         action="store_true",
         help="start a Mosquitto of its own on loopback (--port, else a free one) and use it",
@@ -98,6 +106,8 @@ def _local_broker(port: int | None) -> Iterator[int]:
 
 def _broker_settings(args: argparse.Namespace, settings: Settings, local_port: int | None) -> FleetSettings:
     update: dict[str, object] = {"enabled": True}
+    if args.command_key is not None:
+        update["command_key_file"] = args.command_key
     if local_port is not None:
         update |= {"host": "127.0.0.1", "port": local_port, "tls": False}
     else:
@@ -120,12 +130,18 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
 
 def _simulate(args: argparse.Namespace, settings: Settings) -> int:
     from controller.domain.clock import utc_now
+    from controller.services.fleet.commands import KeyFileError, load_public_key
     from controller.sim.fleet import SimFleet
 
     if args.port is not None and not 1 <= args.port <= 65535:
         raise SimulateError(f"--port {args.port} is not a port (1..65535)")
     if args.seconds < 0:
         raise SimulateError(f"--seconds {args.seconds:g} is negative")
+    if args.command_key is not None:
+        try:
+            load_public_key(args.command_key)
+        except KeyFileError as exc:
+            raise SimulateError(f"--command-key: {exc}") from None
     with ExitStack() as stack:
         local_port = stack.enter_context(_local_broker(args.port)) if args.local_broker else None
         fleet_settings = _broker_settings(args, settings, local_port)

@@ -229,9 +229,12 @@ def test_fleet_simulate_refuses_bad_numbers(
     assert stopped.value.code == 2 and problem in capsys.readouterr().err
 
 
-def test_fleet_simulate_names_a_bad_port(capsys: pytest.CaptureFixture[str]) -> None:
+def test_fleet_simulate_names_a_bad_port_or_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["fleet", "simulate", "--port", "70000", "--no-tls"]) == 2
     assert "--port 70000 is not a port (1..65535)" in capsys.readouterr().err
+    (tmp_path / "fleet.pub").write_text("not a key", encoding="utf-8")
+    assert main(["fleet", "simulate", "--command-key", str(tmp_path / "fleet.pub")]) == 2
+    assert f"--command-key: {tmp_path / 'fleet.pub'} is not an Ed25519 public key" in capsys.readouterr().err
 
 
 SCHEDULE = {"weekly": {"monday": [{"start": "08:00", "end": "22:00", "kind": "openplus"}]}}
