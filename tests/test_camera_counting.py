@@ -134,11 +134,9 @@ def camera_branch(settings, clock, tmp_path):
     path = scene.write(tmp_path / "door.mp4")
     raw = settings.model_dump(mode="json")
     raw["counter"] = {"source": "camera", "camera": {"source": str(path), "in_process": False}}
-    sim = SimulatedHardware.create(parse_settings(raw, "test"), MockFactory())
-    # The simulator fits its beams whatever [counter] says; this branch counts on camera only.
-    hardware = sim.settings.hardware.model_copy(update={"counter": None})
+    sim = SimulatedHardware.create(parse_settings(raw, "test"), MockFactory())  # no beams then
     service = BranchService(
-        sim.settings.model_copy(update={"hardware": hardware}),
+        sim.settings,
         Schedule(),
         pin_factory=sim.factory,
         clock=clock,
@@ -163,6 +161,15 @@ def test_the_wired_branch_counts_on_camera_into_its_occupancy(camera_branch) -> 
     assert service.loop.wait_idle(5)
     assert service.camera_counting.counted == {"in": 2, "out": 1}
     assert service.snapshot().occupancy == 1  # type: ignore[union-attr]
+    from controller.sim.console import Console
+
+    lines: list[str] = []
+    console = Console(service, sim, lines.append)
+    console.execute("card 29990000000001")
+    console.execute("keys 1234#")  # let in; the simulator has no beams to walk them past
+    assert service.snapshot().relay_unlocked and not any("walks in" in line for line in lines)  # type: ignore[union-attr]
+    console.execute("walk in")
+    assert lines[-1] == "no beams to walk past: [counter] counts on camera, or not at all"
 
 
 def test_a_camera_crossing_is_the_same_input_as_a_beam_crossing() -> None:

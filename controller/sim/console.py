@@ -130,6 +130,9 @@ class Console:
             }[command]()
             service.loop.wait_idle(WAIT_SECONDS)
         elif command == "walk" and arg in ("in", "out"):
+            if sim.settings.hardware.counter is None:
+                self._out("no beams to walk past: [counter] counts on camera, or not at all")
+                return True
             sim.walk(arg)
             service.loop.wait_idle(WAIT_SECONDS)
         elif command == "mode" and arg in {m.value for m in DoorMode}:
@@ -176,7 +179,8 @@ class Console:
         """A member just let in walks in past the people counter's beams, so the demo shows
         them inside and logs no grant_unused (the door itself still moves on `open`/`close`)."""
         snapshot = self._service.snapshot()
-        if pulse_before or snapshot is None or snapshot.occupancy is None or not self._in_pulse():
+        beams = self._sim.settings.hardware.counter is not None  # a camera counter sees nobody here
+        if pulse_before or snapshot is None or not beams or not self._in_pulse():
             return
         self._out("(the member walks in past the people counter)")
         self._sim.walk("in")
