@@ -73,5 +73,3 @@ def user_add(args: argparse.Namespace, password: str) -> int:
         conn.close()
     print(f"console user {user.username} added with roles {', '.join(sorted(user.roles))}", file=sys.stderr)
     return 0
-
-

@@ -25,7 +25,9 @@ def lazy(module: str, name: str) -> Callable[[argparse.Namespace, Settings], int
     """The handler `name` of `module`, imported when the command runs."""
 
     def run(args: argparse.Namespace, settings: Settings) -> int:
-        handler: Callable[[argparse.Namespace, Settings], int] = getattr(importlib.import_module(module), name)
+        handler: Callable[[argparse.Namespace, Settings], int] = getattr(
+            importlib.import_module(module), name
+        )
         return handler(args, settings)
 
     return run
@@ -57,7 +59,9 @@ def add_serve(fleet: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument(
         "--console-config", type=Path, metavar="FILE", help="the console's TOML ([console], [broker])"
     )
-    p.add_argument("--data-dir", type=Path, help="the console's database directory (default: [console] data_dir)")
+    p.add_argument(
+        "--data-dir", type=Path, help="the console's database directory (default: [console] data_dir)"
+    )
     p.add_argument("--host", default="127.0.0.1", help="address of the console's pages")
     p.add_argument("--port", type=int, default=8100, help="0 picks a free port")
     p.set_defaults(run=lazy(__name__, "serve"))

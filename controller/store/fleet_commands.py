@@ -26,7 +26,10 @@ class FleetApplied:
 
     def last_versions(self) -> dict[str, int]:
         """kind -> the last version applied of it."""
-        return {kind: int(version) for kind, version in self._conn.execute("SELECT kind, version FROM fleet_applied")}
+        return {
+            kind: int(version)
+            for kind, version in self._conn.execute("SELECT kind, version FROM fleet_applied")
+        }
 
     def record(self, kind: str, version: int, command_id: str, body: dict[str, Any], at: datetime) -> None:
         self._conn.execute(
@@ -69,7 +72,9 @@ class FleetApplied:
         return found
 
     def mark_fleet_block(self, patron_id: str) -> None:
-        self._conn.execute("UPDATE members SET block_source = ? WHERE patron_id = ?", (FLEET_SOURCE, patron_id))
+        self._conn.execute(
+            "UPDATE members SET block_source = ? WHERE patron_id = ?", (FLEET_SOURCE, patron_id)
+        )
 
     def keep_pin(self, patron_id: str, salt: bytes | None, digest: bytes | None) -> None:
         """Put back the PIN hash an updated entry had (the fleet's rows carry no PINs: a

@@ -109,7 +109,9 @@ def parse(topic: str, payload: bytes, prefix: str) -> Incoming:
     if not isinstance(raw, dict):
         raise Malformed("not_object", f"{topic}: not a JSON object")
     if raw.get("v") != FORMAT:
-        raise Malformed("format", f"{topic}: format version {str(raw.get('v'))[:20]!r}, the console reads {FORMAT}")
+        raise Malformed(
+            "format", f"{topic}: format version {str(raw.get('v'))[:20]!r}, the console reads {FORMAT}"
+        )
     try:
         message = MODELS[leaf].model_validate(raw)
     except ValidationError as exc:
@@ -119,5 +121,3 @@ def parse(topic: str, payload: bytes, prefix: str) -> Incoming:
     if isinstance(message, EventIn) and not message.id.startswith(f"{branch}/"):
         raise Malformed("invalid", f"{topic}: event id {message.id[:80]!r} is not <branch>/<id>")
     return Incoming(branch, leaf, message, raw)
-
-

@@ -42,7 +42,9 @@ SUBSCRIPTIONS = (("state", 1), ("heartbeat", 0), ("events", 1), ("acks", 1))
 
 
 class FleetLink:
-    def __init__(self, db: Database, settings: BrokerSettings, clock: Clock, keep_events_days: int = 90) -> None:
+    def __init__(
+        self, db: Database, settings: BrokerSettings, clock: Clock, keep_events_days: int = 90
+    ) -> None:
         self._db = db
         self._keep_events_days = keep_events_days
         self._settings = settings
@@ -88,7 +90,8 @@ class FleetLink:
                 if time.monotonic() - purged_at >= PURGE_SECONDS:
                     purged_at = time.monotonic()
                     self._guarded(
-                        lambda: purge_old_events(conn, self._clock, self._keep_events_days), "purge old events"
+                        lambda: purge_old_events(conn, self._clock, self._keep_events_days),
+                        "purge old events",
                     )
                 if self._client is None and time.monotonic() >= self._retry_at:
                     self._connect()
@@ -150,7 +153,9 @@ class FleetLink:
         self._retry_later(why)
 
     # --- paho's callbacks (on this thread) --------------------------------------------------
-    def _on_connect(self, client: mqtt.Client, userdata: object, flags: object, reason: Any, props: object) -> None:
+    def _on_connect(
+        self, client: mqtt.Client, userdata: object, flags: object, reason: Any, props: object
+    ) -> None:
         if reason.is_failure:
             self._drop(f"broker refused the connection ({reason})")
             return
@@ -164,7 +169,9 @@ class FleetLink:
         if client is self._client:
             self._drop(f"connection lost ({reason})")
 
-    def _on_publish(self, client: mqtt.Client, userdata: object, mid: int, reason: Any, props: object) -> None:
+    def _on_publish(
+        self, client: mqtt.Client, userdata: object, mid: int, reason: Any, props: object
+    ) -> None:
         target = self._inflight.pop(mid, None)
         if target is not None:
             self._acked.append(target)

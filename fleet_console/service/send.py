@@ -73,7 +73,9 @@ def send_command(
         store = CommandStore(conn)
         version = store.next_version()
         payloads = {
-            branch: encode(sign(new_envelope(kind, branch, version, by, body, now, command_id=command_id), key)).decode()
+            branch: encode(
+                sign(new_envelope(kind, branch, version, by, body, now, command_id=command_id), key)
+            ).decode()
             for branch in branches
         }
         store.add(command_id, kind, version, by, body, now, now + lifetime_of(kind), payloads)

@@ -70,5 +70,3 @@ class BranchStore:
     def get(self, branch: str) -> BranchRow | None:
         row = self._conn.execute("SELECT * FROM branches WHERE id = ?", (branch,)).fetchone()
         return None if row is None else _row(row)
-
-

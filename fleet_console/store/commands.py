@@ -104,7 +104,15 @@ class CommandStore:
         self._conn.execute(
             "INSERT INTO commands (id, kind, version, by, body, issued_ms, expires_ms) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (command_id, kind, version, by, json.dumps(body, sort_keys=True), to_ms(issued_at), to_ms(expires_at)),
+            (
+                command_id,
+                kind,
+                version,
+                by,
+                json.dumps(body, sort_keys=True),
+                to_ms(issued_at),
+                to_ms(expires_at),
+            ),
         )
         self._conn.executemany(
             "INSERT INTO command_targets (command_id, branch, payload) VALUES (?, ?, ?)",

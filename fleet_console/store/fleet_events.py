@@ -106,9 +106,7 @@ class FleetEventStore:
         )
         return cursor.rowcount == 1
 
-    def log(
-        self, branches: list[str], limit: int, before: LogCursor | None = None
-    ) -> list[FleetEvent]:
+    def log(self, branches: list[str], limit: int, before: LogCursor | None = None) -> list[FleetEvent]:
         """Newest first, across all branches or only `branches`; keyset-paged by `before`."""
         where: list[str] = []
         params: list[object] = []

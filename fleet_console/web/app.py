@@ -21,8 +21,13 @@ ROUTERS = (signin.router, overview.router, log.router, send.router, commands.rou
 
 
 def create_console_app(console: ConsoleRuntime) -> FastAPI:
-    app = FastAPI(title="openplus-door fleet console", docs_url=None, redoc_url=None, openapi_url=None,
-                  max_body_size=MAX_BODY_BYTES)
+    app = FastAPI(
+        title="openplus-door fleet console",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        max_body_size=MAX_BODY_BYTES,
+    )
     app.state.console = console
     app.state.templates = new_templates()
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -48,7 +53,9 @@ def _install_error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(CsrfRefused)
     async def csrf_refused(request: Request, exc: CsrfRefused) -> Response:
-        return _error(request, 403, "Form refused", "The form's security token is missing or old: reload the page.")
+        return _error(
+            request, 403, "Form refused", "The form's security token is missing or old: reload the page."
+        )
 
     @app.exception_handler(PageNotFound)
     async def not_found(request: Request, exc: PageNotFound) -> Response:

@@ -47,7 +47,12 @@ def refused(data: bytes, *, last: dict[str, int] | None = None, now: datetime = 
 
 def test_a_signed_command_verifies_into_its_fields() -> None:
     command = verify(payload(envelope()), PUB, "assen", {"unlock": 4}, NOW)
-    assert (command.kind, command.version, command.by, command.body) == ("unlock", 5, "console:anna", {"seconds": 5})
+    assert (command.kind, command.version, command.by, command.body) == (
+        "unlock",
+        5,
+        "console:anna",
+        {"seconds": 5},
+    )
     assert command.expires_at == NOW + timedelta(minutes=2)
 
 

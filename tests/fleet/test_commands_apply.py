@@ -67,7 +67,9 @@ def command(kind: str, body: dict[str, Any], version: int, clock: FakeClock, **f
 def audit(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
     return [
         (r[0], r[1], r[2])
-        for r in conn.execute("SELECT reason, actor, detail FROM events WHERE type = 'admin_change' ORDER BY id")
+        for r in conn.execute(
+            "SELECT reason, actor, detail FROM events WHERE type = 'admin_change' ORDER BY id"
+        )
     ]
 
 
@@ -88,7 +90,12 @@ def test_a_schedule_is_stored_audited_acked_and_handed_to_the_door(runtime, door
         ("fleet_command_applied", "fleet:anna"),
     ]
     [ack] = acks(conn)
-    assert ack["status"] == "applied" and ack["kind"] == "schedule" and ack["version"] == 7 and ack["reason"] is None
+    assert (
+        ack["status"] == "applied"
+        and ack["kind"] == "schedule"
+        and ack["version"] == 7
+        and ack["reason"] is None
+    )
 
 
 def test_a_bad_schedule_changes_nothing_and_is_refused_naming_the_problem(runtime, door, clock, conn) -> None:
@@ -119,8 +126,12 @@ def test_the_blocks_list_replaces_only_the_blocks_it_set(runtime, door, clock, c
     p1, p3 = members.get("P00001"), members.get("P00003")
     assert p1 is not None and p1.entry_blocked and p1.block_note == "damage"
     assert p3 is not None and p3.block_note == "local reason"
-    assert handle(conn, command("blocks", {"blocks": [{"patron": "P00002", "until": None}]}, 2, clock)).applied
-    blocked = {pid: m.entry_blocked for pid in ("P00001", "P00002", "P00003", "P00004") if (m := members.get(pid))}
+    assert handle(
+        conn, command("blocks", {"blocks": [{"patron": "P00002", "until": None}]}, 2, clock)
+    ).applied
+    blocked = {
+        pid: m.entry_blocked for pid in ("P00001", "P00002", "P00003", "P00004") if (m := members.get(pid))
+    }
     assert blocked == {"P00001": False, "P00002": True, "P00003": True, "P00004": False}
 
 
@@ -129,8 +140,20 @@ def test_members_are_upserted_and_removed_atomically_keeping_pins(runtime, door,
     add_member(runtime, 2)
     body = {
         "upsert": [
-            {"patron_id": "P00001", "cards": "29990000000011", "name": "New Name", "valid_until": "2031-01-01", "adult": "yes"},
-            {"patron_id": "P00009", "cards": ["29990000000009"], "name": "Nine", "valid_until": "2031-01-01", "adult": True},
+            {
+                "patron_id": "P00001",
+                "cards": "29990000000011",
+                "name": "New Name",
+                "valid_until": "2031-01-01",
+                "adult": "yes",
+            },
+            {
+                "patron_id": "P00009",
+                "cards": ["29990000000009"],
+                "name": "Nine",
+                "valid_until": "2031-01-01",
+                "adult": True,
+            },
         ],
         "remove": ["P00002", "P-not-here"],
     }
@@ -141,7 +164,12 @@ def test_members_are_upserted_and_removed_atomically_keeping_pins(runtime, door,
     assert p1.has_pin  # set at the branch; the fleet's row carries none
     assert members.get("P00009") is not None and members.get("P00002") is None
 
-    bad = {"upsert": [{"patron_id": "P00003", "cards": "1", "name": "X", "valid_until": "2031-01-01", "adult": "yes"}], "remove": ["P00001"]}
+    bad = {
+        "upsert": [
+            {"patron_id": "P00003", "cards": "1", "name": "X", "valid_until": "2031-01-01", "adult": "yes"}
+        ],
+        "remove": ["P00001"],
+    }
     outcome = handler(runtime, door, clock).handle(conn, command("members", bad, 4, clock))
     assert not outcome.applied and "line 2" in (outcome.reason or "")
     assert members.get("P00001") is not None  # the remove in the refused command did not happen

@@ -69,7 +69,9 @@ class Console:
 
 
 @contextmanager
-def branch_fleet(runtime: Runtime, broker: Broker, clock: FakeClock, door: Door, console: Console) -> Iterator[FleetSubscriber]:
+def branch_fleet(
+    runtime: Runtime, broker: Broker, clock: FakeClock, door: Door, console: Console
+) -> Iterator[FleetSubscriber]:
     settings = fleet_settings(broker, branch=BRANCH, command_key_file=console.public_path)
     publisher = FleetPublisher(runtime.db, settings, clock, BRANCH, KEY, version="9.9.9")
     subscriber = open_fleet_commands(runtime, settings, clock, BRANCH, door.hooks(), publisher.wake)
@@ -85,7 +87,9 @@ def branch_fleet(runtime: Runtime, broker: Broker, clock: FakeClock, door: Door,
 
 def audit_reasons(runtime: Runtime) -> list[str]:
     with closing(runtime.connection()) as conn:
-        return [r[0] for r in conn.execute("SELECT reason FROM events WHERE type = 'admin_change' ORDER BY id")]
+        return [
+            r[0] for r in conn.execute("SELECT reason FROM events WHERE type = 'admin_change' ORDER BY id")
+        ]
 
 
 def test_a_signed_schedule_is_applied_and_acknowledged(
@@ -186,8 +190,12 @@ def test_the_state_message_names_the_last_lms_contact(
     runtime: Runtime, broker: Broker, clock: FakeClock, tmp_path: Path
 ) -> None:
     link = LmsLink(
-        cast(Sip2Pool, None), timeout=1.0, deliver=lambda answer: None, events=lambda event: None,
-        clock=clock, door="front",
+        cast(Sip2Pool, None),
+        timeout=1.0,
+        deliver=lambda answer: None,
+        events=lambda event: None,
+        clock=clock,
+        door="front",
     )
     assert link.last_contact is None
     link.note_link(True)  # an answer, or the pool holding a live connection

@@ -24,7 +24,9 @@ USERS = {"mia": "manager", "sam": "security", "ada": "admin"}
 BRANCHES = ("assen", "emmen", "meppel")
 
 
-def event(branch: str, n: int, type_: str = "access_granted", minutes_ago: int = 0, **more: Any) -> dict[str, Any]:
+def event(
+    branch: str, n: int, type_: str = "access_granted", minutes_ago: int = 0, **more: Any
+) -> dict[str, Any]:
     return {
         "v": 1,
         "id": f"{branch}/{n}",
@@ -59,7 +61,9 @@ def take_in(console: ConsoleRuntime, messages: list[tuple[str, str, dict[str, An
     with closing(console.connection()) as conn:
         ingest = Ingest(conn, PREFIX, console.clock)
         return [
-            ingest.handle(f"{PREFIX}/{branch}/{leaf}", body if isinstance(body, bytes) else json.dumps(body).encode())
+            ingest.handle(
+                f"{PREFIX}/{branch}/{leaf}", body if isinstance(body, bytes) else json.dumps(body).encode()
+            )
             for branch, leaf, body in messages
         ]
 

@@ -38,7 +38,9 @@ def served(tmp_path: Path, clock: FakeClock, quiet_broker: Broker) -> Iterator[t
     for n, branch in enumerate(MORE):
         messages.append((branch, "state", state(branch, mode="staffed" if n % 2 else "openplus")))
         messages.append((branch, "heartbeat", heartbeat_message(branch, NOW - timedelta(seconds=20 * n), 0)))
-        messages.extend((branch, "events", event(branch, k, minutes_ago=3 * k + n)) for k in range(1, 4 + 2 * n))
+        messages.extend(
+            (branch, "events", event(branch, k, minutes_ago=3 * k + n)) for k in range(1, 4 + 2 * n)
+        )
     take_in(console, messages)
     link = console.start_link()
     assert link.subscribed.wait(HANG_GUARD)
@@ -64,7 +66,8 @@ def go(driver: WebDriver, url: str) -> None:
 
 def shoot(driver: WebDriver, folder: Path, name: str, height: int) -> None:
     driver.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride", {"width": 1280, "height": height, "deviceScaleFactor": 1, "mobile": False}
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 1280, "height": height, "deviceScaleFactor": 1, "mobile": False},
     )
     try:
         assert driver.save_screenshot(str(folder / name))
@@ -123,10 +126,18 @@ def test_overview_log_schedule_to_all_and_the_applied_view(
         for branch in ("assen", "emmen", *MORE):
             peer.publish(
                 f"{PREFIX}/{branch}/acks",
-                {"v": 1, "branch": branch, "command": command_id, "kind": "schedule", "version": 1,
-                 "status": "refused" if branch == "roden" else "applied",
-                 "reason": "stale or replayed: version 1 of schedule, already applied version 4" if branch == "roden" else None,
-                 "at": "2026-06-10T10:00:02Z"},
+                {
+                    "v": 1,
+                    "branch": branch,
+                    "command": command_id,
+                    "kind": "schedule",
+                    "version": 1,
+                    "status": "refused" if branch == "roden" else "applied",
+                    "reason": "stale or replayed: version 1 of schedule, already applied version 4"
+                    if branch == "roden"
+                    else None,
+                    "at": "2026-06-10T10:00:02Z",
+                },
             )
     finally:
         peer.close()

@@ -34,7 +34,17 @@ def console_config(tmp_path: Path, port: int) -> Path:
 def test_user_add_then_serve_until_sigterm(tmp_path: Path, quiet_broker: Broker) -> None:
     config = console_config(tmp_path, quiet_broker.port)
     added = subprocess.run(
-        [*CLI, "fleet", "user-add", "ada", "--role", "admin", "--console-config", str(config), "--password-stdin"],
+        [
+            *CLI,
+            "fleet",
+            "user-add",
+            "ada",
+            "--role",
+            "admin",
+            "--console-config",
+            str(config),
+            "--password-stdin",
+        ],
         input="a long enough password\n",
         capture_output=True,
         text=True,

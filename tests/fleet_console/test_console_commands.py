@@ -64,9 +64,7 @@ def test_a_command_to_three_branches_is_signed_published_per_branch_and_acks_sho
 ) -> None:
     console = console_and_broker
     command_id = send(console, BRANCHES)
-    got = broker.messages.wait_until(
-        lambda items: len([t for t, _ in items if t.endswith("/commands")]) == 3
-    )
+    got = broker.messages.wait_until(lambda items: len([t for t, _ in items if t.endswith("/commands")]) == 3)
     commands = {topic: payload for topic, payload in got if topic.endswith("/commands")}
     assert sorted(commands) == [f"{PREFIX}/{b}/commands" for b in BRANCHES]
     public = load_public_key(tmp_path / "keys" / "fleet.pub")
@@ -89,7 +87,9 @@ def test_a_command_to_three_branches_is_signed_published_per_branch_and_acks_sho
         peer.publish(f"{PREFIX}/meppel/state", {"v": 1, "branch": "meppel", "state": "online"}, retain=True)
         eventually(lambda: _online(console, "meppel"), "meppel's state")
         eventually(
-            lambda: statuses(console, command_id) == {"assen": "applied", "emmen": "refused", "meppel": "pending"},
+            lambda: (
+                statuses(console, command_id) == {"assen": "applied", "emmen": "refused", "meppel": "pending"}
+            ),
             "the acks",
         )
         with closing(console.connection()) as conn:
@@ -153,7 +153,11 @@ def test_a_refusal_of_a_tampered_copy_does_not_hide_the_genuine_command_applied_
 ) -> None:
     console = open_console(tmp_path, clock, None)
     command_id = send(console, ["assen"])
-    unreadable = ack("assen", command_id, "refused", "not JSON") | {"command": None, "kind": None, "version": None}
+    unreadable = ack("assen", command_id, "refused", "not JSON") | {
+        "command": None,
+        "kind": None,
+        "version": None,
+    }
     with closing(console.connection()) as conn:
         ingest = Ingest(conn, PREFIX, clock)
 

@@ -53,7 +53,9 @@ def test_the_overview_shows_every_branch_with_state_heartbeat_alerts_and_todays_
 def test_security_closes_an_alert_and_it_is_no_longer_open(console) -> None:
     client = signed_in(console, "sam")
     token = csrf_of(client.get("/overview").text)
-    response = client.post("/alerts/close", data={"csrf_token": token, "alert": "emmen/9"}, follow_redirects=False)
+    response = client.post(
+        "/alerts/close", data={"csrf_token": token, "alert": "emmen/9"}, follow_redirects=False
+    )
     assert response.status_code == 303
     assert "No open alerts." in client.get("/overview").text
 
@@ -100,8 +102,16 @@ def test_a_manager_sends_a_schedule_to_all_and_sees_who_applied_it(console) -> N
         assert command is not None and command.kind == "schedule" and command.by == "mia"
         assert command.body["weekly"]["monday"] == [{"start": "08:00", "end": "20:00", "kind": "openplus"}]
         assert [t.branch for t in store.targets(command_id)] == list(BRANCHES)
-    ack = {"v": 1, "branch": "assen", "command": command_id, "kind": "schedule", "version": 1,
-           "status": "applied", "reason": None, "at": "2026-06-10T10:00:01Z"}
+    ack = {
+        "v": 1,
+        "branch": "assen",
+        "command": command_id,
+        "kind": "schedule",
+        "version": 1,
+        "status": "applied",
+        "reason": None,
+        "at": "2026-06-10T10:00:01Z",
+    }
     assert take_in(console, [("assen", "acks", ack)]) == ["received"]
     page = client.get(f"/commands/{command_id}").text
     assert "applied" in row(page, "target-assen")
@@ -128,7 +138,9 @@ def test_blocks_go_to_the_ticked_branches_only(console) -> None:
     token = csrf_of(client.get("/send/blocks").text)
     text = "P0001; 2026-12-31; damaged books\nP0002;; threatening staff"
     response = client.post(
-        "/send/blocks", data={"csrf_token": token, "blocks": text, "branch": ["emmen"]}, follow_redirects=False
+        "/send/blocks",
+        data={"csrf_token": token, "blocks": text, "branch": ["emmen"]},
+        follow_redirects=False,
     )
     assert response.status_code == 303
     with closing(console.connection()) as conn:
@@ -153,7 +165,9 @@ def test_blocks_go_to_the_ticked_branches_only(console) -> None:
         ("P1;;x", [f"b{n}" for n in range(MAX_TARGETS + 1)], f"at most {MAX_TARGETS}"),
     ],
 )
-def test_a_bad_block_list_or_target_is_refused_by_name(console, blocks: str, branches: list[str], problem: str) -> None:
+def test_a_bad_block_list_or_target_is_refused_by_name(
+    console, blocks: str, branches: list[str], problem: str
+) -> None:
     client = signed_in(console, "mia")
     token = csrf_of(client.get("/send/blocks").text)
     page = client.post("/send/blocks", data={"csrf_token": token, "blocks": blocks, "branch": branches})
@@ -188,10 +202,15 @@ def test_a_malformed_message_shows_in_the_overview_count(console) -> None:
 def test_an_oversized_form_is_refused_before_any_page_code_runs(console) -> None:
     client = signed_in(console, "mia")
     token = csrf_of(client.get("/send/blocks").text)
-    many = client.post("/send/blocks", data={"csrf_token": token, "blocks": "P1;;x", "branch": [f"b{n}" for n in range(1200)]})
+    many = client.post(
+        "/send/blocks",
+        data={"csrf_token": token, "blocks": "P1;;x", "branch": [f"b{n}" for n in range(1200)]},
+    )
     assert many.status_code == 400 and "Request refused" in many.text  # Starlette's 1000 fields
     huge = client.post(
-        "/send/blocks", content=b"x" * (2 * 1024 * 1024), headers={"content-type": "application/x-www-form-urlencoded"}
+        "/send/blocks",
+        content=b"x" * (2 * 1024 * 1024),
+        headers={"content-type": "application/x-www-form-urlencoded"},
     )
     assert huge.status_code == 413
     with closing(console.connection()) as conn:

@@ -18,7 +18,9 @@ SHARED = ("users", "api_tokens", "web_sessions", "events")
 
 
 def columns(conn: sqlite3.Connection, table: str) -> list[tuple[str, str, int, int]]:
-    return [(r["name"], r["type"], r["notnull"], r["pk"]) for r in conn.execute(f"PRAGMA table_info({table})")]
+    return [
+        (r["name"], r["type"], r["notnull"], r["pk"]) for r in conn.execute(f"PRAGMA table_info({table})")
+    ]
 
 
 def test_the_tables_shared_with_a_branch_have_the_branch_columns(tmp_path: Path) -> None:

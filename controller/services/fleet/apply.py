@@ -187,4 +187,3 @@ def _first_lines(exc: Exception) -> str:
     if isinstance(exc, ImportRejected) and isinstance(errors, list):
         return f"{exc}: " + "; ".join(str(error) for error in errors[:5])
     return " ".join(str(exc).split())[:400]
-

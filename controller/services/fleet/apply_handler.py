@@ -113,14 +113,18 @@ class CommandHandler:
             self._audit(conn, outcome, now)
             FleetOutbox(conn).add(self._topics.acks, ack_message(self._topics.branch, outcome, now), now)
         if outcome.applied:
-            log.info("fleet command %s (%s version %s) applied", outcome.command, outcome.kind, outcome.version)
+            log.info(
+                "fleet command %s (%s version %s) applied", outcome.command, outcome.kind, outcome.version
+            )
         else:
             log.warning("fleet command %s refused: %s", outcome.command, outcome.reason)
         for call in after:
             try:
                 call()
             except Exception:  # stored and acked; the door takes it at its next start
-                log.exception("fleet command %s applied, but the running door could not be told", outcome.command)
+                log.exception(
+                    "fleet command %s applied, but the running door could not be told", outcome.command
+                )
         return outcome
 
     def restore(self, conn: sqlite3.Connection) -> None:

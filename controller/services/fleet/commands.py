@@ -168,8 +168,7 @@ def verify(
     last = last_versions.get(command.kind, 0)
     if command.version <= last:
         raise CommandRefused(
-            f"stale or replayed: version {command.version} of {command.kind}, "
-            f"already applied version {last}",
+            f"stale or replayed: version {command.version} of {command.kind}, already applied version {last}",
             claimed,
         )
     return command
@@ -178,15 +177,17 @@ def verify(
 def _check_signature(envelope: dict[str, Any], public_key: Ed25519PublicKey, claimed: dict[str, Any]) -> None:
     sig = envelope.get("sig")
     if not isinstance(sig, str) or not sig:
-        raise CommandRefused("unsigned: no \"sig\"", claimed)
+        raise CommandRefused('unsigned: no "sig"', claimed)
     try:
         signature = base64.b64decode(sig, validate=True)
     except (binascii.Error, ValueError):
-        raise CommandRefused("bad signature: \"sig\" is not base64", claimed) from None
+        raise CommandRefused('bad signature: "sig" is not base64', claimed) from None
     try:
         public_key.verify(signature, canonical_bytes(envelope))
     except InvalidSignature:
-        raise CommandRefused("bad signature: not signed by the fleet key, or changed since", claimed) from None
+        raise CommandRefused(
+            "bad signature: not signed by the fleet key, or changed since", claimed
+        ) from None
 
 
 def _parse(envelope: dict[str, Any], claimed: dict[str, Any]) -> Command:

@@ -145,10 +145,14 @@ def blocks_page(request: Request, viewer: ManagerPage, conn: Conn) -> Response:
 
 
 @router.post("/send/blocks")
-def blocks_send(request: Request, viewer: ManagerForm, console: Console, conn: Conn, posted: Posted) -> Response:
+def blocks_send(
+    request: Request, viewer: ManagerForm, console: Console, conn: Conn, posted: Posted
+) -> Response:
     text = posted.get("blocks")
     if not isinstance(text, str) or len(text) > MAX_BLOCKS_TEXT:
-        return _blocks_page(request, viewer, conn, "", posted, 422, [f"the list is missing or over {MAX_BLOCKS_TEXT} bytes"])
+        return _blocks_page(
+            request, viewer, conn, "", posted, 422, [f"the list is missing or over {MAX_BLOCKS_TEXT} bytes"]
+        )
     try:
         command_id = _send(console, conn, "blocks", {"blocks": parse_blocks(text)}, posted, viewer)
     except BlocksInvalid as invalid:
