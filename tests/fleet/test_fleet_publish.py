@@ -5,10 +5,13 @@ mid-burst and a day offline: no event lost, none duplicated once the ids are com
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import timedelta
+
+import pytest
 
 from controller.domain.events import DoorAlarm
 from controller.domain.modes import DoorMode
@@ -115,13 +118,17 @@ def test_retained_state_follows_the_door_and_a_vanished_controller_is_offline(
     assert retained_state(fleet_broker, STATE) == {"v": 1, "branch": BRANCH, "state": "offline"}
 
 
-def test_a_clean_stop_says_offline_itself(db: Database, fleet_broker: Broker, clock: FakeClock) -> None:
+def test_a_clean_stop_says_offline_itself(
+    db: Database, fleet_broker: Broker, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
     fleet = publisher(db, fleet_broker, clock)
     fleet.start()
     assert fleet.connected.wait(HANG_GUARD)
     fleet_broker.messages.wait_until(lambda items: any(t == STATE for t, p in items))
-    fleet.stop(HANG_GUARD)
+    with caplog.at_level(logging.WARNING, logger="controller.services.fleet.publisher"):
+        fleet.stop(HANG_GUARD)
     assert retained_state(fleet_broker, STATE)["state"] == "offline"
+    assert "connection lost" not in caplog.text  # a goodbye is not logged as a lost connection
 
 
 def test_heartbeat_on_the_injected_clock(db: Database, fleet_broker: Broker, clock: FakeClock) -> None:

@@ -286,6 +286,7 @@ class FleetPublisher:
                 if client.loop(timeout=LOOP_SECONDS) != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     break
             self._guarded(lambda: self._mark_acked(conn), "mark acknowledged events")
+            client.on_disconnect = None  # our own goodbye, not a lost connection to log
             client.disconnect()
         else:
             sock = client.socket()
