@@ -188,9 +188,9 @@ def test_rules_reach_the_door_and_come_back_at_start(runtime, door, clock, conn)
 
 def test_an_unlock_in_time_unlocks_and_a_late_one_does_not(runtime, door, clock, conn) -> None:
     handle = handler(runtime, door, clock).handle
-    assert handle(conn, command("unlock", {"seconds": 5}, 8, clock)).applied
+    assert handle(conn, command("unlock", {}, 8, clock)).applied
     assert door.unlocks == ["fleet:anna"]
-    late = command("unlock", {"seconds": 5}, 9, clock)
+    late = command("unlock", {}, 9, clock)
     clock.advance(minutes=2, seconds=1)
     outcome = handle(conn, late)
     assert not outcome.applied and "expired" in (outcome.reason or "") and door.unlocks == ["fleet:anna"]
@@ -198,11 +198,11 @@ def test_an_unlock_in_time_unlocks_and_a_late_one_does_not(runtime, door, clock,
 
 def test_tampered_and_replayed_commands_are_refused_audited_and_alerted(runtime, door, clock, conn) -> None:
     handle = handler(runtime, door, clock).handle
-    payload = command("unlock", {"seconds": 5}, 8, clock)
+    payload = command("unlock", {}, 8, clock)
     assert handle(conn, payload).applied
     replay = handle(conn, payload)
-    tampered = json.loads(command("unlock", {"seconds": 5}, 9, clock))
-    tampered["body"]["seconds"] = 600
+    tampered = json.loads(command("unlock", {}, 9, clock))
+    tampered["by"] = "console:mallory"
     forged = handle(conn, json.dumps(tampered).encode())
     assert "stale or replayed" in (replay.reason or "") and "bad signature" in (forged.reason or "")
     assert door.unlocks == ["fleet:anna"]
@@ -221,7 +221,7 @@ def test_tampered_and_replayed_commands_are_refused_audited_and_alerted(runtime,
 
 def test_versions_are_per_kind_and_kept_in_the_database(runtime, door, clock, conn) -> None:
     assert handler(runtime, door, clock).handle(conn, command("schedule", SCHEDULE, 10, clock)).applied
-    assert handler(runtime, door, clock).handle(conn, command("unlock", {"seconds": 3}, 4, clock)).applied
+    assert handler(runtime, door, clock).handle(conn, command("unlock", {}, 4, clock)).applied
     clock.advance(seconds=1)
     later = handler(runtime, Door(), clock)  # a restarted door process
     old = later.handle(conn, command("schedule", SCHEDULE, 9, clock))

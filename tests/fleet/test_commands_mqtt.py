@@ -112,7 +112,7 @@ def test_every_kind_is_applied(runtime: Runtime, broker: Broker, clock: FakeCloc
         console.payload("blocks", {"blocks": [{"patron": "P00001", "reason": "damage", "until": None}]}),
         console.payload("members", {"remove": ["P00002"]}),
         console.payload("rules", {"min_age": 16}),
-        console.payload("unlock", {"seconds": 5}),
+        console.payload("unlock", {}),
     ]
     with branch_fleet(runtime, broker, clock, door, console):
         ids = [console.send(payload) for payload in payloads]
@@ -129,9 +129,9 @@ def test_tampered_and_replayed_commands_are_refused_audited_and_alerted(
     runtime: Runtime, broker: Broker, clock: FakeClock, tmp_path: Path
 ) -> None:
     console, door = Console(tmp_path, broker, clock), Door()
-    good = console.payload("unlock", {"seconds": 5})
-    tampered = json.loads(console.payload("unlock", {"seconds": 5}))
-    tampered["body"]["seconds"] = 3600
+    good = console.payload("unlock", {})
+    tampered = json.loads(console.payload("unlock", {}))
+    tampered["by"] = "console:mallory"
     with branch_fleet(runtime, broker, clock, door, console):
         assert console.ack_of(console.send(good))["status"] == "applied"
         console.broker.messages.items.clear()
@@ -164,7 +164,7 @@ def test_an_unlock_arriving_after_it_expired_is_refused(
     console, door = Console(tmp_path, broker, clock), Door()
     with branch_fleet(runtime, broker, clock, door, console):
         pass
-    late = console.send(console.payload("unlock", {"seconds": 5}))
+    late = console.send(console.payload("unlock", {}))
     clock.advance(minutes=3)
     with branch_fleet(runtime, broker, clock, door, console):
         ack = console.ack_of(late)
