@@ -180,6 +180,27 @@ def test_a_file_without_the_flag_columns_keeps_what_a_manager_set(admin, runtime
     assert (second.guardian_consent, second.more_time) == (True, True)
 
 
+def test_a_file_without_the_block_columns_keeps_the_blocks_as_stored(admin, runtime):
+    """A nightly export that does not know about blocks must not lift one a manager (or the
+    fleet's shared list) set; a file with a block column says it for every row."""
+    columns = HEADER.split(";")
+    no_blocks = ";".join(c for c in columns if c != "blocked")
+
+    def line(number: int) -> str:
+        values = dict(zip(columns, csv_line(number).split(";"), strict=True))
+        return ";".join(v for c, v in values.items() if c != "blocked")
+
+    admin.import_csv(csv_file(line(1), line(2), header=no_blocks), "test")
+    admin.block("P00001", "web:manny", date(2030, 1, 1), "lent card")
+    counts = admin.import_csv(csv_file(line(1), line(2), line(3), header=no_blocks), "test")
+    assert (counts.added, counts.updated) == (1, 0)
+    kept = stored(runtime, "P00001")
+    assert (kept.entry_blocked, kept.blocked_until, kept.block_note) == (True, date(2030, 1, 1), "lent card")
+    assert not stored(runtime, "P00003").entry_blocked  # a new entry: not blocked
+    admin.import_csv(csv_file(csv_line(1), csv_line(2)), "test")  # the file's blocked column: no
+    assert not stored(runtime, "P00001").entry_blocked
+
+
 # --- the local list's role with the LMS ---------------------------------------------------
 def lms_runtime(runtime: Runtime, clock, enabled: bool) -> Runtime:
     settings = parse_settings(

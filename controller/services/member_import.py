@@ -45,6 +45,10 @@ OPTIONAL = (
 # entry's stored value as it is (a new entry gets no), so that a nightly export that does
 # not know them does not undo what the branch set. A file with the column says it for all.
 KEPT_WHEN_ABSENT = frozenset({"guardian_consent", "more_time"})
+# The same for an entry block (set by a manager, or by the fleet's shared list): a file with
+# none of the block columns leaves each entry's block, its end and its note as stored.
+BLOCK_COLUMNS = frozenset({"blocked", "blocked_until", "block_note"})
+BLOCK_FIELDS = frozenset({"entry_blocked", "blocked_until", "block_note"})
 KNOWN = REQUIRED + AGE_COLUMNS + OPTIONAL
 MAX_IMPORT_BYTES = 20 * 1024 * 1024  # an upload through the API or the pages; bigger files: the CLI
 BATCH_ROWS = 1000  # rows staged per statement: big enough to be quick, small enough to not matter
@@ -153,7 +157,7 @@ def read_member_csv(
 
 def kept_fields(header: set[str]) -> frozenset[str]:
     """The stored fields an existing entry keeps because the file has no column for them."""
-    return KEPT_WHEN_ABSENT - header
+    return (KEPT_WHEN_ABSENT - header) | (BLOCK_FIELDS if not header & BLOCK_COLUMNS else frozenset())
 
 
 def parse_member_csv(data: bytes, today: date) -> list[tuple[int, MemberRow]]:

@@ -54,7 +54,8 @@ class MemberAdmin:
 
         With dry_run the counts are what an import would do, and nothing is changed.
         `progress` is told how many rows were read, batch by batch. A file without a
-        guardian_consent or more_time column leaves those flags as stored (KEPT_WHEN_ABSENT).
+        guardian_consent or more_time column leaves those flags as stored (KEPT_WHEN_ABSENT), and
+        one with no block column leaves every block as stored (kept_fields).
         """
         problems = RowProblems()
         header: set[str] = set()
