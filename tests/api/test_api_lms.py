@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 
@@ -9,7 +10,12 @@ import pytest
 
 from controller.config.settings import parse_settings
 from controller.domain.events import EventType, LmsLinkReason
+from controller.services.lms_overview import lms_overview
 from controller.services.runtime import Runtime
+from controller.store.db import transaction
+from controller.store.fleet_commands import FleetApplied
+from controller.web.i18n import Translator
+from controller.web.routers.today import lms_status
 from tests.api.api_support import Api, build_api
 from tests.conftest import FakeClock
 from tests.web.web_support import record_event
@@ -31,6 +37,7 @@ def test_a_branch_without_an_lms_says_so_with_the_default_rules(api: Api) -> Non
             "check_expiry": True,
             "minors_need_consent": True,
         },
+        "rules_from_fleet": None,
         "last_link_change": None,
         "offline_entries_today": 0,
     }
@@ -109,6 +116,22 @@ def test_the_link_its_last_change_and_todays_offline_entries(lms_api: Api, clock
     back = lms_api.client.get("/api/v1/lms", headers=lms_api.auth("sec")).json()
     assert back["last_link_change"]["state"] == "up"
     assert back["last_link_change"]["detail"] is None
+
+
+def test_rules_sent_by_the_fleet_are_the_ones_shown(lms_api: Api, clock: FakeClock) -> None:
+    """The door judges by the fleet's last `rules` command (services/fleet/apply.py): the API
+    and the Today page must show those, not the config file's [eligibility]."""
+    runtime = lms_api.services.runtime
+    with closing(runtime.connection()) as conn, transaction(conn):
+        FleetApplied(conn).record("rules", 7, "c" * 32, {"min_age": 20, "check_expiry": False}, clock())
+    body = lms_api.client.get("/api/v1/lms", headers=lms_api.auth("sec")).json()
+    assert body["rules_from_fleet"] == 7
+    assert (body["eligibility"]["min_age"], body["eligibility"]["check_expiry"]) == (20, False)
+    with closing(runtime.connection()) as conn:
+        overview = lms_overview(runtime.settings, conn, clock())
+    shown = lms_status(overview, Translator("en"))
+    assert "Minimum age: 20 years." in shown["lms_rules"]
+    assert "fleet console (version 7)" in shown["lms_rules_where"]
 
 
 def test_each_access_event_says_which_path_decided_it(api: Api, runtime: Runtime, clock: FakeClock) -> None:

@@ -24,6 +24,7 @@ from controller.services.fleet.messages import Topics
 from controller.services.runtime import Runtime
 from controller.store.alerts import EventRow
 from controller.store.codec import from_ms
+from controller.store.fleet_commands import FleetApplied
 from controller.store.schedule import ScheduleStore
 from tests.conftest import FakeClock
 from tests.helpers import add_member
@@ -184,6 +185,16 @@ def test_rules_reach_the_door_and_come_back_at_start(runtime, door, clock, conn)
     assert restarted.rules[-1].min_age == 16
     outcome = handler(runtime, door, clock).handle(conn, command("rules", {"min_age": 99}, 6, clock))
     assert not outcome.applied and "min_age" in (outcome.reason or "")
+
+
+def test_rules_are_refused_where_no_library_system_reads_them(runtime, clock, conn) -> None:
+    """Without [lms] the rules judge nothing: an "applied" ack would tell the console a lie."""
+    door = Door()
+    hooks = DoorHooks(door.schedules.append, door.unlocks.append, None)
+    handle = CommandHandler(runtime, Topics("openplus", BRANCH), KEY.public_key(), hooks, clock).handle
+    outcome = handle(conn, command("rules", {"min_age": 16}, 5, clock))
+    assert not outcome.applied and "[lms] disabled" in (outcome.reason or "")
+    assert "rules" not in FleetApplied(conn).last_versions()
 
 
 def test_an_unlock_in_time_unlocks_and_a_late_one_does_not(runtime, door, clock, conn) -> None:

@@ -28,7 +28,8 @@ router = APIRouter(
 
 
 class EligibilityOut(BaseModel):
-    """Who the library system's answer lets in (config section [eligibility])."""
+    """Who the library system's answer lets in (config section [eligibility], or the fleet's
+    last `rules` command)."""
 
     min_age: int = Field(description="Minimum age for Open+ (13-21).", examples=[18])
     open_plus_patron_classes: list[str] = Field(
@@ -79,6 +80,11 @@ class LmsOut(BaseModel):
     )
     cache_days: int = Field(description="How long an accepted PIN is trusted offline.")
     eligibility: EligibilityOut
+    rules_from_fleet: int | None = Field(
+        None,
+        description="The version of the fleet's `rules` command that set `eligibility`; null: "
+        "the config file's [eligibility].",
+    )
     last_link_change: LinkChangeOut | None = Field(
         description="Null when the link never went down (or the branch never had one)."
     )
@@ -101,6 +107,7 @@ def lms_status(services: Services, conn: Conn) -> LmsOut:
         offline_policy=overview.offline_policy,
         cache_days=overview.cache_days,
         eligibility=EligibilityOut.of(overview.eligibility),
+        rules_from_fleet=overview.rules_from_fleet,
         last_link_change=LinkChangeOut.of(change) if change is not None else None,
         offline_entries_today=overview.offline_today,
     )

@@ -51,7 +51,8 @@ class DoorHooks:
 
     schedule_changed: Callable[[Schedule], None]
     unlock: Callable[[str], None]  # the actor named in the REMOTE_UNLOCK event
-    rules_changed: Callable[[EligibilityRules], None]
+    # None: this branch has no library-system link, so no rules to change (refused, not acked)
+    rules_changed: Callable[[EligibilityRules], None] | None
 
 
 def fleet_actor(by: str) -> str:
@@ -138,7 +139,12 @@ class CommandApplier:
 
     def _rules(self, conn: sqlite3.Connection, command: Command, actor: str) -> list[AfterCommit]:
         rules = rules_of(command.body)
-        return [lambda: self._hooks.rules_changed(rules)]
+        changed = self._hooks.rules_changed
+        if changed is None:  # an "applied" would claim rules that decide nothing here
+            raise CommandRefused(
+                "rules: this branch has [lms] disabled; the rules judge the library system's answers"
+            )
+        return [lambda: changed(rules)]
 
     def _unlock(self, conn: sqlite3.Connection, command: Command, actor: str) -> list[AfterCommit]:
         return [lambda: self._hooks.unlock(actor)]

@@ -131,10 +131,11 @@ class CommandHandler:
         """At start: the rules the fleet last sent, which the config file's [eligibility]
         does not know, are the door's again."""
         body = FleetApplied(conn).body_of("rules")
-        if body is None:
+        changed = self._hooks.rules_changed
+        if body is None or changed is None:
             return
         try:
-            self._hooks.rules_changed(rules_of(body))
+            changed(rules_of(body))
         except CommandRefused as refused:  # stored by an older version that read them otherwise
             log.warning("the fleet's stored rules no longer apply: %s", refused.reason)
 

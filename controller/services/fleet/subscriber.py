@@ -184,7 +184,7 @@ def door_hooks(door: FleetDoor) -> DoorHooks:
     return DoorHooks(
         schedule_changed=door.schedule_changed,
         unlock=door.remote_unlock,
-        rules_changed=lms.decider.replace_rules if lms is not None else lambda rules: None,
+        rules_changed=lms.decider.replace_rules if lms is not None else None,
     )
 
 

@@ -118,6 +118,11 @@ def lms_status(overview: LmsOverview, t: Translator) -> dict[str, Any]:
         "lms_offline_today": overview.offline_today,
         "lms_policy": t(POLICY_KEYS[overview.offline_policy], days=overview.cache_days),
         "lms_rules": lms_rules(overview, t),
+        "lms_rules_where": (
+            t("today.lms.where")
+            if overview.rules_from_fleet is None
+            else t("today.lms.where_fleet", version=overview.rules_from_fleet)
+        ),
     }
 
 
