@@ -21,10 +21,10 @@ from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 
 from controller.domain.clock import Clock
-from controller.services.alerts.channels import tls_context
+from controller.services.broker_client import broker_client
 from controller.store.db import Database, transaction
 from fleet_console.config import BrokerSettings
 from fleet_console.service.ingest import Ingest, purge_old_events
@@ -117,12 +117,8 @@ class FleetLink:
 
     def _connect(self) -> None:
         s = self._settings
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=s.client_id, clean_session=False)
+        client = broker_client(s, s.client_id, clean_session=False)
         client.max_inflight_messages_set(WINDOW)
-        if s.username:
-            client.username_pw_set(s.username, s.password)
-        if s.tls:
-            client.tls_set_context(tls_context(s.ca_file))
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish

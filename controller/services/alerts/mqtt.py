@@ -8,12 +8,10 @@ the queue and is sent again later (a subscriber may then see it twice: the `id` 
 
 from __future__ import annotations
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-
 from controller.config.alerts import ChannelName, MqttChannel
-from controller.services.alerts.channels import ChannelError, tls_context
+from controller.services.alerts.channels import ChannelError
 from controller.services.alerts.message import AlertMessage
+from controller.services.broker_client import broker_client
 
 QOS = 1
 
@@ -28,12 +26,8 @@ class MqttAlerts:
 
     def send(self, alert: AlertMessage) -> None:
         s = self.settings
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id)
+        client = broker_client(s, self.client_id)
         client.connect_timeout = s.timeout_seconds
-        if s.username:
-            client.username_pw_set(s.username, s.password)
-        if s.tls:
-            client.tls_set_context(tls_context(s.ca_file))
         try:
             client.connect(s.host, s.port, keepalive=max(5, int(s.timeout_seconds) * 2))
         except (OSError, ValueError) as exc:

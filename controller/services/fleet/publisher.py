@@ -28,12 +28,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 
 from controller.config.fleet import FleetSettings
 from controller.domain.clock import Clock
-from controller.services.alerts.channels import tls_context
 from controller.services.backup import app_version
+from controller.services.broker_client import broker_client
 from controller.services.fleet.messages import (
     DoorState,
     Topics,
@@ -150,15 +150,9 @@ class FleetPublisher:
 
     def _connect(self) -> None:
         s = self._settings
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"openplus-door-{self.topics.branch}", clean_session=True
-        )
+        client = broker_client(s, f"openplus-door-{self.topics.branch}")
         client.max_inflight_messages_set(WINDOW)
         client.max_queued_messages_set(0)
-        if s.username:
-            client.username_pw_set(s.username, s.password)
-        if s.tls:
-            client.tls_set_context(tls_context(s.ca_file))
         client.will_set(self.topics.state, _json(offline_message(self.topics.branch)), qos=QOS, retain=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect

@@ -28,12 +28,11 @@ from typing import Protocol
 
 import paho.mqtt.client as mqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from paho.mqtt.enums import CallbackAPIVersion
 
 from controller.config.fleet import FleetSettings
 from controller.domain.clock import Clock
 from controller.domain.schedule import Schedule
-from controller.services.alerts.channels import tls_context
+from controller.services.broker_client import broker_client
 from controller.services.fleet.apply import DoorHooks
 from controller.services.fleet.apply_handler import CommandHandler, Outcome
 from controller.services.fleet.commands import KeyFileError, load_public_key
@@ -105,15 +104,9 @@ class FleetSubscriber:
 
     def _client_for(self) -> mqtt.Client:
         s = self._settings
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=False, manual_ack=True
-        )
+        client = broker_client(s, self.client_id, clean_session=False, manual_ack=True)
         client.max_inflight_messages_set(1)  # one command at a time, in order
         client.reconnect_delay_set(min_delay=1, max_delay=max(1, int(s.reconnect_max_seconds)))
-        if s.username:
-            client.username_pw_set(s.username, s.password)
-        if s.tls:
-            client.tls_set_context(tls_context(s.ca_file))
         client.on_connect = self._on_connect
         client.on_disconnect = lambda *args: self.connected.clear()
         client.on_subscribe = lambda *args: self.connected.set()
