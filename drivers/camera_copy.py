@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import av
@@ -32,15 +30,8 @@ import av.error
 from av.packet import Packet
 from av.video.stream import VideoStream
 
-from drivers.camera import Counts
-from drivers.camera_messages import (
-    CameraFault,
-    ClipFinished,
-    Emit,
-    RecorderConfig,
-    SegmentFinished,
-    SegmentStarted,
-)
+from drivers.camera_messages import Emit, RecorderConfig
+from drivers.camera_recording import BaseRecorder
 
 log = logging.getLogger(__name__)
 
@@ -157,194 +148,50 @@ class PacketRing:
         return sum(len(group) for group in self._groups)
 
 
-@dataclass
-class _Clip:
-    event_id: int
-    start_ms: int
-    end_ms: int
-    file: PacketFile | None = None
-
-
-def segment_stem(at_ms: int) -> str:
-    """`segments/<UTC date>/<HHMMSS>-<ms>`: the name the OpenCV path gives a segment too."""
-    stamp = datetime.fromtimestamp(at_ms / 1000, UTC)
-    return stamp.strftime("segments/%Y-%m-%d/%H%M%S-") + f"{at_ms % 1000:03d}"
-
-
-class CopyRecorder:
+class CopyRecorder(BaseRecorder[Packet, PacketFile]):
     """Turns timestamped camera packets into segment files and event clips, without decoding.
 
     The loop (drivers/camera_loop.py) feeds it as it feeds the OpenCV Recorder: `on_frame`
-    per packet, `interrupt` when the stream stops. Not thread-safe: one thread feeds it.
+    per packet, `interrupt` when the stream stops; segments, clips and storage health are
+    drivers/camera_recording.py's. Not thread-safe: one thread feeds it.
     """
 
     def __init__(self, config: RecorderConfig, emit: Emit) -> None:
-        self._cfg = config
-        self._root = Path(config.footage_dir)
+        packets = PacketRing(config.pre_event_seconds)
+        super().__init__(config, emit, packets, EXTENSION)
+        self._packets = packets  # the base's ring, with what a new connection needs: clear()
         self._root.mkdir(parents=True, exist_ok=True)  # its free space is checked before any file
-        self._emit = emit
-        self._segment_ms = int(config.segment_seconds * 1000)
-        self._ring = PacketRing(config.pre_event_seconds)
         self._stream: VideoStream | None = None  # the source stream the packets come from
-        self._segments_on = False
-        self._segment: PacketFile | None = None
-        self._segment_ends_ms = 0
-        self._clips: dict[int, _Clip] = {}
-        self._storage_fault: str | None = None
-        self._next_storage_check_ms = 0
-        self.last_frame_ms: int | None = None
-        self.counts = Counts()
 
-    def set_segments(self, on: bool) -> None:
-        self._segments_on = on
-        if not on:
-            self._close_segment()
-
-    def request_clip(self, event_id: int, at_ms: int) -> None:
-        """A clip from `pre` before to `post` after `at_ms`; what the ring holds goes in now."""
-        if event_id in self._clips:
-            return
-        if len(self._clips) >= self._cfg.max_concurrent_clips:
-            self.counts.add("clip_too_many")
-            return
-        if self._storage_fault is not None:
-            self.counts.add("clip_storage_fault")
-            return
-        clip = _Clip(
-            event_id,
-            at_ms - int(self._cfg.pre_event_seconds * 1000),
-            at_ms + int(self._cfg.post_event_seconds * 1000),
-        )
-        self._clips[event_id] = clip
-        for packet_ms, packet in self._ring.since(clip.start_ms):
-            if packet_ms <= clip.end_ms and not self._write_clip(clip, packet, packet_ms):
-                return
-        if self.last_frame_ms is not None and self.last_frame_ms >= clip.end_ms:
-            self._finish_clip(clip)
-
-    def on_frame(self, packet: Packet, at_ms: int) -> None:
-        """One packet of the camera's video stream, stamped by the clock when it was read."""
-        self.counts.add("frames_in")
-        if packet.stream is not self._stream:  # a new connection: its files and ring start afresh
+    def _admit(self, frame: Packet, at_ms: int) -> Packet:
+        """The packet; one from a new connection first closes the files and empties the ring."""
+        if frame.stream is not self._stream:  # a new connection: its files and ring start afresh
             self.interrupt()
-            self._ring.clear()
-            self._stream = packet.stream
-        self.last_frame_ms = at_ms
-        self._ring.append(at_ms, packet)
-        for clip in list(self._clips.values()):
-            if at_ms > clip.end_ms:
-                self._finish_clip(clip)
-        if not self._storage_usable(at_ms):
-            return
-        if self._segments_on:
-            self._write_segment(packet, at_ms)
-        for clip in list(self._clips.values()):
-            self._write_clip(clip, packet, at_ms)
+            self._packets.clear()
+            self._stream = frame.stream
+        return frame
 
-    def interrupt(self) -> None:
-        """The packets stopped (camera fault, capture off, shutdown): finish every open file."""
-        self._close_segment()
-        for clip in list(self._clips.values()):
-            self._finish_clip(clip)
+    def _can_start_file(self, frame: Packet) -> bool:
+        """A file can only start on a keyframe: nothing before one could be decoded."""
+        return bool(frame.is_keyframe)
 
-    # --- segments and clips ------------------------------------------------------------
-    def _write_segment(self, packet: Packet, at_ms: int) -> None:
-        if self._segment is not None and at_ms >= self._segment_ends_ms and packet.is_keyframe:
-            self._close_segment()
-        if self._segment is None:
-            if not packet.is_keyframe:
-                self.counts.add("segment_waits_for_keyframe")
-                return
-            self._segment = self._open(segment_stem(at_ms))
-            if self._segment is None:
-                return
-            self._segment_ends_ms = (at_ms // self._segment_ms + 1) * self._segment_ms
-            self._emit(SegmentStarted(self._segment.relative, at_ms))
-        self._write(self._segment, packet, at_ms)
-
-    def _close_segment(self) -> None:
-        segment, self._segment = self._segment, None
-        if segment is None:
-            return
-        size = segment.close()
-        if segment.first_ms is not None and size:
-            self._emit(
-                SegmentFinished(segment.relative, segment.first_ms, segment.end_ms, segment.frames, size)
-            )
-        else:
-            self._storage_failed("write_error", f"{segment.relative} is empty", segment.last_ms or 0)
-
-    def _write_clip(self, clip: _Clip, packet: Packet, at_ms: int) -> bool:
-        if self._clips.get(clip.event_id) is not clip:  # finished meanwhile (storage fault)
-            return False
-        if clip.file is None:
-            if not packet.is_keyframe:
-                return True  # the clip starts at the next keyframe
-            clip.file = self._open(f"clips/event-{clip.event_id}")
-            if clip.file is None:
-                self._clips.pop(clip.event_id, None)
-                return False
-        return self._write(clip.file, packet, at_ms)
-
-    def _finish_clip(self, clip: _Clip) -> None:
-        self._clips.pop(clip.event_id, None)
-        if clip.file is None:
-            self.counts.add("clip_without_frames")
-            return
-        size = clip.file.close()
-        if clip.file.first_ms is not None and size:
-            self._emit(
-                ClipFinished(
-                    clip.event_id,
-                    clip.file.relative,
-                    clip.file.first_ms,
-                    clip.file.end_ms,
-                    clip.file.frames,
-                    size,
-                )
-            )
-
-    def _write(self, file: PacketFile, packet: Packet, at_ms: int) -> bool:
+    def _write(self, file: PacketFile, frame: Packet, at_ms: int) -> bool:
         try:
-            if not file.write(packet, at_ms):
+            if not file.write(frame, at_ms):
                 self.counts.add("packet_out_of_order")
             return True
         except (OSError, av.error.FFmpegError) as exc:
             self._storage_failed("write_error", f"{file.relative}: {exc}", at_ms)
             return False
 
-    def _open(self, stem: str) -> PacketFile | None:
-        relative = f"{stem}.{EXTENSION}"
-        n = 1
-        while (self._root / relative).exists():
-            relative, n = f"{stem}-{n}.{EXTENSION}", n + 1
+    def _end_ms(self, file: PacketFile, last_ms: int) -> int:
+        """Its start plus the media time it plays for (the packets carry their durations)."""
+        return file.end_ms
+
+    def _new_file(self, relative: str) -> PacketFile | None:
         assert self._stream is not None  # set by the first packet; files are only opened for packets
         try:
             return PacketFile(self._root, relative, self._stream)
         except (OSError, av.error.FFmpegError, ValueError) as exc:
             self._storage_failed("write_error", f"{relative}: {exc}", self.last_frame_ms or 0)
             return None
-
-    # --- storage health (as the OpenCV Recorder's) ---------------------------------------
-    def _storage_usable(self, at_ms: int) -> bool:
-        """Checks free space about once a second; a fault closes the files until it clears."""
-        if at_ms >= self._next_storage_check_ms:
-            self._next_storage_check_ms = at_ms + 1000
-            try:
-                free = self._cfg.free_bytes(self._root)
-            except OSError as exc:
-                self._storage_failed("write_error", str(exc), at_ms)
-                return False
-            if free < self._cfg.min_free_bytes:
-                self._storage_failed("disk_full", f"{free // 2**20} MiB free", at_ms)
-            elif self._storage_fault is not None:
-                self._storage_fault = None
-                self._emit(CameraFault("recovered", "storage writable again", at_ms))
-        return self._storage_fault is None
-
-    def _storage_failed(self, kind: str, detail: str, at_ms: int) -> None:
-        if self._storage_fault is None:
-            self._emit(CameraFault(kind, detail, at_ms))
-        self._storage_fault = kind
-        self._next_storage_check_ms = at_ms + 1000
-        self.interrupt()
