@@ -70,15 +70,22 @@ class PageForbidden(Exception):
 
 
 class PageNotFound(Exception):
-    """No such event, member or video: a friendly 404 page."""
+    """No such event, member or video (or, on the fleet console, command): a friendly 404 page."""
 
 
 def new_state() -> WebState:
-    templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
-    templates.env.filters["local"] = _local_time
-    templates.env.globals["CSRF_FIELD"] = CSRF_FIELD
+    templates = new_templates(TEMPLATES_DIR)
     templates.env.globals["weekday_of"] = weekday_of
     return WebState(templates)
+
+
+def new_templates(directory: Path) -> Jinja2Templates:
+    """Templates from `directory` with what every page's template uses: the `local` time filter
+    and the CSRF field's name (the fleet console's pages are set up the same way)."""
+    templates = Jinja2Templates(directory=str(directory))
+    templates.env.filters["local"] = _local_time
+    templates.env.globals["CSRF_FIELD"] = CSRF_FIELD
+    return templates
 
 
 def _local_time(moment: datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
@@ -117,7 +124,12 @@ def page(role: Role | None) -> Callable[[Viewer], Viewer]:
 
 def form(role: Role | None):
     """A dependency for POSTs: `page(role)` plus the CSRF token check."""
-    checked = page(role)
+    return csrf_checked(page(role))
+
+
+def csrf_checked(checked: Callable[..., Viewer]) -> Callable[..., Any]:
+    """A dependency: the viewer `checked` gives, once the posted form's CSRF token is theirs (the
+    fleet console's forms are checked the same way)."""
 
     # A default, not Annotated: the annotation is a string here and `checked` a local name.
     async def check(request: Request, viewer: Viewer = Depends(checked)) -> Viewer:

@@ -12,8 +12,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from controller.web import STATIC_DIR
 from controller.web.csrf import CsrfRefused
+from controller.web.pages import new_templates
 from fleet_console.service.runtime import ConsoleRuntime
-from fleet_console.web.pages import PageForbidden, PageNotFound, SignInRequired, new_templates, render
+from fleet_console.web.pages import TEMPLATES_DIR, PageForbidden, PageNotFound, SignInRequired, render
 from fleet_console.web.routers import commands, log, overview, send, signin
 
 MAX_BODY_BYTES = 1024 * 1024  # the largest form is the block list (512 KiB of text)
@@ -29,7 +30,7 @@ def create_console_app(console: ConsoleRuntime) -> FastAPI:
         max_body_size=MAX_BODY_BYTES,
     )
     app.state.console = console
-    app.state.templates = new_templates()
+    app.state.templates = new_templates(TEMPLATES_DIR)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in ROUTERS:
         app.include_router(router)

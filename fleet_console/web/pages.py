@@ -2,26 +2,28 @@
 (`page(role)`, `form(role)` with the CSRF token, as on a branch), and rendering with the menu.
 
 The viewer, its session and the CSRF check are the branch's own (controller/web/sessions.py,
-csrf.py) on the console's tables; only the wiring to the console's runtime is here.
+csrf.py) on the console's tables, and so are the templates' set-up, the page exceptions, the
+posted form and the redirect after a POST (controller/web/pages.py, re-exported here for the
+console's routers); only the wiring to the console's runtime is here.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.templating import Jinja2Templates
-from starlette.datastructures import FormData
+from fastapi.responses import HTMLResponse
 
-from controller.domain.clock import to_local
 from controller.domain.roles import Role
-from controller.web.csrf import CSRF_FIELD, check_session_form
-from controller.web.pages import SECURITY_HEADERS
+from controller.web.pages import SECURITY_HEADERS, csrf_checked
+from controller.web.pages import PageForbidden as PageForbidden
+from controller.web.pages import PageNotFound as PageNotFound
+from controller.web.pages import Posted as Posted
+from controller.web.pages import SignInRequired as SignInRequired
+from controller.web.pages import redirect as redirect
 from controller.web.sessions import SESSION_COOKIE, Sessions, Viewer
 from fleet_console.service.runtime import ConsoleRuntime
 
@@ -33,31 +35,6 @@ NAV = (
     ("/send/blocks", "Blocks", (Role.MANAGER,)),
     ("/commands", "Sent", (Role.MANAGER, Role.SECURITY)),
 )
-
-
-class SignInRequired(Exception):
-    """No valid session: pages redirect to the sign-in form."""
-
-
-class PageForbidden(Exception):
-    def __init__(self, role: Role) -> None:
-        super().__init__(f"this page needs the {role} role")
-        self.role = role
-
-
-class PageNotFound(Exception):
-    """No such command: a 404 page."""
-
-
-def new_templates() -> Jinja2Templates:
-    templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
-    templates.env.filters["local"] = local_time
-    templates.env.globals["CSRF_FIELD"] = CSRF_FIELD
-    return templates
-
-
-def local_time(moment: datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
-    return to_local(moment).strftime(pattern) if moment else ""
 
 
 def console_of(request: Request) -> ConsoleRuntime:
@@ -99,21 +76,9 @@ def page(*roles: Role) -> Callable[[Viewer], Viewer]:
 
 def form(*roles: Role) -> Callable[..., Any]:
     """`page(*roles)` plus the CSRF token check, for every POST."""
-    checked = page(*roles)
-
-    # A default, not Annotated: the annotation is a string here and `checked` a local name.
-    async def check(request: Request, viewer: Viewer = Depends(checked)) -> Viewer:
-        await check_session_form(request, viewer)
-        return viewer
-
-    return check
+    return csrf_checked(page(*roles))
 
 
-async def posted_form(request: Request) -> FormData:
-    return await request.form()
-
-
-Posted = Annotated[FormData, Depends(posted_form)]
 AnyPage = Annotated[Viewer, Depends(page())]
 AnyForm = Annotated[Viewer, Depends(form())]
 StaffPage = Annotated[Viewer, Depends(page(Role.MANAGER, Role.SECURITY))]
@@ -139,7 +104,3 @@ def render(
     )
     response.headers.update(SECURITY_HEADERS)
     return response
-
-
-def redirect(path: str) -> RedirectResponse:
-    return RedirectResponse(path, status_code=303)
