@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from gpiozero.pins.mock import MockFactory
@@ -18,6 +18,10 @@ from controller.config.settings import Settings, parse_settings
 from controller.services.runtime import Runtime
 from tests.drivers.gpio_support import NotifyingMockPin
 from tests.mqtt_support import Broker, mosquitto_binary
+
+if TYPE_CHECKING:  # imported where used: every test loads this file
+    from controller.door.branch import BranchService
+    from controller.sim.hardware import SimulatedHardware
 
 
 class FakeClock:
@@ -80,11 +84,14 @@ DEMO_CARD = "29990000000001"  # member 1 of tests.helpers.member_row, PIN 1234
 SECOND_CARD = "29990000000002"  # member 2, PIN 1234
 
 
-@pytest.fixture
-def live_branch(settings: Settings, clock: FakeClock):
-    """The wired BranchService on simulated hardware, its threads running, in Open+, with the
-    injected wall and monotonic clocks; members 1 and 2 (DEMO_CARD, SECOND_CARD), PIN 1234."""
-    from gpiozero.pins.mock import MockFactory
+def simulated_openplus_branch(
+    settings: Settings, clock: FakeClock, members: tuple[int, ...] = ()
+) -> tuple[SimulatedHardware, BranchService]:
+    """The wired BranchService on simulated hardware (mock pins), in Open+, with the injected wall
+    and monotonic clocks, `members` (tests.helpers.member_row numbers) on its list and the
+    simulated inputs at rest; not started, so a test can look before the threads run. The one
+    set-up of the live, counted, camera and fleet branches: they differ only in `settings`."""
+    from contextlib import closing
 
     from controller.domain.modes import DoorMode
     from controller.domain.schedule import Schedule
@@ -102,12 +109,20 @@ def live_branch(settings: Settings, clock: FakeClock):
         monotonic=clock.monotonic,
         mode_override=DoorMode.OPENPLUS,
     )
-    conn = service.runtime.connection()
-    MemberAdmin(service.runtime.members(conn), service.runtime.events(conn), clock, "e").replace_list(
-        [(1, member_row(1)), (2, member_row(2))], "test"
-    )
-    conn.close()
+    if members:
+        with closing(service.runtime.connection()) as conn:
+            MemberAdmin(service.runtime.members(conn), service.runtime.events(conn), clock, "e").replace_list(
+                [(number, member_row(number)) for number in members], "test"
+            )
     sim.at_rest()
+    return sim, service
+
+
+@pytest.fixture
+def live_branch(settings: Settings, clock: FakeClock):
+    """The wired BranchService on simulated hardware, its threads running, in Open+, with the
+    injected wall and monotonic clocks; members 1 and 2 (DEMO_CARD, SECOND_CARD), PIN 1234."""
+    sim, service = simulated_openplus_branch(settings, clock, members=(1, 2))
     service.start()
     assert service.wait_readers_connected(5)
     assert service.loop.wait_idle(5)
@@ -183,31 +198,9 @@ NO_PAUSE.set()
 def counted_branch(settings: Settings, clock: FakeClock) -> Iterator[tuple[Any, Any]]:
     """BranchService on simulated hardware, in Open+, with beams that know no flicker time: the
     driver keeps real monotonic time, and the simulated walk's edges come without a real pause."""
-    from contextlib import closing
-
-    from controller.domain.modes import DoorMode
-    from controller.domain.schedule import Schedule
-    from controller.door.branch import BranchService
-    from controller.services.members import MemberAdmin
-    from controller.sim.hardware import SimulatedHardware
-    from tests.helpers import member_row
-
     raw = settings.model_dump(mode="json")
     raw["hardware"]["counter"] = {"a_pin": 7, "b_pin": 8, "flicker_ms": 0}
-    sim = SimulatedHardware.create(parse_settings(raw, "test"), MockFactory())
-    service = BranchService(
-        sim.settings,
-        Schedule(),
-        pin_factory=sim.factory,
-        clock=clock,
-        monotonic=clock.monotonic,
-        mode_override=DoorMode.OPENPLUS,
-    )
-    with closing(service.runtime.connection()) as conn:
-        MemberAdmin(service.runtime.members(conn), service.runtime.events(conn), clock, "e").replace_list(
-            [(1, member_row(1))], "test"
-        )
-    sim.at_rest()
+    sim, service = simulated_openplus_branch(parse_settings(raw, "test"), clock, members=(1,))
     service.start()
     assert service.loop.wait_idle(5)
     yield sim, service

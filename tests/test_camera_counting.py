@@ -4,19 +4,17 @@ two in on one grant is one tailgating event; the wired branch starts it and feed
 
 from __future__ import annotations
 
-from contextlib import closing
 from pathlib import Path
 
 import pytest
-from gpiozero.pins.mock import MockFactory
 
 from controller.config.counter import CameraCounterSettings, people_counter
 from controller.config.settings import ConfigError, parse_settings
 from controller.domain.events import EventType
-from controller.domain.modes import DoorMode
 from controller.door.camera_counting import CameraCounting
 from controller.door.ports import DoorContactChanged, RemoteUnlock
 from drivers.beams import PersonCrossed
+from tests.conftest import simulated_openplus_branch
 from tests.test_occupancy import counting_bench, events_of
 from tests.video_support import PERSON, Scene, walking_in, walking_out
 
@@ -124,30 +122,12 @@ def test_a_camera_that_will_not_open_is_one_camera_fault(tmp_path: Path, runtime
 @pytest.fixture
 def camera_branch(settings, clock, tmp_path):
     """BranchService on simulated hardware counting people on a generated door video."""
-    from controller.domain.schedule import Schedule
-    from controller.door.branch import BranchService
-    from controller.services.members import MemberAdmin
-    from controller.sim.hardware import SimulatedHardware
-    from tests.helpers import member_row
-
     scene = Scene([walking_in(0, 0.3), walking_in(14, 0.6, shade=35), walking_out(30, 0.5)])
     path = scene.write(tmp_path / "door.mp4")
     raw = settings.model_dump(mode="json")
     raw["counter"] = {"source": "camera", "camera": {"source": str(path), "in_process": False}}
-    sim = SimulatedHardware.create(parse_settings(raw, "test"), MockFactory())  # no beams then
-    service = BranchService(
-        sim.settings,
-        Schedule(),
-        pin_factory=sim.factory,
-        clock=clock,
-        monotonic=clock.monotonic,
-        mode_override=DoorMode.OPENPLUS,
-    )
-    with closing(service.runtime.connection()) as conn:
-        MemberAdmin(service.runtime.members(conn), service.runtime.events(conn), clock, "e").replace_list(
-            [(1, member_row(1))], "test"
-        )
-    sim.at_rest()
+    # the camera counts: the simulator wires no beams then
+    sim, service = simulated_openplus_branch(parse_settings(raw, "test"), clock, members=(1,))
     yield sim, service
     service.stop()
     sim.close()

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from gpiozero.pins.mock import MockFactory
-
 from controller.config.settings import Settings
 from controller.domain.events import Event, EventType
-from controller.domain.modes import DoorMode
-from controller.domain.schedule import Schedule
-from controller.door.branch import BranchService
-from controller.sim.hardware import SimulatedHardware
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, simulated_openplus_branch
 from tests.fleet.conftest import fleet_settings
 from tests.mqtt_support import Broker
 
@@ -19,18 +13,9 @@ def test_the_door_process_publishes_its_state_and_events(
     settings: Settings, clock: FakeClock, broker: Broker
 ) -> None:
     assert settings.fleet.enabled is False  # off unless configured
-    sim = SimulatedHardware.create(
-        settings.model_copy(update={"fleet": fleet_settings(broker, branch="north")}), MockFactory()
+    sim, service = simulated_openplus_branch(
+        settings.model_copy(update={"fleet": fleet_settings(broker, branch="north")}), clock
     )
-    service = BranchService(
-        sim.settings,
-        Schedule(),
-        pin_factory=sim.factory,
-        clock=clock,
-        monotonic=clock.monotonic,
-        mode_override=DoorMode.OPENPLUS,
-    )
-    sim.at_rest()
     service.start()
     try:
         broker.messages.wait_until(
