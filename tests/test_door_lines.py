@@ -20,10 +20,9 @@ from controller.door.outputs_runner import OutputsRunner
 from controller.door.ports import DoorOutputs, ModeChanged
 from controller.door.timers import ClockTimers
 from controller.services.access import Authorizer
-from tests.helpers import member_row
 from tests.test_building_outputs import local, schedule
 from tests.test_door import Bench
-from tests.test_occupancy import COUNTER, STAFF_CARD, enter, events_of, opening, walk
+from tests.test_occupancy import COUNTER, STAFF_CARD, counting_bench, enter, events_of, opening, walk
 
 LIGHTS_PIN, ALARM_PIN = 12, 16  # free on test_door's bench
 # Staffed 09-17, Open+ 17-22 local. Lights on in Open+ from 10 minutes before it starts; the
@@ -57,31 +56,13 @@ def runner_at(clock, factory, outputs: list[dict[str, Any]] = LINES, hardware: d
 
 
 def lines_bench(runtime, clock, factory) -> tuple[Bench, OutputsRunner, ClockTimers]:
-    """test_door's bench with the people counter, staff allowed in when closed, and the lights and
-    alarm lines of the outputs runner as the door's; in Open+ (21:30 local, the clock fixture)."""
-    bench = Bench(runtime, clock, factory, more_rows=[(9, member_row(9, category="staff"))])
+    """test_occupancy's counting bench (the people counter, staff allowed in when closed, a
+    10-minute closing round) with the outputs runner's lights and alarm lines as the door's; in
+    Open+ (21:30 local, the clock fixture)."""
     runner, timers = runner_at(clock, factory)
-    relay, signals = bench.devices[:2]
-    bench.door = Door(
-        Authorizer(
-            runtime.members(bench.conn),
-            bench.events,
-            runtime.hasher,
-            AccessSettings(staff_allowed_when_closed=True),
-            "entrance",
-        ),
-        DoorOutputs(
-            relay, signals, bench.messages.append, runner.door_line("lights"), runner.door_line("alarm")
-        ),
-        bench.events,
-        DoorSettings(closing_round_minutes=10),
-        clock,
-        "entrance",
-        monotonic=clock.monotonic,
-        counter=COUNTER,
+    bench = counting_bench(
+        runtime, clock, factory, lines=(runner.door_line("lights"), runner.door_line("alarm"))
     )
-    bench.loop = DoorLoop(bench.door, clock.monotonic)
-    bench.send(ModeChanged(DoorMode.OPENPLUS, "test"))
     return bench, runner, timers
 
 

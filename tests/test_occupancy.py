@@ -16,7 +16,7 @@ from controller.door.link import snapshot_from_json, snapshot_to_json
 from controller.door.loop import DoorLoop
 from controller.door.machine import Door
 from controller.door.occupancy import CLOSING_ROUND
-from controller.door.ports import DoorContactChanged, DoorOutputs, ModeChanged, RemoteUnlock
+from controller.door.ports import Alarm, DoorContactChanged, DoorOutputs, ModeChanged, RemoteUnlock, Switch
 from controller.services.access import Authorizer
 from controller.services.footage_plan import CLIP_EVENTS
 from controller.sim.console import Console
@@ -30,11 +30,20 @@ COUNTER = CounterSettings(a_pin=7, b_pin=8, settle_seconds=2.0)
 ROUND_MINUTES = 10
 
 
-def counting_bench(runtime, clock, factory, counter: CounterSettings | None = COUNTER) -> Bench:
+def counting_bench(
+    runtime,
+    clock,
+    factory,
+    counter: CounterSettings | None = COUNTER,
+    lines: tuple[Switch | None, Alarm | None] | None = None,
+) -> Bench:
     """test_door's Bench, its door rebuilt with the people counter (or none) and staff allowed
-    in when closed (member 9 is staff), in Open+."""
+    in when closed (member 9 is staff), in Open+; `lines`: the door's lights and alarm in place of
+    the bench's own (test_door_lines gives the outputs runner's)."""
     bench = Bench(runtime, clock, factory, more_rows=[(9, member_row(9, category="staff"))])
     relay, signals, lights, alarm = bench.devices[:4]
+    if lines is not None:
+        lights, alarm = lines
     bench.door = Door(
         Authorizer(
             runtime.members(bench.conn),
