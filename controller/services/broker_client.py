@@ -8,6 +8,7 @@ to one (a TLS option, a paho upgrade) must not miss the others.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Protocol
 
@@ -15,6 +16,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from controller.services.alerts.channels import tls_context
+
+FIRST_RETRY_SECONDS = 0.1
 
 
 class BrokerLogin(Protocol):
@@ -43,3 +46,41 @@ def broker_client(
     if login.tls:
         client.tls_set_context(tls_context(login.ca_file))
     return client
+
+
+class Reconnect:
+    """When a thread that drives its own client (the fleet publisher, the fleet console's link)
+    tries the broker again: FIRST_RETRY_SECONDS after the first failure, the wait doubling on
+    each failure up to `max_seconds`, and back to the first once a connection is accepted. On
+    monotonic time: a step of the wall clock neither holds a retry off nor hurries it."""
+
+    def __init__(self, max_seconds: float) -> None:
+        self._max_seconds = max_seconds
+        self._at = 0.0  # the first try at once
+        self._wait = FIRST_RETRY_SECONDS
+
+    def due(self) -> bool:
+        return time.monotonic() >= self._at
+
+    def seconds_left(self) -> float:
+        return max(0.0, self._at - time.monotonic())
+
+    def later(self) -> float:
+        """A try failed or a connection was lost: the next try is due after the current wait,
+        returned (for the log); the one after that waits twice as long."""
+        wait = self._wait
+        self._at = time.monotonic() + wait
+        self._wait = min(wait * 2, self._max_seconds)
+        return wait
+
+    def connected(self) -> None:
+        self._wait = FIRST_RETRY_SECONDS
+
+
+def drop_connection(client: mqtt.Client) -> None:
+    """Close a client's socket with no DISCONNECT and without its on_disconnect: the connection
+    is already gone or refused, and the owner logs why itself (the callback would say it again)."""
+    client.on_disconnect = None
+    sock = client.socket()
+    if sock is not None:
+        sock.close()

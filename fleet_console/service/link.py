@@ -24,7 +24,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 
 from controller.domain.clock import Clock
-from controller.services.broker_client import broker_client
+from controller.services.broker_client import Reconnect, broker_client, drop_connection
 from controller.store.db import Database, transaction
 from fleet_console.config import BrokerSettings
 from fleet_console.service.ingest import Ingest, purge_old_events
@@ -36,7 +36,6 @@ QOS = 1
 WINDOW = 100  # command envelopes in flight
 LOOP_SECONDS = 0.05
 IDLE_SECONDS = 1.0  # unpublished commands written by another process are seen this fast
-FIRST_RETRY_SECONDS = 0.1
 PURGE_SECONDS = 3600.0  # old events are deleted this often
 SUBSCRIPTIONS = (("state", 1), ("heartbeat", 0), ("events", 1), ("acks", 1))
 
@@ -57,8 +56,7 @@ class FleetLink:
         self._inflight: dict[int, tuple[str, str]] = {}  # paho mid -> (command id, branch)
         self._handed: set[tuple[str, str]] = set()
         self._acked: list[tuple[str, str]] = []
-        self._retry_at = 0.0
-        self._retry_wait = FIRST_RETRY_SECONDS
+        self._reconnect = Reconnect(settings.reconnect_max_seconds)
         self.subscribed = threading.Event()  # set while subscribed (tests, the overview)
 
     def topic(self, branch: str, leaf: str) -> str:
@@ -93,12 +91,12 @@ class FleetLink:
                         lambda: purge_old_events(conn, self._clock, self._keep_events_days),
                         "purge old events",
                     )
-                if self._client is None and time.monotonic() >= self._retry_at:
+                if self._client is None and self._reconnect.due():
                     self._connect()
                 if self._client is not None:
                     self._guarded(lambda: self._pass(conn), "talk to the broker")
                 else:
-                    self._wake.wait(max(0.0, min(IDLE_SECONDS, self._retry_at - time.monotonic())))
+                    self._wake.wait(min(IDLE_SECONDS, self._reconnect.seconds_left()))
         finally:
             if self._client is not None:
                 self._client.on_disconnect = None
@@ -132,17 +130,12 @@ class FleetLink:
         self._client = client
 
     def _retry_later(self, why: str) -> None:
-        log.warning("fleet console: %s; again in %.1f s", why, self._retry_wait)
-        self._retry_at = time.monotonic() + self._retry_wait
-        self._retry_wait = min(self._retry_wait * 2, self._settings.reconnect_max_seconds)
+        log.warning("fleet console: %s; again in %.1f s", why, self._reconnect.later())
 
     def _drop(self, why: str) -> None:
         client, self._client = self._client, None
         if client is not None:
-            client.on_disconnect = None
-            sock = client.socket()
-            if sock is not None:
-                sock.close()
+            drop_connection(client)
         self.subscribed.clear()
         self._inflight.clear()
         self._handed.clear()
@@ -156,7 +149,7 @@ class FleetLink:
             self._drop(f"broker refused the connection ({reason})")
             return
         log.info("fleet console: connected to %s:%d", self._settings.host, self._settings.port)
-        self._retry_wait = FIRST_RETRY_SECONDS
+        self._reconnect.connected()
         client.subscribe([(self.topic("+", leaf), qos) for leaf, qos in SUBSCRIPTIONS])
 
     def _on_disconnect(

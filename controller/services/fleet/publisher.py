@@ -33,7 +33,7 @@ from paho.mqtt.enums import MQTTErrorCode
 from controller.config.fleet import FleetSettings
 from controller.domain.clock import Clock
 from controller.services.backup import app_version
-from controller.services.broker_client import broker_client
+from controller.services.broker_client import Reconnect, broker_client, drop_connection
 from controller.services.fleet.messages import (
     DoorState,
     Topics,
@@ -53,7 +53,6 @@ QOS = 1
 WINDOW = 100  # events in flight (published, PUBACK not yet come)
 LOOP_SECONDS = 0.05  # the longest a pass waits for the network before looking at the rest
 FILL_SECONDS = 1.0  # events written by other processes are seen this fast
-FIRST_RETRY_SECONDS = 0.1
 
 
 def _json(payload: dict[str, Any]) -> str:
@@ -94,8 +93,7 @@ class FleetPublisher:
         self._handed_up_to = 0  # the last outbox row id given to the current client
         self._published_state: str | None = None
         self._next_heartbeat: datetime | None = None
-        self._retry_at = 0.0
-        self._retry_wait = FIRST_RETRY_SECONDS
+        self._reconnect = Reconnect(settings.reconnect_max_seconds)
         self.connected = threading.Event()  # set while a session is up (tests, health)
         self.sent = 0  # events acknowledged by the broker since start
 
@@ -129,12 +127,12 @@ class FleetPublisher:
                     self._wake.clear()
                     filled_at = time.monotonic()
                     self._guarded(lambda: self._filler.fill_once(conn), "fill the outbox")
-                if self._client is None and time.monotonic() >= self._retry_at:
+                if self._client is None and self._reconnect.due():
                     self._connect()
                 if self._client is not None:
                     self._guarded(lambda: self._pass(conn), "publish")
                 else:
-                    self._wake.wait(max(0.0, min(FILL_SECONDS, self._retry_at - time.monotonic())))
+                    self._wake.wait(min(FILL_SECONDS, self._reconnect.seconds_left()))
         finally:
             self._close(conn)
             conn.close()
@@ -166,18 +164,13 @@ class FleetPublisher:
         self._session = False
 
     def _retry_later(self, why: str) -> None:
-        log.warning("fleet: %s; again in %.1f s", why, self._retry_wait)
-        self._retry_at = time.monotonic() + self._retry_wait
-        self._retry_wait = min(self._retry_wait * 2, self._settings.reconnect_max_seconds)
+        log.warning("fleet: %s; again in %.1f s", why, self._reconnect.later())
 
     def _drop(self, why: str) -> None:
         """The connection is gone: forget the client and what was in flight (still unsent)."""
         client, self._client = self._client, None
         if client is not None:
-            client.on_disconnect = None
-            sock = client.socket()
-            if sock is not None:
-                sock.close()
+            drop_connection(client)
         self._session = False
         self.connected.clear()
         self._inflight.clear()
@@ -194,7 +187,7 @@ class FleetPublisher:
             return
         log.info("fleet: connected to %s:%d", self._settings.host, self._settings.port)
         self._session = True
-        self._retry_wait = FIRST_RETRY_SECONDS
+        self._reconnect.connected()
         self._next_heartbeat = self._clock()
         self.connected.set()
 
