@@ -3,8 +3,6 @@ plays on the entries page in a real headless Chromium as it was written, seeking
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from drivers.camera_copy import CopyRecorder
 from drivers.camera_messages import RecorderConfig, to_ms
 from tests.browser_support import chromium  # skips the module without Chromium
 from tests.h264_support import write_h264
-from tests.web.test_web_browser import NOW, Branch, go, sign_in_as, wait_for
+from tests.web.test_web_browser import NOW, Branch, go, served_branch, sign_in_as, wait_for
 from tests.web.web_support import record_event
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -26,13 +24,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def branch() -> Iterator[Branch]:
-    data_dir = Path(tempfile.mkdtemp(prefix="opd-copy-"))
-    branch = Branch(data_dir)
-    branch.server.start()
-    branch.base = f"http://127.0.0.1:{branch.server.port}"  # type: ignore[attr-defined]
-    yield branch
-    branch.server.stop()
-    shutil.rmtree(data_dir, ignore_errors=True)
+    yield from served_branch("opd-copy-")
 
 
 @pytest.fixture(scope="module")

@@ -78,15 +78,21 @@ class Branch:
             return conn.execute("SELECT COUNT(*) FROM members").fetchone()[0]
 
 
-@pytest.fixture(scope="module")
-def branch() -> Iterator[Branch]:
-    data_dir = Path(tempfile.mkdtemp(prefix="opd-web-"))
+def served_branch(prefix: str) -> Iterator[Branch]:
+    """A module's branch: a fresh data directory (named from `prefix`), its server on a free
+    port at `base`; stopped and removed when the module is done."""
+    data_dir = Path(tempfile.mkdtemp(prefix=prefix))
     branch = Branch(data_dir)
     branch.server.start()
     branch.base = f"http://127.0.0.1:{branch.server.port}"  # type: ignore[attr-defined]
     yield branch
     branch.server.stop()
     shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def branch() -> Iterator[Branch]:
+    yield from served_branch("opd-web-")
 
 
 @pytest.fixture(scope="module")
