@@ -184,3 +184,12 @@ def render(
 def redirect(path: str) -> RedirectResponse:
     """After a POST: see the result with a GET (a reload does not post again)."""
     return RedirectResponse(path, status_code=303)
+
+
+def same_site_path(target: str | None, fallback: str) -> str:
+    """`target` when it is a path on this site, else `fallback`: never `//host`, `https://...`
+    or a backslash a browser reads as a slash (no open redirect after signing in). The branch's
+    and the fleet console's sign-in both check `next` with it."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return fallback
+    return target

@@ -14,7 +14,7 @@ from controller.services.users import MAX_PASSWORD_LENGTH
 from controller.web.csrf import check_signin_form, remember_signin_token, signin_token
 from controller.web.error_pages import busy_page
 from controller.web.i18n import LANG_COOKIE, LANGUAGES
-from controller.web.pages import AnyForm, Conn, redirect, render, services_of
+from controller.web.pages import AnyForm, Conn, redirect, render, same_site_path, services_of
 from controller.web.sessions import SESSION_COOKIE, Sessions, clear_session_cookie, set_session_cookie
 
 router = APIRouter(include_in_schema=False)
@@ -22,9 +22,7 @@ router = APIRouter(include_in_schema=False)
 
 def safe_next(target: str | None) -> str:
     """Only a path on this site: never `//host` or `https://...` (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/today"
-    return target
+    return same_site_path(target, "/today")
 
 
 @router.get("/")

@@ -11,6 +11,7 @@ from controller.services.login_throttle import SignInPaused, client_address
 from controller.services.passwords import PasswordsBusy
 from controller.services.users import MAX_PASSWORD_LENGTH
 from controller.web.csrf import check_signin_form, remember_signin_token, signin_token
+from controller.web.pages import same_site_path
 from controller.web.sessions import SESSION_COOKIE, Sessions, clear_session_cookie, set_session_cookie
 from fleet_console.web.pages import AnyForm, Conn, Console, redirect, render
 
@@ -20,9 +21,7 @@ HOME = "/overview"
 
 def safe_next(target: str | None) -> str:
     """Only a path on this site (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return HOME
-    return target
+    return same_site_path(target, HOME)
 
 
 @router.get("/")
