@@ -305,17 +305,7 @@ class Authorizer:
         more: str | None = None,
     ) -> None:
         """The attempt's event, then any alarm it raised (after it, as the log reads best)."""
-        self._events.record(
-            Event(
-                type=EventType.ACCESS_GRANTED if decision.granted else EventType.ACCESS_REFUSED,
-                at=now,
-                door=self._door,
-                reason=decision.reason.value,
-                member_ref=member.patron_id if member else None,
-                card_hint=_hint(raw_card),
-                detail=f"{READER_FIELD}{reader} mode={mode.value}" + (f" {more}" if more else ""),
-            )
-        )
+        self._events.record(access_event(decision, member, raw_card, reader, mode, self._door, now, more))
         for alarm in alarms:
             self._events.record(alarm)
 
@@ -326,6 +316,29 @@ def _with_more_time(decision: Decision, member: Member | None) -> Decision:
     if decision.granted and member is not None and member.more_time:
         return replace(decision, more_time=True)
     return decision
+
+
+def access_event(
+    decision: Decision,
+    member: Member | None,
+    raw_card: str,
+    reader: str,
+    mode: DoorMode,
+    door: str,
+    at: datetime,
+    more: str | None = None,
+) -> Event:
+    """One attempt's granted or refused event, as the log, the statistics and the fleet read it
+    (the fleet simulator's made-up attempts are written with it too, so they read the same)."""
+    return Event(
+        type=EventType.ACCESS_GRANTED if decision.granted else EventType.ACCESS_REFUSED,
+        at=at,
+        door=door,
+        reason=decision.reason.value,
+        member_ref=member.patron_id if member else None,
+        card_hint=_hint(raw_card),
+        detail=f"{READER_FIELD}{reader} mode={mode.value}" + (f" {more}" if more else ""),
+    )
 
 
 def _hint(raw_card: str) -> str | None:

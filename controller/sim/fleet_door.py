@@ -15,7 +15,6 @@ import random
 from dataclasses import dataclass, field
 from datetime import date
 
-from controller.domain.cards import card_hint
 from controller.domain.clock import Clock
 from controller.domain.decision import decide
 from controller.domain.eligibility import EligibilityRules
@@ -23,8 +22,8 @@ from controller.domain.events import DoorAlarm, Event, EventType
 from controller.domain.members import Member, MemberRow
 from controller.domain.modes import DoorMode
 from controller.domain.schedule import Schedule
+from controller.services.access import access_event
 from controller.services.demo import DEMO_PIN, demo_members
-from controller.store.events import READER_FIELD
 
 WRONG_PIN_SHARE = 0.04  # attempts where the member mistypes the PIN
 UNKNOWN_CARD_SHARE = 0.02  # a card this branch does not know (another library's, a bank card)
@@ -94,17 +93,7 @@ class EntrySource:
             card, reader = member.cards[1 if rfid else 0], "rfid" if rfid else "barcode"
         pin = "0000" if rng.random() < WRONG_PIN_SHARE else DEMO_PIN
         decision = decide(member, pin, DoorMode.OPENPLUS, at, pin_matches=lambda _m, typed: typed == DEMO_PIN)
-        events = [
-            Event(
-                type=EventType.ACCESS_GRANTED if decision.granted else EventType.ACCESS_REFUSED,
-                at=at,
-                door=self._door,
-                reason=decision.reason.value,
-                member_ref=member.patron_id if member else None,
-                card_hint=card_hint(card),
-                detail=f"{READER_FIELD}{reader} mode={DoorMode.OPENPLUS.value}",
-            )
-        ]
+        events = [access_event(decision, member, card, reader, DoorMode.OPENPLUS, self._door, at)]
         if decision.granted:
             events += [
                 Event(type=kind, at=at, door=self._door)
