@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import Field, ValidationError, model_validator
 
 from controller.config.fleet import TOPIC_PART
-from controller.config.section import Section
+from controller.config.section import Section, describe_problem
 from controller.config.settings import ConfigError
 
 __all__ = ["BrokerSettings", "ConfigError", "ConsoleSection", "ConsoleSettings", "load_console_settings"]
@@ -73,18 +73,11 @@ class ConsoleSettings(Section):
     broker: BrokerSettings = BrokerSettings()
 
 
-def _describe(error: Any) -> str:
-    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
-    if error["type"] == "extra_forbidden":
-        return f"{key}: unknown key"
-    return f"{key}: {error['msg']} (got {error.get('input')!r})"
-
-
 def parse_console_settings(raw: dict[str, Any], source: str) -> ConsoleSettings:
     try:
         return ConsoleSettings.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{source}: {'; '.join(_describe(err) for err in exc.errors())}") from None
+        raise ConfigError(f"{source}: {'; '.join(describe_problem(err) for err in exc.errors())}") from None
 
 
 def load_console_settings(path: Path | None) -> ConsoleSettings:

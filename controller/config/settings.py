@@ -18,7 +18,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import ErrorDetails, PydanticCustomError
+from pydantic_core import PydanticCustomError
 
 from controller.config.alerts import AlertSettings
 from controller.config.backup import BackupSettings
@@ -38,7 +38,7 @@ from controller.config.outputs import BuildingOutputs
 from controller.config.pins import number_or_name
 from controller.config.privacy import PrivacySettings
 from controller.config.screen import ScreenSettings
-from controller.config.section import Section
+from controller.config.section import Section, describe_problem
 from controller.config.voice import VoiceSettings
 from controller.system.logging_setup import LogLevel
 
@@ -359,21 +359,12 @@ class Settings(Section):
         return resolve_data_dir(self.storage.data_dir)
 
 
-def _describe(error: ErrorDetails) -> str:
-    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
-    if error["type"] == "extra_forbidden":
-        return f"{key}: unknown key"
-    if error["type"] == "missing":
-        return f"{key}: required value is missing"
-    return f"{key}: {error['msg']} (got {error.get('input')!r})"
-
-
 def parse_settings(raw: dict[str, Any], source: str) -> Settings:
     """Validate an already-parsed TOML document; `source` names it in errors."""
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(_describe(err) for err in exc.errors())
+        problems = "; ".join(describe_problem(err) for err in exc.errors())
         raise ConfigError(f"{source}: {problems}") from None
 
 
