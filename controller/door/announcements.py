@@ -108,3 +108,12 @@ def closing_command(command: str, *, voice_on: bool) -> Callable[[int], None] | 
             log.warning("closing announcement failed: %s", exc)
 
     return play
+
+
+def queued_closing_command(
+    command: str, voice_on: bool, post: Callable[[Callable[[int], None], int], None]
+) -> Callable[[int], None] | None:
+    """The closing announcement command, started from the observer thread (`post`: a fork can
+    take milliseconds, and the door loop must not spend them) and never waited for."""
+    play = closing_command(command, voice_on=voice_on)
+    return None if play is None else (lambda minutes: post(play, minutes))

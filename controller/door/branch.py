@@ -28,7 +28,7 @@ from controller.domain.messages import DoorMessage
 from controller.domain.modes import DoorMode
 from controller.domain.schedule import Schedule
 from controller.domain.timeline import ModeNow
-from controller.door.announcements import Announcements, closing_command
+from controller.door.announcements import Announcements, queued_closing_command
 from controller.door.camera_counting import open_camera_counting
 from controller.door.daily_jobs import DailyJobs
 from controller.door.event_writer import SPILL_FILE, EventWriter
@@ -151,7 +151,9 @@ class BranchService:
                 show=self._show,
                 lights=self.outputs.door_line("lights"),
                 alarm=self.outputs.door_line("alarm"),
-                announce=self._announcer(),
+                announce=queued_closing_command(
+                    settings.door.closing_announcement_command, self.voice is not None, self.observers.post
+                ),
                 operator=hw.operator,
             ),
             self.writer,
@@ -374,14 +376,6 @@ class BranchService:
             self.alerts.wake()  # the alert watch reads the new events on its own thread
         if self.fleet is not None:
             self.fleet.wake()
-
-    def _announcer(self) -> Callable[[int], None] | None:
-        """The closing announcement command, started from the observer thread (a fork can
-        take milliseconds, and the door loop must not spend them) and never waited for."""
-        play = closing_command(
-            self.settings.door.closing_announcement_command, voice_on=self.voice is not None
-        )
-        return None if play is None else (lambda minutes: self.observers.post(play, minutes))
 
     def _output_fault(self, reason: OutputFaultReason, detail: str) -> None:
         """The LCD or the voice failed (their own threads): an event; the door goes on."""
