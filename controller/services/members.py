@@ -1,6 +1,11 @@
 """Admin changes to the member list, each recorded as an audit event naming who made it.
 
 The CLI and the API both call these, so a change is audited the same way whoever makes it.
+
+Every way a member joins the list comes through here (the nightly import, a manager's add on
+the API or the CLI, the fleet's `members` command), so this is where a patron on the fleet's
+shared block list is blocked on joining (issue 17: a member blocked for lending their card at
+one branch must not walk into another they join later), in the transaction that adds them.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from controller.services.member_import import (
 )
 from controller.store.db import transaction
 from controller.store.events import EventLog
+from controller.store.fleet_commands import FleetApplied, FleetBlockList, ListedBlock
 from controller.store.member_list import ImportCounts
 from controller.store.members import MemberStore
 
@@ -94,22 +100,51 @@ class MemberAdmin:
             refuse_staged(problems, *staged.duplicates(problems.limit))
             refuse_staff_cards(*staged.staff_cards(problems.limit))
             counts = staged.apply(commit=not dry_run)
-        if dry_run:
-            return counts
-        self._audit(
-            actor,
-            "members imported",
-            f"added={counts.added} updated={counts.updated} "
-            f"unchanged={counts.unchanged} removed={counts.removed}",
-        )
+            if dry_run:
+                return counts
+            self._audit(
+                actor,
+                "members imported",
+                f"added={counts.added} updated={counts.updated} "
+                f"unchanged={counts.unchanged} removed={counts.removed}",
+            )
+            fleet = FleetApplied(self._members.connection)
+            shared = fleet.block_list()
+            if shared is not None:
+                listed = shared.in_force_on(local_date(self._clock()))
+                # Those the import added, and those whose fleet block a block column lifted.
+                joined = staged.new_among(listed) | (fleet.lifted_fleet_blocks() & listed.keys())
+                for patron_id in sorted(fleet.not_blocked(joined)):
+                    self._fleet_block(patron_id, shared, listed[patron_id])
         return counts
 
     # Each change and its audit event are one transaction (controller.store's rule): no
     # change without its audit line, and no audit line for a change that did not happen.
     def add(self, row: MemberRow, actor: str) -> None:
+        """Add one entry. A patron on the fleet's shared block list is blocked as the list
+        says, at once, unless the row blocks them itself (the branch's own word stands)."""
         with transaction(self._members.connection):
             self._members.add(row, self._clock())
             self._audit(actor, "member added", row.patron_id)
+            found = (
+                None if row.entry_blocked else FleetApplied(self._members.connection).listed(row.patron_id)
+            )
+            if found is not None and found[1].in_force_on(local_date(self._clock())):
+                self._fleet_block(row.patron_id, *found)
+
+    def _fleet_block(self, patron_id: str, shared: FleetBlockList, block: ListedBlock) -> None:
+        """Block a patron who joined while on the shared list, as its blocks command would
+        have: marked as the fleet's (the next list may lift it; a manager's unblock wins) and
+        audited naming the list's version and command, whose own audit line names the sender.
+        Inside the caller's transaction: the entry never stands unblocked."""
+        self._members.set_blocked(patron_id, True, block.until, self._clock(), block.note)
+        FleetApplied(self._members.connection).mark_fleet_block(patron_id)
+        self._audit(
+            f"fleet:blocks v{shared.version}",
+            "member blocked",
+            f"{patron_id} until={block.until or 'unblocked'} note={'yes' if block.note else 'no'} "
+            f"on joining: fleet blocks version {shared.version} id {shared.command_id}",
+        )
 
     def remove(self, patron_id: str, actor: str) -> None:
         with transaction(self._members.connection):

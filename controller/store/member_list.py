@@ -8,6 +8,7 @@ transaction it runs in.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -327,6 +328,15 @@ class ListImport:
 
     def duplicates(self, limit: int) -> tuple[list[Duplicate], int]:
         return self.staging.duplicates(limit)
+
+    def new_among(self, patron_ids: Collection[str]) -> set[str]:
+        """Those of `patron_ids` this import adds (asked for the few on the fleet's block list)."""
+        self.staging.index()
+        query = (
+            "SELECT patron_id FROM temp.import_rows "
+            "WHERE is_new AND patron_id IN (SELECT value FROM json_each(?))"
+        )
+        return {row[0] for row in self._conn.execute(query, (json.dumps(list(patron_ids)),))}
 
     def staff_cards(self, limit: int) -> tuple[list[StaffCard], int]:
         """Cards in the list that staff entries it does not name keep (the first `limit`, by
