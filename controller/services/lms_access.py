@@ -7,16 +7,25 @@ the PIN cache is read from memory and written behind), so the door never waits o
 
 Each decision says which path made it (`DecidedBy`): the event records it, so entries made
 while the LMS was out of reach stand out on the entries page and in exports.
+
+A card the local list does not know is also looked up in the fleet's shared block list
+(FleetBlockView, issue 17): the LMS knows nothing of it, and a patron blocked at one branch
+must not walk into another. The door only knows such a patron by the card it sent the LMS
+(SIP2's patron identifier), so that is what the list's patron ids are matched against.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
 from controller.config.lms import OfflinePolicy
+from controller.domain.cards import CardFormatError, normalise_card
 from controller.domain.decision import Reason
 from controller.domain.eligibility import EligibilityRules, judge
 from controller.domain.events import EventSink
@@ -26,6 +35,9 @@ from controller.services.offline_policy import DecidedBy, offline_verdict
 from controller.services.pin_cache import LmsPinCache
 from controller.services.runtime import Runtime
 from controller.store.events import detail_field
+from controller.store.fleet_commands import FleetApplied, ListedBlock
+
+log = logging.getLogger(__name__)
 
 DECIDED_BY_FIELD = "decided_by="  # how the event's detail names the path that decided
 
@@ -52,16 +64,72 @@ class LocalPinCheck(Protocol):
     def __call__(self, member: Member, pin: str) -> bool: ...
 
 
+class FleetBlocks(Protocol):
+    """Whether the fleet's shared list blocks a card on a day; read in memory."""
+
+    def blocks(self, card: str, today: date) -> bool: ...
+
+
+class FleetBlockView:
+    """The fleet's shared block list by card, in memory, for the door thread.
+
+    Why not a query at each decision: the door never waits on the database. `refresh` reads
+    the list's version (one key) on the LMS worker, just before it hands an answer to the door
+    (open_lms_gate), and loads the list again only when a new one was applied; the door reads
+    the dict it swapped in. A read that fails keeps the last list (and is logged).
+    Only a card that is not on the local list is looked up: see LmsDecider._fleet_listed."""
+
+    def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
+        self._connect = connect
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()  # the LMS workers refresh, one at a time
+        self._version: int | None = None
+        self._cards: Mapping[str, ListedBlock] = {}
+
+    def refresh(self) -> None:
+        with self._lock:
+            try:
+                if self._conn is None:
+                    self._conn = self._connect()
+                store = FleetApplied(self._conn)
+                version = store.blocks_version()
+                if version == self._version:
+                    return
+                shared = store.block_list()
+            except Exception:  # the worker must still hand the door its answer
+                log.exception("the fleet's block list could not be read; the last one stands")
+                return
+            cards: dict[str, ListedBlock] = {}
+            for patron_id, block in shared.blocks.items() if shared is not None else ():
+                try:
+                    cards[normalise_card(patron_id)] = block
+                except CardFormatError:
+                    continue  # not a card number: a patron the local list names (MemberAdmin blocks them)
+            self._cards, self._version = cards, version
+
+    def blocks(self, card: str, today: date) -> bool:
+        block = self._cards.get(card)
+        return block is not None and block.in_force_on(today)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
 @dataclass(frozen=True)
 class LmsVerdict:
     reason: Reason
     decided_by: DecidedBy
     failure: str | None = None  # why the LMS gave no answer (LmsUnavailable's code)
+    fleet_block: bool = False  # refused for the fleet's shared block list
 
     @property
     def detail(self) -> str:
         text = f"{DECIDED_BY_FIELD}{self.decided_by.value}"
-        return f"{text} lms={self.failure}" if self.failure else text
+        text = f"{text} lms={self.failure}" if self.failure else text
+        return f"{text} blocked_by=fleet_list" if self.fleet_block else text
 
 
 class LmsDecider:
@@ -73,11 +141,14 @@ class LmsDecider:
         policy: OfflinePolicy,
         cache: PinCache,
         local_pin_matches: LocalPinCheck,
+        fleet_blocks: FleetBlocks | None = None,
     ) -> None:
+        """`fleet_blocks`: the shared list, asked for cards the local list does not know."""
         self._rules = rules
         self._policy = policy
         self._cache = cache
         self._local_pin_matches = local_pin_matches
+        self._fleet_blocks = fleet_blocks
 
     def replace_rules(self, rules: EligibilityRules) -> None:
         """New rules (the fleet's `rules` command); the next decision reads them (one
@@ -98,6 +169,8 @@ class LmsDecider:
             today,
             guardian_consent=local is not None and local.guardian_consent,
         )
+        if reason is Reason.GRANTED and self._fleet_listed(question, today):
+            return LmsVerdict(Reason.BLOCKED, DecidedBy.LMS, fleet_block=True)
         if reason is Reason.GRANTED:
             self._cache.remember(question.card, question.pin, now)
         elif reason in (Reason.WRONG_PIN, Reason.UNKNOWN_CARD, Reason.CARD_LOST):
@@ -117,7 +190,18 @@ class LmsDecider:
             today,
             local_pin_matches=local_pin_matches,
         )
+        if verdict.reason is Reason.GRANTED and self._fleet_listed(question, today):
+            return LmsVerdict(Reason.BLOCKED, verdict.path, failure, fleet_block=True)
         return LmsVerdict(verdict.reason, verdict.path, failure)
+
+    def _fleet_listed(self, question: LmsQuestion, today: date) -> bool:
+        """A card the local list does not know, on the fleet's shared list. A local entry is
+        left to its own block: the list blocked it on joining, and a manager's unblock wins."""
+        return (
+            question.local is None
+            and self._fleet_blocks is not None
+            and self._fleet_blocks.blocks(question.card, today)
+        )
 
 
 @dataclass
@@ -127,14 +211,17 @@ class LmsGate:
     link: LmsLink
     decider: LmsDecider
     cache: LmsPinCache
+    fleet_blocks: FleetBlockView
 
     def start(self) -> None:
         self.cache.start()  # loads the cache (one query) before the first question
+        self.fleet_blocks.refresh()  # and the fleet's block list
         self.link.start()
 
     def close(self) -> None:
         self.link.close()
         self.cache.close()
+        self.fleet_blocks.close()
 
 
 def open_lms_gate(
@@ -148,10 +235,16 @@ def open_lms_gate(
         return None
     hasher = runtime.hasher
     cache = LmsPinCache(hasher, runtime.connection, cache_days=settings.lms.cache_days, clock=runtime.clock)
+    fleet_blocks = FleetBlockView(runtime.connection)
+
+    def deliver_with_fresh_list(answer: LmsAnswer) -> None:
+        fleet_blocks.refresh()  # on the worker: the door decides on the list as it is now
+        deliver(answer)
+
     link = LmsLink(
         sip2_pool(settings.lms, runtime.clock),
         timeout=settings.lms.reply_timeout_seconds,
-        deliver=deliver,
+        deliver=deliver_with_fresh_list,
         events=events,
         clock=runtime.clock,
         door=door,
@@ -162,5 +255,6 @@ def open_lms_gate(
         settings.lms.offline_policy,
         cache,
         lambda member, pin: hasher.verify(pin, member.pin_salt, member.pin_hash),
+        fleet_blocks,
     )
-    return LmsGate(link, decider, cache)
+    return LmsGate(link, decider, cache, fleet_blocks)

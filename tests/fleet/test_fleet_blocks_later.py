@@ -1,34 +1,51 @@
 """A patron on the fleet's shared block list who joins a branch after the list arrived is
 blocked on joining (issue 17), whichever way they join: the member import, a manager's add
-on the API, the fleet's own `members` command.
+on the API, the fleet's own `members` command. With [lms], a card the library system accepts
+for a patron on the list is refused at the door though the local list does not know it.
 
-The lists are applied through the real command handler (signed, as from the console)."""
+The lists are applied through the real command handler (signed, as from the console); the
+LMS test asks the real pysip2 server (tests/lms's fixture) through the gate the door opens."""
 
 from __future__ import annotations
 
+import queue
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from controller.config.settings import parse_settings
 from controller.domain.clock import local_date
+from controller.domain.decision import Reason
+from controller.domain.events import Event
+from controller.domain.modes import DoorMode
+from controller.services.access import Authorizer
 from controller.services.fleet.apply import DoorHooks
 from controller.services.fleet.apply_handler import CommandHandler
 from controller.services.fleet.commands import encode, new_envelope, sign
 from controller.services.fleet.messages import Topics
+from controller.services.lms import LmsAnswer, LmsQuestion
+from controller.services.lms_access import decided_by_of, open_lms_gate
+from controller.services.offline_policy import DecidedBy
 from controller.services.runtime import Runtime
 from controller.services.use_cases import member_admin
+from controller.sim.lms_server import RunningServer
 from controller.store.fleet_commands import FleetApplied
 from tests.api.api_support import build_api
 from tests.conftest import FakeClock
 from tests.helpers import csv_file, csv_line
+from tests.lms.conftest import HANG_GUARD
+from tests.lms.conftest import lms as lms  # the real pysip2 server fixture, reused
 
 KEY = Ed25519PrivateKey.generate()
 BRANCH = "assen"
 LENT_CARD = {"patron": "P00002", "reason": "lent card", "until": "2027-03-01"}
+LMS_GOOD, LMS_FINES = "29990000000001", "29990000000005"  # the demo LMS's cards (PIN 1234, 5678)
 
 
 @pytest.fixture
@@ -163,3 +180,63 @@ def test_an_expired_block_on_the_list_is_not_applied_on_joining(runtime, clock, 
 
     assert block_of(runtime, conn, "P00003") == (False, None, None)
     assert join_audit(conn) == []
+
+
+# --- the door with [lms]: a card the local list does not know --------------------------------
+
+
+class _Events:
+    def __init__(self) -> None:
+        self.recorded: list[Event] = []
+
+    def record(self, event: Event) -> None:
+        self.recorded.append(event)
+
+
+@pytest.fixture
+def lms_runtime(tmp_path: Path, clock: FakeClock, lms: RunningServer) -> Runtime:
+    settings = parse_settings(
+        {
+            "storage": {"data_dir": str(tmp_path / "data")},
+            "lms": {"enabled": True, "port": lms.port, "institution": "BIB", "reply_timeout_seconds": 5},
+            "eligibility": {"open_plus_patron_classes": ["OPENPLUS"]},
+        },
+        "test",
+    )
+    return Runtime.open(settings, clock=clock)
+
+
+def test_a_card_the_lms_accepts_for_a_listed_patron_is_refused(lms_runtime, clock) -> None:
+    answers: queue.Queue[LmsAnswer] = queue.Queue()
+    events = _Events()
+    gate = open_lms_gate(lms_runtime, answers.put, events, "entrance")
+    assert gate is not None
+    with closing(lms_runtime.connection()) as conn:
+        authorizer = Authorizer(
+            lms_runtime.members(conn),
+            events,
+            lms_runtime.hasher,
+            lms_runtime.settings.access,
+            "entrance",
+            lms=(gate.link, gate.decider),
+        )
+        gate.start()
+        try:
+
+            def enter(card: str, pin: str) -> Any:
+                question = authorizer.begin(card, pin, "rfid", DoorMode.OPENPLUS, clock())
+                assert isinstance(question, LmsQuestion) and question.local is None
+                return authorizer.conclude(question, answers.get(timeout=HANG_GUARD), clock())
+
+            assert enter(LMS_GOOD, "1234").granted  # not on any list yet
+            # The list arrives while the door runs; the card's patron id is the LMS's barcode.
+            send_list(lms_runtime, clock, conn, {"patron": LMS_GOOD, "reason": "lent card", "until": None})
+
+            refused = enter(LMS_GOOD, "1234")
+            assert not refused.granted and refused.reason is Reason.BLOCKED
+            assert decided_by_of(events.recorded[-1].detail) == DecidedBy.LMS
+            assert "blocked_by=fleet_list" in (events.recorded[-1].detail or "")
+            assert gate.cache.check(LMS_GOOD, "1234", clock()) is True  # remembered before the list only
+            assert enter(LMS_FINES, "5678").granted  # a card not on the list: the LMS's word
+        finally:
+            gate.close()
