@@ -12,7 +12,7 @@ import queue
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from controller.config.settings import parse_settings
 from controller.domain.clock import local_date
 from controller.domain.decision import Reason
+from controller.domain.eligibility import EligibilityRules
 from controller.domain.events import Event
 from controller.domain.modes import DoorMode
 from controller.services.access import Authorizer
@@ -30,12 +31,12 @@ from controller.services.fleet.apply_handler import CommandHandler
 from controller.services.fleet.commands import encode, new_envelope, sign
 from controller.services.fleet.messages import Topics
 from controller.services.lms import LmsAnswer, LmsQuestion
-from controller.services.lms_access import decided_by_of, open_lms_gate
+from controller.services.lms_access import LmsDecider, decided_by_of, open_lms_gate
 from controller.services.offline_policy import DecidedBy
 from controller.services.runtime import Runtime
 from controller.services.use_cases import member_admin
 from controller.sim.lms_server import RunningServer
-from controller.store.fleet_commands import FleetApplied
+from controller.store.fleet_commands import FleetApplied, ListedBlock
 from tests.api.api_support import build_api
 from tests.conftest import FakeClock
 from tests.helpers import csv_file, csv_line
@@ -240,3 +241,49 @@ def test_a_card_the_lms_accepts_for_a_listed_patron_is_refused(lms_runtime, cloc
             assert enter(LMS_FINES, "5678").granted  # a card not on the list: the LMS's word
         finally:
             gate.close()
+
+
+class _CachedYes:
+    """An offline cache that accepted every card and PIN lately."""
+
+    def check(self, card: str, pin: str, now: datetime) -> bool | None:
+        return True
+
+    def remember(self, card: str, pin: str, now: datetime) -> None: ...
+    def forget(self, card: str) -> None: ...
+
+
+class _Listed:
+    """The fleet's list as the door reads it: these cards, until a day."""
+
+    def __init__(self, cards: dict[str, date | None]) -> None:
+        self._cards = cards
+
+    def blocks(self, card: str, today: date) -> bool:
+        return card in self._cards and ListedBlock(self._cards[card], None).in_force_on(today)
+
+
+@pytest.mark.parametrize(
+    ("listed", "reason"),
+    [
+        ({LMS_GOOD: None}, Reason.BLOCKED),
+        ({LMS_GOOD: date(2026, 6, 9)}, Reason.GRANTED),  # ended yesterday
+        ({LMS_FINES: None}, Reason.GRANTED),  # another card
+    ],
+)
+def test_the_offline_cache_does_not_admit_a_card_on_the_list(clock, listed, reason) -> None:
+    decider = LmsDecider(
+        EligibilityRules(), "cached", _CachedYes(), lambda member, pin: False, _Listed(listed)
+    )
+    question = LmsQuestion(
+        attempt=1,
+        card=LMS_GOOD,
+        pin="1234",
+        reader="rfid",
+        mode=DoorMode.OPENPLUS,
+        asked_at=clock(),
+        local=None,
+    )
+    verdict = decider.decide(question, None, local_date(clock()), clock())
+    assert (verdict.reason, verdict.decided_by) == (reason, DecidedBy.CACHE)
+    assert ("blocked_by=fleet_list" in verdict.detail) is (reason is Reason.BLOCKED)
