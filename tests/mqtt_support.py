@@ -79,10 +79,11 @@ class Broker(Mosquitto):
         self._subscriber = client
         assert self._subscribed.wait(HANG_GUARD), "the test subscriber was not subscribed"
 
-    def stop_process(self) -> None:
-        """The broker goes down (SIGTERM); the subscriber stays and reconnects when it is back."""
+    def stop_process(self, *, kill: bool = False) -> None:
+        """The broker goes down (SIGTERM, or SIGKILL with `kill`: a crash); the subscriber
+        stays and reconnects when it is back."""
         self._subscribed.clear()
-        super().stop_process()
+        super().stop_process(kill=kill)
 
     def wait_resubscribed(self) -> None:
         assert self._subscribed.wait(HANG_GUARD), "the test subscriber did not come back"

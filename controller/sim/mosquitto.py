@@ -3,7 +3,8 @@
 Moved out of tests/mqtt_support.py so the tests, bench/fleet.py and `openplus-door fleet
 simulate --local-broker` start the broker the same way. `persistent=True` gives it a
 persistence file, so messages queued for persistent sessions survive a stop (SIGTERM:
-Mosquitto saves on the way out) and a start on the same port.
+Mosquitto saves on the way out) and a start on the same port; `stop_process(kill=True)` is a
+crash instead (SIGKILL: what it acknowledged since its last save is gone, as in a power loss).
 """
 
 from __future__ import annotations
@@ -82,9 +83,13 @@ class Mosquitto:
         except subprocess.TimeoutExpired:
             pass
 
-    def stop_process(self) -> None:
-        """The broker goes down (SIGTERM: with persistence it saves its queues first)."""
+    def stop_process(self, *, kill: bool = False) -> None:
+        """The broker goes down: SIGTERM (with persistence it saves its queues first), or with
+        `kill` SIGKILL (a crash: messages it took since its last save are lost)."""
         if self._process is not None:
-            self._process.terminate()
+            if kill:
+                self._process.kill()
+            else:
+                self._process.terminate()
             self._process.wait(START_SECONDS)
             self._process = None
