@@ -264,4 +264,13 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     ALTER TABLE members ADD COLUMN block_source TEXT;  -- 'fleet': the shared list; NULL: local
     """,
+    # 13: the fleet's per-branch sequence (issue 17): each outbox row meant for the console gets
+    # the next seq (fleet_cursor.last_seq, never reused), so the console can see a message the
+    # broker acknowledged and then lost, and ask for it again (`resend`). Rows written before
+    # have none (the console tracks seqs from 1, the first this counter gives).
+    """
+    ALTER TABLE fleet_outbox ADD COLUMN seq INTEGER;
+    CREATE UNIQUE INDEX fleet_outbox_seq ON fleet_outbox(seq);
+    ALTER TABLE fleet_cursor ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;
+    """,
 ]

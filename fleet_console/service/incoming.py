@@ -46,6 +46,7 @@ class StateIn(_In):
 class HeartbeatIn(_In):
     at: AwareDatetime
     outbox: int | None = Field(None, ge=0)
+    acked_seq: int | None = Field(None, ge=0)  # absent from a branch from before seqs
 
 
 class EventIn(_In):
@@ -57,6 +58,7 @@ class EventIn(_In):
     member: str | None = Field(None, max_length=200)
     card_hint: str | None = Field(None, max_length=32)
     detail: str | None = Field(None, max_length=_TEXT)
+    seq: int | None = Field(None, ge=1)  # the branch's outbox seq (service/gaps.py)
 
 
 class AckIn(_In):
@@ -69,6 +71,7 @@ class AckIn(_In):
     status: Literal["applied", "refused"]
     reason: str | None = Field(None, max_length=_TEXT)
     at: AwareDatetime
+    seq: int | None = Field(None, ge=1)
 
 
 MODELS: dict[str, type[_In]] = {"state": StateIn, "heartbeat": HeartbeatIn, "events": EventIn, "acks": AckIn}

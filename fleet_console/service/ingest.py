@@ -1,4 +1,5 @@
-"""Storing what arrives from the broker: state, heartbeat, events (deduplicated by id), acks.
+"""Storing what arrives from the broker: state, heartbeat, events (deduplicated by id), acks;
+and which of the branch's seqs came (service/gaps.py), in the same transaction.
 
 One message, one short transaction. A malformed message is counted (ingest_counts, by kind) and
 logged in one line, and the ingest goes on: nothing a branch or an intruder on the broker sends
@@ -13,6 +14,7 @@ from datetime import timedelta
 
 from controller.domain.clock import Clock
 from controller.store.db import transaction
+from fleet_console.service.gaps import acked_seq_heard, resend_answered, seq_received
 from fleet_console.service.incoming import AckIn, EventIn, HeartbeatIn, Incoming, Malformed, StateIn, parse
 from fleet_console.store.branches import BranchStore
 from fleet_console.store.commands import CommandStore
@@ -77,6 +79,8 @@ class Ingest:
             branches.set_state(incoming.branch, message.state, incoming.raw, now)
         elif isinstance(message, HeartbeatIn):
             branches.set_heartbeat(incoming.branch, message.at, message.outbox, now)
+            if message.acked_seq is not None:
+                acked_seq_heard(self._conn, incoming.branch, message.acked_seq)
         elif isinstance(message, EventIn):
             branches.seen(incoming.branch, now)
             event = FleetEvent(
@@ -93,14 +97,22 @@ class Ingest:
                 closed_at=None,
                 closed_by=None,
             )
+            if message.seq is not None:
+                seq_received(self._conn, incoming.branch, message.seq)
             if not FleetEventStore(self._conn).add(event, now):
                 return DUPLICATE
         elif isinstance(message, AckIn):
             branches.seen(incoming.branch, now)
+            if message.seq is not None:
+                seq_received(self._conn, incoming.branch, message.seq)
             if message.command is None or not CommandStore(self._conn).acknowledge(
                 message.command, incoming.branch, message.status, message.reason, now
             ):
                 return UNKNOWN_ACK  # nothing new (a resend), or no command of this console
+            if message.kind == "resend":
+                resend_answered(
+                    self._conn, incoming.branch, message.command, message.status, message.reason, now
+                )
         return RECEIVED
 
 

@@ -9,6 +9,8 @@ published only on the broker's PUBACK; after a broken connection everything not 
 published again (a branch refuses the second copy as replayed; its first ack stands).
 
 The web side never waits on the broker: sending stores the signed envelopes and calls `wake()`.
+Every CHECK_SECONDS the thread also looks for messages a branch sent that never came
+(service/gaps.py) and asks for them again, signed with the console's key.
 """
 
 from __future__ import annotations
@@ -18,15 +20,18 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import MQTTErrorCode
 
 from controller.domain.clock import Clock
 from controller.services.broker_client import Reconnect, broker_client, drop_connection
 from controller.store.db import Database, transaction
 from fleet_console.config import BrokerSettings
+from fleet_console.service.gaps import CHECK_SECONDS, GAP_GRACE, check_gaps
 from fleet_console.service.ingest import Ingest, purge_old_events
 from fleet_console.store.commands import CommandStore
 
@@ -42,9 +47,18 @@ SUBSCRIPTIONS = (("state", 1), ("heartbeat", 0), ("events", 1), ("acks", 1))
 
 class FleetLink:
     def __init__(
-        self, db: Database, settings: BrokerSettings, clock: Clock, keep_events_days: int = 90
+        self,
+        db: Database,
+        settings: BrokerSettings,
+        clock: Clock,
+        keep_events_days: int = 90,
+        *,
+        key: Ed25519PrivateKey | None = None,
+        gap_grace: timedelta = GAP_GRACE,
     ) -> None:
         self._db = db
+        self._key = key  # signs the resends of missing messages
+        self._gap_grace = gap_grace
         self._keep_events_days = keep_events_days
         self._settings = settings
         self._clock = clock
@@ -83,6 +97,7 @@ class FleetLink:
         conn = self._db.connect()
         self._ingest = Ingest(conn, self._settings.topic_prefix, self._clock)
         purged_at = -PURGE_SECONDS
+        checked_at = time.monotonic()
         try:
             while not self._stopping.is_set():
                 if time.monotonic() - purged_at >= PURGE_SECONDS:
@@ -91,6 +106,9 @@ class FleetLink:
                         lambda: purge_old_events(conn, self._clock, self._keep_events_days),
                         "purge old events",
                     )
+                if time.monotonic() - checked_at >= CHECK_SECONDS:
+                    checked_at = time.monotonic()
+                    self._guarded(self._check_gaps(conn), "look for missing messages")
                 if self._client is None and self._reconnect.due():
                     self._connect()
                 if self._client is not None:
@@ -103,6 +121,13 @@ class FleetLink:
                 self._client.disconnect()
                 self._client = None
             conn.close()
+
+    def _check_gaps(self, conn: sqlite3.Connection) -> Callable[[], object]:
+        def check() -> None:
+            if check_gaps(conn, self._clock, self._key, self._gap_grace):
+                self._wake.set()  # the resends are stored: publish them on this pass
+
+        return check
 
     @staticmethod
     def _guarded(step: Callable[[], object], what: str) -> None:

@@ -60,7 +60,7 @@ class ConsoleRuntime:
 
     def start_link(self) -> FleetLink:
         self.link = FleetLink(
-            self.db, self.settings.broker, self.clock, self.settings.console.keep_events_days
+            self.db, self.settings.broker, self.clock, self.settings.console.keep_events_days, key=self.key
         )
         self.link.start()
         return self.link

@@ -106,4 +106,18 @@ CONSOLE_MIGRATIONS: list[str] = [
         count INTEGER NOT NULL
     );
     """,
+    # 2: which of each branch's message seqs the console has (store/seqs.py): a message the
+    # broker acknowledged and lost shows as a gap, asked for again with a `resend` command.
+    """
+    CREATE TABLE branch_seqs (
+        branch TEXT PRIMARY KEY,
+        through INTEGER NOT NULL DEFAULT 0, -- every seq up to this is here (or given up)
+        ahead TEXT NOT NULL DEFAULT '[]',   -- JSON [[from, to], ...]: ranges received above it
+        acked INTEGER NOT NULL DEFAULT 0,   -- the highest acked_seq of its heartbeats
+        gap_ms INTEGER,                     -- the first gap, first seen then
+        asked_ms INTEGER,                   -- a resend for it sent then
+        refused TEXT,                       -- why the branch refused it (other than not kept)
+        lost INTEGER NOT NULL DEFAULT 0     -- seqs the branch no longer had
+    );
+    """,
 ]

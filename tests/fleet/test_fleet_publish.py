@@ -146,6 +146,7 @@ def test_heartbeat_on_the_injected_clock(db: Database, fleet_broker: Broker, clo
         "v": 1,
         "branch": BRANCH,
         "outbox": 0,
+        "acked_seq": 0,  # no message from the outbox yet
         "at": "2026-06-10T12:01:00Z",
     }
 

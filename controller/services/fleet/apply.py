@@ -10,6 +10,7 @@ from the fleet is checked, stored and audited exactly as a manager's at the bran
             MemberAdmin.remove / add; an updated entry keeps the PIN it had at the branch
 - rules:    the [eligibility] settings' shape; the LMS decision reads them from then on
 - unlock:   the door's remote unlock, as POST /door/unlock does
+- resend:   outbox rows with the seqs asked for put back in the queue (outbox.resend)
 
 Everything that writes runs inside the caller's transaction (nested transactions are
 savepoints), with the version record, the audit line and the ack: all or nothing. What the
@@ -35,6 +36,7 @@ from controller.domain.eligibility import EligibilityRules
 from controller.domain.members import MemberRow, block_note_problem
 from controller.domain.schedule import Schedule, ScheduleInvalid, parse_schedule
 from controller.services.fleet.commands import Command, CommandRefused
+from controller.services.fleet.outbox import resend
 from controller.services.member_import import ImportRejected, RowProblems, read_member_csv
 from controller.services.runtime import Runtime
 from controller.services.schedule import replace_schedule
@@ -75,6 +77,10 @@ class CommandApplier:
     def __init__(self, runtime: Runtime, hooks: DoorHooks) -> None:
         self._runtime = runtime
         self._hooks = hooks
+
+    @property
+    def keep_sent_days(self) -> int:
+        return self._runtime.settings.fleet.keep_sent_days
 
     def apply(self, conn: sqlite3.Connection, command: Command) -> list[AfterCommit]:
         actor = fleet_actor(command.by)
@@ -156,6 +162,7 @@ _KINDS: dict[str, Callable[[CommandApplier, sqlite3.Connection, Command, str], l
     "members": CommandApplier._members,
     "rules": CommandApplier._rules,
     "unlock": CommandApplier._unlock,
+    "resend": lambda applier, conn, command, actor: resend(conn, command.body, applier.keep_sent_days),
 }
 
 

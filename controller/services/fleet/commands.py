@@ -2,7 +2,7 @@
 
 A command travels on `<prefix>/<branch>/commands` (QoS 1, not retained) as one JSON object:
 
-    {"v": 1, "id": "<32 hex>", "kind": "schedule"|"blocks"|"members"|"rules"|"unlock",
+    {"v": 1, "id": "<32 hex>", "kind": "schedule"|"blocks"|"members"|"rules"|"unlock"|"resend",
      "branch": "<target>", "version": <int > 0>, "issued_at": "<ISO UTC Z>",
      "expires_at": "<ISO UTC Z>", "by": "<console user>", "body": {...}, "sig": "<base64>"}
 
@@ -14,7 +14,9 @@ private key, which lives only on the console.
 
 `version` is the console's one increasing counter. A branch applies a command only when its
 version is above the last one it applied of that kind; a replayed or older message is refused.
-Everything refused raises CommandRefused with a reason a person can act on; verify() never
+`resend` {"from_seq", "to_seq"} asks the branch to send its outbox messages with those seqs
+again (the console saw a gap: the broker acknowledged them and lost them); refused with
+NOT_KEPT in the reason when the branch no longer has them. Everything refused raises CommandRefused with a reason a person can act on; verify() never
 lets a json, base64 or cryptography exception through.
 """
 
@@ -37,9 +39,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 FORMAT = 1
-KINDS = ("schedule", "blocks", "members", "rules", "unlock")
+KINDS = ("schedule", "blocks", "members", "rules", "unlock", "resend")
 MAX_PAYLOAD_BYTES = 4 * 1024 * 1024  # a whole member list fits; a runaway message does not
 UNLOCK_LIFETIME = timedelta(minutes=2)  # a remote unlock arriving later is no longer wanted
+# A resend: the console asks again after this if no answer came (a gap it saw an hour ago is
+# asked for anew, not by a stale command queued for a branch that was away).
+RESEND_LIFETIME = timedelta(minutes=10)
+MAX_RESEND = 10_000  # seqs in one resend: a long gap is asked for in parts
+NOT_KEPT = "no longer kept"  # in a refused resend's reason: the console stops asking for it
 LIFETIME = timedelta(days=30)  # the other kinds: a controller offline for weeks still catches up
 PRIVATE_KEY_FILE = "fleet.key"
 PUBLIC_KEY_FILE = "fleet.pub"
@@ -91,7 +98,7 @@ def iso_z(moment: datetime) -> str:
 
 
 def lifetime_of(kind: str) -> timedelta:
-    return UNLOCK_LIFETIME if kind == "unlock" else LIFETIME
+    return {"unlock": UNLOCK_LIFETIME, "resend": RESEND_LIFETIME}.get(kind, LIFETIME)
 
 
 def new_envelope(
@@ -248,6 +255,8 @@ def body_problem(kind: str, body: dict[str, Any]) -> str | None:
     if kind == "unlock":
         if body:  # the door's own pulse, as POST /door/unlock gives: no length to choose
             return "expected {} (the door gives its configured unlock pulse)"
+    elif kind == "resend":
+        return resend_problem(body)
     elif kind == "blocks":
         blocks = body.get("blocks")
         if set(body) != {"blocks"} or not isinstance(blocks, list):
@@ -269,6 +278,21 @@ def body_problem(kind: str, body: dict[str, Any]) -> str | None:
             return "each upsert row is an object"
         if not all(isinstance(pid, str) and pid for pid in body.get("remove", [])):
             return "each removed id is a non-empty string"
+    return None
+
+
+def resend_problem(body: dict[str, Any]) -> str | None:
+    """A resend body is {"from_seq": n, "to_seq": m}, 1 <= n <= m, at most MAX_RESEND seqs."""
+    shape = 'expected {"from_seq": <int >= 1>, "to_seq": <int >= from_seq>}'
+    if set(body) != {"from_seq", "to_seq"}:
+        return shape
+    low, high = body["from_seq"], body["to_seq"]
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in (low, high)):
+        return shape
+    if low < 1 or high < low:
+        return f"{shape}, not {low}..{high}"
+    if high - low + 1 > MAX_RESEND:
+        return f"{high - low + 1} seqs asked for, at most {MAX_RESEND} at a time"
     return None
 
 

@@ -5,7 +5,12 @@ Topics, under `<prefix>/<branch>/`:
   same every time the message is sent again, so a receiver drops what it already has.
 - `state`: retained; `online` with mode, door, alarms, version, last LMS contact and occupancy,
   or `offline` (the last will, and a clean stop).
-- `heartbeat`: QoS 0, every [fleet] heartbeat_seconds: the time and the outbox's length.
+- `heartbeat`: QoS 0, every [fleet] heartbeat_seconds: the time, the outbox's length and
+  `acked_seq`, the seq up to which the broker acknowledged every message.
+
+Every message from the outbox (events, acks) carries `seq`, this branch's own counter, one up
+per message (store/fleet_outbox.py): the console keeps which seqs it has and asks for a gap
+again with a `resend` command (a message the broker acknowledged and then lost in a crash).
 
 An event leaves without the patron id: only the card hint (a few last digits) and a keyed
 pseudonym of the patron id (services/privacy.pseudonym_of: the same member gets the same
@@ -134,5 +139,12 @@ def offline_message(branch: str) -> dict[str, Any]:
     return {"v": FORMAT, "branch": branch, "state": "offline"}
 
 
-def heartbeat_message(branch: str, at: datetime, waiting: int) -> dict[str, Any]:
-    return {"v": FORMAT, "branch": branch, "at": iso(at), "outbox": waiting}
+def heartbeat_message(
+    branch: str, at: datetime, waiting: int, acked_seq: int | None = None
+) -> dict[str, Any]:
+    """`acked_seq` (absent when None: a branch from before seqs) lets the console see a gap at
+    the end too: messages acknowledged by the broker that never reached it, with none after."""
+    message: dict[str, Any] = {"v": FORMAT, "branch": branch, "at": iso(at), "outbox": waiting}
+    if acked_seq is not None:
+        message["acked_seq"] = acked_seq
+    return message

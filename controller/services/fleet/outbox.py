@@ -12,8 +12,10 @@ from __future__ import annotations
 import sqlite3
 from contextlib import closing
 from datetime import datetime, timedelta
+from typing import Any
 
 from controller.domain.clock import Clock
+from controller.services.fleet.commands import NOT_KEPT, CommandRefused
 from controller.services.fleet.messages import Topics, event_message
 from controller.store.db import Database, transaction
 from controller.store.fleet_outbox import FleetOutbox
@@ -69,3 +71,17 @@ class OutboxFiller:
         self._purged_at = now
         with transaction(conn):
             FleetOutbox(conn).purge_sent_before(now - self._keep_sent)
+
+
+def resend(conn: sqlite3.Connection, body: dict[str, Any], keep_sent_days: int) -> list[Any]:
+    """A console's `resend` (body checked by commands.resend_problem): the rows with those seqs
+    go back in the queue, under their ids and seqs (the console stores each once). Refused,
+    naming the range, when none of them is kept any more; when only the oldest are gone, the
+    rest is sent, and the console's next ask for the part still missing gets the refusal."""
+    low, high = int(body["from_seq"]), int(body["to_seq"])
+    if FleetOutbox(conn).mark_unsent(low, high) is None:
+        raise CommandRefused(
+            f"resend: seq {low}..{high} {NOT_KEPT} at this branch "
+            f"(sent messages stay {keep_sent_days} days in its outbox)"
+        )
+    return []  # the publisher finds the rows on its next wake (the ack's)

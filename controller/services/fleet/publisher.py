@@ -11,7 +11,10 @@ here, so the PUBACKs are written to the database on this thread's connection, wi
 - The state is published retained on each connection and whenever it changes; the last will
   (retained `offline` on the same topic) is the broker's to send when this controller vanishes.
   A clean stop publishes `offline` itself and disconnects.
-- A heartbeat every heartbeat_seconds on the injected clock.
+- A heartbeat every heartbeat_seconds on the injected clock, with `acked_seq`.
+- A console's `resend` (applied by the command subscriber) puts sent rows back in the queue,
+  below what this client was handed: a wake looks for such rows and starts again from the
+  oldest unsent one that is not in flight; the rows keep their ids and seqs.
 
 The door never waits for any of this: the event writer only sets a flag (`wake()`).
 """
@@ -91,6 +94,7 @@ class FleetPublisher:
         self._inflight: dict[int, int] = {}  # paho mid -> outbox row id
         self._acked: list[int] = []
         self._handed_up_to = 0  # the last outbox row id given to the current client
+        self._look_back = False  # a wake: rows below _handed_up_to may have been put back
         self._published_state: str | None = None
         self._next_heartbeat: datetime | None = None
         self._reconnect = Reconnect(settings.reconnect_max_seconds)
@@ -127,6 +131,7 @@ class FleetPublisher:
                     self._wake.clear()
                     filled_at = time.monotonic()
                     self._guarded(lambda: self._filler.fill_once(conn), "fill the outbox")
+                    self._look_back = True
                 if self._client is None and self._reconnect.due():
                     self._connect()
                 if self._client is not None:
@@ -233,12 +238,22 @@ class FleetPublisher:
         room = WINDOW - len(self._inflight)
         if room <= 0:
             return
-        for row in FleetOutbox(conn).unsent(self._handed_up_to, room):
-            if row.id in self._acked:
+        box = FleetOutbox(conn)
+        busy = set(self._inflight.values()) | set(self._acked)  # handed, not yet marked sent
+        after = self._handed_up_to
+        if self._look_back:
+            self._look_back = False
+            if box.unsent_up_to(after) > len(busy):  # a resend put rows back: from the oldest
+                after = 0
+        for row in box.unsent(after, room + len(busy)):
+            if row.id in busy:
                 continue
+            if room <= 0:
+                break
             info = client.publish(row.topic, row.payload, qos=QOS)
             if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 return  # not connected after all: loop() will say so
+            room -= 1
             self._inflight[info.mid] = row.id
             self._handed_up_to = row.id
 
@@ -253,10 +268,9 @@ class FleetPublisher:
         now = self._clock()
         if self._next_heartbeat is None or now < self._next_heartbeat:
             return
-        waiting = FleetOutbox(conn).waiting()
-        client.publish(
-            self.topics.heartbeat, _json(heartbeat_message(self.topics.branch, now, waiting)), qos=0
-        )
+        box = FleetOutbox(conn)
+        message = heartbeat_message(self.topics.branch, now, box.waiting(), box.acked_through())
+        client.publish(self.topics.heartbeat, _json(message), qos=0)
         self._next_heartbeat = now + timedelta(seconds=self._settings.heartbeat_seconds)
 
     def _close(self, conn: sqlite3.Connection) -> None:

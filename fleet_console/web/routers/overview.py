@@ -1,5 +1,5 @@
-"""Every branch at a glance: state, mode, door, last heartbeat, open alerts, today's entries; and
-the open alerts themselves, which security closes once someone looked."""
+"""Every branch at a glance: state, mode, door, last heartbeat, open alerts, today's entries,
+messages it sent that never came (asked for again, or lost); and the open alerts themselves, which security closes once someone looked."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from controller.domain.clock import BRANCH_TZ, to_local, to_utc
 from fleet_console.store.branches import BranchStore
 from fleet_console.store.fleet_events import FleetEventStore, IngestCounts
+from fleet_console.store.seqs import SeqStore
 from fleet_console.web.pages import AnyPage, Conn, Console, SecurityForm, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -38,6 +39,7 @@ def overview(request: Request, viewer: AnyPage, console: Console, conn: Conn) ->
         entries=events.entries_since(start_of_today(now)),
         alert_counts=events.open_alert_counts(),
         alerts=events.open_alerts(ALERTS_SHOWN),
+        gaps={seqs.branch: seqs for seqs in SeqStore(conn).with_gaps()},
         late=now - HEARTBEAT_LATE,
         malformed=sum(n for name, n in counts.items() if name.startswith("malformed:")),
         received=counts.get("received", 0),
