@@ -27,7 +27,7 @@ from controller.services.fleet.commands import MAX_RESEND, NOT_KEPT, RESEND_LIFE
 from controller.store.db import transaction
 from fleet_console.service.send import SendRefused, send_command
 from fleet_console.store.commands import CommandStore
-from fleet_console.store.seqs import SeqStore
+from fleet_console.store.seqs import Seqs, SeqStore
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +40,20 @@ def seq_received(conn: sqlite3.Connection, branch: str, seq: int) -> None:
     """A message with `seq` came from `branch` (a resent one too): inside the ingest's transaction."""
     store = SeqStore(conn)
     seqs = store.get(branch)
-    if seq <= seqs.through:
-        return  # a resend of what is here: nothing to write
-    seqs.add(seq, seq)
-    store.save(seqs)
+    if seqs is None:  # the first heard of: counted from here
+        store.save(Seqs(branch, through=seq))
+    elif seq > seqs.through:  # else a resend of what is here: nothing to write
+        seqs.add(seq, seq)
+        store.save(seqs)
 
 
 def acked_seq_heard(conn: sqlite3.Connection, branch: str, acked_seq: int) -> None:
     """A heartbeat: the broker acknowledged every seq up to `acked_seq` (a gap at the end)."""
     store = SeqStore(conn)
     seqs = store.get(branch)
-    if acked_seq > seqs.acked:
+    if seqs is None:  # the first heard of: counted from here
+        store.save(Seqs(branch, through=acked_seq, acked=acked_seq))
+    elif acked_seq > seqs.acked:
         seqs.acked = acked_seq
         store.save(seqs)
 
@@ -65,6 +68,8 @@ def resend_answered(
         return
     store = SeqStore(conn)
     seqs = store.get(branch)
+    if seqs is None:
+        return
     if status == "applied":
         seqs.gap_since, seqs.asked_at = now, None
     elif reason is not None and NOT_KEPT in reason:
@@ -85,8 +90,8 @@ def check_gaps(
         with transaction(conn):
             store = SeqStore(conn)
             seqs = store.get(branch)
-            gap = seqs.first_gap()
-            if gap is None or seqs.refused is not None:
+            gap = None if seqs is None else seqs.first_gap()
+            if seqs is None or gap is None or seqs.refused is not None:
                 continue
             if seqs.gap_since is None:
                 seqs.gap_since = now
@@ -114,6 +119,14 @@ def check_gaps(
                 continue
             store.save(seqs)
     return sent
+
+
+def overdue(seqs: Seqs, now: datetime, grace: timedelta = GAP_GRACE) -> bool:
+    """A gap the overview shows: open longer than the grace (a message merely overtaken on the
+    way, or a heartbeat ahead of the events, is not one), or one the branch was asked about."""
+    if seqs.first_gap() is None:
+        return False
+    return seqs.asked_at is not None or (seqs.gap_since is not None and now - seqs.gap_since >= grace)
 
 
 def _range(body: dict[str, object]) -> str:

@@ -1,5 +1,7 @@
 """Which of each branch's message seqs the console has (issue 17): compactly, as the highest
-seq up to which it has every one (`through`) and a bounded list of ranges received above it.
+seq up to which it has every one (`through`) and a bounded list of ranges received above it. It counts
+from the first seq it hears of a branch: what a branch sent before the console knew it (a new
+console, a console database started again) is history, not a gap.
 
 A branch numbers every message of its outbox (events, acks) one up; its heartbeat says up to
 which seq the broker acknowledged all. A seq the broker acknowledged and never delivered (a
@@ -84,9 +86,10 @@ class SeqStore:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
-    def get(self, branch: str) -> Seqs:
+    def get(self, branch: str) -> Seqs | None:
+        """None for a branch whose seqs the console has not heard of yet."""
         row = self._conn.execute("SELECT * FROM branch_seqs WHERE branch = ?", (branch,)).fetchone()
-        return Seqs(branch) if row is None else _seqs(row)
+        return None if row is None else _seqs(row)
 
     def with_gaps(self) -> list[Seqs]:
         """The branches missing a seq or having lost some (for the check and the overview)."""

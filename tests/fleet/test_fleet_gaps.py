@@ -184,11 +184,24 @@ def test_a_gap_is_asked_for_only_after_the_grace_period(console: ConsoleRuntime,
         resend = store.get(asked)
         assert resend is not None and (resend.kind, resend.body) == ("resend", {"from_seq": 3, "to_seq": 4})
         assert [target.branch for target in store.targets(asked)] == ["assen"]
-        assert SeqStore(conn).get("assen").missing() == 2
+        seqs = SeqStore(conn).get("assen")
+        assert seqs is not None and seqs.missing() == 2
 
         for n in (3, 4):  # the branch sent them again
             take(conn, clock, "assen", "events", event(clock, n))
         assert SeqStore(conn).with_gaps() == [] and check_gaps(conn, clock, console.key) == []
+
+
+def test_the_console_counts_from_the_first_seq_it_hears_of_a_branch(
+    console: ConsoleRuntime, clock: FakeClock
+) -> None:
+    """A new console (or a branch that published before it) has no history to ask for."""
+    with closing(console.connection()) as conn:
+        take(conn, clock, "assen", "events", event(clock, 500))
+        take(conn, clock, "emmen", "heartbeat", {"outbox": 0, "acked_seq": 70})
+        take(conn, clock, "emmen", "events", {**event(clock, 71), "id": "emmen/71"})
+        clock.advance(hours=1)
+        assert check_gaps(conn, clock, console.key) == [] and SeqStore(conn).with_gaps() == []
 
 
 def test_messages_lost_at_the_end_show_through_the_heartbeat(
@@ -208,11 +221,12 @@ def test_a_refused_resend_of_what_the_branch_no_longer_keeps_counts_as_lost(
     console: ConsoleRuntime, clock: FakeClock
 ) -> None:
     with closing(console.connection()) as conn:
-        take(conn, clock, "assen", "events", event(clock, 4))
+        for n in (1, 5):
+            take(conn, clock, "assen", "events", event(clock, n))
         check_gaps(conn, clock, console.key)
         clock.advance(seconds=GAP_GRACE.total_seconds())
         [asked] = check_gaps(conn, clock, console.key)
-        reason = "resend: seq 1..3 no longer kept at this branch (sent messages stay 7 days in its outbox)"
+        reason = "resend: seq 2..4 no longer kept at this branch (sent messages stay 7 days in its outbox)"
         ack = {
             "command": asked,
             "kind": "resend",
@@ -223,7 +237,8 @@ def test_a_refused_resend_of_what_the_branch_no_longer_keeps_counts_as_lost(
         }
         assert take(conn, clock, "assen", "acks", ack) == "received"
         seqs = SeqStore(conn).get("assen")
-        assert (seqs.lost, seqs.through, seqs.first_gap()) == (3, 4, (5, 8))  # the ack's seq 9 came
+        assert seqs is not None
+        assert (seqs.lost, seqs.through, seqs.first_gap()) == (3, 5, (6, 8))  # the ack's seq 9 came
         assert [target.reason for target in CommandStore(conn).targets(asked)] == [reason]
 
 
@@ -231,7 +246,8 @@ def test_a_resend_refused_for_another_reason_is_shown_and_not_asked_again(
     console: ConsoleRuntime, clock: FakeClock
 ) -> None:
     with closing(console.connection()) as conn:
-        take(conn, clock, "assen", "events", event(clock, 3))
+        for n in (1, 3):
+            take(conn, clock, "assen", "events", event(clock, n))
         check_gaps(conn, clock, console.key)
         clock.advance(seconds=GAP_GRACE.total_seconds())
         [asked] = check_gaps(conn, clock, console.key)
@@ -240,7 +256,8 @@ def test_a_resend_refused_for_another_reason_is_shown_and_not_asked_again(
         take(conn, clock, "assen", "acks", ack)
         clock.advance(hours=1)
         assert check_gaps(conn, clock, console.key) == []
-        assert SeqStore(conn).get("assen").refused == why
+        seqs = SeqStore(conn).get("assen")
+        assert seqs is not None and seqs.refused == why
 
 
 def test_the_overview_shows_a_branch_with_missing_and_lost_events(tmp_path: Path, clock: FakeClock) -> None:
@@ -249,7 +266,7 @@ def test_the_overview_shows_a_branch_with_missing_and_lost_events(tmp_path: Path
         ("assen", "events", {**web_event("assen", n), "seq": n}) for n in (1, 2, 5)
     ]
     messages += [("emmen", "events", {**web_event("emmen", n), "seq": n}) for n in (1, 2, 3)]
-    messages.append(("meppel", "events", {**web_event("meppel", 4), "seq": 4}))
+    messages += [("meppel", "events", {**web_event("meppel", n), "seq": n}) for n in (1, 5)]
     assert set(take_in(console, messages)) == {"received"}
     with closing(console.connection()) as conn:
         check_gaps(conn, clock, console.key)
@@ -259,7 +276,10 @@ def test_the_overview_shows_a_branch_with_missing_and_lost_events(tmp_path: Path
             for command in check_gaps(conn, clock, console.key)
         }
     assert set(asked) == {"assen", "meppel"}
-    not_kept = "resend: seq 1..3 no longer kept at this branch (sent messages stay 7 days in its outbox)"
+    take_in(console, [("zwolle", "events", {**web_event("zwolle", n), "seq": n}) for n in (1, 3)])
+    with closing(console.connection()) as conn:
+        assert check_gaps(conn, clock, console.key) == []  # zwolle's gap: seen now
+    not_kept = "resend: seq 2..4 no longer kept at this branch (sent messages stay 7 days in its outbox)"
     ack = {"v": 1, "branch": "meppel", "command": asked["meppel"], "kind": "resend", "version": 2}
     take_in(
         console,
@@ -267,12 +287,15 @@ def test_the_overview_shows_a_branch_with_missing_and_lost_events(tmp_path: Path
     )
 
     page = signed_in(console, "sam").get("/overview").text
-    assen, emmen, meppel = (page_row(page, f"branch-{b}") for b in ("assen", "emmen", "meppel"))
+    assen, emmen, meppel, zwolle = (
+        page_row(page, f"branch-{b}") for b in ("assen", "emmen", "meppel", "zwolle")
+    )
     assert (
         '<span class="tag warn">2 missing</span>' in assen and "asked again 2026-06-10 14:05" in assen
     )  # local time
     assert 'class="missing">0</td>' in emmen  # nothing missing
     assert '<span class="tag warn">3 lost</span>' in meppel and "no longer kept at the branch" in meppel
+    assert 'class="missing">0</td>' in zwolle  # seq 2 seen missing just now: maybe on its way
 
 
 # --- with a real Mosquitto ------------------------------------------------------------------------
@@ -280,7 +303,7 @@ def test_the_overview_shows_a_branch_with_missing_and_lost_events(tmp_path: Path
 
 def console_seqs(console: ConsoleRuntime, branch: str) -> Seqs:
     with closing(console.connection()) as conn:
-        return SeqStore(conn).get(branch)
+        return SeqStore(conn).get(branch) or Seqs(branch)
 
 
 def stored_ids(console: ConsoleRuntime) -> list[str]:

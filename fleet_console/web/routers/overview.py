@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from controller.domain.clock import BRANCH_TZ, to_local, to_utc
+from fleet_console.service.gaps import overdue
 from fleet_console.store.branches import BranchStore
 from fleet_console.store.fleet_events import FleetEventStore, IngestCounts
 from fleet_console.store.seqs import SeqStore
@@ -40,6 +41,7 @@ def overview(request: Request, viewer: AnyPage, console: Console, conn: Conn) ->
         alert_counts=events.open_alert_counts(),
         alerts=events.open_alerts(ALERTS_SHOWN),
         gaps={seqs.branch: seqs for seqs in SeqStore(conn).with_gaps()},
+        overdue=lambda seqs: overdue(seqs, now),
         late=now - HEARTBEAT_LATE,
         malformed=sum(n for name, n in counts.items() if name.startswith("malformed:")),
         received=counts.get("received", 0),
