@@ -142,7 +142,10 @@ class BranchService:
         )
         self.authorizer.resume_throttle(clock())
         self.timers = ClockTimers(clock)  # the schedule runs on the same clock as the door
-        self.outputs = OutputsRunner.for_branch(settings, schedule, clock, self.timers, pin_factory)
+        # The alarm starts held off: the door's resume_count below says whether someone is inside.
+        self.outputs = OutputsRunner.for_branch(
+            settings, schedule, clock, self.timers, pin_factory, alarm_held=True
+        )
         self.door = Door(
             self.authorizer,
             DoorOutputs(
@@ -164,6 +167,7 @@ class BranchService:
             monotonic=monotonic,
             counter=people_counter(settings.counter, settings.hardware.counter),
         )
+        self.door.resume_count(self.state_file.saved_count(), schedule, mode_override)  # occupancy
         self.loop = DoorLoop(
             self.door, monotonic, on_turn=on_turn, realtime_priority=settings.door.realtime_priority
         )

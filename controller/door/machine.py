@@ -28,6 +28,7 @@ from controller.domain.clock import Clock, Monotonic, monotonic
 from controller.domain.events import DoorAlarm, Event, EventSink, EventType
 from controller.domain.messages import PROMPT_CARD, DoorMessage, closing_message
 from controller.domain.modes import DoorMode
+from controller.domain.schedule import Schedule
 from controller.door.entry import EntryFlow
 from controller.door.leaf import DoorLeaf
 from controller.door.occupancy import Counting
@@ -45,6 +46,7 @@ from controller.door.ports import (
     Phase,
     RemoteUnlock,
 )
+from controller.door.state_file import NoSavedCount, SavedCount
 from controller.services.access import Authorizer
 from controller.services.lms import LmsAnswer, LmsQuestion
 from drivers.base import CardRead, KeyPress, ReaderFault
@@ -183,6 +185,14 @@ class Door(EntryFlow):
         """The contact's state at start-up: no event, no alarm for a door already open."""
         self._leaf.assume(is_open)
 
+    def resume_count(
+        self, saved: SavedCount | NoSavedCount, schedule: Schedule, mode_override: DoorMode | None
+    ) -> None:
+        """At start-up, before the loop runs: the count the state file kept, if it is still
+        this mode period's (occupancy.py)."""
+        self._counting.resume(saved, schedule, mode_override)
+        self._publish()
+
     def fail_secure(self, error: BaseException) -> None:
         """Lock first, then try to tell someone; used by the loop on any unhandled error."""
         self._out.relay.lock()
@@ -229,6 +239,7 @@ class Door(EntryFlow):
                 None if self._unlock_until is None else max(0.0, self._unlock_until - self._mono())
             ),
             occupancy=self._counting.occupancy,
+            count=self._counting.record(),
         )
 
     # --- credentials -------------------------------------------------------------------------

@@ -71,10 +71,10 @@ class DoorLine:
     few microseconds): the runner's thread and the door's may both set it.
     """
 
-    def __init__(self, pin: OutputPin, role: Role) -> None:
+    def __init__(self, pin: OutputPin, role: Role, held: bool = False) -> None:
         self._pin, self.role = pin, role
         self._wanted = pin.is_on
-        self._door = False  # lights: the door holds them on; alarm: the door holds it off
+        self._door = held  # lights: the door holds them on; alarm: the door holds it off
         self._lock = threading.Lock()
 
     # --- the runner's side (OutputPin) ---
@@ -131,9 +131,14 @@ class _Output:
 
 
 def build_output_pins(
-    outputs: Sequence[BuildingOutputSettings], schedule: Schedule, now: datetime, pin_factory: Factory | None
+    outputs: Sequence[BuildingOutputSettings],
+    schedule: Schedule,
+    now: datetime,
+    pin_factory: Factory | None,
+    alarm_held: bool = False,
 ) -> list[BuildingOutput]:
-    """Every output's pin, each starting in the state the schedule wants at `now`."""
+    """Every output's pin, each starting in the state the schedule wants at `now`; with
+    `alarm_held` the alarm line starts off, whatever the schedule wants (the door decides)."""
     made: list[BuildingOutput] = []
     try:
         for config in outputs:
@@ -143,7 +148,8 @@ def build_output_pins(
                     config.pin,
                     active_high=config.active_high,
                     pin_factory=pin_factory,
-                    initial_on=planned_state(schedule, config.rules(), now),
+                    initial_on=planned_state(schedule, config.rules(), now)
+                    and not (alarm_held and config.role == "alarm"),
                 )
             )
     except Exception as exc:  # gpiozero's pin errors: a pin in use, a name it does not know
@@ -178,11 +184,19 @@ class OutputsRunner:
         clock: Clock,
         timers: ClockTimers,
         pin_factory: Factory | None,
+        alarm_held: bool = False,
     ) -> OutputsRunner:
-        """The runner of [[outputs]] with its pins (HardwareError: a pin cannot be had)."""
-        pins = build_output_pins(outputs, schedule, clock(), pin_factory)
+        """The runner of [[outputs]] with its pins (HardwareError: a pin cannot be had);
+        `alarm_held`: the alarm line starts held off until the door's first hold_off."""
+        pins = build_output_pins(outputs, schedule, clock(), pin_factory, alarm_held)
         named = [
-            (config.name, config.rules(), DoorLine(pin, config.role) if config.role else pin)
+            (
+                config.name,
+                config.rules(),
+                DoorLine(pin, config.role, held=alarm_held and config.role == "alarm")
+                if config.role
+                else pin,
+            )
             for config, pin in zip(outputs, pins, strict=True)
         ]
         return cls(named, schedule, clock=clock, timers=timers)
@@ -195,10 +209,13 @@ class OutputsRunner:
         clock: Clock,
         timers: ClockTimers,
         pin_factory: Factory | None,
+        alarm_held: bool = False,
     ) -> OutputsRunner:
-        """[[outputs]] with the door's lights and alarm lines (old [hardware] keys included)."""
+        """[[outputs]] with the door's lights and alarm lines (old [hardware] keys included).
+        `alarm_held`: the alarm starts held off, for a door that may resume a count with
+        someone inside (a restart in the closing round must not arm it, even for an instant)."""
         outputs = door_lines(settings.outputs, settings.hardware)
-        return cls.from_settings(outputs, schedule, clock, timers, pin_factory)
+        return cls.from_settings(outputs, schedule, clock, timers, pin_factory, alarm_held)
 
     @property
     def names(self) -> list[str]:

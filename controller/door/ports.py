@@ -7,7 +7,7 @@ the simulator and the tests plug in their own relay, signals and display.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -124,6 +124,19 @@ class Phase(StrEnum):
 
 
 @dataclass(frozen=True)
+class OccupancyCount:
+    """The people counter's tally (controller.door.occupancy), kept in the state file so a
+    restart resumes it instead of starting at 0 with someone inside."""
+
+    mode: DoorMode  # the mode it was counted in: a change into Open+ restarts it at 0
+    inside: int
+    came_in: int  # crossings in since `since`
+    went_out: int
+    since: datetime  # when this count began (the last change into Open+, or the door's start)
+    closing_round: bool = False  # the alarm waits for an empty building
+
+
+@dataclass(frozen=True)
 class DoorSnapshot:
     """What pages, the simulator and the state file show; never the card or the PIN."""
 
@@ -140,3 +153,6 @@ class DoorSnapshot:
     unlock_seconds_left: float | None = None
     # People inside by the people counter (None: no counter is fitted).
     occupancy: int | None = None
+    # The whole tally, for the state file only: the door link and the pages carry `occupancy`,
+    # so it takes no part in comparing snapshots.
+    count: OccupancyCount | None = field(default=None, compare=False)
