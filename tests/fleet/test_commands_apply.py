@@ -8,6 +8,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
+from datetime import date
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from controller.services.fleet.apply_handler import CommandHandler
 from controller.services.fleet.commands import encode, new_envelope, sign
 from controller.services.fleet.messages import Topics
 from controller.services.runtime import Runtime
+from controller.services.use_cases import member_admin
 from controller.store.alerts import EventRow
 from controller.store.codec import from_ms
 from controller.store.fleet_commands import FleetApplied
@@ -174,6 +176,33 @@ def test_members_are_upserted_and_removed_atomically_keeping_pins(runtime, door,
     outcome = handler(runtime, door, clock).handle(conn, command("members", bad, 4, clock))
     assert not outcome.applied and "line 2" in (outcome.reason or "")
     assert members.get("P00001") is not None  # the remove in the refused command did not happen
+
+
+def test_a_members_update_keeps_what_its_rows_do_not_say(runtime, door, clock, conn) -> None:
+    """An update without the block and flag columns leaves a manager's block, its note and the
+    flags as stored (as the member import does), and a block from the fleet's list stays the
+    list's: the update is no way to lift either."""
+    add_member(runtime, 1)
+    add_member(runtime, 2)
+    admin = member_admin(runtime, conn)
+    admin.block("P00001", "web:manny", date(2031, 1, 1), "lent card")
+    admin.set_flags("P00001", "web:manny", guardian_consent=True, more_time=True)
+    blocks = {"blocks": [{"patron": "P00002", "reason": "theft", "until": None}]}
+    assert handler(runtime, door, clock).handle(conn, command("blocks", blocks, 3, clock)).applied
+    row = {"cards": "29990000000011", "name": "New", "valid_until": "2031-01-01", "adult": "yes"}
+    body = {
+        "upsert": [{"patron_id": "P00001", **row}, {"patron_id": "P00002", **row, "cards": "29990000000012"}]
+    }
+    assert handler(runtime, door, clock).handle(conn, command("members", body, 4, clock)).applied
+    members = runtime.members(conn)
+    p1, p2 = members.get("P00001"), members.get("P00002")
+    assert p1 is not None and p2 is not None and p1.display_name == "New"
+    assert (p1.entry_blocked, p1.blocked_until, p1.block_note) == (True, date(2031, 1, 1), "lent card")
+    assert (p1.guardian_consent, p1.more_time) == (True, True)
+    assert p2.entry_blocked and FleetApplied(conn).fleet_blocked() == {"P00002"}
+    with_column = {"upsert": [{"patron_id": "P00001", **row, "blocked": "no"}]}
+    assert handler(runtime, door, clock).handle(conn, command("members", with_column, 5, clock)).applied
+    assert not members.get("P00001").entry_blocked  # the row's own column says it
 
 
 def test_rules_reach_the_door_and_come_back_at_start(runtime, door, clock, conn) -> None:

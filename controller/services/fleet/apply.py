@@ -37,7 +37,7 @@ from controller.domain.members import MemberRow, block_note_problem
 from controller.domain.schedule import Schedule, ScheduleInvalid, parse_schedule
 from controller.services.fleet.commands import Command, CommandRefused
 from controller.services.fleet.outbox import resend
-from controller.services.member_import import ImportRejected, RowProblems, read_member_csv
+from controller.services.member_import import ImportRejected, RowProblems, kept_fields, read_member_csv
 from controller.services.runtime import Runtime
 from controller.services.schedule import replace_schedule
 from controller.services.use_cases import member_admin
@@ -134,13 +134,19 @@ class CommandApplier:
         for patron_id in command.body.get("remove", []):
             if members.get(patron_id) is not None:
                 admin.remove(patron_id, actor)
-        for row in _member_rows(command.body.get("upsert", []), local_date(self._runtime.clock())):
+        header, rows = _member_rows(command.body.get("upsert", []), local_date(self._runtime.clock()))
+        kept = kept_fields(header)  # what the rows do not say stays as stored, as in an import
+        listed = store.fleet_blocked()
+        for row in rows:
             old = members.get(row.patron_id)
             if old is not None:
+                row = row._replace(**{field: getattr(old, field) for field in kept})
                 admin.remove(row.patron_id, actor)
             admin.add(row, actor)
             if old is not None and row.pin is None:
                 store.keep_pin(row.patron_id, old.pin_salt, old.pin_hash)
+            if row.patron_id in listed and row.entry_blocked and "entry_blocked" in kept:
+                store.mark_fleet_block(row.patron_id)  # still the list's block, not the branch's
         return []
 
     def _rules(self, conn: sqlite3.Connection, command: Command, actor: str) -> list[AfterCommit]:
@@ -166,11 +172,12 @@ _KINDS: dict[str, Callable[[CommandApplier, sqlite3.Connection, Command, str], l
 }
 
 
-def _member_rows(rows: list[dict[str, Any]], today: date) -> list[MemberRow]:
-    """The upsert rows checked by the member import's own rules (written as the CSV it reads:
-    one rule for a file and for the fleet); ImportRejected naming the problems."""
+def _member_rows(rows: list[dict[str, Any]], today: date) -> tuple[set[str], list[MemberRow]]:
+    """The upsert rows' columns, and the rows checked by the member import's own rules
+    (written as the CSV it reads: one rule for a file and for the fleet); ImportRejected
+    naming the problems."""
     if not rows:
-        return []
+        return set(), []
     header: list[str] = []
     for row in rows:
         header += [column for column in row if column not in header]
@@ -182,7 +189,7 @@ def _member_rows(rows: list[dict[str, Any]], today: date) -> list[MemberRow]:
     problems = RowProblems()
     parsed = [row for _, row in read_member_csv(text.getvalue().encode(), today, problems)]
     problems.refuse()
-    return parsed
+    return set(header), parsed
 
 
 def _cell(value: object) -> str:
