@@ -115,6 +115,20 @@ def test_forced_door_and_rex_through_the_mock_pins(branch):
     assert EventType.DOOR_FORCED in types and EventType.EXIT_REQUEST in types
 
 
+def test_a_mode_set_by_hand_steers_the_alarm_and_lights_too(branch):
+    """The simulator's `mode` (and its start mode) set the door's mode by hand while the stored
+    schedule (empty here: closed at every hour) stops steering; the building outputs must
+    follow that mode too, or an Open+ demo at night starts with the intruder alarm armed."""
+    sim, service, wait_for = branch
+    assert sim.outputs()["alarm"] is False  # Open+ by hand: the alarm line is not armed
+    service.set_mode(DoorMode.CLOSED)
+    assert wait_for(lambda s: s.mode == DoorMode.CLOSED)
+    assert sim.outputs()["alarm"] is True  # closed with nobody inside: armed
+    service.set_mode(DoorMode.OPENPLUS)
+    assert wait_for(lambda s: s.mode == DoorMode.OPENPLUS)
+    assert sim.outputs()["alarm"] is False
+
+
 def test_relay_off_command_drives_the_pin_locked(tmp_path, monkeypatch, capsys):
     from gpiozero import Device
 

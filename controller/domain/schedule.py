@@ -280,3 +280,12 @@ def parse_schedule(data: Mapping[str, Any] | str | bytes) -> Schedule:
 def load_schedule_file(path: Path) -> Schedule:
     """Read a schedule JSON file; ScheduleInvalid names every problem."""
     return parse_schedule(Path(path).read_text(encoding="utf-8"))
+
+
+def all_day_schedule(mode: DoorMode) -> Schedule:
+    """A schedule that says `mode` at every moment (closed and closure: no window at all), for
+    what follows the schedule while a mode is set by hand (the building outputs)."""
+    if mode.is_closed:
+        return Schedule()
+    day = [Window(start="00:00", end="24:00", kind="staffed" if mode == DoorMode.STAFFED else "openplus")]
+    return Schedule(weekly=WeeklyPattern(**{weekday: day for weekday in WEEKDAYS}))

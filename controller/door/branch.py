@@ -26,7 +26,7 @@ from controller.domain.clock import Clock, Monotonic, monotonic, utc_now
 from controller.domain.events import Event, EventType, OutputFaultReason
 from controller.domain.messages import DoorMessage
 from controller.domain.modes import DoorMode
-from controller.domain.schedule import Schedule
+from controller.domain.schedule import Schedule, all_day_schedule
 from controller.domain.timeline import ModeNow
 from controller.door.announcements import Announcements, queued_closing_command
 from controller.door.camera_counting import open_camera_counting
@@ -143,8 +143,10 @@ class BranchService:
         self.authorizer.resume_throttle(clock())
         self.timers = ClockTimers(clock)  # the schedule runs on the same clock as the door
         # The alarm starts held off: the door's resume_count below says whether someone is inside.
+        # A mode set by hand steers the outputs too (the lights and alarm included).
+        steering = schedule if mode_override is None else all_day_schedule(mode_override)
         self.outputs = OutputsRunner.for_branch(
-            settings, schedule, clock, self.timers, pin_factory, alarm_held=True
+            settings, steering, clock, self.timers, pin_factory, alarm_held=True
         )
         self.door = Door(
             self.authorizer,
@@ -317,6 +319,7 @@ class BranchService:
         self._mode_override = mode
         self.switcher.stop()
         self.loop.submit(ModeChanged(mode, "set by hand"))
+        self.outputs.replace_schedule(all_day_schedule(mode))
 
     def apply_retention(self) -> None:
         """The daily retention job, now (tests; the timers run it at 04:15)."""
