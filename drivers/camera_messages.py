@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import multiprocessing
 import os
+import queue
 import shutil
 import struct
 import time
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     import numpy as np
@@ -215,3 +216,32 @@ class NoticePipe:
                 return requests
             for event_id, at_ms, kind in self.RECORD.iter_unpack(data):
                 requests.append(ClipRequest(event_id, at_ms, kind.rstrip(b"\0").decode()))
+
+
+class Worker(Protocol):
+    """A child process or, in tests, a thread standing in for one."""
+
+    def is_alive(self) -> bool: ...
+    def join(self, timeout: float | None = None) -> None: ...
+
+
+def collect_until_stopped(output: Any, worker: Worker, last: type, timeout: float) -> list[Any]:
+    """The messages a stopping worker still puts on `output` (a queue), up to its `last` kind
+    (its goodbye) or its end; then it is joined, and terminated if it is still there at
+    `timeout`. One way for the recorder and the line counter to stop their processes."""
+    left: list[Any] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            message = output.get(timeout=0.05)
+        except queue.Empty:
+            if not worker.is_alive():
+                break
+            continue
+        left.append(message)
+        if isinstance(message, last):
+            break
+    worker.join(max(0.0, deadline - time.monotonic()))
+    if worker.is_alive() and hasattr(worker, "terminate"):
+        worker.terminate()
+    return left

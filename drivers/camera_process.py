@@ -26,6 +26,7 @@ from drivers.camera_messages import (
     RecorderStopped,
     SetCapture,
     Stop,
+    collect_until_stopped,
 )
 
 Message = TypeVar("Message", bound=RecorderMessage)
@@ -103,21 +104,9 @@ class RecorderHandle:
     def stop(self, timeout: float = 10.0) -> list[RecorderMessage]:
         """Stop, finish the open files and return the messages not yet collected."""
         self.send(Stop())
-        left: list[RecorderMessage] = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                message = self.output.get(timeout=0.05)
-            except queue.Empty:
-                if not self._worker.is_alive():
-                    break
-                continue
-            left.append(message)
-            if isinstance(message, RecorderStopped):
-                break
-        self._worker.join(max(0.0, deadline - time.monotonic()))
-        if self._worker.is_alive() and hasattr(self._worker, "terminate"):
-            self._worker.terminate()
+        left: list[RecorderMessage] = collect_until_stopped(
+            self.output, self._worker, RecorderStopped, timeout
+        )
         if not self._worker.is_alive():
             self.notices.close()
         return left

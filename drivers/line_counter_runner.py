@@ -31,7 +31,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from drivers.camera_messages import Clock, FrameSource, is_file_source, open_source, to_ms, utc_now
+from drivers.camera_messages import (
+    Clock,
+    FrameSource,
+    collect_until_stopped,
+    is_file_source,
+    open_source,
+    to_ms,
+    utc_now,
+)
 from drivers.line_counter import CounterConfig, Crossing, LineCounter
 
 COUNTER_NICENESS = 10  # like the recorder: the door's process comes first
@@ -193,19 +201,4 @@ class CounterProcess:
     def stop(self, timeout: float = 10.0) -> list[CounterMessage]:
         """Ask it to stop; the messages not yet collected, CounterStopped last when it came."""
         self._stop.set()
-        left: list[CounterMessage] = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                message = self.output.get(timeout=0.05)
-            except queue.Empty:
-                if not self._worker.is_alive():
-                    break
-                continue
-            left.append(message)
-            if isinstance(message, CounterStopped):
-                break
-        self._worker.join(max(0.0, deadline - time.monotonic()))
-        if self._worker.is_alive() and hasattr(self._worker, "terminate"):
-            self._worker.terminate()
-        return left
+        return collect_until_stopped(self.output, self._worker, CounterStopped, timeout)
