@@ -24,7 +24,7 @@ from enum import StrEnum
 from controller.domain.clock import to_utc
 from controller.domain.modes import DoorMode
 from controller.domain.schedule import Schedule
-from controller.domain.timeline import ModeChange, mode_at, next_change
+from controller.domain.timeline import ModeChange, mode_only_at, next_change
 
 MAX_OFFSET_MINUTES = 240  # four hours either way: further is another mode's business
 # How many mode changes next_switch reads ahead for one that switches the output; beyond,
@@ -114,7 +114,7 @@ class OutputPlan:
 
 def _changes_from(schedule: Schedule, start: datetime) -> Iterator[tuple[DoorMode, ModeChange]]:
     """(mode left, change) for every mode change strictly after `start`, in order."""
-    mode = mode_at(schedule, start).mode
+    mode = mode_only_at(schedule, start)
     cursor = start
     for _ in range(MAX_CHANGES_AHEAD):
         change = next_change(schedule, cursor)
@@ -138,7 +138,7 @@ class _Walk:
 
     def __init__(self, schedule: Schedule, rules: OutputRules, start: datetime) -> None:
         self.rules = rules
-        self.start_on = rules.is_on_in(mode_at(schedule, start).mode)
+        self.start_on = rules.is_on_in(mode_only_at(schedule, start))
         self.read: list[Switch] = []
         self._source = _switches(schedule, rules, start)
         self.exhausted = False

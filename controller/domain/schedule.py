@@ -12,6 +12,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -178,8 +179,12 @@ class ScheduleInvalid(ValueError):
 # ---------------------------------------------------------------- validation
 
 
+@lru_cache(maxsize=2048)  # 1,441 valid times; a refused one raises and is not kept
 def minutes_of(value: str) -> int:
-    """'HH:MM' -> minutes after midnight; '24:00' -> 1440. ValueError names the bad value."""
+    """'HH:MM' -> minutes after midnight; '24:00' -> 1440. ValueError names the bad value.
+
+    Remembered: validation sorts and sweeps every day's windows by their minutes, in the door
+    process too when it reloads a saved schedule."""
     match = _TIME_PATTERN.fullmatch(value)
     hours, minutes = (int(match[1]), int(match[2])) if match else (-1, -1)
     if not (0 <= hours <= 23 and 0 <= minutes <= 59) and (hours, minutes) != (24, 0):
@@ -194,18 +199,20 @@ def day_problems(where: Place, windows: list[Window]) -> list[Problem]:
     named once, with the earlier window reaching furthest, so a crafted day of thousands of
     windows costs milliseconds and a bounded answer, not a sentence per pair.
     """
+    spans = [(window.start_minute, window.end_minute, window) for window in windows]
     problems = [
         Problem("schedule.start_not_before_end", where, start=window.start, end=window.end, kind=window.kind)
-        for window in windows
-        if window.start_minute >= window.end_minute
+        for start, end, window in spans
+        if start >= end
     ]
+    # By start, then end, then given order (the index keeps two equal windows from being compared).
     proper = sorted(
-        (window for window in windows if window.start_minute < window.end_minute),
-        key=lambda window: (window.start_minute, window.end_minute),
+        (start, end, index, window) for index, (start, end, window) in enumerate(spans) if start < end
     )
     furthest: Window | None = None
-    for window in proper:
-        if furthest is not None and window.start_minute < furthest.end_minute:
+    furthest_end = -1
+    for start, end, _index, window in proper:
+        if furthest is not None and start < furthest_end:
             problems.append(
                 Problem(
                     "schedule.overlap",
@@ -218,8 +225,8 @@ def day_problems(where: Place, windows: list[Window]) -> list[Problem]:
                     other_kind=furthest.kind,
                 )
             )
-        if furthest is None or window.end_minute > furthest.end_minute:
-            furthest = window
+        if furthest is None or end > furthest_end:
+            furthest, furthest_end = window, end
     return problems
 
 

@@ -135,6 +135,10 @@ class _DayPlan:
         return None
 
 
+# Dates whose plan a schedule's _DayPlans keeps (a lookup walks up to twice the horizon).
+_DAYS_REMEMBERED = 4 * SEARCH_HORIZON_DAYS
+
+
 class _DayPlans:
     """A schedule's day plans, each worked out once per schedule.
 
@@ -151,6 +155,18 @@ class _DayPlans:
             exception.date: self._exception_plan(exception) for exception in schedule.exceptions
         }
         self._holiday_keys = schedule.holiday_keys()
+        self._by_day: dict[date, _DayPlan] = {}
+        self.uniform_mode = self._uniform_mode()
+
+    def _uniform_mode(self) -> DoorMode | None:
+        """The one mode of every day this schedule can have (each weekday, each exception, a
+        closed holiday), or None when days differ: such a mode never ends, so the lookups
+        need not walk the horizon day by day to find that out."""
+        plans = [*self._weekly, *self._exceptions.values()]
+        modes = {plan.single_mode for plan in plans}
+        if self._holiday_keys:
+            modes.add(DoorMode.CLOSURE)
+        return modes.pop() if len(modes) == 1 else None
 
     @staticmethod
     def _exception_plan(exception: DateException) -> _DayPlan:
@@ -161,7 +177,17 @@ class _DayPlans:
         return _DayPlan(_joined(exception.windows), ModeCause(CauseKind.SPECIAL_HOURS, note=exception.note))
 
     def on(self, day: date) -> _DayPlan:
-        """The plan of one local date: its exception, else its holiday, else its weekday."""
+        """The plan of one local date, looked up once per date: the walks ask about the same
+        days again for each lookup (mode_at, next_change, every output's plan)."""
+        plan = self._by_day.get(day)
+        if plan is None:
+            if len(self._by_day) >= _DAYS_REMEMBERED:  # a schedule kept for years
+                self._by_day.clear()
+            plan = self._by_day[day] = self._plan_on(day)
+        return plan
+
+    def _plan_on(self, day: date) -> _DayPlan:
+        """Its exception, else its holiday, else its weekday."""
         exception = self._exceptions.get(day)
         if exception is not None:
             return exception
@@ -246,6 +272,8 @@ def _end_of_mode(plans: _DayPlans, piece: _Piece) -> _Piece | None:
     Whole days of the same mode are skipped on their plan alone: an Open+-around-the-clock
     week otherwise cost 400 days of time-zone arithmetic for each lookup.
     """
+    if plans.uniform_mode is piece.mode:
+        return None
     first_day = local_date(piece.start)
     for offset in range(SEARCH_HORIZON_DAYS):
         day = first_day + timedelta(days=offset)
@@ -260,6 +288,8 @@ def _end_of_mode(plans: _DayPlans, piece: _Piece) -> _Piece | None:
 def _start_of_mode(plans: _DayPlans, piece: _Piece) -> datetime | None:
     """When the stretch of `piece`'s mode began, within the horizon (skipping whole days
     of that mode as _end_of_mode does)."""
+    if plans.uniform_mode is piece.mode:
+        return None
     since: datetime | None = piece.start
     last_day = local_date(piece.start)
     for offset in range(SEARCH_HORIZON_DAYS):
@@ -276,6 +306,12 @@ def _start_of_mode(plans: _DayPlans, piece: _Piece) -> datetime | None:
                 return since
             since = earlier.start
     return None
+
+
+def mode_only_at(schedule: Schedule, moment_utc: datetime) -> DoorMode:
+    """Only the mode at an aware moment: for callers that need no edges of its stretch,
+    which mode_at finds by walking up to SEARCH_HORIZON_DAYS each way."""
+    return _piece_at(_day_plans(schedule), to_utc(moment_utc)).mode
 
 
 def mode_at(schedule: Schedule, moment_utc: datetime) -> ModeNow:

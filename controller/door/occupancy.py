@@ -46,7 +46,7 @@ from controller.domain.events import Event, EventType
 from controller.domain.messages import DoorMessage
 from controller.domain.modes import DoorMode
 from controller.domain.schedule import Schedule
-from controller.domain.timeline import changes_between, mode_at
+from controller.domain.timeline import changes_between, mode_only_at
 from controller.door.ports import DoorOutputs, OccupancyCount
 from controller.door.state_file import NoSavedCount, SavedCount
 from drivers.beams import PersonCrossed
@@ -231,7 +231,7 @@ class Counting:
         if override is not None:
             mode, changes = override, []  # a mode set by hand: no schedule edges to look at
         else:
-            mode = mode_at(schedule, now).mode
+            mode = mode_only_at(schedule, now)
             changes = changes_between(schedule, saved.at, now) if saved.at < now else []
         count = saved.count
         why = resume_problem(saved, now, mode, [c.at for c in changes if c.mode is DoorMode.OPENPLUS])
