@@ -17,6 +17,7 @@ from controller.api.server import ApiServer, ApiServerError
 from controller.services.fleet.commands import KeyFileError
 from controller.services.users import UserError, UserInputError
 from controller.store.db import DatabaseError
+from controller.system.logging_setup import configure_logging
 from fleet_console.config import ConfigError, load_console_settings
 from fleet_console.service.runtime import ConsoleRuntime
 from fleet_console.web.app import create_console_app
@@ -38,7 +39,7 @@ def open_runtime(args: argparse.Namespace) -> ConsoleRuntime:
 
 
 def serve(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging("info")  # as the branch's commands: journal format, card numbers masked
     runtime = open_runtime(args)
     if runtime.key is None:
         log.warning("no [console] key_file: the pages work, but nothing can be sent")

@@ -25,11 +25,17 @@ class ApiServer:
         forwarded_allow_ips: list[str] | None = None,
     ) -> None:
         """Proxy headers are off unless asked for (controller.cli.web.proxy_options): uvicorn's
-        own default believes X-Forwarded-For from 127.0.0.1."""
+        own default believes X-Forwarded-For from 127.0.0.1.
+
+        uvicorn's lines go through the process's own logging (log_config=None: no handlers of
+        its own), so they get the journal format and the card-number mask like every other
+        line (controller.system.logging_setup); the access log stays off, since a query
+        string may carry a card number."""
         config = uvicorn.Config(
             app,
             host=host,
             port=port,
+            log_config=None,
             log_level="warning",
             access_log=False,
             proxy_headers=proxy_headers,

@@ -145,3 +145,30 @@ def test_serve_and_simulate_configure_logging_first_from_the_config(command, tmp
     with pytest.raises(Configured):
         getattr(cli_service, command)(argparse.Namespace(mode="openplus"), settings)
     assert levels == ["debug"]
+
+
+def test_the_web_servers_own_lines_take_the_same_format_and_mask(stream):
+    """uvicorn used to install handlers of its own (plain stderr, no mask, no journal prefix);
+    with log_config=None its lines reach the process's one handler like every other."""
+    import socket
+
+    from fastapi import FastAPI
+
+    from controller.api.server import ApiServer
+
+    configure_logging("info", stream=stream, environ={})
+    server = ApiServer(FastAPI(), "127.0.0.1", 0)
+    server.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as peer:
+            peer.sendall(b"NOT-HTTP 29990000000001\r\n\r\n")
+            peer.recv(1024)  # uvicorn answers 400 and logs a warning
+        logging.getLogger("uvicorn.error").warning("a line naming card 29990000000001")
+    finally:
+        server.stop()
+    flush_logs()
+    output = stream.getvalue()
+    assert logging.getLogger("uvicorn.error").handlers == [] and logging.getLogger("uvicorn").handlers == []
+    assert re.search(r"WARNING uvicorn\.error: Invalid HTTP request received", output), output
+    assert "WARNING uvicorn.error: a line naming card …0001" in output
+    assert not re.search(r"\d{8}", output)
