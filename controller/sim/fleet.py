@@ -36,6 +36,8 @@ from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from controller.config.fleet import FleetSettings
 from controller.config.settings import BranchSettings, Settings, StorageSettings
 from controller.domain.clock import Clock, local_date, utc_now
@@ -43,7 +45,7 @@ from controller.domain.events import Event
 from controller.door.event_writer import SPILL_FILE, EventWriter
 from controller.services.fleet.apply import DoorHooks
 from controller.services.fleet.publisher import FleetPublisher
-from controller.services.fleet.subscriber import FleetSubscriber, open_fleet_commands
+from controller.services.fleet.subscriber import FleetSubscriber, command_key, fleet_commands
 from controller.services.privacy import pseudonym_key
 from controller.services.runtime import DB_FILE, PIN_KEY_FILE, Runtime, pin_hasher_for, prepare_data_dir
 from controller.sim.fleet_door import EntrySource, SimDoor
@@ -104,11 +106,13 @@ class SimController:
         data_dir: Path,
         settings: FleetSettings,
         clock: Clock,
+        key: Ed25519PublicKey | None,
         *,
         members: int = 200,
         seed: int = 2026,
     ) -> None:
         self.branch = branch
+        self._key = key  # the fleet's, read once by SimFleet (or None: commands are refused)
         self.data_dir = data_dir
         self._settings = settings
         self._clock = clock
@@ -136,8 +140,14 @@ class SimController:
     def _new_subscriber(self) -> FleetSubscriber:
         """The door process's command subscriber; the door it tells is the SimDoor."""
         hooks = DoorHooks(self.door.schedule_changed, self.door.remote_unlock, self.door.rules_changed)
-        return open_fleet_commands(
-            self.runtime, self._settings, self._clock, self.branch, hooks, lambda: self.publisher.wake()
+        return fleet_commands(
+            self.runtime,
+            self._settings,
+            self._clock,
+            self.branch,
+            hooks,
+            self._key,
+            lambda: self.publisher.wake(),
         )
 
     def _event_written(self, event_id: int, event: Event) -> None:
@@ -230,8 +240,9 @@ class SimFleet:
     ) -> None:
         if count < 1:
             raise ValueError(f"a fleet needs at least one branch, not {count}")
+        key = command_key(settings.command_key_file)  # read, and a missing one warned about, once
         self.controllers = [
-            SimController(name(n), root / name(n), settings, clock, members=members, seed=seed + n)
+            SimController(name(n), root / name(n), settings, clock, key, members=members, seed=seed + n)
             for n in range(1, count + 1)
         ]
 

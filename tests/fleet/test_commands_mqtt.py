@@ -5,6 +5,7 @@ outbox, refused when tampered, replayed (also after a restart) or late."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -12,8 +13,10 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from controller.config.fleet import FleetSettings
 from controller.config.settings import Settings
 from controller.services.fleet.commands import encode, generate_keys, load_private_key, new_envelope, sign
 from controller.services.fleet.publisher import FleetPublisher
@@ -215,3 +218,11 @@ def test_the_state_message_names_the_last_lms_contact(
         fleet.stop(timeout=2.0)
     state = next(p for t, p in got if t == f"openplus/{BRANCH}/state")
     assert state["last_lms_contact"] == "2026-06-10T12:00:00Z"
+
+
+def test_a_branch_without_a_command_key_says_so_once(
+    runtime: Runtime, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="controller.services.fleet.subscriber"):
+        open_fleet_commands(runtime, FleetSettings(enabled=True), clock, BRANCH, Door().hooks())
+    assert caplog.text.count("no [fleet] command_key_file; every command will be refused") == 1

@@ -8,6 +8,7 @@ catches up. And `openplus-door fleet simulate`, which runs the same controllers.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 import time
@@ -202,6 +203,17 @@ def test_fleet_simulate_command_publishes_from_every_branch(
     got = fleet_broker.messages.wait_for(int(written[1]))
     assert {i.split("/")[0] for i in event_ids(got)} == {"sim-001", "sim-002", "sim-003"}
     assert sorted(path.name for path in (tmp_path / "sim").iterdir()) == ["sim-001", "sim-002", "sim-003"]
+
+
+def test_fleet_simulate_without_a_command_key_says_so_once_for_the_run(
+    fleet_broker: Broker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The simulated branches share the one setting: one warning, not one per branch."""
+    argv = ["fleet", "simulate", "--branches", "3", "--rate", "0", "--seconds", "0.1"]
+    argv += ["--host", "127.0.0.1", "--port", str(fleet_broker.port), "--no-tls"]
+    with caplog.at_level(logging.WARNING, logger="controller.services.fleet.subscriber"):
+        assert main([*argv, "--data-dir", str(tmp_path / "sim")]) == 0
+    assert caplog.text.count("no [fleet] command_key_file") == 1, caplog.text
 
 
 def test_fleet_simulate_command_with_its_own_broker(capsys: pytest.CaptureFixture[str]) -> None:

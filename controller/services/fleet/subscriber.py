@@ -189,9 +189,25 @@ def open_fleet_commands(
     hooks: DoorHooks,
     on_handled: Callable[[], None] | None = None,
 ) -> FleetSubscriber:
-    """A command subscriber for `branch` (the publisher's branch id), applying through `hooks`."""
+    """A command subscriber for `branch` (the publisher's branch id), applying through `hooks`,
+    with the key read (and a missing one warned about) from [fleet] command_key_file."""
+    key = command_key(settings.command_key_file)
+    return fleet_commands(runtime, settings, clock, branch, hooks, key, on_handled)
+
+
+def fleet_commands(
+    runtime: Runtime,
+    settings: FleetSettings,
+    clock: Clock,
+    branch: str,
+    hooks: DoorHooks,
+    key: Ed25519PublicKey | None,
+    on_handled: Callable[[], None] | None = None,
+) -> FleetSubscriber:
+    """open_fleet_commands with the key already read: many subscribers sharing one setting
+    (the simulated fleet) read it, and warn about a missing one, once instead of once each."""
     topics = Topics(settings.topic_prefix, branch)
-    handler = CommandHandler(runtime, topics, command_key(settings.command_key_file), hooks, clock)
+    handler = CommandHandler(runtime, topics, key, hooks, clock)
     return FleetSubscriber(runtime.db, settings, handler, topics, on_handled=on_handled)
 
 
