@@ -15,12 +15,10 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from gpiozero.pins import Factory
 
-from controller.config.counter import people_counter
 from controller.config.settings import Settings
 from controller.domain.clock import Clock, Monotonic, monotonic, utc_now
 from controller.domain.events import Event, EventType, OutputFaultReason
@@ -28,40 +26,39 @@ from controller.domain.messages import DoorMessage
 from controller.domain.modes import DoorMode
 from controller.domain.schedule import Schedule, all_day_schedule
 from controller.domain.timeline import ModeNow
-from controller.door.announcements import Announcements, queued_closing_command
+from controller.door.branch_door import (
+    build_door,
+    build_door_outputs,
+    build_lcd,
+    build_outputs_runner,
+    build_screen,
+    build_voice,
+    display_listeners,
+)
+from controller.door.branch_services import (
+    build_alerts,
+    build_announcements,
+    build_authorizer,
+    build_lockouts,
+    open_lms,
+)
 from controller.door.camera_counting import open_camera_counting
 from controller.door.daily_jobs import DailyJobs
 from controller.door.event_writer import SPILL_FILE, EventWriter
 from controller.door.hardware import DoorHardware, build_hardware
-from controller.door.lcd_output import LcdOutput
 from controller.door.loop import DoorLoop
-from controller.door.machine import Door
-from controller.door.observers import ObserverQueue, QueuedSignals
-from controller.door.outputs_runner import OutputsRunner
-from controller.door.ports import (
-    ClosingWarning,
-    DoorOutputs,
-    DoorSnapshot,
-    ModeChanged,
-    RemoteUnlock,
-)
-from controller.door.screen.feed import ScreenFeed
+from controller.door.observers import ObserverQueue
+from controller.door.ports import ClosingWarning, DoorSnapshot, ModeChanged, RemoteUnlock
 from controller.door.screen.server import DoorScreen
 from controller.door.state_file import STATE_FILE, StateFile
 from controller.door.switcher import ModeSwitcher
 from controller.door.timers import ClockTimers
-from controller.door.voice import Voice
-from controller.services.access import Authorizer
-from controller.services.alerts.service import AlertService
 from controller.services.fleet.subscriber import open_branch_fleet
 from controller.services.footage_plan import CLIP_EVENTS
-from controller.services.lms_access import open_lms_gate
-from controller.services.lockouts import PinLockouts
 from controller.services.metrics import DoorMetrics, DoorParts
 from controller.services.runtime import Runtime
 from controller.services.statistics_people import PeopleTally
 from controller.services.use_cases import footage_service
-from controller.store.pin_failures import load_pin_failures
 from drivers.base import ConnectingReader, InputEvent
 
 log = logging.getLogger(__name__)
@@ -91,7 +88,6 @@ class BranchService:
         self._on_message = on_message
         self.state_file = StateFile(settings.data_dir / STATE_FILE)
         self._snapshot: DoorSnapshot | None = None
-        self.listeners: list[Callable[[DoorSnapshot], None]] = []
         self.hardware: DoorHardware = build_hardware(settings.hardware, pin_factory)
         self.footage = footage_service(self.runtime)  # start() starts it: this one records
         self.counters = DoorMetrics(monotonic)  # for /metrics and health, over the door link
@@ -100,74 +96,36 @@ class BranchService:
         )
         self.observers = ObserverQueue()
         self.signal_queue = ObserverQueue(name="door-signals")  # LEDs and buzzer
-        # The character LCD ([display.lcd]) and the voice ([voice]), each on a thread of its own.
-        self.lcd = (
-            LcdOutput.from_settings(settings.display.lcd, self._output_fault)
-            if settings.display.lcd is not None
-            else None
-        )
-        if self.lcd is not None:
-            self.listeners.append(self.lcd.update)
-        self.voice = (
-            Voice.from_settings(settings.voice, self._output_fault, clock) if settings.voice.enabled else None
-        )
-        self.screen: DoorScreen | None = None  # the door screen page, when [screen] is enabled
-        if settings.screen.enabled:
-            self.screen = DoorScreen(settings.screen, ScreenFeed(settings.door.unlock_seconds, clock))
-            self.listeners.append(self.screen.feed.update)
+        self.lcd = build_lcd(settings, self._output_fault)
+        self.voice = build_voice(settings, self._output_fault, clock)
+        self.screen: DoorScreen | None = build_screen(settings, clock)  # None after a failed start
+        self.listeners: list[Callable[[DoorSnapshot], None]] = display_listeners(self.lcd, self.screen)
         self._observed_mode: DoorMode | None = None  # the observer thread's own copy
         self._door_conn = self.runtime.connection()  # the door loop thread's, for reads only
-        access = settings.access
-        lockouts = PinLockouts(
-            access.max_wrong_pins,
-            timedelta(minutes=access.lockout_minutes),
-            self.writer.save,
-            load_pin_failures(self._door_conn),
-        )
-        hw = self.hardware
+        lockouts = build_lockouts(settings, self.writer.save, self._door_conn)
         # The library system's answers go to the door loop (built below) like any input.
-        self.lms = open_lms_gate(
-            self.runtime, lambda answer: self.loop.submit(answer), self.writer, settings.branch.door
+        self.lms = open_lms(
+            self.runtime, lambda answer: self.loop.submit(answer), self.writer, settings, self.counters
         )
-        if self.lms is not None:
-            self.lms.link.on_checked = self.counters.lms_checked
-        self.authorizer = Authorizer(
-            self.runtime.members(self._door_conn),
-            self.counters.decisions(self.writer),
-            self.runtime.hasher,
-            access,
-            settings.branch.door,
-            lockouts,
-            lms=(self.lms.link, self.lms.decider) if self.lms is not None else None,
+        self.authorizer = build_authorizer(
+            self.runtime, self._door_conn, settings, self.writer, self.counters, lockouts, self.lms, clock
         )
-        self.authorizer.resume_throttle(clock())
         self.timers = ClockTimers(clock)  # the schedule runs on the same clock as the door
         # The alarm starts held off: the door's resume_count below says whether someone is inside.
-        # A mode set by hand steers the outputs too (the lights and alarm included).
-        steering = schedule if mode_override is None else all_day_schedule(mode_override)
-        self.outputs = OutputsRunner.for_branch(
-            settings, steering, clock, self.timers, pin_factory, alarm_held=True
+        self.outputs = build_outputs_runner(
+            settings, schedule, mode_override, clock, self.timers, pin_factory
         )
-        self.door = Door(
-            self.authorizer,
-            DoorOutputs(
-                relay=hw.relay,
-                signals=QueuedSignals(hw.indicator, self.signal_queue),
-                show=self._show,
-                lights=self.outputs.door_line("lights"),
-                alarm=self.outputs.door_line("alarm"),
-                announce=queued_closing_command(
-                    settings.door.closing_announcement_command, self.voice is not None, self.observers.post
-                ),
-                operator=hw.operator,
-            ),
-            self.writer,
-            settings.door,
-            clock,
-            settings.branch.door,
-            on_change=self._changed,
-            monotonic=monotonic,
-            counter=people_counter(settings.counter, settings.hardware.counter),
+        door_outputs = build_door_outputs(
+            settings,
+            self.hardware,
+            self.signal_queue,
+            self.observers,
+            self._show,
+            self.outputs,
+            voice_on=self.voice is not None,
+        )
+        self.door = build_door(
+            settings, self.authorizer, door_outputs, self.writer, clock, monotonic, self._changed
         )
         self.door.resume_count(self.state_file.saved_count(), schedule, mode_override)  # occupancy
         self.loop = DoorLoop(
@@ -176,32 +134,18 @@ class BranchService:
         self.tally = PeopleTally(self.runtime, settings.branch.door, self.loop.submit)  # and statistics
         self.camera_counting = open_camera_counting(settings, self.tally.submit, self.writer.record, clock)
         self.daily = DailyJobs(settings, self.runtime, self.footage, self.timers, clock)
-        self.announcements = (
-            Announcements(settings.voice, self.timers, self.voice.say, clock)
-            if self.voice is not None
-            else None
+        self.announcements = build_announcements(
+            settings, self.timers, self.voice.say if self.voice is not None else None, clock
         )
-        # [alerts]: its own threads read new events from the database and send (a flag is all
-        # the writer sets); it also logs a door loop that stops turning (door_loop_late).
-        self.alerts = (
-            AlertService(
-                self.runtime.db,
-                settings.alerts,
-                clock,
-                settings.branch.door,
-                mode_now=lambda: self._snapshot.mode if self._snapshot is not None else None,
-                loop_age=self.loop.turn_age,
-                record=self.writer.record,
-            )
-            if settings.alerts.enabled
-            else None
+        self.alerts = build_alerts(
+            self.runtime,
+            settings,
+            clock,
+            self.counters,
+            mode_now=lambda: self._snapshot.mode if self._snapshot is not None else None,
+            loop_age=self.loop.turn_age,
+            record=self.writer.record,
         )
-        if self.alerts is not None:
-            self.counters.gauges.set(
-                "alert_queue_length",
-                self.alerts.queue_length,
-                "Alert deliveries waiting to be sent (every channel)",
-            )
         # [fleet] (off by default): events, state and heartbeat to the broker, on its own thread;
         # the console's signed commands applied on another (services/fleet/subscriber.py).
         self.fleet = open_branch_fleet(self.runtime, settings.fleet, clock, settings.branch.door, self)
