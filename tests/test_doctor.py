@@ -183,6 +183,19 @@ def test_the_clock_synchronised_not_and_unknown(tmp_path, machine):
         assert clock.level is Level.WARN and "unknown" in clock.message
 
 
+def test_with_the_door_screen_on_the_kiosks_browser_is_checked(tmp_path, machine):
+    settings = configured(tmp_path, screen={"enabled": True})
+    [kiosk] = check(Doctor(settings, machine.probes()).run(), "kiosk")
+    assert kiosk.failed and "neither /usr/bin/chromium nor /usr/bin/chromium-browser exists" in kiosk.message
+    assert "apt-get install chromium" in kiosk.fix
+    machine.devices.add("/usr/bin/chromium-browser")  # an older Raspberry Pi OS Bookworm image
+    [kiosk] = check(Doctor(settings, machine.probes()).run(), "kiosk")
+    assert kiosk.level is Level.OK and "/usr/bin/chromium-browser" in kiosk.message
+    machine.devices.add("/usr/bin/chromium")
+    [kiosk] = check(Doctor(settings, machine.probes()).run(), "kiosk")
+    assert kiosk.level is Level.OK and kiosk.message.endswith("/usr/bin/chromium")
+
+
 @pytest.mark.parametrize(
     ("free", "level"), [(100 * MB, Level.FAIL), (700 * MB, Level.WARN), (5 * GB, Level.OK)]
 )

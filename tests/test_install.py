@@ -27,6 +27,7 @@ from controller.services.install import (
     DATA_DIR,
     JOURNALD_DROPIN,
     KIOSK_UNIT,
+    NO_KIOSK_BROWSER,
     SYSTEM_UNITS,
     VENV_DIR,
     Installer,
@@ -85,10 +86,20 @@ def source(tmp_path: Path) -> Path:
     return folder
 
 
+def browser(root: Path, name: str = "chromium") -> Path:
+    """A stand-in for the kiosk's browser in the target system's /usr/bin."""
+    path = root / "usr/bin" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\nexit 0\n")
+    path.chmod(0o755)
+    return path
+
+
 @pytest.fixture
 def target(tmp_path: Path) -> Path:
+    """The scratch root, a Pi OS with Chromium (as /usr/bin/chromium) on it."""
     root = tmp_path / "root"
-    root.mkdir()
+    browser(root)
     return root
 
 
@@ -200,6 +211,7 @@ def test_a_changed_source_is_installed_again_with_pip(target, source):
 
 
 def test_skip_venv_and_no_kiosk(target, source):
+    (target / "usr/bin/chromium").unlink()  # no browser needed without the kiosk
     pip = FakePip()
     steps = install(target, source, pip, skip_venv=True, kiosk=False)
     assert pip.commands == []
@@ -214,7 +226,7 @@ def test_skip_venv_and_no_kiosk(target, source):
 def test_a_folder_that_is_not_a_checkout_is_refused_by_name(target, tmp_path):
     with pytest.raises(InstallError, match=r"not an openplus-door checkout \(no pyproject.toml"):
         install(target, tmp_path / "empty", FakePip())
-    assert list(target.iterdir()) == []
+    assert [path.name for path in target.iterdir()] == ["usr"]  # the browser the fixture put there
 
 
 def test_the_cli_reports_unchanged_the_second_time(target, capsys):
@@ -245,18 +257,55 @@ def test_install_runs_on_the_standard_library_alone(target):
     assert "pydantic" not in done.stderr and below(target, DATA_DIR).is_dir()
 
 
+def test_the_kiosk_runs_chromium_browser_where_that_is_its_name(target, source):
+    """Older Raspberry Pi OS Bookworm images: the unit is installed with their name for it."""
+    (target / "usr/bin/chromium").unlink()
+    browser(target, "chromium-browser")
+    install(target, source, FakePip())
+    installed = (target / "etc/systemd/user" / KIOSK_UNIT).read_text()
+    source_unit = (source / "systemd" / KIOSK_UNIT).read_text()
+    assert "ExecStart=/usr/bin/chromium-browser --kiosk " in installed
+    assert installed == source_unit.replace(
+        "ExecStart=/usr/bin/chromium ", "ExecStart=/usr/bin/chromium-browser "
+    )
+    assert changed(install(target, source, FakePip())) == 0
+
+
+def test_chromium_is_preferred_when_both_are_there(target, source):
+    browser(target, "chromium-browser")
+    install(target, source, FakePip())
+    installed = target / "etc/systemd/user" / KIOSK_UNIT
+    assert installed.read_bytes() == (source / "systemd" / KIOSK_UNIT).read_bytes()
+
+
+def test_no_browser_at_all_is_refused_naming_both_before_anything_changes(target, source, capsys):
+    (target / "usr/bin/chromium").unlink()
+    with pytest.raises(InstallError, match="neither /usr/bin/chromium nor /usr/bin/chromium-browser exists"):
+        install(target, source, FakePip())
+    assert [path.name for path in target.iterdir()] == ["usr"]
+    assert main(["install", "--root", str(target), "--skip-venv"]) == 2
+    assert NO_KIOSK_BROWSER in capsys.readouterr().err
+    assert [path.name for path in target.iterdir()] == ["usr"]
+
+
 @pytest.mark.skipif(NO_VERIFY, reason="systemd-analyze is not installed (Debian package `systemd`)")
-def test_systemd_analyze_verify_passes_on_the_installed_units(target, source, tmp_path):
+@pytest.mark.parametrize("browser_name", ["chromium", "chromium-browser"])
+def test_systemd_analyze_verify_passes_on_the_installed_units(target, source, tmp_path, browser_name):
     """The units as installed, their /opt/openplus-door paths pointed into the scratch root (where
-    the fake pip left an executable console script), so the check sees what the installer put
-    where the units expect it."""
+    the fake pip left an executable console script) and so the kiosk's browser (a stand-in
+    there), so the check sees what the installer put where the units expect it."""
     assert SYSTEMD_ANALYZE, "systemd-analyze is missing: apt-get install systemd"
+    (target / "usr/bin/chromium").unlink()
+    browser(target, browser_name)
     install(target, source, FakePip())
     checked = tmp_path / "verify"
     checked.mkdir()
 
     def copy(installed: Path) -> Path:
         text = installed.read_text().replace("/opt/openplus-door", str(target / "opt/openplus-door"))
+        text = text.replace(
+            f"ExecStart=/usr/bin/{browser_name} ", f"ExecStart={target}/usr/bin/{browser_name} "
+        )
         (checked / installed.name).write_text(text)
         return checked / installed.name
 

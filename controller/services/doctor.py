@@ -4,7 +4,8 @@ IT staff install one controller per branch and come back months later: this is t
 that says whether the Pi can do its job. Each check is ok, warn (works, but look at it) or fail
 (the door cannot do part of its job), with a one-line fix. The checks: the two services, GPIO
 pins, serial readers, a camera frame, the library system (a SIP2 SC status), the clock's
-synchronisation, and the disk under the data and footage directories.
+synchronisation, the disk under the data and footage directories, and with the door screen
+on, the kiosk's browser.
 
 Every contact with the machine goes through `Probes`, so the tests hand in fakes; the real
 probes use gpiozero's pin factory, the file system, OpenCV, the SIP2 client and `timedatectl`/
@@ -21,6 +22,7 @@ from pathlib import Path
 from controller.config.hardware import ReaderSettings
 from controller.config.settings import Settings
 from controller.services.doctor_probes import NoPinFactory, PinUnavailable, Probes
+from controller.services.install import KIOSK_BROWSERS, NO_KIOSK_BROWSER
 from drivers.sip2.errors import Sip2Error, Sip2LoginRefused, Sip2Timeout
 
 DOOR_UNIT, WEB_UNIT = "openplus-door", "openplus-door-web"
@@ -68,6 +70,7 @@ class Doctor:
             self._lms(),
             self._clock(),
             *self._disk(),
+            *self._kiosk(),
         ]
 
     # --- the checks ---------------------------------------------------------------------
@@ -256,6 +259,18 @@ class Doctor:
         if usage.free < warn_below:
             return CheckResult("disk", Level.WARN, f"{message}, below {_size(warn_below)}", fix)
         return CheckResult("disk", Level.OK, message)
+
+    def _kiosk(self) -> list[CheckResult]:
+        """With the door screen on, the kiosk unit needs a browser `install` could point it at."""
+        if not self.settings.screen.enabled:
+            return []
+        found = next((path for path in KIOSK_BROWSERS if self.probes.device_exists(str(path))), None)
+        if found is None:
+            fix = "sudo apt-get install chromium, then sudo openplus-door install (it picks the one there)"
+            return [
+                CheckResult("kiosk", Level.FAIL, f"no browser for the door screen: {NO_KIOSK_BROWSER}", fix)
+            ]
+        return [CheckResult("kiosk", Level.OK, f"door screen browser {found}")]
 
     def _unit_active(self, unit: str) -> bool | None:
         """Whether systemd runs `unit`; None when there is no systemctl to ask."""

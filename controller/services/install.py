@@ -14,6 +14,7 @@ What it does, all below `root`:
   own config is never overwritten), readable by the service's group only;
 - the door and web units in /etc/systemd/system, the door screen's kiosk unit (a user unit, for
   the desktop session's account) in /etc/systemd/user, each enabled for its [Install] WantedBy=;
+  the kiosk's browser is the one the target has, /usr/bin/chromium or /usr/bin/chromium-browser;
 - a journald drop-in that bounds and keeps the logs (the journal rotates them itself).
 
 With root `/` the steps that need the live system (useradd, chown, systemctl) are run; under any
@@ -51,6 +52,9 @@ COMMAND_LINK = Path("/usr/local/bin/openplus-door")  # `sudo openplus-door docto
 
 SYSTEM_UNITS = ("openplus-door.service", "openplus-door-web.service")
 KIOSK_UNIT = "openplus-door-screen.service"
+# The kiosk's browser, preferred first: older Raspberry Pi OS Bookworm images call it chromium-browser.
+KIOSK_BROWSERS = (Path("/usr/bin/chromium"), Path("/usr/bin/chromium-browser"))
+NO_KIOSK_BROWSER = f"neither {KIOSK_BROWSERS[0]} nor {KIOSK_BROWSERS[1]} exists"
 JOURNALD_SOURCE = "journald-openplus-door.conf"
 VENV_STAMP = ".openplus-door-install"  # the hash of what was pip-installed last
 UNIT_MODE, CONFIG_MODE, CONFIG_DIR_MODE, DATA_MODE = 0o644, 0o640, 0o750, 0o700
@@ -121,6 +125,13 @@ class Installer:
             raise InstallError("installing onto / needs root: run it with sudo")
         if not self.options.root.is_dir():
             raise InstallError(f"the target root {self.options.root} is not a directory")
+        kiosk = self.options.kiosk and self.source_file(f"systemd/{KIOSK_UNIT}").is_file()
+        browser = kiosk_browser(self.options.root) if kiosk else None
+        if kiosk and browser is None:  # before anything is changed
+            raise InstallError(
+                f"the door screen's kiosk needs Chromium, but {NO_KIOSK_BROWSER}: "
+                "sudo apt-get install chromium (or install with --no-kiosk)"
+            )
         with _umask(0o022):  # the venv and the units must be readable by the service's user
             self._user()
             self._venv()
@@ -128,8 +139,10 @@ class Installer:
             self._data_dir()
             self._config()
             changed_units = [self._unit(name, SYSTEM_UNIT_DIR) for name in SYSTEM_UNITS]
-            if self.options.kiosk and (self.source_file(f"systemd/{KIOSK_UNIT}")).is_file():
-                changed_units.append(self._unit(KIOSK_UNIT, USER_UNIT_DIR))
+            if browser is not None:
+                unit = self.source_file(f"systemd/{KIOSK_UNIT}").read_bytes()
+                unit = unit.replace(b"ExecStart=/usr/bin/chromium ", f"ExecStart={browser} ".encode())
+                changed_units.append(self._copy(unit, USER_UNIT_DIR / KIOSK_UNIT, UNIT_MODE))
             elif not self.options.kiosk:
                 self._note(Status.SKIPPED, f"the door screen's kiosk unit {KIOSK_UNIT} (--no-kiosk)")
             if any(changed_units):
@@ -216,7 +229,7 @@ class Installer:
 
     def _unit(self, name: str, unit_dir: Path) -> bool:
         """Copy one unit file in; True when it changed (systemd must reload)."""
-        return self._copy(self.source_file(f"systemd/{name}"), unit_dir / name, UNIT_MODE)
+        return self._copy(self.source_file(f"systemd/{name}").read_bytes(), unit_dir / name, UNIT_MODE)
 
     def _enable_all(self) -> None:
         units = [(name, SYSTEM_UNIT_DIR) for name in SYSTEM_UNITS]
@@ -243,7 +256,8 @@ class Installer:
             self._note(Status.CREATED, f"{name} enabled ({', '.join(map(str, links))})")
 
     def _journald(self) -> None:
-        changed = self._copy(self.source_file(f"systemd/{JOURNALD_SOURCE}"), JOURNALD_DROPIN, UNIT_MODE)
+        dropin = self.source_file(f"systemd/{JOURNALD_SOURCE}").read_bytes()
+        changed = self._copy(dropin, JOURNALD_DROPIN, UNIT_MODE)
         if changed:
             self._system(Status.UPDATED, ["systemctl", "restart", "systemd-journald"])
 
@@ -294,10 +308,9 @@ class Installer:
             os.chown(self.at(path), uid, gid)
             self._note(Status.UPDATED, f"{path} owned by {user}:{group}")
 
-    def _copy(self, source: Path, destination: Path, mode: int) -> bool:
-        """Copy when absent or different; True when something was written."""
+    def _copy(self, content: bytes, destination: Path, mode: int) -> bool:
+        """Write `content` when absent or different; True when something was written."""
         target = self.at(destination)
-        content = source.read_bytes()
         if target.is_file() and target.read_bytes() == content:
             if (target.stat().st_mode & 0o7777) == mode:
                 self._note(Status.UNCHANGED, str(destination))
@@ -337,6 +350,11 @@ def wanted_by(unit_file: Path) -> list[str]:
         elif section == "[Install]" and line.startswith("WantedBy="):
             targets += line.partition("=")[2].split()
     return targets
+
+
+def kiosk_browser(root: Path = Path("/")) -> Path | None:
+    """The first of KIOSK_BROWSERS the system at `root` has (the path as that system sees it)."""
+    return next((path for path in KIOSK_BROWSERS if (root / path.relative_to("/")).exists()), None)
 
 
 def changed(steps: Sequence[Step]) -> int:
