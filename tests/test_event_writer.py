@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import threading
 from contextlib import closing
 from datetime import timedelta
 
 from controller.domain.events import Event, EventType
+from controller.door import event_writer
 from controller.door.event_writer import SPILL_FILE, EventWriter
 from controller.services.lockouts import PinLockouts
 from controller.store.pin_failures import PinFailures, load_pin_failures
 from tests.helpers import add_member
+from tests.test_door_isolation import until
 
 
 def stored(runtime) -> list[Event]:
@@ -42,9 +46,12 @@ def test_a_full_queue_spills_to_a_file_that_the_next_start_writes_back(runtime, 
     writer = EventWriter(runtime.db, spill, queue_size=2)  # not started: nothing drains it
     for n in range(5):
         writer.record(Event(EventType.ACCESS_GRANTED, clock(), "e", detail=str(n)))
-    assert writer.spilled == 3 and len(spill.read_text().splitlines()) == 3
-    writer.stop(timeout=0)  # the two still queued are spilled too: nothing lost
-    assert writer.spilled == 5 and not stored(runtime)
+    assert not spill.exists()  # the caller's thread (the door's) never touches the disk
+    assert writer.spilled == 0 and writer.waiting == 5  # three of them held in memory
+    assert not writer.flush(0)
+    writer.stop(timeout=0)  # the two queued and the three in memory are spilled: nothing lost
+    assert writer.spilled == 5 and writer.waiting == 0 and not stored(runtime)
+    assert [json.loads(line)["detail"] for line in spill.read_text().splitlines()] == list("01234")
 
     again = EventWriter(runtime.db, spill)
     again.start()
@@ -54,8 +61,8 @@ def test_a_full_queue_spills_to_a_file_that_the_next_start_writes_back(runtime, 
         assert again.flush(5)
     finally:
         again.stop()
-    details = sorted(e.detail for e in stored(runtime) if e.type is EventType.ACCESS_GRANTED)
-    assert details == ["0", "1", "2", "3", "4"]
+    details = [e.detail for e in reversed(stored(runtime)) if e.type is EventType.ACCESS_GRANTED]
+    assert details == ["0", "1", "2", "3", "4"]  # in the order spilled
     assert not spill.exists() and not spill.with_suffix(".replay").exists()
 
 
@@ -109,6 +116,45 @@ def test_a_locked_database_is_retried_until_it_frees(runtime, clock, tmp_path):
         holder.close()
         writer.stop()
     assert [e.type for e in stored(runtime)] == [EventType.EXIT_REQUEST]
+
+
+def test_a_full_queue_under_a_lock_spills_on_the_writer_thread_and_comes_back_without_a_restart(
+    runtime, clock, tmp_path, monkeypatch
+):
+    opened_on: list[str] = []
+
+    def recording_open(*args, **kwargs):
+        opened_on.append(threading.current_thread().name)
+        return open(*args, **kwargs)
+
+    monkeypatch.setattr(event_writer, "open", recording_open, raising=False)
+    spill = tmp_path / SPILL_FILE
+    writer = EventWriter(runtime.db, spill, queue_size=2, busy_timeout=0.01)
+    holder = sqlite3.connect(runtime.db.path, isolation_level=None, timeout=0)
+    holder.execute("BEGIN IMMEDIATE")  # as a big member import holds it
+    writer.start()
+    try:
+        writer.record(Event(EventType.ACCESS_GRANTED, clock(), "e", detail="0"))
+        assert until(lambda: writer.retries >= 1)  # the writer holds "0" and meets the lock
+        for n in range(1, 20):
+            writer.record(Event(EventType.ACCESS_GRANTED, clock(), "e", detail=str(n)))
+        # "0" being retried and "1", "2" queued are in flight; the 17 the queue had no room for
+        # reach the spill file at the writer's next retry, not on the caller's thread
+        assert until(lambda: writer.waiting == 3 and spill.exists()), writer.waiting
+        assert writer.spilled == 17 and opened_on and set(opened_on) == {"event-writer"}
+        holder.execute("ROLLBACK")  # the lock ends; no restart follows
+
+        def granted() -> list[str]:
+            return [e.detail for e in reversed(stored(runtime)) if e.type is EventType.ACCESS_GRANTED]
+
+        assert until(lambda: len(granted()) >= 20 and not spill.exists()), granted()
+        assert writer.flush(5)
+    finally:
+        holder.close()
+        writer.stop()
+    assert granted() == [str(n) for n in range(20)]  # in order, each once
+    assert not spill.exists() and not spill.with_suffix(".replay").exists()
+    assert set(opened_on) == {"event-writer"}
 
 
 # --- PIN lockouts in memory ----------------------------------------------------------------------

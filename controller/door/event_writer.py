@@ -6,7 +6,19 @@ where the door wrote each event before it moved the relay. Now the door thread o
 write on a bounded queue and returns; this writer retries on `database is locked` (and any other
 operational error, e.g. a full disk) until the write lands, and never drops a committed
 decision: when the queue is full, or at shutdown with writes still waiting, they are appended
-to a spill file (JSON lines) that is written back into the database at the next start.
+to a spill file (JSON lines) that is written back into the database.
+
+The door thread never touches the disk either, not even when the queue is full (a database
+locked or a disk failing for a long time while the door is busy): it appends the write to an
+in-memory overflow (a deque under a lock held for an append) and returns. This thread moves
+the overflow to the spill file (append + fsync) at every turn, between retries too, so a write
+is in memory alone for at most about one retry pause (1 s); `stop()` spills what is left.
+The spill file is written back at start, and also as soon as this thread has caught up (its
+queue empty after a write): a lock that ended gets its events into the log, the pages, the
+alerts and the fleet within a turn or so, not at the next restart. Order: what is committed
+from the queue is in the order handed in; spilled writes come back in the order spilled, after
+those the queue took meanwhile (each event keeps its own time). A long episode logs one warning
+when spilling starts and one line when the file is written back, not a line per item or turn.
 """
 
 from __future__ import annotations
@@ -17,6 +29,7 @@ import os
 import queue
 import sqlite3
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
@@ -93,12 +106,16 @@ class EventWriter:
         self._on_written = on_event_written
         self._queue: queue.Queue[Write | None] = queue.Queue(maxsize=queue_size)
         self._spill_lock = threading.Lock()
+        self._overflow: deque[Write] = deque()  # the queue was full: the thread spills these
+        self._overflow_lock = threading.Lock()
+        self._spilling = False  # an episode's warning is logged; cleared once written back
+        self._write_back_failed = False
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._idle = threading.Condition()
         self._in_flight = 0
         self.retries = 0  # writes that met a locked or failing database and were tried again
-        self.spilled = 0  # writes that went to the spill file instead of the queue
+        self.spilled = 0  # writes that went to the spill file instead of the database
 
     # --- the door's side: never blocks ---------------------------------------------------------
     def record(self, event: Event) -> None:
@@ -112,9 +129,9 @@ class EventWriter:
             self._in_flight += 1
         try:
             self._queue.put_nowait(item)
-        except queue.Full:
-            self._spill([item])
-            self._done(1)
+        except queue.Full:  # no disk here: the writer thread spills it at its next turn
+            with self._overflow_lock:
+                self._overflow.append(item)
 
     # --- life cycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -132,13 +149,14 @@ class EventWriter:
             pass
         if self._thread is not None:
             self._thread.join(timeout)
-        left = self._take_all()
+        left = self._take_all() + self._take_overflow()  # the queue's are the older ones
         if left:
+            log.warning("stopping with %d event write(s) not in the database yet", len(left))
             self._spill(left)
             self._done(len(left))
 
     def flush(self, timeout: float) -> bool:
-        """True once every write handed in so far is committed (or spilled)."""
+        """True once every write handed in so far is committed (or spilled to the file)."""
         with self._idle:
             return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
 
@@ -150,18 +168,49 @@ class EventWriter:
     def _run(self) -> None:
         conn = self._connect()
         try:
-            self._replay_spill(conn)
+            self._write_back(conn)
             while not self._stopping.is_set():
+                self._spill_overflow()
                 try:
                     first = self._queue.get(timeout=0.5)
                 except queue.Empty:
+                    self._write_back(conn)
                     continue
                 if first is None:
                     break
                 batch = [first] + self._take_all(BATCH - 1)
-                self._write_until_done(conn, batch)
+                if self._write_until_done(conn, batch) and self._queue.empty():
+                    self._write_back(conn)  # caught up: the lock has ended
         finally:
             conn.close()
+
+    def _write_back(self, conn: sqlite3.Connection) -> None:
+        """Write the spill file back: at start, and whenever the queue is empty, not at the next
+        restart only. A file that cannot be read or written back (not a lock: that is retried)
+        is logged once and kept for the next start, so it neither loops nor kills this thread
+        (the door's overflow would then grow in memory with no one to spill it)."""
+        if self._write_back_failed:
+            return
+        self._spill_overflow()  # what overflowed up to now goes back in this turn too
+        if self._spill_path.exists() or self._spill_path.with_suffix(".replay").exists():
+            try:
+                self._replay_spill(conn)
+            except Exception:
+                self._write_back_failed = True
+                log.exception("could not write back %s; kept for the next start", self._spill_path)
+
+    def _take_overflow(self) -> list[Write]:
+        with self._overflow_lock:
+            items = list(self._overflow)
+            self._overflow.clear()
+        return items
+
+    def _spill_overflow(self) -> None:
+        """Move what the door could not queue to the spill file (this thread's disk, not the door's)."""
+        items = self._take_overflow()
+        if items:
+            self._spill(items)
+            self._done(len(items))
 
     def _take_all(self, limit: int | None = None) -> list[Write]:
         items: list[Write] = []
@@ -177,7 +226,8 @@ class EventWriter:
     def _connect(self) -> sqlite3.Connection:
         return self._db.connect(busy_timeout=self._busy_timeout)
 
-    def _write_until_done(self, conn: sqlite3.Connection, batch: list[Write]) -> None:
+    def _write_until_done(self, conn: sqlite3.Connection, batch: list[Write]) -> bool:
+        """True once the batch is committed; False if it went to the spill file instead."""
         pause = FIRST_RETRY_SECONDS
         while True:
             try:
@@ -189,17 +239,18 @@ class EventWriter:
                 if self._stopping.wait(pause):
                     self._spill(batch)  # shutting down: keep them for the next start
                     self._done(len(batch))
-                    return
+                    return False
+                self._spill_overflow()  # the door may be filling the queue meanwhile
                 pause = min(pause * 2, MAX_RETRY_SECONDS)
                 continue
             except Exception:
                 log.exception("event write refused; kept in %s", self._spill_path)
                 self._spill(batch)
                 self._done(len(batch))
-                return
+                return False
             self._done(len(batch))
             self._notify(written)
-            return
+            return True
 
     def _write(self, conn: sqlite3.Connection, batch: list[Write]) -> list[tuple[int, Event]]:
         events = EventLog(conn)
@@ -241,13 +292,17 @@ class EventWriter:
                 )
                 return
             self.spilled += len(items)
-        log.warning(
-            "%d event write(s) kept in %s until the database takes them", len(items), self._spill_path
-        )
+            first_of_episode, self._spilling = not self._spilling, True
+        if first_of_episode:  # once per episode: a long lock spills at every turn
+            log.warning(
+                "event writes kept in %s until the database takes them (%d so far)",
+                self._spill_path,
+                self.spilled,
+            )
 
     def _replay_spill(self, conn: sqlite3.Connection) -> None:
-        """Write back what an earlier run spilled. The file is renamed first (under the lock, a
-        moment), so the door can spill anew meanwhile without waiting for this."""
+        """Write back what was spilled, at start or once caught up. The file is renamed first
+        (under the lock, a moment), so spilling goes on into a new file meanwhile."""
         replay = self._spill_path.with_suffix(".replay")
         with self._spill_lock:
             if self._spill_path.exists() and not replay.exists():
@@ -262,14 +317,20 @@ class EventWriter:
                 items.append(_from_json(line))
             except (ValueError, TypeError, KeyError) as exc:  # a torn last line after a crash
                 log.warning("%s line %d unreadable (%s); skipped", replay, number, exc)
+        failures = 0
         while True:
             try:
                 written = self._write(conn, items)
                 break
             except sqlite3.OperationalError as exc:
-                log.warning("spilled events not written back yet (%s)", exc)
+                failures += 1
+                if failures == 1:  # once per write-back, not every second of a long lock
+                    log.warning("spilled events not written back yet (%s); retrying", exc)
                 if self._stopping.wait(MAX_RETRY_SECONDS):
                     return  # the .replay file stays for the next start
+                self._spill_overflow()
         replay.unlink()
+        with self._spill_lock:
+            self._spilling = False  # a new episode warns again
         log.info("%d spilled event write(s) written back from %s", len(items), replay)
         self._notify(written)
