@@ -172,3 +172,19 @@ def test_the_closing_announcement_is_played(tmp_path, clock):
     finally:
         service.stop()
         sim.close()
+
+
+def test_between_members_is_false_while_a_member_is_in_hand_and_true_again_after(live_branch, clock):
+    """The door link reloads a saved schedule between members (door/link_server.py): the
+    door thread marks each snapshot, from the card through the PIN to the pulse's end."""
+    sim, service = live_branch
+    assert service.between_members(0)
+    sim.present_card(DEMO_CARD)
+    assert until(lambda: service.snapshot().phase.value == "awaiting_pin")
+    assert not service.between_members(0)
+    sim.press_keys("1234#")
+    assert until(lambda: sim.factory.pin(sim.settings.hardware.lock.pin).state == 1)
+    assert not service.between_members(0)  # the pulse: the member is still at the door
+    clock.advance(seconds=5)
+    settle(service)
+    assert service.between_members(WAIT)

@@ -179,7 +179,9 @@ def _run(
         with closing(service.runtime.connection()) as conn:
             return load_schedule(conn)
 
-    link = DoorLinkServer(link_path(settings.data_dir), service, reload_schedule)
+    link = DoorLinkServer(
+        link_path(settings.data_dir), service, reload_schedule, between_members=service.between_members
+    )
     web_child: WebChild | None = None
     try:
         person = console(service) if console is not None else None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -48,7 +49,7 @@ from controller.door.event_writer import SPILL_FILE, EventWriter
 from controller.door.hardware import DoorHardware, build_hardware
 from controller.door.loop import DoorLoop
 from controller.door.observers import ObserverQueue
-from controller.door.ports import ClosingWarning, DoorSnapshot, ModeChanged, RemoteUnlock
+from controller.door.ports import ClosingWarning, DoorSnapshot, ModeChanged, Phase, RemoteUnlock
 from controller.door.screen.server import DoorScreen
 from controller.door.state_file import STATE_FILE, StateFile
 from controller.door.switcher import ModeSwitcher
@@ -88,6 +89,8 @@ class BranchService:
         self._on_message = on_message
         self.state_file = StateFile(settings.data_dir / STATE_FILE)
         self._snapshot: DoorSnapshot | None = None
+        self._no_member_in_hand = threading.Event()  # set by the door thread while idle
+        self._no_member_in_hand.set()
         self.hardware: DoorHardware = build_hardware(settings.hardware, pin_factory)
         self.footage = footage_service(self.runtime)  # start() starts it: this one records
         self.counters = DoorMetrics(monotonic)  # for /metrics and health, over the door link
@@ -252,6 +255,12 @@ class BranchService:
     def remote_unlock(self, actor: str) -> None:
         self.loop.submit(RemoteUnlock(actor))
 
+    def between_members(self, timeout: float) -> bool:
+        """Wait (on the caller's thread) until the door has no card, PIN or pulse in hand, at
+        most `timeout` s; True if it has none. The door link does a schedule reload's Python
+        work then, so it does not share the GIL with a member's entry."""
+        return self._no_member_in_hand.wait(timeout)
+
     def schedule_changed(self, schedule: Schedule) -> None:
         """A saved schedule takes over at once, also from a mode set by hand."""
         self._mode_override = None
@@ -292,6 +301,10 @@ class BranchService:
     def _changed(self, snapshot: DoorSnapshot) -> None:
         """On the door thread: keep the snapshot, hand the rest to the observer thread."""
         self._snapshot = snapshot
+        if snapshot.phase is Phase.IDLE:
+            self._no_member_in_hand.set()
+        else:
+            self._no_member_in_hand.clear()
         self.observers.post(self._observe, snapshot)
 
     def _observe(self, snapshot: DoorSnapshot) -> None:
