@@ -111,6 +111,19 @@ def test_outside_open_hours_the_operator_stays_off(runtime, clock, mock_factory)
         bench.close()
 
 
+def test_in_staffed_hours_any_card_starts_the_operator_of_the_free_door(runtime, clock, mock_factory):
+    """The door is held unlocked in staffed hours: a card there (a member's or not) asks no
+    PIN and says the door is open, and now also opens it for someone who cannot push it."""
+    bench = make_bench(runtime, clock, mock_factory, mode=DoorMode.STAFFED)
+    try:
+        bench.card("11112222333344")  # no member's card: the door is open to everyone now
+        assert operator_on(bench) and bench.messages[-1] == messages.DOOR_FREE
+        bench.after(PULSE)
+        assert not operator_on(bench)
+    finally:
+        bench.close()
+
+
 def test_the_open_button_inside_pulses_the_operator_and_lets_people_out(entrance):
     entrance.send(OpenButtonPressed())
     assert entrance.relay_on and operator_on(entrance)

@@ -55,7 +55,8 @@ class EntryFlow:
     def _card_read(self, read: CardRead, now: datetime) -> None:
         if self.phase is Phase.CHECKING:
             return  # one attempt at a time: this one is with the library system
-        if self._door_free:
+        if self._door_free:  # staffed: open to all, so any card also starts the door operator
+            self._operate()  # for someone who cannot push the door (it is unlocked anyway)
             self._say(messages.DOOR_FREE)
             return
         self._card, self._keys = read, ""
