@@ -1,10 +1,14 @@
 """Building outputs per mode (issue 16): the planner on the schedule across the DST nights of
 2026, manual switches and their end, the runner on mock pins and a FakeClock through the
-timers' run_due (a restart in an offset window is right at once), and the config's errors."""
+timers' run_due (a restart in an offset window is right at once; a manual switch survives a
+restart until its end), and the config's errors."""
 
 from __future__ import annotations
 
+import json
+import logging
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +30,7 @@ from controller.domain.outputs import (
     planned_state,
 )
 from controller.domain.schedule import WEEKDAYS, Schedule, parse_schedule
+from controller.door.manual_outputs import MANUAL_FILE, ManualStore
 from controller.door.outputs_runner import TIMER_PREFIX, OutputsRunner
 from controller.door.timers import ClockTimers
 from tests.conftest import FakeClock
@@ -180,9 +185,10 @@ def test_a_manual_off_in_open_plus_ends_when_the_schedule_switches_next() -> Non
 
 # --- the runner on mock pins and the clock's timers ----------------------------------------------
 class Branch:
-    """Two outputs on mock pins, a FakeClock and timers nobody starts: the test calls run_due."""
+    """Two outputs on mock pins, a FakeClock and timers nobody starts: the test calls run_due.
+    With `data_dir` the manual switches are kept there: a new Branch over it is a restart."""
 
-    def __init__(self, start: datetime, sched: Schedule | None = None) -> None:
+    def __init__(self, start: datetime, sched: Schedule | None = None, data_dir: Path | None = None) -> None:
         self.clock = FakeClock(start)
         self.factory = MockFactory()
         self.timers = ClockTimers(self.clock)
@@ -212,6 +218,7 @@ class Branch:
             clock=self.clock,
             timers=self.timers,
             pin_factory=self.factory,
+            store=ManualStore(data_dir / MANUAL_FILE) if data_dir is not None else None,
         )
 
     def pin(self, number: int) -> Any:
@@ -329,6 +336,73 @@ def test_an_output_status_survives_the_wire() -> None:
 
 
 # --- the config ------------------------------------------------------------------------------------
+# --- a manual switch across a restart of the door process ----------------------------------------
+def test_a_manual_switch_survives_a_restart_without_a_blink_and_ends_at_its_planned_switch(tmp_path) -> None:
+    before = Branch(local("2026-06-01 22:00"), data_dir=tmp_path)  # PCs off since 21:45
+    before.runner.start()
+    before.runner.set_manual("pcs", "on", "web:anna")  # on until the planned on at 09:00
+    assert before.states()["pcs"] is True
+    after = Branch(local("2026-06-01 23:30"), data_dir=tmp_path)  # the door restarted
+    assert [bool(state) for _, state in after.pin(20).states] == [False, True]  # idle, then on
+    status = after.runner.start()[0]
+    assert (status.on, status.source, status.manual_by) == (True, Source.MANUAL, "web:anna")
+    assert after.timers.pending()[TIMER_PREFIX + "pcs"] == local("2026-06-02 09:00")
+    assert after.at(local("2026-06-02 08:59"))["pcs"] is True
+    assert after.at(local("2026-06-02 09:00"))["pcs"] is True
+    assert after.runner.statuses()[0].source is Source.SCHEDULE  # the manual state has ended
+    assert after.at(local("2026-06-02 21:45"))["pcs"] is False  # the schedule's off, not held on
+    assert [bool(state) for _, state in after.pin(20).states] == [False, True, False]
+    assert json.loads((tmp_path / MANUAL_FILE).read_text())["manual"] == {}  # a later restart: none
+
+
+def test_a_manual_switch_that_ended_while_the_door_was_down_is_not_restored(tmp_path, caplog) -> None:
+    before = Branch(local("2026-06-01 22:00"), data_dir=tmp_path)
+    before.runner.start()
+    before.runner.set_manual("pcs", "on", "web:anna")  # until 09:00 on 2 June
+    caplog.set_level(logging.INFO)
+    after = Branch(local("2026-06-02 22:00"), data_dir=tmp_path)  # a day later: planned off
+    assert [bool(state) for _, state in after.pin(20).states] == [False]  # never on
+    assert after.runner.start()[0].source is Source.SCHEDULE
+    assert after.states()["pcs"] is False
+    assert "output pcs: manual on by web:anna not restored" in caplog.text
+    assert json.loads((tmp_path / MANUAL_FILE).read_text())["manual"] == {}
+
+
+def test_auto_before_a_restart_leaves_nothing_to_restore(tmp_path) -> None:
+    before = Branch(local("2026-06-01 12:00"), data_dir=tmp_path)
+    before.runner.start()
+    before.runner.set_manual("pcs", "off", "api:bo")
+    assert "pcs" in json.loads((tmp_path / MANUAL_FILE).read_text())["manual"]
+    before.runner.set_manual("pcs", "auto", "api:bo")
+    after = Branch(local("2026-06-01 12:30"), data_dir=tmp_path)
+    assert after.runner.start()[0].source is Source.SCHEDULE
+    assert after.states()["pcs"] is True
+
+
+def test_a_corrupt_file_starts_clean_with_one_log_line_and_the_door_runs(tmp_path, caplog) -> None:
+    (tmp_path / MANUAL_FILE).write_text('{"version": 1, "manual": {"pcs": {"on": tr', encoding="utf-8")
+    caplog.set_level(logging.INFO)
+    branch = Branch(local("2026-06-01 12:00"), data_dir=tmp_path)
+    branch.runner.start()
+    assert branch.states() == {"pcs": True, "lights": False}
+    problems = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(problems) == 1 and str(tmp_path / MANUAL_FILE) in problems[0] and "corrupt" in problems[0]
+    branch.runner.set_manual("lights", "on", "web:anna")  # switches still work, and are kept
+    assert json.loads((tmp_path / MANUAL_FILE).read_text())["manual"]["lights"]["on"] is True
+
+
+def test_a_kept_switch_of_an_output_no_longer_configured_is_dropped_with_a_log_line(tmp_path, caplog) -> None:
+    until = local("2026-06-01 20:00").isoformat()
+    entry = {"on": True, "since": local("2026-06-01 11:00").isoformat(), "until": until, "actor": "web:anna"}
+    kept = {"version": 1, "manual": {"heating": entry, "lights": entry}}
+    (tmp_path / MANUAL_FILE).write_text(json.dumps(kept), encoding="utf-8")
+    branch = Branch(local("2026-06-01 12:00"), data_dir=tmp_path)
+    branch.runner.start()
+    assert branch.states() == {"pcs": True, "lights": True}  # the lights' switch still holds
+    assert "output heating: manual on by web:anna not restored: no such output" in caplog.text
+    assert set(json.loads((tmp_path / MANUAL_FILE).read_text())["manual"]) == {"lights"}
+
+
 def outputs_error(*outputs: dict[str, Any], **extra: Any) -> str:
     with pytest.raises(ConfigError) as caught:
         parse_settings({"outputs": list(outputs), **extra}, "branch.toml")

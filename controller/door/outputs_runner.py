@@ -7,7 +7,12 @@ the middle of an offset window is right at once, no blink), and a schedule chang
 output in its new state at once. Callbacks run on the timers' thread or the caller's (the door
 link's for a manual switch), never on the door thread; a pin write is all they do.
 
-A manual state lives in memory: a restart goes back to the schedule.
+A manual state survives a restart of the door process, still only until its `until`: the
+runner keeps the states in a small file (controller.door.manual_outputs) each time they change
+(set, "auto", ended at a planned switch, moved by a schedule change), on the thread that
+changed them; at start the pins are built in the state a restored switch wants, so a restart
+in the middle of one does not blink the output. The door thread never takes the runner's lock,
+so it never waits on that write.
 
 The door's lights and alarm lines are outputs with a role (controller.config.outputs): their
 pin is a `DoorLine`, which the runner sets as any pin and the door reaches as its lights
@@ -20,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
@@ -42,6 +47,7 @@ from controller.domain.outputs import (
 )
 from controller.domain.schedule import Schedule
 from controller.door.hardware import HardwareError
+from controller.door.manual_outputs import MANUAL_FILE, ManualStore
 from controller.door.timers import ClockTimers
 from drivers.outputs import BuildingOutput
 
@@ -136,20 +142,23 @@ def build_output_pins(
     now: datetime,
     pin_factory: Factory | None,
     alarm_held: bool = False,
+    manual: Mapping[str, ManualState] | None = None,
 ) -> list[BuildingOutput]:
-    """Every output's pin, each starting in the state the schedule wants at `now`; with
-    `alarm_held` the alarm line starts off, whatever the schedule wants (the door decides)."""
+    """Every output's pin, each starting in the state a `manual` switch that holds at `now`
+    wants, or else the schedule; with `alarm_held` the alarm line starts off, whatever they
+    want (the door decides)."""
     made: list[BuildingOutput] = []
     try:
         for config in outputs:
+            held = (manual or {}).get(config.name)
+            wanted = held.on if held and held.holds_at(now) else planned_state(schedule, config.rules(), now)
             made.append(
                 BuildingOutput(
                     config.name,
                     config.pin,
                     active_high=config.active_high,
                     pin_factory=pin_factory,
-                    initial_on=planned_state(schedule, config.rules(), now)
-                    and not (alarm_held and config.role == "alarm"),
+                    initial_on=wanted and not (alarm_held and config.role == "alarm"),
                 )
             )
     except Exception as exc:  # gpiozero's pin errors: a pin in use, a name it does not know
@@ -169,11 +178,17 @@ class OutputsRunner:
         *,
         clock: Clock,
         timers: ClockTimers,
+        store: ManualStore | None = None,
+        manual: Mapping[str, ManualState] | None = None,
     ) -> None:
-        self._outputs = {name: _Output(name, rules, pin) for name, rules, pin in outputs}
+        """`store`: where the manual switches are kept (None: a restart forgets them);
+        `manual`: those it gave back at start, already set on the pins."""
+        restored = manual or {}
+        self._outputs = {name: _Output(name, rules, pin, restored.get(name)) for name, rules, pin in outputs}
         self._schedule = schedule
         self._clock = clock
         self._timers = timers
+        self._store = store
         self._lock = threading.RLock()
 
     @classmethod
@@ -185,10 +200,14 @@ class OutputsRunner:
         timers: ClockTimers,
         pin_factory: Factory | None,
         alarm_held: bool = False,
+        store: ManualStore | None = None,
     ) -> OutputsRunner:
         """The runner of [[outputs]] with its pins (HardwareError: a pin cannot be had);
-        `alarm_held`: the alarm line starts held off until the door's first hold_off."""
-        pins = build_output_pins(outputs, schedule, clock(), pin_factory, alarm_held)
+        `alarm_held`: the alarm line starts held off until the door's first hold_off; `store`:
+        where the manual switches are kept, read here so the pins start as they want."""
+        now = clock()
+        manual = store.load([config.name for config in outputs], now) if store is not None else {}
+        pins = build_output_pins(outputs, schedule, now, pin_factory, alarm_held, manual)
         named = [
             (
                 config.name,
@@ -199,7 +218,7 @@ class OutputsRunner:
             )
             for config, pin in zip(outputs, pins, strict=True)
         ]
-        return cls(named, schedule, clock=clock, timers=timers)
+        return cls(named, schedule, clock=clock, timers=timers, store=store, manual=manual)
 
     @classmethod
     def for_branch(
@@ -213,9 +232,11 @@ class OutputsRunner:
     ) -> OutputsRunner:
         """[[outputs]] with the door's lights and alarm lines (old [hardware] keys included).
         `alarm_held`: the alarm starts held off, for a door that may resume a count with
-        someone inside (a restart in the closing round must not arm it, even for an instant)."""
+        someone inside (a restart in the closing round must not arm it, even for an instant).
+        Manual switches are kept in the data directory's MANUAL_FILE."""
         outputs = door_lines(settings.outputs, settings.hardware)
-        return cls.from_settings(outputs, schedule, clock, timers, pin_factory, alarm_held)
+        store = ManualStore(settings.data_dir / MANUAL_FILE)
+        return cls.from_settings(outputs, schedule, clock, timers, pin_factory, alarm_held, store)
 
     @property
     def names(self) -> list[str]:
@@ -228,7 +249,8 @@ class OutputsRunner:
 
     # --- life cycle ----------------------------------------------------------------------------
     def start(self) -> list[OutputStatus]:
-        """Every output in its state now, and its next switch planned."""
+        """Every output in its state now (a restored manual switch included), and its next
+        switch planned."""
         return self._apply_all()
 
     def stop(self) -> None:
@@ -275,7 +297,9 @@ class OutputsRunner:
                     choice == "on", now, manual_until(self._schedule, output.rules, now), actor
                 )
             log.info("output %s set %s by %s", name, choice, actor)
-            return self._apply(output, now)
+            status = self._apply(output, now)
+            self._keep()
+            return status
 
     # --- the timers' side -------------------------------------------------------------------------
     def run_switch(self, name: str, generation: int, due: datetime) -> None:
@@ -285,12 +309,21 @@ class OutputsRunner:
             if generation != output.generation:
                 return  # planned before a schedule change or a manual switch
             self._apply(output, max(self._clock(), due))  # never a hair before the switch
+            self._keep()  # a manual state may have ended
 
     # --- internals ---------------------------------------------------------------------------------
     def _apply_all(self) -> list[OutputStatus]:
         with self._lock:
             now = self._clock()
-            return [self._apply(output, now) for output in self._outputs.values()]
+            statuses = [self._apply(output, now) for output in self._outputs.values()]
+            self._keep()
+            return statuses
+
+    def _keep(self) -> None:
+        """The manual states to the store (it writes only a change); under the runner's lock,
+        so two threads' writes land in the order of their changes."""
+        if self._store is not None:
+            self._store.save({o.name: o.manual for o in self._outputs.values() if o.manual is not None})
 
     def _apply(self, output: _Output, now: datetime) -> OutputStatus:
         """Set the pin to its state at `now` and plan the next change."""
