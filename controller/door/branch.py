@@ -105,7 +105,7 @@ class BranchService:
         self.listeners: list[Callable[[DoorSnapshot], None]] = display_listeners(self.lcd, self.screen)
         self._observed_mode: DoorMode | None = None  # the observer thread's own copy
         self._door_conn = self.runtime.connection()  # the door loop thread's, for reads only
-        lockouts = build_lockouts(settings, self.writer.save, self._door_conn)
+        lockouts = build_lockouts(settings, self.writer, self._door_conn)
         # The library system's answers go to the door loop (built below) like any input.
         self.lms = open_lms(
             self.runtime, lambda answer: self.loop.submit(answer), self.writer, settings, self.counters

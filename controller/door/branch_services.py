@@ -17,6 +17,7 @@ from controller.domain.events import Event, EventSink
 from controller.domain.messages import DoorMessage
 from controller.domain.modes import DoorMode
 from controller.door.announcements import Announcements
+from controller.door.event_writer import EventWriter
 from controller.door.timers import ClockTimers
 from controller.services.access import Authorizer
 from controller.services.alerts.service import AlertService
@@ -25,19 +26,28 @@ from controller.services.lms_access import LmsGate, open_lms_gate
 from controller.services.lockouts import PinLockouts
 from controller.services.metrics import DoorMetrics
 from controller.services.runtime import Runtime
-from controller.store.pin_failures import PinFailures, load_pin_failures
+from controller.store.pin_failures import load_pin_failures
 
 
-def build_lockouts(
-    settings: Settings, persist: Callable[[PinFailures], None], conn: sqlite3.Connection
-) -> PinLockouts:
-    """The wrong-PIN counts, loaded once here so the door thread never reads them from the database."""
+def build_lockouts(settings: Settings, writer: EventWriter, conn: sqlite3.Connection) -> PinLockouts:
+    """The wrong-PIN counts, loaded once here so the door thread never reads them from the
+    database or the disk; new counts go to `writer`. The counts the last run spilled (still in
+    the writer's files, written back once its thread runs) are newer than the stored ones, so
+    they win and a run of wrong PINs and lockouts goes on from them. PinLockouts applies a
+    loaded count only while it matches the member's stored lockout, so a lockout only the
+    spill file holds is applied once the writer has written it back (its first turn, unless
+    the database is locked); until then the stored one is."""
     access = settings.access
+    counts = load_pin_failures(conn) | writer.spilled_pin_failures()
     return PinLockouts(
         access.max_wrong_pins,
         timedelta(minutes=access.lockout_minutes),
-        persist,
-        load_pin_failures(conn),
+        writer.save,
+        {  # an all-clear count is no count: save_pin_failures deletes such a row
+            member_id: row
+            for member_id, row in counts.items()
+            if row.failures or row.locked_until or row.lockouts
+        },
     )
 
 

@@ -15,10 +15,17 @@ the overflow to the spill file (append + fsync) at every turn, between retries t
 is in memory alone for at most about one retry pause (1 s); `stop()` spills what is left.
 The spill file is written back at start, and also as soon as this thread has caught up (its
 queue empty after a write): a lock that ended gets its events into the log, the pages, the
-alerts and the fleet within a turn or so, not at the next restart. Order: what is committed
-from the queue is in the order handed in; spilled writes come back in the order spilled, after
-those the queue took meanwhile (each event keeps its own time). A long episode logs one warning
-when spilling starts and one line when the file is written back, not a line per item or turn.
+alerts and the fleet within a turn or so, not at the next restart. A long episode logs one
+warning when spilling starts and one line when the file is written back, not a line per item.
+
+Order: one total order, the order handed in. A PIN-failure count is an upsert, so an older
+count written back after a newer one would make a member's count or lockout go backwards.
+Hence once an episode of spilling begins (the queue was full, or a spill file is there at
+start) every write goes to the overflow, and so through the file behind the older ones, until
+this thread has written the file back and found nothing more to spill; only then does the
+queue take writes again (the hand-over is under the overflow lock, so none slips between).
+What the queue held when the episode began is older and is committed before the file. And
+`spilled_pin_failures()` gives the door, at start, the counts still waiting in the files.
 """
 
 from __future__ import annotations
@@ -31,11 +38,12 @@ import sqlite3
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
 from pathlib import Path
 
 from controller.domain.events import Event, EventType
+from controller.store.codec import from_ms_or_none, to_ms_or_none
 from controller.store.db import Database, transaction
 from controller.store.events import EventLog
 from controller.store.pin_failures import PinFailures, save_pin_failures
@@ -47,6 +55,7 @@ BATCH = 200
 FIRST_RETRY_SECONDS = 0.05
 MAX_RETRY_SECONDS = 1.0
 SPILL_FILE = "events-spill.jsonl"
+WRITE_BACK_ROUNDS = 3  # write-backs in a row while the door keeps spilling; then the next turn
 
 
 Write = Event | PinFailures
@@ -84,6 +93,19 @@ def _from_json(line: str) -> Write:
     raise ValueError(f"unknown spilled write kind {kind!r}")
 
 
+def _read_spilled(path: Path) -> list[Write]:
+    """A spill file's writes in file order; an unreadable line (torn by a crash) is skipped."""
+    items: list[Write] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            items.append(_from_json(line))
+        except (ValueError, TypeError, KeyError) as exc:
+            log.warning("%s line %d unreadable (%s); skipped", path, number, exc)
+    return items
+
+
 class EventWriter:
     """`record(event)` and `save(pin_failures)` return at once; a thread writes them in order.
 
@@ -108,6 +130,9 @@ class EventWriter:
         self._spill_lock = threading.Lock()
         self._overflow: deque[Write] = deque()  # the queue was full: the thread spills these
         self._overflow_lock = threading.Lock()
+        self._replay_path = self._spill_path.with_suffix(".replay")
+        # Under _overflow_lock: writes go to the overflow (so through the file) until written back.
+        self._episode = self._spill_path.exists() or self._replay_path.exists()
         self._spilling = False  # an episode's warning is logged; cleared once written back
         self._write_back_failed = False
         self._thread: threading.Thread | None = None
@@ -127,11 +152,14 @@ class EventWriter:
     def _put(self, item: Write) -> None:
         with self._idle:
             self._in_flight += 1
-        try:
-            self._queue.put_nowait(item)
-        except queue.Full:  # no disk here: the writer thread spills it at its next turn
-            with self._overflow_lock:
-                self._overflow.append(item)
+        with self._overflow_lock:  # no disk here: the writer thread spills the overflow
+            if not self._episode:
+                try:
+                    self._queue.put_nowait(item)
+                    return
+                except queue.Full:
+                    self._episode = True  # from now on behind this one, through the file
+            self._overflow.append(item)
 
     # --- life cycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -186,18 +214,35 @@ class EventWriter:
 
     def _write_back(self, conn: sqlite3.Connection) -> None:
         """Write the spill file back: at start, and whenever the queue is empty, not at the next
-        restart only. A file that cannot be read or written back (not a lock: that is retried)
-        is logged once and kept for the next start, so it neither loops nor kills this thread
-        (the door's overflow would then grow in memory with no one to spill it)."""
-        if self._write_back_failed:
-            return
-        self._spill_overflow()  # what overflowed up to now goes back in this turn too
-        if self._spill_path.exists() or self._spill_path.with_suffix(".replay").exists():
+        restart only; then end the episode if nothing more came meanwhile (a few rounds, the
+        rest at the next turn). A file that cannot be read or written back (not a lock: that is
+        retried) is logged once and kept for the next start, so it neither loops nor kills this
+        thread; the episode ends then too, or every later write would wait for that file."""
+        for _ in range(WRITE_BACK_ROUNDS):
+            self._spill_overflow()  # what overflowed up to now goes back in this round too
+            if self._write_back_failed or not self._has_spill_file():
+                if self._end_episode():
+                    return
+                continue
             try:
-                self._replay_spill(conn)
+                if not self._replay_spill(conn):
+                    return  # stopping: the file stays for the next start
             except Exception:
                 self._write_back_failed = True
                 log.exception("could not write back %s; kept for the next start", self._spill_path)
+
+    def _has_spill_file(self) -> bool:
+        return self._spill_path.exists() or self._replay_path.exists()
+
+    def _end_episode(self) -> bool:
+        """The queue takes writes again unless the door overflowed meanwhile. Only this thread
+        writes the file while it runs, so no file can appear between the caller's look and
+        the lock; a write handed in meanwhile is in the overflow, seen under the lock."""
+        with self._overflow_lock:
+            if self._overflow:
+                return False
+            self._episode = False
+            return True
 
     def _take_overflow(self) -> list[Write]:
         with self._overflow_lock:
@@ -300,23 +345,36 @@ class EventWriter:
                 self.spilled,
             )
 
-    def _replay_spill(self, conn: sqlite3.Connection) -> None:
-        """Write back what was spilled, at start or once caught up. The file is renamed first
-        (under the lock, a moment), so spilling goes on into a new file meanwhile."""
-        replay = self._spill_path.with_suffix(".replay")
+    def spilled_pin_failures(self) -> dict[int, PinFailures]:
+        """The PIN-failure counts waiting in the spill files, the newest per member: the door
+        loads them over the database's at start, before start() (this thread writes them back
+        later; the door must not forget a run of wrong PINs or lockouts meanwhile). With the
+        one total order above, a spilled count is newer than the stored one. Times come back
+        in the database's precision (whole ms): the door compares them with the stored ones."""
+        counts: dict[int, PinFailures] = {}
+        for path in (self._replay_path, self._spill_path):  # the .replay file is the older
+            try:
+                items = _read_spilled(path) if path.exists() else []
+            except OSError:  # the writer logs it again, and keeps the file, at its write-back
+                log.exception("could not read the PIN counts spilled to %s", path)
+                continue
+            counts.update((item.member_id, item) for item in items if isinstance(item, PinFailures))
+        return {
+            member_id: replace(row, locked_until=from_ms_or_none(to_ms_or_none(row.locked_until)))
+            for member_id, row in counts.items()
+        }
+
+    def _replay_spill(self, conn: sqlite3.Connection) -> bool:
+        """Write back what was spilled, at start or once caught up; False if stopping first.
+        The file is renamed first (under the lock, a moment), so spilling goes on into a new
+        file meanwhile."""
+        replay = self._replay_path
         with self._spill_lock:
             if self._spill_path.exists() and not replay.exists():
                 os.replace(self._spill_path, replay)
         if not replay.exists():
-            return
-        items: list[Write] = []
-        for number, line in enumerate(replay.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                items.append(_from_json(line))
-            except (ValueError, TypeError, KeyError) as exc:  # a torn last line after a crash
-                log.warning("%s line %d unreadable (%s); skipped", replay, number, exc)
+            return True
+        items = _read_spilled(replay)
         failures = 0
         while True:
             try:
@@ -327,10 +385,11 @@ class EventWriter:
                 if failures == 1:  # once per write-back, not every second of a long lock
                     log.warning("spilled events not written back yet (%s); retrying", exc)
                 if self._stopping.wait(MAX_RETRY_SECONDS):
-                    return  # the .replay file stays for the next start
+                    return False  # the .replay file stays for the next start
                 self._spill_overflow()
         replay.unlink()
         with self._spill_lock:
             self._spilling = False  # a new episode warns again
         log.info("%d spilled event write(s) written back from %s", len(items), replay)
         self._notify(written)
+        return True
