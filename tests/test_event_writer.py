@@ -288,12 +288,6 @@ def test_a_spilled_lockout_run_is_counted_on_once_written_back(runtime, settings
             writer.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PinLockouts (controller/services/lockouts.py, _current) drops a count loaded at start "
-    "whose locked_until is not the member's stored one, so a spilled lockout holds only once "
-    "the writer has written it back; lifting that needs a change there",
-)
 def test_a_lockout_only_in_the_spill_file_holds_from_the_start(runtime, settings, clock):
     """The door starts from the counts the last run spilled, not only from the database's."""
     member = add_member(runtime)  # DEMO_CARD, PIN 1234

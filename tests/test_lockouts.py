@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import closing
+from dataclasses import replace
 from datetime import timedelta
 
 from controller.services.lockouts import MAX_LOCKOUT, QUIET_RESET, PinLockouts
@@ -92,3 +93,45 @@ def test_a_new_pin_from_staff_ends_the_run(runtime, clock):
         assert lockouts.in_a_row(renewed) == 0
         start = clock()
         assert lock_once(lockouts, renewed, clock) == start + BASE
+
+
+def test_a_spilled_count_wins_over_the_stored_one_before_and_after_its_write_back(runtime, clock):
+    """The last run's newer counts (the event writer's spill file) hold from the start: while
+    the member's row still has the stored lockout, and once the writer has written them back."""
+    member = add_member(runtime)
+    stored_until, spilled_until = clock() - timedelta(hours=2), clock() + timedelta(minutes=30)
+    stored = {member.id: PinFailures(member.id, 0, stored_until, 1)}
+    spilled = {member.id: PinFailures(member.id, 0, spilled_until, 2)}
+
+    lockouts = PinLockouts(3, BASE, [].append, stored, spilled)
+    assert lockouts.apply(replace(member, locked_until=stored_until)).locked_until == spilled_until
+    assert lockouts.apply(replace(member, locked_until=spilled_until)).locked_until == spilled_until
+    assert lockouts.in_a_row(replace(member, locked_until=spilled_until)) == 2
+
+
+def test_a_spilled_right_pin_clears_a_stored_lockout_at_once(runtime, clock):
+    member = add_member(runtime)
+    stored_until = clock() + timedelta(minutes=10)
+    stored = {member.id: PinFailures(member.id, 0, stored_until, 1)}
+    spilled = {member.id: PinFailures(member.id, 0, None, 0)}  # the member typed the right PIN
+
+    lockouts = PinLockouts(3, BASE, [].append, stored, spilled)
+
+    assert lockouts.apply(replace(member, locked_until=stored_until)).locked_until is None
+    assert lockouts.in_a_row(replace(member, locked_until=None)) == 0
+
+
+def test_a_new_pin_from_staff_still_drops_a_spilled_count(runtime, clock):
+    """Staff setting a new PIN deletes the stored row: a value neither the stored nor the
+    spilled count had, so the loaded count is dropped as before."""
+    member = add_member(runtime)
+    stored_until, spilled_until = clock() - timedelta(hours=2), clock() + timedelta(minutes=30)
+    lockouts = PinLockouts(
+        3,
+        BASE,
+        [].append,
+        {member.id: PinFailures(member.id, 0, stored_until, 1)},
+        {member.id: PinFailures(member.id, 0, spilled_until, 2)},
+    )
+    assert lockouts.apply(replace(member, locked_until=None)).locked_until is None
+    assert lockouts.in_a_row(member) == 0

@@ -33,21 +33,14 @@ def build_lockouts(settings: Settings, writer: EventWriter, conn: sqlite3.Connec
     """The wrong-PIN counts, loaded once here so the door thread never reads them from the
     database or the disk; new counts go to `writer`. The counts the last run spilled (still in
     the writer's files, written back once its thread runs) are newer than the stored ones, so
-    they win and a run of wrong PINs and lockouts goes on from them. PinLockouts applies a
-    loaded count only while it matches the member's stored lockout, so a lockout only the
-    spill file holds is applied once the writer has written it back (its first turn, unless
-    the database is locked); until then the stored one is."""
+    they win at once, and a run of wrong PINs and lockouts goes on from them."""
     access = settings.access
-    counts = load_pin_failures(conn) | writer.spilled_pin_failures()
     return PinLockouts(
         access.max_wrong_pins,
         timedelta(minutes=access.lockout_minutes),
         writer.save,
-        {  # an all-clear count is no count: save_pin_failures deletes such a row
-            member_id: row
-            for member_id, row in counts.items()
-            if row.failures or row.locked_until or row.lockouts
-        },
+        load_pin_failures(conn),
+        writer.spilled_pin_failures(),
     )
 
 

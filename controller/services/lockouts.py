@@ -41,6 +41,9 @@ class _Count:
     locked_until: datetime | None  # the last lockout's end, kept once it has passed
     pin_salt: bytes | None
     lockouts: int = 0  # lockouts in a row
+    # A count loaded at start: the stored lockouts it may meet in the member's row. Another
+    # value means staff changed the row (a new PIN deletes it) and the count is dropped.
+    anchors: frozenset[datetime | None] = frozenset()
 
 
 class PinLockouts:
@@ -52,15 +55,32 @@ class PinLockouts:
         lockout: timedelta,
         persist: Callable[[PinFailures], None],
         stored: dict[int, PinFailures] | None = None,
+        spilled: dict[int, PinFailures] | None = None,
     ) -> None:
+        """`stored`: the counts in the database; `spilled`: newer ones the last run could not
+        write yet (the event writer's spill file, written back once its thread runs). A spilled
+        count wins, and holds whether the member's row still has the stored lockout or already
+        the written-back one."""
         self._max_wrong = max_wrong
         self._lockout = lockout
         self._max_lockout = max(lockout, MAX_LOCKOUT)
         self._persist = persist
+        stored, spilled = stored or {}, spilled or {}
         self._counts = {
-            member_id: _Count(row.failures, row.locked_until, UNKNOWN_SALT, row.lockouts)
-            for member_id, row in (stored or {}).items()
+            member_id: _Count(
+                row.failures, row.locked_until, UNKNOWN_SALT, row.lockouts, frozenset({row.locked_until})
+            )
+            for member_id, row in stored.items()
         }
+        for member_id, row in spilled.items():
+            before = stored[member_id].locked_until if member_id in stored else None
+            self._counts[member_id] = _Count(
+                row.failures,
+                row.locked_until,
+                UNKNOWN_SALT,
+                row.lockouts,
+                frozenset({before, row.locked_until}),
+            )
 
     @classmethod
     def stored_in(cls, conn: sqlite3.Connection, max_wrong: int, lockout: timedelta) -> PinLockouts:
@@ -114,7 +134,7 @@ class PinLockouts:
         if count is None:
             return None
         if count.pin_salt == UNKNOWN_SALT:
-            if count.locked_until != member.locked_until:  # the stored row changed since start
+            if member.locked_until not in count.anchors:  # the stored row changed since start
                 del self._counts[member.id]
                 return None
             count.pin_salt = member.pin_salt
