@@ -8,8 +8,6 @@ import threading
 from contextlib import closing
 from datetime import timedelta
 
-import pytest
-
 from controller.domain.decision import Reason
 from controller.domain.events import Event, EventType
 from controller.domain.modes import DoorMode
