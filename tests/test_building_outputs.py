@@ -355,6 +355,22 @@ def test_a_manual_switch_survives_a_restart_without_a_blink_and_ends_at_its_plan
     assert json.loads((tmp_path / MANUAL_FILE).read_text())["manual"] == {}  # a later restart: none
 
 
+def test_a_restored_switch_ends_at_the_next_switch_of_the_schedule_in_force(tmp_path) -> None:
+    """The schedule was edited while the door was down (staffed from 10:00 now): the restored
+    switch ends at the new schedule's next switch, as a live one does on a schedule change."""
+    before = Branch(local("2026-06-01 22:00"), data_dir=tmp_path)
+    before.runner.start()
+    before.runner.set_manual("pcs", "on", "web:anna")  # until 09:00 under the old schedule
+    later_start = {"start": "10:00", "end": "17:00", "kind": "staffed"}
+    edited = parse_schedule({"weekly": {day: [later_start, EVENING] for day in WEEKDAYS}})
+    after = Branch(local("2026-06-01 23:30"), sched=edited, data_dir=tmp_path)
+    status = after.runner.start()[0]
+    assert (status.on, status.source, status.next_at) == (True, Source.MANUAL, local("2026-06-02 10:00"))
+    assert after.at(local("2026-06-02 09:30"))["pcs"] is True  # held past the old end
+    assert after.at(local("2026-06-02 10:00"))["pcs"] is True
+    assert after.runner.statuses()[0].source is Source.SCHEDULE
+
+
 def test_a_manual_switch_that_ended_while_the_door_was_down_is_not_restored(tmp_path, caplog) -> None:
     before = Branch(local("2026-06-01 22:00"), data_dir=tmp_path)
     before.runner.start()

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
@@ -206,7 +206,14 @@ class OutputsRunner:
         `alarm_held`: the alarm line starts held off until the door's first hold_off; `store`:
         where the manual switches are kept, read here so the pins start as they want."""
         now = clock()
-        manual = store.load([config.name for config in outputs], now) if store is not None else {}
+        rules = {config.name: config.rules() for config in outputs}
+        manual = store.load(list(rules), now) if store is not None else {}
+        # A restored switch holds until the next switch of the schedule in force now, as a live
+        # one does when the schedule is replaced (it may have been edited while the door was down).
+        manual = {
+            name: replace(state, until=manual_until(schedule, rules[name], now))
+            for name, state in manual.items()
+        }
         pins = build_output_pins(outputs, schedule, now, pin_factory, alarm_held, manual)
         named = [
             (
