@@ -371,6 +371,18 @@ def test_a_restored_switch_ends_at_the_next_switch_of_the_schedule_in_force(tmp_
     assert after.runner.statuses()[0].source is Source.SCHEDULE
 
 
+def test_a_restored_switch_ends_at_a_switch_the_edited_schedule_had_while_the_door_was_down(tmp_path) -> None:
+    """Open+ 01:00-04:00 added while the door was down: the PCs' planned on at 01:00 came after
+    the manual on of 22:00 and ended it, so the 05:00 restart does not bring it back."""
+    before = Branch(local("2026-06-01 22:00"), data_dir=tmp_path)
+    before.runner.start()
+    before.runner.set_manual("pcs", "on", "web:anna")  # until 09:00 under the old schedule
+    night = {"date": "2026-06-02", "window": {"start": "01:00", "end": "04:00", "kind": "openplus"}}
+    after = Branch(local("2026-06-02 05:00"), sched=schedule(night_of=night), data_dir=tmp_path)
+    assert [bool(state) for _, state in after.pin(20).states] == [False]  # never on
+    assert after.runner.start()[0].source is Source.SCHEDULE
+
+
 def test_a_manual_switch_that_ended_while_the_door_was_down_is_not_restored(tmp_path, caplog) -> None:
     before = Branch(local("2026-06-01 22:00"), data_dir=tmp_path)
     before.runner.start()

@@ -207,13 +207,16 @@ class OutputsRunner:
         where the manual switches are kept, read here so the pins start as they want."""
         now = clock()
         rules = {config.name: config.rules() for config in outputs}
-        manual = store.load(list(rules), now) if store is not None else {}
-        # A restored switch holds until the next switch of the schedule in force now, as a live
-        # one does when the schedule is replaced (it may have been edited while the door was down).
-        manual = {
-            name: replace(state, until=manual_until(schedule, rules[name], now))
-            for name, state in manual.items()
-        }
+        loaded = store.load(list(rules), now) if store is not None else {}
+        manual = {}
+        for name, state in loaded.items():
+            # Until the first switch of the schedule in force since the switch was made: it may
+            # have been edited while the door was down, and a switch it had then ends this one.
+            until = manual_until(schedule, rules[name], state.since)
+            if until is not None and until <= now:
+                log.info("output %s: manual state by %s ended at %s", name, state.actor, format_local(until))
+                continue
+            manual[name] = replace(state, until=until)
         pins = build_output_pins(outputs, schedule, now, pin_factory, alarm_held, manual)
         named = [
             (
