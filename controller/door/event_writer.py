@@ -30,7 +30,6 @@ What the queue held when the episode began is older and is committed before the 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import queue
@@ -38,11 +37,11 @@ import sqlite3
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, replace
-from datetime import datetime
+from dataclasses import replace
 from pathlib import Path
 
-from controller.domain.events import Event, EventType
+from controller.domain.events import Event
+from controller.door.spill_file import Write, read_spilled, to_json
 from controller.store.codec import from_ms_or_none, to_ms_or_none
 from controller.store.db import Database, transaction
 from controller.store.events import EventLog
@@ -56,54 +55,6 @@ FIRST_RETRY_SECONDS = 0.05
 MAX_RETRY_SECONDS = 1.0
 SPILL_FILE = "events-spill.jsonl"
 WRITE_BACK_ROUNDS = 3  # write-backs in a row while the door keeps spilling; then the next turn
-
-
-Write = Event | PinFailures
-
-
-def _to_json(item: Write) -> str:
-    if isinstance(item, Event):
-        fields = asdict(item) | {"type": item.type.value, "at": item.at.isoformat()}
-        fields.pop("id")
-        return json.dumps({"kind": "event", **fields})
-    return json.dumps(
-        {
-            "kind": "pin_failures",
-            "member_id": item.member_id,
-            "failures": item.failures,
-            "lockouts": item.lockouts,
-            "locked_until": item.locked_until.isoformat() if item.locked_until else None,
-        }
-    )
-
-
-def _from_json(line: str) -> Write:
-    data = json.loads(line)
-    kind = data.pop("kind")
-    if kind == "event":
-        return Event(**{**data, "type": EventType(data["type"]), "at": datetime.fromisoformat(data["at"])})
-    if kind == "pin_failures":
-        until = data["locked_until"]
-        return PinFailures(
-            int(data["member_id"]),
-            int(data["failures"]),
-            datetime.fromisoformat(until) if until else None,
-            int(data.get("lockouts", 0)),
-        )  # absent in files spilled before schema 6
-    raise ValueError(f"unknown spilled write kind {kind!r}")
-
-
-def _read_spilled(path: Path) -> list[Write]:
-    """A spill file's writes in file order; an unreadable line (torn by a crash) is skipped."""
-    items: list[Write] = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            items.append(_from_json(line))
-        except (ValueError, TypeError, KeyError) as exc:
-            log.warning("%s line %d unreadable (%s); skipped", path, number, exc)
-    return items
 
 
 class EventWriter:
@@ -328,7 +279,7 @@ class EventWriter:
         with self._spill_lock:
             try:
                 with open(self._spill_path, "a", encoding="utf-8") as handle:
-                    handle.writelines(_to_json(item) + "\n" for item in items)
+                    handle.writelines(to_json(item) + "\n" for item in items)
                     handle.flush()
                     os.fsync(handle.fileno())
             except OSError:
@@ -354,7 +305,7 @@ class EventWriter:
         counts: dict[int, PinFailures] = {}
         for path in (self._replay_path, self._spill_path):  # the .replay file is the older
             try:
-                items = _read_spilled(path) if path.exists() else []
+                items = read_spilled(path) if path.exists() else []
             except OSError:  # the writer logs it again, and keeps the file, at its write-back
                 log.exception("could not read the PIN counts spilled to %s", path)
                 continue
@@ -374,7 +325,7 @@ class EventWriter:
                 os.replace(self._spill_path, replay)
         if not replay.exists():
             return True
-        items = _read_spilled(replay)
+        items = read_spilled(replay)
         failures = 0
         while True:
             try:
