@@ -65,6 +65,10 @@ from drivers.base import ConnectingReader, InputEvent
 log = logging.getLogger(__name__)
 
 GIL_SWITCH_SECONDS = 0.0005
+# A schedule reload (read, parse, recompute) is Python work in the door process and shares the GIL
+# with the door loop, so the door link and the fleet wait for a moment between members, at most
+# this long: a door busy for longer still gets its new schedule.
+BETWEEN_MEMBERS_WAIT_SECONDS = 1.0
 
 
 class BranchService:
@@ -255,10 +259,10 @@ class BranchService:
     def remote_unlock(self, actor: str) -> None:
         self.loop.submit(RemoteUnlock(actor))
 
-    def between_members(self, timeout: float) -> bool:
+    def between_members(self, timeout: float = BETWEEN_MEMBERS_WAIT_SECONDS) -> bool:
         """Wait (on the caller's thread) until the door has no card, PIN or pulse in hand, at
-        most `timeout` s; True if it has none. The door link does a schedule reload's Python
-        work then, so it does not share the GIL with a member's entry."""
+        most `timeout` s; True if it has none. The door link and the fleet do a schedule
+        reload's Python work then, so it seldom shares the GIL with a member's entry."""
         return self._no_member_in_hand.wait(timeout)
 
     def schedule_changed(self, schedule: Schedule) -> None:

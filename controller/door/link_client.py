@@ -26,7 +26,9 @@ from controller.door.link import (
 from controller.door.ports import DoorSnapshot
 
 CLIENT_TIMEOUT = 1.0
-SCHEDULE_TIMEOUT = 3.0  # the door reads the schedule from SQLite before it answers
+# The door reads the schedule from SQLite before it answers, after the reload spacing and a
+# wait of up to 1 s for a moment between members; a request may also queue behind one reload.
+SCHEDULE_TIMEOUT = 5.0
 
 
 class DoorLinkClient:

@@ -49,10 +49,6 @@ SERVER_TIMEOUT = 1.0  # a whole request must arrive within this
 # next one. A flood of uploads (a script, an attacker with a manager's token) then costs the
 # door process at most a few reloads a second, however fast the web side stores them.
 RELOAD_SPACING_SECONDS = 0.25
-# A reload (read, parse, recompute) is Python work in the door process and shares the GIL with
-# the door loop, so it waits for a moment between members (no card, PIN or pulse in hand), at
-# most this long: a door busy for longer still gets its new schedule.
-BETWEEN_MEMBERS_WAIT_SECONDS = 1.0
 
 
 def loop_health(loop: object) -> LoopHealth:
@@ -102,10 +98,11 @@ class DoorLinkServer:
         reload_spacing: float = RELOAD_SPACING_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
         pause: Callable[[float], object] | None = None,
-        between_members: Callable[[float], object] | None = None,
+        between_members: Callable[[], object] | None = None,
     ) -> None:
-        """`between_members(timeout)` returns once the door has no member in hand, or after
-        `timeout` s (BranchService.between_members); without it reloads start at once."""
+        """`between_members()` returns once the door has no member in hand, or after a bounded
+        wait (BranchService.between_members): a reload's read and recompute share the GIL with
+        the door loop, so they wait for that moment; without it reloads start at once."""
         self.path = Path(path)
         self._door = door
         self._load_schedule = load_schedule
@@ -347,7 +344,7 @@ class DoorLinkServer:
                 if delay > 0:
                     self._pause(delay)
             if self._between_members is not None:
-                self._between_members(BETWEEN_MEMBERS_WAIT_SECONDS)
+                self._between_members()
             with self._asked_lock:
                 covered = self._asked  # everything asked before this read of the database
             self._door.schedule_changed(self._load_schedule())

@@ -24,7 +24,7 @@ from controller.domain.modes import DoorMode
 from controller.domain.schedule import Schedule
 from controller.door.link import DoorUnavailable, link_path, snapshot_from_json, snapshot_to_json
 from controller.door.link_client import DoorLinkClient
-from controller.door.link_server import BETWEEN_MEMBERS_WAIT_SECONDS, DoorLinkError, DoorLinkServer
+from controller.door.link_server import DoorLinkError, DoorLinkServer
 from controller.door.ports import DoorSnapshot, Phase
 from controller.http.services import ApiServices
 from controller.services.footage import FootageService
@@ -416,7 +416,7 @@ def test_reloads_start_at_least_the_spacing_apart(tmp_path) -> None:
 
 def test_a_reload_waits_for_a_moment_between_members_before_it_reads(tmp_path) -> None:
     """The read and recompute share the GIL with the door loop: they start once the door has
-    no member in hand (bounded: BETWEEN_MEMBERS_WAIT_SECONDS), then read the newest schedule."""
+    no member in hand (a bounded wait, BranchService.between_members), then read the newest."""
     steps: list[str] = []
     door = CountingDoor()
 
@@ -429,8 +429,8 @@ def test_a_reload_waits_for_a_moment_between_members_before_it_reads(tmp_path) -
         door,
         load,
         reload_spacing=0.0,
-        between_members=lambda timeout: steps.append(f"between members ({timeout} s)"),
+        between_members=lambda: steps.append("between members"),
     )
     assert server._reload_schedule() == {"ok": True}
-    assert steps == [f"between members ({BETWEEN_MEMBERS_WAIT_SECONDS} s)", "read"]
+    assert steps == ["between members", "read"]
     assert len(door.applied) == 1

@@ -23,6 +23,7 @@ from controller.services.fleet.publisher import FleetPublisher
 from controller.services.fleet.subscriber import (
     FleetDoor,
     FleetSubscriber,
+    door_hooks,
     open_branch_fleet,
     open_fleet_commands,
 )
@@ -226,3 +227,17 @@ def test_a_branch_without_a_command_key_says_so_once(
     with caplog.at_level(logging.WARNING, logger="controller.services.fleet.subscriber"):
         open_fleet_commands(runtime, FleetSettings(enabled=True), clock, BRANCH, Door().hooks())
     assert caplog.text.count("no [fleet] command_key_file; every command will be refused") == 1
+
+
+def test_a_fleet_schedule_waits_for_a_moment_between_members_as_the_door_link_does() -> None:
+    """The recompute shares the GIL with the door loop (BranchService.between_members)."""
+    steps: list[str] = []
+    door = SimpleNamespace(
+        lms=None,
+        snapshot=lambda: None,
+        between_members=lambda: steps.append("between members"),
+        schedule_changed=lambda schedule: steps.append("applied"),
+        remote_unlock=lambda actor: None,
+    )
+    door_hooks(cast(FleetDoor, door)).schedule_changed(SCHEDULE)
+    assert steps == ["between members", "applied"]

@@ -169,13 +169,19 @@ class FleetDoor(Protocol):
 
     def snapshot(self) -> DoorState | None: ...
     def schedule_changed(self, schedule: Schedule) -> None: ...
+    def between_members(self) -> object: ...
     def remote_unlock(self, actor: str) -> None: ...
 
 
 def door_hooks(door: FleetDoor) -> DoorHooks:
     lms = door.lms
+
+    def schedule_changed(schedule: Schedule) -> None:
+        door.between_members()  # as the door link: the recompute waits for a moment between members
+        door.schedule_changed(schedule)
+
     return DoorHooks(
-        schedule_changed=door.schedule_changed,
+        schedule_changed=schedule_changed,
         unlock=door.remote_unlock,
         rules_changed=lms.decider.replace_rules if lms is not None else None,
     )
