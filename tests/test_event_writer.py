@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from contextlib import closing
@@ -11,9 +12,9 @@ from datetime import timedelta
 from controller.domain.decision import Reason
 from controller.domain.events import Event, EventType
 from controller.domain.modes import DoorMode
-from controller.door import event_writer
+from controller.door import spill_file
 from controller.door.branch_services import build_lockouts
-from controller.door.event_writer import SPILL_FILE, EventWriter
+from controller.door.event_writer import SPILL_FILE, SPILL_SET_ASIDE, EventWriter
 from controller.services.lockouts import PinLockouts
 from controller.store.pin_failures import PinFailures, load_pin_failures
 from tests.conftest import DEMO_CARD, simulated_openplus_branch
@@ -131,7 +132,7 @@ def test_a_full_queue_under_a_lock_spills_on_the_writer_thread_and_comes_back_wi
         opened_on.append(threading.current_thread().name)
         return open(*args, **kwargs)
 
-    monkeypatch.setattr(event_writer, "open", recording_open, raising=False)
+    monkeypatch.setattr(spill_file, "open", recording_open, raising=False)
     spill = tmp_path / SPILL_FILE
     writer = EventWriter(runtime.db, spill, queue_size=2, busy_timeout=0.01)
     holder = sqlite3.connect(runtime.db.path, isolation_level=None, timeout=0)
@@ -298,3 +299,159 @@ def test_a_lockout_only_in_the_spill_file_holds_from_the_start(runtime, settings
         service.stop()
         sim.close()
     assert decision.reason is Reason.CARD_LOCKED
+
+
+def test_writes_spilled_by_every_path_of_a_locked_run_keep_the_order_handed_in(runtime, clock, tmp_path):
+    """Stopping during a lock spills the batch being retried and the queue after the overflow
+    (newer writes) the writer spilled at each retry: the file's order is not the one handed in,
+    the sequence numbers are. A PIN count written back out of order would lose wrong PINs."""
+    member = add_member(runtime)
+    spill = tmp_path / SPILL_FILE
+    writer = EventWriter(runtime.db, spill, queue_size=2, busy_timeout=0.01)
+    holder = sqlite3.connect(runtime.db.path, isolation_level=None, timeout=0)
+    holder.execute("BEGIN IMMEDIATE")  # every write meets the lock
+    try:
+        writer.start()
+        writer.save(PinFailures(member.id, 1, None))
+        assert until(lambda: writer.retries >= 1)  # the writer holds 1 and retries it
+        for count in range(2, 7):  # 2 and 3 queued, 4 to 6 overflow into the file
+            writer.save(PinFailures(member.id, count, None))
+        assert until(lambda: writer.spilled == 3)
+        writer.stop(timeout=0.1)  # spills 1 (being retried), then 2 and 3 (queued)
+        assert until(lambda: writer.spilled == 6 and writer.waiting == 0)
+        assert writer.spilled_pin_failures() == {member.id: PinFailures(member.id, 6, None)}
+    finally:
+        holder.close()
+    again = EventWriter(runtime.db, spill)
+    assert again.spilled_pin_failures() == {member.id: PinFailures(member.id, 6, None)}
+    again.start()
+    try:
+        assert until(lambda: not spill.exists() and not spill.with_suffix(".replay").exists())
+    finally:
+        again.stop()
+    with closing(runtime.connection()) as conn:
+        assert load_pin_failures(conn) == {member.id: PinFailures(member.id, 6, None)}
+
+
+def test_writes_after_a_refused_batch_follow_it_through_the_file(runtime, clock, tmp_path, monkeypatch):
+    """A batch the database refuses (not a lock) is spilled; the writes handed in after it must
+    not be committed before it is written back, or its older PIN count overwrites theirs."""
+    member = add_member(runtime)
+    spill = tmp_path / SPILL_FILE
+    writer = EventWriter(runtime.db, spill)
+    write, refusing, handed_in = writer._write, threading.Event(), threading.Event()
+
+    def refuse_once(conn, batch):
+        if not refusing.is_set():
+            refusing.set()
+            assert handed_in.wait(5)  # 2 and 3 are queued behind the batch being refused
+            raise sqlite3.IntegrityError("refused")
+        return write(conn, batch)
+
+    monkeypatch.setattr(writer, "_write", refuse_once)
+    writer.start()
+    try:
+        writer.save(PinFailures(member.id, 1, None))
+        assert refusing.wait(5)
+        writer.save(PinFailures(member.id, 2, None))
+        writer.save(PinFailures(member.id, 3, None))
+        handed_in.set()
+        assert until(lambda: writer.flush(0) and not spill.exists())
+        assert until(lambda: not spill.with_suffix(".replay").exists())
+        writer.record(Event(EventType.EXIT_REQUEST, clock(), "e"))
+        assert writer.flush(5) and not spill.exists()  # the episode is over: the queue again
+    finally:
+        handed_in.set()
+        writer.stop()
+    with closing(runtime.connection()) as conn:
+        assert load_pin_failures(conn) == {member.id: PinFailures(member.id, 3, None)}
+    assert [e.type for e in stored(runtime)] == [EventType.EXIT_REQUEST]
+
+
+def spilled_by_an_unstarted_writer(runtime, spill, *writes: Event | PinFailures) -> None:
+    """`writes` in `spill` as stop() leaves them when nothing drained the queue."""
+    writer = EventWriter(runtime.db, spill, queue_size=1)
+    for write in writes:
+        writer.save(write) if isinstance(write, PinFailures) else writer.record(write)
+    writer.stop(timeout=0)
+    assert writer.spilled == len(writes)
+
+
+def test_a_spill_file_that_cannot_be_written_back_is_set_aside_and_the_next_one_is_not_held_up(
+    runtime, clock, tmp_path, caplog
+):
+    """Kept in place, such a file was retried alone at every start, the file behind it was
+    never written back, and its stale PIN counts were loaded as newer than the database's."""
+    member = add_member(runtime)
+    spill, replay = tmp_path / SPILL_FILE, tmp_path / "events-spill.replay"
+    spilled_by_an_unstarted_writer(
+        runtime,
+        spill,
+        PinFailures(member.id, 2, None),
+        Event(EventType.ACCESS_GRANTED, clock(), "e", detail="old"),
+    )
+    with open(spill, "a") as handle:  # parses, but the database refuses a time without a zone
+        handle.write('{"kind": "event", "type": "exit_request", "at": "2026-11-25T20:00:00", "door": "e"}\n')
+    spill.rename(replay)  # as a write-back that failed leaves it
+    bad = replay.read_bytes()
+    spilled_by_an_unstarted_writer(
+        runtime, spill, Event(EventType.ACCESS_GRANTED, clock(), "e", detail="new")
+    )
+    aside = tmp_path / "events-spill.unwritable-20261125T203000Z.jsonl"
+
+    writer = EventWriter(runtime.db, spill, door="e", clock=clock)
+    writer.start()
+    try:
+        assert until(lambda: aside.exists() and not spill.exists() and not replay.exists())
+        assert until(lambda: any(e.type is EventType.SERVICE for e in stored(runtime)))
+        assert writer.spilled_pin_failures() == {}  # the set-aside counts are not newer
+        writer.record(Event(EventType.EXIT_REQUEST, clock(), "e"))
+        assert writer.flush(5) and not spill.exists()  # the episode is over: the queue again
+    finally:
+        writer.stop()
+    assert aside.read_bytes() == bad  # kept whole, for a person to read
+    [error] = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert error.startswith(f"could not write back {replay} (ValueError: naive datetime")
+    assert error.endswith(f"; set aside as {aside}")
+    service = [e for e in stored(runtime) if e.type is EventType.SERVICE]
+    assert [(e.reason, e.door) for e in service] == [(SPILL_SET_ASIDE, "e")]
+    assert service[0].detail.startswith(aside.name + ": ValueError")
+    granted = [e.detail for e in stored(runtime) if e.type is EventType.ACCESS_GRANTED]
+    assert granted == ["new"]
+    with closing(runtime.connection()) as conn:
+        assert load_pin_failures(conn) == {}
+
+    spilled_by_an_unstarted_writer(runtime, spill, PinFailures(member.id, 1, None))  # a later episode
+    again = EventWriter(runtime.db, spill, clock=clock)
+    assert again.spilled_pin_failures() == {member.id: PinFailures(member.id, 1, None)}
+    again.start()
+    try:
+        assert until(lambda: not spill.exists() and not replay.exists())
+    finally:
+        again.stop()
+    with closing(runtime.connection()) as conn:
+        assert load_pin_failures(conn) == {member.id: PinFailures(member.id, 1, None)}
+    assert sorted(p.name for p in tmp_path.glob("events-spill*")) == [aside.name]
+
+
+def test_a_corrupt_byte_costs_its_line_not_the_file(runtime, clock, tmp_path):
+    member = add_member(runtime)
+    spill = tmp_path / SPILL_FILE
+    spilled_by_an_unstarted_writer(
+        runtime,
+        spill,
+        Event(EventType.ACCESS_GRANTED, clock(), "e", detail="0"),
+        PinFailures(member.id, 2, None),
+        Event(EventType.ACCESS_GRANTED, clock(), "e", detail="1"),
+    )
+    spill.write_bytes(spill.read_bytes().replace(b'"detail": "1"', b'"detail": "\xff"'))
+    writer = EventWriter(runtime.db, spill)
+    assert writer.spilled_pin_failures() == {member.id: PinFailures(member.id, 2, None)}
+    writer.start()
+    try:
+        assert until(lambda: not spill.exists() and not spill.with_suffix(".replay").exists())
+    finally:
+        writer.stop()
+    assert [e.detail for e in stored(runtime)] == ["0"]
+    with closing(runtime.connection()) as conn:
+        assert load_pin_failures(conn) == {member.id: PinFailures(member.id, 2, None)}

@@ -20,12 +20,19 @@ warning when spilling starts and one line when the file is written back, not a l
 
 Order: one total order, the order handed in. A PIN-failure count is an upsert, so an older
 count written back after a newer one would make a member's count or lockout go backwards.
-Hence once an episode of spilling begins (the queue was full, or a spill file is there at
-start) every write goes to the overflow, and so through the file behind the older ones, until
-this thread has written the file back and found nothing more to spill; only then does the
-queue take writes again (the hand-over is under the overflow lock, so none slips between).
-What the queue held when the episode began is older and is committed before the file. And
-`spilled_pin_failures()` gives the door, at start, the counts still waiting in the files.
+Each write is numbered when handed in and keeps its number in the file, which is written back
+(and read by `spilled_pin_failures()`: the counts still waiting there, for the door at start)
+in that order, whichever path spilled what first. And once an episode of spilling begins (the
+queue was full, a batch was refused, or a spill file is there at start) every write goes to
+the overflow, and so through the file behind the older ones, until this thread has written
+the file back and found nothing more to spill; only then does the queue take writes again
+(the hand-over is under the overflow lock, so none slips between). What the queue held when
+it filled is older and is committed before the file; after a refused batch it follows it.
+
+A file that cannot be read or written back for a reason other than a lock is set aside (renamed
+beside it, never deleted), logged, and recorded as a SERVICE event once the database takes a
+write; kept in place, it was retried at every start, held up the files behind it, and its
+stale counts were loaded as newer than the database's.
 """
 
 from __future__ import annotations
@@ -40,8 +47,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from controller.domain.events import Event
-from controller.door.spill_file import Write, read_spilled, to_json
+from controller.domain.clock import Clock, utc_now
+from controller.domain.events import Event, EventType
+from controller.door import spill_file
+from controller.door.spill_file import Numbered, Write
 from controller.store.codec import from_ms_or_none, to_ms_or_none
 from controller.store.db import Database, transaction
 from controller.store.events import EventLog
@@ -55,6 +64,7 @@ FIRST_RETRY_SECONDS = 0.05
 MAX_RETRY_SECONDS = 1.0
 SPILL_FILE = "events-spill.jsonl"
 WRITE_BACK_ROUNDS = 3  # write-backs in a row while the door keeps spilling; then the next turn
+SPILL_SET_ASIDE = "spill_set_aside"  # `service` event reason: a spill file that could not be written back
 
 
 class EventWriter:
@@ -72,20 +82,28 @@ class EventWriter:
         queue_size: int = QUEUE_SIZE,
         busy_timeout: float = 0.5,
         on_event_written: Callable[[int, Event], None] | None = None,
+        door: str = "",
+        clock: Clock = utc_now,
     ) -> None:
+        """`door` and `clock`: the door's name and time for the SERVICE event of a set-aside file."""
         self._db = db
+        self._door, self._clock = door, clock
         self._spill_path = Path(spill_path)
         self._busy_timeout = busy_timeout
         self._on_written = on_event_written
-        self._queue: queue.Queue[Write | None] = queue.Queue(maxsize=queue_size)
+        self._queue: queue.Queue[Numbered | None] = queue.Queue(maxsize=queue_size)
         self._spill_lock = threading.Lock()
-        self._overflow: deque[Write] = deque()  # the queue was full: the thread spills these
+        self._overflow: deque[Numbered] = deque()  # the queue was full: the thread spills these
         self._overflow_lock = threading.Lock()
         self._replay_path = self._spill_path.with_suffix(".replay")
         # Under _overflow_lock: writes go to the overflow (so through the file) until written back.
         self._episode = self._spill_path.exists() or self._replay_path.exists()
+        # Under _overflow_lock: the last number handed out; on after the last run's, whose
+        # writes may still be in the file this run appends to (read here, not on the door thread).
+        self._seq = spill_file.last_seq(self._replay_path, self._spill_path) if self._episode else 0
         self._spilling = False  # an episode's warning is logged; cleared once written back
-        self._write_back_failed = False
+        self._write_back_failed = False  # a file could not even be set aside: left for the next start
+        self._set_aside: list[Numbered] = []  # SERVICE events of set-aside files, not yet written
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._idle = threading.Condition()
@@ -104,13 +122,15 @@ class EventWriter:
         with self._idle:
             self._in_flight += 1
         with self._overflow_lock:  # no disk here: the writer thread spills the overflow
+            self._seq += 1
+            numbered = (self._seq, item)
             if not self._episode:
                 try:
-                    self._queue.put_nowait(item)
+                    self._queue.put_nowait(numbered)
                     return
                 except queue.Full:
                     self._episode = True  # from now on behind this one, through the file
-            self._overflow.append(item)
+            self._overflow.append(numbered)
 
     # --- life cycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -128,11 +148,14 @@ class EventWriter:
             pass
         if self._thread is not None:
             self._thread.join(timeout)
-        left = self._take_all() + self._take_overflow()  # the queue's are the older ones
+        left = self._take_all() + self._take_overflow()
         if left:
             log.warning("stopping with %d event write(s) not in the database yet", len(left))
             self._spill(left)
             self._done(len(left))
+        if self._set_aside:  # not handed in (not counted in flush): written back next start
+            self._spill(self._set_aside)
+            self._set_aside = []
 
     def flush(self, timeout: float) -> bool:
         """True once every write handed in so far is committed (or spilled to the file)."""
@@ -167,20 +190,54 @@ class EventWriter:
         """Write the spill file back: at start, and whenever the queue is empty, not at the next
         restart only; then end the episode if nothing more came meanwhile (a few rounds, the
         rest at the next turn). A file that cannot be read or written back (not a lock: that is
-        retried) is logged once and kept for the next start, so it neither loops nor kills this
-        thread; the episode ends then too, or every later write would wait for that file."""
+        retried) is set aside, so it neither loops nor kills this thread, and the files after
+        it are written back as usual."""
         for _ in range(WRITE_BACK_ROUNDS):
             self._spill_overflow()  # what overflowed up to now goes back in this round too
             if self._write_back_failed or not self._has_spill_file():
                 if self._end_episode():
-                    return
+                    break
                 continue
             try:
                 if not self._replay_spill(conn):
                     return  # stopping: the file stays for the next start
-            except Exception:
-                self._write_back_failed = True
-                log.exception("could not write back %s; kept for the next start", self._spill_path)
+            except Exception as exc:  # noqa: BLE001 - any reason but a lock: logged there
+                self._set_aside_file(exc)
+        self._write_set_aside_events(conn)
+
+    def _set_aside_file(self, exc: Exception) -> None:
+        """Rename the file that failed beside it, for a person to read; its events are not lost,
+        but no start writes it back or loads its counts over the database's (never reached it)."""
+        path = self._replay_path if self._replay_path.exists() else self._spill_path
+        with self._spill_lock:
+            try:
+                aside = spill_file.set_aside_path(self._spill_path, self._clock())
+                os.rename(path, aside)
+            except OSError:
+                self._write_back_failed = True  # or it would be tried again at every turn
+                log.exception("could not write back %s (%s), nor set it aside; kept", path, exc)
+                return
+            self._spilling = False  # a new episode warns again
+        why = f"{type(exc).__name__}: {exc}"
+        log.error("could not write back %s (%s); set aside as %s", path, why, aside, exc_info=exc)
+        event = Event(
+            EventType.SERVICE, self._clock(), self._door, SPILL_SET_ASIDE, detail=f"{aside.name}: {why}"
+        )
+        with self._overflow_lock:
+            self._seq += 1
+            self._set_aside.append((self._seq, event))
+
+    def _write_set_aside_events(self, conn: sqlite3.Connection) -> None:
+        """Record the set-aside files once the database takes writes. Not through the queue: a
+        database refusing every write would set aside the file holding the event again, and so on."""
+        if not self._set_aside:
+            return
+        try:
+            written = self._write(conn, [item for _, item in self._set_aside])
+        except Exception:  # noqa: BLE001 - the file's error is logged; tried again next turn
+            return
+        self._set_aside = []
+        self._notify(written)
 
     def _has_spill_file(self) -> bool:
         return self._spill_path.exists() or self._replay_path.exists()
@@ -195,7 +252,7 @@ class EventWriter:
             self._episode = False
             return True
 
-    def _take_overflow(self) -> list[Write]:
+    def _take_overflow(self) -> list[Numbered]:
         with self._overflow_lock:
             items = list(self._overflow)
             self._overflow.clear()
@@ -208,8 +265,8 @@ class EventWriter:
             self._spill(items)
             self._done(len(items))
 
-    def _take_all(self, limit: int | None = None) -> list[Write]:
-        items: list[Write] = []
+    def _take_all(self, limit: int | None = None) -> list[Numbered]:
+        items: list[Numbered] = []
         while limit is None or len(items) < limit:
             try:
                 item = self._queue.get_nowait()
@@ -222,12 +279,12 @@ class EventWriter:
     def _connect(self) -> sqlite3.Connection:
         return self._db.connect(busy_timeout=self._busy_timeout)
 
-    def _write_until_done(self, conn: sqlite3.Connection, batch: list[Write]) -> bool:
+    def _write_until_done(self, conn: sqlite3.Connection, batch: list[Numbered]) -> bool:
         """True once the batch is committed; False if it went to the spill file instead."""
         pause = FIRST_RETRY_SECONDS
         while True:
             try:
-                written = self._write(conn, batch)
+                written = self._write(conn, [item for _, item in batch])
             except sqlite3.OperationalError as exc:  # locked, busy, disk full, I/O
                 self.retries += 1
                 if self.retries == 1 or self.retries % 100 == 0:
@@ -241,8 +298,11 @@ class EventWriter:
                 continue
             except Exception:
                 log.exception("event write refused; kept in %s", self._spill_path)
-                self._spill(batch)
-                self._done(len(batch))
+                with self._overflow_lock:
+                    self._episode = True  # the writes after it follow it through the file
+                behind = self._take_all()  # handed in after it: no newer count may land first
+                self._spill(batch + behind)
+                self._done(len(batch) + len(behind))
                 return False
             self._done(len(batch))
             self._notify(written)
@@ -275,13 +335,10 @@ class EventWriter:
                 self._idle.notify_all()
 
     # --- the spill file ----------------------------------------------------------------------------
-    def _spill(self, items: list[Write]) -> None:
+    def _spill(self, items: list[Numbered]) -> None:
         with self._spill_lock:
             try:
-                with open(self._spill_path, "a", encoding="utf-8") as handle:
-                    handle.writelines(to_json(item) + "\n" for item in items)
-                    handle.flush()
-                    os.fsync(handle.fileno())
+                spill_file.append(self._spill_path, items)
             except OSError:
                 log.exception(
                     "could not spill %d event write(s) to %s; they are lost", len(items), self._spill_path
@@ -301,15 +358,10 @@ class EventWriter:
         loads them over the database's at start, before start() (this thread writes them back
         later; the door must not forget a run of wrong PINs or lockouts meanwhile). With the
         one total order above, a spilled count is newer than the stored one. Times come back
-        in the database's precision (whole ms): the door compares them with the stored ones."""
-        counts: dict[int, PinFailures] = {}
-        for path in (self._replay_path, self._spill_path):  # the .replay file is the older
-            try:
-                items = read_spilled(path) if path.exists() else []
-            except OSError:  # the writer logs it again, and keeps the file, at its write-back
-                log.exception("could not read the PIN counts spilled to %s", path)
-                continue
-            counts.update((item.member_id, item) for item in items if isinstance(item, PinFailures))
+        in the database's precision (whole ms): the door compares them with the stored ones.
+        A set-aside file is not read: it was not written back, so its counts are not newer."""
+        spilled = spill_file.read_in_order(self._replay_path, self._spill_path)
+        counts = {item.member_id: item for item in spilled if isinstance(item, PinFailures)}
         return {
             member_id: replace(row, locked_until=from_ms_or_none(to_ms_or_none(row.locked_until)))
             for member_id, row in counts.items()
@@ -325,7 +377,7 @@ class EventWriter:
                 os.replace(self._spill_path, replay)
         if not replay.exists():
             return True
-        items = read_spilled(replay)
+        items = spill_file.in_order(spill_file.read_spilled(replay))
         failures = 0
         while True:
             try:
