@@ -54,6 +54,7 @@ class AlertKind(StrEnum):
     TAILGATING = "tailgating"  # more people in than grants in one door opening (people counter)
     OCCUPIED_AT_CLOSING = "occupied_at_closing"  # someone inside after the closing round
     FLEET_COMMAND_REFUSED = "fleet_command_refused"  # a fleet command refused (signature, replay, ...)
+    SPILL_SET_ASIDE = "spill_set_aside"  # events that could not be stored were set aside in a file
 
 
 ChannelName = Literal["email", "webhook", "mqtt"]

@@ -99,7 +99,11 @@ class BranchService:
         self.footage = footage_service(self.runtime)  # start() starts it: this one records
         self.counters = DoorMetrics(monotonic)  # for /metrics and health, over the door link
         self.writer = EventWriter(
-            self.runtime.db, settings.data_dir / SPILL_FILE, on_event_written=self._event_written
+            self.runtime.db,
+            settings.data_dir / SPILL_FILE,
+            on_event_written=self._event_written,
+            door=settings.branch.door,  # for its own events (a spill file set aside)
+            clock=clock,
         )
         self.observers = ObserverQueue()
         self.signal_queue = ObserverQueue(name="door-signals")  # LEDs and buzzer

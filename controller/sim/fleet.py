@@ -122,7 +122,9 @@ class SimController:
         self.source = EntrySource(branch, local_date(clock()), members=members, seed=seed)
         self._ids_lock = threading.Lock()
         self._written: list[int] = []
-        self.writer = EventWriter(self.db, data_dir / SPILL_FILE, on_event_written=self._event_written)
+        self.writer = EventWriter(
+            self.db, data_dir / SPILL_FILE, on_event_written=self._event_written, door=branch, clock=clock
+        )
         self.publisher = self._new_publisher()
         self.commands = self._new_subscriber()
 

@@ -36,6 +36,7 @@ KIND_EVENTS: dict[AlertKind, tuple[str, str | None]] = {
     AlertKind.TAILGATING: ("tailgating", None),
     AlertKind.OCCUPIED_AT_CLOSING: ("occupied_at_closing", None),
     AlertKind.FLEET_COMMAND_REFUSED: ("admin_change", "fleet_command_refused"),
+    AlertKind.SPILL_SET_ASIDE: ("service", "spill_set_aside"),
 }
 NOT_ALERTS: list[tuple[str, str | None]] = [
     ("access_granted", "granted"),

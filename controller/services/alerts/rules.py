@@ -40,6 +40,7 @@ _BY_REASON: dict[tuple[str, str], AlertKind] = {
     ("lms_link", "lms_lost"): AlertKind.LMS_LOST,
     ("service", LOOP_LATE_REASON): AlertKind.DOOR_LOOP_LATE,
     ("admin_change", "fleet_command_refused"): AlertKind.FLEET_COMMAND_REFUSED,  # services/fleet
+    ("service", "spill_set_aside"): AlertKind.SPILL_SET_ASIDE,  # door/event_writer.py
 }
 
 
